@@ -1,0 +1,135 @@
+"""Run the reference workload and print a table: `python -m bench [--seconds N]`.
+
+Starts Mercato with `mercato up` (embedded NATS, SQLite) on free ports, and the
+naive baseline beside it, then measures at 16 concurrent connections:
+an authenticated `GET /api/users/me` (through the gateway, direct to the users
+service, and through the naive design), a public product read (gateway and
+direct), a search, and login; then latency at a fixed rate below saturation, the
+start-up time and each process's resident memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import urllib.request
+from typing import Any
+
+from bench.load import Request, Result, closed_loop, fixed_rate
+from bench.system import free_base_port, naive_system, rss_mb, start_mercato
+
+
+def _call(method: str, url: str, body: dict[str, Any] | None = None, token: str = "") -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        raw = response.read()
+    return json.loads(raw) if raw else None
+
+
+def _row(name: str, result: Result) -> str:
+    return (
+        f"| {name:<44} | {result.rps:>9.0f} | {result.p50_ms:>8.1f} | {result.p99_ms:>8.1f} "
+        f"| {result.errors:>6} | {result.tool:<17} |"
+    )
+
+
+def main() -> None:
+    """Measure and print."""
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each run")
+    parser.add_argument("--connections", type=int, default=16)
+    args = parser.parse_args()
+    n, secs = args.connections, args.seconds
+
+    # The benchmark is one client: lift the gateway's per-client limits out of the way.
+    env = {
+        "MERCATO_GATEWAY_RATE_PER_CLIENT": "1000000",
+        "MERCATO_GATEWAY_BURST_PER_CLIENT": "1000000",
+        "MERCATO_GATEWAY_RATE_PER_USER": "1000000",
+        "MERCATO_GATEWAY_BURST_PER_USER": "1000000",
+        "MERCATO_AUTH_LOGIN_MAX_FAILURES_PER_CLIENT": "1000000",
+    }
+    with start_mercato(env) as system:
+        gw = system.gateway
+        email = f"bench-{secrets.token_hex(4)}@example.com"
+        password = "bench-" + secrets.token_hex(8)
+        _call(
+            "POST",
+            f"{gw}/api/auth/register",
+            {"email": email, "password": password, "name": "Bench"},
+        )
+        token = _call("POST", f"{gw}/api/auth/login", {"email": email, "password": password})[
+            "access_token"
+        ]
+        auth = {"Authorization": f"Bearer {token}"}
+        product = _call("GET", f"{gw}/api/catalog/products?limit=1")["items"][0]["id"]
+        login_body = json.dumps({"email": email, "password": password}).encode()
+        json_headers = {"Content-Type": "application/json"}
+
+        rows: list[tuple[str, Result]] = []
+
+        def run(name: str, request: Request) -> Result:
+            result = closed_loop(request, connections=n, seconds=secs)
+            rows.append((name, result))
+            print(_row(name, result), flush=True)
+            return result
+
+        print(
+            f"# Mercato benchmark: {n} connections, {secs:.0f} s per run; ready in "
+            f"{system.ready_seconds:.1f} s\n"
+        )
+        print("| scenario | req/s | p50 ms | p99 ms | errors | tool |")
+        print("|---|---:|---:|---:|---:|---|")
+        me_gw = run("GET /api/users/me via gateway", Request("GET", f"{gw}/api/users/me", auth))
+        me_direct = run(
+            "GET /api/users/me direct to users",
+            Request("GET", f"{system.direct('users')}/api/users/me", auth),
+        )
+        with naive_system(system.direct("auth"), free_base_port() + 300) as naive:
+            me_naive = run(
+                "GET /api/users/me naive design", Request("GET", f"{naive}/api/users/me", auth)
+            )
+        run(
+            "GET /api/catalog/products/{id} via gateway",
+            Request("GET", f"{gw}/api/catalog/products/{product}", {}),
+        )
+        run(
+            "GET /api/catalog/products/{id} direct",
+            Request("GET", f"{system.direct('catalog')}/api/catalog/products/{product}", {}),
+        )
+        run(
+            "GET /api/catalog/products?q=laptop via gateway",
+            Request("GET", f"{gw}/api/catalog/products?q=laptop", {}),
+        )
+        run(
+            "POST /api/auth/login via gateway",
+            Request("POST", f"{gw}/api/auth/login", json_headers, login_body),
+        )
+
+        rate = max(50.0, me_gw.rps * 0.5)
+        fixed = fixed_rate(
+            Request("GET", f"{gw}/api/users/me", auth), rate=rate, seconds=min(secs, 5)
+        )
+        print(_row(f"GET /api/users/me at fixed {rate:.0f} req/s", fixed))
+
+        print("\n| ratio | value |\n|---|---:|")
+        print(f"| gateway vs naive (users/me req/s) | {me_gw.rps / max(me_naive.rps, 1e-9):.1f}x |")
+        print(
+            f"| gateway vs direct (users/me req/s) | {me_gw.rps / max(me_direct.rps, 1e-9):.2f} |"
+        )
+
+        print("\n| process | RSS MiB |\n|---|---:|")
+        for name, pid in system.pids().items():
+            try:
+                print(f"| {name} | {rss_mb(pid):.0f} |")
+            except OSError:
+                print(f"| {name} | gone |")
+
+
+if __name__ == "__main__":
+    main()

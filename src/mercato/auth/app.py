@@ -1,0 +1,31 @@
+"""The auth service's ASGI app: its ServiceSpec and app factory."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from mercato.auth import lifecycle
+from mercato.auth.models import EVENTS, MIGRATIONS, AuthBase
+from mercato.auth.routes import router, well_known
+from mercato.auth.settings import AuthSettings, load_settings
+from mercato.chassis.app import create_app as create_service_app
+from mercato.chassis.runtime import ServiceSpec
+
+__all__ = ["SPEC", "create_app"]
+
+SPEC = ServiceSpec(
+    name="auth",
+    title="Mercato auth",
+    description="Accounts, passwords, access and refresh tokens, signing keys (JWKS).",
+    metadata=AuthBase.metadata,
+    event_tables=EVENTS,
+    migrations=MIGRATIONS,
+    on_startup=(lifecycle.start,),
+    on_shutdown=(lifecycle.stop,),
+    key_source=lifecycle.key_store,
+)
+
+
+def create_app(settings: AuthSettings | None = None) -> FastAPI:
+    """Build the auth service's app (settings from the environment by default)."""
+    return create_service_app(SPEC, settings or load_settings(), [router, well_known])

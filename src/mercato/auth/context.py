@@ -1,0 +1,53 @@
+"""The auth service's per-process context: what its domain functions need.
+
+Built once at start (see `mercato.auth.lifecycle`) from the runtime and kept in
+`runtime.state`; routes get it through a dependency, tests may swap its clock.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mercato.auth.keys import KeyStore
+from mercato.auth.passwords import Passwords
+from mercato.auth.settings import AuthSettings
+from mercato.auth.store import AccessRef
+from mercato.chassis.events import Outbox
+from mercato.chassis.security import RevocationList
+
+__all__ = ["AuthContext", "passwords_for", "release"]
+
+
+@dataclass
+class AuthContext:
+    """What auth's domain functions need from the process, built once at start."""
+
+    settings: AuthSettings
+    keys: KeyStore
+    passwords: Passwords
+    outbox: Outbox
+    revocations: RevocationList
+    clock: Callable[[], float] = field(default=time.time)
+
+    def remember(self, refs: Iterable[AccessRef]) -> None:
+        """Refuse these tokens in this process from now on."""
+        for ref in refs:
+            self.revocations.revoke(ref.jti, ref.expires_at)
+
+
+def passwords_for(settings: AuthSettings) -> Passwords:
+    """The password hasher configured by `settings`."""
+    return Passwords(
+        time_cost=settings.password_time_cost,
+        memory_kib=settings.password_memory_kib,
+        parallelism=settings.password_parallelism,
+    )
+
+
+async def release(session: AsyncSession) -> None:
+    """End the (read-only) transaction so that no connection is held while hashing."""
+    await session.commit()

@@ -1,0 +1,6 @@
+"""Alembic environment of the auth service: runs through `mercato.chassis.migrations`."""
+
+from mercato.auth.models import AuthBase
+from mercato.chassis.migrations import run_alembic_env
+
+run_alembic_env(AuthBase.metadata)

@@ -1,0 +1,131 @@
+"""API shapes of the auth service (requests `...In`, responses `...Out`)."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Annotated, Any, Literal
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+__all__ = [
+    "ROLES",
+    "ClientTokenIn",
+    "ClientTokenOut",
+    "JwksOut",
+    "KeyOut",
+    "LoginIn",
+    "RefreshIn",
+    "RegisterIn",
+    "RolesIn",
+    "TokenOut",
+    "UserOut",
+    "normalize_email",
+]
+
+ROLES = ("customer", "admin")
+Role = Literal["customer", "admin"]
+
+
+def normalize_email(value: str) -> str:
+    """The canonical (lower-case) form of an email, leniently: it is only looked up."""
+    value = value.strip()
+    # A reserved domain (admin@mercato.local) is still a valid account name to look up.
+    with contextlib.suppress(EmailNotValidError):
+        value = validate_email(value, check_deliverability=False).normalized
+    return value.lower()
+
+
+def _lower(value: str) -> str:
+    return value.lower()
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+LookupEmail = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$"
+    ),
+    AfterValidator(normalize_email),
+]
+Password = Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class RegisterIn(_In):
+    """`POST /api/auth/register`."""
+
+    email: Annotated[EmailStr, AfterValidator(_lower)]
+    password: Password
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class LoginIn(_In):
+    """`POST /api/auth/login`."""
+
+    email: LookupEmail
+    password: Password
+
+
+class RefreshIn(_In):
+    """`POST /api/auth/refresh`."""
+
+    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=512)]
+
+
+class ClientTokenIn(_In):
+    """`POST /api/auth/token` (OAuth 2 client credentials, as JSON)."""
+
+    grant_type: Literal["client_credentials"]
+    client_id: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
+    ]
+    client_secret: Annotated[str, StringConstraints(min_length=1, max_length=512)]
+    audience: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,62}$")]
+
+
+class RolesIn(_In):
+    """`PUT /api/auth/users/{id}/roles`."""
+
+    roles: Annotated[list[Role], Field(min_length=1, max_length=len(ROLES))]
+
+
+class UserOut(BaseModel):
+    """An account as clients see it."""
+
+    id: str
+    email: str
+    name: str
+    roles: list[str]
+
+
+class TokenOut(BaseModel):
+    """Tokens from login or refresh."""
+
+    access_token: str
+    refresh_token: str
+    token_type: Literal["Bearer"] = "Bearer"
+    expires_in: int
+
+
+class ClientTokenOut(BaseModel):
+    """A service token from client credentials."""
+
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"
+    expires_in: int
+
+
+class KeyOut(BaseModel):
+    """A signing key, by id."""
+
+    kid: str
+    created_at: float
+
+
+class JwksOut(BaseModel):
+    """The JSON Web Key Set."""
+
+    keys: list[dict[str, Any]]

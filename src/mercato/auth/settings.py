@@ -1,0 +1,106 @@
+"""Settings of the auth service (`MERCATO_AUTH_*`, then `MERCATO_*`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pydantic import Field, ValidationInfo, field_validator
+
+from mercato.chassis import config
+from mercato.chassis.config import DEV_SECRET_PREFIX, ServiceSettings
+
+__all__ = ["KNOWN_SERVICES", "AuthSettings", "load_settings", "parse_clients"]
+
+# Services that may use client credentials with auth's own `client_secret` when no
+# `clients` are configured (a single development process, `mercato run auth`).
+KNOWN_SERVICES = ("gateway", "users", "catalog", "orders", "payments", "logs")
+# OWASP's floor for argon2id memory; production refuses anything cheaper.
+MIN_PRODUCTION_MEMORY_KIB = 19_456
+
+
+def parse_clients(value: str) -> dict[str, str]:
+    """Parse `id:secret,id:secret` into a mapping; ValueError naming a bad entry."""
+    clients: dict[str, str] = {}
+    for raw in value.split(","):
+        entry = raw.strip()
+        if not entry:
+            continue
+        client_id, sep, secret = entry.partition(":")
+        if not sep or not client_id.strip() or not secret:
+            raise ValueError(f"expected 'client_id:secret' entries, got {client_id.strip()!r}")
+        clients[client_id.strip()] = secret
+    return clients
+
+
+class AuthSettings(ServiceSettings):
+    """The auth service's own settings on top of the shared ones."""
+
+    port: int = Field(default=8110, ge=0, le=65535)
+    access_ttl_seconds: int = Field(default=900, ge=30, le=86_400)
+    refresh_ttl_seconds: int = Field(default=30 * 86_400, ge=60)
+    clients: dict[str, str] = Field(
+        default_factory=dict,
+        description="Client credentials as 'users:secret1,catalog:secret2'.",
+    )
+    admin_email: str = ""
+    admin_password: str = ""
+    login_max_failures_per_account: int = Field(default=5, ge=1)
+    login_max_failures_per_client: int = Field(default=20, ge=1)
+    login_window_seconds: int = Field(default=300, ge=1)
+    trust_forwarded_for: bool = Field(
+        default=True,
+        description="Take the client address from X-Forwarded-For (behind the gateway).",
+    )
+    key_retention_seconds: int = Field(
+        default=0,
+        ge=0,
+        description="How long a retired key stays in the JWKS; 0 means access TTL + 5 min.",
+    )
+    signing_key_passphrase: str = Field(
+        default="", description="When set, private keys are stored encrypted with it."
+    )
+    password_time_cost: int = Field(default=3, ge=1)
+    password_memory_kib: int = Field(default=65_536, ge=8)
+    password_parallelism: int = Field(default=4, ge=1)
+    maintenance_interval_seconds: float = Field(default=30.0, gt=0)
+
+    @field_validator("clients", mode="before")
+    @classmethod
+    def _parse_clients(cls, value: object, info: ValidationInfo) -> object:
+        parsed = parse_clients(value) if isinstance(value, str) else value
+        if info.data.get("env") == "production" and isinstance(parsed, Mapping):
+            weak = sorted(k for k, v in parsed.items() if str(v).startswith(DEV_SECRET_PREFIX))
+            if weak:
+                raise ValueError(f"development secrets are refused in production: {weak}")
+        return parsed
+
+    @field_validator("key_retention_seconds")
+    @classmethod
+    def _retention_covers_ttl(cls, value: int, info: ValidationInfo) -> int:
+        ttl = info.data.get("access_ttl_seconds")
+        if value and isinstance(ttl, int) and value < ttl:
+            raise ValueError(f"must be at least access_ttl_seconds ({ttl})")
+        return value
+
+    @field_validator("password_memory_kib")
+    @classmethod
+    def _memory_floor(cls, value: int, info: ValidationInfo) -> int:
+        if info.data.get("env") == "production" and value < MIN_PRODUCTION_MEMORY_KIB:
+            raise ValueError(f"must be at least {MIN_PRODUCTION_MEMORY_KIB} KiB in production")
+        return value
+
+    @property
+    def key_retention(self) -> int:
+        """Seconds a retired signing key stays published: its tokens' lifetime and more."""
+        return self.key_retention_seconds or self.access_ttl_seconds + 300
+
+    def client_secrets(self) -> dict[str, str]:
+        """Client id to secret; without configured clients, the known services."""
+        if self.clients:
+            return dict(self.clients)
+        return dict.fromkeys(KNOWN_SERVICES, self.client_secret)
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> AuthSettings:
+    """Read the auth service's settings from the environment, then `overrides`."""
+    return config.load_settings(AuthSettings, "auth", environ, **overrides)

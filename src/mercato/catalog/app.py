@@ -1,0 +1,31 @@
+"""Wiring of the catalog service: its spec and its app factory."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from mercato.catalog.handlers import HANDLERS
+from mercato.catalog.loading import load_demo_data
+from mercato.catalog.models import EVENTS, MIGRATIONS, CatalogBase
+from mercato.catalog.routes import router
+from mercato.catalog.settings import CatalogSettings, load_settings
+from mercato.chassis.app import create_app as create_service_app
+from mercato.chassis.runtime import ServiceSpec
+
+__all__ = ["SPEC", "create_app"]
+
+SPEC = ServiceSpec(
+    name="catalog",
+    title="Mercato catalog",
+    description="Products and categories: search, filters, cursor paging, admin edits.",
+    metadata=CatalogBase.metadata,
+    event_tables=EVENTS,
+    migrations=MIGRATIONS,
+    handlers=HANDLERS,
+    on_startup=(load_demo_data,),
+)
+
+
+def create_app(settings: CatalogSettings | None = None) -> FastAPI:
+    """The catalog's ASGI app (settings from the environment by default)."""
+    return create_service_app(SPEC, settings or load_settings(), [router])

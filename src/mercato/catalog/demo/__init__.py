@@ -1,0 +1,1 @@
+"""The demo catalog: `products.json` and the generator that wrote it (`generate`)."""

@@ -1,0 +1,123 @@
+"""Listing products: query parameters, sort orders and keyset cursors.
+
+A cursor is the sort order's name, the last item's sort key and its id, so the next
+page continues exactly after that item whatever was inserted meanwhile, and items
+with equal keys (same price, same instant) are neither repeated nor skipped. A
+cursor only continues the order it was made for. (Relevance is the exception to
+exactness: a search's scores shift a little when products change between pages.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mercato.catalog import store
+from mercato.catalog.models import Product
+from mercato.catalog.search import has_terms
+from mercato.catalog.store import Listing, Sort
+from mercato.chassis.errors import Unprocessable
+from mercato.chassis.paging import decode_cursor, encode_cursor
+
+__all__ = ["Page", "ProductQuery", "list_products"]
+
+
+@dataclass(frozen=True, slots=True)
+class ProductQuery:
+    """The query parameters of `GET /products`, as received."""
+
+    q: str | None = None
+    category: str | None = None
+    brand: str | None = None
+    min_price: int | None = None
+    max_price: int | None = None
+    sort: Sort | None = None
+    limit: int = 20
+    cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of products and the cursor of the next (None on the last)."""
+
+    items: list[Product]
+    next_cursor: str | None
+
+
+def _invalid(field: str, message: str) -> Unprocessable:
+    return Unprocessable(
+        f"Invalid {field}: {message}.",
+        errors=[{"field": field, "in": "query", "message": message}],
+    )
+
+
+def effective_sort(query: ProductQuery) -> Sort:
+    """The order asked for, or relevance with a search and newest without one."""
+    searching = has_terms(query.q)
+    if query.sort is None or (query.sort == "relevance" and not searching):
+        return "relevance" if searching else "newest"
+    return query.sort
+
+
+def _key_json(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _key_value(sort: Sort, raw: Any) -> Any:
+    """The sort key a cursor holds, checked against its order's type."""
+    if sort == "newest" and isinstance(raw, str):
+        try:
+            moment = datetime.fromisoformat(raw)
+        except ValueError:
+            pass
+        else:
+            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    elif (sort in ("price_asc", "price_desc") and type(raw) is int) or (
+        sort == "title" and isinstance(raw, str)
+    ):
+        return raw
+    elif sort == "relevance" and type(raw) in (int, float):
+        return float(raw)
+    raise _invalid("cursor", "not a valid cursor")
+
+
+def _after(sort: Sort, cursor: str | None) -> tuple[Any, str] | None:
+    key = decode_cursor(cursor)
+    if key is None:
+        return None
+    if len(key) != 3 or not isinstance(key[2], str):
+        raise _invalid("cursor", "not a valid cursor")
+    if key[0] != sort:
+        raise _invalid("cursor", f"made for sort={key[0]}, not sort={sort}")
+    return _key_value(sort, key[1]), key[2]
+
+
+async def list_products(session: AsyncSession, *, query: ProductQuery) -> Page:
+    """One page of products matching `query`; 422 naming a bad parameter."""
+    if (
+        query.min_price is not None
+        and query.max_price is not None
+        and query.min_price > query.max_price
+    ):
+        raise _invalid("min_price", "must not be greater than max_price")
+    sort = effective_sort(query)
+    listing = Listing(
+        sort=sort,
+        limit=query.limit,
+        q=query.q if has_terms(query.q) else None,
+        category=query.category,
+        brand=query.brand,
+        min_price=query.min_price,
+        max_price=query.max_price,
+        after=_after(sort, query.cursor),
+    )
+    rows = await store.list_products(session, listing)
+    page = rows[: query.limit]
+    next_cursor = None
+    if len(rows) > query.limit:
+        last, key = page[-1]
+        next_cursor = encode_cursor([sort, _key_json(key), last.id])
+    return Page(items=[product for product, _ in page], next_cursor=next_cursor)

@@ -1,0 +1,197 @@
+"""The catalog's API shapes (Pydantic), apart from its tables.
+
+`ProductIn` is what an administrator sends to create or replace a product and
+`ProductPatch` a partial change; `ProductOut` documents what clients receive, which
+the hot read paths build directly with `product_body` (no model round trip).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from mercato.catalog.models import Product
+
+__all__ = [
+    "CategoryIn",
+    "CategoryList",
+    "CategoryOut",
+    "ImportIn",
+    "ImportIssue",
+    "ImportResult",
+    "Money",
+    "ProductIn",
+    "ProductOut",
+    "ProductPage",
+    "ProductPatch",
+    "product_body",
+]
+
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, max_length=64)]
+Sku = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+]
+Url = Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=2048)]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Brand = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
+Description = Annotated[str, StringConstraints(max_length=10_000)]
+MAX_AMOUNT = 10**12
+
+
+class Money(BaseModel):
+    """An amount in minor units (cents) of an ISO 4217 currency."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    amount: int = Field(ge=0, le=MAX_AMOUNT, strict=True, description="Minor units, e.g. cents.")
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. USD.")
+
+
+class ProductIn(BaseModel):
+    """A whole product, as an administrator creates or replaces it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sku: Sku
+    title: Title
+    brand: Brand | None = None
+    description: Description = ""
+    price: Money
+    category: Slug | None = None
+    tags: list[Tag] = Field(default_factory=list, max_length=30)
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    images: list[Url] = Field(default_factory=list, max_length=20)
+    thumbnail: Url | None = None
+    stock: int = Field(default=0, ge=0, strict=True)
+    rating: float | None = Field(default=None, ge=0, le=5)
+
+
+class ProductPatch(BaseModel):
+    """A partial change: only the fields sent are changed (`attributes` is replaced)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sku: Sku | None = None
+    title: Title | None = None
+    brand: Brand | None = None
+    description: Description | None = None
+    price: Money | None = None
+    category: Slug | None = None
+    tags: list[Tag] | None = Field(default=None, max_length=30)
+    attributes: dict[str, Any] | None = None
+    images: list[Url] | None = Field(default=None, max_length=20)
+    thumbnail: Url | None = None
+    stock: int | None = Field(default=None, ge=0, strict=True)
+    rating: float | None = Field(default=None, ge=0, le=5)
+
+    @field_validator(
+        "sku", "title", "description", "price", "tags", "attributes", "images", "stock"
+    )
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("may not be null")
+        return value
+
+    def changes(self) -> dict[str, Any]:
+        """The fields that were sent, with nested models as plain values."""
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+class ProductOut(BaseModel):
+    """A product as clients see it."""
+
+    id: str
+    sku: str
+    title: str
+    brand: str | None
+    description: str
+    price: Money
+    category: str | None
+    tags: list[str]
+    attributes: dict[str, Any]
+    images: list[str]
+    thumbnail: str | None
+    stock: int
+    rating: float | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ProductPage(BaseModel):
+    """One page of products; pass `next_cursor` back as `cursor` for the next."""
+
+    items: list[ProductOut]
+    next_cursor: str | None
+
+
+class CategoryIn(BaseModel):
+    """A new category."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    slug: Slug
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class CategoryOut(BaseModel):
+    """A category with the number of products in it."""
+
+    slug: str
+    name: str
+    product_count: int
+
+
+class CategoryList(BaseModel):
+    """Every category (there are few, so one page)."""
+
+    items: list[CategoryOut]
+    next_cursor: str | None = None
+
+
+class ImportIn(BaseModel):
+    """A bulk import in the dummyjson products format: `{"products": [...]}`."""
+
+    products: list[Any] = Field(max_length=10_000)
+
+
+class ImportIssue(BaseModel):
+    """Why one item of an import was refused."""
+
+    index: int | None
+    field: str
+    message: str
+
+
+class ImportResult(BaseModel):
+    """What an import did; `errors` is non-empty only when nothing was written."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[ImportIssue] = Field(default_factory=list)
+
+
+def product_body(product: Product) -> dict[str, Any]:
+    """The JSON object of a product (the `ProductOut` shape)."""
+    return {
+        "id": product.id,
+        "sku": product.sku,
+        "title": product.title,
+        "brand": product.brand,
+        "description": product.description,
+        "price": {"amount": product.price_amount, "currency": product.currency},
+        "category": product.category,
+        "tags": product.tags,
+        "attributes": product.attributes,
+        "images": product.images,
+        "thumbnail": product.thumbnail,
+        "stock": product.stock,
+        "rating": product.rating,
+        "created_at": product.created_at,
+        "updated_at": product.updated_at,
+    }

@@ -1,0 +1,244 @@
+"""The catalog's operations: plain functions that change products and write events.
+
+Every change to a product writes its event (`product.created`, `product.updated`,
+`product.deleted`, v1, data as in `mercato.contracts.events`) to the outbox with the
+same session, so the event exists if and only if the change was committed. A change
+that changes nothing writes no event.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mercato.catalog import store
+from mercato.catalog.dummyjson import category_name
+from mercato.catalog.models import Category, Product, ProductFields
+from mercato.catalog.schemas import (
+    CategoryIn,
+    CategoryOut,
+    ImportResult,
+    ProductIn,
+    ProductPatch,
+)
+from mercato.chassis.errors import Conflict, NotFound, Unprocessable
+from mercato.chassis.events import Outbox
+from mercato.contracts.events import Money as EventMoney
+from mercato.contracts.events import ProductChanged, ProductDeleted
+
+__all__ = [
+    "changed_fields",
+    "create_category",
+    "create_product",
+    "delete_product",
+    "fields_of",
+    "get_product",
+    "import_products",
+    "list_categories",
+    "replace_product",
+    "update_product",
+]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def fields_of(product_in: ProductIn) -> ProductFields:
+    """The columns a whole product input sets."""
+    return ProductFields(
+        sku=product_in.sku,
+        title=product_in.title,
+        brand=product_in.brand or None,
+        description=product_in.description,
+        price_amount=product_in.price.amount,
+        currency=product_in.price.currency,
+        category=product_in.category,
+        tags=list(product_in.tags),
+        attributes=dict(product_in.attributes),
+        images=list(product_in.images),
+        thumbnail=product_in.thumbnail,
+        stock=product_in.stock,
+        rating=product_in.rating,
+    )
+
+
+def changed_fields(patch: ProductPatch) -> dict[str, Any]:
+    """The columns a partial change sets."""
+    changes = patch.changes()
+    price = changes.pop("price", None)
+    if price is not None:
+        changes["price_amount"] = price.amount
+        changes["currency"] = price.currency
+    if "brand" in changes:
+        changes["brand"] = changes["brand"] or None
+    return changes
+
+
+async def _event(outbox: Outbox, session: AsyncSession, type: str, product: Product) -> None:
+    data = ProductChanged(
+        product_id=product.id,
+        sku=product.sku,
+        title=product.title,
+        price=EventMoney(amount=product.price_amount, currency=product.currency),
+        stock=product.stock,
+        category=product.category,
+    )
+    await outbox.add(session, type, subject=product.id, data=data.model_dump(mode="json"))
+
+
+@asynccontextmanager
+async def _writing(session: AsyncSession) -> AsyncIterator[None]:
+    """Commit the block's writes; a constraint the database enforces becomes a Conflict."""
+    try:
+        yield
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        raise Conflict("The change conflicts with a concurrent one; retry.") from None
+
+
+def _apply(product: Product, fields: Mapping[str, Any], now: datetime) -> bool:
+    changed = False
+    for name, value in fields.items():
+        if getattr(product, name) != value:
+            setattr(product, name, value)
+            changed = True
+    if changed:
+        product.updated_at = now
+    return changed
+
+
+async def _check_refs(
+    session: AsyncSession, fields: Mapping[str, Any], product: Product | None = None
+) -> None:
+    sku = fields.get("sku")
+    if sku is not None and (product is None or sku != product.sku):
+        other = await store.get_product_by_sku(session, sku)
+        if other is not None:
+            raise Conflict(f"SKU {sku} is already used by product {other.id}.")
+    category = fields.get("category")
+    if category is not None and await store.get_category(session, category) is None:
+        raise Unprocessable(
+            f"There is no category {category}.",
+            errors=[{"field": "category", "in": "body", "message": "no such category"}],
+        )
+
+
+async def get_product(session: AsyncSession, *, product_id: str) -> Product:
+    """The product with this id; NotFound otherwise."""
+    product = await store.get_product(session, product_id)
+    if product is None:
+        raise NotFound(f"There is no product {product_id}.")
+    return product
+
+
+async def create_product(
+    session: AsyncSession, *, outbox: Outbox, product_in: ProductIn
+) -> Product:
+    """Create a product; Conflict when its SKU is taken."""
+    await store.begin_write(session)
+    fields = fields_of(product_in)
+    await _check_refs(session, fields)
+    now = _now()
+    product = Product(id=str(uuid.uuid4()), created_at=now, updated_at=now, **fields)
+    async with _writing(session):
+        session.add(product)
+        await _event(outbox, session, "product.created", product)
+    return product
+
+
+async def update_product(
+    session: AsyncSession, *, outbox: Outbox, product_id: str, changes: Mapping[str, Any]
+) -> Product:
+    """Change some fields of a product (all of them for a replacement)."""
+    await store.begin_write(session)
+    product = await get_product(session, product_id=product_id)
+    await _check_refs(session, changes, product)
+    async with _writing(session):
+        if _apply(product, changes, _now()):
+            await _event(outbox, session, "product.updated", product)
+    return product
+
+
+async def replace_product(
+    session: AsyncSession, *, outbox: Outbox, product_id: str, product_in: ProductIn
+) -> Product:
+    """Replace every editable field of a product."""
+    fields = fields_of(product_in)
+    return await update_product(session, outbox=outbox, product_id=product_id, changes=fields)
+
+
+async def delete_product(session: AsyncSession, *, outbox: Outbox, product_id: str) -> None:
+    """Delete a product; NotFound when there is none."""
+    await store.begin_write(session)
+    product = await get_product(session, product_id=product_id)
+    data = ProductDeleted(product_id=product.id, sku=product.sku).model_dump(mode="json")
+    async with _writing(session):
+        await session.delete(product)
+        await outbox.add(session, "product.deleted", subject=product.id, data=data)
+
+
+async def list_categories(session: AsyncSession) -> list[CategoryOut]:
+    """Every category with its number of products."""
+    rows = await store.categories_with_counts(session)
+    return [CategoryOut(slug=c.slug, name=c.name, product_count=n) for c, n in rows]
+
+
+async def create_category(session: AsyncSession, *, category_in: CategoryIn) -> CategoryOut:
+    """Create a category; Conflict when the slug exists."""
+    await store.begin_write(session)
+    if await store.get_category(session, category_in.slug) is not None:
+        raise Conflict(f"Category {category_in.slug} already exists.")
+    async with _writing(session):
+        session.add(Category(slug=category_in.slug, name=category_in.name, created_at=_now()))
+    return CategoryOut(slug=category_in.slug, name=category_in.name, product_count=0)
+
+
+async def _add_missing_categories(
+    session: AsyncSession, products: Sequence[ProductFields], now: datetime
+) -> None:
+    wanted = {p["category"] for p in products if p["category"] is not None}
+    missing = wanted - await store.existing_categories(session, wanted)
+    for slug in sorted(missing):
+        session.add(Category(slug=slug, name=category_name(slug), created_at=now))
+    await session.flush()
+
+
+async def import_products(
+    session: AsyncSession,
+    *,
+    outbox: Outbox,
+    products: Sequence[ProductFields],
+    if_empty: bool = False,
+) -> ImportResult:
+    """Upsert validated products by SKU in one transaction; with `if_empty`, only into none."""
+    await store.begin_write(session)
+    await store.lock_products(session)
+    if if_empty and await store.count_products(session) > 0:
+        await session.rollback()
+        return ImportResult()
+    now = _now()
+    result = ImportResult()
+    async with _writing(session):
+        await _add_missing_categories(session, products, now)
+        existing = await store.products_by_sku(session, [p["sku"] for p in products])
+        for fields in products:
+            product = existing.get(fields["sku"])
+            if product is None:
+                product = Product(id=str(uuid.uuid4()), created_at=now, updated_at=now, **fields)
+                session.add(product)
+                await _event(outbox, session, "product.created", product)
+                result.created += 1
+            elif _apply(product, fields, now):
+                await _event(outbox, session, "product.updated", product)
+                result.updated += 1
+            else:
+                result.unchanged += 1
+    return result

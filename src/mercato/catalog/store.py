@@ -1,0 +1,171 @@
+"""Queries of the catalog (the repository): functions taking an `AsyncSession`.
+
+Writes start with `begin_write`. On SQLite that issues `BEGIN IMMEDIATE`, which
+takes the database's write lock before the first read, so that the reads of a
+read-modify-write belong to the same transaction as its writes and a replica that
+shares the file waits for the lock (busy_timeout) instead of failing half-way with
+"database is locked". On PostgreSQL, row locks and unique constraints suffice, and
+bulk imports lock the products table against each other (`lock_products`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, func, select, text, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from mercato.catalog.models import Category, Product
+from mercato.catalog.search import FTS_TABLE, fts_join_condition, text_search
+
+__all__ = [
+    "SORTS",
+    "Listing",
+    "Sort",
+    "begin_write",
+    "categories_with_counts",
+    "count_products",
+    "dialect",
+    "existing_categories",
+    "get_category",
+    "get_product",
+    "get_product_by_sku",
+    "list_products",
+    "lock_products",
+    "products_by_sku",
+]
+
+Sort = Literal["relevance", "newest", "price_asc", "price_desc", "title"]
+SORTS: tuple[Sort, ...] = ("relevance", "newest", "price_asc", "price_desc", "title")
+_CHUNK = 500
+
+
+def dialect(session: AsyncSession) -> str:
+    """The session's database dialect name (`sqlite`, `postgresql`)."""
+    return session.get_bind().dialect.name
+
+
+async def begin_write(session: AsyncSession) -> None:
+    """Start a write transaction (on SQLite, take the write lock now)."""
+    if dialect(session) == "sqlite":
+        await session.execute(text("BEGIN IMMEDIATE"))
+
+
+async def lock_products(session: AsyncSession) -> None:
+    """Keep other bulk writers of the products table out until this transaction ends."""
+    if dialect(session) == "postgresql":
+        await session.execute(text("LOCK TABLE products IN SHARE ROW EXCLUSIVE MODE"))
+
+
+async def get_product(session: AsyncSession, product_id: str) -> Product | None:
+    """The product with this id, or None."""
+    result = await session.execute(select(Product).where(Product.id == product_id))
+    return result.scalar_one_or_none()
+
+
+async def get_product_by_sku(session: AsyncSession, sku: str) -> Product | None:
+    """The product with this SKU, or None."""
+    result = await session.execute(select(Product).where(Product.sku == sku))
+    return result.scalar_one_or_none()
+
+
+async def products_by_sku(session: AsyncSession, skus: Collection[str]) -> dict[str, Product]:
+    """The existing products among `skus`, by SKU."""
+    wanted = list(skus)
+    found: dict[str, Product] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        result = await session.execute(select(Product).where(Product.sku.in_(chunk)))
+        found.update((p.sku, p) for p in result.scalars())
+    return found
+
+
+async def count_products(session: AsyncSession) -> int:
+    """How many products there are."""
+    result = await session.execute(select(func.count()).select_from(Product))
+    return int(result.scalar_one())
+
+
+async def get_category(session: AsyncSession, slug: str) -> Category | None:
+    """The category with this slug, or None."""
+    return await session.get(Category, slug)
+
+
+async def existing_categories(session: AsyncSession, slugs: Collection[str]) -> set[str]:
+    """The slugs among `slugs` that exist."""
+    if not slugs:
+        return set()
+    result = await session.execute(select(Category.slug).where(Category.slug.in_(list(slugs))))
+    return set(result.scalars())
+
+
+async def categories_with_counts(session: AsyncSession) -> list[tuple[Category, int]]:
+    """Every category, by slug, with the number of its products."""
+    count = func.count(Product.pk)
+    result = await session.execute(
+        select(Category, count)
+        .outerjoin(Product, Product.category == Category.slug)
+        .group_by(Category.slug)
+        .order_by(Category.slug)
+    )
+    return [(category, int(n)) for category, n in result]
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """A product query: filters, order and the keyset position to continue after."""
+
+    sort: Sort
+    limit: int
+    q: str | None = None
+    category: str | None = None
+    brand: str | None = None
+    min_price: int | None = None
+    max_price: int | None = None
+    after: tuple[Any, str] | None = None
+
+
+def _filters(listing: Listing) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if listing.category is not None:
+        conditions.append(Product.category == listing.category)
+    if listing.brand is not None:
+        conditions.append(func.lower(Product.brand) == listing.brand.lower())
+    if listing.min_price is not None:
+        conditions.append(Product.price_amount >= listing.min_price)
+    if listing.max_price is not None:
+        conditions.append(Product.price_amount <= listing.max_price)
+    return conditions
+
+
+async def list_products(session: AsyncSession, listing: Listing) -> Sequence[tuple[Product, Any]]:
+    """Up to `limit + 1` products in order, each with its sort key value."""
+    search = text_search(dialect(session), listing.q) if listing.q else None
+    key: ColumnElement[Any] | InstrumentedAttribute[Any]
+    descending = listing.sort in ("newest", "price_desc")
+    if listing.sort == "relevance" and search is not None:
+        key = search.rank
+    elif listing.sort in ("price_asc", "price_desc"):
+        key = Product.price_amount
+    elif listing.sort == "title":
+        key = Product.title
+    else:
+        key, descending = Product.created_at, True
+    statement = select(Product, key.label("sort_key")).where(*_filters(listing))
+    if search is not None:
+        if search.join_fts:
+            statement = statement.join(FTS_TABLE, fts_join_condition())
+        statement = statement.where(search.condition)
+    if listing.after is not None:
+        position = tuple_(key, Product.id)
+        after = listing.after  # a plain tuple, so its values are bound with the key's types
+        statement = statement.where(position < after if descending else position > after)
+    if descending:
+        statement = statement.order_by(key.desc(), Product.id.desc())
+    else:
+        statement = statement.order_by(key.asc(), Product.id.asc())
+    result = await session.execute(statement.limit(listing.limit + 1))
+    return [(product, sort_key) for product, sort_key in result]

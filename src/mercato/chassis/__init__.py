@@ -1,0 +1,24 @@
+"""The chassis: everything a Mercato service is built from, so it holds only its domain.
+
+One concept per module:
+
+    config       settings from MERCATO_<SERVICE>_* / MERCATO_* variables, validated at start
+    app          the app factory (errors, middleware, health, metrics, lifespan)
+    runtime      ServiceSpec (what a service declares) and Runtime (what a process opens)
+    errors       RFC 9457 problem+json errors and their handlers
+    context      request id and W3C trace context of the work in progress
+    logs         JSON logs on stdout
+    metrics      Prometheus request count and latency by route and status
+    middleware   the pure-ASGI request middleware (ids, limits, access log, metrics)
+    health       liveness and readiness probes
+    database     async SQLAlchemy engine and sessions (SQLite WAL or PostgreSQL)
+    migrations   Alembic migrations per service, applied at start
+    security     local JWT verification from auth's JWKS, revocations, route guards
+    http         the inter-service client (pooling, timeouts, retries, circuit breakers)
+    circuit      the circuit breaker
+    service_tokens  client-credentials tokens for service-to-service calls
+    events       the event bus: envelope, outbox, relay, idempotent consumer, dead letters
+    paging       cursor (keyset) paging
+    deps         FastAPI dependencies shared by every service
+    serve        running an app with uvicorn
+"""

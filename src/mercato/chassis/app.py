@@ -1,0 +1,66 @@
+"""The app factory: one call gives a service everything but its domain.
+
+`create_app(spec, settings, routers)` returns a FastAPI app with problem+json errors,
+the request middleware (ids, trace context, limits, access log, metrics), health
+probes, `/metrics`, and a lifespan that opens and closes the service's Runtime.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from mercato.chassis import health
+from mercato.chassis.config import ServiceSettings
+from mercato.chassis.errors import install_error_handlers
+from mercato.chassis.logs import configure_logging
+from mercato.chassis.metrics import HttpMetrics, metrics_endpoint
+from mercato.chassis.middleware import RequestMiddleware
+from mercato.chassis.runtime import Runtime, ServiceSpec
+
+__all__ = ["create_app"]
+
+
+def create_app(
+    spec: ServiceSpec,
+    settings: ServiceSettings,
+    routers: Sequence[APIRouter],
+    *,
+    configure_logs: bool = True,
+) -> FastAPI:
+    """Build the ASGI app of a service."""
+    if configure_logs:
+        configure_logging(spec.name, settings.log_level, settings.instance)
+    runtime = Runtime(spec, settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(
+        title=spec.title,
+        description=spec.description,
+        version="1.0.0",
+        lifespan=lifespan,
+        openapi_url=f"/api/{spec.name}/openapi.json",
+        docs_url=f"/api/{spec.name}/docs",
+        redoc_url=None,
+    )
+    app.state.runtime = runtime
+    app.state.metrics = HttpMetrics(spec.name)
+    install_error_handlers(app)
+    app.add_route("/health/live", health.live, methods=["GET"], include_in_schema=False)
+    app.add_route("/health/ready", health.ready, methods=["GET"], include_in_schema=False)
+    app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
+    for router in routers:
+        app.include_router(router)
+    app.add_middleware(
+        RequestMiddleware, metrics=app.state.metrics, max_body_bytes=settings.max_body_bytes
+    )
+    return app

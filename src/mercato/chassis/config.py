@@ -1,0 +1,112 @@
+"""Service settings read from environment variables and validated at start.
+
+Every service has a prefix (`MERCATO_AUTH_`, `MERCATO_CATALOG_`, ...). A field is read
+from `MERCATO_<SERVICE>_<FIELD>` first and then from the shared `MERCATO_<FIELD>`, so
+that one `MERCATO_BROKER_URL` serves the whole system while a single service can
+still be pointed elsewhere. A bad value raises `SettingsError` whose message is one
+line naming the variable; the CLI prints it and exits non-zero.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+__all__ = ["ServiceSettings", "SettingsError", "env_names", "load_settings"]
+
+DEV_SECRET_PREFIX = "dev-"
+# Values of these fields are never echoed in an error message: they may hold secrets.
+_SENSITIVE = ("secret", "password", "passphrase", "clients", "url", "token", "key")
+
+
+class SettingsError(Exception):
+    """A configuration value is missing or invalid; the message is one line."""
+
+
+class ServiceSettings(BaseModel):
+    """Settings shared by every service; a service subclasses this to add its own."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    service: str = Field(default="", description="Service name, set by the loader.")
+    env: Literal["development", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    instance: str = Field(default="", description="Instance id, for logs and load balancing.")
+    data_dir: Path = Path(".mercato")
+    database_url: str = Field(default="", description="Defaults to SQLite in data_dir.")
+    broker_url: str = Field(default="nats://127.0.0.1:4322", description="nats:// or amqp://")
+    redis_url: str = ""
+    auth_url: str = Field(default="http://127.0.0.1:8110", description="Where the JWKS is.")
+    jwt_issuer: str = "mercato"
+    jwt_audience: str = "mercato"
+    client_secret: str = Field(
+        default="dev-insecure-client-secret",
+        description="This service's client-credentials secret at auth.",
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    max_body_bytes: int = Field(default=1_048_576, gt=0)
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0)
+    run_migrations: bool = True
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL, defaulting to a WAL SQLite file per service."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir / (self.service + '.db')}"
+
+    def insecure_secrets(self) -> list[str]:
+        """Names of fields still holding a development secret (refused in production)."""
+        return [
+            name
+            for name, value in self.model_dump().items()
+            if isinstance(value, str)
+            and name.endswith("secret")
+            and (not value or value.startswith(DEV_SECRET_PREFIX))
+        ]
+
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def env_names(service: str, field: str) -> tuple[str, str]:
+    """The two variable names a field is read from, most specific first."""
+    return (f"MERCATO_{service.upper()}_{field.upper()}", f"MERCATO_{field.upper()}")
+
+
+def load_settings(
+    cls: type[S], service: str, environ: Mapping[str, str] | None = None, **overrides: object
+) -> S:
+    """Build `cls` for `service` from the environment, raising a one-line SettingsError."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    origin: dict[str, str] = {}
+    for field in cls.model_fields:
+        for name in env_names(service, field):
+            if name in environ:
+                values[field] = environ[name]
+                origin[field] = name
+                break
+    values.update(overrides)
+    values["service"] = service
+    try:
+        settings = cls.model_validate(values)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else "?"
+        name = origin.get(field, env_names(service, field)[0])
+        got = values.get(field)
+        sensitive = any(word in field for word in _SENSITIVE)
+        shown = f" (got {got!r})" if got is not None and not sensitive else ""
+        raise SettingsError(f"{name}: {error['msg']}{shown}") from None
+    if settings.env == "production":
+        weak = settings.insecure_secrets()
+        if weak:
+            names = ", ".join(env_names(service, f)[0] for f in weak)
+            raise SettingsError(f"{names}: a development secret is refused in production")
+    return settings

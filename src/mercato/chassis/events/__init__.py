@@ -1,0 +1,56 @@
+"""The event bus of the chassis: envelope, outbox, relay, transports, consumers.
+
+A service writes events with `Outbox.add` in the transaction of its change; the
+`OutboxRelay` publishes them through an `EventBus` (`connect_bus` picks NATS
+JetStream or, later, RabbitMQ from the URL); an `IdempotentConsumer` hands each
+event to the service's handler exactly once per effect, and events that keep
+failing end in the dead letters, which `admin` lists and replays.
+"""
+
+from mercato.chassis.events.admin import list_dead_letters, replay_dead_letter
+from mercato.chassis.events.bus import (
+    DEFAULT_NAMESPACE,
+    BusError,
+    BusUnavailable,
+    DeadLetterNotFound,
+    EventBus,
+    EventHandler,
+    PoisonEvent,
+    Subscription,
+)
+from mercato.chassis.events.consumer import IdempotentConsumer, SessionHandler
+from mercato.chassis.events.dead_letters import DeadLetter
+from mercato.chassis.events.envelope import Event
+from mercato.chassis.events.outbox import Outbox
+from mercato.chassis.events.relay import OutboxRelay
+from mercato.chassis.events.tables import (
+    EventTables,
+    create_event_tables,
+    drop_event_tables,
+    event_tables,
+)
+from mercato.chassis.events.transports import connect_bus
+
+__all__ = [
+    "DEFAULT_NAMESPACE",
+    "BusError",
+    "BusUnavailable",
+    "DeadLetter",
+    "DeadLetterNotFound",
+    "Event",
+    "EventBus",
+    "EventHandler",
+    "EventTables",
+    "IdempotentConsumer",
+    "Outbox",
+    "OutboxRelay",
+    "PoisonEvent",
+    "SessionHandler",
+    "Subscription",
+    "connect_bus",
+    "create_event_tables",
+    "drop_event_tables",
+    "event_tables",
+    "list_dead_letters",
+    "replay_dead_letter",
+]

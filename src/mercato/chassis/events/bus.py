@@ -1,0 +1,117 @@
+"""The event bus interface, independent of the broker behind it.
+
+`connect_bus(url, service=...)` (in `transports`) picks the transport from the
+URL's scheme: `nats://` (NATS JetStream, the default) or `amqp://` (RabbitMQ, not
+yet). Delivery
+is at least once: a subscriber's handler may see an event again after a crash or a
+lost acknowledgement, which `IdempotentConsumer` turns into exactly one effect.
+
+The errors, drawn once:
+
+    BusError                 the broker refused or failed an operation
+    ├── BusUnavailable       the broker cannot be reached, or the bus is not connected
+    └── DeadLetterNotFound   no dead letter has that id
+    PoisonEvent              raised by a handler: this event can never succeed, so it
+                             goes to the dead letters at once, without retries
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
+from typing import Protocol
+
+from mercato.chassis.events.dead_letters import DeadLetter
+from mercato.chassis.events.envelope import Event
+
+__all__ = [
+    "DEFAULT_NAMESPACE",
+    "BusError",
+    "BusUnavailable",
+    "DeadLetterNotFound",
+    "EventBus",
+    "EventHandler",
+    "PoisonEvent",
+    "Subscription",
+]
+
+DEFAULT_NAMESPACE = "MERCATO"
+EventHandler = Callable[[Event], Awaitable[None]]
+
+
+class BusError(Exception):
+    """The broker refused or failed an operation."""
+
+
+class BusUnavailable(BusError):
+    """The broker cannot be reached, or the bus is not connected."""
+
+
+class DeadLetterNotFound(BusError, LookupError):
+    """No dead letter has that id (already replayed, or never existed)."""
+
+
+class PoisonEvent(Exception):
+    """Raised by a handler for an event that can never succeed: dead-letter it now."""
+
+
+class Subscription(Protocol):
+    """A running subscription."""
+
+    async def stop(self) -> None:
+        """Stop fetching; the handler in progress finishes first."""
+        ...
+
+
+class EventBus(Protocol):
+    """Publish and consume events through a broker."""
+
+    async def connect(self) -> None:
+        """Connect and declare the streams/queues; raise BusUnavailable if unreachable."""
+        ...
+
+    async def close(self) -> None:
+        """Stop every subscription and close the connection."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise if the broker does not answer (a readiness check)."""
+        ...
+
+    async def publish(self, event: Event) -> None:
+        """Publish one event and wait for the broker's acknowledgement."""
+        ...
+
+    async def publish_many(self, events: Sequence[Event]) -> None:
+        """Publish events with a bounded number in flight; wait for every acknowledgement."""
+        ...
+
+    async def subscribe(
+        self,
+        consumer: str,
+        types: Sequence[str],
+        handler: EventHandler,
+        *,
+        max_deliver: int = 5,
+    ) -> Subscription:
+        """Durable, at-least-once delivery of `types` to `handler` under the name `consumer`.
+
+        The event is acknowledged when the handler returns; when it raises, the event is
+        redelivered later with a growing delay, and after `max_deliver` failed attempts
+        (or at once on PoisonEvent) it moves to the dead letters.
+        """
+        ...
+
+    async def tail(
+        self, types: Sequence[str], handler: EventHandler, *, since: timedelta
+    ) -> Subscription:
+        """Ephemeral delivery of `types` published since `now - since`, then of new ones."""
+        ...
+
+    async def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        """The oldest dead letters, at most `limit`."""
+        ...
+
+    async def replay(self, dead_letter_id: str) -> None:
+        """Publish a dead letter's event again, then remove the dead letter."""
+        ...

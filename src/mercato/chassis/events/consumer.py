@@ -1,0 +1,114 @@
+"""Idempotent consumers: at-least-once delivery, exactly one effect.
+
+For every event `IdempotentConsumer` opens a transaction, records the event in the
+inbox under its own name and runs the handler with that same session; the commit
+covers both. A redelivered event finds its inbox row and is skipped, so it has no
+second effect; a handler that raises rolls the inbox row back with everything else,
+so the event is retried. On PostgreSQL a replica handling the same event at the
+same moment waits on the first one's inbox row and then skips.
+
+Before the handler runs, `data` is validated against the event's contract schema
+(`mercato.contracts.events`) when one is registered. An invalid event can never
+succeed, so it goes to the dead letters at once instead of being retried. The
+handler runs in the trace of the request that caused the event.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+from sqlalchemy import Insert, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mercato.chassis.context import new_context, reset_current, set_current
+from mercato.chassis.database import Database
+from mercato.chassis.events.bus import EventBus, PoisonEvent, Subscription
+from mercato.chassis.events.envelope import Event
+from mercato.chassis.events.tables import EventTables
+from mercato.contracts.events import validate
+
+__all__ = ["IdempotentConsumer", "SessionHandler"]
+
+log = logging.getLogger("mercato.events.consumer")
+SessionHandler = Callable[[AsyncSession, Event], Awaitable[None]]
+
+
+class IdempotentConsumer:
+    """Runs a service's event handlers, each event once, inside a DB transaction."""
+
+    def __init__(
+        self,
+        db: Database,
+        tables: EventTables,
+        name: str,
+        handlers: Mapping[str, SessionHandler],
+        *,
+        max_deliver: int = 5,
+    ) -> None:
+        self.db = db
+        self.tables = tables
+        self.name = name
+        self.handlers = dict(handlers)
+        self.max_deliver = max_deliver
+        self._subscription: Subscription | None = None
+
+    async def start(self, bus: EventBus) -> None:
+        """Subscribe to the handlers' event types under this consumer's name."""
+        if self._subscription is not None or not self.handlers:
+            return
+        self._subscription = await bus.subscribe(
+            self.name, sorted(self.handlers), self.handle, max_deliver=self.max_deliver
+        )
+
+    async def stop(self) -> None:
+        """Stop taking events; the one being handled finishes first."""
+        subscription, self._subscription = self._subscription, None
+        if subscription is not None:
+            await subscription.stop()
+
+    async def handle(self, event: Event) -> None:
+        """Handle one delivery of `event`: validate, record in the inbox, run, commit."""
+        handler = self.handlers.get(event.type)
+        if handler is None:
+            log.debug("%s has no handler for %s", self.name, event.type)
+            return
+        try:
+            validate(event.type, event.version, event.data)
+        except ValidationError as exc:
+            raise PoisonEvent(
+                f"{event.type} v{event.version} {event.id} breaks its contract: {exc}"
+            ) from exc
+        token = set_current(new_context(traceparent=event.trace))
+        try:
+            async with self.db.transaction() as session:
+                if not await self._claim(session, event):
+                    log.debug("%s already handled %s %s", self.name, event.type, event.id)
+                    return
+                await handler(session, event)
+        finally:
+            reset_current(token)
+
+    async def _claim(self, session: AsyncSession, event: Event) -> bool:
+        """Insert the inbox row; False when this consumer has already handled the event."""
+        values = {"event_id": event.id, "consumer": self.name, "handled_at": datetime.now(UTC)}
+        statement: Insert
+        if self.db.dialect == "postgresql":
+            statement = postgresql.insert(self.tables.inbox).on_conflict_do_nothing()
+        elif self.db.dialect == "sqlite":
+            statement = sqlite.insert(self.tables.inbox).on_conflict_do_nothing()
+        else:
+            inbox = self.tables.inbox
+            seen = await session.scalar(
+                select(inbox.c.event_id).where(
+                    inbox.c.event_id == event.id, inbox.c.consumer == self.name
+                )
+            )
+            if seen is not None:
+                return False
+            statement = insert(inbox)
+        result = await session.execute(statement.values(**values))
+        return bool(getattr(result, "rowcount", 1))

@@ -1,0 +1,407 @@
+"""The event bus over NATS JetStream.
+
+Layout, for the default namespace `MERCATO`:
+
+    stream MERCATO_EVENTS   subjects mercato.events.>   event "user.registered" is
+                            published on mercato.events.user.registered
+    stream MERCATO_DLQ      subjects mercato.dlq.>      a dead letter of consumer "audit"
+                            is kept on mercato.dlq.audit.<event type>
+
+Both streams use file storage and are declared idempotently on connect. Every
+event is published with `Nats-Msg-Id` set to the event id, so the stream drops a
+duplicate sent within the two-minute de-duplication window (a relay that crashed
+between publishing and marking its rows, or two relays sharing a database).
+Another namespace gives a separate set of streams on the same server (tests use
+that to stay apart).
+
+A durable subscription is a pull consumer named after the consumer, filtered on its
+event types (`filter_subjects`, NATS 2.10+; on older servers it takes every event
+and the types are checked here). Redelivery is driven by this client: a failed
+event is `nak`ed with a growing delay, and its delivery count decides when it goes
+to the dead letters, so the server's own `max_deliver` is unlimited. A type added
+to an existing consumer is delivered from then on, not from the stream's start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import nats
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import APIError, NotFoundError
+
+from mercato.chassis.events.bus import (
+    DEFAULT_NAMESPACE,
+    BusError,
+    BusUnavailable,
+    DeadLetterNotFound,
+    EventHandler,
+    Subscription,
+)
+from mercato.chassis.events.dead_letters import DeadLetter, decode_dead_letter, encode_dead_letter
+from mercato.chassis.events.envelope import Event
+from mercato.chassis.events.nats_delivery import Delivery
+from mercato.chassis.events.nats_subscription import PullLoop
+
+__all__ = ["NatsBus"]
+
+log = logging.getLogger("mercato.events")
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+MSG_ID = "Nats-Msg-Id"
+
+
+def _check_name(kind: str, value: str) -> str:
+    if not _NAME.match(value):
+        raise ValueError(f"{kind} {value!r}: use 1-64 letters, digits, '_' or '-'")
+    return value
+
+
+class NatsBus:
+    """EventBus over NATS JetStream (see the module docstring for the layout)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        service: str,
+        namespace: str = DEFAULT_NAMESPACE,
+        retry_delay: float = 1.0,
+        max_retry_delay: float = 60.0,
+        max_in_flight: int = 256,
+        publish_timeout: float = 5.0,
+        fetch_batch: int = 64,
+        fetch_timeout: float = 1.0,
+        ack_wait: float = 30.0,
+        retention: timedelta = timedelta(days=7),
+    ) -> None:
+        self.url = url
+        self.service = service
+        self.namespace = _check_name("namespace", namespace)
+        self.stream = f"{namespace}_EVENTS"
+        self.dlq_stream = f"{namespace}_DLQ"
+        self.events_prefix = f"{namespace.lower()}.events."
+        self.dlq_prefix = f"{namespace.lower()}.dlq."
+        self.retry_delay = retry_delay
+        self.max_retry_delay = max_retry_delay
+        self.max_in_flight = max_in_flight
+        self.publish_timeout = publish_timeout
+        self.fetch_batch = fetch_batch
+        self.fetch_timeout = fetch_timeout
+        self.ack_wait = ack_wait
+        self.retention = retention
+        self._where = urlsplit(url).netloc.rpartition("@")[2] or url  # no credentials in logs
+        self._nc: Any = None
+        self._js: Any = None
+        self._loops: set[PullLoop] = set()
+
+    def subject(self, event_type: str) -> str:
+        """The broker subject of an event type."""
+        return self.events_prefix + event_type
+
+    @property
+    def js(self) -> Any:
+        """The JetStream context; BusUnavailable before `connect()` or after `close()`."""
+        if self._js is None or self._nc is None or self._nc.is_closed:
+            raise BusUnavailable(f"not connected to NATS at {self._where}")
+        return self._js
+
+    async def connect(self) -> None:
+        """Connect and declare the streams; BusUnavailable if NATS does not answer."""
+        if self._nc is not None and not self._nc.is_closed:
+            return
+        try:
+            # Two quick attempts for the first connection, so a caller retrying in a
+            # loop gets an answer; once connected, reconnect forever.
+            nc = await nats.connect(
+                self.url,
+                name=self.service,
+                connect_timeout=2,
+                reconnect_time_wait=0.5,
+                max_reconnect_attempts=1,
+                error_cb=self._on_error,
+                disconnected_cb=self._on_disconnected,
+                reconnected_cb=self._on_reconnected,
+            )
+        except Exception as exc:
+            raise BusUnavailable(f"NATS not reachable at {self._where}: {exc}") from exc
+        nc.options["max_reconnect_attempts"] = -1
+        js = nc.jetstream(timeout=self.publish_timeout)
+        try:
+            await self._declare_streams(js)
+        except BaseException:
+            await nc.close()
+            raise
+        self._nc, self._js = nc, js
+
+    async def _declare_streams(self, js: Any) -> None:
+        configs = [
+            StreamConfig(
+                name=self.stream,
+                subjects=[self.events_prefix + ">"],
+                storage=StorageType.FILE,
+                duplicate_window=120.0,
+                max_age=self.retention.total_seconds(),
+            ),
+            StreamConfig(
+                name=self.dlq_stream,
+                subjects=[self.dlq_prefix + ">"],
+                storage=StorageType.FILE,
+                duplicate_window=120.0,
+            ),
+        ]
+        for config in configs:
+            try:
+                await js.add_stream(config)
+            except APIError:
+                await js.update_stream(config)  # exists with another configuration
+
+    async def _on_error(self, exc: Exception) -> None:
+        if self._nc is None:
+            return  # a failed first connection: connect() raises it to the caller
+        # While reconnecting every failed attempt lands here: keep those quiet.
+        level = logging.WARNING if self._nc.is_connected else logging.DEBUG
+        log.log(level, "NATS at %s: %s", self._where, exc or type(exc).__name__)
+
+    async def _on_disconnected(self) -> None:
+        if self._nc is None or self._nc.is_closed:
+            return  # closed on purpose
+        log.warning("disconnected from NATS at %s; reconnecting", self._where)
+
+    async def _on_reconnected(self) -> None:
+        log.info("reconnected to NATS at %s", self._where)
+
+    async def close(self) -> None:
+        """Stop every subscription and close the connection."""
+        loops, self._loops = list(self._loops), set()
+        await asyncio.gather(*(loop.stop() for loop in loops))
+        nc, self._nc, self._js = self._nc, None, None
+        if nc is not None and not nc.is_closed:
+            await nc.close()
+
+    async def ping(self) -> None:
+        """Raise unless JetStream answers and the events stream exists."""
+        try:
+            await self.js.stream_info(self.stream)
+        except BusError:
+            raise
+        except Exception as exc:
+            raise BusUnavailable(f"NATS at {self._where}: {exc or type(exc).__name__}") from exc
+
+    def _headers(self, event: Event) -> dict[str, str]:
+        headers = {MSG_ID: event.id}
+        if event.trace:
+            headers["traceparent"] = event.trace
+        return headers
+
+    async def publish(self, event: Event) -> None:
+        """Publish one event and wait for the stream's acknowledgement."""
+        await self.publish_many([event])
+
+    async def publish_many(self, events: Sequence[Event]) -> None:
+        """Publish with at most `max_in_flight` unacknowledged, then await every ack."""
+        js = self.js
+        window = asyncio.Semaphore(self.max_in_flight)
+        acks: list[asyncio.Future[Any]] = []
+        try:
+            async with asyncio.timeout(self.publish_timeout + 0.01 * len(events)):
+                for event in events:
+                    await window.acquire()
+                    ack = await js.publish_async(
+                        self.subject(event.type), event.to_bytes(), headers=self._headers(event)
+                    )
+                    ack.add_done_callback(lambda _: window.release())
+                    acks.append(ack)
+                await asyncio.gather(*acks)
+        except TimeoutError as exc:
+            raise BusUnavailable(f"NATS at {self._where} did not acknowledge in time") from exc
+        except BusError:
+            raise
+        except Exception as exc:
+            raise BusUnavailable(f"publish to NATS at {self._where} failed: {exc!r}") from exc
+        finally:
+            for ack in acks:
+                if not ack.done():
+                    ack.cancel()  # frees the client's slot for it
+                elif not ack.cancelled():
+                    ack.exception()  # retrieved, so asyncio does not log it again
+
+    async def subscribe(
+        self,
+        consumer: str,
+        types: Sequence[str],
+        handler: EventHandler,
+        *,
+        max_deliver: int = 5,
+    ) -> Subscription:
+        """A durable pull consumer named `consumer` for `types` (see EventBus)."""
+        _check_name("consumer", consumer)
+        js = self.js
+        config = ConsumerConfig(
+            name=consumer,
+            durable_name=consumer,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=self.ack_wait,
+            max_deliver=-1,
+            max_ack_pending=1000,
+        )
+        wanted = self._filter(config, types, durable=True)
+        try:
+            await js.add_consumer(self.stream, config)
+        except APIError as exc:
+            raise BusError(f"cannot create consumer {consumer}: {exc}") from exc
+        pull = await js.pull_subscribe_bind(durable=consumer, stream=self.stream)
+        delivery = Delivery(self, consumer, handler, max_deliver=max_deliver, wanted=wanted)
+        return self._start(pull, delivery, consumer)
+
+    async def tail(
+        self, types: Sequence[str], handler: EventHandler, *, since: timedelta
+    ) -> Subscription:
+        """An ephemeral consumer from `now - since` on (see EventBus)."""
+        js = self.js
+        name = f"{self.service}-tail-{uuid.uuid4().hex[:12]}"
+        config = ConsumerConfig(
+            name=name,
+            deliver_policy=DeliverPolicy.BY_START_TIME,
+            opt_start_time=datetime.now(UTC) - since,
+            ack_policy=AckPolicy.NONE,
+            inactive_threshold=max(60.0, self.fetch_timeout * 10),
+            mem_storage=True,
+        )
+        wanted = self._filter(config, types, durable=False)
+        await js.add_consumer(self.stream, config)
+        pull = await js.pull_subscribe_bind(name=name, stream=self.stream)
+        delivery = Delivery(self, name, handler, wanted=wanted, acks=False)
+
+        async def delete() -> None:
+            try:
+                await self.js.delete_consumer(self.stream, name)
+            except Exception as exc:  # it expires on its own after inactive_threshold
+                log.debug("deleting tail consumer %s: %s", name, exc)
+
+        return self._start(pull, delivery, name, acks=False, cleanup=delete)
+
+    def _start(
+        self,
+        pull: Any,
+        delivery: Delivery,
+        name: str,
+        *,
+        acks: bool = True,
+        cleanup: Callable[[], Awaitable[None]] | None = None,
+    ) -> Subscription:
+        async def finish() -> None:
+            self._loops.discard(loop)
+            if cleanup is not None:
+                await cleanup()
+
+        loop = PullLoop(
+            pull,
+            delivery,
+            name=name,
+            batch=self.fetch_batch,
+            timeout=self.fetch_timeout,
+            acks=acks,
+            cleanup=finish,
+        )
+        self._loops.add(loop)
+        loop.start()
+        return loop
+
+    def _filter(
+        self, config: ConsumerConfig, types: Sequence[str], *, durable: bool
+    ) -> frozenset[str] | None:
+        """Filter `config` on `types`; the types left for the client to check, if any."""
+        subjects = sorted({self.subject(t) for t in types})
+        version = self._nc.connected_server_version
+        if (version.major, version.minor) >= (2, 10):
+            config.filter_subjects = subjects
+            return None
+        if len(subjects) == 1 and not durable:
+            config.filter_subject = subjects[0]
+            return None
+        # Older servers filter on one subject only and mishandle a durable consumer's
+        # changed filter, so such a consumer takes every event and the client checks.
+        config.filter_subject = self.events_prefix + ">"
+        return frozenset(types)
+
+    async def publish_dead_letter(
+        self, *, consumer: str, subject: str, payload: bytes, error: str, attempts: int, seq: int
+    ) -> None:
+        """Keep a message a consumer gave up on in the dead-letter stream."""
+        event_type = subject.removeprefix(self.events_prefix)
+        # Keyed by the main stream's sequence: a repeated dead-lettering of this very
+        # delivery is dropped, while a replayed copy (a new sequence) can fail again.
+        headers = {MSG_ID: f"dlq.{consumer}.{seq}"}
+        ack = await self.js.publish(
+            f"{self.dlq_prefix}{consumer}.{event_type}",
+            encode_dead_letter(
+                consumer=consumer,
+                event_type=event_type,
+                error=error,
+                attempts=attempts,
+                payload=payload,
+            ),
+            headers=headers,
+        )
+        log.error(
+            "dead-lettered %s for %s after %d attempt(s) as %s: %s",
+            event_type,
+            consumer,
+            attempts,
+            ack.seq,
+            error,
+        )
+
+    async def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        """The oldest dead letters, at most `limit`."""
+        js = self.js
+        found: list[DeadLetter] = []
+        seq = 1
+        while len(found) < limit:
+            try:
+                raw = await js.get_msg(
+                    self.dlq_stream, seq, subject=self.dlq_prefix + ">", next=True
+                )
+            except NotFoundError:
+                break
+            found.append(decode_dead_letter(str(raw.seq), raw.data or b""))
+            seq = raw.seq + 1
+        return found
+
+    async def replay(self, dead_letter_id: str) -> None:
+        """Publish the event again with a new message id, then drop the dead letter."""
+        js = self.js
+        try:
+            raw = await js.get_msg(self.dlq_stream, int(dead_letter_id))
+        except (ValueError, NotFoundError) as exc:
+            raise DeadLetterNotFound(f"no dead letter {dead_letter_id!r}") from exc
+        letter = decode_dead_letter(str(raw.seq), raw.data or b"")
+        event = letter.event
+        # A new id: the original one may still be inside the de-duplication window.
+        # The consumers' inboxes keep a second delivery from having a second effect.
+        msg_id = f"{event.id if event else 'malformed'}.replay.{uuid.uuid4().hex}"
+        await js.publish(self.subject(letter.event_type), letter.payload, headers={MSG_ID: msg_id})
+        await js.delete_msg(self.dlq_stream, raw.seq)
+        log.info("replayed dead letter %s (%s for %s)", raw.seq, letter.event_type, letter.consumer)
+
+    async def delete_streams(self) -> None:
+        """Stop every subscription, then delete this namespace's streams (for tests)."""
+        loops, self._loops = list(self._loops), set()
+        await asyncio.gather(*(loop.stop() for loop in loops))
+        for stream in (self.stream, self.dlq_stream):
+            with contextlib.suppress(NotFoundError):
+                await self.js.delete_stream(stream)

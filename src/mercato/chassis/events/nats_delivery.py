@@ -1,0 +1,122 @@
+"""Handing one JetStream message to a handler and settling it.
+
+For a durable subscription the outcome decides the message's fate: the handler
+returned, so `ack`; it raised, so `nak` with a delay that doubles with every
+attempt (redelivered later, to this or another replica); it raised for the
+`max_deliver`-th time, or raised `PoisonEvent`, or the message is not an event at
+all, so publish it to the dead letters with the error and the consumer's name and
+then `ack` it so it leaves the main stream. For a tail nothing is acknowledged and
+a failing handler is only logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from mercato.chassis.events.bus import EventHandler, PoisonEvent
+from mercato.chassis.events.envelope import Event
+
+if TYPE_CHECKING:
+    from mercato.chassis.events.nats_bus import NatsBus
+
+__all__ = ["Delivery"]
+
+log = logging.getLogger("mercato.events")
+
+
+def _describe(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    if exc.__cause__ is not None:
+        text += f" (caused by {type(exc.__cause__).__name__}: {exc.__cause__})"
+    return text
+
+
+class Delivery:
+    """Processes the messages of one subscription."""
+
+    def __init__(
+        self,
+        bus: NatsBus,
+        consumer: str,
+        handler: EventHandler,
+        *,
+        max_deliver: int = 5,
+        wanted: frozenset[str] | None = None,
+        acks: bool = True,
+    ) -> None:
+        if max_deliver < 1:
+            raise ValueError("max_deliver must be at least 1")
+        self.bus = bus
+        self.consumer = consumer
+        self.handler = handler
+        self.max_deliver = max_deliver
+        self.wanted = wanted
+        self.acks = acks
+
+    def retry_delay(self, attempts: int) -> float:
+        """Seconds before the next delivery after `attempts` failed ones."""
+        return float(min(self.bus.retry_delay * 2 ** (attempts - 1), self.bus.max_retry_delay))
+
+    async def __call__(self, msg: Any) -> None:
+        """Handle and settle one message."""
+        event_type = msg.subject.removeprefix(self.bus.events_prefix)
+        if self.wanted is not None and event_type not in self.wanted:
+            if self.acks:
+                await msg.ack()  # an older server could not filter on several types
+            return
+        if not self.acks:
+            await self._tail(msg)
+            return
+        attempts = int(msg.metadata.num_delivered)
+        try:
+            event = Event.from_bytes(msg.data)
+        except ValueError as exc:
+            await self._dead_letter(msg, f"not a valid event: {exc}", attempts)
+            return
+        try:
+            await self.handler(event)
+        except PoisonEvent as exc:
+            await self._dead_letter(msg, _describe(exc), attempts)
+        except Exception as exc:
+            if attempts >= self.max_deliver:
+                await self._dead_letter(msg, _describe(exc), attempts)
+                return
+            delay = self.retry_delay(attempts)
+            log.warning(
+                "%s failed on %s %s (attempt %d of %d, retry in %.2fs): %s",
+                self.consumer,
+                event.type,
+                event.id,
+                attempts,
+                self.max_deliver,
+                delay,
+                _describe(exc),
+                exc_info=exc,
+            )
+            await msg.nak(delay=delay)
+        else:
+            await msg.ack()
+
+    async def _tail(self, msg: Any) -> None:
+        try:
+            await self.handler(Event.from_bytes(msg.data))
+        except Exception:
+            log.exception("%s failed on a message of %s", self.consumer, msg.subject)
+
+    async def _dead_letter(self, msg: Any, error: str, attempts: int) -> None:
+        try:
+            await self.bus.publish_dead_letter(
+                consumer=self.consumer,
+                subject=msg.subject,
+                payload=msg.data,
+                error=error,
+                attempts=attempts,
+                seq=int(msg.metadata.sequence.stream),
+            )
+        except Exception as exc:
+            # Keep it in the main stream; its next failure tries the dead letters again.
+            log.error("could not dead-letter a message of %s: %s", self.consumer, exc)
+            await msg.nak(delay=self.retry_delay(attempts))
+            return
+        await msg.ack()

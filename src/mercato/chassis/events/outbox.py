@@ -1,0 +1,100 @@
+"""The transactional outbox: events are written in the same transaction as the change.
+
+`Outbox.add(session, ...)` inserts the event's row with the caller's session; it
+reaches the broker only if the caller commits, and it cannot be lost once the
+caller has committed (the relay publishes it, retrying while the broker is down).
+The session's commit rings the doorbell of the tables, which wakes this process's
+relay at once; the relay's slow poll is only a safety net for rows written by
+another process or replica sharing the database.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import event as sa_event
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from mercato.chassis.events.envelope import Event
+from mercato.chassis.events.tables import EventTables
+
+__all__ = ["Outbox"]
+
+_RING_KEY = "mercato.outbox.ring"
+
+
+class _Clock:
+    """UTC time that never repeats nor goes back within this process.
+
+    Two events written in the same microsecond (or on a coarse clock) still get
+    distinct, ordered `created_at` values, so the relay publishes them in order.
+    """
+
+    def __init__(self) -> None:
+        self._last = datetime.min.replace(tzinfo=UTC)
+
+    def now(self) -> datetime:
+        now = datetime.now(UTC)
+        if now <= self._last:
+            now = self._last + timedelta(microseconds=1)
+        self._last = now
+        return now
+
+
+_clock = _Clock()
+
+
+class Outbox:
+    """Writes events to a service's outbox table inside the caller's transaction."""
+
+    def __init__(self, tables: EventTables, *, source: str) -> None:
+        self.tables = tables
+        self.source = source
+
+    async def add(
+        self,
+        session: AsyncSession,
+        type: str,
+        *,
+        subject: str,
+        data: dict[str, Any],
+        version: int = 1,
+    ) -> Event:
+        """Record an event in the session's transaction; the caller commits."""
+        event = Event.new(
+            type,
+            subject=subject,
+            data=data,
+            source=self.source,
+            version=version,
+            occurred_at=_clock.now(),
+        )
+        await session.execute(
+            insert(self.tables.outbox).values(
+                id=event.id,
+                type=event.type,
+                subject=event.subject,
+                version=event.version,
+                payload=event.to_bytes().decode(),
+                created_at=event.occurred_at,
+                attempts=0,
+            )
+        )
+        self._ring_on_commit(session.sync_session)
+        return event
+
+    def _ring_on_commit(self, session: Session) -> None:
+        doorbell = self.tables.doorbell
+        key = f"{_RING_KEY}.{id(doorbell)}"
+        if session.info.get(key):
+            return  # already armed for this transaction
+
+        def ring(committed: Session) -> None:
+            committed.info.pop(key, None)
+            doorbell.ring()
+
+        session.info[key] = True
+        sa_event.listen(session, "after_commit", ring, once=True)

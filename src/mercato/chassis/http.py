@@ -1,0 +1,440 @@
+"""The inter-service HTTP client: one pooled aiohttp session per process.
+
+`ServiceClient` is what a service (and the gateway) uses to call another service:
+
+- one long-lived `aiohttp.ClientSession` with a bounded keep-alive connection pool,
+  opened by `start()` and closed by `close()` (never a session per request);
+- a deadline per call: `timeout` bounds the whole call, retries included, so a
+  caller answers 503/504 within its configured timeout; `connect_timeout` bounds
+  opening a connection, and `attempt_timeout` (optional) bounds one attempt so that
+  a slow answer can be retried within the deadline;
+- retries with full-jitter exponential backoff, for idempotent calls only (GET,
+  HEAD, OPTIONS, PUT, DELETE, a call carrying an `Idempotency-Key`, or one the caller
+  marks `idempotent=True`), on connection errors, timeouts and 502/503/504 answers;
+  a POST or PATCH without a key is sent exactly once;
+- a circuit breaker per target service: connection errors, timeouts and 5xx answers
+  are failures, any other answer a success; an open circuit fails at once;
+- the request id and traceparent of the current request, and a service token whose
+  audience is the target (from `token_provider`), on every call.
+
+Failures are problem errors, so a route that lets them propagate answers a clear
+problem+json:
+
+    ServiceUnavailable (503)
+    ├── ServiceUnavailableError   connection failed, circuit open, or 502/503/504
+    GatewayTimeout (504)
+    ├── ServiceTimeoutError       no answer before the deadline
+    ProblemError
+    └── ServiceResponseError (502) `ServiceResponse.raise_for_status()` on an error
+
+Any other answer, 4xx and 500 included, is returned as a `ServiceResponse`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Self
+
+import aiohttp
+import orjson
+from multidict import CIMultiDict
+
+from mercato.chassis import context
+from mercato.chassis.circuit import CircuitBreaker, CircuitOpenError, CircuitState
+from mercato.chassis.errors import BadGateway, GatewayTimeout, ServiceUnavailable
+
+__all__ = [
+    "IDEMPOTENT_METHODS",
+    "RETRYABLE_STATUSES",
+    "ServiceClient",
+    "ServiceResponse",
+    "ServiceResponseError",
+    "ServiceTimeoutError",
+    "ServiceUnavailableError",
+    "TokenProvider",
+]
+
+log = logging.getLogger("mercato.http")
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+RETRYABLE_STATUSES = frozenset({502, 503, 504})
+IDEMPOTENCY_KEY = "Idempotency-Key"
+
+TokenProvider = Callable[[str], Awaitable[str]]
+Params = Mapping[str, str | int | float] | None
+
+
+class ServiceUnavailableError(ServiceUnavailable):
+    """`target` could not be reached, its circuit is open, or it answered 502/503/504."""
+
+    def __init__(
+        self,
+        target: str,
+        reason: str,
+        *,
+        response: ServiceResponse | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        headers = {"Retry-After": str(max(1, round(retry_after)))} if retry_after else None
+        super().__init__(f"The {target} service is unavailable ({reason}).", headers=headers)
+        self.target = target
+        self.reason = reason
+        self.response = response
+
+
+class ServiceTimeoutError(GatewayTimeout):
+    """`target` did not answer before the deadline."""
+
+    def __init__(self, target: str, timeout: float | None = None) -> None:
+        within = f" within {timeout:g}s" if timeout is not None else ""
+        super().__init__(f"The {target} service did not answer{within}.")
+        self.target = target
+        self.timeout = timeout
+
+
+class ServiceResponseError(BadGateway):
+    """A service answered with an error status the caller did not expect."""
+
+    def __init__(self, response: ServiceResponse) -> None:
+        name = response.target or "upstream"
+        super().__init__(f"The {name} service answered {response.status}.")
+        self.response = response
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceResponse:
+    """A complete answer from another service: status, headers and the read body."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    target: str = field(default="", compare=False)
+
+    @property
+    def ok(self) -> bool:
+        """Whether the status is below 400."""
+        return self.status < 400
+
+    def json(self) -> Any:
+        """The body parsed as JSON."""
+        return orjson.loads(self.body)
+
+    def text(self) -> str:
+        """The body decoded as UTF-8 (invalid bytes replaced)."""
+        return self.body.decode("utf-8", errors="replace")
+
+    def raise_for_status(self) -> None:
+        """Raise `ServiceResponseError` (502) when the status is 400 or above."""
+        if self.status >= 400:
+            raise ServiceResponseError(self)
+
+
+class _Retryable(Exception):
+    """One attempt failed in a way that may be retried (internal)."""
+
+    def __init__(self, reason: str, *, timed_out: bool, response: ServiceResponse | None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.timed_out = timed_out
+        self.response = response
+
+
+class ServiceClient:
+    """Pooled HTTP client for calls between services, with retries and circuit breakers."""
+
+    def __init__(
+        self,
+        *,
+        timeout: float = 5.0,
+        connect_timeout: float = 1.0,
+        retries: int = 2,
+        backoff_base: float = 0.05,
+        backoff_max: float = 1.0,
+        failure_threshold: int = 5,
+        reset_timeout: float = 5.0,
+        token_provider: TokenProvider | None = None,
+        attempt_timeout: float | None = None,
+        pool_limit: int = 100,
+        keepalive_timeout: float = 30.0,
+        breaker_clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Configure the client; no connection is opened before `start()`.
+
+        `timeout` is the default deadline of a call, retries included;
+        `attempt_timeout` (default: the deadline) bounds one attempt; `retries` is the
+        number of extra attempts of an idempotent call; the backoff before retry n
+        (from 0) is uniform in [0, min(backoff_max, backoff_base * 2**n)]; each target's
+        breaker opens after `failure_threshold` consecutive failures for
+        `reset_timeout` seconds; `token_provider(target)` gives the bearer token of a
+        call; `pool_limit` caps open connections and `keepalive_timeout` is how long an
+        idle one is kept; `breaker_clock` is the breakers' clock (tests inject one).
+        """
+        if timeout <= 0 or connect_timeout <= 0:
+            raise ValueError("timeouts must be positive")
+        if attempt_timeout is not None and attempt_timeout <= 0:
+            raise ValueError("attempt_timeout must be positive")
+        if retries < 0:
+            raise ValueError("retries must not be negative")
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.attempt_timeout = attempt_timeout
+        self.retries = retries
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.failure_threshold = failure_threshold
+        self.reset_timeout = reset_timeout
+        self.token_provider = token_provider
+        self.pool_limit = pool_limit
+        self.keepalive_timeout = keepalive_timeout
+        self._breaker_clock = breaker_clock
+        self._breakers: dict[str, CircuitBreaker] = {}
+        self._session: aiohttp.ClientSession | None = None
+        self._random = random.Random()
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the process's session and connection pool (idempotent)."""
+        if self._session is not None and not self._session.closed:
+            return
+        connector = aiohttp.TCPConnector(
+            limit=self.pool_limit,
+            keepalive_timeout=self.keepalive_timeout,
+            ttl_dns_cache=300,
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=None),
+            raise_for_status=False,
+        )
+
+    async def close(self) -> None:
+        """Close the session and its pooled connections."""
+        session, self._session = self._session, None
+        if session is not None and not session.closed:
+            await session.close()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """The underlying session (e.g. for streaming); `start()` must have run."""
+        if self._session is None or self._session.closed:
+            raise RuntimeError("ServiceClient is not started: await client.start() first")
+        return self._session
+
+    def breaker(self, target: str) -> CircuitBreaker:
+        """The circuit breaker of `target`, created on first use."""
+        found = self._breakers.get(target)
+        if found is None:
+            found = CircuitBreaker(
+                target,
+                failure_threshold=self.failure_threshold,
+                reset_timeout=self.reset_timeout,
+                clock=self._breaker_clock,
+            )
+            self._breakers[target] = found
+        return found
+
+    @property
+    def circuits(self) -> Mapping[str, CircuitState]:
+        """The state of every target's circuit (for health pages and debugging)."""
+        return {name: breaker.state for name, breaker in self._breakers.items()}
+
+    # -- calls -----------------------------------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        target: str,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        params: Params = None,
+        idempotency_key: str | None = None,
+        timeout: float | None = None,
+        auth: bool = True,
+        idempotent: bool | None = None,
+    ) -> ServiceResponse:
+        """Call `target` and return its complete answer.
+
+        `timeout` (default: the client's) is the deadline for the whole call, retries
+        included; it starts before the service token is obtained. `idempotent`
+        overrides the method-based rule when the caller knows better (e.g. a token
+        request that is safe to repeat).
+        """
+        session = self.session
+        method = method.upper()
+        budget = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + budget
+        breaker = self.breaker(target)
+        if breaker.state is CircuitState.OPEN:
+            raise self._circuit_open(breaker)
+
+        sent = CIMultiDict(context.outgoing_headers())
+        if headers:
+            sent.update(headers)
+        if idempotency_key is not None:
+            sent[IDEMPOTENCY_KEY] = idempotency_key
+        if auth and self.token_provider is not None and "Authorization" not in sent:
+            sent["Authorization"] = f"Bearer {await self.token_provider(target)}"
+        data: bytes | None = None
+        if json is not None:
+            data = orjson.dumps(json)
+            sent.setdefault("Content-Type", "application/json")
+        if idempotent is None:
+            idempotent = method in IDEMPOTENT_METHODS or IDEMPOTENCY_KEY in sent
+        attempts = 1 + (self.retries if idempotent else 0)
+
+        attempt = 0
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ServiceTimeoutError(target, budget)
+            if not breaker.allow():
+                raise self._circuit_open(breaker)
+            try:
+                return await self._attempt(
+                    session,
+                    breaker,
+                    method,
+                    url,
+                    data=data,
+                    headers=sent,
+                    params=params,
+                    remaining=remaining,
+                )
+            except _Retryable as failure:
+                delay = self._backoff(attempt)
+                attempt += 1
+                if attempt >= attempts or time.monotonic() + delay >= deadline:
+                    if failure.timed_out:
+                        raise ServiceTimeoutError(target, budget) from failure.__cause__
+                    raise ServiceUnavailableError(
+                        target, failure.reason, response=failure.response
+                    ) from failure.__cause__
+                log.debug(
+                    "retrying %s %s (%s) in %.3fs: attempt %d of %d",
+                    method,
+                    url,
+                    failure.reason,
+                    delay,
+                    attempt + 1,
+                    attempts,
+                )
+            await asyncio.sleep(delay)
+
+    async def _attempt(
+        self,
+        session: aiohttp.ClientSession,
+        breaker: CircuitBreaker,
+        method: str,
+        url: str,
+        *,
+        data: bytes | None,
+        headers: CIMultiDict[str],
+        params: Params,
+        remaining: float,
+    ) -> ServiceResponse:
+        """One attempt: send, read the whole answer, record the outcome."""
+        target = breaker.name
+        total = min(remaining, self.attempt_timeout or remaining)
+        timeout = aiohttp.ClientTimeout(total=total, sock_connect=self.connect_timeout)
+        was_open = breaker.state is not CircuitState.CLOSED
+        try:
+            async with session.request(
+                method,
+                url,
+                data=data,
+                headers=headers,
+                params=params,
+                timeout=timeout,
+                allow_redirects=False,
+            ) as raw:
+                body = await raw.read()
+                response = ServiceResponse(raw.status, raw.headers, body, target)
+        except aiohttp.ConnectionTimeoutError as exc:
+            self._failed(breaker, target, f"connect timeout: {exc}")
+            raise _Retryable("connection timed out", timed_out=False, response=None) from exc
+        except TimeoutError as exc:
+            self._failed(breaker, target, "timeout")
+            raise _Retryable("timed out", timed_out=True, response=None) from exc
+        except aiohttp.InvalidURL:
+            raise
+        except aiohttp.ClientError as exc:
+            self._failed(breaker, target, f"{type(exc).__name__}: {exc}")
+            raise _Retryable("connection failed", timed_out=False, response=None) from exc
+        if response.status >= 500:
+            self._failed(breaker, target, f"answered {response.status}")
+            if response.status in RETRYABLE_STATUSES:
+                reason = f"answered {response.status}"
+                raise _Retryable(reason, timed_out=False, response=response)
+        else:
+            breaker.record_success()
+            if was_open:
+                log.info("circuit to %s closed: the trial call succeeded", target)
+        return response
+
+    def _failed(self, breaker: CircuitBreaker, target: str, why: str) -> None:
+        """Record a failure, logging when it opens the circuit."""
+        before = breaker.state
+        breaker.record_failure()
+        if breaker.state is CircuitState.OPEN and before is not CircuitState.OPEN:
+            log.warning(
+                "circuit to %s opened (%s); failing fast for %.1fs",
+                target,
+                why,
+                breaker.reset_timeout,
+            )
+        else:
+            log.debug("call to %s failed: %s", target, why)
+
+    def _circuit_open(self, breaker: CircuitBreaker) -> ServiceUnavailableError:
+        """The error for a call refused by an open circuit (chained to CircuitOpenError)."""
+        retry_after = breaker.retry_after
+        error = ServiceUnavailableError(breaker.name, "circuit open", retry_after=retry_after)
+        error.__cause__ = CircuitOpenError(breaker.name, retry_after)
+        return error
+
+    def _backoff(self, attempt: int) -> float:
+        """Full-jitter exponential backoff: uniform in [0, min(max, base * 2**attempt)]."""
+        return self._random.uniform(0.0, min(self.backoff_max, self.backoff_base * 2**attempt))
+
+    # -- conveniences -----------------------------------------------------------
+
+    async def get(self, url: str, *, target: str, **kwargs: Any) -> ServiceResponse:
+        """`request("GET", ...)`."""
+        return await self.request("GET", url, target=target, **kwargs)
+
+    async def post(self, url: str, *, target: str, **kwargs: Any) -> ServiceResponse:
+        """`request("POST", ...)`: sent once unless it carries an idempotency key."""
+        return await self.request("POST", url, target=target, **kwargs)
+
+    async def put(self, url: str, *, target: str, **kwargs: Any) -> ServiceResponse:
+        """`request("PUT", ...)`."""
+        return await self.request("PUT", url, target=target, **kwargs)
+
+    async def patch(self, url: str, *, target: str, **kwargs: Any) -> ServiceResponse:
+        """`request("PATCH", ...)`: sent once unless it carries an idempotency key."""
+        return await self.request("PATCH", url, target=target, **kwargs)
+
+    async def delete(self, url: str, *, target: str, **kwargs: Any) -> ServiceResponse:
+        """`request("DELETE", ...)`."""
+        return await self.request("DELETE", url, target=target, **kwargs)

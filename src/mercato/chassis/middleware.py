@@ -1,0 +1,156 @@
+"""Pure-ASGI middleware every service (and the gateway) runs behind.
+
+`RequestMiddleware` establishes the request context (request id and trace
+context), enforces the body size limit and the JSON media type, writes one
+JSON access log line and records metrics. It is written against raw ASGI rather
+than Starlette's BaseHTTPMiddleware, which costs a task and a copy per request.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mercato.chassis import context
+from mercato.chassis.errors import (
+    PROBLEM_JSON,
+    PayloadTooLarge,
+    ProblemError,
+    UnsupportedMedia,
+)
+from mercato.chassis.metrics import HttpMetrics
+
+__all__ = ["RequestMiddleware"]
+
+access_log = logging.getLogger("mercato.access")
+_BODY_METHODS = {b"POST", b"PUT", b"PATCH"}
+_QUIET_PATHS = {"/health/live", "/health/ready", "/metrics"}
+
+
+def _is_json(content_type: bytes) -> bool:
+    media = content_type.split(b";", 1)[0].strip().lower()
+    return media == b"application/json" or (
+        media.startswith(b"application/") and media.endswith(b"+json")
+    )
+
+
+async def send_problem(send: Send, error: ProblemError, request_id: str) -> None:
+    """Answer with a problem+json document directly at the ASGI level."""
+    body = orjson.dumps(error.body())
+    headers = [
+        (b"content-type", PROBLEM_JSON.encode()),
+        (b"content-length", str(len(body)).encode()),
+        (b"x-request-id", request_id.encode()),
+    ]
+    headers += [(k.lower().encode(), v.encode()) for k, v in error.headers.items()]
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class RequestMiddleware:
+    """Context, limits, access log and metrics for every HTTP request."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        metrics: HttpMetrics,
+        max_body_bytes: int,
+        json_only_paths: Iterable[str] = ("/api/",),
+    ) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.max_body = max_body_bytes
+        self.json_only_prefixes = tuple(json_only_paths)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        headers = dict(scope["headers"])
+        ctx = context.new_context(
+            headers.get(b"x-request-id", b"").decode("latin-1") or None,
+            headers.get(b"traceparent", b"").decode("latin-1") or None,
+        )
+        token = context.set_current(ctx)
+        status = 500
+        rid = ctx.request_id.encode()
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid)]
+            await send(message)
+
+        try:
+            error = self._check_body(scope, headers)
+            if error is not None:
+                status = error.status
+                await send_problem(send, error, ctx.request_id)
+                return
+            await self.app(scope, self._limited(receive), send_wrapper)
+        except _BodyTooLarge:
+            status = 413
+            await send_problem(
+                send, PayloadTooLarge(f"The body exceeds {self.max_body} bytes."), ctx.request_id
+            )
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            self.metrics.observe(scope["method"], template, status, elapsed)
+            if scope["path"] not in _QUIET_PATHS:
+                access_log.info(
+                    "%s %s %s",
+                    scope["method"],
+                    scope["path"],
+                    status,
+                    extra={
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "route": template,
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 2),
+                    },
+                )
+            context.reset_current(token)
+
+    def _check_body(self, scope: Scope, headers: dict[bytes, bytes]) -> ProblemError | None:
+        if scope["method"].encode() not in _BODY_METHODS:
+            return None
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body:
+            return PayloadTooLarge(f"The body exceeds {self.max_body} bytes.")
+        has_body = (length is not None and length != b"0") or b"transfer-encoding" in headers
+        if (
+            has_body
+            and scope["path"].startswith(self.json_only_prefixes)
+            and not _is_json(headers.get(b"content-type", b""))
+        ):
+            return UnsupportedMedia("Send the body as application/json.")
+        return None
+
+    def _limited(self, receive: Receive) -> Receive:
+        seen = 0
+        limit = self.max_body
+
+        async def wrapped() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise _BodyTooLarge
+            return message
+
+        return wrapped

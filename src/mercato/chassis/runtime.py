@@ -1,0 +1,191 @@
+"""The resources of one service process, opened at start and closed at shutdown.
+
+`Runtime` is the single wiring place of a service: its settings, database, event bus,
+outbox and relay, idempotent consumer, token verifier (with the revocation list fed
+by `auth.token_revoked` events) and the inter-service HTTP client. Routes reach it as
+`request.app.state.runtime` (or through the dependencies in `mercato.chassis.deps`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mercato.chassis.config import ServiceSettings
+from mercato.chassis.database import Database
+from mercato.chassis.events import (
+    Event,
+    EventBus,
+    EventTables,
+    IdempotentConsumer,
+    Outbox,
+    OutboxRelay,
+    connect_bus,
+)
+from mercato.chassis.health import Check
+from mercato.chassis.http import ServiceClient
+from mercato.chassis.migrations import upgrade
+from mercato.chassis.security import JwksKeySource, KeySource, RevocationList, TokenVerifier
+from mercato.chassis.service_tokens import ServiceTokenProvider
+
+__all__ = ["Handler", "Hook", "Runtime", "ServiceSpec"]
+
+log = logging.getLogger("mercato.runtime")
+Handler = Callable[[AsyncSession, Event], Awaitable[None]]
+Hook = Callable[["Runtime"], Awaitable[None]]
+TOKEN_REVOKED = "auth.token_revoked"
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """What a service declares; the chassis does the rest."""
+
+    name: str
+    title: str
+    description: str = ""
+    metadata: MetaData | None = None
+    event_tables: EventTables | None = None
+    migrations: Path | None = None
+    handlers: Mapping[str, Handler] = field(default_factory=dict)
+    on_startup: Sequence[Hook] = ()
+    on_shutdown: Sequence[Hook] = ()
+    uses_database: bool = True
+    uses_bus: bool = True
+    key_source: Callable[[Runtime], KeySource] | None = None
+    extra_audiences: Sequence[str] = ()
+
+
+class Runtime:
+    """Per-process resources of one service."""
+
+    def __init__(self, spec: ServiceSpec, settings: ServiceSettings) -> None:
+        self.spec = spec
+        self.settings = settings
+        self.db: Database | None = Database(settings.sqlalchemy_url) if spec.uses_database else None
+        self.bus: EventBus | None = (
+            connect_bus(settings.broker_url, service=spec.name)
+            if spec.uses_bus and settings.broker_url
+            else None
+        )
+        self.outbox: Outbox | None = (
+            Outbox(spec.event_tables, source=spec.name) if spec.event_tables else None
+        )
+        self.revocations = RevocationList()
+        self.http = ServiceClient(token_provider=self._service_token)
+        self.tokens = ServiceTokenProvider(
+            self.http,
+            auth_url=settings.auth_url,
+            client_id=spec.name,
+            client_secret=settings.client_secret,
+        )
+        keys = (
+            spec.key_source(self)
+            if spec.key_source
+            else JwksKeySource(f"{settings.auth_url}/.well-known/jwks.json", self._fetch)
+        )
+        self.verifier = TokenVerifier(
+            keys,
+            issuer=settings.jwt_issuer,
+            audiences=[settings.jwt_audience, spec.name, *spec.extra_audiences],
+            revocations=self.revocations,
+        )
+        self.extra_checks: dict[str, Check] = {}
+        self.state: dict[str, Any] = {}
+        self._relay: OutboxRelay | None = None
+        self._consumer: IdempotentConsumer | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._subscriptions: list[Any] = []
+        self.bus_connected = asyncio.Event()
+
+    @property
+    def database(self) -> Database:
+        """The service's database (for services that have one)."""
+        if self.db is None:
+            raise RuntimeError(f"{self.spec.name} has no database")
+        return self.db
+
+    async def _service_token(self, audience: str) -> str:
+        return await self.tokens(audience)
+
+    async def _fetch(self, url: str) -> bytes:
+        response = await self.http.get(url, target="auth", auth=False, timeout=3.0)
+        response.raise_for_status()
+        return response.body
+
+    def checks(self) -> dict[str, Check]:
+        """Readiness checks: database, broker and the service's own."""
+        checks: dict[str, Check] = {}
+        if self.db is not None:
+            checks["database"] = self.db.ping
+        if self.bus is not None:
+            checks["broker"] = self.bus.ping
+        checks.update(self.extra_checks)
+        return checks
+
+    async def start(self) -> None:
+        """Open everything; the broker connects in the background if it is not up yet."""
+        await self.http.start()
+        if self.db is not None and self.spec.migrations and self.settings.run_migrations:
+            await upgrade(self.db, self.spec.migrations, self.spec.name)
+        if self.db is not None and self.spec.event_tables is not None and self.bus is not None:
+            self._relay = OutboxRelay(self.db, self.spec.event_tables, self.bus)
+            await self._relay.start()
+        if self.bus is not None:
+            self._tasks.append(asyncio.create_task(self._connect_bus(), name="bus-connect"))
+        for hook in self.spec.on_startup:
+            await hook(self)
+
+    async def _connect_bus(self) -> None:
+        assert self.bus is not None
+        delay = 0.2
+        while True:
+            try:
+                await self.bus.connect()
+                break
+            except Exception as exc:
+                log.warning("broker not reachable (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        ttl = timedelta(hours=1)
+        self._subscriptions.append(
+            await self.bus.tail([TOKEN_REVOKED], self._on_revoked, since=ttl)
+        )
+        if self.spec.handlers and self.db is not None and self.spec.event_tables is not None:
+            self._consumer = IdempotentConsumer(
+                self.db, self.spec.event_tables, self.spec.name, self.spec.handlers
+            )
+            await self._consumer.start(self.bus)
+        self.bus_connected.set()
+        log.info("connected to the broker")
+
+    async def _on_revoked(self, event: Event) -> None:
+        self.revocations.revoke(str(event.data["jti"]), float(event.data["expires_at"]))
+
+    async def stop(self) -> None:
+        """Stop taking work, finish what is in flight, flush the outbox, close."""
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for subscription in self._subscriptions:
+            await subscription.stop()
+        if self._consumer is not None:
+            await self._consumer.stop()
+        for hook in self.spec.on_shutdown:
+            await hook(self)
+        if self._relay is not None:
+            await self._relay.stop()
+        if self.bus is not None:
+            await self.bus.close()
+        await self.http.close()
+        if self.db is not None:
+            await self.db.dispose()

@@ -1,0 +1,227 @@
+"""The gateway's wiring: a plain Starlette app, its middleware and its lifecycle.
+
+The middleware, outermost first:
+
+    SecurityHeaders      security headers on every answer, errors included
+    CORSMiddleware       only when `cors_origins` is set
+    RequestMiddleware    the chassis: ids, trace context, 413/415, access log, metrics
+    ProxyDispatch        /api/... and /.well-known/jwks.json -> Proxy (raw ASGI)
+    (router)             /health, /health/live, /health/ready, /metrics
+
+The chassis `Runtime` (no database; the bus for `auth.token_revoked`) gives the
+token verifier and its revocation list; the lifespan starts and stops it together
+with the proxy's session, the rate limiter and, with Redis, the shared deny list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from mercato.chassis import health
+from mercato.chassis.errors import MethodNotAllowed, NotFound, ProblemError, problem_response
+from mercato.chassis.events import Event
+from mercato.chassis.logs import configure_logging
+from mercato.chassis.metrics import HttpMetrics, metrics_endpoint
+from mercato.chassis.middleware import RequestMiddleware
+from mercato.chassis.runtime import TOKEN_REVOKED, Runtime, ServiceSpec
+from mercato.chassis.security import JwksKeySource, KeySource
+from mercato.gateway.denylist import RedisDenyList
+from mercato.gateway.forward import Forwarder
+from mercato.gateway.headers import ClientAddresses, SecurityHeaders
+from mercato.gateway.health import HealthAggregator
+from mercato.gateway.proxy import Proxy, ProxyDispatch
+from mercato.gateway.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from mercato.gateway.routing import JWKS_PATH, RouteTable
+from mercato.gateway.settings import GatewaySettings, load_settings
+
+__all__ = ["SPEC", "create_app"]
+
+log = logging.getLogger("mercato.gateway")
+
+
+def _auth_keys(runtime: Runtime) -> KeySource:
+    """Auth's JWKS, fetched from the auth pool's instances in turn (first answer wins)."""
+    settings = runtime.settings
+    pools = settings.pools() if isinstance(settings, GatewaySettings) else {}
+    origins = pools.get("auth") or (settings.auth_url.rstrip("/"),)
+    urls = [origin + JWKS_PATH for origin in origins]
+
+    async def fetch(_: str) -> bytes:
+        error: Exception = RuntimeError("no auth instance")
+        for url in urls:
+            try:
+                response = await runtime.http.get(url, target="auth", auth=False, timeout=3.0)
+                response.raise_for_status()
+            except ProblemError as exc:
+                error = exc
+                continue
+            return response.body
+        raise error
+
+    return JwksKeySource(urls[0], fetch)
+
+
+SPEC = ServiceSpec(
+    name="gateway",
+    title="Mercato gateway",
+    description="The public entry point: routing, edge authentication, rate limits.",
+    uses_database=False,
+    uses_bus=True,
+    key_source=_auth_keys,
+)
+
+CORS_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+CORS_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID", "traceparent"]
+CORS_EXPOSED = ["X-Request-ID", "Retry-After", "Location", "WWW-Authenticate"]
+
+
+async def _on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return problem_response(NotFound(f"Nothing is served at {request.url.path}."))
+    if exc.status_code == 405:
+        return problem_response(MethodNotAllowed(headers=dict(exc.headers or {})))
+    error = ProblemError(str(exc.detail))
+    error.status, error.title = exc.status_code, str(exc.detail)
+    return problem_response(error)
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem_response(ProblemError("An unexpected error occurred."))
+
+
+def _limiter(settings: GatewaySettings) -> RateLimiter:
+    if settings.redis_url:
+        return RedisRateLimiter(settings.redis_url)
+    return MemoryRateLimiter()
+
+
+async def _mirror_revocations(runtime: Runtime, denylist: RedisDenyList) -> Any:
+    """Copy `auth.token_revoked` events from the bus into Redis; the subscription."""
+    await runtime.bus_connected.wait()
+    assert runtime.bus is not None
+
+    async def on_revoked(event: Event) -> None:
+        try:
+            await denylist.record(str(event.data["jti"]), float(event.data["expires_at"]))
+        except Exception as exc:
+            log.warning("could not mirror a revocation into Redis: %s", exc)
+
+    return await runtime.bus.tail([TOKEN_REVOKED], on_revoked, since=timedelta(hours=1))
+
+
+def create_app(
+    settings: GatewaySettings | None = None, *, configure_logs: bool = True
+) -> Starlette:
+    """Build the gateway's ASGI app."""
+    settings = settings or load_settings()
+    if configure_logs:
+        configure_logging(SPEC.name, settings.log_level, settings.instance)
+    runtime = Runtime(SPEC, settings)
+    metrics = HttpMetrics(SPEC.name)
+    routes = RouteTable(
+        settings.pools(),
+        default_timeout=settings.request_timeout,
+        route_timeouts=settings.route_timeouts,
+        down_seconds=settings.down_seconds,
+    )
+    forwarder = Forwarder(
+        connect_timeout=settings.connect_timeout,
+        attempt_timeout=settings.attempt_timeout,
+        pool_limit=settings.pool_limit,
+        registry=metrics.registry,
+    )
+    limiter = _limiter(settings)
+    proxy = Proxy(
+        routes=routes,
+        forwarder=forwarder,
+        verifier=runtime.verifier,
+        limiter=limiter,
+        addresses=ClientAddresses(settings.trusted_proxies),
+        client_limit=(settings.client_rate, settings.client_burst),
+        user_limit=(settings.user_rate, settings.user_burst),
+        registry=metrics.registry,
+    )
+    aggregator = HealthAggregator(
+        routes.pools(),
+        forwarder,
+        timeout=settings.health_timeout,
+        cache_seconds=settings.health_cache_seconds,
+    )
+    denylist = (
+        RedisDenyList(settings.redis_url, runtime.revocations) if settings.redis_url else None
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await runtime.start()
+        await forwarder.start()
+        mirror: asyncio.Task[Any] | None = None
+        if denylist is not None:
+            await denylist.start()
+            if runtime.bus is not None:
+                mirror = asyncio.create_task(_mirror_revocations(runtime, denylist))
+        try:
+            yield
+        finally:
+            if mirror is not None:
+                if mirror.done() and not mirror.cancelled() and mirror.exception() is None:
+                    await mirror.result().stop()
+                mirror.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await mirror
+            if denylist is not None:
+                await denylist.stop()
+            await limiter.close()
+            await forwarder.close()
+            await runtime.stop()
+
+    middleware = [Middleware(SecurityHeaders, hsts=settings.hsts)]
+    if settings.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.cors_origins),
+                allow_methods=CORS_METHODS,
+                allow_headers=CORS_HEADERS,
+                expose_headers=CORS_EXPOSED,
+                max_age=600,
+            )
+        )
+    middleware += [
+        Middleware(RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes),
+        Middleware(ProxyDispatch, proxy=proxy),
+    ]
+    app = Starlette(
+        routes=[
+            Route("/health", aggregator.endpoint, methods=["GET"]),
+            Route("/health/live", health.live, methods=["GET"]),
+            Route("/health/ready", health.ready, methods=["GET"]),
+            Route("/metrics", metrics_endpoint, methods=["GET"]),
+        ],
+        middleware=middleware,
+        exception_handlers={HTTPException: _on_http_error, Exception: _on_unexpected},
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    app.state.metrics = metrics
+    app.state.proxy = proxy
+    app.state.limiter = limiter
+    app.state.health = aggregator
+    app.state.denylist = denylist
+    return app

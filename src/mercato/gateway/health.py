@@ -1,0 +1,96 @@
+"""`GET /health`: the readiness of every service instance, aggregated.
+
+Every instance's `/health/ready` is asked concurrently with a short timeout. A
+service is `ok` when all its instances are ready, `degraded` when some are, and
+`unavailable` when none is. The page answers 200 unless some service is
+unavailable (503), so that a load balancer in front of the gateway, or a person,
+sees at once which service is down:
+
+    {"status": "ok" | "degraded" | "unavailable",
+     "services": {"catalog": {"status": "degraded",
+                              "instances": [{"url": "http://...", "status": "ok"},
+                                            {"url": "http://...", "status": "unreachable"}]}}}
+
+The result is kept for `cache_seconds`, so a flood of `/health` calls does not
+become a flood of probes behind the gateway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import aiohttp
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from mercato.chassis import context
+from mercato.gateway.forward import Forwarder
+from mercato.gateway.routing import Pool
+
+__all__ = ["HealthAggregator"]
+
+
+class HealthAggregator:
+    """Probes every upstream instance's readiness and renders the aggregate."""
+
+    def __init__(
+        self,
+        pools: Sequence[Pool],
+        forwarder: Forwarder,
+        *,
+        timeout: float = 2.0,
+        cache_seconds: float = 1.0,
+    ) -> None:
+        self.pools = list(pools)
+        self.forwarder = forwarder
+        self.timeout = timeout
+        self.cache_seconds = cache_seconds
+        self._cached: tuple[float, int, dict[str, Any]] | None = None
+        self._lock = asyncio.Lock()
+
+    async def _probe(self, url: str) -> str:
+        timeout = aiohttp.ClientTimeout(total=self.timeout)
+        try:
+            async with self.forwarder.session.get(
+                f"{url}/health/ready", headers=context.outgoing_headers(), timeout=timeout
+            ) as response:
+                await response.read()
+                return "ok" if response.status == 200 else f"unavailable ({response.status})"
+        except TimeoutError:
+            return "timeout"
+        except aiohttp.ClientError:
+            return "unreachable"
+
+    async def check(self) -> tuple[int, dict[str, Any]]:
+        """The status code and document of the aggregated health page."""
+        async with self._lock:
+            now = time.monotonic()
+            if self._cached is not None and now - self._cached[0] < self.cache_seconds:
+                return self._cached[1], self._cached[2]
+            urls = [(p.service, i.url) for p in self.pools for i in p.instances]
+            results = await asyncio.gather(*(self._probe(url) for _, url in urls))
+            services: dict[str, dict[str, Any]] = {}
+            for (service, url), result in zip(urls, results, strict=True):
+                entry = services.setdefault(service, {"status": "ok", "instances": []})
+                entry["instances"].append({"url": url, "status": result})
+            for entry in services.values():
+                ready = sum(i["status"] == "ok" for i in entry["instances"])
+                if ready == 0:
+                    entry["status"] = "unavailable"
+                elif ready < len(entry["instances"]):
+                    entry["status"] = "degraded"
+            statuses = {e["status"] for e in services.values()}
+            overall = next((s for s in ("unavailable", "degraded") if s in statuses), "ok")
+            code = 503 if overall == "unavailable" else 200
+            document = {"status": overall, "services": services}
+            self._cached = (time.monotonic(), code, document)
+            return code, document
+
+    async def endpoint(self, request: Request) -> Response:
+        """`GET /health`."""
+        code, document = await self.check()
+        return Response(orjson.dumps(document), status_code=code, media_type="application/json")

@@ -1,0 +1,265 @@
+"""The proxy path: route, authenticate, rate limit and forward one request, in raw ASGI.
+
+`ProxyDispatch` sits innermost in the middleware stack (behind the chassis
+`RequestMiddleware`, which has set the request context and bounds the body) and
+takes every `/api/...` and `/.well-known/jwks.json` request straight to `Proxy`,
+bypassing Starlette's router; other paths (health, metrics) go on to the router.
+
+For each request `Proxy`:
+
+1. finds the service's route (404 problem for an unknown service);
+2. rewrites the headers in a single pass: hop-by-hop and forwarding headers and any
+   client-sent `X-Mercato-*` identity header are dropped; `X-Forwarded-For/-Proto/-Host`,
+   `x-request-id` and `traceparent` are set;
+3. verifies a bearer token if one is sent (no token: the service decides);
+4. takes a token from the client's bucket and, for a write by a user, from the
+   user's bucket; over the limit is a 429 with Retry-After (checked before a bad
+   token's 401, so forged tokens are rate limited too);
+5. forwards the original `Authorization` plus `X-Mercato-User-Id` and
+   `X-Mercato-Roles`, reads the body fully, and relays the answer.
+"""
+
+from __future__ import annotations
+
+import math
+from urllib.parse import quote
+
+from prometheus_client import CollectorRegistry, Counter
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from mercato.chassis import context
+from mercato.chassis.errors import (
+    NotFound,
+    ProblemError,
+    TooManyRequests,
+    Unauthorized,
+    problem_response,
+)
+from mercato.chassis.security import Principal, TokenVerifier, bearer_token
+from mercato.gateway.forward import IDEMPOTENT_METHODS, Answer, Forwarder
+from mercato.gateway.headers import (
+    IDENTITY_PREFIX,
+    NO_STORE_RESPONSE_DROPPED,
+    REQUEST_DROPPED,
+    RESPONSE_DROPPED,
+    ClientAddresses,
+)
+from mercato.gateway.ratelimit import Bucket, RateLimiter
+from mercato.gateway.routing import RouteTable
+
+__all__ = ["WRITE_METHODS", "Proxy", "ProxyDispatch"]
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_NO_BODY_STATUSES = frozenset({204, 304})
+
+
+class Proxy:
+    """The gateway's proxy: an ASGI app for the paths of `RouteTable.handles`."""
+
+    def __init__(
+        self,
+        *,
+        routes: RouteTable,
+        forwarder: Forwarder,
+        verifier: TokenVerifier,
+        limiter: RateLimiter,
+        addresses: ClientAddresses,
+        client_limit: tuple[float, float] = (50.0, 100.0),
+        user_limit: tuple[float, float] = (20.0, 40.0),
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self.routes = routes
+        self.forwarder = forwarder
+        self.verifier = verifier
+        self.limiter = limiter
+        self.addresses = addresses
+        self.no_store_route = routes.routes.get("auth")  # SecurityHeaders: /api/auth
+        self.client_limit = client_limit if client_limit[0] > 0 else None
+        self.user_limit = user_limit if user_limit[0] > 0 else None
+        self.rejected = Counter(
+            "gateway_rejected_total",
+            "Requests the gateway answered itself, by reason.",
+            ["reason"],
+            registry=registry,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        route = self.routes.match(path)
+        if route is None:
+            self.rejected.labels("not_found").inc()
+            await _problem(scope, receive, send, NotFound(f"No service serves {path}."))
+            return
+        scope["route"] = route
+        method: str = scope["method"]
+
+        headers: list[tuple[str, str]] = []
+        authorization = connection = forwarded_for = forwarded_proto = forwarded_host = None
+        host = b""
+        idempotent = method in IDEMPOTENT_METHODS
+        has_body = False
+        for name, value in scope["headers"]:
+            if name in REQUEST_DROPPED:
+                if name == b"content-length":
+                    has_body = value != b"0"
+                elif name == b"transfer-encoding":
+                    has_body = True
+                elif name == b"host":
+                    host = value
+                elif name == b"connection":
+                    connection = value
+                elif name == b"x-forwarded-for":
+                    forwarded_for = value
+                elif name == b"x-forwarded-proto":
+                    forwarded_proto = value
+                elif name == b"x-forwarded-host":
+                    forwarded_host = value
+                continue
+            if name.startswith(IDENTITY_PREFIX):
+                continue
+            if name == b"authorization":
+                authorization = value
+            elif name == b"idempotency-key":
+                idempotent = True
+            headers.append((name.decode("latin-1"), value.decode("latin-1")))
+        if connection is not None:
+            named = {t.strip().lower() for t in connection.decode("latin-1").split(",")}
+            headers = [h for h in headers if h[0] not in named]
+
+        peer = scope["client"][0] if scope.get("client") else ""
+        client = peer
+        scheme: str = scope.get("scheme", "http")
+        chain = peer
+        forwarded = forwarded_for is not None or forwarded_proto or forwarded_host
+        if forwarded and self.addresses.is_trusted(peer):
+            xff = forwarded_for.decode("latin-1") if forwarded_for else ""
+            client = self.addresses.client(peer, xff)
+            chain = f"{xff}, {peer}" if xff else peer
+            scheme = forwarded_proto.decode("latin-1") if forwarded_proto else scheme
+            host = forwarded_host or host
+
+        principal: Principal | None = None
+        refused: ProblemError | None = None
+        if authorization is not None:
+            try:
+                token = bearer_token(authorization.decode("latin-1"))
+                principal = await self.verifier.verify(token)
+            except ProblemError as exc:
+                refused = exc
+
+        wait = await self._take(client, principal, method)
+        if wait > 0.0:
+            self.rejected.labels("rate_limited").inc()
+            retry_after = str(max(1, math.ceil(wait)))
+            error = TooManyRequests(
+                "Too many requests; slow down.", headers={"Retry-After": retry_after}
+            )
+            await _problem(scope, receive, send, error)
+            return
+        if refused is not None:
+            self.rejected.labels("unauthorized").inc()
+            if not isinstance(refused, Unauthorized):
+                refused = Unauthorized(refused.detail)
+            await _problem(scope, receive, send, refused)
+            return
+        if principal is not None:
+            headers.append(("X-Mercato-User-Id", principal.subject))
+            headers.append(("X-Mercato-Roles", ",".join(sorted(principal.roles))))
+
+        headers.append(("X-Forwarded-For", chain))
+        headers.append(("X-Forwarded-Proto", scheme))
+        if host:
+            headers.append(("X-Forwarded-Host", host.decode("latin-1")))
+        ctx = context.current()
+        if ctx is not None:
+            headers.append(("x-request-id", ctx.request_id))
+            headers.append(("traceparent", ctx.traceparent))
+
+        body = await _read_body(receive) if has_body else None
+        raw_path: bytes | None = scope.get("raw_path")
+        target = raw_path.split(b"?", 1)[0].decode("latin-1") if raw_path else quote(path)
+        query: bytes = scope.get("query_string", b"")
+        if query:
+            target = f"{target}?{query.decode('latin-1')}"
+
+        outcome = await self.forwarder.exchange(
+            route,
+            method,
+            target,
+            headers,
+            body,
+            idempotent=idempotent,
+            timeout=route.timeout_for(path),
+        )
+        if isinstance(outcome, ProblemError):
+            await _problem(scope, receive, send, outcome)
+            return
+        dropped = NO_STORE_RESPONSE_DROPPED if route is self.no_store_route else RESPONSE_DROPPED
+        await _relay(send, outcome, head=method == "HEAD", dropped=dropped)
+
+    async def _take(self, client: str, principal: Principal | None, method: str) -> float:
+        buckets: list[Bucket] = []
+        if self.client_limit is not None:
+            buckets.append(Bucket(f"client:{client}", *self.client_limit))
+        if self.user_limit is not None and principal is not None and method in WRITE_METHODS:
+            buckets.append(Bucket(f"user:{principal.subject}", *self.user_limit))
+        if not buckets:
+            return 0.0
+        return await self.limiter.acquire(buckets)
+
+
+class ProxyDispatch:
+    """Middleware sending proxied paths to `proxy` and everything else to `app`."""
+
+    def __init__(self, app: ASGIApp, *, proxy: Proxy) -> None:
+        self.app = app
+        self.proxy = proxy
+        self.handles = proxy.routes.handles
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.handles(scope["path"]):
+            await self.proxy(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+async def _read_body(receive: Receive) -> bytes:
+    """The whole request body (the request middleware bounds its size)."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+async def _relay(send: Send, answer: Answer, *, head: bool, dropped: frozenset[bytes]) -> None:
+    """Send an upstream's answer on, minus hop-by-hop headers and those in `dropped`."""
+    headers: list[tuple[bytes, bytes]] = []
+    length: bytes | None = None
+    named: set[bytes] | None = None
+    for name, value in answer.headers:
+        lowered = name.lower()
+        if lowered in dropped:
+            if lowered == b"content-length":
+                length = value
+            elif lowered == b"connection":
+                named = {t.strip().lower() for t in value.split(b",")}
+            continue
+        headers.append((lowered, value))
+    if named:
+        headers = [h for h in headers if h[0] not in named]
+    if head:
+        if length is not None:
+            headers.append((b"content-length", length))
+    elif answer.status not in _NO_BODY_STATUSES and answer.status >= 200:
+        headers.append((b"content-length", str(len(answer.body)).encode()))
+    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+    await send({"type": "http.response.body", "body": b"" if head else answer.body})
+
+
+async def _problem(scope: Scope, receive: Receive, send: Send, error: ProblemError) -> None:
+    await problem_response(error)(scope, receive, send)

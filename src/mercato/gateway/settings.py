@@ -1,0 +1,199 @@
+"""The gateway's settings: upstream pools, timeouts, rate limits and edge policy.
+
+Every field is read from `MERCATO_GATEWAY_<FIELD>` first and then `MERCATO_<FIELD>`.
+List-like values are written the way a shell user would:
+
+    MERCATO_GATEWAY_UPSTREAMS="auth=http://127.0.0.1:8110,catalog=http://127.0.0.1:8130|http://127.0.0.1:8131"
+    MERCATO_GATEWAY_ROUTE_TIMEOUTS="/api/catalog/products/import=60"
+    MERCATO_GATEWAY_TRUSTED_PROXIES="10.0.0.0/8,127.0.0.1"
+    MERCATO_GATEWAY_CORS_ORIGINS="https://shop.example.com,http://localhost:3000"
+
+A bad value stops the gateway at start with a one-line `SettingsError` naming the
+variable. When `upstreams` is empty every service is expected on the conventional
+port of this gateway's `port` (auth on P+110, users on P+120, ...).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator
+
+from mercato.chassis.config import ServiceSettings
+from mercato.chassis.config import load_settings as load_service_settings
+
+__all__ = [
+    "SERVICE_PORT_OFFSETS",
+    "GatewaySettings",
+    "load_settings",
+    "parse_route_timeouts",
+    "parse_upstreams",
+]
+
+SERVICE_PORT_OFFSETS: Mapping[str, int] = {
+    "auth": 110,
+    "users": 120,
+    "catalog": 130,
+    "orders": 140,
+    "payments": 150,
+    "logs": 160,
+}
+_SERVICE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+
+
+def _normalise_url(service: str, raw: str) -> str:
+    url = raw.strip()
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"{service}: {url!r} is not a valid URL") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{service}: {url!r} must be an http:// or https:// URL with a host")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        raise ValueError(f"{service}: {url!r} must be a bare origin (scheme://host:port)")
+    if port == 0:
+        raise ValueError(f"{service}: {url!r} has port 0")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def parse_upstreams(value: str | Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    """Parse `svc=url|url,svc2=url` (or a mapping) into service -> instance origins."""
+    if isinstance(value, Mapping):
+        items = [(str(k), v if isinstance(v, str) else "|".join(v)) for k, v in value.items()]
+    else:
+        items = []
+        for entry in filter(None, (e.strip() for e in value.split(","))):
+            name, sep, urls = entry.partition("=")
+            if not sep:
+                raise ValueError(f"{entry!r} must be written service=url[|url...]")
+            items.append((name, urls))
+    pools: dict[str, tuple[str, ...]] = {}
+    for name, urls in items:
+        service = name.strip()
+        if not _SERVICE_NAME.match(service):
+            raise ValueError(f"{service!r} is not a service name (lowercase letters, digits, -)")
+        if service in pools:
+            raise ValueError(f"{service} is listed twice")
+        instances = tuple(_normalise_url(service, u) for u in urls.split("|") if u.strip())
+        if not instances:
+            raise ValueError(f"{service} has no instance URL")
+        if len(set(instances)) != len(instances):
+            raise ValueError(f"{service} lists an instance twice")
+        pools[service] = instances
+    return pools
+
+
+def parse_route_timeouts(value: str | Mapping[str, Any]) -> dict[str, float]:
+    """Parse `/path/prefix=seconds,...` (or a mapping) into prefix -> timeout."""
+    if isinstance(value, Mapping):
+        items = [(str(k), str(v)) for k, v in value.items()]
+    else:
+        items = []
+        for entry in filter(None, (e.strip() for e in value.split(","))):
+            prefix, sep, seconds = entry.rpartition("=")
+            if not sep:
+                raise ValueError(f"{entry!r} must be written /path/prefix=seconds")
+            items.append((prefix, seconds))
+    timeouts: dict[str, float] = {}
+    for raw, seconds in items:
+        prefix = raw.strip()
+        if not prefix.startswith("/"):
+            raise ValueError(f"{prefix!r} must be a path starting with /")
+        try:
+            timeout = float(seconds)
+        except ValueError:
+            raise ValueError(f"{prefix}: {seconds!r} is not a number of seconds") from None
+        if not timeout > 0:
+            raise ValueError(f"{prefix}: the timeout must be positive")
+        timeouts[prefix] = timeout
+    return timeouts
+
+
+def _split(value: Any) -> Any:
+    if isinstance(value, str):
+        return tuple(filter(None, (v.strip() for v in value.split(","))))
+    return value
+
+
+class GatewaySettings(ServiceSettings):
+    """Settings of the gateway; see the module docstring for the value formats."""
+
+    upstreams: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict,
+        description="service=url|url,...; empty: the conventional ports of `port`.",
+    )
+    request_timeout: float = Field(default=10.0, gt=0, description="Default deadline (s).")
+    route_timeouts: dict[str, float] = Field(
+        default_factory=dict, description="/path/prefix=seconds,...; the longest prefix wins."
+    )
+    connect_timeout: float = Field(default=1.0, gt=0)
+    attempt_timeout: float = Field(
+        default=0.0, ge=0, description="Bound of one attempt so a retry fits (0: none)."
+    )
+    down_seconds: float = Field(default=2.0, ge=0, description="Passive health: time out.")
+    pool_limit: int = Field(default=1000, ge=0, description="Upstream connections (0: any).")
+    client_rate: float = Field(default=50.0, ge=0, description="Requests/s per client (0: off).")
+    client_burst: float = Field(default=100.0, ge=1)
+    user_rate: float = Field(default=20.0, ge=0, description="Writes/s per user (0: off).")
+    user_burst: float = Field(default=40.0, ge=1)
+    trusted_proxies: tuple[str, ...] = Field(
+        default=(), description="Addresses/networks whose X-Forwarded-For is believed."
+    )
+    cors_origins: tuple[str, ...] = Field(default=(), description="Allowed CORS origins.")
+    hsts: bool = False
+    health_timeout: float = Field(default=2.0, gt=0)
+    health_cache_seconds: float = Field(default=1.0, ge=0)
+
+    @field_validator("upstreams", mode="before")
+    @classmethod
+    def _upstreams(cls, value: Any) -> Any:
+        if isinstance(value, str | Mapping):
+            return parse_upstreams(value)
+        return value
+
+    @field_validator("route_timeouts", mode="before")
+    @classmethod
+    def _route_timeouts(cls, value: Any) -> Any:
+        if isinstance(value, str | Mapping):
+            return parse_route_timeouts(value)
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _trusted_proxies(cls, value: Any) -> Any:
+        value = _split(value)
+        for item in value:
+            try:
+                ipaddress.ip_network(str(item), strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network") from None
+        return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _cors_origins(cls, value: Any) -> Any:
+        value = _split(value)
+        for origin in value:
+            if origin != "*" and not re.match(r"^https?://[^/\s]+$", str(origin)):
+                raise ValueError(f"{origin!r} is not an origin (scheme://host[:port]) or *")
+        return value
+
+    def pools(self) -> dict[str, tuple[str, ...]]:
+        """Service -> instance origins: `upstreams`, or the conventional local ports."""
+        if self.upstreams:
+            return dict(self.upstreams)
+        base = self.port or 8000
+        return {
+            name: (f"http://127.0.0.1:{base + offset}",)
+            for name, offset in SERVICE_PORT_OFFSETS.items()
+        }
+
+
+def load_settings(**overrides: object) -> GatewaySettings:
+    """The gateway's settings from the environment; `overrides` win (tests use them)."""
+    return load_service_settings(GatewaySettings, "gateway", None, **overrides)

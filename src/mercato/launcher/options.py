@@ -1,0 +1,91 @@
+"""The options every command shares: base port, data directory, replicas, broker.
+
+Each comes from its command-line flag, else a variable, else a default:
+
+    --port       MERCATO_PORT        8000      the gateway; the rest is offset from it
+    --data-dir   MERCATO_DATA_DIR    .mercato  databases, broker store, secrets, pid files
+    --replicas   MERCATO_REPLICAS    none      "catalog=3,users=2" (flags win per service)
+                 MERCATO_BROKER_URL  embedded  an external broker instead of the embedded NATS
+
+A bad value raises `LauncherError` naming the flag or variable, in one line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from mercato.launcher.errors import LauncherError
+from mercato.launcher.topology import BROKER_OFFSET, MAX_REPLICAS, SERVICES, Layout
+
+__all__ = ["DEFAULT_DATA_DIR", "DEFAULT_PORT", "build_layout", "parse_replicas"]
+
+DEFAULT_PORT = 8000
+DEFAULT_DATA_DIR = ".mercato"
+HIGHEST_BASE_PORT = 65535 - BROKER_OFFSET
+
+
+def parse_replicas(items: Iterable[str], source: str = "--replicas") -> dict[str, int]:
+    """Parse `SERVICE=N` items (each may hold several, comma-separated)."""
+    known = {s.name for s in SERVICES if not s.is_gateway}
+    counts: dict[str, int] = {}
+    for item in items:
+        for part in filter(None, (p.strip() for p in item.split(","))):
+            name, sep, number = part.partition("=")
+            name = name.strip()
+            if not sep:
+                raise LauncherError(f"{source}: expected SERVICE=N, got {part!r}")
+            if name not in known:
+                choices = ", ".join(sorted(known))
+                raise LauncherError(f"{source}: unknown service {name!r} (one of {choices})")
+            try:
+                count = int(number)
+            except ValueError:
+                raise LauncherError(
+                    f"{source}: {name} needs a whole number of replicas, got {number.strip()!r}"
+                ) from None
+            if not 1 <= count <= MAX_REPLICAS:
+                raise LauncherError(
+                    f"{source}: {name} replicas must be between 1 and {MAX_REPLICAS}, got {count}"
+                )
+            counts[name] = count
+    return counts
+
+
+def _port(flag: int | None, environ: Mapping[str, str]) -> int:
+    if flag is not None:
+        port, source = flag, "--port"
+    elif environ.get("MERCATO_PORT", "").strip():
+        source = "MERCATO_PORT"
+        try:
+            port = int(environ["MERCATO_PORT"])
+        except ValueError:
+            raise LauncherError(
+                f"MERCATO_PORT: must be a port number, got {environ['MERCATO_PORT']!r}"
+            ) from None
+    else:
+        return DEFAULT_PORT
+    if not 1 <= port <= HIGHEST_BASE_PORT:
+        raise LauncherError(f"{source}: must be between 1 and {HIGHEST_BASE_PORT}, got {port}")
+    return port
+
+
+def build_layout(
+    *,
+    port: int | None = None,
+    data_dir: str | None = None,
+    replicas: Iterable[str] = (),
+    demo: bool = True,
+    environ: Mapping[str, str],
+) -> Layout:
+    """The layout the flags and variables describe (without client secrets)."""
+    counts = parse_replicas([environ.get("MERCATO_REPLICAS", "")], "MERCATO_REPLICAS")
+    counts.update(parse_replicas(replicas))
+    directory = data_dir or environ.get("MERCATO_DATA_DIR", "").strip() or DEFAULT_DATA_DIR
+    return Layout(
+        port=_port(port, environ),
+        data_dir=Path(directory).expanduser().resolve(),
+        replicas=counts,
+        external_broker=environ.get("MERCATO_BROKER_URL", "").strip(),
+        demo=demo,
+    )

@@ -1,0 +1,234 @@
+"""The whole system in one place: services, ports, start order and environment.
+
+`SERVICES` lists every service with its port offset from the gateway's port P, its
+start stage and whether it uses the broker; adding a service is one line there plus a
+three-line wiring function that imports its package. The launcher is the composition
+root, so it alone may import every service; it does so inside those functions, so
+that a process imports only the service it runs. Start order: the embedded NATS, then
+stage 1 (auth), stage 2 (users, catalog, ...), and the gateway last; stopping runs in
+reverse. `Layout` is one concrete deployment on a laptop (base port, data directory,
+replicas, broker, client secrets) and computes each process's environment:
+
+    port(service, i)  = P + offset + (i - 1)        # replica i, counted from 1
+    broker            = nats://127.0.0.1:(P + 242)  # unless MERCATO_BROKER_URL is set
+
+A new service, e.g. orders, is then
+
+    Service("orders", 140, stage=2, broker=True, wiring=_orders),
+
+and the gateway's upstreams, the client secrets and the stop order follow from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from mercato.chassis.config import ServiceSettings
+
+if TYPE_CHECKING:
+    from mercato.chassis.runtime import ServiceSpec
+
+__all__ = [
+    "BROKER_OFFSET",
+    "HOST",
+    "MAX_REPLICAS",
+    "SERVICES",
+    "Instance",
+    "Layout",
+    "Service",
+    "Wiring",
+    "service",
+    "stages",
+]
+
+HOST = "127.0.0.1"
+BROKER_OFFSET = 242
+MAX_REPLICAS = 9  # service offsets are 10 apart
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+@dataclass(frozen=True)
+class Wiring(Generic[S]):
+    """How to build one service: its settings loader, app factory and spec."""
+
+    load_settings: Callable[..., S]
+    create_app: Callable[[S], Any]
+    spec: ServiceSpec
+
+
+def _auth() -> Wiring[Any]:
+    from mercato.auth import app, settings  # noqa: PLC0415
+
+    return Wiring(settings.load_settings, app.create_app, app.SPEC)
+
+
+def _users() -> Wiring[Any]:
+    from mercato.users import app, settings  # noqa: PLC0415
+
+    return Wiring(settings.load_settings, app.create_app, app.SPEC)
+
+
+def _catalog() -> Wiring[Any]:
+    from mercato.catalog import app, settings  # noqa: PLC0415
+
+    return Wiring(settings.load_settings, app.create_app, app.SPEC)
+
+
+def _gateway() -> Wiring[Any]:
+    from mercato.gateway import app, settings  # noqa: PLC0415
+
+    return Wiring(settings.load_settings, app.create_app, app.SPEC)
+
+
+def _auth_env(layout: Layout) -> dict[str, str]:
+    clients = ",".join(f"{name}:{secret}" for name, secret in sorted(layout.secrets.items()))
+    return {"MERCATO_AUTH_CLIENTS": clients}
+
+
+def _catalog_env(layout: Layout) -> dict[str, str]:
+    return {"MERCATO_CATALOG_DEMO_DATA": "true" if layout.demo else "false"}
+
+
+def _gateway_env(layout: Layout) -> dict[str, str]:
+    return {"MERCATO_GATEWAY_UPSTREAMS": layout.upstreams()}
+
+
+def _no_env(layout: Layout) -> dict[str, str]:
+    return {}
+
+
+@dataclass(frozen=True)
+class Service:
+    """One service of the system, as the launcher runs it."""
+
+    name: str
+    offset: int
+    stage: int
+    broker: bool
+    wiring: Callable[[], Wiring[Any]] = field(repr=False, compare=False)
+    env: Callable[[Layout], dict[str, str]] = field(default=_no_env, repr=False, compare=False)
+
+    @property
+    def is_gateway(self) -> bool:
+        """Whether this is the gateway (the public entry point on P, started last)."""
+        return self.name == "gateway"
+
+
+# fmt: off
+SERVICES: tuple[Service, ...] = (
+    Service("auth",    110, stage=1, broker=True, wiring=_auth, env=_auth_env),
+    Service("users",   120, stage=2, broker=True, wiring=_users),
+    Service("catalog", 130, stage=2, broker=True, wiring=_catalog, env=_catalog_env),
+    Service("gateway",   0, stage=9, broker=True, wiring=_gateway, env=_gateway_env),
+)
+# fmt: on
+
+
+def service(name: str) -> Service:
+    """The service called `name`; KeyError if there is none."""
+    for candidate in SERVICES:
+        if candidate.name == name:
+            return candidate
+    raise KeyError(name)
+
+
+def stages() -> list[list[Service]]:
+    """Services grouped by start stage, in start order."""
+    numbers = sorted({s.stage for s in SERVICES})
+    return [[s for s in SERVICES if s.stage == n] for n in numbers]
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One process of a service: replica `index` (from 1) on `port`."""
+
+    service: Service
+    index: int
+    port: int
+
+    @property
+    def name(self) -> str:
+        """The instance id, e.g. `catalog-2`."""
+        return f"{self.service.name}-{self.index}"
+
+    @property
+    def url(self) -> str:
+        """Its base URL."""
+        return f"http://{HOST}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """One deployment of the topology on this machine."""
+
+    port: int = 8000
+    data_dir: Path = Path(".mercato")
+    replicas: Mapping[str, int] = field(default_factory=dict)
+    external_broker: str = ""
+    demo: bool = True
+    secrets: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def broker_port(self) -> int:
+        """The embedded NATS port."""
+        return self.port + BROKER_OFFSET
+
+    @property
+    def embedded_broker(self) -> bool:
+        """Whether the launcher runs the broker itself."""
+        return not self.external_broker
+
+    @property
+    def broker_url(self) -> str:
+        """The broker every service connects to."""
+        return self.external_broker or f"nats://{HOST}:{self.broker_port}"
+
+    def count(self, name: str) -> int:
+        """How many instances of service `name` run."""
+        return self.replicas.get(name, 1)
+
+    def instances(self, svc: Service) -> list[Instance]:
+        """The instances of `svc`, the first (which runs migrations) first."""
+        base = self.port + svc.offset
+        return [Instance(svc, i, base + i - 1) for i in range(1, self.count(svc.name) + 1)]
+
+    def all_instances(self) -> list[Instance]:
+        """Every service instance, in declaration order."""
+        return [inst for svc in SERVICES for inst in self.instances(svc)]
+
+    def ports(self) -> dict[int, str]:
+        """Every port this layout listens on, with what listens there."""
+        ports = {inst.port: inst.name for inst in self.all_instances()}
+        if self.embedded_broker:
+            ports[self.broker_port] = "nats"
+        return ports
+
+    def upstreams(self) -> str:
+        """The gateway's upstream list: `name=url|url,...` for every backend service."""
+        return ",".join(
+            f"{svc.name}=" + "|".join(inst.url for inst in self.instances(svc))
+            for svc in SERVICES
+            if not svc.is_gateway
+        )
+
+    def env(self, instance: Instance) -> dict[str, str]:
+        """The environment variables that instance's process gets (on top of ours)."""
+        svc = instance.service
+        prefix = f"MERCATO_{svc.name.upper()}_"
+        env = {
+            "PYTHONUNBUFFERED": "1",
+            "MERCATO_DATA_DIR": str(self.data_dir),
+            "MERCATO_AUTH_URL": self.instances(service("auth"))[0].url,
+            prefix + "PORT": str(instance.port),
+            prefix + "INSTANCE": instance.name,
+        }
+        if svc.broker:
+            env["MERCATO_BROKER_URL"] = self.broker_url
+        if svc.name in self.secrets:
+            env[prefix + "CLIENT_SECRET"] = self.secrets[svc.name]
+        env.update(svc.env(self))
+        return env

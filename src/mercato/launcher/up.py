@@ -1,0 +1,197 @@
+"""`mercato up`: the whole system on one machine, started in order, stopped cleanly.
+
+1. refuse to start when a port is reserved or busy, or another `mercato up` uses the
+   data directory (a lock file in `<data_dir>/run`);
+2. start the embedded NATS (unless `MERCATO_BROKER_URL` names an external broker) and
+   every service process on hold (they import their code meanwhile), and wait for
+   the broker's greeting;
+3. release the services stage by stage, the services of a stage concurrently; of a
+   replicated service, instance 1 first (it runs the migrations), then the others;
+   each must answer `GET /health/ready` with 200 before the next stage goes;
+4. print the URLs and the start time, then supervise until SIGINT or SIGTERM;
+5. stop in reverse order (gateway, services, broker), SIGKILL after the grace period;
+   a second Ctrl-C kills everything at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import os
+import signal
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
+from functools import partial
+from pathlib import Path
+
+from mercato.launcher import nats
+from mercato.launcher.console import Console
+from mercato.launcher.credentials import client_secrets
+from mercato.launcher.errors import LauncherError, StartupError
+from mercato.launcher.ports import check_ports
+from mercato.launcher.probe import http_ok, nats_ok
+from mercato.launcher.supervisor import Child, ProcessSpec, Supervisor
+from mercato.launcher.topology import HOST, SERVICES, Instance, Layout, stages
+
+__all__ = ["GRACE_SECONDS", "STARTUP_TIMEOUT", "run_dir", "up"]
+
+STARTUP_TIMEOUT = 60.0
+GRACE_SECONDS = 15.0
+BROKER_TIER = 0
+DOUBLE_SIGNAL_SECONDS = 1.0
+
+
+def run_dir(layout: Layout) -> Path:
+    """Where pid files and the launcher's lock live."""
+    return layout.data_dir / "run"
+
+
+@contextlib.contextmanager
+def _lock(directory: Path) -> Iterator[None]:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "mercato.lock"
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            owner = handle.read().strip() or "?"
+            raise LauncherError(
+                f"another `mercato up` (pid {owner}) uses {directory.parent}"
+            ) from None
+        handle.truncate(0)
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield
+
+
+def _instance_spec(layout: Layout, instance: Instance, base: Mapping[str, str]) -> ProcessSpec:
+    return ProcessSpec(
+        name=instance.name,
+        argv=[sys.executable, "-m", "mercato", "run", instance.service.name],
+        env={**base, **layout.env(instance)},
+        probe=partial(http_ok, HOST, instance.port, "/health/ready"),
+        tier=instance.service.stage,
+        hold=True,
+    )
+
+
+async def _start_service(children: list[Child]) -> None:
+    first, *others = children
+    first.release()
+    await first.wait_ready(STARTUP_TIMEOUT)
+    for child in others:
+        child.release()
+    async with asyncio.TaskGroup() as group:
+        for child in others:
+            group.create_task(child.wait_ready(STARTUP_TIMEOUT))
+
+
+async def _start(layout: Layout, supervisor: Supervisor) -> None:
+    base = dict(os.environ)
+    broker: Child | None = None
+    if layout.embedded_broker:
+        (layout.data_dir / "nats").mkdir(parents=True, exist_ok=True)
+        broker = supervisor.launch(
+            ProcessSpec(
+                name=nats.NAME,
+                argv=nats.command(layout),
+                env=base,
+                probe=partial(nats_ok, HOST, layout.broker_port),
+                tier=BROKER_TIER,
+            )
+        )
+    # Every service process starts now, on hold: the imports (the slow part) run
+    # while the broker starts; each is then released in the start order.
+    held: dict[str, list[Child]] = {}
+    for svc in SERVICES:
+        specs = [_instance_spec(layout, inst, base) for inst in layout.instances(svc)]
+        held[svc.name] = [supervisor.launch(spec) for spec in specs]
+    if broker is not None:
+        await broker.wait_ready(STARTUP_TIMEOUT)
+    for stage in stages():
+        try:
+            async with asyncio.TaskGroup() as group:
+                for svc in stage:
+                    group.create_task(_start_service(held[svc.name]))
+        except* LauncherError as failures:
+            raise _first(failures) from None
+
+
+def _first(group: BaseExceptionGroup[LauncherError]) -> LauncherError:
+    error = group.exceptions[0]
+    return _first(error) if isinstance(error, BaseExceptionGroup) else error
+
+
+def _announce(layout: Layout, console: Console, seconds: float) -> None:
+    gateway = f"http://{HOST}:{layout.port}"
+    width = max(len(s.name) for s in SERVICES) + 2
+    console.say(f"ready in {seconds:.1f} s")
+    console.say(f"  {'gateway':<{width}}{gateway}")
+    console.say(f"  {'JWKS':<{width}}{gateway}/.well-known/jwks.json")
+    for svc in SERVICES:
+        if svc.is_gateway:
+            continue
+        first, *others = layout.instances(svc)
+        more = f"  (replicas on {', '.join(str(i.port) for i in others)})" if others else ""
+        console.say(f"  {svc.name:<{width}}{first.url}/api/{svc.name}/docs{more}")
+    console.say(f"  {'broker':<{width}}{layout.broker_url}")
+    console.say(f"data in {layout.data_dir}; press Ctrl-C to stop")
+
+
+async def _up(layout: Layout, console: Console, grace: float) -> None:
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    supervisor = Supervisor(console, run_dir(layout))
+    stop = asyncio.Event()
+
+    first_signal: list[float] = []
+
+    def _on_signal() -> None:
+        # A second Ctrl-C kills at once; one within a second is the same press
+        # reaching us twice (e.g. `timeout` signals both the process and its group).
+        now = loop.time()
+        if first_signal and now - first_signal[0] > DOUBLE_SIGNAL_SECONDS:
+            console.say("second signal: killing every process")
+            supervisor.kill()
+        first_signal.append(now)
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, _on_signal)
+    starting = asyncio.create_task(_start(layout, supervisor))
+    stopping = asyncio.create_task(stop.wait())
+    failing = asyncio.create_task(supervisor.failure())
+    try:
+        await asyncio.wait({starting, stopping, failing}, return_when=asyncio.FIRST_COMPLETED)
+        if starting.done():
+            starting.result()  # raises the start's error
+            _announce(layout, console, loop.time() - began)
+            await stopping
+        else:
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError, LauncherError):
+                await starting
+            if failing.done():
+                raise StartupError(failing.result())
+    finally:
+        stopping.cancel()
+        failing.cancel()
+        console.say("stopping")
+        await supervisor.stop(grace)
+        console.say("stopped")
+
+
+def up(layout: Layout, *, console: Console | None = None, grace: float = GRACE_SECONDS) -> int:
+    """Run the whole system until SIGINT or SIGTERM; 0 after a clean stop."""
+    check_ports(layout.ports())
+    with _lock(run_dir(layout)):
+        secrets = client_secrets(layout.data_dir, [s.name for s in SERVICES])
+        layout = replace(layout, secrets=secrets)
+        console = console or Console()
+        names = [nats.NAME] if layout.embedded_broker else []
+        console.register(names + [i.name for i in layout.all_instances()])
+        asyncio.run(_up(layout, console, grace))
+    return 0

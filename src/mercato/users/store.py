@@ -1,0 +1,92 @@
+"""Queries of the users service: functions taking an AsyncSession, no HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Literal, cast
+
+from sqlalchemy import CursorResult, and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mercato.users.models import Profile
+
+__all__ = ["fill_blank", "get", "insert_if_absent", "page"]
+
+
+async def get(session: AsyncSession, user_id: str) -> Profile | None:
+    """The profile of `user_id`, or None."""
+    return await session.get(Profile, user_id)
+
+
+async def insert_if_absent(
+    session: AsyncSession, *, user_id: str, email: str, name: str, now: datetime
+) -> bool:
+    """Insert a new profile unless one exists (an upsert that never overwrites)."""
+    dialect = session.get_bind().dialect.name
+    values: dict[str, Any] = {
+        "user_id": user_id,
+        "email": email,
+        "name": name,
+        "bio": None,
+        "avatar_url": None,
+        "preferences": {},
+        "addresses": [],
+        "created_at": now,
+        "updated_at": now,
+        "version": 1,
+    }
+    if dialect == "postgresql":
+        statement: Any = postgresql.insert(Profile).values(values).on_conflict_do_nothing()
+    elif dialect == "sqlite":
+        statement = sqlite.insert(Profile).values(values).on_conflict_do_nothing()
+    else:
+        raise RuntimeError(f"unsupported database dialect {dialect!r}")
+    result = cast(CursorResult[Any], await session.execute(statement))
+    return result.rowcount == 1
+
+
+async def fill_blank(
+    session: AsyncSession,
+    *,
+    user_id: str,
+    field: Literal["email", "name"],
+    value: str,
+    now: datetime,
+) -> bool:
+    """Set `field` to `value` only where it is still empty; whether a row changed."""
+    column = getattr(Profile, field)
+    result = cast(
+        CursorResult[Any],
+        await session.execute(
+            update(Profile)
+            .where(Profile.user_id == user_id, column == "")
+            .values({field: value, "updated_at": now, "version": Profile.version + 1})
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    return result.rowcount > 0
+
+
+async def page(
+    session: AsyncSession,
+    *,
+    email: str | None,
+    limit: int,
+    after: tuple[datetime, str] | None,
+) -> Sequence[Profile]:
+    """Up to `limit` profiles, newest first, after the keyset `after` if given."""
+    statement = select(Profile)
+    if email:
+        statement = statement.where(func.lower(Profile.email) == email.lower())
+    if after is not None:
+        created_at, user_id = after
+        statement = statement.where(
+            or_(
+                Profile.created_at < created_at,
+                and_(Profile.created_at == created_at, Profile.user_id < user_id),
+            )
+        )
+    statement = statement.order_by(Profile.created_at.desc(), Profile.user_id.desc()).limit(limit)
+    return (await session.scalars(statement)).all()

@@ -1,0 +1,1 @@
+"""End-to-end tests: `mercato up` in a subprocess, driven only through the gateway."""

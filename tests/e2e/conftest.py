@@ -1,0 +1,159 @@
+"""End-to-end fixtures: the whole system from `mercato up`, driven only through the gateway.
+
+`system` (once per session) runs `python -m mercato up` in a subprocess on a free
+random base port with its own data directory and two catalog replicas, waits for the
+gateway's `/health` to answer 200, and at the end stops it with SIGTERM, asserting a
+clean exit 0. The launcher's output goes to a log file; a failing test prints what
+the launcher wrote while it ran, and a failed start prints the whole log.
+
+`shop` is the small client helper: an httpx client on the gateway with `register`,
+`login`, `new_customer` and `headers`. `customer` is a fresh customer per test,
+`admin` the administrator the system was started with.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from mercato.launcher.ports import port_is_free
+from mercato.launcher.topology import Layout
+from tests.e2e.client import ADMIN_EMAIL, ADMIN_PASSWORD, Account, Shop, System
+
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 90.0
+REPLICAS = {"catalog": 2}
+LOG_TAIL = 60
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Remember each phase's report on the item, for `_launcher_log_on_failure`."""
+    report = yield
+    item.stash.setdefault(_REPORTS, {})[report.when] = report
+    return report
+
+
+_REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
+
+
+def free_base_port(replicas: dict[str, int]) -> int:
+    """A random base port in 20000-40000 whose every derived port is free."""
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(20000, 40000)
+        if all(port_is_free(port) for port in Layout(port=base, replicas=replicas).ports()):
+            return base
+    raise RuntimeError("no free range of ports found for the e2e system")
+
+
+def _stop(system: System) -> int | None:
+    """SIGTERM the launcher; its return code, or None if it had to be killed."""
+    if system.process.poll() is None:
+        system.process.send_signal(signal.SIGTERM)
+    try:
+        return system.process.wait(STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        system.process.kill()
+        system.process.wait()
+        for pid in system.pids():  # leave no orphan behind
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+        return None
+
+
+def _wait_healthy(system: System) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    with httpx.Client(base_url=system.base_url, timeout=3.0, trust_env=False) as http:
+        while time.monotonic() < deadline:
+            if system.process.poll() is not None:
+                raise RuntimeError(f"`mercato up` exited with {system.process.returncode}")
+            with contextlib.suppress(httpx.HTTPError):
+                if http.get("/health").status_code == 200:
+                    return
+            time.sleep(0.25)
+    raise RuntimeError(f"the gateway's /health was not 200 within {START_TIMEOUT:.0f} s")
+
+
+@pytest.fixture(scope="session")
+def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    """The whole system, started once for the session with `mercato up`."""
+    root = tmp_path_factory.mktemp("e2e")
+    port = free_base_port(REPLICAS)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MERCATO_")}
+    env.update(MERCATO_ADMIN_EMAIL=ADMIN_EMAIL, MERCATO_ADMIN_PASSWORD=ADMIN_PASSWORD)
+    replicas = [f"{name}={count}" for name, count in REPLICAS.items()]
+    command = [sys.executable, "-m", "mercato", "up", "--port", str(port)]
+    command += ["--data-dir", str(root / "data"), "--replicas", *replicas]
+    log_path = root / "mercato-up.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    running = System(process, port, root / "data", log_path)
+    try:
+        _wait_healthy(running)
+    except BaseException as exc:
+        code = _stop(running)
+        print(f"--- mercato up (exit {code}) ---\n{running.log()}")
+        pytest.fail(f"the system did not start: {exc}", pytrace=False)
+    yield running
+    code = _stop(running)
+    if code != 0:
+        print(f"--- mercato up (exit {code}) ---\n{running.log()}")
+    assert code == 0, f"`mercato up` exited with {code} after SIGTERM"
+
+
+@pytest.fixture(autouse=True)
+def _launcher_log_on_failure(request: pytest.FixtureRequest, system: System) -> Iterator[None]:
+    """Print what the launcher (and every service) wrote while a failing test ran."""
+    start = system.log_path.stat().st_size
+    yield
+    reports = request.node.stash.get(_REPORTS, {})
+    if any(r.failed for r in reports.values()):
+        with open(system.log_path, "rb") as log:
+            log.seek(start)
+            lines = log.read().decode(errors="replace").splitlines()
+        # The launcher's own lines and every service's warnings and errors, then the tail.
+        notable = [line for line in lines if line.startswith("mercato ") or _notable(line)]
+        print(f"--- mercato up, during {request.node.name}: notable lines ---")
+        print("\n".join(notable))
+        print(f"--- mercato up, during {request.node.name}: the last {LOG_TAIL} lines ---")
+        print("\n".join(lines[-LOG_TAIL:]))
+
+
+def _notable(line: str) -> bool:
+    """Whether a service's log line is more than information (or not JSON at all)."""
+    _, _, text = line.partition("| ")
+    quiet = ('"level":"info"', '"level":"debug"')
+    return not text.startswith("{") or not any(level in text for level in quiet)
+
+
+@pytest.fixture(scope="session")
+def shop(system: System) -> Iterator[Shop]:
+    """The client helper on the running system's gateway."""
+    with httpx.Client(base_url=system.base_url, timeout=15.0, trust_env=False) as http:
+        yield Shop(http)
+
+
+@pytest.fixture
+def customer(shop: Shop) -> Account:
+    """A new customer for this test."""
+    return shop.new_customer()
+
+
+@pytest.fixture
+def admin(shop: Shop) -> Account:
+    """The administrator `mercato up` created from MERCATO_ADMIN_EMAIL/PASSWORD."""
+    tokens = shop.login(ADMIN_EMAIL, ADMIN_PASSWORD)
+    me = shop.http.get("/api/auth/me", headers=Shop.headers(tokens["access_token"]))
+    assert me.status_code == 200, me.text
+    return Account(me.json()["id"], ADMIN_EMAIL, ADMIN_PASSWORD, me.json()["name"], tokens)

@@ -1,0 +1,93 @@
+"""Unit tests of auth's settings and the lenient email normalisation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mercato.auth.schemas import normalize_email
+from mercato.auth.settings import KNOWN_SERVICES, load_settings, parse_clients
+from mercato.chassis.config import SettingsError
+
+PRODUCTION = {"MERCATO_ENV": "production", "MERCATO_CLIENT_SECRET": "a-real-secret"}
+
+
+def test_defaults() -> None:
+    settings = load_settings({})
+    assert settings.service == "auth"
+    assert settings.port == 8110
+    assert settings.access_ttl_seconds == 900
+    assert settings.refresh_ttl_seconds == 30 * 86_400
+    assert settings.login_max_failures_per_account == 5
+    assert settings.login_max_failures_per_client == 20
+    assert settings.login_window_seconds == 300
+    assert settings.key_retention == 900 + 300
+
+
+def test_clients_are_parsed_from_the_environment() -> None:
+    settings = load_settings({"MERCATO_AUTH_CLIENTS": "users:s1, catalog:s:2 ,,gateway:s3"})
+    assert settings.clients == {"users": "s1", "catalog": "s:2", "gateway": "s3"}
+    assert settings.client_secrets() == settings.clients
+
+
+def test_without_clients_the_known_services_use_the_shared_secret() -> None:
+    settings = load_settings({"MERCATO_CLIENT_SECRET": "shared-secret"})
+    assert settings.client_secrets() == dict.fromkeys(KNOWN_SERVICES, "shared-secret")
+
+
+@pytest.mark.parametrize("value", ["users", "users:", ":secret", "users:s1,catalog"])
+def test_bad_clients_name_the_variable(value: str) -> None:
+    with pytest.raises(SettingsError, match="MERCATO_AUTH_CLIENTS"):
+        load_settings({"MERCATO_AUTH_CLIENTS": value})
+    with pytest.raises(ValueError, match="client_id:secret"):
+        parse_clients(value)
+
+
+def test_admin_comes_from_the_shared_variables() -> None:
+    settings = load_settings(
+        {"MERCATO_ADMIN_EMAIL": "boss@example.com", "MERCATO_ADMIN_PASSWORD": "Sh4red-secret"}
+    )
+    assert (settings.admin_email, settings.admin_password) == (
+        "boss@example.com",
+        "Sh4red-secret",
+    )
+    specific = load_settings(
+        {"MERCATO_ADMIN_EMAIL": "boss@example.com", "MERCATO_AUTH_ADMIN_EMAIL": "a@example.com"}
+    )
+    assert specific.admin_email == "a@example.com"
+
+
+def test_production_refuses_development_client_secrets() -> None:
+    with pytest.raises(SettingsError, match="MERCATO_AUTH_CLIENTS"):
+        load_settings({**PRODUCTION, "MERCATO_AUTH_CLIENTS": "users:dev-users-secret"})
+    assert load_settings({**PRODUCTION, "MERCATO_AUTH_CLIENTS": "users:real"}).clients
+
+
+def test_production_refuses_cheap_password_hashing() -> None:
+    with pytest.raises(SettingsError, match="MERCATO_AUTH_PASSWORD_MEMORY_KIB"):
+        load_settings({**PRODUCTION, "MERCATO_AUTH_PASSWORD_MEMORY_KIB": "1024"})
+    assert load_settings({"MERCATO_AUTH_PASSWORD_MEMORY_KIB": "64"}).password_memory_kib == 64
+
+
+def test_key_retention_must_cover_the_access_ttl() -> None:
+    with pytest.raises(SettingsError, match="MERCATO_AUTH_KEY_RETENTION_SECONDS"):
+        load_settings({"MERCATO_AUTH_KEY_RETENTION_SECONDS": "60"})
+    assert load_settings({"MERCATO_AUTH_KEY_RETENTION_SECONDS": "3600"}).key_retention == 3600
+
+
+def test_database_defaults_to_sqlite_in_the_data_dir(tmp_path: Path) -> None:
+    settings = load_settings({}, data_dir=tmp_path)
+    assert settings.sqlalchemy_url == f"sqlite+aiosqlite:///{tmp_path / 'auth.db'}"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Ann@Example.COM", "ann@example.com"),
+        ("  admin@mercato.local ", "admin@mercato.local"),
+        ("BOB@LOCALHOST", "bob@localhost"),
+    ],
+)
+def test_normalize_email(raw: str, expected: str) -> None:
+    assert normalize_email(raw) == expected

@@ -1,0 +1,159 @@
+"""Unit tests of the outbox relay on a SQLite file, with small in-memory buses."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import MetaData, select
+
+from mercato.chassis.database import Database
+from mercato.chassis.events import BusUnavailable, Event, EventTables, Outbox, OutboxRelay
+from mercato.chassis.events import event_tables as declare_event_tables
+
+
+class RecordingBus:
+    """Keeps what is published; fails while `down` is set."""
+
+    def __init__(self) -> None:
+        self.published: list[Event] = []
+        self.calls = 0
+        self.down = False
+
+    async def publish_many(self, events: Sequence[Event]) -> None:
+        self.calls += 1
+        if self.down:
+            raise BusUnavailable("broker down")
+        self.published.extend(events)
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = Database("sqlite+aiosqlite:///" + str(tmp_path / "service.db"))
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+async def tables(db: Database) -> EventTables:
+    metadata = MetaData()
+    declared = declare_event_tables(metadata)
+    async with db.engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    return declared
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
+async def write(db: Database, outbox: Outbox, count: int) -> list[Event]:
+    async with db.transaction() as session:
+        return [await outbox.add(session, "a.b", subject=str(i), data={}) for i in range(count)]
+
+
+async def unpublished(db: Database, tables: EventTables) -> list[tuple[str, int]]:
+    async with db.session() as session:
+        query = select(tables.outbox.c.id, tables.outbox.c.attempts).where(
+            tables.outbox.c.published_at.is_(None)
+        )
+        return [(row.id, row.attempts) for row in await session.execute(query)]
+
+
+def relay_for(db: Database, tables: EventTables, bus: RecordingBus, **kw: float) -> OutboxRelay:
+    return OutboxRelay(db, tables, bus, **kw)  # type: ignore[arg-type]
+
+
+async def test_flush_publishes_oldest_first_in_batches(db: Database, tables: EventTables) -> None:
+    bus = RecordingBus()
+    written = await write(db, Outbox(tables, source="s"), 10)
+    relay = relay_for(db, tables, bus, batch_size=4)
+    assert await relay.flush() == 10
+    assert [e.id for e in bus.published] == [e.id for e in written]
+    assert bus.calls == 3
+    assert await unpublished(db, tables) == []
+    assert await relay.flush() == 0
+
+
+async def test_commit_wakes_the_running_relay_without_polling(
+    db: Database, tables: EventTables
+) -> None:
+    bus = RecordingBus()
+    relay = relay_for(db, tables, bus, poll_interval=60.0)
+    await relay.start()
+    try:
+        [event] = await write(db, Outbox(tables, source="s"), 1)
+
+        async def arrived() -> bool:
+            return [e.id for e in bus.published] == [event.id]
+
+        await eventually(arrived, timeout=2.0)
+    finally:
+        await relay.stop()
+
+
+async def test_rows_stay_while_the_bus_is_down(db: Database, tables: EventTables) -> None:
+    bus = RecordingBus()
+    bus.down = True
+    relay = relay_for(db, tables, bus, min_backoff=0.01, max_backoff=0.05)
+    await relay.start()
+    try:
+        written = await write(db, Outbox(tables, source="s"), 3)
+
+        async def retried() -> bool:
+            rows = await unpublished(db, tables)
+            return len(rows) == 3 and all(attempts >= 2 for _, attempts in rows)
+
+        await eventually(retried)
+        bus.down = False
+
+        async def drained() -> bool:
+            return await unpublished(db, tables) == []
+
+        await eventually(drained)
+        assert [e.id for e in bus.published] == [e.id for e in written]
+    finally:
+        await relay.stop()
+
+
+async def test_stop_flushes_what_is_pending(db: Database, tables: EventTables) -> None:
+    bus = RecordingBus()
+    bus.down = True
+    relay = relay_for(db, tables, bus, min_backoff=1.0, max_backoff=1.0, flush_timeout=2.0)
+    await relay.start()
+    await write(db, Outbox(tables, source="s"), 2)
+    await asyncio.sleep(0.05)  # the first attempt failed; the relay is backing off
+    bus.down = False
+    await relay.stop()
+    assert len(bus.published) == 2
+
+
+async def test_stop_gives_up_on_a_dead_bus_and_keeps_the_rows(
+    db: Database, tables: EventTables
+) -> None:
+    bus = RecordingBus()
+    bus.down = True
+    relay = relay_for(db, tables, bus, min_backoff=0.01, flush_timeout=1.0)
+    await relay.start()
+    await write(db, Outbox(tables, source="s"), 2)
+    await relay.stop()
+    assert len(await unpublished(db, tables)) == 2
+
+
+async def test_prune_deletes_only_old_published_rows(db: Database, tables: EventTables) -> None:
+    bus = RecordingBus()
+    relay = relay_for(db, tables, bus)
+    outbox = Outbox(tables, source="s")
+    await write(db, outbox, 3)
+    await relay.flush()
+    [pending] = await write(db, outbox, 1)
+    assert await relay.prune(timedelta(hours=1)) == 0
+    assert await relay.prune(timedelta(seconds=-1)) == 3
+    assert [row_id for row_id, _ in await unpublished(db, tables)] == [pending.id]

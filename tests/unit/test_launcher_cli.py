@@ -1,0 +1,118 @@
+"""The `mercato` command as a user meets it: one-line errors, exit codes, no tracebacks."""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mercato.launcher.cli import main
+from mercato.launcher.ports import port_is_free
+from mercato.launcher.topology import Layout
+
+
+def mercato(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("MERCATO_")}
+    environ.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "mercato", *args],
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_run_an_unknown_service_exits_2_with_one_line() -> None:
+    result = mercato("run", "nosuch")
+
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "mercato: unknown service 'nosuch' (one of auth, users, catalog, gateway)"
+    ]
+    assert result.stdout == ""
+
+
+def test_a_bad_variable_is_named_in_one_line_without_a_traceback() -> None:
+    result = mercato("run", "catalog", env={"MERCATO_CATALOG_PORT": "abc"})
+
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("mercato: MERCATO_CATALOG_PORT")
+
+
+def test_bad_replicas_exit_2_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["up", "--replicas", "catalog=lots"])
+
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err == "mercato: --replicas: catalog needs a whole number of replicas, got 'lots'\n"
+
+
+def test_usage_errors_are_one_line() -> None:
+    result = mercato("up", "--port", "abc")
+
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "mercato: argument --port: invalid int value: 'abc' (see `mercato up --help`)"
+    ]
+
+
+def test_up_refuses_a_busy_port_naming_it(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        base = busy.getsockname()[1] - 130  # where catalog-1 would listen
+
+        result = mercato("up", "--port", str(base), "--data-dir", str(tmp_path))
+
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"mercato: port {base + 130} (for catalog-1) is already in use;"
+        " stop what listens there or choose another --port"
+    ]
+
+
+def test_up_refuses_a_standard_port(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code = main(["up", "--port", str(5432 - 130), "--data-dir", str(tmp_path)])
+
+    assert code == 2
+    assert "port 5432 (catalog-1) is the standard PostgreSQL port" in capsys.readouterr().err
+
+
+def free_base_port() -> int:
+    for _ in range(100):
+        base = random.randrange(20000, 40000)
+        if all(port_is_free(port) for port in Layout(port=base).ports()):
+            return base
+    raise RuntimeError("no free ports")
+
+
+def test_up_stops_everything_and_exits_1_when_a_service_cannot_start(tmp_path: Path) -> None:
+    base = free_base_port()
+
+    result = mercato(
+        "up",
+        "--port",
+        str(base),
+        "--data-dir",
+        str(tmp_path),
+        env={"MERCATO_CATALOG_CURRENCY": "usd"},
+    )
+
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "mercato: catalog-1 exited with code 2 before it was ready"
+    ]
+    assert "catalog-1 | mercato: MERCATO_CATALOG_CURRENCY: " in result.stdout
+    assert result.stdout.rstrip().endswith("mercato   | stopped")
+    assert not list((tmp_path / "run").glob("*.pid"))
+    assert all(port_is_free(port) for port in Layout(port=base).ports())

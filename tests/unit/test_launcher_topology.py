@@ -1,0 +1,125 @@
+"""The topology: ports, start order, and the environment each process gets."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+from mercato.launcher.topology import SERVICES, Layout, service, stages
+
+SECRETS = {"auth": "s-auth", "users": "s-users", "catalog": "s-catalog", "gateway": "s-gw"}
+
+
+def layout(**changes: object) -> Layout:
+    values: dict[str, object] = {
+        "port": 8000,
+        "data_dir": Path("/data"),
+        "replicas": {},
+        "secrets": SECRETS,
+    }
+    values.update(changes)
+    return Layout(**values)  # type: ignore[arg-type]
+
+
+def test_default_ports_follow_the_conventions() -> None:
+    ports = layout().ports()
+
+    assert ports == {
+        8000: "gateway-1",
+        8110: "auth-1",
+        8120: "users-1",
+        8130: "catalog-1",
+        8242: "nats",
+    }
+
+
+def test_replicas_take_consecutive_ports() -> None:
+    lay = layout(port=20000, replicas={"catalog": 3})
+
+    instances = lay.instances(service("catalog"))
+
+    assert [(i.name, i.port) for i in instances] == [
+        ("catalog-1", 20130),
+        ("catalog-2", 20131),
+        ("catalog-3", 20132),
+    ]
+
+
+def test_start_order_is_auth_then_users_and_catalog_then_gateway() -> None:
+    order = [[s.name for s in stage] for stage in stages()]
+
+    assert order[0] == ["auth"]
+    assert set(order[1]) == {"users", "catalog"}
+    assert order[-1] == ["gateway"]
+    assert len(order) == 3
+
+
+def test_service_ports_stay_ten_apart() -> None:
+    offsets = sorted(s.offset for s in SERVICES)
+
+    assert all(b - a >= 10 for a, b in itertools.pairwise(offsets))
+
+
+def test_upstreams_list_every_backend_with_replicas_joined_by_a_bar() -> None:
+    lay = layout(replicas={"catalog": 2})
+
+    assert lay.upstreams() == (
+        "auth=http://127.0.0.1:8110,"
+        "users=http://127.0.0.1:8120,"
+        "catalog=http://127.0.0.1:8130|http://127.0.0.1:8131"
+    )
+
+
+def test_instance_env_names_port_instance_broker_and_secret() -> None:
+    lay = layout(port=9000, replicas={"catalog": 2})
+    second = lay.instances(service("catalog"))[1]
+
+    env = lay.env(second)
+
+    assert env["MERCATO_CATALOG_PORT"] == "9131"
+    assert env["MERCATO_CATALOG_INSTANCE"] == "catalog-2"
+    assert env["MERCATO_DATA_DIR"] == "/data"
+    assert env["MERCATO_BROKER_URL"] == "nats://127.0.0.1:9242"
+    assert env["MERCATO_AUTH_URL"] == "http://127.0.0.1:9110"
+    assert env["MERCATO_CATALOG_CLIENT_SECRET"] == "s-catalog"
+    assert env["MERCATO_CATALOG_DEMO_DATA"] == "true"
+    assert "MERCATO_AUTH_CLIENTS" not in env
+    assert "MERCATO_USERS_CLIENT_SECRET" not in env
+
+
+def test_no_demo_turns_the_demo_catalog_off() -> None:
+    lay = layout(demo=False)
+
+    env = lay.env(lay.instances(service("catalog"))[0])
+
+    assert env["MERCATO_CATALOG_DEMO_DATA"] == "false"
+
+
+def test_auth_gets_every_client_secret() -> None:
+    lay = layout()
+
+    env = lay.env(lay.instances(service("auth"))[0])
+
+    clients = dict(item.split(":", 1) for item in env["MERCATO_AUTH_CLIENTS"].split(","))
+    assert clients == SECRETS
+    assert env["MERCATO_AUTH_PORT"] == "8110"
+
+
+def test_gateway_gets_the_upstreams() -> None:
+    lay = layout(replicas={"users": 2})
+
+    env = lay.env(lay.instances(service("gateway"))[0])
+
+    assert env["MERCATO_GATEWAY_PORT"] == "8000"
+    assert env["MERCATO_GATEWAY_UPSTREAMS"] == lay.upstreams()
+    assert "users=http://127.0.0.1:8120|http://127.0.0.1:8121" in env["MERCATO_GATEWAY_UPSTREAMS"]
+
+
+def test_an_external_broker_replaces_the_embedded_one() -> None:
+    lay = layout(external_broker="nats://broker.internal:4222")
+
+    env = lay.env(lay.instances(service("users"))[0])
+
+    assert env["MERCATO_BROKER_URL"] == "nats://broker.internal:4222"
+    assert not lay.embedded_broker
+    assert 8242 not in lay.ports()
