@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
+import asyncpg
 import httpx
 import jwt
+import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
+from sqlalchemy.engine import make_url
 
 from mercato.chassis.security import StaticKeySource
 
@@ -72,3 +78,51 @@ async def running(
 
 
 AppClient = Callable[[FastAPI], Any]
+
+
+REQUIRE_SERVERS = "MERCATO_REQUIRE_SERVERS"
+POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+
+
+def require_server(name: str, host: str, port: int, *, timeout: float = 1.0) -> None:
+    """Skip the test (fail it under MERCATO_REQUIRE_SERVERS=1) unless host:port answers."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return
+    except OSError as exc:
+        reason = f"{name} not reachable at {host}:{port} ({exc})"
+    if os.environ.get(REQUIRE_SERVERS) == "1":
+        pytest.fail(f"{reason}; {REQUIRE_SERVERS}=1 requires it", pytrace=False)
+    pytest.skip(reason)
+
+
+def require_url(name: str, url: str, default_port: int) -> str:
+    """`require_server` for the host and port of a URL; returns the URL."""
+    parts = urlsplit(url)
+    require_server(name, parts.hostname or "127.0.0.1", parts.port or default_port)
+    return url
+
+
+@asynccontextmanager
+async def fresh_postgres_database(prefix: str) -> AsyncIterator[str]:
+    """A new, empty PostgreSQL database (dropped afterwards); yields its SQLAlchemy URL.
+
+    The server comes from MERCATO_TEST_POSTGRES_URL (default: 127.0.0.1:5432, user
+    postgres); a run of its own database per test keeps parallel runs apart.
+    """
+    url = make_url(os.environ.get("MERCATO_TEST_POSTGRES_URL", POSTGRES_URL))
+    require_server("PostgreSQL", url.host or "127.0.0.1", url.port or 5432)
+    name = f"mercato_test_{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(
+        host=url.host or "127.0.0.1",
+        port=url.port or 5432,
+        user=url.username or "postgres",
+        password=url.password,
+        database=url.database or "postgres",
+    )
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()

@@ -3,43 +3,21 @@
 A test that needs a server takes its fixture (`nats_url`, ...). When the server is
 not reachable the test is skipped with the reason shown, except when
 `MERCATO_REQUIRE_SERVERS=1` (CI), where it fails instead. Add a server with
-`require_server(name, host, port)` in a fixture of its own.
+`tests.support.require_server(name, host, port)` in a fixture of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from urllib.parse import urlsplit
 
 import pytest
 
 from mercato.chassis.events.nats_bus import NatsBus
-
-REQUIRE_SERVERS = "MERCATO_REQUIRE_SERVERS"
-
-
-def require_server(name: str, host: str, port: int, *, timeout: float = 1.0) -> None:
-    """Skip the test (fail it under MERCATO_REQUIRE_SERVERS=1) unless host:port answers."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return
-    except OSError as exc:
-        reason = f"{name} not reachable at {host}:{port} ({exc})"
-    if os.environ.get(REQUIRE_SERVERS) == "1":
-        pytest.fail(f"{reason}; {REQUIRE_SERVERS}=1 requires it", pytrace=False)
-    pytest.skip(reason)
-
-
-def require_url(name: str, url: str, default_port: int) -> str:
-    """`require_server` for the host and port of a URL; returns the URL."""
-    parts = urlsplit(url)
-    require_server(name, parts.hostname or "127.0.0.1", parts.port or default_port)
-    return url
+from tests.support import require_url
 
 
 @pytest.fixture(scope="session")

@@ -12,13 +12,9 @@ a test module cannot import (conftest modules are not meant to be imported).
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-import asyncpg
 import httpx
 import orjson
 import pytest
@@ -26,52 +22,24 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from fastapi import FastAPI
 from sqlalchemy import select, text
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection
 
 from mercato.catalog.app import create_app
 from mercato.catalog.models import EVENTS, CatalogBase
 from mercato.catalog.settings import load_settings
-from tests.support import TokenFactory, running
+from tests.support import TokenFactory, fresh_postgres_database, running
 
 pytestmark = pytest.mark.integration
 
 API = "/api/catalog"
-DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 SEARCH = "SELECT id FROM products WHERE search @@ websearch_to_tsquery('english', :q)"
-
-
-def require_server(name: str, host: str, port: int, *, timeout: float = 1.0) -> None:
-    """Skip the test (fail it under MERCATO_REQUIRE_SERVERS=1) unless host:port answers."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return
-    except OSError as exc:
-        reason = f"{name} not reachable at {host}:{port} ({exc})"
-    if os.environ.get("MERCATO_REQUIRE_SERVERS") == "1":
-        pytest.fail(f"{reason}; MERCATO_REQUIRE_SERVERS=1 requires it", pytrace=False)
-    pytest.skip(reason)
 
 
 @pytest.fixture
 async def database_url() -> AsyncIterator[str]:
     """The URL of a new, empty database, dropped after the test."""
-    url = make_url(os.environ.get("MERCATO_TEST_POSTGRES_URL", DEFAULT_URL))
-    require_server("PostgreSQL", url.host or "127.0.0.1", url.port or 5432)
-    name = f"mercato_test_catalog_{uuid.uuid4().hex[:12]}"
-    params: dict[str, Any] = {
-        "host": url.host or "127.0.0.1",
-        "port": url.port or 5432,
-        "user": url.username or "postgres",
-        "password": url.password,
-        "database": url.database or "postgres",
-    }
-    admin = await asyncpg.connect(**params)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with fresh_postgres_database("catalog") as url:
+        yield url
 
 
 def catalog(database_url: str, **settings: Any) -> FastAPI:

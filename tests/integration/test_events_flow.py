@@ -95,7 +95,7 @@ async def test_outbox_to_relay_to_consumer(
         consumer_side.db,
         consumer_side.tables,
         "audit",
-        {"order.placed": recording_handler(consumer_side, calls)},
+        {"demo.placed": recording_handler(consumer_side, calls)},
     )
     await consumer.start(nats_bus)
     relay = OutboxRelay(producer.db, producer.tables, nats_bus, poll_interval=30.0)
@@ -105,7 +105,7 @@ async def test_outbox_to_relay_to_consumer(
         started = time.monotonic()
         async with producer.db.transaction() as session:
             for i in range(3):
-                await outbox.add(session, "order.placed", subject=f"o{i}", data={"n": i})
+                await outbox.add(session, "demo.placed", subject=f"o{i}", data={"n": i})
             await outbox.add(session, "order.cancelled", subject="o0", data={})
         # Woken by the commit, not by the 30s poll.
         await eventually(lambda: len(calls) == 3, timeout=5.0, what="three handled events")
@@ -126,16 +126,16 @@ async def test_a_redelivered_event_has_one_effect(
     calls: list[str] = []
     handler = recording_handler(consumer_side, calls)
     consumer = IdempotentConsumer(
-        consumer_side.db, consumer_side.tables, "audit", {"order.placed": handler}
+        consumer_side.db, consumer_side.tables, "audit", {"demo.placed": handler}
     )
     await consumer.start(nats_bus)
     try:
-        event = Event.new("order.placed", subject="o1", data={}, source="orders")
+        event = Event.new("demo.placed", subject="o1", data={}, source="orders")
         await nats_bus.publish(event)
         # The same event again under another broker id: dedupe cannot catch it.
         subject = nats_bus.subject(event.type)
         await nats_bus.js.publish(subject, event.to_bytes(), headers={"Nats-Msg-Id": "other"})
-        sentinel = Event.new("order.placed", subject="o2", data={}, source="orders")
+        sentinel = Event.new("demo.placed", subject="o2", data={}, source="orders")
         await nats_bus.publish(sentinel)
         await eventually(lambda: sentinel.id in calls, what="the sentinel")
     finally:
@@ -182,7 +182,7 @@ async def test_relay_keeps_rows_while_the_broker_is_unreachable(
     try:
         async with producer.db.transaction() as session:
             written = [
-                await outbox.add(session, "order.placed", subject=f"o{i}", data={})
+                await outbox.add(session, "demo.placed", subject=f"o{i}", data={})
                 for i in range(5)
             ]
         attempts = producer.tables.outbox.c.attempts
@@ -212,6 +212,6 @@ async def test_relay_keeps_rows_while_the_broker_is_unreachable(
     async def record(event: Event) -> None:
         seen.append(event.id)
 
-    await nats_bus.subscribe("check", ["order.placed"], record)
+    await nats_bus.subscribe("check", ["demo.placed"], record)
     await eventually(lambda: len(seen) == 5, what="five deliveries")
     assert seen == [event.id for event in written]

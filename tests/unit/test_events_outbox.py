@@ -147,8 +147,8 @@ async def test_consumer_has_one_effect_per_event(
         calls.append(event.id)
         await session.execute(insert(effects).values(event_id=event.id))
 
-    consumer = IdempotentConsumer(db, tables, "audit", {"order.placed": handler})
-    event = Event.new("order.placed", subject="o1", data={}, source="orders")
+    consumer = IdempotentConsumer(db, tables, "audit", {"demo.placed": handler})
+    event = Event.new("demo.placed", subject="o1", data={}, source="orders")
     for _ in range(3):
         await consumer.handle(event)
     await consumer.handle(Event.new("other.thing", subject="x", data={}, source="y"))
@@ -172,8 +172,8 @@ async def test_a_failing_handler_leaves_no_trace_and_runs_again(
         if attempts == 1:
             raise ConnectionError("downstream hiccup")
 
-    consumer = IdempotentConsumer(db, tables, "audit", {"order.placed": flaky})
-    event = Event.new("order.placed", subject="o1", data={}, source="orders")
+    consumer = IdempotentConsumer(db, tables, "audit", {"demo.placed": flaky})
+    event = Event.new("demo.placed", subject="o1", data={}, source="orders")
     with pytest.raises(ConnectionError):
         await consumer.handle(event)
     await consumer.handle(event)
@@ -192,9 +192,9 @@ async def test_another_consumer_has_its_own_inbox(
     async def record(session: AsyncSession, event: Event) -> None:
         seen.append(event.id)
 
-    event = Event.new("order.placed", subject="o1", data={}, source="orders")
+    event = Event.new("demo.placed", subject="o1", data={}, source="orders")
     for name in ("audit", "mailer", "audit"):
-        await IdempotentConsumer(db, tables, name, {"order.placed": record}).handle(event)
+        await IdempotentConsumer(db, tables, name, {"demo.placed": record}).handle(event)
     assert seen == [event.id, event.id]
 
 

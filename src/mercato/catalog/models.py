@@ -1,4 +1,4 @@
-"""The catalog's tables: categories and products, plus its outbox and inbox.
+"""The catalog's tables: categories, products, stock reservations, outbox and inbox.
 
 Products have two keys: `id`, the UUID that the API shows, and `pk`, an integer
 surrogate that never leaves the database. SQLite's full-text index (`products_fts`,
@@ -7,19 +7,24 @@ is keyed by `pk`, because an implicit rowid may change on VACUUM or on a table
 rebuild while a declared INTEGER PRIMARY KEY does not. PostgreSQL's full-text
 document is a generated `search` column (also created in the migration) that the
 ORM does not map.
+
+Stock is two numbers per product: `on_hand` (on the shelf) and `reserved` (held for
+orders that have not been committed yet); what shoppers can still buy is
+`available = on_hand - reserved`. Check constraints keep `0 <= reserved <= on_hand`.
+A reservation holds the lines of one order (`reservation_items`) until it is
+committed, released or expires.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     CheckConstraint,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -29,11 +34,9 @@ from sqlalchemy import (
     Text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
 
-from mercato.chassis.database import Base
+from mercato.chassis.database import Base, UtcDateTime
 from mercato.chassis.events import EventTables, event_tables
 
 __all__ = [
@@ -44,7 +47,9 @@ __all__ = [
     "JsonValue",
     "Product",
     "ProductFields",
-    "UtcDateTime",
+    "Reservation",
+    "ReservationItem",
+    "ReservationStatus",
 ]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -58,27 +63,6 @@ NAMING = {
 }
 
 JsonValue = JSON().with_variant(JSONB(), "postgresql")
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """A timestamp stored in UTC and always read back timezone-aware (SQLite drops it)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        """Store aware timestamps in UTC."""
-        if value is not None and value.tzinfo is not None:
-            value = value.astimezone(UTC)
-            if dialect.name == "sqlite":
-                value = value.replace(tzinfo=None)
-        return value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        """Read naive timestamps as UTC."""
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value
 
 
 class CatalogBase(Base):
@@ -103,7 +87,8 @@ class Product(CatalogBase):
 
     __tablename__ = "products"
     __table_args__ = (
-        CheckConstraint("stock >= 0", name="stock_not_negative"),
+        CheckConstraint("on_hand >= 0", name="on_hand_not_negative"),
+        CheckConstraint("reserved >= 0 AND reserved <= on_hand", name="reserved_within_on_hand"),
         CheckConstraint("price_amount >= 0", name="price_not_negative"),
         Index("ix_products_created_at_id", "created_at", "id"),
         Index("ix_products_price_amount_id", "price_amount", "id"),
@@ -129,10 +114,16 @@ class Product(CatalogBase):
     attributes: Mapped[dict[str, Any]] = mapped_column(JsonValue)
     images: Mapped[list[str]] = mapped_column(JsonValue)
     thumbnail: Mapped[str | None] = mapped_column(String(2048))
-    stock: Mapped[int] = mapped_column(Integer)
+    on_hand: Mapped[int] = mapped_column(Integer)
+    reserved: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     rating: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    @property
+    def available(self) -> int:
+        """Units that can still be reserved: on hand and not held for an order."""
+        return self.on_hand - self.reserved
 
 
 class ProductFields(TypedDict):
@@ -149,8 +140,51 @@ class ProductFields(TypedDict):
     attributes: dict[str, Any]
     images: list[str]
     thumbnail: str | None
-    stock: int
+    on_hand: int
     rating: float | None
+
+
+ReservationStatus = Literal["reserved", "committed", "released"]
+RESERVATION_STATUSES: tuple[ReservationStatus, ...] = ("reserved", "committed", "released")
+
+
+class Reservation(CatalogBase):
+    """Stock held for one order, keyed by the order's id, until it expires."""
+
+    __tablename__ = "reservations"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('reserved', 'committed', 'released')", name="status_known"
+        ),
+        CheckConstraint("total_amount >= 0", name="total_not_negative"),
+        Index("ix_reservations_status_expires_at", "status", "expires_at"),
+    )
+
+    order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    total_amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    reason: Mapped[str | None] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class ReservationItem(CatalogBase):
+    """One product line of a reservation, with the unit price it was reserved at."""
+
+    __tablename__ = "reservation_items"
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
+
+    order_id: Mapped[str] = mapped_column(
+        String(64),
+        ForeignKey("reservations.order_id", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    product_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    line: Mapped[int] = mapped_column(Integer)
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price_amount: Mapped[int] = mapped_column(BigInteger)
 
 
 EVENTS: EventTables = event_tables(CatalogBase.metadata)

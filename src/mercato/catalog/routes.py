@@ -7,9 +7,8 @@ models still document them in OpenAPI).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
@@ -32,22 +31,13 @@ from mercato.catalog.store import Sort
 from mercato.chassis.deps import RuntimeDep, SessionDep
 from mercato.chassis.errors import Unprocessable
 from mercato.chassis.events import Outbox
+from mercato.chassis.responses import JsonResponse
 from mercato.chassis.runtime import Runtime
 from mercato.chassis.security import Admin
 
 __all__ = ["JsonResponse", "router"]
 
 router = APIRouter(prefix="/api/catalog", tags=["catalog"])
-
-
-class JsonResponse(Response):
-    """JSON encoded with orjson (datetimes as RFC 3339)."""
-
-    media_type = "application/json"
-
-    def render(self, content: Any) -> bytes:
-        """Encode `content`."""
-        return orjson.dumps(content)
 
 
 def _outbox(runtime: Runtime) -> Outbox:

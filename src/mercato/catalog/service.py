@@ -27,6 +27,7 @@ from mercato.catalog.schemas import (
     ProductIn,
     ProductPatch,
 )
+from mercato.chassis.database import begin_write
 from mercato.chassis.errors import Conflict, NotFound, Unprocessable
 from mercato.chassis.events import Outbox
 from mercato.contracts.events import Money as EventMoney
@@ -143,7 +144,7 @@ async def create_product(
     session: AsyncSession, *, outbox: Outbox, product_in: ProductIn
 ) -> Product:
     """Create a product; Conflict when its SKU is taken."""
-    await store.begin_write(session)
+    await begin_write(session)
     fields = fields_of(product_in)
     await _check_refs(session, fields)
     now = _now()
@@ -158,7 +159,7 @@ async def update_product(
     session: AsyncSession, *, outbox: Outbox, product_id: str, changes: Mapping[str, Any]
 ) -> Product:
     """Change some fields of a product (all of them for a replacement)."""
-    await store.begin_write(session)
+    await begin_write(session)
     product = await get_product(session, product_id=product_id)
     await _check_refs(session, changes, product)
     async with _writing(session):
@@ -177,7 +178,7 @@ async def replace_product(
 
 async def delete_product(session: AsyncSession, *, outbox: Outbox, product_id: str) -> None:
     """Delete a product; NotFound when there is none."""
-    await store.begin_write(session)
+    await begin_write(session)
     product = await get_product(session, product_id=product_id)
     data = ProductDeleted(product_id=product.id, sku=product.sku).model_dump(mode="json")
     async with _writing(session):
@@ -193,7 +194,7 @@ async def list_categories(session: AsyncSession) -> list[CategoryOut]:
 
 async def create_category(session: AsyncSession, *, category_in: CategoryIn) -> CategoryOut:
     """Create a category; Conflict when the slug exists."""
-    await store.begin_write(session)
+    await begin_write(session)
     if await store.get_category(session, category_in.slug) is not None:
         raise Conflict(f"Category {category_in.slug} already exists.")
     async with _writing(session):
@@ -219,7 +220,7 @@ async def import_products(
     if_empty: bool = False,
 ) -> ImportResult:
     """Upsert validated products by SKU in one transaction; with `if_empty`, only into none."""
-    await store.begin_write(session)
+    await begin_write(session)
     await store.lock_products(session)
     if if_empty and await store.count_products(session) > 0:
         await session.rollback()

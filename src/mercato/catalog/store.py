@@ -1,6 +1,6 @@
 """Queries of the catalog (the repository): functions taking an `AsyncSession`.
 
-Writes start with `begin_write`. On SQLite that issues `BEGIN IMMEDIATE`, which
+Writes start with the chassis's `begin_write`. On SQLite that issues `BEGIN IMMEDIATE`, which
 takes the database's write lock before the first read, so that the reads of a
 read-modify-write belong to the same transaction as its writes and a replica that
 shares the file waits for the lock (busy_timeout) instead of failing half-way with
@@ -25,7 +25,6 @@ __all__ = [
     "SORTS",
     "Listing",
     "Sort",
-    "begin_write",
     "categories_with_counts",
     "count_products",
     "dialect",
@@ -46,12 +45,6 @@ _CHUNK = 500
 def dialect(session: AsyncSession) -> str:
     """The session's database dialect name (`sqlite`, `postgresql`)."""
     return session.get_bind().dialect.name
-
-
-async def begin_write(session: AsyncSession) -> None:
-    """Start a write transaction (on SQLite, take the write lock now)."""
-    if dialect(session) == "sqlite":
-        await session.execute(text("BEGIN IMMEDIATE"))
 
 
 async def lock_products(session: AsyncSession) -> None:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import DateTime, TypeDecorator, event, text
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -24,13 +25,45 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
 
-__all__ = ["Base", "Database"]
+__all__ = ["Base", "Database", "UtcDateTime", "begin_write"]
 
 
 class Base(DeclarativeBase):
     """Declarative base; every service has its own subclass so metadata stays apart."""
 
     __abstract__ = True
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware (SQLite drops it)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Store aware timestamps in UTC (naive ones are taken to be UTC)."""
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC)
+            if dialect.name == "sqlite":
+                value = value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Read naive timestamps as UTC."""
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+async def begin_write(session: AsyncSession) -> None:
+    """Start a write transaction; on SQLite take the write lock now.
+
+    Python's sqlite3 driver begins a transaction only at the first write, so the
+    reads before it see no snapshot and concurrent read-modify-write loses updates;
+    `BEGIN IMMEDIATE` makes the whole unit serial across processes sharing the file.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        await session.execute(text("BEGIN IMMEDIATE"))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:

@@ -14,9 +14,23 @@ from pydantic import BaseModel, ConfigDict
 __all__ = [
     "SCHEMAS",
     "EventData",
+    "InventoryCommitted",
+    "InventoryReleased",
+    "InventoryReserved",
+    "Line",
+    "Money",
+    "OrderCancelled",
+    "OrderConfirmed",
+    "OrderFailed",
+    "OrderPlaced",
+    "PaymentFailed",
+    "PaymentRefunded",
+    "PaymentSucceeded",
+    "PriceChanged",
     "ProductChanged",
     "ProductDeleted",
     "ProfileUpdated",
+    "StockChanged",
     "TokenRevoked",
     "UserRegistered",
     "UserRolesChanged",
@@ -89,6 +103,122 @@ class ProductDeleted(EventData):
     sku: str
 
 
+class StockChanged(EventData):
+    """`product.stock_changed` v1, from catalog: on_hand = available + reserved."""
+
+    product_id: str
+    sku: str
+    on_hand: int
+    reserved: int
+    available: int
+
+
+class PriceChanged(EventData):
+    """`product.price_changed` v1, from catalog."""
+
+    product_id: str
+    sku: str
+    old_price: Money
+    new_price: Money
+
+
+class Line(BaseModel):
+    """One product line of a reservation or an order."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    product_id: str
+    quantity: int
+    unit_price: Money | None = None
+
+
+class InventoryReserved(EventData):
+    """`inventory.reserved` v1, from catalog: stock held for an order until it expires."""
+
+    order_id: str
+    items: list[Line]
+    expires_at: str
+
+
+class InventoryReleased(EventData):
+    """`inventory.released` v1, from catalog: a reservation given back (or expired)."""
+
+    order_id: str
+    reason: str
+
+
+class InventoryCommitted(EventData):
+    """`inventory.committed` v1, from catalog: reserved stock has left the shelf."""
+
+    order_id: str
+
+
+class PaymentSucceeded(EventData):
+    """`payment.succeeded` v1, from payments."""
+
+    payment_id: str
+    order_id: str
+    user_id: str
+    amount: Money
+    method_id: str
+
+
+class PaymentFailed(EventData):
+    """`payment.failed` v1, from payments."""
+
+    payment_id: str
+    order_id: str
+    user_id: str
+    amount: Money
+    reason: str
+
+
+class PaymentRefunded(EventData):
+    """`payment.refunded` v1, from payments."""
+
+    payment_id: str
+    refund_id: str
+    order_id: str
+    user_id: str
+    amount: Money
+    reason: str
+
+
+class OrderPlaced(EventData):
+    """`order.placed` v1, from orders: the checkout saga has started."""
+
+    order_id: str
+    user_id: str
+    items: list[Line]
+    total: Money
+
+
+class OrderConfirmed(EventData):
+    """`order.confirmed` v1, from orders: paid and stock committed."""
+
+    order_id: str
+    user_id: str
+    total: Money
+    payment_id: str
+
+
+class OrderCancelled(EventData):
+    """`order.cancelled` v1, from orders: stock released, payment refunded if any."""
+
+    order_id: str
+    user_id: str
+    reason: str
+
+
+class OrderFailed(EventData):
+    """`order.failed` v1, from orders: ended `payment_failed` or `out_of_stock`."""
+
+    order_id: str
+    user_id: str
+    status: str
+    reason: str
+
+
 SCHEMAS: dict[tuple[str, int], type[EventData]] = {
     ("user.registered", 1): UserRegistered,
     ("user.roles_changed", 1): UserRolesChanged,
@@ -97,6 +227,18 @@ SCHEMAS: dict[tuple[str, int], type[EventData]] = {
     ("product.created", 1): ProductChanged,
     ("product.updated", 1): ProductChanged,
     ("product.deleted", 1): ProductDeleted,
+    ("product.stock_changed", 1): StockChanged,
+    ("product.price_changed", 1): PriceChanged,
+    ("inventory.reserved", 1): InventoryReserved,
+    ("inventory.released", 1): InventoryReleased,
+    ("inventory.committed", 1): InventoryCommitted,
+    ("payment.succeeded", 1): PaymentSucceeded,
+    ("payment.failed", 1): PaymentFailed,
+    ("payment.refunded", 1): PaymentRefunded,
+    ("order.placed", 1): OrderPlaced,
+    ("order.confirmed", 1): OrderConfirmed,
+    ("order.cancelled", 1): OrderCancelled,
+    ("order.failed", 1): OrderFailed,
 }
 
 

@@ -9,44 +9,19 @@ it was read fails instead of silently losing the other writer's change.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Index, Integer, MetaData, String, Text, func
+from sqlalchemy import JSON, Index, Integer, MetaData, String, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
 
-from mercato.chassis.database import Base
+from mercato.chassis.database import Base, UtcDateTime
 from mercato.chassis.events import event_tables
 
-__all__ = ["EVENTS", "JsonDocument", "Profile", "UsersBase", "UtcDateTime"]
+__all__ = ["EVENTS", "JsonDocument", "Profile", "UsersBase"]
 
 JsonDocument = JSON().with_variant(JSONB(), "postgresql")
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """A timezone-aware UTC timestamp on every backend (SQLite stores no offset)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        """Store UTC; a naive value is taken to be UTC already."""
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        """Read back an aware UTC datetime."""
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
 
 
 class UsersBase(Base):

@@ -10,18 +10,13 @@ MERCATO_REQUIRE_SERVERS=1 (CI), where they fail.
 
 from __future__ import annotations
 
-import os
-import socket
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
-import asyncpg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection
 
 from mercato.auth.models import MIGRATIONS, AuthBase
 from mercato.chassis.database import Database
@@ -37,45 +32,16 @@ from tests.service.test_auth_support import (
     register,
     tokens_for,
 )
-from tests.support import running
+from tests.support import fresh_postgres_database, running
 
 pytestmark = pytest.mark.integration
-
-DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-
-
-def require_server(name: str, host: str, port: int, *, timeout: float = 1.0) -> None:
-    """Skip the test (fail it under MERCATO_REQUIRE_SERVERS=1) unless host:port answers."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return
-    except OSError as exc:
-        reason = f"{name} not reachable at {host}:{port} ({exc})"
-    if os.environ.get("MERCATO_REQUIRE_SERVERS") == "1":
-        pytest.fail(f"{reason}; MERCATO_REQUIRE_SERVERS=1 requires it", pytrace=False)
-    pytest.skip(reason)
 
 
 @pytest.fixture
 async def database_url() -> AsyncIterator[str]:
     """The URL of a new, empty database, dropped after the test."""
-    url = make_url(os.environ.get("MERCATO_TEST_POSTGRES_URL", DEFAULT_URL))
-    require_server("PostgreSQL", url.host or "127.0.0.1", url.port or 5432)
-    name = f"mercato_test_auth_{uuid.uuid4().hex[:12]}"
-    params: dict[str, Any] = {
-        "host": url.host or "127.0.0.1",
-        "port": url.port or 5432,
-        "user": url.username or "postgres",
-        "password": url.password,
-        "database": url.database or "postgres",
-    }
-    admin = await asyncpg.connect(**params)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with fresh_postgres_database("auth") as url:
+        yield url
 
 
 async def test_migrations_match_the_models(database_url: str) -> None:
