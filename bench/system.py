@@ -105,7 +105,11 @@ def start_mercato(env: dict[str, str] | None = None) -> Iterator[Mercato]:
                 env={**os.environ, **(env or {})},
             )
         try:
-            wait_http(f"http://127.0.0.1:{port}/health", timeout=90)
+            try:
+                wait_http(f"http://127.0.0.1:{port}/health", timeout=90)
+            except TimeoutError:
+                sys.stderr.write(log.read_text()[-5000:])
+                raise
             yield Mercato(port, data_dir, process, time.perf_counter() - started, log)
         finally:
             process.send_signal(signal.SIGTERM)

@@ -1,7 +1,9 @@
 """Fixtures of the integration tests, which run against real servers.
 
-A test that needs a server takes its fixture (`nats_url`, ...). When the server is
-not reachable the test is skipped with the reason shown, except when
+A test that needs a server takes its fixture (`nats_url`, `rabbit_url`, ...). A
+test of the event bus takes `broker`, which runs it once on NATS and once on
+RabbitMQ, each time in a namespace of its own that is deleted afterwards. When the
+server is not reachable the test is skipped with the reason shown, except when
 `MERCATO_REQUIRE_SERVERS=1` (CI), where it fails instead. Add a server with
 `tests.support.require_server(name, host, port)` in a fixture of its own.
 """
@@ -13,10 +15,15 @@ import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
+import aio_pika
 import pytest
 
+from mercato.chassis.events import EventBus
 from mercato.chassis.events.nats_bus import NatsBus
+from mercato.chassis.events.rabbit_bus import RabbitBus
 from tests.support import require_url
 
 
@@ -27,14 +34,12 @@ def nats_url() -> str:
     return require_url("NATS", url, 4222)
 
 
-@pytest.fixture
-async def nats_bus(nats_url: str) -> AsyncIterator[NatsBus]:
-    """A connected bus in a namespace of its own, with short delays; deleted afterwards."""
-    namespace = f"TEST_{uuid.uuid4().hex[:12].upper()}"
+@asynccontextmanager
+async def _nats_bus(url: str) -> AsyncIterator[NatsBus]:
     bus = NatsBus(
-        nats_url,
+        url,
         service="tests",
-        namespace=namespace,
+        namespace=f"TEST_{uuid.uuid4().hex[:12].upper()}",
         retry_delay=0.05,
         fetch_timeout=0.2,
         ack_wait=5.0,
@@ -45,6 +50,110 @@ async def nats_bus(nats_url: str) -> AsyncIterator[NatsBus]:
     finally:
         await bus.delete_streams()
         await bus.close()
+
+
+@pytest.fixture
+async def nats_bus(nats_url: str) -> AsyncIterator[NatsBus]:
+    """A connected bus in a namespace of its own, with short delays; deleted afterwards."""
+    async with _nats_bus(nats_url) as bus:
+        yield bus
+
+
+@pytest.fixture(scope="session")
+def rabbit_url() -> str:
+    """The RabbitMQ server to test against (MERCATO_TEST_RABBIT_URL overrides)."""
+    url = os.environ.get("MERCATO_TEST_RABBIT_URL", "amqp://guest:guest@127.0.0.1:5672/")
+    return require_url("RabbitMQ", url, 5672)
+
+
+@asynccontextmanager
+async def _rabbit_bus(url: str) -> AsyncIterator[RabbitBus]:
+    bus = RabbitBus(
+        url,
+        service="tests",
+        namespace=f"test_{uuid.uuid4().hex[:12]}",
+        retry_delay=0.05,
+        max_retry_delay=0.5,
+    )
+    await bus.connect()
+    try:
+        yield bus
+    finally:
+        await bus.delete_namespace()
+        await bus.close()
+
+
+@pytest.fixture
+async def rabbit_bus(rabbit_url: str) -> AsyncIterator[RabbitBus]:
+    """A connected bus in a namespace of its own, with short delays; deleted afterwards."""
+    async with _rabbit_bus(rabbit_url) as bus:
+        yield bus
+
+
+@dataclass
+class Broker:
+    """A connected bus under test, with what a test needs to see behind it."""
+
+    kind: str  # "nats" or "amqp"
+    url: str
+    bus: EventBus
+    namespace: str
+    dead_url: str  # a URL of this scheme where nothing answers
+
+    async def publish_raw(self, event_type: str, body: bytes) -> None:
+        """Publish `body` as it is, under `event_type`, bypassing the envelope."""
+        if isinstance(self.bus, NatsBus):
+            await self.bus.js.publish(self.bus.subject(event_type), body)
+        else:
+            assert isinstance(self.bus, RabbitBus)
+            await self.bus.exchange.publish(aio_pika.Message(body), event_type)
+
+    async def published(self) -> int:
+        """How many messages the broker has taken on the events stream or exchange."""
+        if isinstance(self.bus, NatsBus):
+            return int((await self.bus.js.stream_info(self.bus.stream)).state.messages)
+        assert isinstance(self.bus, RabbitBus)
+        channel = await self.bus.connection.channel()
+        try:
+            probe = await channel.declare_queue(_probe(self.bus), passive=True)
+            return int(probe.declaration_result.message_count or 0)
+        finally:
+            await channel.close()
+
+    async def tail_consumers(self) -> int:
+        """How many tails are reading the broker's event stream."""
+        if isinstance(self.bus, NatsBus):
+            return len(await self.bus.js.consumers_info(self.bus.stream))
+        assert isinstance(self.bus, RabbitBus)
+        channel = await self.bus.connection.channel()
+        try:
+            stream = await channel.declare_queue(self.bus.topology.stream, passive=True)
+            return int(stream.declaration_result.consumer_count or 0)
+        finally:
+            await channel.close()
+
+
+def _probe(bus: RabbitBus) -> str:
+    return f"{bus.topology.prefix}.probe"
+
+
+@pytest.fixture(params=["nats", "amqp"])
+async def broker(request: pytest.FixtureRequest) -> AsyncIterator[Broker]:
+    """The event bus under test, on NATS JetStream and then on RabbitMQ."""
+    if request.param == "nats":
+        async with _nats_bus(request.getfixturevalue("nats_url")) as bus:
+            yield Broker("nats", bus.url, bus, bus.namespace, "nats://127.0.0.1:1")
+        return
+    async with _rabbit_bus(request.getfixturevalue("rabbit_url")) as rabbit:
+        # A queue of every event, so that a test can count what was published;
+        # exclusive, so it goes with the bus's connection.
+        channel = await rabbit.connection.channel()
+        probe = await channel.declare_queue(_probe(rabbit), exclusive=True)
+        await probe.bind(rabbit.topology.exchange, "#")
+        await channel.close()
+        yield Broker(
+            "amqp", rabbit.url, rabbit, rabbit.namespace, "amqp://guest:guest@127.0.0.1:1/"
+        )
 
 
 Check = Callable[[], Awaitable[bool] | bool]

@@ -1,4 +1,4 @@
-"""Integration tests of the whole event path on a real NATS server.
+"""Integration tests of the whole event path, on NATS JetStream and on RabbitMQ.
 
 A producer's transaction writes the outbox, the relay publishes it, and an
 idempotent consumer in another service's database applies it exactly once.
@@ -23,9 +23,10 @@ from mercato.chassis.events import (
     IdempotentConsumer,
     Outbox,
     OutboxRelay,
+    connect_bus,
     event_tables,
 )
-from mercato.chassis.events.nats_bus import NatsBus
+from tests.integration.conftest import Broker
 
 pytestmark = pytest.mark.integration
 Eventually = Callable[..., Awaitable[None]]
@@ -88,7 +89,7 @@ def recording_handler(service: Service, calls: list[str]) -> Callable[..., Await
 
 
 async def test_outbox_to_relay_to_consumer(
-    producer: Service, consumer_side: Service, nats_bus: NatsBus, eventually: Eventually
+    producer: Service, consumer_side: Service, broker: Broker, eventually: Eventually
 ) -> None:
     calls: list[str] = []
     consumer = IdempotentConsumer(
@@ -97,8 +98,8 @@ async def test_outbox_to_relay_to_consumer(
         "audit",
         {"demo.placed": recording_handler(consumer_side, calls)},
     )
-    await consumer.start(nats_bus)
-    relay = OutboxRelay(producer.db, producer.tables, nats_bus, poll_interval=30.0)
+    await consumer.start(broker.bus)
+    relay = OutboxRelay(producer.db, producer.tables, broker.bus, poll_interval=30.0)
     await relay.start()
     outbox = Outbox(producer.tables, source="orders")
     try:
@@ -121,22 +122,21 @@ async def test_outbox_to_relay_to_consumer(
 
 
 async def test_a_redelivered_event_has_one_effect(
-    consumer_side: Service, nats_bus: NatsBus, eventually: Eventually
+    consumer_side: Service, broker: Broker, eventually: Eventually
 ) -> None:
     calls: list[str] = []
     handler = recording_handler(consumer_side, calls)
     consumer = IdempotentConsumer(
         consumer_side.db, consumer_side.tables, "audit", {"demo.placed": handler}
     )
-    await consumer.start(nats_bus)
+    await consumer.start(broker.bus)
     try:
         event = Event.new("demo.placed", subject="o1", data={}, source="orders")
-        await nats_bus.publish(event)
-        # The same event again under another broker id: dedupe cannot catch it.
-        subject = nats_bus.subject(event.type)
-        await nats_bus.js.publish(subject, event.to_bytes(), headers={"Nats-Msg-Id": "other"})
+        await broker.bus.publish(event)
+        # The same event again without its de-duplication id: the broker delivers it.
+        await broker.publish_raw(event.type, event.to_bytes())
         sentinel = Event.new("demo.placed", subject="o2", data={}, source="orders")
-        await nats_bus.publish(sentinel)
+        await broker.bus.publish(sentinel)
         await eventually(lambda: sentinel.id in calls, what="the sentinel")
     finally:
         await consumer.stop()
@@ -146,34 +146,42 @@ async def test_a_redelivered_event_has_one_effect(
 
 
 async def test_contract_violation_is_dead_lettered_at_once(
-    consumer_side: Service, nats_bus: NatsBus, eventually: Eventually
+    consumer_side: Service, broker: Broker, eventually: Eventually
 ) -> None:
     calls: list[str] = []
     handler = recording_handler(consumer_side, calls)
     consumer = IdempotentConsumer(
         consumer_side.db, consumer_side.tables, "users", {"user.registered": handler}
     )
-    await consumer.start(nats_bus)
+    await consumer.start(broker.bus)
     try:
         bad = Event.new("user.registered", subject="u1", data={"user_id": "u1"}, source="auth")
-        await nats_bus.publish(bad)
+        await broker.bus.publish(bad)
 
         async def dead_lettered() -> bool:
-            return len(await nats_bus.dead_letters()) == 1
+            return len(await broker.bus.dead_letters()) == 1
 
         await eventually(dead_lettered, what="the invalid event in the DLQ")
     finally:
         await consumer.stop()
-    [letter] = await nats_bus.dead_letters()
+    [letter] = await broker.bus.dead_letters()
     assert letter.attempts == 1 and letter.consumer == "users"
     assert "breaks its contract" in letter.error and "email" in letter.error
     assert calls == []
 
 
 async def test_relay_keeps_rows_while_the_broker_is_unreachable(
-    producer: Service, nats_bus: NatsBus, eventually: Eventually
+    producer: Service, broker: Broker, eventually: Eventually
 ) -> None:
-    dead = NatsBus("nats://127.0.0.1:1", service="orders", namespace=nats_bus.namespace)
+    seen: list[str] = []
+
+    async def record(event: Event) -> None:
+        seen.append(event.id)
+
+    # The checking consumer exists before anything is published (RabbitMQ routes
+    # an event only to the queues bound at the time), and takes it later.
+    await (await broker.bus.subscribe("check", ["demo.placed"], record)).stop()
+    dead = connect_bus(broker.dead_url, service="orders", namespace=broker.namespace)
     with pytest.raises(BusUnavailable):
         await dead.connect()
     relay = OutboxRelay(producer.db, producer.tables, dead, min_backoff=0.02, max_backoff=0.1)
@@ -182,8 +190,7 @@ async def test_relay_keeps_rows_while_the_broker_is_unreachable(
     try:
         async with producer.db.transaction() as session:
             written = [
-                await outbox.add(session, "demo.placed", subject=f"o{i}", data={})
-                for i in range(5)
+                await outbox.add(session, "demo.placed", subject=f"o{i}", data={}) for i in range(5)
             ]
         attempts = producer.tables.outbox.c.attempts
 
@@ -192,13 +199,12 @@ async def test_relay_keeps_rows_while_the_broker_is_unreachable(
                 return bool(await session.scalar(select(func.min(attempts))) >= 2)
 
         await eventually(retried, what="several failed attempts")
-        assert (await nats_bus.js.stream_info(nats_bus.stream)).state.messages == 0
+        assert await broker.published() == 0
 
-        relay.bus = nats_bus  # the broker is back
+        relay.bus = broker.bus  # the broker is back
 
         async def all_published() -> bool:
-            info = await nats_bus.js.stream_info(nats_bus.stream)
-            return int(info.state.messages) == 5
+            return await broker.published() == 5
 
         await eventually(all_published, what="the kept rows on the broker")
     finally:
@@ -207,11 +213,6 @@ async def test_relay_keeps_rows_while_the_broker_is_unreachable(
     async with producer.db.session() as session:
         unpublished = select(func.count()).where(producer.tables.outbox.c.published_at.is_(None))
         assert await session.scalar(unpublished) == 0
-    seen: list[str] = []
-
-    async def record(event: Event) -> None:
-        seen.append(event.id)
-
-    await nats_bus.subscribe("check", ["demo.placed"], record)
+    await broker.bus.subscribe("check", ["demo.placed"], record)
     await eventually(lambda: len(seen) == 5, what="five deliveries")
     assert seen == [event.id for event in written]

@@ -135,7 +135,11 @@ async def test_import_upserts_by_sku(
     found = (await client.get(f"{API}/products", params={"q": "mascara"})).json()["items"]
     assert [p["price"]["amount"] for p in found] == [849]
     events = await outbox(app)
-    assert [e["type"] for e in events[3:]] == ["product.updated", "product.created"]
+    assert [e["type"] for e in events[3:]] == [
+        "product.updated",
+        "product.price_changed",
+        "product.created",
+    ]
     assert events[3]["data"]["price"] == {"amount": 849, "currency": "USD"}
 
 
@@ -171,9 +175,9 @@ async def test_an_event_exists_only_if_its_change_was_committed(app: FastAPI) ->
         good = ProductFields(
             sku="OK-1", title="Fine", brand=None, description="", price_amount=100,
             currency="USD", category=None, tags=[], attributes={}, images=[],
-            thumbnail=None, stock=1, rating=None,
+            thumbnail=None, on_hand=1, rating=None,
         )  # fmt: skip
-        bad = ProductFields(**{**good, "sku": "BAD-1", "stock": -1})  # the database refuses
+        bad = ProductFields(**{**good, "sku": "BAD-1", "on_hand": -1})  # the database refuses
         async with runtime.database.session() as session:
             with pytest.raises(ProblemError):
                 await service.import_products(session, outbox=runtime.outbox, products=[good, bad])

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from mercato.chassis.context import new_context, reset_current, set_current
 from mercato.chassis.events import Event, connect_bus
 from mercato.chassis.events.nats_bus import NatsBus
+from mercato.chassis.events.rabbit_bus import RabbitBus
 
 
 def test_new_fills_id_time_and_no_trace_outside_a_request() -> None:
@@ -82,8 +83,10 @@ def test_connect_bus_picks_the_transport_by_scheme() -> None:
     default = connect_bus("nats://127.0.0.1:4222", service="users")
     assert isinstance(default, NatsBus)
     assert default.subject("order.placed") == "mercato.events.order.placed"
-    with pytest.raises(NotImplementedError, match="RabbitMQ transport: not yet"):
-        connect_bus("amqp://guest:guest@127.0.0.1/", service="users")
+    rabbit = connect_bus("amqp://guest:guest@127.0.0.1/", service="users", namespace="TEST_NS")
+    assert isinstance(rabbit, RabbitBus)
+    assert rabbit.topology.exchange == "test_ns.events"
+    assert isinstance(connect_bus("amqps://rabbit.example/", service="users"), RabbitBus)
     with pytest.raises(ValueError, match="scheme"):
         connect_bus("http://127.0.0.1", service="users")
     with pytest.raises(ValueError, match="namespace"):

@@ -29,6 +29,9 @@ def test_default_ports_follow_the_conventions() -> None:
         8110: "auth-1",
         8120: "users-1",
         8130: "catalog-1",
+        8140: "orders-1",
+        8150: "payments-1",
+        8160: "logs-1",
         8242: "nats",
     }
 
@@ -45,13 +48,14 @@ def test_replicas_take_consecutive_ports() -> None:
     ]
 
 
-def test_start_order_is_auth_then_users_and_catalog_then_gateway() -> None:
+def test_start_order_is_auth_then_the_services_then_orders_then_gateway() -> None:
     order = [[s.name for s in stage] for stage in stages()]
 
     assert order[0] == ["auth"]
-    assert set(order[1]) == {"users", "catalog"}
+    assert set(order[1]) == {"users", "catalog", "payments", "logs"}
+    assert order[2] == ["orders"]
     assert order[-1] == ["gateway"]
-    assert len(order) == 3
+    assert len(order) == 4
 
 
 def test_service_ports_stay_ten_apart() -> None:
@@ -66,7 +70,10 @@ def test_upstreams_list_every_backend_with_replicas_joined_by_a_bar() -> None:
     assert lay.upstreams() == (
         "auth=http://127.0.0.1:8110,"
         "users=http://127.0.0.1:8120,"
-        "catalog=http://127.0.0.1:8130|http://127.0.0.1:8131"
+        "catalog=http://127.0.0.1:8130|http://127.0.0.1:8131,"
+        "payments=http://127.0.0.1:8150,"
+        "logs=http://127.0.0.1:8160,"
+        "orders=http://127.0.0.1:8140"
     )
 
 

@@ -9,6 +9,7 @@ from mercato.catalog.loading import load_demo_data
 from mercato.catalog.models import EVENTS, MIGRATIONS, CatalogBase
 from mercato.catalog.routes import router
 from mercato.catalog.settings import CatalogSettings, load_settings
+from mercato.catalog.sweeper import start_sweeper, stop_sweeper
 from mercato.chassis.app import create_app as create_service_app
 from mercato.chassis.runtime import ServiceSpec
 
@@ -17,12 +18,16 @@ __all__ = ["SPEC", "create_app"]
 SPEC = ServiceSpec(
     name="catalog",
     title="Mercato catalog",
-    description="Products and categories: search, filters, cursor paging, admin edits.",
+    description=(
+        "Products and categories: search, filters, cursor paging, admin edits; "
+        "stock reservations for checkout."
+    ),
     metadata=CatalogBase.metadata,
     event_tables=EVENTS,
     migrations=MIGRATIONS,
     handlers=HANDLERS,
-    on_startup=(load_demo_data,),
+    on_startup=(load_demo_data, start_sweeper),
+    on_shutdown=(stop_sweeper,),
 )
 
 

@@ -117,7 +117,7 @@ def _convert(index: int, item: DummyProduct, currency: str) -> ProductFields | I
         attributes=attributes,
         images=list(item.images),
         thumbnail=item.thumbnail,
-        stock=item.stock,
+        on_hand=item.stock,
         rating=item.rating,
     )
 

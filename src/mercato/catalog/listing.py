@@ -5,6 +5,10 @@ page continues exactly after that item whatever was inserted meanwhile, and item
 with equal keys (same price, same instant) are neither repeated nor skipped. A
 cursor only continues the order it was made for. (Relevance is the exception to
 exactness: a search's scores shift a little when products change between pages.)
+
+`ids=a,b,c` is a batch lookup (a cart's products): at most `MAX_IDS` ids, the other
+filters still apply, unknown ids are simply absent, and the page size defaults to
+`MAX_IDS` so that one page holds them all.
 """
 
 from __future__ import annotations
@@ -22,7 +26,10 @@ from mercato.catalog.store import Listing, Sort
 from mercato.chassis.errors import Unprocessable
 from mercato.chassis.paging import decode_cursor, encode_cursor
 
-__all__ = ["Page", "ProductQuery", "list_products"]
+__all__ = ["DEFAULT_LIMIT", "MAX_IDS", "Page", "ProductQuery", "list_products", "parse_ids"]
+
+DEFAULT_LIMIT = 20
+MAX_IDS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +42,9 @@ class ProductQuery:
     min_price: int | None = None
     max_price: int | None = None
     sort: Sort | None = None
-    limit: int = 20
+    limit: int | None = None
     cursor: str | None = None
+    ids: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +60,16 @@ def _invalid(field: str, message: str) -> Unprocessable:
         f"Invalid {field}: {message}.",
         errors=[{"field": field, "in": "query", "message": message}],
     )
+
+
+def parse_ids(raw: str | None) -> tuple[str, ...] | None:
+    """The distinct ids of a comma-separated list, in order; 422 beyond `MAX_IDS`."""
+    if raw is None:
+        return None
+    ids = tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
+    if len(ids) > MAX_IDS:
+        raise _invalid("ids", f"at most {MAX_IDS} ids")
+    return ids
 
 
 def effective_sort(query: ProductQuery) -> Sort:
@@ -104,20 +122,23 @@ async def list_products(session: AsyncSession, *, query: ProductQuery) -> Page:
     ):
         raise _invalid("min_price", "must not be greater than max_price")
     sort = effective_sort(query)
+    ids = parse_ids(query.ids)
+    limit = query.limit or (MAX_IDS if ids is not None else DEFAULT_LIMIT)
     listing = Listing(
         sort=sort,
-        limit=query.limit,
+        limit=limit,
         q=query.q if has_terms(query.q) else None,
         category=query.category,
         brand=query.brand,
         min_price=query.min_price,
         max_price=query.max_price,
+        ids=ids,
         after=_after(sort, query.cursor),
     )
     rows = await store.list_products(session, listing)
-    page = rows[: query.limit]
+    page = rows[:limit]
     next_cursor = None
-    if len(rows) > query.limit:
+    if len(rows) > limit:
         last, key = page[-1]
         next_cursor = encode_cursor([sort, _key_json(key), last.id])
     return Page(items=[product for product, _ in page], next_cursor=next_cursor)

@@ -145,7 +145,6 @@ class ProductFields(TypedDict):
 
 
 ReservationStatus = Literal["reserved", "committed", "released"]
-RESERVATION_STATUSES: tuple[ReservationStatus, ...] = ("reserved", "committed", "released")
 
 
 class Reservation(CatalogBase):
@@ -153,9 +152,7 @@ class Reservation(CatalogBase):
 
     __tablename__ = "reservations"
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('reserved', 'committed', 'released')", name="status_known"
-        ),
+        CheckConstraint("status IN ('reserved', 'committed', 'released')", name="status_known"),
         CheckConstraint("total_amount >= 0", name="total_not_negative"),
         Index("ix_reservations_status_expires_at", "status", "expires_at"),
     )

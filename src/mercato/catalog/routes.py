@@ -1,18 +1,20 @@
 """The catalog's HTTP API under `/api/catalog`: a thin layer over the service.
 
-Reads are public; writes need the admin role. The hot read paths answer with bytes
-encoded by orjson straight from the rows, without a response model round trip (the
-models still document them in OpenAPI).
+Reads are public; writes need the admin role, and an admin also sees each product's
+`on_hand` and `reserved` (everyone sees `stock`, what is available). Reservations
+(the checkout's inventory calls) are for other services and admins. The hot read
+paths answer with bytes encoded by orjson straight from the rows, without a response
+model round trip (the models still document them in OpenAPI).
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
-from mercato.catalog import listing, service
+from mercato.catalog import listing, reservations, service
 from mercato.catalog.dummyjson import parse_products
 from mercato.catalog.schemas import (
     CategoryIn,
@@ -24,18 +26,22 @@ from mercato.catalog.schemas import (
     ProductOut,
     ProductPage,
     ProductPatch,
+    ReleaseIn,
+    ReservationIn,
+    ReservationOut,
+    StockIn,
     product_body,
 )
-from mercato.catalog.settings import CatalogSettings
+from mercato.catalog.settings import settings_of
 from mercato.catalog.store import Sort
 from mercato.chassis.deps import RuntimeDep, SessionDep
-from mercato.chassis.errors import Unprocessable
+from mercato.chassis.errors import Forbidden, Unauthorized, Unprocessable
 from mercato.chassis.events import Outbox
 from mercato.chassis.responses import JsonResponse
 from mercato.chassis.runtime import Runtime
-from mercato.chassis.security import Admin
+from mercato.chassis.security import Admin, CurrentUser, Principal, authenticated
 
-__all__ = ["JsonResponse", "router"]
+__all__ = ["JsonResponse", "router", "service_or_admin", "viewer_is_admin"]
 
 router = APIRouter(prefix="/api/catalog", tags=["catalog"])
 
@@ -46,16 +52,32 @@ def _outbox(runtime: Runtime) -> Outbox:
     return runtime.outbox
 
 
-def _settings(runtime: Runtime) -> CatalogSettings:
-    settings = runtime.settings
-    if not isinstance(settings, CatalogSettings):
-        raise RuntimeError("the catalog runs with settings that are not CatalogSettings")
-    return settings
+async def viewer_is_admin(request: Request) -> bool:
+    """Whether a public read comes from an admin (a bad token reads as anonymous)."""
+    if not request.headers.get("authorization"):
+        return False
+    try:
+        principal = await authenticated(request)
+    except Unauthorized:
+        return False
+    return principal.is_admin
+
+
+async def service_or_admin(principal: CurrentUser) -> Principal:
+    """The caller, who must be another service or an admin."""
+    if not (principal.is_service or principal.is_admin):
+        raise Forbidden("This needs a service token or the admin role.")
+    return principal
+
+
+AdminView = Annotated[bool, Depends(viewer_is_admin)]
+Internal = Annotated[Principal, Depends(service_or_admin)]
 
 
 @router.get("/products", response_model=ProductPage)
 async def list_products(
     session: SessionDep,
+    admin: AdminView,
     *,
     q: Annotated[str | None, Query(max_length=200, description="Search words.")] = None,
     category: Annotated[str | None, Query(max_length=64)] = None,
@@ -63,10 +85,15 @@ async def list_products(
     min_price: Annotated[int | None, Query(ge=0, description="Minor units.")] = None,
     max_price: Annotated[int | None, Query(ge=0, description="Minor units.")] = None,
     sort: Annotated[Sort | None, Query(description="Default: relevance with q.")] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    limit: Annotated[
+        int | None, Query(ge=1, le=100, description="Default 20 (100 with ids).")
+    ] = None,
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
+    ids: Annotated[
+        str | None, Query(max_length=4000, description="Comma-separated ids (at most 100).")
+    ] = None,
 ) -> Response:
-    """Products matching the filters and search, one page at a time."""
+    """Products matching the filters and search (or the listed ids), one page at a time."""
     query = listing.ProductQuery(
         q=q,
         category=category,
@@ -76,17 +103,18 @@ async def list_products(
         sort=sort,
         limit=limit,
         cursor=cursor,
+        ids=ids,
     )
     page = await listing.list_products(session, query=query)
-    items = [product_body(p) for p in page.items]
+    items = [product_body(p, admin=admin) for p in page.items]
     return JsonResponse({"items": items, "next_cursor": page.next_cursor})
 
 
 @router.get("/products/{product_id}", response_model=ProductOut)
-async def get_product(product_id: str, session: SessionDep) -> Response:
+async def get_product(product_id: str, session: SessionDep, admin: AdminView) -> Response:
     """One product; 404 when there is none."""
     product = await service.get_product(session, product_id=product_id)
-    return JsonResponse(product_body(product))
+    return JsonResponse(product_body(product, admin=admin))
 
 
 @router.post("/products", status_code=201, response_model=ProductOut)
@@ -96,7 +124,8 @@ async def create_product(
     """Create a product (admin); 409 when the SKU is taken."""
     product = await service.create_product(session, outbox=_outbox(runtime), product_in=product_in)
     location = f"{router.prefix}/products/{product.id}"
-    return JsonResponse(product_body(product), status_code=201, headers={"Location": location})
+    body = product_body(product, admin=True)
+    return JsonResponse(body, status_code=201, headers={"Location": location})
 
 
 @router.patch("/products/{product_id}", response_model=ProductOut)
@@ -110,7 +139,7 @@ async def update_product(
         product_id=product_id,
         changes=service.changed_fields(patch),
     )
-    return JsonResponse(product_body(product))
+    return JsonResponse(product_body(product, admin=True))
 
 
 @router.put("/products/{product_id}", response_model=ProductOut)
@@ -121,7 +150,7 @@ async def replace_product(
     product = await service.replace_product(
         session, outbox=_outbox(runtime), product_id=product_id, product_in=product_in
     )
-    return JsonResponse(product_body(product))
+    return JsonResponse(product_body(product, admin=True))
 
 
 @router.delete("/products/{product_id}", status_code=204)
@@ -138,7 +167,7 @@ async def import_products(
     import_in: ImportIn, session: SessionDep, runtime: RuntimeDep, _: Admin
 ) -> ImportResult:
     """Upsert products in the dummyjson format by SKU, all or nothing (admin)."""
-    products, issues = parse_products(import_in.products, currency=_settings(runtime).currency)
+    products, issues = parse_products(import_in.products, currency=settings_of(runtime).currency)
     if issues:
         where = ", ".join(f"item {i.index} ({i.field})" for i in issues[:10])
         raise Unprocessable(
@@ -158,3 +187,67 @@ async def list_categories(session: SessionDep) -> CategoryList:
 async def create_category(category_in: CategoryIn, session: SessionDep, _: Admin) -> CategoryOut:
     """Create a category (admin); 409 when the slug exists."""
     return await service.create_category(session, category_in=category_in)
+
+
+@router.post("/products/{product_id}/stock", response_model=ProductOut)
+async def restock(
+    product_id: str, stock_in: StockIn, session: SessionDep, runtime: RuntimeDep, _: Admin
+) -> Response:
+    """Add units on hand, or correct them with a negative delta (admin); 422 below reserved."""
+    product = await reservations.restock(
+        session, outbox=_outbox(runtime), product_id=product_id, delta=stock_in.delta
+    )
+    return JsonResponse(product_body(product, admin=True))
+
+
+@router.post(
+    "/reservations",
+    status_code=201,
+    response_model=ReservationOut,
+    responses={200: {"model": ReservationOut, "description": "The order's existing reservation."}},
+)
+async def reserve(
+    reservation_in: ReservationIn, session: SessionDep, runtime: RuntimeDep, _: Internal
+) -> Response:
+    """Hold stock for an order, all lines or none (service, admin); 409 when short."""
+    body, created = await reservations.reserve(
+        session,
+        outbox=_outbox(runtime),
+        reservation_in=reservation_in,
+        ttl_seconds=settings_of(runtime).reservation_ttl_seconds,
+    )
+    if not created:
+        return JsonResponse(body)
+    location = f"{router.prefix}/reservations/{reservation_in.order_id}"
+    return JsonResponse(body, status_code=201, headers={"Location": location})
+
+
+@router.get("/reservations/{order_id}", response_model=ReservationOut)
+async def get_reservation(order_id: str, session: SessionDep, _: Internal) -> Response:
+    """An order's reservation (service, admin); 404 when there is none."""
+    return JsonResponse(await reservations.get_reservation(session, order_id=order_id))
+
+
+@router.post("/reservations/{order_id}/commit", response_model=ReservationOut)
+async def commit_reservation(
+    order_id: str, session: SessionDep, runtime: RuntimeDep, _: Internal
+) -> Response:
+    """Take the reserved units off the shelf (service, admin); 409 once released or expired."""
+    body = await reservations.commit(session, outbox=_outbox(runtime), order_id=order_id)
+    return JsonResponse(body)
+
+
+@router.post("/reservations/{order_id}/release", response_model=ReservationOut)
+async def release_reservation(
+    order_id: str,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    _: Internal,
+    release_in: ReleaseIn | None = None,
+) -> Response:
+    """Give the units back (service, admin); after a commit they go back on hand."""
+    reason = release_in.reason if release_in is not None else "requested"
+    body = await reservations.release(
+        session, outbox=_outbox(runtime), order_id=order_id, reason=reason
+    )
+    return JsonResponse(body)

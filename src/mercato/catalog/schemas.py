@@ -2,7 +2,10 @@
 
 `ProductIn` is what an administrator sends to create or replace a product and
 `ProductPatch` a partial change; `ProductOut` documents what clients receive, which
-the hot read paths build directly with `product_body` (no model round trip).
+the hot read paths build directly with `product_body` (no model round trip). A
+product's `stock` is what can still be bought (on hand minus reserved); writing
+`stock` sets what is on hand. The inventory calls of the checkout (reservations,
+restock) have their shapes at the end.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from mercato.catalog.models import Product
+from mercato.catalog.models import Product, ReservationStatus
 
 __all__ = [
     "CategoryIn",
@@ -26,6 +29,12 @@ __all__ = [
     "ProductOut",
     "ProductPage",
     "ProductPatch",
+    "ReleaseIn",
+    "ReservationIn",
+    "ReservationItemIn",
+    "ReservationItemOut",
+    "ReservationOut",
+    "StockIn",
     "product_body",
 ]
 
@@ -40,6 +49,10 @@ Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, ma
 Brand = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
 Description = Annotated[str, StringConstraints(max_length=10_000)]
 MAX_AMOUNT = 10**12
+MAX_STOCK = 2**31 - 1
+MAX_TTL_SECONDS = 86400
+OrderId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")]
+ProductId = Annotated[str, StringConstraints(min_length=1, max_length=36)]
 
 
 class Money(BaseModel):
@@ -66,7 +79,7 @@ class ProductIn(BaseModel):
     attributes: dict[str, Any] = Field(default_factory=dict)
     images: list[Url] = Field(default_factory=list, max_length=20)
     thumbnail: Url | None = None
-    stock: int = Field(default=0, ge=0, strict=True)
+    stock: int = Field(default=0, ge=0, le=MAX_STOCK, strict=True, description="Sets on hand.")
     rating: float | None = Field(default=None, ge=0, le=5)
 
 
@@ -85,7 +98,9 @@ class ProductPatch(BaseModel):
     attributes: dict[str, Any] | None = None
     images: list[Url] | None = Field(default=None, max_length=20)
     thumbnail: Url | None = None
-    stock: int | None = Field(default=None, ge=0, strict=True)
+    stock: int | None = Field(
+        default=None, ge=0, le=MAX_STOCK, strict=True, description="Sets on hand."
+    )
     rating: float | None = Field(default=None, ge=0, le=5)
 
     @field_validator(
@@ -116,7 +131,9 @@ class ProductOut(BaseModel):
     attributes: dict[str, Any]
     images: list[str]
     thumbnail: str | None
-    stock: int
+    stock: int = Field(description="Available: on hand minus reserved.")
+    on_hand: int | None = Field(default=None, description="Admins only.")
+    reserved: int | None = Field(default=None, description="Admins only.")
     rating: float | None
     created_at: datetime
     updated_at: datetime
@@ -176,9 +193,9 @@ class ImportResult(BaseModel):
     errors: list[ImportIssue] = Field(default_factory=list)
 
 
-def product_body(product: Product) -> dict[str, Any]:
-    """The JSON object of a product (the `ProductOut` shape)."""
-    return {
+def product_body(product: Product, *, admin: bool = False) -> dict[str, Any]:
+    """The JSON object of a product (the `ProductOut` shape); admins see its stock split."""
+    body = {
         "id": product.id,
         "sku": product.sku,
         "title": product.title,
@@ -190,8 +207,70 @@ def product_body(product: Product) -> dict[str, Any]:
         "attributes": product.attributes,
         "images": product.images,
         "thumbnail": product.thumbnail,
-        "stock": product.stock,
+        "stock": product.available,
         "rating": product.rating,
         "created_at": product.created_at,
         "updated_at": product.updated_at,
     }
+    if admin:
+        body["on_hand"] = product.on_hand
+        body["reserved"] = product.reserved
+    return body
+
+
+class StockIn(BaseModel):
+    """A restock (positive) or correction (negative) of the units on hand."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    delta: int = Field(ge=-MAX_STOCK, le=MAX_STOCK, strict=True)
+
+
+class ReservationItemIn(BaseModel):
+    """One line to reserve: a product and how many units."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    product_id: ProductId
+    quantity: int = Field(ge=1, le=MAX_STOCK, strict=True)
+
+
+class ReservationIn(BaseModel):
+    """Hold stock for an order; the order id makes the call idempotent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    order_id: OrderId
+    items: list[ReservationItemIn] = Field(min_length=1, max_length=100)
+    ttl_seconds: int | None = Field(
+        default=None, ge=1, le=MAX_TTL_SECONDS, strict=True, description="Default: the setting."
+    )
+
+
+class ReleaseIn(BaseModel):
+    """Why a reservation is given back (optional body of a release)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=64)] = "requested"
+
+
+class ReservationItemOut(BaseModel):
+    """A reserved line with the unit price it was reserved at."""
+
+    product_id: str
+    quantity: int
+    unit_price: Money
+
+
+class ReservationOut(BaseModel):
+    """A reservation: held (`reserved`), gone out (`committed`) or given back (`released`)."""
+
+    order_id: str
+    status: ReservationStatus
+    items: list[ReservationItemOut]
+    total: Money
+    expires_at: datetime
+    reason: str | None = Field(default=None, description="Why it was released.")
+    created_at: datetime
+    updated_at: datetime

@@ -3,7 +3,10 @@
 Every change to a product writes its event (`product.created`, `product.updated`,
 `product.deleted`, v1, data as in `mercato.contracts.events`) to the outbox with the
 same session, so the event exists if and only if the change was committed. A change
-that changes nothing writes no event.
+that changes nothing writes no event. A change of price also writes
+`product.price_changed`, and a change of the units on hand `product.stock_changed`.
+The `stock` an editor writes is what is on hand; it may not go below what is
+reserved for orders (422), and a product with reserved units cannot be deleted (409).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.catalog import store
 from mercato.catalog.dummyjson import category_name
+from mercato.catalog.inventory import StockLevel, price_changed_data, stock_changed_data
 from mercato.catalog.models import Category, Product, ProductFields
 from mercato.catalog.schemas import (
     CategoryIn,
@@ -65,7 +69,7 @@ def fields_of(product_in: ProductIn) -> ProductFields:
         attributes=dict(product_in.attributes),
         images=list(product_in.images),
         thumbnail=product_in.thumbnail,
-        stock=product_in.stock,
+        on_hand=product_in.stock,
         rating=product_in.rating,
     )
 
@@ -79,6 +83,8 @@ def changed_fields(patch: ProductPatch) -> dict[str, Any]:
         changes["currency"] = price.currency
     if "brand" in changes:
         changes["brand"] = changes["brand"] or None
+    if "stock" in changes:
+        changes["on_hand"] = changes.pop("stock")
     return changes
 
 
@@ -88,10 +94,39 @@ async def _event(outbox: Outbox, session: AsyncSession, type: str, product: Prod
         sku=product.sku,
         title=product.title,
         price=EventMoney(amount=product.price_amount, currency=product.currency),
-        stock=product.stock,
+        stock=product.available,
         category=product.category,
     )
     await outbox.add(session, type, subject=product.id, data=data.model_dump(mode="json"))
+
+
+_Before = tuple[int, str, int]
+
+
+def _before(product: Product) -> _Before:
+    return product.price_amount, product.currency, product.on_hand
+
+
+async def _updated(
+    outbox: Outbox, session: AsyncSession, product: Product, before: _Before
+) -> None:
+    """The events of an edit: `product.updated`, and what moved among price and stock."""
+    await _event(outbox, session, "product.updated", product)
+    old_price, new_price = before[:2], (product.price_amount, product.currency)
+    if old_price != new_price:
+        data = price_changed_data(
+            product_id=product.id, sku=product.sku, old=old_price, new=new_price
+        )
+        await outbox.add(session, "product.price_changed", subject=product.id, data=data)
+    if before[2] != product.on_hand:
+        level = StockLevel(product.id, product.sku, product.on_hand, product.reserved)
+        data = stock_changed_data(level)
+        await outbox.add(session, "product.stock_changed", subject=product.id, data=data)
+
+
+def _below_reserved(product: Product, fields: Mapping[str, Any]) -> bool:
+    on_hand = fields.get("on_hand")
+    return on_hand is not None and on_hand < product.reserved
 
 
 @asynccontextmanager
@@ -140,6 +175,14 @@ async def get_product(session: AsyncSession, *, product_id: str) -> Product:
     return product
 
 
+async def _locked_product(session: AsyncSession, product_id: str) -> Product:
+    """The product, its row locked until the transaction ends (PostgreSQL); NotFound."""
+    product = await store.get_product(session, product_id, for_update=True)
+    if product is None:
+        raise NotFound(f"There is no product {product_id}.")
+    return product
+
+
 async def create_product(
     session: AsyncSession, *, outbox: Outbox, product_in: ProductIn
 ) -> Product:
@@ -148,7 +191,7 @@ async def create_product(
     fields = fields_of(product_in)
     await _check_refs(session, fields)
     now = _now()
-    product = Product(id=str(uuid.uuid4()), created_at=now, updated_at=now, **fields)
+    product = Product(id=str(uuid.uuid4()), created_at=now, updated_at=now, reserved=0, **fields)
     async with _writing(session):
         session.add(product)
         await _event(outbox, session, "product.created", product)
@@ -160,11 +203,17 @@ async def update_product(
 ) -> Product:
     """Change some fields of a product (all of them for a replacement)."""
     await begin_write(session)
-    product = await get_product(session, product_id=product_id)
+    product = await _locked_product(session, product_id)
     await _check_refs(session, changes, product)
+    if _below_reserved(product, changes):
+        raise Unprocessable(
+            f"Stock may not go below the {product.reserved} units reserved for orders.",
+            errors=[{"field": "stock", "in": "body", "message": "below reserved"}],
+        )
+    before = _before(product)
     async with _writing(session):
         if _apply(product, changes, _now()):
-            await _event(outbox, session, "product.updated", product)
+            await _updated(outbox, session, product, before)
     return product
 
 
@@ -177,9 +226,11 @@ async def replace_product(
 
 
 async def delete_product(session: AsyncSession, *, outbox: Outbox, product_id: str) -> None:
-    """Delete a product; NotFound when there is none."""
+    """Delete a product; NotFound when there is none, Conflict while units are reserved."""
     await begin_write(session)
-    product = await get_product(session, product_id=product_id)
+    product = await _locked_product(session, product_id)
+    if product.reserved > 0:
+        raise Conflict(f"Product {product_id} has {product.reserved} units reserved for orders.")
     data = ProductDeleted(product_id=product.id, sku=product.sku).model_dump(mode="json")
     async with _writing(session):
         await session.delete(product)
@@ -230,16 +281,40 @@ async def import_products(
     async with _writing(session):
         await _add_missing_categories(session, products, now)
         existing = await store.products_by_sku(session, [p["sku"] for p in products])
+        _check_reserved(products, existing)
         for fields in products:
             product = existing.get(fields["sku"])
             if product is None:
-                product = Product(id=str(uuid.uuid4()), created_at=now, updated_at=now, **fields)
+                product = Product(
+                    id=str(uuid.uuid4()), created_at=now, updated_at=now, reserved=0, **fields
+                )
                 session.add(product)
                 await _event(outbox, session, "product.created", product)
                 result.created += 1
-            elif _apply(product, fields, now):
-                await _event(outbox, session, "product.updated", product)
+                continue
+            before = _before(product)
+            if _apply(product, fields, now):
+                await _updated(outbox, session, product, before)
                 result.updated += 1
             else:
                 result.unchanged += 1
     return result
+
+
+def _check_reserved(products: Sequence[ProductFields], existing: Mapping[str, Product]) -> None:
+    """422 naming each imported product whose stock is below its reserved units."""
+    short = [
+        (index, existing[fields["sku"]])
+        for index, fields in enumerate(products)
+        if fields["sku"] in existing and _below_reserved(existing[fields["sku"]], fields)
+    ]
+    if short:
+        raise Unprocessable(
+            "Nothing was imported; stock below the units reserved for orders in "
+            + ", ".join(f"item {index}" for index, _ in short[:10])
+            + ".",
+            errors=[
+                {"in": "body", "index": index, "field": "stock", "message": "below reserved"}
+                for index, product in short
+            ],
+        )

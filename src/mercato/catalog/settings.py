@@ -6,8 +6,9 @@ from pydantic import Field
 
 from mercato.chassis.config import ServiceSettings
 from mercato.chassis.config import load_settings as _load
+from mercato.chassis.runtime import Runtime
 
-__all__ = ["CatalogSettings", "load_settings"]
+__all__ = ["CatalogSettings", "load_settings", "settings_of"]
 
 
 class CatalogSettings(ServiceSettings):
@@ -23,8 +24,28 @@ class CatalogSettings(ServiceSettings):
         pattern=r"^[A-Z]{3}$",
         description="ISO 4217 currency of imported prices that do not name one.",
     )
+    reservation_ttl_seconds: int = Field(
+        default=900,
+        ge=1,
+        le=86400,
+        description="How long a stock reservation lasts when its request names no ttl_seconds.",
+    )
+    reservation_sweep_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description="How often the sweeper looks for expired reservations to release.",
+    )
 
 
 def load_settings(**overrides: object) -> CatalogSettings:
     """The catalog's settings from the environment, with `overrides` on top."""
     return _load(CatalogSettings, "catalog", None, **overrides)
+
+
+def settings_of(runtime: Runtime) -> CatalogSettings:
+    """The catalog settings a runtime was started with."""
+    settings = runtime.settings
+    if not isinstance(settings, CatalogSettings):
+        raise RuntimeError("the catalog runs with settings that are not CatalogSettings")
+    return settings

@@ -53,9 +53,14 @@ async def lock_products(session: AsyncSession) -> None:
         await session.execute(text("LOCK TABLE products IN SHARE ROW EXCLUSIVE MODE"))
 
 
-async def get_product(session: AsyncSession, product_id: str) -> Product | None:
-    """The product with this id, or None."""
-    result = await session.execute(select(Product).where(Product.id == product_id))
+async def get_product(
+    session: AsyncSession, product_id: str, *, for_update: bool = False
+) -> Product | None:
+    """The product with this id, or None; `for_update` locks its row and rereads it."""
+    statement = select(Product).where(Product.id == product_id)
+    if for_update:
+        statement = statement.with_for_update().execution_options(populate_existing=True)
+    result = await session.execute(statement)
     return result.scalar_one_or_none()
 
 
@@ -118,11 +123,14 @@ class Listing:
     brand: str | None = None
     min_price: int | None = None
     max_price: int | None = None
+    ids: tuple[str, ...] | None = None
     after: tuple[Any, str] | None = None
 
 
 def _filters(listing: Listing) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
+    if listing.ids is not None:
+        conditions.append(Product.id.in_(listing.ids))
     if listing.category is not None:
         conditions.append(Product.category == listing.category)
     if listing.brand is not None:

@@ -5,16 +5,17 @@ start stage and whether it uses the broker; adding a service is one line there p
 three-line wiring function that imports its package. The launcher is the composition
 root, so it alone may import every service; it does so inside those functions, so
 that a process imports only the service it runs. Start order: the embedded NATS, then
-stage 1 (auth), stage 2 (users, catalog, ...), and the gateway last; stopping runs in
+stage 1 (auth), stage 2 (users, catalog, payments, logs), stage 3 (orders,
+which calls catalog and payments), and the gateway last; stopping runs in
 reverse. `Layout` is one concrete deployment on a laptop (base port, data directory,
 replicas, broker, client secrets) and computes each process's environment:
 
     port(service, i)  = P + offset + (i - 1)        # replica i, counted from 1
     broker            = nats://127.0.0.1:(P + 242)  # unless MERCATO_BROKER_URL is set
 
-A new service, e.g. orders, is then
+A new service is then one line such as
 
-    Service("orders", 140, stage=2, broker=True, wiring=_orders),
+    Service("orders", 140, stage=3, broker=True, wiring=_orders, env=_orders_env),
 
 and the gateway's upstreams, the client secrets and the stop order follow from it.
 """
@@ -78,6 +79,24 @@ def _catalog() -> Wiring[Any]:
     return Wiring(settings.load_settings, app.create_app, app.SPEC)
 
 
+def _orders() -> Wiring[Any]:
+    from mercato.orders import app, settings  # noqa: PLC0415
+
+    return Wiring(settings.load_settings, app.create_app, app.SPEC)
+
+
+def _payments() -> Wiring[Any]:
+    from mercato.payments import app, settings  # noqa: PLC0415
+
+    return Wiring(settings.load_settings, app.create_app, app.SPEC)
+
+
+def _logs() -> Wiring[Any]:
+    from mercato.logs import app, settings  # noqa: PLC0415
+
+    return Wiring(settings.load_settings, app.create_app, app.SPEC)
+
+
 def _gateway() -> Wiring[Any]:
     from mercato.gateway import app, settings  # noqa: PLC0415
 
@@ -91,6 +110,14 @@ def _auth_env(layout: Layout) -> dict[str, str]:
 
 def _catalog_env(layout: Layout) -> dict[str, str]:
     return {"MERCATO_CATALOG_DEMO_DATA": "true" if layout.demo else "false"}
+
+
+def _orders_env(layout: Layout) -> dict[str, str]:
+    # The saga calls the first instance of each; its client retries and breaks circuits.
+    return {
+        "MERCATO_ORDERS_CATALOG_URL": layout.instances(service("catalog"))[0].url,
+        "MERCATO_ORDERS_PAYMENTS_URL": layout.instances(service("payments"))[0].url,
+    }
 
 
 def _gateway_env(layout: Layout) -> dict[str, str]:
@@ -123,6 +150,9 @@ SERVICES: tuple[Service, ...] = (
     Service("auth",    110, stage=1, broker=True, wiring=_auth, env=_auth_env),
     Service("users",   120, stage=2, broker=True, wiring=_users),
     Service("catalog", 130, stage=2, broker=True, wiring=_catalog, env=_catalog_env),
+    Service("payments", 150, stage=2, broker=True, wiring=_payments),
+    Service("logs",    160, stage=2, broker=True, wiring=_logs),
+    Service("orders",  140, stage=3, broker=True, wiring=_orders, env=_orders_env),
     Service("gateway",   0, stage=9, broker=True, wiring=_gateway, env=_gateway_env),
 )
 # fmt: on

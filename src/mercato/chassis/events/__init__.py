@@ -2,7 +2,7 @@
 
 A service writes events with `Outbox.add` in the transaction of its change; the
 `OutboxRelay` publishes them through an `EventBus` (`connect_bus` picks NATS
-JetStream or, later, RabbitMQ from the URL); an `IdempotentConsumer` hands each
+JetStream or RabbitMQ from the URL); an `IdempotentConsumer` hands each
 event to the service's handler exactly once per effect, and events that keep
 failing end in the dead letters, which `admin` lists and replays.
 """
@@ -18,7 +18,7 @@ from mercato.chassis.events.bus import (
     PoisonEvent,
     Subscription,
 )
-from mercato.chassis.events.consumer import IdempotentConsumer, SessionHandler
+from mercato.chassis.events.consumer import ALL_EVENTS, IdempotentConsumer, SessionHandler
 from mercato.chassis.events.dead_letters import DeadLetter
 from mercato.chassis.events.envelope import Event
 from mercato.chassis.events.outbox import Outbox
@@ -32,6 +32,7 @@ from mercato.chassis.events.tables import (
 from mercato.chassis.events.transports import connect_bus
 
 __all__ = [
+    "ALL_EVENTS",
     "DEFAULT_NAMESPACE",
     "BusError",
     "BusUnavailable",

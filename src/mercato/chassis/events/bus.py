@@ -1,10 +1,10 @@
 """The event bus interface, independent of the broker behind it.
 
 `connect_bus(url, service=...)` (in `transports`) picks the transport from the
-URL's scheme: `nats://` (NATS JetStream, the default) or `amqp://` (RabbitMQ, not
-yet). Delivery
-is at least once: a subscriber's handler may see an event again after a crash or a
-lost acknowledgement, which `IdempotentConsumer` turns into exactly one effect.
+URL's scheme: `nats://` (NATS JetStream, the default) or `amqp://` (RabbitMQ).
+Delivery is at least once: a subscriber's handler may see an event again after a
+crash or a lost acknowledgement, which `IdempotentConsumer` turns into exactly one
+effect.
 
 The errors, drawn once:
 

@@ -11,6 +11,10 @@ Before the handler runs, `data` is validated against the event's contract schema
 (`mercato.contracts.events`) when one is registered. An invalid event can never
 succeed, so it goes to the dead letters at once instead of being retried. The
 handler runs in the trace of the request that caused the event.
+
+A handler registered under the type `">"` (`ALL_EVENTS`) takes every event that no
+handler of its own type takes, as it is: it is not validated against a schema, so an
+audit log records even an event that breaks its contract or has no schema at all.
 """
 
 from __future__ import annotations
@@ -31,10 +35,11 @@ from mercato.chassis.events.envelope import Event
 from mercato.chassis.events.tables import EventTables
 from mercato.contracts.events import validate
 
-__all__ = ["IdempotentConsumer", "SessionHandler"]
+__all__ = ["ALL_EVENTS", "IdempotentConsumer", "SessionHandler"]
 
 log = logging.getLogger("mercato.events.consumer")
 SessionHandler = Callable[[AsyncSession, Event], Awaitable[None]]
+ALL_EVENTS = ">"  # the handler type that matches every event type
 
 
 class IdempotentConsumer:
@@ -74,14 +79,17 @@ class IdempotentConsumer:
         """Handle one delivery of `event`: validate, record in the inbox, run, commit."""
         handler = self.handlers.get(event.type)
         if handler is None:
-            log.debug("%s has no handler for %s", self.name, event.type)
-            return
-        try:
-            validate(event.type, event.version, event.data)
-        except ValidationError as exc:
-            raise PoisonEvent(
-                f"{event.type} v{event.version} {event.id} breaks its contract: {exc}"
-            ) from exc
+            handler = self.handlers.get(ALL_EVENTS)  # takes events as they are
+            if handler is None:
+                log.debug("%s has no handler for %s", self.name, event.type)
+                return
+        else:
+            try:
+                validate(event.type, event.version, event.data)
+            except ValidationError as exc:
+                raise PoisonEvent(
+                    f"{event.type} v{event.version} {event.id} breaks its contract: {exc}"
+                ) from exc
         token = set_current(new_context(traceparent=event.trace))
         try:
             async with self.db.transaction() as session:

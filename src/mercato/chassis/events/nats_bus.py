@@ -20,6 +20,7 @@ and the types are checked here). Redelivery is driven by this client: a failed
 event is `nak`ed with a growing delay, and its delivery count decides when it goes
 to the dead letters, so the server's own `max_deliver` is unlimited. A type added
 to an existing consumer is delivered from then on, not from the stream's start.
+The type `">"` subscribes to every event type (subject `mercato.events.>`).
 """
 
 from __future__ import annotations
@@ -325,6 +326,9 @@ class NatsBus:
         self, config: ConsumerConfig, types: Sequence[str], *, durable: bool
     ) -> frozenset[str] | None:
         """Filter `config` on `types`; the types left for the client to check, if any."""
+        if ">" in types:  # every event type (`ALL_EVENTS`): one wildcard, nothing to check
+            config.filter_subject = self.events_prefix + ">"
+            return None
         subjects = sorted({self.subject(t) for t in types})
         version = self._nc.connected_server_version
         if (version.major, version.minor) >= (2, 10):

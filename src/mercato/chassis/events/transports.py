@@ -1,7 +1,7 @@
 """Choosing the event bus transport from the broker URL.
 
 `nats://` (or `tls://`) gives NATS JetStream, the default broker; `amqp://` (or
-`amqps://`) will give RabbitMQ. Everything above this module sees only `EventBus`.
+`amqps://`) gives RabbitMQ. Everything above this module sees only `EventBus`.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from mercato.chassis.events.bus import DEFAULT_NAMESPACE, EventBus
 from mercato.chassis.events.nats_bus import NatsBus
+from mercato.chassis.events.rabbit_bus import RabbitBus
 
 __all__ = ["connect_bus"]
 
@@ -23,13 +24,14 @@ def connect_bus(
 ) -> EventBus:
     """The bus for `url`'s transport, not connected yet (call `connect()`).
 
-    `namespace` names the streams (`<NAMESPACE>_EVENTS`) and subjects (`<namespace>.`),
-    so that tests or tenants can share a broker; `retry_delay` is the first delay
-    before a failed event is delivered again (it doubles with every attempt).
+    `namespace` names the streams, exchanges and queues (NATS `<NAMESPACE>_EVENTS`,
+    RabbitMQ `<namespace>.events`), so that tests or tenants can share a broker;
+    `retry_delay` is the first delay before a failed event is delivered again (it
+    doubles with every attempt).
     """
     scheme = urlsplit(url).scheme.lower()
     if scheme in ("nats", "tls"):
         return NatsBus(url, service=service, namespace=namespace, retry_delay=retry_delay)
     if scheme in ("amqp", "amqps"):
-        raise NotImplementedError("RabbitMQ transport: not yet")
+        return RabbitBus(url, service=service, namespace=namespace, retry_delay=retry_delay)
     raise ValueError(f"unsupported broker URL scheme {scheme!r}: use nats:// or amqp://")

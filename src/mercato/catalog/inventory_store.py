@@ -1,0 +1,146 @@
+"""Queries of the inventory: stock moves as atomic conditional updates, reservations.
+
+Every stock change is one `UPDATE products SET ... WHERE id = :id [AND condition]
+RETURNING ...`: the condition (enough available, or on hand not below reserved) is
+checked by the database on the row it changes, so two concurrent writers can never
+both take the last unit. On PostgreSQL the update locks the row until the
+transaction ends (a writer that waited re-checks the condition on the newer row);
+on SQLite the whole transaction holds the database's write lock (`begin_write`).
+No row back means the condition failed, or the product does not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Row, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mercato.catalog.inventory import StockLevel
+from mercato.catalog.models import Product, Reservation, ReservationItem
+from mercato.catalog.schemas import MAX_STOCK
+
+__all__ = [
+    "PricedProduct",
+    "adjust_on_hand",
+    "available",
+    "expired_order_ids",
+    "get_reservation",
+    "move_stock",
+    "priced_products",
+    "reservation_items",
+]
+
+_LEVEL = (Product.id, Product.sku, Product.on_hand, Product.reserved)
+
+
+@dataclass(frozen=True, slots=True)
+class PricedProduct:
+    """What a reservation needs of a product: its SKU and price."""
+
+    id: str
+    sku: str
+    price_amount: int
+    currency: str
+
+
+def _level(row: Row[str, str, int, int] | None) -> StockLevel | None:
+    if row is None:
+        return None
+    return StockLevel(product_id=row[0], sku=row[1], on_hand=row[2], reserved=row[3])
+
+
+async def priced_products(
+    session: AsyncSession, product_ids: Collection[str]
+) -> dict[str, PricedProduct]:
+    """The existing products among `product_ids`, by id."""
+    if not product_ids:
+        return {}
+    result = await session.execute(
+        select(Product.id, Product.sku, Product.price_amount, Product.currency).where(
+            Product.id.in_(list(product_ids))
+        )
+    )
+    return {row[0]: PricedProduct(*row) for row in result}
+
+
+async def move_stock(
+    session: AsyncSession,
+    product_id: str,
+    *,
+    on_hand: int = 0,
+    reserved: int = 0,
+    need: int | None = None,
+) -> StockLevel | None:
+    """Add to on hand and reserved; with `need`, only if that many units are available."""
+    statement = (
+        update(Product)
+        .where(Product.id == product_id)
+        .values(on_hand=Product.on_hand + on_hand, reserved=Product.reserved + reserved)
+        .returning(*_LEVEL)
+        .execution_options(synchronize_session=False)
+    )
+    if need is not None:
+        statement = statement.where(Product.on_hand - Product.reserved >= need)
+    result = await session.execute(statement)
+    return _level(result.first())
+
+
+async def adjust_on_hand(
+    session: AsyncSession, product_id: str, *, delta: int, now: datetime
+) -> StockLevel | None:
+    """Add `delta` to on hand unless that would go below reserved (or past the maximum)."""
+    result = await session.execute(
+        update(Product)
+        .where(
+            Product.id == product_id,
+            Product.on_hand + delta >= Product.reserved,
+            Product.on_hand + delta <= MAX_STOCK,
+        )
+        .values(on_hand=Product.on_hand + delta, updated_at=now)
+        .returning(*_LEVEL)
+        .execution_options(synchronize_session=False)
+    )
+    return _level(result.first())
+
+
+async def available(session: AsyncSession, product_id: str) -> int:
+    """The units of a product that can be reserved now (0 for an unknown product)."""
+    result = await session.execute(
+        select(Product.on_hand - Product.reserved).where(Product.id == product_id)
+    )
+    return int(result.scalar_one_or_none() or 0)
+
+
+async def get_reservation(
+    session: AsyncSession, order_id: str, *, for_update: bool = False
+) -> Reservation | None:
+    """The reservation of an order; `for_update` locks its row (PostgreSQL) and rereads it."""
+    statement = select(Reservation).where(Reservation.order_id == order_id)
+    if for_update:
+        statement = statement.with_for_update().execution_options(populate_existing=True)
+    result = await session.execute(statement)
+    return result.scalar_one_or_none()
+
+
+async def reservation_items(session: AsyncSession, order_id: str) -> list[ReservationItem]:
+    """The lines of a reservation in the order they were requested."""
+    result = await session.execute(
+        select(ReservationItem)
+        .where(ReservationItem.order_id == order_id)
+        .order_by(ReservationItem.line)
+    )
+    return list(result.scalars())
+
+
+async def expired_order_ids(session: AsyncSession, *, now: datetime, limit: int) -> list[str]:
+    """Up to `limit` orders whose reservation is still held but has expired, oldest first."""
+    result = await session.execute(
+        select(Reservation.order_id)
+        .where(Reservation.status == "reserved", Reservation.expires_at <= now)
+        .order_by(Reservation.expires_at)
+        .limit(limit)
+    )
+    return list(result.scalars())

@@ -1,0 +1,218 @@
+"""Handing one RabbitMQ message to a handler and settling it.
+
+For a durable subscription: the handler returned, so `ack`; it raised, so a copy
+goes to the delay queue for `retry_delay * 2**(attempts - 1)` seconds (from where
+the broker moves it back to this consumer's queue only) and the original is
+acknowledged; it raised for the `max_deliver`-th time, or raised `PoisonEvent`,
+or the message is not an event at all, so the message goes to the dead letters
+and is acknowledged. Every copy or dead letter is confirmed by the broker before
+the original is acknowledged, so a crash in between repeats a step, never loses
+the event.
+
+The attempts are counted in the header `x-mercato-attempts` of the delayed copies,
+plus the broker's own count of deliveries that were never settled (a consumer
+that crashed or stopped: quorum queues' `x-delivery-count`, else the
+`redelivered` flag). For a tail nothing is retried and a failing handler is only
+logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import aio_pika
+from aio_pika.abc import AbstractIncomingMessage
+
+from mercato.chassis.events.bus import EventHandler, PoisonEvent
+from mercato.chassis.events.envelope import Event
+from mercato.chassis.events.rabbit_dead_letters import event_type_of
+
+if TYPE_CHECKING:
+    from mercato.chassis.events.rabbit_bus import RabbitBus
+
+__all__ = ["ATTEMPTS", "Delivery", "TailDelivery", "copy_message"]
+
+log = logging.getLogger("mercato.events")
+ATTEMPTS = "x-mercato-attempts"
+_BROKER_HEADERS = ("x-death", "x-delivery-count", "x-stream-offset", ATTEMPTS)
+
+
+def _describe(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    if exc.__cause__ is not None:
+        text += f" (caused by {type(exc.__cause__).__name__}: {exc.__cause__})"
+    return text
+
+
+def attempts_of(message: AbstractIncomingMessage) -> int:
+    """This delivery's attempt number, counting delayed retries and unsettled deliveries."""
+    headers = message.headers or {}
+    retried = int(str(headers.get(ATTEMPTS, 0)))
+    unsettled = headers.get("x-delivery-count")
+    if unsettled is None:
+        unsettled = 1 if message.redelivered else 0
+    return retried + int(str(unsettled)) + 1
+
+
+def copy_message(message: AbstractIncomingMessage, **headers: Any) -> aio_pika.Message:
+    """A persistent copy of `message` without the broker's headers, plus `headers`."""
+    kept = {
+        key: value
+        for key, value in (message.headers or {}).items()
+        if key not in _BROKER_HEADERS and not key.startswith("x-first-death-")
+    }
+    return aio_pika.Message(
+        message.body,
+        content_type=message.content_type,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        message_id=message.message_id,
+        type=message.type,
+        timestamp=message.timestamp,
+        app_id=message.app_id,
+        correlation_id=message.correlation_id,
+        headers={**kept, **headers},
+    )
+
+
+async def _settle(action: Awaitable[None], what: str) -> None:
+    try:
+        await action
+    except Exception as exc:  # the channel is gone: the broker delivers it again
+        log.debug("%s failed: %s", what, exc)
+
+
+class Delivery:
+    """Processes the messages of one durable subscription."""
+
+    def __init__(
+        self,
+        bus: RabbitBus,
+        consumer: str,
+        handler: EventHandler,
+        *,
+        max_deliver: int = 5,
+        wanted: frozenset[str] | None = None,
+    ) -> None:
+        if max_deliver < 1:
+            raise ValueError("max_deliver must be at least 1")
+        self.bus = bus
+        self.consumer = consumer
+        self.queue = bus.topology.queue(consumer)
+        self.handler = handler
+        self.max_deliver = max_deliver
+        self.wanted = wanted
+
+    def retry_delay(self, attempts: int) -> float:
+        """Seconds before the next delivery after `attempts` failed ones."""
+        return float(min(self.bus.retry_delay * 2 ** (attempts - 1), self.bus.max_retry_delay))
+
+    async def __call__(self, message: AbstractIncomingMessage) -> None:
+        """Handle and settle one message."""
+        event_type = event_type_of(message, self.bus.topology.exchange)
+        if self.wanted is not None and event_type not in self.wanted:
+            await _settle(message.ack(), "ack")  # a binding left from an older type list
+            return
+        attempts = attempts_of(message)
+        try:
+            event = Event.from_bytes(message.body)
+        except ValueError as exc:
+            await self._dead_letter(message, event_type, f"not a valid event: {exc}", attempts)
+            return
+        try:
+            await self.handler(event)
+        except PoisonEvent as exc:
+            await self._dead_letter(message, event_type, _describe(exc), attempts)
+        except Exception as exc:
+            if attempts >= self.max_deliver:
+                await self._dead_letter(message, event_type, _describe(exc), attempts)
+                return
+            delay = self.retry_delay(attempts)
+            log.warning(
+                "%s failed on %s %s (attempt %d of %d, retry in %.2fs): %s",
+                self.consumer,
+                event.type,
+                event.id,
+                attempts,
+                self.max_deliver,
+                delay,
+                _describe(exc),
+                exc_info=exc,
+            )
+            await self._retry(message, attempts, delay)
+        else:
+            await _settle(message.ack(), "ack")
+
+    async def _retry(self, message: AbstractIncomingMessage, attempts: int, delay: float) -> None:
+        try:
+            # The copy counts every attempt so far; its own delivery count starts anew.
+            copy = copy_message(message, **{ATTEMPTS: attempts})
+            await self.bus.publish_delayed(copy, queue=self.queue, delay=delay)
+        except Exception as exc:
+            await self._give_back(message, f"could not delay a message: {exc}", delay)
+            return
+        await _settle(message.ack(), "ack")
+
+    async def _dead_letter(
+        self, message: AbstractIncomingMessage, event_type: str, error: str, attempts: int
+    ) -> None:
+        try:
+            await self.bus.publish_dead_letter(
+                consumer=self.consumer,
+                event_type=event_type,
+                payload=message.body,
+                error=error,
+                attempts=attempts,
+            )
+        except Exception as exc:
+            # Keep it in the queue; its next failure tries the dead letters again.
+            await self._give_back(message, f"could not dead-letter a message: {exc}", 1.0)
+            return
+        await _settle(message.ack(), "ack")
+
+    async def _give_back(self, message: AbstractIncomingMessage, why: str, delay: float) -> None:
+        log.error("%s: %s", self.consumer, why)
+        await asyncio.sleep(min(delay, 1.0))  # no hot loop while the broker refuses
+        await _settle(message.nack(requeue=True), "nack")
+
+
+class TailDelivery:
+    """Processes the messages of a tail: filter, hand over, never retry."""
+
+    def __init__(
+        self,
+        name: str,
+        handler: EventHandler,
+        *,
+        exchange: str,
+        wanted: frozenset[str] | None,
+        start: datetime | None,
+        acks: bool,
+    ) -> None:
+        self.name = name
+        self.handler = handler
+        self.exchange = exchange
+        self.wanted = wanted
+        self.start = start.replace(microsecond=0) if start is not None else None
+        self.acks = acks
+
+    async def __call__(self, message: AbstractIncomingMessage) -> None:
+        """Hand one message to the handler if it is wanted; acknowledge it (stream credit)."""
+        try:
+            if self._wanted(message):
+                await self.handler(Event.from_bytes(message.body))
+        except Exception:
+            log.exception("%s failed on a message of %s", self.name, message.routing_key)
+        finally:
+            if self.acks:
+                await _settle(message.ack(), "ack")
+
+    def _wanted(self, message: AbstractIncomingMessage) -> bool:
+        if self.wanted is not None and event_type_of(message, self.exchange) not in self.wanted:
+            return False
+        # A stream starts at the chunk holding the start time: skip what came before.
+        stamp = message.timestamp
+        return self.start is None or stamp is None or stamp >= self.start

@@ -1,0 +1,85 @@
+"""HTTP routes of the logs service (admin only): thin, parse and delegate to `service`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from mercato.chassis.deps import SessionDep
+from mercato.chassis.security import Admin
+from mercato.logs import service
+from mercato.logs.models import AuditEvent
+from mercato.logs.schemas import AuditEventOut, AuditEventPage
+from mercato.logs.store import EventFilter
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/logs", tags=["logs"])
+
+# An event type, or a type prefix ending in `*` ("order.*", "payment*", "*").
+TYPE_QUERY = r"^[A-Za-z0-9_.-]*\*?$"
+Text = Annotated[str | None, Query(min_length=1, max_length=200)]
+
+
+def event_out(event: AuditEvent) -> AuditEventOut:
+    """The API shape of a stored audit event."""
+    return AuditEventOut(
+        id=event.id,
+        type=event.type,
+        version=event.version,
+        source=event.source,
+        subject=event.subject,
+        occurred_at=event.occurred_at,
+        recorded_at=event.recorded_at,
+        trace=event.trace,
+        user_id=event.user_id,
+        order_id=event.order_id,
+        data=event.data,
+    )
+
+
+@router.get("/events", summary="Query the audit log (admin)")
+async def list_events(
+    _: Admin,
+    session: SessionDep,
+    *,
+    type: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            pattern=TYPE_QUERY,
+            description="An event type, or a prefix ending in `*` such as `order.*`.",
+        ),
+    ] = None,
+    source: Text = None,
+    user_id: Text = None,
+    order_id: Text = None,
+    subject: Text = None,
+    since: Annotated[datetime | None, Query(description="Occurred at or after.")] = None,
+    until: Annotated[datetime | None, Query(description="Occurred before.")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> AuditEventPage:
+    """Events matching every filter given, in the order they occurred, keyset paged."""
+    where = EventFilter(
+        type=type,
+        source=source,
+        user_id=user_id,
+        order_id=order_id,
+        subject=subject,
+        since=since,
+        until=until,
+    )
+    found = await service.list_events(session, where=where, limit=limit, cursor=cursor)
+    return AuditEventPage(
+        items=[event_out(event) for event in found.items], next_cursor=found.next_cursor
+    )
+
+
+@router.get("/events/{event_id}", summary="Read one audit event (admin)")
+async def read_event(event_id: str, _: Admin, session: SessionDep) -> AuditEventOut:
+    """The audit event `event_id`; 404 when there is none."""
+    return event_out(await service.get_event(session, event_id=event_id))

@@ -1,0 +1,158 @@
+"""Domain logic of the logs service: events recorded, listed, read and expired.
+
+Functions take keyword-only arguments and raise `mercato.chassis.errors` problems.
+`record_event` runs inside the caller's transaction (the event consumer's, with its
+inbox row); `delete_expired` commits each batch it deletes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mercato.chassis.errors import NotFound, Unprocessable
+from mercato.chassis.events import Event
+from mercato.chassis.paging import decode_cursor, encode_cursor
+from mercato.logs import store
+from mercato.logs.models import EVENTS, AuditEvent
+from mercato.logs.store import EventFilter
+
+__all__ = [
+    "DELETE_BATCH",
+    "MAX_ID_LENGTH",
+    "EventList",
+    "audit_row",
+    "delete_expired",
+    "get_event",
+    "list_events",
+    "order_id_of",
+    "record_event",
+    "user_id_of",
+]
+
+MAX_ID_LENGTH = 200  # longer ids in `data` are not lifted into their indexed column
+DELETE_BATCH = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class EventList:
+    """One page of audit events and the cursor of the next page."""
+
+    items: list[AuditEvent]
+    next_cursor: str | None
+
+
+def _id_in(data: dict[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    text = str(value)
+    return text if 0 < len(text) <= MAX_ID_LENGTH else None
+
+
+def user_id_of(event: Event) -> str | None:
+    """The user an event concerns: its `data.user_id`, when it has one."""
+    return _id_in(event.data, "user_id")
+
+
+def order_id_of(event: Event) -> str | None:
+    """The order an event concerns: `data.order_id`, else the subject of `order.*`."""
+    found = _id_in(event.data, "order_id")
+    if found is None and event.type.startswith("order."):
+        found = event.subject if 0 < len(event.subject) <= MAX_ID_LENGTH else None
+    return found
+
+
+def audit_row(event: Event, *, recorded_at: datetime) -> dict[str, Any]:
+    """The `audit_events` row of `event`, stored as it was published."""
+    return {
+        "id": event.id,
+        "type": event.type,
+        "version": event.version,
+        "source": event.source,
+        "subject": event.subject,
+        "user_id": user_id_of(event),
+        "order_id": order_id_of(event),
+        "occurred_at": event.occurred_at,
+        "recorded_at": recorded_at,
+        "trace": event.trace,
+        "data": event.data,
+    }
+
+
+async def record_event(session: AsyncSession, *, event: Event, now: datetime) -> bool:
+    """Append `event` to the audit log unless it is there already; whether it was new."""
+    return await store.insert_if_absent(session, audit_row(event, recorded_at=now))
+
+
+async def get_event(session: AsyncSession, *, event_id: str) -> AuditEvent:
+    """The audit event `event_id`; 404 when there is none."""
+    found = await store.get(session, event_id)
+    if found is None:
+        raise NotFound(f"No audit event {event_id}.")
+    return found
+
+
+def _invalid(field: str, message: str) -> Unprocessable:
+    error = {"field": field, "in": "query", "message": message, "type": "value_error"}
+    return Unprocessable(f"Invalid fields: {field}", errors=[error])
+
+
+def _after(cursor: str | None) -> tuple[datetime, str] | None:
+    key = decode_cursor(cursor)
+    if key is None:
+        return None
+    try:
+        occurred_at, event_id = key
+        moment = datetime.fromisoformat(occurred_at)
+    except (TypeError, ValueError):
+        raise _invalid("cursor", "not a valid cursor") from None
+    if moment.tzinfo is None or not isinstance(event_id, str):
+        raise _invalid("cursor", "not a valid cursor")
+    return moment, event_id
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)  # a time without offset is taken to be UTC
+
+
+async def list_events(
+    session: AsyncSession, *, where: EventFilter, limit: int, cursor: str | None
+) -> EventList:
+    """Events matching `where` in the order they occurred, keyset paged; 422 on bad input."""
+    since, until = _utc(where.since), _utc(where.until)
+    if since is not None and until is not None and since > until:
+        raise _invalid("until", "must not be before since")
+    where = replace(where, since=since, until=until)
+    after = _after(cursor)
+    rows = list(await store.page(session, where=where, limit=limit + 1, after=after))
+    items = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit:
+        last = items[-1]
+        next_cursor = encode_cursor([last.occurred_at.isoformat(), last.id])
+    return EventList(items=items, next_cursor=next_cursor)
+
+
+async def delete_expired(
+    session: AsyncSession, *, retention_days: int, now: datetime, batch: int = DELETE_BATCH
+) -> int:
+    """Delete events older than `retention_days` (0 keeps all) and their inbox rows."""
+    if retention_days <= 0:
+        return 0
+    cutoff = now - timedelta(days=retention_days)
+    total = 0
+    while True:
+        deleted = await store.delete_before(session, cutoff=cutoff, batch=batch)
+        await session.commit()
+        total += deleted
+        if deleted < batch:
+            break
+    await store.prune_inbox(session, inbox=EVENTS.inbox, cutoff=cutoff)
+    await session.commit()
+    return total

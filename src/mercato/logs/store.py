@@ -1,0 +1,115 @@
+"""Queries of the logs service: functions taking an AsyncSession, no HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import ColumnElement, CursorResult, Table, and_, delete, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mercato.logs.models import AuditEvent
+
+__all__ = ["EventFilter", "delete_before", "get", "insert_if_absent", "page", "prune_inbox"]
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    """Which events to list; None means any. `type` ending in `*` is a prefix."""
+
+    type: str | None = None
+    source: str | None = None
+    user_id: str | None = None
+    order_id: str | None = None
+    subject: str | None = None
+    since: datetime | None = None  # inclusive
+    until: datetime | None = None  # exclusive
+
+
+async def insert_if_absent(session: AsyncSession, values: dict[str, Any]) -> bool:
+    """Insert one audit event unless its id is stored already; whether it was new."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        statement: Any = postgresql.insert(AuditEvent).values(values).on_conflict_do_nothing()
+    elif dialect == "sqlite":
+        statement = sqlite.insert(AuditEvent).values(values).on_conflict_do_nothing()
+    else:
+        raise RuntimeError(f"unsupported database dialect {dialect!r}")
+    result = cast(CursorResult[Any], await session.execute(statement))
+    return result.rowcount == 1
+
+
+async def get(session: AsyncSession, event_id: str) -> AuditEvent | None:
+    """The audit event with id `event_id`, or None."""
+    return await session.get(AuditEvent, event_id)
+
+
+def _conditions(where: EventFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if where.type is not None:
+        if where.type.endswith("*"):
+            prefix = where.type[:-1]
+            if prefix:
+                conditions.append(AuditEvent.type.startswith(prefix, autoescape=True))
+        else:
+            conditions.append(AuditEvent.type == where.type)
+    for name in ("source", "user_id", "order_id", "subject"):
+        value = getattr(where, name)
+        if value is not None:
+            conditions.append(getattr(AuditEvent, name) == value)
+    if where.since is not None:
+        conditions.append(AuditEvent.occurred_at >= where.since)
+    if where.until is not None:
+        conditions.append(AuditEvent.occurred_at < where.until)
+    return conditions
+
+
+async def page(
+    session: AsyncSession,
+    *,
+    where: EventFilter,
+    limit: int,
+    after: tuple[datetime, str] | None,
+) -> Sequence[AuditEvent]:
+    """Up to `limit` events matching `where`, oldest first, after the keyset `after`."""
+    statement = select(AuditEvent).where(*_conditions(where))
+    if after is not None:
+        occurred_at, event_id = after
+        statement = statement.where(
+            or_(
+                AuditEvent.occurred_at > occurred_at,
+                and_(AuditEvent.occurred_at == occurred_at, AuditEvent.id > event_id),
+            )
+        )
+    statement = statement.order_by(AuditEvent.occurred_at, AuditEvent.id).limit(limit)
+    return (await session.scalars(statement)).all()
+
+
+async def delete_before(session: AsyncSession, *, cutoff: datetime, batch: int) -> int:
+    """Delete up to `batch` events that occurred before `cutoff`; how many were."""
+    oldest = (
+        select(AuditEvent.id)
+        .where(AuditEvent.occurred_at < cutoff)
+        .order_by(AuditEvent.occurred_at)
+        .limit(batch)
+    )
+    result = cast(
+        CursorResult[Any],
+        await session.execute(
+            delete(AuditEvent)
+            .where(AuditEvent.id.in_(oldest.scalar_subquery()))
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    return result.rowcount
+
+
+async def prune_inbox(session: AsyncSession, *, inbox: Table, cutoff: datetime) -> int:
+    """Delete the consumer's inbox rows handled before `cutoff`; how many were."""
+    result = cast(
+        CursorResult[Any], await session.execute(delete(inbox).where(inbox.c.handled_at < cutoff))
+    )
+    return result.rowcount

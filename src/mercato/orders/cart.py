@@ -1,0 +1,134 @@
+"""The cart: one per customer, quantities stored here, prices always the catalog's."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mercato.chassis.database import begin_write
+from mercato.chassis.errors import Unprocessable
+from mercato.orders import store
+from mercato.orders.clients import Catalog, Product
+from mercato.orders.models import CartLine
+from mercato.orders.schemas import CartItemOut, CartOut, MoneyOut
+
+__all__ = [
+    "DEFAULT_CURRENCY",
+    "MAX_LINES",
+    "clear_cart",
+    "item_error",
+    "price_cart",
+    "remove_item",
+    "set_quantity",
+    "view_cart",
+]
+
+MAX_LINES = 50
+DEFAULT_CURRENCY = "USD"
+
+
+def item_error(product_id: str, field: str, message: str) -> dict[str, str]:
+    """A validation error naming one cart item's field (`items.<product_id>.<field>`)."""
+    return {
+        "field": f"items.{product_id}.{field}",
+        "in": "body",
+        "message": message,
+        "product_id": product_id,
+    }
+
+
+def price_cart(lines: Sequence[CartLine], products: dict[str, Product]) -> CartOut:
+    """The cart's lines with the current prices of `products`, and its total."""
+    items: list[CartItemOut] = []
+    total = 0
+    currency = ""
+    for line in lines:
+        product = products.get(line.product_id)
+        if product is None:
+            items.append(
+                CartItemOut(
+                    product_id=line.product_id,
+                    title=None,
+                    quantity=line.quantity,
+                    unit_price=None,
+                    line_total=None,
+                    available=False,
+                )
+            )
+            continue
+        currency = currency or product.currency
+        line_total = product.amount * line.quantity
+        total += line_total
+        items.append(
+            CartItemOut(
+                product_id=line.product_id,
+                title=product.title,
+                quantity=line.quantity,
+                unit_price=MoneyOut(amount=product.amount, currency=product.currency),
+                line_total=MoneyOut(amount=line_total, currency=product.currency),
+                available=True,
+            )
+        )
+    return CartOut(items=items, total=MoneyOut(amount=total, currency=currency or DEFAULT_CURRENCY))
+
+
+async def view_cart(session: AsyncSession, *, catalog: Catalog, user_id: str) -> CartOut:
+    """The caller's cart at current catalog prices (503 when the catalog is down)."""
+    lines = await store.cart_lines(session, user_id)
+    products = await catalog.products(line.product_id for line in lines) if lines else {}
+    return price_cart(lines, products)
+
+
+async def set_quantity(
+    session: AsyncSession, *, catalog: Catalog, user_id: str, product_id: str, quantity: int
+) -> CartOut:
+    """Put `quantity` of a product in the cart; 422 naming the item when it cannot be."""
+    if quantity < 1:
+        raise Unprocessable(
+            "The quantity must be at least 1; remove the item instead.",
+            errors=[item_error(product_id, "quantity", "must be at least 1")],
+        )
+    products = await catalog.products([product_id])
+    product = products.get(product_id)
+    if product is None:
+        raise Unprocessable(
+            f"There is no product {product_id}.",
+            errors=[item_error(product_id, "product_id", "no such product")],
+        )
+    if quantity > product.stock:
+        raise Unprocessable(
+            f"Only {product.stock} of {product.title or product_id} are available.",
+            errors=[item_error(product_id, "quantity", f"only {product.stock} available")],
+        )
+    await begin_write(session)
+    lines = await store.cart_lines(session, user_id)
+    known = {line.product_id for line in lines}
+    if product_id not in known and len(known) >= MAX_LINES:
+        raise Unprocessable(
+            f"A cart holds at most {MAX_LINES} different products.",
+            errors=[item_error(product_id, "product_id", "the cart is full")],
+        )
+    await store.put_line(
+        session, user_id=user_id, product_id=product_id, quantity=quantity, now=datetime.now(UTC)
+    )
+    await session.commit()
+    return await view_cart(session, catalog=catalog, user_id=user_id)
+
+
+async def remove_item(
+    session: AsyncSession, *, catalog: Catalog, user_id: str, product_id: str
+) -> CartOut:
+    """Take a product out of the cart (absent is fine) and answer the cart."""
+    await begin_write(session)
+    await store.remove_line(session, user_id=user_id, product_id=product_id)
+    await session.commit()
+    return await view_cart(session, catalog=catalog, user_id=user_id)
+
+
+async def clear_cart(session: AsyncSession, *, user_id: str) -> None:
+    """Empty the caller's cart."""
+    await begin_write(session)
+    await store.clear_cart(session, user_id)
+    await session.commit()

@@ -1,0 +1,235 @@
+"""The orders service's calls to the catalog and payments, per their contracts.
+
+Each method turns an answer into a small result; a service that is down, too slow
+or behind an open circuit raises the ServiceClient's `ServiceUnavailableError`
+(503) or `ServiceTimeoutError` (504), and an answer outside the contract raises
+`ServiceResponseError` (502). Every write is idempotent: reservations by order id,
+charges and refunds by the keys `<order_id>:charge` and `<order_id>:refund`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mercato.chassis.http import ServiceClient, ServiceResponse, ServiceResponseError
+from mercato.orders.settings import OrdersSettings
+
+__all__ = [
+    "Catalog",
+    "Charge",
+    "Payments",
+    "Product",
+    "Reservation",
+    "Retry",
+    "charge_key",
+    "refund_key",
+]
+
+CATALOG = "catalog"
+PAYMENTS = "payments"
+BATCH = 50
+MAX_REASON = 200
+
+
+class Retry(Exception):
+    """A dependency answered that the call should be tried again later (e.g. 409 busy)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Product:
+    """What a cart needs to know about a product."""
+
+    id: str
+    title: str
+    amount: int
+    currency: str
+    stock: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """The catalog's answer to a reservation: held and priced, or why not."""
+
+    ok: bool
+    items: list[dict[str, Any]]
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    """The outcome of a charge: `succeeded` or `failed` (with the reason)."""
+
+    succeeded: bool
+    payment_id: str | None
+    reason: str
+
+
+def charge_key(order_id: str) -> str:
+    """The idempotency key of an order's charge."""
+    return f"{order_id}:charge"
+
+
+def refund_key(order_id: str) -> str:
+    """The idempotency key of an order's refund."""
+    return f"{order_id}:refund"
+
+
+def _detail(response: ServiceResponse) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text()[:200]
+    if isinstance(body, dict):
+        return str(body.get("detail") or body.get("title") or body)[:500]
+    return str(body)[:500]
+
+
+def _product(raw: dict[str, Any]) -> Product:
+    price = raw["price"]
+    return Product(
+        id=str(raw["id"]),
+        title=str(raw.get("title", "")),
+        amount=int(price["amount"]),
+        currency=str(price["currency"]),
+        stock=int(raw.get("stock", 0)),
+    )
+
+
+class Catalog:
+    """The catalog's product lookups and inventory reservations."""
+
+    def __init__(self, http: ServiceClient, settings: OrdersSettings) -> None:
+        self.http = http
+        self.base = settings.catalog_url.rstrip("/") + "/api/catalog"
+        self.timeout = settings.catalog_timeout_seconds
+
+    async def products(self, ids: Iterable[str]) -> dict[str, Product]:
+        """The products among `ids` that exist, by id (batch lookups)."""
+        wanted = list(dict.fromkeys(ids))
+        found: dict[str, Product] = {}
+        for start in range(0, len(wanted), BATCH):
+            chunk = wanted[start : start + BATCH]
+            response = await self.http.get(
+                f"{self.base}/products",
+                target=CATALOG,
+                params={"ids": ",".join(chunk), "limit": len(chunk)},
+                timeout=self.timeout,
+                auth=False,
+            )
+            response.raise_for_status()
+            body = response.json()
+            rows = body.get("items", []) if isinstance(body, dict) else body
+            for raw in rows:
+                product = _product(raw)
+                if product.id in chunk:
+                    found[product.id] = product
+        return found
+
+    async def reserve(
+        self, *, order_id: str, items: Sequence[dict[str, Any]], ttl_seconds: int
+    ) -> Reservation:
+        """Hold stock for an order (idempotent by order id) and learn its prices."""
+        lines = [{"product_id": i["product_id"], "quantity": i["quantity"]} for i in items]
+        response = await self.http.post(
+            f"{self.base}/reservations",
+            target=CATALOG,
+            json={"order_id": order_id, "items": lines, "ttl_seconds": ttl_seconds},
+            timeout=self.timeout,
+            idempotent=True,
+        )
+        if response.status in (200, 201):
+            body = response.json()
+            return Reservation(ok=True, items=list(body["items"]))
+        if response.status in (409, 422):
+            return Reservation(ok=False, items=[], reason=_detail(response))
+        raise ServiceResponseError(response)
+
+    async def commit(self, *, order_id: str) -> bool:
+        """Take reserved stock off the shelf; False when the reservation is gone."""
+        response = await self.http.post(
+            f"{self.base}/reservations/{order_id}/commit",
+            target=CATALOG,
+            timeout=self.timeout,
+            idempotent=True,
+        )
+        if response.status == 200:
+            return True
+        if response.status in (404, 409):
+            return False
+        raise ServiceResponseError(response)
+
+    async def release(self, *, order_id: str) -> None:
+        """Give held (or committed) stock back; a reservation that never was is fine."""
+        response = await self.http.post(
+            f"{self.base}/reservations/{order_id}/release",
+            target=CATALOG,
+            timeout=self.timeout,
+            idempotent=True,
+        )
+        if response.status in (200, 404):
+            return
+        if response.status == 409:
+            raise Retry(f"the catalog refused to release {order_id}: {_detail(response)}")
+        raise ServiceResponseError(response)
+
+
+class Payments:
+    """Charges and refunds at the payments service."""
+
+    def __init__(self, http: ServiceClient, settings: OrdersSettings) -> None:
+        self.http = http
+        self.base = settings.payments_url.rstrip("/") + "/api/payments"
+        self.timeout = settings.payments_timeout_seconds
+
+    async def charge(
+        self,
+        *,
+        order_id: str,
+        user_id: str,
+        payment_method_id: str,
+        amount: dict[str, Any],
+    ) -> Charge:
+        """Charge an order's total once (by the key `<order_id>:charge`)."""
+        response = await self.http.post(
+            f"{self.base}/charges",
+            target=PAYMENTS,
+            json={
+                "order_id": order_id,
+                "user_id": user_id,
+                "payment_method_id": payment_method_id,
+                "amount": amount,
+            },
+            idempotency_key=charge_key(order_id),
+            timeout=self.timeout,
+        )
+        if response.status in (200, 201):
+            body = response.json()
+            payment_id = str(body["id"]) if body.get("id") else None
+            if body.get("status") == "succeeded":
+                return Charge(succeeded=True, payment_id=payment_id, reason="")
+            if body.get("status") == "pending":
+                raise Retry(f"the charge of {order_id} is still with the provider")
+            reason = str(body.get("reason") or "the payment was declined")
+            return Charge(succeeded=False, payment_id=payment_id, reason=reason)
+        if response.status == 409:
+            raise Retry(f"the charge of {order_id} is still being processed")
+        if 400 <= response.status < 500 and response.status not in (401, 403):
+            return Charge(succeeded=False, payment_id=None, reason=_detail(response))
+        raise ServiceResponseError(response)
+
+    async def refund(self, *, order_id: str, payment_id: str, reason: str) -> None:
+        """Refund a payment in full, once (by the key `<order_id>:refund`)."""
+        response = await self.http.post(
+            f"{self.base}/{payment_id}/refunds",
+            target=PAYMENTS,
+            json={"reason": reason[:MAX_REASON]},
+            idempotency_key=refund_key(order_id),
+            timeout=self.timeout,
+        )
+        if response.status in (200, 201):
+            return
+        if response.status == 409:
+            raise Retry(f"the refund of {order_id} is still being processed")
+        raise ServiceResponseError(response)

@@ -1,0 +1,101 @@
+"""The orders service's tables: cart lines, orders with their saga state, history.
+
+An order row is the saga's state: `status` is the step reached, every step's
+result is committed with it, and `lease_owner`/`lease_until` is the per-order lock
+that one worker takes by compare-and-set before driving the saga, so two workers
+never drive the same order at once. `charge_unresolved` marks an order whose
+charge outcome is unknown (payments did not answer); the sweeper asks again with
+the same idempotency key and refunds a charge that went through after all.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from mercato.chassis.database import Base, UtcDateTime
+from mercato.chassis.events import event_tables
+
+__all__ = ["EVENTS", "CartLine", "JsonDocument", "Order", "OrderHistory", "OrdersBase"]
+
+JsonDocument = JSON().with_variant(JSONB(), "postgresql")
+
+
+class OrdersBase(Base):
+    """Declarative base of the orders service, with its own metadata."""
+
+    __abstract__ = True
+    metadata = MetaData()
+
+
+class CartLine(OrdersBase):
+    """One product in a customer's cart; prices are never stored, always looked up."""
+
+    __tablename__ = "cart_lines"
+
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    product_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    added_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Order(OrdersBase):
+    """An order and the state of its checkout saga."""
+
+    __tablename__ = "orders"
+    __table_args__ = (UniqueConstraint("user_id", "idempotency_key", name="uq_orders_user_key"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20))
+    items: Mapped[list[dict[str, Any]]] = mapped_column(JsonDocument)
+    total_amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    payment_method_id: Mapped[str] = mapped_column(String(64))
+    shipping_address: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    payment_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
+    idempotency_key: Mapped[str] = mapped_column(String(200))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    charge_unresolved: Mapped[bool] = mapped_column(Boolean, default=False)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class OrderHistory(OrdersBase):
+    """One state an order entered, when, and why."""
+
+    __tablename__ = "order_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(String(36), ForeignKey("orders.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+# Own orders newest first; the sweeper's scan of unfinished sagas; an order's history.
+Index("ix_orders_user_created", Order.user_id, Order.created_at, Order.id)
+Index("ix_orders_status_updated", Order.status, Order.updated_at)
+Index("ix_order_history_order", OrderHistory.order_id, OrderHistory.id)
+
+EVENTS = event_tables(OrdersBase.metadata)

@@ -1,0 +1,197 @@
+"""HTTP routes of the orders service: thin, parse and delegate to `cart` and `service`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Path, Query
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import Response
+
+from mercato.chassis.deps import RuntimeDep, SessionDep
+from mercato.chassis.errors import Forbidden
+from mercato.chassis.events import Outbox
+from mercato.chassis.security import CurrentUser, Principal
+from mercato.orders import cart, service
+from mercato.orders.idempotency import require_key
+from mercato.orders.lifecycle import Components, components_of
+from mercato.orders.models import Order, OrderHistory
+from mercato.orders.schemas import (
+    CartOut,
+    CheckoutIn,
+    HistoryOut,
+    MoneyOut,
+    OrderItemOut,
+    OrderOut,
+    OrderPage,
+    QuantityIn,
+    ShippingAddress,
+)
+
+__all__ = ["order_out", "router"]
+
+router = APIRouter(prefix="/api/orders", tags=["orders"])
+
+
+def _components(runtime: RuntimeDep) -> Components:
+    return components_of(runtime)
+
+
+def _outbox(runtime: RuntimeDep) -> Outbox:
+    if runtime.outbox is None:
+        raise RuntimeError("the orders service runs without an outbox")
+    return runtime.outbox
+
+
+async def customer(principal: CurrentUser) -> Principal:
+    """FastAPI dependency: the caller, who must be a user (carts are per user)."""
+    if principal.is_service:
+        raise Forbidden("A service token has no cart or orders of its own.")
+    return principal
+
+
+ComponentsDep = Annotated[Components, Depends(_components)]
+OutboxDep = Annotated[Outbox, Depends(_outbox)]
+Customer = Annotated[Principal, Depends(customer)]
+ProductId = Annotated[str, Path(min_length=1, max_length=64, description="A catalog product id.")]
+
+
+def order_out(order: Order, history: Sequence[OrderHistory]) -> OrderOut:
+    """The API shape of a stored order and its history."""
+    items: list[dict[str, Any]] = order.items
+    return OrderOut(
+        id=order.id,
+        status=order.status,
+        items=[
+            OrderItemOut(
+                product_id=item["product_id"],
+                title=item.get("title"),
+                quantity=item["quantity"],
+                unit_price=MoneyOut.model_validate(item["unit_price"]),
+                line_total=MoneyOut(
+                    amount=item["unit_price"]["amount"] * item["quantity"],
+                    currency=item["unit_price"]["currency"],
+                ),
+            )
+            for item in items
+        ],
+        total=MoneyOut(amount=order.total_amount, currency=order.currency),
+        payment_method_id=order.payment_method_id,
+        payment_id=order.payment_id,
+        shipping_address=ShippingAddress.model_validate(order.shipping_address),
+        reason=order.reason,
+        history=[HistoryOut(status=h.status, at=h.at, reason=h.reason) for h in history],
+        created_at=order.created_at,
+        updated_at=order.updated_at,
+    )
+
+
+async def _render(session: AsyncSession, order_id: str, principal: Principal) -> OrderOut:
+    order = await service.get_order(session, principal=principal, order_id=order_id)
+    return order_out(order, await service.order_history(session, order_id=order.id))
+
+
+# -- cart ----------------------------------------------------------------------
+
+
+@router.get("/cart", summary="Your cart at current prices")
+async def read_cart(principal: Customer, session: SessionDep, parts: ComponentsDep) -> CartOut:
+    """The caller's cart, priced from the catalog now."""
+    return await cart.view_cart(session, catalog=parts.catalog, user_id=principal.subject)
+
+
+@router.put("/cart/items/{product_id}", summary="Set how many of a product the cart holds")
+async def put_cart_item(
+    product_id: ProductId,
+    quantity_in: QuantityIn,
+    *,
+    principal: Customer,
+    session: SessionDep,
+    parts: ComponentsDep,
+) -> CartOut:
+    """Add a product or change its quantity; 422 naming the item when it cannot be."""
+    return await cart.set_quantity(
+        session,
+        catalog=parts.catalog,
+        user_id=principal.subject,
+        product_id=product_id,
+        quantity=quantity_in.quantity,
+    )
+
+
+@router.delete("/cart/items/{product_id}", summary="Take a product out of the cart")
+async def delete_cart_item(
+    product_id: ProductId, principal: Customer, session: SessionDep, parts: ComponentsDep
+) -> CartOut:
+    """Remove a product from the cart and answer the cart."""
+    return await cart.remove_item(
+        session, catalog=parts.catalog, user_id=principal.subject, product_id=product_id
+    )
+
+
+@router.delete("/cart", status_code=204, summary="Empty the cart")
+async def delete_cart(principal: Customer, session: SessionDep) -> Response:
+    """Empty the caller's cart."""
+    await cart.clear_cart(session, user_id=principal.subject)
+    return Response(status_code=204)
+
+
+# -- orders --------------------------------------------------------------------
+
+
+@router.post("", status_code=201, summary="Place an order from the cart")
+async def place_order(
+    order_in: CheckoutIn,
+    *,
+    principal: Customer,
+    session: SessionDep,
+    parts: ComponentsDep,
+    outbox: OutboxDep,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> OrderOut:
+    """Check the cart out; the answer carries the saga's end state when it was quick."""
+    placement = await service.place_order(
+        session,
+        outbox=outbox,
+        components=parts,
+        user_id=principal.subject,
+        key=require_key(idempotency_key),
+        order_in=order_in,
+    )
+    if placement.owner is not None:
+        await parts.runner.checkout(placement.order.id, placement.owner)
+    return await _render(session, placement.order.id, principal)
+
+
+@router.get("", summary="Your orders, newest first")
+async def list_orders(
+    principal: Customer,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> OrderPage:
+    """The caller's orders, keyset paged."""
+    found = await service.list_orders(
+        session, user_id=principal.subject, limit=limit, cursor=cursor
+    )
+    items = [
+        order_out(order, await service.order_history(session, order_id=order.id))
+        for order in found.items
+    ]
+    return OrderPage(items=items, next_cursor=found.next_cursor)
+
+
+@router.get("/{order_id}", summary="One of your orders (admin: any)")
+async def read_order(order_id: str, principal: CurrentUser, session: SessionDep) -> OrderOut:
+    """An order with its history; another user's order is 404."""
+    return await _render(session, order_id, principal)
+
+
+@router.post("/{order_id}/cancel", summary="Cancel an order before it ships")
+async def cancel_order(
+    order_id: str, principal: CurrentUser, session: SessionDep, parts: ComponentsDep
+) -> OrderOut:
+    """Refund, release the stock and end `cancelled`; 409 for an order that failed."""
+    await service.cancel_order(session, components=parts, principal=principal, order_id=order_id)
+    return await _render(session, order_id, principal)

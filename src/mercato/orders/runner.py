@@ -1,0 +1,166 @@
+"""Who drives sagas: the checkout request, the cancel request and the sweeper.
+
+A worker first takes the order's lease (a compare-and-set on its row), then runs
+steps until the saga ends, a dependency fails (the order is left for the sweeper),
+or the lease is lost; it always gives the lease back. `SagaRunner.checkout` drives a
+new order in a task and waits for it up to the checkout timeout, so the client
+usually gets the terminal state while a slow saga goes on in the background. The
+sweeper runs at start and then periodically: it takes orders whose saga stopped
+(a crash, a dependency that was down) and drives them on, and asks payments again
+about charges whose outcome is unknown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from mercato.chassis.database import Database, begin_write
+from mercato.orders import store
+from mercato.orders.models import Order
+from mercato.orders.saga import TRANSIENT, LostLease, Saga
+from mercato.orders.settings import OrdersSettings
+
+__all__ = ["SagaRunner", "new_owner"]
+
+log = logging.getLogger("mercato.orders.runner")
+SWEEP_BATCH = 20
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_owner() -> str:
+    """A fresh lease owner id for one worker's turn at an order."""
+    return uuid.uuid4().hex
+
+
+class SagaRunner:
+    """Drives sagas under per-order leases, in requests and in the background sweeper."""
+
+    def __init__(self, *, saga: Saga, database: Database, settings: OrdersSettings) -> None:
+        self.saga = saga
+        self.database = database
+        self.settings = settings
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._sweeper: asyncio.Task[None] | None = None
+
+    def lease_until(self, now: datetime) -> datetime:
+        """When a lease taken at `now` runs out."""
+        return now + timedelta(seconds=self.settings.lease_seconds)
+
+    async def acquire(self, order_id: str, owner: str) -> bool:
+        """Take the order's lease for `owner`; False when another worker holds it."""
+        now = _now()
+        async with self.database.session() as session:
+            await begin_write(session)
+            taken = await store.take_lease(
+                session, order_id=order_id, owner=owner, now=now, until=self.lease_until(now)
+            )
+            await session.commit()
+        return taken
+
+    async def release(self, order_id: str, owner: str) -> None:
+        """Give the order's lease back."""
+        async with self.database.session() as session:
+            await begin_write(session)
+            await store.release_lease(session, order_id=order_id, owner=owner)
+            await session.commit()
+
+    async def drive(self, order_id: str, owner: str, *, resolve: bool = False) -> None:
+        """Run the saga of an order whose lease `owner` holds, then give the lease back."""
+        try:
+            while await self.saga.advance(order_id, owner):
+                pass
+            if resolve:
+                await self.saga.resolve_charge(order_id, owner)
+        except LostLease as exc:
+            log.warning("stopped driving: %s", exc)
+        except TRANSIENT as exc:
+            log.warning("order %s waits for a dependency: %s", order_id, exc)
+            await self._postpone(order_id, owner)
+        except Exception:
+            log.exception("order %s: saga step failed unexpectedly", order_id)
+            await self._postpone(order_id, owner)
+        finally:
+            with contextlib.suppress(Exception):
+                await self.release(order_id, owner)
+
+    async def _postpone(self, order_id: str, owner: str) -> None:
+        """Count a failed attempt; the sweeper tries again once the order is stale."""
+        async with self.database.session() as session:
+            await begin_write(session)
+            await store.touch(
+                session,
+                order_id=order_id,
+                owner=owner,
+                now=_now(),
+                attempts=Order.attempts + 1,
+            )
+            await session.commit()
+
+    def spawn(self, order_id: str, owner: str, *, resolve: bool = False) -> asyncio.Task[None]:
+        """Drive an order in a background task that shutdown waits for."""
+        task = asyncio.create_task(
+            self.drive(order_id, owner, resolve=resolve), name=f"saga-{order_id}"
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def checkout(self, order_id: str, owner: str) -> None:
+        """Drive a new order, waiting for it at most the checkout timeout."""
+        task = self.spawn(order_id, owner)
+        await asyncio.wait({task}, timeout=self.settings.checkout_timeout_seconds)
+
+    # -- the sweeper ---------------------------------------------------------------
+
+    async def sweep(self) -> int:
+        """Drive every stale unfinished order once; how many were taken."""
+        now = _now()
+        stale_before = now - timedelta(seconds=self.settings.stale_after_seconds)
+        async with self.database.session() as session:
+            ids = await store.resumable(
+                session, now=now, stale_before=stale_before, limit=SWEEP_BATCH
+            )
+        taken = []
+        for order_id in ids:
+            owner = new_owner()
+            if await self.acquire(order_id, owner):
+                log.info("sweeper resumes order %s", order_id)
+                taken.append(self.spawn(order_id, owner, resolve=True))
+        if taken:
+            await asyncio.wait(taken)
+        return len(taken)
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("the saga sweeper failed; trying again later")
+            await asyncio.sleep(self.settings.sweep_interval_seconds)
+
+    def start(self) -> None:
+        """Start the sweeper (its first pass runs at once)."""
+        if self._sweeper is None:
+            self._sweeper = asyncio.create_task(self._sweep_forever(), name="saga-sweeper")
+
+    async def stop(self) -> None:
+        """Stop the sweeper and wait (within the grace period) for sagas in flight."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
+        pending = set(self._tasks)
+        if pending:
+            _, late = await asyncio.wait(pending, timeout=self.settings.shutdown_grace_seconds)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late)

@@ -1,0 +1,127 @@
+"""API shapes of the orders service (never ORM classes)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+__all__ = [
+    "CartItemOut",
+    "CartOut",
+    "CheckoutIn",
+    "HistoryOut",
+    "MoneyOut",
+    "OrderItemOut",
+    "OrderOut",
+    "OrderPage",
+    "QuantityIn",
+    "ShippingAddress",
+]
+
+Required200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Optional200 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+Required100 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class MoneyOut(BaseModel):
+    """An amount in minor units of an ISO 4217 currency."""
+
+    amount: int
+    currency: str
+
+
+class QuantityIn(BaseModel):
+    """How many of a product the cart should hold."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    quantity: int = Field(strict=True, description="At least 1 and at most the stock.")
+
+
+class CartItemOut(BaseModel):
+    """One cart line, priced at the catalog's current price."""
+
+    product_id: str
+    title: str | None
+    quantity: int
+    unit_price: MoneyOut | None
+    line_total: MoneyOut | None
+    available: bool = Field(description="False when the product left the catalog.")
+
+
+class CartOut(BaseModel):
+    """A customer's cart with current prices."""
+
+    items: list[CartItemOut]
+    total: MoneyOut
+
+
+class ShippingAddress(BaseModel):
+    """Where an order goes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Required200
+    line1: Required200
+    line2: Optional200 | None = None
+    city: Required100
+    region: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] | None = (
+        None
+    )
+    country: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Z]{2}$")]
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)] | None = None
+
+
+class CheckoutIn(BaseModel):
+    """What `POST /api/orders` needs besides the cart: how to pay and where to ship."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    payment_method_id: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)
+    ]
+    shipping_address: ShippingAddress
+
+
+class OrderItemOut(BaseModel):
+    """One line of an order, at the price it was ordered for."""
+
+    product_id: str
+    title: str | None
+    quantity: int
+    unit_price: MoneyOut
+    line_total: MoneyOut
+
+
+class HistoryOut(BaseModel):
+    """A state the order entered, when and why."""
+
+    status: str
+    at: datetime
+    reason: str | None
+
+
+class OrderOut(BaseModel):
+    """An order and where its checkout stands."""
+
+    id: str
+    status: str
+    items: list[OrderItemOut]
+    total: MoneyOut
+    payment_method_id: str
+    payment_id: str | None
+    shipping_address: ShippingAddress
+    reason: str | None
+    history: list[HistoryOut]
+    created_at: datetime
+    updated_at: datetime
+
+
+class OrderPage(BaseModel):
+    """One page of orders, newest first; pass `next_cursor` back as `cursor`."""
+
+    items: list[OrderOut]
+    next_cursor: str | None

@@ -1,0 +1,255 @@
+"""Orders: placing one from the cart (idempotently), reading and cancelling them.
+
+Placing an order prices the cart at the catalog, then in one transaction inserts
+the order (`pending`, its lease held by the placing request), empties the cart and
+writes `order.placed` to the outbox. The route then lets the saga runner drive it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mercato.chassis.database import begin_write
+from mercato.chassis.errors import Conflict, NotFound, Unprocessable
+from mercato.chassis.events import Outbox
+from mercato.chassis.paging import decode_cursor, encode_cursor
+from mercato.chassis.security import Principal
+from mercato.contracts.events import Line, Money, OrderPlaced
+from mercato.orders import store
+from mercato.orders.cart import DEFAULT_CURRENCY, item_error
+from mercato.orders.clients import Catalog
+from mercato.orders.idempotency import fingerprint
+from mercato.orders.lifecycle import Components
+from mercato.orders.models import Order, OrderHistory
+from mercato.orders.runner import new_owner
+from mercato.orders.schemas import CheckoutIn
+from mercato.orders.states import FAILED, Status
+
+__all__ = [
+    "ORDER_PLACED",
+    "OrderList",
+    "Placement",
+    "cancel_order",
+    "get_order",
+    "list_orders",
+    "order_history",
+    "place_order",
+]
+
+ORDER_PLACED = "order.placed"
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """The order a checkout request stands for, and the lease owner if it is new."""
+
+    order: Order
+    owner: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderList:
+    """One page of orders and the cursor of the next page."""
+
+    items: list[Order]
+    next_cursor: str | None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _replay(order: Order, digest: str, now: datetime) -> Placement:
+    """The answer to a repeated key: the first order, unless the body differs or it runs."""
+    if order.fingerprint != digest:
+        raise Unprocessable(
+            "This Idempotency-Key was used for another request body.",
+            errors=[{"field": "Idempotency-Key", "in": "header", "message": "reused"}],
+        )
+    if order.lease_owner is not None and order.lease_until is not None and order.lease_until > now:
+        raise Conflict("The request with this Idempotency-Key is still being processed.")
+    return Placement(order=order, owner=None)
+
+
+async def _priced_lines(
+    session: AsyncSession, *, catalog: Catalog, user_id: str
+) -> tuple[list[dict[str, Any]], int, str]:
+    """The cart as order lines at current prices; 422 when empty or a product is gone."""
+    lines = await store.cart_lines(session, user_id)
+    if not lines:
+        raise Unprocessable(
+            "The cart is empty.",
+            errors=[{"field": "cart", "in": "body", "message": "add items before checkout"}],
+        )
+    products = await catalog.products(line.product_id for line in lines)
+    missing = [line.product_id for line in lines if line.product_id not in products]
+    if missing:
+        raise Unprocessable(
+            "Some products in the cart are no longer sold.",
+            errors=[item_error(pid, "product_id", "no such product") for pid in missing],
+        )
+    items: list[dict[str, Any]] = []
+    total = 0
+    currency = ""
+    for line in lines:
+        product = products[line.product_id]
+        currency = currency or product.currency
+        total += product.amount * line.quantity
+        items.append(
+            {
+                "product_id": line.product_id,
+                "title": product.title,
+                "quantity": line.quantity,
+                "unit_price": {"amount": product.amount, "currency": product.currency},
+            }
+        )
+    return items, total, currency or DEFAULT_CURRENCY
+
+
+async def place_order(
+    session: AsyncSession,
+    *,
+    outbox: Outbox,
+    components: Components,
+    user_id: str,
+    key: str,
+    order_in: CheckoutIn,
+) -> Placement:
+    """The order for this key: the earlier one again, or a new one from the cart."""
+    digest = fingerprint(order_in.model_dump(mode="json"))
+    existing = await store.find_by_key(session, user_id=user_id, key=key)
+    if existing is not None:
+        return _replay(existing, digest, _now())
+    items, total, currency = await _priced_lines(
+        session, catalog=components.catalog, user_id=user_id
+    )
+    priced = sorted((str(item["product_id"]), int(item["quantity"])) for item in items)
+    await session.rollback()  # end the read; the write below starts its own transaction
+    now = _now()
+    owner = new_owner()
+    order = Order(
+        id=str(uuid.uuid4()),
+        user_id=user_id,
+        status=Status.PENDING.value,
+        items=items,
+        total_amount=total,
+        currency=currency,
+        payment_method_id=order_in.payment_method_id,
+        shipping_address=order_in.shipping_address.model_dump(mode="json"),
+        payment_id=None,
+        reason=None,
+        idempotency_key=key,
+        fingerprint=digest,
+        charge_unresolved=False,
+        lease_owner=owner,
+        lease_until=now + timedelta(seconds=components.settings.lease_seconds),
+        attempts=0,
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        await begin_write(session)
+        lines = await store.cart_lines(session, user_id)
+        if sorted((line.product_id, line.quantity) for line in lines) != priced:
+            raise Conflict("The cart changed during checkout; check it and try again.")
+        session.add(order)
+        await session.flush()
+        await store.add_history(
+            session, order_id=order.id, status=Status.PENDING, reason=None, at=now
+        )
+        await store.clear_cart(session, user_id)
+        placed = OrderPlaced(
+            order_id=order.id,
+            user_id=user_id,
+            items=[Line.model_validate(item) for item in items],
+            total=Money(amount=total, currency=currency),
+        )
+        await outbox.add(session, ORDER_PLACED, subject=order.id, data=placed.model_dump())
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        existing = await store.find_by_key(session, user_id=user_id, key=key)
+        if existing is None:
+            raise
+        return _replay(existing, digest, _now())
+    return Placement(order=order, owner=owner)
+
+
+async def get_order(session: AsyncSession, *, principal: Principal, order_id: str) -> Order:
+    """An order the caller may see (their own; any for an admin); 404 otherwise."""
+    order = await store.get_order(session, order_id)
+    if order is None or (order.user_id != principal.subject and not principal.is_admin):
+        raise NotFound(f"No order {order_id}.")
+    return order
+
+
+async def order_history(session: AsyncSession, *, order_id: str) -> Sequence[OrderHistory]:
+    """The states an order went through."""
+    return await store.history(session, order_id)
+
+
+def _after(cursor: str | None) -> tuple[datetime, str] | None:
+    key = decode_cursor(cursor)
+    if key is None:
+        return None
+    try:
+        created_at, order_id = key
+        return datetime.fromisoformat(created_at), str(order_id)
+    except (TypeError, ValueError):
+        raise Unprocessable(
+            "The cursor is not valid.",
+            errors=[{"field": "cursor", "in": "query", "message": "not a valid cursor"}],
+        ) from None
+
+
+async def list_orders(
+    session: AsyncSession, *, user_id: str, limit: int, cursor: str | None
+) -> OrderList:
+    """A user's orders newest first, keyset paged."""
+    rows = list(await store.page(session, user_id=user_id, limit=limit + 1, after=_after(cursor)))
+    items = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit:
+        last = items[-1]
+        next_cursor = encode_cursor([last.created_at.isoformat(), last.id])
+    return OrderList(items=items, next_cursor=next_cursor)
+
+
+async def cancel_order(
+    session: AsyncSession, *, components: Components, principal: Principal, order_id: str
+) -> None:
+    """Cancel an order before shipping: refund, release stock, end `cancelled`."""
+    await get_order(session, principal=principal, order_id=order_id)
+    runner, saga = components.runner, components.saga
+    owner = new_owner()
+    if not await runner.acquire(order_id, owner):
+        raise Conflict("The order's checkout is in progress; try again in a moment.")
+    order = await saga.load(order_id)
+    drive = False
+    try:
+        if order is not None and order.status != Status.CANCELLED:
+            status = Status(order.status)
+            if status in FAILED:
+                raise Conflict(f"The order ended {status}; there is nothing to cancel.")
+            if status is not Status.CANCELLING:
+                who = "an administrator" if principal.subject != order.user_id else "the customer"
+                await saga.move(
+                    order,
+                    owner,
+                    Status.CANCELLING,
+                    reason=f"cancelled by {who}",
+                    charge_unresolved=status is Status.CHARGING,
+                )
+            drive = True
+    finally:
+        if not drive:
+            await runner.release(order_id, owner)
+    if drive:
+        await runner.drive(order_id, owner)

@@ -1,0 +1,263 @@
+"""HTTP routes of the payments service: thin, parse and delegate to the domain modules.
+
+Charges and refunds answer 201 with the payment or refund; a retry with the same
+Idempotency-Key and body answers 201 with the very same document again, marked by
+the `Idempotent-Replayed: true` header.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Response
+
+from mercato.chassis.deps import RuntimeDep, SessionDep
+from mercato.chassis.errors import BadRequest, Forbidden
+from mercato.chassis.events import Outbox
+from mercato.chassis.security import CurrentUser, Principal
+from mercato.payments import charges, refunds, service
+from mercato.payments.models import Method, Payment, Refund
+from mercato.payments.provider import ProviderClient
+from mercato.payments.schemas import (
+    ChargeIn,
+    MethodIn,
+    MethodList,
+    MethodOut,
+    MoneyOut,
+    PaymentOut,
+    PaymentPage,
+    RefundIn,
+    RefundList,
+    RefundOut,
+)
+from mercato.payments.settings import PaymentsSettings
+
+__all__ = ["PROVIDER", "REPLAYED", "router"]
+
+router = APIRouter(prefix="/api/payments", tags=["payments"])
+PROVIDER = "payments.provider"
+REPLAYED = "Idempotent-Replayed"
+MAX_KEY_LENGTH = 255
+
+
+def outbox_of(runtime: RuntimeDep) -> Outbox:
+    """FastAPI dependency: the service's outbox."""
+    if runtime.outbox is None:
+        raise RuntimeError("the payments service runs without an outbox")
+    return runtime.outbox
+
+
+def provider_of(runtime: RuntimeDep) -> ProviderClient:
+    """FastAPI dependency: the payment provider, bounded by its deadline."""
+    provider = runtime.state.get(PROVIDER)
+    if not isinstance(provider, ProviderClient):
+        raise RuntimeError("the payments service has not opened its provider")
+    return provider
+
+
+def lease_of(runtime: RuntimeDep) -> float:
+    """FastAPI dependency: how long an unfinished attempt is left alone."""
+    settings = runtime.settings
+    if not isinstance(settings, PaymentsSettings):
+        raise RuntimeError("the payments service runs with settings that are not its own")
+    return settings.charge_lease_seconds
+
+
+async def card_holder(principal: CurrentUser) -> Principal:
+    """FastAPI dependency: the caller, who must be a user (services hold no cards)."""
+    if principal.is_service:
+        raise Forbidden("A service token has no payment methods.")
+    return principal
+
+
+async def admin_or_service(principal: CurrentUser) -> Principal:
+    """FastAPI dependency: the caller, who must be an admin or another service."""
+    if not (principal.is_admin or principal.is_service):
+        raise Forbidden("This needs the admin role or a service token.")
+    return principal
+
+
+async def idempotency_key(
+    key: Annotated[
+        str | None,
+        Header(alias="Idempotency-Key", description="Unique per intended operation."),
+    ] = None,
+) -> str:
+    """FastAPI dependency: the request's Idempotency-Key; 400 when absent or unusable."""
+    key = (key or "").strip()
+    if not key:
+        raise BadRequest("This request needs an Idempotency-Key header.")
+    if len(key) > MAX_KEY_LENGTH or not key.isprintable() or not key.isascii():
+        raise BadRequest(f"The Idempotency-Key must be 1-{MAX_KEY_LENGTH} printable ASCII chars.")
+    return key
+
+
+CardHolder = Annotated[Principal, Depends(card_holder)]
+AdminOrService = Annotated[Principal, Depends(admin_or_service)]
+OutboxDep = Annotated[Outbox, Depends(outbox_of)]
+ProviderDep = Annotated[ProviderClient, Depends(provider_of)]
+LeaseDep = Annotated[float, Depends(lease_of)]
+KeyDep = Annotated[str, Depends(idempotency_key)]
+
+
+def method_out(method: Method) -> MethodOut:
+    """The API shape of a stored method."""
+    return MethodOut(
+        id=method.id,
+        brand=method.brand,
+        last4=method.last4,
+        exp_month=method.exp_month,
+        exp_year=method.exp_year,
+        created_at=method.created_at,
+    )
+
+
+def payment_out(payment: Payment) -> PaymentOut:
+    """The API shape of a stored payment."""
+    return PaymentOut.model_validate(
+        {
+            "id": payment.id,
+            "status": payment.status,
+            "reason": payment.reason,
+            "order_id": payment.order_id,
+            "user_id": payment.user_id,
+            "payment_method_id": payment.payment_method_id,
+            "amount": MoneyOut(amount=payment.amount, currency=payment.currency),
+            "refunded_amount": MoneyOut(amount=payment.refunded_amount, currency=payment.currency),
+            "created_at": payment.created_at,
+            "updated_at": payment.updated_at,
+        }
+    )
+
+
+def refund_out(refund: Refund) -> RefundOut:
+    """The API shape of a stored refund."""
+    return RefundOut.model_validate(
+        {
+            "id": refund.id,
+            "payment_id": refund.payment_id,
+            "status": refund.status,
+            "amount": MoneyOut(amount=refund.amount, currency=refund.currency),
+            "reason": refund.reason,
+            "failure_reason": refund.failure_reason,
+            "created_at": refund.created_at,
+        }
+    )
+
+
+@router.post("/methods", status_code=201, summary="Save a card")
+async def add_method(
+    principal: CardHolder, method_in: MethodIn, session: SessionDep, provider: ProviderDep
+) -> MethodOut:
+    """Validate a card, tokenize it and keep only brand, last4 and expiry."""
+    method = await service.add_method(
+        session, provider=provider, user_id=principal.subject, method_in=method_in
+    )
+    return method_out(method)
+
+
+@router.get("/methods", summary="List your saved cards")
+async def list_methods(principal: CardHolder, session: SessionDep) -> MethodList:
+    """The caller's saved cards, newest first."""
+    methods = await service.list_methods(session, user_id=principal.subject)
+    return MethodList(items=[method_out(method) for method in methods])
+
+
+@router.get("/methods/{method_id}", summary="Read a saved card")
+async def read_method(method_id: str, principal: CurrentUser, session: SessionDep) -> MethodOut:
+    """One of the caller's cards (admins and services: anyone's); 404 otherwise."""
+    method = await service.get_method(session, principal=principal, method_id=method_id)
+    return method_out(method)
+
+
+@router.delete("/methods/{method_id}", status_code=204, summary="Delete a saved card")
+async def delete_method(method_id: str, principal: CardHolder, session: SessionDep) -> Response:
+    """Forget one of the caller's cards; 404 when it is not theirs."""
+    await service.delete_method(session, user_id=principal.subject, method_id=method_id)
+    return Response(status_code=204)
+
+
+@router.post("/charges", status_code=201, summary="Charge a saved card (service, admin)")
+async def charge(
+    *,
+    _: AdminOrService,
+    key: KeyDep,
+    charge_in: ChargeIn,
+    response: Response,
+    session: SessionDep,
+    provider: ProviderDep,
+    outbox: OutboxDep,
+    lease: LeaseDep,
+) -> PaymentOut:
+    """Charge once per Idempotency-Key; `status` says whether the provider took it."""
+    payment, replayed = await charges.charge(
+        session,
+        provider=provider,
+        outbox=outbox,
+        key=key,
+        charge_in=charge_in,
+        lease_seconds=lease,
+    )
+    if replayed:
+        response.headers[REPLAYED] = "true"
+    return payment_out(payment)
+
+
+@router.get("", summary="List payments")
+async def list_payments(
+    principal: CurrentUser,
+    session: SessionDep,
+    user_id: Annotated[str | None, Query(max_length=100, description="Admins only.")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> PaymentPage:
+    """The caller's payments (admins: `user_id`'s), newest first, keyset paged."""
+    found = await service.list_payments(
+        session, principal=principal, user_id=user_id, limit=limit, cursor=cursor
+    )
+    return PaymentPage(
+        items=[payment_out(payment) for payment in found.items], next_cursor=found.next_cursor
+    )
+
+
+@router.get("/{payment_id}", summary="Read a payment")
+async def read_payment(payment_id: str, principal: CurrentUser, session: SessionDep) -> PaymentOut:
+    """One of the caller's payments (admins and services: any); 404 otherwise."""
+    return payment_out(
+        await service.get_payment(session, principal=principal, payment_id=payment_id)
+    )
+
+
+@router.post("/{payment_id}/refunds", status_code=201, summary="Refund a payment (admin, service)")
+async def refund(
+    payment_id: str,
+    *,
+    _: AdminOrService,
+    key: KeyDep,
+    refund_in: RefundIn,
+    response: Response,
+    session: SessionDep,
+    provider: ProviderDep,
+    outbox: OutboxDep,
+    lease: LeaseDep,
+) -> RefundOut:
+    """Refund part (or by default all that is left) of a succeeded payment, once per key."""
+    made, replayed = await refunds.refund(
+        session,
+        provider=provider,
+        outbox=outbox,
+        key=key,
+        payment_id=payment_id,
+        refund_in=refund_in,
+        lease_seconds=lease,
+    )
+    if replayed:
+        response.headers[REPLAYED] = "true"
+    return refund_out(made)
+
+
+@router.get("/{payment_id}/refunds", summary="List a payment's refunds")
+async def list_refunds(payment_id: str, principal: CurrentUser, session: SessionDep) -> RefundList:
+    """The refunds of a payment the caller may see, oldest first."""
+    found = await service.list_refunds(session, principal=principal, payment_id=payment_id)
+    return RefundList(items=[refund_out(item) for item in found])

@@ -1,0 +1,165 @@
+"""API shapes of the payments service (never ORM classes)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+
+from mercato.payments.cards import brand_of, check_number, is_expired
+
+__all__ = [
+    "MAX_AMOUNT",
+    "ChargeIn",
+    "MethodIn",
+    "MethodList",
+    "MethodOut",
+    "MoneyIn",
+    "MoneyOut",
+    "PaymentOut",
+    "PaymentPage",
+    "RefundIn",
+    "RefundList",
+    "RefundOut",
+]
+
+MAX_AMOUNT = 10**12
+MAX_YEARS_AHEAD = 20
+Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+MethodId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class MoneyIn(BaseModel):
+    """A positive amount in minor units (cents) of an ISO 4217 currency."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    amount: int = Field(ge=1, le=MAX_AMOUNT, strict=True, description="Minor units, e.g. cents.")
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. USD.")
+
+
+class MoneyOut(BaseModel):
+    """An amount in minor units of an ISO 4217 currency."""
+
+    amount: int
+    currency: str
+
+
+class MethodIn(BaseModel):
+    """A card as the customer types it; only brand, last4 and expiry are kept."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    card_number: str = Field(max_length=40, description="Digits; spaces and dashes allowed.")
+    exp_month: int = Field(ge=1, le=12, strict=True)
+    exp_year: int = Field(ge=2000, le=2100, strict=True, description="Four digits.")
+    cvc: str = Field(pattern=r"^[0-9]{3,4}$", description="Three or four digits.")
+
+    @field_validator("card_number")
+    @classmethod
+    def _card_number(cls, value: str) -> str:
+        """The digits of a valid card number."""
+        return check_number(value)[0]
+
+    @field_validator("exp_year")
+    @classmethod
+    def _not_expired(cls, value: int, info: ValidationInfo) -> int:
+        """A year that, with exp_month, is neither past nor too far ahead."""
+        today = datetime.now(UTC).date()
+        month = info.data.get("exp_month")
+        if isinstance(month, int) and is_expired(month, value, today):
+            raise ValueError("the card has expired (exp_month/exp_year is in the past)")
+        if value > today.year + MAX_YEARS_AHEAD:
+            raise ValueError(f"must be within {MAX_YEARS_AHEAD} years from now")
+        return value
+
+    @property
+    def brand(self) -> str:
+        """The card's brand, from its number."""
+        return brand_of(self.card_number)
+
+
+class MethodOut(BaseModel):
+    """A saved card as the API shows it."""
+
+    id: str
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+    created_at: datetime
+
+
+class MethodList(BaseModel):
+    """The caller's saved cards, newest first."""
+
+    items: list[MethodOut]
+
+
+class ChargeIn(BaseModel):
+    """A charge of a user's saved card for an order."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    order_id: Id
+    user_id: Id
+    payment_method_id: MethodId
+    amount: MoneyIn
+
+
+class PaymentOut(BaseModel):
+    """A payment; `pending` only while its provider call is in flight."""
+
+    id: str
+    status: Literal["pending", "succeeded", "failed"]
+    reason: str | None = Field(description="Why it failed: declined, insufficient_funds, ...")
+    order_id: str
+    user_id: str
+    payment_method_id: str
+    amount: MoneyOut
+    refunded_amount: MoneyOut
+    created_at: datetime
+    updated_at: datetime
+
+
+class PaymentPage(BaseModel):
+    """One page of payments, newest first."""
+
+    items: list[PaymentOut]
+    next_cursor: str | None
+
+
+class RefundIn(BaseModel):
+    """A refund of a payment; without `amount`, all that is not refunded yet."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    amount: MoneyIn | None = None
+    reason: Reason
+
+
+class RefundOut(BaseModel):
+    """A refund; in lists also `failed` ones (`failure_reason`), which moved no money."""
+
+    id: str
+    payment_id: str
+    status: Literal["pending", "succeeded", "failed"]
+    amount: MoneyOut
+    reason: str
+    failure_reason: str | None
+    created_at: datetime
+
+
+class RefundList(BaseModel):
+    """The refunds of one payment, oldest first."""
+
+    items: list[RefundOut]

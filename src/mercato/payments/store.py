@@ -1,0 +1,218 @@
+"""Queries of the payments service: functions taking an AsyncSession, no HTTP.
+
+The writes that decide money are single conditional statements, so that they hold
+on SQLite and PostgreSQL alike without locks held across a provider call: a
+pending row is finished only once, taken over only when its attempt went stale,
+and a refund is reserved only while it fits in what is left of the payment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, and_, delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mercato.payments.models import FAILED, PENDING, SUCCEEDED, Method, Payment, Refund
+
+__all__ = [
+    "claim_payment",
+    "claim_refund",
+    "count_methods",
+    "delete_method",
+    "finish_payment",
+    "finish_refund",
+    "get_method",
+    "get_payment",
+    "methods_of",
+    "page_payments",
+    "payment_by_key",
+    "refund_by_key",
+    "refunds_of",
+    "release_refund",
+    "reopen_refund",
+    "reserve_refund",
+]
+
+
+async def _changed(session: AsyncSession, statement: Any) -> bool:
+    """Execute a one-row write; whether it changed that row."""
+    result = cast(CursorResult[Any], await session.execute(statement))
+    return result.rowcount == 1
+
+
+async def get_method(session: AsyncSession, method_id: str) -> Method | None:
+    """The method `method_id`, or None."""
+    return await session.get(Method, method_id)
+
+
+async def methods_of(session: AsyncSession, user_id: str) -> Sequence[Method]:
+    """The methods of `user_id`, newest first."""
+    statement = (
+        select(Method)
+        .where(Method.user_id == user_id)
+        .order_by(Method.created_at.desc(), Method.id.desc())
+    )
+    return (await session.scalars(statement)).all()
+
+
+async def count_methods(session: AsyncSession, user_id: str) -> int:
+    """How many methods `user_id` has saved."""
+    statement = select(func.count()).select_from(Method).where(Method.user_id == user_id)
+    return int(await session.scalar(statement) or 0)
+
+
+async def delete_method(session: AsyncSession, *, method_id: str, user_id: str) -> bool:
+    """Delete a method of `user_id`; whether there was one."""
+    statement = delete(Method).where(Method.id == method_id, Method.user_id == user_id)
+    return await _changed(session, statement)
+
+
+async def get_payment(session: AsyncSession, payment_id: str) -> Payment | None:
+    """The payment `payment_id` as stored now, or None."""
+    return await session.get(Payment, payment_id, populate_existing=True)
+
+
+async def payment_by_key(session: AsyncSession, key: str) -> Payment | None:
+    """The payment made under idempotency key `key`, or None."""
+    statement = select(Payment).where(Payment.idempotency_key == key)
+    return (await session.scalars(statement.execution_options(populate_existing=True))).first()
+
+
+async def page_payments(
+    session: AsyncSession, *, user_id: str, limit: int, after: tuple[datetime, str] | None
+) -> Sequence[Payment]:
+    """Up to `limit` payments of `user_id`, newest first, after the keyset `after`."""
+    statement = select(Payment).where(Payment.user_id == user_id)
+    if after is not None:
+        created_at, payment_id = after
+        statement = statement.where(
+            or_(
+                Payment.created_at < created_at,
+                and_(Payment.created_at == created_at, Payment.id < payment_id),
+            )
+        )
+    statement = statement.order_by(Payment.created_at.desc(), Payment.id.desc()).limit(limit)
+    return (await session.scalars(statement)).all()
+
+
+async def claim_payment(
+    session: AsyncSession, *, payment_id: str, now: datetime, stale_before: datetime
+) -> bool:
+    """Take over a pending payment whose attempt started before `stale_before`."""
+    statement = (
+        update(Payment)
+        .where(
+            Payment.id == payment_id,
+            Payment.status == PENDING,
+            Payment.attempt_at < stale_before,
+        )
+        .values(attempt_at=now, updated_at=now)
+    )
+    return await _changed(session, statement)
+
+
+async def finish_payment(
+    session: AsyncSession,
+    *,
+    payment_id: str,
+    status: str,
+    reason: str | None,
+    charge_id: str | None,
+    now: datetime,
+) -> bool:
+    """Record the outcome of a pending payment; False if it was finished already."""
+    statement = (
+        update(Payment)
+        .where(Payment.id == payment_id, Payment.status == PENDING)
+        .values(status=status, reason=reason, provider_charge_id=charge_id, updated_at=now)
+    )
+    return await _changed(session, statement)
+
+
+async def reserve_refund(
+    session: AsyncSession, *, payment_id: str, amount: int, now: datetime
+) -> bool:
+    """Count `amount` as refunded if the succeeded payment still has that much left."""
+    statement = (
+        update(Payment)
+        .where(
+            Payment.id == payment_id,
+            Payment.status == SUCCEEDED,
+            Payment.refunded_amount + amount <= Payment.amount,
+        )
+        .values(refunded_amount=Payment.refunded_amount + amount, updated_at=now)
+    )
+    return await _changed(session, statement)
+
+
+async def release_refund(
+    session: AsyncSession, *, payment_id: str, amount: int, now: datetime
+) -> None:
+    """Give back a reservation made by `reserve_refund` (the refund failed)."""
+    await session.execute(
+        update(Payment)
+        .where(Payment.id == payment_id)
+        .values(refunded_amount=Payment.refunded_amount - amount, updated_at=now)
+    )
+
+
+async def refund_by_key(session: AsyncSession, key: str) -> Refund | None:
+    """The refund made under idempotency key `key`, or None."""
+    statement = select(Refund).where(Refund.idempotency_key == key)
+    return (await session.scalars(statement.execution_options(populate_existing=True))).first()
+
+
+async def refunds_of(session: AsyncSession, payment_id: str) -> Sequence[Refund]:
+    """The refunds of a payment, oldest first."""
+    statement = (
+        select(Refund).where(Refund.payment_id == payment_id).order_by(Refund.created_at, Refund.id)
+    )
+    return (await session.scalars(statement)).all()
+
+
+async def claim_refund(
+    session: AsyncSession, *, refund_id: str, now: datetime, stale_before: datetime
+) -> bool:
+    """Take over a pending refund whose attempt started before `stale_before`."""
+    statement = (
+        update(Refund)
+        .where(Refund.id == refund_id, Refund.status == PENDING, Refund.attempt_at < stale_before)
+        .values(attempt_at=now, updated_at=now)
+    )
+    return await _changed(session, statement)
+
+
+async def reopen_refund(session: AsyncSession, *, refund_id: str, now: datetime) -> bool:
+    """Make a failed refund pending again for a new attempt; False if it is not failed."""
+    statement = (
+        update(Refund)
+        .where(Refund.id == refund_id, Refund.status == FAILED)
+        .values(status=PENDING, failure_reason=None, attempt_at=now, updated_at=now)
+    )
+    return await _changed(session, statement)
+
+
+async def finish_refund(
+    session: AsyncSession,
+    *,
+    refund_id: str,
+    status: str,
+    failure_reason: str | None,
+    provider_refund_id: str | None,
+    now: datetime,
+) -> bool:
+    """Record the outcome of a pending refund; False if it was finished already."""
+    statement = (
+        update(Refund)
+        .where(Refund.id == refund_id, Refund.status == PENDING)
+        .values(
+            status=status,
+            failure_reason=failure_reason,
+            provider_refund_id=provider_refund_id,
+            updated_at=now,
+        )
+    )
+    return await _changed(session, statement)

@@ -1,0 +1,177 @@
+"""Integration tests of what only the RabbitMQ transport does, against a real server.
+
+The behaviour every transport shares is tested on RabbitMQ too, in
+`test_events_bus.py` and `test_events_flow.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import uuid
+from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
+
+import aio_pika
+import pytest
+
+from mercato.chassis.events import BusUnavailable, Event
+from mercato.chassis.events.rabbit_bus import RabbitBus
+
+pytestmark = pytest.mark.integration
+Eventually = Callable[..., Awaitable[None]]
+
+
+def new(event_type: str, subject: str = "s1", **data: object) -> Event:
+    return Event.new(event_type, subject=subject, data=dict(data), source="tests")
+
+
+async def test_events_are_persistent_json_with_their_id_and_type(rabbit_bus: RabbitBus) -> None:
+    channel = await rabbit_bus.connection.channel()
+    try:
+        queue = await channel.declare_queue(exclusive=True)
+        await queue.bind(rabbit_bus.topology.exchange, "order.#")
+        traceparent = f"00-{'1' * 32}-{'2' * 16}-01"
+        event = new("order.placed").model_copy(update={"trace": traceparent})
+        await rabbit_bus.publish(event)
+        message = await queue.get(timeout=5, no_ack=True)
+    finally:
+        await channel.close()
+    assert message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
+    assert (message.message_id, message.type, message.routing_key) == (
+        event.id,
+        "order.placed",
+        "order.placed",
+    )
+    assert message.content_type == "application/json"
+    assert (message.headers or {}).get("traceparent") == event.trace
+    assert Event.from_bytes(message.body) == event
+
+
+async def test_no_broker_side_deduplication(rabbit_bus: RabbitBus, eventually: Eventually) -> None:
+    seen: list[str] = []
+
+    async def record(event: Event) -> None:
+        seen.append(event.id)
+
+    await rabbit_bus.subscribe("audit", ["a.one"], record)
+    event = new("a.one")
+    await rabbit_bus.publish(event)
+    await rabbit_bus.publish(event)  # the consumers' inbox gives it one effect
+    await eventually(lambda: seen == [event.id, event.id], what="two deliveries")
+
+
+async def test_a_message_that_keeps_crashing_its_consumer_is_dead_lettered_by_the_broker(
+    rabbit_bus: RabbitBus, eventually: Eventually
+) -> None:
+    strict = RabbitBus(
+        rabbit_bus.url, service="tests", namespace=rabbit_bus.namespace, delivery_limit=2
+    )
+    await strict.connect()
+    try:
+        await (await strict.subscribe("crashy", ["job.queued"], _never)).stop()
+    finally:
+        await strict.close()
+    event = new("job.queued")
+    await rabbit_bus.publish(event)
+    channel = await rabbit_bus.connection.channel()
+    try:
+        queue = await channel.get_queue(rabbit_bus.topology.queue("crashy"), ensure=False)
+        for _ in range(3):  # three deliveries never acknowledged, as by a crashed process
+            message = await queue.get(timeout=5)
+            await message.nack(requeue=True)
+    finally:
+        await channel.close()
+
+    async def dead_lettered() -> bool:
+        return len(await rabbit_bus.dead_letters()) == 1
+
+    await eventually(dead_lettered, what="the broker's dead letter")
+    [letter] = await rabbit_bus.dead_letters()
+    assert (letter.consumer, letter.event_type, letter.event) == ("crashy", "job.queued", event)
+    assert "delivery_limit" in letter.error
+
+    seen: list[str] = []
+
+    async def record(event: Event) -> None:
+        seen.append(event.id)
+
+    await rabbit_bus.replay(letter.id)
+    await rabbit_bus.subscribe("crashy", ["job.queued"], record)
+    await eventually(lambda: seen == [event.id], what="the replayed event")
+    assert await rabbit_bus.dead_letters() == []
+
+
+async def test_a_queue_declared_otherwise_is_used_as_it_is(
+    rabbit_bus: RabbitBus, eventually: Eventually, caplog: pytest.LogCaptureFixture
+) -> None:
+    channel = await rabbit_bus.connection.channel()
+    await channel.declare_queue(rabbit_bus.topology.queue("legacy"), durable=True)
+    await channel.close()
+    seen: list[str] = []
+
+    async def record(event: Event) -> None:
+        seen.append(event.type)
+
+    with caplog.at_level(logging.WARNING, logger="mercato.events"):
+        await rabbit_bus.subscribe("legacy", ["a.one"], record)
+    assert "exists with other arguments" in caplog.text
+    await rabbit_bus.publish(new("a.one"))
+    await eventually(lambda: seen == ["a.one"], what="a delivery from the classic queue")
+
+
+async def test_subscriptions_come_back_after_the_connection_is_lost(
+    rabbit_bus: RabbitBus, eventually: Eventually
+) -> None:
+    rabbitmqctl = shutil.which("rabbitmqctl")
+    if rabbitmqctl is None or urlsplit(rabbit_bus.url).hostname not in ("127.0.0.1", "localhost"):
+        pytest.skip("needs rabbitmqctl for the local RabbitMQ server")
+    name = f"tests-{uuid.uuid4().hex[:8]}"
+    bus = RabbitBus(rabbit_bus.url, service=name, namespace=rabbit_bus.namespace)
+    await bus.connect()
+    seen: list[str] = []
+
+    async def record(event: Event) -> None:
+        seen.append(event.subject)
+
+    try:
+        await bus.subscribe("survivor", ["a.one"], record)
+        await bus.publish(new("a.one", subject="before"))
+        await eventually(lambda: seen == ["before"], what="a delivery before")
+        listed = await _rabbitmqctl(rabbitmqctl, "list_connections", "pid", "client_properties")
+        pids = [line.split("\t")[0] for line in listed.splitlines() if name in line]
+        assert pids, listed
+        for pid in pids:
+            await _rabbitmqctl(rabbitmqctl, "close_connection", pid, "closed by a test")
+
+        async def answers() -> bool:
+            try:
+                await bus.ping()
+            except BusUnavailable:
+                return False
+            return True
+
+        await eventually(answers, timeout=10.0, what="the connection back")
+        await bus.publish(new("a.one", subject="after"))
+        await eventually(lambda: seen == ["before", "after"], timeout=10.0, what="a delivery after")
+    finally:
+        await bus.delete_namespace()  # its consumer queue; the rest goes with the fixture's
+        await bus.close()
+
+
+async def _rabbitmqctl(*command: str) -> str:
+    process = await asyncio.create_subprocess_exec(
+        *command[:1], "-q", *command[1:], stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await process.communicate()
+    return out.decode()
+
+
+async def test_reserved_consumer_names_are_refused(rabbit_bus: RabbitBus) -> None:
+    with pytest.raises(ValueError, match="reserved"):
+        await rabbit_bus.subscribe("dead-letters", ["a.one"], _never)
+
+
+async def _never(event: Event) -> None:
+    raise AssertionError(f"not expected: {event.type}")

@@ -1,0 +1,241 @@
+"""Service tests of checkout: the saga against real catalog and payments servers."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from mercato.orders import service
+from mercato.orders.lifecycle import components_of
+from mercato.orders.schemas import CheckoutIn
+from tests.service.test_orders_harness import ADDRESS, CARD_DECLINED, ORDERS, Shop, open_shop
+from tests.support import TokenFactory
+
+
+@pytest.fixture
+async def shop(tmp_path: Path, tokens: TokenFactory) -> AsyncIterator[Shop]:
+    """Catalog and payments servers, and the orders app in-process."""
+    async with open_shop(tmp_path, tokens) as shop:
+        yield shop
+
+
+def statuses(order: dict[str, object]) -> list[str]:
+    """The states an order went through, from its history."""
+    history = order["history"]
+    assert isinstance(history, list)
+    return [entry["status"] for entry in history]
+
+
+async def test_happy_path_confirms(shop: Shop) -> None:
+    user = shop.customer()
+    tea = await shop.product(stock=5, amount=1250)
+    card = await shop.card(user)
+    await shop.fill_cart(user, tea, 2)
+    response = await shop.checkout(user, card)
+    assert response.status_code == 201, response.text
+    order = response.json()
+    assert order["status"] == "confirmed"
+    assert order["total"] == {"amount": 2500, "currency": "USD"}
+    assert order["items"][0]["unit_price"] == {"amount": 1250, "currency": "USD"}
+    assert order["payment_id"]
+    assert statuses(order) == [
+        "pending",
+        "reserving",
+        "reserved",
+        "charging",
+        "paid",
+        "confirmed",
+    ]
+    assert await shop.stock(tea) == 3
+    assert (await shop.orders.get("/api/orders/cart", headers=user)).json()["items"] == []
+    assert await shop.events(order["id"]) == ["order.placed", "order.confirmed"]
+    listed = (await shop.orders.get(ORDERS, headers=user)).json()
+    assert [o["id"] for o in listed["items"]] == [order["id"]]
+
+
+async def test_declined_card_fails_and_releases_stock(shop: Shop) -> None:
+    user = shop.customer()
+    tea = await shop.product(stock=5)
+    card = await shop.card(user, CARD_DECLINED)
+    await shop.fill_cart(user, tea, 2)
+    order = (await shop.checkout(user, card)).json()
+    assert order["status"] == "payment_failed"
+    assert order["reason"]
+    assert await shop.stock(tea) == 5
+    assert await shop.events(order["id"]) == ["order.placed", "order.failed"]
+
+
+async def test_not_enough_stock_is_out_of_stock(shop: Shop) -> None:
+    user, other = shop.customer(), shop.customer()
+    tea = await shop.product(stock=2)
+    await shop.fill_cart(user, tea, 2)
+    await shop.fill_cart(other, tea, 2)
+    first = (await shop.checkout(other, await shop.card(other))).json()
+    assert first["status"] == "confirmed"
+    order = (await shop.checkout(user, await shop.card(user))).json()
+    assert order["status"] == "out_of_stock"
+    assert await shop.stock(tea) == 0
+
+
+async def test_empty_cart_is_422(shop: Shop) -> None:
+    user = shop.customer()
+    response = await shop.checkout(user, await shop.card(user))
+    assert response.status_code == 422
+
+
+async def test_idempotency(shop: Shop) -> None:
+    user = shop.customer()
+    tea = await shop.product(stock=5)
+    card = await shop.card(user)
+    await shop.fill_cart(user, tea, 1)
+    body = {"payment_method_id": card, "shipping_address": ADDRESS}
+    missing = await shop.orders.post(ORDERS, json=body, headers=user)
+    assert missing.status_code == 400
+    first = await shop.checkout(user, card, key="key-1")
+    assert first.status_code == 201
+    again = await shop.checkout(user, card, key="key-1")
+    assert again.status_code == 201
+    assert again.json() == first.json()
+    other = {"payment_method_id": card, "shipping_address": {**ADDRESS, "city": "Bonn"}}
+    reused = await shop.orders.post(
+        ORDERS, json=other, headers={**user, "Idempotency-Key": "key-1"}
+    )
+    assert reused.status_code == 422
+    assert await shop.stock(tea) == 4
+    listed = (await shop.orders.get(ORDERS, headers=user)).json()
+    assert len(listed["items"]) == 1
+
+
+async def test_same_key_while_running_is_409(shop: Shop) -> None:
+    user_id = str(uuid.uuid4())
+    user = shop.tokens.headers(user_id, ["customer"])
+    tea = await shop.product(stock=5)
+    await shop.fill_cart(user, tea, 1)
+    runtime = shop.orders_app.state.runtime
+    order_in = CheckoutIn.model_validate({"payment_method_id": "pm", "shipping_address": ADDRESS})
+    # Placed, its lease held by a worker that is still driving it.
+    async with runtime.database.session() as session:
+        await service.place_order(
+            session,
+            outbox=runtime.outbox,
+            components=components_of(runtime),
+            user_id=user_id,
+            key="busy",
+            order_in=order_in,
+        )
+    response = await shop.orders.post(
+        ORDERS, json=order_in.model_dump(mode="json"), headers={**user, "Idempotency-Key": "busy"}
+    )
+    assert response.status_code == 409
+
+
+async def test_another_users_order_is_404(shop: Shop) -> None:
+    user = shop.customer()
+    tea = await shop.product()
+    await shop.fill_cart(user, tea, 1)
+    order = (await shop.checkout(user, await shop.card(user))).json()
+    path = f"{ORDERS}/{order['id']}"
+    assert (await shop.orders.get(path, headers=shop.customer())).status_code == 404
+    assert (await shop.orders.get(path, headers=shop.admin)).status_code == 200
+    assert (await shop.orders.post(f"{path}/cancel", headers=shop.customer())).status_code == 404
+
+
+async def test_listing_pages_newest_first(shop: Shop) -> None:
+    user = shop.customer()
+    tea = await shop.product(stock=10)
+    card = await shop.card(user)
+    ids = []
+    for _ in range(3):
+        await shop.fill_cart(user, tea, 1)
+        ids.append((await shop.checkout(user, card)).json()["id"])
+    first = (await shop.orders.get(ORDERS, params={"limit": 2}, headers=user)).json()
+    assert [o["id"] for o in first["items"]] == ids[::-1][:2]
+    rest = await shop.orders.get(
+        ORDERS, params={"limit": 2, "cursor": first["next_cursor"]}, headers=user
+    )
+    assert [o["id"] for o in rest.json()["items"]] == ids[:1]
+    assert rest.json()["next_cursor"] is None
+
+
+async def test_cancel_refunds_and_restocks(shop: Shop) -> None:
+    user = shop.customer()
+    tea = await shop.product(stock=5, amount=700)
+    await shop.fill_cart(user, tea, 2)
+    order = (await shop.checkout(user, await shop.card(user))).json()
+    assert order["status"] == "confirmed"
+    assert await shop.stock(tea) == 3
+    response = await shop.orders.post(f"{ORDERS}/{order['id']}/cancel", headers=user)
+    assert response.status_code == 200, response.text
+    cancelled = response.json()
+    assert cancelled["status"] == "cancelled"
+    assert statuses(cancelled)[-2:] == ["cancelling", "cancelled"]
+    assert await shop.stock(tea) == 5
+    payment = await shop.payments.get(f"/api/payments/{order['payment_id']}", headers=user)
+    assert payment.json()["refunded_amount"] == {"amount": 1400, "currency": "USD"}
+    assert await shop.events(order["id"]) == [
+        "order.placed",
+        "order.confirmed",
+        "order.cancelled",
+    ]
+    again = await shop.orders.post(f"{ORDERS}/{order['id']}/cancel", headers=user)
+    assert again.status_code == 200 and again.json()["status"] == "cancelled"
+
+
+async def test_cancel_of_a_failed_order_is_409(shop: Shop) -> None:
+    user = shop.customer()
+    tea = await shop.product()
+    await shop.fill_cart(user, tea, 1)
+    order = (await shop.checkout(user, await shop.card(user, CARD_DECLINED))).json()
+    response = await shop.orders.post(f"{ORDERS}/{order['id']}/cancel", headers=user)
+    assert response.status_code == 409
+
+
+async def test_payments_down_fails_fast_and_releases_stock(shop: Shop) -> None:
+    user = shop.customer()
+    tea = await shop.product(stock=4)
+    card = await shop.card(user)
+    await shop.fill_cart(user, tea, 3)
+    await shop.payments_server.stop()
+    started = time.monotonic()
+    order = (await shop.checkout(user, card)).json()
+    assert time.monotonic() - started < 3.0
+    assert order["status"] == "payment_failed"
+    assert "payment" in order["reason"]
+    assert await shop.stock(tea) == 4
+
+
+async def test_sweeper_resumes_an_order_stuck_in_reserved(shop: Shop) -> None:
+    user_id = str(uuid.uuid4())
+    user = shop.tokens.headers(user_id, ["customer"])
+    tea = await shop.product(stock=5, amount=100)
+    card = await shop.card(user)
+    await shop.fill_cart(user, tea, 2)
+    runtime = shop.orders_app.state.runtime
+    parts = components_of(runtime)
+    order_in = CheckoutIn.model_validate({"payment_method_id": card, "shipping_address": ADDRESS})
+    async with runtime.database.session() as session:
+        placement = await service.place_order(
+            session,
+            outbox=runtime.outbox,
+            components=parts,
+            user_id=user_id,
+            key="crash",
+            order_in=order_in,
+        )
+    order_id, owner = placement.order.id, placement.owner
+    assert owner is not None
+    # Reserve, then "crash": the worker stops and its lease is gone.
+    assert await parts.saga.advance(order_id, owner)
+    assert await parts.saga.advance(order_id, owner)
+    await parts.runner.release(order_id, owner)
+    stuck = (await shop.orders.get(f"{ORDERS}/{order_id}", headers=user)).json()
+    assert stuck["status"] == "reserved"
+    assert await shop.stock(tea) == 3
+    done = await shop.wait_for(user, order_id, "confirmed")
+    assert done["status"] == "confirmed"
+    assert statuses(done)[-3:] == ["charging", "paid", "confirmed"]
+    assert await shop.stock(tea) == 3

@@ -1,0 +1,216 @@
+"""The shop the orders service tests run against: real catalog and payments servers.
+
+The catalog and payments apps run under uvicorn on free 127.0.0.1 ports (SQLite in
+tmp_path, no broker); the orders app runs in-process and calls them over HTTP with
+service tokens minted by the test key. Not a test module itself: the orders tests
+import `open_shop` from here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from mercato.catalog.app import create_app as create_catalog
+from mercato.catalog.settings import load_settings as catalog_settings
+from mercato.orders.app import create_app as create_orders
+from mercato.orders.settings import load_settings as orders_settings
+from mercato.payments.app import create_app as create_payments
+from mercato.payments.settings import load_settings as payments_settings
+from tests.support import TokenFactory, running
+
+CART = "/api/orders/cart"
+ORDERS = "/api/orders"
+ADDRESS: dict[str, Any] = {
+    "name": "Ann Example",
+    "line1": "Main St 1",
+    "city": "Berlin",
+    "country": "DE",
+}
+CARD_OK = "4242 4242 4242 4242"
+CARD_DECLINED = "4000 0000 0000 0002"
+
+
+class Server:
+    """One app served by uvicorn on a free local port, in a background task."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        config = uvicorn.Config(app, log_config=None, lifespan="on", ws="none")
+        self.server = uvicorn.Server(config)
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Serve until `stop`; returns once the server listens."""
+        self.task = asyncio.create_task(self.server.serve(sockets=[self.sock]))
+        while not self.server.started:
+            if self.task.done():
+                self.task.result()
+            await asyncio.sleep(0.01)
+
+    async def stop(self) -> None:
+        """Shut the server down (its port then refuses connections)."""
+        if self.task is not None and not self.task.done():
+            self.server.should_exit = True
+            await self.task
+        self.sock.close()
+
+
+@dataclass
+class Shop:
+    """The three services and helpers to set the scene of a test."""
+
+    orders: httpx.AsyncClient
+    orders_app: FastAPI
+    catalog: httpx.AsyncClient
+    payments: httpx.AsyncClient
+    payments_server: Server
+    tokens: TokenFactory
+    admin: dict[str, str] = field(default_factory=dict)
+
+    def customer(self) -> dict[str, str]:
+        """Headers of a new customer."""
+        return self.tokens.headers(str(uuid.uuid4()), ["customer"])
+
+    async def product(self, *, stock: int = 10, amount: int = 1250, title: str = "Tea") -> str:
+        """A new product in the catalog; its id."""
+        body = {
+            "sku": f"SKU-{uuid.uuid4().hex[:12]}",
+            "title": title,
+            "price": {"amount": amount, "currency": "USD"},
+            "stock": stock,
+        }
+        response = await self.catalog.post("/api/catalog/products", json=body, headers=self.admin)
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+    async def stock(self, product_id: str) -> int:
+        """The product's available stock at the catalog."""
+        response = await self.catalog.get(f"/api/catalog/products/{product_id}")
+        assert response.status_code == 200, response.text
+        return int(response.json()["stock"])
+
+    async def card(self, user: dict[str, str], number: str = CARD_OK) -> str:
+        """A saved card of `user` at payments; its id."""
+        body = {
+            "card_number": number,
+            "exp_month": 12,
+            "exp_year": datetime.now(UTC).year + 3,
+            "cvc": "123",
+        }
+        response = await self.payments.post("/api/payments/methods", json=body, headers=user)
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+    async def fill_cart(self, user: dict[str, str], product_id: str, quantity: int) -> None:
+        """Put `quantity` of a product in the user's cart."""
+        response = await self.orders.put(
+            f"{CART}/items/{product_id}", json={"quantity": quantity}, headers=user
+        )
+        assert response.status_code == 200, response.text
+
+    async def checkout(
+        self, user: dict[str, str], method_id: str, key: str | None = None
+    ) -> httpx.Response:
+        """POST /api/orders with a fresh (or the given) idempotency key."""
+        headers = {**user, "Idempotency-Key": key or uuid.uuid4().hex}
+        body = {"payment_method_id": method_id, "shipping_address": ADDRESS}
+        return await self.orders.post(ORDERS, json=body, headers=headers)
+
+    async def events(self, order_id: str) -> list[str]:
+        """Types of the events the orders service wrote to its outbox for an order."""
+        runtime = self.orders_app.state.runtime
+        outbox = runtime.spec.event_tables.outbox
+        async with runtime.database.session() as session:
+            rows = await session.execute(
+                select(outbox.c.type)
+                .where(outbox.c.subject == order_id)
+                .order_by(outbox.c.created_at)
+            )
+        return [str(row[0]) for row in rows]
+
+    async def wait_for(
+        self, user: dict[str, str], order_id: str, status: str, timeout: float = 10.0
+    ) -> dict[str, Any]:
+        """Poll the order until it reaches `status`; its body."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            body: dict[str, Any] = (
+                await self.orders.get(f"{ORDERS}/{order_id}", headers=user)
+            ).json()
+            if body["status"] == status or loop.time() > deadline:
+                return body
+            await asyncio.sleep(0.05)
+
+
+@contextlib.asynccontextmanager
+async def open_shop(tmp_path: Path, tokens: TokenFactory, **orders: object) -> AsyncIterator[Shop]:
+    """Start catalog and payments servers and the orders app pointed at them."""
+    catalog_app = create_catalog(catalog_settings(data_dir=tmp_path / "catalog", broker_url=""))
+    payments_app = create_payments(
+        payments_settings(
+            data_dir=tmp_path / "payments",
+            broker_url="",
+            provider_timeout_seconds=0.5,
+            charge_lease_seconds=2.0,
+        )
+    )
+    servers = [Server(catalog_app), Server(payments_app)]
+    for server in servers:
+        server.app.state.runtime.verifier.keys = tokens.keys
+    settings: dict[str, object] = {
+        "data_dir": tmp_path / "orders",
+        "broker_url": "",
+        "catalog_url": servers[0].url,
+        "payments_url": servers[1].url,
+        "catalog_timeout_seconds": 2.0,
+        "payments_timeout_seconds": 2.0,
+        "checkout_timeout_seconds": 5.0,
+        "sweep_interval_seconds": 0.1,
+        "stale_after_seconds": 0.3,
+        "lease_seconds": 5.0,
+        **orders,
+    }
+    orders_app = create_orders(orders_settings(**settings))
+
+    async def mint(audience: str) -> str:
+        return tokens.token("service:orders", ["service"], typ="service", aud=audience)
+
+    orders_app.state.runtime.http.token_provider = mint
+    try:
+        for server in servers:
+            await server.start()
+        async with (
+            running(orders_app, tokens) as orders_client,
+            httpx.AsyncClient(base_url=servers[0].url) as catalog_client,
+            httpx.AsyncClient(base_url=servers[1].url) as payments_client,
+        ):
+            yield Shop(
+                orders=orders_client,
+                orders_app=orders_app,
+                catalog=catalog_client,
+                payments=payments_client,
+                payments_server=servers[1],
+                tokens=tokens,
+                admin=tokens.headers("admin-1", ["admin"]),
+            )
+    finally:
+        for server in reversed(servers):
+            await server.stop()

@@ -1,0 +1,96 @@
+"""Unit tests of the order state machine."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from mercato.orders.states import (
+    ACTIVE,
+    CANCELLABLE,
+    FAILED,
+    TERMINAL,
+    TRANSITIONS,
+    InvalidTransition,
+    Status,
+    can_transition,
+    check_transition,
+)
+
+HAPPY = [
+    Status.PENDING,
+    Status.RESERVING,
+    Status.RESERVED,
+    Status.CHARGING,
+    Status.PAID,
+    Status.CONFIRMED,
+]
+
+
+def test_every_state_has_its_moves() -> None:
+    assert set(TRANSITIONS) == set(Status)
+
+
+def test_the_happy_path_is_allowed() -> None:
+    for current, new in itertools.pairwise(HAPPY):
+        assert can_transition(current, new)
+
+
+@pytest.mark.parametrize(
+    ("current", "new"),
+    [
+        (Status.RESERVING, Status.OUT_OF_STOCK),
+        (Status.CHARGING, Status.PAYMENT_FAILED),
+        (Status.PAID, Status.CANCELLING),
+        (Status.CONFIRMED, Status.CANCELLING),
+        (Status.CANCELLING, Status.CANCELLED),
+    ],
+)
+def test_failure_and_compensation_moves(current: Status, new: Status) -> None:
+    check_transition(current, new)
+
+
+@pytest.mark.parametrize(
+    ("current", "new"),
+    [
+        (Status.PENDING, Status.CHARGING),  # no charge before stock is reserved
+        (Status.RESERVED, Status.CONFIRMED),  # no confirmation before payment
+        (Status.CHARGING, Status.CONFIRMED),
+        (Status.CONFIRMED, Status.PAID),  # never backwards
+        (Status.CANCELLING, Status.CONFIRMED),
+        (Status.PAYMENT_FAILED, Status.CANCELLING),  # terminal
+        (Status.CANCELLED, Status.CANCELLING),
+        (Status.RESERVED, Status.PAYMENT_FAILED),
+    ],
+)
+def test_forbidden_moves(current: Status, new: Status) -> None:
+    assert not can_transition(current, new)
+    with pytest.raises(InvalidTransition) as raised:
+        check_transition(current, new)
+    assert (raised.value.current, raised.value.new) == (current, new)
+
+
+def test_terminal_and_active_states() -> None:
+    assert {Status.PAYMENT_FAILED, Status.OUT_OF_STOCK, Status.CANCELLED} == TERMINAL
+    assert FAILED < TERMINAL
+    assert Status.CONFIRMED not in ACTIVE and Status.CONFIRMED not in TERMINAL
+    assert {
+        Status.PENDING,
+        Status.RESERVING,
+        Status.RESERVED,
+        Status.CHARGING,
+        Status.PAID,
+        Status.CANCELLING,
+    } == ACTIVE
+
+
+def test_cancellable_before_shipping_but_not_after_failure() -> None:
+    assert Status.CONFIRMED in CANCELLABLE and Status.PENDING in CANCELLABLE
+    assert not CANCELLABLE & TERMINAL
+    assert Status.CANCELLING not in CANCELLABLE
+
+
+def test_states_serialise_as_their_names() -> None:
+    assert Status("payment_failed") is Status.PAYMENT_FAILED
+    assert f"{Status.OUT_OF_STOCK}" == "out_of_stock"
