@@ -11,13 +11,14 @@ start-up time and each process's resident memory.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import secrets
 import urllib.request
 from typing import Any
 
 from bench.load import Request, Result, closed_loop, fixed_rate
-from bench.system import free_base_port, naive_system, rss_mb, start_mercato
+from bench.system import free_base_port, naive_system, postgres_databases, rss_mb, start_mercato
 
 
 def _call(method: str, url: str, body: dict[str, Any] | None = None, token: str = "") -> Any:
@@ -43,14 +44,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each run")
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument(
+        "--postgres",
+        metavar="USER@HOST:PORT",
+        help="every service's database on this PostgreSQL server, e.g. postgres@127.0.0.1:5432",
+    )
     args = parser.parse_args()
-    n, secs = args.connections, args.seconds
+    with contextlib.ExitStack() as stack:
+        databases = stack.enter_context(postgres_databases(args.postgres)) if args.postgres else {}
+        measure(
+            args.connections, args.seconds, databases, "PostgreSQL" if args.postgres else "SQLite"
+        )
 
+
+def measure(n: int, secs: float, databases: dict[str, str], database: str) -> None:
+    """Start the system on `databases` and print the figures."""
     # The benchmark is one client: lift the gateway's per-client limits out of the way.
     env = {
         "MERCATO_GATEWAY_CLIENT_RATE": "0",
         "MERCATO_GATEWAY_USER_RATE": "0",
         "MERCATO_AUTH_LOGIN_MAX_FAILURES_PER_CLIENT": "1000000",
+        **databases,
     }
     with start_mercato(env) as system:
         gw = system.gateway
@@ -78,8 +92,8 @@ def main() -> None:
             return result
 
         print(
-            f"# Mercato benchmark: {n} connections, {secs:.0f} s per run; ready in "
-            f"{system.ready_seconds:.1f} s\n"
+            f"# Mercato benchmark on {database}: {n} connections, {secs:.0f} s per run; "
+            f"ready in {system.ready_seconds:.1f} s\n"
         )
         print("| scenario | req/s | p50 ms | p99 ms | errors | tool |")
         print("|---|---:|---:|---:|---:|---|")
