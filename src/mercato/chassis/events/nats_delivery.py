@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from mercato.chassis.events.bus import EventHandler, PoisonEvent
 from mercato.chassis.events.envelope import Event
+from mercato.chassis.events.failures import backoff, describe, next_retry
 
 if TYPE_CHECKING:
     from mercato.chassis.events.nats_bus import NatsBus
@@ -23,13 +24,6 @@ if TYPE_CHECKING:
 __all__ = ["Delivery"]
 
 log = logging.getLogger("mercato.events")
-
-
-def _describe(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}"
-    if exc.__cause__ is not None:
-        text += f" (caused by {type(exc.__cause__).__name__}: {exc.__cause__})"
-    return text
 
 
 class Delivery:
@@ -56,7 +50,7 @@ class Delivery:
 
     def retry_delay(self, attempts: int) -> float:
         """Seconds before the next delivery after `attempts` failed ones."""
-        return float(min(self.bus.retry_delay * 2 ** (attempts - 1), self.bus.max_retry_delay))
+        return backoff(attempts, base=self.bus.retry_delay, maximum=self.bus.max_retry_delay)
 
     async def __call__(self, msg: Any) -> None:
         """Handle and settle one message."""
@@ -77,23 +71,20 @@ class Delivery:
         try:
             await self.handler(event)
         except PoisonEvent as exc:
-            await self._dead_letter(msg, _describe(exc), attempts)
+            await self._dead_letter(msg, describe(exc), attempts)
         except Exception as exc:
-            if attempts >= self.max_deliver:
-                await self._dead_letter(msg, _describe(exc), attempts)
-                return
-            delay = self.retry_delay(attempts)
-            log.warning(
-                "%s failed on %s %s (attempt %d of %d, retry in %.2fs): %s",
+            delay = next_retry(
                 self.consumer,
-                event.type,
-                event.id,
-                attempts,
-                self.max_deliver,
-                delay,
-                _describe(exc),
-                exc_info=exc,
+                event,
+                exc,
+                attempts=attempts,
+                max_deliver=self.max_deliver,
+                base=self.bus.retry_delay,
+                maximum=self.bus.max_retry_delay,
             )
+            if delay is None:
+                await self._dead_letter(msg, describe(exc), attempts)
+                return
             await msg.nak(delay=delay)
         else:
             await msg.ack()

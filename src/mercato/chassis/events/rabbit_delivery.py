@@ -29,6 +29,7 @@ from aio_pika.abc import AbstractIncomingMessage
 
 from mercato.chassis.events.bus import EventHandler, PoisonEvent
 from mercato.chassis.events.envelope import Event
+from mercato.chassis.events.failures import backoff, describe, next_retry
 from mercato.chassis.events.rabbit_dead_letters import event_type_of
 
 if TYPE_CHECKING:
@@ -39,13 +40,6 @@ __all__ = ["ATTEMPTS", "Delivery", "TailDelivery", "copy_message"]
 log = logging.getLogger("mercato.events")
 ATTEMPTS = "x-mercato-attempts"
 _BROKER_HEADERS = ("x-death", "x-delivery-count", "x-stream-offset", ATTEMPTS)
-
-
-def _describe(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}"
-    if exc.__cause__ is not None:
-        text += f" (caused by {type(exc.__cause__).__name__}: {exc.__cause__})"
-    return text
 
 
 def attempts_of(message: AbstractIncomingMessage) -> int:
@@ -108,7 +102,7 @@ class Delivery:
 
     def retry_delay(self, attempts: int) -> float:
         """Seconds before the next delivery after `attempts` failed ones."""
-        return float(min(self.bus.retry_delay * 2 ** (attempts - 1), self.bus.max_retry_delay))
+        return backoff(attempts, base=self.bus.retry_delay, maximum=self.bus.max_retry_delay)
 
     async def __call__(self, message: AbstractIncomingMessage) -> None:
         """Handle and settle one message."""
@@ -125,23 +119,20 @@ class Delivery:
         try:
             await self.handler(event)
         except PoisonEvent as exc:
-            await self._dead_letter(message, event_type, _describe(exc), attempts)
+            await self._dead_letter(message, event_type, describe(exc), attempts)
         except Exception as exc:
-            if attempts >= self.max_deliver:
-                await self._dead_letter(message, event_type, _describe(exc), attempts)
-                return
-            delay = self.retry_delay(attempts)
-            log.warning(
-                "%s failed on %s %s (attempt %d of %d, retry in %.2fs): %s",
+            delay = next_retry(
                 self.consumer,
-                event.type,
-                event.id,
-                attempts,
-                self.max_deliver,
-                delay,
-                _describe(exc),
-                exc_info=exc,
+                event,
+                exc,
+                attempts=attempts,
+                max_deliver=self.max_deliver,
+                base=self.bus.retry_delay,
+                maximum=self.bus.max_retry_delay,
             )
+            if delay is None:
+                await self._dead_letter(message, event_type, describe(exc), attempts)
+                return
             await self._retry(message, attempts, delay)
         else:
             await _settle(message.ack(), "ack")
