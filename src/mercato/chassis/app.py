@@ -7,6 +7,7 @@ probes, `/metrics`, and a lifespan that opens and closes the service's Runtime.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
@@ -37,7 +38,13 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await runtime.start()
+        try:
+            await runtime.start()
+        except BaseException:
+            # Close what was opened before the failure (HTTP pool, database, tasks).
+            with contextlib.suppress(Exception):
+                await runtime.stop()
+            raise
         try:
             yield
         finally:
