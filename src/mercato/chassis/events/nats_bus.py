@@ -271,29 +271,41 @@ class NatsBus:
     async def tail(
         self, types: Sequence[str], handler: EventHandler, *, since: timedelta
     ) -> Subscription:
-        """An ephemeral consumer from `now - since` on (see EventBus)."""
-        js = self.js
-        name = f"{self.service}-tail-{uuid.uuid4().hex[:12]}"
-        config = ConsumerConfig(
-            name=name,
-            deliver_policy=DeliverPolicy.BY_START_TIME,
-            opt_start_time=datetime.now(UTC) - since,
-            ack_policy=AckPolicy.NONE,
-            inactive_threshold=max(60.0, self.fetch_timeout * 10),
-            mem_storage=True,
-        )
-        wanted = self._filter(config, types, durable=False)
-        await js.add_consumer(self.stream, config)
-        pull = await js.pull_subscribe_bind(name=name, stream=self.stream)
-        delivery = Delivery(self, name, handler, wanted=wanted, acks=False)
+        """An ephemeral consumer from `now - since` on (see EventBus).
+
+        Its consumer is kept in the server's memory; after a server restart the loop
+        binds to a new one from `now - since` again (a repeat is harmless to a tail).
+        """
+        current = ""
+        wanted: frozenset[str] | None = None
+
+        async def bind() -> Any:
+            nonlocal current, wanted
+            name = f"{self.service}-tail-{uuid.uuid4().hex[:12]}"
+            config = ConsumerConfig(
+                name=name,
+                deliver_policy=DeliverPolicy.BY_START_TIME,
+                opt_start_time=datetime.now(UTC) - since,
+                ack_policy=AckPolicy.NONE,
+                inactive_threshold=max(60.0, self.fetch_timeout * 10),
+                mem_storage=True,
+            )
+            wanted = self._filter(config, types, durable=False)
+            await self.js.add_consumer(self.stream, config)
+            pull = await self.js.pull_subscribe_bind(name=name, stream=self.stream)
+            current = name
+            return pull
+
+        pull = await bind()
+        delivery = Delivery(self, current, handler, wanted=wanted, acks=False)
 
         async def delete() -> None:
             try:
-                await self.js.delete_consumer(self.stream, name)
+                await self.js.delete_consumer(self.stream, current)
             except Exception as exc:  # it expires on its own after inactive_threshold
-                log.debug("deleting tail consumer %s: %s", name, exc)
+                log.debug("deleting tail consumer %s: %s", current, exc)
 
-        return self._start(pull, delivery, name, acks=False, cleanup=delete)
+        return self._start(pull, delivery, current, acks=False, cleanup=delete, rebind=bind)
 
     def _start(
         self,
@@ -303,6 +315,7 @@ class NatsBus:
         *,
         acks: bool = True,
         cleanup: Callable[[], Awaitable[None]] | None = None,
+        rebind: Callable[[], Awaitable[Any]] | None = None,
     ) -> Subscription:
         async def finish() -> None:
             self._loops.discard(loop)
@@ -317,6 +330,7 @@ class NatsBus:
             timeout=self.fetch_timeout,
             acks=acks,
             cleanup=finish,
+            rebind=rebind,
         )
         self._loops.add(loop)
         loop.start()

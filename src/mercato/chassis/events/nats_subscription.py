@@ -11,6 +11,11 @@ even after its subscriber has gone, and those messages would then wait out the
 acknowledgement timeout. So when the loop is waiting for messages, `stop()` lets
 that request end (at most `timeout` seconds) and hands back what it brought. A
 tail acknowledges nothing and loses nothing by being cut short: it stops at once.
+
+A tail's consumer lives in the server's memory only, so a restarted server has
+forgotten it and every fetch fails from then on. A loop given `rebind` therefore
+creates a new consumer (and binds to it) after a failed fetch, instead of retrying
+a consumer that no longer exists.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ log = logging.getLogger("mercato.events")
 
 Process = Callable[[Any], Awaitable[None]]
 Cleanup = Callable[[], Awaitable[None]]
+Rebind = Callable[[], Awaitable[Any]]
 
 
 class PullLoop:
@@ -42,6 +48,7 @@ class PullLoop:
         timeout: float,
         acks: bool = True,
         cleanup: Cleanup | None = None,
+        rebind: Rebind | None = None,
     ) -> None:
         self.name = name
         self._pull = pull
@@ -50,6 +57,7 @@ class PullLoop:
         self._timeout = timeout
         self._acks = acks
         self._cleanup = cleanup
+        self._rebind = rebind
         self._stopping = asyncio.Event()
         self._busy = False
         self._task: asyncio.Task[None] | None = None
@@ -89,6 +97,8 @@ class PullLoop:
                 log.warning("fetch for %s failed (%s); retrying in %.1fs", self.name, exc, delay)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), delay)
+                if self._rebind is not None and not self._stopping.is_set():
+                    await self._bind_again()
                 continue
             failures = 0
             self._busy = True
@@ -96,6 +106,18 @@ class PullLoop:
                 await self._handle(messages)
             finally:
                 self._busy = False
+
+    async def _bind_again(self) -> None:
+        assert self._rebind is not None
+        try:
+            pull = await self._rebind()
+        except Exception as exc:
+            log.warning("re-creating the consumer of %s failed: %s", self.name, exc)
+            return
+        with contextlib.suppress(Exception):
+            await self._pull.unsubscribe()
+        self._pull = pull
+        log.info("re-created the consumer of %s", self.name)
 
     async def _handle(self, messages: list[Any]) -> None:
         for index, message in enumerate(messages):

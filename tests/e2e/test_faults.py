@@ -1,0 +1,537 @@
+"""Fault tests end to end: real processes of `mercato up` killed with SIGKILL mid-checkout.
+
+Each test kills one process of the shared `system` (orders-1, the NATS broker,
+payments-1) while or right before customers check out through the gateway, waits
+(bounded) for the launcher to bring it back, and then checks the invariants that
+must survive a crash:
+
+- every order reaches a settled state (confirmed or terminal) and none is stuck;
+- the catalog's books balance: `on_hand == available + reserved` for each product,
+  nothing stays reserved, and `on_hand` fell by exactly the confirmed units;
+- payments match orders: at most one successful charge per order, and a successful
+  charge belongs to the confirmed order that recorded it or was refunded in full;
+- events reach the audit log exactly once.
+
+Timing follows the orders service's defaults (the shared fixture does not change
+them): a saga interrupted by a crash keeps its lease for `lease_seconds` (30 s),
+and the sweeper (every `sweep_interval_seconds`, 5 s) takes orders idle for
+`stale_after_seconds` (5 s), so an interrupted order can take ~35-40 s to resume.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.client import Account, Shop, System, eventually
+from tests.e2e.test_checkout import ADDRESS, TERMINAL, add_card, fill_cart
+
+pytestmark = pytest.mark.e2e
+
+GOOD_CARD = "4242424242424242"
+RESTART_TIMEOUT = 30.0  # the launcher's first restart waits 1 s, then the process starts
+SETTLE_TIMEOUT = 60.0  # lease (30 s) + sweep interval (5 s) + stale age (5 s) + margin
+AUDIT_TIMEOUT = 30.0
+POST_TIMEOUT = 30.0  # one checkout through the gateway (the saga waits up to 8 s)
+POLL_INTERVAL = 0.25
+TRIGGER_TIMEOUT = 10.0  # how long a kill waits for its saga log line
+RECONNECT_GRACE = 2.0  # a NATS client reconnects within ~1 s of the server
+REVOCATION_TIMEOUT = 5.0  # a logout is documented to reach the gateway within 1 s
+QUIET_PERIOD = 3.0  # how long counts must hold still before "exactly once" is believed
+CUSTOMERS = 5
+PAYMENTS_OFFSET = 150  # payments-1 listens on the gateway's port + 150 (topology.py)
+
+
+@dataclass
+class Shopper:
+    """A customer with a saved card and one unit of the product in the cart."""
+
+    account: Account
+    method_id: str
+
+
+@dataclass
+class Attempt:
+    """One checkout POST: the customer, its idempotency key and what the gateway said."""
+
+    shopper: Shopper
+    key: str
+    status: int | None = None
+    order_id: str | None = None
+    error: str | None = None
+
+
+# -- helpers ------------------------------------------------------------------------
+
+
+def get_json(shop: Shop, path: str, headers: dict[str, str], **params: Any) -> Any | None:
+    """GET through the gateway; the JSON body on 200, None on an error or a transport failure.
+
+    A process being restarted makes the gateway answer 502/503/504 for a moment, so
+    pollers treat anything but 200 as "not yet".
+    """
+    try:
+        response = shop.http.get(path, headers=headers, params=params or None)
+    except httpx.HTTPError:
+        return None
+    return response.json() if response.status_code == 200 else None
+
+
+def admin_product(shop: Shop, headers: dict[str, str], product_id: str) -> dict[str, Any]:
+    """A product as an admin sees it (with `on_hand` and `reserved`), retried while restarting."""
+    found: dict[str, Any] = eventually(
+        lambda: get_json(shop, f"/api/catalog/products/{product_id}", headers), timeout=10
+    )
+    assert found["on_hand"] is not None and found["reserved"] is not None, found
+    return found
+
+
+def well_stocked_product(shop: Shop, at_least: int) -> dict[str, Any]:
+    """A demo product with at least `at_least` units available, the most stocked first."""
+    page = shop.http.get("/api/catalog/products", params={"limit": 100}).json()
+    candidates = sorted(page["items"], key=lambda p: p["stock"], reverse=True)
+    product: dict[str, Any] = candidates[0]
+    assert product["stock"] >= at_least, f"no demo product has {at_least} units: {product}"
+    return product
+
+
+def prepare_shoppers(shop: Shop, product_id: str, count: int) -> list[Shopper]:
+    """`count` new customers, each with a card and one unit of the product in the cart."""
+    shoppers = []
+    for _ in range(count):
+        account = shop.new_customer()
+        method_id = add_card(shop, account, GOOD_CARD)
+        fill_cart(shop, account, product_id, 1)
+        shoppers.append(Shopper(account, method_id))
+    return shoppers
+
+
+def post_checkout(base_url: str, attempt: Attempt) -> Attempt:
+    """POST /api/orders for one shopper on its own connection; records the outcome."""
+    headers = {**attempt.shopper.account.headers, "Idempotency-Key": attempt.key}
+    body = {"payment_method_id": attempt.shopper.method_id, "shipping_address": ADDRESS}
+    try:
+        with httpx.Client(base_url=base_url, timeout=POST_TIMEOUT, trust_env=False) as http:
+            response = http.post("/api/orders", json=body, headers=headers)
+    except httpx.HTTPError as exc:
+        attempt.error = repr(exc)
+        return attempt
+    attempt.status = response.status_code
+    if response.status_code == 201:
+        attempt.order_id = str(response.json()["id"])
+    else:
+        attempt.error = response.text[:300]
+    return attempt
+
+
+def logged_since(system: System, offset: int, text: str) -> bool:
+    """Whether the launcher's log holds `text` past byte `offset`."""
+    with open(system.log_path, "rb") as log:
+        log.seek(offset)
+        return text in log.read().decode(errors="replace")
+
+
+def checkouts_with_a_kill(
+    system: System, shoppers: list[Shopper], victim: str, trigger: str
+) -> tuple[list[Attempt], bool]:
+    """Post every shopper's checkout at once and SIGKILL `victim` once `trigger` is logged.
+
+    `trigger` is a saga log line fragment of orders (e.g. `reserved -> charging`), so
+    the kill lands while sagas are in flight; if it is not seen within TRIGGER_TIMEOUT
+    the victim is killed anyway. Returns the attempts once every POST has ended (each
+    is bounded by POST_TIMEOUT), and whether the trigger was seen.
+    """
+    old_pid = system.pid(victim)
+    assert old_pid is not None, f"{victim} has no pid file"
+    offset = system.log_path.stat().st_size
+    attempts = [Attempt(shopper, str(uuid.uuid4())) for shopper in shoppers]
+    with ThreadPoolExecutor(max_workers=len(attempts)) as pool:
+        futures: list[Future[Attempt]] = [
+            pool.submit(post_checkout, system.base_url, attempt) for attempt in attempts
+        ]
+        triggered = _poll(lambda: logged_since(system, offset, trigger), TRIGGER_TIMEOUT)
+        os.kill(old_pid, signal.SIGKILL)
+        return [future.result(timeout=POST_TIMEOUT + 5) for future in futures], triggered
+
+
+def wait_restarted(system: System, name: str, old_pid: int) -> int:
+    """Wait until the launcher has restarted `name` and announced it ready; its new pid."""
+
+    def ready() -> int | None:
+        pid = system.pid(name)
+        if pid in (None, old_pid):
+            return None
+        return pid if f"{name} is ready again (pid {pid})" in system.log() else None
+
+    try:
+        return eventually(ready, timeout=RESTART_TIMEOUT, interval=POLL_INTERVAL)
+    except AssertionError:
+        raise AssertionError(f"{name} was not restarted within {RESTART_TIMEOUT:.0f} s") from None
+
+
+@contextlib.contextmanager
+def restored(system: System, name: str) -> Iterator[None]:
+    """Leave the system whole for the next tests: wait for `name` to be back, bounded."""
+    old_pid = system.pid(name)
+    try:
+        yield
+    finally:
+        if old_pid is not None:
+            with contextlib.suppress(AssertionError):
+                wait_restarted(system, name, old_pid)
+
+
+def customer_orders(shop: Shop, account: Account) -> list[dict[str, Any]] | None:
+    """Every order of a customer (they place one or two), or None while orders is away."""
+    page = get_json(shop, "/api/orders", account.headers, limit=100)
+    if page is None:
+        return None
+    items: list[dict[str, Any]] = page["items"]
+    return items
+
+
+def settled_orders(shop: Shop, shoppers: list[Shopper]) -> dict[str, list[dict[str, Any]]]:
+    """Each shopper's orders once none is left in a non-terminal state (bounded wait)."""
+
+    def probe() -> dict[str, list[dict[str, Any]]] | None:
+        found: dict[str, list[dict[str, Any]]] = {}
+        for shopper in shoppers:
+            orders = customer_orders(shop, shopper.account)
+            if orders is None or any(o["status"] not in TERMINAL for o in orders):
+                return None
+            found[shopper.account.id] = orders
+        return found
+
+    try:
+        return eventually(probe, timeout=SETTLE_TIMEOUT, interval=0.5)
+    except AssertionError:
+        stuck = {
+            s.account.id: [(o["id"], o["status"]) for o in customer_orders(shop, s.account) or []]
+            for s in shoppers
+        }
+        raise AssertionError(
+            f"orders still unsettled after {SETTLE_TIMEOUT:.0f} s: {stuck}"
+        ) from None
+
+
+def order_of(shop: Shop, account: Account, order_id: str) -> dict[str, Any]:
+    """One order, once it is settled (bounded wait)."""
+
+    def probe() -> dict[str, Any] | None:
+        order = get_json(shop, f"/api/orders/{order_id}", account.headers)
+        return order if order is not None and order["status"] in TERMINAL else None
+
+    found: dict[str, Any] = eventually(probe, timeout=SETTLE_TIMEOUT, interval=0.5)
+    return found
+
+
+def payments_of(shop: Shop, headers: dict[str, str], user_id: str) -> list[dict[str, Any]]:
+    """A user's payments as the admin sees them."""
+    page = eventually(
+        lambda: get_json(shop, "/api/payments", headers, user_id=user_id, limit=100), timeout=10
+    )
+    items: list[dict[str, Any]] = page["items"]
+    return items
+
+
+def payment_problems(orders: list[dict[str, Any]], payments: list[dict[str, Any]]) -> list[str]:
+    """What is wrong between one user's orders and payments (empty when they agree).
+
+    At most one successful charge per order; a successful charge is the payment of a
+    confirmed order, or it has been refunded in full.
+    """
+    problems = []
+    by_id = {order["id"]: order for order in orders}
+    succeeded = [p for p in payments if p["status"] == "succeeded"]
+    for order_id, count in Counter(p["order_id"] for p in succeeded).items():
+        if count > 1:
+            problems.append(f"order {order_id} was charged successfully {count} times")
+    for payment in succeeded:
+        order = by_id.get(payment["order_id"])
+        kept = order is not None and order["status"] == "confirmed"
+        kept = kept and order is not None and order["payment_id"] == payment["id"]
+        refunded = payment["refunded_amount"]["amount"] == payment["amount"]["amount"]
+        if not kept and not refunded:
+            status = order["status"] if order else "no such order"
+            problems.append(f"payment {payment['id']} succeeded for an order {status}, unrefunded")
+    return problems
+
+
+def balanced_payments(
+    shop: Shop, headers: dict[str, str], orders: dict[str, list[dict[str, Any]]]
+) -> None:
+    """Assert, within a bounded wait, that every user's payments agree with their orders.
+
+    A charge whose outcome was unknown is settled by the sweeper (refund), so a
+    disagreement is given time to heal before it fails the test.
+    """
+
+    def probe() -> bool | None:
+        return True if not problems() else None
+
+    def problems() -> list[str]:
+        found: list[str] = []
+        for user_id, user_orders in orders.items():
+            found += payment_problems(user_orders, payments_of(shop, headers, user_id))
+        return found
+
+    try:
+        eventually(probe, timeout=SETTLE_TIMEOUT, interval=1.0)
+    except AssertionError:
+        raise AssertionError(f"payments disagree with orders: {problems()}") from None
+
+
+def confirmed_units(orders: list[dict[str, Any]], product_id: str) -> int:
+    """How many units of a product the confirmed orders among `orders` took."""
+    return sum(
+        item["quantity"]
+        for order in orders
+        if order["status"] == "confirmed"
+        for item in order["items"]
+        if item["product_id"] == product_id
+    )
+
+
+def assert_stock_balanced(
+    shop: Shop,
+    headers: dict[str, str],
+    product_id: str,
+    before: dict[str, Any],
+    orders: list[dict[str, Any]],
+) -> None:
+    """on_hand == available + reserved, nothing left reserved, and on_hand fell by the sales."""
+    sold = confirmed_units(orders, product_id)
+
+    def probe() -> dict[str, Any] | None:
+        now = admin_product(shop, headers, product_id)
+        balanced = now["on_hand"] == now["stock"] + now["reserved"]
+        settled = now["reserved"] == before["reserved"]
+        return now if balanced and settled and now["on_hand"] == before["on_hand"] - sold else None
+
+    try:
+        eventually(probe, timeout=10, interval=0.5)
+    except AssertionError:
+        now = admin_product(shop, headers, product_id)
+        raise AssertionError(
+            f"stock does not balance: before {before}, now {now}, confirmed units {sold}"
+        ) from None
+
+
+def audit_types(shop: Shop, headers: dict[str, str], order_id: str) -> list[str]:
+    """The types of the audit events recorded for an order, in order."""
+    page = get_json(shop, "/api/logs/events", headers, order_id=order_id, limit=500)
+    return [] if page is None else [item["type"] for item in page["items"]]
+
+
+def exactly_once_in_audit(
+    shop: Shop, headers: dict[str, str], order_ids: list[str], expected: set[str]
+) -> dict[str, list[str]]:
+    """Each order's audit event types once all `expected` are in and held still a while."""
+    last: dict[str, list[str]] = {}
+    stable_since = time.monotonic()
+
+    def probe() -> dict[str, list[str]] | None:
+        nonlocal last, stable_since
+        now = {order_id: audit_types(shop, headers, order_id) for order_id in order_ids}
+        if now != last:
+            last, stable_since = now, time.monotonic()
+            return None
+        complete = all(expected <= set(types) for types in now.values())
+        quiet = time.monotonic() - stable_since >= QUIET_PERIOD
+        return now if complete and quiet else None
+
+    try:
+        return eventually(probe, timeout=AUDIT_TIMEOUT + QUIET_PERIOD, interval=0.5)
+    except AssertionError:
+        raise AssertionError(f"audit log incomplete after {AUDIT_TIMEOUT:.0f} s: {last}") from None
+
+
+def payments_unreachable(system: System) -> bool:
+    """Whether payments-1 refuses connections (killed and not restarted yet)."""
+    url = f"http://127.0.0.1:{system.port + PAYMENTS_OFFSET}/health/live"
+    try:
+        with httpx.Client(timeout=0.5, trust_env=False) as direct:
+            direct.get(url)
+    except httpx.ConnectError:
+        return True
+    except httpx.HTTPError:
+        return False
+    return False
+
+
+def late_charge_settled(
+    shop: Shop, headers: dict[str, str], user_id: str, order_id: str
+) -> list[dict[str, Any]]:
+    """The order's payments once the sweeper has settled the unknown charge (bounded wait).
+
+    Settled means payments holds a record of the charge, and a successful one was refunded
+    in full.
+    """
+
+    def probe() -> list[dict[str, Any]] | None:
+        mine = [p for p in payments_of(shop, headers, user_id) if p["order_id"] == order_id]
+        if not mine or any(p["status"] == "pending" for p in mine):
+            return None
+        refunded = all(
+            p["refunded_amount"]["amount"] == p["amount"]["amount"]
+            for p in mine
+            if p["status"] == "succeeded"
+        )
+        return mine if refunded else None
+
+    try:
+        return eventually(probe, timeout=SETTLE_TIMEOUT, interval=1.0)
+    except AssertionError:
+        mine = [p for p in payments_of(shop, headers, user_id) if p["order_id"] == order_id]
+        raise AssertionError(f"the unknown charge was not settled: {mine}") from None
+
+
+def _poll(condition: Callable[[], bool], timeout: float) -> bool:
+    """Whether `condition` became true within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
+# -- the tests ----------------------------------------------------------------------
+
+
+def test_orders_killed_mid_checkout_leaves_no_order_stuck_and_the_books_balanced(
+    shop: Shop, system: System, admin: Account
+) -> None:
+    """SIGKILL orders-1 while five checkouts run: every order settles, stock and money agree."""
+    product = well_stocked_product(shop, CUSTOMERS + 1)
+    shoppers = prepare_shoppers(shop, product["id"], CUSTOMERS)
+    admin_headers = admin.headers
+    before = admin_product(shop, admin_headers, product["id"])
+
+    with restored(system, "orders-1"):
+        old_pid = system.pid("orders-1")
+        assert old_pid is not None
+        attempts, triggered = checkouts_with_a_kill(
+            system, shoppers, "orders-1", trigger="reserved -> charging"
+        )
+        assert triggered, "no saga reached charging: the kill did not land mid-checkout"
+        wait_restarted(system, "orders-1", old_pid)
+
+    accepted = [a for a in attempts if a.order_id is not None]
+    for attempt in accepted:
+        assert attempt.order_id is not None
+        order = order_of(shop, attempt.shopper.account, attempt.order_id)
+        assert order["status"] in TERMINAL, order
+    orders = settled_orders(shop, shoppers)  # also those whose POST never got its 201
+    for attempt in attempts:
+        mine = orders[attempt.shopper.account.id]
+        assert len(mine) <= 1, f"one checkout made several orders: {mine}"
+        if attempt.order_id is not None:
+            assert [o["id"] for o in mine] == [attempt.order_id], (attempt, mine)
+    everything = [order for mine in orders.values() for order in mine]
+    assert_stock_balanced(shop, admin_headers, product["id"], before, everything)
+    balanced_payments(shop, admin_headers, orders)
+
+
+def test_broker_killed_during_checkouts_loses_and_duplicates_no_event(
+    shop: Shop, system: System, admin: Account
+) -> None:
+    """SIGKILL NATS while checkouts run: they still confirm; each event is audited once."""
+    product = well_stocked_product(shop, CUSTOMERS + 1)
+    shoppers = prepare_shoppers(shop, product["id"], CUSTOMERS)
+    admin_headers = admin.headers
+    before = admin_product(shop, admin_headers, product["id"])
+
+    with restored(system, "nats"):
+        old_pid = system.pid("nats")
+        assert old_pid is not None
+        attempts, triggered = checkouts_with_a_kill(
+            system, shoppers, "nats", trigger="pending -> reserving"
+        )
+        assert triggered, "no saga started: the kill did not land during the checkouts"
+        # The HTTP path does not need the broker: every checkout went through.
+        assert all(a.status == 201 for a in attempts), [(a.status, a.error) for a in attempts]
+        orders = {
+            a.shopper.account.id: [order_of(shop, a.shopper.account, a.order_id or "")]
+            for a in attempts
+        }
+        wait_restarted(system, "nats", old_pid)
+
+    statuses = [mine[0]["status"] for mine in orders.values()]
+    assert statuses == ["confirmed"] * CUSTOMERS, statuses
+    order_ids = [mine[0]["id"] for mine in orders.values()]
+    expected = {"order.placed", "payment.succeeded", "order.confirmed"}
+    story = exactly_once_in_audit(shop, admin_headers, order_ids, expected)
+    for order_id, types in story.items():
+        counts = Counter(types)
+        assert all(counts[t] == 1 for t in expected), (order_id, types)
+    everything = [order for mine in orders.values() for order in mine]
+    assert_stock_balanced(shop, admin_headers, product["id"], before, everything)
+    balanced_payments(shop, admin_headers, orders)
+
+
+def test_a_logout_is_honoured_after_the_broker_was_restarted(
+    shop: Shop, system: System, customer: Account
+) -> None:
+    """SIGKILL NATS and let it come back: a logout still refuses the token within seconds."""
+    old_pid = system.pid("nats")
+    assert old_pid is not None
+    with restored(system, "nats"):
+        os.kill(old_pid, signal.SIGKILL)
+        wait_restarted(system, "nats", old_pid)
+    time.sleep(RECONNECT_GRACE)  # the services' clients reconnect on their own
+    assert shop.http.get("/api/users/me", headers=customer.headers).status_code == 200
+
+    logout = shop.http.post("/api/auth/logout", headers=customer.headers)
+    assert logout.status_code == 204, logout.text
+
+    def refused() -> bool | None:
+        response = shop.http.get("/api/users/me", headers=customer.headers)
+        return True if response.status_code == 401 else None
+
+    eventually(refused, timeout=REVOCATION_TIMEOUT, interval=0.2)
+
+
+def test_payments_killed_before_a_checkout_fails_it_and_refunds_a_late_charge(
+    shop: Shop, system: System, admin: Account
+) -> None:
+    """SIGKILL payments-1, then check out: payment_failed, stock released, never charged twice.
+
+    The documented behaviour (docs/decisions.md, "Commerce"): payments unreachable
+    makes the charge's outcome unknown, the order ends `payment_failed` and its stock
+    is released; the sweeper then repeats the charge with the same key once payments
+    is back and refunds it if it went through.
+    """
+    product = well_stocked_product(shop, 2)
+    (shopper,) = prepare_shoppers(shop, product["id"], 1)
+    admin_headers = admin.headers
+    before = admin_product(shop, admin_headers, product["id"])
+
+    with restored(system, "payments-1"):
+        old_pid = system.pid("payments-1")
+        assert old_pid is not None
+        os.kill(old_pid, signal.SIGKILL)
+        assert _poll(lambda: payments_unreachable(system), timeout=5.0), "payments-1 still up"
+        attempt = post_checkout(system.base_url, Attempt(shopper, str(uuid.uuid4())))
+        assert attempt.status == 201 and attempt.order_id is not None, attempt
+        order = order_of(shop, shopper.account, attempt.order_id)
+        wait_restarted(system, "payments-1", old_pid)
+
+    assert order["status"] == "payment_failed", order
+    assert order["payment_id"] is None, order
+    orders = {shopper.account.id: [order]}
+    assert_stock_balanced(shop, admin_headers, product["id"], before, [order])
+    settled = late_charge_settled(shop, admin_headers, shopper.account.id, order["id"])
+    assert sum(p["status"] == "succeeded" for p in settled) <= 1, settled
+    balanced_payments(shop, admin_headers, orders)
