@@ -1,0 +1,539 @@
+"""Property test of the commerce flow: cart, checkout, cancel and restock as a state machine.
+
+Hypothesis drives random sequences of customer and admin calls through the real HTTP
+APIs of the `open_shop` harness (catalog and payments under uvicorn, orders
+in-process) and keeps a model of what the stock and the orders should be. After every
+step the invariants are checked against the services themselves:
+
+- each product: `on_hand == available + reserved`, none negative, nothing left
+  reserved once a call returned, and `on_hand` equal to the model's (initial +
+  restocks - confirmed + cancelled-after-confirmed);
+- each order: settled (confirmed, payment_failed, out_of_stock or cancelled) and in
+  the state the model predicts;
+- each succeeded payment: it belongs to a confirmed order and is not refunded, or it
+  is refunded in full (its order was cancelled).
+
+The harness is asynchronous and a `RuleBasedStateMachine` is not, so the shop runs in
+its own event loop in a background thread for the whole test (`ShopThread`); each step
+submits its coroutine with `asyncio.run_coroutine_threadsafe` and waits for it. The
+shop is entered and left inside one task of that loop (the lifespans need that). Every
+Hypothesis example makes its own customers and products, so examples do not share state.
+Runs are derandomized and keep no example database, so every run tries the same
+examples and pass/fail is the same each time; every timeout of the shop is generous
+(`open_patient_shop`), so nothing depends on how fast the machine is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import threading
+import uuid
+from collections.abc import AsyncIterator, Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+import httpx
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    MultipleResults,
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    multiple,
+    rule,
+)
+from hypothesis.stateful import run_state_machine_as_test as run_machine
+
+from mercato.catalog.app import create_app as create_catalog
+from mercato.catalog.settings import load_settings as catalog_settings
+from mercato.orders.app import create_app as create_orders
+from mercato.orders.settings import load_settings as orders_settings
+from mercato.payments.app import create_app as create_payments
+from mercato.payments.settings import load_settings as payments_settings
+from tests.service.test_orders_harness import (
+    ADDRESS,
+    CARD_DECLINED,
+    CARD_OK,
+    CART,
+    ORDERS,
+    Server,
+    Shop,
+)
+from tests.support import TokenFactory, running
+
+T = TypeVar("T")
+
+CUSTOMERS = 2
+PRODUCTS = 3
+PRICES = (100, 250, 999)
+STEP_TIMEOUT = 120.0  # only a hang gets near it; checkouts wait for their saga
+PATIENCE = 30.0  # seconds: every timeout of the shop, far above what a call takes
+SETTLED = frozenset({"confirmed", "payment_failed", "out_of_stock", "cancelled"})
+
+MACHINE_SETTINGS = settings(
+    max_examples=8,
+    stateful_step_count=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    derandomize=True,
+    database=None,
+)
+
+
+@contextlib.asynccontextmanager
+async def open_patient_shop(tmp_path: Path, tokens: TokenFactory) -> AsyncIterator[Shop]:
+    """The harness's `open_shop` with generous timeouts (copied, see below).
+
+    `open_shop` gives the payment provider 0.5 s and each service call 2 s, and lets a
+    checkout answer after 5 s with its saga still running; on a loaded machine any of
+    those can turn a good card into `payment_failed` or leave an order unsettled, and
+    the property would flake. Its provider timeout cannot be overridden, so this copy
+    sets every timeout far above what a step takes. The saga sweeper is slowed down so
+    that only the checkout call itself can settle an order before the invariants look.
+    """
+    catalog_app = create_catalog(catalog_settings(data_dir=tmp_path / "catalog", broker_url=""))
+    payments_app = create_payments(
+        payments_settings(
+            data_dir=tmp_path / "payments",
+            broker_url="",
+            provider_timeout_seconds=PATIENCE,
+            charge_lease_seconds=2 * PATIENCE,
+        )
+    )
+    servers = [Server(catalog_app), Server(payments_app)]
+    for server in servers:
+        server.app.state.runtime.verifier.keys = tokens.keys
+    orders_app = create_orders(
+        orders_settings(
+            data_dir=tmp_path / "orders",
+            broker_url="",
+            catalog_url=servers[0].url,
+            payments_url=servers[1].url,
+            catalog_timeout_seconds=PATIENCE,
+            payments_timeout_seconds=PATIENCE,
+            checkout_timeout_seconds=2 * PATIENCE,
+            sweep_interval_seconds=10 * PATIENCE,
+            stale_after_seconds=10 * PATIENCE,
+            lease_seconds=10 * PATIENCE,
+        )
+    )
+
+    async def mint(audience: str) -> str:
+        return tokens.token("service:orders", ["service"], typ="service", aud=audience)
+
+    orders_app.state.runtime.http.token_provider = mint
+    try:
+        for server in servers:
+            await server.start()
+        async with (
+            running(orders_app, tokens) as orders_client,
+            httpx.AsyncClient(base_url=servers[0].url, timeout=PATIENCE) as catalog_client,
+            httpx.AsyncClient(base_url=servers[1].url, timeout=PATIENCE) as payments_client,
+        ):
+            yield Shop(
+                orders=orders_client,
+                orders_app=orders_app,
+                catalog=catalog_client,
+                payments=payments_client,
+                payments_server=servers[1],
+                tokens=tokens,
+                admin=tokens.headers("admin-1", ["admin"]),
+            )
+    finally:
+        for server in reversed(servers):
+            await server.stop()
+
+
+class ShopThread:
+    """The harness's shop, served by an event loop of its own in a background thread."""
+
+    def __init__(self, tmp_path: Path, tokens: TokenFactory) -> None:
+        self._tmp_path = tmp_path
+        self._tokens = tokens
+        self._ready: concurrent.futures.Future[tuple[asyncio.AbstractEventLoop, Shop]] = (
+            concurrent.futures.Future()
+        )
+        self._stop: asyncio.Event | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._main, name="shop-loop", daemon=True)
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.shop: Shop | None = None
+
+    def _main(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except BaseException as exc:  # handed to the test thread in `stop`/`start`
+            self._error = exc
+            if not self._ready.done():
+                self._ready.set_exception(exc)
+
+    async def _serve(self) -> None:
+        self._stop = asyncio.Event()
+        async with open_patient_shop(self._tmp_path, self._tokens) as shop:
+            self._ready.set_result((asyncio.get_running_loop(), shop))
+            await self._stop.wait()
+
+    def start(self) -> Shop:
+        """Start the loop and the shop; the shop once it serves."""
+        self._thread.start()
+        self.loop, self.shop = self._ready.result(timeout=STEP_TIMEOUT)
+        return self.shop
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine on the shop's loop and wait for its result."""
+        assert self.loop is not None, "the shop is not running"
+        future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+        return future.result(timeout=STEP_TIMEOUT)
+
+    def stop(self) -> None:
+        """Leave the shop (servers stop) and end the loop and its thread."""
+        if self.loop is not None and self._stop is not None:
+            self.loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout=STEP_TIMEOUT)
+        assert not self._thread.is_alive(), "the shop's loop did not stop"
+        if self._error is not None:
+            raise self._error
+
+
+@dataclass
+class Customer:
+    """A customer of one example: token headers and two saved cards."""
+
+    user_id: str
+    headers: dict[str, str]
+    cards: dict[str, str]
+    cart: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class OrderModel:
+    """What the model knows of an order."""
+
+    id: str
+    customer: int
+    items: dict[str, int]
+    status: str
+    payment_id: str | None
+    was_confirmed: bool = False
+
+
+def expect(response: httpx.Response, status: int) -> Any:
+    """The JSON body of a response that must have `status`."""
+    assert response.status_code == status, (
+        f"{response.request.method} {response.request.url.path}: "
+        f"expected {status}, got {response.status_code}: {response.text}"
+    )
+    return response.json() if response.content else None
+
+
+class ShopMachine(RuleBasedStateMachine):
+    """Customers fill carts, check out, cancel; an admin restocks. The shop must add up."""
+
+    shop_thread: ClassVar[ShopThread | None] = None
+
+    orders = Bundle("orders")
+
+    def __init__(self) -> None:
+        super().__init__()
+        assert self.shop_thread is not None and self.shop_thread.shop is not None
+        self.bridge = self.shop_thread
+        self.shop: Shop = self.shop_thread.shop
+        self.customers: list[Customer] = []
+        self.products: list[str] = []
+        self.on_hand: dict[str, int] = {}
+        self.placed: dict[str, OrderModel] = {}
+
+    # -- set-up ----------------------------------------------------------------
+
+    @initialize(
+        stocks=st.lists(st.integers(1, 2), min_size=PRODUCTS, max_size=PRODUCTS),
+        carts=st.lists(
+            st.dictionaries(
+                st.integers(0, PRODUCTS - 1), st.integers(1, 2), min_size=1, max_size=PRODUCTS
+            ),
+            min_size=CUSTOMERS,
+            max_size=CUSTOMERS,
+        ),
+    )
+    def open_the_shop(self, stocks: list[int], carts: list[dict[int, int]]) -> None:
+        """Three products with small stock, two customers with a good and a bad card.
+
+        The customers start with something in their carts (through the cart API, so an
+        over-stock line is refused), which makes checkouts and shortages come early.
+        """
+        self.bridge.run(self._set_up(stocks))
+        for customer, lines in enumerate(carts):
+            for product, quantity in lines.items():
+                self.add_to_cart(customer, product, quantity)
+
+    async def _set_up(self, stocks: list[int]) -> None:
+        for stock, amount in zip(stocks, PRICES, strict=True):
+            product_id = await self.shop.product(stock=stock, amount=amount)
+            self.products.append(product_id)
+            self.on_hand[product_id] = stock
+        for _ in range(CUSTOMERS):
+            user_id = str(uuid.uuid4())
+            headers = self.shop.tokens.headers(user_id, ["customer"])
+            cards = {
+                "success": await self.shop.card(headers, CARD_OK),
+                "declined": await self.shop.card(headers, CARD_DECLINED),
+            }
+            self.customers.append(Customer(user_id=user_id, headers=headers, cards=cards))
+
+    # -- rules -----------------------------------------------------------------
+
+    @rule(
+        customer=st.integers(0, CUSTOMERS - 1),
+        product=st.integers(0, PRODUCTS - 1),
+        quantity=st.integers(1, 2),
+    )
+    def add_to_cart(self, customer: int, product: int, quantity: int) -> None:
+        """Set a cart line: accepted exactly when that many are available."""
+        who, product_id = self.customers[customer], self.products[product]
+        response = self.bridge.run(
+            self.shop.orders.put(
+                f"{CART}/items/{product_id}", json={"quantity": quantity}, headers=who.headers
+            )
+        )
+        if quantity <= self.on_hand[product_id]:
+            who.cart[product_id] = quantity
+            self._check_cart(who, expect(response, 200))
+        else:
+            expect(response, 422)
+
+    @rule(customer=st.integers(0, CUSTOMERS - 1), product=st.integers(0, PRODUCTS - 1))
+    def remove_from_cart(self, customer: int, product: int) -> None:
+        """Take a line out of the cart (absent is fine)."""
+        who, product_id = self.customers[customer], self.products[product]
+        response = self.bridge.run(
+            self.shop.orders.delete(f"{CART}/items/{product_id}", headers=who.headers)
+        )
+        who.cart.pop(product_id, None)
+        self._check_cart(who, expect(response, 200))
+
+    @rule(
+        target=orders,
+        customer=st.integers(0, CUSTOMERS - 1),
+        card=st.sampled_from(["success", "declined"]),
+    )
+    def checkout(self, customer: int, card: str) -> MultipleResults[str]:
+        """Check the cart out; the order settles before the call returns."""
+        who = self.customers[customer]
+        body = {"payment_method_id": who.cards[card], "shipping_address": ADDRESS}
+        headers = {**who.headers, "Idempotency-Key": uuid.uuid4().hex}
+        response = self.bridge.run(self.shop.orders.post(ORDERS, json=body, headers=headers))
+        if not who.cart:
+            expect(response, 422)
+            return multiple()
+        order = expect(response, 201)
+        ordered = {item["product_id"]: item["quantity"] for item in order["items"]}
+        assert ordered == who.cart, f"order items {ordered} != cart {who.cart}"
+        if any(quantity > self.on_hand[pid] for pid, quantity in who.cart.items()):
+            expected = "out_of_stock"
+        elif card == "declined":
+            expected = "payment_failed"
+        else:
+            expected = "confirmed"
+        assert order["status"] == expected, (
+            f"checkout of {who.cart} (on hand {self.on_hand}, card {card}) ended "
+            f"{order['status']} ({order['reason']}), expected {expected}"
+        )
+        model = OrderModel(
+            id=order["id"],
+            customer=customer,
+            items=dict(who.cart),
+            status=expected,
+            payment_id=order["payment_id"],
+        )
+        if expected == "confirmed":
+            assert order["payment_id"], "a confirmed order has a payment"
+            model.was_confirmed = True
+            for product_id, quantity in who.cart.items():
+                self.on_hand[product_id] -= quantity
+        self.placed[model.id] = model
+        who.cart.clear()  # placing an order empties it, whatever the outcome (next PUT checks)
+        return multiple(model.id)
+
+    @rule(
+        target=orders,
+        customer=st.integers(0, CUSTOMERS - 1),
+        product=st.integers(0, PRODUCTS - 1),
+        quantity=st.integers(1, 2),
+        card=st.sampled_from(["success", "declined"]),
+    )
+    def buy_now(
+        self, customer: int, product: int, quantity: int, card: str
+    ) -> MultipleResults[str]:
+        """Put a line in the cart and check out at once (more checkouts per run)."""
+        self.add_to_cart(customer, product, quantity)
+        return self.checkout(customer, card)
+
+    @rule(order_id=orders, as_admin=st.booleans())
+    def cancel(self, order_id: str, as_admin: bool) -> None:
+        """Cancel an order: refunds and restocks a confirmed one; 409 for a failed one."""
+        model = self.placed[order_id]
+        headers = self.shop.admin if as_admin else self.customers[model.customer].headers
+        response = self.bridge.run(
+            self.shop.orders.post(f"{ORDERS}/{order_id}/cancel", headers=headers)
+        )
+        if model.status in {"payment_failed", "out_of_stock"}:
+            expect(response, 409)
+            return
+        body = expect(response, 200)
+        assert body["status"] == "cancelled", body
+        if model.status == "confirmed":
+            for product_id, quantity in model.items.items():
+                self.on_hand[product_id] += quantity
+        model.status = "cancelled"
+
+    @rule(product=st.integers(0, PRODUCTS - 1), delta=st.integers(-3, 4))
+    def restock(self, product: int, delta: int) -> None:
+        """Admin restock or correction; 422 when on hand would go below reserved (0)."""
+        product_id = self.products[product]
+        response = self.bridge.run(
+            self.shop.catalog.post(
+                f"/api/catalog/products/{product_id}/stock",
+                json={"delta": delta},
+                headers=self.shop.admin,
+            )
+        )
+        if self.on_hand[product_id] + delta < 0:
+            expect(response, 422)
+            return
+        body = expect(response, 200)
+        self.on_hand[product_id] += delta
+        assert body["on_hand"] == self.on_hand[product_id], body
+
+    # -- invariants ------------------------------------------------------------
+
+    @invariant()
+    def shop_adds_up(self) -> None:
+        """After every step: stock, orders and payments at the services match the model."""
+        if not self.products:
+            return
+        snapshot = self.bridge.run(self._snapshot())
+        self._check_stock(snapshot.products)
+        for index, orders in enumerate(snapshot.orders):
+            self._check_orders(index, orders)
+        for index, payments in enumerate(snapshot.payments):
+            self._check_payments(index, payments)
+
+    def _check_stock(self, products: list[dict[str, Any]]) -> None:
+        """on_hand == available + reserved, nothing negative or left reserved, as modelled."""
+        found = {p["id"]: p for p in products}
+        assert set(found) == set(self.products), found
+        for product_id, product in found.items():
+            on_hand, reserved, available = product["on_hand"], product["reserved"], product["stock"]
+            assert on_hand == available + reserved, product
+            assert min(on_hand, reserved, available) >= 0, product
+            assert reserved == 0, f"stock still reserved after the calls returned: {product}"
+            assert on_hand == self.on_hand[product_id], (
+                f"{product_id}: on hand {on_hand}, model {self.on_hand[product_id]}"
+            )
+
+    def _check_orders(self, index: int, orders: list[dict[str, Any]]) -> None:
+        """The customer has exactly the modelled orders, settled, in the predicted state."""
+        found = {order["id"]: order["status"] for order in orders}
+        expected = {m.id: m.status for m in self.placed.values() if m.customer == index}
+        assert set(found) == set(expected), f"orders {set(found)}, model {set(expected)}"
+        for order_id, status in found.items():
+            assert status in SETTLED, f"order {order_id} left {status}"
+            assert status == expected[order_id], (
+                f"order {order_id}: {status}, model {expected[order_id]}"
+            )
+
+    def _check_payments(self, index: int, payments: list[dict[str, Any]]) -> None:
+        """A succeeded payment is a confirmed order's (unrefunded) or refunded in full."""
+        succeeded = [p for p in payments if p["status"] == "succeeded"]
+        for payment in succeeded:
+            model = self.placed.get(payment["order_id"])
+            assert model is not None, f"payment for an unknown order: {payment}"
+            assert model.customer == index, payment
+            amount = payment["amount"]["amount"]
+            refunded = payment["refunded_amount"]["amount"]
+            if model.status == "confirmed":
+                assert refunded == 0, f"confirmed order's payment refunded: {payment}"
+                assert model.payment_id == payment["id"], (model, payment)
+            else:
+                assert refunded == amount, (
+                    f"payment of a {model.status} order not refunded in full: {payment}"
+                )
+        paid = {p["order_id"] for p in succeeded}
+        expected = {m.id for m in self.placed.values() if m.customer == index and m.was_confirmed}
+        assert paid == expected, f"orders paid {paid}, model {expected}"
+
+    # -- helpers ---------------------------------------------------------------
+
+    @staticmethod
+    def _check_cart(who: Customer, cart: dict[str, Any]) -> None:
+        """The cart a cart call answered is the modelled one."""
+        lines = {item["product_id"]: item["quantity"] for item in cart["items"]}
+        assert lines == who.cart, f"cart {lines}, model {who.cart}"
+
+    async def _snapshot(self) -> Snapshot:
+        """Products, and each customer's orders and payments, fetched concurrently."""
+        products = self.shop.catalog.get(
+            "/api/catalog/products",
+            params={"ids": ",".join(self.products), "limit": 100},
+            headers=self.shop.admin,
+        )
+        orders = [_all_pages(self.shop.orders, ORDERS, {}, who.headers) for who in self.customers]
+        payments = [
+            _all_pages(
+                self.shop.payments, "/api/payments", {"user_id": who.user_id}, self.shop.admin
+            )
+            for who in self.customers
+        ]
+        found, orders_pages, payments_pages = await asyncio.gather(
+            products, asyncio.gather(*orders), asyncio.gather(*payments)
+        )
+        return Snapshot(
+            products=expect(found, 200)["items"],
+            orders=list(orders_pages),
+            payments=list(payments_pages),
+        )
+
+
+@dataclass
+class Snapshot:
+    """What the services hold after a step."""
+
+    products: list[dict[str, Any]]
+    orders: list[list[dict[str, Any]]]
+    payments: list[list[dict[str, Any]]]
+
+
+async def _all_pages(
+    client: httpx.AsyncClient, path: str, params: dict[str, str], headers: dict[str, str]
+) -> list[dict[str, Any]]:
+    """Every item of a cursor-paged listing."""
+    found: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        query: dict[str, str | int] = {**params, "limit": 100}
+        if cursor:
+            query["cursor"] = cursor
+        page = expect(await client.get(path, params=query, headers=headers), 200)
+        found.extend(page["items"])
+        cursor = page["next_cursor"]
+        if not cursor:
+            return found
+
+
+def test_commerce_flow_adds_up(tmp_path: Path, tokens: TokenFactory) -> None:
+    """Random carts, checkouts, cancels and restocks keep stock, orders and payments consistent."""
+    bridge = ShopThread(tmp_path, tokens)
+    bridge.start()
+
+    class BoundShopMachine(ShopMachine):
+        shop_thread = bridge
+
+    try:
+        run_machine(BoundShopMachine, settings=MACHINE_SETTINGS)
+    finally:
+        bridge.stop()
