@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -161,16 +161,27 @@ class Shop:
 
 
 @contextlib.asynccontextmanager
-async def open_shop(tmp_path: Path, tokens: TokenFactory, **orders: object) -> AsyncIterator[Shop]:
-    """Start catalog and payments servers and the orders app pointed at them."""
+async def open_shop(
+    tmp_path: Path,
+    tokens: TokenFactory,
+    *,
+    payments: Mapping[str, object] | None = None,
+    client_timeout: float = 5.0,
+    **orders: object,
+) -> AsyncIterator[Shop]:
+    """Start catalog and payments servers and the orders app pointed at them.
+
+    `payments` and `orders` override those services' settings; `client_timeout` is
+    the test's own HTTP clients' timeout towards catalog and payments.
+    """
     catalog_app = create_catalog(catalog_settings(data_dir=tmp_path / "catalog", broker_url=""))
+    payments_overrides: dict[str, object] = {
+        "provider_timeout_seconds": 0.5,
+        "charge_lease_seconds": 2.0,
+        **(payments or {}),
+    }
     payments_app = create_payments(
-        payments_settings(
-            data_dir=tmp_path / "payments",
-            broker_url="",
-            provider_timeout_seconds=0.5,
-            charge_lease_seconds=2.0,
-        )
+        payments_settings(data_dir=tmp_path / "payments", broker_url="", **payments_overrides)
     )
     servers = [Server(catalog_app), Server(payments_app)]
     for server in servers:
@@ -199,8 +210,8 @@ async def open_shop(tmp_path: Path, tokens: TokenFactory, **orders: object) -> A
             await server.start()
         async with (
             running(orders_app, tokens) as orders_client,
-            httpx.AsyncClient(base_url=servers[0].url) as catalog_client,
-            httpx.AsyncClient(base_url=servers[1].url) as payments_client,
+            httpx.AsyncClient(base_url=servers[0].url, timeout=client_timeout) as catalog_client,
+            httpx.AsyncClient(base_url=servers[1].url, timeout=client_timeout) as payments_client,
         ):
             yield Shop(
                 orders=orders_client,

@@ -30,7 +30,7 @@ import concurrent.futures
 import contextlib
 import threading
 import uuid
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -49,22 +49,16 @@ from hypothesis.stateful import (
 )
 from hypothesis.stateful import run_state_machine_as_test as run_machine
 
-from mercato.catalog.app import create_app as create_catalog
-from mercato.catalog.settings import load_settings as catalog_settings
-from mercato.orders.app import create_app as create_orders
-from mercato.orders.settings import load_settings as orders_settings
-from mercato.payments.app import create_app as create_payments
-from mercato.payments.settings import load_settings as payments_settings
 from tests.service.test_orders_harness import (
     ADDRESS,
     CARD_DECLINED,
     CARD_OK,
     CART,
     ORDERS,
-    Server,
     Shop,
+    open_shop,
 )
-from tests.support import TokenFactory, running
+from tests.support import TokenFactory
 
 T = TypeVar("T")
 
@@ -85,68 +79,31 @@ MACHINE_SETTINGS = settings(
 )
 
 
-@contextlib.asynccontextmanager
-async def open_patient_shop(tmp_path: Path, tokens: TokenFactory) -> AsyncIterator[Shop]:
-    """The harness's `open_shop` with generous timeouts (copied, see below).
+def open_patient_shop(
+    tmp_path: Path, tokens: TokenFactory
+) -> contextlib.AbstractAsyncContextManager[Shop]:
+    """The harness's `open_shop` with every timeout far above what a step takes.
 
-    `open_shop` gives the payment provider 0.5 s and each service call 2 s, and lets a
-    checkout answer after 5 s with its saga still running; on a loaded machine any of
-    those can turn a good card into `payment_failed` or leave an order unsettled, and
-    the property would flake. Its provider timeout cannot be overridden, so this copy
-    sets every timeout far above what a step takes. The saga sweeper is slowed down so
+    Its defaults (a 0.5 s provider, 2 s per service call, a checkout answering after
+    5 s with its saga still running) can turn a good card into `payment_failed` on a
+    loaded machine and make the property flake. The saga sweeper is slowed down so
     that only the checkout call itself can settle an order before the invariants look.
     """
-    catalog_app = create_catalog(catalog_settings(data_dir=tmp_path / "catalog", broker_url=""))
-    payments_app = create_payments(
-        payments_settings(
-            data_dir=tmp_path / "payments",
-            broker_url="",
-            provider_timeout_seconds=PATIENCE,
-            charge_lease_seconds=2 * PATIENCE,
-        )
+    return open_shop(
+        tmp_path,
+        tokens,
+        payments={
+            "provider_timeout_seconds": PATIENCE,
+            "charge_lease_seconds": 2 * PATIENCE,
+        },
+        client_timeout=PATIENCE,
+        catalog_timeout_seconds=PATIENCE,
+        payments_timeout_seconds=PATIENCE,
+        checkout_timeout_seconds=2 * PATIENCE,
+        sweep_interval_seconds=10 * PATIENCE,
+        stale_after_seconds=10 * PATIENCE,
+        lease_seconds=10 * PATIENCE,
     )
-    servers = [Server(catalog_app), Server(payments_app)]
-    for server in servers:
-        server.app.state.runtime.verifier.keys = tokens.keys
-    orders_app = create_orders(
-        orders_settings(
-            data_dir=tmp_path / "orders",
-            broker_url="",
-            catalog_url=servers[0].url,
-            payments_url=servers[1].url,
-            catalog_timeout_seconds=PATIENCE,
-            payments_timeout_seconds=PATIENCE,
-            checkout_timeout_seconds=2 * PATIENCE,
-            sweep_interval_seconds=10 * PATIENCE,
-            stale_after_seconds=10 * PATIENCE,
-            lease_seconds=10 * PATIENCE,
-        )
-    )
-
-    async def mint(audience: str) -> str:
-        return tokens.token("service:orders", ["service"], typ="service", aud=audience)
-
-    orders_app.state.runtime.http.token_provider = mint
-    try:
-        for server in servers:
-            await server.start()
-        async with (
-            running(orders_app, tokens) as orders_client,
-            httpx.AsyncClient(base_url=servers[0].url, timeout=PATIENCE) as catalog_client,
-            httpx.AsyncClient(base_url=servers[1].url, timeout=PATIENCE) as payments_client,
-        ):
-            yield Shop(
-                orders=orders_client,
-                orders_app=orders_app,
-                catalog=catalog_client,
-                payments=payments_client,
-                payments_server=servers[1],
-                tokens=tokens,
-                admin=tokens.headers("admin-1", ["admin"]),
-            )
-    finally:
-        for server in reversed(servers):
-            await server.stop()
 
 
 class ShopThread:
