@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.chassis.errors import Conflict, NotFound
@@ -100,16 +99,9 @@ async def _open(
         updated_at=moment,
         attempt_at=moment,
     )
-    session.add(payment)
-    try:
-        await session.commit()
-    except IntegrityError:  # the same key, concurrently: the first request owns it
-        await session.rollback()
-        existing = await store.payment_by_key(session, key)
-        if existing is None:  # pragma: no cover - the conflict proves it exists
-            raise in_progress() from None
-        return existing, False
-    return payment, True
+    return await store.claim_key(
+        session, payment, lambda: store.payment_by_key(session, key), in_progress
+    )
 
 
 async def _attempt(

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.chassis.errors import (
@@ -155,16 +154,9 @@ async def _open(
         updated_at=moment,
         attempt_at=moment,
     )
-    session.add(refund)
-    try:
-        await session.commit()
-    except IntegrityError:  # the same key, concurrently: the first request owns it
-        await session.rollback()
-        existing = await store.refund_by_key(session, key)
-        if existing is None:  # pragma: no cover - the conflict proves it exists
-            raise in_progress() from None
-        return existing, False
-    return refund, True
+    return await store.claim_key(
+        session, refund, lambda: store.refund_by_key(session, key), in_progress
+    )
 
 
 async def _attempt(

@@ -8,16 +8,18 @@ and a refund is reserved only while it fits in what is left of the payment.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import CursorResult, and_, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.payments.models import FAILED, PENDING, SUCCEEDED, Method, Payment, Refund
 
 __all__ = [
+    "claim_key",
     "claim_payment",
     "claim_refund",
     "count_methods",
@@ -73,6 +75,29 @@ async def delete_method(session: AsyncSession, *, method_id: str, user_id: str) 
 async def get_payment(session: AsyncSession, payment_id: str) -> Payment | None:
     """The payment `payment_id` as stored now, or None."""
     return await session.get(Payment, payment_id, populate_existing=True)
+
+
+Row = TypeVar("Row", Payment, Refund)
+
+
+async def claim_key(
+    session: AsyncSession,
+    row: Row,
+    first: Callable[[], Awaitable[Row | None]],
+    busy: Callable[[], Exception],
+) -> tuple[Row, bool]:
+    """Commit `row`, which carries an idempotency key: (row, True) if this request
+    claimed the key, else (the row of the request that did, False)."""
+    session.add(row)
+    try:
+        await session.commit()
+    except IntegrityError:  # the same key, concurrently: the first request owns it
+        await session.rollback()
+        existing = await first()
+        if existing is None:  # pragma: no cover - the conflict proves it exists
+            raise busy() from None
+        return existing, False
+    return row, True
 
 
 async def payment_by_key(session: AsyncSession, key: str) -> Payment | None:
