@@ -3,7 +3,7 @@
 Writes start with the chassis's `begin_write`. On SQLite that issues `BEGIN IMMEDIATE`, which
 takes the database's write lock before the first read, so that the reads of a
 read-modify-write belong to the same transaction as its writes and a replica that
-shares the file waits for the lock (busy_timeout) instead of failing half-way with
+shares the file waits for the lock (see `sqlite_driver`) instead of failing half-way with
 "database is locked". On PostgreSQL, row locks and unique constraints suffice, and
 bulk imports lock the products table against each other (`lock_products`).
 """

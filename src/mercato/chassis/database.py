@@ -1,9 +1,10 @@
 """The database layer: an async SQLAlchemy engine and sessions for one service.
 
-SQLite (through aiosqlite, in WAL mode) is the default, one file per service in the
-data directory; PostgreSQL (through asyncpg) is used when the service's database
-URL says so. Code above this layer never needs to know which it is, except where
-a feature differs (full-text search), which asks `Database.dialect`.
+SQLite (in WAL mode, driven in the event loop by `sqlite_driver`) is the default,
+one file per service in the data directory; PostgreSQL (through asyncpg) is used
+when the service's database URL says so. Code above this layer never needs to know
+which it is, except where a feature differs (full-text search), which asks
+`Database.dialect`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,12 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
 
+from mercato.chassis.sqlite_driver import DEFAULT_LOCK_TIMEOUT, inloop_dbapi
+
 __all__ = ["Base", "Database", "UtcDateTime", "begin_write"]
+
+
+SQLITE_POOL_SIZE = 64
 
 
 class Base(DeclarativeBase):
@@ -68,11 +74,11 @@ async def begin_write(session: AsyncSession) -> None:
 
 def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
     cursor = dbapi_connection.cursor()
-    # WAL lets readers run beside the one writer; busy_timeout makes a writer wait
-    # for the lock instead of failing at once when several processes share a file.
+    # WAL lets readers run beside the one writer. No busy_timeout: SQLite would wait
+    # for another writer's lock inside the event loop; `sqlite_driver` waits outside.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA busy_timeout=0")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
@@ -88,9 +94,14 @@ class Database:
         if self.dialect == "sqlite":
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            kwargs["connect_args"] = {"timeout": 10}
-            kwargs["poolclass"] = NullPool if parsed.database in (None, "", ":memory:") else None
-            kwargs = {k: v for k, v in kwargs.items() if v is not None}
+            kwargs["connect_args"] = {"timeout": DEFAULT_LOCK_TIMEOUT}
+            kwargs["module"] = inloop_dbapi()
+            if parsed.database in (None, "", ":memory:"):
+                kwargs["poolclass"] = NullPool
+            else:
+                # Opening a SQLite connection costs far more than a query and holds no
+                # server resource, so keep one for each request that may run at once.
+                kwargs.update(pool_size=SQLITE_POOL_SIZE, max_overflow=SQLITE_POOL_SIZE)
         else:
             kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
