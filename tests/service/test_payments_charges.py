@@ -62,7 +62,7 @@ async def test_each_test_card_has_its_outcome_and_event(
     body = shop.charge_body(user_id, method_id, 1999)
     started_at = time.monotonic()
     response = await shop.charge(body)
-    assert time.monotonic() - started_at < 2.0  # the 0.2 s deadline, not the provider's hang
+    assert time.monotonic() - started_at < 30.0  # the 1 s deadline, not the provider's hour
     assert response.status_code == 201, response.text
     payment = response.json()
     assert (payment["status"], payment["reason"]) == (status, reason)

@@ -1,7 +1,7 @@
 """Helpers shared by the payments service tests (this module holds no tests itself).
 
 `started` runs the payments app on SQLite in a test's directory, without a broker
-(events stay in the outbox) and with a 0.2 s provider deadline. `Shop` holds the
+(events stay in the outbox) and with a 1 s provider deadline. `Shop` holds the
 client with small helpers for the usual callers and calls; `GatedProvider` is a
 fake provider whose charges wait until a test lets them through.
 """
@@ -120,8 +120,12 @@ class Shop:
 async def started(
     tmp_path: Path, tokens: TokenFactory, provider: PaymentProvider | None = None
 ) -> AsyncIterator[Shop]:
-    """The payments service on SQLite in `tmp_path`, no broker, a 0.2 s provider deadline."""
-    settings = load_settings(data_dir=tmp_path, broker_url="", provider_timeout_seconds=0.2)
+    """The payments service on SQLite in `tmp_path`, no broker, a 1 s provider deadline.
+
+    Short, so the timeout card's test is quick; not shorter, because a charge's own
+    database write must fit in it on a loaded machine.
+    """
+    settings = load_settings(data_dir=tmp_path, broker_url="", provider_timeout_seconds=1.0)
     app = create_app(settings, provider=provider)
     service = tokens.headers("service:orders", ["service"], typ="service", aud="payments")
     async with running(app, tokens) as client:
