@@ -31,7 +31,7 @@ from typing import Any
 import aiohttp
 
 from bench.shop import Checkout, Customer, Shop, ShopError
-from bench.system import Mercato, postgres_databases, start_mercato
+from bench.system import Mercato, cpu_seconds, postgres_databases, start_mercato
 
 __all__ = ["main", "percentile_ms"]
 
@@ -72,6 +72,7 @@ class Run:
     samples: list[AuditSample] = field(default_factory=list)
     seconds: float = 0.0
     audit_polls: int = 0
+    cpu: dict[str, float] = field(default_factory=dict)
 
 
 async def _track_placed(
@@ -153,6 +154,7 @@ async def measure(system: Mercato, admin_email: str, admin_password: str, second
         admin = await shop.login(admin_email, admin_password)
         customers, products = await _prepare(shop, admin)
         run = Run()
+        cpu_before = {name: cpu_seconds(pid) for name, pid in system.pids().items()}
         started = time.perf_counter()
         deadline = started + seconds
         # Sample times spread over the run, the first after half a second.
@@ -173,6 +175,10 @@ async def measure(system: Mercato, admin_email: str, admin_password: str, second
         try:
             await asyncio.gather(*loops)
             run.seconds = time.perf_counter() - started
+            run.cpu = {
+                name: cpu_seconds(pid) - cpu_before.get(name, 0.0)
+                for name, pid in system.pids().items()
+            }
             await asyncio.gather(*(s.tracker for s in run.samples), return_exceptions=True)
         finally:
             for sample in run.samples:
@@ -203,6 +209,12 @@ def report(run: Run, title: str) -> None:
         print("\n| error | count |\n|---|---:|")
         for error, count in run.errors.most_common(10):
             print(f"| {error.replace('|', '/')} | {count} |")
+
+    if run.checkouts and run.cpu:
+        # Where a checkout's work is done: CPU per checkout in each process.
+        print("\n| process | CPU ms per checkout |\n|---|---:|")
+        for name, used in sorted(run.cpu.items(), key=lambda item: -item[1]):
+            print(f"| {name} | {used * 1000 / len(run.checkouts):.1f} |")
 
     seen: list[float] = []
     recorded: list[float] = []

@@ -16,7 +16,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Mercato", "free_base_port", "naive_system", "rss_mb", "start_mercato"]
+__all__ = [
+    "Mercato",
+    "cpu_seconds",
+    "free_base_port",
+    "naive_system",
+    "rss_mb",
+    "start_mercato",
+]
 
 OFFSETS = {"auth": 110, "users": 120, "catalog": 130}
 
@@ -53,6 +60,13 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # utime and stime are fields 14 and 15 of stat(5); index 0 here is field 3.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
