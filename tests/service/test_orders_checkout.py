@@ -154,6 +154,10 @@ async def test_listing_pages_newest_first(shop: Shop) -> None:
         ids.append((await shop.checkout(user, card)).json()["id"])
     first = (await shop.orders.get(ORDERS, params={"limit": 2}, headers=user)).json()
     assert [o["id"] for o in first["items"]] == ids[::-1][:2]
+    for listed in first["items"]:  # each with its own history, as when read alone
+        alone = (await shop.orders.get(f"{ORDERS}/{listed['id']}", headers=user)).json()
+        assert listed["history"] == alone["history"]
+        assert [h["status"] for h in listed["history"]][-1] == "confirmed"
     rest = await shop.orders.get(
         ORDERS, params={"limit": 2, "cursor": first["next_cursor"]}, headers=user
     )

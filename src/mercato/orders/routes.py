@@ -175,10 +175,10 @@ async def list_orders(
     found = await service.list_orders(
         session, user_id=principal.subject, limit=limit, cursor=cursor
     )
-    items = [
-        order_out(order, await service.order_history(session, order_id=order.id))
-        for order in found.items
-    ]
+    histories = await service.order_histories(
+        session, order_ids=[order.id for order in found.items]
+    )
+    items = [order_out(order, histories[order.id]) for order in found.items]
     return OrderPage(items=items, next_cursor=found.next_cursor)
 
 

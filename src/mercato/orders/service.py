@@ -39,6 +39,7 @@ __all__ = [
     "cancel_order",
     "get_order",
     "list_orders",
+    "order_histories",
     "order_history",
     "place_order",
 ]
@@ -193,6 +194,13 @@ async def get_order(session: AsyncSession, *, principal: Principal, order_id: st
 async def order_history(session: AsyncSession, *, order_id: str) -> Sequence[OrderHistory]:
     """The states an order went through."""
     return await store.history(session, order_id)
+
+
+async def order_histories(
+    session: AsyncSession, *, order_ids: Sequence[str]
+) -> dict[str, list[OrderHistory]]:
+    """The states each of several orders went through, by order id."""
+    return await store.histories(session, order_ids)
 
 
 def _after(cursor: str | None) -> tuple[datetime, str] | None:

@@ -23,6 +23,7 @@ __all__ = [
     "clear_cart",
     "find_by_key",
     "get_order",
+    "histories",
     "history",
     "move",
     "page",
@@ -110,6 +111,22 @@ async def history(session: AsyncSession, order_id: str) -> Sequence[OrderHistory
         select(OrderHistory).where(OrderHistory.order_id == order_id).order_by(OrderHistory.id)
     )
     return (await session.scalars(statement)).all()
+
+
+async def histories(
+    session: AsyncSession, order_ids: Sequence[str]
+) -> dict[str, list[OrderHistory]]:
+    """The histories of several orders in one query, by order id (every id present)."""
+    found: dict[str, list[OrderHistory]] = {order_id: [] for order_id in order_ids}
+    if order_ids:
+        statement = (
+            select(OrderHistory)
+            .where(OrderHistory.order_id.in_(order_ids))
+            .order_by(OrderHistory.id)
+        )
+        for entry in await session.scalars(statement):
+            found[entry.order_id].append(entry)
+    return found
 
 
 async def add_history(
