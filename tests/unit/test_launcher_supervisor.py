@@ -71,6 +71,32 @@ async def test_output_is_prefixed_and_the_pid_file_written(
     assert child.pid is None
 
 
+CHATTY = (
+    "import sys, time\n"
+    "out = sys.stdout\n"
+    "out.write('one\\ntwo\\nthr'); out.flush(); time.sleep(0.2)\n"
+    "out.write('ee\\n' + 'x' * 200000 + '\\nlast words'); out.flush()\n"
+)
+
+
+async def test_output_split_across_writes_comes_out_as_whole_prefixed_lines(
+    supervisor: Supervisor, out: io.StringIO
+) -> None:
+    supervisor.console.register(["chatty-1"])
+    child = supervisor.launch(spec("chatty-1", code=CHATTY))
+    await child.wait_ready(10)
+    await eventually(lambda: "last words" in out.getvalue())
+    await supervisor.stop(grace=5)
+    lines = [line for line in out.getvalue().splitlines() if line.startswith("chatty-1 |")]
+    assert lines[:5] == [
+        "chatty-1 | one",
+        "chatty-1 | two",
+        "chatty-1 | three",
+        "chatty-1 | " + "x" * 200000,
+        "chatty-1 | last words",
+    ]
+
+
 async def test_a_crashed_process_is_restarted_and_announced(
     supervisor: Supervisor, out: io.StringIO
 ) -> None:

@@ -49,8 +49,13 @@ class Console:
 
     def line(self, name: str, text: str) -> None:
         """Write one line of `name`'s output."""
+        self.lines(name, [text])
+
+    def lines(self, name: str, texts: Iterable[str]) -> None:
+        """Write several lines of `name`'s output with one write and one flush."""
+        prefix = self.prefix(name)
         try:
-            self.stream.write(f"{self.prefix(name)} {text.rstrip()}\n")
+            self.stream.write("".join(f"{prefix} {text.rstrip()}\n" for text in texts))
             self.stream.flush()
         except (BrokenPipeError, ValueError):
             pass  # nobody reads our output any more; the processes keep running

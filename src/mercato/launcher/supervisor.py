@@ -43,6 +43,7 @@ BACKOFF_MAX = 30.0
 STABLE_SECONDS = 30.0
 POLL_SECONDS = 0.1
 LINE_LIMIT = 1 << 20
+CHUNK_BYTES = 1 << 16
 
 Probe = Callable[[], Awaitable[bool]]
 
@@ -140,14 +141,21 @@ class Child:
         return process
 
     async def _pump(self, stream: asyncio.StreamReader) -> None:
+        # Whole chunks, not line by line: a busy service writes an access log line per
+        # request, and one write per chunk keeps the launcher's share of the CPU small.
+        pending = b""
         while True:
-            try:
-                line = await stream.readline()
-            except ValueError:  # longer than LINE_LIMIT: pass on what is buffered
-                line = await stream.read(LINE_LIMIT)
-            if not line:
+            chunk = await stream.read(CHUNK_BYTES)
+            if not chunk:
+                if pending:
+                    self.console.line(self.name, pending.decode(errors="replace"))
                 return
-            self.console.line(self.name, line.decode(errors="replace"))
+            *complete, pending = (pending + chunk).split(b"\n")
+            if len(pending) >= LINE_LIMIT:  # no end in sight: pass on what there is
+                complete.append(pending)
+                pending = b""
+            if complete:
+                self.console.lines(self.name, (line.decode(errors="replace") for line in complete))
 
     async def _supervise(self) -> None:
         loop = asyncio.get_running_loop()
