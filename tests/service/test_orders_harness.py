@@ -1,9 +1,10 @@
 """The shop the orders service tests run against: real catalog and payments servers.
 
 The catalog and payments apps run under uvicorn on free 127.0.0.1 ports (SQLite in
-tmp_path, no broker); the orders app runs in-process and calls them over HTTP with
-service tokens minted by the test key. Not a test module itself: the orders tests
-import `open_shop` from here.
+tmp_path unless a test gives another database, no broker); the orders app runs
+in-process and calls them over HTTP with service tokens minted by the test key. The
+catalog may run as several instances on one database, as replicas do. Not a test
+module itself: the orders tests import `open_shop` from here.
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ class Shop:
     orders_app: FastAPI
     catalog: httpx.AsyncClient
     payments: httpx.AsyncClient
+    catalog_servers: list[Server]
     payments_server: Server
     tokens: TokenFactory
     admin: dict[str, str] = field(default_factory=dict)
@@ -160,21 +162,50 @@ class Shop:
             await asyncio.sleep(0.05)
 
 
+def served(app: FastAPI, method: str | None = None, route: str | None = None) -> int:
+    """How many API requests an app answered (any status), from its own metrics.
+
+    `method` and `route` (a route template) narrow the count; health probes and
+    `/metrics` are never counted.
+    """
+    total = 0.0
+    for metric in app.state.metrics.registry.collect():
+        for sample in metric.samples:
+            labels = sample.labels
+            if (
+                sample.name == "http_requests_total"
+                and labels.get("route", "").startswith("/api/")
+                and method in (None, labels.get("method"))
+                and route in (None, labels.get("route"))
+            ):
+                total += sample.value
+    return int(total)
+
+
 @contextlib.asynccontextmanager
 async def open_shop(
     tmp_path: Path,
     tokens: TokenFactory,
     *,
     payments: Mapping[str, object] | None = None,
+    catalog: Mapping[str, object] | None = None,
+    catalog_replicas: int = 1,
     client_timeout: float = 5.0,
     **orders: object,
 ) -> AsyncIterator[Shop]:
     """Start catalog and payments servers and the orders app pointed at them.
 
-    `payments` and `orders` override those services' settings; `client_timeout` is
-    the test's own HTTP clients' timeout towards catalog and payments.
+    `payments`, `catalog` and `orders` override those services' settings;
+    `catalog_replicas` catalog instances share one database and orders is given all
+    of them; `client_timeout` is the test's own HTTP clients' timeout towards
+    catalog and payments.
     """
-    catalog_app = create_catalog(catalog_settings(data_dir=tmp_path / "catalog", broker_url=""))
+    catalog_apps = [
+        create_catalog(
+            catalog_settings(data_dir=tmp_path / "catalog", broker_url="", **(catalog or {}))
+        )
+        for _ in range(catalog_replicas)
+    ]
     payments_overrides: dict[str, object] = {
         "provider_timeout_seconds": 0.5,
         "charge_lease_seconds": 2.0,
@@ -183,14 +214,16 @@ async def open_shop(
     payments_app = create_payments(
         payments_settings(data_dir=tmp_path / "payments", broker_url="", **payments_overrides)
     )
-    servers = [Server(catalog_app), Server(payments_app)]
+    catalog_servers = [Server(app) for app in catalog_apps]
+    payments_server = Server(payments_app)
+    servers = [*catalog_servers, payments_server]
     for server in servers:
         server.app.state.runtime.verifier.keys = tokens.keys
     settings: dict[str, object] = {
         "data_dir": tmp_path / "orders",
         "broker_url": "",
-        "catalog_url": servers[0].url,
-        "payments_url": servers[1].url,
+        "catalog_url": ",".join(server.url for server in catalog_servers),
+        "payments_url": payments_server.url,
         "catalog_timeout_seconds": 2.0,
         "payments_timeout_seconds": 2.0,
         "checkout_timeout_seconds": 5.0,
@@ -210,15 +243,20 @@ async def open_shop(
             await server.start()
         async with (
             running(orders_app, tokens) as orders_client,
-            httpx.AsyncClient(base_url=servers[0].url, timeout=client_timeout) as catalog_client,
-            httpx.AsyncClient(base_url=servers[1].url, timeout=client_timeout) as payments_client,
+            httpx.AsyncClient(
+                base_url=catalog_servers[0].url, timeout=client_timeout
+            ) as catalog_client,
+            httpx.AsyncClient(
+                base_url=payments_server.url, timeout=client_timeout
+            ) as payments_client,
         ):
             yield Shop(
                 orders=orders_client,
                 orders_app=orders_app,
                 catalog=catalog_client,
                 payments=payments_client,
-                payments_server=servers[1],
+                catalog_servers=catalog_servers,
+                payments_server=payments_server,
                 tokens=tokens,
                 admin=tokens.headers("admin-1", ["admin"]),
             )
