@@ -5,16 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mercato.chassis.balancing import Pool, parse_base_urls
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support import ManualClock
 
 
 def _picks(pool: Pool, count: int) -> list[str]:
@@ -23,7 +14,7 @@ def _picks(pool: Pool, count: int) -> list[str]:
 
 
 def test_round_robin_skips_instances_marked_down_until_they_recover() -> None:
-    clock = Clock()
+    clock = ManualClock(100.0)
     pool = Pool("catalog", ["http://a", "http://b", "http://c"], down_seconds=2, clock=clock)
     assert _picks(pool, 4) == ["a", "b", "c", "a"]
     pool.mark_down(pool.instances[1])
@@ -33,7 +24,7 @@ def test_round_robin_skips_instances_marked_down_until_they_recover() -> None:
 
 
 def test_when_every_instance_is_down_they_are_still_offered() -> None:
-    clock = Clock()
+    clock = ManualClock(100.0)
     pool = Pool("catalog", ["http://a", "http://b"], clock=clock)
     for instance in pool.instances:
         pool.mark_down(instance)
