@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import socket
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +28,7 @@ from mercato.catalog.app import create_app as create_catalog
 from mercato.catalog.settings import load_settings as catalog_settings
 from mercato.orders.app import create_app as create_orders
 from mercato.orders.settings import load_settings as orders_settings
+from mercato.orders.states import ACTIVE, Status
 from mercato.payments.app import create_app as create_payments
 from mercato.payments.settings import load_settings as payments_settings
 from tests.support import TokenFactory, running
@@ -151,13 +152,25 @@ class Shop:
         self, user: dict[str, str], order_id: str, status: str, timeout: float = 10.0
     ) -> dict[str, Any]:
         """Poll the order until it reaches `status`; its body."""
+        return await self._poll(user, order_id, lambda now: now == status, timeout)
+
+    async def settled(
+        self, user: dict[str, str], order_id: str, timeout: float = 10.0
+    ) -> dict[str, Any]:
+        """Poll the order until its saga has nothing left to do; its body."""
+        return await self._poll(user, order_id, lambda now: Status(now) not in ACTIVE, timeout)
+
+    async def _poll(
+        self, user: dict[str, str], order_id: str, done: Callable[[str], bool], timeout: float
+    ) -> dict[str, Any]:
+        """The order once `done(status)` holds, or as it is at `timeout`."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
             body: dict[str, Any] = (
                 await self.orders.get(f"{ORDERS}/{order_id}", headers=user)
             ).json()
-            if body["status"] == status or loop.time() > deadline:
+            if done(body["status"]) or loop.time() > deadline:
                 return body
             await asyncio.sleep(0.05)
 
