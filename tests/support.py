@@ -1,4 +1,4 @@
-"""Test helpers shared by every level: a token factory and an in-process app runner."""
+"""Test helpers shared by every level: tokens, an in-process app runner, a manual clock."""
 
 from __future__ import annotations
 
@@ -78,6 +78,16 @@ async def running(
 
 
 AppClient = Callable[[FastAPI], Any]
+
+
+class ManualClock:
+    """A monotonic clock that only moves when a test moves it (`clock.now += 5`)."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
 
 
 REQUIRE_SERVERS = "MERCATO_REQUIRE_SERVERS"

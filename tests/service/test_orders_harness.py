@@ -1,9 +1,10 @@
 """The shop the orders service tests run against: real catalog and payments servers.
 
 The catalog and payments apps run under uvicorn on free 127.0.0.1 ports (SQLite in
-tmp_path, no broker); the orders app runs in-process and calls them over HTTP with
-service tokens minted by the test key. Not a test module itself: the orders tests
-import `open_shop` from here.
+tmp_path unless a test gives another database, no broker); the orders app runs
+in-process and calls them over HTTP with service tokens minted by the test key. The
+catalog may run as several instances on one database, as replicas do. Not a test
+module itself: the orders tests import `open_shop` from here.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncio
 import contextlib
 import socket
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ from mercato.catalog.app import create_app as create_catalog
 from mercato.catalog.settings import load_settings as catalog_settings
 from mercato.orders.app import create_app as create_orders
 from mercato.orders.settings import load_settings as orders_settings
+from mercato.orders.states import ACTIVE, Status
 from mercato.payments.app import create_app as create_payments
 from mercato.payments.settings import load_settings as payments_settings
 from tests.support import TokenFactory, running
@@ -80,6 +82,7 @@ class Shop:
     orders_app: FastAPI
     catalog: httpx.AsyncClient
     payments: httpx.AsyncClient
+    catalog_servers: list[Server]
     payments_server: Server
     tokens: TokenFactory
     admin: dict[str, str] = field(default_factory=dict)
@@ -149,15 +152,47 @@ class Shop:
         self, user: dict[str, str], order_id: str, status: str, timeout: float = 10.0
     ) -> dict[str, Any]:
         """Poll the order until it reaches `status`; its body."""
+        return await self._poll(user, order_id, lambda now: now == status, timeout)
+
+    async def settled(
+        self, user: dict[str, str], order_id: str, timeout: float = 10.0
+    ) -> dict[str, Any]:
+        """Poll the order until its saga has nothing left to do; its body."""
+        return await self._poll(user, order_id, lambda now: Status(now) not in ACTIVE, timeout)
+
+    async def _poll(
+        self, user: dict[str, str], order_id: str, done: Callable[[str], bool], timeout: float
+    ) -> dict[str, Any]:
+        """The order once `done(status)` holds, or as it is at `timeout`."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
             body: dict[str, Any] = (
                 await self.orders.get(f"{ORDERS}/{order_id}", headers=user)
             ).json()
-            if body["status"] == status or loop.time() > deadline:
+            if done(body["status"]) or loop.time() > deadline:
                 return body
             await asyncio.sleep(0.05)
+
+
+def served(app: FastAPI, method: str | None = None, route: str | None = None) -> int:
+    """How many API requests an app answered (any status), from its own metrics.
+
+    `method` and `route` (a route template) narrow the count; health probes and
+    `/metrics` are never counted.
+    """
+    total = 0.0
+    for metric in app.state.metrics.registry.collect():
+        for sample in metric.samples:
+            labels = sample.labels
+            if (
+                sample.name == "http_requests_total"
+                and labels.get("route", "").startswith("/api/")
+                and method in (None, labels.get("method"))
+                and route in (None, labels.get("route"))
+            ):
+                total += sample.value
+    return int(total)
 
 
 @contextlib.asynccontextmanager
@@ -166,15 +201,24 @@ async def open_shop(
     tokens: TokenFactory,
     *,
     payments: Mapping[str, object] | None = None,
+    catalog: Mapping[str, object] | None = None,
+    catalog_replicas: int = 1,
     client_timeout: float = 5.0,
     **orders: object,
 ) -> AsyncIterator[Shop]:
     """Start catalog and payments servers and the orders app pointed at them.
 
-    `payments` and `orders` override those services' settings; `client_timeout` is
-    the test's own HTTP clients' timeout towards catalog and payments.
+    `payments`, `catalog` and `orders` override those services' settings;
+    `catalog_replicas` catalog instances share one database and orders is given all
+    of them; `client_timeout` is the test's own HTTP clients' timeout towards
+    catalog and payments.
     """
-    catalog_app = create_catalog(catalog_settings(data_dir=tmp_path / "catalog", broker_url=""))
+    catalog_apps = [
+        create_catalog(
+            catalog_settings(data_dir=tmp_path / "catalog", broker_url="", **(catalog or {}))
+        )
+        for _ in range(catalog_replicas)
+    ]
     payments_overrides: dict[str, object] = {
         "provider_timeout_seconds": 0.5,
         "charge_lease_seconds": 2.0,
@@ -183,14 +227,16 @@ async def open_shop(
     payments_app = create_payments(
         payments_settings(data_dir=tmp_path / "payments", broker_url="", **payments_overrides)
     )
-    servers = [Server(catalog_app), Server(payments_app)]
+    catalog_servers = [Server(app) for app in catalog_apps]
+    payments_server = Server(payments_app)
+    servers = [*catalog_servers, payments_server]
     for server in servers:
         server.app.state.runtime.verifier.keys = tokens.keys
     settings: dict[str, object] = {
         "data_dir": tmp_path / "orders",
         "broker_url": "",
-        "catalog_url": servers[0].url,
-        "payments_url": servers[1].url,
+        "catalog_url": ",".join(server.url for server in catalog_servers),
+        "payments_url": payments_server.url,
         "catalog_timeout_seconds": 2.0,
         "payments_timeout_seconds": 2.0,
         "checkout_timeout_seconds": 5.0,
@@ -210,15 +256,20 @@ async def open_shop(
             await server.start()
         async with (
             running(orders_app, tokens) as orders_client,
-            httpx.AsyncClient(base_url=servers[0].url, timeout=client_timeout) as catalog_client,
-            httpx.AsyncClient(base_url=servers[1].url, timeout=client_timeout) as payments_client,
+            httpx.AsyncClient(
+                base_url=catalog_servers[0].url, timeout=client_timeout
+            ) as catalog_client,
+            httpx.AsyncClient(
+                base_url=payments_server.url, timeout=client_timeout
+            ) as payments_client,
         ):
             yield Shop(
                 orders=orders_client,
                 orders_app=orders_app,
                 catalog=catalog_client,
                 payments=payments_client,
-                payments_server=servers[1],
+                catalog_servers=catalog_servers,
+                payments_server=payments_server,
                 tokens=tokens,
                 admin=tokens.headers("admin-1", ["admin"]),
             )

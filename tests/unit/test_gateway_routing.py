@@ -1,52 +1,9 @@
-"""Unit tests of the gateway's routing table, balancing and client addresses."""
+"""Unit tests of the gateway's routing table and client addresses (balancing: test_balancing)."""
 
 from __future__ import annotations
 
 from mercato.gateway.headers import ClientAddresses
-from mercato.gateway.routing import JWKS_PATH, Pool, RouteTable
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def _picks(pool: Pool, count: int) -> list[str]:
-    picked = [pool.pick() for _ in range(count)]
-    return [i.url.removeprefix("http://") for i in picked if i is not None]
-
-
-def test_round_robin_skips_instances_marked_down_until_they_recover() -> None:
-    clock = Clock()
-    pool = Pool("catalog", ["http://a", "http://b", "http://c"], down_seconds=2, clock=clock)
-    assert _picks(pool, 4) == ["a", "b", "c", "a"]
-    pool.mark_down(pool.instances[1])
-    assert _picks(pool, 4) == ["c", "a", "c", "a"]
-    clock.now += 2.5
-    assert sorted(_picks(pool, 3)) == ["a", "b", "c"]
-
-
-def test_when_every_instance_is_down_they_are_still_offered() -> None:
-    clock = Clock()
-    pool = Pool("catalog", ["http://a", "http://b"], clock=clock)
-    for instance in pool.instances:
-        pool.mark_down(instance)
-    assert pool.pick() is not None
-
-
-def test_a_retry_excludes_tried_instances_without_moving_the_rotation() -> None:
-    pool = Pool("catalog", ["http://a", "http://b"])
-    first = pool.pick()
-    assert first is not None
-    second = pool.pick([first])
-    assert second is not None and second is not first
-    assert pool.pick([first, second]) is None
-    assert pool.pick() is second  # the rotation moved once
+from mercato.gateway.routing import JWKS_PATH, RouteTable
 
 
 def test_routes_by_service_segment_with_timeout_overrides() -> None:

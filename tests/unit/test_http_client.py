@@ -17,6 +17,7 @@ from aiohttp import web
 from aiohttp.test_utils import BaseTestServer, TestServer
 
 from mercato.chassis import context
+from mercato.chassis.balancing import Pool
 from mercato.chassis.circuit import CircuitOpenError, CircuitState
 from mercato.chassis.errors import GatewayTimeout, ServiceUnavailable
 from mercato.chassis.http import (
@@ -383,6 +384,106 @@ async def test_refused_connections_open_the_circuit(breaking_client: ServiceClie
         with pytest.raises(ServiceUnavailableError):
             await breaking_client.get(target, target="orders")
     assert breaking_client.breaker("orders").state is CircuitState.OPEN
+
+
+# -- several instances: balancing, failover, a breaker per instance ------------------
+
+
+@pytest.fixture
+async def second() -> AsyncIterator[tuple[Upstream, TestServer]]:
+    """Another instance of the same service."""
+    up = Upstream()
+    srv = TestServer(up.app(), host="127.0.0.1")
+    await srv.start_server()
+    yield up, srv
+    up.release.set()
+    await srv.close()
+
+
+def origin(server: BaseTestServer) -> str:
+    return str(server.make_url("")).rstrip("/")
+
+
+async def test_a_pool_balances_calls_round_robin(
+    client: ServiceClient,
+    server: TestServer,
+    upstream: Upstream,
+    second: tuple[Upstream, TestServer],
+) -> None:
+    other, other_server = second
+    pool = Pool("catalog", [origin(server), origin(other_server)])
+    for _ in range(4):
+        response = await client.get("/echo", target="catalog", pool=pool)
+        assert response.status == 200 and response.target == "catalog"
+    assert upstream.calls["/echo"] == 2
+    assert other.calls["/echo"] == 2
+
+
+async def test_a_retry_goes_to_another_instance_with_the_same_key(
+    client: ServiceClient,
+    server: TestServer,
+    upstream: Upstream,
+    second: tuple[Upstream, TestServer],
+) -> None:
+    other, other_server = second
+    upstream.failures_left = 1
+    pool = Pool("payments", [origin(server), origin(other_server)])
+    response = await client.post("/flaky", target="payments", pool=pool, idempotency_key="k-9")
+    assert response.status == 200
+    assert upstream.calls["/flaky"] == 1 and other.calls["/flaky"] == 1
+    assert [h["Idempotency-Key"] for h in upstream.seen + other.seen] == ["k-9", "k-9"]
+
+
+async def test_a_post_that_reached_an_instance_is_not_sent_to_another(
+    client: ServiceClient,
+    server: TestServer,
+    upstream: Upstream,
+    second: tuple[Upstream, TestServer],
+) -> None:
+    other, other_server = second
+    upstream.failures_left = 1
+    pool = Pool("payments", [origin(server), origin(other_server)])
+    with pytest.raises(ServiceUnavailableError):
+        await client.post("/flaky", target="payments", pool=pool, json={"amount": 1})
+    assert upstream.calls["/flaky"] == 1
+    assert other.calls["/flaky"] == 0
+
+
+async def test_a_dead_instance_opens_only_its_own_circuit_and_costs_no_failed_call(
+    breaking_client: ServiceClient, server: TestServer, upstream: Upstream
+) -> None:
+    dead = f"http://127.0.0.1:{closed_port()}"
+    # down_seconds=0: only the breaker keeps calls away from the dead instance.
+    pool = Pool("catalog", [dead, origin(server)], down_seconds=0)
+    for _ in range(8):
+        # A POST without a key too: a refused connection sent nothing, so it fails over.
+        response = await breaking_client.post("/flaky", target="catalog", pool=pool)
+        assert response.status == 200
+    assert upstream.calls["/flaky"] == 8
+    assert breaking_client.circuits == {
+        f"catalog@{dead}": CircuitState.OPEN,
+        f"catalog@{origin(server)}": CircuitState.CLOSED,
+    }
+
+
+async def test_when_every_instance_circuit_is_open_calls_fail_fast(
+    breaking_client: ServiceClient, clock: FakeClock
+) -> None:
+    dead = [f"http://127.0.0.1:{closed_port()}", f"http://127.0.0.1:{closed_port()}"]
+    pool = Pool("catalog", dead, down_seconds=0)
+    for _ in range(3):
+        with pytest.raises(ServiceUnavailableError) as caught:
+            await breaking_client.get("/x", target="catalog", pool=pool)
+        assert caught.value.reason == "connection failed"
+    assert set(breaking_client.circuits.values()) == {CircuitState.OPEN}
+
+    clock.now += 2.0
+    with pytest.raises(ServiceUnavailableError) as caught:
+        await breaking_client.get("/x", target="catalog", pool=pool)
+    assert caught.value.reason == "circuit open"
+    assert caught.value.target == "catalog"
+    assert isinstance(caught.value.__cause__, CircuitOpenError)
+    assert caught.value.headers == {"Retry-After": "3"}
 
 
 # -- header propagation and service tokens -------------------------------------------

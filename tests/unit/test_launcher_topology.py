@@ -122,6 +122,17 @@ def test_gateway_gets_the_upstreams() -> None:
     assert "users=http://127.0.0.1:8120|http://127.0.0.1:8121" in env["MERCATO_GATEWAY_UPSTREAMS"]
 
 
+def test_orders_gets_every_catalog_and_payments_instance() -> None:
+    lay = layout(replicas={"catalog": 3})
+
+    env = lay.env(lay.instances(service("orders"))[0])
+
+    assert env["MERCATO_ORDERS_CATALOG_URL"] == (
+        "http://127.0.0.1:8130,http://127.0.0.1:8131,http://127.0.0.1:8132"
+    )
+    assert env["MERCATO_ORDERS_PAYMENTS_URL"] == "http://127.0.0.1:8150"
+
+
 def test_an_external_broker_replaces_the_embedded_one() -> None:
     lay = layout(external_broker="nats://broker.internal:4222")
 

@@ -14,6 +14,12 @@
   a POST or PATCH without a key is sent exactly once;
 - a circuit breaker per target service: connection errors, timeouts and 5xx answers
   are failures, any other answer a success; an open circuit fails at once;
+- several instances of a target: given a `Pool` (`mercato.chassis.balancing`), a
+  call goes to an instance picked round robin, skipping those marked down, and each
+  instance has a circuit breaker of its own, so one dead replica neither opens the
+  circuit of the healthy ones nor costs a failed call: a connection that could not
+  be opened fails over to another instance at once (whatever the method: nothing
+  was sent), and a retry of an idempotent call goes to another instance too;
 - the request id and traceparent of the current request, and a service token whose
   audience is the target (from `token_provider`), on every call.
 
@@ -46,6 +52,7 @@ import orjson
 from multidict import CIMultiDict
 
 from mercato.chassis import context
+from mercato.chassis.balancing import Instance, Pool
 from mercato.chassis.circuit import CircuitBreaker, CircuitOpenError, CircuitState
 from mercato.chassis.errors import BadGateway, GatewayTimeout, ServiceUnavailable
 
@@ -136,13 +143,24 @@ class ServiceResponse:
 
 
 class _Retryable(Exception):
-    """One attempt failed in a way that may be retried (internal)."""
+    """One attempt failed in a way that may be retried (internal).
 
-    def __init__(self, reason: str, *, timed_out: bool, response: ServiceResponse | None) -> None:
+    `sent` is False when no connection could be opened, so the target never saw it.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        timed_out: bool,
+        response: ServiceResponse | None,
+        sent: bool = True,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.timed_out = timed_out
         self.response = response
+        self.sent = sent
 
 
 class ServiceClient:
@@ -173,7 +191,8 @@ class ServiceClient:
         breaker opens after `failure_threshold` consecutive failures for
         `reset_timeout` seconds; `token_provider(target)` gives the bearer token of a
         call; `pool_limit` caps open connections and `keepalive_timeout` is how long an
-        idle one is kept; `breaker_clock` is the breakers' clock (tests inject one).
+        idle one is kept; `breaker_clock` is the breakers' clock (tests inject one;
+        it may also be set on the client before its first call).
         """
         if timeout <= 0 or connect_timeout <= 0:
             raise ValueError("timeouts must be positive")
@@ -192,7 +211,7 @@ class ServiceClient:
         self.token_provider = token_provider
         self.pool_limit = pool_limit
         self.keepalive_timeout = keepalive_timeout
-        self._breaker_clock = breaker_clock
+        self.breaker_clock = breaker_clock
         self._breakers: dict[str, CircuitBreaker] = {}
         self._session: aiohttp.ClientSession | None = None
         self._random = random.Random()
@@ -239,22 +258,26 @@ class ServiceClient:
             raise RuntimeError("ServiceClient is not started: await client.start() first")
         return self._session
 
-    def breaker(self, target: str) -> CircuitBreaker:
-        """The circuit breaker of `target`, created on first use."""
-        found = self._breakers.get(target)
+    def breaker(self, target: str, instance: str | None = None) -> CircuitBreaker:
+        """The circuit breaker of `target` (or of its `instance` URL), created on first use.
+
+        An instance's breaker is named `<target>@<instance url>`.
+        """
+        name = target if instance is None else f"{target}@{instance}"
+        found = self._breakers.get(name)
         if found is None:
             found = CircuitBreaker(
-                target,
+                name,
                 failure_threshold=self.failure_threshold,
                 reset_timeout=self.reset_timeout,
-                clock=self._breaker_clock,
+                clock=self.breaker_clock,
             )
-            self._breakers[target] = found
+            self._breakers[name] = found
         return found
 
     @property
     def circuits(self) -> Mapping[str, CircuitState]:
-        """The state of every target's circuit (for health pages and debugging)."""
+        """The state of every target's (or instance's) circuit, for health pages and debugging."""
         return {name: breaker.state for name, breaker in self._breakers.items()}
 
     # -- calls -----------------------------------------------------------------
@@ -272,21 +295,27 @@ class ServiceClient:
         timeout: float | None = None,
         auth: bool = True,
         idempotent: bool | None = None,
+        pool: Pool | None = None,
     ) -> ServiceResponse:
         """Call `target` and return its complete answer.
 
         `timeout` (default: the client's) is the deadline for the whole call, retries
         included; it starts before the service token is obtained. `idempotent`
         overrides the method-based rule when the caller knows better (e.g. a token
-        request that is safe to repeat).
+        request that is safe to repeat). With `pool` (the target's instances), `url`
+        is a path that each attempt appends to the base URL of the instance it picks.
         """
         session = self.session
         method = method.upper()
         budget = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + budget
-        breaker = self.breaker(target)
-        if breaker.state is CircuitState.OPEN:
-            raise self._circuit_open(breaker)
+        breakers = (
+            [self.breaker(target)]
+            if pool is None
+            else [self.breaker(target, i.url) for i in pool.instances]
+        )
+        if all(b.state is CircuitState.OPEN for b in breakers):
+            raise self._circuit_open(target, breakers)
 
         sent = CIMultiDict(context.outgoing_headers())
         if headers:
@@ -304,25 +333,42 @@ class ServiceClient:
         attempts = 1 + (self.retries if idempotent else 0)
 
         attempt = 0
+        tried: list[Instance] = []  # this call's failed instances, while some are left
+        first_round = True  # no instance has been tried twice yet
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise ServiceTimeoutError(target, budget)
-            if not breaker.allow():
-                raise self._circuit_open(breaker)
+            chosen = self._choose(target, pool, tried)
+            if chosen is None:
+                raise self._circuit_open(target, breakers)
+            instance, breaker = chosen
             try:
-                return await self._attempt(
+                response = await self._attempt(
                     session,
+                    target,
                     breaker,
                     method,
-                    url,
+                    url if instance is None else instance.url + url,
                     data=data,
                     headers=sent,
                     params=params,
                     remaining=remaining,
                 )
             except _Retryable as failure:
-                delay = self._backoff(attempt)
+                fresh = False  # whether an instance not tried yet takes the retry
+                if pool is not None and instance is not None:
+                    if failure.response is None:
+                        pool.mark_down(instance)  # refused, broken or too slow: skip it a while
+                    tried.append(instance)
+                    fresh = len(tried) < len(pool.instances)
+                    if not fresh:
+                        tried.clear()  # every instance failed once: go round them again
+                        first_round = False
+                    elif not failure.sent and first_round:
+                        attempts += 1  # nothing reached the instance: another one is free
+                # Failing over to another instance needs no pause; trying again does.
+                delay = 0.0 if fresh else self._backoff(attempt)
                 attempt += 1
                 if attempt >= attempts or time.monotonic() + delay >= deadline:
                     if failure.timed_out:
@@ -339,11 +385,38 @@ class ServiceClient:
                     attempt + 1,
                     attempts,
                 )
-            await asyncio.sleep(delay)
+                await asyncio.sleep(delay)
+            else:
+                if pool is not None and instance is not None:
+                    pool.mark_up(instance)
+                return response
+
+    def _choose(
+        self, target: str, pool: Pool | None, tried: list[Instance]
+    ) -> tuple[Instance | None, CircuitBreaker] | None:
+        """Where the next attempt goes: an instance (None: `url` as given) and its breaker.
+
+        With a pool: round robin over the instances this call has not tried yet, else
+        over all of them, skipping those whose circuit is open. `allow()` claims a
+        half-open circuit's single trial, so it is asked only of the instance chosen.
+        None when every circuit is open.
+        """
+        if pool is None:
+            breaker = self.breaker(target)
+            return (None, breaker) if breaker.allow() else None
+        for exclude in (tried, []) if tried else ([],):
+            skipped = list(exclude)
+            while (instance := pool.pick(skipped)) is not None:
+                breaker = self.breaker(target, instance.url)
+                if breaker.allow():
+                    return instance, breaker
+                skipped.append(instance)
+        return None
 
     async def _attempt(
         self,
         session: aiohttp.ClientSession,
+        target: str,
         breaker: CircuitBreaker,
         method: str,
         url: str,
@@ -353,8 +426,7 @@ class ServiceClient:
         params: Params,
         remaining: float,
     ) -> ServiceResponse:
-        """One attempt: send, read the whole answer, record the outcome."""
-        target = breaker.name
+        """One attempt: send, read the whole answer, record the outcome in `breaker`."""
         total = min(remaining, self.attempt_timeout or remaining)
         timeout = aiohttp.ClientTimeout(total=total, sock_connect=self.connect_timeout)
         was_open = breaker.state is not CircuitState.CLOSED
@@ -371,29 +443,37 @@ class ServiceClient:
                 body = await raw.read()
                 response = ServiceResponse(raw.status, raw.headers, body, target)
         except aiohttp.ConnectionTimeoutError as exc:
-            self._failed(breaker, target, f"connect timeout: {exc}")
-            raise _Retryable("connection timed out", timed_out=False, response=None) from exc
+            self._failed(breaker, f"connect timeout: {exc}")
+            raise _Retryable(
+                "connection timed out", timed_out=False, response=None, sent=False
+            ) from exc
         except TimeoutError as exc:
-            self._failed(breaker, target, "timeout")
+            self._failed(breaker, "timeout")
             raise _Retryable("timed out", timed_out=True, response=None) from exc
         except aiohttp.InvalidURL:
             raise
+        except aiohttp.ClientConnectorError as exc:
+            self._failed(breaker, f"{type(exc).__name__}: {exc}")
+            raise _Retryable(
+                "connection failed", timed_out=False, response=None, sent=False
+            ) from exc
         except aiohttp.ClientError as exc:
-            self._failed(breaker, target, f"{type(exc).__name__}: {exc}")
+            self._failed(breaker, f"{type(exc).__name__}: {exc}")
             raise _Retryable("connection failed", timed_out=False, response=None) from exc
         if response.status >= 500:
-            self._failed(breaker, target, f"answered {response.status}")
+            self._failed(breaker, f"answered {response.status}")
             if response.status in RETRYABLE_STATUSES:
                 reason = f"answered {response.status}"
                 raise _Retryable(reason, timed_out=False, response=response)
         else:
             breaker.record_success()
             if was_open:
-                log.info("circuit to %s closed: the trial call succeeded", target)
+                log.info("circuit to %s closed: the trial call succeeded", breaker.name)
         return response
 
-    def _failed(self, breaker: CircuitBreaker, target: str, why: str) -> None:
+    def _failed(self, breaker: CircuitBreaker, why: str) -> None:
         """Record a failure, logging when it opens the circuit."""
+        target = breaker.name
         before = breaker.state
         breaker.record_failure()
         if breaker.state is CircuitState.OPEN and before is not CircuitState.OPEN:
@@ -406,11 +486,14 @@ class ServiceClient:
         else:
             log.debug("call to %s failed: %s", target, why)
 
-    def _circuit_open(self, breaker: CircuitBreaker) -> ServiceUnavailableError:
-        """The error for a call refused by an open circuit (chained to CircuitOpenError)."""
-        retry_after = breaker.retry_after
-        error = ServiceUnavailableError(breaker.name, "circuit open", retry_after=retry_after)
-        error.__cause__ = CircuitOpenError(breaker.name, retry_after)
+    def _circuit_open(self, target: str, breakers: list[CircuitBreaker]) -> ServiceUnavailableError:
+        """The error for a call refused by open circuits (chained to CircuitOpenError).
+
+        Its Retry-After is when the first of `breakers` lets a trial through.
+        """
+        retry_after = min(breaker.retry_after for breaker in breakers)
+        error = ServiceUnavailableError(target, "circuit open", retry_after=retry_after)
+        error.__cause__ = CircuitOpenError(target, retry_after)
         return error
 
     def _backoff(self, attempt: int) -> float:

@@ -30,8 +30,9 @@ import aiohttp
 from prometheus_client import CollectorRegistry, Counter
 from yarl import URL
 
+from mercato.chassis.balancing import Instance
 from mercato.chassis.errors import GatewayTimeout, ProblemError, ServiceUnavailable
-from mercato.gateway.routing import Instance, Route
+from mercato.gateway.routing import Route
 
 __all__ = ["IDEMPOTENT_METHODS", "Answer", "Forwarder"]
 

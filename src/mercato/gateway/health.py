@@ -28,8 +28,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mercato.chassis import context
+from mercato.chassis.balancing import Pool
 from mercato.gateway.forward import Forwarder
-from mercato.gateway.routing import Pool
 
 __all__ = ["HealthAggregator"]
 

@@ -4,98 +4,23 @@ Everything is computed once at start: a dict from service name to its `Route`, e
 with its pool and its timeout overrides sorted longest prefix first, so a request
 costs one string split and one dict lookup.
 
-A `Pool` balances round robin over a service's instances with passive health
-checks: an instance that refused a connection or timed out is marked down for a
-few seconds and skipped. When every instance is down the pool still offers them in
-turn (as nginx does), so a restarted service gets traffic again at once and a
-single failure never blocks a whole service.
+Each route's `Pool` (from `mercato.chassis.balancing`, shared with the services'
+own client) balances round robin over the service's instances with passive health
+checks.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["API_PREFIX", "JWKS_PATH", "Instance", "Pool", "Route", "RouteTable"]
+from mercato.chassis.balancing import Clock, Pool
+
+__all__ = ["API_PREFIX", "JWKS_PATH", "Route", "RouteTable"]
 
 API_PREFIX = "/api/"
 JWKS_PATH = "/.well-known/jwks.json"
-Clock = Callable[[], float]
-
-
-class Instance:
-    """One instance of a service: its origin URL and when it may be used again."""
-
-    __slots__ = ("down_until", "url")
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.down_until = 0.0
-
-    def __repr__(self) -> str:
-        return f"Instance({self.url!r})"
-
-
-class Pool:
-    """A service's instances, balanced round robin, skipping those marked down."""
-
-    def __init__(
-        self,
-        service: str,
-        urls: Sequence[str],
-        *,
-        down_seconds: float = 2.0,
-        clock: Clock = time.monotonic,
-    ) -> None:
-        if not urls:
-            raise ValueError(f"{service} has no instance")
-        self.service = service
-        self.instances = tuple(Instance(u) for u in urls)
-        self.down_seconds = down_seconds
-        self._clock = clock
-        self._next = 0
-
-    def pick(self, exclude: Collection[Instance] = ()) -> Instance | None:
-        """The next instance that is up, else the next one at all; None if all excluded.
-
-        Only a first pick (nothing excluded) moves the rotation on, to just past the
-        chosen instance, so skipped and retried instances do not skew the balance.
-        """
-        instances = self.instances
-        count = len(instances)
-        start = self._next
-        now = self._clock()
-        chosen = fallback = -1
-        for step in range(count):
-            index = (start + step) % count
-            instance = instances[index]
-            if instance in exclude:
-                continue
-            if instance.down_until <= now:
-                chosen = index
-                break
-            if fallback < 0:
-                fallback = index
-        if chosen < 0:
-            chosen = fallback
-        if chosen < 0:
-            return None
-        if not exclude:
-            self._next = (chosen + 1) % count
-        return instances[chosen]
-
-    def mark_down(self, instance: Instance) -> None:
-        """Skip `instance` for `down_seconds` (it refused a connection or timed out)."""
-        instance.down_until = self._clock() + self.down_seconds
-
-    def is_down(self, instance: Instance) -> bool:
-        """Whether `instance` is currently skipped."""
-        return instance.down_until > self._clock()
-
-    def mark_up(self, instance: Instance) -> None:
-        """Use `instance` again (it answered)."""
-        instance.down_until = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
+from mercato.chassis.balancing import base_url
 from mercato.chassis.config import ServiceSettings
 from mercato.chassis.config import load_settings as load_service_settings
 
@@ -46,19 +47,10 @@ _SERVICE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 
 
 def _normalise_url(service: str, raw: str) -> str:
-    url = raw.strip()
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        raise ValueError(f"{service}: {url!r} is not a valid URL") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{service}: {url!r} must be an http:// or https:// URL with a host")
-    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+    url = base_url(raw, service)
+    if urlsplit(url).path:
         raise ValueError(f"{service}: {url!r} must be a bare origin (scheme://host:port)")
-    if port == 0:
-        raise ValueError(f"{service}: {url!r} has port 0")
-    return f"{parts.scheme}://{parts.netloc}"
+    return url
 
 
 def parse_upstreams(value: str | Mapping[str, Any]) -> dict[str, tuple[str, ...]]:

@@ -113,10 +113,10 @@ def _catalog_env(layout: Layout) -> dict[str, str]:
 
 
 def _orders_env(layout: Layout) -> dict[str, str]:
-    # The saga calls the first instance of each; its client retries and breaks circuits.
+    # Every instance, so that the saga balances over the replicas and fails over.
     return {
-        "MERCATO_ORDERS_CATALOG_URL": layout.instances(service("catalog"))[0].url,
-        "MERCATO_ORDERS_PAYMENTS_URL": layout.instances(service("payments"))[0].url,
+        "MERCATO_ORDERS_CATALOG_URL": layout.base_urls(service("catalog")),
+        "MERCATO_ORDERS_PAYMENTS_URL": layout.base_urls(service("payments")),
     }
 
 
@@ -225,6 +225,10 @@ class Layout:
         """The instances of `svc`, the first (which runs migrations) first."""
         base = self.port + svc.offset
         return [Instance(svc, i, base + i - 1) for i in range(1, self.count(svc.name) + 1)]
+
+    def base_urls(self, svc: Service) -> str:
+        """The base URLs of every instance of `svc`, comma-separated (as services read them)."""
+        return ",".join(inst.url for inst in self.instances(svc))
 
     def all_instances(self) -> list[Instance]:
         """Every service instance, in declaration order."""

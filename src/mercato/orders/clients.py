@@ -1,5 +1,9 @@
 """The orders service's calls to the catalog and payments, per their contracts.
 
+Each service may run several instances (`catalog_url` / `payments_url` list them):
+calls are balanced over a `Pool` of them by the ServiceClient, which keeps a circuit
+breaker per instance and fails over to another instance when one is down.
+
 Each method turns an answer into a small result; a service that is down, too slow
 or behind an open circuit raises the ServiceClient's `ServiceUnavailableError`
 (503) or `ServiceTimeoutError` (504), and an answer outside the contract raises
@@ -13,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from mercato.chassis.balancing import Pool
 from mercato.chassis.http import ServiceClient, ServiceResponse, ServiceResponseError
 from mercato.orders.settings import OrdersSettings
 
@@ -102,7 +107,8 @@ class Catalog:
 
     def __init__(self, http: ServiceClient, settings: OrdersSettings) -> None:
         self.http = http
-        self.base = settings.catalog_url.rstrip("/") + "/api/catalog"
+        self.pool = Pool(CATALOG, settings.catalog_urls)
+        self.base = "/api/catalog"
         self.timeout = settings.catalog_timeout_seconds
 
     async def products(self, ids: Iterable[str]) -> dict[str, Product]:
@@ -114,6 +120,7 @@ class Catalog:
             response = await self.http.get(
                 f"{self.base}/products",
                 target=CATALOG,
+                pool=self.pool,
                 params={"ids": ",".join(chunk), "limit": len(chunk)},
                 timeout=self.timeout,
                 auth=False,
@@ -135,6 +142,7 @@ class Catalog:
         response = await self.http.post(
             f"{self.base}/reservations",
             target=CATALOG,
+            pool=self.pool,
             json={"order_id": order_id, "items": lines, "ttl_seconds": ttl_seconds},
             timeout=self.timeout,
             idempotent=True,
@@ -151,6 +159,7 @@ class Catalog:
         response = await self.http.post(
             f"{self.base}/reservations/{order_id}/commit",
             target=CATALOG,
+            pool=self.pool,
             timeout=self.timeout,
             idempotent=True,
         )
@@ -165,6 +174,7 @@ class Catalog:
         response = await self.http.post(
             f"{self.base}/reservations/{order_id}/release",
             target=CATALOG,
+            pool=self.pool,
             timeout=self.timeout,
             idempotent=True,
         )
@@ -180,7 +190,8 @@ class Payments:
 
     def __init__(self, http: ServiceClient, settings: OrdersSettings) -> None:
         self.http = http
-        self.base = settings.payments_url.rstrip("/") + "/api/payments"
+        self.pool = Pool(PAYMENTS, settings.payments_urls)
+        self.base = "/api/payments"
         self.timeout = settings.payments_timeout_seconds
 
     async def charge(
@@ -195,6 +206,7 @@ class Payments:
         response = await self.http.post(
             f"{self.base}/charges",
             target=PAYMENTS,
+            pool=self.pool,
             json={
                 "order_id": order_id,
                 "user_id": user_id,
@@ -224,6 +236,7 @@ class Payments:
         response = await self.http.post(
             f"{self.base}/{payment_id}/refunds",
             target=PAYMENTS,
+            pool=self.pool,
             json={"reason": reason[:MAX_REASON]},
             idempotency_key=refund_key(order_id),
             timeout=self.timeout,

@@ -1,12 +1,18 @@
-"""Settings of the orders service (`MERCATO_ORDERS_*`, then `MERCATO_*`)."""
+"""Settings of the orders service (`MERCATO_ORDERS_*`, then `MERCATO_*`).
+
+`catalog_url` and `payments_url` are each a base URL, or several separated by
+commas, one per instance (`http://10.0.0.1:8130,http://10.0.0.2:8130`): the saga's
+calls are balanced over them and fail over when one is down.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from mercato.chassis import config
+from mercato.chassis.balancing import parse_base_urls
 from mercato.chassis.config import ServiceSettings
 
 __all__ = ["OrdersSettings", "load_settings"]
@@ -16,8 +22,14 @@ class OrdersSettings(ServiceSettings):
     """The orders service's settings: where its dependencies are, and saga timing."""
 
     port: int = Field(default=8140, ge=0, le=65535)
-    catalog_url: str = Field(default="http://127.0.0.1:8130", description="The catalog.")
-    payments_url: str = Field(default="http://127.0.0.1:8150", description="Payments.")
+    catalog_url: str = Field(
+        default="http://127.0.0.1:8130",
+        description="The catalog's base URL, or its instances' comma-separated.",
+    )
+    payments_url: str = Field(
+        default="http://127.0.0.1:8150",
+        description="The payments service's base URL, or its instances' comma-separated.",
+    )
     catalog_timeout_seconds: float = Field(default=3.0, gt=0, description="Per catalog call.")
     payments_timeout_seconds: float = Field(
         default=10.0, gt=0, description="Per payments call (above the provider's own timeout)."
@@ -37,6 +49,23 @@ class OrdersSettings(ServiceSettings):
     reservation_ttl_seconds: int = Field(
         default=900, ge=1, description="Lifetime of a stock reservation at the catalog."
     )
+
+    @field_validator("catalog_url", "payments_url")
+    @classmethod
+    def _base_urls(cls, value: str, info: ValidationInfo) -> str:
+        """Each listed URL checked, written the same way (no spaces or trailing /)."""
+        service = (info.field_name or "").removesuffix("_url")
+        return ",".join(parse_base_urls(value, service))
+
+    @property
+    def catalog_urls(self) -> tuple[str, ...]:
+        """The base URL of every catalog instance."""
+        return tuple(self.catalog_url.split(","))
+
+    @property
+    def payments_urls(self) -> tuple[str, ...]:
+        """The base URL of every payments instance."""
+        return tuple(self.payments_url.split(","))
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> OrdersSettings:

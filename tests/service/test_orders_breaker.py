@@ -1,0 +1,151 @@
+"""Service test: payments timing out opens the saga's circuit, and the saga fails fast.
+
+Real catalog and payments apps under uvicorn, the orders app in-process (the
+`open_shop` harness). Customers pay with the simulated provider's timeout card, so
+payments answers only after its provider deadline (1 s), long after orders' own
+deadline for a payments call (0.3 s): from orders' side payments is timing out.
+
+The breakers of orders' HTTP client run on a clock the test moves by hand, so "the
+circuit is still open" and "the circuit lets a trial through" are decided by the
+test, not by how fast this machine is. The background sweeper is kept out of the
+way (its first pass runs at start, on no orders) and the test sweeps when it wants
+the unknown charges asked about again. Evidence is counted where it lands: the
+payments rows (one per charge key that reached payments) and the orders' records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from mercato.chassis.circuit import CircuitState
+from mercato.chassis.http import ServiceClient
+from mercato.orders.clients import charge_key
+from mercato.orders.lifecycle import components_of
+from mercato.orders.models import Order
+from mercato.payments.models import PENDING, Payment
+from tests.service.test_orders_harness import Shop, open_shop
+from tests.support import ManualClock, TokenFactory
+
+CARD_TIMEOUT = "4000 0000 0000 0119"
+PROVIDER_TIMEOUT = 1.0  # payments' deadline towards its (hanging) provider
+ORDERS_PAYMENTS_TIMEOUT = 0.3  # orders' deadline for a payments call: shorter, so it times out
+FAST_CHECKOUTS = 3
+SETTLE_TIMEOUT = 10.0  # bounds every wait for payments to finish its hanging charges
+
+
+async def charges_at_payments(shop: Shop) -> list[Payment]:
+    """Every charge payments holds (a row per idempotency key that reached it)."""
+    runtime = shop.payments_server.app.state.runtime
+    async with runtime.database.session() as session:
+        return list((await session.scalars(select(Payment))).all())
+
+
+async def orders_by_id(shop: Shop, ids: list[str]) -> dict[str, Order]:
+    """The orders service's records of some orders."""
+    runtime = shop.orders_app.state.runtime
+    async with runtime.database.session() as session:
+        found = await session.scalars(select(Order).where(Order.id.in_(ids)))
+        return {order.id: order for order in found}
+
+
+async def pay_with_the_timeout_card(shop: Shop, product_id: str) -> dict[str, Any]:
+    """A new customer checks out one unit with the timeout card; the order as answered."""
+    user = shop.customer()
+    card = await shop.card(user, CARD_TIMEOUT)
+    await shop.fill_cart(user, product_id, 1)
+    response = await shop.checkout(user, card)
+    assert response.status_code == 201, response.text
+    order: dict[str, Any] = response.json()
+    return order
+
+
+async def no_charge_pending(shop: Shop) -> list[Payment]:
+    """Payments' charges once none is still waiting for the provider (bounded wait)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SETTLE_TIMEOUT
+    while True:
+        charges = await charges_at_payments(shop)
+        if all(c.status != PENDING for c in charges):
+            return charges
+        assert loop.time() < deadline, [(c.order_id, c.status) for c in charges]
+        await asyncio.sleep(0.1)
+
+
+async def test_payments_timing_out_opens_the_circuit_then_checkouts_fail_fast(
+    tmp_path: Path, tokens: TokenFactory
+) -> None:
+    async with open_shop(
+        tmp_path,
+        tokens,
+        payments={
+            "provider_timeout_seconds": PROVIDER_TIMEOUT,
+            "charge_lease_seconds": PROVIDER_TIMEOUT + 1.5,
+        },
+        payments_timeout_seconds=ORDERS_PAYMENTS_TIMEOUT,
+        sweep_interval_seconds=3600.0,
+        stale_after_seconds=0.0,
+    ) as shop:
+        http: ServiceClient = shop.orders_app.state.runtime.http
+        clock = ManualClock()
+        http.breaker_clock = clock  # before the first call creates any breaker
+        circuit = http.breaker("payments", shop.payments_server.url)
+        tea = await shop.product(stock=20)
+
+        # 1. Each checkout's charge times out: a failure of payments' circuit, which
+        #    opens after `failure_threshold` of them in a row.
+        timed_out = []
+        for _ in range(http.failure_threshold):
+            assert circuit.state is CircuitState.CLOSED
+            order = await pay_with_the_timeout_card(shop, tea)
+            assert order["status"] == "payment_failed", order
+            timed_out.append(order["id"])
+        assert circuit.state is CircuitState.OPEN
+        reached = await charges_at_payments(shop)
+        assert sorted(c.order_id for c in reached) == sorted(timed_out)
+
+        # 2. Later checkouts fail fast: refused by the open circuit, so no charge
+        #    reaches payments, and each ends payment_failed with its stock released.
+        fast = []
+        for _ in range(FAST_CHECKOUTS):
+            order = await pay_with_the_timeout_card(shop, tea)
+            assert order["status"] == "payment_failed", order
+            assert "circuit open" in order["reason"], order
+            fast.append(order["id"])
+        assert circuit.state is CircuitState.OPEN
+        assert len(await charges_at_payments(shop)) == len(timed_out)
+        assert await shop.stock(tea) == 20
+
+        # Orders knows which charges may have gone through (they timed out) and which
+        # surely did not (refused by the circuit).
+        records = await orders_by_id(shop, timed_out + fast)
+        assert all(records[i].charge_unresolved for i in timed_out)
+        assert not any(records[i].charge_unresolved for i in fast)
+
+        # 3. Once payments has settled the hanging charges and the circuit lets a
+        #    trial through, the sweeper asks about each unknown charge again, with the
+        #    same key: payments answers from its record and makes no second charge.
+        await no_charge_pending(shop)
+        clock.now += http.reset_timeout
+        assert circuit.state is CircuitState.HALF_OPEN
+        runner = components_of(shop.orders_app.state.runtime).runner
+        for _ in range(len(timed_out) + 1):  # the half-open trial comes first, alone
+            await runner.sweep()
+            records = await orders_by_id(shop, timed_out)
+            if not any(order.charge_unresolved for order in records.values()):
+                break
+        assert not any(order.charge_unresolved for order in records.values())
+        assert circuit.state is CircuitState.CLOSED
+
+        charges = await charges_at_payments(shop)
+        assert sorted(c.order_id for c in charges) == sorted(timed_out)
+        assert {c.order_id: c.idempotency_key for c in charges} == {
+            order_id: charge_key(order_id) for order_id in timed_out
+        }
+        assert {c.status for c in charges} == {"failed"}
+        assert all(records[i].status == "payment_failed" for i in timed_out)
+        assert all(records[i].payment_id is None for i in timed_out)
+        assert await shop.stock(tea) == 20
