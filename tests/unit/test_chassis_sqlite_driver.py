@@ -31,11 +31,14 @@ async def test_a_writer_waits_for_the_lock_while_the_loop_keeps_running(
 ) -> None:
     ticks = 0
     holder_done = asyncio.Event()
+    ticked_a_while = asyncio.Event()
 
     async def ticker() -> None:
         nonlocal ticks
         while not holder_done.is_set():
             ticks += 1
+            if ticks == 50:
+                ticked_a_while.set()
             await asyncio.sleep(0)
 
     async with database.session() as holder:
@@ -53,8 +56,7 @@ async def test_a_writer_waits_for_the_lock_while_the_loop_keeps_running(
         waiter = asyncio.create_task(second_writer())
         tick_task = asyncio.create_task(ticker())
         # The second writer cannot take the lock, yet the loop goes on serving others.
-        while ticks < 50:
-            await asyncio.sleep(0.001)
+        await ticked_a_while.wait()
         assert not waiter.done()
         await holder.commit()
     holder_done.set()
