@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -42,6 +41,7 @@ import aio_pika
 from aio_pika.abc import AbstractExchange, AbstractRobustChannel, AbstractRobustConnection
 from aio_pika.exceptions import DeliveryError, PublishError
 
+from mercato.chassis.bus_names import check_name, check_namespace
 from mercato.chassis.events.bus import (
     DEFAULT_NAMESPACE,
     BusError,
@@ -65,13 +65,6 @@ from mercato.chassis.events.rabbit_topology import (
 __all__ = ["RabbitBus"]
 
 log = logging.getLogger("mercato.events")
-_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
-def _check_name(kind: str, value: str) -> str:
-    if not _NAME.match(value):
-        raise ValueError(f"{kind} {value!r}: use 1-64 letters, digits, '_' or '-'")
-    return value
 
 
 def _wanted(types: Sequence[str]) -> frozenset[str] | None:
@@ -98,7 +91,7 @@ class RabbitBus:
     ) -> None:
         self.url = url
         self.service = service
-        self.namespace = _check_name("namespace", namespace)
+        self.namespace = check_namespace(namespace)
         self.retry_delay = retry_delay
         self.max_retry_delay = max_retry_delay
         self.max_in_flight = max_in_flight
@@ -249,7 +242,7 @@ class RabbitBus:
         max_deliver: int = 5,
     ) -> Subscription:
         """A durable queue named after `consumer`, bound to `types` (see EventBus)."""
-        _check_name("consumer", consumer)
+        check_name("consumer", consumer)
         delivery = Delivery(self, consumer, handler, max_deliver=max_deliver, wanted=_wanted(types))
         connection = self.connection
         keys = sorted({self.topology.binding_key(t) for t in types})
