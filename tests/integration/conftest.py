@@ -24,7 +24,7 @@ import pytest
 from mercato.chassis.events import EventBus
 from mercato.chassis.events.nats_bus import NatsBus
 from mercato.chassis.events.rabbit_bus import RabbitBus
-from tests.support import require_url
+from tests.support import rabbit_test_url, require_url
 
 
 @pytest.fixture(scope="session")
@@ -62,8 +62,7 @@ async def nats_bus(nats_url: str) -> AsyncIterator[NatsBus]:
 @pytest.fixture(scope="session")
 def rabbit_url() -> str:
     """The RabbitMQ server to test against (MERCATO_TEST_RABBIT_URL overrides)."""
-    url = os.environ.get("MERCATO_TEST_RABBIT_URL", "amqp://guest:guest@127.0.0.1:5672/")
-    return require_url("RabbitMQ", url, 5672)
+    return rabbit_test_url()
 
 
 @asynccontextmanager
