@@ -28,6 +28,7 @@ __all__ = [
     "SAGA_LEASE_SECONDS",
     "SAGA_STALE_SECONDS",
     "SAGA_SWEEP_SECONDS",
+    "TERMINAL",
     "Account",
     "Shop",
     "System",
@@ -41,6 +42,7 @@ RESTART_TIMEOUT = 30.0  # the launcher's first restart waits 1 s, then the proce
 SAGA_LEASE_SECONDS = 12.0
 SAGA_SWEEP_SECONDS = 1.0
 SAGA_STALE_SECONDS = 2.0
+TERMINAL = {"confirmed", "payment_failed", "out_of_stock", "cancelled"}  # settled orders
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "E2e-Admin-Passw0rd!"
 PASSWORD = "Correct-Horse-42"
