@@ -140,19 +140,18 @@ def _broker(kind: str) -> Iterator[tuple[BrokerControl, dict[str, str]]]:
 
 
 @contextlib.contextmanager
-def _only_system(running: System) -> Iterator[None]:
-    """Fail rather than start a second system while one is still up."""
+def _alone(kind: str) -> Iterator[None]:
+    """Fail rather than start a system while another one is up: two do not fit on 2 cores."""
     if _UP:
-        others = ", ".join(f"{s.broker.name} on port {s.port}" for s in _UP)
-        pytest.fail(f"another e2e system is still running ({others})", pytrace=False)
-    _UP.append(running)
+        pytest.fail(f"the e2e system on {_UP[0]} is still running", pytrace=False)
+    _UP.append(kind)
     try:
         yield
     finally:
-        _UP.remove(running)
+        _UP.remove(kind)
 
 
-_UP: list[System] = []
+_UP: list[str] = []  # the broker of the system that is up, if one is
 
 
 @pytest.fixture(scope="session", params=BROKERS)
@@ -160,7 +159,7 @@ def system(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[System]:
     """The whole system on one broker, started once per broker with `mercato up`."""
-    with _broker(request.param) as (broker, broker_env):
+    with _alone(request.param), _broker(request.param) as (broker, broker_env):
         root = tmp_path_factory.mktemp(f"e2e-{request.param}")
         port = free_base_port(REPLICAS)
         env = {k: v for k, v in os.environ.items() if not k.startswith("MERCATO_")}
@@ -173,15 +172,14 @@ def system(
         with open(log_path, "wb") as log:
             process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
         running = System(process, port, root / "data", log_path, broker)
-        with _only_system(running):
-            try:
-                _wait_healthy(running)
-            except BaseException as exc:
-                code = _stop(running)
-                print(f"--- mercato up (exit {code}) ---\n{running.log()}")
-                pytest.fail(f"the system did not start: {exc}", pytrace=False)
-            yield running
+        try:
+            _wait_healthy(running)
+        except BaseException as exc:
             code = _stop(running)
+            print(f"--- mercato up (exit {code}) ---\n{running.log()}")
+            pytest.fail(f"the system did not start: {exc}", pytrace=False)
+        yield running
+        code = _stop(running)
         if code != 0:
             print(f"--- mercato up (exit {code}) ---\n{running.log()}")
         assert code == 0, f"`mercato up` exited with {code} after SIGTERM"
