@@ -92,6 +92,7 @@ class ManualClock:
 
 REQUIRE_SERVERS = "MERCATO_REQUIRE_SERVERS"
 POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+RABBIT_URL = "amqp://guest:guest@127.0.0.1:5672/"
 
 
 def require_server(name: str, host: str, port: int, *, timeout: float = 1.0) -> None:
@@ -111,6 +112,12 @@ def require_url(name: str, url: str, default_port: int) -> str:
     parts = urlsplit(url)
     require_server(name, parts.hostname or "127.0.0.1", parts.port or default_port)
     return url
+
+
+def rabbit_test_url() -> str:
+    """The RabbitMQ server tests use (MERCATO_TEST_RABBIT_URL overrides), via `require_url`."""
+    url = os.environ.get("MERCATO_TEST_RABBIT_URL", RABBIT_URL)
+    return require_url("RabbitMQ", url, 5672)
 
 
 @asynccontextmanager

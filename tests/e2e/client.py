@@ -2,7 +2,8 @@
 
 `Shop` is an httpx client on the gateway with the usual steps (register, login, a
 new customer, auth headers); `Account` a logged-in account; `System` the running
-`mercato up` (its pids come from `<data_dir>/run/<name>.pid`); `eventually` polls.
+`mercato up` (its pids come from `<data_dir>/run/<name>.pid`) and its broker;
+`eventually` polls.
 """
 
 from __future__ import annotations
@@ -17,8 +18,31 @@ from typing import Any, TypeVar
 
 import httpx
 
-__all__ = ["ADMIN_EMAIL", "ADMIN_PASSWORD", "PASSWORD", "Account", "Shop", "System", "eventually"]
+from tests.e2e.brokers import BrokerControl
 
+__all__ = [
+    "ADMIN_EMAIL",
+    "ADMIN_PASSWORD",
+    "PASSWORD",
+    "RESTART_TIMEOUT",
+    "SAGA_LEASE_SECONDS",
+    "SAGA_STALE_SECONDS",
+    "SAGA_SWEEP_SECONDS",
+    "TERMINAL",
+    "Account",
+    "Shop",
+    "System",
+    "eventually",
+]
+
+RESTART_TIMEOUT = 30.0  # the launcher's first restart waits 1 s, then the process starts
+# The saga timing of the e2e system's orders service, shorter than its defaults (a 30 s
+# lease; sweeps every 5 s of orders idle 5 s) so that a saga a crash interrupted resumes
+# within ~15 s. The lease still outlasts the longest step (a payments call, 10 s).
+SAGA_LEASE_SECONDS = 12.0
+SAGA_SWEEP_SECONDS = 1.0
+SAGA_STALE_SECONDS = 2.0
+TERMINAL = {"confirmed", "payment_failed", "out_of_stock", "cancelled"}  # settled orders
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "E2e-Admin-Passw0rd!"
 PASSWORD = "Correct-Horse-42"
@@ -39,12 +63,13 @@ def eventually(probe: Callable[[], T | None], *, timeout: float = 5.0, interval:
 
 @dataclass
 class System:
-    """A running `mercato up`."""
+    """A running `mercato up`, and the broker its services use."""
 
     process: subprocess.Popen[bytes]
     port: int
     data_dir: Path
     log_path: Path
+    broker: BrokerControl
 
     @property
     def base_url(self) -> str:
@@ -66,6 +91,30 @@ class System:
         """Every pid file's pid."""
         run = self.data_dir / "run"
         return [p for f in run.glob("*.pid") if (p := self.pid(f.stem)) is not None]
+
+    def wait_restarted(self, name: str, old_pid: int) -> int:
+        """Wait until the launcher has restarted `name` and announced it ready; its new pid."""
+
+        def ready() -> int | None:
+            pid = self.pid(name)
+            if pid in (None, old_pid):
+                return None
+            return pid if f"{name} is ready again (pid {pid})" in self.log() else None
+
+        try:
+            return eventually(ready, timeout=RESTART_TIMEOUT, interval=0.25)
+        except AssertionError:
+            raise AssertionError(
+                f"{name} was not restarted within {RESTART_TIMEOUT:.0f} s"
+            ) from None
+
+    def crash_broker(self) -> None:
+        """Take the broker away from the services at once (see `tests.e2e.brokers`)."""
+        self.broker.crash(self)
+
+    def wait_broker_back(self) -> None:
+        """Wait (bounded) until the services can reach the broker again."""
+        self.broker.wait_back(self)
 
 
 @dataclass

@@ -1,10 +1,22 @@
 """End-to-end fixtures: the whole system from `mercato up`, driven only through the gateway.
 
-`system` (once per session) runs `python -m mercato up` in a subprocess on a free
-random base port with its own data directory and two catalog replicas, waits for the
-gateway's `/health` to answer 200, and at the end stops it with SIGTERM, asserting a
-clean exit 0. The launcher's output goes to a log file; a failing test prints what
-the launcher wrote while it ran, and a failed start prints the whole log.
+`system` runs `python -m mercato up` in a subprocess on a free random base port with
+its own data directory and two catalog replicas, waits for the gateway's `/health`
+to answer 200, and at the end stops it with SIGTERM, asserting a clean exit 0. It is
+session-scoped and parametrized by broker, so every e2e test runs twice: on the
+embedded NATS JetStream (`nats`) and on the machine's RabbitMQ (`rabbitmq`). pytest
+runs every test of one broker before it starts the other system, and stops the
+first system before; the fixture fails if it ever finds another one running, since
+two systems would not fit on the 2-core machines this runs on. The RabbitMQ system
+uses a namespace of its own, deleted at the end, and reaches RabbitMQ through a
+proxy that fault tests cut (see `tests.e2e.brokers`). Without a RabbitMQ server the
+`rabbitmq` half is skipped with the reason, and fails under MERCATO_REQUIRE_SERVERS=1.
+
+The orders service runs with a shorter saga lease and sweep than its defaults
+(`SAGA_ENV`), so that a saga a crash interrupted resumes in seconds, not ~40 s.
+
+The launcher's output goes to a log file; a failing test prints what the launcher
+wrote while it ran, and a failed start prints the whole log.
 
 `shop` is the small client helper: an httpx client on the gateway with `register`,
 `login`, `new_customer` and `headers`. `customer` is a fresh customer per test,
@@ -20,6 +32,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,13 +40,36 @@ import httpx
 import pytest
 
 from mercato.launcher.ports import port_is_free
-from mercato.launcher.topology import Layout
-from tests.e2e.client import ADMIN_EMAIL, ADMIN_PASSWORD, Account, Shop, System
+from mercato.launcher.topology import SERVICES, Layout
+from tests.e2e.brokers import (
+    BrokerControl,
+    EmbeddedNats,
+    ProxiedRabbit,
+    delete_rabbit_namespace,
+    proxied,
+)
+from tests.e2e.client import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    SAGA_LEASE_SECONDS,
+    SAGA_STALE_SECONDS,
+    SAGA_SWEEP_SECONDS,
+    Account,
+    Shop,
+    System,
+)
+from tests.support import rabbit_test_url
 
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 90.0
 REPLICAS = {"catalog": 2}
 LOG_TAIL = 60
+BROKERS = ["nats", "rabbitmq"]
+SAGA_ENV = {
+    "MERCATO_ORDERS_LEASE_SECONDS": str(SAGA_LEASE_SECONDS),
+    "MERCATO_ORDERS_SWEEP_INTERVAL_SECONDS": str(SAGA_SWEEP_SECONDS),
+    "MERCATO_ORDERS_STALE_AFTER_SECONDS": str(SAGA_STALE_SECONDS),
+}
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -85,31 +121,68 @@ def _wait_healthy(system: System) -> None:
     raise RuntimeError(f"the gateway's /health was not 200 within {START_TIMEOUT:.0f} s")
 
 
-@pytest.fixture(scope="session")
-def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
-    """The whole system, started once for the session with `mercato up`."""
-    root = tmp_path_factory.mktemp("e2e")
-    port = free_base_port(REPLICAS)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MERCATO_")}
-    env.update(MERCATO_ADMIN_EMAIL=ADMIN_EMAIL, MERCATO_ADMIN_PASSWORD=ADMIN_PASSWORD)
-    replicas = [f"{name}={count}" for name, count in REPLICAS.items()]
-    command = [sys.executable, "-m", "mercato", "up", "--port", str(port)]
-    command += ["--data-dir", str(root / "data"), "--replicas", *replicas]
-    log_path = root / "mercato-up.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-    running = System(process, port, root / "data", log_path)
+@contextlib.contextmanager
+def _broker(kind: str) -> Iterator[tuple[BrokerControl, dict[str, str]]]:
+    """The broker of a system and the variables that point `mercato up` at it."""
+    if kind == "nats":
+        yield EmbeddedNats(), {}  # the launcher runs it
+        return
+    url = rabbit_test_url()  # skips (or fails) when RabbitMQ is absent
+    # A namespace of this run only: nothing an earlier run left behind leaks in.
+    namespace = f"e2e_{uuid.uuid4().hex[:12]}"
     try:
-        _wait_healthy(running)
-    except BaseException as exc:
+        with proxied(url) as proxy:
+            env = {"MERCATO_BROKER_URL": proxy.url_for(url), "MERCATO_BUS_NAMESPACE": namespace}
+            yield ProxiedRabbit(proxy), env
+    finally:
+        consumers = [svc.name for svc in SERVICES if svc.broker]
+        delete_rabbit_namespace(url, namespace, consumers)
+
+
+@contextlib.contextmanager
+def _alone(kind: str) -> Iterator[None]:
+    """Fail rather than start a system while another one is up: two do not fit on 2 cores."""
+    if _UP:
+        pytest.fail(f"the e2e system on {_UP[0]} is still running", pytrace=False)
+    _UP.append(kind)
+    try:
+        yield
+    finally:
+        _UP.remove(kind)
+
+
+_UP: list[str] = []  # the broker of the system that is up, if one is
+
+
+@pytest.fixture(scope="session", params=BROKERS)
+def system(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[System]:
+    """The whole system on one broker, started once per broker with `mercato up`."""
+    with _alone(request.param), _broker(request.param) as (broker, broker_env):
+        root = tmp_path_factory.mktemp(f"e2e-{request.param}")
+        port = free_base_port(REPLICAS)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MERCATO_")}
+        env.update(MERCATO_ADMIN_EMAIL=ADMIN_EMAIL, MERCATO_ADMIN_PASSWORD=ADMIN_PASSWORD)
+        env.update(SAGA_ENV, **broker_env)
+        replicas = [f"{name}={count}" for name, count in REPLICAS.items()]
+        command = [sys.executable, "-m", "mercato", "up", "--port", str(port)]
+        command += ["--data-dir", str(root / "data"), "--replicas", *replicas]
+        log_path = root / "mercato-up.log"
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+        running = System(process, port, root / "data", log_path, broker)
+        try:
+            _wait_healthy(running)
+        except BaseException as exc:
+            code = _stop(running)
+            print(f"--- mercato up (exit {code}) ---\n{running.log()}")
+            pytest.fail(f"the system did not start: {exc}", pytrace=False)
+        yield running
         code = _stop(running)
-        print(f"--- mercato up (exit {code}) ---\n{running.log()}")
-        pytest.fail(f"the system did not start: {exc}", pytrace=False)
-    yield running
-    code = _stop(running)
-    if code != 0:
-        print(f"--- mercato up (exit {code}) ---\n{running.log()}")
-    assert code == 0, f"`mercato up` exited with {code} after SIGTERM"
+        if code != 0:
+            print(f"--- mercato up (exit {code}) ---\n{running.log()}")
+        assert code == 0, f"`mercato up` exited with {code} after SIGTERM"
 
 
 @pytest.fixture(autouse=True)

@@ -7,12 +7,11 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.client import Account, Shop, eventually
+from tests.e2e.client import TERMINAL, Account, Shop, eventually
 
 pytestmark = pytest.mark.e2e
 
 ADDRESS = {"name": "Ada Shopper", "line1": "1 Main Street", "city": "London", "country": "GB"}
-TERMINAL = {"confirmed", "payment_failed", "out_of_stock", "cancelled"}
 
 
 def stocked_product(shop: Shop, at_least: int) -> dict[str, Any]:

@@ -22,16 +22,8 @@ from typing import Any
 import pytest
 
 from tests.e2e.client import Account, Shop, System
-from tests.e2e.test_faults import (
-    POST_TIMEOUT,
-    Attempt,
-    Shopper,
-    admin_product,
-    payments_of,
-    post_checkout,
-    prepare_shoppers,
-    settled_orders,
-)
+from tests.e2e.invariants import admin_product, payments_of, settled_orders
+from tests.e2e.test_faults import POST_TIMEOUT, Attempt, Shopper, post_checkout, prepare_shoppers
 
 pytestmark = pytest.mark.e2e
 
@@ -78,7 +70,7 @@ def test_fifty_concurrent_checkouts_for_the_last_ten_units_confirm_exactly_ten(
 
     refused = [(a.status, a.error) for a in attempts if a.status != 201]
     assert not refused, refused
-    orders = settled_orders(shop, shoppers)
+    orders = settled_orders(shop, [shopper.account for shopper in shoppers])
     assert all(len(mine) == 1 for mine in orders.values()), orders
     final = {mine[0]["id"]: mine[0] for mine in orders.values()}
     assert set(final) == {a.order_id for a in attempts}

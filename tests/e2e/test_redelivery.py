@@ -32,8 +32,9 @@ import pytest
 
 from mercato.launcher.topology import Layout
 from tests.e2e.client import Account, Shop, System, eventually
+from tests.e2e.invariants import QUIET_PERIOD, get_json
 from tests.e2e.test_checkout_race import new_product
-from tests.e2e.test_faults import QUIET_PERIOD, get_json, restored, wait_restarted
+from tests.e2e.test_faults import process_restored
 
 pytestmark = pytest.mark.e2e
 
@@ -153,15 +154,13 @@ def test_logs_killed_before_acknowledging_records_every_event_exactly_once(
     product_id = new_product(shop, admin, stock=0)
     restocker = Restocker(system.base_url, admin.headers, product_id)
 
-    with restored(system, "logs-1"):
-        old_pid = system.pid("logs-1")
-        assert old_pid is not None, "logs-1 has no pid file"
+    with process_restored(system, "logs-1") as old_pid:
         restocker.start()
         try:
             restocker.reach(WARM_UP)
             in_flight = freeze_with_events_in_flight(system, old_pid, restocker)
             os.kill(old_pid, signal.SIGKILL)
-            wait_restarted(system, "logs-1", old_pid)
+            system.wait_restarted("logs-1", old_pid)
             restocker.reach(restocker.count + AFTER_RESTART)
         finally:
             restocker.stop()

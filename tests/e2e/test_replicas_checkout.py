@@ -17,14 +17,13 @@ import httpx
 import pytest
 
 from tests.e2e.client import Account, Shop, System, eventually
+from tests.e2e.invariants import admin_product, check_invariants
 from tests.e2e.test_faults import (
     Attempt,
-    admin_product,
     order_of,
     post_checkout,
     prepare_shoppers,
-    restored,
-    wait_restarted,
+    process_restored,
     well_stocked_product,
 )
 
@@ -56,9 +55,7 @@ def test_checkouts_confirm_while_the_first_catalog_replica_is_dead(
 
     posted: list[Attempt] = []
     during = 0  # checkouts that began and ended with catalog-1 down: they prove the failover
-    with restored(system, "catalog-1"):
-        old_pid = system.pid("catalog-1")
-        assert old_pid is not None, "catalog-1 has no pid file"
+    with process_restored(system, "catalog-1") as old_pid:
         os.kill(old_pid, signal.SIGKILL)
         eventually(lambda: True if refuses_connections(port) else None, timeout=5.0)
         for shopper in shoppers:
@@ -67,7 +64,7 @@ def test_checkouts_confirm_while_the_first_catalog_replica_is_dead(
             posted.append(post_checkout(system.base_url, Attempt(shopper, str(uuid.uuid4()))))
             if refuses_connections(port):
                 during += 1
-        wait_restarted(system, "catalog-1", old_pid)
+        system.wait_restarted("catalog-1", old_pid)
 
     assert during > 0, "catalog-1 came back before a checkout could run without it"
     for attempt in posted:
@@ -77,3 +74,5 @@ def test_checkouts_confirm_while_the_first_catalog_replica_is_dead(
     after = admin_product(shop, admin.headers, product["id"])
     assert after["reserved"] == before["reserved"], (before, after)
     assert after["on_hand"] == before["on_hand"] - len(posted), (before, after)
+    accounts = [shopper.account for shopper in shoppers]
+    check_invariants(shop, admin, accounts, stock={product["id"]: before})

@@ -14,9 +14,9 @@ import asyncio
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aio_pika
 import pytest
@@ -24,7 +24,7 @@ import pytest
 from mercato.chassis.events import EventBus
 from mercato.chassis.events.nats_bus import NatsBus
 from mercato.chassis.events.rabbit_bus import RabbitBus
-from tests.support import require_url
+from tests.support import rabbit_test_url, require_url
 
 
 @pytest.fixture(scope="session")
@@ -62,12 +62,12 @@ async def nats_bus(nats_url: str) -> AsyncIterator[NatsBus]:
 @pytest.fixture(scope="session")
 def rabbit_url() -> str:
     """The RabbitMQ server to test against (MERCATO_TEST_RABBIT_URL overrides)."""
-    url = os.environ.get("MERCATO_TEST_RABBIT_URL", "amqp://guest:guest@127.0.0.1:5672/")
-    return require_url("RabbitMQ", url, 5672)
+    return rabbit_test_url()
 
 
 @asynccontextmanager
-async def _rabbit_bus(url: str) -> AsyncIterator[RabbitBus]:
+async def _rabbit_bus(url: str, elsewhere: Sequence[str] = ()) -> AsyncIterator[RabbitBus]:
+    """A bus in a namespace of its own, deleted afterwards with the queues of `elsewhere`."""
     bus = RabbitBus(
         url,
         service="tests",
@@ -79,7 +79,7 @@ async def _rabbit_bus(url: str) -> AsyncIterator[RabbitBus]:
     try:
         yield bus
     finally:
-        await bus.delete_namespace()
+        await bus.delete_namespace(elsewhere)
         await bus.close()
 
 
@@ -99,6 +99,13 @@ class Broker:
     bus: EventBus
     namespace: str
     dead_url: str  # a URL of this scheme where nothing answers
+    # Durable consumers that other buses (a service under test) subscribe in the
+    # namespace; on RabbitMQ their queues are deleted with it.
+    elsewhere: list[str] = field(default_factory=list)
+
+    def consumer_elsewhere(self, name: str) -> None:
+        """Note a durable consumer that another bus subscribes in this namespace."""
+        self.elsewhere.append(name)
 
     async def publish_raw(self, event_type: str, body: bytes) -> None:
         """Publish `body` as it is, under `event_type`, bypassing the envelope."""
@@ -144,16 +151,16 @@ async def broker(request: pytest.FixtureRequest) -> AsyncIterator[Broker]:
         async with _nats_bus(request.getfixturevalue("nats_url")) as bus:
             yield Broker("nats", bus.url, bus, bus.namespace, "nats://127.0.0.1:1")
         return
-    async with _rabbit_bus(request.getfixturevalue("rabbit_url")) as rabbit:
+    elsewhere: list[str] = []
+    async with _rabbit_bus(request.getfixturevalue("rabbit_url"), elsewhere) as rabbit:
         # A queue of every event, so that a test can count what was published;
         # exclusive, so it goes with the bus's connection.
         channel = await rabbit.connection.channel()
         probe = await channel.declare_queue(_probe(rabbit), exclusive=True)
         await probe.bind(rabbit.topology.exchange, "#")
         await channel.close()
-        yield Broker(
-            "amqp", rabbit.url, rabbit, rabbit.namespace, "amqp://guest:guest@127.0.0.1:1/"
-        )
+        dead_url = "amqp://guest:guest@127.0.0.1:1/"
+        yield Broker("amqp", rabbit.url, rabbit, rabbit.namespace, dead_url, elsewhere)
 
 
 Check = Callable[[], Awaitable[bool] | bool]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -22,6 +23,7 @@ from mercato.chassis.events import (
     replay_dead_letter,
 )
 from mercato.chassis.events.nats_bus import NatsBus
+from mercato.launcher.cli import main
 from tests.integration.conftest import Broker
 
 pytestmark = pytest.mark.integration
@@ -192,6 +194,43 @@ async def test_admin_helpers_list_and_replay(broker: Broker, eventually: Eventua
     await eventually(lambda: seen == [event.id], what="the replayed event")
     await asyncio.sleep(0.1)
     assert seen == [event.id]
+
+
+async def test_the_dead_letters_command_uses_the_configured_namespace(
+    broker: Broker,
+    eventually: Eventually,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """`mercato dead-letters` works on the namespace MERCATO_BUS_NAMESPACE names."""
+
+    async def refuse(event: Event) -> None:
+        raise PoisonEvent("no")
+
+    subscription = await broker.bus.subscribe("mailer", ["user.registered"], refuse)
+    await broker.bus.publish(new("user.registered"))
+
+    async def dead_lettered() -> bool:
+        return len(await broker.bus.dead_letters()) == 1
+
+    await eventually(dead_lettered, what="a dead letter")
+    await subscription.stop()
+    [letter] = await broker.bus.dead_letters()
+    monkeypatch.setenv("MERCATO_BROKER_URL", broker.url)
+    monkeypatch.setenv("MERCATO_BUS_NAMESPACE", broker.namespace)
+    monkeypatch.setenv("MERCATO_DATA_DIR", str(tmp_path))
+    capsys.readouterr()
+
+    # The command runs its own event loop, so it runs in a thread of its own here.
+    assert await asyncio.to_thread(main, ["dead-letters", "list"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert len(listed) == 1
+    assert listed[0].startswith(f"{letter.id}  ")
+    assert "  mailer  user.registered  attempts=1  " in listed[0]
+    assert await asyncio.to_thread(main, ["dead-letters", "replay", letter.id]) == 0
+    assert capsys.readouterr().out == f"replayed {letter.id}\n"
+    assert await broker.bus.dead_letters() == []
 
 
 async def test_tail_sees_recent_events_then_new_ones(

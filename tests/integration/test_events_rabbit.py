@@ -175,3 +175,50 @@ async def test_reserved_consumer_names_are_refused(rabbit_bus: RabbitBus) -> Non
 
 async def _never(event: Event) -> None:
     raise AssertionError(f"not expected: {event.type}")
+
+
+async def _exists(bus: RabbitBus, name: str, *, exchange: bool = False) -> bool:
+    """Whether the queue (or exchange) `name` exists on the server (a passive declare)."""
+    channel = await bus.connection.channel()
+    try:
+        if exchange:
+            await channel.declare_exchange(name, passive=True)
+        else:
+            await channel.declare_queue(name, passive=True)
+    except aio_pika.exceptions.ChannelNotFoundEntity:
+        return False  # the failed declare closed the channel
+    await channel.close()
+    return True
+
+
+async def test_deleting_a_namespace_takes_the_queues_other_processes_declared(
+    rabbit_bus: RabbitBus, eventually: Eventually
+) -> None:
+    # Another process of the system (the services' retry settings) fails an event:
+    # it leaves its consumer queue and a delay queue behind when it goes.
+    other = RabbitBus(rabbit_bus.url, service="other", namespace=rabbit_bus.namespace)
+    await other.connect()
+
+    async def fail(event: Event) -> None:
+        raise RuntimeError("not now")
+
+    await other.subscribe("worker", ["job.queued"], fail)
+    await other.publish(new("job.queued"))
+    topology = rabbit_bus.topology
+    leftovers = [topology.queue("worker"), topology.retry(1000)]  # the first delay: 1 s
+
+    async def left_behind() -> bool:
+        return all([await _exists(rabbit_bus, name) for name in leftovers])
+
+    await eventually(left_behind, what="the consumer and delay queues")
+    await other.close()
+
+    cleaner = RabbitBus(rabbit_bus.url, service="cleaner", namespace=rabbit_bus.namespace)
+    await cleaner.connect()
+    await cleaner.delete_namespace(["worker"])
+    await cleaner.close()
+
+    for name in [*leftovers, topology.dead_letters, topology.stream]:
+        assert not await _exists(rabbit_bus, name), name
+    for name in [topology.exchange, topology.retry(1000)]:
+        assert not await _exists(rabbit_bus, name, exchange=True), name

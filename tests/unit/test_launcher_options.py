@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from mercato.chassis.bus_names import DEFAULT_NAMESPACE
 from mercato.launcher.errors import LauncherError
 from mercato.launcher.options import build_layout, parse_replicas
 
@@ -45,6 +46,7 @@ def test_defaults() -> None:
     assert layout.data_dir == Path(".mercato").resolve()
     assert layout.replicas == {}
     assert layout.embedded_broker
+    assert layout.bus_namespace == DEFAULT_NAMESPACE
     assert layout.demo
 
 
@@ -54,6 +56,7 @@ def test_variables_are_used_when_no_flag_is_given(tmp_path: Path) -> None:
         "MERCATO_DATA_DIR": str(tmp_path),
         "MERCATO_REPLICAS": "catalog=3,users=2",
         "MERCATO_BROKER_URL": "nats://elsewhere:4222",
+        "MERCATO_BUS_NAMESPACE": "shop_b",
     }
 
     layout = build_layout(environ=environ, demo=False)
@@ -62,6 +65,7 @@ def test_variables_are_used_when_no_flag_is_given(tmp_path: Path) -> None:
     assert layout.data_dir == tmp_path
     assert layout.replicas == {"catalog": 3, "users": 2}
     assert layout.broker_url == "nats://elsewhere:4222"
+    assert layout.bus_namespace == "shop_b"
     assert not layout.demo
 
 
@@ -83,6 +87,8 @@ def test_flags_win_over_variables(tmp_path: Path) -> None:
         ({"MERCATO_PORT": "abc"}, None, "MERCATO_PORT: must be a port number, got 'abc'"),
         ({}, 65500, "--port: must be between 1 and 65293, got 65500"),
         ({"MERCATO_REPLICAS": "catalog=x"}, None, "MERCATO_REPLICAS: catalog needs a whole"),
+        ({"MERCATO_BUS_NAMESPACE": "shop.b"}, None, "MERCATO_BUS_NAMESPACE: namespace 'shop.b'"),
+        ({"MERCATO_BUS_NAMESPACE": "amq"}, None, "MERCATO_BUS_NAMESPACE: namespace 'amq'"),
     ],
 )
 def test_bad_values_name_their_source(

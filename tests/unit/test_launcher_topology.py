@@ -87,6 +87,7 @@ def test_instance_env_names_port_instance_broker_and_secret() -> None:
     assert env["MERCATO_CATALOG_INSTANCE"] == "catalog-2"
     assert env["MERCATO_DATA_DIR"] == "/data"
     assert env["MERCATO_BROKER_URL"] == "nats://127.0.0.1:9242"
+    assert env["MERCATO_BUS_NAMESPACE"] == "MERCATO"
     assert env["MERCATO_AUTH_URL"] == "http://127.0.0.1:9110"
     assert env["MERCATO_CATALOG_CLIENT_SECRET"] == "s-catalog"
     assert env["MERCATO_CATALOG_DEMO_DATA"] == "true"
@@ -134,10 +135,11 @@ def test_orders_gets_every_catalog_and_payments_instance() -> None:
 
 
 def test_an_external_broker_replaces_the_embedded_one() -> None:
-    lay = layout(external_broker="nats://broker.internal:4222")
+    lay = layout(external_broker="nats://broker.internal:4222", bus_namespace="shop_b")
 
     env = lay.env(lay.instances(service("users"))[0])
 
     assert env["MERCATO_BROKER_URL"] == "nats://broker.internal:4222"
+    assert env["MERCATO_BUS_NAMESPACE"] == "shop_b"
     assert not lay.embedded_broker
     assert 8242 not in lay.ports()

@@ -14,7 +14,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from mercato.chassis.bus_names import DEFAULT_NAMESPACE, check_namespace
 
 __all__ = ["ServiceSettings", "SettingsError", "env_names", "load_settings"]
 
@@ -40,6 +42,10 @@ class ServiceSettings(BaseModel):
     data_dir: Path = Path(".mercato")
     database_url: str = Field(default="", description="Defaults to SQLite in data_dir.")
     broker_url: str = Field(default="nats://127.0.0.1:4322", description="nats:// or amqp://")
+    bus_namespace: str = Field(
+        default=DEFAULT_NAMESPACE,
+        description="Prefix of the broker's streams, exchanges and queues (shared by a system).",
+    )
     redis_url: str = ""
     auth_url: str = Field(default="http://127.0.0.1:8110", description="Where the JWKS is.")
     jwt_issuer: str = "mercato"
@@ -52,6 +58,11 @@ class ServiceSettings(BaseModel):
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
     run_migrations: bool = True
+
+    @field_validator("bus_namespace")
+    @classmethod
+    def _bus_namespace(cls, value: str) -> str:
+        return check_namespace(value)
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -72,7 +72,7 @@ class Runtime:
         self.settings = settings
         self.db: Database | None = Database(settings.sqlalchemy_url) if spec.uses_database else None
         self.bus: EventBus | None = (
-            connect_bus(settings.broker_url, service=spec.name)
+            connect_bus(settings.broker_url, service=spec.name, namespace=settings.bus_namespace)
             if spec.uses_bus and settings.broker_url
             else None
         )

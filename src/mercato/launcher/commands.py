@@ -137,7 +137,10 @@ def list_dead_letters(layout: Layout, out: TextIO) -> int:
     """Print the dead letters on the broker; returns how many there are."""
     from mercato.chassis.events import admin  # noqa: PLC0415
 
-    letters = _on_broker(layout, lambda: admin.list_dead_letters(layout.broker_url))
+    letters = _on_broker(
+        layout,
+        lambda: admin.list_dead_letters(layout.broker_url, namespace=layout.bus_namespace),
+    )
     if not letters:
         out.write("no dead letters\n")
         return 0
@@ -156,7 +159,12 @@ def replay_dead_letter(layout: Layout, dead_letter_id: str) -> str:
     from mercato.chassis.events import DeadLetterNotFound, admin  # noqa: PLC0415
 
     try:
-        _on_broker(layout, lambda: admin.replay_dead_letter(layout.broker_url, dead_letter_id))
+        _on_broker(
+            layout,
+            lambda: admin.replay_dead_letter(
+                layout.broker_url, dead_letter_id, namespace=layout.bus_namespace
+            ),
+        )
     except DeadLetterNotFound:
         raise LauncherError(f"no dead letter with id {dead_letter_id!r}") from None
     return f"replayed {dead_letter_id}"

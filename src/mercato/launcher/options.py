@@ -2,10 +2,11 @@
 
 Each comes from its command-line flag, else a variable, else a default:
 
-    --port       MERCATO_PORT        8000      the gateway; the rest is offset from it
-    --data-dir   MERCATO_DATA_DIR    .mercato  databases, broker store, secrets, pid files
-    --replicas   MERCATO_REPLICAS    none      "catalog=3,users=2" (flags win per service)
-                 MERCATO_BROKER_URL  embedded  an external broker instead of the embedded NATS
+    --port       MERCATO_PORT           8000      the gateway; the rest is offset from it
+    --data-dir   MERCATO_DATA_DIR       .mercato  databases, broker store, secrets, pid files
+    --replicas   MERCATO_REPLICAS       none      "catalog=3,users=2" (flags win per service)
+                 MERCATO_BROKER_URL     embedded  an external broker instead of the embedded NATS
+                 MERCATO_BUS_NAMESPACE  MERCATO   prefix of the broker's streams and queues
 
 A bad value raises `LauncherError` naming the flag or variable, in one line.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from mercato.chassis.bus_names import DEFAULT_NAMESPACE, check_namespace
 from mercato.launcher.errors import LauncherError
 from mercato.launcher.topology import BROKER_OFFSET, MAX_REPLICAS, SERVICES, Layout
 
@@ -70,6 +72,14 @@ def _port(flag: int | None, environ: Mapping[str, str]) -> int:
     return port
 
 
+def _bus_namespace(environ: Mapping[str, str]) -> str:
+    value = environ.get("MERCATO_BUS_NAMESPACE", "").strip() or DEFAULT_NAMESPACE
+    try:
+        return check_namespace(value)
+    except ValueError as exc:
+        raise LauncherError(f"MERCATO_BUS_NAMESPACE: {exc}") from None
+
+
 def build_layout(
     *,
     port: int | None = None,
@@ -87,5 +97,6 @@ def build_layout(
         data_dir=Path(directory).expanduser().resolve(),
         replicas=counts,
         external_broker=environ.get("MERCATO_BROKER_URL", "").strip(),
+        bus_namespace=_bus_namespace(environ),
         demo=demo,
     )

@@ -12,6 +12,7 @@ replicas, broker, client secrets) and computes each process's environment:
 
     port(service, i)  = P + offset + (i - 1)        # replica i, counted from 1
     broker            = nats://127.0.0.1:(P + 242)  # unless MERCATO_BROKER_URL is set
+    bus namespace     = MERCATO                     # unless MERCATO_BUS_NAMESPACE is set
 
 A new service is then one line such as
 
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from mercato.chassis.bus_names import DEFAULT_NAMESPACE
 from mercato.chassis.config import ServiceSettings
 
 if TYPE_CHECKING:
@@ -199,6 +201,7 @@ class Layout:
     data_dir: Path = Path(".mercato")
     replicas: Mapping[str, int] = field(default_factory=dict)
     external_broker: str = ""
+    bus_namespace: str = DEFAULT_NAMESPACE
     demo: bool = True
     secrets: Mapping[str, str] = field(default_factory=dict)
 
@@ -262,6 +265,7 @@ class Layout:
         }
         if svc.broker:
             env["MERCATO_BROKER_URL"] = self.broker_url
+            env["MERCATO_BUS_NAMESPACE"] = self.bus_namespace
         if svc.name in self.secrets:
             env[prefix + "CLIENT_SECRET"] = self.secrets[svc.name]
         env.update(svc.env(self))

@@ -26,6 +26,7 @@ from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
+from mercato.chassis.bus_names import DEFAULT_NAMESPACE
 from mercato.launcher import nats
 from mercato.launcher.console import Console
 from mercato.launcher.credentials import client_secrets
@@ -137,7 +138,10 @@ def _announce(layout: Layout, console: Console, seconds: float) -> None:
         first, *others = layout.instances(svc)
         more = f"  (replicas on {', '.join(str(i.port) for i in others)})" if others else ""
         console.say(f"  {svc.name:<{width}}{first.url}/api/{svc.name}/docs{more}")
-    console.say(f"  {'broker':<{width}}{layout.broker_url}")
+    namespace = (
+        f"  (namespace {layout.bus_namespace})" if layout.bus_namespace != DEFAULT_NAMESPACE else ""
+    )
+    console.say(f"  {'broker':<{width}}{layout.broker_url}{namespace}")
     console.say(f"data in {layout.data_dir}; press Ctrl-C to stop")
 
 

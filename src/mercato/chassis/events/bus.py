@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Protocol
 
+from mercato.chassis.bus_names import DEFAULT_NAMESPACE
 from mercato.chassis.events.dead_letters import DeadLetter
 from mercato.chassis.events.envelope import Event
 
@@ -35,7 +36,6 @@ __all__ = [
     "Subscription",
 ]
 
-DEFAULT_NAMESPACE = "MERCATO"
 EventHandler = Callable[[Event], Awaitable[None]]
 
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -45,6 +44,7 @@ from nats.js.api import (
 )
 from nats.js.errors import APIError, NotFoundError
 
+from mercato.chassis.bus_names import check_name, check_namespace
 from mercato.chassis.events.bus import (
     DEFAULT_NAMESPACE,
     BusError,
@@ -61,14 +61,7 @@ from mercato.chassis.events.nats_subscription import PullLoop
 __all__ = ["NatsBus"]
 
 log = logging.getLogger("mercato.events")
-_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MSG_ID = "Nats-Msg-Id"
-
-
-def _check_name(kind: str, value: str) -> str:
-    if not _NAME.match(value):
-        raise ValueError(f"{kind} {value!r}: use 1-64 letters, digits, '_' or '-'")
-    return value
 
 
 class NatsBus:
@@ -91,7 +84,7 @@ class NatsBus:
     ) -> None:
         self.url = url
         self.service = service
-        self.namespace = _check_name("namespace", namespace)
+        self.namespace = check_namespace(namespace)
         self.stream = f"{namespace}_EVENTS"
         self.dlq_stream = f"{namespace}_DLQ"
         self.events_prefix = f"{namespace.lower()}.events."
@@ -249,7 +242,7 @@ class NatsBus:
         max_deliver: int = 5,
     ) -> Subscription:
         """A durable pull consumer named `consumer` for `types` (see EventBus)."""
-        _check_name("consumer", consumer)
+        check_name("consumer", consumer)
         js = self.js
         config = ConsumerConfig(
             name=consumer,

@@ -31,9 +31,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -42,6 +41,7 @@ import aio_pika
 from aio_pika.abc import AbstractExchange, AbstractRobustChannel, AbstractRobustConnection
 from aio_pika.exceptions import DeliveryError, PublishError
 
+from mercato.chassis.bus_names import check_name, check_namespace
 from mercato.chassis.events.bus import (
     DEFAULT_NAMESPACE,
     BusError,
@@ -51,6 +51,7 @@ from mercato.chassis.events.bus import (
 )
 from mercato.chassis.events.dead_letters import DeadLetter
 from mercato.chassis.events.envelope import Event
+from mercato.chassis.events.failures import backoff
 from mercato.chassis.events.rabbit_dead_letters import DeadLetterQueue, dead_letter_message
 from mercato.chassis.events.rabbit_delivery import Delivery, TailDelivery
 from mercato.chassis.events.rabbit_subscription import ConsumeLoop
@@ -65,17 +66,15 @@ from mercato.chassis.events.rabbit_topology import (
 __all__ = ["RabbitBus"]
 
 log = logging.getLogger("mercato.events")
-_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
-def _check_name(kind: str, value: str) -> str:
-    if not _NAME.match(value):
-        raise ValueError(f"{kind} {value!r}: use 1-64 letters, digits, '_' or '-'")
-    return value
 
 
 def _wanted(types: Sequence[str]) -> frozenset[str] | None:
     return None if WILDCARD in types else frozenset(types)
+
+
+def _milliseconds(delay: float) -> int:
+    """A retry delay as the whole milliseconds that name its delay queue."""
+    return max(1, round(delay * 1000))
 
 
 class RabbitBus:
@@ -98,7 +97,7 @@ class RabbitBus:
     ) -> None:
         self.url = url
         self.service = service
-        self.namespace = _check_name("namespace", namespace)
+        self.namespace = check_namespace(namespace)
         self.retry_delay = retry_delay
         self.max_retry_delay = max_retry_delay
         self.max_in_flight = max_in_flight
@@ -249,7 +248,7 @@ class RabbitBus:
         max_deliver: int = 5,
     ) -> Subscription:
         """A durable queue named after `consumer`, bound to `types` (see EventBus)."""
-        _check_name("consumer", consumer)
+        check_name("consumer", consumer)
         delivery = Delivery(self, consumer, handler, max_deliver=max_deliver, wanted=_wanted(types))
         connection = self.connection
         keys = sorted({self.topology.binding_key(t) for t in types})
@@ -314,7 +313,7 @@ class RabbitBus:
 
     async def publish_delayed(self, message: aio_pika.Message, *, queue: str, delay: float) -> None:
         """Send `message` to `queue` after `delay` seconds, through a delay queue."""
-        delay_ms = max(1, round(delay * 1000))
+        delay_ms = _milliseconds(delay)
         name = self.topology.retry(delay_ms)
         connection = self.connection
         if delay_ms not in self._delays:
@@ -380,18 +379,37 @@ class RabbitBus:
             "replayed dead letter %s (%s for %s)", letter.id, letter.event_type, letter.consumer
         )
 
-    async def delete_namespace(self) -> None:
-        """Stop every subscription, then delete this namespace's exchanges and queues (tests)."""
+    def _possible_delays(self) -> set[int]:
+        """Every delay (ms) this bus's backoff can ask for: the names of its delay queues."""
+        delays: set[int] = set()
+        attempts = 1
+        while True:  # the backoff grows to its cap, then stays there
+            delay = backoff(attempts, base=self.retry_delay, maximum=self.max_retry_delay)
+            delays.add(_milliseconds(delay))
+            if delay <= 0 or delay >= self.max_retry_delay:
+                return delays
+            attempts += 1
+
+    async def delete_namespace(self, consumers: Iterable[str] = ()) -> None:
+        """Stop every subscription, then delete this namespace's exchanges and queues (tests).
+
+        AMQP cannot list a namespace's queues, so besides what this bus declared it
+        deletes the queues of `consumers` (subscribed by other processes) and the delay
+        queues of every delay its backoff can produce (those of processes with the same
+        retry settings); deleting one that does not exist is no error.
+        """
         loops, self._loops = list(self._loops), set()
         await asyncio.gather(*(loop.stop() for loop in loops))
         channel = await self.connection.channel()
         try:
             topology = self.topology
+            delays = sorted(self._delays | self._possible_delays())
             queues = [topology.dead_letters, topology.stream, *self._queues]
-            queues += [topology.retry(ms) for ms in self._delays]
+            queues += [topology.queue(consumer) for consumer in consumers]
+            queues += [topology.retry(ms) for ms in delays]
             for name in queues:
                 await channel.queue_delete(name, if_unused=False, if_empty=False)
-            for name in [topology.exchange, *(topology.retry(ms) for ms in self._delays)]:
+            for name in [topology.exchange, *(topology.retry(ms) for ms in delays)]:
                 await channel.exchange_delete(name, if_unused=False)
         finally:
             await channel.close()

@@ -1,0 +1,42 @@
+"""Names on the event bus that both brokers accept: the namespace and consumer names.
+
+The namespace prefixes every stream, exchange and queue of the bus (NATS
+`<NAMESPACE>_EVENTS` with subjects `<namespace>.events.>`, RabbitMQ exchange
+`<namespace>.events` and queues `<namespace>.<consumer>`), so that several systems
+or test runs share one broker without seeing each other's events. NATS subjects and
+RabbitMQ names use it in lower case: two namespaces that differ only in case are the
+same namespace on RabbitMQ, and clash on NATS (their subjects overlap).
+
+This module is outside `mercato.chassis.events` so that the settings, which every
+process reads (the launcher too), can check a namespace without importing the
+broker clients.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["DEFAULT_NAMESPACE", "check_name", "check_namespace"]
+
+DEFAULT_NAMESPACE = "MERCATO"
+# A NATS stream or consumer name and an AMQP name part alike: no dots (NATS subject
+# tokens), no wildcards (`*`, `>`), no spaces.
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# RabbitMQ refuses exchanges and queues named `amq.*` (ACCESS_REFUSED), and a
+# namespace's RabbitMQ names are `<namespace in lower case>.<...>`.
+_RESERVED_NAMESPACES = frozenset({"amq"})
+
+
+def check_name(kind: str, value: str) -> str:
+    """`value` when it is 1-64 letters, digits, '_' or '-'; ValueError naming `kind` if not."""
+    if not _NAME.match(value):
+        raise ValueError(f"{kind} {value!r}: use 1-64 letters, digits, '_' or '-'")
+    return value
+
+
+def check_namespace(value: str) -> str:
+    """`value` when both brokers accept it as a namespace; ValueError if not."""
+    check_name("namespace", value)
+    if value.lower() in _RESERVED_NAMESPACES:
+        raise ValueError(f"namespace {value!r}: RabbitMQ reserves names beginning with 'amq.'")
+    return value
