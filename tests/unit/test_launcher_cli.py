@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from mercato.launcher.cli import main
+from mercato.launcher.console import without_password
 from mercato.launcher.ports import port_is_free
 from mercato.launcher.topology import Layout
 
@@ -118,3 +119,16 @@ def test_up_stops_everything_and_exits_1_when_a_service_cannot_start(tmp_path: P
     assert re.search(r"^mercato +\| stopped$", result.stdout.rstrip().splitlines()[-1])
     assert not list((tmp_path / "run").glob("*.pid"))
     assert all(port_is_free(port) for port in Layout(port=base).ports())
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("amqp://guest:s3cret@127.0.0.1:5672/", "amqp://guest:***@127.0.0.1:5672/"),
+        ("nats://user:pw@[::1]:4222", "nats://user:***@[::1]:4222"),
+        ("nats://127.0.0.1:4322", "nats://127.0.0.1:4322"),
+        ("amqp://only-user@host/vhost", "amqp://only-user@host/vhost"),
+    ],
+)
+def test_a_broker_url_is_shown_without_its_password(url: str, shown: str) -> None:
+    assert without_password(url) == shown

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 from mercato.chassis.config import ServiceSettings
+from mercato.launcher.console import without_password
 from mercato.launcher.credentials import client_secrets
 from mercato.launcher.errors import LauncherError
 from mercato.launcher.supervisor import HOLD_VARIABLE
@@ -182,5 +183,6 @@ def _on_broker(layout: Layout, call: Callable[[], Awaitable[T]]) -> T:
     except (BusUnavailable, OSError, TimeoutError) as exc:
         reason = str(exc) or type(exc).__name__
         raise LauncherError(
-            f"cannot reach the broker at {layout.broker_url} ({reason}); is `mercato up` running?"
+            f"cannot reach the broker at {without_password(layout.broker_url)} ({reason}); "
+            "is `mercato up` running?"
         ) from None

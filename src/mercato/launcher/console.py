@@ -14,8 +14,9 @@ import os
 import sys
 from collections.abc import Iterable
 from typing import TextIO
+from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["LAUNCHER", "Console"]
+__all__ = ["LAUNCHER", "Console", "without_password"]
 
 LAUNCHER = "mercato"
 _PALETTE = (36, 33, 32, 35, 34, 96, 93, 92, 95, 94)
@@ -63,3 +64,15 @@ class Console:
     def say(self, text: str) -> None:
         """Write a line of the launcher's own."""
         self.line(LAUNCHER, text)
+
+
+def without_password(url: str) -> str:
+    """`url` as it may be shown: a password in it becomes `***`."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:  # an IPv6 address keeps its brackets
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port is not None else ""
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}{port}"))

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from mercato.chassis.bus_names import DEFAULT_NAMESPACE
 from mercato.launcher import nats
-from mercato.launcher.console import Console
+from mercato.launcher.console import Console, without_password
 from mercato.launcher.credentials import client_secrets
 from mercato.launcher.errors import LauncherError, StartupError
 from mercato.launcher.ports import check_ports
@@ -141,7 +141,7 @@ def _announce(layout: Layout, console: Console, seconds: float) -> None:
     namespace = (
         f"  (namespace {layout.bus_namespace})" if layout.bus_namespace != DEFAULT_NAMESPACE else ""
     )
-    console.say(f"  {'broker':<{width}}{layout.broker_url}{namespace}")
+    console.say(f"  {'broker':<{width}}{without_password(layout.broker_url)}{namespace}")
     console.say(f"data in {layout.data_dir}; press Ctrl-C to stop")
 
 
