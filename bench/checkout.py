@@ -1,13 +1,14 @@
 """The checkout benchmark: `python -m bench.checkout [--seconds N] [--postgres ...] [--broker ...]`.
 
-Starts Mercato with `mercato up` (SQLite, or a fresh PostgreSQL database per
-service with `--postgres`; the embedded NATS, or RabbitMQ's default vhost with
-`--broker amqp`), prepares 16 customers with a card and restocks one product per
-customer, then runs 16 concurrent customers for N seconds, each in a loop: put one
-unit in the cart, `POST /api/orders` with a fresh `Idempotency-Key`, and wait for
-the order's end state (polling `GET /api/orders/{id}` when the answer was not one
-yet). Prints checkouts/s, p50/p99 of the checkout latency (from sending the POST to
-seeing the end state) and how many orders ended in each state.
+Starts Mercato with `mercato up` (SQLite, or a fresh PostgreSQL database per service
+with `--postgres`; the embedded NATS, or RabbitMQ with `--broker amqp`, in a bus
+namespace of the run's own that is deleted afterwards), prepares 16 customers with a
+card and restocks one product per customer, then runs 16 concurrent customers for N
+seconds, each in a loop: put one unit in the cart, `POST /api/orders` with a fresh
+`Idempotency-Key`, and wait for the order's end state (polling `GET
+/api/orders/{id}` when the answer was not one yet). Prints checkouts/s, p50/p99 of
+the checkout latency (from sending the POST to seeing the end state) and how many
+orders ended in each state.
 
 Then, for about 20 orders spread over the run, how long `order.placed` took to
 reach the audit log: a tracker polls `GET /api/logs/events` (as the admin, every
@@ -24,6 +25,7 @@ import contextlib
 import secrets
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -32,6 +34,8 @@ import aiohttp
 
 from bench.shop import Checkout, Customer, Shop, ShopError
 from bench.system import Mercato, cpu_seconds, postgres_databases, start_mercato
+from mercato.chassis.events.admin import delete_rabbit_namespace
+from mercato.launcher.topology import SERVICES
 
 __all__ = ["main", "percentile_ms"]
 
@@ -244,6 +248,20 @@ def report(run: Run, title: str) -> None:
     )
 
 
+@contextlib.contextmanager
+def rabbit_namespace(url: str) -> Iterator[dict[str, str]]:
+    """Variables that put the system on RabbitMQ in a fresh namespace, deleted at the end.
+
+    Queues left by an earlier run would otherwise hand their old events to this one.
+    """
+    namespace = f"bench_{secrets.token_hex(6)}"
+    try:
+        yield {"MERCATO_BROKER_URL": url, "MERCATO_BUS_NAMESPACE": namespace}
+    finally:
+        consumers = [svc.name for svc in SERVICES if svc.broker]
+        asyncio.run(delete_rabbit_namespace(url, namespace, consumers))
+
+
 def main() -> None:
     """Parse the options, start the system, measure and print."""
     parser = argparse.ArgumentParser(prog="python -m bench.checkout")
@@ -271,11 +289,11 @@ def main() -> None:
         "MERCATO_ADMIN_EMAIL": admin_email,
         "MERCATO_ADMIN_PASSWORD": admin_password,
     }
-    if args.broker == "amqp":
-        env["MERCATO_BROKER_URL"] = RABBIT_URL
     database = "PostgreSQL" if args.postgres else "SQLite"
-    broker = "RabbitMQ (default vhost)" if args.broker == "amqp" else "NATS (embedded)"
+    broker = "RabbitMQ" if args.broker == "amqp" else "NATS (embedded)"
     with contextlib.ExitStack() as stack:
+        if args.broker == "amqp":
+            env.update(stack.enter_context(rabbit_namespace(RABBIT_URL)))
         if args.postgres:
             env.update(stack.enter_context(postgres_databases(args.postgres)))
         system = stack.enter_context(start_mercato(env, settle=args.settle))

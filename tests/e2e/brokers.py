@@ -23,7 +23,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from mercato.chassis.events.rabbit_bus import RabbitBus
+from mercato.chassis.events import admin
 
 if TYPE_CHECKING:
     from tests.e2e.client import System
@@ -229,13 +229,4 @@ def proxied(url: str) -> Iterator[BrokerProxy]:
 
 def delete_rabbit_namespace(url: str, namespace: str, consumers: list[str]) -> None:
     """Delete a namespace's exchanges and queues, `consumers`' queues included."""
-
-    async def delete() -> None:
-        bus = RabbitBus(url, service="e2e-cleanup", namespace=namespace)
-        await bus.connect()
-        try:
-            await bus.delete_namespace(consumers)
-        finally:
-            await bus.close()
-
-    asyncio.run(delete())
+    asyncio.run(admin.delete_rabbit_namespace(url, namespace, consumers))

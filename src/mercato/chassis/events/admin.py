@@ -1,4 +1,4 @@
-"""Operator helpers behind `mercato dead-letters list|replay`.
+"""Operator helpers behind `mercato dead-letters list|replay`, and namespace clean-up.
 
 Each call opens its own short connection to the broker, does one thing and closes
 it, so the CLI needs no running service.
@@ -6,32 +6,50 @@ it, so the CLI needs no running service.
 
 from __future__ import annotations
 
-from mercato.chassis.events.bus import DEFAULT_NAMESPACE
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from typing import TypeVar
+
+from mercato.chassis.events.bus import DEFAULT_NAMESPACE, EventBus
 from mercato.chassis.events.dead_letters import DeadLetter
+from mercato.chassis.events.rabbit_bus import RabbitBus
 from mercato.chassis.events.transports import connect_bus
 
-__all__ = ["list_dead_letters", "replay_dead_letter"]
+__all__ = ["delete_rabbit_namespace", "list_dead_letters", "replay_dead_letter"]
+
+_Bus = TypeVar("_Bus", bound=EventBus)
+
+
+@asynccontextmanager
+async def _connected(bus: _Bus) -> AsyncIterator[_Bus]:
+    """`bus`, connected for the block and closed after it."""
+    await bus.connect()
+    try:
+        yield bus
+    finally:
+        await bus.close()
 
 
 async def list_dead_letters(
     url: str, *, namespace: str = DEFAULT_NAMESPACE, limit: int = 100
 ) -> list[DeadLetter]:
     """The oldest dead letters on the broker at `url`."""
-    bus = connect_bus(url, service="mercato-admin", namespace=namespace)
-    await bus.connect()
-    try:
+    async with _connected(connect_bus(url, service="mercato-admin", namespace=namespace)) as bus:
         return await bus.dead_letters(limit)
-    finally:
-        await bus.close()
 
 
 async def replay_dead_letter(
     url: str, dead_letter_id: str, *, namespace: str = DEFAULT_NAMESPACE
 ) -> None:
     """Publish a dead letter's event again and remove it (DeadLetterNotFound if absent)."""
-    bus = connect_bus(url, service="mercato-admin", namespace=namespace)
-    await bus.connect()
-    try:
+    async with _connected(connect_bus(url, service="mercato-admin", namespace=namespace)) as bus:
         await bus.replay(dead_letter_id)
-    finally:
-        await bus.close()
+
+
+async def delete_rabbit_namespace(url: str, namespace: str, consumers: Iterable[str]) -> None:
+    """Delete a RabbitMQ namespace's exchanges and queues, `consumers`' queues included.
+
+    For a system run in a namespace of its own (tests, benchmarks) once it stopped.
+    """
+    async with _connected(RabbitBus(url, service="mercato-admin", namespace=namespace)) as bus:
+        await bus.delete_namespace(consumers)
