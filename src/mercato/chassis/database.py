@@ -32,6 +32,7 @@ __all__ = ["Base", "Database", "UtcDateTime", "begin_write"]
 
 
 SQLITE_POOL_SIZE = 64
+POOL_RECYCLE = 1800.0  # seconds; server-side idle timeouts are usually longer
 
 
 class Base(DeclarativeBase):
@@ -103,7 +104,11 @@ class Database:
                 # server resource, so keep one for each request that may run at once.
                 kwargs.update(pool_size=SQLITE_POOL_SIZE, max_overflow=SQLITE_POOL_SIZE)
         else:
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+            # No pool_pre_ping: it doubled the cost of a read session (a round trip per
+            # checkout, 2.2 ms against 1.2 ms here). A connection the server dropped
+            # fails its next statement instead; SQLAlchemy then invalidates the pool,
+            # and that one request is answered 503 (see `errors`), the next reconnects.
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=POOL_RECYCLE)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.dialect == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)

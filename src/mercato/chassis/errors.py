@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -225,9 +226,24 @@ async def _on_unexpected(request: Request, exc: Exception) -> Response:
     return problem_response(ProblemError("An unexpected error occurred."))
 
 
+async def _on_database_error(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        # The server dropped the connection (a restart, a failover): the pool has
+        # been invalidated and reconnects on the next checkout, so a retry succeeds.
+        log.warning("database connection lost on %s %s", request.method, request.url.path)
+        return problem_response(
+            ServiceUnavailable(
+                "The database connection was lost; retry the request.",
+                headers={"Retry-After": "1"},
+            )
+        )
+    return await _on_unexpected(request, exc)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Make every error of `app` a problem+json response."""
     app.add_exception_handler(ProblemError, _on_problem)
+    app.add_exception_handler(DBAPIError, _on_database_error)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(Exception, _on_unexpected)
