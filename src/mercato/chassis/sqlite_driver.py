@@ -148,20 +148,14 @@ class _Connection:
     def cursor(self) -> _Cursor:
         return _Cursor(self._live.cursor(), self._timeout)
 
-    async def execute(self, sql: str, parameters: Sequence[Any] = ()) -> _Cursor:
-        return await self.cursor().execute(sql, parameters)
-
     async def commit(self) -> None:
         await _when_unlocked(self._live.commit, self._timeout)
 
     async def rollback(self) -> None:
         self._live.rollback()
 
-    async def create_function(self, *args: Any, **kwargs: Any) -> None:
+    def create_function(self, *args: Any, **kwargs: Any) -> None:
         self._live.create_function(*args, **kwargs)
-
-    async def close(self) -> None:
-        self.stop()
 
     def stop(self) -> None:
         if self._connection is not None:
@@ -187,7 +181,7 @@ class _AdaptedConnection(AsyncAdapt_terminate, AsyncAdapt_dbapi_connection):
         self._connection.isolation_level = value
 
     def create_function(self, *args: Any, **kwargs: Any) -> None:
-        self._connection._live.create_function(*args, **kwargs)
+        self._connection.create_function(*args, **kwargs)
 
     def rollback(self) -> None:
         if self._connection._connection is not None:
