@@ -8,7 +8,9 @@ from __future__ import annotations
 import sys
 import urllib.error
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from bench.naive import serve_forever
 
 
 def main() -> None:
@@ -36,7 +38,7 @@ def main() -> None:
         def log_message(self, *_: object) -> None:
             pass
 
-    ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+    serve_forever(port, Handler)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,9 @@ import sqlite3
 import sys
 import urllib.error
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from bench.naive import serve_forever
 
 
 def main() -> None:
@@ -51,7 +53,7 @@ def main() -> None:
         def log_message(self, *_: object) -> None:
             pass
 
-    ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+    serve_forever(port, Handler)
 
 
 if __name__ == "__main__":
