@@ -6,11 +6,9 @@ also the split. The app runs in-process on SQLite in `tmp_path` without a broker
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
-import pytest
 from alembic import command
 from alembic.config import Config
 from fastapi import FastAPI
@@ -22,7 +20,7 @@ from mercato.catalog.models import MIGRATIONS
 from mercato.catalog.settings import load_settings
 from mercato.chassis.database import Database
 from mercato.contracts.events import validate
-from tests.service.test_catalog_inventory_support import (
+from tests.service.catalog_inventory.support import (
     API,
     RESERVATIONS,
     Headers,
@@ -30,30 +28,8 @@ from tests.service.test_catalog_inventory_support import (
     make_product,
     order,
     outbox,
-    service_headers,
 )
 from tests.support import TokenFactory, running
-
-
-@pytest.fixture
-def app(tmp_path: Path) -> FastAPI:
-    return create_app(load_settings(data_dir=tmp_path, broker_url=""))
-
-
-@pytest.fixture
-async def client(app: FastAPI, tokens: TokenFactory) -> AsyncIterator[httpx.AsyncClient]:
-    async with running(app, tokens) as client:
-        yield client
-
-
-@pytest.fixture
-def admin(tokens: TokenFactory) -> Headers:
-    return tokens.headers(roles=["admin"])
-
-
-@pytest.fixture
-def svc(tokens: TokenFactory) -> Headers:
-    return service_headers(tokens)
 
 
 async def test_restock_and_correct(

@@ -1,4 +1,4 @@
-"""Helpers shared by the catalog's inventory tests (this module holds no tests itself).
+"""Helpers of the catalog's inventory tests (this module holds no tests itself).
 
 The catalog runs in-process without a broker, so every event stays in the outbox
 table, where `outbox` reads it. Products are made through the admin API; stock

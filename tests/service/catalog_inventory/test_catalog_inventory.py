@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-import pytest
 from fastapi import FastAPI
 
 from mercato.catalog.app import create_app
 from mercato.catalog.settings import load_settings
 from mercato.contracts.events import validate
-from tests.service.test_catalog_inventory_support import (
+from tests.service.catalog_inventory.support import (
     API,
     RESERVATIONS,
     Headers,
@@ -28,30 +26,8 @@ from tests.service.test_catalog_inventory_support import (
     make_product,
     order,
     outbox,
-    service_headers,
 )
 from tests.support import TokenFactory, running
-
-
-@pytest.fixture
-def app(tmp_path: Path) -> FastAPI:
-    return create_app(load_settings(data_dir=tmp_path, broker_url=""))
-
-
-@pytest.fixture
-async def client(app: FastAPI, tokens: TokenFactory) -> AsyncIterator[httpx.AsyncClient]:
-    async with running(app, tokens) as client:
-        yield client
-
-
-@pytest.fixture
-def admin(tokens: TokenFactory) -> Headers:
-    return tokens.headers(roles=["admin"])
-
-
-@pytest.fixture
-def svc(tokens: TokenFactory) -> Headers:
-    return service_headers(tokens)
 
 
 async def test_reserve_then_commit(
