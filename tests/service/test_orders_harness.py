@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -203,6 +203,7 @@ async def open_shop(
     payments: Mapping[str, object] | None = None,
     catalog: Mapping[str, object] | None = None,
     catalog_replicas: int = 1,
+    more_catalog_urls: Sequence[str] = (),
     client_timeout: float = 5.0,
     **orders: object,
 ) -> AsyncIterator[Shop]:
@@ -210,8 +211,8 @@ async def open_shop(
 
     `payments`, `catalog` and `orders` override those services' settings;
     `catalog_replicas` catalog instances share one database and orders is given all
-    of them; `client_timeout` is the test's own HTTP clients' timeout towards
-    catalog and payments.
+    of them, then `more_catalog_urls`; `client_timeout` is the test's own HTTP
+    clients' timeout towards catalog and payments.
     """
     catalog_apps = [
         create_catalog(
@@ -235,7 +236,7 @@ async def open_shop(
     settings: dict[str, object] = {
         "data_dir": tmp_path / "orders",
         "broker_url": "",
-        "catalog_url": ",".join(server.url for server in catalog_servers),
+        "catalog_url": ",".join([*(server.url for server in catalog_servers), *more_catalog_urls]),
         "payments_url": payments_server.url,
         "catalog_timeout_seconds": 2.0,
         "payments_timeout_seconds": 2.0,

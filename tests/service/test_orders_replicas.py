@@ -7,6 +7,7 @@ passes `--replicas catalog=N`).
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 from mercato.chassis.circuit import CircuitState
@@ -49,6 +50,50 @@ async def test_checkouts_use_every_catalog_instance_and_survive_one_stopped(
         assert http.breaker("catalog", second.url).failures >= 1
         assert http.breaker("catalog", first.url).state is CircuitState.CLOSED
         assert http.breaker("catalog", first.url).failures == 0
+
+
+async def test_a_hung_catalog_instance_costs_one_try_not_the_checkout(
+    tmp_path: Path, tokens: TokenFactory
+) -> None:
+    # A listener that never accepts: connections open (the kernel completes them) and
+    # requests are sent, but no answer ever comes, as from a replica that hangs.
+    with socket.create_server(("127.0.0.1", 0), backlog=64) as hung:
+        hung_url = f"http://127.0.0.1:{hung.getsockname()[1]}"
+        async with open_shop(
+            tmp_path,
+            tokens,
+            more_catalog_urls=[hung_url],
+            catalog_timeout_seconds=6.0,
+            catalog_attempt_timeout_seconds=0.3,
+            # Shorter than one catalog call's deadline: a checkout whose call waited
+            # for the hung instance to the end would still be in flight when answered.
+            checkout_timeout_seconds=3.0,
+        ) as shop:
+            user = shop.customer()
+            tea = await shop.product(stock=10)
+            card = await shop.card(user)
+            for _ in range(3):
+                await shop.fill_cart(user, tea, 1)
+                checkout = await shop.checkout(user, card)
+                assert checkout.status_code == 201, checkout.text
+                assert checkout.json()["status"] == "confirmed", checkout.json()
+
+            assert await shop.stock(tea) == 7
+            http = shop.orders_app.state.runtime.http
+            assert http.breaker("catalog", hung_url).failures >= 1
+            assert http.breaker("catalog", shop.catalog_servers[0].url).failures == 0
+
+
+def test_attempt_timeouts_default_to_catalog_only() -> None:
+    defaults = load_settings({})
+    assert defaults.catalog_attempt_timeout_seconds == 1.5
+    assert defaults.payments_attempt_timeout_seconds == 0.0
+    assert (
+        load_settings(
+            {"MERCATO_ORDERS_CATALOG_ATTEMPT_TIMEOUT_SECONDS": "0.25"}
+        ).catalog_attempt_timeout_seconds
+        == 0.25
+    )
 
 
 def test_one_url_is_still_a_valid_setting_and_several_are_split() -> None:

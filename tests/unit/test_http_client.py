@@ -449,6 +449,40 @@ async def test_a_post_that_reached_an_instance_is_not_sent_to_another(
     assert other.calls["/flaky"] == 0
 
 
+async def test_a_hung_instance_costs_one_attempt_with_a_per_call_attempt_timeout(
+    client: ServiceClient,
+    server: TestServer,
+    upstream: Upstream,
+    second: tuple[Upstream, TestServer],
+) -> None:
+    other, other_server = second
+    upstream.slow_calls_left = 100  # the first instance hangs on every call
+    pool = Pool("catalog", [origin(server), origin(other_server)])
+
+    response = await client.get("/slow", target="catalog", pool=pool, attempt_timeout=0.2)
+
+    assert response.status == 200
+    assert (upstream.calls["/slow"], other.calls["/slow"]) == (1, 1)
+    assert pool.is_down(pool.instances[0]) and not pool.is_down(pool.instances[1])
+
+
+async def test_without_an_attempt_timeout_a_hung_instance_takes_the_whole_deadline(
+    client: ServiceClient,
+    server: TestServer,
+    upstream: Upstream,
+    second: tuple[Upstream, TestServer],
+) -> None:
+    other, other_server = second
+    upstream.slow_calls_left = 100
+    pool = Pool("catalog", [origin(server), origin(other_server)])
+
+    with pytest.raises(ServiceTimeoutError):
+        await client.get("/slow", target="catalog", pool=pool, timeout=0.3)
+    assert other.calls["/slow"] == 0
+    with pytest.raises(ValueError, match="attempt_timeout"):
+        await client.get("/slow", target="catalog", pool=pool, attempt_timeout=0)
+
+
 async def test_a_dead_instance_opens_only_its_own_circuit_and_costs_no_failed_call(
     breaking_client: ServiceClient, server: TestServer, upstream: Upstream
 ) -> None:

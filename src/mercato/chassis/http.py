@@ -6,8 +6,10 @@
   opened by `start()` and closed by `close()` (never a session per request);
 - a deadline per call: `timeout` bounds the whole call, retries included, so a
   caller answers 503/504 within its configured timeout; `connect_timeout` bounds
-  opening a connection, and `attempt_timeout` (optional) bounds one attempt so that
-  a slow answer can be retried within the deadline;
+  opening a connection, and `attempt_timeout` (optional, per client or per call)
+  bounds one attempt so that a slow answer can be retried within the deadline, on
+  another instance when there are several: a replica that hangs costs one attempt,
+  not the whole call;
 - retries with full-jitter exponential backoff, for idempotent calls only (GET,
   HEAD, OPTIONS, PUT, DELETE, a call carrying an `Idempotency-Key`, or one the caller
   marks `idempotent=True`), on connection errors, timeouts and 502/503/504 answers;
@@ -296,11 +298,13 @@ class ServiceClient:
         auth: bool = True,
         idempotent: bool | None = None,
         pool: Pool | None = None,
+        attempt_timeout: float | None = None,
     ) -> ServiceResponse:
         """Call `target` and return its complete answer.
 
         `timeout` (default: the client's) is the deadline for the whole call, retries
-        included; it starts before the service token is obtained. `idempotent`
+        included; it starts before the service token is obtained. `attempt_timeout`
+        (default: the client's) bounds each attempt within it. `idempotent`
         overrides the method-based rule when the caller knows better (e.g. a token
         request that is safe to repeat). With `pool` (the target's instances), `url`
         is a path that each attempt appends to the base URL of the instance it picks.
@@ -309,6 +313,9 @@ class ServiceClient:
         method = method.upper()
         budget = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + budget
+        if attempt_timeout is not None and attempt_timeout <= 0:
+            raise ValueError("attempt_timeout must be positive")
+        per_attempt = attempt_timeout or self.attempt_timeout
         breakers = (
             [self.breaker(target)]
             if pool is None
@@ -354,6 +361,7 @@ class ServiceClient:
                     headers=sent,
                     params=params,
                     remaining=remaining,
+                    attempt_timeout=per_attempt,
                 )
             except _Retryable as failure:
                 fresh = False  # whether an instance not tried yet takes the retry
@@ -425,9 +433,10 @@ class ServiceClient:
         headers: CIMultiDict[str],
         params: Params,
         remaining: float,
+        attempt_timeout: float | None,
     ) -> ServiceResponse:
         """One attempt: send, read the whole answer, record the outcome in `breaker`."""
-        total = min(remaining, self.attempt_timeout or remaining)
+        total = min(remaining, attempt_timeout or remaining)
         timeout = aiohttp.ClientTimeout(total=total, sock_connect=self.connect_timeout)
         was_open = breaker.state is not CircuitState.CLOSED
         try:

@@ -110,6 +110,7 @@ class Catalog:
         self.pool = Pool(CATALOG, settings.catalog_urls)
         self.base = "/api/catalog"
         self.timeout = settings.catalog_timeout_seconds
+        self.attempt_timeout = settings.catalog_attempt_timeout_seconds or None
 
     async def products(self, ids: Iterable[str]) -> dict[str, Product]:
         """The products among `ids` that exist, by id (batch lookups)."""
@@ -123,6 +124,7 @@ class Catalog:
                 pool=self.pool,
                 params={"ids": ",".join(chunk), "limit": len(chunk)},
                 timeout=self.timeout,
+                attempt_timeout=self.attempt_timeout,
                 auth=False,
             )
             response.raise_for_status()
@@ -145,6 +147,7 @@ class Catalog:
             pool=self.pool,
             json={"order_id": order_id, "items": lines, "ttl_seconds": ttl_seconds},
             timeout=self.timeout,
+            attempt_timeout=self.attempt_timeout,
             idempotent=True,
         )
         if response.status in (200, 201):
@@ -161,6 +164,7 @@ class Catalog:
             target=CATALOG,
             pool=self.pool,
             timeout=self.timeout,
+            attempt_timeout=self.attempt_timeout,
             idempotent=True,
         )
         if response.status == 200:
@@ -176,6 +180,7 @@ class Catalog:
             target=CATALOG,
             pool=self.pool,
             timeout=self.timeout,
+            attempt_timeout=self.attempt_timeout,
             idempotent=True,
         )
         if response.status in (200, 404):
@@ -193,6 +198,7 @@ class Payments:
         self.pool = Pool(PAYMENTS, settings.payments_urls)
         self.base = "/api/payments"
         self.timeout = settings.payments_timeout_seconds
+        self.attempt_timeout = settings.payments_attempt_timeout_seconds or None
 
     async def charge(
         self,
@@ -215,6 +221,7 @@ class Payments:
             },
             idempotency_key=charge_key(order_id),
             timeout=self.timeout,
+            attempt_timeout=self.attempt_timeout,
         )
         if response.status in (200, 201):
             body = response.json()
@@ -240,6 +247,7 @@ class Payments:
             json={"reason": reason[:MAX_REASON]},
             idempotency_key=refund_key(order_id),
             timeout=self.timeout,
+            attempt_timeout=self.attempt_timeout,
         )
         if response.status in (200, 201):
             return

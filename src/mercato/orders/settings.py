@@ -31,8 +31,20 @@ class OrdersSettings(ServiceSettings):
         description="The payments service's base URL, or its instances' comma-separated.",
     )
     catalog_timeout_seconds: float = Field(default=3.0, gt=0, description="Per catalog call.")
+    catalog_attempt_timeout_seconds: float = Field(
+        default=1.5,
+        ge=0,
+        description="Per try of a catalog call; a replica slower than this is left for "
+        "another (0: the whole call).",
+    )
     payments_timeout_seconds: float = Field(
         default=10.0, gt=0, description="Per payments call (above the provider's own timeout)."
+    )
+    payments_attempt_timeout_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        description="Per try of a payments call (0: the whole call, as a charge may wait "
+        "on the provider).",
     )
     checkout_timeout_seconds: float = Field(
         default=8.0, ge=0, description="How long POST /api/orders waits for the saga."
