@@ -38,7 +38,7 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 JWKS_CACHE = "public, max-age=15"
 
 
-def _context(request: Request) -> AuthContext:
+async def _context(request: Request) -> AuthContext:
     return lifecycle.auth_context(get_runtime(request))
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, and_, case, delete, func, select, update
+from sqlalchemy import CursorResult, and_, bindparam, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -72,9 +72,13 @@ async def user_by_email(session: AsyncSession, email: str) -> User | None:
     return (await session.execute(select(User).where(User.email == email))).scalar_one_or_none()
 
 
+# Built once, so its cache key is too (`session.get` builds one per call).
+_USER_BY_ID = select(User).where(User.id == bindparam("user_id"))
+
+
 async def user_by_id(session: AsyncSession, user_id: str) -> User | None:
     """The account with this id."""
-    return await session.get(User, user_id)
+    return (await session.execute(_USER_BY_ID, {"user_id": user_id})).scalar_one_or_none()
 
 
 async def add_user(

