@@ -1,7 +1,8 @@
 """Run the reference workload and print a table: `python -m bench [--seconds N]`.
 
 Starts Mercato with `mercato up` (embedded NATS, SQLite) on free ports, and the
-naive baseline beside it, then measures at 16 concurrent connections:
+naive baseline beside it, then measures at 16 concurrent connections (with the CPU
+every process spends per request for the three `users/me` runs):
 an authenticated `GET /api/users/me` (through the gateway, direct to the users
 service, and through the naive design), a public product read (gateway and
 direct) and a search; latency at a fixed rate below saturation; each process's
@@ -19,7 +20,14 @@ import urllib.request
 from typing import Any
 
 from bench.load import Request, Result, closed_loop, fixed_rate
-from bench.system import free_base_port, naive_system, postgres_databases, rss_mb, start_mercato
+from bench.system import (
+    cpu_seconds,
+    free_base_port,
+    naive_system,
+    postgres_databases,
+    rss_mb,
+    start_mercato,
+)
 
 
 def _call(method: str, url: str, body: dict[str, Any] | None = None, token: str = "") -> Any:
@@ -85,12 +93,24 @@ def measure(n: int, secs: float, databases: dict[str, str], database: str) -> No
         json_headers = {"Content-Type": "application/json"}
 
         rows: list[tuple[str, Result]] = []
+        # CPU per request in each process that serves it: where the time goes, and a
+        # ratio between designs that moves less than req/s on a shared, noisy machine.
+        cpu_rows: list[tuple[str, dict[str, float]]] = []
 
-        def run(name: str, request: Request) -> Result:
+        def run(name: str, request: Request, cpu_of: dict[str, int] | None = None) -> Result:
+            before = {proc: cpu_seconds(pid) for proc, pid in (cpu_of or {}).items()}
             result = closed_loop(request, connections=n, seconds=secs)
             rows.append((name, result))
             print(_row(name, result), flush=True)
+            if cpu_of and result.requests:
+                used = {
+                    proc: (cpu_seconds(pid) - before[proc]) * 1000 / result.requests
+                    for proc, pid in cpu_of.items()
+                }
+                cpu_rows.append((name, used))
             return result
+
+        pids = system.pids()
 
         print(
             f"# Mercato benchmark on {database}: {n} connections, {secs:.0f} s per run; "
@@ -98,14 +118,21 @@ def measure(n: int, secs: float, databases: dict[str, str], database: str) -> No
         )
         print("| scenario | req/s | p50 ms | p99 ms | errors | tool |")
         print("|---|---:|---:|---:|---:|---|")
-        me_gw = run("GET /api/users/me via gateway", Request("GET", f"{gw}/api/users/me", auth))
+        me_gw = run(
+            "GET /api/users/me via gateway",
+            Request("GET", f"{gw}/api/users/me", auth),
+            {p: pids[p] for p in ("gateway-1", "users-1")},
+        )
         me_direct = run(
             "GET /api/users/me direct to users",
             Request("GET", f"{system.direct('users')}/api/users/me", auth),
+            {"users-1": pids["users-1"]},
         )
         with naive_system(system.direct("auth"), free_base_port() + 300) as naive:
             me_naive = run(
-                "GET /api/users/me naive design", Request("GET", f"{naive}/api/users/me", auth)
+                "GET /api/users/me naive design",
+                Request("GET", f"{naive.url}/api/users/me", auth),
+                {**naive.pids, "auth-1": pids["auth-1"]},
             )
         run(
             "GET /api/catalog/products/{id} via gateway",
@@ -140,11 +167,20 @@ def measure(n: int, secs: float, databases: dict[str, str], database: str) -> No
             Request("POST", f"{gw}/api/auth/login", json_headers, login_body),
         )
 
+        print("\n| scenario | CPU ms per request, by process | total |\n|---|---|---:|")
+        for name, used in cpu_rows:
+            parts = ", ".join(f"{proc} {ms:.2f}" for proc, ms in used.items())
+            print(f"| {name} | {parts} | {sum(used.values()):.2f} |")
+
         print("\n| ratio | value |\n|---|---:|")
         print(f"| gateway vs naive (users/me req/s) | {me_gw.rps / max(me_naive.rps, 1e-9):.1f}x |")
         print(
             f"| gateway vs direct (users/me req/s) | {me_gw.rps / max(me_direct.rps, 1e-9):.2f} |"
         )
+        if len(cpu_rows) == 3:
+            mercato_cpu, naive_cpu = sum(cpu_rows[0][1].values()), sum(cpu_rows[2][1].values())
+            ratio = naive_cpu / mercato_cpu
+            print(f"| naive vs gateway (users/me CPU per request) | {ratio:.1f}x |")
 
         print("\n| process | RSS MiB |\n|---|---:|")
         for name, mib in resident.items():

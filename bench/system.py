@@ -18,6 +18,7 @@ from pathlib import Path
 
 __all__ = [
     "Mercato",
+    "Naive",
     "cpu_seconds",
     "free_base_port",
     "naive_system",
@@ -175,8 +176,16 @@ def start_mercato(env: dict[str, str] | None = None, settle: float = 15.0) -> It
                 process.kill()
 
 
+@dataclass
+class Naive:
+    """The running naive baseline: its gateway's URL and its processes."""
+
+    url: str
+    pids: dict[str, int]
+
+
 @contextlib.contextmanager
-def naive_system(auth_url: str, port: int) -> Iterator[str]:
+def naive_system(auth_url: str, port: int) -> Iterator[Naive]:
     """The naive gateway on `port` in front of the naive service on `port + 1`."""
     with tempfile.TemporaryDirectory(prefix="mercato-naive-") as tmp:
         service = subprocess.Popen(
@@ -198,7 +207,10 @@ def naive_system(auth_url: str, port: int) -> Iterator[str]:
                 if time.monotonic() > deadline:
                     raise TimeoutError("the naive system did not start")
                 time.sleep(0.1)
-            yield f"http://127.0.0.1:{port}"
+            yield Naive(
+                f"http://127.0.0.1:{port}",
+                {"naive-gateway": gateway.pid, "naive-service": service.pid},
+            )
         finally:
             for process in (gateway, service):
                 process.terminate()
