@@ -95,6 +95,14 @@ POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 RABBIT_URL = "amqp://guest:guest@127.0.0.1:5672/"
 
 
+def closed_port() -> int:
+    """A local port with nothing listening on it (free to listen on, too)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
 def require_server(name: str, host: str, port: int, *, timeout: float = 1.0) -> None:
     """Skip the test (fail it under MERCATO_REQUIRE_SERVERS=1) unless host:port answers."""
     try:

@@ -7,7 +7,6 @@ The server's handlers count the calls they receive and misbehave on demand: answ
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections import Counter
 from collections.abc import AsyncIterator
 
@@ -28,6 +27,7 @@ from mercato.chassis.http import (
     ServiceUnavailableError,
 )
 from mercato.chassis.service_tokens import ServiceTokenProvider
+from tests.support import closed_port
 
 
 class Upstream:
@@ -122,14 +122,6 @@ async def client() -> AsyncIterator[ServiceClient]:
 
 def url(server: BaseTestServer, path: str) -> str:
     return str(server.make_url(path))
-
-
-def closed_port() -> int:
-    """A local port with nothing listening on it."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 # -- retries ---------------------------------------------------------------------

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import gc
+import logging
+import signal
+from types import FrameType
 
 import uvicorn
 from fastapi import FastAPI
@@ -10,6 +13,14 @@ from fastapi import FastAPI
 from mercato.chassis.config import ServiceSettings
 
 __all__ = ["serve"]
+
+
+def _flush_logs_then_terminate(signum: int, _: FrameType | None) -> None:
+    """Write the log lines still batched, then die of `signum` as by default."""
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    signal.signal(signum, signal.SIG_DFL)
+    signal.raise_signal(signum)
 
 
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
@@ -33,4 +44,8 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
     # machine, a pause every request in flight would wait out).
     gc.collect()
     gc.freeze()
+    # After a graceful shutdown uvicorn restores the SIGTERM handler it found and
+    # raises the signal again; the default action would end the process before the
+    # batched log lines (`chassis.logs`) of the shutdown are written.
+    signal.signal(signal.SIGTERM, _flush_logs_then_terminate)
     uvicorn.Server(config).run()
