@@ -6,7 +6,9 @@ lines per request written one by one cost each service a system call per line an
 woke the launcher, which relays every service's output, once per line (about a
 fifth of a millisecond of CPU per proxied request on the reference machine).
 Warnings and errors, records logged outside the event loop's thread and a full
-batch are written at once, and everything left is written at exit.
+batch are written at once; what is left is written at exit, and on SIGTERM by
+`chassis.serve` before the process dies of it. A SIGKILL loses at most the last
+`max_delay` of info lines.
 """
 
 from __future__ import annotations
