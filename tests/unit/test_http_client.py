@@ -396,14 +396,19 @@ def origin(server: BaseTestServer) -> str:
     return str(server.make_url("")).rstrip("/")
 
 
+@pytest.fixture
+def pool(server: TestServer, second: tuple[Upstream, TestServer]) -> Pool:
+    """Both instances, `server` first."""
+    return Pool("upstream", [origin(server), origin(second[1])])
+
+
 async def test_a_pool_balances_calls_round_robin(
     client: ServiceClient,
-    server: TestServer,
     upstream: Upstream,
     second: tuple[Upstream, TestServer],
+    pool: Pool,
 ) -> None:
-    other, other_server = second
-    pool = Pool("catalog", [origin(server), origin(other_server)])
+    other, _ = second
     for _ in range(4):
         response = await client.get("/echo", target="catalog", pool=pool)
         assert response.status == 200 and response.target == "catalog"
@@ -413,13 +418,12 @@ async def test_a_pool_balances_calls_round_robin(
 
 async def test_a_retry_goes_to_another_instance_with_the_same_key(
     client: ServiceClient,
-    server: TestServer,
     upstream: Upstream,
     second: tuple[Upstream, TestServer],
+    pool: Pool,
 ) -> None:
-    other, other_server = second
+    other, _ = second
     upstream.failures_left = 1
-    pool = Pool("payments", [origin(server), origin(other_server)])
     response = await client.post("/flaky", target="payments", pool=pool, idempotency_key="k-9")
     assert response.status == 200
     assert upstream.calls["/flaky"] == 1 and other.calls["/flaky"] == 1
@@ -428,13 +432,12 @@ async def test_a_retry_goes_to_another_instance_with_the_same_key(
 
 async def test_a_post_that_reached_an_instance_is_not_sent_to_another(
     client: ServiceClient,
-    server: TestServer,
     upstream: Upstream,
     second: tuple[Upstream, TestServer],
+    pool: Pool,
 ) -> None:
-    other, other_server = second
+    other, _ = second
     upstream.failures_left = 1
-    pool = Pool("payments", [origin(server), origin(other_server)])
     with pytest.raises(ServiceUnavailableError):
         await client.post("/flaky", target="payments", pool=pool, json={"amount": 1})
     assert upstream.calls["/flaky"] == 1
@@ -443,13 +446,12 @@ async def test_a_post_that_reached_an_instance_is_not_sent_to_another(
 
 async def test_a_hung_instance_costs_one_attempt_with_a_per_call_attempt_timeout(
     client: ServiceClient,
-    server: TestServer,
     upstream: Upstream,
     second: tuple[Upstream, TestServer],
+    pool: Pool,
 ) -> None:
-    other, other_server = second
+    other, _ = second
     upstream.slow_calls_left = 100  # the first instance hangs on every call
-    pool = Pool("catalog", [origin(server), origin(other_server)])
 
     response = await client.get("/slow", target="catalog", pool=pool, attempt_timeout=0.2)
 
@@ -460,13 +462,12 @@ async def test_a_hung_instance_costs_one_attempt_with_a_per_call_attempt_timeout
 
 async def test_without_an_attempt_timeout_a_hung_instance_takes_the_whole_deadline(
     client: ServiceClient,
-    server: TestServer,
     upstream: Upstream,
     second: tuple[Upstream, TestServer],
+    pool: Pool,
 ) -> None:
-    other, other_server = second
+    other, _ = second
     upstream.slow_calls_left = 100
-    pool = Pool("catalog", [origin(server), origin(other_server)])
 
     with pytest.raises(ServiceTimeoutError):
         await client.get("/slow", target="catalog", pool=pool, timeout=0.3)

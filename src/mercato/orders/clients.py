@@ -102,15 +102,49 @@ def _product(raw: dict[str, Any]) -> Product:
     )
 
 
-class Catalog:
+class _Service:
+    """Calls to one service's instances, each bounded by the same deadlines."""
+
+    def __init__(
+        self,
+        http: ServiceClient,
+        target: str,
+        urls: Sequence[str],
+        *,
+        timeout: float,
+        attempt_timeout: float,
+    ) -> None:
+        self.http = http
+        self.target = target
+        self.pool = Pool(target, urls)
+        self.base = f"/api/{target}"
+        self.timeout = timeout
+        self.attempt_timeout = attempt_timeout or None  # 0: the whole call
+
+    async def call(self, method: str, path: str, **kwargs: Any) -> ServiceResponse:
+        """`method` `base + path` on one of the instances (see `ServiceClient.request`)."""
+        return await self.http.request(
+            method,
+            self.base + path,
+            target=self.target,
+            pool=self.pool,
+            timeout=self.timeout,
+            attempt_timeout=self.attempt_timeout,
+            **kwargs,
+        )
+
+
+class Catalog(_Service):
     """The catalog's product lookups and inventory reservations."""
 
     def __init__(self, http: ServiceClient, settings: OrdersSettings) -> None:
-        self.http = http
-        self.pool = Pool(CATALOG, settings.catalog_urls)
-        self.base = "/api/catalog"
-        self.timeout = settings.catalog_timeout_seconds
-        self.attempt_timeout = settings.catalog_attempt_timeout_seconds or None
+        super().__init__(
+            http,
+            CATALOG,
+            settings.catalog_urls,
+            timeout=settings.catalog_timeout_seconds,
+            attempt_timeout=settings.catalog_attempt_timeout_seconds,
+        )
 
     async def products(self, ids: Iterable[str]) -> dict[str, Product]:
         """The products among `ids` that exist, by id (batch lookups)."""
@@ -118,13 +152,10 @@ class Catalog:
         found: dict[str, Product] = {}
         for start in range(0, len(wanted), BATCH):
             chunk = wanted[start : start + BATCH]
-            response = await self.http.get(
-                f"{self.base}/products",
-                target=CATALOG,
-                pool=self.pool,
+            response = await self.call(
+                "GET",
+                "/products",
                 params={"ids": ",".join(chunk), "limit": len(chunk)},
-                timeout=self.timeout,
-                attempt_timeout=self.attempt_timeout,
                 auth=False,
             )
             response.raise_for_status()
@@ -141,13 +172,10 @@ class Catalog:
     ) -> Reservation:
         """Hold stock for an order (idempotent by order id) and learn its prices."""
         lines = [{"product_id": i["product_id"], "quantity": i["quantity"]} for i in items]
-        response = await self.http.post(
-            f"{self.base}/reservations",
-            target=CATALOG,
-            pool=self.pool,
+        response = await self.call(
+            "POST",
+            "/reservations",
             json={"order_id": order_id, "items": lines, "ttl_seconds": ttl_seconds},
-            timeout=self.timeout,
-            attempt_timeout=self.attempt_timeout,
             idempotent=True,
         )
         if response.status in (200, 201):
@@ -159,14 +187,7 @@ class Catalog:
 
     async def commit(self, *, order_id: str) -> bool:
         """Take reserved stock off the shelf; False when the reservation is gone."""
-        response = await self.http.post(
-            f"{self.base}/reservations/{order_id}/commit",
-            target=CATALOG,
-            pool=self.pool,
-            timeout=self.timeout,
-            attempt_timeout=self.attempt_timeout,
-            idempotent=True,
-        )
+        response = await self.call("POST", f"/reservations/{order_id}/commit", idempotent=True)
         if response.status == 200:
             return True
         if response.status in (404, 409):
@@ -175,14 +196,7 @@ class Catalog:
 
     async def release(self, *, order_id: str) -> None:
         """Give held (or committed) stock back; a reservation that never was is fine."""
-        response = await self.http.post(
-            f"{self.base}/reservations/{order_id}/release",
-            target=CATALOG,
-            pool=self.pool,
-            timeout=self.timeout,
-            attempt_timeout=self.attempt_timeout,
-            idempotent=True,
-        )
+        response = await self.call("POST", f"/reservations/{order_id}/release", idempotent=True)
         if response.status in (200, 404):
             return
         if response.status == 409:
@@ -190,15 +204,17 @@ class Catalog:
         raise ServiceResponseError(response)
 
 
-class Payments:
+class Payments(_Service):
     """Charges and refunds at the payments service."""
 
     def __init__(self, http: ServiceClient, settings: OrdersSettings) -> None:
-        self.http = http
-        self.pool = Pool(PAYMENTS, settings.payments_urls)
-        self.base = "/api/payments"
-        self.timeout = settings.payments_timeout_seconds
-        self.attempt_timeout = settings.payments_attempt_timeout_seconds or None
+        super().__init__(
+            http,
+            PAYMENTS,
+            settings.payments_urls,
+            timeout=settings.payments_timeout_seconds,
+            attempt_timeout=settings.payments_attempt_timeout_seconds,
+        )
 
     async def charge(
         self,
@@ -209,10 +225,9 @@ class Payments:
         amount: dict[str, Any],
     ) -> Charge:
         """Charge an order's total once (by the key `<order_id>:charge`)."""
-        response = await self.http.post(
-            f"{self.base}/charges",
-            target=PAYMENTS,
-            pool=self.pool,
+        response = await self.call(
+            "POST",
+            "/charges",
             json={
                 "order_id": order_id,
                 "user_id": user_id,
@@ -220,8 +235,6 @@ class Payments:
                 "amount": amount,
             },
             idempotency_key=charge_key(order_id),
-            timeout=self.timeout,
-            attempt_timeout=self.attempt_timeout,
         )
         if response.status in (200, 201):
             body = response.json()
@@ -240,14 +253,11 @@ class Payments:
 
     async def refund(self, *, order_id: str, payment_id: str, reason: str) -> None:
         """Refund a payment in full, once (by the key `<order_id>:refund`)."""
-        response = await self.http.post(
-            f"{self.base}/{payment_id}/refunds",
-            target=PAYMENTS,
-            pool=self.pool,
+        response = await self.call(
+            "POST",
+            f"/{payment_id}/refunds",
             json={"reason": reason[:MAX_REASON]},
             idempotency_key=refund_key(order_id),
-            timeout=self.timeout,
-            attempt_timeout=self.attempt_timeout,
         )
         if response.status in (200, 201):
             return
