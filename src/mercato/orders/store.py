@@ -107,10 +107,7 @@ async def find_by_key(session: AsyncSession, *, user_id: str, key: str) -> Order
 
 async def history(session: AsyncSession, order_id: str) -> Sequence[OrderHistory]:
     """The states an order went through, in order."""
-    statement = (
-        select(OrderHistory).where(OrderHistory.order_id == order_id).order_by(OrderHistory.id)
-    )
-    return (await session.scalars(statement)).all()
+    return (await histories(session, [order_id]))[order_id]
 
 
 async def histories(
