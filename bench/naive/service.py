@@ -11,9 +11,8 @@ import sqlite3
 import sys
 import urllib.error
 import urllib.request
-from http.server import BaseHTTPRequestHandler
 
-from bench.naive import serve_forever
+from bench.naive import Handler, serve_forever
 
 
 def main() -> None:
@@ -22,24 +21,15 @@ def main() -> None:
     with sqlite3.connect(db_path) as db:
         db.execute("CREATE TABLE IF NOT EXISTS profiles (id TEXT PRIMARY KEY, doc TEXT)")
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _send(self, status: int, body: bytes) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def do_GET(self) -> None:
+    class Service(Handler):
+        def do_GET(self) -> None:  # noqa: N802 (the name http.server dispatches to)
             check = urllib.request.Request(f"{auth_url}/api/auth/me")
             check.add_header("Authorization", self.headers.get("Authorization", ""))
             try:
                 with urllib.request.urlopen(check, timeout=10) as response:
                     user = json.loads(response.read())
             except urllib.error.HTTPError as exc:
-                self._send(exc.code, exc.read())
+                self.answer(exc.code, exc.read())
                 return
             with sqlite3.connect(db_path) as db:
                 row = db.execute("SELECT doc FROM profiles WHERE id = ?", (user["id"],)).fetchone()
@@ -48,12 +38,9 @@ def main() -> None:
                     db.execute("INSERT OR IGNORE INTO profiles VALUES (?, ?)", (user["id"], doc))
                 else:
                     doc = row[0]
-            self._send(200, doc.encode())
+            self.answer(200, doc.encode())
 
-        def log_message(self, *_: object) -> None:
-            pass
-
-    serve_forever(port, Handler)
+    serve_forever(port, Service)
 
 
 if __name__ == "__main__":
