@@ -1,15 +1,19 @@
-"""Unit tests of the users service's input validation and merge rules."""
+"""Unit tests of the users service's input validation, merge rules and profile body."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pytest
 from pydantic import ValidationError
 
 from mercato.chassis.errors import Unprocessable
+from mercato.chassis.responses import JsonResponse
 from mercato.users.countries import COUNTRY_CODES, is_country_code
-from mercato.users.schemas import AddressIn, ProfilePatch
+from mercato.users.models import Profile
+from mercato.users.schemas import AddressIn, ProfileOut, ProfilePatch, profile_body
 from mercato.users.service import MAX_PREFERENCE_BYTES, merge_preferences, resolve_addresses
 
 ADDRESS: dict[str, Any] = {
@@ -144,3 +148,24 @@ def test_resolve_addresses_refuses_unknown_ids() -> None:
         resolve_addresses([], [AddressIn.model_validate({**ADDRESS, "id": "nope"})])
     assert caught.value.errors is not None
     assert caught.value.errors[0]["field"] == "addresses.0.id"
+
+
+def test_profile_body_is_the_profile_out_shape() -> None:
+    now = datetime(2026, 11, 23, 1, 2, 3, 456789, tzinfo=UTC)
+    profile = Profile(
+        user_id="u-1",
+        email="ann@example.com",
+        name="Ann",
+        bio="Hi",
+        avatar_url="https://example.com/a.png",
+        preferences={"theme": "dark", "n": 3},
+        addresses=resolve_addresses([], [AddressIn.model_validate(ADDRESS)]),
+        created_at=now,
+        updated_at=now,
+        version=1,
+    )
+    body = profile_body(profile)
+    sent = orjson.loads(JsonResponse(body).body)
+    assert sent == ProfileOut.model_validate(body).model_dump(mode="json")
+    assert sent["created_at"] == "2026-11-23T01:02:03.456789Z"
+    assert sent["addresses"][0]["country"] == "DE"

@@ -15,10 +15,10 @@ __all__ = ["JsonResponse"]
 
 
 class JsonResponse(Response):
-    """JSON encoded with orjson (datetimes as RFC 3339)."""
+    """JSON encoded with orjson; UTC datetimes end in `Z`, as pydantic writes them."""
 
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
         """Encode `content`."""
-        return orjson.dumps(content)
+        return orjson.dumps(content, option=orjson.OPT_UTC_Z)

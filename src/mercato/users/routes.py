@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from mercato.chassis.deps import RuntimeDep, SessionDep
 from mercato.chassis.errors import Forbidden
 from mercato.chassis.events import Outbox
+from mercato.chassis.responses import JsonResponse
 from mercato.chassis.security import Admin, CurrentUser, Principal
 from mercato.users import service
-from mercato.users.models import Profile
-from mercato.users.schemas import AddressOut, ProfileOut, ProfilePage, ProfilePatch
+from mercato.users.schemas import ProfileOut, ProfilePage, ProfilePatch, profile_body
 
 __all__ = ["router"]
 
@@ -37,57 +37,43 @@ AdminOrService = Annotated[Principal, Depends(admin_or_service)]
 OutboxDep = Annotated[Outbox, Depends(outbox_of)]
 
 
-def profile_out(profile: Profile) -> ProfileOut:
-    """The API shape of a stored profile."""
-    addresses: list[dict[str, Any]] = profile.addresses or []
-    return ProfileOut(
-        id=profile.user_id,
-        email=profile.email,
-        name=profile.name,
-        bio=profile.bio,
-        avatar_url=profile.avatar_url,
-        preferences=profile.preferences or {},
-        addresses=[AddressOut.model_validate(address) for address in addresses],
-        created_at=profile.created_at,
-        updated_at=profile.updated_at,
-    )
-
-
-@router.get("/me", summary="Read your own profile")
-async def read_me(principal: CurrentUser, session: SessionDep) -> ProfileOut:
+@router.get("/me", response_model=ProfileOut, summary="Read your own profile")
+async def read_me(principal: CurrentUser, session: SessionDep) -> Response:
     """The caller's profile, created from their token on first use."""
     identity = service.identity_of(principal)
-    return profile_out(await service.get_own_profile(session, identity=identity))
+    return JsonResponse(profile_body(await service.get_own_profile(session, identity=identity)))
 
 
-@router.patch("/me", summary="Change your own profile")
+@router.patch("/me", response_model=ProfileOut, summary="Change your own profile")
 async def update_me(
     profile_in: ProfilePatch, principal: CurrentUser, session: SessionDep, outbox: OutboxDep
-) -> ProfileOut:
+) -> Response:
     """Change name, bio, avatar, preferences (merged) or addresses (replaced)."""
     identity = service.identity_of(principal)
     profile = await service.update_own_profile(
         session, outbox=outbox, identity=identity, patch=profile_in
     )
-    return profile_out(profile)
+    return JsonResponse(profile_body(profile))
 
 
-@router.get("", summary="List profiles (admin)")
+@router.get("", response_model=ProfilePage, summary="List profiles (admin)")
 async def list_profiles(
     _: Admin,
     session: SessionDep,
     email: Annotated[str | None, Query(max_length=320)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
-) -> ProfilePage:
+) -> Response:
     """Profiles newest first, filtered by email (any case), keyset paged."""
     found = await service.list_profiles(session, email=email, limit=limit, cursor=cursor)
-    return ProfilePage(
-        items=[profile_out(profile) for profile in found.items], next_cursor=found.next_cursor
+    return JsonResponse(
+        {"items": [profile_body(p) for p in found.items], "next_cursor": found.next_cursor}
     )
 
 
-@router.get("/{user_id}", summary="Read a profile by user id (admin or service)")
-async def read_profile(user_id: str, _: AdminOrService, session: SessionDep) -> ProfileOut:
+@router.get(
+    "/{user_id}", response_model=ProfileOut, summary="Read a profile by user id (admin or service)"
+)
+async def read_profile(user_id: str, _: AdminOrService, session: SessionDep) -> Response:
     """The profile of `user_id`; 404 when there is none."""
-    return profile_out(await service.get_profile(session, user_id=user_id))
+    return JsonResponse(profile_body(await service.get_profile(session, user_id=user_id)))

