@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from mercato.catalog.app import create_app
 from mercato.catalog.models import EVENTS
+from mercato.catalog.schemas import ProductOut
 from mercato.catalog.settings import load_settings
 from mercato.contracts.events import validate
 from tests.support import TokenFactory, running
@@ -101,7 +102,9 @@ async def test_an_admin_creates_a_product_and_anyone_reads_it(
     body = response.json()
     assert (created["on_hand"], created["reserved"]) == (12, 0)  # admins see the split
     assert body == {k: v for k, v in created.items() if k not in ("on_hand", "reserved")}
-    assert {"id", "sku", "title", "price", "stock", "created_at", "updated_at"} <= set(body)
+    assert ProductOut.model_validate(body).model_dump(mode="json", exclude_unset=True) == body
+    [listed] = (await client.get(f"{API}/products")).json()["items"]
+    assert listed == body
     [event] = await outbox(app)
     assert (event["type"], event["version"], event["subject"]) == (
         "product.created",

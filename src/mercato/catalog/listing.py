@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.catalog import store
-from mercato.catalog.models import Product
 from mercato.catalog.search import has_terms
 from mercato.catalog.store import Listing, Sort
 from mercato.chassis.errors import Unprocessable
@@ -49,9 +49,9 @@ class ProductQuery:
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """One page of products and the cursor of the next (None on the last)."""
+    """One page of product rows and the cursor of the next (None on the last)."""
 
-    items: list[Product]
+    items: list[Row[Any]]
     next_cursor: str | None
 
 
@@ -139,6 +139,6 @@ async def list_products(session: AsyncSession, *, query: ProductQuery) -> Page:
     page = rows[:limit]
     next_cursor = None
     if len(rows) > limit:
-        last, key = page[-1]
-        next_cursor = encode_cursor([sort, _key_json(key), last.id])
-    return Page(items=[product for product, _ in page], next_cursor=next_cursor)
+        last = page[-1]
+        next_cursor = encode_cursor([sort, _key_json(last.sort_key), last.id])
+    return Page(items=list(page), next_cursor=next_cursor)

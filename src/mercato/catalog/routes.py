@@ -113,7 +113,7 @@ async def list_products(
 @router.get("/products/{product_id}", response_model=ProductOut)
 async def get_product(product_id: str, session: SessionDep, admin: AdminView) -> Response:
     """One product; 404 when there is none."""
-    product = await service.get_product(session, product_id=product_id)
+    product = await service.read_product(session, product_id=product_id)
     return JsonResponse(product_body(product, admin=admin))
 
 

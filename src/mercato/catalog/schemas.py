@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from sqlalchemy import Row
 
 from mercato.catalog.models import Product, ReservationStatus
 
@@ -193,8 +194,11 @@ class ImportResult(BaseModel):
     errors: list[ImportIssue] = Field(default_factory=list)
 
 
-def product_body(product: Product, *, admin: bool = False) -> dict[str, Any]:
-    """The JSON object of a product (the `ProductOut` shape); admins see its stock split."""
+def product_body(product: Product | Row[Any], *, admin: bool = False) -> dict[str, Any]:
+    """The JSON object of a product, entity or plain row (the `ProductOut` shape).
+
+    Admins also see its stock split into units on hand and reserved.
+    """
     body = {
         "id": product.id,
         "sku": product.sku,
@@ -207,7 +211,7 @@ def product_body(product: Product, *, admin: bool = False) -> dict[str, Any]:
         "attributes": product.attributes,
         "images": product.images,
         "thumbnail": product.thumbnail,
-        "stock": product.available,
+        "stock": product.on_hand - product.reserved,  # a row has no `available`
         "rating": product.rating,
         "created_at": product.created_at,
         "updated_at": product.updated_at,

@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,6 +47,7 @@ __all__ = [
     "get_product",
     "import_products",
     "list_categories",
+    "read_product",
     "replace_product",
     "update_product",
 ]
@@ -173,6 +175,14 @@ async def get_product(session: AsyncSession, *, product_id: str) -> Product:
     if product is None:
         raise NotFound(f"There is no product {product_id}.")
     return product
+
+
+async def read_product(session: AsyncSession, *, product_id: str) -> Row[Any]:
+    """The product with this id as a plain row, to show; NotFound otherwise."""
+    row = await store.read_product(session, product_id)
+    if row is None:
+        raise NotFound(f"There is no product {product_id}.")
+    return row
 
 
 async def _locked_product(session: AsyncSession, product_id: str) -> Product:
