@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, TypeDecorator, event, text
+from sqlalchemy import DateTime, Insert, Table, TypeDecorator, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -28,7 +29,7 @@ from sqlalchemy.pool import NullPool
 
 from mercato.chassis.sqlite_driver import DEFAULT_LOCK_TIMEOUT, inloop_dbapi
 
-__all__ = ["Base", "Database", "UtcDateTime", "begin_write"]
+__all__ = ["Base", "Database", "UtcDateTime", "begin_write", "insert_ignoring_conflicts"]
 
 
 SQLITE_POOL_SIZE = 64
@@ -71,6 +72,19 @@ async def begin_write(session: AsyncSession) -> None:
     """
     if session.get_bind().dialect.name == "sqlite":
         await session.execute(text("BEGIN IMMEDIATE"))
+
+
+def insert_ignoring_conflicts(table: Table, dialect: str) -> Insert | None:
+    """`INSERT ... ON CONFLICT DO NOTHING` into `table`; None where `dialect` has none.
+
+    Its values are given when it is executed, so one statement serves every call:
+    values built into a statement are coerced and hashed into a cache key per call.
+    """
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    return None
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:

@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, CursorResult, Table, and_, delete, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mercato.chassis.database import insert_ignoring_conflicts
 from mercato.logs.models import AuditEvent
 
 __all__ = ["EventFilter", "delete_before", "get", "insert_if_absent", "page", "prune_inbox"]
@@ -29,16 +29,19 @@ class EventFilter:
     until: datetime | None = None  # exclusive
 
 
+_INSERT_NEW = {
+    dialect: insert_ignoring_conflicts(cast(Table, AuditEvent.__table__), dialect)
+    for dialect in ("postgresql", "sqlite")
+}
+
+
 async def insert_if_absent(session: AsyncSession, values: dict[str, Any]) -> bool:
     """Insert one audit event unless its id is stored already; whether it was new."""
     dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        statement: Any = postgresql.insert(AuditEvent).values(values).on_conflict_do_nothing()
-    elif dialect == "sqlite":
-        statement = sqlite.insert(AuditEvent).values(values).on_conflict_do_nothing()
-    else:
+    statement = _INSERT_NEW.get(dialect)
+    if statement is None:
         raise RuntimeError(f"unsupported database dialect {dialect!r}")
-    result = cast(CursorResult[Any], await session.execute(statement))
+    result = cast(CursorResult[Any], await session.execute(statement, values))
     return result.rowcount == 1
 
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, and_, delete, insert, or_, select, update
+from sqlalchemy import CursorResult, Table, and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.orders.models import CartLine, Order, OrderHistory
@@ -88,11 +88,32 @@ async def clear_cart(session: AsyncSession, user_id: str) -> None:
 
 # -- orders --------------------------------------------------------------------
 
+# The order and saga statements are built once and take their values as parameters:
+# built per call, each was coerced and hashed into a cache key every time. The
+# updates are Core statements on the table: a parameter named after a column sets
+# it, and the `w_` parameters (no column has such a name) fill the WHERE clause.
+_ORDERS = cast(Table, Order.__table__)
+_ORDER = (
+    select(Order).where(Order.id == bindparam("order_id")).execution_options(populate_existing=True)
+)
+_ADD_HISTORY = insert(cast(Table, OrderHistory.__table__))
+_TAKE_LEASE = update(_ORDERS).where(
+    _ORDERS.c.id == bindparam("w_id"),
+    or_(
+        _ORDERS.c.lease_owner.is_(None),
+        _ORDERS.c.lease_until < bindparam("w_now"),
+        _ORDERS.c.lease_owner == bindparam("w_owner"),
+    ),
+)
+_HELD = update(_ORDERS).where(
+    _ORDERS.c.id == bindparam("w_id"), _ORDERS.c.lease_owner == bindparam("w_owner")
+)
+_MOVE = _HELD.where(_ORDERS.c.status == bindparam("w_status"))
+
 
 async def get_order(session: AsyncSession, order_id: str) -> Order | None:
     """The order `order_id`, read fresh from the database, or None."""
-    statement = select(Order).where(Order.id == order_id).execution_options(populate_existing=True)
-    return (await session.scalars(statement)).first()
+    return (await session.scalars(_ORDER, {"order_id": order_id})).first()
 
 
 async def find_by_key(session: AsyncSession, *, user_id: str, key: str) -> Order | None:
@@ -131,7 +152,7 @@ async def add_history(
 ) -> None:
     """Record that an order entered `status`."""
     await session.execute(
-        insert(OrderHistory).values(order_id=order_id, status=status.value, reason=reason, at=at)
+        _ADD_HISTORY, {"order_id": order_id, "status": status.value, "reason": reason, "at": at}
     )
 
 
@@ -159,25 +180,16 @@ async def take_lease(
     session: AsyncSession, *, order_id: str, owner: str, now: datetime, until: datetime
 ) -> bool:
     """Claim an order for `owner` unless another worker holds a live lease."""
-    result = await session.execute(
-        update(Order)
-        .where(
-            Order.id == order_id,
-            or_(Order.lease_owner.is_(None), Order.lease_until < now, Order.lease_owner == owner),
-        )
-        .values(lease_owner=owner, lease_until=until)
-        .execution_options(synchronize_session=False)
-    )
+    where = {"w_id": order_id, "w_now": now, "w_owner": owner}
+    values = {"lease_owner": owner, "lease_until": until}
+    result = await session.execute(_TAKE_LEASE, {**values, **where})
     return _rowcount(result) == 1
 
 
 async def release_lease(session: AsyncSession, *, order_id: str, owner: str) -> None:
     """Give up `owner`'s lease on an order (nothing happens if it is not theirs)."""
     await session.execute(
-        update(Order)
-        .where(Order.id == order_id, Order.lease_owner == owner)
-        .values(lease_owner=None, lease_until=None)
-        .execution_options(synchronize_session=False)
+        _HELD, {"w_id": order_id, "w_owner": owner, "lease_owner": None, "lease_until": None}
     )
 
 
@@ -203,12 +215,8 @@ async def move(
     }
     if reason is not None:
         values["reason"] = reason
-    result = await session.execute(
-        update(Order)
-        .where(Order.id == order_id, Order.status == expected.value, Order.lease_owner == owner)
-        .values(values)
-        .execution_options(synchronize_session=False)
-    )
+    where = {"w_id": order_id, "w_owner": owner, "w_status": expected.value}
+    result = await session.execute(_MOVE, {**values, **where})
     if _rowcount(result) != 1:
         return False
     await add_history(session, order_id=order_id, status=new, reason=reason, at=now)
@@ -220,10 +228,7 @@ async def touch(
 ) -> bool:
     """Update fields of an order the caller holds the lease of (no state change)."""
     result = await session.execute(
-        update(Order)
-        .where(Order.id == order_id, Order.lease_owner == owner)
-        .values({"updated_at": now, **fields})
-        .execution_options(synchronize_session=False)
+        _HELD, {"updated_at": now, **fields, "w_id": order_id, "w_owner": owner}
     )
     return _rowcount(result) == 1
 

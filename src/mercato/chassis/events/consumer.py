@@ -24,12 +24,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 
 from pydantic import ValidationError
-from sqlalchemy import Insert, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.chassis.context import new_context, reset_current, set_current
-from mercato.chassis.database import Database
+from mercato.chassis.database import Database, insert_ignoring_conflicts
 from mercato.chassis.events.bus import EventBus, PoisonEvent, Subscription
 from mercato.chassis.events.envelope import Event
 from mercato.chassis.events.tables import EventTables
@@ -60,6 +59,7 @@ class IdempotentConsumer:
         self.handlers = dict(handlers)
         self.max_deliver = max_deliver
         self._subscription: Subscription | None = None
+        self._insert_new = insert_ignoring_conflicts(tables.inbox, db.dialect)
 
     async def start(self, bus: EventBus) -> None:
         """Subscribe to the handlers' event types under this consumer's name."""
@@ -103,12 +103,7 @@ class IdempotentConsumer:
     async def _claim(self, session: AsyncSession, event: Event) -> bool:
         """Insert the inbox row; False when this consumer has already handled the event."""
         values = {"event_id": event.id, "consumer": self.name, "handled_at": datetime.now(UTC)}
-        statement: Insert
-        if self.db.dialect == "postgresql":
-            statement = postgresql.insert(self.tables.inbox).on_conflict_do_nothing()
-        elif self.db.dialect == "sqlite":
-            statement = sqlite.insert(self.tables.inbox).on_conflict_do_nothing()
-        else:
+        if self._insert_new is None:  # a dialect without ON CONFLICT: look first
             inbox = self.tables.inbox
             seen = await session.scalar(
                 select(inbox.c.event_id).where(
@@ -117,6 +112,7 @@ class IdempotentConsumer:
             )
             if seen is not None:
                 return False
-            statement = insert(inbox)
-        result = await session.execute(statement.values(**values))
+            await session.execute(insert(inbox), values)
+            return True
+        result = await session.execute(self._insert_new, values)
         return bool(getattr(result, "rowcount", 1))

@@ -53,6 +53,9 @@ class Outbox:
     def __init__(self, tables: EventTables, *, source: str) -> None:
         self.tables = tables
         self.source = source
+        # Built once and given its values as parameters: a statement built per event
+        # is coerced and hashed into a cache key per event.
+        self._insert = insert(tables.outbox)
 
     async def add(
         self,
@@ -73,15 +76,16 @@ class Outbox:
             occurred_at=_clock.now(),
         )
         await session.execute(
-            insert(self.tables.outbox).values(
-                id=event.id,
-                type=event.type,
-                subject=event.subject,
-                version=event.version,
-                payload=event.to_bytes().decode(),
-                created_at=event.occurred_at,
-                attempts=0,
-            )
+            self._insert,
+            {
+                "id": event.id,
+                "type": event.type,
+                "subject": event.subject,
+                "version": event.version,
+                "payload": event.to_bytes().decode(),
+                "created_at": event.occurred_at,
+                "attempts": 0,
+            },
         )
         self._ring_on_commit(session.sync_session)
         return event
