@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.catalog.inventory import StockLevel
@@ -34,6 +35,34 @@ __all__ = [
 ]
 
 _LEVEL = (Product.id, Product.sku, Product.on_hand, Product.reserved)
+
+# The statements of a reservation are built once and take their values as
+# parameters: built per call, each was coerced and hashed into a cache key every
+# time. The stock update is a Core statement on the table: the ORM's bulk-update
+# path added only bookkeeping to it.
+_PRODUCTS = cast(Table, Product.__table__)
+_PRICED = select(Product.id, Product.sku, Product.price_amount, Product.currency).where(
+    Product.id.in_(bindparam("ids", expanding=True))
+)
+_MOVE_STOCK = (
+    update(_PRODUCTS)
+    .where(_PRODUCTS.c.id == bindparam("w_id"))
+    .values(
+        on_hand=_PRODUCTS.c.on_hand + bindparam("d_on_hand"),
+        reserved=_PRODUCTS.c.reserved + bindparam("d_reserved"),
+    )
+    .returning(_PRODUCTS.c.id, _PRODUCTS.c.sku, _PRODUCTS.c.on_hand, _PRODUCTS.c.reserved)
+)
+_MOVE_STOCK_IF_AVAILABLE = _MOVE_STOCK.where(
+    _PRODUCTS.c.on_hand - _PRODUCTS.c.reserved >= bindparam("w_need")
+)
+_RESERVATION = select(Reservation).where(Reservation.order_id == bindparam("order_id"))
+_RESERVATION_FOR_UPDATE = _RESERVATION.with_for_update().execution_options(populate_existing=True)
+_RESERVATION_ITEMS = (
+    select(ReservationItem)
+    .where(ReservationItem.order_id == bindparam("order_id"))
+    .order_by(ReservationItem.line)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,11 +87,7 @@ async def priced_products(
     """The existing products among `product_ids`, by id."""
     if not product_ids:
         return {}
-    result = await session.execute(
-        select(Product.id, Product.sku, Product.price_amount, Product.currency).where(
-            Product.id.in_(list(product_ids))
-        )
-    )
+    result = await session.execute(_PRICED, {"ids": list(product_ids)})
     return {row[0]: PricedProduct(*row) for row in result}
 
 
@@ -75,16 +100,11 @@ async def move_stock(
     need: int | None = None,
 ) -> StockLevel | None:
     """Add to on hand and reserved; with `need`, only if that many units are available."""
-    statement = (
-        update(Product)
-        .where(Product.id == product_id)
-        .values(on_hand=Product.on_hand + on_hand, reserved=Product.reserved + reserved)
-        .returning(*_LEVEL)
-        .execution_options(synchronize_session=False)
-    )
-    if need is not None:
-        statement = statement.where(Product.on_hand - Product.reserved >= need)
-    result = await session.execute(statement)
+    params = {"w_id": product_id, "d_on_hand": on_hand, "d_reserved": reserved}
+    if need is None:
+        result = await session.execute(_MOVE_STOCK, params)
+    else:
+        result = await session.execute(_MOVE_STOCK_IF_AVAILABLE, {**params, "w_need": need})
     return _level(result.first())
 
 
@@ -118,20 +138,14 @@ async def get_reservation(
     session: AsyncSession, order_id: str, *, for_update: bool = False
 ) -> Reservation | None:
     """The reservation of an order; `for_update` locks its row (PostgreSQL) and rereads it."""
-    statement = select(Reservation).where(Reservation.order_id == order_id)
-    if for_update:
-        statement = statement.with_for_update().execution_options(populate_existing=True)
-    result = await session.execute(statement)
+    statement = _RESERVATION_FOR_UPDATE if for_update else _RESERVATION
+    result = await session.execute(statement, {"order_id": order_id})
     return result.scalar_one_or_none()
 
 
 async def reservation_items(session: AsyncSession, order_id: str) -> list[ReservationItem]:
     """The lines of a reservation in the order they were requested."""
-    result = await session.execute(
-        select(ReservationItem)
-        .where(ReservationItem.order_id == order_id)
-        .order_by(ReservationItem.line)
-    )
+    result = await session.execute(_RESERVATION_ITEMS, {"order_id": order_id})
     return list(result.scalars())
 
 

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import CursorResult, and_, delete, func, or_, select, update
+from sqlalchemy import CursorResult, Table, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,15 +39,38 @@ __all__ = [
 ]
 
 
-async def _changed(session: AsyncSession, statement: Any) -> bool:
+# The statements of a charge are built once and take their values as parameters:
+# built per call (`session.get` builds one too), each was coerced and hashed into a
+# cache key every time. `_FINISH_PAYMENT` is a Core statement on the table: a
+# parameter named after a column sets it, and the `w_` ones fill the WHERE clause.
+_PAYMENTS = cast(Table, Payment.__table__)
+_METHOD = select(Method).where(Method.id == bindparam("method_id"))
+_PAYMENT = (
+    select(Payment)
+    .where(Payment.id == bindparam("payment_id"))
+    .execution_options(populate_existing=True)
+)
+_PAYMENT_BY_KEY = (
+    select(Payment)
+    .where(Payment.idempotency_key == bindparam("key"))
+    .execution_options(populate_existing=True)
+)
+_FINISH_PAYMENT = update(_PAYMENTS).where(
+    _PAYMENTS.c.id == bindparam("w_id"), _PAYMENTS.c.status == PENDING
+)
+
+
+async def _changed(
+    session: AsyncSession, statement: Any, params: dict[str, Any] | None = None
+) -> bool:
     """Execute a one-row write; whether it changed that row."""
-    result = cast(CursorResult[Any], await session.execute(statement))
+    result = cast(CursorResult[Any], await session.execute(statement, params))
     return result.rowcount == 1
 
 
 async def get_method(session: AsyncSession, method_id: str) -> Method | None:
     """The method `method_id`, or None."""
-    return await session.get(Method, method_id)
+    return (await session.scalars(_METHOD, {"method_id": method_id})).first()
 
 
 async def methods_of(session: AsyncSession, user_id: str) -> Sequence[Method]:
@@ -74,7 +97,7 @@ async def delete_method(session: AsyncSession, *, method_id: str, user_id: str) 
 
 async def get_payment(session: AsyncSession, payment_id: str) -> Payment | None:
     """The payment `payment_id` as stored now, or None."""
-    return await session.get(Payment, payment_id, populate_existing=True)
+    return (await session.scalars(_PAYMENT, {"payment_id": payment_id})).first()
 
 
 Row = TypeVar("Row", Payment, Refund)
@@ -102,8 +125,7 @@ async def claim_key(
 
 async def payment_by_key(session: AsyncSession, key: str) -> Payment | None:
     """The payment made under idempotency key `key`, or None."""
-    statement = select(Payment).where(Payment.idempotency_key == key)
-    return (await session.scalars(statement.execution_options(populate_existing=True))).first()
+    return (await session.scalars(_PAYMENT_BY_KEY, {"key": key})).first()
 
 
 async def page_payments(
@@ -149,12 +171,10 @@ async def finish_payment(
     now: datetime,
 ) -> bool:
     """Record the outcome of a pending payment; False if it was finished already."""
-    statement = (
-        update(Payment)
-        .where(Payment.id == payment_id, Payment.status == PENDING)
-        .values(status=status, reason=reason, provider_charge_id=charge_id, updated_at=now)
+    values = {"status": status, "reason": reason, "provider_charge_id": charge_id}
+    return await _changed(
+        session, _FINISH_PAYMENT, {**values, "updated_at": now, "w_id": payment_id}
     )
-    return await _changed(session, statement)
 
 
 async def reserve_refund(
