@@ -139,4 +139,4 @@ def text_search(dialect: str, q: str) -> TextSearch | None:
 
 def fts_join_condition() -> ColumnElement[bool]:
     """How the FTS5 table joins the products table."""
-    return FTS_TABLE.c.rowid == Product.pk
+    return FTS_TABLE.c.rowid == Product.__table__.c.pk
