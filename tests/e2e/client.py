@@ -23,6 +23,7 @@ from tests.e2e.brokers import BrokerControl
 __all__ = [
     "ADMIN_EMAIL",
     "ADMIN_PASSWORD",
+    "EVENT_ACK_WAIT_SECONDS",
     "PASSWORD",
     "RESTART_TIMEOUT",
     "SAGA_LEASE_SECONDS",
@@ -42,6 +43,9 @@ RESTART_TIMEOUT = 30.0  # the launcher's first restart waits 1 s, then the proce
 SAGA_LEASE_SECONDS = 12.0
 SAGA_SWEEP_SECONDS = 1.0
 SAGA_STALE_SECONDS = 2.0
+# NATS delivers an event again when a consumer has not acknowledged it within this
+# (30 s by default), so an event a killed consumer held comes back within seconds.
+EVENT_ACK_WAIT_SECONDS = 5.0
 TERMINAL = {"confirmed", "payment_failed", "out_of_stock", "cancelled"}  # settled orders
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "E2e-Admin-Passw0rd!"

@@ -12,8 +12,9 @@ uses a namespace of its own, deleted at the end, and reaches RabbitMQ through a
 proxy that fault tests cut (see `tests.e2e.brokers`). Without a RabbitMQ server the
 `rabbitmq` half is skipped with the reason, and fails under MERCATO_REQUIRE_SERVERS=1.
 
-The orders service runs with a shorter saga lease and sweep than its defaults
-(`SAGA_ENV`), so that a saga a crash interrupted resumes in seconds, not ~40 s.
+The orders service runs with a shorter saga lease and sweep than its defaults, and
+NATS with a shorter acknowledgement wait (`RECOVERY_ENV`), so that a saga a crash
+interrupted resumes in seconds, not ~40 s, and so do events a killed consumer held.
 
 The launcher's output goes to a log file; a failing test prints what the launcher
 wrote while it ran, and a failed start prints the whole log.
@@ -51,6 +52,7 @@ from tests.e2e.brokers import (
 from tests.e2e.client import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
+    EVENT_ACK_WAIT_SECONDS,
     SAGA_LEASE_SECONDS,
     SAGA_STALE_SECONDS,
     SAGA_SWEEP_SECONDS,
@@ -65,10 +67,11 @@ STOP_TIMEOUT = 90.0
 REPLICAS = {"catalog": 2}
 LOG_TAIL = 60
 BROKERS = ["nats", "rabbitmq"]
-SAGA_ENV = {
+RECOVERY_ENV = {
     "MERCATO_ORDERS_LEASE_SECONDS": str(SAGA_LEASE_SECONDS),
     "MERCATO_ORDERS_SWEEP_INTERVAL_SECONDS": str(SAGA_SWEEP_SECONDS),
     "MERCATO_ORDERS_STALE_AFTER_SECONDS": str(SAGA_STALE_SECONDS),
+    "MERCATO_EVENT_ACK_WAIT_SECONDS": str(EVENT_ACK_WAIT_SECONDS),
 }
 
 
@@ -164,7 +167,7 @@ def system(
         port = free_base_port(REPLICAS)
         env = {k: v for k, v in os.environ.items() if not k.startswith("MERCATO_")}
         env.update(MERCATO_ADMIN_EMAIL=ADMIN_EMAIL, MERCATO_ADMIN_PASSWORD=ADMIN_PASSWORD)
-        env.update(SAGA_ENV, **broker_env)
+        env.update(RECOVERY_ENV, **broker_env)
         replicas = [f"{name}={count}" for name, count in REPLICAS.items()]
         command = [sys.executable, "-m", "mercato", "up", "--port", str(port)]
         command += ["--data-dir", str(root / "data"), "--replicas", *replicas]

@@ -31,7 +31,7 @@ import nats
 import pytest
 
 from mercato.launcher.topology import Layout
-from tests.e2e.client import Account, Shop, System, eventually
+from tests.e2e.client import EVENT_ACK_WAIT_SECONDS, Account, Shop, System, eventually
 from tests.e2e.invariants import QUIET_PERIOD, get_json
 from tests.e2e.test_checkout_race import new_product
 from tests.e2e.test_faults import process_restored
@@ -46,7 +46,7 @@ WHILE_FROZEN = 10  # restocks published while it is frozen, per try
 AFTER_RESTART = 5  # restocks published once it is back
 PAUSE_TRIES = 5
 EVENTS_TIMEOUT = 30.0  # how long the restocks may take to reach a given count
-REDELIVERY_TIMEOUT = 75.0  # NATS redelivers after its ack wait (30 s), plus the restart
+REDELIVERY_TIMEOUT = EVENT_ACK_WAIT_SECONDS + 45.0  # NATS's ack wait, the restart, catching up
 
 
 class Restocker:

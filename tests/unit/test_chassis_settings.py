@@ -1,4 +1,4 @@
-"""Unit tests of the settings every service shares: the bus namespace, from variable to bus."""
+"""Unit tests of the settings every service shares: the bus namespace and ack wait, to the bus."""
 
 from __future__ import annotations
 
@@ -75,3 +75,20 @@ def test_the_runtime_creates_its_bus_in_the_configured_namespace(
     runtime = Runtime(ServiceSpec(name="users", title="Users", uses_database=False), settings)
 
     assert names_of(runtime.bus) == expected
+
+
+def test_the_runtime_gives_nats_the_configured_ack_wait() -> None:
+    spec = ServiceSpec(name="users", title="Users", uses_database=False)
+    default = Runtime(spec, _load(MERCATO_BROKER_URL="nats://127.0.0.1:4222"))
+    assert isinstance(default.bus, NatsBus) and default.bus.ack_wait == 30.0
+    settings = _load(MERCATO_BROKER_URL="nats://127.0.0.1:4222", MERCATO_EVENT_ACK_WAIT_SECONDS="5")
+    runtime = Runtime(spec, settings)
+    assert isinstance(runtime.bus, NatsBus) and runtime.bus.ack_wait == 5.0
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon"])
+def test_a_bad_ack_wait_is_a_one_line_error_naming_the_variable(value: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        _load(MERCATO_EVENT_ACK_WAIT_SECONDS=value)
+    assert str(caught.value).startswith("MERCATO_EVENT_ACK_WAIT_SECONDS: ")
+    assert "\n" not in str(caught.value)

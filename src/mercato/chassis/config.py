@@ -46,6 +46,14 @@ class ServiceSettings(BaseModel):
         default=DEFAULT_NAMESPACE,
         description="Prefix of the broker's streams, exchanges and queues (shared by a system).",
     )
+    event_ack_wait_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description=(
+            "NATS: how long an event handed to a consumer may go unacknowledged before "
+            "it is delivered again (a consumer that died mid-event)."
+        ),
+    )
     redis_url: str = ""
     auth_url: str = Field(default="http://127.0.0.1:8110", description="Where the JWKS is.")
     jwt_issuer: str = "mercato"

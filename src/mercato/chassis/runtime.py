@@ -72,7 +72,12 @@ class Runtime:
         self.settings = settings
         self.db: Database | None = Database(settings.sqlalchemy_url) if spec.uses_database else None
         self.bus: EventBus | None = (
-            connect_bus(settings.broker_url, service=spec.name, namespace=settings.bus_namespace)
+            connect_bus(
+                settings.broker_url,
+                service=spec.name,
+                namespace=settings.bus_namespace,
+                ack_wait=settings.event_ack_wait_seconds,
+            )
             if spec.uses_bus and settings.broker_url
             else None
         )

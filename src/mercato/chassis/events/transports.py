@@ -21,17 +21,22 @@ def connect_bus(
     service: str,
     namespace: str = DEFAULT_NAMESPACE,
     retry_delay: float = 1.0,
+    ack_wait: float = 30.0,
 ) -> EventBus:
     """The bus for `url`'s transport, not connected yet (call `connect()`).
 
     `namespace` names the streams, exchanges and queues (NATS `<NAMESPACE>_EVENTS`,
     RabbitMQ `<namespace>.events`), so that tests or tenants can share a broker;
     `retry_delay` is the first delay before a failed event is delivered again (it
-    doubles with every attempt).
+    doubles with every attempt). `ack_wait` is how long NATS waits for a delivered
+    event's acknowledgement before delivering it again; RabbitMQ has no such timer
+    and delivers a consumer's unacknowledged events again when its connection drops.
     """
     scheme = urlsplit(url).scheme.lower()
     if scheme in ("nats", "tls"):
-        return NatsBus(url, service=service, namespace=namespace, retry_delay=retry_delay)
+        return NatsBus(
+            url, service=service, namespace=namespace, retry_delay=retry_delay, ack_wait=ack_wait
+        )
     if scheme in ("amqp", "amqps"):
         return RabbitBus(url, service=service, namespace=namespace, retry_delay=retry_delay)
     raise ValueError(f"unsupported broker URL scheme {scheme!r}: use nats:// or amqp://")
