@@ -25,8 +25,9 @@
 - the request id and traceparent of the current request, and a service token whose
   audience is the target (from `token_provider`), on every call.
 
-Failures are problem errors, so a route that lets them propagate answers a clear
-problem+json:
+Failures are problem errors (defined, with `ServiceResponse`, in
+`mercato.chassis.service_responses`), so a route that lets them propagate answers
+a clear problem+json:
 
     ServiceUnavailable (503)
     ├── ServiceUnavailableError   connection failed, circuit open, or 502/503/504
@@ -45,7 +46,6 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
 
@@ -56,7 +56,12 @@ from multidict import CIMultiDict
 from mercato.chassis import context
 from mercato.chassis.balancing import Instance, Pool
 from mercato.chassis.circuit import CircuitBreaker, CircuitOpenError, CircuitState
-from mercato.chassis.errors import BadGateway, GatewayTimeout, ServiceUnavailable
+from mercato.chassis.service_responses import (
+    ServiceResponse,
+    ServiceResponseError,
+    ServiceTimeoutError,
+    ServiceUnavailableError,
+)
 
 __all__ = [
     "IDEMPOTENT_METHODS",
@@ -77,71 +82,6 @@ IDEMPOTENCY_KEY = "Idempotency-Key"
 
 TokenProvider = Callable[[str], Awaitable[str]]
 Params = Mapping[str, str | int | float] | None
-
-
-class ServiceUnavailableError(ServiceUnavailable):
-    """`target` could not be reached, its circuit is open, or it answered 502/503/504."""
-
-    def __init__(
-        self,
-        target: str,
-        reason: str,
-        *,
-        response: ServiceResponse | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        headers = {"Retry-After": str(max(1, round(retry_after)))} if retry_after else None
-        super().__init__(f"The {target} service is unavailable ({reason}).", headers=headers)
-        self.target = target
-        self.reason = reason
-        self.response = response
-
-
-class ServiceTimeoutError(GatewayTimeout):
-    """`target` did not answer before the deadline."""
-
-    def __init__(self, target: str, timeout: float | None = None) -> None:
-        within = f" within {timeout:g}s" if timeout is not None else ""
-        super().__init__(f"The {target} service did not answer{within}.")
-        self.target = target
-        self.timeout = timeout
-
-
-class ServiceResponseError(BadGateway):
-    """A service answered with an error status the caller did not expect."""
-
-    def __init__(self, response: ServiceResponse) -> None:
-        name = response.target or "upstream"
-        super().__init__(f"The {name} service answered {response.status}.")
-        self.response = response
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceResponse:
-    """A complete answer from another service: status, headers and the read body."""
-
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-    target: str = field(default="", compare=False)
-
-    @property
-    def ok(self) -> bool:
-        """Whether the status is below 400."""
-        return self.status < 400
-
-    def json(self) -> Any:
-        """The body parsed as JSON."""
-        return orjson.loads(self.body)
-
-    def text(self) -> str:
-        """The body decoded as UTF-8 (invalid bytes replaced)."""
-        return self.body.decode("utf-8", errors="replace")
-
-    def raise_for_status(self) -> None:
-        """Raise `ServiceResponseError` (502) when the status is 400 or above."""
-        if self.status >= 400:
-            raise ServiceResponseError(self)
 
 
 class _Retryable(Exception):
