@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mercato.orders import service
+from mercato.orders import service, store
 from mercato.orders.lifecycle import components_of
 from mercato.orders.schemas import CheckoutIn
 from tests.service.test_orders_harness import ADDRESS, CARD_DECLINED, ORDERS, Shop, open_shop
@@ -243,3 +243,35 @@ async def test_sweeper_resumes_an_order_stuck_in_reserved(shop: Shop) -> None:
     assert done["status"] == "confirmed"
     assert statuses(done)[-3:] == ["charging", "paid", "confirmed"]
     assert await shop.stock(tea) == 3
+
+
+async def test_a_step_that_meets_a_stopped_catalog_is_postponed_and_counted(shop: Shop) -> None:
+    user_id = str(uuid.uuid4())
+    user = shop.tokens.headers(user_id, ["customer"])
+    tea = await shop.product(stock=5, amount=100)
+    card = await shop.card(user)
+    await shop.fill_cart(user, tea, 1)
+    runtime = shop.orders_app.state.runtime
+    parts = components_of(runtime)
+    order_in = CheckoutIn.model_validate({"payment_method_id": card, "shipping_address": ADDRESS})
+    async with runtime.database.session() as session:
+        placement = await service.place_order(
+            session,
+            outbox=runtime.outbox,
+            components=parts,
+            user_id=user_id,
+            key="postponed",
+            order_in=order_in,
+        )
+    order_id, owner = placement.order.id, placement.owner
+    assert owner is not None
+    for server in shop.catalog_servers:
+        await server.stop()
+
+    await parts.runner.drive(order_id, owner)  # the reservation cannot reach catalog
+
+    async with runtime.database.session() as session:
+        order = await store.get_order(session, order_id)
+    assert order is not None
+    assert (order.status, order.attempts) == ("reserving", 1)  # waits at the step that failed
+    assert order.lease_owner is None  # given back, for the sweeper to try again

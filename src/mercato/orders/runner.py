@@ -20,7 +20,6 @@ from datetime import UTC, datetime, timedelta
 
 from mercato.chassis.database import Database, begin_write
 from mercato.orders import store
-from mercato.orders.models import Order
 from mercato.orders.saga import TRANSIENT, LostLease, Saga
 from mercato.orders.settings import OrdersSettings
 
@@ -94,13 +93,7 @@ class SagaRunner:
         """Count a failed attempt; the sweeper tries again once the order is stale."""
         async with self.database.session() as session:
             await begin_write(session)
-            await store.touch(
-                session,
-                order_id=order_id,
-                owner=owner,
-                now=_now(),
-                attempts=Order.attempts + 1,
-            )
+            await store.count_attempt(session, order_id=order_id, owner=owner, now=_now())
             await session.commit()
 
     def spawn(self, order_id: str, owner: str, *, resolve: bool = False) -> asyncio.Task[None]:

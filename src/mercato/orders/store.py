@@ -21,6 +21,7 @@ __all__ = [
     "add_history",
     "cart_lines",
     "clear_cart",
+    "count_attempt",
     "find_by_key",
     "get_order",
     "histories",
@@ -109,6 +110,7 @@ _HELD = update(_ORDERS).where(
     _ORDERS.c.id == bindparam("w_id"), _ORDERS.c.lease_owner == bindparam("w_owner")
 )
 _MOVE = _HELD.where(_ORDERS.c.status == bindparam("w_status"))
+_COUNT_ATTEMPT = _HELD.values(attempts=_ORDERS.c.attempts + 1, updated_at=bindparam("w_now"))
 
 
 async def get_order(session: AsyncSession, order_id: str) -> Order | None:
@@ -223,10 +225,16 @@ async def move(
     return True
 
 
+async def count_attempt(session: AsyncSession, *, order_id: str, owner: str, now: datetime) -> bool:
+    """Count a failed attempt at an order the caller holds the lease of."""
+    params = {"w_id": order_id, "w_owner": owner, "w_now": now}
+    return _rowcount(await session.execute(_COUNT_ATTEMPT, params)) == 1
+
+
 async def touch(
     session: AsyncSession, *, order_id: str, owner: str, now: datetime, **fields: Any
 ) -> bool:
-    """Update fields of an order the caller holds the lease of (no state change)."""
+    """Set fields (plain values) of an order the caller holds the lease of (no state change)."""
     result = await session.execute(
         _HELD, {"updated_at": now, **fields, "w_id": order_id, "w_owner": owner}
     )
