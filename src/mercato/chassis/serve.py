@@ -39,6 +39,14 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
         timeout_keep_alive=30,
         backlog=2048,
     )
+    # The JSON lines never show the caller's file, thread or process, so a served
+    # process's records need not collect them: the logging HOWTO's "Optimization"
+    # switches, a stack walk and three lookups saved on each access line. (Set here,
+    # not with the log format, so that tests running apps in-process keep them.)
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     # The modules, schemas and the app built so far live as long as the process; frozen,
     # the collector's full passes skip them (such a pass took ~60 ms on the reference
     # machine, a pause every request in flight would wait out).
