@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -212,66 +213,65 @@ async def test_payments_down_fails_fast_and_releases_stock(shop: Shop) -> None:
     assert await shop.stock(tea) == 4
 
 
-async def test_sweeper_resumes_an_order_stuck_in_reserved(shop: Shop) -> None:
+@dataclass(frozen=True)
+class Placed:
+    """An order placed through the service layer, its saga not started: who, what, the lease."""
+
+    user: dict[str, str]
+    product_id: str
+    order_id: str
+    owner: str
+
+
+async def place_without_driving(shop: Shop, *, quantity: int, key: str) -> Placed:
+    """Place an order of `quantity` units of a new product (5 in stock); no worker drives it."""
     user_id = str(uuid.uuid4())
     user = shop.tokens.headers(user_id, ["customer"])
     tea = await shop.product(stock=5, amount=100)
     card = await shop.card(user)
-    await shop.fill_cart(user, tea, 2)
+    await shop.fill_cart(user, tea, quantity)
     runtime = shop.orders_app.state.runtime
-    parts = components_of(runtime)
     order_in = CheckoutIn.model_validate({"payment_method_id": card, "shipping_address": ADDRESS})
     async with runtime.database.session() as session:
         placement = await service.place_order(
             session,
             outbox=runtime.outbox,
-            components=parts,
+            components=components_of(runtime),
             user_id=user_id,
-            key="crash",
+            key=key,
             order_in=order_in,
         )
-    order_id, owner = placement.order.id, placement.owner
-    assert owner is not None
+    assert placement.owner is not None
+    return Placed(user, tea, placement.order.id, placement.owner)
+
+
+async def test_sweeper_resumes_an_order_stuck_in_reserved(shop: Shop) -> None:
+    placed = await place_without_driving(shop, quantity=2, key="crash")
+    parts = components_of(shop.orders_app.state.runtime)
     # Reserve, then "crash": the worker stops and its lease is gone.
-    assert await parts.saga.advance(order_id, owner)
-    assert await parts.saga.advance(order_id, owner)
-    await parts.runner.release(order_id, owner)
-    stuck = (await shop.orders.get(f"{ORDERS}/{order_id}", headers=user)).json()
+    assert await parts.saga.advance(placed.order_id, placed.owner)
+    assert await parts.saga.advance(placed.order_id, placed.owner)
+    await parts.runner.release(placed.order_id, placed.owner)
+    stuck = (await shop.orders.get(f"{ORDERS}/{placed.order_id}", headers=placed.user)).json()
     assert stuck["status"] == "reserved"
-    assert await shop.stock(tea) == 3
-    done = await shop.wait_for(user, order_id, "confirmed")
+    assert await shop.stock(placed.product_id) == 3
+    done = await shop.wait_for(placed.user, placed.order_id, "confirmed")
     assert done["status"] == "confirmed"
     assert statuses(done)[-3:] == ["charging", "paid", "confirmed"]
-    assert await shop.stock(tea) == 3
+    assert await shop.stock(placed.product_id) == 3
 
 
 async def test_a_step_that_meets_a_stopped_catalog_is_postponed_and_counted(shop: Shop) -> None:
-    user_id = str(uuid.uuid4())
-    user = shop.tokens.headers(user_id, ["customer"])
-    tea = await shop.product(stock=5, amount=100)
-    card = await shop.card(user)
-    await shop.fill_cart(user, tea, 1)
+    placed = await place_without_driving(shop, quantity=1, key="postponed")
     runtime = shop.orders_app.state.runtime
-    parts = components_of(runtime)
-    order_in = CheckoutIn.model_validate({"payment_method_id": card, "shipping_address": ADDRESS})
-    async with runtime.database.session() as session:
-        placement = await service.place_order(
-            session,
-            outbox=runtime.outbox,
-            components=parts,
-            user_id=user_id,
-            key="postponed",
-            order_in=order_in,
-        )
-    order_id, owner = placement.order.id, placement.owner
-    assert owner is not None
     for server in shop.catalog_servers:
         await server.stop()
 
-    await parts.runner.drive(order_id, owner)  # the reservation cannot reach catalog
+    # The reservation cannot reach catalog.
+    await components_of(runtime).runner.drive(placed.order_id, placed.owner)
 
     async with runtime.database.session() as session:
-        order = await store.get_order(session, order_id)
+        order = await store.get_order(session, placed.order_id)
     assert order is not None
     assert (order.status, order.attempts) == ("reserving", 1)  # waits at the step that failed
     assert order.lease_owner is None  # given back, for the sweeper to try again
