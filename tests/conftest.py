@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-import pytest
+from collections.abc import AsyncIterator
 
-from tests.support import TokenFactory
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tests.support import TokenFactory, running
 
 
 @pytest.fixture(scope="session")
 def tokens() -> TokenFactory:
     """One signing key for the whole run (RSA key generation is slow)."""
     return TokenFactory()
+
+
+@pytest.fixture
+async def client(app: FastAPI, tokens: TokenFactory) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of the module's `app` fixture, started (a module may override it)."""
+    async with running(app, tokens) as client:
+        yield client

@@ -15,16 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
-from alembic import command
-from alembic.config import Config
 from fastapi import FastAPI
 from sqlalchemy import text
-from sqlalchemy.engine import Connection
 
 from mercato.catalog.app import create_app
-from mercato.catalog.models import MIGRATIONS
 from mercato.catalog.settings import load_settings
 from mercato.chassis.database import Database
+from tests.service.catalog_inventory.support import to_first_revision
 from tests.support import TokenFactory, fresh_postgres_database, running
 
 pytestmark = pytest.mark.integration
@@ -153,20 +150,12 @@ async def test_crossed_multi_line_orders_do_not_deadlock(
         assert (body["stock"], body["reserved"]) == (4, 1)
 
 
-def _to_first_revision(connection: Connection) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.attributes["connection"] = connection
-    config.attributes["version_table"] = "alembic_version_catalog"
-    command.upgrade(config, "0001")
-
-
 async def test_the_migration_splits_stock_and_adds_constraints(
     database_url: str, tokens: TokenFactory
 ) -> None:
     db = Database(database_url)
     async with db.engine.begin() as connection:
-        await connection.run_sync(_to_first_revision)
+        await connection.run_sync(to_first_revision)
         await connection.execute(
             text(
                 "INSERT INTO products (id, sku, title, description, price_amount, currency, "

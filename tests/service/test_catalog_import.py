@@ -7,7 +7,6 @@ same transaction; several catalog replicas may write to one SQLite file at once.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -73,12 +72,6 @@ async def count(app: FastAPI, model: type[Product] | type[Category]) -> int:
 @pytest.fixture
 def app(tmp_path: Path) -> FastAPI:
     return create_app(load_settings(data_dir=tmp_path, broker_url=""))
-
-
-@pytest.fixture
-async def client(app: FastAPI, tokens: TokenFactory) -> AsyncIterator[httpx.AsyncClient]:
-    async with running(app, tokens) as client:
-        yield client
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ in the outbox table, where the tests read it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from mercato.catalog.models import EVENTS
 from mercato.catalog.schemas import ProductOut
 from mercato.catalog.settings import load_settings
 from mercato.contracts.events import validate
-from tests.support import TokenFactory, running
+from tests.support import TokenFactory
 
 API = "/api/catalog"
 LAPTOP: dict[str, Any] = {
@@ -51,12 +50,6 @@ async def outbox(app: FastAPI) -> list[dict[str, Any]]:
 @pytest.fixture
 def app(tmp_path: Path) -> FastAPI:
     return create_app(load_settings(data_dir=tmp_path, broker_url=""))
-
-
-@pytest.fixture
-async def client(app: FastAPI, tokens: TokenFactory) -> AsyncIterator[httpx.AsyncClient]:
-    async with running(app, tokens) as client:
-        yield client
 
 
 @pytest.fixture

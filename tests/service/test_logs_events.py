@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -17,20 +16,13 @@ from mercato.logs.app import SPEC, create_app
 from mercato.logs.models import EVENTS, AuditEvent
 from mercato.logs.settings import load_settings
 from tests.service.test_logs_support import EVENTS_URL, deliver, event
-from tests.support import TokenFactory, running
+from tests.support import TokenFactory
 
 
 @pytest.fixture
 def app(tmp_path: Path) -> FastAPI:
     """The logs service on SQLite in tmp_path, without a broker."""
     return create_app(load_settings(data_dir=tmp_path, broker_url=""))
-
-
-@pytest.fixture
-async def client(app: FastAPI, tokens: TokenFactory) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client to the running `app`."""
-    async with running(app, tokens) as client:
-        yield client
 
 
 @pytest.fixture

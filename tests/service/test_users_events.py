@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from mercato.users.handlers import on_user_registered
 from mercato.users.models import EVENTS, Profile
 from mercato.users.schemas import ProfilePatch
 from mercato.users.settings import load_settings
-from tests.support import TokenFactory, running
+from tests.support import TokenFactory
 
 ME = "/api/users/me"
 
@@ -30,13 +29,6 @@ ME = "/api/users/me"
 def app(tmp_path: Path) -> FastAPI:
     """The users service on SQLite in tmp_path, without a broker."""
     return create_app(load_settings(data_dir=tmp_path, broker_url=""))
-
-
-@pytest.fixture
-async def client(app: FastAPI, tokens: TokenFactory) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client to the running `app`."""
-    async with running(app, tokens) as client:
-        yield client
 
 
 def registered(user_id: str, email: str = "hal@example.com", name: str = "Hal") -> Event:

@@ -1,4 +1,4 @@
-"""Fixtures of the catalog's inventory tests: the app in-process, its client, two callers.
+"""Fixtures of the catalog's inventory tests: the app in-process and two callers.
 
 The catalog runs on SQLite in `tmp_path` without a broker, so its events stay in
 the outbox table (see `support.outbox`).
@@ -6,30 +6,21 @@ the outbox table (see `support.outbox`).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
 from fastapi import FastAPI
 
 from mercato.catalog.app import create_app
 from mercato.catalog.settings import load_settings
 from tests.service.catalog_inventory.support import Headers, service_headers
-from tests.support import TokenFactory, running
+from tests.support import TokenFactory
 
 
 @pytest.fixture
 def app(tmp_path: Path) -> FastAPI:
     """The catalog app, not yet started."""
     return create_app(load_settings(data_dir=tmp_path, broker_url=""))
-
-
-@pytest.fixture
-async def client(app: FastAPI, tokens: TokenFactory) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of the started app."""
-    async with running(app, tokens) as client:
-        yield client
 
 
 @pytest.fixture

@@ -13,10 +13,13 @@ from typing import Any
 
 import httpx
 import orjson
+from alembic import command
+from alembic.config import Config
 from fastapi import FastAPI
 from sqlalchemy import select, update
+from sqlalchemy.engine import Connection
 
-from mercato.catalog.models import EVENTS, Reservation
+from mercato.catalog.models import EVENTS, MIGRATIONS, Reservation
 from tests.support import TokenFactory
 
 API = "/api/catalog"
@@ -81,3 +84,12 @@ async def backdate(app: FastAPI, order_id: str, seconds: float = 60) -> None:
             update(Reservation).where(Reservation.order_id == order_id).values(expires_at=past)
         )
         await session.commit()
+
+
+def to_first_revision(connection: Connection) -> None:
+    """Migrate the catalog's database only to its first revision (before inventory)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    config.attributes["version_table"] = "alembic_version_catalog"
+    command.upgrade(config, "0001")

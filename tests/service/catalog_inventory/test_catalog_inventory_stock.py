@@ -9,14 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
-from alembic import command
-from alembic.config import Config
 from fastapi import FastAPI
 from sqlalchemy import text
-from sqlalchemy.engine import Connection
 
 from mercato.catalog.app import create_app
-from mercato.catalog.models import MIGRATIONS
 from mercato.catalog.settings import load_settings
 from mercato.chassis.database import Database
 from mercato.contracts.events import validate
@@ -28,6 +24,7 @@ from tests.service.catalog_inventory.support import (
     make_product,
     order,
     outbox,
+    to_first_revision,
 )
 from tests.support import TokenFactory, running
 
@@ -165,19 +162,11 @@ async def test_batch_lookup_by_ids(client: httpx.AsyncClient, admin: Headers) ->
     assert [e["field"] for e in refused.json()["errors"]] == ["ids"]
 
 
-def _to_first_revision(connection: Connection) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.attributes["connection"] = connection
-    config.attributes["version_table"] = "alembic_version_catalog"
-    command.upgrade(config, "0001")
-
-
 async def test_the_migration_keeps_stock_as_on_hand(tmp_path: Path, tokens: TokenFactory) -> None:
     settings = load_settings(data_dir=tmp_path, broker_url="")
     db = Database(settings.sqlalchemy_url)
     async with db.engine.begin() as connection:
-        await connection.run_sync(_to_first_revision)
+        await connection.run_sync(to_first_revision)
         await connection.execute(
             text(
                 "INSERT INTO products (id, sku, title, description, price_amount, currency, "
