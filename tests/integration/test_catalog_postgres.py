@@ -168,3 +168,30 @@ async def test_concurrent_imports_of_the_same_skus(database_url: str, tokens: To
         assert sum(r.json()["created"] for r in responses) == 30
         assert sum(r.json()["unchanged"] for r in responses) == 90
         assert len(await outbox(one)) == 30
+
+
+async def test_input_postgres_cannot_store_is_refused_and_nothing_is_written(
+    database_url: str, tokens: TokenFactory
+) -> None:
+    # Each of these reached PostgreSQL once, and failed there as a 500.
+    admin = {**tokens.headers(roles=["admin"]), "content-type": "application/json"}
+    kettle = b'{"sku": "K-2", "title": "Kettle", "price": {"amount": 1, "currency": "EUR"}'
+    async with running(catalog(database_url), tokens) as client:
+        for rest in (
+            b', "title": "Ket\\u0000tle"}',
+            b', "attributes": {"litres": 123456789012345678901234567890}}',
+            b', "attributes": {"litres": NaN}}',
+        ):
+            response = await client.post(f"{API}/products", content=kettle + rest, headers=admin)
+            assert response.status_code == 400, rest
+        imported = await client.post(
+            f"{API}/products/import",
+            json={"products": [{"title": "Kettle", "price": 1.5, "stock": 2**40}]},
+            headers=admin,
+        )
+        assert imported.status_code == 422
+        for params in ({"q": "a\x00b"}, {"brand": "a\x00"}, {"min_price": 2**63}):
+            response = await client.get(f"{API}/products", params=params)
+            assert response.status_code in (400, 422), params
+        assert (await client.get(f"{API}/products/a%00b")).status_code == 400
+        assert (await client.get(f"{API}/products")).json()["items"] == []

@@ -226,6 +226,10 @@ async def test_import_file_reports_bad_files_and_writes_nothing(tmp_path: Path) 
     settings = load_settings(data_dir=tmp_path, broker_url="")
     broken, wrong, invalid = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "c.json"
     broken.write_text("{")
+    unstorable = tmp_path / "d.json"
+    unstorable.write_text('{"products": [{"title": "Null\\u0000", "price": 1}]}')
+    [refused] = (await import_file(settings, unstorable)).errors
+    assert refused.field == "body" and "NUL character" in refused.message
     wrong.write_text('{"items": []}')
     invalid.write_bytes(orjson.dumps({"products": [MASCARA, {"title": "No price"}]}))
     assert (await import_file(settings, broken)).errors[0].field == "body"

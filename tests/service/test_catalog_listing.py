@@ -11,6 +11,7 @@ import pytest
 
 from mercato.catalog.app import create_app
 from mercato.catalog.settings import load_settings
+from mercato.chassis.paging import encode_cursor
 from tests.support import TokenFactory, running
 
 PRODUCTS = "/api/catalog/products"
@@ -204,6 +205,10 @@ async def test_pages_stay_consistent_when_products_change_between_them(
         ({"sort": "cheapest"}, "sort"),
         ({"cursor": "not-a-cursor"}, "cursor"),
         ({"cursor": "WzEsMiwzXQ"}, "cursor"),
+        ({"cursor": encode_cursor(["newest", "0001-01-01T00:00:00+14:00", "x"])}, "cursor"),
+        ({"sort": "price_asc", "cursor": encode_cursor(["price_asc", 2**63, "x"])}, "cursor"),
+        ({"sort": "title", "cursor": encode_cursor(["title", "a\x00", "x"])}, "cursor"),
+        ({"max_price": 10**12 + 1}, "max_price"),
         ({"limit": 0}, "limit"),
         ({"limit": 101}, "limit"),
         ({"limit": "many"}, "limit"),

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from mercato.chassis.paging import encode_cursor
 from mercato.logs.app import create_app
 from mercato.logs.settings import load_settings
 from tests.service.test_logs_support import BASE, EVENTS_URL, deliver, event, listed
@@ -127,6 +128,9 @@ async def test_a_page_says_when_there_is_more(
         ({"since": "2025-01-02T00:00:00Z", "until": "2025-01-01T00:00:00Z"}, "until"),
         ({"cursor": "not-a-cursor"}, "cursor"),
         ({"cursor": "WyJ4Il0"}, "cursor"),  # a list, but not a key of this listing
+        ({"cursor": encode_cursor(["0001-01-01T00:00:00+14:00", "x"])}, "cursor"),
+        ({"until": "0001-01-01T00:00:00+14:00"}, "until"),  # before the first UTC time
+        ({"since": "9999-12-31T23:59:59-14:00"}, "since"),  # after the last
         ({"type": "order.*.placed"}, "type"),
         ({"type": "order placed"}, "type"),
         ({"user_id": ""}, "user_id"),

@@ -95,3 +95,11 @@ def test_every_problem_is_reported_with_index_and_field() -> None:
 def test_a_price_beyond_the_limit_is_refused() -> None:
     _, issues = parse_products([item(price=1e13)], currency="USD")
     assert [(i.index, i.field) for i in issues] == [(0, "price")]
+
+
+def test_stock_beyond_the_limit_is_refused() -> None:
+    # On PostgreSQL the stock column is a 32-bit integer; a larger stock was a 500.
+    _, issues = parse_products([item(stock=2**31)], currency="USD")
+    assert [(i.index, i.field) for i in issues] == [(0, "stock")]
+    products, issues = parse_products([item(stock=2**31 - 1)], currency="USD")
+    assert issues == [] and products[0]["on_hand"] == 2**31 - 1

@@ -28,12 +28,13 @@ from mercato.auth.schemas import (
 )
 from mercato.chassis.deps import SessionDep, get_runtime
 from mercato.chassis.errors import Forbidden
+from mercato.chassis.json_body import StrictJsonRoute
 from mercato.chassis.security import CurrentUser, Principal
 
 __all__ = ["client_address", "router", "well_known"]
 
-router = APIRouter(prefix="/api/auth", tags=["auth"])
-well_known = APIRouter(tags=["auth"])
+router = APIRouter(prefix="/api/auth", tags=["auth"], route_class=StrictJsonRoute)
+well_known = APIRouter(tags=["auth"], route_class=StrictJsonRoute)
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 JWKS_CACHE = "public, max-age=15"
 

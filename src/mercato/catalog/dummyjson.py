@@ -24,6 +24,7 @@ from mercato.catalog.models import ProductFields
 from mercato.catalog.money import to_minor_units
 from mercato.catalog.schemas import (
     MAX_AMOUNT,
+    MAX_STOCK,
     Description,
     ImportIssue,
     Sku,
@@ -49,7 +50,7 @@ class DummyProduct(BaseModel):
     category: Annotated[str, StringConstraints(max_length=64)] | None = None
     price: Decimal = Field(ge=0)
     rating: float | None = Field(default=None, ge=0, le=5)
-    stock: int = Field(default=0, ge=0)
+    stock: int = Field(default=0, ge=0, le=MAX_STOCK)
     tags: list[Tag] = Field(default_factory=list, max_length=30)
     brand: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
     sku: Sku | None = None

@@ -14,17 +14,18 @@ filters still apply, unknown ids are simply absent, and the page size defaults t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.catalog import store
+from mercato.catalog.schemas import MAX_AMOUNT
 from mercato.catalog.search import has_terms
 from mercato.catalog.store import Listing, Sort
 from mercato.chassis.errors import Unprocessable
-from mercato.chassis.paging import decode_cursor, encode_cursor
+from mercato.chassis.paging import cursor_moment, decode_cursor, encode_cursor
 
 __all__ = ["DEFAULT_LIMIT", "MAX_IDS", "Page", "ProductQuery", "list_products", "parse_ids"]
 
@@ -86,18 +87,13 @@ def _key_json(value: Any) -> Any:
 
 def _key_value(sort: Sort, raw: Any) -> Any:
     """The sort key a cursor holds, checked against its order's type."""
-    if sort == "newest" and isinstance(raw, str):
-        try:
-            moment = datetime.fromisoformat(raw)
-        except ValueError:
-            pass
-        else:
-            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    elif (sort in ("price_asc", "price_desc") and type(raw) is int) or (
+    if sort == "newest":
+        return cursor_moment(raw)
+    if (sort in ("price_asc", "price_desc") and type(raw) is int and 0 <= raw <= MAX_AMOUNT) or (
         sort == "title" and isinstance(raw, str)
     ):
         return raw
-    elif sort == "relevance" and type(raw) in (int, float):
+    if sort == "relevance" and type(raw) in (int, float):
         return float(raw)
     raise _invalid("cursor", "not a valid cursor")
 

@@ -10,11 +10,10 @@ under the write lock, so replicas starting together load it once.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from pathlib import Path
 from typing import Any
-
-import orjson
 
 from mercato.catalog import service
 from mercato.catalog.dummyjson import parse_products
@@ -23,6 +22,7 @@ from mercato.catalog.schemas import ImportIssue, ImportResult
 from mercato.catalog.settings import CatalogSettings
 from mercato.chassis.database import Database
 from mercato.chassis.events import Outbox
+from mercato.chassis.json_body import parse_json
 from mercato.chassis.migrations import upgrade
 from mercato.chassis.runtime import Runtime
 
@@ -44,9 +44,9 @@ async def import_document(
 ) -> ImportResult:
     """Import a dummyjson document; nothing is written when `errors` is not empty."""
     try:
-        document = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        return ImportResult(errors=[ImportIssue(index=None, field="body", message=str(exc))])
+        document = parse_json(raw)
+    except json.JSONDecodeError as exc:
+        return ImportResult(errors=[ImportIssue(index=None, field="body", message=exc.msg)])
     items = _items(document)
     if isinstance(items, ImportIssue):
         return ImportResult(errors=[items])

@@ -17,6 +17,7 @@ from starlette.responses import Response
 from mercato.catalog import listing, reservations, service
 from mercato.catalog.dummyjson import parse_products
 from mercato.catalog.schemas import (
+    MAX_AMOUNT,
     CategoryIn,
     CategoryList,
     CategoryOut,
@@ -37,13 +38,14 @@ from mercato.catalog.store import Sort
 from mercato.chassis.deps import RuntimeDep, SessionDep
 from mercato.chassis.errors import Forbidden, Unauthorized, Unprocessable
 from mercato.chassis.events import Outbox
+from mercato.chassis.json_body import StrictJsonRoute
 from mercato.chassis.responses import JsonResponse
 from mercato.chassis.runtime import Runtime
 from mercato.chassis.security import Admin, CurrentUser, Principal, authenticated
 
 __all__ = ["JsonResponse", "router", "service_or_admin", "viewer_is_admin"]
 
-router = APIRouter(prefix="/api/catalog", tags=["catalog"])
+router = APIRouter(prefix="/api/catalog", tags=["catalog"], route_class=StrictJsonRoute)
 
 
 def _outbox(runtime: Runtime) -> Outbox:
@@ -82,8 +84,8 @@ async def list_products(
     q: Annotated[str | None, Query(max_length=200, description="Search words.")] = None,
     category: Annotated[str | None, Query(max_length=64)] = None,
     brand: Annotated[str | None, Query(max_length=100)] = None,
-    min_price: Annotated[int | None, Query(ge=0, description="Minor units.")] = None,
-    max_price: Annotated[int | None, Query(ge=0, description="Minor units.")] = None,
+    min_price: Annotated[int | None, Query(ge=0, le=MAX_AMOUNT, description="Minor units.")] = None,
+    max_price: Annotated[int | None, Query(ge=0, le=MAX_AMOUNT, description="Minor units.")] = None,
     sort: Annotated[Sort | None, Query(description="Default: relevance with q.")] = None,
     limit: Annotated[
         int | None, Query(ge=1, le=100, description="Default 20 (100 with ids).")

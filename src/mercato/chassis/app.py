@@ -1,6 +1,7 @@
 """The app factory: one call gives a service everything but its domain.
 
 `create_app(spec, settings, routers)` returns a FastAPI app with problem+json errors,
+strict JSON bodies (`json_body`),
 the request middleware (ids, trace context, limits, access log, metrics), health
 probes, `/metrics`, and a lifespan that opens and closes the service's Runtime.
 """
@@ -12,10 +13,12 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
 
 from mercato.chassis import health
 from mercato.chassis.config import ServiceSettings
 from mercato.chassis.errors import install_error_handlers
+from mercato.chassis.json_body import StrictJsonRoute
 from mercato.chassis.logs import configure_logging
 from mercato.chassis.metrics import HttpMetrics, metrics_endpoint
 from mercato.chassis.middleware import RequestMiddleware
@@ -31,7 +34,8 @@ def create_app(
     *,
     configure_logs: bool = True,
 ) -> FastAPI:
-    """Build the ASGI app of a service."""
+    """Build the ASGI app of a service; every route must be a `StrictJsonRoute`."""
+    _require_strict_json(routers)
     if configure_logs:
         configure_logging(spec.name, settings.log_level, settings.instance)
     runtime = Runtime(spec, settings)
@@ -71,3 +75,11 @@ def create_app(
         RequestMiddleware, metrics=app.state.metrics, max_body_bytes=settings.max_body_bytes
     )
     return app
+
+
+def _require_strict_json(routers: Sequence[APIRouter]) -> None:
+    """Refuse to build an app one of whose routes would read bodies with Python's `json`."""
+    for router in routers:
+        for route in router.routes:
+            if isinstance(route, APIRoute) and not isinstance(route, StrictJsonRoute):
+                raise TypeError(f"{route.path}: create the router with route_class=StrictJsonRoute")

@@ -201,8 +201,10 @@ async def _on_problem(_: Request, exc: Exception) -> Response:
 async def _on_validation(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     raw = list(exc.errors())
-    if any(e.get("type") == "json_invalid" for e in raw):
-        return problem_response(BadRequest("The request body is not valid JSON."))
+    invalid = next((e for e in raw if e.get("type") == "json_invalid"), None)
+    if invalid is not None:
+        reason = (invalid.get("ctx") or {}).get("error") or "malformed"
+        return problem_response(BadRequest(f"The request body cannot be read as JSON: {reason}."))
     errors = field_errors(raw)
     names = ", ".join(e["field"] for e in errors)
     return problem_response(Unprocessable(f"Invalid fields: {names}", errors=errors))

@@ -1,7 +1,8 @@
 """Pure-ASGI middleware every service (and the gateway) runs behind.
 
 `RequestMiddleware` establishes the request context (request id and trace
-context), enforces the body size limit and the JSON media type, writes one
+context), enforces the body size limit and the JSON media type, refuses a NUL
+character in the URL (PostgreSQL cannot compare text with one), writes one
 JSON access log line and records metrics. It is written against raw ASGI rather
 than Starlette's BaseHTTPMiddleware, which costs a task and a copy per request.
 """
@@ -18,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mercato.chassis import context
 from mercato.chassis.errors import (
     PROBLEM_JSON,
+    BadRequest,
     PayloadTooLarge,
     ProblemError,
     UnsupportedMedia,
@@ -93,7 +95,7 @@ class RequestMiddleware:
             await send(message)
 
         try:
-            error = self._check_body(scope, headers)
+            error = self._refusal(scope, headers)
             if error is not None:
                 status = error.status
                 await send_problem(send, error, ctx.request_id)
@@ -125,7 +127,9 @@ class RequestMiddleware:
                 )
             context.reset_current(token)
 
-    def _check_body(self, scope: Scope, headers: dict[bytes, bytes]) -> ProblemError | None:
+    def _refusal(self, scope: Scope, headers: dict[bytes, bytes]) -> ProblemError | None:
+        if "\x00" in scope["path"] or b"%00" in scope["query_string"]:
+            return BadRequest("The URL holds a NUL character (%00).")
         if scope["method"].encode() not in _BODY_METHODS:
             return None
         length = headers.get(b"content-length")

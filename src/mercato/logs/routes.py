@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from mercato.chassis.deps import SessionDep
+from mercato.chassis.json_body import StrictJsonRoute
 from mercato.chassis.security import Admin
 from mercato.logs import service
 from mercato.logs.models import AuditEvent
@@ -16,7 +17,7 @@ from mercato.logs.store import EventFilter
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/logs", tags=["logs"])
+router = APIRouter(prefix="/api/logs", tags=["logs"], route_class=StrictJsonRoute)
 
 # An event type, or a type prefix ending in `*` ("order.*", "payment*", "*").
 TYPE_QUERY = r"^[A-Za-z0-9_.-]*\*?$"

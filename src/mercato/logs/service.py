@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.chassis.errors import NotFound, Unprocessable
 from mercato.chassis.events import Event
-from mercato.chassis.paging import decode_cursor, encode_cursor
+from mercato.chassis.paging import decode_time_cursor, encode_cursor
 from mercato.logs import store
 from mercato.logs.models import EVENTS, AuditEvent
 from mercato.logs.store import EventFilter
@@ -101,35 +101,26 @@ def _invalid(field: str, message: str) -> Unprocessable:
     return Unprocessable(f"Invalid fields: {field}", errors=[error])
 
 
-def _after(cursor: str | None) -> tuple[datetime, str] | None:
-    key = decode_cursor(cursor)
-    if key is None:
+def _utc(moment: datetime | None, field: str) -> datetime | None:
+    if moment is None:
         return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)  # a time without offset is taken to be UTC
     try:
-        occurred_at, event_id = key
-        moment = datetime.fromisoformat(occurred_at)
-    except (TypeError, ValueError):
-        raise _invalid("cursor", "not a valid cursor") from None
-    if moment.tzinfo is None or not isinstance(event_id, str):
-        raise _invalid("cursor", "not a valid cursor")
-    return moment, event_id
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)  # a time without offset is taken to be UTC
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before the first UTC time
+        raise _invalid(field, "out of range") from None
 
 
 async def list_events(
     session: AsyncSession, *, where: EventFilter, limit: int, cursor: str | None
 ) -> EventList:
     """Events matching `where` in the order they occurred, keyset paged; 422 on bad input."""
-    since, until = _utc(where.since), _utc(where.until)
+    since, until = _utc(where.since, "since"), _utc(where.until, "until")
     if since is not None and until is not None and since > until:
         raise _invalid("until", "must not be before since")
     where = replace(where, since=since, until=until)
-    after = _after(cursor)
+    after = decode_time_cursor(cursor)
     rows = list(await store.page(session, where=where, limit=limit + 1, after=after))
     items = rows[:limit]
     next_cursor = None

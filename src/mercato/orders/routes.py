@@ -12,6 +12,7 @@ from starlette.responses import Response
 from mercato.chassis.deps import RuntimeDep, SessionDep
 from mercato.chassis.errors import Forbidden
 from mercato.chassis.events import Outbox
+from mercato.chassis.json_body import StrictJsonRoute
 from mercato.chassis.security import CurrentUser, Principal
 from mercato.orders import cart, service
 from mercato.orders.idempotency import require_key
@@ -31,7 +32,7 @@ from mercato.orders.schemas import (
 
 __all__ = ["order_out", "router"]
 
-router = APIRouter(prefix="/api/orders", tags=["orders"])
+router = APIRouter(prefix="/api/orders", tags=["orders"], route_class=StrictJsonRoute)
 
 
 async def _components(runtime: RuntimeDep) -> Components:

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mercato.chassis.database import begin_write
 from mercato.chassis.errors import Conflict, NotFound, Unprocessable
 from mercato.chassis.events import Outbox
-from mercato.chassis.paging import decode_cursor, encode_cursor
+from mercato.chassis.paging import decode_time_cursor, encode_cursor
 from mercato.chassis.security import Principal
 from mercato.contracts.events import Line, Money, OrderPlaced
 from mercato.orders import store
@@ -203,25 +203,15 @@ async def order_histories(
     return await store.histories(session, order_ids)
 
 
-def _after(cursor: str | None) -> tuple[datetime, str] | None:
-    key = decode_cursor(cursor)
-    if key is None:
-        return None
-    try:
-        created_at, order_id = key
-        return datetime.fromisoformat(created_at), str(order_id)
-    except (TypeError, ValueError):
-        raise Unprocessable(
-            "The cursor is not valid.",
-            errors=[{"field": "cursor", "in": "query", "message": "not a valid cursor"}],
-        ) from None
-
-
 async def list_orders(
     session: AsyncSession, *, user_id: str, limit: int, cursor: str | None
 ) -> OrderList:
     """A user's orders newest first, keyset paged."""
-    rows = list(await store.page(session, user_id=user_id, limit=limit + 1, after=_after(cursor)))
+    rows = list(
+        await store.page(
+            session, user_id=user_id, limit=limit + 1, after=decode_time_cursor(cursor)
+        )
+    )
     items = rows[:limit]
     next_cursor = None
     if len(rows) > limit:

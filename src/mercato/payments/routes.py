@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from mercato.chassis.deps import RuntimeDep, SessionDep
 from mercato.chassis.errors import BadRequest, Forbidden
 from mercato.chassis.events import Outbox
+from mercato.chassis.json_body import StrictJsonRoute
 from mercato.chassis.security import CurrentUser, Principal
 from mercato.payments import charges, refunds, service
 from mercato.payments.models import Method, Payment, Refund
@@ -34,7 +35,7 @@ from mercato.payments.settings import PaymentsSettings
 
 __all__ = ["PROVIDER", "REPLAYED", "router"]
 
-router = APIRouter(prefix="/api/payments", tags=["payments"])
+router = APIRouter(prefix="/api/payments", tags=["payments"], route_class=StrictJsonRoute)
 PROVIDER = "payments.provider"
 REPLAYED = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255

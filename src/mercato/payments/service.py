@@ -26,7 +26,7 @@ from mercato.chassis.errors import (
     NotFound,
     Unprocessable,
 )
-from mercato.chassis.paging import decode_cursor, encode_cursor
+from mercato.chassis.paging import decode_time_cursor, encode_cursor
 from mercato.chassis.security import Principal
 from mercato.payments import store
 from mercato.payments.models import Method, Payment, Refund
@@ -159,21 +159,6 @@ async def get_payment(session: AsyncSession, *, principal: Principal, payment_id
     return payment
 
 
-def _after(cursor: str | None) -> tuple[datetime, str] | None:
-    """The keyset a cursor encodes; 422 naming `cursor` when it is not ours."""
-    key = decode_cursor(cursor)
-    if key is None:
-        return None
-    try:
-        created_at, payment_id = key
-        return datetime.fromisoformat(created_at), str(payment_id)
-    except (TypeError, ValueError):
-        raise Unprocessable(
-            "The cursor is not valid.",
-            errors=[{"field": "cursor", "in": "query", "message": "not a valid cursor"}],
-        ) from None
-
-
 async def list_payments(
     session: AsyncSession,
     *,
@@ -187,7 +172,9 @@ async def list_payments(
     if owner != principal.subject and not sees_everything(principal):
         raise Forbidden("Only admins may list another user's payments.")
     rows = list(
-        await store.page_payments(session, user_id=owner, limit=limit + 1, after=_after(cursor))
+        await store.page_payments(
+            session, user_id=owner, limit=limit + 1, after=decode_time_cursor(cursor)
+        )
     )
     items = rows[:limit]
     next_cursor = None

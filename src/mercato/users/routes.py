@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from mercato.chassis.deps import RuntimeDep, SessionDep
 from mercato.chassis.errors import Forbidden
 from mercato.chassis.events import Outbox
+from mercato.chassis.json_body import StrictJsonRoute
 from mercato.chassis.responses import JsonResponse
 from mercato.chassis.security import Admin, CurrentUser, Principal
 from mercato.users import service
@@ -16,7 +17,7 @@ from mercato.users.schemas import ProfileOut, ProfilePage, ProfilePatch, profile
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/users", tags=["users"])
+router = APIRouter(prefix="/api/users", tags=["users"], route_class=StrictJsonRoute)
 
 
 async def outbox_of(runtime: RuntimeDep) -> Outbox:

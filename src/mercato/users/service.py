@@ -20,7 +20,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from mercato.chassis.errors import Conflict, Forbidden, NotFound, Unprocessable
 from mercato.chassis.events import Outbox
-from mercato.chassis.paging import decode_cursor, encode_cursor
+from mercato.chassis.paging import decode_time_cursor, encode_cursor
 from mercato.chassis.security import Principal
 from mercato.contracts.events import ProfileUpdated
 from mercato.users import store
@@ -223,25 +223,13 @@ async def update_own_profile(
     return profile
 
 
-def _after(cursor: str | None) -> tuple[datetime, str] | None:
-    key = decode_cursor(cursor)
-    if key is None:
-        return None
-    try:
-        created_at, user_id = key
-        return datetime.fromisoformat(created_at), str(user_id)
-    except (TypeError, ValueError):
-        raise Unprocessable(
-            "The cursor is not valid.",
-            errors=[{"field": "cursor", "in": "query", "message": "not a valid cursor"}],
-        ) from None
-
-
 async def list_profiles(
     session: AsyncSession, *, email: str | None, limit: int, cursor: str | None
 ) -> ProfileList:
     """Profiles newest first, optionally with one email (any case), keyset paged."""
-    rows = list(await store.page(session, email=email, limit=limit + 1, after=_after(cursor)))
+    rows = list(
+        await store.page(session, email=email, limit=limit + 1, after=decode_time_cursor(cursor))
+    )
     items = rows[:limit]
     next_cursor = None
     if len(rows) > limit:

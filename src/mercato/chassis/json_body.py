@@ -1,0 +1,114 @@
+"""Request bodies read as strict JSON: what a service accepts, it can store and send back.
+
+Starlette reads bodies with Python's `json` module, which accepts `NaN` and `Infinity`,
+keeps lone surrogates and integers of any size. None of these can be written back
+out by orjson, and PostgreSQL stores no NUL character in text or jsonb. Such a body
+used to be accepted and then fail, on commit or, worse, on every later read: one
+product with a 30-digit attribute broke the catalog's listing for everyone.
+
+`parse_json` is the one reader: pydantic-core's parser (strict UTF-8, no lone
+surrogates, no `NaN`/`Infinity`, exact integers), then a walk that refuses what the
+parser lets through: NUL characters, non-finite numbers (`1e999`), integers beyond
+64 bits and nesting deeper than `MAX_DEPTH`. Every router of a service uses
+`StrictJsonRoute`, so every JSON body is read this way; a refusal is a
+`json.JSONDecodeError`, which FastAPI answers as a 400 that names the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+from pydantic_core import from_json
+
+__all__ = ["MAX_DEPTH", "StrictJsonRequest", "StrictJsonRoute", "parse_json"]
+
+MAX_DEPTH = 32
+INT_MIN = -(2**63)
+INT_MAX = 2**64 - 1  # orjson writes signed and unsigned 64-bit integers
+_BODY_METHODS = frozenset(("POST", "PUT", "PATCH"))
+
+
+class _Refused(Exception):
+    """A value the walk refuses; `path` is filled in on the way back up."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.path: list[str] = []
+
+
+def _walk(value: Any, depth: int) -> None:
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise _Refused("a string holds a NUL character (\\u0000)")
+    elif isinstance(value, bool) or value is None:
+        return
+    elif isinstance(value, int):
+        if not INT_MIN <= value <= INT_MAX:
+            raise _Refused("an integer does not fit in 64 bits")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise _Refused("a number is too large")
+    elif depth >= MAX_DEPTH:
+        raise _Refused(f"nested deeper than {MAX_DEPTH} levels")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if "\x00" in key:
+                raise _Refused("a key holds a NUL character (\\u0000)")
+            try:
+                _walk(item, depth + 1)
+            except _Refused as refused:
+                refused.path.append(key)
+                raise
+    else:
+        for index, item in enumerate(value):
+            try:
+                _walk(item, depth + 1)
+            except _Refused as refused:
+                refused.path.append(str(index))
+                raise
+
+
+def parse_json(raw: bytes | str) -> Any:
+    """The JSON value in `raw`; `json.JSONDecodeError` naming the reason when refused."""
+    try:
+        value = from_json(raw, allow_inf_nan=False)
+    except ValueError as error:
+        raise json.JSONDecodeError(str(error), "", 0) from None
+    try:
+        _walk(value, 0)
+    except _Refused as refused:
+        where = ".".join(reversed(refused.path))
+        reason = f"{refused.reason} at {where}" if where else refused.reason
+        raise json.JSONDecodeError(reason, "", 0) from None
+    return value
+
+
+class StrictJsonRequest(Request):
+    """A request whose JSON body is read by `parse_json`."""
+
+    async def json(self) -> Any:
+        """The body as JSON, read once."""
+        if not hasattr(self, "_json"):
+            self._json = parse_json(await self.body())
+        return self._json
+
+
+class StrictJsonRoute(APIRoute):
+    """A route that reads JSON bodies with `parse_json` (routes without a body are untouched)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """FastAPI's handler, given a `StrictJsonRequest` on methods that carry a body."""
+        handler = super().get_route_handler()
+        if not (self.methods or set()) & _BODY_METHODS:
+            return handler
+
+        async def strict_handler(request: Request) -> Response:
+            return await handler(StrictJsonRequest(request.scope, request.receive))
+
+        return strict_handler
