@@ -342,3 +342,27 @@ async def test_the_openapi_document_describes_the_product_shapes(
     document = (await client.get(f"{API}/openapi.json")).json()
     assert f"{API}/products" in document["paths"]
     assert {"ProductOut", "ProductPage", "Money"} <= set(document["components"]["schemas"])
+
+
+@pytest.mark.usefixtures("laptops")
+async def test_attributes_at_the_limits_come_back_exactly(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    # Stored JSON is read with orjson: exact for every value a body may carry.
+    deep: Any = "bottom"
+    for _ in range(30):
+        deep = [deep]
+    attributes = {
+        "u64": 2**64 - 1,
+        "i64": -(2**63),
+        "tenth": 0.1,
+        "huge": 1e308,
+        "text": "caf\u00e9 \U0001f600 \\u0000",
+        "deep": deep,
+    }
+    created = await create(client, admin, attributes=attributes)
+    assert created["attributes"] == attributes
+    read = (await client.get(f"{API}/products/{created['id']}")).json()
+    assert read["attributes"] == attributes
+    listed = (await client.get(f"{API}/products", params={"q": "northwind"})).json()["items"]
+    assert [item["attributes"] for item in listed] == [attributes]

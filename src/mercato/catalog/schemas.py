@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from sqlalchemy import Row
 
 from mercato.catalog.models import Product, ReservationStatus
+from mercato.chassis.database import fields_of
 
 __all__ = [
     "CategoryIn",
@@ -194,31 +195,39 @@ class ImportResult(BaseModel):
     errors: list[ImportIssue] = Field(default_factory=list)
 
 
+_PRODUCT_FIELDS = (
+    "id", "sku", "title", "brand", "description", "price_amount", "currency", "category",
+    "tags", "attributes", "images", "thumbnail", "on_hand", "reserved", "rating",
+    "created_at", "updated_at",
+)  # fmt: skip
+
+
 def product_body(product: Product | Row[Any], *, admin: bool = False) -> dict[str, Any]:
     """The JSON object of a product, entity or plain row (the `ProductOut` shape).
 
     Admins also see its stock split into units on hand and reserved.
     """
+    p = fields_of(product, _PRODUCT_FIELDS)
     body = {
-        "id": product.id,
-        "sku": product.sku,
-        "title": product.title,
-        "brand": product.brand,
-        "description": product.description,
-        "price": {"amount": product.price_amount, "currency": product.currency},
-        "category": product.category,
-        "tags": product.tags,
-        "attributes": product.attributes,
-        "images": product.images,
-        "thumbnail": product.thumbnail,
-        "stock": product.on_hand - product.reserved,  # a row has no `available`
-        "rating": product.rating,
-        "created_at": product.created_at,
-        "updated_at": product.updated_at,
+        "id": p["id"],
+        "sku": p["sku"],
+        "title": p["title"],
+        "brand": p["brand"],
+        "description": p["description"],
+        "price": {"amount": p["price_amount"], "currency": p["currency"]},
+        "category": p["category"],
+        "tags": p["tags"],
+        "attributes": p["attributes"],
+        "images": p["images"],
+        "thumbnail": p["thumbnail"],
+        "stock": p["on_hand"] - p["reserved"],
+        "rating": p["rating"],
+        "created_at": p["created_at"],
+        "updated_at": p["updated_at"],
     }
     if admin:
-        body["on_hand"] = product.on_hand
-        body["reserved"] = product.reserved
+        body["on_hand"] = p["on_hand"]
+        body["reserved"] = p["reserved"]
     return body
 
 

@@ -7,9 +7,11 @@ which every word is quoted, so no input can be an FTS5 syntax error. Both stem
 English words (`laptops` finds `laptop`). A query without a single positive word
 (blank, punctuation only, only exclusions) is no search at all.
 
-`text_search(dialect, q)` gives the condition and a rank expression where lower is
+`text_search(dialect)` gives the condition and a rank expression where lower is
 better on both backends (BM25 on SQLite, negated `ts_rank` on PostgreSQL), so that
-relevance ordering and its keyset are the same code for both.
+relevance ordering and its keyset are the same code for both. Both read the terms
+from the `search` parameter (`search_terms(dialect, q)`), so that a listing's
+statement is built once per shape, not per query.
 """
 
 from __future__ import annotations
@@ -18,12 +20,30 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, column, func, literal_column, table, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    String,
+    bindparam,
+    column,
+    func,
+    literal_column,
+    table,
+    type_coerce,
+)
 from sqlalchemy.sql.expression import TableClause
 
 from mercato.catalog.models import Product
 
-__all__ = ["FTS_TABLE", "Clause", "TextSearch", "fts5_query", "parse", "text_search"]
+__all__ = [
+    "FTS_TABLE",
+    "Clause",
+    "TextSearch",
+    "fts5_query",
+    "parse",
+    "search_terms",
+    "text_search",
+]
 
 FTS_TABLE: TableClause = table("products_fts", column("rowid"))
 # BM25 weights of the FTS5 columns: title, brand, description, category, tags.
@@ -112,29 +132,32 @@ def fts5_query(q: str) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class TextSearch:
-    """What a search adds to a product query."""
+    """What a search adds to a product query; the terms are the `search` parameter."""
 
     condition: ColumnElement[bool]
     rank: ColumnElement[float]
     join_fts: bool
 
 
-def text_search(dialect: str, q: str) -> TextSearch | None:
-    """The condition and rank (lower is better) of `q`, or None when it is no search."""
-    if not has_terms(q):
-        return None
+def search_terms(dialect: str, q: str) -> str | None:
+    """The value of the `search` parameter for `q`, or None when it is no search."""
+    if dialect == "postgresql":
+        return q if has_terms(q) else None  # websearch_to_tsquery reads the syntax itself
+    return fts5_query(q)
+
+
+def text_search(dialect: str) -> TextSearch:
+    """The condition and rank (lower is better) of a search for the `search` parameter."""
+    terms = bindparam("search", type_=String())
     if dialect == "postgresql":
         document: ColumnElement[Any] = literal_column("products.search")
-        query = func.websearch_to_tsquery(literal_column(f"'{PG_CONFIG}'::regconfig"), q)
+        query = func.websearch_to_tsquery(literal_column(f"'{PG_CONFIG}'::regconfig"), terms)
         rank = type_coerce(-func.ts_rank(document, query), Float())
         return TextSearch(document.op("@@")(query), rank, join_fts=False)
-    expression = fts5_query(q)
-    assert expression is not None
     fts: ColumnElement[Any] = literal_column(FTS_TABLE.name)
     weights: list[ColumnElement[Any]] = [literal_column(repr(w)) for w in BM25_WEIGHTS]
-    condition = fts.op("MATCH")(expression)
     rank = type_coerce(func.bm25(fts, *weights), Float())
-    return TextSearch(condition, rank, join_fts=True)
+    return TextSearch(fts.op("MATCH")(terms), rank, join_fts=True)
 
 
 def fts_join_condition() -> ColumnElement[bool]:

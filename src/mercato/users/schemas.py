@@ -21,6 +21,7 @@ from pydantic import (
 )
 from sqlalchemy import Row
 
+from mercato.chassis.database import fields_of
 from mercato.users.countries import is_country_code
 from mercato.users.models import Profile
 
@@ -181,6 +182,12 @@ class ProfileOut(BaseModel):
     updated_at: datetime
 
 
+_PROFILE_FIELDS = (
+    "user_id", "email", "name", "bio", "avatar_url", "preferences", "addresses",
+    "created_at", "updated_at",
+)  # fmt: skip
+
+
 def profile_body(profile: Profile | Row[Any]) -> dict[str, Any]:
     """The JSON object of a stored profile (entity or plain row), in the `ProfileOut` shape.
 
@@ -189,16 +196,17 @@ def profile_body(profile: Profile | Row[Any]) -> dict[str, Any]:
     its CPU. Stored addresses already have `AddressOut`'s fields (`resolve_addresses`
     writes them); a unit test holds this body to the model.
     """
+    p = fields_of(profile, _PROFILE_FIELDS)
     return {
-        "id": profile.user_id,
-        "email": profile.email,
-        "name": profile.name,
-        "bio": profile.bio,
-        "avatar_url": profile.avatar_url,
-        "preferences": profile.preferences or {},
-        "addresses": profile.addresses or [],
-        "created_at": profile.created_at,
-        "updated_at": profile.updated_at,
+        "id": p["user_id"],
+        "email": p["email"],
+        "name": p["name"],
+        "bio": p["bio"],
+        "avatar_url": p["avatar_url"],
+        "preferences": p["preferences"] or {},
+        "addresses": p["addresses"] or [],
+        "created_at": p["created_at"],
+        "updated_at": p["updated_at"],
     }
 
 
