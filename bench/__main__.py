@@ -97,9 +97,14 @@ def measure(n: int, secs: float, databases: dict[str, str], database: str) -> No
         # ratio between designs that moves less than req/s on a shared, noisy machine.
         cpu_rows: list[tuple[str, dict[str, float]]] = []
 
-        def run(name: str, request: Request, cpu_of: dict[str, int] | None = None) -> Result:
+        def run(
+            name: str,
+            request: Request,
+            cpu_of: dict[str, int] | None = None,
+            timeout: float = 2.0,
+        ) -> Result:
             before = {proc: cpu_seconds(pid) for proc, pid in (cpu_of or {}).items()}
-            result = closed_loop(request, connections=n, seconds=secs)
+            result = closed_loop(request, connections=n, seconds=secs, timeout=timeout)
             rows.append((name, result))
             print(_row(name, result), flush=True)
             if cpu_of and result.requests:
@@ -161,10 +166,13 @@ def measure(n: int, secs: float, databases: dict[str, str], database: str) -> No
                 resident[name] = rss_mb(pid)
             except OSError:
                 resident[name] = None
-        # Last: the logins wrk gives up on stay queued in auth, hashing, for a while.
+        # Last, as the logins still queued when wrk stops go on hashing for a while.
+        # 16 logins in flight on two cores wait about 2 s each (argon2id's RFC 9106
+        # parameters cost ~0.25 s of CPU), past wrk's default 2 s timeout: allow 10 s.
         run(
             "POST /api/auth/login via gateway",
             Request("POST", f"{gw}/api/auth/login", json_headers, login_body),
+            timeout=10.0,
         )
 
         print("\n| scenario | CPU ms per request, by process | total |\n|---|---|---:|")

@@ -107,7 +107,9 @@ def _wrk_ms(text: str, label: str) -> float:
     return float(match.group(1)) * _WRK_UNITS[match.group(2)] if match else float("nan")
 
 
-def _closed_loop_wrk(wrk: str, request: Request, connections: int, seconds: float) -> Result:
+def _closed_loop_wrk(
+    wrk: str, request: Request, connections: int, seconds: float, timeout: float
+) -> Result:
     script = "wrk.method = {m}\nwrk.body = {b}\n{h}\n".format(
         m=orjson.dumps(request.method).decode(),
         b=orjson.dumps((request.body or b"").decode()).decode(),
@@ -127,6 +129,7 @@ def _closed_loop_wrk(wrk: str, request: Request, connections: int, seconds: floa
                 f"-c{connections}",
                 f"-d{int(seconds)}s",
                 "--latency",
+                f"--timeout={timeout:g}s",
                 "-s",
                 lua,
                 request.url,
@@ -149,11 +152,16 @@ def _closed_loop_wrk(wrk: str, request: Request, connections: int, seconds: floa
     return Result(total, errors, total / rps, _wrk_ms(out, "50%"), _wrk_ms(out, "99%"), "wrk")
 
 
-def closed_loop(request: Request, *, connections: int = 16, seconds: float = 10.0) -> Result:
-    """Throughput at saturation with `connections` concurrent connections."""
+def closed_loop(
+    request: Request, *, connections: int = 16, seconds: float = 10.0, timeout: float = 2.0
+) -> Result:
+    """Throughput at saturation with `connections` concurrent connections.
+
+    wrk counts an answer slower than `timeout` as an error (the Python fallback waits).
+    """
     wrk = shutil.which("wrk")
     if wrk:
-        return _closed_loop_wrk(wrk, request, connections, seconds)
+        return _closed_loop_wrk(wrk, request, connections, seconds, timeout)
     return asyncio.run(_closed_loop_python(request, connections, seconds))
 
 
