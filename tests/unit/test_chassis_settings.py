@@ -92,3 +92,15 @@ def test_a_bad_ack_wait_is_a_one_line_error_naming_the_variable(value: str) -> N
         _load(MERCATO_EVENT_ACK_WAIT_SECONDS=value)
     assert str(caught.value).startswith("MERCATO_EVENT_ACK_WAIT_SECONDS: ")
     assert "\n" not in str(caught.value)
+
+
+def test_the_runtime_sizes_its_postgresql_pool_from_the_settings() -> None:
+    spec = ServiceSpec(name="users", title="Users", uses_bus=False)
+    url = "postgresql+asyncpg://postgres@127.0.0.1:5432/none"
+    default = Runtime(spec, _load(MERCATO_DATABASE_URL=url))
+    assert default.database.engine.pool.size() == 20  # type: ignore[attr-defined]
+    sized = Runtime(spec, _load(MERCATO_DATABASE_URL=url, MERCATO_DATABASE_POOL_SIZE="32"))
+    assert sized.database.engine.pool.size() == 32  # type: ignore[attr-defined]
+    with pytest.raises(SettingsError) as caught:
+        _load(MERCATO_DATABASE_POOL_SIZE="0")
+    assert str(caught.value).startswith("MERCATO_DATABASE_POOL_SIZE: ")

@@ -41,6 +41,14 @@ class ServiceSettings(BaseModel):
     instance: str = Field(default="", description="Instance id, for logs and load balancing.")
     data_dir: Path = Path(".mercato")
     database_url: str = Field(default="", description="Defaults to SQLite in data_dir.")
+    database_pool_size: int = Field(
+        default=20,
+        ge=1,
+        description=(
+            "PostgreSQL: connections each process keeps open; as many more are opened "
+            "in a burst and closed after it."
+        ),
+    )
     broker_url: str = Field(default="nats://127.0.0.1:4322", description="nats:// or amqp://")
     bus_namespace: str = Field(
         default=DEFAULT_NAMESPACE,

@@ -120,7 +120,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
 class Database:
     """One service's engine and session factory."""
 
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 20) -> None:
         parsed = make_url(url)
         self.url = url
         self.dialect = parsed.get_backend_name()
@@ -145,6 +145,10 @@ class Database:
             # checkout, 2.2 ms against 1.2 ms here). A connection the server dropped
             # fails its next statement instead; SQLAlchemy then invalidates the pool,
             # and that one request is answered 503 (see `errors`), the next reconnects.
+            # The pool keeps `pool_size` connections: one opened beyond them is closed
+            # when it comes back, so a pool smaller than the requests a process serves
+            # at once opens and closes connections all the time (with 10 and 16 users/me
+            # in flight: 280 new PostgreSQL sessions in 8 s, 40% more CPU per request).
             kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=POOL_RECYCLE)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.dialect == "sqlite":

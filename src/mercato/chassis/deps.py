@@ -36,4 +36,8 @@ async def runtime_of(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
-SessionDep = Annotated[AsyncSession, Depends(db_session)]
+# Closed when the endpoint returns, before the answer is sent: a session kept open
+# while the answer goes out holds its pooled connection (idle in a transaction on
+# PostgreSQL) into the next request, so a process needed more connections than
+# requests in flight, and its pool kept opening and closing them.
+SessionDep = Annotated[AsyncSession, Depends(db_session, scope="function")]

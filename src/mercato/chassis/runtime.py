@@ -70,7 +70,11 @@ class Runtime:
     def __init__(self, spec: ServiceSpec, settings: ServiceSettings) -> None:
         self.spec = spec
         self.settings = settings
-        self.db: Database | None = Database(settings.sqlalchemy_url) if spec.uses_database else None
+        self.db: Database | None = (
+            Database(settings.sqlalchemy_url, pool_size=settings.database_pool_size)
+            if spec.uses_database
+            else None
+        )
         self.bus: EventBus | None = (
             connect_bus(
                 settings.broker_url,
