@@ -180,3 +180,22 @@ async def test_the_migration_splits_stock_and_adds_constraints(
         ]
         refused = await client.post(f"{API}/products/p-1/stock", json={"delta": -8}, headers=admin)
         assert refused.status_code == 422
+
+
+async def test_a_restock_past_the_maximum_is_refused_not_overflowed(
+    database_url: str, tokens: TokenFactory
+) -> None:
+    # on_hand + delta does not fit in PostgreSQL's 32-bit integer: this was a 500.
+    admin = tokens.headers(roles=["admin"])
+    maximum = 2**31 - 1
+    async with running(catalog(database_url), tokens) as client:
+        mug = await product(client, admin, "MUG", 10)
+        url = f"{API}/products/{mug}/stock"
+        for delta in (maximum, maximum - 9):
+            refused = await client.post(url, json={"delta": delta}, headers=admin)
+            assert refused.status_code == 422, refused.text
+            assert [e["field"] for e in refused.json()["errors"]] == ["delta"]
+        filled = await client.post(url, json={"delta": maximum - 10}, headers=admin)
+        assert filled.status_code == 200 and filled.json()["on_hand"] == maximum
+        emptied = await client.post(url, json={"delta": -maximum}, headers=admin)
+        assert emptied.status_code == 200 and emptied.json()["on_hand"] == 0

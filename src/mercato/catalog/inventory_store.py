@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Row, Table, bindparam, select, update
+from sqlalchemy import BigInteger, Row, Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.catalog.inventory import StockLevel
@@ -112,13 +112,12 @@ async def adjust_on_hand(
     session: AsyncSession, product_id: str, *, delta: int, now: datetime
 ) -> StockLevel | None:
     """Add `delta` to on hand unless that would go below reserved (or past the maximum)."""
+    # Compared as 64-bit numbers: the sum of two 32-bit columns' values may not fit in
+    # one, and PostgreSQL raises on the overflow instead of refusing the row.
+    after = Product.on_hand.cast(BigInteger) + delta
     result = await session.execute(
         update(Product)
-        .where(
-            Product.id == product_id,
-            Product.on_hand + delta >= Product.reserved,
-            Product.on_hand + delta <= MAX_STOCK,
-        )
+        .where(Product.id == product_id, after >= Product.reserved, after <= MAX_STOCK)
         .values(on_hand=Product.on_hand + delta, updated_at=now)
         .returning(*_LEVEL)
         .execution_options(synchronize_session=False)

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     AnyUrl,
     BaseModel,
     BeforeValidator,
@@ -57,8 +58,21 @@ PostalCode = Annotated[
     ),
 ]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)]
+MAX_URL = 2048  # the column's width
+
+
+def _fits_column(url: AnyUrl) -> AnyUrl:
+    # The limit applies to the URL as given; normalising it (a `/` after a bare host)
+    # can make it longer than the column, which PostgreSQL refused with a 500.
+    if len(str(url)) > MAX_URL:
+        raise ValueError(f"URL should have at most {MAX_URL} characters")
+    return url
+
+
 WebUrl = Annotated[
-    AnyUrl, UrlConstraints(max_length=2048, allowed_schemes=["http", "https"], host_required=True)
+    AnyUrl,
+    UrlConstraints(max_length=MAX_URL, allowed_schemes=["http", "https"], host_required=True),
+    AfterValidator(_fits_column),
 ]
 AddressId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 CurrencyCode = Annotated[str, BeforeValidator(_upper), StringConstraints(pattern=r"^[A-Z]{3}$")]
