@@ -45,8 +45,8 @@ class ServiceSettings(BaseModel):
         default=20,
         ge=1,
         description=(
-            "PostgreSQL: connections each process keeps open; as many more are opened "
-            "in a burst and closed after it."
+            "PostgreSQL: the connections each process opens and keeps; a request "
+            "beyond them waits for one."
         ),
     )
     broker_url: str = Field(default="nats://127.0.0.1:4322", description="nats:// or amqp://")

@@ -145,11 +145,13 @@ class Database:
             # checkout, 2.2 ms against 1.2 ms here). A connection the server dropped
             # fails its next statement instead; SQLAlchemy then invalidates the pool,
             # and that one request is answered 503 (see `errors`), the next reconnects.
-            # The pool keeps `pool_size` connections: one opened beyond them is closed
-            # when it comes back, so a pool smaller than the requests a process serves
-            # at once opens and closes connections all the time (with 10 and 16 users/me
-            # in flight: 280 new PostgreSQL sessions in 8 s, 40% more CPU per request).
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=POOL_RECYCLE)
+            # At most `pool_size` connections, all kept: a connection opened beyond the
+            # pool is closed when it comes back, so overflow under steady load opened
+            # and closed connections all the time (a pool of 10 with 16 users/me in
+            # flight: 280 new PostgreSQL sessions in 8 s, 40% more CPU per request).
+            # A request beyond the pool waits for a connection instead, and the sum
+            # over processes stays within the server's `max_connections`.
+            kwargs.update(pool_size=pool_size, max_overflow=0, pool_recycle=POOL_RECYCLE)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.dialect == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
