@@ -33,12 +33,18 @@ async def database_url() -> AsyncIterator[str]:
         yield url
 
 
+async def admin_connection(database_url: str) -> asyncpg.Connection:
+    """A connection to the server's `postgres` database, as the test's user."""
+    url = make_url(database_url)
+    return await asyncpg.connect(
+        host=url.host, port=url.port, user=url.username, database="postgres"
+    )
+
+
 async def drop_connections(database_url: str) -> int:
     """Terminate every server connection to the database (as a restart would); how many."""
     url = make_url(database_url)
-    admin = await asyncpg.connect(
-        host=url.host, port=url.port, user=url.username, database="postgres"
-    )
+    admin = await admin_connection(database_url)
     try:
         terminated = await admin.fetch(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
@@ -67,3 +73,28 @@ async def test_a_dropped_connection_costs_one_503_then_the_pool_reconnects(
         again: httpx.Response = await client.get(ME, headers=headers)
         assert again.status_code == 200, again.text
         assert again.json()["email"] == "ann@example.com"
+
+
+async def test_a_refused_connection_is_a_503_too(
+    tmp_path: Path, tokens: TokenFactory, database_url: str
+) -> None:
+    # The server refuses new connections (as when it has too many clients): this was a
+    # 500, while the same outage on a pooled connection was a 503.
+    settings = load_settings(data_dir=tmp_path, broker_url="", database_url=database_url)
+    headers = tokens.headers(str(uuid.uuid4()), ["customer"], email="bo@example.com", name="Bo")
+    name = make_url(database_url).database
+    admin = await admin_connection(database_url)
+    try:
+        async with running(create_app(settings), tokens) as client:
+            assert (await client.get(ME, headers=headers)).status_code == 200
+            await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            await drop_connections(database_url)
+            for _ in range(2):  # the pool's dropped connection, then a refused new one
+                refused = await client.get(ME, headers=headers)
+                assert refused.status_code == 503, refused.text
+                assert refused.headers["retry-after"] == "1"
+            await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+            assert (await client.get(ME, headers=headers)).status_code == 200
+    finally:
+        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        await admin.close()

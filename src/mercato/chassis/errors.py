@@ -229,17 +229,19 @@ async def _on_unexpected(request: Request, exc: Exception) -> Response:
 
 
 async def _on_database_error(request: Request, exc: Exception) -> Response:
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+    assert isinstance(exc, DBAPIError)
+    if exc.connection_invalidated:
         # The server dropped the connection (a restart, a failover): the pool has
         # been invalidated and reconnects on the next checkout, so a retry succeeds.
-        log.warning("database connection lost on %s %s", request.method, request.url.path)
-        return problem_response(
-            ServiceUnavailable(
-                "The database connection was lost; retry the request.",
-                headers={"Retry-After": "1"},
-            )
-        )
-    return await _on_unexpected(request, exc)
+        detail = "The database connection was lost; retry the request."
+    elif exc.statement is None:
+        # No statement ran: the server refused a new connection (down, restarting,
+        # too many clients), as transient as a dropped one.
+        detail = "The database refused a connection; retry the request."
+    else:
+        return await _on_unexpected(request, exc)
+    log.warning("%s (%s %s)", detail, request.method, request.url.path)
+    return problem_response(ServiceUnavailable(detail, headers={"Retry-After": "1"}))
 
 
 def install_error_handlers(app: FastAPI) -> None:
