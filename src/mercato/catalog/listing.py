@@ -73,9 +73,8 @@ def parse_ids(raw: str | None) -> tuple[str, ...] | None:
     return ids
 
 
-def effective_sort(query: ProductQuery) -> Sort:
+def effective_sort(query: ProductQuery, *, searching: bool) -> Sort:
     """The order asked for, or relevance with a search and newest without one."""
-    searching = has_terms(query.q)
     if query.sort is None or (query.sort == "relevance" and not searching):
         return "relevance" if searching else "newest"
     return query.sort
@@ -117,13 +116,14 @@ async def list_products(session: AsyncSession, *, query: ProductQuery) -> Page:
         and query.min_price > query.max_price
     ):
         raise _invalid("min_price", "must not be greater than max_price")
-    sort = effective_sort(query)
+    searching = has_terms(query.q)
+    sort = effective_sort(query, searching=searching)
     ids = parse_ids(query.ids)
     limit = query.limit or (MAX_IDS if ids is not None else DEFAULT_LIMIT)
     listing = Listing(
         sort=sort,
         limit=limit,
-        q=query.q if has_terms(query.q) else None,
+        q=query.q if searching else None,
         category=query.category,
         brand=query.brand,
         min_price=query.min_price,

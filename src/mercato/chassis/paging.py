@@ -21,6 +21,7 @@ __all__ = [
     "decode_cursor",
     "decode_time_cursor",
     "encode_cursor",
+    "in_utc",
     "invalid_cursor",
 ]
 
@@ -51,13 +52,20 @@ def invalid_cursor() -> Unprocessable:
     )
 
 
+def in_utc(moment: datetime) -> datetime:
+    """`moment` in UTC, a time without offset being UTC already.
+
+    `OverflowError` when it has no UTC equivalent (`0001-01-01T00:00+01:00`).
+    """
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def cursor_moment(raw: object) -> datetime:
     """The time a cursor holds, in UTC (a time without offset is UTC); 422 when not one."""
     if not isinstance(raw, str):
         raise invalid_cursor()
     try:
-        moment = datetime.fromisoformat(raw)
-        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return in_utc(datetime.fromisoformat(raw))
     except (ValueError, OverflowError):
         raise invalid_cursor() from None
 

@@ -8,14 +8,14 @@ inbox row); `delete_expired` commits each batch it deletes.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.chassis.errors import NotFound, Unprocessable
 from mercato.chassis.events import Event
-from mercato.chassis.paging import decode_time_cursor, encode_cursor
+from mercato.chassis.paging import decode_time_cursor, encode_cursor, in_utc
 from mercato.logs import store
 from mercato.logs.models import EVENTS, AuditEvent
 from mercato.logs.store import EventFilter
@@ -104,11 +104,9 @@ def _invalid(field: str, message: str) -> Unprocessable:
 def _utc(moment: datetime | None, field: str) -> datetime | None:
     if moment is None:
         return None
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)  # a time without offset is taken to be UTC
     try:
-        return moment.astimezone(UTC)
-    except OverflowError:  # 0001-01-01T00:00+01:00 is before the first UTC time
+        return in_utc(moment)
+    except OverflowError:
         raise _invalid(field, "out of range") from None
 
 
