@@ -14,13 +14,18 @@ from tests.support import closed_port
 from tests.unit.http_client.support import FakeClock, Upstream, url
 
 
+async def fail_three_times(client: ServiceClient, server: TestServer) -> None:
+    """Three failed calls to catalog: the breaking client's threshold."""
+    for _ in range(3):
+        with pytest.raises(ServiceUnavailableError):
+            await client.get(url(server, "/flaky"), target="catalog")
+
+
 async def test_circuit_opens_after_threshold_and_fails_fast(
     breaking_client: ServiceClient, server: TestServer, upstream: Upstream
 ) -> None:
     upstream.failures_left = 100
-    for _ in range(3):
-        with pytest.raises(ServiceUnavailableError):
-            await breaking_client.get(url(server, "/flaky"), target="catalog")
+    await fail_three_times(breaking_client, server)
     assert upstream.calls["/flaky"] == 3
     assert breaking_client.breaker("catalog").state is CircuitState.OPEN
 
@@ -42,9 +47,7 @@ async def test_half_open_trial_success_closes_the_circuit(
     breaking_client: ServiceClient, server: TestServer, upstream: Upstream, clock: FakeClock
 ) -> None:
     upstream.failures_left = 3
-    for _ in range(3):
-        with pytest.raises(ServiceUnavailableError):
-            await breaking_client.get(url(server, "/flaky"), target="catalog")
+    await fail_three_times(breaking_client, server)
     assert breaking_client.breaker("catalog").state is CircuitState.OPEN
 
     clock.now += 5.0
@@ -59,9 +62,7 @@ async def test_half_open_trial_failure_reopens_the_circuit(
     breaking_client: ServiceClient, server: TestServer, upstream: Upstream, clock: FakeClock
 ) -> None:
     upstream.failures_left = 100
-    for _ in range(3):
-        with pytest.raises(ServiceUnavailableError):
-            await breaking_client.get(url(server, "/flaky"), target="catalog")
+    await fail_three_times(breaking_client, server)
     clock.now += 5.0
     with pytest.raises(ServiceUnavailableError) as caught:
         await breaking_client.get(url(server, "/flaky"), target="catalog")
