@@ -344,6 +344,20 @@ async def test_the_openapi_document_describes_the_product_shapes(
     assert {"ProductOut", "ProductPage", "Money"} <= set(document["components"]["schemas"])
 
 
+async def test_the_openapi_patch_shape_offers_null_only_where_it_is_accepted(
+    client: httpx.AsyncClient,
+) -> None:
+    """Clients generated from the document must not send a null that `PATCH` refuses."""
+    document = (await client.get(f"{API}/openapi.json")).json()
+    fields = document["components"]["schemas"]["ProductPatch"]["properties"]
+
+    def nullable(shape: dict[str, Any]) -> bool:
+        return any(option.get("type") == "null" for option in shape.get("anyOf", []))
+
+    offered = {name for name, shape in fields.items() if nullable(shape)}
+    assert offered == {"brand", "category", "thumbnail", "rating"}
+
+
 @pytest.mark.usefixtures("laptops")
 async def test_attributes_at_the_limits_come_back_exactly(
     client: httpx.AsyncClient, admin: dict[str, str]

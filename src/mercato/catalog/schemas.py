@@ -85,10 +85,34 @@ class ProductIn(BaseModel):
     rating: float | None = Field(default=None, ge=0, le=5)
 
 
+NOT_NULL_IN_PATCH = (
+    "sku",
+    "title",
+    "description",
+    "price",
+    "tags",
+    "attributes",
+    "images",
+    "stock",
+)
+
+
+def _offer_no_null(schema: dict[str, Any]) -> None:
+    """Document the fields a patch may leave out but not set to null as not nullable.
+
+    Typed `X | None` so that a field left out is told apart from one sent; `_not_null`
+    refuses the null itself, and clients generated from the document must not send it.
+    """
+    for name in NOT_NULL_IN_PATCH:
+        field = schema["properties"][name]
+        field["anyOf"] = [option for option in field["anyOf"] if option.get("type") != "null"]
+        field.pop("default", None)
+
+
 class ProductPatch(BaseModel):
     """A partial change: only the fields sent are changed (`attributes` is replaced)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_offer_no_null)
 
     sku: Sku | None = None
     title: Title | None = None
@@ -105,9 +129,7 @@ class ProductPatch(BaseModel):
     )
     rating: float | None = Field(default=None, ge=0, le=5)
 
-    @field_validator(
-        "sku", "title", "description", "price", "tags", "attributes", "images", "stock"
-    )
+    @field_validator(*NOT_NULL_IN_PATCH)
     @classmethod
     def _not_null(cls, value: object) -> object:
         if value is None:
