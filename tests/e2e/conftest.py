@@ -86,6 +86,29 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 _REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 
 
+LAST_ON_EACH_SYSTEM = "test_fuzz.py"  # it leaves random products, carts and cards behind
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Move the fuzzing module's tests after every other test on the same system.
+
+    Runs after pytest has grouped the tests by the `system` parameter, and keeps
+    that grouping, so that each system still starts once.
+    """
+
+    def system_of(item: pytest.Item) -> object:
+        callspec = getattr(item, "callspec", None)
+        return callspec.params.get("system") if callspec else None
+
+    last = [item for item in items if item.path.name == LAST_ON_EACH_SYSTEM]
+    ordered = [item for item in items if item.path.name != LAST_ON_EACH_SYSTEM]
+    for item in last:
+        same = [k for k, other in enumerate(ordered) if system_of(other) == system_of(item)]
+        ordered.insert(same[-1] + 1 if same else len(ordered), item)
+    items[:] = ordered
+
+
 def free_base_port(replicas: dict[str, int]) -> int:
     """A random base port in 20000-40000 whose every derived port is free."""
     rng = random.Random()
