@@ -9,6 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from mercato.auth.passwords import MIN_LENGTH
 from mercato.auth.service import create_admin
 from tests.service.test_auth_support import (
     ADMIN_EMAIL,
@@ -292,6 +293,15 @@ async def test_openapi_documents_every_route(client: httpx.AsyncClient) -> None:
         f"{API}/keys/rotate",
         "/.well-known/jwks.json",
     }
+
+
+async def test_the_document_states_the_password_policy(client: httpx.AsyncClient) -> None:
+    """Clients generated from the document ask for what the policy accepts."""
+    schemas = (await client.get(f"{API}/openapi.json")).json()["components"]["schemas"]
+    new = schemas["RegisterIn"]["properties"]["password"]
+    assert new["minLength"] == MIN_LENGTH
+    assert "common password" in new["description"]
+    assert schemas["LoginIn"]["properties"]["password"]["minLength"] == 1  # any old password
 
 
 BODY_ROUTES = [

@@ -82,6 +82,13 @@ async def test_bad_quantities_name_the_item(shop: Shop, quantity: int) -> None:
     assert fields(response) == [f"items.{tea}.quantity"]
 
 
+async def test_the_document_states_the_least_quantity(shop: Shop) -> None:
+    """0 is refused by the cart (with its own message), and the document says so."""
+    document = (await shop.orders.get("/api/orders/openapi.json")).json()
+    quantity = document["components"]["schemas"]["QuantityIn"]["properties"]["quantity"]
+    assert quantity["minimum"] == 1
+
+
 async def test_unknown_product_is_422(shop: Shop) -> None:
     user = shop.customer()
     response = await shop.orders.put(f"{CART}/items/nope", json={"quantity": 1}, headers=user)

@@ -88,6 +88,14 @@ async def test_empty_cart_is_422(shop: Shop) -> None:
     assert response.status_code == 422
 
 
+async def test_the_document_requires_the_idempotency_key_once(shop: Shop) -> None:
+    document = (await shop.orders.get("/api/orders/openapi.json")).json()
+    parameters = document["paths"]["/api/orders"]["post"]["parameters"]
+    keys = [p for p in parameters if p["name"] == "Idempotency-Key"]
+    assert len(keys) == 1
+    assert (keys[0]["in"], keys[0]["required"]) == ("header", True)
+
+
 async def test_idempotency(shop: Shop) -> None:
     user = shop.customer()
     tea = await shop.product(stock=5)

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
+from mercato.auth.passwords import MAX_LENGTH, MIN_DISTINCT, MIN_LENGTH
+
 __all__ = [
     "ROLES",
     "ClientTokenIn",
@@ -51,14 +53,27 @@ LookupEmail = Annotated[
     ),
     AfterValidator(normalize_email),
 ]
-Password = Annotated[str, Field(min_length=1, max_length=1024)]
+Password = Annotated[str, Field(min_length=1, max_length=MAX_LENGTH)]
+# The policy itself (`passwords.check_password`) runs in the service, where it can name
+# every rule a password breaks; the document states it, and the length it asks for.
+NewPassword = Annotated[
+    Password,
+    Field(
+        description=(
+            f"At least {MIN_LENGTH} characters and {MIN_DISTINCT} different ones, mixing two "
+            "of lower case, upper case, digits and symbols; not a common password, and not "
+            "containing the email's local part."
+        ),
+        json_schema_extra={"minLength": MIN_LENGTH},
+    ),
+]
 
 
 class RegisterIn(_In):
     """`POST /api/auth/register`."""
 
     email: Annotated[EmailStr, AfterValidator(_lower)]
-    password: Password
+    password: NewPassword
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 

@@ -15,7 +15,7 @@ from mercato.chassis.events import Outbox
 from mercato.chassis.json_body import StrictJsonRoute
 from mercato.chassis.security import CurrentUser, Principal
 from mercato.orders import cart, service
-from mercato.orders.idempotency import require_key
+from mercato.orders.idempotency import MAX_KEY_LENGTH, require_key
 from mercato.orders.lifecycle import Components, components_of
 from mercato.orders.models import Order, OrderHistory
 from mercato.orders.schemas import (
@@ -141,7 +141,23 @@ async def delete_cart(principal: Customer, session: SessionDep) -> Response:
 # -- orders --------------------------------------------------------------------
 
 
-@router.post("", status_code=201, summary="Place an order from the cart")
+# The header is required, and documented so; read as optional so that its absence is
+# the 400 with a message of `require_key`, not a generic 422.
+IDEMPOTENCY_KEY_PARAMETER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": True,
+    "description": "The same key and body on a retry answer the first order again.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
+}
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Place an order from the cart",
+    openapi_extra={"parameters": [IDEMPOTENCY_KEY_PARAMETER]},
+)
 async def place_order(
     order_in: CheckoutIn,
     *,
@@ -149,7 +165,9 @@ async def place_order(
     session: SessionDep,
     parts: ComponentsDep,
     outbox: OutboxDep,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    idempotency_key: Annotated[
+        str | None, Header(alias="Idempotency-Key", include_in_schema=False)
+    ] = None,
 ) -> OrderOut:
     """Check the cart out; the answer carries the saga's end state when it was quick."""
     placement = await service.place_order(

@@ -37,7 +37,13 @@ class QuantityIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    quantity: int = Field(strict=True, description="At least 1 and at most the stock.")
+    # `cart.set_quantity` refuses 0 with a 422 naming the item (and says to remove it);
+    # the document states the minimum all the same.
+    quantity: int = Field(
+        strict=True,
+        description="At least 1 and at most the stock.",
+        json_schema_extra={"minimum": 1},
+    )
 
 
 class CartItemOut(BaseModel):
