@@ -165,6 +165,8 @@ async def test_a_taken_sku_is_a_conflict_and_writes_no_event(
     [
         ({"price": {"amount": -1, "currency": "USD"}}, "price.amount"),
         ({"price": {"amount": 9.99, "currency": "USD"}}, "price.amount"),
+        ({"price": {"amount": "999", "currency": "USD"}}, "price.amount"),
+        ({"stock": True}, "stock"),
         ({"price": {"amount": 999, "currency": "usd"}}, "price.currency"),
         ({"price": {"amount": 999, "currency": "DOLLAR"}}, "price.currency"),
         ({"stock": -1}, "stock"),
@@ -182,6 +184,16 @@ async def test_invalid_products_are_422_naming_the_field(
     response = await client.post(f"{API}/products", json={**LAPTOP, **change}, headers=admin)
     assert response.status_code == 422
     assert field in problem_fields(response)
+
+
+@pytest.mark.usefixtures("laptops")
+async def test_a_whole_number_written_with_a_fraction_part_is_that_integer(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    """1250.0 is the number 1250 in JSON, and an `integer` in the OpenAPI document."""
+    product = await create(client, admin, price={"amount": 1250.0, "currency": "EUR"}, stock=3.0)
+    assert (product["price"]["amount"], product["stock"]) == (1250, 3)
+    assert b'"amount":1250,' in (await client.get(f"{API}/products/{product['id']}")).content
 
 
 async def test_a_missing_field_is_named(client: httpx.AsyncClient, admin: dict[str, str]) -> None:

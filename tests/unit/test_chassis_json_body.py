@@ -8,12 +8,12 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from mercato.chassis.app import create_app
 from mercato.chassis.config import ServiceSettings
 from mercato.chassis.errors import install_error_handlers
-from mercato.chassis.json_body import MAX_DEPTH, StrictJsonRoute, parse_json
+from mercato.chassis.json_body import MAX_DEPTH, StrictJsonRoute, WholeNumber, parse_json
 from mercato.chassis.runtime import ServiceSpec
 
 
@@ -131,3 +131,23 @@ def test_the_app_factory_refuses_a_router_that_reads_bodies_with_json(tmp_path: 
     settings = ServiceSettings(data_dir=tmp_path, broker_url="")
     with pytest.raises(TypeError, match="/api/demo/things: create the router with route_class"):
         create_app(spec, settings, [router], configure_logs=False)
+
+
+WHOLE = TypeAdapter(WholeNumber)
+
+
+@pytest.mark.parametrize(("raw", "value"), [(b"5", 5), (b"5.0", 5), (b"-3e2", -300), (b"0.0", 0)])
+def test_a_whole_number_is_any_json_number_without_a_fraction(raw: bytes, value: int) -> None:
+    parsed = WHOLE.validate_python(parse_json(raw))
+    assert parsed == value
+    assert type(parsed) is int
+
+
+@pytest.mark.parametrize("raw", [b"5.5", b'"5"', b"true", b"null", b"1e-9"])
+def test_a_whole_number_is_not_a_fraction_a_string_or_a_boolean(raw: bytes) -> None:
+    with pytest.raises(ValidationError):
+        WHOLE.validate_python(parse_json(raw))
+
+
+def test_a_whole_number_is_an_integer_in_the_document() -> None:
+    assert WHOLE.json_schema() == {"type": "integer"}

@@ -18,6 +18,7 @@ from sqlalchemy import Row
 
 from mercato.catalog.models import Product, ReservationStatus
 from mercato.chassis.database import fields_of
+from mercato.chassis.json_body import WholeNumber
 
 __all__ = [
     "CategoryIn",
@@ -62,7 +63,7 @@ class Money(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    amount: int = Field(ge=0, le=MAX_AMOUNT, strict=True, description="Minor units, e.g. cents.")
+    amount: WholeNumber = Field(ge=0, le=MAX_AMOUNT, description="Minor units, e.g. cents.")
     currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. USD.")
 
 
@@ -81,7 +82,7 @@ class ProductIn(BaseModel):
     attributes: dict[str, Any] = Field(default_factory=dict)
     images: list[Url] = Field(default_factory=list, max_length=20)
     thumbnail: Url | None = None
-    stock: int = Field(default=0, ge=0, le=MAX_STOCK, strict=True, description="Sets on hand.")
+    stock: WholeNumber = Field(default=0, ge=0, le=MAX_STOCK, description="Sets on hand.")
     rating: float | None = Field(default=None, ge=0, le=5)
 
 
@@ -124,9 +125,7 @@ class ProductPatch(BaseModel):
     attributes: dict[str, Any] | None = None
     images: list[Url] | None = Field(default=None, max_length=20)
     thumbnail: Url | None = None
-    stock: int | None = Field(
-        default=None, ge=0, le=MAX_STOCK, strict=True, description="Sets on hand."
-    )
+    stock: WholeNumber | None = Field(default=None, ge=0, le=MAX_STOCK, description="Sets on hand.")
     rating: float | None = Field(default=None, ge=0, le=5)
 
     @field_validator(*NOT_NULL_IN_PATCH)
@@ -258,7 +257,7 @@ class StockIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    delta: int = Field(ge=-MAX_STOCK, le=MAX_STOCK, strict=True)
+    delta: WholeNumber = Field(ge=-MAX_STOCK, le=MAX_STOCK)
 
 
 class ReservationItemIn(BaseModel):
@@ -267,7 +266,7 @@ class ReservationItemIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     product_id: ProductId
-    quantity: int = Field(ge=1, le=MAX_STOCK, strict=True)
+    quantity: WholeNumber = Field(ge=1, le=MAX_STOCK)
 
 
 class ReservationIn(BaseModel):
@@ -277,8 +276,8 @@ class ReservationIn(BaseModel):
 
     order_id: OrderId
     items: list[ReservationItemIn] = Field(min_length=1, max_length=100)
-    ttl_seconds: int | None = Field(
-        default=None, ge=1, le=MAX_TTL_SECONDS, strict=True, description="Default: the setting."
+    ttl_seconds: WholeNumber | None = Field(
+        default=None, ge=1, le=MAX_TTL_SECONDS, description="Default: the setting."
     )
 
 

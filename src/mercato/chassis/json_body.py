@@ -12,6 +12,10 @@ parser lets through: NUL characters, non-finite numbers (`1e999`), integers beyo
 64 bits and nesting deeper than `MAX_DEPTH`. Every router of a service uses
 `StrictJsonRoute`, so every JSON body is read this way; a refusal is a
 `json.JSONDecodeError`, which FastAPI answers as a 400 that names the reason.
+
+`WholeNumber` is the field type of the integers a body carries (amounts, stock,
+quantities): JSON has one kind of number, and the OpenAPI document's `integer`
+admits `5.0` as the number 5, so it does too; `5.5`, `"5"` and `true` are refused.
 """
 
 from __future__ import annotations
@@ -19,18 +23,28 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
+from pydantic import BeforeValidator, Strict
 from pydantic_core import from_json
 
-__all__ = ["MAX_DEPTH", "StrictJsonRequest", "StrictJsonRoute", "parse_json"]
+__all__ = ["MAX_DEPTH", "StrictJsonRequest", "StrictJsonRoute", "WholeNumber", "parse_json"]
 
 MAX_DEPTH = 32
 INT_MIN = -(2**63)
 INT_MAX = 2**64 - 1  # orjson writes signed and unsigned 64-bit integers
 _BODY_METHODS = frozenset(("POST", "PUT", "PATCH"))
+
+
+def _whole_float_as_int(value: object) -> object:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_whole_float_as_int), Strict()]
 
 
 class _Refused(Exception):

@@ -7,6 +7,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from mercato.chassis.json_body import WholeNumber
+
 __all__ = [
     "CartItemOut",
     "CartOut",
@@ -39,8 +41,7 @@ class QuantityIn(BaseModel):
 
     # `cart.set_quantity` refuses 0 with a 422 naming the item (and says to remove it);
     # the document states the minimum all the same.
-    quantity: int = Field(
-        strict=True,
+    quantity: WholeNumber = Field(
         description="At least 1 and at most the stock.",
         json_schema_extra={"minimum": 1},
     )

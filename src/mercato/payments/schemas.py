@@ -14,6 +14,7 @@ from pydantic import (
     field_validator,
 )
 
+from mercato.chassis.json_body import WholeNumber
 from mercato.payments.cards import brand_of, check_number, is_expired
 
 __all__ = [
@@ -43,7 +44,7 @@ class MoneyIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    amount: int = Field(ge=1, le=MAX_AMOUNT, strict=True, description="Minor units, e.g. cents.")
+    amount: WholeNumber = Field(ge=1, le=MAX_AMOUNT, description="Minor units, e.g. cents.")
     currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. USD.")
 
 
@@ -60,8 +61,8 @@ class MethodIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     card_number: str = Field(max_length=40, description="Digits; spaces and dashes allowed.")
-    exp_month: int = Field(ge=1, le=12, strict=True)
-    exp_year: int = Field(ge=2000, le=2100, strict=True, description="Four digits.")
+    exp_month: WholeNumber = Field(ge=1, le=12)
+    exp_year: WholeNumber = Field(ge=2000, le=2100, description="Four digits.")
     cvc: str = Field(pattern=r"^[0-9]{3,4}$", description="Three or four digits.")
 
     @field_validator("card_number")
