@@ -100,7 +100,7 @@ SERVICES_WITH_DATABASES = ("auth", "users", "catalog", "orders", "payments", "lo
 
 
 @contextlib.contextmanager
-def postgres_databases(server: str) -> Iterator[dict[str, str]]:
+def postgres_databases(server: str, prefix: str = "mercato_bench") -> Iterator[dict[str, str]]:
     """A fresh PostgreSQL database per service on `server` (dropped afterwards).
 
     Yields the `MERCATO_<SERVICE>_DATABASE_URL` variables pointing at them.
@@ -110,7 +110,7 @@ def postgres_databases(server: str) -> Iterator[dict[str, str]]:
     import asyncpg  # noqa: PLC0415
 
     tag = secrets.token_hex(4)
-    names = {svc: f"mercato_bench_{svc}_{tag}" for svc in SERVICES_WITH_DATABASES}
+    names = {svc: f"{prefix}_{svc}_{tag}" for svc in SERVICES_WITH_DATABASES}
 
     async def each(statement: str) -> None:
         conn = await asyncpg.connect(f"postgresql://{server}/postgres")

@@ -128,6 +128,16 @@ def rabbit_test_url() -> str:
     return require_url("RabbitMQ", url, 5672)
 
 
+def postgres_test_server() -> str:
+    """`user[:password]@host:port` of the PostgreSQL server tests use, via `require_server`."""
+    url = make_url(os.environ.get("MERCATO_TEST_POSTGRES_URL", POSTGRES_URL))
+    host, port = url.host or "127.0.0.1", url.port or 5432
+    require_server("PostgreSQL", host, port)
+    user = url.username or "postgres"
+    credentials = f"{user}:{url.password}" if url.password else user
+    return f"{credentials}@{host}:{port}"
+
+
 @asynccontextmanager
 async def fresh_postgres_database(prefix: str) -> AsyncIterator[str]:
     """A new, empty PostgreSQL database (dropped afterwards); yields its SQLAlchemy URL.

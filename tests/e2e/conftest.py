@@ -11,6 +11,9 @@ two systems would not fit on the 2-core machines this runs on. The RabbitMQ syst
 uses a namespace of its own, deleted at the end, and reaches RabbitMQ through a
 proxy that fault tests cut (see `tests.e2e.brokers`). Without a RabbitMQ server the
 `rabbitmq` half is skipped with the reason, and fails under MERCATO_REQUIRE_SERVERS=1.
+A third kind, `postgres` (NATS, and every database on the machine's PostgreSQL), is
+only started for the tests that ask for it (the fuzzing), and is skipped the same
+way without a PostgreSQL server.
 
 The orders service runs with a shorter saga lease and sweep than its defaults, and
 NATS with a shorter acknowledgement wait (`RECOVERY_ENV`), so that a saga a crash
@@ -40,6 +43,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bench.system import postgres_databases
 from mercato.launcher.ports import port_is_free
 from mercato.launcher.topology import SERVICES, Layout
 from tests.e2e.brokers import (
@@ -60,7 +64,7 @@ from tests.e2e.client import (
     Shop,
     System,
 )
-from tests.support import rabbit_test_url
+from tests.support import postgres_test_server, rabbit_test_url
 
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 90.0
@@ -149,9 +153,19 @@ def _wait_healthy(system: System) -> None:
 
 @contextlib.contextmanager
 def _broker(kind: str) -> Iterator[tuple[BrokerControl, dict[str, str]]]:
-    """The broker of a system and the variables that point `mercato up` at it."""
+    """The broker of a system and the variables that point `mercato up` at it.
+
+    `postgres` is the embedded NATS with every service's database on the machine's
+    PostgreSQL (fresh databases, dropped afterwards) instead of SQLite files.
+    """
     if kind == "nats":
         yield EmbeddedNats(), {}  # the launcher runs it
+        return
+    if kind == "postgres":
+        server = postgres_test_server()  # skips (or fails) when PostgreSQL is absent
+        with postgres_databases(server, prefix="mercato_e2e") as databases:
+            # 7 processes with a database (catalog has 2): well under max_connections.
+            yield EmbeddedNats(), {**databases, "MERCATO_DATABASE_POOL_SIZE": "5"}
         return
     url = rabbit_test_url()  # skips (or fails) when RabbitMQ is absent
     # A namespace of this run only: nothing an earlier run left behind leaks in.

@@ -5,9 +5,15 @@ derives from it: first the boundary cases of every field and parameter (its cove
 phase: limits, wrong types, missing fields, odd strings), then random valid and
 invalid requests. Its one check here is `not_a_server_error`; a 400, 401, 403, 404,
 409, 413, 415, 422 or 429 is a fine answer to such input, a 500 or a hang is not.
-Before the bad-input work this found 500s in every service on PostgreSQL and a
-product that broke the public listing; the e2e system runs on SQLite, and
-`tests/integration` repeats the PostgreSQL cases it found.
+Run by hand, it found 500s in every service on PostgreSQL and a product that broke
+the public listing on SQLite; so it runs on both: on the NATS system (SQLite, as
+`mercato up` starts by default) and on a system of its own whose services keep
+their data in PostgreSQL, which is stricter about what it stores. It is a net, not a
+proof: rules it cannot know (an existing category, a free SKU, a Luhn-valid card)
+turn most generated writes away before they are stored, so a bug behind them can
+slip through (with the NUL check of `chassis.json_body` switched off, 15 examples
+per operation did not find the 500 on PostgreSQL); the targeted cases stay in
+`tests/integration`.
 
 It runs as an administrator of its own (one per service, promoted by the configured
 admin), so that admin routes are reached, and each account has its own share of the
@@ -20,14 +26,15 @@ tokens rely on, and a role change revokes the account's tokens (and the fuzzer
 learns the configured admin's id from the listings).
 
 The seed is fixed, so a run repeats what the last one sent and main stays green on
-a fixed set of cases (a new seed is a deliberate change, run by hand first). The
-module runs on the NATS system only, as input handling does not depend on the
-broker, and last on it (see `conftest.pytest_collection_modifyitems`), because it
-leaves random products, carts and payment methods behind.
+a fixed set of cases (a new seed is a deliberate change, run by hand first). Input
+handling does not depend on the broker, so the RabbitMQ system is not fuzzed; on
+the NATS system the module runs last (see `conftest.pytest_collection_modifyitems`),
+because it leaves random products, carts and payment methods behind.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -40,8 +47,9 @@ import pytest
 from tests.e2e.client import PASSWORD, Account, Shop, System
 
 SERVICES = ["auth", "users", "catalog", "orders", "payments", "logs"]
-EXAMPLES_PER_OPERATION = 15
-SEED = 1
+# More examples, or another seed, fuzz harder: MERCATO_FUZZ_EXAMPLES=200 MERCATO_FUZZ_SEED=7.
+EXAMPLES_PER_OPERATION = int(os.environ.get("MERCATO_FUZZ_EXAMPLES", "15"))
+SEED = int(os.environ.get("MERCATO_FUZZ_SEED", "1"))
 MIN_CASES = 100  # every service has more: fewer means it reached too little
 TIMEOUT_SECONDS = 600
 LEFT_OUT = ["/api/auth/logout", "/api/auth/keys/rotate", "/api/auth/users/{user_id}/roles"]
@@ -67,7 +75,7 @@ def schemathesis_command() -> str:
     return command
 
 
-@pytest.mark.parametrize("system", ["nats"], indirect=True)
+@pytest.mark.parametrize("system", ["nats", "postgres"], indirect=True)
 @pytest.mark.parametrize("service", SERVICES)
 def test_no_generated_request_is_a_server_error(
     shop: Shop, admin: Account, system: System, service: str, tmp_path: Path
