@@ -4,8 +4,9 @@ Schemathesis reads each service's OpenAPI document from the gateway and sends wh
 derives from it: first the boundary cases of every field and parameter (its coverage
 phase: limits, wrong types, missing fields, odd strings), then random valid and
 invalid requests, then sequences that feed one answer's ids into the next request
-(its stateful phase, on links it infers: create a product, then patch or restock it). Its one check here is `not_a_server_error`; a 400, 401, 403, 404,
-409, 413, 415, 422 or 429 is a fine answer to such input, a 500 or a hang is not.
+(its stateful phase, on links it infers: create a product, then patch or restock
+it). Its one check here is `not_a_server_error`: a 400, 401, 403, 404, 409, 413, 415,
+422 or 429 is a fine answer to such input, a 500 or a hang is not.
 Run by hand, it found 500s in every service on PostgreSQL and a product that broke
 the public listing on SQLite; so it runs on both: on the NATS system (SQLite, as
 `mercato up` starts by default) and on a system of its own whose services keep
