@@ -1,0 +1,202 @@
+"""Unit tests of the deployment files in `deploy/`: they run the system the code defines.
+
+Nothing runs Kubernetes or Docker here, so these read the files: every service of
+the launcher's topology has a Deployment and a compose service; every `MERCATO_*`
+variable they set is a setting of the service that receives it (a typo would be
+ignored silently at start, as settings ignore unknown variables); every Secret key
+a pod asks for exists; probes point at the health endpoints on the port the service
+listens on; the gateway routes to every service and auth knows every service's
+client; and the database connections the pods may open stay under PostgreSQL's
+default `max_connections`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any, get_type_hints
+
+import pytest
+import yaml
+
+from mercato.chassis.config import env_names
+from mercato.launcher.topology import SERVICES, service
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+K8S = DEPLOY / "k8s"
+SERVICE_NAMES = sorted(s.name for s in SERVICES)
+POSTGRES_DEFAULT_MAX_CONNECTIONS = 100
+POSTGRES_RESERVED = 10  # migrations by hand, psql sessions, monitoring
+
+
+@cache
+def setting_names(name: str) -> frozenset[str]:
+    """Every variable the service `name` reads a setting from."""
+    settings_class = get_type_hints(service(name).wiring().load_settings)["return"]
+    fields = settings_class.model_fields
+    return frozenset(variable for field in fields for variable in env_names(name, field))
+
+
+def documents(path: Path) -> list[dict[str, Any]]:
+    with path.open() as stream:
+        return [doc for doc in yaml.safe_load_all(stream) if doc]
+
+
+def kustomized_files() -> list[Path]:
+    """The manifests `kubectl apply -k deploy/k8s` applies (resources, not components)."""
+    kustomization = documents(K8S / "kustomization.yaml")[0]
+    return [K8S / resource for resource in kustomization["resources"]]
+
+
+def k8s_objects(kind: str) -> list[dict[str, Any]]:
+    return [doc for path in kustomized_files() for doc in documents(path) if doc["kind"] == kind]
+
+
+def deployments() -> dict[str, dict[str, Any]]:
+    """The container of each Deployment that runs a Mercato service, by service name."""
+    found = {}
+    for deployment in k8s_objects("Deployment"):
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        if container.get("args", [])[:1] == ["run"]:
+            found[container["args"][1]] = {"deployment": deployment, "container": container}
+    return found
+
+
+def configmap() -> dict[str, str]:
+    (config,) = k8s_objects("ConfigMap")
+    data: dict[str, str] = config["data"]
+    return data
+
+
+def compose_services() -> dict[str, dict[str, Any]]:
+    """The compose services that run a Mercato service, by service name."""
+    compose = documents(DEPLOY / "compose.yaml")[0]
+    return {
+        spec["command"][1]: spec
+        for spec in compose["services"].values()
+        if spec.get("command", [])[:1] == ["run"]
+    }
+
+
+def env_file(path: Path) -> Iterator[str]:
+    """The variable names a `.env` file sets."""
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            yield line.partition("=")[0].strip()
+
+
+def test_kubernetes_and_compose_run_every_service() -> None:
+    assert sorted(deployments()) == SERVICE_NAMES
+    assert sorted(compose_services()) == SERVICE_NAMES
+    assert not any("profiles" in spec for spec in compose_services().values())
+
+
+@pytest.mark.parametrize("name", SERVICE_NAMES)
+def test_every_variable_a_pod_sets_is_a_setting_of_its_service(name: str) -> None:
+    container = deployments()[name]["container"]
+    # A variable only there to be expanded into another one's value, as `$(NAME)`.
+    expanded = {f"$({env['name']})" for env in container["env"]}
+    values = " ".join(str(env.get("value", "")) for env in container["env"])
+    helpers = {name[2:-1] for name in expanded if name in values}
+    names = [env["name"] for env in container["env"]]
+    assert [n for n in names if n not in setting_names(name) and n not in helpers] == []
+
+
+@pytest.mark.parametrize("name", SERVICE_NAMES)
+def test_every_variable_compose_sets_is_a_setting_of_its_service(name: str) -> None:
+    environment = compose_services()[name]["environment"]
+    assert [variable for variable in environment if variable not in setting_names(name)] == []
+
+
+def test_every_shared_variable_is_read_by_some_service() -> None:
+    """The ConfigMap reaches every pod; each of its keys must be someone's setting."""
+    everyone = frozenset().union(*(setting_names(name) for name in SERVICE_NAMES))
+    assert [key for key in configmap() if key not in everyone] == []
+
+
+def test_every_secret_a_pod_asks_for_exists() -> None:
+    (secret,) = k8s_objects("Secret")
+    held = set(secret["stringData"])
+    wanted = {
+        env["valueFrom"]["secretKeyRef"]["key"]
+        for entry in deployments().values()
+        for env in entry["container"]["env"]
+        if "secretKeyRef" in env.get("valueFrom", {})
+    }
+    assert wanted - held == set()
+
+
+@pytest.mark.parametrize("name", SERVICE_NAMES)
+def test_probes_ask_the_health_endpoints_on_the_port_the_service_listens_on(name: str) -> None:
+    container = deployments()[name]["container"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    (port,) = container["ports"]
+    assert str(port["containerPort"]) == env[env_names(name, "port")[0]]
+    assert env[env_names(name, "host")[0]] == "0.0.0.0"
+    paths = {
+        probe: (container[probe]["httpGet"]["path"], container[probe]["httpGet"]["port"])
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe")
+    }
+    assert paths == {
+        "startupProbe": ("/health/live", port["name"]),
+        "readinessProbe": ("/health/ready", port["name"]),
+        "livenessProbe": ("/health/live", port["name"]),
+    }
+
+
+def _routes(upstreams: str) -> set[str]:
+    return {pair.partition("=")[0] for pair in upstreams.split(",")}
+
+
+def test_the_gateway_routes_to_every_service() -> None:
+    others = set(SERVICE_NAMES) - {"gateway"}
+    assert _routes(configmap()["MERCATO_GATEWAY_UPSTREAMS"]) == others
+    gateway_env = compose_services()["gateway"]["environment"]["MERCATO_GATEWAY_UPSTREAMS"]
+    default = gateway_env.partition(":-")[2].rstrip("}")  # ${VAR:-default}
+    assert _routes(default) == others
+    example = dict(
+        line.split("=", 1)
+        for line in (DEPLOY / ".env.example").read_text().splitlines()
+        if line.startswith("MERCATO_GATEWAY_UPSTREAMS=")
+    )
+    assert _routes(example["MERCATO_GATEWAY_UPSTREAMS"]) == others
+
+
+def test_the_database_connections_pods_may_open_stay_under_max_connections() -> None:
+    """Replicas plus the one a rolling update adds, each with a full pool."""
+    pool = int(configmap()["MERCATO_DATABASE_POOL_SIZE"])
+    processes = 0
+    for name, entry in deployments().items():
+        if name == "gateway":  # no database
+            continue
+        spec = entry["deployment"]["spec"]
+        processes += spec["replicas"] + spec["strategy"]["rollingUpdate"]["maxSurge"]
+    budget = POSTGRES_DEFAULT_MAX_CONNECTIONS - POSTGRES_RESERVED
+    assert processes * pool <= budget, f"{processes} processes x {pool} connections"
+
+
+def test_compose_keeps_its_connections_under_max_connections_too() -> None:
+    services = compose_services()
+    pools = {
+        name: int(spec["environment"]["MERCATO_DATABASE_POOL_SIZE"])
+        for name, spec in services.items()
+        if name != "gateway"
+    }
+    budget = POSTGRES_DEFAULT_MAX_CONNECTIONS - POSTGRES_RESERVED
+    assert sum(pools.values()) <= budget
+
+
+def test_the_env_example_sets_only_what_compose_reads() -> None:
+    compose = (DEPLOY / "compose.yaml").read_text()
+    unread = [name for name in env_file(DEPLOY / ".env.example") if f"${{{name}" not in compose]
+    assert unread == []
+
+
+def test_auth_knows_the_client_of_every_other_service() -> None:
+    """Each service asks auth for service tokens with its id and secret."""
+    others = set(SERVICE_NAMES) - {"auth"}
+    k8s_env = {e["name"]: e.get("value", "") for e in deployments()["auth"]["container"]["env"]}
+    compose_env = compose_services()["auth"]["environment"]
+    for clients in (k8s_env["MERCATO_AUTH_CLIENTS"], compose_env["MERCATO_AUTH_CLIENTS"]):
+        assert {pair.partition(":")[0] for pair in clients.split(",")} == others
