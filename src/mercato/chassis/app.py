@@ -22,6 +22,7 @@ from mercato.chassis.json_body import StrictJsonRoute
 from mercato.chassis.logs import configure_logging
 from mercato.chassis.metrics import HttpMetrics, metrics_endpoint
 from mercato.chassis.middleware import RequestMiddleware
+from mercato.chassis.openapi import document_problems
 from mercato.chassis.runtime import Runtime, ServiceSpec
 
 __all__ = ["create_app"]
@@ -66,6 +67,7 @@ def create_app(
     app.state.runtime = runtime
     app.state.metrics = HttpMetrics(spec.name)
     install_error_handlers(app)
+    document_problems(app)
     app.add_route("/health/live", health.live, methods=["GET"], include_in_schema=False)
     app.add_route("/health/ready", health.ready, methods=["GET"], include_in_schema=False)
     app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
