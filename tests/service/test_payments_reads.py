@@ -99,3 +99,14 @@ async def test_the_openapi_document_lists_every_route(shop: Shop) -> None:
         f"{API}/{{payment_id}}/refunds",
     }
     assert (await shop.client.get("/health/ready")).status_code == 200
+
+
+async def test_the_document_requires_an_idempotency_key_to_charge_and_refund(shop: Shop) -> None:
+    """Required (a missing key is a 400), and stated once per operation."""
+    paths = (await shop.client.get(f"{API}/openapi.json")).json()["paths"]
+    for operation in (
+        paths[f"{API}/charges"]["post"],
+        paths[f"{API}/{{payment_id}}/refunds"]["post"],
+    ):
+        keys = [p for p in operation["parameters"] if p["name"] == "Idempotency-Key"]
+        assert [(k["in"], k["required"]) for k in keys] == [("header", True)]

@@ -95,12 +95,11 @@ def test_kubernetes_and_compose_run_every_service() -> None:
 @pytest.mark.parametrize("name", SERVICE_NAMES)
 def test_every_variable_a_pod_sets_is_a_setting_of_its_service(name: str) -> None:
     container = deployments()[name]["container"]
-    # A variable only there to be expanded into another one's value, as `$(NAME)`.
-    expanded = {f"$({env['name']})" for env in container["env"]}
-    values = " ".join(str(env.get("value", "")) for env in container["env"])
-    helpers = {name[2:-1] for name in expanded if name in values}
     names = [env["name"] for env in container["env"]]
-    assert [n for n in names if n not in setting_names(name) and n not in helpers] == []
+    # A variable only there to be expanded into another one's value, as `$(NAME)`.
+    values = " ".join(str(env.get("value", "")) for env in container["env"])
+    helpers = {variable for variable in names if f"$({variable})" in values}
+    assert [v for v in names if v not in setting_names(name) and v not in helpers] == []
 
 
 @pytest.mark.parametrize("name", SERVICE_NAMES)

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mercato.chassis.errors import PROBLEM_JSON
 
-__all__ = ["FieldProblem", "Problem", "document_problems"]
+__all__ = ["FieldProblem", "Problem", "document_problems", "required_header"]
 
 _FASTAPI_SHAPES = ("HTTPValidationError", "ValidationError")
 _REF = "#/components/schemas/{model}"
@@ -48,6 +48,24 @@ class Problem(BaseModel):
     errors: list[FieldProblem] | None = Field(
         default=None, description="The invalid fields (422), when the problem is about input."
     )
+
+
+def required_header(name: str, description: str, *, max_length: int) -> dict[str, Any]:
+    """The `openapi_extra` of a route whose header `name` is required.
+
+    For a header the route reads as optional (`include_in_schema=False`) so that its
+    absence is a 400 with a message of the service's, not a generic 422; the document
+    still says that it is required.
+    """
+    schema = {"type": "string", "minLength": 1, "maxLength": max_length}
+    parameter = {
+        "name": name,
+        "in": "header",
+        "required": True,
+        "description": description,
+        "schema": schema,
+    }
+    return {"parameters": [parameter]}
 
 
 def _problem_schemas() -> dict[str, Any]:

@@ -12,7 +12,9 @@ from starlette.responses import Response
 from mercato.chassis.deps import RuntimeDep, SessionDep
 from mercato.chassis.errors import Forbidden
 from mercato.chassis.events import Outbox
+from mercato.chassis.http import IDEMPOTENCY_KEY
 from mercato.chassis.json_body import StrictJsonRoute
+from mercato.chassis.openapi import required_header
 from mercato.chassis.security import CurrentUser, Principal
 from mercato.orders import cart, service
 from mercato.orders.idempotency import MAX_KEY_LENGTH, require_key
@@ -141,22 +143,15 @@ async def delete_cart(principal: Customer, session: SessionDep) -> Response:
 # -- orders --------------------------------------------------------------------
 
 
-# The header is required, and documented so; read as optional so that its absence is
-# the 400 with a message of `require_key`, not a generic 422.
-IDEMPOTENCY_KEY_PARAMETER = {
-    "name": "Idempotency-Key",
-    "in": "header",
-    "required": True,
-    "description": "The same key and body on a retry answer the first order again.",
-    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
-}
-
-
 @router.post(
     "",
     status_code=201,
     summary="Place an order from the cart",
-    openapi_extra={"parameters": [IDEMPOTENCY_KEY_PARAMETER]},
+    openapi_extra=required_header(
+        IDEMPOTENCY_KEY,
+        "The same key and body on a retry answer the first order again.",
+        max_length=MAX_KEY_LENGTH,
+    ),
 )
 async def place_order(
     order_in: CheckoutIn,
@@ -166,7 +161,7 @@ async def place_order(
     parts: ComponentsDep,
     outbox: OutboxDep,
     idempotency_key: Annotated[
-        str | None, Header(alias="Idempotency-Key", include_in_schema=False)
+        str | None, Header(alias=IDEMPOTENCY_KEY, include_in_schema=False)
     ] = None,
 ) -> OrderOut:
     """Check the cart out; the answer carries the saga's end state when it was quick."""

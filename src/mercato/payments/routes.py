@@ -14,7 +14,9 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from mercato.chassis.deps import RuntimeDep, SessionDep
 from mercato.chassis.errors import BadRequest, Forbidden
 from mercato.chassis.events import Outbox
+from mercato.chassis.http import IDEMPOTENCY_KEY
 from mercato.chassis.json_body import StrictJsonRoute
+from mercato.chassis.openapi import required_header
 from mercato.chassis.security import CurrentUser, Principal
 from mercato.payments import charges, refunds, service
 from mercato.payments.models import Method, Payment, Refund
@@ -81,7 +83,7 @@ async def admin_or_service(principal: CurrentUser) -> Principal:
 async def idempotency_key(
     key: Annotated[
         str | None,
-        Header(alias="Idempotency-Key", description="Unique per intended operation."),
+        Header(alias=IDEMPOTENCY_KEY, include_in_schema=False),
     ] = None,
 ) -> str:
     """FastAPI dependency: the request's Idempotency-Key; 400 when absent or unusable."""
@@ -99,6 +101,10 @@ OutboxDep = Annotated[Outbox, Depends(outbox_of)]
 ProviderDep = Annotated[ProviderClient, Depends(provider_of)]
 LeaseDep = Annotated[float, Depends(lease_of)]
 KeyDep = Annotated[str, Depends(idempotency_key)]
+# What the document says of the header `idempotency_key` reads.
+KEY_REQUIRED = required_header(
+    IDEMPOTENCY_KEY, "Unique per intended operation.", max_length=MAX_KEY_LENGTH
+)
 
 
 def method_out(method: Method) -> MethodOut:
@@ -178,7 +184,12 @@ async def delete_method(method_id: str, principal: CardHolder, session: SessionD
     return Response(status_code=204)
 
 
-@router.post("/charges", status_code=201, summary="Charge a saved card (service, admin)")
+@router.post(
+    "/charges",
+    status_code=201,
+    summary="Charge a saved card (service, admin)",
+    openapi_extra=KEY_REQUIRED,
+)
 async def charge(
     *,
     _: AdminOrService,
@@ -229,7 +240,12 @@ async def read_payment(payment_id: str, principal: CurrentUser, session: Session
     )
 
 
-@router.post("/{payment_id}/refunds", status_code=201, summary="Refund a payment (admin, service)")
+@router.post(
+    "/{payment_id}/refunds",
+    status_code=201,
+    summary="Refund a payment (admin, service)",
+    openapi_extra=KEY_REQUIRED,
+)
 async def refund(
     payment_id: str,
     *,
