@@ -35,7 +35,7 @@ from mercato.catalog.schemas import (
 )
 from mercato.catalog.settings import settings_of
 from mercato.catalog.store import Sort
-from mercato.chassis.deps import RuntimeDep, SessionDep
+from mercato.chassis.deps import AutocommitSessionDep, RuntimeDep, SessionDep
 from mercato.chassis.errors import Forbidden, Unauthorized, Unprocessable
 from mercato.chassis.events import Outbox
 from mercato.chassis.json_body import StrictJsonRoute
@@ -78,7 +78,7 @@ Internal = Annotated[Principal, Depends(service_or_admin)]
 
 @router.get("/products", response_model=ProductPage)
 async def list_products(
-    session: SessionDep,
+    session: AutocommitSessionDep,
     admin: AdminView,
     *,
     q: Annotated[str | None, Query(max_length=200, description="Search words.")] = None,
@@ -113,7 +113,7 @@ async def list_products(
 
 
 @router.get("/products/{product_id}", response_model=ProductOut)
-async def get_product(product_id: str, session: SessionDep, admin: AdminView) -> Response:
+async def get_product(product_id: str, session: AutocommitSessionDep, admin: AdminView) -> Response:
     """One product; 404 when there is none."""
     product = await service.read_product(session, product_id=product_id)
     return JsonResponse(product_body(product, admin=admin))

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from mercato.chassis.deps import RuntimeDep, SessionDep
+from mercato.chassis.deps import AutocommitSessionDep, RuntimeDep, SessionDep
 from mercato.chassis.errors import Forbidden
 from mercato.chassis.events import Outbox
 from mercato.chassis.json_body import StrictJsonRoute
@@ -39,8 +39,8 @@ OutboxDep = Annotated[Outbox, Depends(outbox_of)]
 
 
 @router.get("/me", response_model=ProfileOut, summary="Read your own profile")
-async def read_me(principal: CurrentUser, session: SessionDep) -> Response:
-    """The caller's profile, created from their token on first use."""
+async def read_me(principal: CurrentUser, session: AutocommitSessionDep) -> Response:
+    """The caller's profile, created from their token on first use (a single upsert)."""
     identity = service.identity_of(principal)
     return JsonResponse(profile_body(await service.get_own_profile(session, identity=identity)))
 
