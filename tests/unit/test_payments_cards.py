@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, date, datetime
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from mercato.chassis.config import SettingsError
 from mercato.payments.cards import (
+    NUMBER_PATTERN,
     brand_of,
     check_number,
     is_expired,
@@ -68,6 +72,35 @@ def test_normalize_allows_spaces_and_dashes() -> None:
     for bad in ("4242.4242.4242.4242", "4242", "4" * 20, "\uff14" * 16):
         with pytest.raises(ValueError):
             normalize_number(bad)
+
+
+def matches_documented_pattern(text: str) -> bool:
+    """Whether `text` matches NUMBER_PATTERN as JSON Schema reads it (`$` ends the text)."""
+    assert NUMBER_PATTERN.startswith("^") and NUMBER_PATTERN.endswith("$")
+    return re.fullmatch(NUMBER_PATTERN[1:-1], text) is not None
+
+
+@given(st.text(alphabet="0123456789 -x\n\uff14", max_size=30))
+@example("4242 4242-4242 4242")
+@example(" -4242424242424242- ")
+@example("4242424242424242\n")
+@example("1" * 11)
+@example("1" * 12)
+@example("1" * 19)
+@example("1" * 20)
+def test_the_documented_pattern_is_what_normalize_accepts(text: str) -> None:
+    try:
+        normalize_number(text)
+    except ValueError:
+        accepted = False
+    else:
+        accepted = True
+    assert matches_documented_pattern(text) == accepted
+
+
+def test_the_card_number_pattern_is_in_the_schema() -> None:
+    card_number = MethodIn.model_json_schema()["properties"]["card_number"]
+    assert card_number["pattern"] == NUMBER_PATTERN
 
 
 def test_check_number() -> None:

@@ -12,6 +12,7 @@ from datetime import date
 __all__ = [
     "MAX_DIGITS",
     "MIN_DIGITS",
+    "NUMBER_PATTERN",
     "brand_of",
     "check_number",
     "is_expired",
@@ -21,6 +22,9 @@ __all__ = [
 
 MIN_DIGITS = 12
 MAX_DIGITS = 19
+# What `normalize_number` accepts, as the JSON Schema pattern that documents it:
+# 12 to 19 digits with any spaces and dashes around them (the checksum is not a regex).
+NUMBER_PATTERN = rf"^[ -]*(?:[0-9][ -]*){{{MIN_DIGITS},{MAX_DIGITS}}}$"
 _LENGTHS: dict[str, frozenset[int]] = {
     "visa": frozenset({13, 16, 19}),
     "mastercard": frozenset({16}),

@@ -15,7 +15,7 @@ from pydantic import (
 )
 
 from mercato.chassis.json_body import WholeNumber
-from mercato.payments.cards import brand_of, check_number, is_expired
+from mercato.payments.cards import NUMBER_PATTERN, brand_of, check_number, is_expired
 
 __all__ = [
     "MAX_AMOUNT",
@@ -60,7 +60,13 @@ class MethodIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    card_number: str = Field(max_length=40, description="Digits; spaces and dashes allowed.")
+    # The pattern is documentation: `check_number` decides, with messages that say
+    # what is wrong (a pattern mismatch would not), and checks the Luhn checksum too.
+    card_number: str = Field(
+        max_length=40,
+        description="12 to 19 digits, spaces and dashes allowed, with a valid Luhn checksum.",
+        json_schema_extra={"pattern": NUMBER_PATTERN},
+    )
     exp_month: WholeNumber = Field(ge=1, le=12)
     exp_year: WholeNumber = Field(ge=2000, le=2100, description="Four digits.")
     cvc: str = Field(pattern=r"^[0-9]{3,4}$", description="Three or four digits.")
