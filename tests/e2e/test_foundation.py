@@ -271,6 +271,29 @@ def test_a_product_by_id(shop: Shop) -> None:
     assert isinstance(product["stock"], int)
 
 
+def test_head_answers_as_get_would_without_the_body(shop: Shop, customer: Account) -> None:
+    listed = shop.http.get("/api/catalog/products", params={"limit": 1}).json()["items"][0]
+    path = f"/api/catalog/products/{listed['id']}"
+    got = shop.http.get(path)
+
+    head = shop.http.head(path)
+
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-type"] == got.headers["content-type"]
+    assert int(head.headers["content-length"]) == len(got.content)
+    assert head.headers["x-content-type-options"] == "nosniff"  # the gateway's headers too
+    # Authentication applies as for GET, and the 401 carries no body either.
+    me = shop.http.head("/api/users/me")
+    assert me.status_code == 401
+    assert me.content == b""
+    assert shop.http.head("/api/users/me", headers=customer.headers).status_code == 200
+    # A route without GET has no HEAD.
+    login = shop.http.head("/api/auth/login")
+    assert login.status_code == 405
+    assert login.headers["allow"] == "POST"
+
+
 def test_admin_creates_updates_and_deletes_a_product(shop: Shop, admin: Account) -> None:
     assert "admin" in shop.http.get("/api/auth/me", headers=admin.headers).json()["roles"]
     sku = f"E2E-{uuid.uuid4().hex[:10].upper()}"

@@ -207,3 +207,26 @@ async def test_patch_before_get_creates_the_profile(
     response = await client.patch(ME, json={"bio": "first"}, headers=user)
     assert response.status_code == 200
     assert response.json()["email"] == "ann@example.com"
+
+
+async def test_head_runs_the_get_route_and_is_counted_as_head(
+    tmp_path: Path, tokens: TokenFactory, user: dict[str, str]
+) -> None:
+    app = create_app(load_settings(data_dir=tmp_path, broker_url=""))
+    async with running(app, tokens) as client:
+        head = await client.head(ME, headers=user)
+        got = await client.get(ME, headers=user)
+    assert head.status_code == 200
+    assert int(head.headers["content-length"]) == len(got.content)
+
+    def count(method: str) -> float:
+        return sum(
+            sample.value
+            for metric in app.state.metrics.registry.collect()
+            for sample in metric.samples
+            if sample.name == "http_requests_total"
+            and sample.labels["route"] == ME
+            and sample.labels["method"] == method
+        )
+
+    assert (count("HEAD"), count("GET")) == (1, 1)

@@ -2,8 +2,9 @@
 
 `RequestMiddleware` establishes the request context (request id and trace
 context), enforces the body size limit and the JSON media type, refuses a NUL
-character in the URL (PostgreSQL cannot compare text with one), writes one
-JSON access log line and records metrics. It is written against raw ASGI rather
+character in the URL (PostgreSQL cannot compare text with one), answers HEAD
+wherever GET is served, writes one JSON access log line and records
+metrics. It is written against raw ASGI rather
 than Starlette's BaseHTTPMiddleware, which costs a task and a copy per request.
 """
 
@@ -67,11 +68,13 @@ class RequestMiddleware:
         metrics: HttpMetrics,
         max_body_bytes: int,
         json_only_paths: Iterable[str] = ("/api/",),
+        head_as_get: bool = True,
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body = max_body_bytes
         self.json_only_prefixes = tuple(json_only_paths)
+        self.head_as_get = head_as_get
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -94,13 +97,19 @@ class RequestMiddleware:
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", rid)]
             await send(message)
 
+        # HTTP asks for HEAD wherever GET is served (RFC 9110, 9.3.2), but FastAPI routes
+        # only the methods a route declares. So a HEAD runs the GET route in a scope of
+        # its own; uvicorn, whose scope still says HEAD, sends the headers and no body.
+        inner = scope
+        if self.head_as_get and scope["method"] == "HEAD":
+            inner = {**scope, "method": "GET"}
         try:
             error = self._refusal(scope, headers)
             if error is not None:
                 status = error.status
                 await send_problem(send, error, ctx.request_id)
                 return
-            await self.app(scope, self._limited(receive), send_wrapper)
+            await self.app(inner, self._limited(receive), send_wrapper)
         except _BodyTooLarge:
             status = 413
             await send_problem(
@@ -108,7 +117,7 @@ class RequestMiddleware:
             )
         finally:
             elapsed = time.perf_counter() - started
-            route = scope.get("route")
+            route = inner.get("route")
             template = getattr(route, "path", None) or "unmatched"
             self.metrics.observe(scope["method"], template, status, elapsed)
             if scope["path"] not in _QUIET_PATHS:

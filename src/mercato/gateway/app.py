@@ -204,7 +204,14 @@ def create_app(
             )
         )
     middleware += [
-        Middleware(RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes),
+        # A HEAD is forwarded as it is: the service answers it (the chassis runs its
+        # GET route), so no body crosses the hop only to be dropped here.
+        Middleware(
+            RequestMiddleware,
+            metrics=metrics,
+            max_body_bytes=settings.max_body_bytes,
+            head_as_get=False,
+        ),
         Middleware(ProxyDispatch, proxy=proxy),
     ]
     app = Starlette(
