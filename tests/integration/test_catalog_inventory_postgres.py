@@ -199,3 +199,23 @@ async def test_a_restock_past_the_maximum_is_refused_not_overflowed(
         assert filled.status_code == 200 and filled.json()["on_hand"] == maximum
         emptied = await client.post(url, json={"delta": -maximum}, headers=admin)
         assert emptied.status_code == 200 and emptied.json()["on_hand"] == 0
+
+
+async def test_lines_adding_up_past_a_32_bit_stock_are_short_not_overflowed(
+    database_url: str, tokens: TokenFactory
+) -> None:
+    # Two allowed quantities of one product add up past PostgreSQL's 32-bit integer;
+    # binding their sum was a 500 (found by schemathesis' stateful phase).
+    admin = tokens.headers(roles=["admin"])
+    svc = tokens.headers("service:orders", ["service"], typ="service", aud="catalog")
+    maximum = 2**31 - 1
+    async with running(catalog(database_url), tokens) as client:
+        mug = await product(client, admin, "MUG", 10)
+        items = [{"product_id": mug, "quantity": maximum}, {"product_id": mug, "quantity": 5}]
+        short = await client.post(
+            RESERVATIONS, json={"order_id": "o-big", "items": items}, headers=svc
+        )
+        assert short.status_code == 409, short.text
+        assert short.json()["errors"][0]["available"] == 10
+        assert (await client.get(f"{RESERVATIONS}/o-big", headers=svc)).status_code == 404
+    assert await scalar(database_url, "SELECT reserved FROM products") == 0

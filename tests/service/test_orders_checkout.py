@@ -88,6 +88,24 @@ async def test_empty_cart_is_422(shop: Shop) -> None:
     assert response.status_code == 422
 
 
+async def test_a_total_beyond_what_one_payment_may_take_is_422_and_keeps_the_cart(
+    shop: Shop,
+) -> None:
+    # The price and the quantity are each allowed; their product did not fit the
+    # order's 64-bit total and was a 500 that left nothing to say why.
+    user = shop.customer()
+    gold = await shop.product(stock=10_000_000, amount=10**12)
+    card = await shop.card(user)
+    await shop.fill_cart(user, gold, 10_000_000)
+    response = await shop.checkout(user, card)
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == ["cart"]
+    cart = (await shop.orders.get("/api/orders/cart", headers=user)).json()
+    assert [(i["product_id"], i["quantity"]) for i in cart["items"]] == [(gold, 10_000_000)]
+    assert (await shop.orders.get(ORDERS, headers=user)).json()["items"] == []
+    assert await shop.stock(gold) == 10_000_000
+
+
 async def test_the_document_requires_the_idempotency_key_once(shop: Shop) -> None:
     document = (await shop.orders.get("/api/orders/openapi.json")).json()
     parameters = document["paths"]["/api/orders"]["post"]["parameters"]

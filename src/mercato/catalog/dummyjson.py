@@ -23,7 +23,6 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from mercato.catalog.models import ProductFields
 from mercato.catalog.money import to_minor_units
 from mercato.catalog.schemas import (
-    MAX_AMOUNT,
     MAX_STOCK,
     Description,
     ImportIssue,
@@ -32,6 +31,7 @@ from mercato.catalog.schemas import (
     Title,
     Url,
 )
+from mercato.contracts.money import MAX_AMOUNT
 
 __all__ = ["category_name", "generated_sku", "parse_products", "slugify"]
 

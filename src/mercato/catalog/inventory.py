@@ -18,12 +18,14 @@ from mercato.catalog.schemas import ReservationItemIn
 from mercato.chassis.errors import Conflict, Unprocessable
 from mercato.contracts.events import InventoryReleased, PriceChanged, StockChanged
 from mercato.contracts.events import Money as EventMoney
+from mercato.contracts.money import MAX_AMOUNT
 
 __all__ = [
     "Line",
     "OutOfStock",
     "Shortage",
     "StockLevel",
+    "costs_too_much",
     "is_expired",
     "locking_order",
     "merge_lines",
@@ -110,6 +112,20 @@ def unknown_products(lines: Sequence[Line], known: Iterable[str]) -> Unprocessab
             }
             for line in missing
         ],
+    )
+
+
+def costs_too_much(total: int) -> Unprocessable | None:
+    """422 on `items` when a reservation's total is more than any amount may be, or None.
+
+    Each price and quantity is within bounds, but their products add up past what
+    payments would charge (and, far enough, past a 64-bit column).
+    """
+    if total <= MAX_AMOUNT:
+        return None
+    return Unprocessable(
+        f"The reservation's total, {total} minor units, is more than {MAX_AMOUNT}.",
+        errors=[{"field": "items", "in": "body", "message": f"the total exceeds {MAX_AMOUNT}"}],
     )
 
 

@@ -21,11 +21,11 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.catalog import store
-from mercato.catalog.schemas import MAX_AMOUNT
 from mercato.catalog.search import has_terms
 from mercato.catalog.store import Listing, Sort
 from mercato.chassis.errors import Unprocessable
 from mercato.chassis.paging import cursor_moment, decode_cursor, encode_cursor
+from mercato.contracts.money import MAX_AMOUNT
 
 __all__ = ["DEFAULT_LIMIT", "MAX_IDS", "Page", "ProductQuery", "list_products", "parse_ids"]
 

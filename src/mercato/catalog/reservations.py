@@ -32,6 +32,7 @@ from mercato.catalog.inventory import (
     Line,
     Shortage,
     StockLevel,
+    costs_too_much,
     is_expired,
     locking_order,
     merge_lines,
@@ -41,7 +42,7 @@ from mercato.catalog.inventory import (
     unknown_products,
 )
 from mercato.catalog.models import Product, Reservation, ReservationItem
-from mercato.catalog.schemas import ReservationIn
+from mercato.catalog.schemas import MAX_STOCK, ReservationIn
 from mercato.catalog.service import get_product
 from mercato.chassis.database import Database, begin_write
 from mercato.chassis.errors import Conflict, NotFound, Unprocessable
@@ -134,9 +135,13 @@ async def _hold(
     levels: list[StockLevel] = []
     shortages: list[Shortage] = []
     for line in locking_order(lines):
-        level = await store.move_stock(
-            session, line.product_id, reserved=line.quantity, need=line.quantity
-        )
+        level = None
+        # A product named several times may add up to more than any stock can be (and
+        # than its column holds): that line is short without asking the database.
+        if line.quantity <= MAX_STOCK:
+            level = await store.move_stock(
+                session, line.product_id, reserved=line.quantity, need=line.quantity
+            )
         if level is None:
             shortages.append(Shortage(line, await store.available(session, line.product_id)))
         else:
@@ -179,11 +184,15 @@ async def reserve(
     if problem is not None:
         raise problem
     currency = _currency(lines, products)
+    total = sum(products[ln.product_id].price_amount * ln.quantity for ln in lines)
+    problem = costs_too_much(total)
+    if problem is not None:
+        raise problem
     ttl = reservation_in.ttl_seconds or ttl_seconds
     reservation = Reservation(
         order_id=order_id,
         status="reserved",
-        total_amount=sum(products[ln.product_id].price_amount * ln.quantity for ln in lines),
+        total_amount=total,
         currency=currency,
         reason=None,
         expires_at=now + timedelta(seconds=ttl),

@@ -17,7 +17,6 @@ from starlette.responses import Response
 from mercato.catalog import listing, reservations, service
 from mercato.catalog.dummyjson import parse_products
 from mercato.catalog.schemas import (
-    MAX_AMOUNT,
     CategoryIn,
     CategoryList,
     CategoryOut,
@@ -42,6 +41,7 @@ from mercato.chassis.json_body import StrictJsonRoute
 from mercato.chassis.responses import JsonResponse
 from mercato.chassis.runtime import Runtime
 from mercato.chassis.security import Admin, CurrentUser, Principal, authenticated
+from mercato.contracts.money import MAX_AMOUNT
 
 __all__ = ["JsonResponse", "router", "service_or_admin", "viewer_is_admin"]
 

@@ -19,6 +19,7 @@ from sqlalchemy import Row
 from mercato.catalog.models import Product, ReservationStatus
 from mercato.chassis.database import fields_of
 from mercato.chassis.json_body import WholeNumber
+from mercato.contracts.money import MAX_AMOUNT
 
 __all__ = [
     "CategoryIn",
@@ -51,7 +52,6 @@ Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Brand = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
 Description = Annotated[str, StringConstraints(max_length=10_000)]
-MAX_AMOUNT = 10**12
 MAX_STOCK = 2**31 - 1
 MAX_TTL_SECONDS = 86400
 OrderId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")]

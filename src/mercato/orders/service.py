@@ -22,6 +22,7 @@ from mercato.chassis.events import Outbox
 from mercato.chassis.paging import decode_time_cursor, encode_cursor
 from mercato.chassis.security import Principal
 from mercato.contracts.events import Line, Money, OrderPlaced
+from mercato.contracts.money import MAX_AMOUNT
 from mercato.orders import store
 from mercato.orders.cart import DEFAULT_CURRENCY, item_error
 from mercato.orders.clients import Catalog
@@ -110,6 +111,12 @@ async def _priced_lines(
                 "quantity": line.quantity,
                 "unit_price": {"amount": product.amount, "currency": product.currency},
             }
+        )
+    if total > MAX_AMOUNT:  # payments would refuse the charge (and far beyond, the column)
+        raise Unprocessable(
+            f"The cart's total, {total} minor units, is more than one payment may take "
+            f"({MAX_AMOUNT}).",
+            errors=[{"field": "cart", "in": "body", "message": f"the total exceeds {MAX_AMOUNT}"}],
         )
     return items, total, currency or DEFAULT_CURRENCY
 

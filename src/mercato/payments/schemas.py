@@ -15,6 +15,7 @@ from pydantic import (
 )
 
 from mercato.chassis.json_body import WholeNumber
+from mercato.contracts.money import MAX_AMOUNT
 from mercato.payments.cards import NUMBER_PATTERN, brand_of, check_number, is_expired
 
 __all__ = [
@@ -32,7 +33,6 @@ __all__ = [
     "RefundOut",
 ]
 
-MAX_AMOUNT = 10**12
 MAX_YEARS_AHEAD = 20
 Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 MethodId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]

@@ -190,6 +190,29 @@ async def test_duplicate_products_in_one_request_are_merged(
     assert refused.json()["errors"][0]["field"] == "items.0.quantity"
 
 
+async def test_lines_adding_up_past_any_stock_or_amount_are_refused_whole(
+    app: FastAPI, client: httpx.AsyncClient, admin: Headers, svc: Headers
+) -> None:
+    maximum = 2**31 - 1  # each quantity is allowed; together they are more than any stock
+    mug = await make_product(client, admin, sku="MUG", stock=maximum, amount=1)
+    items = [{"product_id": mug, "quantity": maximum}, {"product_id": mug, "quantity": 1}]
+    short = await client.post(RESERVATIONS, json={"order_id": "o-8", "items": items}, headers=svc)
+    assert short.status_code == 409, short.text
+    assert short.json()["errors"][0]["field"] == "items.0.quantity"
+    assert short.json()["errors"][0]["available"] == maximum
+
+    gold = await make_product(client, admin, sku="GOLD", stock=10, amount=10**12)
+    costly = await client.post(RESERVATIONS, json=order(gold, 2, order_id="o-9"), headers=svc)
+    assert costly.status_code == 422, costly.text
+    assert [e["field"] for e in costly.json()["errors"]] == ["items"]
+
+    assert await levels(client, admin, mug) == (maximum, maximum, 0)
+    assert await levels(client, admin, gold) == (10, 10, 0)
+    for order_id in ("o-8", "o-9"):
+        assert (await client.get(f"{RESERVATIONS}/{order_id}", headers=svc)).status_code == 404
+    assert [e["type"] for e in await outbox(app)] == ["product.created"] * 2
+
+
 async def test_only_services_and_admins_hold_stock(
     client: httpx.AsyncClient, admin: Headers, svc: Headers, tokens: TokenFactory
 ) -> None:
