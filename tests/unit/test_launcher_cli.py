@@ -69,6 +69,27 @@ def test_usage_errors_are_one_line() -> None:
     ]
 
 
+@pytest.mark.parametrize("command", [["up", "--port", "31900"], ["run", "users"]])
+def test_a_data_directory_that_cannot_be_made_is_one_line(
+    command: list[str], tmp_path: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    data_dir = blocker / "data"
+
+    result = mercato(
+        *command,
+        env={"MERCATO_DATA_DIR": str(data_dir), "MERCATO_USERS_DATA_DIR": str(data_dir)},
+    )
+
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert re.fullmatch(
+        rf"mercato: cannot use {re.escape(str(data_dir))}\S*: Not a directory", lines[0]
+    )
+
+
 def test_up_refuses_a_busy_port_naming_it(tmp_path: Path) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

@@ -3,9 +3,9 @@
 `RequestMiddleware` establishes the request context (request id and trace
 context), enforces the body size limit and the JSON media type, refuses a NUL
 character in the URL (PostgreSQL cannot compare text with one), answers HEAD
-wherever GET is served, writes one JSON access log line and records
-metrics. It is written against raw ASGI rather
-than Starlette's BaseHTTPMiddleware, which costs a task and a copy per request.
+wherever GET is served, writes one JSON access log line and records metrics. It
+is written against raw ASGI rather than Starlette's BaseHTTPMiddleware, which
+costs a task and a copy per request.
 """
 
 from __future__ import annotations

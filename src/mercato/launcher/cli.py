@@ -166,5 +166,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc), exc.exit_code)
     except SettingsError as exc:
         return _fail(str(exc), EXIT_USAGE)
+    except OSError as exc:
+        if exc.filename is None:
+            raise
+        # A data directory (or file) that cannot be made or opened: the user's to fix.
+        return _fail(f"cannot use {exc.filename}: {exc.strerror}", EXIT_USAGE)
     except KeyboardInterrupt:
         return 130
