@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 
-from mercato.chassis.config import ServiceSettings, SettingsError, load_settings
+from mercato.chassis.config import (
+    MAX_DURATION_SECONDS,
+    ServiceSettings,
+    SettingsError,
+    load_settings,
+)
 from mercato.chassis.events import DEFAULT_NAMESPACE
 from mercato.chassis.events.nats_bus import NatsBus
 from mercato.chassis.events.rabbit_bus import RabbitBus
@@ -104,3 +111,51 @@ def test_the_runtime_sizes_its_postgresql_pool_from_the_settings() -> None:
     with pytest.raises(SettingsError) as caught:
         _load(MERCATO_DATABASE_POOL_SIZE="0")
     assert str(caught.value).startswith("MERCATO_DATABASE_POOL_SIZE: ")
+
+
+SERVICES = ("auth", "users", "catalog", "orders", "payments", "logs", "gateway")
+
+
+def settings_class(service: str) -> type[ServiceSettings]:
+    """The settings class of a service, from its `settings` module."""
+    module = importlib.import_module(f"mercato.{service}.settings")
+    return type(module.load_settings())
+
+
+def duration_fields() -> list[tuple[str, str]]:
+    """(service, field) of every `*_seconds` and `*_days` setting of every service."""
+    return [
+        (service, name)
+        for service in SERVICES
+        for name in settings_class(service).model_fields
+        if name.endswith(("_seconds", "_days"))
+    ]
+
+
+@pytest.mark.parametrize(("service", "field"), duration_fields())
+def test_no_duration_may_run_past_ten_years(service: str, field: str) -> None:
+    # Added to the current time, a longer one overflowed at the first use, not at start.
+    variable = f"MERCATO_{service.upper()}_{field.upper()}"
+    most = MAX_DURATION_SECONDS // (86_400 if field.endswith("_days") else 1)
+
+    with pytest.raises(SettingsError) as caught:
+        load_settings(settings_class(service), service, {variable: str(most + 1)})
+
+    # Some fields have a tighter bound of their own; either way it is refused at start.
+    message = str(caught.value)
+    assert message.startswith(f"{variable}: ") and "\n" not in message
+
+
+def test_the_duration_bound_says_what_it_is_and_leaves_long_retentions_alone() -> None:
+    assert len(duration_fields()) >= 20  # every service has some: the test above is not empty
+    logs, orders = settings_class("logs"), settings_class("orders")
+    with pytest.raises(SettingsError) as caught:
+        load_settings(orders, "orders", {"MERCATO_ORDERS_LEASE_SECONDS": "1e12"})
+    assert str(caught.value) == (
+        "MERCATO_ORDERS_LEASE_SECONDS: must be at most 315360000 (ten years) (got '1e12')"
+    )
+    with pytest.raises(SettingsError) as caught:
+        load_settings(logs, "logs", {"MERCATO_LOGS_RETENTION_DAYS": "3651"})
+    assert str(caught.value).startswith("MERCATO_LOGS_RETENTION_DAYS: must be at most 3650 ")
+    kept = load_settings(logs, "logs", {"MERCATO_LOGS_RETENTION_DAYS": "3650"})
+    assert kept.model_dump()["retention_days"] == 3650

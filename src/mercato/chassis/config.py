@@ -14,13 +14,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from mercato.chassis.bus_names import DEFAULT_NAMESPACE, check_namespace
 
-__all__ = ["ServiceSettings", "SettingsError", "env_names", "load_settings"]
+__all__ = ["MAX_DURATION_SECONDS", "ServiceSettings", "SettingsError", "env_names", "load_settings"]
 
 DEV_SECRET_PREFIX = "dev-"
+# The longest duration any setting may name. A lease or a retention is added to the
+# current time, and past year 9999 that is an OverflowError at the first checkout
+# or clean-up instead of an error at start; ten years is past any sensible value
+# (a retention of 0 days keeps events forever).
+MAX_DURATION_SECONDS = 10 * 365 * 86_400
 # Values of these fields are never echoed in an error message: they may hold secrets.
 _SENSITIVE = ("secret", "password", "passphrase", "clients", "url", "token", "key")
 
@@ -80,6 +85,16 @@ class ServiceSettings(BaseModel):
     def _bus_namespace(cls, value: str) -> str:
         return check_namespace(value)
 
+    @field_validator("*")
+    @classmethod
+    def _bounded_duration(cls, value: object, info: ValidationInfo) -> object:
+        """Every `*_seconds` and `*_days` field, this class's or a service's: ten years at most."""
+        name = info.field_name or ""
+        unit = 86_400 if name.endswith("_days") else 1 if name.endswith("_seconds") else 0
+        if unit and isinstance(value, int | float) and value * unit > MAX_DURATION_SECONDS:
+            raise ValueError(f"must be at most {MAX_DURATION_SECONDS // unit} (ten years)")
+        return value
+
     @property
     def sqlalchemy_url(self) -> str:
         """The database URL, defaulting to a WAL SQLite file per service."""
@@ -130,7 +145,8 @@ def load_settings(
         got = values.get(field)
         sensitive = any(word in field for word in _SENSITIVE)
         shown = f" (got {got!r})" if got is not None and not sensitive else ""
-        raise SettingsError(f"{name}: {error['msg']}{shown}") from None
+        message = error["msg"].removeprefix("Value error, ")  # pydantic's, for our own checks
+        raise SettingsError(f"{name}: {message}{shown}") from None
     if settings.env == "production":
         weak = settings.insecure_secrets()
         if weak:
