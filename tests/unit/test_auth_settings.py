@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from mercato.auth.passwords import Passwords
 from mercato.auth.schemas import normalize_email
 from mercato.auth.settings import KNOWN_SERVICES, load_settings, parse_clients
 from mercato.chassis.config import SettingsError
@@ -68,6 +69,40 @@ def test_production_refuses_cheap_password_hashing() -> None:
     with pytest.raises(SettingsError, match="MERCATO_AUTH_PASSWORD_MEMORY_KIB"):
         load_settings({**PRODUCTION, "MERCATO_AUTH_PASSWORD_MEMORY_KIB": "1024"})
     assert load_settings({"MERCATO_AUTH_PASSWORD_MEMORY_KIB": "64"}).password_memory_kib == 64
+
+
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        ({"MERCATO_AUTH_PASSWORD_MEMORY_KIB": "31"}, "MERCATO_AUTH_PASSWORD_PARALLELISM"),
+        ({"MERCATO_AUTH_PASSWORD_PARALLELISM": "65"}, "MERCATO_AUTH_PASSWORD_PARALLELISM"),
+        ({"MERCATO_AUTH_PASSWORD_MEMORY_KIB": str(2**32)}, "MERCATO_AUTH_PASSWORD_MEMORY_KIB"),
+        ({"MERCATO_AUTH_PASSWORD_TIME_COST": "1000"}, "MERCATO_AUTH_PASSWORD_TIME_COST"),
+    ],
+)
+def test_password_hashing_argon2_would_refuse_is_refused_at_start(
+    variables: dict[str, str], named: str
+) -> None:
+    # Each used to start and then fail every register and login with a 500.
+    with pytest.raises(SettingsError) as caught:
+        load_settings(variables)
+    assert str(caught.value).startswith(f"{named}: ")
+
+
+async def test_the_cheapest_hashing_the_settings_allow_hashes() -> None:
+    settings = load_settings(
+        {
+            "MERCATO_AUTH_PASSWORD_MEMORY_KIB": "512",
+            "MERCATO_AUTH_PASSWORD_PARALLELISM": "64",
+            "MERCATO_AUTH_PASSWORD_TIME_COST": "1",
+        }
+    )
+    passwords = Passwords(
+        time_cost=settings.password_time_cost,
+        memory_kib=settings.password_memory_kib,
+        parallelism=settings.password_parallelism,
+    )
+    assert await passwords.verify(await passwords.hash("Correct-Horse-42"), "Correct-Horse-42")
 
 
 def test_key_retention_must_cover_the_access_ttl() -> None:

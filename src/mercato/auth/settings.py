@@ -59,9 +59,12 @@ class AuthSettings(ServiceSettings):
     signing_key_passphrase: str = Field(
         default="", description="When set, private keys are stored encrypted with it."
     )
-    password_time_cost: int = Field(default=3, ge=1)
-    password_memory_kib: int = Field(default=65_536, ge=8)
-    password_parallelism: int = Field(default=4, ge=1)
+    # Bounded so that a bad value fails at start, not at every register and login:
+    # argon2 refuses less than 8 KiB per lane and memory beyond 32 bits of KiB, and a
+    # time cost in the hundreds makes each login take minutes.
+    password_time_cost: int = Field(default=3, ge=1, le=50)
+    password_memory_kib: int = Field(default=65_536, ge=8, le=4 * 1024 * 1024)
+    password_parallelism: int = Field(default=4, ge=1, le=64, validate_default=True)
     maintenance_interval_seconds: float = Field(default=30.0, gt=0)
 
     @field_validator("clients", mode="before")
@@ -87,6 +90,14 @@ class AuthSettings(ServiceSettings):
     def _memory_floor(cls, value: int, info: ValidationInfo) -> int:
         if info.data.get("env") == "production" and value < MIN_PRODUCTION_MEMORY_KIB:
             raise ValueError(f"must be at least {MIN_PRODUCTION_MEMORY_KIB} KiB in production")
+        return value
+
+    @field_validator("password_parallelism")
+    @classmethod
+    def _memory_per_lane(cls, value: int, info: ValidationInfo) -> int:
+        memory = info.data.get("password_memory_kib")
+        if isinstance(memory, int) and memory < 8 * value:
+            raise ValueError(f"{value} lanes need password_memory_kib of at least {8 * value}")
         return value
 
     @property
