@@ -12,6 +12,7 @@ import pytest
 
 from mercato.orders import service, store
 from mercato.orders.lifecycle import components_of
+from mercato.orders.models import Order
 from mercato.orders.schemas import CheckoutIn
 from tests.service.test_orders_harness import ADDRESS, CARD_DECLINED, ORDERS, Shop, open_shop
 from tests.support import TokenFactory
@@ -269,6 +270,26 @@ async def place_without_driving(shop: Shop, *, quantity: int, key: str) -> Place
         )
     assert placement.owner is not None
     return Placed(user, tea, placement.order.id, placement.owner)
+
+
+async def test_a_worker_steps_on_an_order_that_stays_what_is_stored(shop: Shop) -> None:
+    # The worker reads the order once and each move updates it in place; every column
+    # must then be what a fresh read finds, or a later step would act on stale data.
+    placed = await place_without_driving(shop, quantity=2, key="in-place")
+    saga = components_of(shop.orders_app.state.runtime).saga
+    order = await saga.load(placed.order_id)
+    assert order is not None
+    columns = [column.key for column in Order.__table__.columns]
+
+    seen = []
+    while await saga.step(order, placed.owner):
+        stored = await saga.load(placed.order_id)
+        assert stored is not None
+        assert {c: getattr(order, c) for c in columns} == {c: getattr(stored, c) for c in columns}
+        seen.append(order.status)
+
+    assert seen == ["reserving", "reserved", "charging", "paid", "confirmed"]
+    assert order.total_amount == 2 * 100 and order.payment_id
 
 
 async def test_sweeper_resumes_an_order_stuck_in_reserved(shop: Shop) -> None:

@@ -73,8 +73,10 @@ class SagaRunner:
     async def drive(self, order_id: str, owner: str, *, resolve: bool = False) -> None:
         """Run the saga of an order whose lease `owner` holds, then give the lease back."""
         try:
-            while await self.saga.advance(order_id, owner):
-                pass
+            order = await self.saga.load(order_id)
+            if order is not None and order.lease_owner == owner:
+                while await self.saga.step(order, owner):
+                    pass
             if resolve:
                 await self.saga.resolve_charge(order_id, owner)
         except LostLease as exc:

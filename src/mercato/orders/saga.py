@@ -119,10 +119,19 @@ class Saga:
             return await store.get_order(session, order_id)
 
     async def advance(self, order_id: str, owner: str) -> bool:
-        """Run the step of the order's state; False when the saga has nothing left to do."""
+        """Run the step of the order's stored state; False when nothing is left to do."""
         order = await self.load(order_id)
         if order is None or order.lease_owner != owner:
             return False
+        return await self.step(order, owner)
+
+    async def step(self, order: Order, owner: str) -> bool:
+        """Run the step of `order`'s state; False when the saga has nothing left to do.
+
+        Every step ends in `move`, which updates `order` as it updated the row, so a
+        worker reads the order once and runs step after step on it: the lease makes
+        it the only writer, and a move that finds the row changed raises LostLease.
+        """
         step = self._steps.get(Status(order.status))
         if step is None:
             return False
@@ -139,7 +148,10 @@ class Saga:
         event: tuple[str, BaseModel] | None = None,
         **fields: Any,
     ) -> None:
-        """Move the order to `new` (with its event, in one transaction); LostLease if it moved."""
+        """Move the order to `new` (with its event, in one transaction) and update `order`.
+
+        LostLease when the row is no longer in the state `order` says under `owner`.
+        """
         current = Status(order.status)
         check_transition(current, new)
         now = _now()
@@ -156,12 +168,14 @@ class Saga:
                 reason=reason,
                 **fields,
             )
-            if moved and event is not None:
+            if moved is not None and event is not None:
                 kind, data = event
                 await self.outbox.add(session, kind, subject=order.id, data=data.model_dump())
             await session.commit()
-        if not moved:
+        if moved is None:
             raise LostLease(f"order {order.id} is no longer {current} under {owner}")
+        for column, value in moved.items():
+            setattr(order, column, value)
         log.info("order %s: %s -> %s%s", order.id, current, new, f" ({reason})" if reason else "")
 
     async def fail(self, order: Order, owner: str, new: Status, reason: str, **fields: Any) -> None:

@@ -206,8 +206,11 @@ async def move(
     lease_until: datetime,
     reason: str | None = None,
     **fields: Any,
-) -> bool:
-    """Compare-and-set `expected` -> `new` for the lease owner, with history; whether it moved."""
+) -> dict[str, Any] | None:
+    """Compare-and-set `expected` -> `new` for the lease owner, with history.
+
+    The columns it set, or None when the order was not in `expected` under `owner`.
+    """
     values: dict[str, Any] = {
         "status": new.value,
         "updated_at": now,
@@ -220,9 +223,9 @@ async def move(
     where = {"w_id": order_id, "w_owner": owner, "w_status": expected.value}
     result = await session.execute(_MOVE, {**values, **where})
     if _rowcount(result) != 1:
-        return False
+        return None
     await add_history(session, order_id=order_id, status=new, reason=reason, at=now)
-    return True
+    return values
 
 
 async def count_attempt(session: AsyncSession, *, order_id: str, owner: str, now: datetime) -> bool:
