@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from mercato.chassis.errors import Conflict
 from mercato.chassis.events import Event, PoisonEvent
 from mercato.chassis.runtime import Runtime
-from mercato.users import service
+from mercato.users import service, store
 from mercato.users.app import create_app
 from mercato.users.handlers import on_user_registered
 from mercato.users.models import EVENTS, Profile
@@ -137,9 +137,9 @@ async def test_concurrent_change_is_a_conflict(app: FastAPI, client: httpx.Async
     identity = service.Identity(user_id=str(uuid.uuid4()), email="j@example.com", name="J")
     async with runtime.database.session() as first, runtime.database.session() as second:
         # `first` has read the profile (and keeps it) when `second` changes it.
-        stale = await service.get_own_profile(first, identity=identity)
-        assert stale.version == 1
-        await service.get_own_profile(second, identity=identity)
+        await service.get_own_profile(runtime.database, identity=identity)
+        stale = await store.get(first, identity.user_id)
+        assert stale is not None and stale.version == 1
         await service.update_own_profile(
             second,
             outbox=runtime.outbox,

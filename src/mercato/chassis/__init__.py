@@ -4,6 +4,7 @@ One concept per module:
 
     config       settings from MERCATO_<SERVICE>_* / MERCATO_* variables, validated at start
     app          the app factory (errors, middleware, health, metrics, lifespan)
+    direct       direct routes: the hottest endpoints, served past FastAPI's machinery
     runtime      ServiceSpec (what a service declares) and Runtime (what a process opens)
     errors       RFC 9457 problem+json errors and their handlers
     context      request id and W3C trace context of the work in progress
@@ -12,6 +13,7 @@ One concept per module:
     middleware   the pure-ASGI request middleware (ids, limits, access log, metrics)
     health       liveness and readiness probes
     database     async SQLAlchemy engine and sessions (SQLite WAL or PostgreSQL)
+    direct_reads one-statement reads compiled once and run straight on the driver
     migrations   Alembic migrations per service, applied at start
     security     local JWT verification from auth's JWKS, revocations, route guards
     http         the inter-service client (pooling, timeouts, retries, circuit breakers)

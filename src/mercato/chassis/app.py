@@ -1,9 +1,10 @@
 """The app factory: one call gives a service everything but its domain.
 
-`create_app(spec, settings, routers)` returns a FastAPI app with problem+json errors,
-strict JSON bodies (`json_body`),
-the request middleware (ids, trace context, limits, access log, metrics), health
-probes, `/metrics`, and a lifespan that opens and closes the service's Runtime.
+`create_app(spec, settings, routers)` returns a `ServiceApp`: a FastAPI app with
+problem+json errors, strict JSON bodies (`json_body`), health probes, `/metrics`
+and a lifespan that opens and closes the service's Runtime, behind the request
+middleware (ids, trace context, limits, access log, metrics) and the shortcut to
+its direct routes (`direct`).
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mercato.chassis import health
 from mercato.chassis.config import ServiceSettings
+from mercato.chassis.direct import DirectDispatch, direct_paths
 from mercato.chassis.errors import install_error_handlers
 from mercato.chassis.json_body import StrictJsonRoute
 from mercato.chassis.logs import configure_logging
@@ -25,7 +28,31 @@ from mercato.chassis.middleware import RequestMiddleware
 from mercato.chassis.openapi import document_problems
 from mercato.chassis.runtime import Runtime, ServiceSpec
 
-__all__ = ["create_app"]
+__all__ = ["ServiceApp", "create_app"]
+
+
+class ServiceApp(FastAPI):
+    """A service's ASGI app: the request middleware and direct routes, then FastAPI.
+
+    The request middleware runs in front of FastAPI rather than as one of its
+    middleware, so that a direct route skips all of FastAPI's stack: in a served
+    process on the reference machine an empty endpoint cost 87 µs of CPU a request
+    as a FastAPI route, 58 µs as a Starlette route inside FastAPI and 21 µs as raw
+    ASGI. A route FastAPI serves behaves as before, its errors answered by FastAPI's
+    handlers, inside the request middleware's context, access log and metrics.
+    """
+
+    front: ASGIApp | None = None  # set by `create_app`
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.front is not None:
+            await self.front(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+    async def routed(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """FastAPI's handling of a request: what the front hands every other route to."""
+        await super().__call__(scope, receive, send)
 
 
 def create_app(
@@ -34,7 +61,7 @@ def create_app(
     routers: Sequence[APIRouter],
     *,
     configure_logs: bool = True,
-) -> FastAPI:
+) -> ServiceApp:
     """Build the ASGI app of a service; every route must be a `StrictJsonRoute`."""
     _require_strict_json(routers)
     if configure_logs:
@@ -55,7 +82,7 @@ def create_app(
         finally:
             await runtime.stop()
 
-    app = FastAPI(
+    app = ServiceApp(
         title=spec.title,
         description=spec.description,
         version="1.0.0",
@@ -71,10 +98,13 @@ def create_app(
     app.add_route("/health/live", health.live, methods=["GET"], include_in_schema=False)
     app.add_route("/health/ready", health.ready, methods=["GET"], include_in_schema=False)
     app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
+    reserved = [path for route in app.router.routes if (path := getattr(route, "path", None))]
     for router in routers:
         app.include_router(router)
-    app.add_middleware(
-        RequestMiddleware, metrics=app.state.metrics, max_body_bytes=settings.max_body_bytes
+    app.front = RequestMiddleware(
+        DirectDispatch(app.routed, routes=direct_paths(routers, reserved), owner=app),
+        metrics=app.state.metrics,
+        max_body_bytes=settings.max_body_bytes,
     )
     return app
 

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
 
+from mercato.chassis.direct_reads import DirectReader
 from mercato.chassis.sqlite_driver import DEFAULT_LOCK_TIMEOUT, inloop_dbapi
 
 __all__ = [
@@ -95,14 +96,16 @@ def insert_ignoring_conflicts(table: Table, dialect: str) -> Insert | None:
     return None
 
 
-def fields_of(item: Row[Any] | Base, names: Sequence[str]) -> Mapping[Any, Any]:
-    """The named fields of a plain row or an entity, looked up by name.
+def fields_of(item: Row[Any] | Mapping[str, Any] | Base, names: Sequence[str]) -> Mapping[Any, Any]:
+    """The named fields of a plain row, a direct read's dict or an entity, by name.
 
     For the bodies that hot reads build from rows: a row's mapping is three times
     faster to read than its attributes (10 µs against 3 µs for a product's fields).
     """
     if isinstance(item, Row):
         return item._mapping
+    if isinstance(item, Mapping):
+        return item
     return {name: getattr(item, name) for name in names}
 
 
@@ -169,6 +172,9 @@ class Database:
             )
         )
 
+        # One-statement reads straight on the driver, for the hottest routes.
+        self.reader = DirectReader(self.engine)
+
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A session; commit is the caller's, rollback happens on error."""
@@ -202,5 +208,6 @@ class Database:
             await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection, and the direct reader's."""
+        await self.reader.close()
         await self.engine.dispose()

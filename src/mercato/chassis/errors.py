@@ -47,6 +47,8 @@ __all__ = [
     "Unauthorized",
     "Unprocessable",
     "UnsupportedMedia",
+    "database_lost",
+    "database_refused",
     "install_error_handlers",
     "problem_response",
 ]
@@ -228,20 +230,34 @@ async def _on_unexpected(request: Request, exc: Exception) -> Response:
     return problem_response(ProblemError("An unexpected error occurred."))
 
 
+def database_lost() -> ServiceUnavailable:
+    """The 503 for a statement on a connection the server dropped (a restart, a failover).
+
+    The connection has been invalidated and the pool reconnects on the next
+    checkout, so a retry succeeds.
+    """
+    return ServiceUnavailable(
+        "The database connection was lost; retry the request.", headers={"Retry-After": "1"}
+    )
+
+
+def database_refused() -> ServiceUnavailable:
+    """The 503 for a new connection the server refused (down, restarting, too many clients)."""
+    return ServiceUnavailable(
+        "The database refused a connection; retry the request.", headers={"Retry-After": "1"}
+    )
+
+
 async def _on_database_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DBAPIError)
     if exc.connection_invalidated:
-        # The server dropped the connection (a restart, a failover): the pool has
-        # been invalidated and reconnects on the next checkout, so a retry succeeds.
-        detail = "The database connection was lost; retry the request."
-    elif exc.statement is None:
-        # No statement ran: the server refused a new connection (down, restarting,
-        # too many clients), as transient as a dropped one.
-        detail = "The database refused a connection; retry the request."
+        error = database_lost()
+    elif exc.statement is None:  # no statement ran: the connection was refused
+        error = database_refused()
     else:
         return await _on_unexpected(request, exc)
-    log.warning("%s (%s %s)", detail, request.method, request.url.path)
-    return problem_response(ServiceUnavailable(detail, headers={"Retry-After": "1"}))
+    log.warning("%s (%s %s)", error.detail, request.method, request.url.path)
+    return problem_response(error)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -20,7 +21,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from sqlalchemy import Row
 
 from mercato.chassis.database import fields_of
 from mercato.users.countries import is_country_code
@@ -202,8 +202,8 @@ _PROFILE_FIELDS = (
 )  # fmt: skip
 
 
-def profile_body(profile: Profile | Row[Any]) -> dict[str, Any]:
-    """The JSON object of a stored profile (entity or plain row), in the `ProfileOut` shape.
+def profile_body(profile: Profile | Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON object of a stored profile (entity or read row), in the `ProfileOut` shape.
 
     Built by hand and encoded with orjson because `GET /me` is the hottest read of
     the service: validating the stored row through `ProfileOut` again cost ~8% of

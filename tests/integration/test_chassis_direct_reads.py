@@ -1,0 +1,105 @@
+"""Direct reads on SQLite and on a real PostgreSQL: rows as a session would give them.
+
+Each test runs on both databases: SQLite in a temporary file, PostgreSQL on a new
+database of MERCATO_TEST_POSTGRES_URL's server (skipped without one, unless
+MERCATO_REQUIRE_SERVERS=1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import JSON, Column, Integer, MetaData, String, Table, bindparam, insert, select
+from sqlalchemy import update as sql_update
+from sqlalchemy.dialects.postgresql import JSONB
+
+from mercato.chassis.database import Database, UtcDateTime
+from mercato.chassis.direct_reads import DirectQuery
+from tests.support import fresh_postgres_database
+
+metadata = MetaData()
+things = Table(
+    "things",
+    metadata,
+    Column("id", String(20), primary_key=True),
+    Column("doc", JSON().with_variant(JSONB(), "postgresql")),
+    Column("at", UtcDateTime),
+    Column("n", Integer),
+)
+BY_ID = DirectQuery(select(things).where(things.c.id == bindparam("id")))
+FIRST_TWO = DirectQuery(select(things.c.id, things.c.n).order_by(things.c.id).limit(2))
+AT = datetime(2026, 12, 4, 15, 30, 1, 250000, tzinfo=UTC)
+DOC = {"tags": ["x", "y"], "deep": {"k": 1}}
+
+
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)],
+)
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    """A `Database` with the `things` table and three rows, on each kind of server."""
+    async with _url(request.param, tmp_path) as url:
+        database = Database(url, pool_size=1)
+        try:
+            async with database.engine.begin() as connection:
+                await connection.run_sync(metadata.create_all)
+                await connection.execute(
+                    insert(things),
+                    [
+                        {
+                            "id": "a",
+                            "doc": {"tags": ["x", "y"], "deep": {"k": 1}},
+                            "at": AT,
+                            "n": 1,
+                        },
+                        {"id": "b", "doc": [], "at": AT, "n": 2},
+                        {"id": "c", "doc": None, "at": None, "n": None},
+                    ],
+                )
+            yield database
+        finally:
+            await database.dispose()
+
+
+def _url(kind: str, tmp_path: Path) -> contextlib.AbstractAsyncContextManager[str]:
+    if kind == "postgresql":
+        return fresh_postgres_database("direct_reads")
+    return contextlib.nullcontext(f"sqlite+aiosqlite:///{tmp_path / 'things.db'}")
+
+
+async def test_a_row_comes_back_with_its_values_decoded(database: Database) -> None:
+    row = await database.reader.one(BY_ID, id="a")
+    assert row == {"id": "a", "doc": DOC, "at": AT, "n": 1}
+    assert row is not None and row["at"].tzinfo is not None
+    empty = await database.reader.one(BY_ID, id="c")
+    assert empty == {"id": "c", "doc": None, "at": None, "n": None}
+
+
+async def test_no_row_is_none(database: Database) -> None:
+    assert await database.reader.one(BY_ID, id="nope") is None
+
+
+async def test_every_row_in_order_with_a_literal_limit(database: Database) -> None:
+    assert await database.reader.all(FIRST_TWO) == [{"id": "a", "n": 1}, {"id": "b", "n": 2}]
+
+
+async def test_a_read_sees_what_was_committed_just_before(database: Database) -> None:
+    assert (await database.reader.one(BY_ID, id="b") or {})["n"] == 2
+    async with database.transaction() as session:
+        await session.execute(sql_update(things).where(things.c.id == "b").values(n=20))
+    assert (await database.reader.one(BY_ID, id="b") or {})["n"] == 20
+
+
+async def test_reads_beyond_the_pool_wait_for_a_connection(database: Database) -> None:
+    rows = await asyncio.gather(*(database.reader.one(BY_ID, id="a") for _ in range(20)))
+    assert all(row is not None and row["n"] == 1 for row in rows)
+
+
+async def test_a_statement_with_expanding_parameters_is_refused(database: Database) -> None:
+    query = DirectQuery(select(things).where(things.c.id.in_(bindparam("ids", expanding=True))))
+    with pytest.raises(TypeError, match="plain positional parameters"):
+        await database.reader.all(query, ids=["a", "b"])

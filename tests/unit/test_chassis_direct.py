@@ -1,0 +1,177 @@
+"""Unit tests of direct routes: served past FastAPI, yet answering as any route would."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import APIRouter, FastAPI, Request, Response
+from pydantic import BaseModel
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from mercato.chassis.app import create_app
+from mercato.chassis.config import ServiceSettings
+from mercato.chassis.direct import direct_paths, direct_route
+from mercato.chassis.errors import Forbidden
+from mercato.chassis.json_body import StrictJsonRoute
+from mercato.chassis.responses import JsonResponse
+from mercato.chassis.runtime import ServiceSpec
+
+
+class Fast(BaseModel):
+    route: str
+    app: str
+
+
+def demo_router() -> APIRouter:
+    router = APIRouter(prefix="/api/demo", route_class=StrictJsonRoute)
+
+    @direct_route(router, "/fast", response_model=Fast, summary="Answer fast")
+    async def fast(request: Request) -> Response:
+        return JsonResponse({"route": request.scope["route"].path, "app": request.app.title})
+
+    @router.post("/fast")
+    async def change_fast() -> dict[str, bool]:
+        return {"changed": True}
+
+    @direct_route(router, "/refused")
+    async def refused(request: Request) -> Response:
+        raise Forbidden("Not for you.")
+
+    @direct_route(router, "/broken")
+    async def broken(request: Request) -> Response:
+        raise RuntimeError("a bug")
+
+    @direct_route(router, "/items/{item_id}")
+    async def item(request: Request) -> Response:
+        return JsonResponse({"item": request.path_params["item_id"]})
+
+    return router
+
+
+def demo_app(tmp_path: Path) -> FastAPI:
+    spec = ServiceSpec(name="demo", title="Demo", description="A test service.")
+    settings = ServiceSettings(data_dir=tmp_path, broker_url="")
+    return create_app(spec, settings, [demo_router()], configure_logs=False)
+
+
+@pytest.fixture
+async def client(tmp_path: Path) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=demo_app(tmp_path))
+    return httpx.AsyncClient(transport=transport, base_url="http://test")
+
+
+async def test_a_direct_route_is_served_with_its_route_and_app(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/demo/fast", headers={"X-Request-ID": "direct-1"})
+    assert response.status_code == 200
+    assert response.json() == {"route": "/api/demo/fast", "app": "Demo"}
+    assert response.headers["x-request-id"] == "direct-1"
+    metrics = (await client.get("/metrics")).text
+    assert 'route="/api/demo/fast",service="demo",status="200"' in metrics
+
+
+async def test_a_static_direct_path_skips_fastapis_stack(tmp_path: Path) -> None:
+    app = demo_app(tmp_path)
+    seen: list[str] = []
+
+    class Witness:  # a middleware of FastAPI's own stack: it sees what FastAPI serves
+        def __init__(self, inner: ASGIApp) -> None:
+            self.inner = inner
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            seen.append(scope["path"])
+            await self.inner(scope, receive, send)
+
+    app.add_middleware(Witness)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        assert (await client.get("/api/demo/fast")).status_code == 200
+        assert (await client.get("/api/demo/items/7")).status_code == 200
+        assert (await client.post("/api/demo/fast")).status_code == 200
+    assert seen == ["/api/demo/items/7", "/api/demo/fast"]
+
+
+async def test_head_is_answered_by_the_get_route(client: httpx.AsyncClient) -> None:
+    response = await client.head("/api/demo/fast")
+    assert response.status_code == 200
+    assert response.content == b""
+
+
+async def test_other_methods_on_the_path_go_to_fastapi(client: httpx.AsyncClient) -> None:
+    assert (await client.post("/api/demo/fast")).json() == {"changed": True}
+    refused = await client.delete("/api/demo/fast")
+    assert refused.status_code == 405
+    assert refused.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_problem_raised_by_a_direct_route_is_problem_json(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/api/demo/refused")
+    assert response.status_code == 403
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["detail"] == "Not for you."
+
+
+async def test_a_bug_in_a_direct_route_is_a_logged_500_without_a_trace(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="mercato.errors"):
+        response = await client.get("/api/demo/broken")
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "a bug" not in response.text
+    assert any("a bug" in (r.exc_text or "") for r in caplog.records)
+    metrics = (await client.get("/metrics")).text
+    assert 'route="/api/demo/broken",service="demo",status="500"' in metrics
+
+
+async def test_a_direct_route_with_parameters_is_served_through_the_router(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/api/demo/items/42")
+    assert response.json() == {"item": "42"}
+
+
+def test_direct_routes_are_documented_like_any_other(tmp_path: Path) -> None:
+    document = demo_app(tmp_path).openapi()
+    operation = document["paths"]["/api/demo/fast"]["get"]
+    assert operation["summary"] == "Answer fast"
+    ok = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert ok == {"$ref": "#/components/schemas/Fast"}
+
+
+def test_only_static_paths_are_dispatched_directly() -> None:
+    assert set(direct_paths([demo_router()], reserved=["/metrics"])) == {
+        "/api/demo/fast",
+        "/api/demo/refused",
+        "/api/demo/broken",
+    }
+
+
+def test_a_direct_route_an_earlier_route_would_answer_is_refused() -> None:
+    router = APIRouter(prefix="/api/demo", route_class=StrictJsonRoute)
+
+    @router.get("/{user_id}")
+    async def by_id(user_id: str) -> dict[str, str]:
+        return {"id": user_id}
+
+    @direct_route(router, "/me")
+    async def me(request: Request) -> Response:
+        return JsonResponse({})
+
+    with pytest.raises(TypeError, match=r"GET /api/demo/me: /api/demo/\{user_id\} is declared"):
+        direct_paths([router], reserved=[])
+
+
+def test_a_direct_route_on_a_reserved_path_is_refused() -> None:
+    router = APIRouter(route_class=StrictJsonRoute)
+
+    @direct_route(router, "/metrics")
+    async def metrics(request: Request) -> Response:
+        return JsonResponse({})
+
+    with pytest.raises(TypeError, match="/metrics"):
+        direct_paths([router], reserved=["/metrics"])
