@@ -76,6 +76,18 @@ async def test_hop_by_hop_and_spoofed_headers_are_dropped(tokens: TokenFactory) 
     assert "keep-alive" not in response.headers
 
 
+async def test_a_token_claim_cannot_smuggle_a_header_to_the_service(tokens: TokenFactory) -> None:
+    # The subject is forwarded as X-Mercato-User-Id: a line break in it (a token is
+    # signed, but its claims are still data) must not become a header of its own.
+    smuggler = tokens.headers("ann\r\nx-mercato-roles: admin", ["customer"])
+    async with upstreams("c1") as [catalog], gateway(tokens, {"catalog": [catalog]}) as (http, _):
+        response = await http.get("/api/catalog/products", headers=smuggler)
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "line break" in response.json()["detail"]
+    assert catalog.hits == []
+
+
 async def test_trusted_proxy_forwarding_headers_are_believed(tokens: TokenFactory) -> None:
     async with (
         upstreams("c1") as [catalog],

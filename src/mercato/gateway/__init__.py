@@ -4,7 +4,8 @@ It owns nothing persistent. A plain Starlette app (no FastAPI on the proxy path)
 
 - `settings`  the gateway's settings and their formats
 - `routing`   `/api/<service>/...` -> that service's pool; round robin, passive health
-- `forward`   the single pooled aiohttp session; retries and deadlines
+- `forward`   instance choice, retries and deadlines
+- `upstream`  keep-alive HTTP/1.1 connections to every instance (httptools)
 - `proxy`     the raw-ASGI proxy: headers, edge authentication, rate limits
 - `headers`   hop-by-hop headers, trusted proxies, security headers
 - `ratelimit` token buckets in memory or in Redis (one Lua script per check)

@@ -1,9 +1,9 @@
-"""Sending a request to a service's instances: one pooled session, retries, deadlines.
+"""Sending a request to a service's instances: pooled connections, retries, deadlines.
 
-`Forwarder` owns the gateway's single long-lived `aiohttp.ClientSession` (a pooled
-keep-alive `TCPConnector`, no cookie jar, no automatic decompression or default
-headers, so bytes pass through as they came). `exchange()` sends one request to a
-route's pool within the route's deadline:
+`Forwarder` owns the gateway's keep-alive connections to every instance
+(`upstream.UpstreamPool`; bytes pass through as they came, nothing is decompressed
+or added). `exchange()` sends one request to a route's pool within the route's
+deadline:
 
 - the instance is picked round robin, skipping instances marked down;
 - a connection that is refused or not opened within `connect_timeout` marks the
@@ -17,24 +17,24 @@ route's pool within the route's deadline:
   retried), else what is left of the deadline.
 
 The outcome is the upstream's answer, or a problem: 503 when no instance could be
-reached, 504 when none answered in time.
+reached, 504 when none answered in time, and 400 for a request whose headers
+cannot be framed (a line break in a value: nothing is sent).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
 
-import aiohttp
 from prometheus_client import CollectorRegistry, Counter
-from yarl import URL
 
 from mercato.chassis.balancing import Instance
-from mercato.chassis.errors import GatewayTimeout, ProblemError, ServiceUnavailable
+from mercato.chassis.errors import BadRequest, GatewayTimeout, ProblemError, ServiceUnavailable
 from mercato.gateway.routing import Route
+from mercato.gateway.upstream import Answer, ConnectFailed, ExchangeFailed, UpstreamPool
 
-__all__ = ["IDEMPOTENT_METHODS", "Answer", "Forwarder"]
+__all__ = ["IDEMPOTENT_METHODS", "Forwarder"]
 
 log = logging.getLogger("mercato.gateway.forward")
 
@@ -43,17 +43,8 @@ RETRIED_STATUSES = frozenset({502, 503})
 MAX_ATTEMPTS = 2
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """An upstream's complete answer: status, raw headers and the whole body."""
-
-    status: int
-    headers: tuple[tuple[bytes, bytes], ...]
-    body: bytes
-
-
 class Forwarder:
-    """The upstream side of the proxy: session, instance choice, retries, deadlines."""
+    """The upstream side of the proxy: connections, instance choice, retries, deadlines."""
 
     def __init__(
         self,
@@ -68,7 +59,7 @@ class Forwarder:
         self.attempt_timeout = attempt_timeout
         self.pool_limit = pool_limit
         self.keepalive_timeout = keepalive_timeout
-        self._session: aiohttp.ClientSession | None = None
+        self._upstreams: UpstreamPool | None = None
         self.failures = Counter(
             "gateway_upstream_failures_total",
             "Upstream attempts that failed, by service and reason.",
@@ -77,48 +68,40 @@ class Forwarder:
         )
 
     async def start(self) -> None:
-        """Open the session and its connection pool."""
-        if self._session is not None:
-            return
-        connector = aiohttp.TCPConnector(
-            limit=self.pool_limit,
-            keepalive_timeout=self.keepalive_timeout,
-            ttl_dns_cache=300,
-        )
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            timeout=aiohttp.ClientTimeout(total=None),
-            cookie_jar=aiohttp.DummyCookieJar(),
-            auto_decompress=False,
-            skip_auto_headers=("Accept", "Accept-Encoding", "User-Agent", "Content-Type"),
-        )
+        """Open the connection pool."""
+        if self._upstreams is None:
+            self._upstreams = UpstreamPool(
+                connect_timeout=self.connect_timeout,
+                keepalive_timeout=self.keepalive_timeout,
+                limit=self.pool_limit,
+            )
 
     async def close(self) -> None:
-        """Close the session and every pooled connection."""
-        session, self._session = self._session, None
-        if session is not None:
-            await session.close()
+        """Close every pooled connection."""
+        upstreams, self._upstreams = self._upstreams, None
+        if upstreams is not None:
+            await upstreams.close()
 
     @property
-    def session(self) -> aiohttp.ClientSession:
-        """The session; `start()` must have run."""
-        if self._session is None:
+    def upstreams(self) -> UpstreamPool:
+        """The connection pool; `start()` must have run."""
+        if self._upstreams is None:
             raise RuntimeError("the gateway's Forwarder is not started")
-        return self._session
+        return self._upstreams
 
     async def exchange(
         self,
         route: Route,
         method: str,
         target: str,
-        headers: list[tuple[str, str]],
+        headers: Sequence[tuple[str, str]],
         body: bytes | None,
         *,
         idempotent: bool,
         timeout: float,
     ) -> Answer | ProblemError:
         """Send `method target` to `route`'s pool; the answer, or a 503/504 problem."""
-        session = self.session
+        upstreams = self.upstreams
         pool = route.pool
         deadline = time.monotonic() + timeout
         tried: list[Instance] = []
@@ -135,10 +118,16 @@ class Forwarder:
             tried.append(instance)
             bound = min(remaining, self.attempt_timeout) if self.attempt_timeout else remaining
             try:
-                answer = await self._send(
-                    session, method, instance.url + target, headers=headers, body=body, bound=bound
+                answer = await upstreams.exchange(
+                    instance.url,
+                    method,
+                    target,
+                    headers,
+                    body,
+                    idempotent=idempotent,
+                    timeout=bound,
                 )
-            except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError):
+            except ConnectFailed:
                 # Nothing reached the instance: always safe to try another.
                 self._fail(route, instance, "connect", mark_down=True)
                 timed_out = False
@@ -149,12 +138,14 @@ class Forwarder:
                 if idempotent:
                     continue
                 break
-            except aiohttp.ClientError as exc:
-                self._fail(route, instance, type(exc).__name__, mark_down=False)
+            except ExchangeFailed:
+                self._fail(route, instance, "broken", mark_down=False)
                 timed_out = False
                 if idempotent:
                     continue
                 break
+            except ValueError as exc:  # a header that cannot be framed: nothing was sent
+                return BadRequest(f"The request cannot be forwarded: {exc}.")
             pool.mark_up(instance)
             if answer.status in RETRIED_STATUSES and idempotent:
                 self.failures.labels(route.service, str(answer.status)).inc()
@@ -167,28 +158,6 @@ class Forwarder:
         return ServiceUnavailable(
             f"The {route.service} service is unavailable.", headers={"Retry-After": "1"}
         )
-
-    async def _send(
-        self,
-        session: aiohttp.ClientSession,
-        method: str,
-        url: str,
-        *,
-        headers: list[tuple[str, str]],
-        body: bytes | None,
-        bound: float,
-    ) -> Answer:
-        timeout = aiohttp.ClientTimeout(total=bound, sock_connect=min(self.connect_timeout, bound))
-        async with session.request(
-            method,
-            URL(url, encoded=True),
-            headers=headers,
-            data=body,
-            timeout=timeout,
-            allow_redirects=False,
-        ) as response:
-            data = await response.read()
-            return Answer(response.status, response.raw_headers, data)
 
     def _fail(self, route: Route, instance: Instance, reason: str, *, mark_down: bool) -> None:
         self.failures.labels(route.service, reason).inc()

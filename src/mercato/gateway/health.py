@@ -22,7 +22,6 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-import aiohttp
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
@@ -30,6 +29,7 @@ from starlette.responses import Response
 from mercato.chassis import context
 from mercato.chassis.balancing import Pool
 from mercato.gateway.forward import Forwarder
+from mercato.gateway.upstream import ConnectFailed, ExchangeFailed
 
 __all__ = ["HealthAggregator"]
 
@@ -53,17 +53,16 @@ class HealthAggregator:
         self._lock = asyncio.Lock()
 
     async def _probe(self, url: str) -> str:
-        timeout = aiohttp.ClientTimeout(total=self.timeout)
+        headers = list(context.outgoing_headers().items())
         try:
-            async with self.forwarder.session.get(
-                f"{url}/health/ready", headers=context.outgoing_headers(), timeout=timeout
-            ) as response:
-                await response.read()
-                return "ok" if response.status == 200 else f"unavailable ({response.status})"
+            answer = await self.forwarder.upstreams.exchange(
+                url, "GET", "/health/ready", headers, None, idempotent=True, timeout=self.timeout
+            )
         except TimeoutError:
             return "timeout"
-        except aiohttp.ClientError:
+        except (ConnectFailed, ExchangeFailed):
             return "unreachable"
+        return "ok" if answer.status == 200 else f"unavailable ({answer.status})"
 
     async def check(self) -> tuple[int, dict[str, Any]]:
         """The status code and document of the aggregated health page."""

@@ -36,7 +36,7 @@ from mercato.chassis.errors import (
     problem_response,
 )
 from mercato.chassis.security import Principal, TokenVerifier, bearer_token
-from mercato.gateway.forward import IDEMPOTENT_METHODS, Answer, Forwarder
+from mercato.gateway.forward import IDEMPOTENT_METHODS, Forwarder
 from mercato.gateway.headers import (
     IDENTITY_PREFIX,
     NO_STORE_RESPONSE_DROPPED,
@@ -46,6 +46,7 @@ from mercato.gateway.headers import (
 )
 from mercato.gateway.ratelimit import Bucket, RateLimiter
 from mercato.gateway.routing import RouteTable
+from mercato.gateway.upstream import Answer
 
 __all__ = ["WRITE_METHODS", "Proxy", "ProxyDispatch"]
 
