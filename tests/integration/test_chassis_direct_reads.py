@@ -11,10 +11,23 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import JSON, Column, Integer, MetaData, String, Table, bindparam, insert, select
+from sqlalchemy import (
+    JSON,
+    Column,
+    Float,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    bindparam,
+    insert,
+    select,
+)
 from sqlalchemy import update as sql_update
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -30,11 +43,18 @@ things = Table(
     Column("doc", JSON().with_variant(JSONB(), "postgresql")),
     Column("at", UtcDateTime),
     Column("n", Integer),
+    Column("rating", Float),
+    Column("price", Numeric(10, 2)),
 )
 BY_ID = DirectQuery(select(things).where(things.c.id == bindparam("id")))
 FIRST_TWO = DirectQuery(select(things.c.id, things.c.n).order_by(things.c.id).limit(2))
 AT = datetime(2026, 12, 4, 15, 30, 1, 250000, tzinfo=UTC)
 DOC = {"tags": ["x", "y"], "deep": {"k": 1}}
+ROWS = [
+    {"id": "a", "doc": DOC, "at": AT, "n": 1, "rating": 4.5, "price": Decimal("12.50")},
+    {"id": "b", "doc": [], "at": AT, "n": 2, "rating": 1.0, "price": Decimal(3)},
+    {"id": "c", "doc": None, "at": None, "n": None, "rating": None, "price": None},
+]
 
 
 @pytest.fixture(
@@ -47,19 +67,7 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
         try:
             async with database.engine.begin() as connection:
                 await connection.run_sync(metadata.create_all)
-                await connection.execute(
-                    insert(things),
-                    [
-                        {
-                            "id": "a",
-                            "doc": {"tags": ["x", "y"], "deep": {"k": 1}},
-                            "at": AT,
-                            "n": 1,
-                        },
-                        {"id": "b", "doc": [], "at": AT, "n": 2},
-                        {"id": "c", "doc": None, "at": None, "n": None},
-                    ],
-                )
+                await connection.execute(insert(things), ROWS)
             yield database
         finally:
             await database.dispose()
@@ -73,10 +81,11 @@ def _url(kind: str, tmp_path: Path) -> contextlib.AbstractAsyncContextManager[st
 
 async def test_a_row_comes_back_with_its_values_decoded(database: Database) -> None:
     row = await database.reader.one(BY_ID, id="a")
-    assert row == {"id": "a", "doc": DOC, "at": AT, "n": 1}
+    assert row == ROWS[0]
     assert row is not None and row["at"].tzinfo is not None
+    assert type(row["rating"]) is float and type(row["price"]) is Decimal
     empty = await database.reader.one(BY_ID, id="c")
-    assert empty == {"id": "c", "doc": None, "at": None, "n": None}
+    assert empty == ROWS[2]
 
 
 async def test_no_row_is_none(database: Database) -> None:

@@ -14,6 +14,9 @@ Connections: on SQLite, one connection taken out of the engine's pool for good
 the loop, so one serves every read of the process); on PostgreSQL, a connection of
 the engine's own pool per read, so the process stays within its pool size.
 
+A column's result processor gets the type code the driver reports for it, learnt
+at the statement's first execution (PostgreSQL's numbers need it: float8 or numeric).
+
 What a direct read gives up: each is one statement outside any transaction (what
 `Database.autocommit_session` gave these routes already), with no ORM identity map
 and no SQLAlchemy events. A statement with expanding (`IN`) parameters is refused
@@ -32,7 +35,8 @@ from sqlalchemy import Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import PoolProxiedConnection
-from sqlalchemy.util import greenlet_spawn
+from sqlalchemy.types import TypeEngine
+from sqlalchemy.util import await_, greenlet_spawn
 
 from mercato.chassis.errors import database_lost, database_refused
 
@@ -42,13 +46,21 @@ log = logging.getLogger("mercato.database")
 Processor = Callable[[Any], Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Plan:
-    """A statement compiled for one dialect: its SQL, parameters and result columns."""
+    """A statement compiled for one dialect: its SQL, parameters and result columns.
+
+    A column's result processor may depend on the type the driver reports for it
+    (PostgreSQL numbers: float8 or numeric), so the processors are made from the
+    first execution's column types (`types_known`).
+    """
 
     sql: str
     params: tuple[tuple[str, Processor | None, Any], ...]  # name, processor, default
-    columns: tuple[tuple[str, Processor | None], ...]  # key, processor
+    keys: tuple[str, ...]
+    types: tuple[TypeEngine[Any], ...]
+    dialect: Dialect
+    processors: tuple[Processor | None, ...] = ()
 
     @classmethod
     def compile(cls, statement: Select[Any], dialect: Dialect) -> _Plan:
@@ -64,11 +76,22 @@ class _Plan:
             )
             for name in names
         )
-        columns = tuple(
-            (str(column.key), column.type.dialect_impl(dialect).result_processor(dialect, None))
-            for column in statement.selected_columns
+        columns = statement.selected_columns
+        keys = tuple(str(column.key) for column in columns)
+        types = tuple(column.type.dialect_impl(dialect) for column in columns)
+        return cls(str(compiled), params, keys, types, dialect)
+
+    @property
+    def types_known(self) -> bool:
+        """Whether the column processors have been made."""
+        return len(self.processors) == len(self.types)
+
+    def know_types(self, driver_types: Sequence[Any]) -> None:
+        """Make the column processors for the types the driver reports (its type codes)."""
+        self.processors = tuple(
+            kind.result_processor(self.dialect, code)
+            for kind, code in zip(self.types, driver_types, strict=True)
         )
-        return cls(str(compiled), params, columns)
 
     def arguments(self, values: Mapping[str, Any]) -> list[Any]:
         """The positional arguments for `values` (named as the statement's bindparams)."""
@@ -82,7 +105,7 @@ class _Plan:
         """A driver row as a dict of processed values."""
         return {
             key: process(value) if process is not None else value
-            for (key, process), value in zip(self.columns, raw, strict=True)
+            for key, process, value in zip(self.keys, self.processors, raw, strict=True)
         }
 
 
@@ -115,13 +138,13 @@ class DirectReader:
     async def one(self, query: DirectQuery, **values: Any) -> dict[str, Any] | None:
         """The first row of `query` with `values`, or None."""
         plan = query.plan(self.dialect)
-        rows = await self._fetch(plan.sql, plan.arguments(values))
+        rows = await self._fetch(plan, plan.arguments(values))
         return plan.row(rows[0]) if rows else None
 
     async def all(self, query: DirectQuery, **values: Any) -> list[dict[str, Any]]:
         """Every row of `query` with `values`."""
         plan = query.plan(self.dialect)
-        return [plan.row(raw) for raw in await self._fetch(plan.sql, plan.arguments(values))]
+        return [plan.row(raw) for raw in await self._fetch(plan, plan.arguments(values))]
 
     async def close(self) -> None:
         """Close the connection kept for SQLite reads, if any."""
@@ -129,12 +152,12 @@ class DirectReader:
         if kept is not None:
             await greenlet_spawn(kept.close)
 
-    async def _fetch(self, sql: str, arguments: list[Any]) -> Sequence[Sequence[Any]]:
+    async def _fetch(self, plan: _Plan, arguments: list[Any]) -> Sequence[Sequence[Any]]:
         if self.dialect.name == "sqlite":
-            return await self._fetch_sqlite(sql, arguments)
-        return await self._fetch_postgresql(sql, arguments)
+            return await self._fetch_sqlite(plan, arguments)
+        return await self._fetch_postgresql(plan, arguments)
 
-    async def _fetch_sqlite(self, sql: str, arguments: list[Any]) -> Sequence[Sequence[Any]]:
+    async def _fetch_sqlite(self, plan: _Plan, arguments: list[Any]) -> Sequence[Sequence[Any]]:
         if self._sqlite_driver is None:
             connection = await self.engine.raw_connection()
             self._sqlite_driver = connection.driver_connection  # a chassis.sqlite_driver one
@@ -142,29 +165,46 @@ class DirectReader:
             self._sqlite = connection
         cursor = self._sqlite_driver.cursor()
         try:
-            await cursor.execute(sql, arguments)
+            await cursor.execute(plan.sql, arguments)
+            if not plan.types_known:
+                plan.know_types([column[1] for column in cursor.description])
             rows: list[Sequence[Any]] = await cursor.fetchall()
         finally:
             await cursor.close()
         return rows
 
-    async def _fetch_postgresql(self, sql: str, arguments: list[Any]) -> Sequence[Sequence[Any]]:
+    async def _fetch_postgresql(self, plan: _Plan, arguments: list[Any]) -> Sequence[Sequence[Any]]:
+        # One greenlet for checkout, query and checkin: the pool's own code may need to
+        # wait (a new connection, a full pool) and only waits inside one.
+        rows: Sequence[Sequence[Any]] = await greenlet_spawn(
+            self._fetch_postgresql_in_greenlet, plan, arguments
+        )
+        return rows
+
+    def _fetch_postgresql_in_greenlet(
+        self, plan: _Plan, arguments: list[Any]
+    ) -> Sequence[Sequence[Any]]:
         try:
-            connection = await self.engine.raw_connection()
+            connection = self.engine.sync_engine.raw_connection()
         except Exception as exc:  # the driver's own errors: no session wraps them here
             log.warning("a direct read found no connection: %s", exc)
             raise database_refused() from exc
         driver: Any = connection.driver_connection  # an asyncpg Connection
         try:
-            rows: Sequence[Sequence[Any]] = await driver.fetch(sql, *arguments)
+            if plan.types_known:
+                rows: Sequence[Sequence[Any]] = await_(driver.fetch(plan.sql, *arguments))
+            else:  # once: the column types, as SQLAlchemy's cursor would report them
+                prepared = await_(driver.prepare(plan.sql))
+                plan.know_types([attribute.type.oid for attribute in prepared.get_attributes()])
+                rows = await_(prepared.fetch(*arguments))
         except Exception as exc:
             if not driver.is_closed():
                 raise
             # What SQLAlchemy does for a session on a dropped connection: throw this
             # one away (the pool reconnects on the next checkout) and answer 503.
-            await greenlet_spawn(connection.invalidate, exc)
+            connection.invalidate(exc)
             log.warning("a direct read lost its connection: %s", exc)
             raise database_lost() from exc
         finally:
-            await greenlet_spawn(connection.close)
+            connection.close()
         return rows
