@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -13,7 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mercato.chassis.app import create_app
 from mercato.chassis.config import ServiceSettings
-from mercato.chassis.direct import direct_paths, direct_route
+from mercato.chassis.direct import direct_route
 from mercato.chassis.errors import Forbidden
 from mercato.chassis.json_body import StrictJsonRoute
 from mercato.chassis.responses import JsonResponse
@@ -45,8 +47,8 @@ def demo_router() -> APIRouter:
         raise RuntimeError("a bug")
 
     @direct_route(router, "/items/{item_id}")
-    async def item(request: Request) -> Response:
-        return JsonResponse({"item": request.path_params["item_id"]})
+    async def item(request: Request, item_id: str) -> Response:
+        return JsonResponse({"item": item_id})
 
     return router
 
@@ -90,7 +92,7 @@ async def test_a_static_direct_path_skips_fastapis_stack(tmp_path: Path) -> None
         assert (await client.get("/api/demo/fast")).status_code == 200
         assert (await client.get("/api/demo/items/7")).status_code == 200
         assert (await client.post("/api/demo/fast")).status_code == 200
-    assert seen == ["/api/demo/items/7", "/api/demo/fast"]
+    assert seen == ["/api/demo/fast"]  # only the POST, which FastAPI serves
 
 
 async def test_head_is_answered_by_the_get_route(client: httpx.AsyncClient) -> None:
@@ -128,11 +130,11 @@ async def test_a_bug_in_a_direct_route_is_a_logged_500_without_a_trace(
     assert 'route="/api/demo/broken",service="demo",status="500"' in metrics
 
 
-async def test_a_direct_route_with_parameters_is_served_through_the_router(
-    client: httpx.AsyncClient,
-) -> None:
+async def test_a_direct_route_with_parameters_gets_them(client: httpx.AsyncClient) -> None:
     response = await client.get("/api/demo/items/42")
     assert response.json() == {"item": "42"}
+    metrics = (await client.get("/metrics")).text
+    assert 'route="/api/demo/items/{item_id}",service="demo",status="200"' in metrics
 
 
 def test_direct_routes_are_documented_like_any_other(tmp_path: Path) -> None:
@@ -141,17 +143,15 @@ def test_direct_routes_are_documented_like_any_other(tmp_path: Path) -> None:
     assert operation["summary"] == "Answer fast"
     ok = operation["responses"]["200"]["content"]["application/json"]["schema"]
     assert ok == {"$ref": "#/components/schemas/Fast"}
+    item = document["paths"]["/api/demo/items/{item_id}"]["get"]
+    assert [(p["name"], p["in"], p["required"]) for p in item["parameters"]] == [
+        ("item_id", "path", True)
+    ]
 
 
-def test_only_static_paths_are_dispatched_directly() -> None:
-    assert set(direct_paths([demo_router()], reserved=["/metrics"])) == {
-        "/api/demo/fast",
-        "/api/demo/refused",
-        "/api/demo/broken",
-    }
-
-
-def test_a_direct_route_an_earlier_route_would_answer_is_refused() -> None:
+async def test_a_route_declared_earlier_that_matches_answers_as_in_fastapi(
+    tmp_path: Path,
+) -> None:
     router = APIRouter(prefix="/api/demo", route_class=StrictJsonRoute)
 
     @router.get("/{user_id}")
@@ -160,18 +160,29 @@ def test_a_direct_route_an_earlier_route_would_answer_is_refused() -> None:
 
     @direct_route(router, "/me")
     async def me(request: Request) -> Response:
-        return JsonResponse({})
+        return JsonResponse({"me": True})
 
-    with pytest.raises(TypeError, match=r"GET /api/demo/me: /api/demo/\{user_id\} is declared"):
-        direct_paths([router], reserved=[])
+    async with app_client(tmp_path, router) as client:
+        assert (await client.get("/api/demo/me")).json() == {"id": "me"}
 
 
-def test_a_direct_route_on_a_reserved_path_is_refused() -> None:
-    router = APIRouter(route_class=StrictJsonRoute)
+async def test_the_apps_own_paths_come_before_a_direct_route(tmp_path: Path) -> None:
+    router = APIRouter(prefix="/api/demo", route_class=StrictJsonRoute)
 
-    @direct_route(router, "/metrics")
-    async def metrics(request: Request) -> Response:
-        return JsonResponse({})
+    @direct_route(router, "/{name}")
+    async def anything(request: Request, name: str) -> Response:
+        return JsonResponse({"name": name})
 
-    with pytest.raises(TypeError, match="/metrics"):
-        direct_paths([router], reserved=["/metrics"])
+    async with app_client(tmp_path, router) as client:
+        assert (await client.get("/api/demo/x")).json() == {"name": "x"}
+        document = await client.get("/api/demo/openapi.json")
+    assert document.json()["info"]["title"] == "Demo"
+
+
+@contextlib.asynccontextmanager
+async def app_client(tmp_path: Path, router: APIRouter) -> AsyncIterator[httpx.AsyncClient]:
+    spec = ServiceSpec(name="demo", title="Demo", description="A test service.")
+    app = create_app(spec, ServiceSettings(data_dir=tmp_path, broker_url=""), [router])
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield client

@@ -10,6 +10,7 @@ restock) have their shapes at the end.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -223,8 +224,10 @@ _PRODUCT_FIELDS = (
 )  # fmt: skip
 
 
-def product_body(product: Product | Row[Any], *, admin: bool = False) -> dict[str, Any]:
-    """The JSON object of a product, entity or plain row (the `ProductOut` shape).
+def product_body(
+    product: Product | Row[Any] | Mapping[str, Any], *, admin: bool = False
+) -> dict[str, Any]:
+    """The JSON object of a product, entity or row (the `ProductOut` shape).
 
     Admins also see its stock split into units on hand and reserved.
     """

@@ -17,7 +17,6 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,7 +31,7 @@ from mercato.catalog.schemas import (
     ProductIn,
     ProductPatch,
 )
-from mercato.chassis.database import begin_write
+from mercato.chassis.database import Database, begin_write
 from mercato.chassis.errors import Conflict, NotFound, Unprocessable
 from mercato.chassis.events import Outbox
 from mercato.contracts.events import Money as EventMoney
@@ -177,9 +176,9 @@ async def get_product(session: AsyncSession, *, product_id: str) -> Product:
     return product
 
 
-async def read_product(session: AsyncSession, *, product_id: str) -> Row[Any]:
+async def read_product(database: Database, *, product_id: str) -> dict[str, Any]:
     """The product with this id as a plain row, to show; NotFound otherwise."""
-    row = await store.read_product(session, product_id)
+    row = await store.read_product(database.reader, product_id)
     if row is None:
         raise NotFound(f"There is no product {product_id}.")
     return row

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.catalog.models import Category, Product
 from mercato.catalog.search import FTS_TABLE, fts_join_condition, search_terms, text_search
+from mercato.chassis.direct_reads import DirectQuery, DirectReader
 
 __all__ = [
     "SORTS",
@@ -58,13 +59,14 @@ async def lock_products(session: AsyncSession) -> None:
 # call, a noticeable part of a product read.
 _PRODUCT = select(Product).where(Product.id == bindparam("product_id"))
 _PRODUCT_FOR_UPDATE = _PRODUCT.with_for_update().execution_options(populate_existing=True)
-_PRODUCT_ROW = select(Product.__table__).where(Product.__table__.c.id == bindparam("product_id"))
+_PRODUCT_ROW = DirectQuery(
+    select(Product.__table__).where(Product.__table__.c.id == bindparam("product_id"))
+)
 
 
-async def read_product(session: AsyncSession, product_id: str) -> Row[Any] | None:
-    """The product with this id as a plain row (no ORM entity, for showing), or None."""
-    result = await session.execute(_PRODUCT_ROW, {"product_id": product_id})
-    return result.one_or_none()
+async def read_product(reader: DirectReader, product_id: str) -> dict[str, Any] | None:
+    """The product with this id as a plain row (a direct read, for showing), or None."""
+    return await reader.one(_PRODUCT_ROW, product_id=product_id)
 
 
 async def get_product(

@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mercato.chassis import health
 from mercato.chassis.config import ServiceSettings
-from mercato.chassis.direct import DirectDispatch, direct_paths
+from mercato.chassis.direct import DirectDispatch
 from mercato.chassis.errors import install_error_handlers
 from mercato.chassis.json_body import StrictJsonRoute
 from mercato.chassis.logs import configure_logging
@@ -101,8 +101,9 @@ def create_app(
     reserved = [path for route in app.router.routes if (path := getattr(route, "path", None))]
     for router in routers:
         app.include_router(router)
+    routes = [route for router in routers for route in router.routes]
     app.front = RequestMiddleware(
-        DirectDispatch(app.routed, routes=direct_paths(routers, reserved), owner=app),
+        DirectDispatch(app.routed, routes=routes, reserved=reserved, owner=app),
         metrics=app.state.metrics,
         max_body_bytes=settings.max_body_bytes,
     )

@@ -11,42 +11,44 @@ itself: it calls what dependencies would have given it
 `ProblemError`s as usual.
 
 `DirectDispatch`, just behind the request middleware in front of FastAPI (see
-`chassis.app.ServiceApp`), sends a request for the static path of a direct route
-straight to its endpoint, past FastAPI's middleware and router; every other request
-goes on to FastAPI. `direct_paths` refuses, when the app is built, a direct route
-that an earlier route would have answered instead, so the shortcut never changes
-which endpoint serves a request. A direct route whose path has parameters is served
-through the router (still without dependency solving).
+`chassis.app.ServiceApp`), sends a request a direct route serves straight to its
+endpoint, past FastAPI's middleware and router, having matched it as FastAPI's
+router would (so the shortcut never changes which endpoint answers); every other
+request goes on to FastAPI.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.routing import APIRoute
 from starlette.applications import Starlette
-from starlette.routing import Match
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mercato.chassis.json_body import StrictJsonRequest, StrictJsonRoute
 
-__all__ = ["DirectDispatch", "DirectRoute", "direct_paths", "direct_route"]
+__all__ = ["DirectDispatch", "DirectRoute", "direct_route"]
 
-Endpoint = Callable[[Request], Awaitable[Response]]
+Endpoint = Callable[..., Awaitable[Response]]  # (request, **path_params)
 ErrorHandler = Callable[[Request, Exception], Any]  # as Starlette keeps them
 
 
 class DirectRoute(StrictJsonRoute):
-    """A route whose endpoint is `async def endpoint(request: Request) -> Response`."""
+    """A route whose endpoint is `async def endpoint(request, **path_params) -> Response`.
+
+    Path parameters are passed by name as the router parsed them (strings unless the
+    path gives a convertor); naming them in the signature also documents them.
+    """
 
     def get_route_handler(self) -> Callable[[Request], Any]:
         """The endpoint itself: no dependencies to solve, no response to validate."""
         endpoint: Endpoint = self.endpoint
 
         async def handler(request: Request) -> Response:
-            return await endpoint(StrictJsonRequest(request.scope, request.receive))
+            strict = StrictJsonRequest(request.scope, request.receive)
+            return await endpoint(strict, **strict.path_params)
 
         return handler
 
@@ -65,32 +67,14 @@ def direct_route(
     return add
 
 
-def direct_paths(routers: Sequence[APIRouter], reserved: Sequence[str]) -> dict[str, DirectRoute]:
-    """The direct routes of static paths, by path; TypeError if another would shadow one.
-
-    `reserved` are the app's own paths (health, metrics, docs), routed before any router.
-    """
-    ordered = [route for router in routers for route in router.routes]
-    found: dict[str, DirectRoute] = {}
-    for index, route in enumerate(ordered):
-        if not isinstance(route, DirectRoute) or "{" in route.path:
-            continue
-        if route.path in reserved or route.path in found:
-            raise TypeError(f"{route.path}: a direct route's path must be its own")
-        for method in route.methods or ():
-            scope = {"type": "http", "path": route.path, "method": method, "root_path": ""}
-            for earlier in ordered[:index]:
-                if isinstance(earlier, APIRoute) and earlier.matches(scope)[0] is Match.FULL:
-                    raise TypeError(
-                        f"{method} {route.path}: {earlier.path} is declared earlier and would "
-                        "answer it; declare the direct route first"
-                    )
-        found[route.path] = route
-    return found
-
-
 class DirectDispatch:
-    """Serves the static paths of direct routes for `owner`; the rest goes on to `app`.
+    """Serves direct routes for `owner`, past FastAPI; every other request goes on to `app`.
+
+    `routes` are the service's routes in the order FastAPI tries them. A request is
+    matched against them as Starlette's router would, up to the last direct route:
+    the first route that fully matches (path and method) answers, so a direct route
+    never takes a request an earlier route would have served. The app's own paths
+    (`reserved`: docs, health, metrics), which FastAPI tries first, always go on.
 
     `owner` is the service's app: its state is what an endpoint reaches through
     `request.app`, and its exception handlers answer what an endpoint raises, looked
@@ -99,28 +83,47 @@ class DirectDispatch:
     """
 
     def __init__(
-        self, app: ASGIApp, *, routes: Mapping[str, DirectRoute], owner: Starlette
+        self,
+        app: ASGIApp,
+        *,
+        routes: Sequence[BaseRoute],
+        reserved: Collection[str],
+        owner: Starlette,
     ) -> None:
         self.app = app
-        self.routes = dict(routes)
+        last = max((i for i, r in enumerate(routes) if isinstance(r, DirectRoute)), default=-1)
+        self.candidates = tuple(routes[: last + 1])
+        self.reserved = frozenset(reserved)
         self.owner = owner
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        route = self.routes.get(scope["path"]) if scope["type"] == "http" else None
-        if route is None or scope["method"] not in (route.methods or ()):
+        route = self._direct_route(scope) if scope["type"] == "http" else None
+        if route is None:
             await self.app(scope, receive, send)
             return
         scope["app"] = self.owner
-        scope["route"] = route
         request = StrictJsonRequest(scope, receive)
         try:
-            response = await route.endpoint(request)
+            response = await route.endpoint(request, **request.path_params)
         except Exception as exc:
             handler = self._handler_for(exc)
             if handler is None:
                 raise
             response = await handler(request, exc)  # chassis.errors' are all async
         await response(scope, receive, send)
+
+    def _direct_route(self, scope: Scope) -> DirectRoute | None:
+        """The direct route serving this request, its path parameters put in `scope`."""
+        if scope["path"] in self.reserved:
+            return None
+        for route in self.candidates:
+            match, child = route.matches(scope)
+            if match is Match.FULL:
+                if not isinstance(route, DirectRoute):
+                    return None
+                scope.update(child)  # path_params, and the route for the metrics
+                return route
+        return None
 
     def _handler_for(self, exc: Exception) -> ErrorHandler | None:
         handlers: Mapping[Any, ErrorHandler] = self.owner.exception_handlers
