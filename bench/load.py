@@ -21,6 +21,7 @@ from pathlib import Path
 
 import aiohttp
 import orjson
+import uvloop
 
 __all__ = ["Request", "Result", "closed_loop", "fixed_rate"]
 
@@ -174,18 +175,27 @@ async def _fixed_rate(request: Request, rate: float, seconds: float, connections
         # Open every connection first (and the gateway's to its backends): opening 16
         # at once is a start-up cost, not the latency of a system under steady load.
         await asyncio.gather(*(_send(session, request) for _ in range(connections)))
-        start = time.perf_counter()
 
         async def one(due: float) -> None:
             nonlocal errors
-            delay = due - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
             if not await _send(session, request):
                 errors += 1
             latencies.append(time.perf_counter() - due)
 
-        await asyncio.gather(*(one(start + i / rate) for i in range(total)))
+        # Each request is started when it is due, not all created up front: thousands of
+        # sleeping tasks made this generator itself the tail (a p99 of 26 ms at 1800/s
+        # against a server answering in microseconds).
+        in_flight: set[asyncio.Task[None]] = set()
+        start = time.perf_counter()
+        for i in range(total):
+            due = start + i / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            task = asyncio.create_task(one(due))
+            in_flight.add(task)
+            task.add_done_callback(in_flight.discard)
+        await asyncio.gather(*in_flight)
         elapsed = time.perf_counter() - start
     return Result(
         total,
@@ -201,7 +211,7 @@ def fixed_rate(
     request: Request, *, rate: float, seconds: float = 5.0, connections: int = 16
 ) -> Result:
     """Latency at a constant request rate, counted from each request's due time."""
-    return asyncio.run(_fixed_rate(request, rate, seconds, connections))
+    return uvloop.run(_fixed_rate(request, rate, seconds, connections))
 
 
 def median(values: list[float]) -> float:
