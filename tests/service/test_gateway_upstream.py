@@ -207,6 +207,16 @@ async def test_a_header_with_a_line_break_is_refused_before_sending(pool: Upstre
     assert server.connections == 0
 
 
+async def test_a_limit_of_zero_is_no_limit() -> None:
+    pool = UpstreamPool(limit=0)
+    server = await started(Scripted([OK, OK, OK], delay=0.05))
+    try:
+        assert await asyncio.gather(*(get(pool, server) for _ in range(3))) == [b"ok"] * 3
+    finally:
+        await pool.close()
+    assert (server.connections, server.most_in_flight) == (3, 3)
+
+
 async def test_the_limit_bounds_connections_to_an_instance() -> None:
     pool = UpstreamPool(limit=1)
     server = await started(Scripted([OK, OK, OK], delay=0.05))

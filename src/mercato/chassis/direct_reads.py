@@ -110,7 +110,11 @@ class _Plan:
 
 
 class DirectQuery:
-    """A Core SELECT for `DirectReader`, compiled once for each dialect it runs on."""
+    """A Core SELECT for `DirectReader`, compiled once for each dialect it runs on.
+
+    Plans are kept by dialect name, shared by every engine of that dialect: `Database`
+    configures them all alike (the JSON decoder the processors use, for one).
+    """
 
     def __init__(self, statement: Select[Any]) -> None:
         self.statement = statement

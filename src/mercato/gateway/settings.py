@@ -128,7 +128,9 @@ class GatewaySettings(ServiceSettings):
         default=0.0, ge=0, description="Bound of one attempt so a retry fits (0: none)."
     )
     down_seconds: float = Field(default=2.0, ge=0, description="Passive health: time out.")
-    pool_limit: int = Field(default=1000, ge=0, description="Upstream connections (0: any).")
+    pool_limit: int = Field(
+        default=1000, ge=0, description="Upstream connections per instance (0: any)."
+    )
     client_rate: float = Field(default=50.0, ge=0, description="Requests/s per client (0: off).")
     client_burst: float = Field(default=100.0, ge=1)
     user_rate: float = Field(default=20.0, ge=0, description="Writes/s per user (0: off).")

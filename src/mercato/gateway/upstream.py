@@ -27,6 +27,7 @@ beyond Latin-1) is a `ValueError` before anything is sent.
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -151,11 +152,15 @@ class _Instance:
         self.port = parts.port or 80
         self.host_header = parts.netloc
         self.idle: list[_Connection] = []
-        self.slots = asyncio.Semaphore(limit)
+        self.slots = asyncio.Semaphore(limit if limit > 0 else sys.maxsize)  # 0: no limit
 
 
 class UpstreamPool:
-    """Keep-alive connections to every instance the gateway forwards to."""
+    """Keep-alive connections to every instance the gateway forwards to.
+
+    At most `limit` exchanges run at once on one instance (each on its own
+    connection); more wait for one to end, within their deadline. 0: no limit.
+    """
 
     def __init__(
         self, *, connect_timeout: float = 1.0, keepalive_timeout: float = 15.0, limit: int = 1000
