@@ -128,6 +128,19 @@ async def test_a_chunked_answer_is_read_whole(pool: UpstreamPool) -> None:
     assert server.connections == 1
 
 
+async def test_an_interim_answer_is_skipped_for_the_final_one(pool: UpstreamPool) -> None:
+    hints = b"HTTP/1.1 103 Early Hints\r\nlink: </a.css>; rel=preload\r\n\r\n"
+    server = await started(Scripted([hints + answer(b"final"), OK]))
+    reply = await pool.exchange(server.origin, "GET", "/", [], None, idempotent=True, timeout=2)
+    assert (reply.status, reply.body, reply.headers) == (
+        200,
+        b"final",
+        ((b"content-length", b"5"),),
+    )
+    assert await get(pool, server) == b"ok"
+    assert server.connections == 1
+
+
 async def test_a_head_answer_has_headers_only(pool: UpstreamPool) -> None:
     server = await started(Scripted([b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n", OK]))
     reply = await pool.exchange(server.origin, "HEAD", "/h", [], None, idempotent=True, timeout=2)

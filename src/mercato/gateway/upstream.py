@@ -15,7 +15,8 @@ otherwise. An idle connection older than `keepalive_timeout` (below the services
 own 30 s, so that the gateway, not the server, ends it) or one the server closed is
 never reused. If a reused connection fails before the first byte of its answer (the
 server closed it just as it was reused), an idempotent request is sent once more on
-a new connection; any other request may have reached the server and is not.
+a new connection; any other request may have reached the server and is not. An
+interim answer (1xx, such as 103 Early Hints) is skipped for the final one.
 
 Errors: `ConnectFailed` when no connection could be opened (nothing was sent),
 `ExchangeFailed` when the connection broke or the answer was not HTTP, and
@@ -124,7 +125,9 @@ class _Connection(asyncio.Protocol):
         self._body.append(body)
 
     def on_message_complete(self) -> None:
-        if not self.head:
+        if 100 <= self.parser.get_status_code() < 200:  # interim (103 Early Hints): wait on
+            self._headers, self._body = [], []
+        elif not self.head:
             self._complete(reusable=self.parser.should_keep_alive())
 
     def _complete(self, *, reusable: bool) -> None:
