@@ -220,21 +220,14 @@ async def test_a_header_with_a_line_break_is_refused_before_sending(pool: Upstre
     assert server.connections == 0
 
 
-async def test_a_limit_of_zero_is_no_limit() -> None:
-    pool = UpstreamPool(limit=0)
+@pytest.mark.parametrize(("limit", "connections"), [(1, 1), (0, 3)])
+async def test_the_limit_bounds_connections_to_an_instance(limit: int, connections: int) -> None:
+    # Three exchanges at once: a limit of 1 runs them one after the other on one
+    # connection; 0 is no limit, so each gets a connection of its own.
+    pool = UpstreamPool(limit=limit)
     server = await started(Scripted([OK, OK, OK], delay=0.05))
     try:
         assert await asyncio.gather(*(get(pool, server) for _ in range(3))) == [b"ok"] * 3
     finally:
         await pool.close()
-    assert (server.connections, server.most_in_flight) == (3, 3)
-
-
-async def test_the_limit_bounds_connections_to_an_instance() -> None:
-    pool = UpstreamPool(limit=1)
-    server = await started(Scripted([OK, OK, OK], delay=0.05))
-    try:
-        assert await asyncio.gather(*(get(pool, server) for _ in range(3))) == [b"ok"] * 3
-    finally:
-        await pool.close()
-    assert (server.connections, server.most_in_flight) == (1, 1)
+    assert (server.connections, server.most_in_flight) == (connections, connections)

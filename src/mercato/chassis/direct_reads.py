@@ -60,7 +60,7 @@ class _Plan:
     keys: tuple[str, ...]
     types: tuple[TypeEngine[Any], ...]
     dialect: Dialect
-    processors: tuple[Processor | None, ...] = ()
+    processors: tuple[Processor | None, ...] | None = None  # once the types are known
 
     @classmethod
     def compile(cls, statement: Select[Any], dialect: Dialect) -> _Plan:
@@ -84,7 +84,7 @@ class _Plan:
     @property
     def types_known(self) -> bool:
         """Whether the column processors have been made."""
-        return len(self.processors) == len(self.types)
+        return self.processors is not None
 
     def know_types(self, driver_types: Sequence[Any]) -> None:
         """Make the column processors for the types the driver reports (its type codes)."""
@@ -102,7 +102,8 @@ class _Plan:
         return out
 
     def row(self, raw: Sequence[Any]) -> dict[str, Any]:
-        """A driver row as a dict of processed values."""
+        """A driver row as a dict of processed values (the types must be known)."""
+        assert self.processors is not None
         return {
             key: process(value) if process is not None else value
             for key, process, value in zip(self.keys, self.processors, raw, strict=True)
