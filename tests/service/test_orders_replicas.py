@@ -63,11 +63,14 @@ async def test_a_hung_catalog_instance_costs_one_try_not_the_checkout(
             tmp_path,
             tokens,
             more_catalog_urls=[hung_url],
-            catalog_timeout_seconds=6.0,
-            catalog_attempt_timeout_seconds=0.3,
+            catalog_timeout_seconds=12.0,
+            # Well above the live instance's answer time on a loaded machine: at 0.3 s,
+            # a slow answer from it during a busy CI run was a second timed-out try and
+            # the commit gave up, leaving the order for the sweeper.
+            catalog_attempt_timeout_seconds=1.0,
             # Shorter than one catalog call's deadline: a checkout whose call waited
             # for the hung instance to the end would still be in flight when answered.
-            checkout_timeout_seconds=3.0,
+            checkout_timeout_seconds=6.0,
         ) as shop:
             user = shop.customer()
             tea = await shop.product(stock=10)
