@@ -128,6 +128,36 @@ async def test_full_text_search_and_paging_on_the_demo_catalog(
         assert [p["title"] for p in in_category] == sorted(p["title"] for p in in_category)
 
 
+async def test_batch_lookup_by_ids_paging_by_newest_and_categories(
+    database_url: str, tokens: TokenFactory
+) -> None:
+    """The ids are one array parameter on PostgreSQL; the newest order's keys are instants."""
+    async with running(catalog(database_url, demo_data=True), tokens) as client:
+        newest = await every_page(client, limit=40)
+        assert len(newest) == len({p["id"] for p in newest}) == 300
+        keys = [(p["created_at"], p["id"]) for p in newest]
+        assert keys == sorted(keys, reverse=True)
+        wanted = [newest[5]["id"], "no-such-id", newest[0]["id"], newest[5]["id"]]
+        found = await client.get(f"{API}/products", params={"ids": ",".join(wanted)})
+        assert found.status_code == 200
+        assert {p["id"] for p in found.json()["items"]} == {newest[0]["id"], newest[5]["id"]}
+        category = newest[0]["category"]
+        other = next(p for p in newest if p["category"] != category)
+        both = ",".join([newest[0]["id"], other["id"]])
+        filtered = await client.get(f"{API}/products", params={"ids": both, "category": category})
+        assert [p["id"] for p in filtered.json()["items"]] == [newest[0]["id"]]
+        empty = await client.get(f"{API}/products", params={"ids": ""})
+        assert empty.status_code == 200
+        assert empty.json() == {"items": [], "next_cursor": None}
+        every_id = ",".join(p["id"] for p in newest[:100])
+        page = (await client.get(f"{API}/products", params={"ids": every_id})).json()
+        assert len(page["items"]) == 100
+        assert page["next_cursor"] is None
+        categories = (await client.get(f"{API}/categories")).json()["items"]
+        assert sum(c["product_count"] for c in categories) == 300
+        assert {c["slug"] for c in categories} >= {p["category"] for p in newest}
+
+
 async def test_writes_events_and_search_follows_changes(
     database_url: str, tokens: TokenFactory
 ) -> None:

@@ -6,11 +6,12 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Annotated, Any, Literal
 
 import httpx
 import pytest
-from fastapi import APIRouter, FastAPI, Request, Response
-from pydantic import BaseModel
+from fastapi import APIRouter, FastAPI, Query, Request, Response
+from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mercato.chassis.app import create_app
@@ -25,6 +26,14 @@ from mercato.chassis.runtime import ServiceSpec
 class Fast(BaseModel):
     route: str
     app: str
+
+
+class Paging(BaseModel):
+    """Query parameters, declared once for a direct route and a FastAPI one alike."""
+
+    q: str | None = Field(None, max_length=5, description="Words.")
+    limit: int = Field(10, ge=1, le=50)
+    order: Literal["asc", "desc"] | None = None
 
 
 def demo_router() -> APIRouter:
@@ -49,6 +58,14 @@ def demo_router() -> APIRouter:
     @direct_route(router, "/items/{item_id}")
     async def item(request: Request, item_id: str) -> Response:
         return JsonResponse({"item": item_id})
+
+    @direct_route(router, "/paged/{kind}")
+    async def paged(request: Request, kind: str, paging: Annotated[Paging, Query()]) -> Response:
+        return JsonResponse({"kind": kind, **paging.model_dump()})
+
+    @router.get("/paged-by-fastapi/{kind}")
+    async def paged_by_fastapi(kind: str, paging: Annotated[Paging, Query()]) -> dict[str, Any]:
+        return {"kind": kind, **paging.model_dump()}
 
     return router
 
@@ -135,6 +152,39 @@ async def test_a_direct_route_with_parameters_gets_them(client: httpx.AsyncClien
     assert response.json() == {"item": "42"}
     metrics = (await client.get("/metrics")).text
     assert 'route="/api/demo/items/{item_id}",service="demo",status="200"' in metrics
+
+
+async def test_a_query_model_is_validated_from_the_query_string(
+    client: httpx.AsyncClient,
+) -> None:
+    defaults = await client.get("/api/demo/paged/a")
+    assert defaults.json() == {"kind": "a", "q": None, "limit": 10, "order": None}
+    given = await client.get("/api/demo/paged/b?q=tea&limit=3&order=desc&unknown=1&limit=4")
+    assert given.json() == {"kind": "b", "q": "tea", "limit": 4, "order": "desc"}
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["limit=0", "limit=many", "limit=", "order=up", "q=toolong", "limit=99&order=up&q=123456"],
+)
+async def test_a_bad_query_value_is_the_same_422_as_fastapis(
+    client: httpx.AsyncClient, query: str
+) -> None:
+    direct = await client.get(f"/api/demo/paged/a?{query}")
+    by_fastapi = await client.get(f"/api/demo/paged-by-fastapi/a?{query}")
+    assert direct.status_code == by_fastapi.status_code == 422
+    assert direct.headers["content-type"] == "application/problem+json"
+    assert direct.json()["errors"] == by_fastapi.json()["errors"]
+    assert direct.json()["detail"] == by_fastapi.json()["detail"]
+    assert {e["in"] for e in direct.json()["errors"]} == {"query"}
+
+
+def test_a_query_model_is_documented_as_fastapi_documents_it(tmp_path: Path) -> None:
+    paths = demo_app(tmp_path).openapi()["paths"]
+    direct = paths["/api/demo/paged/{kind}"]["get"]["parameters"]
+    by_fastapi = paths["/api/demo/paged-by-fastapi/{kind}"]["get"]["parameters"]
+    assert direct == by_fastapi
+    assert [p["name"] for p in direct] == ["kind", "q", "limit", "order"]
 
 
 def test_direct_routes_are_documented_like_any_other(tmp_path: Path) -> None:

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row
-from sqlalchemy.ext.asyncio import AsyncSession
+from pydantic import BaseModel, ConfigDict, Field
 
 from mercato.catalog import store
 from mercato.catalog.search import has_terms
 from mercato.catalog.store import Listing, Sort
+from mercato.chassis.direct_reads import DirectReader
 from mercato.chassis.errors import Unprocessable
 from mercato.chassis.paging import cursor_moment, decode_cursor, encode_cursor
 from mercato.contracts.money import MAX_AMOUNT
@@ -33,26 +33,27 @@ DEFAULT_LIMIT = 20
 MAX_IDS = 100
 
 
-@dataclass(frozen=True, slots=True)
-class ProductQuery:
-    """The query parameters of `GET /products`, as received."""
+class ProductQuery(BaseModel):
+    """The query parameters of `GET /products`, validated (each field one parameter)."""
 
-    q: str | None = None
-    category: str | None = None
-    brand: str | None = None
-    min_price: int | None = None
-    max_price: int | None = None
-    sort: Sort | None = None
-    limit: int | None = None
-    cursor: str | None = None
-    ids: str | None = None
+    model_config = ConfigDict(frozen=True)
+
+    q: str | None = Field(None, max_length=200, description="Search words.")
+    category: str | None = Field(None, max_length=64)
+    brand: str | None = Field(None, max_length=100)
+    min_price: int | None = Field(None, ge=0, le=MAX_AMOUNT, description="Minor units.")
+    max_price: int | None = Field(None, ge=0, le=MAX_AMOUNT, description="Minor units.")
+    sort: Sort | None = Field(None, description="Default: relevance with q.")
+    limit: int | None = Field(None, ge=1, le=100, description="Default 20 (100 with ids).")
+    cursor: str | None = Field(None, max_length=2000)
+    ids: str | None = Field(None, max_length=4000, description="Comma-separated ids (at most 100).")
 
 
 @dataclass(frozen=True, slots=True)
 class Page:
     """One page of product rows and the cursor of the next (None on the last)."""
 
-    items: list[Row[Any]]
+    items: list[dict[str, Any]]
     next_cursor: str | None
 
 
@@ -108,7 +109,7 @@ def _after(sort: Sort, cursor: str | None) -> tuple[Any, str] | None:
     return _key_value(sort, key[1]), key[2]
 
 
-async def list_products(session: AsyncSession, *, query: ProductQuery) -> Page:
+async def list_products(reader: DirectReader, *, query: ProductQuery) -> Page:
     """One page of products matching `query`; 422 naming a bad parameter."""
     if (
         query.min_price is not None
@@ -131,10 +132,10 @@ async def list_products(session: AsyncSession, *, query: ProductQuery) -> Page:
         ids=ids,
         after=_after(sort, query.cursor),
     )
-    rows = await store.list_products(session, listing)
+    rows = await store.list_products(reader, listing)
     page = rows[:limit]
     next_cursor = None
     if len(rows) > limit:
         last = page[-1]
-        next_cursor = encode_cursor([sort, _key_json(last.sort_key), last.id])
-    return Page(items=list(page), next_cursor=next_cursor)
+        next_cursor = encode_cursor([sort, _key_json(last["sort_key"]), last["id"]])
+    return Page(items=page, next_cursor=next_cursor)

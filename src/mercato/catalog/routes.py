@@ -33,7 +33,6 @@ from mercato.catalog.schemas import (
     product_body,
 )
 from mercato.catalog.settings import settings_of
-from mercato.catalog.store import Sort
 from mercato.chassis.deps import AutocommitSessionDep, RuntimeDep, SessionDep, get_runtime
 from mercato.chassis.direct import direct_route
 from mercato.chassis.errors import Forbidden, Unauthorized, Unprocessable
@@ -42,7 +41,6 @@ from mercato.chassis.json_body import StrictJsonRoute
 from mercato.chassis.responses import JsonResponse
 from mercato.chassis.runtime import Runtime
 from mercato.chassis.security import Admin, CurrentUser, Principal, authenticated
-from mercato.contracts.money import MAX_AMOUNT
 
 __all__ = ["JsonResponse", "router", "service_or_admin", "viewer_is_admin"]
 
@@ -73,47 +71,22 @@ async def service_or_admin(principal: CurrentUser) -> Principal:
     return principal
 
 
-AdminView = Annotated[bool, Depends(viewer_is_admin)]
 Internal = Annotated[Principal, Depends(service_or_admin)]
 
 
-@router.get("/products", response_model=ProductPage)
+# The catalog's busiest reads (browsing, search, a cart's products by id) and its
+# hottest (a product) are direct routes (see chassis.direct).
+@direct_route(router, "/products", response_model=ProductPage)
 async def list_products(
-    session: AutocommitSessionDep,
-    admin: AdminView,
-    *,
-    q: Annotated[str | None, Query(max_length=200, description="Search words.")] = None,
-    category: Annotated[str | None, Query(max_length=64)] = None,
-    brand: Annotated[str | None, Query(max_length=100)] = None,
-    min_price: Annotated[int | None, Query(ge=0, le=MAX_AMOUNT, description="Minor units.")] = None,
-    max_price: Annotated[int | None, Query(ge=0, le=MAX_AMOUNT, description="Minor units.")] = None,
-    sort: Annotated[Sort | None, Query(description="Default: relevance with q.")] = None,
-    limit: Annotated[
-        int | None, Query(ge=1, le=100, description="Default 20 (100 with ids).")
-    ] = None,
-    cursor: Annotated[str | None, Query(max_length=2000)] = None,
-    ids: Annotated[
-        str | None, Query(max_length=4000, description="Comma-separated ids (at most 100).")
-    ] = None,
+    request: Request, query: Annotated[listing.ProductQuery, Query()]
 ) -> Response:
     """Products matching the filters and search (or the listed ids), one page at a time."""
-    query = listing.ProductQuery(
-        q=q,
-        category=category,
-        brand=brand,
-        min_price=min_price,
-        max_price=max_price,
-        sort=sort,
-        limit=limit,
-        cursor=cursor,
-        ids=ids,
-    )
-    page = await listing.list_products(session, query=query)
+    admin = await viewer_is_admin(request)
+    page = await listing.list_products(get_runtime(request).database.reader, query=query)
     items = [product_body(p, admin=admin) for p in page.items]
     return JsonResponse({"items": items, "next_cursor": page.next_cursor})
 
 
-# The hottest read of the catalog: a direct route (see chassis.direct).
 @direct_route(router, "/products/{product_id}", response_model=ProductOut)
 async def get_product(request: Request, product_id: str) -> Response:
     """One product; 404 when there is none."""
@@ -184,7 +157,7 @@ async def import_products(
 
 
 @router.get("/categories", response_model=CategoryList)
-async def list_categories(session: SessionDep) -> CategoryList:
+async def list_categories(session: AutocommitSessionDep) -> CategoryList:
     """Every category with its number of products."""
     return CategoryList(items=await service.list_categories(session))
 
