@@ -141,12 +141,47 @@ async def test_an_interim_answer_is_skipped_for_the_final_one(pool: UpstreamPool
     assert server.connections == 1
 
 
-async def test_a_head_answer_has_headers_only(pool: UpstreamPool) -> None:
-    server = await started(Scripted([b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n", OK]))
+HEAD_ANSWER = b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n"
+
+
+async def head(pool: UpstreamPool, server: Scripted) -> tuple[int, bytes, bool]:
     reply = await pool.exchange(server.origin, "HEAD", "/h", [], None, idempotent=True, timeout=2)
-    assert (reply.status, reply.body) == (200, b"")
-    assert (b"content-length", b"5") in reply.headers
-    assert await get(pool, server) == b"ok"  # on a new connection: the HEAD's is not reused
+    return reply.status, reply.body, (b"content-length", b"5") in reply.headers
+
+
+async def test_a_head_answer_has_headers_only_and_its_connection_is_reused(
+    pool: UpstreamPool,
+) -> None:
+    server = await started(Scripted([HEAD_ANSWER, OK, HEAD_ANSWER, HEAD_ANSWER, OK]))
+    assert await head(pool, server) == (200, b"", True)
+    assert await get(pool, server) == b"ok"
+    assert [await head(pool, server) for _ in range(2)] == [(200, b"", True)] * 2
+    assert await get(pool, server) == b"ok"
+    assert server.connections == 1
+
+
+async def test_a_head_answer_after_an_interim_one_is_the_final_one(pool: UpstreamPool) -> None:
+    early = b"HTTP/1.1 103 Early Hints\r\nlink: </a.css>\r\n\r\n"
+    server = await started(Scripted([early + HEAD_ANSWER, OK]))
+    assert await head(pool, server) == (200, b"", True)
+    assert await get(pool, server) == b"ok"
+    assert server.connections == 1
+
+
+async def test_a_head_answer_closing_its_connection_is_not_reused(pool: UpstreamPool) -> None:
+    closing = b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\n"
+    server = await started(Scripted([closing, OK], hang_up=True))
+    assert await head(pool, server) == (200, b"", True)
+    assert await get(pool, server) == b"ok"
+    assert server.connections == 2
+
+
+async def test_a_body_wrongly_sent_after_a_head_answer_is_not_taken_for_the_next(
+    pool: UpstreamPool,
+) -> None:
+    server = await started(Scripted([HEAD_ANSWER + b"12345", OK]))
+    assert await head(pool, server) == (200, b"", True)
+    assert await get(pool, server) == b"ok"
 
 
 async def test_an_idle_connection_the_server_closed_is_not_used(pool: UpstreamPool) -> None:

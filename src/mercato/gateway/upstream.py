@@ -116,23 +116,28 @@ class _Connection(asyncio.Protocol):
         self._headers.append((name, value))
 
     def on_headers_complete(self) -> None:
-        if self.head:
-            # The parser would wait for the body the headers announce; the connection
-            # is not reused after a HEAD instead of being taught otherwise.
-            self._complete(reusable=False)
+        status = self.parser.get_status_code()
+        if self.head and not 100 <= status < 200:
+            # The answer to a HEAD ends with its headers, but the parser would wait for
+            # the body they announce (httptools cannot be told otherwise): the next
+            # answer on this connection gets a parser of its own.
+            keep_alive = self.parser.should_keep_alive()
+            self.parser = httptools.HttpResponseParser(self)
+            self._complete(status, reusable=keep_alive)
 
     def on_body(self, body: bytes) -> None:
-        self._body.append(body)
+        if self.waiter is not None:  # not a body sent, wrongly, after a HEAD's answer
+            self._body.append(body)
 
     def on_message_complete(self) -> None:
         if 100 <= self.parser.get_status_code() < 200:  # interim (103 Early Hints): wait on
             self._headers, self._body = [], []
         elif not self.head:
-            self._complete(reusable=self.parser.should_keep_alive())
+            self._complete(self.parser.get_status_code(), reusable=self.parser.should_keep_alive())
 
-    def _complete(self, *, reusable: bool) -> None:
+    def _complete(self, status: int, *, reusable: bool) -> None:
         waiter, self.waiter = self.waiter, None
-        answer = Answer(self.parser.get_status_code(), tuple(self._headers), b"".join(self._body))
+        answer = Answer(status, tuple(self._headers), b"".join(self._body))
         self._headers, self._body = [], []
         self.reusable = reusable
         if waiter is not None and not waiter.done():
