@@ -1,0 +1,1 @@
+"""Security tests: one module per area of the hardening work, each attack refused."""
