@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import secrets
+
 import httpx
 import orjson
 
 from tests.service.test_gateway_support import gateway, upstreams
 from tests.support import TokenFactory
 
+# Production refuses development secrets: a random one, as a deployment would set.
+PRODUCTION = {"env": "production", "client_secret": secrets.token_urlsafe(32)}
 SECURITY = {
     "x-content-type-options": "nosniff",
     "x-frame-options": "DENY",
@@ -130,15 +134,16 @@ async def test_no_cors_by_default(tokens: TokenFactory) -> None:
 
 
 async def test_health_aggregates_every_instance(tokens: TokenFactory) -> None:
+    admin = tokens.headers(roles=["admin"])
     async with (
         upstreams("a1", "c1", "c2") as [auth, one, two],
         gateway(tokens, {"auth": [auth], "catalog": [one, two]}) as (http, _),
     ):
-        healthy = await http.get("/health")
+        healthy = await http.get("/health", headers=admin)
         await two.stop()
-        degraded = await http.get("/health")
+        degraded = await http.get("/health", headers=admin)
         auth.ready = False
-        down = await http.get("/health")
+        down = await http.get("/health", headers=admin)
     assert healthy.status_code == 200
     body = healthy.json()
     assert body["status"] == "ok"
@@ -158,13 +163,84 @@ async def test_health_aggregates_every_instance(tokens: TokenFactory) -> None:
     }
 
 
+async def test_health_names_no_instance_to_the_public(tokens: TokenFactory) -> None:
+    async with (
+        upstreams("a1", "c1", "c2") as [auth, one, two],
+        gateway(tokens, {"auth": [auth], "catalog": [one, two]}) as (http, _),
+    ):
+        await two.stop()
+        anonymous = await http.get("/health")
+        customer = await http.get("/health", headers=tokens.headers(roles=["customer"]))
+    for answer in (anonymous, customer):
+        assert answer.status_code == 200
+        assert answer.json() == {
+            "status": "degraded",
+            "services": {"auth": {"status": "ok"}, "catalog": {"status": "degraded"}},
+        }
+        assert "127.0.0.1" not in answer.text
+
+
+async def test_operator_paths_are_for_operators(tokens: TokenFactory) -> None:
+    async with (
+        upstreams("c1") as [catalog],
+        gateway(tokens, {"catalog": [catalog]}, **PRODUCTION) as (http, _),
+    ):
+        paths = ["/metrics", "/api/catalog/docs", "/api/catalog/openapi.json"]
+        anonymous = [await http.get(path) for path in paths]
+        customer = [await http.get(p, headers=tokens.headers(roles=["customer"])) for p in paths]
+        admin = [await http.get(p, headers=tokens.headers(roles=["admin"])) for p in paths]
+    assert [a.status_code for a in anonymous] == [404, 404, 404]
+    assert [a.status_code for a in customer] == [404, 404, 404]
+    assert all(a.headers["content-type"] == "application/problem+json" for a in anonymous)
+    assert [a.status_code for a in admin] == [200, 200, 200]
+    assert [h["path"] for h in catalog.hits] == paths[1:]  # only the admin's reached it
+
+
+async def test_the_operator_port_needs_no_token(tokens: TokenFactory) -> None:
+    operator = "http://shop.test:9100"  # the test client's requests to port 9100
+    async with (
+        upstreams("c1") as [catalog],
+        gateway(
+            tokens, {"catalog": [catalog]}, **PRODUCTION, operator_port=9100, operator_admins=False
+        ) as (http, _),
+    ):
+        metrics = await http.get(f"{operator}/metrics")
+        health = await http.get(f"{operator}/health")
+        docs = await http.get(f"{operator}/api/catalog/openapi.json")
+        public = await http.get("/metrics", headers=tokens.headers(roles=["admin"]))
+    assert metrics.status_code == 200 and "gateway_" in metrics.text
+    assert health.json()["services"]["catalog"]["instances"] == [
+        {"url": catalog.url, "status": "ok"}
+    ]
+    assert docs.status_code == 200
+    assert public.status_code == 404  # operator_admins is off: the port alone opens them
+
+
+async def test_docs_are_public_in_development_only(tokens: TokenFactory) -> None:
+    async with upstreams("c1") as [catalog]:
+        async with gateway(tokens, {"catalog": [catalog]}) as (http, _):
+            development = await http.get("/api/catalog/docs")
+            metrics = await http.get("/metrics")
+        async with gateway(tokens, {"catalog": [catalog]}, **PRODUCTION) as (http, _):
+            production = await http.get("/api/catalog/docs")
+        async with gateway(tokens, {"catalog": [catalog]}, **PRODUCTION, public_docs=True) as (
+            http,
+            _,
+        ):
+            opened = await http.get("/api/catalog/docs")
+    assert development.status_code == 200
+    assert metrics.status_code == 404  # metrics are never public
+    assert production.status_code == 404
+    assert opened.status_code == 200
+
+
 async def test_own_probes_and_metrics(tokens: TokenFactory) -> None:
     async with upstreams("c1") as [catalog], gateway(tokens, {"catalog": [catalog]}) as (http, _):
         await catalog.stop()
         assert (await http.get("/api/catalog/products")).status_code == 503
         live = await http.get("/health/live")
         ready = await http.get("/health/ready")
-        metrics = await http.get("/metrics")
+        metrics = await http.get("/metrics", headers=tokens.headers(roles=["admin"]))
     assert live.status_code == 200
     assert live.json()["service"] == "gateway"
     assert ready.status_code == 200

@@ -234,6 +234,7 @@ async def test_get_and_keyed_post_are_retried_on_timeout(tokens: TokenFactory) -
             # garbage collection may pause everything: its answer gets ample time.
             attempt_timeout=1.0,
             down_seconds=0,  # keep offering the slow instance, so every kind meets it
+            keyed_routes="POST /api/catalog/orders",
         ) as (http, _),
     ):
         one.delay = 2.0
@@ -247,6 +248,28 @@ async def test_get_and_keyed_post_are_retried_on_timeout(tokens: TokenFactory) -
     assert [a.status_code for a in answers] == [200] * 4
     assert {a.json()["instance"] for a in answers} == {"c2"}
     assert {h["method"] for h in one.hits} == {"POST", "GET"}
+
+
+async def test_a_key_on_a_route_that_ignores_keys_is_not_retried(tokens: TokenFactory) -> None:
+    # Only the routes that keep an Idempotency-Key's promise may be sent twice: on any
+    # other, the first try may have done the write, and a second would do it again.
+    async with (
+        upstreams("c1", "c2") as [one, two],
+        gateway(
+            tokens,
+            {"catalog": [one, two], "orders": [one, two]},
+            request_timeout=6.0,
+            attempt_timeout=1.0,
+            down_seconds=0,
+        ) as (http, _),
+    ):
+        one.delay = 2.0
+        keyed = {"Idempotency-Key": "k"}
+        unkeyed_route = await http.post("/api/catalog/products", json={}, headers=keyed)
+        keyed_route = await http.post("/api/orders", json={}, headers=keyed)
+    assert unkeyed_route.status_code == 504
+    assert keyed_route.status_code == 200 and keyed_route.json()["instance"] == "c2"
+    assert [h["path"] for h in two.hits] == ["/api/orders"]
 
 
 async def test_upstream_response_headers_and_status_are_relayed(tokens: TokenFactory) -> None:

@@ -26,6 +26,7 @@ def test_default_ports_follow_the_conventions() -> None:
 
     assert ports == {
         8000: "gateway-1",
+        8100: "gateway-1 (operator)",
         8110: "auth-1",
         8120: "users-1",
         8130: "catalog-1",

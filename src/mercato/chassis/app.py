@@ -90,6 +90,9 @@ def create_app(
         openapi_url=f"/api/{spec.name}/openapi.json",
         docs_url=f"/api/{spec.name}/docs",
         redoc_url=None,
+        # A path with a slash too many is a 404, as through the gateway: a redirect
+        # would name this process's own host and port.
+        redirect_slashes=False,
     )
     app.state.runtime = runtime
     app.state.metrics = HttpMetrics(spec.name)

@@ -77,6 +77,29 @@ class ServiceSettings(BaseModel):
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     max_body_bytes: int = Field(default=1_048_576, gt=0)
+    # What one client may hold of the process (`chassis.http_server`).
+    http_head_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="A request head must arrive whole within this."
+    )
+    http_body_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="A request body may pause at most this long."
+    )
+    http_keepalive_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="An idle keep-alive connection is closed after this."
+    )
+    http_linger_seconds: float = Field(
+        default=5.0, ge=0, description="How long an unread body is dropped after an answer."
+    )
+    http_max_request_line_bytes: int = Field(default=8192, ge=256, description="414 beyond.")
+    http_max_header_bytes: int = Field(default=8192, ge=256, description="431 beyond.")
+    http_max_headers: int = Field(default=100, ge=8, description="431 beyond.")
+    http_max_head_bytes: int = Field(default=65536, ge=1024, description="431 beyond.")
+    http_max_connections: int = Field(
+        default=4096, ge=1, description="Open connections in all (at most the file limit)."
+    )
+    http_max_connections_per_client: int = Field(
+        default=0, ge=0, description="Open connections from one address (0: no bound)."
+    )
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
     run_migrations: bool = True
 
@@ -94,6 +117,10 @@ class ServiceSettings(BaseModel):
         if unit and isinstance(value, int | float) and value * unit > MAX_DURATION_SECONDS:
             raise ValueError(f"must be at most {MAX_DURATION_SECONDS // unit} (ten years)")
         return value
+
+    def listen_ports(self) -> tuple[int, ...]:
+        """The ports the process serves on: `port` (the gateway adds its operator port)."""
+        return (self.port,)
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -8,10 +8,13 @@ The hierarchy, all rendered as `application/problem+json`:
     ├── Forbidden           403  authenticated, but the role does not allow it
     ├── NotFound            404  absent, or not yours (never 403 for another's data)
     ├── Conflict            409  a unique value is taken, or a concurrent change
+    ├── RequestTimeout      408  the request head or body stopped arriving
     ├── PayloadTooLarge     413
+    ├── UriTooLong          414
     ├── UnsupportedMedia    415
     ├── Unprocessable       422  schema or business-rule violation, naming fields
     ├── TooManyRequests     429  carries Retry-After
+    ├── HeadersTooLarge     431  a header, or the whole request head, is too large
     ├── BadGateway          502  a dependency answered with an error we cannot pass on
     ├── ServiceUnavailable  503  a dependency is down or its circuit is open
     └── GatewayTimeout      504  a dependency did not answer in time
@@ -31,6 +34,7 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 __all__ = [
     "PROBLEM_JSON",
@@ -39,14 +43,19 @@ __all__ = [
     "Conflict",
     "Forbidden",
     "GatewayTimeout",
+    "HeadersTooLarge",
+    "MethodNotAllowed",
     "NotFound",
     "PayloadTooLarge",
     "ProblemError",
+    "RequestTimeout",
     "ServiceUnavailable",
     "TooManyRequests",
     "Unauthorized",
     "Unprocessable",
     "UnsupportedMedia",
+    "UriTooLong",
+    "allowed_methods",
     "database_lost",
     "database_refused",
     "install_error_handlers",
@@ -121,8 +130,16 @@ class Conflict(ProblemError):
     status, title, slug = 409, "Conflict", "conflict"
 
 
+class RequestTimeout(ProblemError):
+    status, title, slug = 408, "Request Timeout", "request-timeout"
+
+
 class PayloadTooLarge(ProblemError):
     status, title, slug = 413, "Payload Too Large", "payload-too-large"
+
+
+class UriTooLong(ProblemError):
+    status, title, slug = 414, "URI Too Long", "uri-too-long"
 
 
 class UnsupportedMedia(ProblemError):
@@ -135,6 +152,10 @@ class Unprocessable(ProblemError):
 
 class TooManyRequests(ProblemError):
     status, title, slug = 429, "Too Many Requests", "rate-limited"
+
+
+class HeadersTooLarge(ProblemError):
+    status, title, slug = 431, "Request Header Fields Too Large", "headers-too-large"
 
 
 class BadGateway(ProblemError):
@@ -158,10 +179,13 @@ _BY_STATUS: dict[int, type[ProblemError]] = {
         NotFound,
         MethodNotAllowed,
         Conflict,
+        RequestTimeout,
         PayloadTooLarge,
+        UriTooLong,
         UnsupportedMedia,
         Unprocessable,
         TooManyRequests,
+        HeadersTooLarge,
         BadGateway,
         ServiceUnavailable,
         GatewayTimeout,
@@ -212,7 +236,31 @@ async def _on_validation(_: Request, exc: Exception) -> Response:
     return problem_response(Unprocessable(f"Invalid fields: {names}", errors=errors))
 
 
-async def _on_http(_: Request, exc: Exception) -> Response:
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(request: Request) -> str:
+    """The `Allow` header of a 405: every method some route serves on this path.
+
+    Starlette's router answers a 405 with the methods of the first route whose path
+    matches, though another route may serve the same path with other methods (GET
+    and PATCH on `/me` are two routes). So each method is tried against the app's
+    routes (nested routers included); HEAD is served wherever GET is.
+    """
+    routes = request.app.router.routes
+    allowed = {
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    }
+    if "GET" in allowed:
+        allowed.add("HEAD")
+    return ", ".join(sorted(allowed))
+
+
+async def _on_http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     cls = _BY_STATUS.get(exc.status_code)
     if cls is None:
@@ -222,6 +270,8 @@ async def _on_http(_: Request, exc: Exception) -> Response:
     else:
         detail = "" if exc.detail == cls.title else str(exc.detail)
         error = cls(detail, headers=dict(exc.headers or {}))
+    if exc.status_code == 405:
+        error.headers["Allow"] = allowed_methods(request)
     return problem_response(error)
 
 

@@ -2,7 +2,9 @@
 
 `RequestMiddleware` establishes the request context (request id and trace
 context), enforces the body size limit and the JSON media type, refuses a NUL
-character in the URL (PostgreSQL cannot compare text with one), answers HEAD
+character in the URL (PostgreSQL cannot compare text with one) and a repeated
+`Authorization`, `Content-Length`, `Host` or `Idempotency-Key`, marks every answer
+to a request with credentials `Cache-Control: no-store`, answers HEAD
 wherever GET is served, writes one JSON access log line and records metrics. It
 is written against raw ASGI rather than Starlette's BaseHTTPMiddleware, which
 costs a task and a copy per request.
@@ -32,6 +34,13 @@ __all__ = ["RequestMiddleware"]
 access_log = logging.getLogger("mercato.access")
 _BODY_METHODS = {b"POST", b"PUT", b"PATCH"}
 _QUIET_PATHS = {"/health/live", "/health/ready", "/metrics"}
+_SINGLE_VALUED = frozenset({b"authorization", b"content-length", b"host", b"idempotency-key"})
+# An answer to a request that carried credentials is the caller's own: no cache, shared
+# or private, may keep it (its route may say otherwise with a Cache-Control of its own).
+_NO_STORE = (b"cache-control", b"no-store")
+# The status logged for a request whose client went away before it was answered
+# (nginx's 499: "client closed request").
+CLIENT_GONE = 499
 
 
 def _is_json(content_type: bytes) -> bool:
@@ -58,6 +67,22 @@ class _BodyTooLarge(Exception):
     pass
 
 
+def _repeated(headers: Iterable[tuple[bytes, bytes]]) -> ProblemError | None:
+    """A 400 for a header that must come once and came more than once.
+
+    Two `Authorization` headers are the attack: one hop reads the first, the next
+    the last, so the identity checked is not the one that acts (RFC 9110 allows
+    repeating only list-valued fields; these four are single values).
+    """
+    seen: set[bytes] = set()
+    for name, _ in headers:
+        if name in _SINGLE_VALUED:
+            if name in seen:
+                return BadRequest(f"The request has more than one {name.decode()} header.")
+            seen.add(name)
+    return None
+
+
 class RequestMiddleware:
     """Context, limits, access log and metrics for every HTTP request."""
 
@@ -81,20 +106,25 @@ class RequestMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        headers = dict(scope["headers"])
+        raw_headers = scope["headers"]
+        headers = dict(raw_headers)
         ctx = context.new_context(
             headers.get(b"x-request-id", b"").decode("latin-1") or None,
             headers.get(b"traceparent", b"").decode("latin-1") or None,
         )
         token = context.set_current(ctx)
-        status = 500
+        status = CLIENT_GONE  # until an answer starts, or the app fails
         rid = ctx.request_id.encode()
+        personal = b"authorization" in headers
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid)]
+                answer = [*message.get("headers", []), (b"x-request-id", rid)]
+                if personal and not any(name.lower() == b"cache-control" for name, _ in answer):
+                    answer.append(_NO_STORE)
+                message["headers"] = answer
             await send(message)
 
         # HTTP asks for HEAD wherever GET is served (RFC 9110, 9.3.2), but FastAPI routes
@@ -105,6 +135,8 @@ class RequestMiddleware:
             inner = {**scope, "method": "GET"}
         try:
             error = self._refusal(scope, headers)
+            if error is None and len(headers) != len(raw_headers):
+                error = _repeated(raw_headers)
             if error is not None:
                 status = error.status
                 await send_problem(send, error, ctx.request_id)
@@ -115,6 +147,9 @@ class RequestMiddleware:
             await send_problem(
                 send, PayloadTooLarge(f"The body exceeds {self.max_body} bytes."), ctx.request_id
             )
+        except BaseException:
+            status = 500 if status == CLIENT_GONE else status
+            raise
         finally:
             elapsed = time.perf_counter() - started
             route = inner.get("route")

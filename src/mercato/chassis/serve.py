@@ -1,18 +1,63 @@
-"""Run one service's ASGI app with uvicorn (httptools + uvloop), as a container would."""
+"""Run one service's ASGI app with uvicorn (httptools + uvloop), as a container would.
+
+The connections are served by `chassis.http_server.BoundedHttpProtocol` with the
+settings' `http_*` bounds. uvicorn's own reading of `X-Forwarded-For` is off: it
+believes any peer on 127.0.0.1 by default, and who the client is is the chassis'
+rule to apply (`trusted_proxies`), not the web server's.
+"""
 
 from __future__ import annotations
 
 import gc
 import logging
+import resource
 import signal
+import socket
 from types import FrameType
 
 import uvicorn
 from fastapi import FastAPI
 
 from mercato.chassis.config import ServiceSettings
+from mercato.chassis.http_server import HttpLimits, bounded_protocol
 
-__all__ = ["serve"]
+__all__ = ["http_limits", "serve"]
+
+# File descriptors kept back from connections: the database, the broker, logs, and
+# the upstream connections of a service calling others.
+_RESERVED_FILES = 256
+
+
+def _open_file_limit() -> int:
+    """Raise this process's open-file limit to its hard limit; the soft limit then."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = 1 << 20 if hard == resource.RLIM_INFINITY else hard
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return soft
+
+
+def http_limits(settings: ServiceSettings, open_files: int | None = None) -> HttpLimits:
+    """The connection bounds of `settings`, the total kept under the open-file limit."""
+    files = _open_file_limit() if open_files is None else open_files
+    return HttpLimits(
+        head_timeout=settings.http_head_timeout_seconds,
+        body_timeout=settings.http_body_timeout_seconds,
+        keepalive_timeout=settings.http_keepalive_timeout_seconds,
+        linger_timeout=settings.http_linger_seconds,
+        max_request_line_bytes=settings.http_max_request_line_bytes,
+        max_header_bytes=settings.http_max_header_bytes,
+        max_headers=settings.http_max_headers,
+        max_head_bytes=settings.http_max_head_bytes,
+        max_drain_bytes=settings.max_body_bytes,
+        max_connections=max(1, min(settings.http_max_connections, files - _RESERVED_FILES)),
+        max_connections_per_client=settings.http_max_connections_per_client,
+        trusted_proxies=tuple(getattr(settings, "trusted_proxies", ())),
+    )
 
 
 def _flush_logs_then_terminate(signum: int, _: FrameType | None) -> None:
@@ -30,13 +75,14 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
+        http=bounded_protocol(http_limits(settings)),
+        ws="none",
         lifespan="on",
         log_config=None,
         access_log=False,
         server_header=False,
+        proxy_headers=False,
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) or None,
-        timeout_keep_alive=30,
         backlog=2048,
     )
     # The JSON lines never show the caller's file, thread or process, so a served
@@ -56,4 +102,19 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
     # raises the signal again; the default action would end the process before the
     # batched log lines (`chassis.logs`) of the shutdown are written.
     signal.signal(signal.SIGTERM, _flush_logs_then_terminate)
-    uvicorn.Server(config).run()
+    ports = settings.listen_ports()
+    sockets = [_listen(settings.host, p) for p in ports] if len(ports) > 1 else None
+    uvicorn.Server(config).run(sockets=sockets)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to `host:port`, as uvicorn binds its own (uvicorn listens on it)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise SystemExit(f"mercato: cannot listen on {host}:{port}: {exc.strerror}") from None
+    return sock

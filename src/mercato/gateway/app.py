@@ -5,6 +5,7 @@ The middleware, outermost first:
     SecurityHeaders      security headers on every answer, errors included
     CORSMiddleware       only when `cors_origins` is set
     RequestMiddleware    the chassis: ids, trace context, 413/415, access log, metrics
+    OperatorGate         metrics, detailed health, docs: the operator port, or admins
     ProxyDispatch        /api/... and /.well-known/jwks.json -> Proxy (raw ASGI)
     (router)             /health, /health/live, /health/ready, /metrics
 
@@ -32,7 +33,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mercato.chassis import health
-from mercato.chassis.errors import MethodNotAllowed, NotFound, ProblemError, problem_response
+from mercato.chassis.errors import (
+    MethodNotAllowed,
+    NotFound,
+    ProblemError,
+    allowed_methods,
+    problem_response,
+)
 from mercato.chassis.events import Event
 from mercato.chassis.logs import configure_logging
 from mercato.chassis.metrics import HttpMetrics, metrics_endpoint
@@ -43,9 +50,10 @@ from mercato.gateway.denylist import RedisDenyList
 from mercato.gateway.forward import Forwarder
 from mercato.gateway.headers import ClientAddresses, SecurityHeaders
 from mercato.gateway.health import HealthAggregator
+from mercato.gateway.operator import OperatorGate
 from mercato.gateway.proxy import Proxy, ProxyDispatch
 from mercato.gateway.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
-from mercato.gateway.routing import JWKS_PATH, RouteTable
+from mercato.gateway.routing import JWKS_PATH, KeyedRoutes, RouteTable
 from mercato.gateway.settings import GatewaySettings, load_settings
 
 __all__ = ["SPEC", "create_app"]
@@ -94,7 +102,7 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 404:
         return problem_response(NotFound(f"Nothing is served at {request.url.path}."))
     if exc.status_code == 405:
-        return problem_response(MethodNotAllowed(headers=dict(exc.headers or {})))
+        return problem_response(MethodNotAllowed(headers={"Allow": allowed_methods(request)}))
     error = ProblemError(str(exc.detail))
     error.status, error.title = exc.status_code, str(exc.detail)
     return problem_response(error)
@@ -155,6 +163,7 @@ def create_app(
         addresses=ClientAddresses(settings.trusted_proxies),
         client_limit=(settings.client_rate, settings.client_burst),
         user_limit=(settings.user_rate, settings.user_burst),
+        keyed_routes=KeyedRoutes(settings.keyed_routes),
         registry=metrics.registry,
     )
     aggregator = HealthAggregator(
@@ -211,6 +220,13 @@ def create_app(
             metrics=metrics,
             max_body_bytes=settings.max_body_bytes,
             head_as_get=False,
+        ),
+        Middleware(
+            OperatorGate,
+            verifier=runtime.verifier,
+            operator_port=settings.operator_port,
+            operator_admins=settings.operator_admins,
+            public_docs=settings.docs_are_public,
         ),
         Middleware(ProxyDispatch, proxy=proxy),
     ]

@@ -141,11 +141,15 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = self.no_store_headers if self._no_store(scope["path"]) else self.headers
+        no_store = self._no_store(scope["path"])
+        extra = self.no_store_headers if no_store else self.headers
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), *extra]
+                headers = message.get("headers", ())
+                if no_store:  # the request middleware may have marked it already
+                    headers = [h for h in headers if h[0].lower() != b"cache-control"]
+                message["headers"] = [*headers, *extra]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -11,8 +11,10 @@ sees at once which service is down:
                               "instances": [{"url": "http://...", "status": "ok"},
                                             {"url": "http://...", "status": "unreachable"}]}}}
 
-The result is kept for `cache_seconds`, so a flood of `/health` calls does not
-become a flood of probes behind the gateway.
+Only operators (`gateway.operator`) see the instances; anyone else sees each
+service's status, never an internal address. The result is kept for
+`cache_seconds`, so a flood of `/health` calls does not become a flood of probes
+behind the gateway.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from starlette.responses import Response
 from mercato.chassis import context
 from mercato.chassis.balancing import Pool
 from mercato.gateway.forward import Forwarder
+from mercato.gateway.operator import OPERATOR_SCOPE_KEY
 from mercato.gateway.upstream import ConnectFailed, ExchangeFailed
 
 __all__ = ["HealthAggregator"]
@@ -90,6 +93,14 @@ class HealthAggregator:
             return code, document
 
     async def endpoint(self, request: Request) -> Response:
-        """`GET /health`."""
+        """`GET /health`: instances named only to operators (`gateway.operator`)."""
         code, document = await self.check()
+        if not request.scope.get(OPERATOR_SCOPE_KEY):
+            document = {
+                "status": document["status"],
+                "services": {
+                    name: {"status": entry["status"]}
+                    for name, entry in document["services"].items()
+                },
+            }
         return Response(orjson.dumps(document), status_code=code, media_type="application/json")

@@ -10,7 +10,8 @@ For each request `Proxy`:
 1. finds the service's route (404 problem for an unknown service);
 2. rewrites the headers in a single pass: hop-by-hop and forwarding headers and any
    client-sent `X-Mercato-*` identity header are dropped; `X-Forwarded-For/-Proto/-Host`,
-   `x-request-id` and `traceparent` are set;
+   `x-request-id` and `traceparent` are set; an `Idempotency-Key` makes a write
+   retryable only on the routes that honour one (`KeyedRoutes`);
 3. verifies a bearer token if one is sent (no token: the service decides);
 4. takes a token from the client's bucket and, for a write by a user, from the
    user's bucket; over the limit is a 429 with Retry-After (checked before a bad
@@ -45,7 +46,7 @@ from mercato.gateway.headers import (
     ClientAddresses,
 )
 from mercato.gateway.ratelimit import Bucket, RateLimiter
-from mercato.gateway.routing import RouteTable
+from mercato.gateway.routing import KeyedRoutes, RouteTable
 from mercato.gateway.upstream import Answer
 
 __all__ = ["WRITE_METHODS", "Proxy", "ProxyDispatch"]
@@ -67,14 +68,20 @@ class Proxy:
         addresses: ClientAddresses,
         client_limit: tuple[float, float] = (50.0, 100.0),
         user_limit: tuple[float, float] = (20.0, 40.0),
+        keyed_routes: KeyedRoutes | None = None,
         registry: CollectorRegistry | None = None,
     ) -> None:
         self.routes = routes
+        self.keyed_routes = keyed_routes or KeyedRoutes(())
         self.forwarder = forwarder
         self.verifier = verifier
         self.limiter = limiter
         self.addresses = addresses
         self.no_store_route = routes.routes.get("auth")  # SecurityHeaders: /api/auth
+        # The origins of every instance: no answer may name one to a client.
+        self.inside = tuple(
+            instance.url.encode() for pool in routes.pools() for instance in pool.instances
+        )
         self.client_limit = client_limit if client_limit[0] > 0 else None
         self.user_limit = user_limit if user_limit[0] > 0 else None
         self.rejected = Counter(
@@ -120,8 +127,9 @@ class Proxy:
                 continue
             if name == b"authorization":
                 authorization = value
-            elif name == b"idempotency-key":
-                idempotent = True
+            elif name == b"idempotency-key" and not idempotent:
+                # Retried only where the service keeps the key's promise.
+                idempotent = self.keyed_routes.match(method, path)
             headers.append((name.decode("latin-1"), value.decode("latin-1")))
         if connection is not None:
             named = {t.strip().lower() for t in connection.decode("latin-1").split(",")}
@@ -176,7 +184,12 @@ class Proxy:
             headers.append(("x-request-id", ctx.request_id))
             headers.append(("traceparent", ctx.traceparent))
 
-        body = await _read_body(receive) if has_body else None
+        body = None
+        if has_body:
+            body = await _read_body(receive)
+            if body is None:
+                self.rejected.labels("client_gone").inc()
+                return
         raw_path: bytes | None = scope.get("raw_path")
         target = raw_path.split(b"?", 1)[0].decode("latin-1") if raw_path else quote(path)
         query: bytes = scope.get("query_string", b"")
@@ -196,7 +209,7 @@ class Proxy:
             await _problem(scope, receive, send, outcome)
             return
         dropped = NO_STORE_RESPONSE_DROPPED if route is self.no_store_route else RESPONSE_DROPPED
-        await _relay(send, outcome, head=method == "HEAD", dropped=dropped)
+        await _relay(send, outcome, head=method == "HEAD", dropped=dropped, inside=self.inside)
 
     async def _take(self, client: str, principal: Principal | None, method: str) -> float:
         buckets: list[Bucket] = []
@@ -224,21 +237,35 @@ class ProxyDispatch:
             await self.app(scope, receive, send)
 
 
-async def _read_body(receive: Receive) -> bytes:
-    """The whole request body (the request middleware bounds its size)."""
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole request body (the request middleware bounds its size).
+
+    None when the client went away (or its body stopped arriving) before the end:
+    a part of a body is never forwarded as if it were the whole.
+    """
     chunks: list[bytes] = []
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            break
+            return None
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
+            return b"".join(chunks)
 
 
-async def _relay(send: Send, answer: Answer, *, head: bool, dropped: frozenset[bytes]) -> None:
-    """Send an upstream's answer on, minus hop-by-hop headers and those in `dropped`."""
+async def _relay(
+    send: Send,
+    answer: Answer,
+    *,
+    head: bool,
+    dropped: frozenset[bytes],
+    inside: tuple[bytes, ...],
+) -> None:
+    """Send an upstream's answer on, minus hop-by-hop headers and those in `dropped`.
+
+    A `Location` naming an instance's own origin (`inside`) is made relative: the
+    client sees the gateway's paths, never an internal host or port.
+    """
     headers: list[tuple[bytes, bytes]] = []
     length: bytes | None = None
     named: set[bytes] | None = None
@@ -250,7 +277,10 @@ async def _relay(send: Send, answer: Answer, *, head: bool, dropped: frozenset[b
             elif lowered == b"connection":
                 named = {t.strip().lower() for t in value.split(b",")}
             continue
-        headers.append((lowered, value))
+        if lowered == b"location" and value.startswith(inside):
+            headers.append((lowered, _relative(value, inside)))
+        else:
+            headers.append((lowered, value))
     if named:
         headers = [h for h in headers if h[0] not in named]
     if head:
@@ -260,6 +290,15 @@ async def _relay(send: Send, answer: Answer, *, head: bool, dropped: frozenset[b
         headers.append((b"content-length", str(len(answer.body)).encode()))
     await send({"type": "http.response.start", "status": answer.status, "headers": headers})
     await send({"type": "http.response.body", "body": b"" if head else answer.body})
+
+
+def _relative(location: bytes, inside: tuple[bytes, ...]) -> bytes:
+    """`location` without the internal origin it starts with, as a path from the root."""
+    for origin in inside:
+        rest = location[len(origin) :]
+        if location.startswith(origin) and (not rest or rest[:1] in (b"/", b"?", b"#")):
+            return rest if rest.startswith(b"/") else b"/" + rest
+    return location  # another port that merely begins like an instance's
 
 
 async def _problem(scope: Scope, receive: Receive, send: Send, error: ProblemError) -> None:

@@ -11,16 +11,23 @@ checks.
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from mercato.chassis.balancing import Clock, Pool
 
-__all__ = ["API_PREFIX", "JWKS_PATH", "Route", "RouteTable"]
+__all__ = ["API_PREFIX", "DEFAULT_KEYED_ROUTES", "JWKS_PATH", "KeyedRoutes", "Route", "RouteTable"]
 
 API_PREFIX = "/api/"
 JWKS_PATH = "/.well-known/jwks.json"
+# The writes whose service answers a repeated Idempotency-Key with the first outcome.
+DEFAULT_KEYED_ROUTES = (
+    "POST /api/orders",
+    "POST /api/payments/charges",
+    "POST /api/payments/*/refunds",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,3 +94,24 @@ class RouteTable:
     def pools(self) -> list[Pool]:
         """Every service's pool (for the aggregated health page)."""
         return [route.pool for route in self.routes.values()]
+
+
+class KeyedRoutes:
+    """The writes that honour an `Idempotency-Key`, so the gateway may retry them.
+
+    Each entry is `METHOD /path`, a `*` standing for one path segment. A key sent to
+    another route proves nothing: retrying such a write could do it twice.
+    """
+
+    def __init__(self, entries: Iterable[str]) -> None:
+        self.patterns: dict[str, list[re.Pattern[str]]] = {}
+        for entry in entries:
+            method, _, path = entry.strip().partition(" ")
+            segments = (r"[^/]+" if part == "*" else re.escape(part) for part in path.split("/"))
+            self.patterns.setdefault(method.upper(), []).append(
+                re.compile("/".join(segments) + r"/?\Z")
+            )
+
+    def match(self, method: str, path: str) -> bool:
+        """Whether a `method` to `path` with a key may be sent twice."""
+        return any(p.match(path) for p in self.patterns.get(method, ()))

@@ -26,6 +26,7 @@ from pydantic import Field, field_validator
 from mercato.chassis.balancing import base_url
 from mercato.chassis.config import ServiceSettings
 from mercato.chassis.config import load_settings as load_service_settings
+from mercato.gateway.routing import DEFAULT_KEYED_ROUTES
 
 __all__ = [
     "SERVICE_PORT_OFFSETS",
@@ -139,6 +140,29 @@ class GatewaySettings(ServiceSettings):
         default=(), description="Addresses/networks whose X-Forwarded-For is believed."
     )
     cors_origins: tuple[str, ...] = Field(default=(), description="Allowed CORS origins.")
+    operator_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="A second port serving metrics, detailed health and docs (0: none).",
+    )
+    operator_admins: bool = Field(
+        default=True, description="An admin's token opens the operators' paths on the port."
+    )
+    public_docs: bool | None = Field(
+        default=None,
+        description="Serve the API documents to anyone (default: in development only).",
+    )
+    keyed_routes: tuple[str, ...] = Field(
+        default=DEFAULT_KEYED_ROUTES,
+        description="METHOD /path,... whose Idempotency-Key lets the gateway retry a write.",
+    )
+    # The public door is stricter than the services behind it, which must take the
+    # head the gateway forwards (the client's and the gateway's own headers).
+    http_max_head_bytes: int = Field(default=32768, ge=1024, description="431 beyond.")
+    http_max_connections_per_client: int = Field(
+        default=256, ge=0, description="Open connections from one address (0: no bound)."
+    )
     hsts: bool = False
     health_timeout: float = Field(default=2.0, gt=0)
     health_cache_seconds: float = Field(default=1.0, ge=0)
@@ -168,6 +192,16 @@ class GatewaySettings(ServiceSettings):
                 raise ValueError(f"{item!r} is not an IP address or network") from None
         return value
 
+    @field_validator("keyed_routes", mode="before")
+    @classmethod
+    def _keyed_routes(cls, value: Any) -> Any:
+        value = _split(value)
+        for entry in value:
+            method, _, path = str(entry).strip().partition(" ")
+            if not re.fullmatch(r"[A-Z]+", method) or not path.startswith("/"):
+                raise ValueError(f"{entry!r} must be written 'METHOD /path' (* for a segment)")
+        return value
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _cors_origins(cls, value: Any) -> Any:
@@ -176,6 +210,15 @@ class GatewaySettings(ServiceSettings):
             if origin != "*" and not re.match(r"^https?://[^/\s]+$", str(origin)):
                 raise ValueError(f"{origin!r} is not an origin (scheme://host[:port]) or *")
         return value
+
+    @property
+    def docs_are_public(self) -> bool:
+        """Whether anyone may read the API documents: `public_docs`, else development."""
+        return self.env == "development" if self.public_docs is None else self.public_docs
+
+    def listen_ports(self) -> tuple[int, ...]:
+        """The public port, and the operator port when there is one."""
+        return (self.port, self.operator_port) if self.operator_port else (self.port,)
 
     def pools(self) -> dict[str, tuple[str, ...]]:
         """Service -> instance origins: `upstreams`, or the conventional local ports."""

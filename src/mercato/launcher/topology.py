@@ -11,6 +11,7 @@ reverse. `Layout` is one concrete deployment on a laptop (base port, data direct
 replicas, broker, client secrets) and computes each process's environment:
 
     port(service, i)  = P + offset + (i - 1)        # replica i, counted from 1
+    operator port     = P + 100 (+ i - 1)           # the gateway's metrics, health, docs
     broker            = nats://127.0.0.1:(P + 242)  # unless MERCATO_BROKER_URL is set
     bus namespace     = MERCATO                     # unless MERCATO_BUS_NAMESPACE is set
 
@@ -38,6 +39,7 @@ __all__ = [
     "BROKER_OFFSET",
     "HOST",
     "MAX_REPLICAS",
+    "OPERATOR_OFFSET",
     "SERVICES",
     "Instance",
     "Layout",
@@ -49,6 +51,7 @@ __all__ = [
 
 HOST = "127.0.0.1"
 BROKER_OFFSET = 242
+OPERATOR_OFFSET = 100  # the gateway's operator port: P + 100
 MAX_REPLICAS = 9  # service offsets are 10 apart
 
 S = TypeVar("S", bound=ServiceSettings)
@@ -237,9 +240,16 @@ class Layout:
         """Every service instance, in declaration order."""
         return [inst for svc in SERVICES for inst in self.instances(svc)]
 
+    @staticmethod
+    def operator_port(instance: Instance) -> int:
+        """The operator port of a gateway instance (metrics, detailed health, docs)."""
+        return instance.port + OPERATOR_OFFSET
+
     def ports(self) -> dict[int, str]:
         """Every port this layout listens on, with what listens there."""
         ports = {inst.port: inst.name for inst in self.all_instances()}
+        for inst in self.instances(service("gateway")):
+            ports[self.operator_port(inst)] = f"{inst.name} (operator)"
         if self.embedded_broker:
             ports[self.broker_port] = "nats"
         return ports
@@ -266,6 +276,8 @@ class Layout:
         if svc.broker:
             env["MERCATO_BROKER_URL"] = self.broker_url
             env["MERCATO_BUS_NAMESPACE"] = self.bus_namespace
+        if svc.is_gateway:
+            env[prefix + "OPERATOR_PORT"] = str(self.operator_port(instance))
         if svc.name in self.secrets:
             env[prefix + "CLIENT_SECRET"] = self.secrets[svc.name]
         env.update(svc.env(self))

@@ -34,7 +34,7 @@ from mercato.launcher.errors import LauncherError, StartupError
 from mercato.launcher.ports import check_ports
 from mercato.launcher.probe import http_ok, nats_ok
 from mercato.launcher.supervisor import Child, ProcessSpec, Supervisor
-from mercato.launcher.topology import HOST, SERVICES, Instance, Layout, stages
+from mercato.launcher.topology import HOST, SERVICES, Instance, Layout, service, stages
 
 __all__ = ["GRACE_SECONDS", "STARTUP_TIMEOUT", "run_dir", "up"]
 
@@ -132,6 +132,8 @@ def _announce(layout: Layout, console: Console, seconds: float) -> None:
     console.say(f"ready in {seconds:.1f} s")
     console.say(f"  {'gateway':<{width}}{gateway}")
     console.say(f"  {'JWKS':<{width}}{gateway}/.well-known/jwks.json")
+    operator = f"http://{HOST}:{layout.operator_port(layout.instances(service('gateway'))[0])}"
+    console.say(f"  {'operator':<{width}}{operator}/metrics, {operator}/health")
     for svc in SERVICES:
         if svc.is_gateway:
             continue
