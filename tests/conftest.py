@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import gc
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from tests.e2e.system import REPORTS, admin, customer, shop, system
 from tests.support import TokenFactory, running
+
+# The running system's fixtures, for every level that drives it (see tests.e2e.system).
+__all__ = ["admin", "customer", "shop", "system"]
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Remember each phase's report on the item, for `print_launcher_log`."""
+    report = yield
+    item.stash.setdefault(REPORTS, {})[report.when] = report
+    return report
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

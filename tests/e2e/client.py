@@ -23,6 +23,9 @@ from tests.e2e.brokers import BrokerControl
 __all__ = [
     "ADMIN_EMAIL",
     "ADMIN_PASSWORD",
+    "EDGE_BODY_TIMEOUT",
+    "EDGE_HEAD_TIMEOUT",
+    "EDGE_KEEPALIVE_TIMEOUT",
     "EVENT_ACK_WAIT_SECONDS",
     "PASSWORD",
     "RESTART_TIMEOUT",
@@ -46,6 +49,10 @@ SAGA_STALE_SECONDS = 2.0
 # NATS delivers an event again when a consumer has not acknowledged it within this
 # (30 s by default), so an event a killed consumer held comes back within seconds.
 EVENT_ACK_WAIT_SECONDS = 5.0
+# The e2e gateway's bounds on slow clients (its defaults are 10, 10 and 30 s).
+EDGE_HEAD_TIMEOUT = 2.0
+EDGE_BODY_TIMEOUT = 2.0
+EDGE_KEEPALIVE_TIMEOUT = 5.0
 TERMINAL = {"confirmed", "payment_failed", "out_of_stock", "cancelled"}  # settled orders
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "E2e-Admin-Passw0rd!"
