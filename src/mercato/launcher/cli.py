@@ -1,6 +1,6 @@
 """The `mercato` command line (argparse): parse, call the launcher, report in one line.
 
-    mercato up [--port 8000] [--data-dir .mercato] [--replicas catalog=3 ...] [--no-demo]
+    mercato up [--port 8000] [--data-dir .mercato] [--replicas catalog=3 ...] [--no-demo] [--tls]
     mercato run SERVICE
     mercato create-admin --email E [--password P]
     mercato import-products PATH
@@ -50,6 +50,7 @@ def _layout(args: argparse.Namespace) -> Layout:
         data_dir=args.data_dir,
         replicas=getattr(args, "replicas", None) or (),
         demo=not getattr(args, "no_demo", False),
+        tls=getattr(args, "tls", False),
         environ=os.environ,
     )
 
@@ -128,6 +129,11 @@ def _parser() -> argparse.ArgumentParser:
         help="run N instances of a service (env MERCATO_REPLICAS=catalog=3,users=2)",
     )
     up.add_argument("--no-demo", action="store_true", help="do not load the demo catalog")
+    up.add_argument(
+        "--tls",
+        action="store_true",
+        help="HTTPS, and mutual TLS between services, with a development CA (env MERCATO_TLS)",
+    )
 
     run = sub.add_parser("run", help="run one service (what a container runs)")
     run.add_argument("service", metavar="SERVICE", help=names)
