@@ -36,8 +36,9 @@ def _read(path: Path) -> bytes:
 
 def check_certificate(path: Path) -> Path:
     """That `path` holds a PEM certificate (chain) still valid now; returns `path`."""
+    data = _read(path)
     try:
-        certificates = x509.load_pem_x509_certificates(_read(path))
+        certificates = x509.load_pem_x509_certificates(data)
     except ValueError:
         raise ValueError(f"{path} holds no PEM certificate") from None
     expires = certificates[0].not_valid_after_utc
