@@ -163,3 +163,12 @@ def test_the_tls_flag_is_in_the_up_command(capsys: pytest.CaptureFixture[str]) -
     with pytest.raises(SystemExit):
         main(["up", "--help"])
     assert "--tls" in capsys.readouterr().out
+
+
+def test_the_certificates_command_writes_what_compose_mounts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["certificates", str(tmp_path / "tls")]) == 0
+    assert f"CA: {tmp_path / 'tls' / 'ca.pem'}" in capsys.readouterr().out
+    for name in NAMES:
+        _handshake(_server(tmp_path / "tls", name), _client(tmp_path / "tls", LAUNCHER), name)

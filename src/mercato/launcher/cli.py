@@ -6,6 +6,7 @@
     mercato import-products PATH
     mercato migrate SERVICE
     mercato dead-letters list | replay ID
+    mercato certificates DIR
 
 Every problem the user can fix is reported as one line `mercato: <message>` on
 stderr, without a traceback: exit code 2 for bad options and configuration, 1 when
@@ -25,6 +26,7 @@ from typing import NoReturn
 from mercato import __version__
 from mercato.chassis.config import SettingsError
 from mercato.launcher import commands
+from mercato.launcher.certificates import development_certificates
 from mercato.launcher.errors import LauncherError
 from mercato.launcher.options import DEFAULT_DATA_DIR, DEFAULT_PORT, build_layout
 from mercato.launcher.topology import SERVICES, Layout
@@ -93,6 +95,12 @@ def _dead_letters(args: argparse.Namespace) -> int:
     return 0
 
 
+def _certificates(args: argparse.Namespace) -> int:
+    files = development_certificates(Path(args.dir), [s.name for s in SERVICES])
+    print(f"development CA and certificates in {files.directory} (CA: {files.ca})")
+    return 0
+
+
 def _common() -> _Parser:
     common = _Parser(add_help=False)
     common.add_argument(
@@ -154,6 +162,13 @@ def _parser() -> argparse.ArgumentParser:
     actions.add_parser("list", help="list the dead letters")
     replay = actions.add_parser("replay", help="publish a dead letter's event again")
     replay.add_argument("id", metavar="ID")
+
+    certificates = sub.add_parser(
+        "certificates",
+        help="write a development CA and a certificate per service (e.g. for compose)",
+    )
+    certificates.add_argument("dir", metavar="DIR", help="where to write them (made 0700)")
+    certificates.set_defaults(handler=_certificates)
     return parser
 
 
