@@ -72,6 +72,7 @@ def mtls_users(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[i
         "MERCATO_USERS_TLS_CERTFILE": str(pki.cert("server")),
         "MERCATO_USERS_TLS_KEYFILE": str(pki.key("server")),
         "MERCATO_USERS_TLS_CA_FILE": str(pki.ca),
+        "MERCATO_USERS_AUTH_URL": "https://127.0.0.1:1",  # not called by these tests
     }
     command = [sys.executable, "-m", "mercato", "run", "users"]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
@@ -116,6 +117,7 @@ def _caller_settings(pki: Pki, certificate: str) -> ServiceSettings:
             "MERCATO_ORDERS_TLS_CERTFILE": str(pki.cert(certificate)),
             "MERCATO_ORDERS_TLS_KEYFILE": str(pki.key(certificate)),
             "MERCATO_ORDERS_TLS_CA_FILE": str(pki.ca),
+            "MERCATO_ORDERS_AUTH_URL": "https://127.0.0.1:1",
         },
     )
 

@@ -22,12 +22,17 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     return make_pki(tmp_path_factory.mktemp("pki"))
 
 
+AUTH = "https://127.0.0.1:8110"  # under mutual TLS, auth too is reached over https://
+
+
 def _service(**environ: str | Path) -> ServiceSettings:
-    return load_settings(ServiceSettings, "users", {k: str(v) for k, v in environ.items()})
+    values = {"MERCATO_AUTH_URL": AUTH} | {k: str(v) for k, v in environ.items()}
+    return load_settings(ServiceSettings, "users", values)
 
 
 def _gateway(**environ: str | Path) -> GatewaySettings:
-    return load_settings(GatewaySettings, "gateway", {k: str(v) for k, v in environ.items()})
+    values = {"MERCATO_AUTH_URL": AUTH} | {k: str(v) for k, v in environ.items()}
+    return load_settings(GatewaySettings, "gateway", values)
 
 
 def _error(load: object, **environ: str | Path) -> str:
@@ -215,4 +220,25 @@ def test_mutual_tls_needs_a_certificate_to_present(pki: Pki) -> None:
     assert _error(_gateway, MERCATO_TLS_CA_FILE=pki.ca) == (
         "MERCATO_TLS_CA_FILE: mutual TLS needs a certificate to present:"
         " set MERCATO_GATEWAY_TLS_CLIENT_CERTFILE and MERCATO_GATEWAY_TLS_CLIENT_KEYFILE"
+    )
+
+
+def test_mutual_tls_refuses_a_plain_url_to_auth_or_an_upstream(pki: Pki) -> None:
+    server = {
+        "MERCATO_USERS_TLS_CERTFILE": pki.cert("server"),
+        "MERCATO_USERS_TLS_KEYFILE": pki.key("server"),
+        "MERCATO_TLS_CA_FILE": pki.ca,
+    }
+    assert _error(_service, **server, MERCATO_AUTH_URL="http://auth:8000") == (
+        "MERCATO_TLS_CA_FILE: mutual TLS, but MERCATO_USERS_AUTH_URL is http://: use https://"
+    )
+    message = _error(
+        _gateway,
+        MERCATO_GATEWAY_TLS_CLIENT_CERTFILE=pki.cert("client"),
+        MERCATO_GATEWAY_TLS_CLIENT_KEYFILE=pki.key("client"),
+        MERCATO_TLS_CA_FILE=pki.ca,
+        MERCATO_GATEWAY_UPSTREAMS="auth=https://auth:8000,catalog=https://c1:8000|http://c2:8000",
+    )
+    assert message.startswith(
+        "MERCATO_GATEWAY_UPSTREAMS: catalog: mutual TLS (TLS_CA_FILE) needs https:// URLs"
     )

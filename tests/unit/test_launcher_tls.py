@@ -78,6 +78,7 @@ def test_every_service_gets_a_certificate_its_peers_and_the_probes_accept(tmp_pa
             "MERCATO_USERS_TLS_CERTFILE": str(files.certificate("users")),
             "MERCATO_USERS_TLS_KEYFILE": str(files.key("users")),
             "MERCATO_USERS_TLS_CA_FILE": str(files.ca),
+            "MERCATO_USERS_AUTH_URL": "https://127.0.0.1:8110",
         },
     )
     assert settings.tls_clients_ca == str(files.ca)

@@ -162,6 +162,12 @@ class ServiceSettings(BaseModel):
             raise ValueError(
                 "mutual TLS needs a certificate to present: set {} and {}".format(*wanted)
             )
+        # A service under mutual TLS answers no plain request: a plain URL would fail
+        # at every call (or, to a server left without TLS, send tokens in the clear).
+        if str(info.data.get("auth_url", "")).startswith("http://"):
+            raise ValueError(
+                f"mutual TLS, but {_variable(info, 'auth_url')} is http://: use https://"
+            )
         return value
 
     @field_validator("bus_namespace")

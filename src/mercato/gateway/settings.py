@@ -159,9 +159,13 @@ class GatewaySettings(ServiceSettings):
 
     @field_validator("upstreams", mode="before")
     @classmethod
-    def _upstreams(cls, value: Any) -> Any:
+    def _upstreams(cls, value: Any, info: ValidationInfo) -> Any:
         if isinstance(value, str | Mapping):
-            return parse_upstreams(value)
+            value = parse_upstreams(value)
+        if info.data.get("tls_ca_file") is not None:  # mutual TLS: no plain hop
+            for service, urls in value.items():
+                if any(url.startswith("http://") for url in urls):
+                    raise ValueError(f"{service}: mutual TLS (TLS_CA_FILE) needs https:// URLs")
         return value
 
     @field_validator("hsts", mode="before")
