@@ -10,12 +10,14 @@ line naming the variable; the CLI prints it and exits non-zero.
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from mercato.chassis import tls
 from mercato.chassis.bus_names import DEFAULT_NAMESPACE, check_namespace
 
 __all__ = ["MAX_DURATION_SECONDS", "ServiceSettings", "SettingsError", "env_names", "load_settings"]
@@ -38,6 +40,10 @@ class ServiceSettings(BaseModel):
     """Settings shared by every service; a service subclasses this to add its own."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
+
+    # Whether, given `tls_ca_file`, this process requires client certificates signed by
+    # it. The gateway's subclass says no: it is the public door, and browsers have none.
+    VERIFIES_CLIENTS: ClassVar[bool] = True
 
     service: str = Field(default="", description="Service name, set by the loader.")
     env: Literal["development", "production"] = "development"
@@ -102,6 +108,90 @@ class ServiceSettings(BaseModel):
     )
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
     run_migrations: bool = True
+    # TLS (see `mercato.chassis.tls`). The fields are checked in this order, so that a
+    # validator sees the fields above it: a key is checked against its certificate.
+    tls_certfile: Path | None = Field(
+        default=None, description="PEM certificate (chain) this process serves HTTPS with."
+    )
+    tls_keyfile: Path | None = Field(
+        default=None, validate_default=True, description="The unencrypted PEM key of tls_certfile."
+    )
+    tls_client_certfile: Path | None = Field(
+        default=None,
+        description="The certificate presented when calling services (default: tls_certfile).",
+    )
+    tls_client_keyfile: Path | None = Field(
+        default=None, validate_default=True, description="The key of tls_client_certfile."
+    )
+    tls_ca_file: Path | None = Field(
+        default=None,
+        validate_default=True,
+        description=(
+            "CA of service-to-service TLS: called services are verified against it, and "
+            "a service requires client certificates it signed (mutual TLS)."
+        ),
+    )
+
+    @field_validator(
+        "tls_certfile",
+        "tls_keyfile",
+        "tls_client_certfile",
+        "tls_client_keyfile",
+        "tls_ca_file",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value  # compose's `${VAR:-}`, an unset secret
+
+    @field_validator("tls_certfile", "tls_client_certfile")
+    @classmethod
+    def _certificate(cls, value: Path | None) -> Path | None:
+        return None if value is None else tls.check_certificate(value)
+
+    @field_validator("tls_keyfile", "tls_client_keyfile")
+    @classmethod
+    def _key(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        certificate_field = str(info.field_name).replace("keyfile", "certfile")
+        if certificate_field not in info.data:
+            return value  # the certificate itself was refused: that is the error to show
+        certificate = info.data[certificate_field]
+        if certificate is None and value is not None:
+            raise ValueError(
+                f"a key without its certificate: set {_variable(info, certificate_field)}"
+            )
+        if certificate is not None and value is None:
+            raise ValueError(f"the key of {_variable(info, certificate_field)} is needed too")
+        if certificate is not None and value is not None:
+            tls.check_key_pair(certificate, value)
+        return value
+
+    @field_validator("tls_ca_file")
+    @classmethod
+    def _ca_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return None
+        tls.check_ca_file(value)
+        fields = ("tls_certfile", "tls_keyfile", "tls_client_certfile", "tls_client_keyfile")
+        if not all(name in info.data for name in fields):
+            return value  # a certificate or key was refused: that is the error to show
+        if cls.VERIFIES_CLIENTS and info.data["tls_certfile"] is None:
+            wanted = _variable(info, "tls_certfile"), _variable(info, "tls_keyfile")
+            raise ValueError(
+                "mutual TLS needs this service's certificate: set {} and {}".format(*wanted)
+            )
+        if info.data["tls_certfile"] is None and info.data["tls_client_certfile"] is None:
+            wanted = _variable(info, "tls_client_certfile"), _variable(info, "tls_client_keyfile")
+            raise ValueError(
+                "mutual TLS needs a certificate to present: set {} and {}".format(*wanted)
+            )
+        # A service under mutual TLS answers no plain request: a plain URL would fail
+        # at every call (or, to a server left without TLS, send tokens in the clear).
+        if str(info.data.get("auth_url", "")).startswith("http://"):
+            raise ValueError(
+                f"mutual TLS, but {_variable(info, 'auth_url')} is http://: use https://"
+            )
+        return value
 
     @field_validator("bus_namespace")
     @classmethod
@@ -123,6 +213,31 @@ class ServiceSettings(BaseModel):
         return (self.port,)
 
     @property
+    def tls_client_certificate(self) -> tuple[Path, Path] | None:
+        """The (certificate, key) presented when calling services, if any."""
+        if self.tls_client_certfile is not None and self.tls_client_keyfile is not None:
+            return self.tls_client_certfile, self.tls_client_keyfile
+        if self.tls_certfile is not None and self.tls_keyfile is not None:
+            return self.tls_certfile, self.tls_keyfile
+        return None
+
+    @property
+    def tls_clients_ca(self) -> str | None:
+        """The CA a client certificate must be signed by (uvicorn's `ssl_ca_certs`), if any."""
+        if self.VERIFIES_CLIENTS and self.tls_certfile is not None and self.tls_ca_file:
+            return str(self.tls_ca_file)
+        return None
+
+    @property
+    def tls_cert_reqs(self) -> ssl.VerifyMode:
+        """uvicorn's `ssl_cert_reqs`: required client certificates under mutual TLS."""
+        return ssl.CERT_REQUIRED if self.tls_clients_ca else ssl.CERT_NONE
+
+    def tls_client_context(self) -> ssl.SSLContext | None:
+        """The context of this process's HTTPS calls to services (None: the defaults)."""
+        return tls.client_context(self.tls_ca_file, self.tls_client_certificate)
+
+    @property
     def sqlalchemy_url(self) -> str:
         """The database URL, defaulting to a WAL SQLite file per service."""
         if self.database_url:
@@ -141,6 +256,11 @@ class ServiceSettings(BaseModel):
 
 
 S = TypeVar("S", bound=ServiceSettings)
+
+
+def _variable(info: ValidationInfo, field: str) -> str:
+    """The variable that sets `field` of the service being validated, for a message."""
+    return env_names(str(info.data.get("service") or "<service>"), field)[0]
 
 
 def env_names(service: str, field: str) -> tuple[str, str]:
@@ -171,7 +291,10 @@ def load_settings(
         name = origin.get(field, env_names(service, field)[0])
         got = values.get(field)
         sensitive = any(word in field for word in _SENSITIVE)
+        # A TLS file's message names the file already.
         shown = f" (got {got!r})" if got is not None and not sensitive else ""
+        if field.startswith("tls_"):
+            shown = ""
         message = error["msg"].removeprefix("Value error, ")  # pydantic's, for our own checks
         raise SettingsError(f"{name}: {message}{shown}") from None
     if settings.env == "production":

@@ -23,7 +23,10 @@
   be opened fails over to another instance at once (whatever the method: nothing
   was sent), and a retry of an idempotent call goes to another instance too;
 - the request id and traceparent of the current request, and a service token whose
-  audience is the target (from `token_provider`), on every call.
+  audience is the target (from `token_provider`), on every call;
+- HTTPS to `https://` targets with the given `ssl` context (`chassis.tls`): under
+  mutual TLS it verifies the targets against the services' CA and presents this
+  process's certificate; without one, aiohttp's default (the system's trust store).
 
 Failures are problem errors (defined, with `ServiceResponse`, in
 `mercato.chassis.service_responses`), so a route that lets them propagate answers
@@ -44,6 +47,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
@@ -123,6 +127,7 @@ class ServiceClient:
         pool_limit: int = 100,
         keepalive_timeout: float = 30.0,
         breaker_clock: Callable[[], float] = time.monotonic,
+        ssl: ssl.SSLContext | None = None,
     ) -> None:
         """Configure the client; no connection is opened before `start()`.
 
@@ -134,7 +139,8 @@ class ServiceClient:
         `reset_timeout` seconds; `token_provider(target)` gives the bearer token of a
         call; `pool_limit` caps open connections and `keepalive_timeout` is how long an
         idle one is kept; `breaker_clock` is the breakers' clock (tests inject one;
-        it may also be set on the client before its first call).
+        it may also be set on the client before its first call); `ssl` is the context
+        of `https://` calls (None: aiohttp's default verification).
         """
         if timeout <= 0 or connect_timeout <= 0:
             raise ValueError("timeouts must be positive")
@@ -154,6 +160,7 @@ class ServiceClient:
         self.pool_limit = pool_limit
         self.keepalive_timeout = keepalive_timeout
         self.breaker_clock = breaker_clock
+        self.ssl = ssl
         self._breakers: dict[str, CircuitBreaker] = {}
         self._session: aiohttp.ClientSession | None = None
         self._random = random.Random()
@@ -168,6 +175,7 @@ class ServiceClient:
             limit=self.pool_limit,
             keepalive_timeout=self.keepalive_timeout,
             ttl_dns_cache=300,
+            ssl=self.ssl if self.ssl is not None else True,
         )
         self._session = aiohttp.ClientSession(
             connector=connector,

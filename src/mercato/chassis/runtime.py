@@ -89,7 +89,10 @@ class Runtime:
             Outbox(spec.event_tables, source=spec.name) if spec.event_tables else None
         )
         self.revocations = RevocationList()
-        self.http = ServiceClient(token_provider=self._service_token)
+        # JWKS and service-token fetches go through it too, so they share its TLS.
+        self.http = ServiceClient(
+            token_provider=self._service_token, ssl=settings.tls_client_context()
+        )
         self.tokens = ServiceTokenProvider(
             self.http,
             auth_url=settings.auth_url,

@@ -84,6 +84,14 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
         proxy_headers=False,
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) or None,
         backlog=2048,
+        # HTTPS when given a certificate; mutual TLS when a service is given a CA too
+        # (`ServiceSettings.tls_*`). No cipher string: Python's defaults (forward
+        # secrecy, no SHA-1 MACs, TLS 1.2 at least), not older uvicorns' "TLSv1".
+        ssl_certfile=settings.tls_certfile,
+        ssl_keyfile=settings.tls_keyfile,
+        ssl_ca_certs=settings.tls_clients_ca,
+        ssl_cert_reqs=settings.tls_cert_reqs,
+        ssl_ciphers=None,
     )
     # The JSON lines never show the caller's file, thread or process, so a served
     # process's records need not collect them: the logging HOWTO's "Optimization"

@@ -153,6 +153,7 @@ def create_app(
         attempt_timeout=settings.attempt_timeout,
         pool_limit=settings.pool_limit,
         registry=metrics.registry,
+        ssl=settings.tls_client_context(),
     )
     limiter = _limiter(settings)
     proxy = Proxy(

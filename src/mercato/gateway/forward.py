@@ -24,6 +24,7 @@ cannot be framed (a line break in a value: nothing is sent).
 from __future__ import annotations
 
 import logging
+import ssl
 import time
 from collections.abc import Sequence
 
@@ -54,8 +55,10 @@ class Forwarder:
         pool_limit: int = 1000,
         keepalive_timeout: float = 15.0,
         registry: CollectorRegistry | None = None,
+        ssl: ssl.SSLContext | None = None,
     ) -> None:
         self.connect_timeout = connect_timeout
+        self.ssl = ssl  # of https:// instances (`UpstreamPool`)
         self.attempt_timeout = attempt_timeout
         self.pool_limit = pool_limit
         self.keepalive_timeout = keepalive_timeout
@@ -74,6 +77,7 @@ class Forwarder:
                 connect_timeout=self.connect_timeout,
                 keepalive_timeout=self.keepalive_timeout,
                 limit=self.pool_limit,
+                ssl=self.ssl,
             )
 
     async def close(self) -> None:

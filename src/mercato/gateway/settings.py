@@ -10,7 +10,13 @@ List-like values are written the way a shell user would:
 
 A bad value stops the gateway at start with a one-line `SettingsError` naming the
 variable. When `upstreams` is empty every service is expected on the conventional
-port of this gateway's `port` (auth on P+110, users on P+120, ...).
+port of this gateway's `port` (auth on P+110, users on P+120, ...), over HTTPS when
+`tls_ca_file` is set.
+
+TLS: with `MERCATO_GATEWAY_TLS_CERTFILE` and `_TLS_KEYFILE` the gateway serves HTTPS,
+and `hsts` is on unless `MERCATO_GATEWAY_HSTS=false`; unlike a service it never asks
+its clients for a certificate. With `MERCATO_GATEWAY_TLS_CA_FILE` it calls the
+services over mutual TLS, presenting `_TLS_CLIENT_CERTFILE` (else its served one).
 """
 
 from __future__ import annotations
@@ -18,10 +24,10 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from mercato.chassis.balancing import base_url
 from mercato.chassis.config import ServiceSettings
@@ -116,6 +122,10 @@ def _split(value: Any) -> Any:
 class GatewaySettings(ServiceSettings):
     """Settings of the gateway; see the module docstring for the value formats."""
 
+    # The public door: its clients (browsers, apps) have no certificates to present.
+    # With `tls_ca_file` it still calls the services over mutual TLS.
+    VERIFIES_CLIENTS: ClassVar[bool] = False
+
     upstreams: dict[str, tuple[str, ...]] = Field(
         default_factory=dict,
         description="service=url|url,...; empty: the conventional ports of `port`.",
@@ -163,15 +173,30 @@ class GatewaySettings(ServiceSettings):
     http_max_connections_per_client: int = Field(
         default=256, ge=0, description="Open connections from one address (0: no bound)."
     )
-    hsts: bool = False
+    hsts: bool = Field(
+        default=None,  # resolved by _hsts below
+        validate_default=True,
+        description="Strict-Transport-Security on every answer (default: on when serving TLS).",
+    )
     health_timeout: float = Field(default=2.0, gt=0)
     health_cache_seconds: float = Field(default=1.0, ge=0)
 
     @field_validator("upstreams", mode="before")
     @classmethod
-    def _upstreams(cls, value: Any) -> Any:
+    def _upstreams(cls, value: Any, info: ValidationInfo) -> Any:
         if isinstance(value, str | Mapping):
-            return parse_upstreams(value)
+            value = parse_upstreams(value)
+        if info.data.get("tls_ca_file") is not None:  # mutual TLS: no plain hop
+            for service, urls in value.items():
+                if any(url.startswith("http://") for url in urls):
+                    raise ValueError(f"{service}: mutual TLS (TLS_CA_FILE) needs https:// URLs")
+        return value
+
+    @field_validator("hsts", mode="before")
+    @classmethod
+    def _hsts(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None:  # not set: on exactly when this gateway serves HTTPS
+            return info.data.get("tls_certfile") is not None
         return value
 
     @field_validator("route_timeouts", mode="before")
@@ -225,8 +250,9 @@ class GatewaySettings(ServiceSettings):
         if self.upstreams:
             return dict(self.upstreams)
         base = self.port or 8000
+        scheme = "https" if self.tls_ca_file else "http"
         return {
-            name: (f"http://127.0.0.1:{base + offset}",)
+            name: (f"{scheme}://127.0.0.1:{base + offset}",)
             for name, offset in SERVICE_PORT_OFFSETS.items()
         }
 

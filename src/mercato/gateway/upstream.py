@@ -28,6 +28,7 @@ beyond Latin-1) is a `ValueError` before anything is sent.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -152,12 +153,14 @@ class _Connection(asyncio.Protocol):
 class _Instance:
     """The address of one instance and its idle connections, most recently used last."""
 
-    def __init__(self, origin: str, limit: int) -> None:
+    def __init__(self, origin: str, limit: int, tls: ssl.SSLContext | None) -> None:
         parts = urlsplit(origin)
-        if parts.scheme != "http" or not parts.hostname:
-            raise ValueError(f"an upstream must be an http:// origin, not {origin!r}")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"an upstream must be an http:// or https:// origin, not {origin!r}")
         self.host = parts.hostname
-        self.port = parts.port or 80
+        secure = parts.scheme == "https"
+        self.port = parts.port or (443 if secure else 80)
+        self.tls = (tls or ssl.create_default_context()) if secure else None
         self.host_header = parts.netloc
         self.idle: list[_Connection] = []
         self.slots = asyncio.Semaphore(limit if limit > 0 else sys.maxsize)  # 0: no limit
@@ -171,11 +174,17 @@ class UpstreamPool:
     """
 
     def __init__(
-        self, *, connect_timeout: float = 1.0, keepalive_timeout: float = 15.0, limit: int = 1000
+        self,
+        *,
+        connect_timeout: float = 1.0,
+        keepalive_timeout: float = 15.0,
+        limit: int = 1000,
+        ssl: ssl.SSLContext | None = None,
     ) -> None:
         self.connect_timeout = connect_timeout
         self.keepalive_timeout = keepalive_timeout
         self.limit = limit
+        self.ssl = ssl
         self._instances: dict[str, _Instance] = {}
         self._open: set[_Connection] = set()
 
@@ -190,14 +199,14 @@ class UpstreamPool:
         idempotent: bool,
         timeout: float,
     ) -> Answer:
-        """Send one request to the instance at `origin` (`http://host:port`) and read the answer.
+        """Send one request to the instance at `origin` (`http[s]://host:port`), read the answer.
 
         `timeout` bounds the whole exchange; opening a connection is bounded by the
         smaller of it and `connect_timeout`.
         """
         instance = self._instances.get(origin)
         if instance is None:
-            instance = self._instances[origin] = _Instance(origin, self.limit)
+            instance = self._instances[origin] = _Instance(origin, self.limit, self.ssl)
         request = _frame(method, target, instance.host_header, headers, body)
         head = method == "HEAD"
         async with asyncio.timeout(timeout), instance.slots:
@@ -238,7 +247,10 @@ class UpstreamPool:
         try:
             async with asyncio.timeout(min(self.connect_timeout, timeout)):
                 _, connection = await loop.create_connection(
-                    lambda: _Connection(self._open.discard), instance.host, instance.port
+                    lambda: _Connection(self._open.discard),
+                    instance.host,
+                    instance.port,
+                    ssl=instance.tls,
                 )
         except TimeoutError:
             raise ConnectFailed(f"no connection within {self.connect_timeout:g}s") from None

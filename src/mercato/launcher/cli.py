@@ -1,11 +1,12 @@
 """The `mercato` command line (argparse): parse, call the launcher, report in one line.
 
-    mercato up [--port 8000] [--data-dir .mercato] [--replicas catalog=3 ...] [--no-demo]
+    mercato up [--port 8000] [--data-dir .mercato] [--replicas catalog=3 ...] [--no-demo] [--tls]
     mercato run SERVICE
     mercato create-admin --email E [--password P]
     mercato import-products PATH
     mercato migrate SERVICE
     mercato dead-letters list | replay ID
+    mercato certificates DIR
 
 Every problem the user can fix is reported as one line `mercato: <message>` on
 stderr, without a traceback: exit code 2 for bad options and configuration, 1 when
@@ -25,6 +26,7 @@ from typing import NoReturn
 from mercato import __version__
 from mercato.chassis.config import SettingsError
 from mercato.launcher import commands
+from mercato.launcher.certificates import development_certificates
 from mercato.launcher.errors import LauncherError
 from mercato.launcher.options import DEFAULT_DATA_DIR, DEFAULT_PORT, build_layout
 from mercato.launcher.topology import SERVICES, Layout
@@ -50,6 +52,7 @@ def _layout(args: argparse.Namespace) -> Layout:
         data_dir=args.data_dir,
         replicas=getattr(args, "replicas", None) or (),
         demo=not getattr(args, "no_demo", False),
+        tls=getattr(args, "tls", False),
         environ=os.environ,
     )
 
@@ -92,6 +95,12 @@ def _dead_letters(args: argparse.Namespace) -> int:
     return 0
 
 
+def _certificates(args: argparse.Namespace) -> int:
+    files = development_certificates(Path(args.dir), [s.name for s in SERVICES])
+    print(f"development CA and certificates in {files.directory} (CA: {files.ca})")
+    return 0
+
+
 def _common() -> _Parser:
     common = _Parser(add_help=False)
     common.add_argument(
@@ -128,6 +137,11 @@ def _parser() -> argparse.ArgumentParser:
         help="run N instances of a service (env MERCATO_REPLICAS=catalog=3,users=2)",
     )
     up.add_argument("--no-demo", action="store_true", help="do not load the demo catalog")
+    up.add_argument(
+        "--tls",
+        action="store_true",
+        help="HTTPS, and mutual TLS between services, with a development CA (env MERCATO_TLS)",
+    )
 
     run = sub.add_parser("run", help="run one service (what a container runs)")
     run.add_argument("service", metavar="SERVICE", help=names)
@@ -148,6 +162,13 @@ def _parser() -> argparse.ArgumentParser:
     actions.add_parser("list", help="list the dead letters")
     replay = actions.add_parser("replay", help="publish a dead letter's event again")
     replay.add_argument("id", metavar="ID")
+
+    certificates = sub.add_parser(
+        "certificates",
+        help="write a development CA and a certificate per service (e.g. for compose)",
+    )
+    certificates.add_argument("dir", metavar="DIR", help="where to write them (made 0700)")
+    certificates.set_defaults(handler=_certificates)
     return parser
 
 

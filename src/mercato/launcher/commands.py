@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 from mercato.chassis.config import ServiceSettings
+from mercato.launcher.certificates import development_certificates
 from mercato.launcher.console import without_password
 from mercato.launcher.credentials import client_secrets
 from mercato.launcher.errors import LauncherError
@@ -73,6 +74,8 @@ def _adopt(layout: Layout, name: str) -> Wiring[Any]:
     """Take the environment `up` gives the service's first instance."""
     svc = service_named(name)
     layout = replace(layout, secrets=client_secrets(layout.data_dir, [s.name for s in SERVICES]))
+    if layout.tls_files is not None:
+        development_certificates(layout.tls_files.directory, [s.name for s in SERVICES])
     os.environ.update(layout.env(layout.instances(svc)[0]))
     return svc.wiring()
 

@@ -5,6 +5,8 @@ Each comes from its command-line flag, else a variable, else a default:
     --port       MERCATO_PORT           8000      the gateway; the rest is offset from it
     --data-dir   MERCATO_DATA_DIR       .mercato  databases, broker store, secrets, pid files
     --replicas   MERCATO_REPLICAS       none      "catalog=3,users=2" (flags win per service)
+    --tls        MERCATO_TLS            false     HTTPS everywhere, mutual TLS between services,
+                                              certificates of a development CA in <data_dir>/tls
                  MERCATO_BROKER_URL     embedded  an external broker instead of the embedded NATS
                  MERCATO_BUS_NAMESPACE  MERCATO   prefix of the broker's streams and queues
 
@@ -80,12 +82,24 @@ def _bus_namespace(environ: Mapping[str, str]) -> str:
         raise LauncherError(f"MERCATO_BUS_NAMESPACE: {exc}") from None
 
 
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("", "0", "false", "no", "off")
+
+
+def _tls(flag: bool, environ: Mapping[str, str]) -> bool:
+    value = environ.get("MERCATO_TLS", "").strip().lower()
+    if value not in _TRUE + _FALSE:
+        raise LauncherError(f"MERCATO_TLS: must be true or false, got {value!r}")
+    return flag or value in _TRUE
+
+
 def build_layout(
     *,
     port: int | None = None,
     data_dir: str | None = None,
     replicas: Iterable[str] = (),
     demo: bool = True,
+    tls: bool = False,
     environ: Mapping[str, str],
 ) -> Layout:
     """The layout the flags and variables describe (without client secrets)."""
@@ -99,4 +113,5 @@ def build_layout(
         external_broker=environ.get("MERCATO_BROKER_URL", "").strip(),
         bus_namespace=_bus_namespace(environ),
         demo=demo,
+        tls=_tls(tls, environ),
     )

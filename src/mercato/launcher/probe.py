@@ -1,20 +1,25 @@
 """Readiness probes the supervisor polls: an HTTP GET and the NATS greeting.
 
 Plain asyncio streams, so that the launcher needs no HTTP client library and a probe
-costs one short-lived local connection.
+costs one short-lived local connection. Under `mercato up --tls` the HTTP probe
+speaks TLS with the launcher's context: the development CA, and the launcher's own
+client certificate, which services under mutual TLS require of every caller.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 
 __all__ = ["http_ok", "nats_ok"]
 
 
-async def _exchange(host: str, port: int, request: bytes, timeout: float) -> bytes:
+async def _exchange(
+    host: str, port: int, request: bytes, timeout: float, tls: ssl.SSLContext | None = None
+) -> bytes:
     async with asyncio.timeout(timeout):
-        reader, writer = await asyncio.open_connection(host, port)
+        reader, writer = await asyncio.open_connection(host, port, ssl=tls)
         try:
             if request:
                 writer.write(request)
@@ -26,15 +31,17 @@ async def _exchange(host: str, port: int, request: bytes, timeout: float) -> byt
                 await writer.wait_closed()
 
 
-async def http_ok(host: str, port: int, path: str, timeout: float = 2.0) -> bool:
-    """Whether `GET path` answers 200."""
+async def http_ok(
+    host: str, port: int, path: str, timeout: float = 2.0, tls: ssl.SSLContext | None = None
+) -> bool:
+    """Whether `GET path` answers 200 (over TLS with `tls`; a failed handshake is a no)."""
     request = (
         f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
         "User-Agent: mercato-launcher\r\nConnection: close\r\n\r\n"
     ).encode()
     try:
-        line = await _exchange(host, port, request, timeout)
-    except (OSError, TimeoutError):
+        line = await _exchange(host, port, request, timeout, tls)
+    except (OSError, TimeoutError):  # ssl.SSLError is an OSError
         return False
     parts = line.split(maxsplit=2)
     return len(parts) >= 2 and parts[1] == b"200"

@@ -8,12 +8,14 @@ that a process imports only the service it runs. Start order: the embedded NATS,
 stage 1 (auth), stage 2 (users, catalog, payments, logs), stage 3 (orders,
 which calls catalog and payments), and the gateway last; stopping runs in
 reverse. `Layout` is one concrete deployment on a laptop (base port, data directory,
-replicas, broker, client secrets) and computes each process's environment:
+replicas, broker, client secrets, TLS) and computes each process's environment:
 
     port(service, i)  = P + offset + (i - 1)        # replica i, counted from 1
     operator port     = P + 100 (+ i - 1)           # the gateway's metrics, health, docs
     broker            = nats://127.0.0.1:(P + 242)  # unless MERCATO_BROKER_URL is set
     bus namespace     = MERCATO                     # unless MERCATO_BUS_NAMESPACE is set
+    with TLS          : every URL https://, each process given its certificate from
+                        <data_dir>/tls and the CA (mutual TLS between services)
 
 A new service is then one line such as
 
@@ -31,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from mercato.chassis.bus_names import DEFAULT_NAMESPACE
 from mercato.chassis.config import ServiceSettings
+from mercato.launcher.certificates import TLS_DIR, TlsFiles
 
 if TYPE_CHECKING:
     from mercato.chassis.runtime import ServiceSpec
@@ -184,6 +187,7 @@ class Instance:
     service: Service
     index: int
     port: int
+    scheme: str = "http"
 
     @property
     def name(self) -> str:
@@ -193,7 +197,7 @@ class Instance:
     @property
     def url(self) -> str:
         """Its base URL."""
-        return f"http://{HOST}:{self.port}"
+        return f"{self.scheme}://{HOST}:{self.port}"
 
 
 @dataclass(frozen=True)
@@ -207,6 +211,17 @@ class Layout:
     bus_namespace: str = DEFAULT_NAMESPACE
     demo: bool = True
     secrets: Mapping[str, str] = field(default_factory=dict)
+    tls: bool = False
+
+    @property
+    def tls_files(self) -> TlsFiles | None:
+        """Where the development CA and certificates are, when the system runs TLS."""
+        return TlsFiles(self.data_dir / TLS_DIR) if self.tls else None
+
+    @property
+    def scheme(self) -> str:
+        """`https` when the system runs TLS, else `http`."""
+        return "https" if self.tls else "http"
 
     @property
     def broker_port(self) -> int:
@@ -230,7 +245,8 @@ class Layout:
     def instances(self, svc: Service) -> list[Instance]:
         """The instances of `svc`, the first (which runs migrations) first."""
         base = self.port + svc.offset
-        return [Instance(svc, i, base + i - 1) for i in range(1, self.count(svc.name) + 1)]
+        count = self.count(svc.name)
+        return [Instance(svc, i, base + i - 1, self.scheme) for i in range(1, count + 1)]
 
     def base_urls(self, svc: Service) -> str:
         """The base URLs of every instance of `svc`, comma-separated (as services read them)."""
@@ -280,5 +296,10 @@ class Layout:
             env[prefix + "OPERATOR_PORT"] = str(self.operator_port(instance))
         if svc.name in self.secrets:
             env[prefix + "CLIENT_SECRET"] = self.secrets[svc.name]
+        files = self.tls_files
+        if files is not None:
+            env[prefix + "TLS_CERTFILE"] = str(files.certificate(svc.name))
+            env[prefix + "TLS_KEYFILE"] = str(files.key(svc.name))
+            env[prefix + "TLS_CA_FILE"] = str(files.ca)
         env.update(svc.env(self))
         return env

@@ -9,6 +9,9 @@
    replicated service, instance 1 first (it runs the migrations), then the others;
    each must answer `GET /health/ready` with 200 before the next stage goes;
 4. print the URLs and the start time, then supervise until SIGINT or SIGTERM;
+   with `--tls`, every process serves HTTPS with a certificate of the development CA
+   in `<data_dir>/tls` (made at first start), services require a client certificate
+   from that CA, and the probes of step 3 present the launcher's;
 5. stop in reverse order (gateway, services, broker), SIGKILL after the grace period;
    a second Ctrl-C kills everything at once.
 """
@@ -20,6 +23,7 @@ import contextlib
 import fcntl
 import os
 import signal
+import ssl
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
@@ -27,7 +31,9 @@ from functools import partial
 from pathlib import Path
 
 from mercato.chassis.bus_names import DEFAULT_NAMESPACE
+from mercato.chassis.tls import client_context
 from mercato.launcher import nats
+from mercato.launcher.certificates import LAUNCHER, development_certificates
 from mercato.launcher.console import Console, without_password
 from mercato.launcher.credentials import client_secrets
 from mercato.launcher.errors import LauncherError, StartupError
@@ -68,12 +74,22 @@ def _lock(directory: Path) -> Iterator[None]:
         yield
 
 
-def _instance_spec(layout: Layout, instance: Instance, base: Mapping[str, str]) -> ProcessSpec:
+def _probe_context(layout: Layout) -> ssl.SSLContext | None:
+    """The probes' TLS: the development CA, and the launcher's own client certificate."""
+    files = layout.tls_files
+    if files is None:
+        return None
+    return client_context(files.ca, (files.certificate(LAUNCHER), files.key(LAUNCHER)))
+
+
+def _instance_spec(
+    layout: Layout, instance: Instance, base: Mapping[str, str], tls: ssl.SSLContext | None
+) -> ProcessSpec:
     return ProcessSpec(
         name=instance.name,
         argv=[sys.executable, "-m", "mercato", "run", instance.service.name],
         env={**base, **layout.env(instance)},
-        probe=partial(http_ok, HOST, instance.port, "/health/ready"),
+        probe=partial(http_ok, HOST, instance.port, "/health/ready", tls=tls),
         tier=instance.service.stage,
         hold=True,
     )
@@ -107,8 +123,9 @@ async def _start(layout: Layout, supervisor: Supervisor) -> None:
     # Every service process starts now, on hold: the imports (the slow part) run
     # while the broker starts; each is then released in the start order.
     held: dict[str, list[Child]] = {}
+    tls = _probe_context(layout)
     for svc in SERVICES:
-        specs = [_instance_spec(layout, inst, base) for inst in layout.instances(svc)]
+        specs = [_instance_spec(layout, inst, base, tls) for inst in layout.instances(svc)]
         held[svc.name] = [supervisor.launch(spec) for spec in specs]
     if broker is not None:
         await broker.wait_ready(STARTUP_TIMEOUT)
@@ -127,7 +144,7 @@ def _first(group: BaseExceptionGroup[LauncherError]) -> LauncherError:
 
 
 def _announce(layout: Layout, console: Console, seconds: float) -> None:
-    gateway = f"http://{HOST}:{layout.port}"
+    gateway = f"{layout.scheme}://{HOST}:{layout.port}"
     width = max(len(s.name) for s in SERVICES) + 2
     console.say(f"ready in {seconds:.1f} s")
     console.say(f"  {'gateway':<{width}}{gateway}")
@@ -144,6 +161,8 @@ def _announce(layout: Layout, console: Console, seconds: float) -> None:
         f"  (namespace {layout.bus_namespace})" if layout.bus_namespace != DEFAULT_NAMESPACE else ""
     )
     console.say(f"  {'broker':<{width}}{without_password(layout.broker_url)}{namespace}")
+    if layout.tls_files is not None:
+        console.say(f"  {'TLS CA':<{width}}{layout.tls_files.ca} (curl --cacert, or trust it)")
     console.say(f"data in {layout.data_dir}; press Ctrl-C to stop")
 
 
@@ -196,6 +215,8 @@ def up(layout: Layout, *, console: Console | None = None, grace: float = GRACE_S
     with _lock(run_dir(layout)):
         secrets = client_secrets(layout.data_dir, [s.name for s in SERVICES])
         layout = replace(layout, secrets=secrets)
+        if layout.tls_files is not None:
+            development_certificates(layout.tls_files.directory, [s.name for s in SERVICES])
         console = console or Console()
         names = [nats.NAME] if layout.embedded_broker else []
         console.register(names + [i.name for i in layout.all_instances()])
