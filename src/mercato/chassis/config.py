@@ -4,7 +4,9 @@ Every service has a prefix (`MERCATO_AUTH_`, `MERCATO_CATALOG_`, ...). A field i
 from `MERCATO_<SERVICE>_<FIELD>` first and then from the shared `MERCATO_<FIELD>`, so
 that one `MERCATO_BROKER_URL` serves the whole system while a single service can
 still be pointed elsewhere. A bad value raises `SettingsError` whose message is one
-line naming the variable; the CLI prints it and exits non-zero.
+line naming the variable; the CLI prints it and exits non-zero. In production a
+secret that is empty, a placeholder or too short is refused the same way
+(`chassis.production_secrets`).
 """
 
 from __future__ import annotations
@@ -12,15 +14,16 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from mercato.chassis.bus_names import DEFAULT_NAMESPACE, check_namespace
+from mercato.chassis.client_addresses import parse_networks
+from mercato.chassis.production_secrets import secret_problem, url_password
 
 __all__ = ["MAX_DURATION_SECONDS", "ServiceSettings", "SettingsError", "env_names", "load_settings"]
 
-DEV_SECRET_PREFIX = "dev-"
 # The longest duration any setting may name. A lease or a retention is added to the
 # current time, and past year 9999 that is an OverflowError at the first checkout
 # or clean-up instead of an error at start; ten years is past any sensible value
@@ -38,6 +41,9 @@ class ServiceSettings(BaseModel):
     """Settings shared by every service; a service subclasses this to add its own."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
+    # Older names a field is still read from (after its own names), so that a renamed
+    # setting's variables keep working: {"new_field": ("old_field",)}.
+    ENV_ALIASES: ClassVar[Mapping[str, tuple[str, ...]]] = {}
 
     service: str = Field(default="", description="Service name, set by the loader.")
     env: Literal["development", "production"] = "development"
@@ -75,10 +81,26 @@ class ServiceSettings(BaseModel):
         default="dev-insecure-client-secret",
         description="This service's client-credentials secret at auth.",
     )
+    trusted_proxies: tuple[str, ...] = Field(
+        default=(),
+        description=(
+            "Networks of the proxies in front of the gateway (ingress, load balancer), "
+            "whose X-Forwarded-For is believed (`chassis.client_addresses`)."
+        ),
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
     run_migrations: bool = True
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _trusted_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = tuple(filter(None, (v.strip() for v in value.split(","))))
+        if isinstance(value, list | tuple):
+            parse_networks(value)
+        return value
 
     @field_validator("bus_namespace")
     @classmethod
@@ -102,15 +124,30 @@ class ServiceSettings(BaseModel):
             return self.database_url
         return f"sqlite+aiosqlite:///{self.data_dir / (self.service + '.db')}"
 
-    def insecure_secrets(self) -> list[str]:
-        """Names of fields still holding a development secret (refused in production)."""
-        return [
-            name
-            for name, value in self.model_dump().items()
-            if isinstance(value, str)
-            and name.endswith("secret")
-            and (not value or value.startswith(DEV_SECRET_PREFIX))
-        ]
+    def secret_problems(self) -> list[tuple[str, str]]:
+        """`(field, why)` for each secret production refuses; none outside production.
+
+        Every `*secret` and `*passphrase` field and the password of every `*_url`
+        field follow `chassis.production_secrets`; a service adds its own secrets by
+        extending this method.
+        """
+        if self.env != "production":
+            return []
+        problems: list[tuple[str, str]] = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if not isinstance(value, str):
+                continue
+            if name.endswith(("secret", "passphrase")):
+                problem = secret_problem(value)
+            elif name.endswith("_url") and (password := url_password(value)) is not None:
+                problem = secret_problem(password)
+                problem = problem and f"the password in the URL {problem}"
+            else:
+                continue
+            if problem:
+                problems.append((name, problem))
+        return problems
 
 
 S = TypeVar("S", bound=ServiceSettings)
@@ -129,7 +166,9 @@ def load_settings(
     values: dict[str, object] = {}
     origin: dict[str, str] = {}
     for field in cls.model_fields:
-        for name in env_names(service, field):
+        aliases = cls.ENV_ALIASES.get(field, ())
+        names = [n for f in (field, *aliases) for n in env_names(service, f)]
+        for name in names:
             if name in environ:
                 values[field] = environ[name]
                 origin[field] = name
@@ -147,9 +186,6 @@ def load_settings(
         shown = f" (got {got!r})" if got is not None and not sensitive else ""
         message = error["msg"].removeprefix("Value error, ")  # pydantic's, for our own checks
         raise SettingsError(f"{name}: {message}{shown}") from None
-    if settings.env == "production":
-        weak = settings.insecure_secrets()
-        if weak:
-            names = ", ".join(env_names(service, f)[0] for f in weak)
-            raise SettingsError(f"{names}: a development secret is refused in production")
+    for field, problem in settings.secret_problems()[:1]:
+        raise SettingsError(f"{origin.get(field, env_names(service, field)[0])}: {problem}")
     return settings
