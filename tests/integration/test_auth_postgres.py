@@ -10,6 +10,7 @@ MERCATO_REQUIRE_SERVERS=1 (CI), where they fail.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -62,7 +63,7 @@ async def test_migrations_match_the_models(database_url: str) -> None:
 
 
 async def test_accounts_throttling_and_sessions(tmp_path: Path, database_url: str) -> None:
-    app = auth_app(tmp_path, database_url=database_url, login_max_failures_per_account=2)
+    app = auth_app(tmp_path, database_url=database_url, login_max_failures_per_account_source=2)
     async with running(app) as client:
         user = await register(client)
         problem(await client.post(f"{API}/register", json={**ADMIN, "name": "Again"}), 409)
@@ -88,6 +89,24 @@ async def test_accounts_throttling_and_sessions(tmp_path: Path, database_url: st
         assert roles.json()["roles"] == ["admin"]
         assert (await client.post(f"{API}/logout", headers=admin)).status_code == 204
         problem(await client.get(f"{API}/me", headers=admin), 401)
+
+
+async def test_a_slowed_account_admits_one_attempt_per_slot_under_concurrency(
+    tmp_path: Path, database_url: str
+) -> None:
+    """The last-resort slot is taken atomically: concurrent attempts, one admitted."""
+    app = auth_app(
+        tmp_path,
+        database_url=database_url,
+        login_max_failures_per_account=1,
+        login_account_slowdown_seconds=60,
+    )
+    async with running(app) as client:
+        await register(client)
+        problem(await login(client, password="Wr0ng-password"), 401)  # the bound: slowed now
+        answers = await asyncio.gather(*(login(client) for _ in range(12)))
+        statuses = sorted(answer.status_code for answer in answers)
+        assert statuses == [200] + [429] * 11, statuses
 
 
 async def test_replicas_share_keys_and_revocations(tmp_path: Path, database_url: str) -> None:

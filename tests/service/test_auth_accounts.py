@@ -230,7 +230,8 @@ async def test_production_without_an_admin_creates_none(tmp_path: Path) -> None:
         env="production",
         admin_email="",
         admin_password="",
-        client_secret="a-real-secret",
+        client_secret="a-real-secret-of-some-length",
+        signing_key_passphrase="a-real-passphrase-of-some-length",
         password_memory_kib=19_456,
     )
     async with running(app) as client:

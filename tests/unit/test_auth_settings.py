@@ -11,7 +11,11 @@ from mercato.auth.schemas import normalize_email
 from mercato.auth.settings import KNOWN_SERVICES, load_settings, parse_clients
 from mercato.chassis.config import SettingsError
 
-PRODUCTION = {"MERCATO_ENV": "production", "MERCATO_CLIENT_SECRET": "a-real-secret"}
+PRODUCTION = {
+    "MERCATO_ENV": "production",
+    "MERCATO_CLIENT_SECRET": "7f3c9e2a1b8d4f6e0a5c",
+    "MERCATO_AUTH_SIGNING_KEY_PASSPHRASE": "b41e6c0f9d2a7e3b58c1",
+}
 
 
 def test_defaults() -> None:
@@ -20,8 +24,10 @@ def test_defaults() -> None:
     assert settings.port == 8110
     assert settings.access_ttl_seconds == 900
     assert settings.refresh_ttl_seconds == 30 * 86_400
-    assert settings.login_max_failures_per_account == 5
-    assert settings.login_max_failures_per_client == 20
+    assert settings.login_max_failures_per_account_source == 5
+    assert settings.login_max_failures_per_source == 20
+    assert settings.login_max_failures_per_account == 100
+    assert settings.login_account_slowdown_seconds == 2.0
     assert settings.login_window_seconds == 300
     assert settings.key_retention == 900 + 300
 
@@ -59,10 +65,74 @@ def test_admin_comes_from_the_shared_variables() -> None:
     assert specific.admin_email == "a@example.com"
 
 
+def test_the_old_per_client_variable_still_sets_the_per_source_limit() -> None:
+    old = load_settings({"MERCATO_AUTH_LOGIN_MAX_FAILURES_PER_CLIENT": "7"})
+    assert old.login_max_failures_per_source == 7
+    both = {
+        "MERCATO_AUTH_LOGIN_MAX_FAILURES_PER_CLIENT": "7",
+        "MERCATO_LOGIN_MAX_FAILURES_PER_SOURCE": "9",
+    }
+    assert load_settings(both).login_max_failures_per_source == 9
+    with pytest.raises(SettingsError, match="MERCATO_AUTH_LOGIN_MAX_FAILURES_PER_CLIENT"):
+        load_settings({"MERCATO_AUTH_LOGIN_MAX_FAILURES_PER_CLIENT": "0"})
+
+
 def test_production_refuses_development_client_secrets() -> None:
-    with pytest.raises(SettingsError, match="MERCATO_AUTH_CLIENTS"):
-        load_settings({**PRODUCTION, "MERCATO_AUTH_CLIENTS": "users:dev-users-secret"})
-    assert load_settings({**PRODUCTION, "MERCATO_AUTH_CLIENTS": "users:real"}).clients
+    with pytest.raises(SettingsError, match="MERCATO_AUTH_CLIENTS: the secret of 'users'"):
+        load_settings({**PRODUCTION, "MERCATO_AUTH_CLIENTS": "users:dev-users-secret-long"})
+    with pytest.raises(SettingsError, match=r"MERCATO_AUTH_CLIENTS: .* at least 16"):
+        load_settings({**PRODUCTION, "MERCATO_AUTH_CLIENTS": "users:short-real"})
+    clients = "users:0d9e8a7b6c5f4e3d2c1b"
+    assert load_settings({**PRODUCTION, "MERCATO_AUTH_CLIENTS": clients}).clients
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "why"),
+    [
+        # The placeholders of deploy/.env.example and deploy/k8s/secret.yaml.
+        ("MERCATO_AUTH_SIGNING_KEY_PASSPHRASE", "CHANGE-ME", "placeholder"),
+        ("MERCATO_AUTH_SIGNING_KEY_PASSPHRASE", "dev-change-me", "placeholder"),
+        ("MERCATO_AUTH_SIGNING_KEY_PASSPHRASE", "", "must be set"),
+        ("MERCATO_AUTH_SIGNING_KEY_PASSPHRASE", "short-but-real", "at least 16"),
+        ("MERCATO_ADMIN_PASSWORD", "dev-change-me", "placeholder"),
+        ("MERCATO_ADMIN_PASSWORD", "dev-CHANGE-ME", "placeholder"),
+        ("MERCATO_ADMIN_PASSWORD", "password123", "most common"),
+        ("MERCATO_ADMIN_PASSWORD", "boss-Secret-42", "email"),
+        ("MERCATO_CLIENT_SECRET", "dev-CHANGE-ME-auth", "placeholder"),
+        ("MERCATO_AUTH_CLIENT_SECRET", "Change_Me_Please_Now!", "placeholder"),
+        (
+            "MERCATO_AUTH_DATABASE_URL",
+            "postgresql+asyncpg://auth:CHANGE-ME@postgres:5432/auth",
+            "password in the URL",
+        ),
+    ],
+)
+def test_production_refuses_placeholders_and_weak_secrets(
+    variable: str, value: str, why: str
+) -> None:
+    environ = {**PRODUCTION, "MERCATO_ADMIN_EMAIL": "boss@example.com", variable: value}
+    with pytest.raises(SettingsError) as refused:
+        load_settings(environ)
+    message = str(refused.value)
+    assert message.startswith(f"{variable}: ") and why in message
+    assert "\n" not in message
+    if value:
+        assert value not in message.removeprefix(variable)  # never echoes the secret
+    # Outside production the same values start (development warns instead).
+    assert load_settings({**environ, "MERCATO_ENV": "development"})
+
+
+def test_production_accepts_real_secrets() -> None:
+    settings = load_settings(
+        {
+            **PRODUCTION,
+            "MERCATO_ADMIN_EMAIL": "boss@example.com",
+            "MERCATO_ADMIN_PASSWORD": "Tr0ub4dor&3-horse",
+            "MERCATO_AUTH_DATABASE_URL": "postgresql+asyncpg://auth:9f8e7d6c5b4a39281706@db/auth",
+            "MERCATO_REDIS_URL": "redis://redis:6379/0",
+        }
+    )
+    assert settings.env == "production" and not settings.secret_problems()
 
 
 def test_production_refuses_cheap_password_hashing() -> None:

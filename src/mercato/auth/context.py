@@ -16,10 +16,11 @@ from mercato.auth.keys import KeyStore
 from mercato.auth.passwords import Passwords
 from mercato.auth.settings import AuthSettings
 from mercato.auth.store import AccessRef
+from mercato.auth.throttle import Throttle, ThrottleLimits
 from mercato.chassis.events import Outbox
 from mercato.chassis.security import RevocationList
 
-__all__ = ["AuthContext", "passwords_for", "release"]
+__all__ = ["AuthContext", "passwords_for", "release", "throttle_limits"]
 
 
 @dataclass
@@ -32,11 +33,29 @@ class AuthContext:
     outbox: Outbox
     revocations: RevocationList
     clock: Callable[[], float] = field(default=time.time)
+    logins: Throttle = field(init=False)
+    client_credentials: Throttle = field(init=False)
+
+    def __post_init__(self) -> None:
+        limits = throttle_limits(self.settings)
+        self.logins = Throttle("login", limits)
+        self.client_credentials = Throttle("token", limits)
 
     def remember(self, refs: Iterable[AccessRef]) -> None:
         """Refuse these tokens in this process from now on."""
         for ref in refs:
             self.revocations.revoke(ref.jti, ref.expires_at)
+
+
+def throttle_limits(settings: AuthSettings) -> ThrottleLimits:
+    """The failed-credential limits of `settings` (logins and client credentials alike)."""
+    return ThrottleLimits(
+        per_pair=settings.login_max_failures_per_account_source,
+        per_source=settings.login_max_failures_per_source,
+        per_subject=settings.login_max_failures_per_account,
+        slowdown=settings.login_account_slowdown_seconds,
+        window=settings.login_window_seconds,
+    )
 
 
 def passwords_for(settings: AuthSettings) -> Passwords:
@@ -45,6 +64,8 @@ def passwords_for(settings: AuthSettings) -> Passwords:
         time_cost=settings.password_time_cost,
         memory_kib=settings.password_memory_kib,
         parallelism=settings.password_parallelism,
+        concurrency=settings.password_hash_concurrency,
+        queue=settings.password_hash_queue,
     )
 
 

@@ -9,6 +9,11 @@ stays published in the JWKS for `retention` seconds (the lifetime of the tokens 
 signed, plus a margin) and is then deleted.
 
 Only new key ids are parsed on a reload, so no request ever parses a PEM.
+
+With a passphrase every private key is stored encrypted (PKCS#8 with the best
+encryption `cryptography` offers): each key `rotate` makes, the first one included,
+and at `start` any key an earlier run stored in the clear (before a passphrase was
+set) is encrypted in place.
 """
 
 from __future__ import annotations
@@ -31,10 +36,11 @@ from sqlalchemy import delete, or_, select, update
 from mercato.auth.models import SigningKey
 from mercato.chassis.database import Database
 
-__all__ = ["KEY_SIZE", "KeyStore", "LoadedKey", "new_rsa_key", "thumbprint"]
+__all__ = ["ENCRYPTED_PEM", "KEY_SIZE", "KeyStore", "LoadedKey", "new_rsa_key", "thumbprint"]
 
 log = logging.getLogger("mercato.auth.keys")
 KEY_SIZE = 2048
+ENCRYPTED_PEM = "-----BEGIN ENCRYPTED PRIVATE KEY-----"
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +120,8 @@ class KeyStore:
 
     async def start(self) -> None:
         """Load the keys, creating the first one when there is no active key."""
+        if self.passphrase:
+            await self._encrypt_stored_keys()
         await self.refresh()
         if self._active is None:
             await self.rotate()
@@ -132,14 +140,7 @@ class KeyStore:
         """Retire the active key(s) and make a new one active."""
         private_key = await asyncio.to_thread(self.generate)
         kid = thumbprint(private_key.public_key())
-        encryption: serialization.KeySerializationEncryption = (
-            serialization.BestAvailableEncryption(self.passphrase)
-            if self.passphrase
-            else serialization.NoEncryption()
-        )
-        pem = private_key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
-        ).decode()
+        pem = self._serialize(private_key)
         now = self.clock()
         async with self.db.transaction() as session:
             await session.execute(
@@ -158,6 +159,39 @@ class KeyStore:
         async with self.db.transaction() as session:
             result = await session.execute(delete(SigningKey).where(SigningKey.retired_at < cutoff))
         return int(getattr(result, "rowcount", 0) or 0)
+
+    def _serialize(self, private_key: rsa.RSAPrivateKey) -> str:
+        """The PEM to store: encrypted with the passphrase whenever there is one."""
+        encryption: serialization.KeySerializationEncryption = (
+            serialization.BestAvailableEncryption(self.passphrase)
+            if self.passphrase
+            else serialization.NoEncryption()
+        )
+        return private_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+        ).decode()
+
+    async def _encrypt_stored_keys(self) -> int:
+        """Encrypt the keys stored in the clear by a run without a passphrase; how many."""
+        done = 0
+        async with self.db.transaction() as session:
+            rows = (
+                await session.execute(
+                    select(SigningKey).where(SigningKey.private_pem.not_like(f"{ENCRYPTED_PEM}%"))
+                )
+            ).scalars()
+            for row in rows:
+                try:
+                    key = serialization.load_pem_private_key(row.private_pem.encode(), None)
+                except (TypeError, ValueError) as exc:
+                    log.error("signing key %s cannot be read to encrypt it: %s", row.kid, exc)
+                    continue
+                if isinstance(key, rsa.RSAPrivateKey):
+                    row.private_pem = self._serialize(key)
+                    done += 1
+        if done:
+            log.info("encrypted %d signing key(s) stored in the clear", done)
+        return done
 
     def _stale(self, max_age: float) -> bool:
         return time.monotonic() - self._loaded_at >= max_age

@@ -6,30 +6,43 @@ common passwords, and not containing the account's email local part. Each rule t
 fails gives one message, so the 422 names `password` and says why.
 
 Hashing uses argon2-cffi's `PasswordHasher` (argon2id; its defaults are RFC 9106's
-low-memory recommendation). A hash costs tens of milliseconds of CPU and 64 MiB, so
-it runs in a worker thread (the C code releases the GIL) with at most one hash per
-CPU at a time: the event loop keeps serving, and a login burst cannot exhaust memory.
+low-memory recommendation). A hash costs a quarter of a second of CPU and 64 MiB, so
+it runs in a worker thread (the C code releases the GIL), a bounded number at a time:
+`hash_slots` sizes that from the CPUs and the memory the container may use (the
+cgroup's limits, `chassis.container_limits`; `os.cpu_count()` is the node's), so a
+login burst can neither starve the event loop nor take the process past its memory
+limit. At most `queue` more wait for a slot; beyond that a hash is refused at once
+(`HashingBusy`, a 503 with Retry-After), so that a flood of logins is answered
+quickly instead of making every login, the owner's too, wait behind it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
+import math
 import secrets
 import string
+from collections.abc import Callable
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from mercato.chassis.container_limits import ContainerLimits, available_cpus, read_limits
+from mercato.chassis.errors import ServiceUnavailable
+
 __all__ = [
     "MIN_LENGTH",
+    "HashingBusy",
     "Passwords",
     "WeakPassword",
     "check_password",
+    "hash_slots",
     "password_problems",
     "random_password",
 ]
 
+T = TypeVar("T")
 MIN_LENGTH = 10
 MAX_LENGTH = 1024
 MIN_DISTINCT = 5
@@ -127,6 +140,31 @@ def random_password(length: int = 20) -> str:
             return candidate
 
 
+# The share of the container's memory that hashes in flight may take; the rest is the
+# process itself (~120 MiB) and what the kernel needs.
+MEMORY_SHARE = 0.5
+RETRY_AFTER_SECONDS = 1
+
+
+def hash_slots(memory_kib: int, limits: ContainerLimits, cpus: int) -> int:
+    """How many hashes may run at once: one per CPU, within a share of the memory limit."""
+    slots = cpus if limits.cpus is None else min(cpus, max(1, math.ceil(limits.cpus)))
+    if limits.memory_bytes is not None:
+        by_memory = int(limits.memory_bytes * MEMORY_SHARE) // (memory_kib * 1024)
+        slots = min(slots, max(1, by_memory))
+    return max(1, slots)
+
+
+class HashingBusy(ServiceUnavailable):
+    """Every hashing slot is taken and the queue is full: come back a little later."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Too many logins are being checked right now; try again in a moment.",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+
+
 class Passwords:
     """argon2id hashing and verification in worker threads, a few at a time."""
 
@@ -137,22 +175,49 @@ class Passwords:
         memory_kib: int = 65_536,
         parallelism: int = 4,
         concurrency: int | None = None,
+        queue: int | None = None,
     ) -> None:
         self.hasher = PasswordHasher(
             time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism
         )
-        self._slots = asyncio.Semaphore(concurrency or os.cpu_count() or 2)
+        self.concurrency = concurrency or hash_slots(memory_kib, read_limits(), available_cpus())
+        self.queue = 2 * self.concurrency if queue is None else queue
+        self._slots = asyncio.Semaphore(self.concurrency)
+        self._waiting = 0
         self._dummy: str | None = None
+
+    async def _acquire(self) -> None:
+        """Take a hashing slot, waiting in a bounded queue; HashingBusy when it is full."""
+        if not self._slots.locked():
+            await self._slots.acquire()
+            return
+        if self._waiting >= self.queue:
+            raise HashingBusy()
+        self._waiting += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self._waiting -= 1
+
+    async def _run(self, work: Callable[..., T], *args: str) -> T:
+        """`work(*args)` in a worker thread, holding a slot until the thread is done.
+
+        The slot is released when the thread finishes, not when the caller stops
+        waiting: a client that disconnects cannot free a slot while its hash still
+        takes a CPU and 64 MiB.
+        """
+        await self._acquire()
+        running = asyncio.ensure_future(asyncio.to_thread(work, *args))
+        running.add_done_callback(lambda _: self._slots.release())
+        return await asyncio.shield(running)
 
     async def hash(self, password: str) -> str:
         """The argon2id hash of `password`."""
-        async with self._slots:
-            return await asyncio.to_thread(self.hasher.hash, password)
+        return await self._run(self.hasher.hash, password)
 
     async def verify(self, password_hash: str, password: str) -> bool:
         """Whether `password` matches `password_hash`."""
-        async with self._slots:
-            return await asyncio.to_thread(self._verify, password_hash, password)
+        return await self._run(self._verify, password_hash, password)
 
     def _verify(self, password_hash: str, password: str) -> bool:
         try:

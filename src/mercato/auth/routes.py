@@ -26,12 +26,13 @@ from mercato.auth.schemas import (
     TokenOut,
     UserOut,
 )
+from mercato.chassis.client_addresses import client_address
 from mercato.chassis.deps import SessionDep, get_runtime
 from mercato.chassis.errors import Forbidden
 from mercato.chassis.json_body import StrictJsonRoute
 from mercato.chassis.security import CurrentUser, Principal
 
-__all__ = ["client_address", "router", "well_known"]
+__all__ = ["router", "well_known"]
 
 router = APIRouter(prefix="/api/auth", tags=["auth"], route_class=StrictJsonRoute)
 well_known = APIRouter(tags=["auth"], route_class=StrictJsonRoute)
@@ -63,13 +64,12 @@ async def _admin(principal: Caller) -> Principal:
 AdminCaller = Annotated[Principal, Depends(_admin)]
 
 
-def client_address(request: Request, *, trust_forwarded_for: bool) -> str:
-    """The caller's address: the first X-Forwarded-For entry, else the peer's."""
-    if trust_forwarded_for:
-        forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
-        if forwarded:
-            return forwarded[:100]
-    return request.client.host if request.client else "unknown"
+async def _source(request: Request, ctx: Context) -> str:
+    """The caller's address, for throttling (`chassis.client_addresses`)."""
+    return await client_address(request, honour_forwarded=ctx.settings.trust_forwarded_for)
+
+
+Source = Annotated[str, Depends(_source)]
 
 
 def _user_out(user: User) -> UserOut:
@@ -87,12 +87,11 @@ async def register(body: RegisterIn, session: SessionDep, ctx: Context) -> UserO
 
 @router.post("/login")
 async def login(
-    body: LoginIn, request: Request, response: Response, session: SessionDep, ctx: Context
+    body: LoginIn, response: Response, session: SessionDep, ctx: Context, source: Source
 ) -> TokenOut:
     """Exchange email and password for an access and a refresh token."""
-    client = client_address(request, trust_forwarded_for=ctx.settings.trust_forwarded_for)
     tokens = await sessions.login(
-        session, ctx, email=body.email, password=body.password, client=client
+        session, ctx, email=body.email, password=body.password, client=source
     )
     response.headers.update(NO_STORE)
     return tokens
@@ -122,10 +121,17 @@ async def me(principal: Caller, session: SessionDep) -> UserOut:
 
 
 @router.post("/token")
-async def token(body: ClientTokenIn, response: Response, ctx: Context) -> ClientTokenOut:
+async def token(
+    body: ClientTokenIn, response: Response, session: SessionDep, ctx: Context, source: Source
+) -> ClientTokenOut:
     """A service token from client credentials (audience = the target service)."""
-    issued = sessions.client_token(
-        ctx, client_id=body.client_id, client_secret=body.client_secret, audience=body.audience
+    issued = await sessions.client_token(
+        session,
+        ctx,
+        client_id=body.client_id,
+        client_secret=body.client_secret,
+        audience=body.audience,
+        client=source,
     )
     response.headers.update(NO_STORE)
     return issued

@@ -1,4 +1,6 @@
-"""Sessions: login (throttled), refresh-token rotation, logout, revocation, service tokens.
+"""Sessions: login, refresh-token rotation, logout, revocation, service tokens.
+
+Failed logins and failed client credentials are throttled (`mercato.auth.throttle`).
 
 A login starts a refresh-token family; each refresh marks the presented token used
 and issues the next one in the same family, with a new access token whose `jti` is
@@ -25,7 +27,7 @@ from mercato.auth.models import User
 from mercato.auth.schemas import ClientTokenOut, TokenOut
 from mercato.auth.store import AccessRef
 from mercato.auth.tokens import hash_refresh_token, mint_access_token, new_refresh_token
-from mercato.chassis.errors import TooManyRequests, Unauthorized, Unprocessable
+from mercato.chassis.errors import Unauthorized, Unprocessable
 from mercato.chassis.security import Principal
 from mercato.contracts.events import TokenRevoked
 
@@ -43,27 +45,12 @@ BAD_CREDENTIALS = "Invalid email or password."
 BAD_REFRESH = "The refresh token is invalid, expired or revoked."
 
 
-def _throttle_limits(ctx: AuthContext, *, email: str, client: str) -> dict[str, int]:
-    settings = ctx.settings
-    return {
-        f"account:{email}": settings.login_max_failures_per_account,
-        f"client:{client}": settings.login_max_failures_per_client,
-    }
-
-
 async def login(
     session: AsyncSession, ctx: AuthContext, *, email: str, password: str, client: str
 ) -> TokenOut:
-    """Check the credentials (throttled per account and client) and start a session."""
+    """Check the credentials (throttled: `mercato.auth.throttle`) and start a session."""
     now = ctx.clock()
-    window = ctx.settings.login_window_seconds
-    limits = _throttle_limits(ctx, email=email, client=client)
-    wait = await store.throttle_wait(session, limits, window=window, now=now)
-    if wait:
-        raise TooManyRequests(
-            f"Too many failed logins; try again in {wait} seconds.",
-            headers={"Retry-After": str(wait)},
-        )
+    await ctx.logins.admit(session, subject=email, source=client, now=now)
     user = await store.user_by_email(session, email)
     await release(session)
     if user is None:
@@ -72,12 +59,12 @@ async def login(
     else:
         valid = await ctx.passwords.verify(user.password_hash, password)
     if user is None or not valid:
-        await store.record_failure(session, limits, window=window, now=now)
+        await ctx.logins.failed(session, subject=email, source=client, now=now)
         await session.commit()
         raise Unauthorized(BAD_CREDENTIALS)
     if ctx.passwords.needs_rehash(user.password_hash):  # the hashing parameters changed
         user.password_hash = await ctx.passwords.hash(password)
-    await store.clear_failures(session, f"account:{email}")
+    await ctx.logins.succeeded(session, subject=email, source=client)
     tokens = await _start_session(session, ctx, user, family_id=uuid.uuid4().hex, now=now)
     await session.commit()
     return tokens
@@ -194,15 +181,26 @@ async def check_not_revoked(session: AsyncSession, *, principal: Principal) -> N
 # Service tokens
 
 
-def client_token(
-    ctx: AuthContext, *, client_id: str, client_secret: str, audience: str
+async def client_token(
+    session: AsyncSession,
+    ctx: AuthContext,
+    *,
+    client_id: str,
+    client_secret: str,
+    audience: str,
+    client: str,
 ) -> ClientTokenOut:
-    """A service token for `audience` from client credentials."""
+    """A service token for `audience` from client credentials (failures throttled)."""
     settings = ctx.settings
+    now = ctx.clock()
+    await ctx.client_credentials.admit(session, subject=client_id, source=client, now=now)
     expected = settings.client_secrets().get(client_id)
     # Constant-time comparison; an unknown client compares against nothing and fails.
     if expected is None or not hmac.compare_digest(client_secret.encode(), expected.encode()):
+        await ctx.client_credentials.failed(session, subject=client_id, source=client, now=now)
+        await session.commit()
         raise Unauthorized("Invalid client credentials.")
+    await session.commit()  # the slot a slowed client id may have taken
     if audience == settings.jwt_audience:
         raise Unprocessable(
             "A service token is for one service: name it as the audience.",
@@ -215,7 +213,7 @@ def client_token(
         subject=f"service:{client_id}",
         roles=["service"],
         ttl=settings.access_ttl_seconds,
-        now=ctx.clock(),
+        now=now,
         extra={"typ": "service"},
     )
     return ClientTokenOut(access_token=access.token, expires_in=settings.access_ttl_seconds)

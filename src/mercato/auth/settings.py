@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import ClassVar
 
 from pydantic import Field, ValidationInfo, field_validator
 
+from mercato.auth.passwords import password_problems
 from mercato.chassis import config
-from mercato.chassis.config import DEV_SECRET_PREFIX, ServiceSettings
+from mercato.chassis.config import ServiceSettings
+from mercato.chassis.production_secrets import is_placeholder, secret_problem
 
 __all__ = ["KNOWN_SERVICES", "AuthSettings", "load_settings", "parse_clients"]
 
@@ -44,12 +47,41 @@ class AuthSettings(ServiceSettings):
     )
     admin_email: str = ""
     admin_password: str = ""
-    login_max_failures_per_account: int = Field(default=5, ge=1)
-    login_max_failures_per_client: int = Field(default=20, ge=1)
+    # Login throttling (`mercato.auth.throttle`): failures are counted per account and
+    # source, per source, and per account from anywhere; see the README.
+    login_max_failures_per_account_source: int = Field(
+        default=5, ge=1, description="Failures of one account from one address per window."
+    )
+    login_max_failures_per_source: int = Field(
+        default=20, ge=1, description="Failures from one address, over all accounts."
+    )
+    login_max_failures_per_account: int = Field(
+        default=100,
+        ge=1,
+        description="Failures of one account from everywhere before its logins are slowed.",
+    )
+    login_account_slowdown_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="Past that bound: one attempt on the account per this many seconds.",
+    )
     login_window_seconds: int = Field(default=300, ge=1)
     trust_forwarded_for: bool = Field(
         default=True,
-        description="Take the client address from X-Forwarded-For (behind the gateway).",
+        description=(
+            "Take the client address from X-Forwarded-For when the gateway proves it "
+            "forwarded the request (`chassis.client_addresses`); false: the peer, always."
+        ),
+    )
+    password_hash_concurrency: int | None = Field(
+        default=None,
+        ge=1,
+        description="Hashes at once; default: the CPUs and memory this process may use.",
+    )
+    password_hash_queue: int | None = Field(
+        default=None,
+        ge=0,
+        description="Hashes that may wait for a slot (more: 503); default: twice the slots.",
     )
     key_retention_seconds: int = Field(
         default=0,
@@ -67,15 +99,15 @@ class AuthSettings(ServiceSettings):
     password_parallelism: int = Field(default=4, ge=1, le=64, validate_default=True)
     maintenance_interval_seconds: float = Field(default=30.0, gt=0)
 
+    ENV_ALIASES: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        # Its name before login throttling counted per account and source.
+        "login_max_failures_per_source": ("login_max_failures_per_client",),
+    }
+
     @field_validator("clients", mode="before")
     @classmethod
-    def _parse_clients(cls, value: object, info: ValidationInfo) -> object:
-        parsed = parse_clients(value) if isinstance(value, str) else value
-        if info.data.get("env") == "production" and isinstance(parsed, Mapping):
-            weak = sorted(k for k, v in parsed.items() if str(v).startswith(DEV_SECRET_PREFIX))
-            if weak:
-                raise ValueError(f"development secrets are refused in production: {weak}")
-        return parsed
+    def _parse_clients(cls, value: object) -> object:
+        return parse_clients(value) if isinstance(value, str) else value
 
     @field_validator("key_retention_seconds")
     @classmethod
@@ -99,6 +131,24 @@ class AuthSettings(ServiceSettings):
         if isinstance(memory, int) and memory < 8 * value:
             raise ValueError(f"{value} lanes need password_memory_kib of at least {8 * value}")
         return value
+
+    def secret_problems(self) -> list[tuple[str, str]]:
+        """The shared rule, and each client secret and the admin password (production)."""
+        problems = super().secret_problems()
+        if self.env != "production":
+            return problems
+        for client_id, secret in sorted(self.clients.items()):
+            problem = secret_problem(secret)
+            if problem:
+                problems.append(("clients", f"the secret of {client_id!r} {problem}"))
+        if self.admin_password:
+            if is_placeholder(self.admin_password):
+                why = ["is an example's placeholder"]
+            else:
+                why = password_problems(self.admin_password, email=self.admin_email)
+            if why:
+                problems.append(("admin_password", "refused in production: " + "; ".join(why)))
+        return problems
 
     @property
     def key_retention(self) -> int:

@@ -6,7 +6,6 @@ counter increment or a repeated revocation is one atomic statement on either.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -28,6 +27,7 @@ __all__ = [
     "add_refresh_token",
     "add_revocations",
     "add_user",
+    "claim_slot",
     "clear_failures",
     "count_admins",
     "family_of_access",
@@ -40,7 +40,7 @@ __all__ = [
     "revocations_since",
     "revoke_families",
     "set_roles",
-    "throttle_wait",
+    "throttle_counts",
     "user_by_email",
     "user_by_id",
 ]
@@ -263,22 +263,43 @@ async def revocations_since(
     return [(jti, exp) for jti, exp in (await session.execute(query)).all()]
 
 
-# Login throttling
+# Throttling of failed credentials (`mercato.auth.throttle`)
 
 
-async def throttle_wait(
-    session: AsyncSession, limits: dict[str, int], *, window: float, now: float
-) -> int:
-    """Seconds until every key in `limits` is below its limit again (0: none blocked)."""
-    query = select(ThrottleCounter).where(
-        ThrottleCounter.key.in_(list(limits)),
+async def throttle_counts(
+    session: AsyncSession, keys: Iterable[str], *, window: float, now: float
+) -> dict[str, tuple[int, float]]:
+    """`key -> (failures, window_started_at)` for the keys with a window still open."""
+    query = select(
+        ThrottleCounter.key, ThrottleCounter.failures, ThrottleCounter.window_started_at
+    ).where(
+        ThrottleCounter.key.in_(list(keys)),
         ThrottleCounter.window_started_at > now - window,
     )
-    wait = 0
-    for row in (await session.execute(query)).scalars():
-        if row.failures >= limits[row.key]:
-            wait = max(wait, math.ceil(row.window_started_at + window - now))
-    return max(wait, 1) if wait else 0
+    return {key: (failures, started) for key, failures, started in await session.execute(query)}
+
+
+async def claim_slot(session: AsyncSession, key: str, *, interval: float, now: float) -> float:
+    """Take the slot `key` if it was last taken `interval` seconds ago or more (atomically).
+
+    Returns 0 when taken, else the seconds until it can be. The slot is a throttle row
+    whose window start is the moment it was last taken.
+    """
+    statement = (
+        _insert(session)(ThrottleCounter)
+        .values(key=key, failures=0, window_started_at=now)
+        .on_conflict_do_update(
+            index_elements=["key"],
+            set_={"window_started_at": now},
+            where=ThrottleCounter.window_started_at <= now - interval,
+        )
+        .returning(ThrottleCounter.key)
+    )
+    if (await session.execute(statement)).first() is not None:
+        return 0.0
+    query = select(ThrottleCounter.window_started_at).where(ThrottleCounter.key == key)
+    taken_at = (await session.execute(query)).scalar_one_or_none()
+    return interval if taken_at is None else max(taken_at + interval - now, 0.001)
 
 
 async def record_failure(

@@ -4,7 +4,9 @@ Every service has a prefix (`MERCATO_AUTH_`, `MERCATO_CATALOG_`, ...). A field i
 from `MERCATO_<SERVICE>_<FIELD>` first and then from the shared `MERCATO_<FIELD>`, so
 that one `MERCATO_BROKER_URL` serves the whole system while a single service can
 still be pointed elsewhere. A bad value raises `SettingsError` whose message is one
-line naming the variable; the CLI prints it and exits non-zero.
+line naming the variable; the CLI prints it and exits non-zero. In production a
+secret that is empty, a placeholder or too short is refused the same way
+(`chassis.production_secrets`).
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from mercato.chassis import tls
 from mercato.chassis.bus_names import DEFAULT_NAMESPACE, check_namespace
+from mercato.chassis.client_addresses import parse_networks
+from mercato.chassis.production_secrets import secret_problem, url_password
 
 __all__ = ["MAX_DURATION_SECONDS", "ServiceSettings", "SettingsError", "env_names", "load_settings"]
 
-DEV_SECRET_PREFIX = "dev-"
 # The longest duration any setting may name. A lease or a retention is added to the
 # current time, and past year 9999 that is an OverflowError at the first checkout
 # or clean-up instead of an error at start; ten years is past any sensible value
@@ -40,6 +43,9 @@ class ServiceSettings(BaseModel):
     """Settings shared by every service; a service subclasses this to add its own."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
+    # Older names a field is still read from (after its own names), so that a renamed
+    # setting's variables keep working: {"new_field": ("old_field",)}.
+    ENV_ALIASES: ClassVar[Mapping[str, tuple[str, ...]]] = {}
 
     # Whether, given `tls_ca_file`, this process requires client certificates signed by
     # it. The gateway's subclass says no: it is the public door, and browsers have none.
@@ -80,6 +86,13 @@ class ServiceSettings(BaseModel):
     client_secret: str = Field(
         default="dev-insecure-client-secret",
         description="This service's client-credentials secret at auth.",
+    )
+    trusted_proxies: tuple[str, ...] = Field(
+        default=(),
+        description=(
+            "Networks of the proxies in front of the gateway (ingress, load balancer), "
+            "whose X-Forwarded-For is believed (`chassis.client_addresses`)."
+        ),
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     max_body_bytes: int = Field(default=1_048_576, gt=0)
@@ -193,6 +206,15 @@ class ServiceSettings(BaseModel):
             )
         return value
 
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _trusted_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = tuple(filter(None, (v.strip() for v in value.split(","))))
+        if isinstance(value, list | tuple):
+            parse_networks(value)
+        return value
+
     @field_validator("bus_namespace")
     @classmethod
     def _bus_namespace(cls, value: str) -> str:
@@ -244,15 +266,30 @@ class ServiceSettings(BaseModel):
             return self.database_url
         return f"sqlite+aiosqlite:///{self.data_dir / (self.service + '.db')}"
 
-    def insecure_secrets(self) -> list[str]:
-        """Names of fields still holding a development secret (refused in production)."""
-        return [
-            name
-            for name, value in self.model_dump().items()
-            if isinstance(value, str)
-            and name.endswith("secret")
-            and (not value or value.startswith(DEV_SECRET_PREFIX))
-        ]
+    def secret_problems(self) -> list[tuple[str, str]]:
+        """`(field, why)` for each secret production refuses; none outside production.
+
+        Every `*secret` and `*passphrase` field and the password of every `*_url`
+        field follow `chassis.production_secrets`; a service adds its own secrets by
+        extending this method.
+        """
+        if self.env != "production":
+            return []
+        problems: list[tuple[str, str]] = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if not isinstance(value, str):
+                continue
+            if name.endswith(("secret", "passphrase")):
+                problem = secret_problem(value)
+            elif name.endswith("_url") and (password := url_password(value)) is not None:
+                problem = secret_problem(password)
+                problem = problem and f"the password in the URL {problem}"
+            else:
+                continue
+            if problem:
+                problems.append((name, problem))
+        return problems
 
 
 S = TypeVar("S", bound=ServiceSettings)
@@ -276,7 +313,9 @@ def load_settings(
     values: dict[str, object] = {}
     origin: dict[str, str] = {}
     for field in cls.model_fields:
-        for name in env_names(service, field):
+        aliases = cls.ENV_ALIASES.get(field, ())
+        names = [n for f in (field, *aliases) for n in env_names(service, f)]
+        for name in names:
             if name in environ:
                 values[field] = environ[name]
                 origin[field] = name
@@ -297,9 +336,6 @@ def load_settings(
             shown = ""
         message = error["msg"].removeprefix("Value error, ")  # pydantic's, for our own checks
         raise SettingsError(f"{name}: {message}{shown}") from None
-    if settings.env == "production":
-        weak = settings.insecure_secrets()
-        if weak:
-            names = ", ".join(env_names(service, f)[0] for f in weak)
-            raise SettingsError(f"{names}: a development secret is refused in production")
+    for field, problem in settings.secret_problems()[:1]:
+        raise SettingsError(f"{origin.get(field, env_names(service, field)[0])}: {problem}")
     return settings

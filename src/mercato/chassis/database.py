@@ -1,7 +1,7 @@
 """The database layer: an async SQLAlchemy engine and sessions for one service.
 
 SQLite (in WAL mode, driven in the event loop by `sqlite_driver`) is the default,
-one file per service in the data directory; PostgreSQL (through asyncpg) is used
+one owner-only file per service in the data directory; PostgreSQL (through asyncpg) is used
 when the service's database URL says so. Code above this layer never needs to know
 which it is, except where a feature differs (full-text search), which asks
 `Database.dialect`.
@@ -29,6 +29,7 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
 
 from mercato.chassis.direct_reads import DirectReader
+from mercato.chassis.private_files import private_database_file
 from mercato.chassis.sqlite_driver import DEFAULT_LOCK_TIMEOUT, inloop_dbapi
 
 __all__ = [
@@ -134,7 +135,9 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo, "json_deserializer": orjson.loads}
         if self.dialect == "sqlite":
             if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                # Owner-only before SQLite opens it: its -wal and -shm files inherit
+                # the database file's mode (`chassis.private_files`).
+                private_database_file(Path(parsed.database))
             kwargs["connect_args"] = {"timeout": DEFAULT_LOCK_TIMEOUT}
             kwargs["module"] = inloop_dbapi()
             if parsed.database in (None, "", ":memory:"):

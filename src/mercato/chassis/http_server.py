@@ -33,7 +33,6 @@ the security tests fail if a uvicorn release changes them (docs/decisions.md).
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +41,7 @@ import httptools
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from mercato.chassis.client_addresses import ClientAddresses
 from mercato.chassis.errors import (
     PROBLEM_JSON,
     BadRequest,
@@ -93,15 +93,11 @@ class ConnectionBook:
         self.limits = limits
         self.per_client: dict[str, int] = {}
         self.open: dict[BoundedHttpProtocol, str] = {}  # insertion order: oldest first
-        self._trusted = tuple(ipaddress.ip_network(p, strict=False) for p in limits.trusted_proxies)
+        self.proxies = ClientAddresses(limits.trusted_proxies)
 
     def _counted(self, address: str) -> bool:
         """Whether `address` is held to the bound per client (a trusted proxy is not)."""
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return True
-        return not any(ip in network for network in self._trusted)
+        return not self.proxies.is_trusted(address)
 
     def admit(self, connection: BoundedHttpProtocol, address: str) -> ProblemError | None:
         """Count a new connection in, or give the refusal it gets."""

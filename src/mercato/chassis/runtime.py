@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mercato.chassis.client_addresses import ClientAddresses
 from mercato.chassis.config import ServiceSettings
 from mercato.chassis.database import Database
 from mercato.chassis.events import (
@@ -89,6 +90,7 @@ class Runtime:
             Outbox(spec.event_tables, source=spec.name) if spec.event_tables else None
         )
         self.revocations = RevocationList()
+        self.addresses = ClientAddresses(settings.trusted_proxies)
         # JWKS and service-token fetches go through it too, so they share its TLS.
         self.http = ServiceClient(
             token_provider=self._service_token, ssl=settings.tls_client_context()

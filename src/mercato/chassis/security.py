@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection
@@ -221,14 +222,24 @@ class TokenVerifier:
         )
 
 
+# RFC 9110 §11.4 `credentials = auth-scheme [ 1*SP token68 ]` with RFC 6750's b64token.
+_BEARER = re.compile(r"(?i:bearer) +([A-Za-z0-9\-._~+/]+=*)")
+
+
 def bearer_token(authorization: str | None) -> str:
-    """The token of an `Authorization: Bearer ...` header; Unauthorized if absent."""
-    if not authorization:
+    """The token of an `Authorization: Bearer <token>` header; Unauthorized otherwise.
+
+    The one parser of the header, for the gateway and every service. The scheme is
+    case-insensitive (`bearer`, `BEARER`) and may be followed by several spaces (RFC
+    9110 allows `1*SP`); the token must be a token68 (RFC 6750's b64token), so a
+    tab, a second token, a comma-separated list or a control character is refused.
+    """
+    if not authorization or not authorization.strip():
         raise Unauthorized("Authentication required: send Authorization: Bearer <token>.")
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    match = _BEARER.fullmatch(authorization.strip(" "))
+    if match is None:
         raise Unauthorized("The Authorization header must be 'Bearer <token>'.")
-    return token.strip()
+    return match.group(1)
 
 
 async def authenticated(request: Request) -> Principal:

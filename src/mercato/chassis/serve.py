@@ -56,7 +56,7 @@ def http_limits(settings: ServiceSettings, open_files: int | None = None) -> Htt
         max_drain_bytes=settings.max_body_bytes,
         max_connections=max(1, min(settings.http_max_connections, files - _RESERVED_FILES)),
         max_connections_per_client=settings.http_max_connections_per_client,
-        trusted_proxies=tuple(getattr(settings, "trusted_proxies", ())),
+        trusted_proxies=settings.trusted_proxies,
     )
 
 

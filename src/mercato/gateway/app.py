@@ -48,7 +48,7 @@ from mercato.chassis.runtime import TOKEN_REVOKED, Runtime, ServiceSpec
 from mercato.chassis.security import JwksKeySource, KeySource
 from mercato.gateway.denylist import RedisDenyList
 from mercato.gateway.forward import Forwarder
-from mercato.gateway.headers import ClientAddresses, SecurityHeaders
+from mercato.gateway.headers import SecurityHeaders
 from mercato.gateway.health import HealthAggregator
 from mercato.gateway.operator import OperatorGate
 from mercato.gateway.proxy import Proxy, ProxyDispatch
@@ -161,7 +161,8 @@ def create_app(
         forwarder=forwarder,
         verifier=runtime.verifier,
         limiter=limiter,
-        addresses=ClientAddresses(settings.trusted_proxies),
+        addresses=runtime.addresses,
+        proof=runtime.tokens,
         client_limit=(settings.client_rate, settings.client_burst),
         user_limit=(settings.user_rate, settings.user_burst),
         keyed_routes=KeyedRoutes(settings.keyed_routes),

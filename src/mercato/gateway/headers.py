@@ -4,7 +4,8 @@
   forwarded in either direction; `Host` and `Content-Length` are recomputed.
 - The client's address is the peer of the connection. `X-Forwarded-For` (and the
   other forwarding headers) sent by a client are believed only when the peer is one
-  of `trusted_proxies`; then the client is the right-most untrusted address.
+  of `trusted_proxies`; then the client is the right-most untrusted address (the
+  rule is the chassis's, `mercato.chassis.client_addresses`).
 - `SecurityHeaders` is the outermost middleware, so every answer carries
   `X-Content-Type-Options`, `X-Frame-Options`, `Referrer-Policy`, HSTS when enabled,
   and `Cache-Control: no-store` under `/api/auth`, including errors made by inner
@@ -12,9 +13,6 @@
 """
 
 from __future__ import annotations
-
-import ipaddress
-from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -24,7 +22,6 @@ __all__ = [
     "REQUEST_DROPPED",
     "RESPONSE_DROPPED",
     "SECURITY_HEADER_NAMES",
-    "ClientAddresses",
     "SecurityHeaders",
 ]
 
@@ -77,37 +74,6 @@ RESPONSE_DROPPED = (
 )
 NO_STORE_RESPONSE_DROPPED = RESPONSE_DROPPED | {b"cache-control"}
 IDENTITY_PREFIX = b"x-mercato-"
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-class ClientAddresses:
-    """Who the client is, trusting forwarding headers only from `trusted_proxies`."""
-
-    def __init__(self, trusted_proxies: Iterable[str] = ()) -> None:
-        self.networks: tuple[Network, ...] = tuple(
-            ipaddress.ip_network(p, strict=False) for p in trusted_proxies
-        )
-
-    def is_trusted(self, address: str) -> bool:
-        """Whether `address` is a trusted proxy."""
-        if not self.networks:
-            return False
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(ip in network for network in self.networks)
-
-    def client(self, peer: str, forwarded_for: str | None) -> str:
-        """The client's address: the peer, or from X-Forwarded-For behind trusted proxies."""
-        if not forwarded_for or not self.is_trusted(peer):
-            return peer
-        for hop in reversed(forwarded_for.split(",")):
-            address = hop.strip()
-            if address and not self.is_trusted(address):
-                return address
-        return peer
 
 
 class SecurityHeaders:

@@ -17,18 +17,23 @@ For each request `Proxy`:
    user's bucket; over the limit is a 429 with Retry-After (checked before a bad
    token's 401, so forged tokens are rate limited too);
 5. forwards the original `Authorization` plus `X-Mercato-User-Id` and
-   `X-Mercato-Roles`, reads the body fully, and relays the answer.
+   `X-Mercato-Roles` (and, to auth, its own service token in `X-Mercato-Proxy-Token`,
+   which proves its `X-Forwarded-For`: `chassis.client_addresses`), reads the body
+   fully, and relays the answer.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+from collections.abc import Awaitable, Callable
 from urllib.parse import quote
 
 from prometheus_client import CollectorRegistry, Counter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mercato.chassis import context
+from mercato.chassis.client_addresses import PROXY_TOKEN_HEADER, ClientAddresses
 from mercato.chassis.errors import (
     NotFound,
     ProblemError,
@@ -43,7 +48,6 @@ from mercato.gateway.headers import (
     NO_STORE_RESPONSE_DROPPED,
     REQUEST_DROPPED,
     RESPONSE_DROPPED,
-    ClientAddresses,
 )
 from mercato.gateway.ratelimit import Bucket, RateLimiter
 from mercato.gateway.routing import KeyedRoutes, RouteTable
@@ -51,7 +55,11 @@ from mercato.gateway.upstream import Answer
 
 __all__ = ["WRITE_METHODS", "Proxy", "ProxyDispatch"]
 
+log = logging.getLogger("mercato.gateway")
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Services that need the client's address (auth throttles logins by it): requests to
+# them carry the gateway's service token as proof of its X-Forwarded-For.
+PROOF_SERVICES = frozenset({"auth"})
 _NO_BODY_STATUSES = frozenset({204, 304})
 
 
@@ -70,6 +78,7 @@ class Proxy:
         user_limit: tuple[float, float] = (20.0, 40.0),
         keyed_routes: KeyedRoutes | None = None,
         registry: CollectorRegistry | None = None,
+        proof: Callable[[str], Awaitable[str]] | None = None,
     ) -> None:
         self.routes = routes
         self.keyed_routes = keyed_routes or KeyedRoutes(())
@@ -77,6 +86,7 @@ class Proxy:
         self.verifier = verifier
         self.limiter = limiter
         self.addresses = addresses
+        self.proof = proof
         self.no_store_route = routes.routes.get("auth")  # SecurityHeaders: /api/auth
         # The origins of every instance: no answer may name one to a client.
         self.inside = tuple(
@@ -176,6 +186,10 @@ class Proxy:
             headers.append(("X-Mercato-Roles", ",".join(sorted(principal.roles))))
 
         headers.append(("X-Forwarded-For", chain))
+        if self.proof is not None and route.service in PROOF_SERVICES:
+            proof = await self._proof(route.service)
+            if proof:
+                headers.append((PROXY_TOKEN_HEADER, proof))
         headers.append(("X-Forwarded-Proto", scheme))
         if host:
             headers.append(("X-Forwarded-Host", host.decode("latin-1")))
@@ -210,6 +224,15 @@ class Proxy:
             return
         dropped = NO_STORE_RESPONSE_DROPPED if route is self.no_store_route else RESPONSE_DROPPED
         await _relay(send, outcome, head=method == "HEAD", dropped=dropped, inside=self.inside)
+
+    async def _proof(self, service: str) -> str | None:
+        """The gateway's service token for `service` (cached), None if auth refused it."""
+        assert self.proof is not None
+        try:
+            return await self.proof(service)
+        except ProblemError as exc:  # the service then counts the gateway as the client
+            log.warning("no service token for %s to prove X-Forwarded-For: %s", service, exc)
+            return None
 
     async def _take(self, client: str, principal: Principal | None, method: str) -> float:
         buckets: list[Bucket] = []

@@ -5,7 +5,7 @@ List-like values are written the way a shell user would:
 
     MERCATO_GATEWAY_UPSTREAMS="auth=http://127.0.0.1:8110,catalog=http://127.0.0.1:8130|http://127.0.0.1:8131"
     MERCATO_GATEWAY_ROUTE_TIMEOUTS="/api/catalog/products/import=60"
-    MERCATO_GATEWAY_TRUSTED_PROXIES="10.0.0.0/8,127.0.0.1"
+    MERCATO_GATEWAY_TRUSTED_PROXIES="10.0.0.0/8"   # a chassis setting (client_addresses)
     MERCATO_GATEWAY_CORS_ORIGINS="https://shop.example.com,http://localhost:3000"
 
 A bad value stops the gateway at start with a one-line `SettingsError` naming the
@@ -21,7 +21,6 @@ services over mutual TLS, presenting `_TLS_CLIENT_CERTFILE` (else its served one
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -146,9 +145,6 @@ class GatewaySettings(ServiceSettings):
     client_burst: float = Field(default=100.0, ge=1)
     user_rate: float = Field(default=20.0, ge=0, description="Writes/s per user (0: off).")
     user_burst: float = Field(default=40.0, ge=1)
-    trusted_proxies: tuple[str, ...] = Field(
-        default=(), description="Addresses/networks whose X-Forwarded-For is believed."
-    )
     cors_origins: tuple[str, ...] = Field(default=(), description="Allowed CORS origins.")
     operator_port: int = Field(
         default=0,
@@ -204,17 +200,6 @@ class GatewaySettings(ServiceSettings):
     def _route_timeouts(cls, value: Any) -> Any:
         if isinstance(value, str | Mapping):
             return parse_route_timeouts(value)
-        return value
-
-    @field_validator("trusted_proxies", mode="before")
-    @classmethod
-    def _trusted_proxies(cls, value: Any) -> Any:
-        value = _split(value)
-        for item in value:
-            try:
-                ipaddress.ip_network(str(item), strict=False)
-            except ValueError:
-                raise ValueError(f"{item!r} is not an IP address or network") from None
         return value
 
     @field_validator("keyed_routes", mode="before")

@@ -35,6 +35,7 @@ from mercato.launcher.up import up
 __all__ = ["main"]
 
 EXIT_USAGE = 2
+PRIVATE_UMASK = 0o077
 Handler = Callable[[argparse.Namespace], int]
 
 
@@ -181,6 +182,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the `mercato` command; returns the exit code."""
     args = _parser().parse_args(argv)
     handler: Handler = args.handler
+    # Whatever a command creates (databases, secrets, pid files, the broker's store,
+    # also in the processes `up` starts) is its user's alone.
+    umask = os.umask(PRIVATE_UMASK)
     try:
         return handler(args)
     except LauncherError as exc:
@@ -194,3 +198,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"cannot use {exc.filename}: {exc.strerror}", EXIT_USAGE)
     except KeyboardInterrupt:
         return 130
+    finally:
+        os.umask(umask)  # main() may be called in-process (tests)

@@ -14,6 +14,7 @@ import secrets
 from collections.abc import Iterable
 from pathlib import Path
 
+from mercato.chassis.private_files import private_directory
 from mercato.launcher.errors import LauncherError
 
 __all__ = ["SECRETS_FILE", "client_secrets"]
@@ -35,7 +36,7 @@ def _read(path: Path) -> dict[str, str]:
 
 
 def _write(path: Path, clients: dict[str, str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_directory(path.parent)
     temporary = path.with_suffix(".tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:

@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from mercato.chassis.private_files import private_directory, private_file
 from mercato.launcher.console import Console
 from mercato.launcher.errors import StartupError
 
@@ -133,8 +134,8 @@ class Child:
             process_group=0,
             limit=LINE_LIMIT,
         )
-        self.pid_file.parent.mkdir(parents=True, exist_ok=True)
-        self.pid_file.write_text(f"{process.pid}\n")
+        private_directory(self.pid_file.parent)
+        private_file(self.pid_file).write_text(f"{process.pid}\n")
         self.console.say(f"started {self.name} (pid {process.pid})")
         if held and self._released:  # release() came while we were spawning
             self._go(process)

@@ -1,7 +1,8 @@
 """`mercato up`: the whole system on one machine, started in order, stopped cleanly.
 
 1. refuse to start when a port is reserved or busy, or another `mercato up` uses the
-   data directory (a lock file in `<data_dir>/run`);
+   data directory (a lock file in `<data_dir>/run`); the data directory and what the
+   launcher writes there are owner-only (`chassis.private_files`);
 2. start the embedded NATS (unless `MERCATO_BROKER_URL` names an external broker) and
    every service process on hold (they import their code meanwhile), and wait for
    the broker's greeting;
@@ -31,6 +32,7 @@ from functools import partial
 from pathlib import Path
 
 from mercato.chassis.bus_names import DEFAULT_NAMESPACE
+from mercato.chassis.private_files import private_directory, private_file
 from mercato.chassis.tls import client_context
 from mercato.launcher import nats
 from mercato.launcher.certificates import LAUNCHER, development_certificates
@@ -57,8 +59,8 @@ def run_dir(layout: Layout) -> Path:
 
 @contextlib.contextmanager
 def _lock(directory: Path) -> Iterator[None]:
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / "mercato.lock"
+    private_directory(directory)
+    path = private_file(directory / "mercato.lock")
     with open(path, "a+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -110,7 +112,7 @@ async def _start(layout: Layout, supervisor: Supervisor) -> None:
     base = dict(os.environ)
     broker: Child | None = None
     if layout.embedded_broker:
-        (layout.data_dir / "nats").mkdir(parents=True, exist_ok=True)
+        private_directory(layout.data_dir / "nats")
         broker = supervisor.launch(
             ProcessSpec(
                 name=nats.NAME,
@@ -212,6 +214,7 @@ async def _up(layout: Layout, console: Console, grace: float) -> None:
 def up(layout: Layout, *, console: Console | None = None, grace: float = GRACE_SECONDS) -> int:
     """Run the whole system until SIGINT or SIGTERM; 0 after a clean stop."""
     check_ports(layout.ports())
+    private_directory(layout.data_dir)  # also tightens one an older version made
     with _lock(run_dir(layout)):
         secrets = client_secrets(layout.data_dir, [s.name for s in SERVICES])
         layout = replace(layout, secrets=secrets)
