@@ -118,14 +118,19 @@ class Shop:
 
 @asynccontextmanager
 async def started(
-    tmp_path: Path, tokens: TokenFactory, provider: PaymentProvider | None = None
+    tmp_path: Path,
+    tokens: TokenFactory,
+    provider: PaymentProvider | None = None,
+    **overrides: object,
 ) -> AsyncIterator[Shop]:
     """The payments service on SQLite in `tmp_path`, no broker, a 1 s provider deadline.
 
     Short, so the timeout card's test is quick; not shorter, because a charge's own
-    database write must fit in it on a loaded machine.
+    database write must fit in it on a loaded machine. `overrides` are more settings.
     """
-    settings = load_settings(data_dir=tmp_path, broker_url="", provider_timeout_seconds=1.0)
+    settings = load_settings(
+        data_dir=tmp_path, broker_url="", **{"provider_timeout_seconds": 1.0, **overrides}
+    )
     app = create_app(settings, provider=provider)
     service = tokens.headers("service:orders", ["service"], typ="service", aud="payments")
     async with running(app, tokens) as client:
@@ -159,3 +164,7 @@ class GatedProvider:
     async def refund(self, charge_id: str, amount: Amount, idempotency_key: str) -> RefundResult:
         """Always refunds."""
         return RefundResult(refund_id=f"re_{idempotency_key}")
+
+    async def lookup(self, idempotency_key: str) -> ChargeResult | None:
+        """The charge approved under the key, if the gate let it through."""
+        return self.charges.get(idempotency_key)
