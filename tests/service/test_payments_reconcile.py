@@ -17,53 +17,26 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from mercato.chassis.database import Database
 from mercato.contracts.events import PaymentFailed, PaymentSucceeded
 from mercato.payments.app import RECONCILER
 from mercato.payments.provider import (
-    Amount,
-    ChargeResult,
     ProviderClient,
-    ProviderError,
-    RefundResult,
 )
 from mercato.payments.reconciler import Reconciler
 from mercato.payments.routes import PROVIDER, REPLAYED
-from mercato.payments.simulated import SimulatedProvider, SimulatedRefund
-from tests.service.test_payments_support import API, OK_CARD, TIMEOUT_CARD, Shop, started
+from mercato.payments.simulated import SimulatedRefund
+from tests.service.test_payments_support import (
+    API,
+    OK_CARD,
+    TIMEOUT_CARD,
+    LateCapture,
+    Shop,
+    started,
+)
 from tests.support import TokenFactory
 
 DEADLINE = 0.5  # the provider's deadline in these tests
 LEASE = 2.0  # how old an unknown charge's attempt must be before it is looked up
-LATE = 1.0  # how late LateCapture answers: past the deadline
-
-
-class LateCapture(SimulatedProvider):
-    """The simulated provider, whose charges and refunds are made, then answered late."""
-
-    def __init__(self, database: Database) -> None:
-        super().__init__(database)
-        self.lookups_fail = False
-        self.late_refunds = True
-
-    async def charge(self, token: str, amount: Amount, idempotency_key: str) -> ChargeResult:
-        """Capture as the simulated provider does, then answer past the deadline."""
-        result = await super().charge(token, amount, idempotency_key)
-        await asyncio.sleep(LATE)
-        return result
-
-    async def refund(self, charge_id: str, amount: Amount, idempotency_key: str) -> RefundResult:
-        """Refund as the simulated provider does, then answer past the deadline (if late)."""
-        result = await super().refund(charge_id, amount, idempotency_key)
-        if self.late_refunds:
-            await asyncio.sleep(LATE)
-        return result
-
-    async def lookup(self, idempotency_key: str) -> ChargeResult | None:
-        """The simulated provider's lookup, unless the test says it is down."""
-        if self.lookups_fail:
-            raise ProviderError("provider_unavailable")
-        return await super().lookup(idempotency_key)
 
 
 def use(shop: Shop, provider: LateCapture) -> None:
