@@ -46,7 +46,7 @@ SAGA_STALE_SECONDS = 2.0
 # NATS delivers an event again when a consumer has not acknowledged it within this
 # (30 s by default), so an event a killed consumer held comes back within seconds.
 EVENT_ACK_WAIT_SECONDS = 5.0
-TERMINAL = {"confirmed", "payment_failed", "out_of_stock", "cancelled"}  # settled orders
+TERMINAL = {"confirmed", "payment_failed", "out_of_stock", "rejected", "cancelled"}  # settled
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "E2e-Admin-Passw0rd!"
 PASSWORD = "Correct-Horse-42"
