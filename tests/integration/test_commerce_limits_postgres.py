@@ -11,6 +11,8 @@ MERCATO_REQUIRE_SERVERS=1.
 - saved cards (payments, 20 a user): a count, then the provider's token, then the
   insert; now a slot is taken on the user's counter row (`take_method_slot`).
 - a cart's lines (orders, 50 products): now the cart's owner row is locked first.
+- the migrations that added the counter and owner rows fill them from the data
+  already there (and give driven orders their deadline).
 - addresses (users, 10 a profile): never a count-then-insert. A PATCH replaces the
   whole list (at most 10 by its schema) and the profile's version column refuses a
   write based on a stale read (409), so the limit held already; the test confirms it.
@@ -39,6 +41,10 @@ from mercato.payments.settings import load_settings as payments_settings
 from mercato.users.app import create_app as create_users
 from mercato.users.schemas import MAX_ADDRESSES
 from mercato.users.settings import load_settings as users_settings
+from tests.service.test_commerce_migrations import (
+    check_orders_migration,
+    check_payments_migration,
+)
 from tests.service.test_orders_harness import CART, open_shop
 from tests.support import TokenFactory, fresh_postgres_database, running
 
@@ -153,3 +159,10 @@ async def test_concurrent_cart_additions_stop_at_the_limit(
                 select(func.count()).select_from(CartLine).where(CartLine.user_id == user_id)
             )
         assert stored == MAX_LINES
+
+
+async def test_the_0002_migrations_keep_the_data_on_postgresql() -> None:
+    async with fresh_postgres_database("orders") as url:
+        await check_orders_migration(url)
+    async with fresh_postgres_database("payments") as url:
+        await check_payments_migration(url)
