@@ -93,7 +93,7 @@ async def check_orders_migration(url: str) -> None:
             settled = await session.get(Order, "o-confirmed")
             carts = (await session.execute(text("SELECT user_id FROM carts"))).scalars().all()
         assert driven is not None and driven.deadline is not None
-        assert before + timedelta(minutes=29) < driven.deadline < before + timedelta(minutes=31)
+        assert before + timedelta(minutes=9) < driven.deadline < before + timedelta(minutes=11)
         assert driven.retry_at is None
         assert settled is not None and settled.deadline is None
         assert sorted(carts) == ["u1", "u2"]

@@ -74,10 +74,10 @@ class OrdersSettings(ServiceSettings):
         "stale_after_seconds and doubles.",
     )
     step_deadline_seconds: float = Field(
-        default=1800.0,
+        default=600.0,
         gt=0,
         description="Longest an order may stay in one state of the saga before it needs "
-        "an operator.",
+        "an operator (below reservation_ttl_seconds, so that it still holds its stock).",
     )
 
     @field_validator("catalog_url", "payments_url")

@@ -29,7 +29,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 DRIVEN = ("pending", "reserving", "reserved", "charging", "paid", "cancelling")
-DEFAULT_DEADLINE = timedelta(seconds=1800)  # OrdersSettings.step_deadline_seconds
+DEFAULT_DEADLINE = timedelta(seconds=600)  # OrdersSettings.step_deadline_seconds
 
 
 def upgrade() -> None:
