@@ -3,6 +3,9 @@
 Every fault test ends with `check_invariants` over what it touched (its customers,
 their orders, the products they bought), once every order has settled:
 
+- sagas end: while the orders settle, none is in a state the saga drives past its
+  `deadline` (the orders service must have left it for an operator by then, and
+  none of these tests should need one: `needs_attention` fails the check too);
 - stock: `on_hand == available + reserved` for each product, nothing is left
   reserved, and `on_hand` fell by exactly the units of the confirmed orders;
 - money: at most one successful charge per order, and every successful charge
@@ -22,6 +25,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -37,9 +41,12 @@ from tests.e2e.client import (
 )
 
 __all__ = [
+    "DEADLINE_GRACE",
     "QUIET_PERIOD",
     "SETTLE_TIMEOUT",
+    "OverdueOrders",
     "admin_product",
+    "assert_no_order_overdue",
     "check_invariants",
     "get_json",
     "order_story",
@@ -47,12 +54,18 @@ __all__ = [
     "settled_orders",
 ]
 
-FAILED = {"payment_failed", "out_of_stock"}
+FAILED = {"payment_failed", "out_of_stock", "rejected"}
+NEEDS_ATTENTION = "needs_attention"
 # An interrupted saga waits for its lease to run out, for the order to be idle
 # `stale` seconds and for the next sweep; the rest is margin for a loaded machine.
 SETTLE_TIMEOUT = SAGA_LEASE_SECONDS + SAGA_STALE_SECONDS + SAGA_SWEEP_SECONDS + 20.0
 AUDIT_TIMEOUT = 30.0
 QUIET_PERIOD = 3.0  # how long the audit log must hold still before "exactly once" is believed
+# How long past its deadline an order may still show its state: the sweeper notices it
+# once the order's lease has run out, it has been idle `stale` seconds and a sweep came.
+DEADLINE_GRACE = timedelta(
+    seconds=SAGA_LEASE_SECONDS + SAGA_STALE_SECONDS + SAGA_SWEEP_SECONDS + 10
+)
 PAGE = 500
 
 Orders = dict[str, list[dict[str, Any]]]  # a customer's id -> their orders
@@ -98,20 +111,66 @@ def _orders_of(shop: Shop, account: Account) -> list[dict[str, Any]] | None:
     return items
 
 
+class OverdueOrders(AssertionError):
+    """Orders stayed in a state the saga drives past their deadline, or need an operator."""
+
+
+def overdue_problems(orders: Sequence[dict[str, Any]], now: datetime) -> list[str]:
+    """What is wrong with the deadlines of `orders` at `now` (empty when nothing is).
+
+    A settled order has none; one the saga drives must have one, not yet past (with
+    the grace the sweeper needs to notice); one that needs an operator is a problem
+    in itself here, with its reason.
+    """
+    problems = []
+    for order in orders:
+        status = order["status"]
+        if status in TERMINAL:
+            continue
+        if status == NEEDS_ATTENTION:
+            problems.append(f"order {order['id']} needs an operator: {order.get('reason')}")
+            continue
+        deadline = order.get("deadline")
+        if deadline is None:
+            problems.append(f"order {order['id']} is {status} with no deadline")
+        elif now > datetime.fromisoformat(deadline) + DEADLINE_GRACE:
+            problems.append(f"order {order['id']} is still {status}, its deadline {deadline}")
+    return problems
+
+
+def assert_no_order_overdue(shop: Shop, accounts: Sequence[Account]) -> None:
+    """No order of `accounts` is in a non-terminal state past its deadline (checked now)."""
+    found = [order for account in accounts for order in _orders_of(shop, account) or []]
+    problems = overdue_problems(found, datetime.now(UTC))
+    if problems:
+        raise OverdueOrders("\n".join(problems))
+
+
 def settled_orders(shop: Shop, accounts: Sequence[Account]) -> Orders:
-    """Each customer's orders once none is left in a non-terminal state (bounded wait)."""
+    """Each customer's orders once none is left in a non-terminal state (bounded wait).
+
+    Every look also checks the deadlines (`overdue_problems`): an order that outstays
+    its state fails at once.
+    """
 
     def probe() -> Orders | None:
         found: Orders = {}
+        settled = True
         for account in accounts:
             orders = _orders_of(shop, account)
-            if orders is None or any(o["status"] not in TERMINAL for o in orders):
+            if orders is None:
                 return None
+            problems = overdue_problems(orders, datetime.now(UTC))
+            if problems:
+                raise OverdueOrders("\n".join(problems))
+            settled = settled and all(o["status"] in TERMINAL for o in orders)
             found[account.id] = orders
-        return found
+        return found if settled else None
 
     try:
         return eventually(probe, timeout=SETTLE_TIMEOUT, interval=0.5)
+    except OverdueOrders:
+        raise
     except AssertionError:
         stuck = {
             a.id: [(o["id"], o["status"]) for o in _orders_of(shop, a) or []] for a in accounts

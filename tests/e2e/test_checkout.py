@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.client import TERMINAL, Account, Shop, eventually
+from tests.e2e.invariants import assert_no_order_overdue
 
 pytestmark = pytest.mark.e2e
 
@@ -104,6 +105,7 @@ def test_a_customer_checks_out_and_the_audit_log_tells_the_story(
     assert all(story.count(event_type) == 1 for event_type in expected), story
     assert story.index("order.placed") < story.index("payment.succeeded")
     assert story.index("payment.succeeded") < story.index("order.confirmed")
+    assert_no_order_overdue(shop, [customer])
 
 
 def test_a_declined_card_fails_the_order_and_releases_the_stock(
@@ -118,6 +120,7 @@ def test_a_declined_card_fails_the_order_and_releases_the_stock(
 
     assert order["status"] == "payment_failed", order
     assert eventually(lambda: True if stock_of(shop, product["id"]) == before else None)
+    assert_no_order_overdue(shop, [customer])
 
 
 def test_cancelling_a_confirmed_order_refunds_and_restocks(
@@ -136,6 +139,7 @@ def test_cancelling_a_confirmed_order_refunds_and_restocks(
     assert response.json()["status"] == "cancelled"
     assert stock_of(shop, product["id"]) == before
     audit_types(shop, admin, order["id"], {"payment.refunded", "order.cancelled"})
+    assert_no_order_overdue(shop, [customer])
 
 
 def test_another_customers_order_and_card_are_not_found(shop: Shop, customer: Account) -> None:
@@ -154,3 +158,4 @@ def test_another_customers_order_and_card_are_not_found(shop: Shop, customer: Ac
         headers={**stranger.headers, "Idempotency-Key": str(uuid.uuid4())},
     )
     assert empty.status_code == 422
+    assert_no_order_overdue(shop, [customer, stranger])

@@ -4,6 +4,10 @@ Real catalog and payments apps under uvicorn, the orders app in-process (the
 `open_shop` harness). Customers pay with the simulated provider's timeout card, so
 payments answers only after its provider deadline (1 s), long after orders' own
 deadline for a payments call (0.3 s): from orders' side payments is timing out.
+Orders cannot know whether such a charge went through, so the orders wait in
+`charging` with their stock held (they used to fail at once, stock released, while
+the money might have moved); once the circuit lets calls through, each is settled
+by payments' own answer.
 
 The breakers of orders' HTTP client run on a clock the test moves by hand, so "the
 circuit is still open" and "the circuit lets a trial through" are decided by the
@@ -75,6 +79,22 @@ async def no_charge_pending(shop: Shop) -> list[Payment]:
         await asyncio.sleep(0.1)
 
 
+async def settle_every_order(shop: Shop, clock: ManualClock, ids: list[str]) -> dict[str, Order]:
+    """Sweep (letting the circuit try again each time) until no order is charging."""
+    http: ServiceClient = shop.orders_app.state.runtime.http
+    runner = components_of(shop.orders_app.state.runtime).runner
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SETTLE_TIMEOUT * 2
+    while True:
+        clock.now += http.reset_timeout
+        await runner.sweep()
+        records = await orders_by_id(shop, ids)
+        if all(order.status != "charging" for order in records.values()):
+            return records
+        assert loop.time() < deadline, {i: o.status for i, o in records.items()}
+        await asyncio.sleep(0.3)
+
+
 async def test_payments_timing_out_opens_the_circuit_then_checkouts_fail_fast(
     tmp_path: Path, tokens: TokenFactory
 ) -> None:
@@ -88,6 +108,7 @@ async def test_payments_timing_out_opens_the_circuit_then_checkouts_fail_fast(
         payments_timeout_seconds=ORDERS_PAYMENTS_TIMEOUT,
         sweep_interval_seconds=3600.0,
         stale_after_seconds=0.0,
+        retry_limit=100,
     ) as shop:
         http: ServiceClient = shop.orders_app.state.runtime.http
         clock = ManualClock()
@@ -96,56 +117,45 @@ async def test_payments_timing_out_opens_the_circuit_then_checkouts_fail_fast(
         tea = await shop.product(stock=20)
 
         # 1. Each checkout's charge times out: a failure of payments' circuit, which
-        #    opens after `failure_threshold` of them in a row.
+        #    opens after `failure_threshold` of them in a row. The orders wait.
         timed_out = []
         for _ in range(http.failure_threshold):
             assert circuit.state is CircuitState.CLOSED
             order = await pay_with_the_timeout_card(shop, tea)
-            assert order["status"] == "payment_failed", order
+            assert order["status"] == "charging", order
             timed_out.append(order["id"])
         assert circuit.state is CircuitState.OPEN
         reached = await charges_at_payments(shop)
         assert sorted(c.order_id for c in reached) == sorted(timed_out)
 
         # 2. Later checkouts fail fast: refused by the open circuit, so no charge
-        #    reaches payments, and each ends payment_failed with its stock released.
+        #    reaches payments; they wait too, their stock held.
         fast = []
         for _ in range(FAST_CHECKOUTS):
             order = await pay_with_the_timeout_card(shop, tea)
-            assert order["status"] == "payment_failed", order
-            assert "circuit open" in order["reason"], order
+            assert order["status"] == "charging", order
             fast.append(order["id"])
         assert circuit.state is CircuitState.OPEN
         assert len(await charges_at_payments(shop)) == len(timed_out)
+        assert await shop.stock(tea) == 20 - len(timed_out) - len(fast)
+
+        # Payments did not learn the provider's answer either: those charges are unknown.
+        assert {c.status for c in await no_charge_pending(shop)} == {"unknown"}
+
+        # 3. Once the circuit lets calls through, and orders waits for payments longer
+        #    than payments waits for its provider, each order is asked about again with
+        #    its key: payments reconciles each charge with the provider, which holds no
+        #    charge of the timeout card, and every order ends payment_failed.
+        components_of(shop.orders_app.state.runtime).payments.timeout = 5.0
+        records = await settle_every_order(shop, clock, timed_out + fast)
+        assert {order.status for order in records.values()} == {"payment_failed"}
+        assert all(order.payment_id is None for order in records.values())
+        assert all("provider_timeout" in (order.reason or "") for order in records.values())
         assert await shop.stock(tea) == 20
-
-        # Orders knows which charges may have gone through (they timed out) and which
-        # surely did not (refused by the circuit).
-        records = await orders_by_id(shop, timed_out + fast)
-        assert all(records[i].charge_unresolved for i in timed_out)
-        assert not any(records[i].charge_unresolved for i in fast)
-
-        # 3. Once payments has settled the hanging charges and the circuit lets a
-        #    trial through, the sweeper asks about each unknown charge again, with the
-        #    same key: payments answers from its record and makes no second charge.
-        await no_charge_pending(shop)
-        clock.now += http.reset_timeout
-        assert circuit.state is CircuitState.HALF_OPEN
-        runner = components_of(shop.orders_app.state.runtime).runner
-        for _ in range(len(timed_out) + 1):  # the half-open trial comes first, alone
-            await runner.sweep()
-            records = await orders_by_id(shop, timed_out)
-            if not any(order.charge_unresolved for order in records.values()):
-                break
-        assert not any(order.charge_unresolved for order in records.values())
-        assert circuit.state is CircuitState.CLOSED
 
         charges = await charges_at_payments(shop)
-        assert sorted(c.order_id for c in charges) == sorted(timed_out)
+        assert sorted(c.order_id for c in charges) == sorted(timed_out + fast)
         assert {c.order_id: c.idempotency_key for c in charges} == {
-            order_id: charge_key(order_id) for order_id in timed_out
+            order_id: charge_key(order_id) for order_id in timed_out + fast
         }
-        assert {c.status for c in charges} == {"failed"}
-        assert all(records[i].status == "payment_failed" for i in timed_out)
-        assert all(records[i].payment_id is None for i in timed_out)
-        assert await shop.stock(tea) == 20
+        assert {(c.status, c.reason) for c in charges} == {("failed", "provider_timeout")}

@@ -26,10 +26,15 @@ from sqlalchemy import select
 
 from mercato.catalog.app import create_app as create_catalog
 from mercato.catalog.settings import load_settings as catalog_settings
+from mercato.chassis.database import Database
+from mercato.orders import service
 from mercato.orders.app import create_app as create_orders
+from mercato.orders.lifecycle import components_of
+from mercato.orders.schemas import CheckoutIn
 from mercato.orders.settings import load_settings as orders_settings
 from mercato.orders.states import ACTIVE, Status
 from mercato.payments.app import create_app as create_payments
+from mercato.payments.provider import PaymentProvider
 from mercato.payments.settings import load_settings as payments_settings
 from tests.support import TokenFactory, running
 
@@ -45,14 +50,24 @@ CARD_OK = "4242 4242 4242 4242"
 CARD_DECLINED = "4000 0000 0000 0002"
 
 
-class Server:
-    """One app served by uvicorn on a free local port, in a background task."""
+@dataclass(frozen=True)
+class Placed:
+    """An order placed through the service layer, its saga not started: who, what, the lease."""
 
-    def __init__(self, app: FastAPI) -> None:
+    user: dict[str, str]
+    product_id: str
+    order_id: str
+    owner: str
+
+
+class Server:
+    """One app served by uvicorn on a local port (a free one unless given), in a task."""
+
+    def __init__(self, app: FastAPI, port: int = 0) -> None:
         self.app = app
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind(("127.0.0.1", port))
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
         config = uvicorn.Config(app, log_config=None, lifespan="on", ws="none")
         self.server = uvicorn.Server(config)
@@ -86,22 +101,76 @@ class Shop:
     payments_server: Server
     tokens: TokenFactory
     admin: dict[str, str] = field(default_factory=dict)
+    servers: list[Server] = field(default_factory=list)  # every server open_shop stops
+
+    async def restart_payments(self) -> None:
+        """Stop payments if it runs, then serve a new app of it on its port and database.
+
+        What a restarted payments process is: the same settings, the same data.
+        """
+        old = self.payments_server
+        await old.stop()
+        app = create_payments(old.app.state.runtime.settings)
+        app.state.runtime.verifier.keys = self.tokens.keys
+        server = Server(app, port=int(old.url.rsplit(":", 1)[1]))
+        await server.start()
+        self.servers[self.servers.index(old)] = server
+        self.payments_server = server
 
     def customer(self) -> dict[str, str]:
         """Headers of a new customer."""
         return self.tokens.headers(str(uuid.uuid4()), ["customer"])
 
-    async def product(self, *, stock: int = 10, amount: int = 1250, title: str = "Tea") -> str:
+    async def product(
+        self, *, stock: int = 10, amount: int = 1250, title: str = "Tea", currency: str = "USD"
+    ) -> str:
         """A new product in the catalog; its id."""
         body = {
             "sku": f"SKU-{uuid.uuid4().hex[:12]}",
             "title": title,
-            "price": {"amount": amount, "currency": "USD"},
+            "price": {"amount": amount, "currency": currency},
             "stock": stock,
         }
         response = await self.catalog.post("/api/catalog/products", json=body, headers=self.admin)
         assert response.status_code == 201, response.text
         return str(response.json()["id"])
+
+    async def reprice(self, product_id: str, amount: int, currency: str) -> None:
+        """Change a product's price (an admin's PATCH at the catalog)."""
+        response = await self.catalog.patch(
+            f"/api/catalog/products/{product_id}",
+            json={"price": {"amount": amount, "currency": currency}},
+            headers=self.admin,
+        )
+        assert response.status_code == 200, response.text
+
+    async def place_only(
+        self, *, quantity: int, key: str, amount: int = 100, also: Sequence[str] = ()
+    ) -> Placed:
+        """Place an order of `quantity` units of a new product (5 in stock), and as many of
+        each product in `also`; no worker drives it.
+
+        The order is `pending`, its lease held by the returned owner.
+        """
+        user_id = str(uuid.uuid4())
+        user = self.tokens.headers(user_id, ["customer"])
+        tea = await self.product(stock=5, amount=amount)
+        card = await self.card(user)
+        for product_id in (tea, *also):
+            await self.fill_cart(user, product_id, quantity)
+        runtime = self.orders_app.state.runtime
+        body = {"payment_method_id": card, "shipping_address": ADDRESS}
+        async with runtime.database.session() as session:
+            placement = await service.place_order(
+                session,
+                outbox=runtime.outbox,
+                components=components_of(runtime),
+                user_id=user_id,
+                key=key,
+                order_in=CheckoutIn.model_validate(body),
+            )
+        assert placement.owner is not None
+        return Placed(user, tea, placement.order.id, placement.owner)
 
     async def stock(self, product_id: str) -> int:
         """The product's available stock at the catalog."""
@@ -205,6 +274,7 @@ async def open_shop(
     catalog_replicas: int = 1,
     more_catalog_urls: Sequence[str] = (),
     client_timeout: float = 5.0,
+    payments_provider: Callable[[Database], PaymentProvider] | None = None,
     **orders: object,
 ) -> AsyncIterator[Shop]:
     """Start catalog and payments servers and the orders app pointed at them.
@@ -212,7 +282,8 @@ async def open_shop(
     `payments`, `catalog` and `orders` override those services' settings;
     `catalog_replicas` catalog instances share one database and orders is given all
     of them, then `more_catalog_urls`; `client_timeout` is the test's own HTTP
-    clients' timeout towards catalog and payments.
+    clients' timeout towards catalog and payments; `payments_provider` makes the
+    provider payments uses from its database (the simulated one by default).
     """
     catalog_apps = [
         create_catalog(
@@ -228,6 +299,10 @@ async def open_shop(
     payments_app = create_payments(
         payments_settings(data_dir=tmp_path / "payments", broker_url="", **payments_overrides)
     )
+    if payments_provider is not None:
+        payments_app.state.runtime.state["provider"] = payments_provider(
+            payments_app.state.runtime.database
+        )
     catalog_servers = [Server(app) for app in catalog_apps]
     payments_server = Server(payments_app)
     servers = [*catalog_servers, payments_server]
@@ -273,6 +348,7 @@ async def open_shop(
                 payments_server=payments_server,
                 tokens=tokens,
                 admin=tokens.headers("admin-1", ["admin"]),
+                servers=servers,
             )
     finally:
         for server in reversed(servers):

@@ -64,6 +64,20 @@ async def test_test_cards_decide_the_outcome(provider: SimulatedProvider) -> Non
         await provider.charge("tok_nope", ten, "d")
 
 
+async def test_a_lookup_finds_the_charge_made_under_a_key(provider: SimulatedProvider) -> None:
+    ten = Amount(amount=1000, currency="USD")
+    made = await provider.charge(await provider.tokenize(visa()), ten, "made")
+    assert await provider.lookup("made") == made
+    declined = await provider.charge(await provider.tokenize(visa("4000000000000002")), ten, "no")
+    assert await provider.lookup("no") == declined
+    # The timeout card's charge never gets past hanging: the provider holds nothing under
+    # its key, which is what reconciling it finds (nothing was captured).
+    with pytest.raises(ProviderError, match="provider_timeout"):
+        await provider.charge(await provider.tokenize(visa("4000000000000119")), ten, "hung")
+    assert await provider.lookup("hung") is None
+    assert await provider.lookup("never-asked") is None
+
+
 class RefusingRefunds(GatedProvider):
     """A provider that charges at once and refuses the first `times` refunds."""
 

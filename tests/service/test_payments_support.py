@@ -3,7 +3,8 @@
 `started` runs the payments app on SQLite in a test's directory, without a broker
 (events stay in the outbox) and with a 1 s provider deadline. `Shop` holds the
 client with small helpers for the usual callers and calls; `GatedProvider` is a
-fake provider whose charges wait until a test lets them through.
+fake provider whose charges wait until a test lets them through; `LateCapture` is
+the simulated provider answering too late what it did (charged, refunded).
 """
 
 from __future__ import annotations
@@ -22,10 +23,19 @@ import orjson
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from mercato.chassis.database import Database
 from mercato.payments.app import create_app
 from mercato.payments.models import EVENTS
-from mercato.payments.provider import Amount, Card, ChargeResult, PaymentProvider, RefundResult
+from mercato.payments.provider import (
+    Amount,
+    Card,
+    ChargeResult,
+    PaymentProvider,
+    ProviderError,
+    RefundResult,
+)
 from mercato.payments.settings import load_settings
+from mercato.payments.simulated import SimulatedProvider
 from tests.support import TokenFactory, running
 
 API = "/api/payments"
@@ -35,6 +45,7 @@ NO_FUNDS_CARD = "4000-0000-0000-9995"
 TIMEOUT_CARD = "4000000000000119"
 OTHER_CARD = "5555555555554444"
 NEXT_YEAR = datetime.now(UTC).year + 1
+LATE = 1.0  # how late LateCapture answers: past any deadline the tests set
 
 
 def card(number: str = OK_CARD, **changes: Any) -> dict[str, Any]:
@@ -118,14 +129,19 @@ class Shop:
 
 @asynccontextmanager
 async def started(
-    tmp_path: Path, tokens: TokenFactory, provider: PaymentProvider | None = None
+    tmp_path: Path,
+    tokens: TokenFactory,
+    provider: PaymentProvider | None = None,
+    **overrides: object,
 ) -> AsyncIterator[Shop]:
     """The payments service on SQLite in `tmp_path`, no broker, a 1 s provider deadline.
 
     Short, so the timeout card's test is quick; not shorter, because a charge's own
-    database write must fit in it on a loaded machine.
+    database write must fit in it on a loaded machine. `overrides` are more settings.
     """
-    settings = load_settings(data_dir=tmp_path, broker_url="", provider_timeout_seconds=1.0)
+    settings = load_settings(
+        data_dir=tmp_path, broker_url="", **{"provider_timeout_seconds": 1.0, **overrides}
+    )
     app = create_app(settings, provider=provider)
     service = tokens.headers("service:orders", ["service"], typ="service", aud="payments")
     async with running(app, tokens) as client:
@@ -159,3 +175,35 @@ class GatedProvider:
     async def refund(self, charge_id: str, amount: Amount, idempotency_key: str) -> RefundResult:
         """Always refunds."""
         return RefundResult(refund_id=f"re_{idempotency_key}")
+
+    async def lookup(self, idempotency_key: str) -> ChargeResult | None:
+        """The charge approved under the key, if the gate let it through."""
+        return self.charges.get(idempotency_key)
+
+
+class LateCapture(SimulatedProvider):
+    """The simulated provider, whose charges and refunds are made, then answered late."""
+
+    def __init__(self, database: Database) -> None:
+        super().__init__(database)
+        self.lookups_fail = False
+        self.late_refunds = True
+
+    async def charge(self, token: str, amount: Amount, idempotency_key: str) -> ChargeResult:
+        """Capture as the simulated provider does, then answer past the deadline."""
+        result = await super().charge(token, amount, idempotency_key)
+        await asyncio.sleep(LATE)
+        return result
+
+    async def refund(self, charge_id: str, amount: Amount, idempotency_key: str) -> RefundResult:
+        """Refund as the simulated provider does, then answer past the deadline (if late)."""
+        result = await super().refund(charge_id, amount, idempotency_key)
+        if self.late_refunds:
+            await asyncio.sleep(LATE)
+        return result
+
+    async def lookup(self, idempotency_key: str) -> ChargeResult | None:
+        """The simulated provider's lookup, unless the test says it is down."""
+        if self.lookups_fail:
+            raise ProviderError("provider_unavailable")
+        return await super().lookup(idempotency_key)

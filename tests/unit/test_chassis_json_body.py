@@ -13,7 +13,13 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from mercato.chassis.app import create_app
 from mercato.chassis.config import ServiceSettings
 from mercato.chassis.errors import install_error_handlers
-from mercato.chassis.json_body import MAX_DEPTH, StrictJsonRoute, WholeNumber, parse_json
+from mercato.chassis.json_body import (
+    MAX_DEPTH,
+    NumberOutOfRange,
+    StrictJsonRoute,
+    WholeNumber,
+    parse_json,
+)
 from mercato.chassis.runtime import ServiceSpec
 
 
@@ -151,3 +157,52 @@ def test_a_whole_number_is_not_a_fraction_a_string_or_a_boolean(raw: bytes) -> N
 
 def test_a_whole_number_is_an_integer_in_the_document() -> None:
     assert WHOLE.json_schema() == {"type": "integer"}
+
+
+class Line(BaseModel):
+    quantity: WholeNumber
+
+
+def line_app() -> FastAPI:
+    router = APIRouter(route_class=StrictJsonRoute)
+
+    @router.post("/notes")
+    async def post_line(line: Line, extra: dict[str, list[int]] | None = None) -> Line:
+        return line
+
+    app = FastAPI()
+    install_error_handlers(app)
+    app.include_router(router)
+    return app
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b'{"line": {"quantity": 100000000000000000000}}', "line.quantity"),
+        (b'{"line": {"quantity": 1}, "extra": {"a": [1, -99999999999999999999]}}', "extra.a.1"),
+    ],
+)
+async def test_an_integer_beyond_64_bits_is_the_fields_422(body: bytes, field: str) -> None:
+    # Valid JSON, only larger than any field may hold: the field's error, not "bad JSON".
+    response = await post(line_app(), body)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    [error] = response.json()["errors"]
+    assert (error["field"], error["in"], error["type"]) == (field, "body", "number_out_of_range")
+    assert "64 bits" in error["message"]
+
+
+async def test_json_that_cannot_be_read_stays_400_beside_the_range_check() -> None:
+    app = line_app()
+    for body in (b'{"line": {"quantity": NaN}}', b'{"line": {"quantity": 1e999}}', b'{"line": '):
+        response = await post(app, body)
+        assert response.status_code == 400, (body, response.text)
+    assert (await post(app, b'{"line": {"quantity": 5}}')).json() == {"quantity": 5}
+
+
+def test_out_of_range_is_still_a_json_error_for_other_readers() -> None:
+    with pytest.raises(NumberOutOfRange) as caught:
+        parse_json(b'{"a": [0, 18446744073709551616]}')
+    assert isinstance(caught.value, json.JSONDecodeError)
+    assert caught.value.path == ["a", "1"]

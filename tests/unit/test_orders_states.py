@@ -72,8 +72,14 @@ def test_forbidden_moves(current: Status, new: Status) -> None:
 
 
 def test_terminal_and_active_states() -> None:
-    assert {Status.PAYMENT_FAILED, Status.OUT_OF_STOCK, Status.CANCELLED} == TERMINAL
+    assert {
+        Status.PAYMENT_FAILED,
+        Status.OUT_OF_STOCK,
+        Status.REJECTED,
+        Status.CANCELLED,
+    } == TERMINAL
     assert FAILED < TERMINAL
+    assert Status.NEEDS_ATTENTION not in ACTIVE and Status.NEEDS_ATTENTION not in TERMINAL
     assert Status.CONFIRMED not in ACTIVE and Status.CONFIRMED not in TERMINAL
     assert {
         Status.PENDING,
@@ -94,3 +100,30 @@ def test_cancellable_before_shipping_but_not_after_failure() -> None:
 def test_states_serialise_as_their_names() -> None:
     assert Status("payment_failed") is Status.PAYMENT_FAILED
     assert f"{Status.OUT_OF_STOCK}" == "out_of_stock"
+
+
+def test_every_state_has_a_way_out_to_a_terminal_state() -> None:
+    # No state is a dead end: from each, some path of allowed moves ends the order.
+    for start in Status:
+        reached, frontier = {start}, [start]
+        while frontier:
+            for new in TRANSITIONS[frontier.pop()]:
+                if new not in reached:
+                    reached.add(new)
+                    frontier.append(new)
+        assert reached & TERMINAL, f"{start} never reaches a terminal state"
+
+
+def test_every_state_the_saga_drives_can_be_left_for_an_operator() -> None:
+    for status in ACTIVE:
+        assert can_transition(status, Status.NEEDS_ATTENTION), status
+    assert not can_transition(Status.CONFIRMED, Status.NEEDS_ATTENTION)
+    # An operator resumes it where it stalled, or it is cancelled.
+    assert TRANSITIONS[Status.NEEDS_ATTENTION] == ACTIVE
+    assert Status.NEEDS_ATTENTION in CANCELLABLE
+
+
+def test_a_rejected_order_is_a_failure_not_out_of_stock() -> None:
+    check_transition(Status.RESERVING, Status.REJECTED)
+    assert Status.REJECTED in FAILED
+    assert not can_transition(Status.REJECTED, Status.CANCELLING)

@@ -23,7 +23,6 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from mercato.catalog.models import ProductFields
 from mercato.catalog.money import to_minor_units
 from mercato.catalog.schemas import (
-    MAX_STOCK,
     Description,
     ImportIssue,
     Sku,
@@ -32,6 +31,7 @@ from mercato.catalog.schemas import (
     Url,
 )
 from mercato.contracts.money import MAX_AMOUNT
+from mercato.contracts.quantities import MAX_STOCK
 
 __all__ = ["category_name", "generated_sku", "parse_products", "slugify"]
 

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.catalog.inventory import StockLevel
 from mercato.catalog.models import Product, Reservation, ReservationItem
-from mercato.catalog.schemas import MAX_STOCK
+from mercato.contracts.quantities import MAX_STOCK
 
 __all__ = [
     "PricedProduct",

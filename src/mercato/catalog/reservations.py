@@ -42,7 +42,7 @@ from mercato.catalog.inventory import (
     unknown_products,
 )
 from mercato.catalog.models import Product, Reservation, ReservationItem
-from mercato.catalog.schemas import MAX_STOCK, ReservationIn
+from mercato.catalog.schemas import ReservationIn
 from mercato.catalog.service import get_product
 from mercato.chassis.database import Database, begin_write
 from mercato.chassis.errors import Conflict, NotFound, Unprocessable
@@ -50,6 +50,7 @@ from mercato.chassis.events import Outbox
 from mercato.contracts.events import InventoryCommitted, InventoryReserved
 from mercato.contracts.events import Line as EventLine
 from mercato.contracts.events import Money as EventMoney
+from mercato.contracts.quantities import MAX_STOCK
 
 __all__ = [
     "commit",

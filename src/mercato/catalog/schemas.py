@@ -21,6 +21,7 @@ from mercato.catalog.models import Product, ReservationStatus
 from mercato.chassis.database import fields_of
 from mercato.chassis.json_body import WholeNumber
 from mercato.contracts.money import MAX_AMOUNT
+from mercato.contracts.quantities import MAX_STOCK
 
 __all__ = [
     "CategoryIn",
@@ -53,7 +54,6 @@ Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Brand = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
 Description = Annotated[str, StringConstraints(max_length=10_000)]
-MAX_STOCK = 2**31 - 1
 MAX_TTL_SECONDS = 86400
 OrderId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")]
 ProductId = Annotated[str, StringConstraints(min_length=1, max_length=36)]

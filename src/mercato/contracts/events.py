@@ -211,7 +211,7 @@ class OrderCancelled(EventData):
 
 
 class OrderFailed(EventData):
-    """`order.failed` v1, from orders: ended `payment_failed` or `out_of_stock`."""
+    """`order.failed` v1, from orders: ended `payment_failed`, `out_of_stock` or `rejected`."""
 
     order_id: str
     user_id: str

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from mercato.chassis import app as chassis_app
 from mercato.chassis.runtime import ServiceSpec
 from mercato.orders import lifecycle
+from mercato.orders.metrics import SagaMetrics
 from mercato.orders.models import EVENTS, OrdersBase
 from mercato.orders.routes import router
 from mercato.orders.settings import OrdersSettings, load_settings
@@ -28,5 +29,8 @@ SPEC = ServiceSpec(
 
 
 def create_app(settings: OrdersSettings | None = None) -> FastAPI:
-    """Build the orders service's ASGI app."""
-    return chassis_app.create_app(SPEC, settings or load_settings(), [router])
+    """Build the orders service's ASGI app, its saga's metrics beside the HTTP ones."""
+    app = chassis_app.create_app(SPEC, settings or load_settings(), [router])
+    metrics = SagaMetrics(app.state.metrics.registry)
+    app.state.runtime.state[lifecycle.METRICS_KEY] = metrics
+    return app

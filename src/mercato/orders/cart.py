@@ -1,4 +1,12 @@
-"""The cart: one per customer, quantities stored here, prices always the catalog's."""
+"""The cart: one per customer, quantities stored here, prices always the catalog's.
+
+A cart holds one currency, the one its first line is priced in: a product priced in
+another is refused with a 422 naming it (the cart unchanged), so a total never adds
+yen to dollars. A line whose product later changes currency is shown, flagged
+`currency_mismatch`, but not counted in the total, and checkout refuses the cart
+until it is removed. Changes to the lines lock the cart first (`store.lock_cart`),
+so its limits hold under concurrent requests.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +16,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.chassis.database import begin_write
-from mercato.chassis.errors import Unprocessable
+from mercato.chassis.errors import Conflict, Unprocessable
 from mercato.orders import store
 from mercato.orders.clients import Catalog, Product
 from mercato.orders.models import CartLine
@@ -18,6 +26,7 @@ __all__ = [
     "DEFAULT_CURRENCY",
     "MAX_LINES",
     "clear_cart",
+    "currency_error",
     "item_error",
     "price_cart",
     "remove_item",
@@ -39,11 +48,32 @@ def item_error(product_id: str, field: str, message: str) -> dict[str, str]:
     }
 
 
+def currency_error(product_id: str, priced_in: str, cart_currency: str) -> dict[str, str]:
+    """The validation error of a product priced in another currency than the cart."""
+    return {
+        **item_error(
+            product_id,
+            "product_id",
+            f"priced in {priced_in}, but the cart holds {cart_currency}",
+        ),
+        "type": "currency_mismatch",
+    }
+
+
+def cart_currency(product_ids: Sequence[str], products: dict[str, Product]) -> str | None:
+    """The currency of a cart: its first line's that is still sold (None: no such line)."""
+    for product_id in product_ids:
+        product = products.get(product_id)
+        if product is not None:
+            return product.currency
+    return None
+
+
 def price_cart(lines: Sequence[CartLine], products: dict[str, Product]) -> CartOut:
     """The cart's lines with the current prices of `products`, and its total."""
     items: list[CartItemOut] = []
     total = 0
-    currency = ""
+    currency = cart_currency([line.product_id for line in lines], products) or DEFAULT_CURRENCY
     for line in lines:
         product = products.get(line.product_id)
         if product is None:
@@ -58,9 +88,10 @@ def price_cart(lines: Sequence[CartLine], products: dict[str, Product]) -> CartO
                 )
             )
             continue
-        currency = currency or product.currency
         line_total = product.amount * line.quantity
-        total += line_total
+        mismatch = product.currency != currency
+        if not mismatch:
+            total += line_total
         items.append(
             CartItemOut(
                 product_id=line.product_id,
@@ -69,9 +100,10 @@ def price_cart(lines: Sequence[CartLine], products: dict[str, Product]) -> CartO
                 unit_price=MoneyOut(amount=product.amount, currency=product.currency),
                 line_total=MoneyOut(amount=line_total, currency=product.currency),
                 available=True,
+                currency_mismatch=mismatch,
             )
         )
-    return CartOut(items=items, total=MoneyOut(amount=total, currency=currency or DEFAULT_CURRENCY))
+    return CartOut(items=items, total=MoneyOut(amount=total, currency=currency))
 
 
 async def view_cart(session: AsyncSession, *, catalog: Catalog, user_id: str) -> CartOut:
@@ -90,7 +122,10 @@ async def set_quantity(
             "The quantity must be at least 1; remove the item instead.",
             errors=[item_error(product_id, "quantity", "must be at least 1")],
         )
-    products = await catalog.products([product_id])
+    lines = await store.cart_lines(session, user_id)
+    others = [line.product_id for line in lines if line.product_id != product_id]
+    await session.rollback()  # end the read: no transaction waits on the catalog
+    products = await catalog.products([product_id, *others])
     product = products.get(product_id)
     if product is None:
         raise Unprocessable(
@@ -102,9 +137,20 @@ async def set_quantity(
             f"Only {product.stock} of {product.title or product_id} are available.",
             errors=[item_error(product_id, "quantity", f"only {product.stock} available")],
         )
+    currency = cart_currency(others, products)
+    if currency is not None and product.currency != currency:
+        raise Unprocessable(
+            f"A cart holds one currency: it holds {currency}, and {product.title or product_id} "
+            f"is priced in {product.currency}. Check out or empty the cart first.",
+            errors=[currency_error(product_id, product.currency, currency)],
+        )
     await begin_write(session)
+    await store.lock_cart(session, user_id)
     lines = await store.cart_lines(session, user_id)
     known = {line.product_id for line in lines}
+    unseen = known - {product_id} - set(others)
+    if currency is None and unseen:  # lines came meanwhile, their currency unchecked
+        raise Conflict("The cart changed while the product was being added; try again.")
     if product_id not in known and len(known) >= MAX_LINES:
         raise Unprocessable(
             f"A cart holds at most {MAX_LINES} different products.",

@@ -7,7 +7,11 @@ breaker per instance and fails over to another instance when one is down.
 Each method turns an answer into a small result; a service that is down, too slow
 or behind an open circuit raises the ServiceClient's `ServiceUnavailableError`
 (503) or `ServiceTimeoutError` (504), and an answer outside the contract raises
-`ServiceResponseError` (502). Every write is idempotent: reservations by order id,
+`ServiceResponseError` (502): all of them may pass, so the saga tries again later.
+`Retry` is an answer that says so (busy, or a charge whose outcome payments has
+yet to learn from its provider). `Rejected` is an answer that will not change
+however often the call is repeated (a refund of a payment that does not fit it):
+the saga does not retry it. Every write is idempotent: reservations by order id,
 charges and refunds by the keys `<order_id>:charge` and `<order_id>:refund`.
 """
 
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from mercato.chassis.balancing import Pool
@@ -26,6 +31,8 @@ __all__ = [
     "Charge",
     "Payments",
     "Product",
+    "Refund",
+    "Rejected",
     "Reservation",
     "Retry",
     "charge_key",
@@ -42,6 +49,10 @@ class Retry(Exception):
     """A dependency answered that the call should be tried again later (e.g. 409 busy)."""
 
 
+class Rejected(Exception):
+    """A dependency refused the call for good: repeating it cannot change the answer."""
+
+
 @dataclass(frozen=True, slots=True)
 class Product:
     """What a cart needs to know about a product."""
@@ -55,11 +66,23 @@ class Product:
 
 @dataclass(frozen=True, slots=True)
 class Reservation:
-    """The catalog's answer to a reservation: held and priced, or why not."""
+    """The catalog's answer to a reservation: held and priced, or why not.
+
+    Not held because of stock (`out_of_stock`), or because the catalog refused the
+    lines themselves (a product gone, prices in several currencies).
+    """
 
     ok: bool
     items: list[dict[str, Any]]
     reason: str = ""
+    out_of_stock: bool = False
+
+
+class Refund(Enum):
+    """The outcome of an order's refund."""
+
+    MADE = "made"  # refunded now (or by an earlier attempt with the same key)
+    ALREADY = "already"  # nothing was left to refund: someone refunded it in full before
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +204,9 @@ class Catalog(_Service):
         if response.status in (200, 201):
             body = response.json()
             return Reservation(ok=True, items=list(body["items"]))
-        if response.status in (409, 422):
+        if response.status == 409:
+            return Reservation(ok=False, items=[], reason=_detail(response), out_of_stock=True)
+        if response.status == 422:
             return Reservation(ok=False, items=[], reason=_detail(response))
         raise ServiceResponseError(response)
 
@@ -243,16 +268,25 @@ class Payments(_Service):
                 return Charge(succeeded=True, payment_id=payment_id, reason="")
             if body.get("status") == "pending":
                 raise Retry(f"the charge of {order_id} is still with the provider")
+            if body.get("status") == "unknown":
+                raise Retry(
+                    f"the outcome of the charge of {order_id} is unknown (the provider did not "
+                    "answer in time) until payments reconciles it with the provider"
+                )
             reason = str(body.get("reason") or "the payment was declined")
             return Charge(succeeded=False, payment_id=payment_id, reason=reason)
         if response.status == 409:
             raise Retry(f"the charge of {order_id} is still being processed")
-        if 400 <= response.status < 500 and response.status not in (401, 403):
+        if _refused_for_good(response.status):  # e.g. the method is gone: nothing charged
             return Charge(succeeded=False, payment_id=None, reason=_detail(response))
         raise ServiceResponseError(response)
 
-    async def refund(self, *, order_id: str, payment_id: str, reason: str) -> None:
-        """Refund a payment in full, once (by the key `<order_id>:refund`)."""
+    async def refund(self, *, order_id: str, payment_id: str, reason: str) -> Refund:
+        """Refund what is left of a payment, once (by the key `<order_id>:refund`).
+
+        A payment that someone (an admin) has refunded in full already is answered 422
+        by payments: its money is back, which is all the saga wanted (`ALREADY`).
+        """
         response = await self.call(
             "POST",
             f"/{payment_id}/refunds",
@@ -260,7 +294,36 @@ class Payments(_Service):
             idempotency_key=refund_key(order_id),
         )
         if response.status in (200, 201):
-            return
+            return Refund.MADE
         if response.status == 409:
             raise Retry(f"the refund of {order_id} is still being processed")
+        if response.status == 422 and await self._refunded_in_full(payment_id):
+            return Refund.ALREADY
+        if _refused_for_good(response.status):
+            raise Rejected(f"payments refused the refund of {order_id}: {_detail(response)}")
         raise ServiceResponseError(response)
+
+    async def _refunded_in_full(self, payment_id: str) -> bool:
+        """Whether every unit of a payment has been given back by refunds that succeeded.
+
+        A refund still in flight may yet fail, so while there is one the answer is not
+        known: Retry.
+        """
+        payment = await self.call("GET", f"/{payment_id}")
+        refunds = await self.call("GET", f"/{payment_id}/refunds")
+        if payment.status != 200 or refunds.status != 200:
+            return False
+        items = refunds.json().get("items", [])
+        if any(item.get("status") == "pending" for item in items):
+            raise Retry(f"a refund of payment {payment_id} is still with the provider")
+        done = sum(int(i["amount"]["amount"]) for i in items if i.get("status") == "succeeded")
+        return done >= int(payment.json()["amount"]["amount"])
+
+
+def _refused_for_good(status: int) -> bool:
+    """Whether an answer is a refusal that repeating the call cannot change.
+
+    4xx, except those that depend on the moment: a token refused (401/403, e.g. keys
+    being rotated), a timeout or a conflict (408/409/425) and rate limiting (429).
+    """
+    return 400 <= status < 500 and status not in (401, 403, 408, 409, 425, 429)

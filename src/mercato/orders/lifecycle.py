@@ -6,13 +6,15 @@ from dataclasses import dataclass
 
 from mercato.chassis.runtime import Runtime
 from mercato.orders.clients import Catalog, Payments
+from mercato.orders.metrics import SagaMetrics
 from mercato.orders.runner import SagaRunner
 from mercato.orders.saga import Saga
 from mercato.orders.settings import OrdersSettings
 
-__all__ = ["STATE_KEY", "Components", "components_of", "start", "stop"]
+__all__ = ["METRICS_KEY", "STATE_KEY", "Components", "components_of", "start", "stop"]
 
 STATE_KEY = "orders"
+METRICS_KEY = "orders.metrics"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,12 +51,16 @@ async def start(runtime: Runtime) -> None:
         raise RuntimeError("the orders service runs without an outbox")
     catalog = Catalog(runtime.http, settings)
     payments = Payments(runtime.http, settings)
+    metrics = runtime.state.get(METRICS_KEY)
+    if not isinstance(metrics, SagaMetrics):  # an app built without `create_app`
+        metrics = SagaMetrics()
     saga = Saga(
         database=runtime.database,
         outbox=runtime.outbox,
         catalog=catalog,
         payments=payments,
         settings=settings,
+        metrics=metrics,
     )
     runner = SagaRunner(saga=saga, database=runtime.database, settings=settings)
     runtime.state[STATE_KEY] = Components(settings, catalog, payments, saga, runner)

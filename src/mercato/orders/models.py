@@ -4,8 +4,11 @@ An order row is the saga's state: `status` is the step reached, every step's
 result is committed with it, and `lease_owner`/`lease_until` is the per-order lock
 that one worker takes by compare-and-set before driving the saga, so two workers
 never drive the same order at once. `charge_unresolved` marks an order whose
-charge outcome is unknown (payments did not answer); the sweeper asks again with
-the same idempotency key and refunds a charge that went through after all.
+charge outcome is unknown while it is being cancelled (or, before version 0002, had
+failed): the compensation asks payments again with the same idempotency key and
+refunds a charge that went through. `deadline` is when the order must have left its
+current state (null once it is settled or waits for an operator), `attempts` counts
+failed attempts at the current step and `retry_at` is when the next may start.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from mercato.chassis.database import Base, UtcDateTime
 from mercato.chassis.events import event_tables
 
-__all__ = ["EVENTS", "CartLine", "JsonDocument", "Order", "OrderHistory", "OrdersBase"]
+__all__ = ["EVENTS", "Cart", "CartLine", "JsonDocument", "Order", "OrderHistory", "OrdersBase"]
 
 JsonDocument = JSON().with_variant(JSONB(), "postgresql")
 
@@ -79,6 +82,16 @@ class Order(OrdersBase):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    deadline: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    retry_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+
+
+class Cart(OrdersBase):
+    """The owner row of a customer's cart: a change to its lines locks it first."""
+
+    __tablename__ = "carts"
+
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
 class OrderHistory(OrdersBase):

@@ -87,6 +87,7 @@ def order_out(order: Order, history: Sequence[OrderHistory]) -> OrderOut:
         history=[HistoryOut(status=h.status, at=h.at, reason=h.reason) for h in history],
         created_at=order.created_at,
         updated_at=order.updated_at,
+        deadline=order.deadline,
     )
 
 
@@ -196,6 +197,22 @@ async def list_orders(
     return OrderPage(items=items, next_cursor=found.next_cursor)
 
 
+@router.get("/attention", summary="Orders waiting for an operator (admin)")
+async def list_attention(
+    principal: CurrentUser,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> OrderPage:
+    """Everyone's orders in `needs_attention`, newest first: why is in each one's history."""
+    found = await service.list_attention(session, principal=principal, limit=limit, cursor=cursor)
+    histories = await service.order_histories(
+        session, order_ids=[order.id for order in found.items]
+    )
+    items = [order_out(order, histories[order.id]) for order in found.items]
+    return OrderPage(items=items, next_cursor=found.next_cursor)
+
+
 @router.get("/{order_id}", summary="One of your orders (admin: any)")
 async def read_order(order_id: str, principal: CurrentUser, session: SessionDep) -> OrderOut:
     """An order with its history; another user's order is 404."""
@@ -208,4 +225,13 @@ async def cancel_order(
 ) -> OrderOut:
     """Refund, release the stock and end `cancelled`; 409 for an order that failed."""
     await service.cancel_order(session, components=parts, principal=principal, order_id=order_id)
+    return await _render(session, order_id, principal)
+
+
+@router.post("/{order_id}/resume", summary="Resume an order that needs attention (admin)")
+async def resume_order(
+    order_id: str, principal: CurrentUser, session: SessionDep, parts: ComponentsDep
+) -> OrderOut:
+    """Put the order back in the state it stalled in and drive its saga on; 409 otherwise."""
+    await service.resume_order(session, components=parts, principal=principal, order_id=order_id)
     return await _render(session, order_id, principal)

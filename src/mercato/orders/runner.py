@@ -1,13 +1,19 @@
 """Who drives sagas: the checkout request, the cancel request and the sweeper.
 
 A worker first takes the order's lease (a compare-and-set on its row), then runs
-steps until the saga ends, a dependency fails (the order is left for the sweeper),
-or the lease is lost; it always gives the lease back. `SagaRunner.checkout` drives a
-new order in a task and waits for it up to the checkout timeout, so the client
-usually gets the terminal state while a slow saga goes on in the background. The
-sweeper runs at start and then periodically: it takes orders whose saga stopped
-(a crash, a dependency that was down) and drives them on, and asks payments again
-about charges whose outcome is unknown.
+steps until the saga ends, a step fails, or the lease is lost; it always gives the
+lease back. `SagaRunner.checkout` drives a new order in a task and waits for it up
+to the checkout timeout, so the client usually gets the terminal state while a slow
+saga goes on in the background. The sweeper runs at start and then periodically:
+it takes orders whose saga stopped (a crash, a dependency that was down) and whose
+retry is due, and drives them on.
+
+A failed step is bounded. A refusal for good (`PERMANENT`) is not retried: the order
+needs an operator at once. Anything else is retried with backoff (the wait doubles
+from `stale_after_seconds` up to `retry_backoff_max_seconds`, with jitter) until
+`retry_limit` failed attempts or the state's deadline (`step_deadline_seconds`
+after the order entered it), then the order needs an operator too
+(`needs_attention`, its reason in the history, counted in `orders_needs_attention`).
 """
 
 from __future__ import annotations
@@ -15,13 +21,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import uuid
 from datetime import UTC, datetime, timedelta
 
 from mercato.chassis.database import Database, begin_write
 from mercato.orders import store
-from mercato.orders.saga import TRANSIENT, LostLease, Saga
+from mercato.orders.models import Order
+from mercato.orders.saga import PERMANENT, TRANSIENT, LostLease, Saga
 from mercato.orders.settings import OrdersSettings
+from mercato.orders.states import ACTIVE, Status
 
 __all__ = ["SagaRunner", "new_owner"]
 
@@ -31,6 +40,11 @@ SWEEP_BATCH = 20
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _overdue(order: Order, now: datetime) -> bool:
+    """Whether an order the saga drives has stayed in its state past its deadline."""
+    return Status(order.status) in ACTIVE and order.deadline is not None and now >= order.deadline
 
 
 def new_owner() -> str:
@@ -75,27 +89,102 @@ class SagaRunner:
         try:
             order = await self.saga.load(order_id)
             if order is not None and order.lease_owner == owner:
-                while await self.saga.step(order, owner):
-                    pass
+                if _overdue(order, _now()):
+                    await self.saga.stall(order, owner, f"its deadline passed in {order.status}")
+                else:
+                    while await self.saga.step(order, owner):
+                        pass
             if resolve:
                 await self.saga.resolve_charge(order_id, owner)
         except LostLease as exc:
             log.warning("stopped driving: %s", exc)
+        except PERMANENT as exc:
+            log.warning("order %s: a step was refused for good: %s", order_id, exc)
+            await self._after_failure(order_id, owner, exc, permanent=True)
         except TRANSIENT as exc:
             log.warning("order %s waits for a dependency: %s", order_id, exc)
-            await self._postpone(order_id, owner)
-        except Exception:
+            await self._after_failure(order_id, owner, exc, permanent=False)
+        except Exception as exc:
             log.exception("order %s: saga step failed unexpectedly", order_id)
-            await self._postpone(order_id, owner)
+            await self._after_failure(order_id, owner, exc, permanent=False)
         finally:
             with contextlib.suppress(Exception):
                 await self.release(order_id, owner)
 
-    async def _postpone(self, order_id: str, owner: str) -> None:
-        """Count a failed attempt; the sweeper tries again once the order is stale."""
+    def backoff(self, attempts: int) -> float:
+        """Seconds to wait after the `attempts`-th failed attempt (doubling, with jitter)."""
+        base: float = self.settings.stale_after_seconds * 2.0 ** min(attempts - 1, 30)
+        ceiling = min(self.settings.retry_backoff_max_seconds, base)
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+    async def _after_failure(
+        self, order_id: str, owner: str, error: Exception, *, permanent: bool
+    ) -> None:
+        """Leave the order for an operator, or postpone it (see the module docstring)."""
+        try:
+            order = await self.saga.load(order_id)
+            if order is None or order.lease_owner != owner:
+                return
+            attempts = order.attempts + 1
+            now = _now()
+            if Status(order.status) in ACTIVE:
+                why = ""
+                if permanent:
+                    why = "refused for good"
+                elif attempts >= self.settings.retry_limit:
+                    why = f"failed {attempts} times"
+                elif _overdue(order, now):
+                    why = f"still failing at its deadline, after {attempts} attempts"
+                if why:
+                    await self.saga.stall(order, owner, f"{order.status}: {why}: {error}"[:2000])
+                    return
+            elif attempts >= self.settings.retry_limit:  # an unknown charge of a settled order
+                await self._give_up_resolving(order, owner, attempts, error)
+                return
+            await self._postpone(order, owner, attempts, now)
+        except Exception:
+            log.exception("order %s: recording a failed step failed", order_id)
+
+    async def _postpone(self, order: Order, owner: str, attempts: int, now: datetime) -> None:
+        """Count a failed attempt; the sweeper tries again once the backoff has passed."""
+        retry_at = now + timedelta(seconds=self.backoff(attempts))
         async with self.database.session() as session:
             await begin_write(session)
-            await store.count_attempt(session, order_id=order_id, owner=owner, now=_now())
+            await store.postpone(
+                session, order_id=order.id, owner=owner, now=now, retry_at=retry_at
+            )
+            await session.commit()
+        self.saga.metrics.retries.inc()
+
+    async def _give_up_resolving(
+        self, order: Order, owner: str, attempts: int, error: Exception
+    ) -> None:
+        """Stop asking about the charge of a settled order; an operator must look at it.
+
+        Only orders that ended before version 0002 can be such: since then an unknown
+        charge keeps its order `charging` (or `cancelling`) until it is known.
+        """
+        log.error(
+            "order %s (%s): gave up learning its charge's outcome after %d attempts (%s); "
+            "look for the payment with the key %s:charge",
+            order.id,
+            order.status,
+            attempts,
+            error,
+            order.id,
+        )
+        async with self.database.session() as session:
+            await begin_write(session)
+            await store.touch(
+                session, order_id=order.id, owner=owner, now=_now(), charge_unresolved=False
+            )
+            await store.add_history(
+                session,
+                order_id=order.id,
+                status=Status(order.status),
+                reason=f"gave up learning the charge's outcome after {attempts} attempts",
+                at=_now(),
+            )
             await session.commit()
 
     def spawn(self, order_id: str, owner: str, *, resolve: bool = False) -> asyncio.Task[None]:
@@ -122,6 +211,8 @@ class SagaRunner:
             ids = await store.resumable(
                 session, now=now, stale_before=stale_before, limit=SWEEP_BATCH
             )
+            waiting = await store.count_status(session, Status.NEEDS_ATTENTION)
+        self.saga.metrics.needs_attention.set(waiting)
         taken = []
         for order_id in ids:
             owner = new_owner()

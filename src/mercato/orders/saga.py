@@ -2,8 +2,11 @@
 
     pending    -> reserving                     (start)
     reserving  -> reserved | out_of_stock       hold and price stock at the catalog
+                | rejected                      (the catalog refused the lines, or a
+                                                price is now in another currency)
     reserved   -> charging                      (start)
-    charging   -> paid | payment_failed         charge; on failure release the stock
+    charging   -> paid | payment_failed         charge (nothing to charge when the total
+                                                is 0); on a failure release the stock
     paid       -> confirmed | cancelling        commit the stock; gone: compensate
     cancelling -> cancelled                     refund (if paid) and release
 
@@ -11,8 +14,12 @@ Every remote call is idempotent (reservations by order id, charges and refunds b
 `<order_id>:charge` / `<order_id>:refund`), so a step that a crash interrupted is
 simply run again. A step moves the order by compare-and-set from the state it read,
 and only for the worker holding the order's lease; the event of a state change is
-written to the outbox in the same transaction. A dependency that is down makes a
-step raise (see `TRANSIENT`); the caller leaves the order for the sweeper.
+written to the outbox in the same transaction. A dependency that is down, or a
+charge whose outcome nobody knows yet, makes a step raise (see `TRANSIENT`): the
+order stays where it is (its stock held, never failed on a guess) and the runner
+tries again later, within bounds. A dependency that refuses a step for good raises
+`PERMANENT`. Past the bounds, or at once for a permanent refusal, `stall` leaves the
+order `needs_attention` for an operator.
 """
 
 from __future__ import annotations
@@ -24,18 +31,26 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from mercato.chassis.circuit import CircuitOpenError
 from mercato.chassis.database import Database, begin_write
 from mercato.chassis.events import Outbox
 from mercato.chassis.http import ServiceResponseError, ServiceTimeoutError, ServiceUnavailableError
 from mercato.contracts.events import Money, OrderCancelled, OrderConfirmed, OrderFailed
 from mercato.orders import store
-from mercato.orders.clients import Catalog, Payments, Retry
+from mercato.orders.clients import Catalog, Charge, Payments, Refund, Rejected, Retry
+from mercato.orders.metrics import SagaMetrics
 from mercato.orders.models import Order
 from mercato.orders.settings import OrdersSettings
-from mercato.orders.states import Status, check_transition
+from mercato.orders.states import ACTIVE, Status, check_transition
 
-__all__ = ["ORDER_CANCELLED", "ORDER_CONFIRMED", "ORDER_FAILED", "TRANSIENT", "LostLease", "Saga"]
+__all__ = [
+    "ORDER_CANCELLED",
+    "ORDER_CONFIRMED",
+    "ORDER_FAILED",
+    "PERMANENT",
+    "TRANSIENT",
+    "LostLease",
+    "Saga",
+]
 
 log = logging.getLogger("mercato.orders.saga")
 
@@ -44,6 +59,8 @@ ORDER_FAILED = "order.failed"
 ORDER_CANCELLED = "order.cancelled"
 UNREACHABLE = (ServiceUnavailableError, ServiceTimeoutError, ServiceResponseError)
 TRANSIENT = (*UNREACHABLE, Retry)
+PERMANENT = (Rejected,)
+NOTHING_TO_CHARGE = "nothing to charge: the order's total is 0"
 
 Step = Callable[[Order, str], Awaitable[None]]
 
@@ -54,11 +71,6 @@ class LostLease(Exception):
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _outcome_unknown(exc: Exception) -> bool:
-    """Whether a failed charge call may still have reached payments."""
-    return not isinstance(exc.__cause__, CircuitOpenError)
 
 
 def priced_items(
@@ -87,6 +99,21 @@ def priced_items(
     return items, total, currency or "USD"
 
 
+def currency_change(items: list[dict[str, Any]], currency: str) -> str | None:
+    """Why lines priced now cannot be charged in the order's `currency`, or None."""
+    moved = [item for item in items if item["unit_price"]["currency"] != currency]
+    if not moved:
+        return None
+    names = ", ".join(
+        f"{item['title'] or item['product_id']} ({item['unit_price']['currency']})"
+        for item in moved
+    )
+    return (
+        f"currency mismatch: the order was placed in {currency}, but the price of {names} "
+        "is now in another currency"
+    )
+
+
 class Saga:
     """Runs the steps of orders' checkout sagas against the catalog and payments."""
 
@@ -98,12 +125,14 @@ class Saga:
         catalog: Catalog,
         payments: Payments,
         settings: OrdersSettings,
+        metrics: SagaMetrics | None = None,
     ) -> None:
         self.database = database
         self.outbox = outbox
         self.catalog = catalog
         self.payments = payments
         self.settings = settings
+        self.metrics = metrics or SagaMetrics()
         self._steps: dict[Status, Step] = {
             Status.PENDING: self._start_reserving,
             Status.RESERVING: self._reserve,
@@ -117,6 +146,12 @@ class Saga:
         """The order as stored now."""
         async with self.database.session() as session:
             return await store.get_order(session, order_id)
+
+    def deadline_for(self, status: Status, now: datetime) -> datetime | None:
+        """When an order entering `status` at `now` must have left it (None: no deadline)."""
+        if status not in ACTIVE:
+            return None
+        return now + timedelta(seconds=self.settings.step_deadline_seconds)
 
     async def advance(self, order_id: str, owner: str) -> bool:
         """Run the step of the order's stored state; False when nothing is left to do."""
@@ -155,6 +190,7 @@ class Saga:
         current = Status(order.status)
         check_transition(current, new)
         now = _now()
+        fields.setdefault("deadline", self.deadline_for(new, now))
         async with self.database.session() as session:
             await begin_write(session)
             moved = await store.move(
@@ -183,6 +219,20 @@ class Saga:
         data = OrderFailed(order_id=order.id, user_id=order.user_id, status=new, reason=reason)
         await self.move(order, owner, new, reason=reason, event=(ORDER_FAILED, data), **fields)
 
+    async def stall(self, order: Order, owner: str, reason: str) -> None:
+        """Leave the order for an operator (`needs_attention`), saying why in its history.
+
+        An order that stalls while charging keeps its stock, and its charge is marked
+        unresolved: whoever cancels it later first learns whether it was charged.
+        """
+        stalled_in = Status(order.status)
+        fields: dict[str, Any] = {}
+        if stalled_in is Status.CHARGING and order.total_amount > 0:
+            fields["charge_unresolved"] = True
+        await self.move(order, owner, Status.NEEDS_ATTENTION, reason=reason, **fields)
+        self.metrics.stalled.labels(stalled_in.value).inc()
+        log.error("order %s needs an operator (stalled in %s): %s", order.id, stalled_in, reason)
+
     # -- the steps ---------------------------------------------------------------
 
     async def _start_reserving(self, order: Order, owner: str) -> None:
@@ -200,9 +250,15 @@ class Saga:
             ttl_seconds=self.settings.reservation_ttl_seconds,
         )
         if not reservation.ok:
-            await self.fail(order, owner, Status.OUT_OF_STOCK, reservation.reason)
+            refused = Status.OUT_OF_STOCK if reservation.out_of_stock else Status.REJECTED
+            await self.fail(order, owner, refused, reservation.reason)
             return
         items, total, currency = priced_items(order.items, reservation.items)
+        changed = currency_change(items, order.currency)
+        if changed is not None:  # a price moved to another currency after the order was placed
+            await self.catalog.release(order_id=order.id)
+            await self.fail(order, owner, Status.REJECTED, changed)
+            return
         await self.move(
             order, owner, Status.RESERVED, items=items, total_amount=total, currency=currency
         )
@@ -211,24 +267,29 @@ class Saga:
         await self.move(order, owner, Status.CHARGING)
 
     async def _charge(self, order: Order, owner: str) -> None:
-        try:
-            charge = await self.payments.charge(
-                order_id=order.id,
-                user_id=order.user_id,
-                payment_method_id=order.payment_method_id,
-                amount={"amount": order.total_amount, "currency": order.currency},
-            )
-        except UNREACHABLE as exc:
-            unknown = _outcome_unknown(exc)
-            await self.catalog.release(order_id=order.id)
-            reason = f"the payment could not be made: {exc}"
-            await self.fail(order, owner, Status.PAYMENT_FAILED, reason, charge_unresolved=unknown)
+        if order.total_amount == 0:  # payments charges nothing below 1: there is no charge
+            await self.move(order, owner, Status.PAID, reason=NOTHING_TO_CHARGE)
             return
+        # Payments down, too slow, or not knowing the provider's answer yet: this raises
+        # and the order stays `charging` with its stock held, to ask again later with
+        # the same key. Only payments' own answer says that nothing was charged.
+        charge = await self._ask_payments(order)
         if charge.succeeded:
-            await self.move(order, owner, Status.PAID, payment_id=charge.payment_id)
+            await self.move(
+                order, owner, Status.PAID, payment_id=charge.payment_id, charge_unresolved=False
+            )
             return
         await self.catalog.release(order_id=order.id)
-        await self.fail(order, owner, Status.PAYMENT_FAILED, charge.reason)
+        await self.fail(order, owner, Status.PAYMENT_FAILED, charge.reason, charge_unresolved=False)
+
+    async def _ask_payments(self, order: Order) -> Charge:
+        """Charge the order's total under its key (payments answers the first outcome again)."""
+        return await self.payments.charge(
+            order_id=order.id,
+            user_id=order.user_id,
+            payment_method_id=order.payment_method_id,
+            amount={"amount": order.total_amount, "currency": order.currency},
+        )
 
     async def _commit(self, order: Order, owner: str) -> None:
         if await self.catalog.commit(order_id=order.id):
@@ -245,27 +306,41 @@ class Saga:
 
     async def _compensate(self, order: Order, owner: str) -> None:
         reason = order.reason or "cancelled"
-        if order.payment_id:
-            await self.payments.refund(
-                order_id=order.id, payment_id=order.payment_id, reason=reason
+        fields: dict[str, Any] = {}
+        payment_id = order.payment_id
+        if order.charge_unresolved:  # cancelled while the charge's outcome was unknown
+            if order.total_amount > 0:
+                charge = await self._ask_payments(order)
+                if charge.succeeded and charge.payment_id:
+                    payment_id = fields["payment_id"] = charge.payment_id
+            fields["charge_unresolved"] = False
+        outcome = ""
+        if payment_id:
+            refund = await self.payments.refund(
+                order_id=order.id, payment_id=payment_id, reason=reason
             )
+            if refund is Refund.ALREADY:
+                outcome = "the payment had been refunded in full already; no second refund"
         await self.catalog.release(order_id=order.id)
         data = OrderCancelled(order_id=order.id, user_id=order.user_id, reason=reason)
-        await self.move(order, owner, Status.CANCELLED, event=(ORDER_CANCELLED, data))
+        event: tuple[str, BaseModel] = (ORDER_CANCELLED, data)
+        await self.move(
+            order, owner, Status.CANCELLED, reason=outcome or None, event=event, **fields
+        )
 
     # -- learning an unknown charge outcome ----------------------------------------
 
     async def resolve_charge(self, order_id: str, owner: str) -> None:
-        """Ask payments again (same key) about an unknown charge; refund it if it went through."""
+        """Settle the unknown charge of an order that ended before version 0002 did so.
+
+        Asks payments again (same key); a charge that went through is refunded.
+        """
         order = await self.load(order_id)
         if order is None or order.lease_owner != owner or not order.charge_unresolved:
             return
-        charge = await self.payments.charge(
-            order_id=order.id,
-            user_id=order.user_id,
-            payment_method_id=order.payment_method_id,
-            amount={"amount": order.total_amount, "currency": order.currency},
-        )
+        if Status(order.status) in ACTIVE:  # its own steps settle it
+            return
+        charge = await self._ask_payments(order)
         fields: dict[str, Any] = {"charge_unresolved": False}
         if charge.succeeded and charge.payment_id:
             reason = f"order {order.status}: the charge went through after all"

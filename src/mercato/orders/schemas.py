@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from mercato.chassis.json_body import WholeNumber
+from mercato.contracts.quantities import MAX_STOCK
 
 __all__ = [
     "CartItemOut",
@@ -40,8 +41,9 @@ class QuantityIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # `cart.set_quantity` refuses 0 with a 422 naming the item (and says to remove it);
-    # the document states the minimum all the same.
+    # the document states the minimum all the same. No stock count exceeds MAX_STOCK.
     quantity: WholeNumber = Field(
+        le=MAX_STOCK,
         description="At least 1 and at most the stock.",
         json_schema_extra={"minimum": 1},
     )
@@ -56,13 +58,19 @@ class CartItemOut(BaseModel):
     unit_price: MoneyOut | None
     line_total: MoneyOut | None
     available: bool = Field(description="False when the product left the catalog.")
+    currency_mismatch: bool = Field(
+        default=False,
+        description="True when the product is now priced in another currency than the cart "
+        "(a cart holds one currency): the line is left out of the total, and checkout refuses "
+        "the cart until it is removed.",
+    )
 
 
 class CartOut(BaseModel):
-    """A customer's cart with current prices."""
+    """A customer's cart with current prices, all in one currency."""
 
     items: list[CartItemOut]
-    total: MoneyOut
+    total: MoneyOut = Field(description="The lines in the cart's currency, summed.")
 
 
 class ShippingAddress(BaseModel):
@@ -115,7 +123,12 @@ class OrderOut(BaseModel):
     """An order and where its checkout stands."""
 
     id: str
-    status: str
+    status: str = Field(
+        description="pending, reserving, reserved, charging, paid, confirmed, cancelling; "
+        "settled: payment_failed, out_of_stock, rejected (the catalog refused the lines for "
+        "another reason than stock, e.g. a price now in another currency), cancelled; "
+        "needs_attention: the saga stopped and waits for an operator (why: `reason`)."
+    )
     items: list[OrderItemOut]
     total: MoneyOut
     payment_method_id: str
@@ -125,6 +138,11 @@ class OrderOut(BaseModel):
     history: list[HistoryOut]
     created_at: datetime
     updated_at: datetime
+    deadline: datetime | None = Field(
+        default=None,
+        description="When the order must have left its current state; past it the saga "
+        "leaves it for an operator. Null once settled or waiting for an operator.",
+    )
 
 
 class OrderPage(BaseModel):

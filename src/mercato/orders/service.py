@@ -3,6 +3,9 @@
 Placing an order prices the cart at the catalog, then in one transaction inserts
 the order (`pending`, its lease held by the placing request), empties the cart and
 writes `order.placed` to the outbox. The route then lets the saga runner drive it.
+A cart whose prices are now in several currencies is refused (422), as a cart holds
+one currency. An administrator resumes an order that needs attention, where it
+stalled; its customer (or an administrator) may cancel it instead.
 """
 
 from __future__ import annotations
@@ -17,21 +20,21 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.chassis.database import begin_write
-from mercato.chassis.errors import Conflict, NotFound, Unprocessable
+from mercato.chassis.errors import Conflict, Forbidden, NotFound, Unprocessable
 from mercato.chassis.events import Outbox
 from mercato.chassis.paging import decode_time_cursor, encode_cursor
 from mercato.chassis.security import Principal
 from mercato.contracts.events import Line, Money, OrderPlaced
 from mercato.contracts.money import MAX_AMOUNT
 from mercato.orders import store
-from mercato.orders.cart import DEFAULT_CURRENCY, item_error
+from mercato.orders.cart import DEFAULT_CURRENCY, currency_error, item_error
 from mercato.orders.clients import Catalog
 from mercato.orders.idempotency import fingerprint
 from mercato.orders.lifecycle import Components
 from mercato.orders.models import Order, OrderHistory
 from mercato.orders.runner import new_owner
 from mercato.orders.schemas import CheckoutIn
-from mercato.orders.states import FAILED, Status
+from mercato.orders.states import ACTIVE, FAILED, Status
 
 __all__ = [
     "ORDER_PLACED",
@@ -39,10 +42,12 @@ __all__ = [
     "Placement",
     "cancel_order",
     "get_order",
+    "list_attention",
     "list_orders",
     "order_histories",
     "order_history",
     "place_order",
+    "resume_order",
 ]
 
 ORDER_PLACED = "order.placed"
@@ -97,12 +102,21 @@ async def _priced_lines(
             "Some products in the cart are no longer sold.",
             errors=[item_error(pid, "product_id", "no such product") for pid in missing],
         )
+    currency = products[lines[0].product_id].currency  # the cart's: its first line's
+    foreign = [line for line in lines if products[line.product_id].currency != currency]
+    if foreign:
+        raise Unprocessable(
+            f"A cart holds one currency: it is in {currency}, but some products are now "
+            "priced in another; remove them to check out.",
+            errors=[
+                currency_error(line.product_id, products[line.product_id].currency, currency)
+                for line in foreign
+            ],
+        )
     items: list[dict[str, Any]] = []
     total = 0
-    currency = ""
     for line in lines:
         product = products[line.product_id]
-        currency = currency or product.currency
         total += product.amount * line.quantity
         items.append(
             {
@@ -161,6 +175,8 @@ async def place_order(
         attempts=0,
         created_at=now,
         updated_at=now,
+        deadline=components.saga.deadline_for(Status.PENDING, now),
+        retry_at=None,
     )
     try:
         await begin_write(session)
@@ -211,12 +227,21 @@ async def order_histories(
 
 
 async def list_orders(
-    session: AsyncSession, *, user_id: str, limit: int, cursor: str | None
+    session: AsyncSession,
+    *,
+    user_id: str | None,
+    limit: int,
+    cursor: str | None,
+    status: Status | None = None,
 ) -> OrderList:
-    """A user's orders newest first, keyset paged."""
+    """A user's orders (None: everyone's; of one status if given) newest first, keyset paged."""
     rows = list(
         await store.page(
-            session, user_id=user_id, limit=limit + 1, after=decode_time_cursor(cursor)
+            session,
+            user_id=user_id,
+            limit=limit + 1,
+            after=decode_time_cursor(cursor),
+            status=status,
         )
     )
     items = rows[:limit]
@@ -225,6 +250,17 @@ async def list_orders(
         last = items[-1]
         next_cursor = encode_cursor([last.created_at.isoformat(), last.id])
     return OrderList(items=items, next_cursor=next_cursor)
+
+
+async def list_attention(
+    session: AsyncSession, *, principal: Principal, limit: int, cursor: str | None
+) -> OrderList:
+    """Everyone's orders that wait for an operator, newest first (admins only)."""
+    if not principal.is_admin:
+        raise Forbidden("Only administrators see the orders that need attention.")
+    return await list_orders(
+        session, user_id=None, limit=limit, cursor=cursor, status=Status.NEEDS_ATTENTION
+    )
 
 
 async def cancel_order(
@@ -250,7 +286,7 @@ async def cancel_order(
                     owner,
                     Status.CANCELLING,
                     reason=f"cancelled by {who}",
-                    charge_unresolved=status is Status.CHARGING,
+                    charge_unresolved=order.charge_unresolved or status is Status.CHARGING,
                 )
             drive = True
     finally:
@@ -258,3 +294,39 @@ async def cancel_order(
             await runner.release(order_id, owner)
     if drive:
         await runner.drive(order_id, owner)
+
+
+def stalled_in(history: Sequence[OrderHistory]) -> Status:
+    """The state an order was in when it last went to `needs_attention`."""
+    entered = [Status(entry.status) for entry in history]
+    for index in range(len(entered) - 1, 0, -1):
+        if entered[index] is Status.NEEDS_ATTENTION and entered[index - 1] in ACTIVE:
+            return entered[index - 1]
+    return Status.PENDING  # pragma: no cover - needs_attention is only entered from ACTIVE
+
+
+async def resume_order(
+    session: AsyncSession, *, components: Components, principal: Principal, order_id: str
+) -> None:
+    """Put an order that needs attention back where it stalled, and drive it (admins only)."""
+    if not principal.is_admin:
+        raise Forbidden("Only administrators resume orders.")
+    await get_order(session, principal=principal, order_id=order_id)
+    runner, saga = components.runner, components.saga
+    owner = new_owner()
+    if not await runner.acquire(order_id, owner):
+        raise Conflict("The order is being worked on; try again in a moment.")
+    drive = False
+    try:
+        order = await saga.load(order_id)
+        if order is None or order.status != Status.NEEDS_ATTENTION:
+            now = order.status if order is not None else "gone"
+            raise Conflict(f"Only an order that needs attention can be resumed; this one is {now}.")
+        target = stalled_in(await store.history(session, order_id))
+        await session.rollback()  # end the read before the saga writes
+        await saga.move(order, owner, target, reason=f"resumed by an administrator in {target}")
+        drive = True
+    finally:
+        if not drive:
+            await runner.release(order_id, owner)
+    await runner.drive(order_id, owner)

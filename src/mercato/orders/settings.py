@@ -61,6 +61,24 @@ class OrdersSettings(ServiceSettings):
     reservation_ttl_seconds: int = Field(
         default=900, ge=1, description="Lifetime of a stock reservation at the catalog."
     )
+    retry_limit: int = Field(
+        default=8,
+        ge=1,
+        le=100,
+        description="Failed attempts at one step of a saga before the order needs an operator.",
+    )
+    retry_backoff_max_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="Longest wait between two attempts at a step; the wait starts at "
+        "stale_after_seconds and doubles.",
+    )
+    step_deadline_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="Longest an order may stay in one state of the saga before it needs "
+        "an operator (below reservation_ttl_seconds, so that it still holds its stock).",
+    )
 
     @field_validator("catalog_url", "payments_url")
     @classmethod

@@ -11,23 +11,37 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import (
+    CursorResult,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mercato.orders.models import CartLine, Order, OrderHistory
-from mercato.orders.states import ACTIVE, Status
+from mercato.chassis.database import insert_ignoring_conflicts
+from mercato.orders.models import Cart, CartLine, Order, OrderHistory
+from mercato.orders.states import ACTIVE, TERMINAL, Status
 
 __all__ = [
     "add_history",
     "cart_lines",
     "clear_cart",
-    "count_attempt",
+    "count_status",
     "find_by_key",
     "get_order",
     "histories",
     "history",
+    "lock_cart",
     "move",
     "page",
+    "postpone",
     "put_line",
     "release_lease",
     "remove_line",
@@ -42,6 +56,32 @@ def _rowcount(result: Any) -> int:
 
 
 # -- cart ----------------------------------------------------------------------
+
+_CARTS = cast(Table, Cart.__table__)
+_NEW_CART = {
+    dialect: insert_ignoring_conflicts(_CARTS, dialect) for dialect in ("postgresql", "sqlite")
+}
+_LOCK_CART = (
+    select(_CARTS.c.user_id).where(_CARTS.c.user_id == bindparam("user_id")).with_for_update()
+)
+
+
+async def lock_cart(session: AsyncSession, user_id: str) -> None:
+    """Lock a user's cart (creating its owner row) until the transaction ends.
+
+    Checks on the lines (how many there are, their currency) followed by a write
+    would otherwise let concurrent requests each pass them against the lines as they
+    were: on PostgreSQL a count does not see another transaction's uncommitted
+    lines. With the owner row locked, the second request waits for the first to
+    commit and then reads its lines. SQLite, whose writes take turns anyway,
+    ignores `FOR UPDATE`.
+    """
+    dialect = session.get_bind().dialect.name
+    statement = _NEW_CART.get(dialect)
+    if statement is None:
+        raise RuntimeError(f"unsupported database dialect {dialect!r}")
+    await session.execute(statement, {"user_id": user_id})
+    await session.execute(_LOCK_CART, {"user_id": user_id})
 
 
 async def cart_lines(session: AsyncSession, user_id: str) -> Sequence[CartLine]:
@@ -110,7 +150,9 @@ _HELD = update(_ORDERS).where(
     _ORDERS.c.id == bindparam("w_id"), _ORDERS.c.lease_owner == bindparam("w_owner")
 )
 _MOVE = _HELD.where(_ORDERS.c.status == bindparam("w_status"))
-_COUNT_ATTEMPT = _HELD.values(attempts=_ORDERS.c.attempts + 1, updated_at=bindparam("w_now"))
+_POSTPONE = _HELD.values(
+    attempts=_ORDERS.c.attempts + 1, updated_at=bindparam("w_now"), retry_at=bindparam("w_retry")
+)
 
 
 async def get_order(session: AsyncSession, order_id: str) -> Order | None:
@@ -159,10 +201,19 @@ async def add_history(
 
 
 async def page(
-    session: AsyncSession, *, user_id: str, limit: int, after: tuple[datetime, str] | None
+    session: AsyncSession,
+    *,
+    user_id: str | None,
+    limit: int,
+    after: tuple[datetime, str] | None,
+    status: Status | None = None,
 ) -> Sequence[Order]:
-    """Up to `limit` of a user's orders, newest first, after the keyset `after`."""
-    statement = select(Order).where(Order.user_id == user_id)
+    """Up to `limit` orders of a user (None: everyone's), newest first, after `after`."""
+    statement = select(Order)
+    if user_id is not None:
+        statement = statement.where(Order.user_id == user_id)
+    if status is not None:
+        statement = statement.where(Order.status == status.value)
     if after is not None:
         created_at, order_id = after
         statement = statement.where(
@@ -209,13 +260,15 @@ async def move(
 ) -> dict[str, Any] | None:
     """Compare-and-set `expected` -> `new` for the lease owner, with history.
 
-    The columns it set, or None when the order was not in `expected` under `owner`.
+    A new state starts with no failed attempt and no retry pending. The columns it
+    set, or None when the order was not in `expected` under `owner`.
     """
     values: dict[str, Any] = {
         "status": new.value,
         "updated_at": now,
         "lease_until": lease_until,
         "attempts": 0,
+        "retry_at": None,
         **fields,
     }
     if reason is not None:
@@ -228,10 +281,12 @@ async def move(
     return values
 
 
-async def count_attempt(session: AsyncSession, *, order_id: str, owner: str, now: datetime) -> bool:
-    """Count a failed attempt at an order the caller holds the lease of."""
-    params = {"w_id": order_id, "w_owner": owner, "w_now": now}
-    return _rowcount(await session.execute(_COUNT_ATTEMPT, params)) == 1
+async def postpone(
+    session: AsyncSession, *, order_id: str, owner: str, now: datetime, retry_at: datetime
+) -> bool:
+    """Count a failed attempt at an order the caller holds, to be tried again at `retry_at`."""
+    params = {"w_id": order_id, "w_owner": owner, "w_now": now, "w_retry": retry_at}
+    return _rowcount(await session.execute(_POSTPONE, params)) == 1
 
 
 async def touch(
@@ -247,16 +302,30 @@ async def touch(
 async def resumable(
     session: AsyncSession, *, now: datetime, stale_before: datetime, limit: int
 ) -> Sequence[str]:
-    """Ids of orders the sweeper should drive: unfinished or with an unknown charge."""
+    """Ids of orders the sweeper should drive, whose retry (if any) is due.
+
+    Unfinished orders, and settled ones whose charge outcome is still unknown (left
+    so by versions before 0002); never one that needs an operator.
+    """
     unleashed = or_(Order.lease_owner.is_(None), Order.lease_until < now)
     pending_work = or_(
         Order.status.in_([status.value for status in ACTIVE]),
-        Order.charge_unresolved.is_(True),
+        and_(
+            Order.charge_unresolved.is_(True),
+            Order.status.in_([status.value for status in TERMINAL]),
+        ),
     )
+    due = or_(Order.retry_at.is_(None), Order.retry_at <= now)
     statement = (
         select(Order.id)
-        .where(pending_work, unleashed, Order.updated_at < stale_before)
+        .where(pending_work, unleashed, due, Order.updated_at < stale_before)
         .order_by(Order.updated_at)
         .limit(limit)
     )
     return (await session.scalars(statement)).all()
+
+
+async def count_status(session: AsyncSession, status: Status) -> int:
+    """How many orders are in `status`."""
+    statement = select(func.count()).select_from(Order).where(Order.status == status.value)
+    return int(await session.scalar(statement) or 0)

@@ -11,20 +11,42 @@ from mercato.chassis.runtime import Runtime, ServiceSpec
 from mercato.payments.handlers import HANDLERS
 from mercato.payments.models import EVENTS, PaymentsBase
 from mercato.payments.provider import PaymentProvider, ProviderClient
+from mercato.payments.reconciler import Reconciler
 from mercato.payments.routes import PROVIDER, router
 from mercato.payments.settings import PaymentsSettings, load_settings
 from mercato.payments.simulated import SimulatedProvider
 
-__all__ = ["SPEC", "create_app"]
+__all__ = ["RECONCILER", "SPEC", "create_app"]
+
+RECONCILER = "payments.reconciler"
 
 
 async def _open_provider(runtime: Runtime) -> None:
-    """Put the configured provider, bounded by its deadline, in the runtime's state."""
+    """Put the provider, bounded by its deadline, in the runtime's state; start reconciling."""
     settings = runtime.settings
     if not isinstance(settings, PaymentsSettings):
         raise RuntimeError("the payments service runs with settings that are not its own")
+    if runtime.outbox is None:
+        raise RuntimeError("the payments service runs without an outbox")
     provider: PaymentProvider = runtime.state.get("provider") or SimulatedProvider(runtime.database)
-    runtime.state[PROVIDER] = ProviderClient(provider, timeout=settings.provider_timeout_seconds)
+    client = ProviderClient(provider, timeout=settings.provider_timeout_seconds)
+    runtime.state[PROVIDER] = client
+    reconciler = Reconciler(
+        database=runtime.database,
+        provider=client,
+        outbox=runtime.outbox,
+        lease_seconds=settings.charge_lease_seconds,
+        interval_seconds=settings.reconcile_interval_seconds,
+    )
+    runtime.state[RECONCILER] = reconciler
+    reconciler.start()
+
+
+async def _stop_reconciling(runtime: Runtime) -> None:
+    """Stop the background reconciler."""
+    reconciler = runtime.state.pop(RECONCILER, None)
+    if isinstance(reconciler, Reconciler):
+        await reconciler.stop()
 
 
 SPEC = ServiceSpec(
@@ -36,6 +58,7 @@ SPEC = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     handlers=HANDLERS,
     on_startup=(_open_provider,),
+    on_shutdown=(_stop_reconciling,),
 )
 
 

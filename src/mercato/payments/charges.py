@@ -7,10 +7,21 @@ request with the key finds the row: a different body is refused (422), a finishe
 payment is answered again, a pending one is in flight (409) unless its attempt is
 older than the lease, in which case the retry takes it over and asks the provider
 again under the same provider key, which cannot charge twice.
+
+A provider that does not answer within its deadline leaves the charge's outcome
+unknown: the money may have moved. Such a payment is recorded `unknown` (reason
+`provider_timeout`), with no event, and stays so until `reconcile` looks the charge
+up at the provider by its key, once the attempt is older than the lease (so that a
+call still under way at the provider has ended): the charge found decides
+`succeeded` or `failed`; no charge under the key means nothing was captured
+(`failed`, `provider_timeout`); a lookup that fails leaves it `unknown` for the
+next try. A repeated request with the key reconciles it, and so does payments'
+own reconciler in the background (`reconciler`).
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,15 +30,31 @@ from mercato.chassis.errors import Conflict, NotFound
 from mercato.chassis.events import Outbox
 from mercato.contracts.events import Money, PaymentFailed, PaymentSucceeded
 from mercato.payments import store
-from mercato.payments.models import FAILED, PENDING, SUCCEEDED, Payment
-from mercato.payments.provider import Amount, ProviderClient, ProviderError
+from mercato.payments.models import FAILED, PENDING, SUCCEEDED, UNKNOWN, Payment
+from mercato.payments.provider import (
+    Amount,
+    ChargeResult,
+    ProviderClient,
+    ProviderError,
+    ProviderTimeout,
+)
 from mercato.payments.schemas import ChargeIn
 from mercato.payments.service import check_same_request, fingerprint, new_id, now
 
-__all__ = ["PAYMENT_FAILED", "PAYMENT_SUCCEEDED", "charge", "in_progress", "provider_key"]
+__all__ = [
+    "PAYMENT_FAILED",
+    "PAYMENT_SUCCEEDED",
+    "charge",
+    "in_progress",
+    "provider_key",
+    "reconcile",
+]
+
+log = logging.getLogger("mercato.payments.charges")
 
 PAYMENT_SUCCEEDED = "payment.succeeded"
 PAYMENT_FAILED = "payment.failed"
+TIMED_OUT = "provider_timeout"
 
 
 def in_progress() -> Conflict:
@@ -60,6 +87,11 @@ async def charge(
         if opened:
             return await _attempt(session, provider=provider, outbox=outbox, payment=payment), False
     check_same_request(payment.request_hash, digest)
+    if payment.status == UNKNOWN:
+        settled = await reconcile(
+            session, provider=provider, outbox=outbox, payment=payment, lease_seconds=lease_seconds
+        )
+        return settled, settled.status == UNKNOWN
     if payment.status != PENDING:
         return payment, True
     moment = now()
@@ -109,26 +141,97 @@ async def _attempt(
 ) -> Payment:
     """Ask the provider, then record the outcome and its event in one transaction."""
     amount = Amount(amount=payment.amount, currency=payment.currency)
+    outcome: tuple[str, str | None, str | None]
     try:
         result = await provider.charge(payment.provider_token, amount, provider_key(payment))
+    except ProviderTimeout:
+        outcome = (UNKNOWN, None, TIMED_OUT)  # it may have gone through all the same
     except ProviderError as exc:
-        status, charge_id = FAILED, None
-        reason: str | None = exc.reason
+        outcome = (FAILED, None, exc.reason)
     else:
-        status = SUCCEEDED if result.approved else FAILED
-        reason = None if result.approved else (result.decline_reason or "declined")
-        charge_id = result.charge_id
+        outcome = _outcome(result)
+    return await _finish(session, outbox=outbox, payment=payment, was=PENDING, outcome=outcome)
+
+
+def _outcome(result: ChargeResult | None) -> tuple[str, str | None, str | None]:
+    """Status, charge id and reason of a provider's answer (None: no charge was made)."""
+    if result is None:
+        return FAILED, None, TIMED_OUT
+    if result.approved:
+        return SUCCEEDED, result.charge_id, None
+    return FAILED, None, result.decline_reason or "declined"
+
+
+async def _finish(
+    session: AsyncSession,
+    *,
+    outbox: Outbox,
+    payment: Payment,
+    was: str,
+    outcome: tuple[str, str | None, str | None],
+) -> Payment:
+    """Record `outcome` on a payment that is still `was` (with its event); the stored row."""
+    status, charge_id, reason = outcome
+    payment_id = payment.id
     finished = await store.finish_payment(
-        session, payment_id=payment.id, status=status, reason=reason, charge_id=charge_id, now=now()
+        session,
+        payment_id=payment_id,
+        status=status,
+        reason=reason,
+        charge_id=charge_id,
+        now=now(),
+        was=was,
     )
     if finished:
-        await _record_event(session, outbox=outbox, payment=payment, status=status, reason=reason)
+        if status != UNKNOWN:
+            await _record_event(
+                session, outbox=outbox, payment=payment, status=status, reason=reason
+            )
         await session.commit()
     else:  # a takeover finished it first; its answer stands
         await session.rollback()
-    stored = await store.get_payment(session, payment.id)
+    return await _stored(session, payment_id)
+
+
+async def reconcile(
+    session: AsyncSession,
+    *,
+    provider: ProviderClient,
+    outbox: Outbox,
+    payment: Payment,
+    lease_seconds: float,
+) -> Payment:
+    """Settle an `unknown` payment from the provider's record of its charge, when it is due.
+
+    Due once its last attempt began more than `lease_seconds` ago; until then, or
+    while the provider cannot say, the payment is answered `unknown` as it is.
+    """
+    payment_id, key = payment.id, provider_key(payment)  # a rollback expires `payment`
+    moment = now()
+    stale_before = moment - timedelta(seconds=lease_seconds)
+    if not await store.claim_unknown(
+        session, payment_id=payment_id, now=moment, stale_before=stale_before
+    ):
+        await session.rollback()  # too soon, settled meanwhile, or another request has it
+        return await _stored(session, payment_id)
+    await session.commit()
+    try:
+        found = await provider.lookup(key)
+    except ProviderError as exc:
+        log.warning("payment %s: the provider could not look its charge up (%s)", payment_id, exc)
+        return await _stored(session, payment_id)
+    settled = await _finish(
+        session, outbox=outbox, payment=payment, was=UNKNOWN, outcome=_outcome(found)
+    )
+    log.info("payment %s: reconciled with the provider: %s", payment_id, settled.status)
+    return settled
+
+
+async def _stored(session: AsyncSession, payment_id: str) -> Payment:
+    """The payment as stored now."""
+    stored = await store.get_payment(session, payment_id)
     if stored is None:  # pragma: no cover - payments are never deleted
-        raise NotFound(f"No payment {payment.id}.")
+        raise NotFound(f"No payment {payment_id}.")
     return stored
 
 

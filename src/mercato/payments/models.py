@@ -1,11 +1,14 @@
 """The payments service's tables: methods, payments, refunds, and the event tables.
 
 A method row holds what a card may show and the provider's token, never the number
-or CVC. A payment row is written `pending` (with its idempotency key, unique) before
-the provider is called and finished `succeeded` or `failed` afterwards, together
-with its event; `attempt_at` is when the current attempt took it, so a retry can
-take over an attempt that died. `refunded_amount` counts refunds in flight and done;
-a check constraint keeps it within the captured amount.
+or CVC; `payment_method_counts` holds how many each user has, the row that
+concurrent saves of one user take turns on (see `store.take_method_slot`). A
+payment row is written `pending` (with its idempotency key, unique) before the
+provider is called and finished `succeeded` or `failed` afterwards, together with
+its event, or `unknown` when the provider did not answer in time (no event until it
+is reconciled to one of the other two); `attempt_at` is when the current attempt
+took it, so a retry can take over an attempt that died. `refunded_amount` counts
+refunds in flight and done; a check constraint keeps it within the captured amount.
 """
 
 from __future__ import annotations
@@ -32,13 +35,15 @@ __all__ = [
     "FAILED",
     "PENDING",
     "SUCCEEDED",
+    "UNKNOWN",
     "Method",
+    "MethodCount",
     "Payment",
     "PaymentsBase",
     "Refund",
 ]
 
-PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"
+PENDING, SUCCEEDED, FAILED, UNKNOWN = "pending", "succeeded", "failed", "unknown"
 
 
 class PaymentsBase(Base):
@@ -61,6 +66,16 @@ class Method(PaymentsBase):
     exp_year: Mapped[int] = mapped_column(Integer)
     provider_token: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class MethodCount(PaymentsBase):
+    """How many methods one user has saved; a save takes a slot here first."""
+
+    __tablename__ = "payment_method_counts"
+    __table_args__ = (CheckConstraint("methods >= 0", name="ck_payment_method_counts_methods"),)
+
+    user_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    methods: Mapped[int] = mapped_column(Integer)
 
 
 class Payment(PaymentsBase):
@@ -117,6 +132,7 @@ class Refund(PaymentsBase):
 Index("ix_payment_methods_user_id", Method.user_id, Method.created_at)
 Index("ix_payments_user_id_created_at", Payment.user_id, Payment.created_at, Payment.id)
 Index("ix_payments_order_id", Payment.order_id)
+Index("ix_payments_status_attempt_at", Payment.status, Payment.attempt_at)  # the reconciler
 Index("ix_refunds_payment_id", Refund.payment_id, Refund.created_at)
 
 EVENTS = event_tables(PaymentsBase.metadata)

@@ -6,6 +6,13 @@ same key twice answers the first result again and never moves money twice. A
 decline is an answer (`ChargeResult.approved` false), not an error; `ProviderError`
 means the provider refused the request itself. `ProviderClient` wraps a provider
 with the configured deadline: a call that takes longer raises `ProviderTimeout`.
+
+A timeout says nothing about the money: the provider may have captured the charge
+and only its answer been late. So a provider also looks a charge up by the
+idempotency key it was asked under (`lookup`), which is how payments reconciles a
+charge whose outcome it does not know: the charge found (approved or declined), or
+None when the provider holds no charge under that key, so nothing was captured. A
+provider that cannot tell must raise instead of answering None.
 """
 
 from __future__ import annotations
@@ -94,6 +101,10 @@ class PaymentProvider(Protocol):
         """Give back part or all of a charge; the same key answers the first result again."""
         ...
 
+    async def lookup(self, idempotency_key: str) -> ChargeResult | None:
+        """The charge made under `idempotency_key`, or None when there is none."""
+        ...
+
 
 class ProviderClient:
     """A PaymentProvider whose every call must answer within `timeout` seconds."""
@@ -120,3 +131,7 @@ class ProviderClient:
     async def refund(self, charge_id: str, amount: Amount, idempotency_key: str) -> RefundResult:
         """Refund `amount` of `charge_id` under `idempotency_key`."""
         return await self._bounded(self.provider.refund(charge_id, amount, idempotency_key))
+
+    async def lookup(self, idempotency_key: str) -> ChargeResult | None:
+        """The charge made under `idempotency_key`, or None when the provider has none."""
+        return await self._bounded(self.provider.lookup(idempotency_key))

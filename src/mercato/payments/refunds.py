@@ -5,7 +5,10 @@ payment must have succeeded and still have that much left, so concurrent refunds
 never exceed the captured amount) and commits a `pending` refund under its key in
 the same transaction. Then the provider is asked; success records the refund and
 `payment.refunded` together, failure records the refund `failed`, releases the
-reservation and answers 502 (504 when the provider timed out). Retries follow the
+reservation and answers 502. A provider that did not answer in time may have made
+the refund all the same, so the refund stays `pending` with its amount reserved and
+the answer is 504: a retry with the same key, once the lease has run out, asks the
+provider again under the same provider key, which cannot refund twice. Retries follow the
 rules of charges (a different body 422, a succeeded refund answered again, a pending
 one 409 until its lease runs out), except that a failed refund, which moved no
 money, is attempted again under the same key (so a saga's fixed key can retry).
@@ -30,7 +33,7 @@ from mercato.contracts.events import Money, PaymentRefunded
 from mercato.payments import store
 from mercato.payments.charges import in_progress
 from mercato.payments.models import FAILED, PENDING, SUCCEEDED, Payment, Refund
-from mercato.payments.provider import Amount, ProviderClient, ProviderError
+from mercato.payments.provider import Amount, ProviderClient, ProviderError, ProviderTimeout
 from mercato.payments.schemas import RefundIn
 from mercato.payments.service import check_same_request, fingerprint, new_id, now
 
@@ -171,6 +174,14 @@ async def _attempt(
             payment.provider_charge_id or "", amount, f"refund:{refund.id}"
         )
         refund_id = result.refund_id
+    except ProviderTimeout:
+        refund_id = refund.id  # a rollback expires `refund`
+        await session.rollback()  # nothing to record: the outcome is not known
+        raise GatewayTimeout(
+            "The payment provider did not answer in time, so whether it made the refund is "
+            "not known yet; retry with the same key.",
+            refund_id=refund_id,
+        ) from None
     except ProviderError as exc:
         status, failure = FAILED, exc.reason
     moment = now()

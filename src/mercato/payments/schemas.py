@@ -124,11 +124,19 @@ class ChargeIn(BaseModel):
 
 
 class PaymentOut(BaseModel):
-    """A payment; `pending` only while its provider call is in flight."""
+    """A payment; `pending` only while its provider call is in flight.
+
+    `unknown` when the provider did not answer in time, so the money may have moved:
+    it is reconciled with the provider's record (by the charge's key) to `succeeded`
+    or `failed` once its attempt is older than the lease.
+    """
 
     id: str
-    status: Literal["pending", "succeeded", "failed"]
-    reason: str | None = Field(description="Why it failed: declined, insufficient_funds, ...")
+    status: Literal["pending", "succeeded", "failed", "unknown"]
+    reason: str | None = Field(
+        description="Why it failed (declined, insufficient_funds, provider_timeout, ...) or "
+        "why its outcome is unknown (provider_timeout)."
+    )
     order_id: str
     user_id: str
     payment_method_id: str

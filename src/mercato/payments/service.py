@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mercato.chassis.database import begin_write
 from mercato.chassis.errors import (
     BadGateway,
     Conflict,
@@ -101,8 +102,9 @@ async def add_method(
     session: AsyncSession, *, provider: ProviderClient, user_id: str, method_in: MethodIn
 ) -> Method:
     """Tokenize a card at the provider and keep only brand, last4, expiry and token."""
-    if await store.count_methods(session, user_id) >= MAX_METHODS:
-        raise Conflict(f"At most {MAX_METHODS} payment methods can be saved; delete one first.")
+    if await store.count_methods(session, user_id) >= MAX_METHODS:  # spare the provider
+        raise _too_many_methods()
+    await session.rollback()  # no transaction stays open across the provider call
     card = Card(
         number=method_in.card_number,
         exp_month=method_in.exp_month,
@@ -126,9 +128,18 @@ async def add_method(
         provider_token=token,
         created_at=now(),
     )
+    await begin_write(session)
+    if not await store.take_method_slot(session, user_id=user_id, limit=MAX_METHODS):
+        await session.rollback()  # a concurrent save took the last slot
+        raise _too_many_methods()
     session.add(method)
     await session.commit()
     return method
+
+
+def _too_many_methods() -> Conflict:
+    """The 409 of a save beyond MAX_METHODS."""
+    return Conflict(f"At most {MAX_METHODS} payment methods can be saved; delete one first.")
 
 
 async def list_methods(session: AsyncSession, *, user_id: str) -> Sequence[Method]:
@@ -146,6 +157,7 @@ async def get_method(session: AsyncSession, *, principal: Principal, method_id: 
 
 async def delete_method(session: AsyncSession, *, user_id: str, method_id: str) -> None:
     """Delete a method of `user_id`; 404 when it is not theirs."""
+    await begin_write(session)
     if not await store.delete_method(session, method_id=method_id, user_id=user_id):
         raise NotFound(f"No payment method {method_id}.")
     await session.commit()

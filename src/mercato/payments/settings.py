@@ -30,6 +30,13 @@ class PaymentsSettings(ServiceSettings):
         "before a retry with the same Idempotency-Key may finish it.",
     )
 
+    reconcile_interval_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How often charges whose outcome is unknown (the provider timed out) "
+        "are looked up at the provider.",
+    )
+
     @field_validator("charge_lease_seconds")
     @classmethod
     def _lease_outlasts_the_provider(cls, value: float, info: ValidationInfo) -> float:

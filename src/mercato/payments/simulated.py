@@ -6,6 +6,11 @@ deadline, so the caller times out and nothing is captured); any other valid card
 succeeds. Like a real provider it keeps its own records, in its own tables: which
 behaviour a token stands for (never the card number), and each charge and refund
 by idempotency key, so that a repeated key answers the first result again.
+
+`lookup` answers from those records: the charge made under a key, or None. A charge
+of the timeout card records nothing (it never gets past hanging), so reconciling it
+finds no charge under its key: nothing was captured, and payments records the
+payment `failed` (`provider_timeout`).
 """
 
 from __future__ import annotations
@@ -133,6 +138,12 @@ class SimulatedProvider:
                 raise
             return _result(first)
         return _result(charge)
+
+    async def lookup(self, idempotency_key: str) -> ChargeResult | None:
+        """The charge recorded under `idempotency_key`, or None (the timeout card's)."""
+        async with self.database.session() as session:
+            found = await session.get(SimulatedCharge, idempotency_key)
+        return None if found is None else _result(found)
 
     async def refund(self, charge_id: str, amount: Amount, idempotency_key: str) -> RefundResult:
         """Give back `amount` of a charge, never more than it captured in total."""

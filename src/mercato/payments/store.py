@@ -16,12 +16,23 @@ from sqlalchemy import CursorResult, Table, and_, bindparam, delete, func, or_, 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mercato.payments.models import FAILED, PENDING, SUCCEEDED, Method, Payment, Refund
+from mercato.chassis.database import insert_ignoring_conflicts
+from mercato.payments.models import (
+    FAILED,
+    PENDING,
+    SUCCEEDED,
+    UNKNOWN,
+    Method,
+    MethodCount,
+    Payment,
+    Refund,
+)
 
 __all__ = [
     "claim_key",
     "claim_payment",
     "claim_refund",
+    "claim_unknown",
     "count_methods",
     "delete_method",
     "finish_payment",
@@ -36,6 +47,8 @@ __all__ = [
     "release_refund",
     "reopen_refund",
     "reserve_refund",
+    "take_method_slot",
+    "unknown_payments",
 ]
 
 
@@ -56,7 +69,21 @@ _PAYMENT_BY_KEY = (
     .execution_options(populate_existing=True)
 )
 _FINISH_PAYMENT = update(_PAYMENTS).where(
-    _PAYMENTS.c.id == bindparam("w_id"), _PAYMENTS.c.status == PENDING
+    _PAYMENTS.c.id == bindparam("w_id"), _PAYMENTS.c.status == bindparam("w_status")
+)
+_COUNTS = cast(Table, MethodCount.__table__)
+_NEW_COUNT = {
+    dialect: insert_ignoring_conflicts(_COUNTS, dialect) for dialect in ("postgresql", "sqlite")
+}
+_TAKE_SLOT = (
+    update(_COUNTS)
+    .where(_COUNTS.c.user_id == bindparam("w_user"), _COUNTS.c.methods < bindparam("w_limit"))
+    .values(methods=_COUNTS.c.methods + 1)
+)
+_GIVE_SLOT = (
+    update(_COUNTS)
+    .where(_COUNTS.c.user_id == bindparam("w_user"), _COUNTS.c.methods > 0)
+    .values(methods=_COUNTS.c.methods - 1)
 )
 
 
@@ -89,10 +116,30 @@ async def count_methods(session: AsyncSession, user_id: str) -> int:
     return int(await session.scalar(statement) or 0)
 
 
+async def take_method_slot(session: AsyncSession, *, user_id: str, limit: int) -> bool:
+    """Count one more method of `user_id` if they have fewer than `limit`; whether it was.
+
+    A count followed by an insert lets concurrent saves all see room for one more (on
+    PostgreSQL each transaction counts without the others' uncommitted rows). This is
+    one conditional update of the user's counter row instead: PostgreSQL makes a
+    second update of the row wait for the first to commit and then checks its
+    condition again on the new value; SQLite's writes take turns anyway.
+    """
+    dialect = session.get_bind().dialect.name
+    statement = _NEW_COUNT.get(dialect)
+    if statement is None:
+        raise RuntimeError(f"unsupported database dialect {dialect!r}")
+    await session.execute(statement, {"user_id": user_id, "methods": 0})
+    return await _changed(session, _TAKE_SLOT, {"w_user": user_id, "w_limit": limit})
+
+
 async def delete_method(session: AsyncSession, *, method_id: str, user_id: str) -> bool:
-    """Delete a method of `user_id`; whether there was one."""
+    """Delete a method of `user_id` and give its slot back; whether there was one."""
     statement = delete(Method).where(Method.id == method_id, Method.user_id == user_id)
-    return await _changed(session, statement)
+    if not await _changed(session, statement):
+        return False
+    await session.execute(_GIVE_SLOT, {"w_user": user_id})
+    return True
 
 
 async def get_payment(session: AsyncSession, payment_id: str) -> Payment | None:
@@ -169,12 +216,41 @@ async def finish_payment(
     reason: str | None,
     charge_id: str | None,
     now: datetime,
+    was: str = PENDING,
 ) -> bool:
-    """Record the outcome of a pending payment; False if it was finished already."""
+    """Record the outcome of a payment that is still `was`; False if it is not any more."""
     values = {"status": status, "reason": reason, "provider_charge_id": charge_id}
-    return await _changed(
-        session, _FINISH_PAYMENT, {**values, "updated_at": now, "w_id": payment_id}
+    where = {"w_id": payment_id, "w_status": was}
+    return await _changed(session, _FINISH_PAYMENT, {**values, "updated_at": now, **where})
+
+
+async def claim_unknown(
+    session: AsyncSession, *, payment_id: str, now: datetime, stale_before: datetime
+) -> bool:
+    """Take an `unknown` payment to reconcile, if its last attempt began before `stale_before`."""
+    statement = (
+        update(Payment)
+        .where(
+            Payment.id == payment_id,
+            Payment.status == UNKNOWN,
+            Payment.attempt_at < stale_before,
+        )
+        .values(attempt_at=now, updated_at=now)
     )
+    return await _changed(session, statement)
+
+
+async def unknown_payments(
+    session: AsyncSession, *, stale_before: datetime, limit: int
+) -> Sequence[str]:
+    """Ids of `unknown` payments whose last attempt began before `stale_before`, oldest first."""
+    statement = (
+        select(Payment.id)
+        .where(Payment.status == UNKNOWN, Payment.attempt_at < stale_before)
+        .order_by(Payment.attempt_at)
+        .limit(limit)
+    )
+    return (await session.scalars(statement)).all()
 
 
 async def reserve_refund(
