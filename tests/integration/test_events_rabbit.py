@@ -18,13 +18,15 @@ import pytest
 
 from mercato.chassis.events import BusUnavailable, Event
 from mercato.chassis.events.rabbit_bus import RabbitBus
+from mercato.contracts.events import producer_of
 
 pytestmark = pytest.mark.integration
 Eventually = Callable[..., Awaitable[None]]
 
 
 def new(event_type: str, subject: str = "s1", **data: object) -> Event:
-    return Event.new(event_type, subject=subject, data=dict(data), source="tests")
+    source = producer_of(event_type) or "tests"  # consumers refuse another source
+    return Event.new(event_type, subject=subject, data=dict(data), source=source)
 
 
 async def test_events_are_persistent_json_with_their_id_and_type(rabbit_bus: RabbitBus) -> None:

@@ -6,6 +6,7 @@
     mercato import-products PATH
     mercato migrate SERVICE
     mercato dead-letters list | replay ID
+    mercato broker-config nats | rabbitmq [--vhost V]
 
 Every problem the user can fix is reported as one line `mercato: <message>` on
 stderr, without a traceback: exit code 2 for bad options and configuration, 1 when
@@ -92,6 +93,17 @@ def _dead_letters(args: argparse.Namespace) -> int:
     return 0
 
 
+def _broker_config(args: argparse.Namespace) -> int:
+    from mercato.launcher import broker_config  # noqa: PLC0415
+
+    namespace = _layout(args).bus_namespace
+    if args.broker == "nats":
+        sys.stdout.write(broker_config.production_nats_authorization(namespace))
+    else:
+        sys.stdout.write(broker_config.rabbit_setup(namespace, args.vhost))
+    return 0
+
+
 def _common() -> _Parser:
     common = _Parser(add_help=False)
     common.add_argument(
@@ -148,6 +160,12 @@ def _parser() -> argparse.ArgumentParser:
     actions.add_parser("list", help="list the dead letters")
     replay = actions.add_parser("replay", help="publish a dead letter's event again")
     replay.add_argument("id", metavar="ID")
+
+    config = _command(
+        "broker-config", _broker_config, "print the broker users and rights for production"
+    )
+    config.add_argument("broker", choices=["nats", "rabbitmq"])
+    config.add_argument("--vhost", default="/", help="the RabbitMQ vhost (default /)")
     return parser
 
 
