@@ -207,7 +207,7 @@ async def test_deleting_a_namespace_takes_the_queues_other_processes_declared(
     await other.subscribe("worker", ["job.queued"], fail)
     await other.publish(new("job.queued"))
     topology = rabbit_bus.topology
-    leftovers = [topology.queue("worker"), topology.retry(1000)]  # the first delay: 1 s
+    leftovers = [topology.queue("worker"), topology.retry("worker", 1000)]  # first delay: 1 s
 
     async def left_behind() -> bool:
         return all([await _exists(rabbit_bus, name) for name in leftovers])
@@ -220,7 +220,7 @@ async def test_deleting_a_namespace_takes_the_queues_other_processes_declared(
     await cleaner.delete_namespace(["worker"])
     await cleaner.close()
 
-    for name in [*leftovers, topology.dead_letters, topology.stream]:
+    for name in [*leftovers, topology.dead_letters, topology.stream("auth.token_revoked")]:
         assert not await _exists(rabbit_bus, name), name
-    for name in [topology.exchange, topology.retry(1000)]:
+    for name in [topology.exchange, topology.dead_letter_exchange, topology.retry("worker", 1000)]:
         assert not await _exists(rabbit_bus, name, exchange=True), name

@@ -192,7 +192,7 @@ def rabbit_permissions(namespace: str, svc: BusRole) -> RabbitPermissions:
         declare += [queue, dlx, dead]
         write += [queue, dlx, dead]
         read += [queue, dlx]
-        retry = "|" + re.escape(retries) + r"[0-9]+"
+        retry = "|" + re.escape(retries[:-1]) + r"(\.[0-9]+)?"  # delays, and the way back
         own_dead = re.escape(svc.name) + r"\."
         dead_keys = own_dead + (".*" if svc.consumes_all else _any_of(svc.consumes)[1:-1])
         topics[dlx] = (f"^{dead_keys}$", f"^{own_dead}#$")

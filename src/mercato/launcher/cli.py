@@ -6,7 +6,7 @@
     mercato import-products PATH
     mercato migrate SERVICE
     mercato dead-letters list | replay ID
-    mercato broker-config nats | rabbitmq [--vhost V]
+    mercato broker-config nats | rabbitmq [--vhost V]   (RabbitMQ: passwords from the env)
 
 Every problem the user can fix is reported as one line `mercato: <message>` on
 stderr, without a traceback: exit code 2 for bad options and configuration, 1 when
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -99,8 +100,11 @@ def _broker_config(args: argparse.Namespace) -> int:
     namespace = _layout(args).bus_namespace
     if args.broker == "nats":
         sys.stdout.write(broker_config.production_nats_authorization(namespace))
-    else:
-        sys.stdout.write(broker_config.rabbit_setup(namespace, args.vhost))
+        return 0
+    definitions = broker_config.production_rabbit_definitions(
+        os.environ, namespace=namespace, vhost=args.vhost
+    )
+    sys.stdout.write(json.dumps(definitions, indent=2) + "\n")
     return 0
 
 

@@ -57,7 +57,9 @@ def attempts_of(message: AbstractIncomingMessage) -> int:
     return retried + int(str(unsettled)) + 1
 
 
-def copy_message(message: AbstractIncomingMessage, **headers: Any) -> aio_pika.Message:
+def copy_message(
+    message: AbstractIncomingMessage, *, type: str | None = None, **headers: Any
+) -> aio_pika.Message:
     """A persistent copy of `message` without the broker's headers, plus `headers`."""
     kept = {
         key: value
@@ -69,7 +71,7 @@ def copy_message(message: AbstractIncomingMessage, **headers: Any) -> aio_pika.M
         content_type=message.content_type,
         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         message_id=message.message_id,
-        type=message.type,
+        type=type or message.type,
         timestamp=message.timestamp,
         app_id=message.app_id,
         correlation_id=message.correlation_id,
@@ -79,7 +81,7 @@ def copy_message(message: AbstractIncomingMessage, **headers: Any) -> aio_pika.M
 
 def published_as(message: AbstractIncomingMessage, exchange: str) -> str | None:
     """The routing key a message was published under on the events exchange, if it was."""
-    return message.routing_key or "" if message.exchange == exchange else None
+    return (message.routing_key or "") if message.exchange == exchange else None
 
 
 async def _settle(action: Awaitable[None], what: str) -> None:
@@ -154,8 +156,14 @@ class Delivery:
     async def _retry(self, message: AbstractIncomingMessage, attempts: int, delay: float) -> None:
         try:
             # The copy counts every attempt so far; its own delivery count starts anew.
-            copy = copy_message(message, **{ATTEMPTS: attempts})
-            await self.bus.publish_delayed(copy, queue=self.queue, delay=delay)
+            # Its type is the one it was routed by, so its dead letter keeps a key that
+            # this consumer may use.
+            copy = copy_message(
+                message,
+                type=event_type_of(message, self.bus.topology.exchange),
+                **{ATTEMPTS: attempts},
+            )
+            await self.bus.publish_delayed(copy, consumer=self.consumer, delay=delay)
         except Exception as exc:
             await self._give_back(message, f"could not delay a message: {exc}", delay)
             return
