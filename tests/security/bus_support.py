@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import socket
 import subprocess
 import time
@@ -30,7 +31,14 @@ from mercato.launcher.credentials import broker_users
 from mercato.launcher.topology import Layout
 from mercato.launcher.topology import broker_users as broker_user_names
 
-__all__ = ["Attacker", "SecuredNats", "connect_as", "start_secured_nats"]
+__all__ = [
+    "Attacker",
+    "SecuredNats",
+    "connect_as",
+    "free_port",
+    "running_server",
+    "start_secured_nats",
+]
 
 START_TIMEOUT = 15.0
 REFUSAL_WAIT = 1.0  # how long a refused request is given before its refusal is checked
@@ -53,15 +61,49 @@ class SecuredNats:
         return self.layout.broker_url_for(user)
 
 
+def free_port() -> int:
+    """A local port nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
 def _free_base_port() -> int:
     """A base port P whose broker port (P + 242) is free."""
     for _ in range(100):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port: int = probe.getsockname()[1]
+        port = free_port()
         if port - 242 > 1000 and port < 65000:
             return port - 242
     raise RuntimeError("no free port for the test's nats-server")
+
+
+@contextlib.contextmanager
+def running_server(
+    argv: list[str], env: dict[str, str], port: int, log_path: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`argv` (a nats-server) running until the block ends, once it listens on `port`."""
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(argv, stdout=log, stderr=log, env={**os.environ, **env})
+        try:
+            deadline = time.monotonic() + START_TIMEOUT
+            while True:
+                with (
+                    contextlib.suppress(OSError),
+                    socket.create_connection(("127.0.0.1", port), timeout=1.0),
+                ):
+                    break
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"nats-server did not start: {log_path.read_text()}")
+                time.sleep(0.05)
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 @contextlib.contextmanager
@@ -72,30 +114,9 @@ def start_secured_nats(data_dir: Path) -> Iterator[SecuredNats]:
     layout = replace(layout, broker_passwords={n: u.password for n, u in users.items()})
     config = embedded.write_config(layout, users)
     (data_dir / "nats").mkdir(parents=True, exist_ok=True)
-    log = (data_dir / "nats.log").open("wb")
-    process = subprocess.Popen(embedded.command(layout, config), stdout=log, stderr=log)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", layout.broker_port), timeout=1.0),
-            ):
-                break
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"nats-server did not start: {(data_dir / 'nats.log').read_text()}"
-                )
-            time.sleep(0.05)
+    argv = embedded.command(layout, config)
+    with running_server(argv, {}, layout.broker_port, data_dir / "nats.log") as process:
         yield SecuredNats(layout, config, process)
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 class Attacker:

@@ -29,12 +29,20 @@ from mercato.chassis.bus_names import OPERATOR
 from mercato.chassis.bus_permissions import TOKEN_REVOKED
 from mercato.chassis.events import BusError, BusUnavailable, Event, PoisonEvent, admin
 from mercato.chassis.events.nats_bus import NatsBus
+from mercato.launcher import nats as embedded
+from mercato.launcher.broker_config import nats_variable
 from mercato.launcher.cli import main
 from mercato.launcher.credentials import SECRETS_FILE
 from mercato.launcher.topology import bus_roles
 from mercato.logs.app import create_app
 from mercato.logs.settings import load_settings
-from tests.security.bus_support import SecuredNats, connect_as, start_secured_nats
+from tests.security.bus_support import (
+    SecuredNats,
+    connect_as,
+    free_port,
+    running_server,
+    start_secured_nats,
+)
 from tests.support import TokenFactory, running
 
 pytestmark = pytest.mark.integration
@@ -42,6 +50,7 @@ pytestmark = pytest.mark.integration
 EVENTS, DLQ = "MERCATO_EVENTS", "MERCATO_DLQ"
 WAIT = 10.0
 SERVICE_USERS = [r.name for r in bus_roles()]
+PRODUCTION_CONF = Path(__file__).resolve().parents[2] / "deploy" / "nats" / "nats.conf"
 
 
 @pytest.fixture(scope="module")
@@ -350,3 +359,32 @@ async def test_the_audit_log_does_not_record_a_forged_event(
 async def _publish_raw(bus: NatsBus, event_type: str, sent: Event) -> None:
     """Publish `sent`'s envelope as it is on the subject of `event_type`."""
     await bus.js.publish(bus.subject(event_type), sent.to_bytes())
+
+
+async def test_the_production_nats_configuration_admits_each_service_as_itself(
+    tmp_path: Path,
+) -> None:
+    """deploy/nats/nats.conf, run as compose runs it: passwords from the environment."""
+    conf = tmp_path / "nats.conf"  # the file as it is, with its store in tmp_path
+    conf.write_text(PRODUCTION_CONF.read_text().replace("/data", str(tmp_path / "store")))
+    passwords = {user: uuid.uuid4().hex for user in [*SERVICE_USERS, OPERATOR]}
+    env = {nats_variable(user): password for user, password in passwords.items()}
+    port, monitor = free_port(), free_port()
+    argv = [str(embedded.server_binary()), "-c", str(conf), "-a", "127.0.0.1", "-p", str(port)]
+    argv += ["-m", str(monitor)]
+    with running_server(argv, env, port, tmp_path / "nats.log"):
+        address = f"127.0.0.1:{port}"
+        with pytest.raises(Exception, match="Authorization Violation"):
+            await nats.connect(f"nats://{address}", allow_reconnect=False, connect_timeout=2)
+        catalog = NatsBus(
+            f"nats://catalog:{passwords['catalog']}@{address}",
+            service="catalog",
+            publish_timeout=1.0,
+        )
+        await catalog.connect()
+        try:
+            await catalog.publish(event("product.deleted", "catalog", product_id="x", sku="X"))
+            with pytest.raises(BusUnavailable):
+                await catalog.publish(event("payment.refunded", "payments", payment_id="p"))
+        finally:
+            await catalog.close()
