@@ -142,12 +142,13 @@ def nats_permissions(namespace: str, svc: BusRole, durables: Iterable[str] = ())
 
 
 def nats_operator_permissions(namespace: str) -> NatsPermissions:
-    """The operator's (`mercato dead-letters list|replay`): streams and dead letters."""
+    """The operator's (`mercato dead-letters list|replay`): streams, dead letters, lag."""
     n = _Nats(namespace)
     allow = [n.subject(">")]  # a replayed event goes out on its own type's subject
     for stream in (n.events, n.dlq):
         allow += [n.api(call, stream) for call in ("STREAM.CREATE", "STREAM.UPDATE", "STREAM.INFO")]
     allow += [n.api("STREAM.MSG.GET", n.dlq), n.api("STREAM.MSG.DELETE", n.dlq)]
+    allow.append(n.api("CONSUMER.INFO", n.events, "*"))  # a consumer's lag, for monitoring
     return {
         "publish": {"allow": allow},
         "subscribe": {"allow": [f"{inbox_prefix(OPERATOR)}.>"]},
