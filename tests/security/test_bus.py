@@ -34,8 +34,6 @@ from mercato.launcher.broker_config import nats_variable
 from mercato.launcher.cli import main
 from mercato.launcher.credentials import SECRETS_FILE
 from mercato.launcher.topology import bus_roles
-from mercato.logs.app import create_app
-from mercato.logs.settings import load_settings
 from tests.security.bus_support import (
     SecuredNats,
     connect_as,
@@ -43,7 +41,6 @@ from tests.security.bus_support import (
     running_server,
     start_secured_nats,
 )
-from tests.support import TokenFactory, running
 
 pytestmark = pytest.mark.integration
 
@@ -296,69 +293,6 @@ async def test_the_dead_letters_command_works_against_the_secured_broker(
     assert ids[0] in capsys.readouterr().out
     assert await asyncio.to_thread(main, ["dead-letters", *where, "replay", ids[0]]) == 0
     assert ids[0] not in {d.id for d in await admin.list_dead_letters(operator)}
-
-
-async def test_the_audit_log_does_not_record_a_forged_event(
-    server: SecuredNats, tmp_path: Path, tokens: TokenFactory
-) -> None:
-    settings = load_settings(data_dir=tmp_path, broker_url=server.url("logs"))
-    app = create_app(settings)
-    admin_headers = tokens.headers(str(uuid.uuid4()), ["admin"])
-    payments = bus_as(server, "payments")
-    catalog = bus_as(server, "catalog")
-    operator = bus_as(server, OPERATOR)
-    order_id = str(uuid.uuid4())
-    refund = {
-        "payment_id": "p-1",
-        "refund_id": "r-1",
-        "order_id": order_id,
-        "user_id": "u-1",
-        "amount": {"amount": 100, "currency": "USD"},
-        "reason": "requested",
-    }
-    async with running(app, tokens) as client:
-        await app.state.runtime.bus_connected.wait()
-        for bus in (payments, catalog, operator):
-            await bus.connect()
-        try:
-            # On a subject catalog may use, an envelope claiming to be a payments refund.
-            disguised = event("payment.refunded", "payments", **refund)
-            await _publish_raw(catalog, "product.updated", disguised)
-            # On the refund's own subject, a source that does not publish refunds.
-            misattributed = event("payment.refunded", "catalog", **refund)
-            await operator.publish(misattributed)
-            forged = {disguised.id, misattributed.id}
-            genuine = event("payment.refunded", "payments", **refund)
-            await payments.publish(genuine)
-
-            async def recorded() -> list[dict[str, Any]]:
-                response = await client.get(
-                    "/api/logs/events", params={"order_id": order_id}, headers=admin_headers
-                )
-                assert response.status_code == 200, response.text
-                items: list[dict[str, Any]] = response.json()["items"]
-                return items
-
-            letters: list[Any] = []
-            deadline = time.monotonic() + WAIT
-            while len(letters) < 2 or not await recorded():
-                assert time.monotonic() < deadline, "the events were not all settled in time"
-                letters = [
-                    d
-                    for d in await operator.dead_letters()
-                    if d.consumer == "logs" and d.event is not None and d.event.id in forged
-                ]
-                await asyncio.sleep(0.1)
-            assert [item["id"] for item in await recorded()] == [genuine.id]
-            assert sorted("forged" in d.error for d in letters) == [True, True]
-        finally:
-            for bus in (payments, catalog, operator):
-                await bus.close()
-
-
-async def _publish_raw(bus: NatsBus, event_type: str, sent: Event) -> None:
-    """Publish `sent`'s envelope as it is on the subject of `event_type`."""
-    await bus.js.publish(bus.subject(event_type), sent.to_bytes())
 
 
 async def test_the_production_nats_configuration_admits_each_service_as_itself(

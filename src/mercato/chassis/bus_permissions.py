@@ -148,6 +148,7 @@ def nats_operator_permissions(namespace: str) -> NatsPermissions:
     for stream in (n.events, n.dlq):
         allow += [n.api(call, stream) for call in ("STREAM.CREATE", "STREAM.UPDATE", "STREAM.INFO")]
     allow += [n.api("STREAM.MSG.GET", n.dlq), n.api("STREAM.MSG.DELETE", n.dlq)]
+    allow.append(n.api("STREAM.MSG.GET", n.events))  # a dead letter's event, as published
     allow.append(n.api("CONSUMER.INFO", n.events, "*"))  # a consumer's lag, for monitoring
     return {
         "publish": {"allow": allow},

@@ -50,23 +50,23 @@ from nats.js.api import (
 from nats.js.errors import APIError, NotFoundError
 
 from mercato.chassis.bus_names import check_name, check_namespace, inbox_prefix
+from mercato.chassis.events import nats_dead_letters
 from mercato.chassis.events.bus import (
     DEFAULT_NAMESPACE,
     BusError,
     BusUnavailable,
-    DeadLetterNotFound,
     EventHandler,
     Subscription,
 )
-from mercato.chassis.events.dead_letters import DeadLetter, decode_dead_letter, encode_dead_letter
+from mercato.chassis.events.dead_letters import DeadLetter
 from mercato.chassis.events.envelope import Event
+from mercato.chassis.events.nats_dead_letters import MSG_ID
 from mercato.chassis.events.nats_delivery import Delivery
 from mercato.chassis.events.nats_subscription import PullLoop
 
 __all__ = ["NatsBus"]
 
 log = logging.getLogger("mercato.events")
-MSG_ID = "Nats-Msg-Id"
 
 
 class NatsBus:
@@ -364,65 +364,18 @@ class NatsBus:
         self, *, consumer: str, subject: str, payload: bytes, error: str, attempts: int, seq: int
     ) -> None:
         """Keep a message a consumer gave up on in the dead-letter stream."""
-        event_type = subject.removeprefix(self.events_prefix)
-        # Keyed by the main stream's sequence: a repeated dead-lettering of this very
-        # delivery is dropped, while a replayed copy (a new sequence) can fail again.
-        headers = {MSG_ID: f"dlq.{consumer}.{seq}"}
-        ack = await self.js.publish(
-            f"{self.dlq_prefix}{consumer}.{event_type}",
-            encode_dead_letter(
-                consumer=consumer,
-                event_type=event_type,
-                error=error,
-                attempts=attempts,
-                payload=payload,
-            ),
-            headers=headers,
-        )
-        log.error(
-            "dead-lettered %s for %s after %d attempt(s) as %s: %s",
-            event_type,
-            consumer,
-            attempts,
-            ack.seq,
-            error,
-        )
+        await nats_dead_letters.publish(
+            self, consumer=consumer, subject=subject, payload=payload, error=error,
+            attempts=attempts, seq=seq,
+        )  # fmt: skip
 
     async def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         """The oldest dead letters, at most `limit`."""
-        js = self.js
-        found: list[DeadLetter] = []
-        seq = 1
-        while len(found) < limit:
-            try:
-                raw = await js.get_msg(
-                    self.dlq_stream, seq, subject=self.dlq_prefix + ">", next=True
-                )
-            except NotFoundError:
-                break
-            found.append(decode_dead_letter(str(raw.seq), raw.data or b""))
-            seq = raw.seq + 1
-        return found
+        return await nats_dead_letters.oldest(self, limit)
 
     async def replay(self, dead_letter_id: str) -> None:
         """Publish the event again with a new message id, then drop the dead letter."""
-        js = self.js
-        try:
-            raw = await js.get_msg(self.dlq_stream, int(dead_letter_id))
-        except (ValueError, NotFoundError) as exc:
-            raise DeadLetterNotFound(f"no dead letter {dead_letter_id!r}") from exc
-        letter = decode_dead_letter(str(raw.seq), raw.data or b"")
-        event = letter.event
-        # The type comes from the subject the broker accepted the dead letter on
-        # (<consumer>.<type>, which a consumer may only use for the types it takes),
-        # not from the record, which its publisher wrote.
-        event_type = str(raw.subject).removeprefix(self.dlq_prefix).partition(".")[2]
-        # A new id: the original one may still be inside the de-duplication window.
-        # The consumers' inboxes keep a second delivery from having a second effect.
-        msg_id = f"{event.id if event else 'malformed'}.replay.{uuid.uuid4().hex}"
-        await js.publish(self.subject(event_type), letter.payload, headers={MSG_ID: msg_id})
-        await js.delete_msg(self.dlq_stream, raw.seq)
-        log.info("replayed dead letter %s (%s for %s)", raw.seq, letter.event_type, letter.consumer)
+        await nats_dead_letters.replay(self, dead_letter_id)
 
     async def delete_streams(self) -> None:
         """Stop every subscription, then delete this namespace's streams (for tests)."""
