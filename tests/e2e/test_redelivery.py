@@ -30,6 +30,8 @@ import httpx
 import nats
 import pytest
 
+from mercato.chassis.bus_names import OPERATOR, inbox_prefix
+from mercato.launcher.commands import operator_url
 from mercato.launcher.topology import Layout
 from tests.e2e.client import EVENT_ACK_WAIT_SECONDS, Account, Shop, System, eventually
 from tests.e2e.invariants import QUIET_PERIOD, get_json
@@ -106,7 +108,9 @@ def unacknowledged(system: System) -> int | None:
         return None
 
     async def ask() -> int:
-        connection = await nats.connect(Layout(port=system.port).broker_url, connect_timeout=2)
+        # As the operator: the broker admits no one without credentials.
+        url = operator_url(Layout(port=system.port, data_dir=system.data_dir))
+        connection = await nats.connect(url, connect_timeout=2, inbox_prefix=inbox_prefix(OPERATOR))
         try:
             info = await connection.jetstream().consumer_info(EVENTS_STREAM, CONSUMER)
             return int(info.num_ack_pending or 0)

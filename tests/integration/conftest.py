@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import aio_pika
 import pytest
 
+from mercato.chassis.bus_permissions import TOKEN_REVOKED
 from mercato.chassis.events import EventBus
 from mercato.chassis.events.nats_bus import NatsBus
 from mercato.chassis.events.rabbit_bus import RabbitBus
@@ -127,14 +128,15 @@ class Broker:
         finally:
             await channel.close()
 
-    async def tail_consumers(self) -> int:
-        """How many tails are reading the broker's event stream."""
+    async def tail_consumers(self, event_type: str = TOKEN_REVOKED) -> int:
+        """How many tails are reading the broker's events (of `event_type`, on RabbitMQ)."""
         if isinstance(self.bus, NatsBus):
             return len(await self.bus.js.consumers_info(self.bus.stream))
         assert isinstance(self.bus, RabbitBus)
         channel = await self.bus.connection.channel()
         try:
-            stream = await channel.declare_queue(self.bus.topology.stream, passive=True)
+            stream_name = self.bus.topology.stream(event_type)
+            stream = await channel.declare_queue(stream_name, passive=True)
             return int(stream.declaration_result.consumer_count or 0)
         finally:
             await channel.close()

@@ -23,6 +23,7 @@ from mercato.chassis.events import (
     replay_dead_letter,
 )
 from mercato.chassis.events.nats_bus import NatsBus
+from mercato.contracts.events import producer_of
 from mercato.launcher.cli import main
 from tests.integration.conftest import Broker
 
@@ -31,7 +32,8 @@ Eventually = Callable[..., Awaitable[None]]
 
 
 def new(event_type: str, subject: str = "s1", **data: object) -> Event:
-    return Event.new(event_type, subject=subject, data=dict(data), source="tests")
+    source = producer_of(event_type) or "tests"  # consumers refuse another source
+    return Event.new(event_type, subject=subject, data=dict(data), source=source)
 
 
 async def test_nats_publish_is_deduplicated_by_event_id(nats_bus: NatsBus) -> None:

@@ -18,13 +18,15 @@ import pytest
 
 from mercato.chassis.events import BusUnavailable, Event
 from mercato.chassis.events.rabbit_bus import RabbitBus
+from mercato.contracts.events import producer_of
 
 pytestmark = pytest.mark.integration
 Eventually = Callable[..., Awaitable[None]]
 
 
 def new(event_type: str, subject: str = "s1", **data: object) -> Event:
-    return Event.new(event_type, subject=subject, data=dict(data), source="tests")
+    source = producer_of(event_type) or "tests"  # consumers refuse another source
+    return Event.new(event_type, subject=subject, data=dict(data), source=source)
 
 
 async def test_events_are_persistent_json_with_their_id_and_type(rabbit_bus: RabbitBus) -> None:
@@ -205,7 +207,7 @@ async def test_deleting_a_namespace_takes_the_queues_other_processes_declared(
     await other.subscribe("worker", ["job.queued"], fail)
     await other.publish(new("job.queued"))
     topology = rabbit_bus.topology
-    leftovers = [topology.queue("worker"), topology.retry(1000)]  # the first delay: 1 s
+    leftovers = [topology.queue("worker"), topology.retry("worker", 1000)]  # first delay: 1 s
 
     async def left_behind() -> bool:
         return all([await _exists(rabbit_bus, name) for name in leftovers])
@@ -218,7 +220,7 @@ async def test_deleting_a_namespace_takes_the_queues_other_processes_declared(
     await cleaner.delete_namespace(["worker"])
     await cleaner.close()
 
-    for name in [*leftovers, topology.dead_letters, topology.stream]:
+    for name in [*leftovers, topology.dead_letters, topology.stream("auth.token_revoked")]:
         assert not await _exists(rabbit_bus, name), name
-    for name in [topology.exchange, topology.retry(1000)]:
+    for name in [topology.exchange, topology.dead_letter_exchange, topology.retry("worker", 1000)]:
         assert not await _exists(rabbit_bus, name, exchange=True), name

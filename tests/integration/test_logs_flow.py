@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from mercato.chassis.events import Event
 from mercato.chassis.events.nats_bus import NatsBus
 from mercato.chassis.runtime import Runtime
+from mercato.contracts.events import producer_of
 from mercato.logs.app import create_app
 from mercato.logs.settings import load_settings
 from tests.integration.conftest import Broker
@@ -32,7 +33,8 @@ EVENTS_URL = "/api/logs/events"
 
 def new(event_type: str, subject: str = "s1", **data: Any) -> Event:
     """An event of `event_type` from the tests."""
-    return Event.new(event_type, subject=subject, data=data, source="tests")
+    source = producer_of(event_type) or "tests"  # consumers refuse another source
+    return Event.new(event_type, subject=subject, data=data, source=source)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from mercato.chassis.events import Event
 from mercato.chassis.runtime import Runtime
+from mercato.contracts.events import producer_of
 from mercato.logs.handlers import on_any_event
 
 EVENTS_URL = "/api/logs/events"
@@ -25,11 +26,16 @@ def event(
     event_type: str,
     *,
     subject: str = "s1",
-    source: str = "tests",
+    source: str | None = None,
     at: float = 0.0,
     **data: Any,
 ) -> Event:
-    """An event of `event_type` that occurred `at` seconds after BASE."""
+    """An event of `event_type` that occurred `at` seconds after BASE.
+
+    From the service that publishes that type (the consumers refuse another source),
+    or from "tests" for a type no service owns.
+    """
+    source = source or producer_of(event_type) or "tests"
     return Event(
         id=str(uuid.uuid4()),
         type=event_type,

@@ -215,3 +215,46 @@ async def test_contract_violation_is_poison_and_runs_no_handler(
     good = {"user_id": "u1", "email": "a@example.com", "name": "A", "roles": ["customer"]}
     await consumer.handle(Event.new("user.registered", subject="u1", data=good, source="auth"))
     assert ran.is_set()
+
+
+async def test_an_outbox_refuses_another_services_event_type(
+    db: Database, schema: tuple[MetaData, EventTables, Table]
+) -> None:
+    _, tables, _ = schema
+    async with db.session() as session:
+        with pytest.raises(ValueError, match=r"catalog may not publish payment\.refunded"):
+            await Outbox(tables, source="catalog").add(
+                session, "payment.refunded", subject="p1", data={}
+            )
+        await Outbox(tables, source="payments").add(
+            session, "payment.refunded", subject="p", data={}
+        )
+        await session.commit()
+    assert [row["type"] for row in await outbox_rows(db, tables)] == ["payment.refunded"]
+
+
+@pytest.mark.parametrize("handled", ["payment.refunded", ">"])
+async def test_an_event_from_another_source_than_its_producer_is_poison(
+    db: Database, schema: tuple[MetaData, EventTables, Table], handled: str
+) -> None:
+    """Even a handler of every event (an audit log) never sees a forged one."""
+    _, tables, _ = schema
+    seen: list[str] = []
+
+    async def handler(session: AsyncSession, event: Event) -> None:
+        seen.append(event.source)
+
+    consumer = IdempotentConsumer(db, tables, "audit", {handled: handler})
+    data = {
+        "payment_id": "p",
+        "refund_id": "r",
+        "order_id": "o",
+        "user_id": "u",
+        "amount": {"amount": 1, "currency": "USD"},
+        "reason": "x",
+    }
+    forged = Event.new("payment.refunded", subject="p", data=data, source="catalog")
+    with pytest.raises(PoisonEvent, match="claims source 'catalog'"):
+        await consumer.handle(forged)
+    await consumer.handle(Event.new("payment.refunded", subject="p", data=data, source="payments"))
+    assert seen == ["payments"]

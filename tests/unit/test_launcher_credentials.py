@@ -1,4 +1,4 @@
-"""Client secrets: generated once, persisted with mode 0600, reused."""
+"""Client secrets and broker passwords: generated once, persisted with mode 0600, reused."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import json
 import stat
 from pathlib import Path
 
+import bcrypt
 import pytest
 
-from mercato.launcher.credentials import client_secrets
+from mercato.launcher.credentials import broker_users, client_secrets
 from mercato.launcher.errors import LauncherError
 
 
@@ -56,3 +57,19 @@ def test_a_foreign_file_is_refused_in_one_line(tmp_path: Path) -> None:
 
     with pytest.raises(LauncherError, match="not a Mercato secrets file"):
         client_secrets(tmp_path, ["auth"])
+
+
+def test_broker_users_get_a_password_and_its_bcrypt_hash_kept_privately(tmp_path: Path) -> None:
+    clients = client_secrets(tmp_path, ["auth"])
+
+    users = broker_users(tmp_path, ["auth", "mercato-admin"])
+
+    assert set(users) == {"auth", "mercato-admin"}
+    assert users["auth"].password != users["mercato-admin"].password
+    for user in users.values():
+        assert bcrypt.checkpw(user.password.encode(), user.hashed.encode())
+    doc = json.loads((tmp_path / "secrets.json").read_text())
+    assert doc["clients"] == clients  # the client secrets are kept as they were
+    assert stat.S_IMODE((tmp_path / "secrets.json").stat().st_mode) == 0o600
+    assert broker_users(tmp_path, ["auth", "mercato-admin"]) == users  # reused on restart
+    assert client_secrets(tmp_path, ["auth"]) == clients

@@ -144,3 +144,23 @@ def test_an_external_broker_replaces_the_embedded_one() -> None:
     assert env["MERCATO_BUS_NAMESPACE"] == "shop_b"
     assert not lay.embedded_broker
     assert 8242 not in lay.ports()
+
+
+def test_on_the_embedded_broker_each_service_connects_as_its_own_user() -> None:
+    passwords = {"catalog": "pw-catalog", "logs": "pw-logs"}
+    lay = layout(port=9000, broker_passwords=passwords)
+    catalog = lay.env(lay.instances(service("catalog"))[0])
+    assert catalog["MERCATO_CATALOG_BROKER_URL"] == "nats://catalog:pw-catalog@127.0.0.1:9242"
+    assert "MERCATO_BROKER_URL" not in catalog  # no way in without credentials
+    logs = lay.env(lay.instances(service("logs"))[0])
+    assert logs["MERCATO_LOGS_BROKER_URL"] == "nats://logs:pw-logs@127.0.0.1:9242"
+    external = layout(broker_passwords=passwords, external_broker="nats://other:4222")
+    env = external.env(external.instances(service("catalog"))[0])
+    assert env["MERCATO_BROKER_URL"] == "nats://other:4222"  # a user's own URL, as given
+    assert "MERCATO_CATALOG_BROKER_URL" not in env
+
+
+def test_what_a_service_consumes_is_what_its_handlers_take() -> None:
+    """The broker permissions come from `consumes`: it must match the service's code."""
+    for svc in SERVICES:
+        assert sorted(svc.consumes) == sorted(svc.wiring().spec.handlers), svc.name

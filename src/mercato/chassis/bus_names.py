@@ -7,6 +7,10 @@ or test runs share one broker without seeing each other's events. NATS subjects 
 RabbitMQ names use it in lower case: two namespaces that differ only in case are the
 same namespace on RabbitMQ, and clash on NATS (their subjects overlap).
 
+A NATS client's reply inboxes are `_INBOX.<service>.<...>` (`inbox_prefix`), so that
+a broker user may subscribe to its own replies and to nobody else's. The operator's
+tools (`mercato dead-letters`) connect as `OPERATOR`.
+
 This module is outside `mercato.chassis.events` so that the settings, which every
 process reads (the launcher too), can check a namespace without importing the
 broker clients.
@@ -16,9 +20,10 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["DEFAULT_NAMESPACE", "check_name", "check_namespace"]
+__all__ = ["DEFAULT_NAMESPACE", "OPERATOR", "check_name", "check_namespace", "inbox_prefix"]
 
 DEFAULT_NAMESPACE = "MERCATO"
+OPERATOR = "mercato-admin"
 # A NATS stream or consumer name and an AMQP name part alike: no dots (NATS subject
 # tokens), no wildcards (`*`, `>`), no spaces.
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -40,3 +45,8 @@ def check_namespace(value: str) -> str:
     if value.lower() in _RESERVED_NAMESPACES:
         raise ValueError(f"namespace {value!r}: RabbitMQ reserves names beginning with 'amq.'")
     return value
+
+
+def inbox_prefix(service: str) -> str:
+    """The subject prefix of `service`'s NATS reply inboxes."""
+    return f"_INBOX.{check_name('service', service)}"

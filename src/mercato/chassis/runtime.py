@@ -21,6 +21,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.chassis.client_addresses import ClientAddresses
+from mercato.chassis.bus_permissions import TOKEN_REVOKED
 from mercato.chassis.config import ServiceSettings
 from mercato.chassis.database import Database
 from mercato.chassis.events import (
@@ -38,12 +39,11 @@ from mercato.chassis.migrations import upgrade
 from mercato.chassis.security import JwksKeySource, KeySource, RevocationList, TokenVerifier
 from mercato.chassis.service_tokens import ServiceTokenProvider
 
-__all__ = ["Handler", "Hook", "Runtime", "ServiceSpec"]
+__all__ = ["TOKEN_REVOKED", "Handler", "Hook", "Runtime", "ServiceSpec"]
 
 log = logging.getLogger("mercato.runtime")
 Handler = Callable[[AsyncSession, Event], Awaitable[None]]
 Hook = Callable[["Runtime"], Awaitable[None]]
-TOKEN_REVOKED = "auth.token_revoked"
 
 
 @dataclass(frozen=True)

@@ -3,15 +3,22 @@
 Rules for changing a schema: adding an optional field is compatible and keeps the
 version; renaming, removing or retyping a field, or adding a required one, needs a
 new version registered beside the old one until every consumer has moved.
+
+`PRODUCERS` names the one service allowed to publish each event type. The broker
+credentials grant each service the right to publish only its own types, a consumer
+refuses an event whose `source` is not its type's producer, and an outbox refuses to
+write another service's type; a new event type is added here and to `SCHEMAS`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 __all__ = [
+    "PRODUCERS",
     "SCHEMAS",
     "EventData",
     "InventoryCommitted",
@@ -34,6 +41,8 @@ __all__ = [
     "TokenRevoked",
     "UserRegistered",
     "UserRolesChanged",
+    "producer_of",
+    "published_by",
     "validate",
 ]
 
@@ -240,6 +249,39 @@ SCHEMAS: dict[tuple[str, int], type[EventData]] = {
     ("order.cancelled", 1): OrderCancelled,
     ("order.failed", 1): OrderFailed,
 }
+
+
+PRODUCERS: Mapping[str, str] = {
+    "user.registered": "auth",
+    "user.roles_changed": "auth",
+    "auth.token_revoked": "auth",
+    "user.profile_updated": "users",
+    "product.created": "catalog",
+    "product.updated": "catalog",
+    "product.deleted": "catalog",
+    "product.stock_changed": "catalog",
+    "product.price_changed": "catalog",
+    "inventory.reserved": "catalog",
+    "inventory.released": "catalog",
+    "inventory.committed": "catalog",
+    "payment.succeeded": "payments",
+    "payment.failed": "payments",
+    "payment.refunded": "payments",
+    "order.placed": "orders",
+    "order.confirmed": "orders",
+    "order.cancelled": "orders",
+    "order.failed": "orders",
+}
+
+
+def producer_of(event_type: str) -> str | None:
+    """The service allowed to publish `event_type`; None for a type no service owns."""
+    return PRODUCERS.get(event_type)
+
+
+def published_by(service: str) -> list[str]:
+    """The event types `service` publishes, sorted."""
+    return sorted(t for t, producer in PRODUCERS.items() if producer == service)
 
 
 def validate(event_type: str, version: int, data: dict[str, Any]) -> EventData | None:

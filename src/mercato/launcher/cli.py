@@ -7,6 +7,7 @@
     mercato migrate SERVICE
     mercato dead-letters list | replay ID
     mercato certificates DIR
+    mercato broker-config nats | rabbitmq [--vhost V]   (RabbitMQ: passwords from the env)
 
 Every problem the user can fix is reported as one line `mercato: <message>` on
 stderr, without a traceback: exit code 2 for bad options and configuration, 1 when
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -102,6 +104,20 @@ def _certificates(args: argparse.Namespace) -> int:
     return 0
 
 
+def _broker_config(args: argparse.Namespace) -> int:
+    from mercato.launcher import broker_config  # noqa: PLC0415
+
+    namespace = _layout(args).bus_namespace
+    if args.broker == "nats":
+        sys.stdout.write(broker_config.production_nats_authorization(namespace))
+        return 0
+    definitions = broker_config.production_rabbit_definitions(
+        os.environ, namespace=namespace, vhost=args.vhost
+    )
+    sys.stdout.write(json.dumps(definitions, indent=2) + "\n")
+    return 0
+
+
 def _common() -> _Parser:
     common = _Parser(add_help=False)
     common.add_argument(
@@ -170,6 +186,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     certificates.add_argument("dir", metavar="DIR", help="where to write them (made 0700)")
     certificates.set_defaults(handler=_certificates)
+    config = _command(
+        "broker-config", _broker_config, "print the broker users and rights for production"
+    )
+    config.add_argument("broker", choices=["nats", "rabbitmq"])
+    config.add_argument("--vhost", default="/", help="the RabbitMQ vhost (default /)")
     return parser
 
 

@@ -21,19 +21,22 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
+from mercato.chassis.bus_names import OPERATOR
 from mercato.chassis.config import ServiceSettings
 from mercato.launcher.certificates import development_certificates
 from mercato.launcher.console import without_password
-from mercato.launcher.credentials import client_secrets
+from mercato.launcher.credentials import broker_users, client_secrets
 from mercato.launcher.errors import LauncherError
 from mercato.launcher.supervisor import HOLD_VARIABLE
 from mercato.launcher.topology import SERVICES, Layout, Service, Wiring, service
+from mercato.launcher.topology import broker_users as broker_user_names
 
 __all__ = [
     "create_admin",
     "import_products",
     "list_dead_letters",
     "migrate",
+    "operator_url",
     "replay_dead_letter",
     "run",
     "service_named",
@@ -137,13 +140,22 @@ def import_products(layout: Layout, path: Path) -> str:
     )
 
 
+def operator_url(layout: Layout) -> str:
+    """The broker URL of the operator: its user on the embedded NATS, else the given URL."""
+    if not layout.embedded_broker:
+        return layout.broker_url
+    users = broker_users(layout.data_dir, broker_user_names())
+    passwords = {name: user.password for name, user in users.items()}
+    return replace(layout, broker_passwords=passwords).broker_url_for(OPERATOR)
+
+
 def list_dead_letters(layout: Layout, out: TextIO) -> int:
     """Print the dead letters on the broker; returns how many there are."""
     from mercato.chassis.events import admin  # noqa: PLC0415
 
+    url = operator_url(layout)
     letters = _on_broker(
-        layout,
-        lambda: admin.list_dead_letters(layout.broker_url, namespace=layout.bus_namespace),
+        layout, lambda: admin.list_dead_letters(url, namespace=layout.bus_namespace)
     )
     if not letters:
         out.write("no dead letters\n")
@@ -162,12 +174,11 @@ def replay_dead_letter(layout: Layout, dead_letter_id: str) -> str:
     """Publish a dead letter's event again and remove it from the dead letters."""
     from mercato.chassis.events import DeadLetterNotFound, admin  # noqa: PLC0415
 
+    url = operator_url(layout)
     try:
         _on_broker(
             layout,
-            lambda: admin.replay_dead_letter(
-                layout.broker_url, dead_letter_id, namespace=layout.bus_namespace
-            ),
+            lambda: admin.replay_dead_letter(url, dead_letter_id, namespace=layout.bus_namespace),
         )
     except DeadLetterNotFound:
         raise LauncherError(f"no dead letter with id {dead_letter_id!r}") from None

@@ -12,7 +12,8 @@ replicas, broker, client secrets, TLS) and computes each process's environment:
 
     port(service, i)  = P + offset + (i - 1)        # replica i, counted from 1
     operator port     = P + 100 (+ i - 1)           # the gateway's metrics, health, docs
-    broker            = nats://127.0.0.1:(P + 242)  # unless MERCATO_BROKER_URL is set
+    broker            = nats://<service>:<password>@127.0.0.1:(P + 242)
+                        # in MERCATO_<SERVICE>_BROKER_URL, unless MERCATO_BROKER_URL is set
     bus namespace     = MERCATO                     # unless MERCATO_BUS_NAMESPACE is set
     with TLS          : every URL https://, each process given its certificate from
                         <data_dir>/tls and the CA (mutual TLS between services)
@@ -21,7 +22,10 @@ A new service is then one line such as
 
     Service("orders", 140, stage=3, broker=True, wiring=_orders, env=_orders_env),
 
-and the gateway's upstreams, the client secrets and the stop order follow from it.
+and the gateway's upstreams, the client secrets, the broker users and the stop order
+follow from it. `consumes` names the event types of the service's handlers (its
+`ServiceSpec.handlers`, which a unit test compares): with the types the contracts
+say it publishes, they make its broker permissions (`bus_roles`).
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from mercato.chassis.bus_names import DEFAULT_NAMESPACE
+from mercato.chassis.bus_names import DEFAULT_NAMESPACE, OPERATOR
+from mercato.chassis.bus_permissions import ALL_TYPES, BusRole, role
 from mercato.chassis.config import ServiceSettings
 from mercato.launcher.certificates import TLS_DIR, TlsFiles
 
@@ -48,6 +53,8 @@ __all__ = [
     "Layout",
     "Service",
     "Wiring",
+    "broker_users",
+    "bus_roles",
     "service",
     "stages",
 ]
@@ -146,6 +153,7 @@ class Service:
     broker: bool
     wiring: Callable[[], Wiring[Any]] = field(repr=False, compare=False)
     env: Callable[[Layout], dict[str, str]] = field(default=_no_env, repr=False, compare=False)
+    consumes: tuple[str, ...] = ()
 
     @property
     def is_gateway(self) -> bool:
@@ -156,10 +164,10 @@ class Service:
 # fmt: off
 SERVICES: tuple[Service, ...] = (
     Service("auth",    110, stage=1, broker=True, wiring=_auth, env=_auth_env),
-    Service("users",   120, stage=2, broker=True, wiring=_users),
+    Service("users",   120, stage=2, broker=True, wiring=_users, consumes=("user.registered",)),
     Service("catalog", 130, stage=2, broker=True, wiring=_catalog, env=_catalog_env),
     Service("payments", 150, stage=2, broker=True, wiring=_payments),
-    Service("logs",    160, stage=2, broker=True, wiring=_logs),
+    Service("logs",    160, stage=2, broker=True, wiring=_logs, consumes=(ALL_TYPES,)),
     Service("orders",  140, stage=3, broker=True, wiring=_orders, env=_orders_env),
     Service("gateway",   0, stage=9, broker=True, wiring=_gateway, env=_gateway_env),
 )
@@ -172,6 +180,16 @@ def service(name: str) -> Service:
         if candidate.name == name:
             return candidate
     raise KeyError(name)
+
+
+def bus_roles() -> list[BusRole]:
+    """What every service that uses the broker does on it (for its broker permissions)."""
+    return [role(svc.name, svc.consumes) for svc in SERVICES if svc.broker]
+
+
+def broker_users() -> list[str]:
+    """The users of the embedded broker: every service that uses it, and the operator."""
+    return [svc.name for svc in SERVICES if svc.broker] + [OPERATOR]
 
 
 def stages() -> list[list[Service]]:
@@ -212,6 +230,7 @@ class Layout:
     demo: bool = True
     secrets: Mapping[str, str] = field(default_factory=dict)
     tls: bool = False
+    broker_passwords: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def tls_files(self) -> TlsFiles | None:
@@ -237,6 +256,13 @@ class Layout:
     def broker_url(self) -> str:
         """The broker every service connects to."""
         return self.external_broker or f"nats://{HOST}:{self.broker_port}"
+
+    def broker_url_for(self, user: str) -> str:
+        """The broker URL of `user`: with its credentials on the embedded NATS."""
+        password = self.broker_passwords.get(user)
+        if self.external_broker or password is None:
+            return self.broker_url
+        return f"nats://{user}:{password}@{HOST}:{self.broker_port}"
 
     def count(self, name: str) -> int:
         """How many instances of service `name` run."""
@@ -290,7 +316,10 @@ class Layout:
             prefix + "INSTANCE": instance.name,
         }
         if svc.broker:
-            env["MERCATO_BROKER_URL"] = self.broker_url
+            if self.embedded_broker and svc.name in self.broker_passwords:
+                env[prefix + "BROKER_URL"] = self.broker_url_for(svc.name)  # its own user
+            else:
+                env["MERCATO_BROKER_URL"] = self.broker_url
             env["MERCATO_BUS_NAMESPACE"] = self.bus_namespace
         if svc.is_gateway:
             env[prefix + "OPERATOR_PORT"] = str(self.operator_port(instance))

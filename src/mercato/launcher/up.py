@@ -3,7 +3,8 @@
 1. refuse to start when a port is reserved or busy, or another `mercato up` uses the
    data directory (a lock file in `<data_dir>/run`); the data directory and what the
    launcher writes there are owner-only (`chassis.private_files`);
-2. start the embedded NATS (unless `MERCATO_BROKER_URL` names an external broker) and
+2. start the embedded NATS (unless `MERCATO_BROKER_URL` names an external broker) with
+   a user and password per service and for the operator (`launcher.nats`), and
    every service process on hold (they import their code meanwhile), and wait for
    the broker's greeting;
 3. release the services stage by stage, the services of a stage concurrently; of a
@@ -37,12 +38,13 @@ from mercato.chassis.tls import client_context
 from mercato.launcher import nats
 from mercato.launcher.certificates import LAUNCHER, development_certificates
 from mercato.launcher.console import Console, without_password
-from mercato.launcher.credentials import client_secrets
+from mercato.launcher.credentials import BrokerUser, broker_users, client_secrets
 from mercato.launcher.errors import LauncherError, StartupError
 from mercato.launcher.ports import check_ports
 from mercato.launcher.probe import http_ok, nats_ok
 from mercato.launcher.supervisor import Child, ProcessSpec, Supervisor
 from mercato.launcher.topology import HOST, SERVICES, Instance, Layout, service, stages
+from mercato.launcher.topology import broker_users as broker_user_names
 
 __all__ = ["GRACE_SECONDS", "STARTUP_TIMEOUT", "run_dir", "up"]
 
@@ -108,15 +110,16 @@ async def _start_service(children: list[Child]) -> None:
             group.create_task(child.wait_ready(STARTUP_TIMEOUT))
 
 
-async def _start(layout: Layout, supervisor: Supervisor) -> None:
+async def _start(layout: Layout, supervisor: Supervisor, users: Mapping[str, BrokerUser]) -> None:
     base = dict(os.environ)
     broker: Child | None = None
     if layout.embedded_broker:
         private_directory(layout.data_dir / "nats")
+        config = nats.write_config(layout, users)
         broker = supervisor.launch(
             ProcessSpec(
                 name=nats.NAME,
-                argv=nats.command(layout),
+                argv=nats.command(layout, config),
                 env=base,
                 probe=partial(nats_ok, HOST, layout.broker_port),
                 tier=BROKER_TIER,
@@ -168,7 +171,9 @@ def _announce(layout: Layout, console: Console, seconds: float) -> None:
     console.say(f"data in {layout.data_dir}; press Ctrl-C to stop")
 
 
-async def _up(layout: Layout, console: Console, grace: float) -> None:
+async def _up(
+    layout: Layout, console: Console, grace: float, users: Mapping[str, BrokerUser]
+) -> None:
     loop = asyncio.get_running_loop()
     began = loop.time()
     supervisor = Supervisor(console, run_dir(layout))
@@ -188,7 +193,7 @@ async def _up(layout: Layout, console: Console, grace: float) -> None:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, _on_signal)
-    starting = asyncio.create_task(_start(layout, supervisor))
+    starting = asyncio.create_task(_start(layout, supervisor, users))
     stopping = asyncio.create_task(stop.wait())
     failing = asyncio.create_task(supervisor.failure())
     try:
@@ -217,11 +222,15 @@ def up(layout: Layout, *, console: Console | None = None, grace: float = GRACE_S
     private_directory(layout.data_dir)  # also tightens one an older version made
     with _lock(run_dir(layout)):
         secrets = client_secrets(layout.data_dir, [s.name for s in SERVICES])
-        layout = replace(layout, secrets=secrets)
+        users: dict[str, BrokerUser] = {}
+        if layout.embedded_broker:  # an external broker has its own users
+            users = broker_users(layout.data_dir, broker_user_names())
+        passwords = {name: user.password for name, user in users.items()}
+        layout = replace(layout, secrets=secrets, broker_passwords=passwords)
         if layout.tls_files is not None:
             development_certificates(layout.tls_files.directory, [s.name for s in SERVICES])
         console = console or Console()
         names = [nats.NAME] if layout.embedded_broker else []
         console.register(names + [i.name for i in layout.all_instances()])
-        asyncio.run(_up(layout, console, grace))
+        asyncio.run(_up(layout, console, grace, users))
     return 0

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
+from mercato.chassis.bus_names import OPERATOR
 from mercato.chassis.events.bus import DEFAULT_NAMESPACE, EventBus
 from mercato.chassis.events.dead_letters import DeadLetter
 from mercato.chassis.events.rabbit_bus import RabbitBus
@@ -34,7 +35,7 @@ async def list_dead_letters(
     url: str, *, namespace: str = DEFAULT_NAMESPACE, limit: int = 100
 ) -> list[DeadLetter]:
     """The oldest dead letters on the broker at `url`."""
-    async with _connected(connect_bus(url, service="mercato-admin", namespace=namespace)) as bus:
+    async with _connected(connect_bus(url, service=OPERATOR, namespace=namespace)) as bus:
         return await bus.dead_letters(limit)
 
 
@@ -42,7 +43,7 @@ async def replay_dead_letter(
     url: str, dead_letter_id: str, *, namespace: str = DEFAULT_NAMESPACE
 ) -> None:
     """Publish a dead letter's event again and remove it (DeadLetterNotFound if absent)."""
-    async with _connected(connect_bus(url, service="mercato-admin", namespace=namespace)) as bus:
+    async with _connected(connect_bus(url, service=OPERATOR, namespace=namespace)) as bus:
         await bus.replay(dead_letter_id)
 
 
@@ -51,5 +52,5 @@ async def delete_rabbit_namespace(url: str, namespace: str, consumers: Iterable[
 
     For a system run in a namespace of its own (tests, benchmarks) once it stopped.
     """
-    async with _connected(RabbitBus(url, service="mercato-admin", namespace=namespace)) as bus:
+    async with _connected(RabbitBus(url, service=OPERATOR, namespace=namespace)) as bus:
         await bus.delete_namespace(consumers)

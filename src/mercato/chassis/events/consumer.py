@@ -12,6 +12,11 @@ Before the handler runs, `data` is validated against the event's contract schema
 succeed, so it goes to the dead letters at once instead of being retried. The
 handler runs in the trace of the request that caused the event.
 
+Before anything else, an event whose `source` is not the service that owns its type
+(`origin.forgery`) is refused: it goes to the dead letters with the reason and is
+never handled, not even by a handler of every event (an audit log must not record a
+forged event as genuine).
+
 A handler registered under the type `">"` (`ALL_EVENTS`) takes every event that no
 handler of its own type takes, as it is: it is not validated against a schema, so an
 audit log records even an event that breaks its contract or has no schema at all.
@@ -31,6 +36,7 @@ from mercato.chassis.context import new_context, reset_current, set_current
 from mercato.chassis.database import Database, insert_ignoring_conflicts
 from mercato.chassis.events.bus import EventBus, PoisonEvent, Subscription
 from mercato.chassis.events.envelope import Event
+from mercato.chassis.events.origin import forgery
 from mercato.chassis.events.tables import EventTables
 from mercato.contracts.events import validate
 
@@ -76,7 +82,11 @@ class IdempotentConsumer:
             await subscription.stop()
 
     async def handle(self, event: Event) -> None:
-        """Handle one delivery of `event`: validate, record in the inbox, run, commit."""
+        """Handle one delivery of `event`: check its origin, validate, record, run, commit."""
+        forged = forgery(event)
+        if forged is not None:
+            log.error("%s refuses %s", self.name, forged)
+            raise PoisonEvent(forged)
         handler = self.handlers.get(event.type)
         if handler is None:
             handler = self.handlers.get(ALL_EVENTS)  # takes events as they are

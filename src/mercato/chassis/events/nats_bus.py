@@ -7,7 +7,9 @@ Layout, for the default namespace `MERCATO`:
     stream MERCATO_DLQ      subjects mercato.dlq.>      a dead letter of consumer "audit"
                             is kept on mercato.dlq.audit.<event type>
 
-Both streams use file storage and are declared idempotently on connect. Every
+Both streams use file storage and are declared idempotently on connect; a stream
+that exists with another configuration is updated, or kept as it is (with a
+warning) when this client's broker user may not change it (the operator's right). Every
 event is published with `Nats-Msg-Id` set to the event id, so the stream drops a
 duplicate sent within the two-minute de-duplication window (a relay that crashed
 between publishing and marking its rows, or two relays sharing a database).
@@ -20,7 +22,10 @@ and the types are checked here). Redelivery is driven by this client: a failed
 event is `nak`ed with a growing delay, and its delivery count decides when it goes
 to the dead letters, so the server's own `max_deliver` is unlimited. A type added
 to an existing consumer is delivered from then on, not from the stream's start.
-The type `">"` subscribes to every event type (subject `mercato.events.>`).
+The type `">"` subscribes to every event type (subject `mercato.events.>`). A consumer
+of one type names it in the create request's subject (NATS 2.9+), so that a broker
+permission can pin the consumer's filter (`mercato.chassis.bus_permissions`); the
+client's reply inboxes are `_INBOX.<service>.` for the same reason.
 """
 
 from __future__ import annotations
@@ -44,24 +49,24 @@ from nats.js.api import (
 )
 from nats.js.errors import APIError, NotFoundError
 
-from mercato.chassis.bus_names import check_name, check_namespace
+from mercato.chassis.bus_names import check_name, check_namespace, inbox_prefix
+from mercato.chassis.events import nats_dead_letters
 from mercato.chassis.events.bus import (
     DEFAULT_NAMESPACE,
     BusError,
     BusUnavailable,
-    DeadLetterNotFound,
     EventHandler,
     Subscription,
 )
-from mercato.chassis.events.dead_letters import DeadLetter, decode_dead_letter, encode_dead_letter
+from mercato.chassis.events.dead_letters import DeadLetter
 from mercato.chassis.events.envelope import Event
+from mercato.chassis.events.nats_dead_letters import MSG_ID
 from mercato.chassis.events.nats_delivery import Delivery
 from mercato.chassis.events.nats_subscription import PullLoop
 
 __all__ = ["NatsBus"]
 
 log = logging.getLogger("mercato.events")
-MSG_ID = "Nats-Msg-Id"
 
 
 class NatsBus:
@@ -123,6 +128,7 @@ class NatsBus:
             nc = await nats.connect(
                 self.url,
                 name=self.service,
+                inbox_prefix=inbox_prefix(self.service),
                 connect_timeout=2,
                 reconnect_time_wait=0.5,
                 max_reconnect_attempts=1,
@@ -160,8 +166,13 @@ class NatsBus:
         for config in configs:
             try:
                 await js.add_stream(config)
-            except APIError:
-                await js.update_stream(config)  # exists with another configuration
+            except APIError:  # exists with another configuration
+                try:
+                    await js.update_stream(config)
+                except Exception as exc:  # a service's broker user may not: keep it
+                    log.warning(
+                        "stream %s keeps its configuration (%s)", config.name, exc or repr(exc)
+                    )
 
     async def _on_error(self, exc: Exception) -> None:
         if self._nc is None:
@@ -255,8 +266,8 @@ class NatsBus:
         wanted = self._filter(config, types, durable=True)
         try:
             await js.add_consumer(self.stream, config)
-        except APIError as exc:
-            raise BusError(f"cannot create consumer {consumer}: {exc}") from exc
+        except Exception as exc:  # refused, or unanswered (a broker user without the right)
+            raise BusError(f"cannot create consumer {consumer}: {exc or repr(exc)}") from exc
         pull = await js.pull_subscribe_bind(durable=consumer, stream=self.stream)
         delivery = Delivery(self, consumer, handler, max_deliver=max_deliver, wanted=wanted)
         return self._start(pull, delivery, consumer)
@@ -338,11 +349,11 @@ class NatsBus:
             return None
         subjects = sorted({self.subject(t) for t in types})
         version = self._nc.connected_server_version
+        if len(subjects) == 1 and (not durable or (version.major, version.minor) >= (2, 10)):
+            config.filter_subject = subjects[0]  # named in the create subject too
+            return None
         if (version.major, version.minor) >= (2, 10):
             config.filter_subjects = subjects
-            return None
-        if len(subjects) == 1 and not durable:
-            config.filter_subject = subjects[0]
             return None
         # Older servers filter on one subject only and mishandle a durable consumer's
         # changed filter, so such a consumer takes every event and the client checks.
@@ -353,61 +364,18 @@ class NatsBus:
         self, *, consumer: str, subject: str, payload: bytes, error: str, attempts: int, seq: int
     ) -> None:
         """Keep a message a consumer gave up on in the dead-letter stream."""
-        event_type = subject.removeprefix(self.events_prefix)
-        # Keyed by the main stream's sequence: a repeated dead-lettering of this very
-        # delivery is dropped, while a replayed copy (a new sequence) can fail again.
-        headers = {MSG_ID: f"dlq.{consumer}.{seq}"}
-        ack = await self.js.publish(
-            f"{self.dlq_prefix}{consumer}.{event_type}",
-            encode_dead_letter(
-                consumer=consumer,
-                event_type=event_type,
-                error=error,
-                attempts=attempts,
-                payload=payload,
-            ),
-            headers=headers,
-        )
-        log.error(
-            "dead-lettered %s for %s after %d attempt(s) as %s: %s",
-            event_type,
-            consumer,
-            attempts,
-            ack.seq,
-            error,
-        )
+        await nats_dead_letters.publish(
+            self, consumer=consumer, subject=subject, payload=payload, error=error,
+            attempts=attempts, seq=seq,
+        )  # fmt: skip
 
     async def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         """The oldest dead letters, at most `limit`."""
-        js = self.js
-        found: list[DeadLetter] = []
-        seq = 1
-        while len(found) < limit:
-            try:
-                raw = await js.get_msg(
-                    self.dlq_stream, seq, subject=self.dlq_prefix + ">", next=True
-                )
-            except NotFoundError:
-                break
-            found.append(decode_dead_letter(str(raw.seq), raw.data or b""))
-            seq = raw.seq + 1
-        return found
+        return await nats_dead_letters.oldest(self, limit)
 
     async def replay(self, dead_letter_id: str) -> None:
         """Publish the event again with a new message id, then drop the dead letter."""
-        js = self.js
-        try:
-            raw = await js.get_msg(self.dlq_stream, int(dead_letter_id))
-        except (ValueError, NotFoundError) as exc:
-            raise DeadLetterNotFound(f"no dead letter {dead_letter_id!r}") from exc
-        letter = decode_dead_letter(str(raw.seq), raw.data or b"")
-        event = letter.event
-        # A new id: the original one may still be inside the de-duplication window.
-        # The consumers' inboxes keep a second delivery from having a second effect.
-        msg_id = f"{event.id if event else 'malformed'}.replay.{uuid.uuid4().hex}"
-        await js.publish(self.subject(letter.event_type), letter.payload, headers={MSG_ID: msg_id})
-        await js.delete_msg(self.dlq_stream, raw.seq)
-        log.info("replayed dead letter %s (%s for %s)", raw.seq, letter.event_type, letter.consumer)
+        await nats_dead_letters.replay(self, dead_letter_id)
 
     async def delete_streams(self) -> None:
         """Stop every subscription, then delete this namespace's streams (for tests)."""

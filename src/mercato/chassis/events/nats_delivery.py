@@ -5,8 +5,10 @@ returned, so `ack`; it raised, so `nak` with a delay that doubles with every
 attempt (redelivered later, to this or another replica); it raised for the
 `max_deliver`-th time, or raised `PoisonEvent`, or the message is not an event at
 all, so publish it to the dead letters with the error and the consumer's name and
-then `ack` it so it leaves the main stream. For a tail nothing is acknowledged and
-a failing handler is only logged.
+then `ack` it so it leaves the main stream. An event whose envelope names another
+type than the subject it was published on, or another source than its type's owner,
+is forged (`origin.forgery`): it goes to the dead letters too, unhandled. For a tail
+nothing is acknowledged, and a failing handler or a forged event is only logged.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from mercato.chassis.events.bus import EventHandler, PoisonEvent
 from mercato.chassis.events.envelope import Event
 from mercato.chassis.events.failures import backoff, describe, next_retry
+from mercato.chassis.events.origin import forgery
 
 if TYPE_CHECKING:
     from mercato.chassis.events.nats_bus import NatsBus
@@ -68,6 +71,10 @@ class Delivery:
         except ValueError as exc:
             await self._dead_letter(msg, f"not a valid event: {exc}", attempts)
             return
+        forged = forgery(event, published_as=event_type)
+        if forged is not None:
+            await self._dead_letter(msg, forged, attempts)
+            return
         try:
             await self.handler(event)
         except PoisonEvent as exc:
@@ -91,7 +98,12 @@ class Delivery:
 
     async def _tail(self, msg: Any) -> None:
         try:
-            await self.handler(Event.from_bytes(msg.data))
+            event = Event.from_bytes(msg.data)
+            forged = forgery(event, published_as=msg.subject.removeprefix(self.bus.events_prefix))
+            if forged is not None:
+                log.error("%s drops %s", self.consumer, forged)
+                return
+            await self.handler(event)
         except Exception:
             log.exception("%s failed on a message of %s", self.consumer, msg.subject)
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from mercato.chassis.events.envelope import Event
 from mercato.chassis.events.tables import EventTables
+from mercato.contracts.events import producer_of
 
 __all__ = ["Outbox"]
 
@@ -66,7 +67,14 @@ class Outbox:
         data: dict[str, Any],
         version: int = 1,
     ) -> Event:
-        """Record an event in the session's transaction; the caller commits."""
+        """Record an event in the session's transaction; the caller commits.
+
+        ValueError for a type another service owns: the broker would refuse it, and
+        every consumer too.
+        """
+        producer = producer_of(type)
+        if producer is not None and producer != self.source:
+            raise ValueError(f"{self.source} may not publish {type}: {producer} owns it")
         event = Event.new(
             type,
             subject=subject,

@@ -11,16 +11,16 @@ twice, and the consumers' inbox (`IdempotentConsumer`) gives it one effect.
 A durable subscription is a queue `<namespace>.<consumer>` bound to the consumer's
 types (`>` binds `#`, every type). Bindings are only ever added: a type dropped
 from a consumer's list is still routed to its queue, and acknowledged unseen by
-this client. Failed events go through delay queues and, in the end, to the dead
-letters (`rabbit_delivery`); `replay` sends a dead letter back to the queue of the
-consumer that failed it only (every other consumer has handled it already), or
-to the exchange if that queue is gone.
+this client. Failed events go through the consumer's own delay queues and, in the
+end, to the dead letters (`rabbit_delivery`); `replay` sends a dead letter back to
+the queue of the consumer that failed it only (every other consumer has handled it
+already), and only if the dead letter came from that consumer (its routing key on
+the dead-letter exchange says so: a service's broker user may use only its own).
 
-`tail` reads the stream `<namespace>.events.stream` (RabbitMQ 3.9+), which keeps
-every event for `retention`, from `now - since` on. On an older server a tail is
-an exclusive, auto-deleted queue that gets only the events published after it
-started: `since` is ignored there, with a warning. After a reconnect a stream tail
-starts again from its start time, so its handler may see events twice.
+`tail` reads the streams of its types (`rabbit_tail`); the streams of `streams` (the
+revocations every service tails) are declared on connect, so they keep what comes
+before the first tail. After a reconnect a stream tail starts again from its start
+time, so its handler may see events twice.
 
 The connection is robust: after losing it the client reconnects every second and
 restores the channels and consumers (their queues are durable); a publish while
@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,9 +38,10 @@ from urllib.parse import urlsplit
 
 import aio_pika
 from aio_pika.abc import AbstractExchange, AbstractRobustChannel, AbstractRobustConnection
-from aio_pika.exceptions import DeliveryError, PublishError
+from aio_pika.exceptions import DeliveryError
 
 from mercato.chassis.bus_names import check_name, check_namespace
+from mercato.chassis.bus_permissions import TOKEN_REVOKED
 from mercato.chassis.events.bus import (
     DEFAULT_NAMESPACE,
     BusError,
@@ -51,16 +51,19 @@ from mercato.chassis.events.bus import (
 )
 from mercato.chassis.events.dead_letters import DeadLetter
 from mercato.chassis.events.envelope import Event
-from mercato.chassis.events.failures import backoff
 from mercato.chassis.events.rabbit_dead_letters import DeadLetterQueue, dead_letter_message
-from mercato.chassis.events.rabbit_delivery import Delivery, TailDelivery
+from mercato.chassis.events.rabbit_delivery import Delivery
 from mercato.chassis.events.rabbit_subscription import ConsumeLoop
+from mercato.chassis.events.rabbit_tail import tail
 from mercato.chassis.events.rabbit_topology import (
     WILDCARD,
     Features,
     Topology,
     declare_exchange,
     declare_queue,
+    declare_stream,
+    milliseconds,
+    possible_delays,
 )
 
 __all__ = ["RabbitBus"]
@@ -70,11 +73,6 @@ log = logging.getLogger("mercato.events")
 
 def _wanted(types: Sequence[str]) -> frozenset[str] | None:
     return None if WILDCARD in types else frozenset(types)
-
-
-def _milliseconds(delay: float) -> int:
-    """A retry delay as the whole milliseconds that name its delay queue."""
-    return max(1, round(delay * 1000))
 
 
 class RabbitBus:
@@ -94,6 +92,7 @@ class RabbitBus:
         delivery_limit: int = 20,
         retention: timedelta = timedelta(days=7),
         connect_timeout: float = 2.0,
+        streams: Sequence[str] = (TOKEN_REVOKED,),
     ) -> None:
         self.url = url
         self.service = service
@@ -106,13 +105,16 @@ class RabbitBus:
         self.delivery_limit = delivery_limit
         self.retention = retention
         self.connect_timeout = connect_timeout
+        self.streams = tuple(streams)
         self.topology = Topology(namespace, Features((0,)), delivery_limit=delivery_limit)
+        self._every_delay = possible_delays(retry_delay, max_retry_delay)
         self._where = urlsplit(url).netloc.rpartition("@")[2] or url  # no credentials in logs
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractRobustChannel | None = None
         self._exchange: AbstractExchange | None = None
-        self._delays: set[int] = set()
+        self._delays: set[tuple[str, int]] = set()
         self._queues: set[str] = set()
+        self._streams: set[str] = set()
         self._loops: set[ConsumeLoop] = set()
 
     @property
@@ -160,14 +162,22 @@ class RabbitBus:
     async def _declare(self, connection: AbstractRobustConnection) -> None:
         topology = self.topology
         await declare_exchange(connection, topology.exchange, aio_pika.ExchangeType.TOPIC)
-        await declare_queue(connection, topology.dead_letters, topology.dead_letter_arguments())
-        if topology.features.streams:
-            await declare_queue(
-                connection,
-                topology.stream,
-                topology.stream_arguments(self.retention),
-                bind=(topology.exchange, ["#"]),
-            )
+        if topology.features.streams:  # kept from now on, for the tails to come
+            for event_type in self.streams:
+                await declare_stream(connection, topology, event_type, self.retention)
+
+    async def _declare_dead_letters(self, consumer: str | None = None) -> None:
+        """The dead-letter exchange and queue, bound for `consumer`'s dead letters."""
+        topology, connection = self.topology, self.connection
+        exchange = topology.dead_letter_exchange
+        await declare_exchange(connection, exchange, aio_pika.ExchangeType.TOPIC)
+        keys = [f"{consumer}.#"] if consumer is not None else []
+        await declare_queue(
+            connection,
+            topology.dead_letters,
+            topology.dead_letter_arguments(),
+            bind=(exchange, keys),
+        )
 
     async def close(self) -> None:
         """Stop every subscription and close the connection."""
@@ -256,53 +266,40 @@ class RabbitBus:
             await declare_queue(
                 connection,
                 delivery.queue,
-                self.topology.consumer_arguments(),
+                self.topology.consumer_arguments(consumer),
                 bind=(self.topology.exchange, keys),
             )
         except Exception as exc:
             raise BusError(f"cannot create the queue of {consumer}: {exc!r}") from exc
         self._queues.add(delivery.queue)
+        try:
+            await self._declare_dead_letters(consumer)
+        except Exception as exc:
+            raise BusError(f"cannot declare the dead letters of {consumer}: {exc!r}") from exc
         channel = await connection.channel()
         await channel.set_qos(prefetch_count=self.prefetch)
         # Declared (passively) on its channel, so the consumer comes back after a reconnect.
         queue = await channel.declare_queue(delivery.queue, passive=True)
-        return await self._start(ConsumeLoop(channel, queue, delivery, name=consumer))
+        return await self.start_loop(ConsumeLoop(channel, queue, delivery, name=consumer))
 
     async def tail(
         self, types: Sequence[str], handler: EventHandler, *, since: timedelta
     ) -> Subscription:
-        """The stream from `now - since` on, or only new events on old servers (see EventBus)."""
-        connection = self.connection
-        name = f"{self.service}-tail-{uuid.uuid4().hex[:12]}"
-        start = datetime.now(UTC) - since
-        channel = await connection.channel()
-        await channel.set_qos(prefetch_count=self.prefetch)
-        if self.topology.features.streams:
-            offset: datetime | str = start if since > timedelta(0) else "next"
-            delivery = TailDelivery(
-                name,
-                handler,
-                exchange=self.topology.exchange,
-                wanted=_wanted(types),
-                start=start if since > timedelta(0) else None,
-                acks=True,
-            )
-            queue = await channel.declare_queue(self.topology.stream, passive=True)
-            loop = ConsumeLoop(
-                channel, queue, delivery, name=name, arguments={"x-stream-offset": offset}
-            )
-            return await self._start(loop)
-        if since > timedelta(0):
-            log.warning("RabbitMQ %s has no streams: %s gets only new events", self._where, name)
-        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-        for key in sorted({self.topology.binding_key(t) for t in types}):
-            await queue.bind(self.topology.exchange, key)
-        delivery = TailDelivery(
-            name, handler, exchange=self.topology.exchange, wanted=None, start=None, acks=False
-        )
-        return await self._start(ConsumeLoop(channel, queue, delivery, name=name, no_ack=True))
+        """The streams of `types` from `now - since` on, or only new events on old servers."""
+        return await tail(self, types, handler, since=since)
 
-    async def _start(self, loop: ConsumeLoop) -> Subscription:
+    @property
+    def where(self) -> str:
+        """The broker's address, without credentials (for messages)."""
+        return self._where
+
+    def remember_stream(self, name: str) -> None:
+        """A stream this bus declared (deleted with the namespace)."""
+        self._streams.add(name)
+
+    async def start_loop(self, loop: ConsumeLoop) -> Subscription:
+        """Run `loop` until it is stopped (by itself, or by `close()`)."""
+
         async def forget() -> None:
             self._loops.discard(loop)
 
@@ -311,17 +308,24 @@ class RabbitBus:
         await loop.start()
         return loop
 
-    async def publish_delayed(self, message: aio_pika.Message, *, queue: str, delay: float) -> None:
-        """Send `message` to `queue` after `delay` seconds, through a delay queue."""
-        delay_ms = _milliseconds(delay)
-        name = self.topology.retry(delay_ms)
+    async def publish_delayed(
+        self, message: aio_pika.Message, *, consumer: str, delay: float
+    ) -> None:
+        """Send `message` back to `consumer`'s queue after `delay` seconds (its delay queue)."""
+        delay_ms = milliseconds(delay)
+        topology = self.topology
+        name, queue = topology.retry(consumer, delay_ms), topology.queue(consumer)
         connection = self.connection
-        if delay_ms not in self._delays:
-            await declare_exchange(connection, name, aio_pika.ExchangeType.FANOUT)
+        if (consumer, delay_ms) not in self._delays:
+            back = topology.retry_return(consumer)
+            await declare_exchange(connection, back, aio_pika.ExchangeType.FANOUT)
             await declare_queue(
-                connection, name, self.topology.retry_arguments(delay_ms), bind=(name, [""])
+                connection, queue, topology.consumer_arguments(consumer), bind=(back, [""])
             )
-            self._delays.add(delay_ms)
+            await declare_exchange(connection, name, aio_pika.ExchangeType.FANOUT)
+            arguments = topology.retry_arguments(consumer, delay_ms)
+            await declare_queue(connection, name, arguments, bind=(name, [""]))
+            self._delays.add((consumer, delay_ms))
         assert self._channel is not None
         exchange = await self._channel.get_exchange(name, ensure=False)
         await exchange.publish(message, queue, mandatory=False, timeout=self.publish_timeout)
@@ -339,77 +343,54 @@ class RabbitBus:
         )
         assert self._channel is not None
         self.connection  # noqa: B018 - raises when not connected
-        await self._channel.default_exchange.publish(
-            message, self.topology.dead_letters, mandatory=False, timeout=self.publish_timeout
-        )
+        dlx = await self._channel.get_exchange(self.topology.dead_letter_exchange, ensure=False)
+        key = self.topology.dead_letter_key(consumer, event_type)
+        await dlx.publish(message, key, mandatory=False, timeout=self.publish_timeout)
         log.error(
             "dead-lettered %s for %s after %d attempt(s) as %s: %s",
-            event_type,
-            consumer,
-            attempts,
-            message.message_id,
-            error,
+            *(event_type, consumer, attempts, message.message_id, error),
         )
 
     async def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         """The oldest dead letters, at most `limit`."""
+        await self._declare_dead_letters()
         return await DeadLetterQueue(self.connection, self.topology).list(limit)
 
     async def replay(self, dead_letter_id: str) -> None:
         """Send the event back to the consumer that failed it, then drop the dead letter."""
-        queue = DeadLetterQueue(self.connection, self.topology)
-        async with queue.take(dead_letter_id) as (channel, message):
-            letter = queue.read(message)
-            event = letter.event
-            replayed = aio_pika.Message(
-                letter.payload,
-                content_type="application/json",
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                message_id=event.id if event is not None else uuid.uuid4().hex,
-                type=letter.event_type,
-                timestamp=datetime.now(UTC),
-                headers={"x-mercato-replay-of": letter.id},
-            )
-            try:  # mandatory: returned if the consumer's queue is gone
-                await channel.default_exchange.publish(replayed, queue.target(message, letter))
-            except PublishError:
-                events = await channel.get_exchange(self.topology.exchange, ensure=False)
-                await events.publish(replayed, letter.event_type)
+        await self._declare_dead_letters()
+        letter = await DeadLetterQueue(self.connection, self.topology).replay(dead_letter_id)
         log.info(
             "replayed dead letter %s (%s for %s)", letter.id, letter.event_type, letter.consumer
         )
 
-    def _possible_delays(self) -> set[int]:
-        """Every delay (ms) this bus's backoff can ask for: the names of its delay queues."""
-        delays: set[int] = set()
-        attempts = 1
-        while True:  # the backoff grows to its cap, then stays there
-            delay = backoff(attempts, base=self.retry_delay, maximum=self.max_retry_delay)
-            delays.add(_milliseconds(delay))
-            if delay <= 0 or delay >= self.max_retry_delay:
-                return delays
-            attempts += 1
-
-    async def delete_namespace(self, consumers: Iterable[str] = ()) -> None:
+    async def delete_namespace(
+        self, consumers: Iterable[str] = (), tails: Iterable[str] = (TOKEN_REVOKED,)
+    ) -> None:
         """Stop every subscription, then delete this namespace's exchanges and queues (tests).
 
         AMQP cannot list a namespace's queues, so besides what this bus declared it
-        deletes the queues of `consumers` (subscribed by other processes) and the delay
-        queues of every delay its backoff can produce (those of processes with the same
-        retry settings); deleting one that does not exist is no error.
+        deletes the queues of `consumers` (subscribed by other processes), their delay
+        queues for every delay its backoff can produce (those of processes with the same
+        retry settings) and the streams of `tails` (the types other processes tail);
+        deleting one that does not exist is no error.
         """
         loops, self._loops = list(self._loops), set()
         await asyncio.gather(*(loop.stop() for loop in loops))
         channel = await self.connection.channel()
         try:
             topology = self.topology
-            delays = sorted(self._delays | self._possible_delays())
-            queues = [topology.dead_letters, topology.stream, *self._queues]
+            names = set(consumers) | {topology.consumer_of(q) for q in self._queues}
+            delays = self._delays | {(c, ms) for c in names for ms in self._every_delay}
+            retries = sorted(topology.retry(consumer, ms) for consumer, ms in delays)
+            queues = [topology.dead_letters, *self._queues, *self._streams]
             queues += [topology.queue(consumer) for consumer in consumers]
-            queues += [topology.retry(ms) for ms in delays]
+            queues += [topology.stream(t) for t in tails]
+            queues += retries
             for name in queues:
                 await channel.queue_delete(name, if_unused=False, if_empty=False)
-            for name in [topology.exchange, *(topology.retry(ms) for ms in delays)]:
+            returns = [topology.retry_return(consumer) for consumer in sorted(names)]
+            for name in [topology.exchange, topology.dead_letter_exchange, *retries, *returns]:
                 await channel.exchange_delete(name, if_unused=False)
         finally:
             await channel.close()

@@ -1,7 +1,8 @@
 """Dead letters on RabbitMQ: the messages of the dead-letter queue.
 
 A consumer that gives up on an event publishes the record every transport uses
-(`dead_letters.encode_dead_letter`) to the dead-letter queue, with a fresh
+(`dead_letters.encode_dead_letter`) on the dead-letter exchange as
+`<consumer>.<event type>`, which routes it to the dead-letter queue, with a fresh
 message id (the dead letter's id) and the headers `consumer`, `event_type`,
 `error`, `attempts` and `failed_at`, so that the management UI shows them too. The
 broker itself dead-letters a message that crashed its consumer `delivery_limit`
@@ -31,10 +32,11 @@ from aio_pika.abc import (
     AbstractQueue,
     AbstractRobustConnection,
 )
+from aio_pika.exceptions import PublishError
 
-from mercato.chassis.events.bus import DeadLetterNotFound
+from mercato.chassis.events.bus import BusError, DeadLetterNotFound
 from mercato.chassis.events.dead_letters import DeadLetter, decode_dead_letter, encode_dead_letter
-from mercato.chassis.events.rabbit_topology import Topology
+from mercato.chassis.events.rabbit_topology import DELIVERY_LIMIT, Topology
 
 __all__ = ["DeadLetterQueue", "dead_letter_message", "event_type_of"]
 
@@ -43,11 +45,16 @@ MAX_HEADER_CHARS = 1000
 
 
 def event_type_of(message: AbstractIncomingMessage, exchange: str) -> str:
-    """The event type of a delivered message (its AMQP type, else its routing key)."""
-    if message.type:
-        return message.type
+    """The event type of a delivered message.
+
+    Its routing key when it came from the events exchange (the key the broker checked
+    the publisher's rights against), else its AMQP type (a delayed copy or a replay,
+    which keep the type they were first routed by).
+    """
     if message.exchange == exchange:
         return message.routing_key or ""
+    if message.type:
+        return message.type
     return str((message.headers or {}).get("event_type", "unknown"))
 
 
@@ -102,6 +109,24 @@ class DeadLetterQueue:
             payload=message.body,
         )
 
+    def check_origin(self, message: AbstractIncomingMessage, letter: DeadLetter) -> None:
+        """BusError unless `letter` came from the consumer it names.
+
+        A consumer publishes its dead letters on the dead-letter exchange under its own
+        name, which its broker user is limited to; the record inside is its own word.
+        Dead letters the broker moved here itself (`x-death`) name their queue, and
+        come under that queue's consumer's name too.
+        """
+        if (message.headers or {}).get(MARK):
+            key = self.topology.dead_letter_key(letter.consumer, letter.event_type)
+        else:
+            key = self.topology.dead_letter_key(letter.consumer, DELIVERY_LIMIT)
+        if (message.exchange, message.routing_key) != (self.topology.dead_letter_exchange, key):
+            raise BusError(
+                f"dead letter {letter.id} names consumer {letter.consumer!r} but was sent"
+                f" as {message.routing_key!r} on {message.exchange!r}: not replayed"
+            )
+
     def target(self, message: AbstractIncomingMessage, letter: DeadLetter) -> str:
         """The queue of the consumer that gave up on `letter`."""
         if (message.headers or {}).get(MARK):
@@ -142,6 +167,28 @@ class DeadLetterQueue:
                     break
             yield browser.channel, message
             await browser.remove(message)
+
+    async def replay(self, dead_letter_id: str) -> DeadLetter:
+        """Send a dead letter back to its consumer's queue, then remove it; the letter."""
+        async with self.take(dead_letter_id) as (channel, message):
+            letter = self.read(message)
+            self.check_origin(message, letter)
+            event = letter.event
+            replayed = aio_pika.Message(
+                letter.payload,
+                content_type="application/json",
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                message_id=event.id if event is not None else uuid.uuid4().hex,
+                type=letter.event_type,
+                timestamp=datetime.now(UTC),
+                headers={"x-mercato-replay-of": letter.id},
+            )
+            target = self.target(message, letter)
+            try:  # mandatory: returned if the consumer's queue is gone
+                await channel.default_exchange.publish(replayed, target)
+            except PublishError as exc:
+                raise BusError(f"the queue {target} is gone: nothing to replay to") from exc
+        return letter
 
 
 class _Browser:

@@ -12,8 +12,12 @@ the event.
 The attempts are counted in the header `x-mercato-attempts` of the delayed copies,
 plus the broker's own count of deliveries that were never settled (a consumer
 that crashed or stopped: quorum queues' `x-delivery-count`, else the
-`redelivered` flag). For a tail nothing is retried and a failing handler is only
-logged.
+`redelivered` flag). An event that arrived from the events exchange under a routing
+key other than its own type, or whose source is not its type's owner, is forged
+(`origin.forgery`) and goes to the dead letters unhandled; the other ways into a
+consumer's queue (its own delay queues, the operator's replay) are closed to other
+services by their permissions. For a tail nothing is retried, and a failing handler
+or a forged event is only logged.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from aio_pika.abc import AbstractIncomingMessage
 from mercato.chassis.events.bus import EventHandler, PoisonEvent
 from mercato.chassis.events.envelope import Event
 from mercato.chassis.events.failures import backoff, describe, next_retry
+from mercato.chassis.events.origin import forgery
 from mercato.chassis.events.rabbit_dead_letters import event_type_of
 
 if TYPE_CHECKING:
@@ -52,7 +57,9 @@ def attempts_of(message: AbstractIncomingMessage) -> int:
     return retried + int(str(unsettled)) + 1
 
 
-def copy_message(message: AbstractIncomingMessage, **headers: Any) -> aio_pika.Message:
+def copy_message(
+    message: AbstractIncomingMessage, *, type: str | None = None, **headers: Any
+) -> aio_pika.Message:
     """A persistent copy of `message` without the broker's headers, plus `headers`."""
     kept = {
         key: value
@@ -64,12 +71,17 @@ def copy_message(message: AbstractIncomingMessage, **headers: Any) -> aio_pika.M
         content_type=message.content_type,
         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         message_id=message.message_id,
-        type=message.type,
+        type=type or message.type,
         timestamp=message.timestamp,
         app_id=message.app_id,
         correlation_id=message.correlation_id,
         headers={**kept, **headers},
     )
+
+
+def published_as(message: AbstractIncomingMessage, exchange: str) -> str | None:
+    """The routing key a message was published under on the events exchange, if it was."""
+    return (message.routing_key or "") if message.exchange == exchange else None
 
 
 async def _settle(action: Awaitable[None], what: str) -> None:
@@ -116,6 +128,10 @@ class Delivery:
         except ValueError as exc:
             await self._dead_letter(message, event_type, f"not a valid event: {exc}", attempts)
             return
+        forged = forgery(event, published_as=published_as(message, self.bus.topology.exchange))
+        if forged is not None:
+            await self._dead_letter(message, event_type, forged, attempts)
+            return
         try:
             await self.handler(event)
         except PoisonEvent as exc:
@@ -140,8 +156,14 @@ class Delivery:
     async def _retry(self, message: AbstractIncomingMessage, attempts: int, delay: float) -> None:
         try:
             # The copy counts every attempt so far; its own delivery count starts anew.
-            copy = copy_message(message, **{ATTEMPTS: attempts})
-            await self.bus.publish_delayed(copy, queue=self.queue, delay=delay)
+            # Its type is the one it was routed by, so its dead letter keeps a key that
+            # this consumer may use.
+            copy = copy_message(
+                message,
+                type=event_type_of(message, self.bus.topology.exchange),
+                **{ATTEMPTS: attempts},
+            )
+            await self.bus.publish_delayed(copy, consumer=self.consumer, delay=delay)
         except Exception as exc:
             await self._give_back(message, f"could not delay a message: {exc}", delay)
             return
@@ -194,7 +216,12 @@ class TailDelivery:
         """Hand one message to the handler if it is wanted; acknowledge it (stream credit)."""
         try:
             if self._wanted(message):
-                await self.handler(Event.from_bytes(message.body))
+                event = Event.from_bytes(message.body)
+                forged = forgery(event, published_as=published_as(message, self.exchange))
+                if forged is not None:
+                    log.error("%s drops %s", self.name, forged)
+                    return
+                await self.handler(event)
         except Exception:
             log.exception("%s failed on a message of %s", self.name, message.routing_key)
         finally:

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustChannel
 
-__all__ = ["ConsumeLoop"]
+from mercato.chassis.events.bus import Subscription
+
+__all__ = ["ConsumeLoop", "Subscriptions"]
 
 log = logging.getLogger("mercato.events")
 
@@ -98,3 +100,14 @@ class ConsumeLoop:
                 log.exception("processing a message of %s failed", self.name)
             finally:
                 self._busy = False
+
+
+class Subscriptions:
+    """Several consume loops stopped as one (a tail of several streams)."""
+
+    def __init__(self, loops: Sequence[Subscription]) -> None:
+        self.loops = list(loops)
+
+    async def stop(self) -> None:
+        """Stop every loop; each lets its message in progress finish first."""
+        await asyncio.gather(*(loop.stop() for loop in self.loops))

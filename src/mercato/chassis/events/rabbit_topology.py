@@ -4,12 +4,23 @@ For the default namespace `MERCATO` (names are lower-case):
 
     exchange mercato.events          topic, durable; routing key = event type
     queue    mercato.<consumer>      one per durable consumer, bound to its types
-    exchange/queue mercato.retry.<ms>  a delay: fanout exchange into a queue whose
-                                     messages expire after <ms> and are dead-lettered
-                                     (default exchange, their routing key) back to the
-                                     consumer queue they were published for
-    queue    mercato.dead-letters    the dead letters, one JSON record each
-    queue    mercato.events.stream   a stream of every event, for `tail` (3.9+)
+    exchange/queue mercato.retry.<consumer>.<ms>
+                                     a delay of one consumer: fanout exchange into a
+                                     queue whose messages expire after <ms> and are
+                                     dead-lettered to mercato.retry.<consumer>
+    exchange mercato.retry.<consumer>  fanout into that consumer's queue, and no other
+    exchange mercato.dlx             topic; a consumer's dead letters go out on it as
+                                     `<consumer>.<event type>`
+    queue    mercato.dead-letters    the dead letters, one JSON record each, bound to
+                                     mercato.dlx by each consumer for `<consumer>.#`
+    queue    mercato.stream.<type>   a stream of the events of one type, for `tail`
+                                     (3.9+), bound to that type only
+
+Every name belongs to one service or is shared, so that a RabbitMQ user per service
+can be given rights on its own (`mercato.chassis.bus_permissions`): a consumer's
+retries and dead letters cannot reach another consumer's queue, and a tail reads
+only the types it asked for. Nothing is dead-lettered through the default exchange,
+which would let whoever may write to it put a message into any queue.
 
 Queues are quorum queues when the server has them (RabbitMQ 3.8+), classic ones
 before, except the dead letters: listing them takes messages and puts them back,
@@ -32,11 +43,40 @@ import aio_pika
 from aio_pika.abc import AbstractRobustConnection
 from aiormq.exceptions import ChannelPreconditionFailed
 
-__all__ = ["WILDCARD", "Features", "Topology", "declare_exchange", "declare_queue"]
+from mercato.chassis.events.failures import backoff
+
+__all__ = [
+    "WILDCARD",
+    "Features",
+    "Topology",
+    "declare_exchange",
+    "declare_queue",
+    "declare_stream",
+    "milliseconds",
+    "possible_delays",
+]
 
 log = logging.getLogger("mercato.events")
 WILDCARD = ">"  # the event type that means every event type
-RESERVED = frozenset({"events", "dead-letters", "retry"})
+DELIVERY_LIMIT = "delivery-limit"  # the "type" of a dead letter the broker moved itself
+RESERVED = frozenset({"events", "dead-letters", "retry", "dlx", "stream"})
+
+
+def milliseconds(delay: float) -> int:
+    """A retry delay as the whole milliseconds that name its delay queue."""
+    return max(1, round(delay * 1000))
+
+
+def possible_delays(base: float, maximum: float) -> frozenset[int]:
+    """Every delay (ms) a backoff from `base` to `maximum` asks for: its delay queues."""
+    delays: set[int] = set()
+    attempts = 1
+    while True:  # the backoff grows to its cap, then stays there
+        delay = backoff(attempts, base=base, maximum=maximum)
+        delays.add(milliseconds(delay))
+        if delay <= 0 or delay >= maximum:
+            return frozenset(delays)
+        attempts += 1
 
 
 def _version(text: str) -> tuple[int, ...]:
@@ -80,7 +120,7 @@ class Topology:
         self.delivery_limit = delivery_limit
         self.exchange = f"{self.prefix}.events"
         self.dead_letters = f"{self.prefix}.dead-letters"
-        self.stream = f"{self.prefix}.events.stream"
+        self.dead_letter_exchange = f"{self.prefix}.dlx"
 
     def queue(self, consumer: str) -> str:
         """The queue of a durable consumer."""
@@ -92,9 +132,22 @@ class Topology:
         """The consumer name of a consumer queue."""
         return queue.removeprefix(self.prefix + ".")
 
-    def retry(self, delay_ms: int) -> str:
-        """The delay exchange and queue for `delay_ms` milliseconds."""
-        return f"{self.prefix}.retry.{delay_ms}"
+    def retry(self, consumer: str, delay_ms: int) -> str:
+        """The delay exchange and queue of `consumer` for `delay_ms` milliseconds."""
+        return f"{self.prefix}.retry.{consumer}.{delay_ms}"
+
+    def retry_return(self, consumer: str) -> str:
+        """The exchange through which `consumer`'s delayed events come back to its queue."""
+        return f"{self.prefix}.retry.{consumer}"
+
+    def stream(self, event_type: str) -> str:
+        """The stream queue of one event type (`>`: of every type), read by tails."""
+        return f"{self.prefix}.stream.{self.binding_key(event_type)}"
+
+    @staticmethod
+    def dead_letter_key(consumer: str, event_type: str) -> str:
+        """The routing key of a dead letter of `consumer` on the dead-letter exchange."""
+        return f"{consumer}.{event_type}"
 
     @staticmethod
     def binding_key(event_type: str) -> str:
@@ -104,18 +157,21 @@ class Topology:
     def _durable(self) -> dict[str, Any]:
         return {"x-queue-type": "quorum" if self.features.quorum else "classic"}
 
-    def consumer_arguments(self) -> dict[str, Any]:
+    def consumer_arguments(self, consumer: str) -> dict[str, Any]:
         """A consumer queue: dead-letters what crashed its consumer too often."""
         arguments = self._durable()
         if self.features.quorum:
             arguments["x-delivery-limit"] = self.delivery_limit
-            arguments["x-dead-letter-exchange"] = ""
-            arguments["x-dead-letter-routing-key"] = self.dead_letters
+            arguments["x-dead-letter-exchange"] = self.dead_letter_exchange
+            arguments["x-dead-letter-routing-key"] = self.dead_letter_key(consumer, DELIVERY_LIMIT)
         return arguments
 
-    def retry_arguments(self, delay_ms: int) -> dict[str, Any]:
-        """A delay queue: expires after `delay_ms` back to the message's routing key."""
-        arguments: dict[str, Any] = {"x-message-ttl": delay_ms, "x-dead-letter-exchange": ""}
+    def retry_arguments(self, consumer: str, delay_ms: int) -> dict[str, Any]:
+        """A delay queue: expires after `delay_ms` back to `consumer`'s queue, only there."""
+        arguments: dict[str, Any] = {
+            "x-message-ttl": delay_ms,
+            "x-dead-letter-exchange": self.retry_return(consumer),
+        }
         if self.features.quorum_ttl:
             arguments["x-queue-type"] = "quorum"
             arguments["x-dead-letter-strategy"] = "at-least-once"
@@ -170,3 +226,20 @@ async def declare_exchange(
         await channel.declare_exchange(name, kind, durable=True)
     finally:
         await channel.close()
+
+
+async def declare_stream(
+    connection: AbstractRobustConnection,
+    topology: Topology,
+    event_type: str,
+    retention: timedelta,
+) -> str:
+    """Declare the stream of `event_type` (bound to that type only); its name."""
+    stream = topology.stream(event_type)
+    await declare_queue(
+        connection,
+        stream,
+        topology.stream_arguments(retention),
+        bind=(topology.exchange, [topology.binding_key(event_type)]),
+    )
+    return stream
