@@ -20,8 +20,8 @@ from typing import Any
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mercato.chassis.client_addresses import ClientAddresses
 from mercato.chassis.bus_permissions import TOKEN_REVOKED
+from mercato.chassis.client_addresses import ClientAddresses
 from mercato.chassis.config import ServiceSettings
 from mercato.chassis.database import Database
 from mercato.chassis.events import (
