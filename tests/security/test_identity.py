@@ -223,9 +223,9 @@ def test_13_client_credentials_guessing_is_throttled(system: System) -> None:
         statuses = [_credentials(guesser, f"guess-{i:04d}").status_code for i in range(7)]
         assert statuses == [401] * 5 + [429] * 2, statuses
         assert_retry_problem(_credentials(guesser, "guess-9999"), 429)
-    with from_address(system, 132) as outsider:  # off the public routes, or throttled
+    with from_address(system, 132) as outsider:  # off the gateway's public routes
         statuses = [_credentials(outsider, f"guess-{i:04d}").status_code for i in range(7)]
-        assert statuses in ([404] * 7, [401] * 5 + [429] * 2), statuses
+        assert statuses == [404] * 7, statuses
 
 
 @ON_ONE_SYSTEM

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 
+import httpx
 import orjson
 
 from tests.service.test_gateway_support import CLIENT_IP, gateway, upstreams
@@ -300,3 +302,39 @@ async def test_streamed_oversized_body_is_413(tokens: TokenFactory) -> None:
     assert response.status_code == 413
     assert response.headers["x-content-type-options"] == "nosniff"
     assert not catalog.hits
+
+
+async def test_costly_requests_are_bounded_per_client(tokens: TokenFactory) -> None:
+    # A login hashes a password: a flood from one address waits on itself, and its
+    # requests beyond the bound are refused at once; another client is not held up.
+    async with (
+        upstreams("a1") as [auth],
+        gateway(tokens, {"auth": [auth]}, costly_per_client=2) as (http, app),
+    ):
+        auth.delay = 1.0
+        other = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, client=("198.51.100.9", 40000)),
+            base_url="http://shop.test",
+        )
+        async with other:
+            flood = [http.post("/api/auth/login", json={}) for _ in range(4)]
+            answers = await asyncio.gather(*flood, other.post("/api/auth/login", json={}))
+        after = await http.post("/api/auth/login", json={})  # the flood is over
+    statuses = sorted(a.status_code for a in answers[:4])
+    assert statuses == [200, 200, 429, 429]
+    refused = next(a for a in answers if a.status_code == 429)
+    assert refused.headers["retry-after"] == "1"
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert answers[4].status_code == 200  # the other client's login
+    assert after.status_code == 200
+    assert len(auth.hits) == 4
+
+
+async def test_internal_routes_are_not_served(tokens: TokenFactory) -> None:
+    async with upstreams("a1") as [auth], gateway(tokens, {"auth": [auth]}) as (http, _):
+        token = await http.post("/api/auth/token", json={"client_id": "users"})
+        login = await http.post("/api/auth/login", json={})
+    assert token.status_code == 404
+    assert token.headers["content-type"] == "application/problem+json"
+    assert login.status_code == 200
+    assert [h["path"] for h in auth.hits] == ["/api/auth/login"]

@@ -3,7 +3,7 @@ test_chassis_client_addresses)."""
 
 from __future__ import annotations
 
-from mercato.gateway.routing import JWKS_PATH, RouteTable
+from mercato.gateway.routing import JWKS_PATH, RoutePatterns, RouteTable
 
 
 def test_routes_by_service_segment_with_timeout_overrides() -> None:
@@ -25,3 +25,15 @@ def test_routes_by_service_segment_with_timeout_overrides() -> None:
     assert jwks is not None and jwks.pool is auth.pool
     assert table.handles("/api/anything") and table.handles(JWKS_PATH)
     assert not table.handles("/health") and not table.handles("/apix")
+
+
+def test_route_patterns_match_method_and_segments() -> None:
+    patterns = RoutePatterns(["POST /api/orders", "POST /api/payments/*/refunds", "* /api/x/y"])
+    assert patterns.match("POST", "/api/orders")
+    assert patterns.match("POST", "/api/payments/p1/refunds")
+    assert patterns.match("GET", "/api/x/y") and patterns.match("DELETE", "/api/x/y")
+    assert not patterns.match("GET", "/api/orders")  # another method
+    assert not patterns.match("POST", "/api/orders/o1")  # a longer path
+    assert not patterns.match("POST", "/api/payments/p1/x/refunds")  # * is one segment
+    assert not patterns.match("POST", "/api/ordersx")
+    assert not RoutePatterns([]) and patterns

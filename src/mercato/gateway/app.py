@@ -53,7 +53,7 @@ from mercato.gateway.health import HealthAggregator
 from mercato.gateway.operator import OperatorGate
 from mercato.gateway.proxy import Proxy, ProxyDispatch
 from mercato.gateway.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
-from mercato.gateway.routing import JWKS_PATH, KeyedRoutes, RouteTable
+from mercato.gateway.routing import JWKS_PATH, RoutePatterns, RouteTable
 from mercato.gateway.settings import GatewaySettings, load_settings
 
 __all__ = ["SPEC", "create_app"]
@@ -165,7 +165,10 @@ def create_app(
         proof=runtime.tokens,
         client_limit=(settings.client_rate, settings.client_burst),
         user_limit=(settings.user_rate, settings.user_burst),
-        keyed_routes=KeyedRoutes(settings.keyed_routes),
+        keyed_routes=RoutePatterns(settings.keyed_routes),
+        costly_routes=RoutePatterns(settings.costly_routes),
+        costly_per_client=settings.costly_per_client,
+        internal_routes=RoutePatterns(settings.internal_routes),
         registry=metrics.registry,
     )
     aggregator = HealthAggregator(

@@ -11,7 +11,7 @@ For each request `Proxy`:
 2. rewrites the headers in a single pass: hop-by-hop and forwarding headers and any
    client-sent `X-Mercato-*` identity header are dropped; `X-Forwarded-For/-Proto/-Host`,
    `x-request-id` and `traceparent` are set; an `Idempotency-Key` makes a write
-   retryable only on the routes that honour one (`KeyedRoutes`);
+   retryable only on the routes that honour one (`keyed_routes`);
 3. verifies a bearer token if one is sent (no token: the service decides);
 4. takes a token from the client's bucket and, for a write by a user, from the
    user's bucket; over the limit is a 429 with Retry-After (checked before a bad
@@ -50,10 +50,10 @@ from mercato.gateway.headers import (
     RESPONSE_DROPPED,
 )
 from mercato.gateway.ratelimit import Bucket, RateLimiter
-from mercato.gateway.routing import KeyedRoutes, RouteTable
+from mercato.gateway.routing import RoutePatterns, RouteTable
 from mercato.gateway.upstream import Answer
 
-__all__ = ["WRITE_METHODS", "Proxy", "ProxyDispatch"]
+__all__ = ["WRITE_METHODS", "CostlyCalls", "Proxy", "ProxyDispatch"]
 
 log = logging.getLogger("mercato.gateway")
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -76,12 +76,17 @@ class Proxy:
         addresses: ClientAddresses,
         client_limit: tuple[float, float] = (50.0, 100.0),
         user_limit: tuple[float, float] = (20.0, 40.0),
-        keyed_routes: KeyedRoutes | None = None,
+        keyed_routes: RoutePatterns | None = None,
+        costly_routes: RoutePatterns | None = None,
+        costly_per_client: int = 0,
+        internal_routes: RoutePatterns | None = None,
         registry: CollectorRegistry | None = None,
         proof: Callable[[str], Awaitable[str]] | None = None,
     ) -> None:
         self.routes = routes
-        self.keyed_routes = keyed_routes or KeyedRoutes(())
+        self.keyed_routes = keyed_routes or RoutePatterns(())
+        self.internal_routes = internal_routes or RoutePatterns(())
+        self.costly = CostlyCalls(costly_routes or RoutePatterns(()), costly_per_client)
         self.forwarder = forwarder
         self.verifier = verifier
         self.limiter = limiter
@@ -110,6 +115,10 @@ class Proxy:
             return
         scope["route"] = route
         method: str = scope["method"]
+        if self.internal_routes and self.internal_routes.match(method, path):
+            self.rejected.labels("internal").inc()
+            await _problem(scope, receive, send, NotFound(f"Nothing is served at {path}."))
+            return
 
         headers: list[tuple[str, str]] = []
         authorization = connection = forwarded_for = forwarded_proto = forwarded_host = None
@@ -210,15 +219,28 @@ class Proxy:
         if query:
             target = f"{target}?{query.decode('latin-1')}"
 
-        outcome = await self.forwarder.exchange(
-            route,
-            method,
-            target,
-            headers,
-            body,
-            idempotent=idempotent,
-            timeout=route.timeout_for(path),
-        )
+        costly = self.costly.begin(method, path, client)
+        if costly is False:
+            self.rejected.labels("concurrency").inc()
+            error = TooManyRequests(
+                "Too many of these requests at once from your address; wait for one to end.",
+                headers={"Retry-After": "1"},
+            )
+            await _problem(scope, receive, send, error)
+            return
+        try:
+            outcome = await self.forwarder.exchange(
+                route,
+                method,
+                target,
+                headers,
+                body,
+                idempotent=idempotent,
+                timeout=route.timeout_for(path),
+            )
+        finally:
+            if costly:
+                self.costly.end(client)
         if isinstance(outcome, ProblemError):
             await _problem(scope, receive, send, outcome)
             return
@@ -243,6 +265,39 @@ class Proxy:
         if not buckets:
             return 0.0
         return await self.limiter.acquire(buckets)
+
+
+class CostlyCalls:
+    """The costly requests (`routes`) each client has under way, at most `per_client`.
+
+    A login hashes a password: ~0.25 s of CPU and 64 MiB in auth. Bounded per client
+    address here (auth bounds them in all), a flood of logins from one address waits
+    on itself and is refused beyond its share, instead of queueing in front of every
+    other client's login. Per gateway process: each replica keeps its own count.
+    """
+
+    def __init__(self, routes: RoutePatterns, per_client: int) -> None:
+        self.routes = routes
+        self.per_client = per_client
+        self.under_way: dict[str, int] = {}
+
+    def begin(self, method: str, path: str, client: str) -> bool | None:
+        """None for a request that is not costly; else whether it may go (then `end` it)."""
+        if not self.per_client or not self.routes.match(method, path):
+            return None
+        count = self.under_way.get(client, 0)
+        if count >= self.per_client:
+            return False
+        self.under_way[client] = count + 1
+        return True
+
+    def end(self, client: str) -> None:
+        """A costly request of `client` is over."""
+        left = self.under_way.get(client, 1) - 1
+        if left > 0:
+            self.under_way[client] = left
+        else:
+            self.under_way.pop(client, None)
 
 
 class ProxyDispatch:

@@ -18,7 +18,16 @@ from dataclasses import dataclass
 
 from mercato.chassis.balancing import Clock, Pool
 
-__all__ = ["API_PREFIX", "DEFAULT_KEYED_ROUTES", "JWKS_PATH", "KeyedRoutes", "Route", "RouteTable"]
+__all__ = [
+    "API_PREFIX",
+    "DEFAULT_COSTLY_ROUTES",
+    "DEFAULT_INTERNAL_ROUTES",
+    "DEFAULT_KEYED_ROUTES",
+    "JWKS_PATH",
+    "Route",
+    "RoutePatterns",
+    "RouteTable",
+]
 
 API_PREFIX = "/api/"
 JWKS_PATH = "/.well-known/jwks.json"
@@ -28,6 +37,11 @@ DEFAULT_KEYED_ROUTES = (
     "POST /api/payments/charges",
     "POST /api/payments/*/refunds",
 )
+# The routes that hash a password: each costs ~0.25 s of CPU and 64 MiB in auth.
+DEFAULT_COSTLY_ROUTES = ("POST /api/auth/login", "POST /api/auth/register")
+# What services call among themselves, never a client: client credentials for service
+# tokens (a secret to guess, and nothing an outsider needs).
+DEFAULT_INTERNAL_ROUTES = ("* /api/auth/token",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,11 +110,13 @@ class RouteTable:
         return [route.pool for route in self.routes.values()]
 
 
-class KeyedRoutes:
-    """The writes that honour an `Idempotency-Key`, so the gateway may retry them.
+class RoutePatterns:
+    """Routes named `METHOD /path`, a `*` standing for one path segment (or any method).
 
-    Each entry is `METHOD /path`, a `*` standing for one path segment. A key sent to
-    another route proves nothing: retrying such a write could do it twice.
+    The gateway's lists of routes are written this way: the writes that honour an
+    `Idempotency-Key` (so a retry cannot do them twice), the costly ones whose
+    concurrency per client is bounded (a password hash each), the internal ones it
+    does not serve at all.
     """
 
     def __init__(self, entries: Iterable[str]) -> None:
@@ -111,7 +127,13 @@ class KeyedRoutes:
             self.patterns.setdefault(method.upper(), []).append(
                 re.compile("/".join(segments) + r"/?\Z")
             )
+        self.any_method = self.patterns.pop("*", [])
 
     def match(self, method: str, path: str) -> bool:
-        """Whether a `method` to `path` with a key may be sent twice."""
-        return any(p.match(path) for p in self.patterns.get(method, ()))
+        """Whether a `method` to `path` is one of these routes."""
+        return any(p.match(path) for p in self.patterns.get(method, ())) or any(
+            p.match(path) for p in self.any_method
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.patterns or self.any_method)

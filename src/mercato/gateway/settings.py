@@ -31,7 +31,11 @@ from pydantic import Field, ValidationInfo, field_validator
 from mercato.chassis.balancing import base_url
 from mercato.chassis.config import ServiceSettings
 from mercato.chassis.config import load_settings as load_service_settings
-from mercato.gateway.routing import DEFAULT_KEYED_ROUTES
+from mercato.gateway.routing import (
+    DEFAULT_COSTLY_ROUTES,
+    DEFAULT_INTERNAL_ROUTES,
+    DEFAULT_KEYED_ROUTES,
+)
 
 __all__ = [
     "SERVICE_PORT_OFFSETS",
@@ -163,6 +167,17 @@ class GatewaySettings(ServiceSettings):
         default=DEFAULT_KEYED_ROUTES,
         description="METHOD /path,... whose Idempotency-Key lets the gateway retry a write.",
     )
+    costly_routes: tuple[str, ...] = Field(
+        default=DEFAULT_COSTLY_ROUTES,
+        description="METHOD /path,... that hash a password: bounded per client at once.",
+    )
+    costly_per_client: int = Field(
+        default=2, ge=0, description="Costly requests one client may have under way (0: any)."
+    )
+    internal_routes: tuple[str, ...] = Field(
+        default=DEFAULT_INTERNAL_ROUTES,
+        description="METHOD /path,... that only services call: 404 at the gateway.",
+    )
     # The public door is stricter than the services behind it, which must take the
     # head the gateway forwards (the client's and the gateway's own headers).
     http_max_head_bytes: int = Field(default=32768, ge=1024, description="431 beyond.")
@@ -202,13 +217,13 @@ class GatewaySettings(ServiceSettings):
             return parse_route_timeouts(value)
         return value
 
-    @field_validator("keyed_routes", mode="before")
+    @field_validator("keyed_routes", "costly_routes", "internal_routes", mode="before")
     @classmethod
     def _keyed_routes(cls, value: Any) -> Any:
         value = _split(value)
         for entry in value:
             method, _, path = str(entry).strip().partition(" ")
-            if not re.fullmatch(r"[A-Z]+", method) or not path.startswith("/"):
+            if not re.fullmatch(r"[A-Z]+|\*", method) or not path.startswith("/"):
                 raise ValueError(f"{entry!r} must be written 'METHOD /path' (* for a segment)")
         return value
 
