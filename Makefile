@@ -1,17 +1,20 @@
 # The two commands of the quick start: `make up` runs the whole system,
-# `make test` runs the whole test suite. Both create the virtualenv on first use.
+# `make test` runs the whole test suite. Both create the virtualenv on first use,
+# installing the exact versions (and hashes) of requirements-dev.lock.
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+COMPILE := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+           --no-emit-index-url --no-emit-find-links
 
-.PHONY: up test lint unit e2e bench clean
+.PHONY: up test lint unit e2e bench lock clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.lock
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 up: $(STAMP)
@@ -22,6 +25,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/deptry .
 
 test: lint
 	$(BIN)/python -m pytest
@@ -34,6 +38,11 @@ e2e: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# After changing the dependencies in pyproject.toml: pin them again, with hashes.
+lock: $(STAMP)
+	$(COMPILE) --extra dev -o requirements-dev.lock pyproject.toml
+	$(COMPILE) -o requirements.lock pyproject.toml
 
 clean:
 	rm -rf $(VENV) .mercato .mypy_cache .ruff_cache .pytest_cache
