@@ -97,7 +97,7 @@ async def charge(
     moment = now()
     stale_before = moment - timedelta(seconds=lease_seconds)
     if not await store.claim_payment(
-        session, payment_id=payment.id, now=moment, stale_before=stale_before
+        session, payment_id=payment.id, status=PENDING, now=moment, stale_before=stale_before
     ):
         await session.rollback()
         raise in_progress()
@@ -209,8 +209,8 @@ async def reconcile(
     payment_id, key = payment.id, provider_key(payment)  # a rollback expires `payment`
     moment = now()
     stale_before = moment - timedelta(seconds=lease_seconds)
-    if not await store.claim_unknown(
-        session, payment_id=payment_id, now=moment, stale_before=stale_before
+    if not await store.claim_payment(
+        session, payment_id=payment_id, status=UNKNOWN, now=moment, stale_before=stale_before
     ):
         await session.rollback()  # too soon, settled meanwhile, or another request has it
         return await _stored(session, payment_id)

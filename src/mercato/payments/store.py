@@ -32,7 +32,6 @@ __all__ = [
     "claim_key",
     "claim_payment",
     "claim_refund",
-    "claim_unknown",
     "count_methods",
     "delete_method",
     "finish_payment",
@@ -193,14 +192,15 @@ async def page_payments(
 
 
 async def claim_payment(
-    session: AsyncSession, *, payment_id: str, now: datetime, stale_before: datetime
+    session: AsyncSession, *, payment_id: str, status: str, now: datetime, stale_before: datetime
 ) -> bool:
-    """Take over a pending payment whose attempt started before `stale_before`."""
+    """Take over a payment still `status` (`pending`, or `unknown` to reconcile) whose last
+    attempt began before `stale_before`; False if it is not (any more), or too recent."""
     statement = (
         update(Payment)
         .where(
             Payment.id == payment_id,
-            Payment.status == PENDING,
+            Payment.status == status,
             Payment.attempt_at < stale_before,
         )
         .values(attempt_at=now, updated_at=now)
@@ -222,22 +222,6 @@ async def finish_payment(
     values = {"status": status, "reason": reason, "provider_charge_id": charge_id}
     where = {"w_id": payment_id, "w_status": was}
     return await _changed(session, _FINISH_PAYMENT, {**values, "updated_at": now, **where})
-
-
-async def claim_unknown(
-    session: AsyncSession, *, payment_id: str, now: datetime, stale_before: datetime
-) -> bool:
-    """Take an `unknown` payment to reconcile, if its last attempt began before `stale_before`."""
-    statement = (
-        update(Payment)
-        .where(
-            Payment.id == payment_id,
-            Payment.status == UNKNOWN,
-            Payment.attempt_at < stale_before,
-        )
-        .values(attempt_at=now, updated_at=now)
-    )
-    return await _changed(session, statement)
 
 
 async def unknown_payments(
