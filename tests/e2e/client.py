@@ -23,6 +23,7 @@ from tests.e2e.brokers import BrokerControl
 __all__ = [
     "ADMIN_EMAIL",
     "ADMIN_PASSWORD",
+    "CHARGE_LEASE_SECONDS",
     "EDGE_BODY_TIMEOUT",
     "EDGE_HEAD_TIMEOUT",
     "EDGE_KEEPALIVE_TIMEOUT",
@@ -49,6 +50,9 @@ SAGA_STALE_SECONDS = 2.0
 # NATS delivers an event again when a consumer has not acknowledged it within this
 # (30 s by default), so an event a killed consumer held comes back within seconds.
 EVENT_ACK_WAIT_SECONDS = 5.0
+# How long an unanswered charge belongs to its attempt before payments asks the provider
+# about it (30 s by default); more than the provider's 3 s deadline and a second.
+CHARGE_LEASE_SECONDS = 6.0
 # The e2e gateway's bounds on slow clients (its defaults are 10, 10 and 30 s).
 EDGE_HEAD_TIMEOUT = 2.0
 EDGE_BODY_TIMEOUT = 2.0

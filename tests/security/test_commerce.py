@@ -28,7 +28,8 @@ TIMEOUT_CARD = "4000000000000119"
 MAX_METHODS = 20  # payments' limit of saved cards per customer
 SETTLE = 30.0
 # A timed-out charge is looked up at the provider once its attempt is older than
-# payments' lease (30 s by default); orders then learns the outcome at its next try.
+# payments' lease (the e2e system's CHARGE_LEASE_SECONDS); orders then learns the
+# outcome at its next try. A bound, not an expectation: it takes seconds.
 RECONCILED = 90.0
 
 
