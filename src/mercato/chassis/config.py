@@ -109,6 +109,9 @@ class ServiceSettings(BaseModel):
     http_linger_seconds: float = Field(
         default=5.0, ge=0, description="How long an unread body is dropped after an answer."
     )
+    http_linger_bytes: int = Field(
+        default=16 << 20, ge=0, description="How much of an unread body is dropped at most."
+    )
     http_max_request_line_bytes: int = Field(default=8192, ge=256, description="414 beyond.")
     http_max_header_bytes: int = Field(default=8192, ge=256, description="431 beyond.")
     http_max_headers: int = Field(default=100, ge=8, description="431 beyond.")

@@ -20,10 +20,13 @@ Envoy keep (`HttpLimits`, from the settings):
 - an HTTP/0.9 request line (no version) gets a 400.
 - an answer given before the request body was read (a 413 from the Content-Length,
   a 401) is followed by a lingering close, as nginx does: the rest of the body is
-  read and dropped for at most `linger_timeout`, so that a client that writes its
-  whole body before reading (Python's urllib, many SDKs) reads the answer instead of
-  a connection reset. A keep-alive connection drops such a body as it parses it, up
-  to `max_drain_bytes`, and then lingers.
+  read and dropped, at most `linger_bytes` of it for at most `linger_timeout`, so
+  that a client that writes its whole body before reading (Python's urllib, many
+  SDKs) reads the answer instead of a connection reset. A keep-alive connection
+  drops such a body as it parses it, up to `max_drain_bytes`, and then lingers. A
+  refused head lingers for `max_drain_bytes` only: what follows a 32 MiB header is
+  an attack, not a body, and reading it would cost the server the attacker's
+  bandwidth.
 
 Every refusal is a problem+json document with `Connection: close`. The subclass
 overrides uvicorn's protocol callbacks and sets the request cycle's `transport`;
@@ -68,6 +71,7 @@ class HttpLimits:
     max_headers: int = 100
     max_head_bytes: int = 65536
     max_drain_bytes: int = 1_048_576
+    linger_bytes: int = 16 << 20
     max_connections: int = 4096
     max_connections_per_client: int = 0  # 0: no bound per client
     trusted_proxies: tuple[str, ...] = ()
@@ -152,6 +156,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self._headers_bytes = 0
         self._drained = 0
         self._lingering = False
+        self._linger_left = 0  # what a lingering close still reads before it resets
         self._deadline: asyncio.TimerHandle | None = None
 
     # -- connection ------------------------------------------------------------------
@@ -183,8 +188,11 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     # -- reading ---------------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
-        if self._lingering:
-            return  # dropped: the answer is written, the connection is closing
+        if self._lingering:  # dropped: the answer is written, the connection is closing
+            self._linger_left -= len(data)
+            if self._linger_left < 0:
+                self.transport.close()
+            return
         self._unset_keepalive_if_required()
         self._head_bytes += len(data)
         try:
@@ -210,7 +218,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
             else:  # answered already: what still comes of the body is dropped
                 self._drained += len(data)
                 if self._drained > self.limits.max_drain_bytes:
-                    self._linger()
+                    self._linger(self.limits.linger_bytes)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -295,7 +303,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         if self.transport.is_closing():
             return
         self.transport.write(problem_bytes(error))
-        self._linger()
+        self._linger(self.limits.max_drain_bytes)
 
     def send_400_response(self, msg: str) -> None:
         """uvicorn's own 400, as problem+json."""
@@ -305,16 +313,18 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         """Close after an answer, lingering if the request body is still arriving."""
         cycle = self.cycle
         if cycle is not None and cycle.more_body and not self.transport.is_closing():
-            self._linger()
+            self._linger(self.limits.linger_bytes)
         else:
             self._disarm()
             self.transport.close()
 
-    def _linger(self) -> None:
-        """Write nothing more, drop what the client still sends, close at its EOF or later."""
+    def _linger(self, budget: int) -> None:
+        """Write nothing more, drop what the client still sends (`budget` bytes at most),
+        close at its EOF, or at the budget's or `linger_timeout`'s end."""
         if self._lingering:
             return
         self._lingering = True
+        self._linger_left = budget
         self.flow.resume_reading()
         try:
             self.transport.write_eof()

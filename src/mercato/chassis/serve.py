@@ -54,6 +54,7 @@ def http_limits(settings: ServiceSettings, open_files: int | None = None) -> Htt
         max_headers=settings.http_max_headers,
         max_head_bytes=settings.http_max_head_bytes,
         max_drain_bytes=settings.max_body_bytes,
+        linger_bytes=settings.http_linger_bytes,
         max_connections=max(1, min(settings.http_max_connections, files - _RESERVED_FILES)),
         max_connections_per_client=settings.http_max_connections_per_client,
         trusted_proxies=settings.trusted_proxies,
