@@ -22,8 +22,11 @@ __all__ = ["ADDRESS", "TERMINAL", "Checkout", "Customer", "Shop", "ShopError"]
 
 ADDRESS = {"name": "Bench Shopper", "line1": "1 Main Street", "city": "London", "country": "GB"}
 # The end states of a checkout (`confirmed` can still be cancelled, but the saga is over).
-TERMINAL = frozenset({"confirmed", "payment_failed", "out_of_stock", "cancelled"})
+TERMINAL = frozenset(
+    {"confirmed", "payment_failed", "out_of_stock", "rejected", "cancelled", "needs_attention"}
+)
 GOOD_CARD = "4242424242424242"
+RETRIES_AFTER_429 = 30
 
 
 class ShopError(Exception):
@@ -75,17 +78,26 @@ class Shop:
         headers: dict[str, str] | None = None,
         params: dict[str, str] | None = None,
     ) -> Any:
-        """Send one request; its JSON body, or ShopError when the status is not `expect`."""
+        """Send one request; its JSON body, or ShopError when the status is not `expect`.
+
+        A 429 is waited out as its `Retry-After` says, as a well-behaved client does: the
+        gateway lets one address have only a few logins and registrations under way.
+        """
         all_headers = dict(headers or {})
         if token:
             all_headers["Authorization"] = f"Bearer {token}"
-        async with self.session.request(
-            method, self.base + path, json=json, headers=all_headers, params=params
-        ) as response:
-            body = await response.read()
-            if response.status != expect:
-                raise ShopError(f"{method} {path}: {response.status} {body[:300]!r}")
-            return await response.json() if body else None
+        for _ in range(RETRIES_AFTER_429):
+            async with self.session.request(
+                method, self.base + path, json=json, headers=all_headers, params=params
+            ) as response:
+                body = await response.read()
+                if response.status == 429 and "Retry-After" in response.headers:
+                    await asyncio.sleep(float(response.headers["Retry-After"]))
+                    continue
+                if response.status != expect:
+                    raise ShopError(f"{method} {path}: {response.status} {body[:300]!r}")
+                return await response.json() if body else None
+        raise ShopError(f"{method} {path}: still 429 after {RETRIES_AFTER_429} tries")
 
     async def login(self, email: str, password: str) -> str:
         """An access token for `email`."""
