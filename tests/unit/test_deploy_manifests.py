@@ -130,8 +130,15 @@ def test_every_secret_a_pod_asks_for_exists() -> None:
 def test_probes_ask_the_health_endpoints_on_the_port_the_service_listens_on(name: str) -> None:
     container = deployments()[name]["container"]
     env = {e["name"]: e.get("value") for e in container["env"]}
-    (port,) = container["ports"]
+    port, *operator = container["ports"]
+    assert port["name"] == "http"
     assert str(port["containerPort"]) == env[env_names(name, "port")[0]]
+    # The gateway's operator port (metrics, detailed health, docs) is its second.
+    if name == "gateway":
+        assert [p["name"] for p in operator] == ["operator"]
+        assert str(operator[0]["containerPort"]) == env["MERCATO_GATEWAY_OPERATOR_PORT"]
+    else:
+        assert operator == []
     assert env[env_names(name, "host")[0]] == "0.0.0.0"
     paths = {
         probe: (container[probe]["httpGet"]["path"], container[probe]["httpGet"]["port"])
@@ -199,3 +206,15 @@ def test_auth_knows_the_client_of_every_other_service() -> None:
     compose_env = compose_services()["auth"]["environment"]
     for clients in (k8s_env["MERCATO_AUTH_CLIENTS"], compose_env["MERCATO_AUTH_CLIENTS"]):
         assert {pair.partition(":")[0] for pair in clients.split(",")} == others
+
+
+def test_the_gateway_keeps_its_operator_port_inside_the_cluster() -> None:
+    gateway = deployments()["gateway"]
+    annotations = gateway["deployment"]["spec"]["template"]["metadata"]["annotations"]
+    (operator,) = [p for p in gateway["container"]["ports"] if p["name"] == "operator"]
+    assert annotations["prometheus.io/port"] == str(operator["containerPort"])
+    (service,) = [s for s in k8s_objects("Service") if s["metadata"]["name"] == "gateway"]
+    assert [p["targetPort"] for p in service["spec"]["ports"]] == ["http"]
+    compose = compose_services()["gateway"]
+    assert compose["environment"]["MERCATO_GATEWAY_OPERATOR_PORT"] == "9100"
+    assert not any("9100" in published for published in compose["ports"])
