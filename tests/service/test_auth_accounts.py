@@ -213,9 +213,14 @@ async def test_development_admin_is_generated_and_shown_once(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     async with running(auth_app(tmp_path, admin_email="", admin_password="")) as client:
-        lines = [line for line in capsys.readouterr().out.splitlines() if "created admin" in line]
+        out = capsys.readouterr().out.splitlines()  # the terminal line and the JSON logs
+        lines = [line for line in out if "created admin" in line]
         assert len(lines) == 1 and "admin@mercato.local" in lines[0]
         password = lines[0].split(" with password ")[1].split()[0]
+        # Shown on the terminal once, never in a log line (logs are shipped and kept).
+        logged = [line for line in out if line.startswith("{")]
+        assert any("created development admin" in line for line in logged)
+        assert not any(password in line for line in logged)
         me = await client.get(
             f"{API}/me", headers=await bearer_for(client, "admin@mercato.local", password)
         )

@@ -128,7 +128,8 @@ async def bootstrap_admin(db: Database, ctx: AuthContext) -> None:
             "(shown once; set MERCATO_ADMIN_EMAIL/MERCATO_ADMIN_PASSWORD to choose)",
             flush=True,
         )
-        log.warning("created development admin %s with password %s", email, password)
+        # The password goes to the terminal only: log lines are shipped and kept.
+        log.warning("created development admin %s (its password is on the terminal)", email)
     elif created:
         log.info("created admin %s", email)
 
