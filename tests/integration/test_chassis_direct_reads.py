@@ -33,7 +33,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from mercato.chassis.database import Database, UtcDateTime
 from mercato.chassis.direct_reads import DirectQuery
-from tests.support import fresh_postgres_database
+from tests.support.servers import fresh_postgres_database
 
 metadata = MetaData()
 things = Table(

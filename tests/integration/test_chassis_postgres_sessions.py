@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.chassis.database import Database
-from tests.support import fresh_postgres_database
+from tests.support.servers import fresh_postgres_database
 
 pytestmark = pytest.mark.integration
 

@@ -7,8 +7,8 @@ import secrets
 import httpx
 import orjson
 
-from tests.service.test_gateway_support import gateway, upstreams
-from tests.support import TokenFactory
+from tests.support.gateway import gateway, upstreams
+from tests.support.tokens import TokenFactory
 
 # Production refuses development secrets: a random one, as a deployment would set.
 PRODUCTION = {"env": "production", "client_secret": secrets.token_urlsafe(32)}

@@ -16,7 +16,7 @@ from mercato.contracts.events import PaymentFailed, PaymentSucceeded
 from mercato.payments.models import Payment
 from mercato.payments.routes import REPLAYED
 from mercato.payments.simulated import SimulatedCharge
-from tests.service.test_payments_support import (
+from tests.support.payments import (
     API,
     DECLINED_CARD,
     NO_FUNDS_CARD,
@@ -27,7 +27,7 @@ from tests.service.test_payments_support import (
     started,
     usd,
 )
-from tests.support import TokenFactory
+from tests.support.tokens import TokenFactory
 
 
 @pytest.fixture

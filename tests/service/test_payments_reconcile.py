@@ -25,7 +25,7 @@ from mercato.payments.provider import (
 from mercato.payments.reconciler import Reconciler
 from mercato.payments.routes import PROVIDER, REPLAYED
 from mercato.payments.simulated import SimulatedRefund
-from tests.service.test_payments_support import (
+from tests.support.payments import (
     API,
     OK_CARD,
     TIMEOUT_CARD,
@@ -33,7 +33,7 @@ from tests.service.test_payments_support import (
     Shop,
     started,
 )
-from tests.support import TokenFactory
+from tests.support.tokens import TokenFactory
 
 DEADLINE = 0.5  # the provider's deadline in these tests
 LEASE = 2.0  # how old an unknown charge's attempt must be before it is looked up

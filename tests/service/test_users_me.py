@@ -13,7 +13,8 @@ import pytest
 
 from mercato.users.app import create_app
 from mercato.users.settings import load_settings
-from tests.support import TokenFactory, running
+from tests.support.apps import running
+from tests.support.tokens import TokenFactory
 
 ME = "/api/users/me"
 ADDRESS: dict[str, Any] = {

@@ -20,7 +20,7 @@ from mercato.chassis.bus_names import OPERATOR
 from mercato.launcher.broker_config import nats_variable, production_nats_authorization
 from mercato.launcher.cli import main
 from mercato.launcher.topology import bus_roles
-from tests.unit.test_deploy_manifests import (
+from tests.support.deploy import (
     DEPLOY,
     K8S,
     compose_services,

@@ -1,42 +1,30 @@
-"""The circuit breaker's states, driven by recorded outcomes and a fake clock."""
+"""The circuit breaker's states, driven by recorded outcomes and a manual clock."""
 
 from __future__ import annotations
 
 import pytest
 
 from mercato.chassis.circuit import CircuitBreaker, CircuitOpenError, CircuitState
-
-
-class FakeClock:
-    """A clock that only moves when told to."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from tests.support.clock import ManualClock
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> ManualClock:
+    return ManualClock(1000.0)
 
 
-def breaker(clock: FakeClock, threshold: int = 3, reset: float = 5.0) -> CircuitBreaker:
+def breaker(clock: ManualClock, threshold: int = 3, reset: float = 5.0) -> CircuitBreaker:
     return CircuitBreaker("catalog", failure_threshold=threshold, reset_timeout=reset, clock=clock)
 
 
-def test_starts_closed_and_allows(clock: FakeClock) -> None:
+def test_starts_closed_and_allows(clock: ManualClock) -> None:
     b = breaker(clock)
     assert b.state is CircuitState.CLOSED
     assert all(b.allow() for _ in range(10))
     assert b.retry_after == 0.0
 
 
-def test_opens_after_threshold_consecutive_failures(clock: FakeClock) -> None:
+def test_opens_after_threshold_consecutive_failures(clock: ManualClock) -> None:
     b = breaker(clock, threshold=3)
     b.record_failure()
     b.record_failure()
@@ -48,7 +36,7 @@ def test_opens_after_threshold_consecutive_failures(clock: FakeClock) -> None:
     assert b.retry_after == pytest.approx(5.0)
 
 
-def test_success_resets_the_failure_count(clock: FakeClock) -> None:
+def test_success_resets_the_failure_count(clock: ManualClock) -> None:
     b = breaker(clock, threshold=3)
     b.record_failure()
     b.record_failure()
@@ -58,7 +46,7 @@ def test_success_resets_the_failure_count(clock: FakeClock) -> None:
     assert b.state is CircuitState.CLOSED
 
 
-def test_stays_open_until_reset_timeout(clock: FakeClock) -> None:
+def test_stays_open_until_reset_timeout(clock: ManualClock) -> None:
     b = breaker(clock, threshold=1, reset=5.0)
     b.record_failure()
     clock.advance(4.9)
@@ -69,7 +57,7 @@ def test_stays_open_until_reset_timeout(clock: FakeClock) -> None:
     assert b.state is CircuitState.HALF_OPEN
 
 
-def test_half_open_lets_one_trial_through(clock: FakeClock) -> None:
+def test_half_open_lets_one_trial_through(clock: ManualClock) -> None:
     b = breaker(clock, threshold=1)
     b.record_failure()
     clock.advance(5.0)
@@ -78,7 +66,7 @@ def test_half_open_lets_one_trial_through(clock: FakeClock) -> None:
     assert not b.allow()
 
 
-def test_successful_trial_closes(clock: FakeClock) -> None:
+def test_successful_trial_closes(clock: ManualClock) -> None:
     b = breaker(clock, threshold=1)
     b.record_failure()
     clock.advance(5.0)
@@ -89,7 +77,7 @@ def test_successful_trial_closes(clock: FakeClock) -> None:
     assert b.allow()
 
 
-def test_failed_trial_reopens_for_a_full_timeout(clock: FakeClock) -> None:
+def test_failed_trial_reopens_for_a_full_timeout(clock: ManualClock) -> None:
     b = breaker(clock, threshold=2)
     b.record_failure()
     b.record_failure()
@@ -104,7 +92,7 @@ def test_failed_trial_reopens_for_a_full_timeout(clock: FakeClock) -> None:
     assert b.allow()
 
 
-def test_a_trial_that_never_reports_does_not_wedge_the_breaker(clock: FakeClock) -> None:
+def test_a_trial_that_never_reports_does_not_wedge_the_breaker(clock: ManualClock) -> None:
     b = breaker(clock, threshold=1)
     b.record_failure()
     clock.advance(5.0)
@@ -115,7 +103,7 @@ def test_a_trial_that_never_reports_does_not_wedge_the_breaker(clock: FakeClock)
     assert b.allow()
 
 
-def test_state_does_not_consume_the_trial(clock: FakeClock) -> None:
+def test_state_does_not_consume_the_trial(clock: ManualClock) -> None:
     b = breaker(clock, threshold=1)
     b.record_failure()
     clock.advance(5.0)

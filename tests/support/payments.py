@@ -1,4 +1,4 @@
-"""Helpers shared by the payments service tests (this module holds no tests itself).
+"""Helpers of the payments service tests (and of orders' tests of a charge left unknown).
 
 `started` runs the payments app on SQLite in a test's directory, without a broker
 (events stay in the outbox) and with a 1 s provider deadline. `Shop` holds the
@@ -36,7 +36,8 @@ from mercato.payments.provider import (
 )
 from mercato.payments.settings import load_settings
 from mercato.payments.simulated import SimulatedProvider
-from tests.support import TokenFactory, running
+from tests.support.apps import running
+from tests.support.tokens import TokenFactory
 
 API = "/api/payments"
 OK_CARD = "4242 4242 4242 4242"

@@ -3,8 +3,7 @@
 The catalog and payments apps run under uvicorn on free 127.0.0.1 ports (SQLite in
 tmp_path unless a test gives another database, no broker); the orders app runs
 in-process and calls them over HTTP with service tokens minted by the test key. The
-catalog may run as several instances on one database, as replicas do. Not a test
-module itself: the orders tests import `open_shop` from here.
+catalog may run as several instances on one database, as replicas do.
 """
 
 from __future__ import annotations
@@ -36,7 +35,8 @@ from mercato.orders.states import ACTIVE, Status
 from mercato.payments.app import create_app as create_payments
 from mercato.payments.provider import PaymentProvider
 from mercato.payments.settings import load_settings as payments_settings
-from tests.support import TokenFactory, running
+from tests.support.apps import running
+from tests.support.tokens import TokenFactory
 
 CART = "/api/orders/cart"
 ORDERS = "/api/orders"
