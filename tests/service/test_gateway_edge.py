@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import TypedDict
 
 import httpx
 import orjson
@@ -10,8 +11,16 @@ import orjson
 from tests.support.gateway import gateway, upstreams
 from tests.support.tokens import TokenFactory
 
+
+class ProductionSettings(TypedDict):
+    """What the gateway needs to run in production (typed: `**` fills these, never `client`)."""
+
+    env: str
+    client_secret: str
+
+
 # Production refuses development secrets: a random one, as a deployment would set.
-PRODUCTION = {"env": "production", "client_secret": secrets.token_urlsafe(32)}
+PRODUCTION: ProductionSettings = {"env": "production", "client_secret": secrets.token_urlsafe(32)}
 SECURITY = {
     "x-content-type-options": "nosniff",
     "x-frame-options": "DENY",

@@ -71,6 +71,7 @@ async def test_each_test_card_has_its_outcome_and_event(
     [event] = await shop.outbox()
     assert event["type"] == f"payment.{status}" and event["subject"] == payment["id"]
     assert event["source"] == "payments" and event["version"] == 1
+    data: PaymentSucceeded | PaymentFailed
     if status == "succeeded":
         data = PaymentSucceeded.model_validate(event["data"])
         assert data.method_id == method_id

@@ -98,12 +98,13 @@ async def test_a_provider_timeout_is_unknown_until_the_provider_is_asked(
 async def test_a_charge_captured_but_answered_late_is_found_succeeded(
     tmp_path: Path, tokens: TokenFactory
 ) -> None:
-    settings: dict[str, object] = {
-        "provider_timeout_seconds": DEADLINE,
-        "charge_lease_seconds": LEASE,
-        "reconcile_interval_seconds": 3600.0,
-    }
-    async with started(tmp_path, tokens, **settings) as shop:
+    async with started(
+        tmp_path,
+        tokens,
+        provider_timeout_seconds=DEADLINE,
+        charge_lease_seconds=LEASE,
+        reconcile_interval_seconds=3600.0,
+    ) as shop:
         runtime = shop.app.state.runtime
         provider = LateCapture(runtime.database)
         use(shop, provider)

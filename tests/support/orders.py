@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -296,8 +297,11 @@ async def open_shop(
         "charge_lease_seconds": 2.0,
         **(payments or {}),
     }
+    # `environ=os.environ` is the default, named so that mypy knows no override is it.
     payments_app = create_payments(
-        payments_settings(data_dir=tmp_path / "payments", broker_url="", **payments_overrides)
+        payments_settings(
+            environ=os.environ, data_dir=tmp_path / "payments", broker_url="", **payments_overrides
+        )
     )
     if payments_provider is not None:
         payments_app.state.runtime.state["provider"] = payments_provider(
@@ -321,7 +325,7 @@ async def open_shop(
         "lease_seconds": 5.0,
         **orders,
     }
-    orders_app = create_orders(orders_settings(**settings))
+    orders_app = create_orders(orders_settings(environ=os.environ, **settings))
 
     async def mint(audience: str) -> str:
         return tokens.token("service:orders", ["service"], typ="service", aud=audience)

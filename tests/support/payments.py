@@ -10,6 +10,7 @@ the simulated provider answering too late what it did (charged, refunded).
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -141,7 +142,10 @@ async def started(
     database write must fit in it on a loaded machine. `overrides` are more settings.
     """
     settings = load_settings(
-        data_dir=tmp_path, broker_url="", **{"provider_timeout_seconds": 1.0, **overrides}
+        environ=os.environ,  # the default, named so that mypy knows no override is it
+        data_dir=tmp_path,
+        broker_url="",
+        **{"provider_timeout_seconds": 1.0, **overrides},
     )
     app = create_app(settings, provider=provider)
     service = tokens.headers("service:orders", ["service"], typ="service", aud="payments")

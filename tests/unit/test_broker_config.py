@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -34,7 +35,7 @@ COMPONENT = K8S / "components" / "nats"
 USERS = [r.name for r in bus_roles()] + [OPERATOR]
 
 
-def component(kind: str) -> dict[str, object]:
+def component(kind: str) -> dict[str, Any]:
     (found,) = [d for d in documents(COMPONENT / f"{kind.lower()}.yaml") if d["kind"] == kind]
     return found
 
