@@ -11,7 +11,8 @@ import pytest
 from fastapi import FastAPI
 
 from tests.e2e.system import REPORTS, admin, customer, shop, system
-from tests.support import TokenFactory, running
+from tests.support.apps import running
+from tests.support.tokens import TokenFactory
 
 # The running system's fixtures, for every level that drives it (see tests.e2e.system).
 __all__ = ["admin", "customer", "shop", "system"]

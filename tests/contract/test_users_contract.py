@@ -11,7 +11,8 @@ from mercato.users.app import create_app
 from mercato.users.handlers import on_user_registered
 from mercato.users.service import PROFILE_UPDATED
 from mercato.users.settings import load_settings
-from tests.support import TokenFactory, running
+from tests.support.apps import running
+from tests.support.tokens import TokenFactory
 
 
 def auth_user_registered(user_id: str) -> dict[str, object]:

@@ -1,7 +1,8 @@
 """The e2e client helper and what the tests need to look at the running system.
 
 `Shop` is an httpx client on the gateway with the usual steps (register, login, a
-new customer, auth headers); `Account` a logged-in account; `System` the running
+new customer, auth headers); `Account` a logged-in account; `add_card` and
+`fill_cart` the customer's first steps towards a checkout (to `ADDRESS`); `System` the running
 `mercato up` (its pids come from `<data_dir>/run/<name>.pid`) and its broker;
 `eventually` polls.
 """
@@ -21,6 +22,7 @@ import httpx
 from tests.e2e.brokers import BrokerControl
 
 __all__ = [
+    "ADDRESS",
     "ADMIN_EMAIL",
     "ADMIN_PASSWORD",
     "CHARGE_LEASE_SECONDS",
@@ -37,7 +39,9 @@ __all__ = [
     "Account",
     "Shop",
     "System",
+    "add_card",
     "eventually",
+    "fill_cart",
 ]
 
 RESTART_TIMEOUT = 30.0  # the launcher's first restart waits 1 s, then the process starts
@@ -61,6 +65,7 @@ TERMINAL = {"confirmed", "payment_failed", "out_of_stock", "rejected", "cancelle
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "E2e-Admin-Passw0rd!"
 PASSWORD = "Correct-Horse-42"
+ADDRESS = {"name": "Ada Shopper", "line1": "1 Main Street", "city": "London", "country": "GB"}
 T = TypeVar("T")
 
 
@@ -189,3 +194,22 @@ class Shop:
         email = self.unique_email()
         user = self.register(email, name=name)
         return Account(user["id"], email, PASSWORD, name, self.login(email))
+
+
+def add_card(shop: Shop, customer: Account, number: str) -> str:
+    """Register a card; its payment method id."""
+    response = shop.http.post(
+        "/api/payments/methods",
+        json={"card_number": number, "exp_month": 12, "exp_year": 2035, "cvc": "123"},
+        headers=customer.headers,
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["last4"] == number[-4:]
+    return str(response.json()["id"])
+
+
+def fill_cart(shop: Shop, customer: Account, product_id: str, quantity: int) -> None:
+    """Put `quantity` of a product in the customer's cart."""
+    path = f"/api/orders/cart/items/{product_id}"
+    response = shop.http.put(path, json={"quantity": quantity}, headers=customer.headers)
+    assert response.status_code == 200, response.text

@@ -75,7 +75,7 @@ from tests.e2e.client import (
     Shop,
     System,
 )
-from tests.support import postgres_test_server, rabbit_test_url
+from tests.support.servers import postgres_test_server, rabbit_test_url
 
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 90.0

@@ -7,12 +7,10 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.client import TERMINAL, Account, Shop, eventually
+from tests.e2e.client import ADDRESS, TERMINAL, Account, Shop, add_card, eventually, fill_cart
 from tests.e2e.invariants import assert_no_order_overdue
 
 pytestmark = pytest.mark.e2e
-
-ADDRESS = {"name": "Ada Shopper", "line1": "1 Main Street", "city": "London", "country": "GB"}
 
 
 def stocked_product(shop: Shop, at_least: int) -> dict[str, Any]:
@@ -25,25 +23,6 @@ def stocked_product(shop: Shop, at_least: int) -> dict[str, Any]:
 def stock_of(shop: Shop, product_id: str) -> int:
     """The available stock of a product, as the public catalog shows it."""
     return int(shop.http.get(f"/api/catalog/products/{product_id}").json()["stock"])
-
-
-def add_card(shop: Shop, customer: Account, number: str) -> str:
-    """Register a card; its payment method id."""
-    response = shop.http.post(
-        "/api/payments/methods",
-        json={"card_number": number, "exp_month": 12, "exp_year": 2035, "cvc": "123"},
-        headers=customer.headers,
-    )
-    assert response.status_code == 201, response.text
-    assert response.json()["last4"] == number[-4:]
-    return str(response.json()["id"])
-
-
-def fill_cart(shop: Shop, customer: Account, product_id: str, quantity: int) -> None:
-    """Put `quantity` of a product in the customer's cart."""
-    path = f"/api/orders/cart/items/{product_id}"
-    response = shop.http.put(path, json={"quantity": quantity}, headers=customer.headers)
-    assert response.status_code == 200, response.text
 
 
 def checkout(shop: Shop, customer: Account, method_id: str, key: str) -> Any:

@@ -29,7 +29,16 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.client import TERMINAL, Account, Shop, System, eventually
+from tests.e2e.client import (
+    ADDRESS,
+    TERMINAL,
+    Account,
+    Shop,
+    System,
+    add_card,
+    eventually,
+    fill_cart,
+)
 from tests.e2e.invariants import (
     SETTLE_TIMEOUT,
     admin_product,
@@ -37,7 +46,6 @@ from tests.e2e.invariants import (
     get_json,
     payments_of,
 )
-from tests.e2e.test_checkout import ADDRESS, add_card, fill_cart
 
 pytestmark = pytest.mark.e2e
 

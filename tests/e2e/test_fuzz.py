@@ -115,7 +115,7 @@ def test_every_generated_request_gets_a_documented_answer_and_no_5xx(
             check=False,
         )
     except subprocess.TimeoutExpired as expired:
-        so_far = expired.stdout or b""  # bytes here, even with text=True
+        so_far: str | bytes = expired.stdout or b""  # bytes here, even with text=True
         if isinstance(so_far, bytes):
             so_far = so_far.decode(errors="replace")
         pytest.fail(f"schemathesis ran past {TIMEOUT_SECONDS} s:\n{so_far}", pytrace=False)

@@ -182,8 +182,8 @@ def test_logs_killed_before_acknowledging_records_every_event_exactly_once(
     try:
         eventually(complete, timeout=REDELIVERY_TIMEOUT, interval=1.0)
     except AssertionError:
-        audited = audited_on_hand(shop, admin, product_id) or []
-        missing = sorted((expected - Counter(audited)).elements())
+        so_far = audited_on_hand(shop, admin, product_id) or []
+        missing = sorted((expected - Counter(so_far)).elements())
         raise AssertionError(f"restocks missing from the audit log: {missing}") from None
     time.sleep(QUIET_PERIOD)  # a late second delivery would show up by now
     audited = audited_on_hand(shop, admin, product_id)

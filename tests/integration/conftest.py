@@ -5,7 +5,7 @@ test of the event bus takes `broker`, which runs it once on NATS and once on
 RabbitMQ, each time in a namespace of its own that is deleted afterwards. When the
 server is not reachable the test is skipped with the reason shown, except when
 `MERCATO_REQUIRE_SERVERS=1` (CI), where it fails instead. Add a server with
-`tests.support.require_server(name, host, port)` in a fixture of its own.
+`tests.support.servers.require_server(name, host, port)` in a fixture of its own.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from mercato.chassis.bus_permissions import TOKEN_REVOKED
 from mercato.chassis.events import EventBus
 from mercato.chassis.events.nats_bus import NatsBus
 from mercato.chassis.events.rabbit_bus import RabbitBus
-from tests.support import rabbit_test_url, require_url
+from tests.support.servers import rabbit_test_url, require_url
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,8 @@ from sqlalchemy.engine import Connection
 from mercato.auth.models import MIGRATIONS, AuthBase
 from mercato.chassis.database import Database
 from mercato.chassis.migrations import upgrade
-from tests.service.test_auth_support import (
+from tests.support.apps import running
+from tests.support.auth import (
     ADMIN,
     API,
     auth_app,
@@ -33,7 +34,7 @@ from tests.service.test_auth_support import (
     register,
     tokens_for,
 )
-from tests.support import fresh_postgres_database, running
+from tests.support.servers import fresh_postgres_database
 
 pytestmark = pytest.mark.integration
 

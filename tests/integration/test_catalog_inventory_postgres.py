@@ -1,7 +1,7 @@
 """Integration tests of the catalog's inventory on a real PostgreSQL: races and invariants.
 
 Several catalog instances (each its own engine and connection pool) share one fresh
-database (`tests.support.fresh_postgres_database`), so concurrent reservations run
+database (`tests.support.servers.fresh_postgres_database`), so concurrent reservations run
 in concurrent transactions on the server, as replicas would. Skipped when the server
 is not reachable, unless MERCATO_REQUIRE_SERVERS=1.
 """
@@ -19,10 +19,13 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from mercato.catalog.app import create_app
+from mercato.catalog.models import MIGRATIONS
 from mercato.catalog.settings import load_settings
 from mercato.chassis.database import Database
-from tests.service.catalog_inventory.support import to_first_revision
-from tests.support import TokenFactory, fresh_postgres_database, running
+from tests.support.apps import running
+from tests.support.migrations import to_first_revision
+from tests.support.servers import fresh_postgres_database
+from tests.support.tokens import TokenFactory
 
 pytestmark = pytest.mark.integration
 
@@ -155,7 +158,7 @@ async def test_the_migration_splits_stock_and_adds_constraints(
 ) -> None:
     db = Database(database_url)
     async with db.engine.begin() as connection:
-        await connection.run_sync(to_first_revision)
+        await connection.run_sync(to_first_revision("catalog", MIGRATIONS))  # before inventory
         await connection.execute(
             text(
                 "INSERT INTO products (id, sku, title, description, price_amount, currency, "

@@ -27,7 +27,9 @@ from sqlalchemy.engine import Connection
 from mercato.catalog.app import create_app
 from mercato.catalog.models import EVENTS, CatalogBase
 from mercato.catalog.settings import load_settings
-from tests.support import TokenFactory, fresh_postgres_database, running
+from tests.support.apps import running
+from tests.support.servers import fresh_postgres_database
+from tests.support.tokens import TokenFactory
 
 pytestmark = pytest.mark.integration
 

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import (
@@ -33,7 +34,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from mercato.chassis.database import Database, UtcDateTime
 from mercato.chassis.direct_reads import DirectQuery
-from tests.support import fresh_postgres_database
+from tests.support.servers import fresh_postgres_database
 
 metadata = MetaData()
 things = Table(
@@ -50,7 +51,7 @@ BY_ID = DirectQuery(select(things).where(things.c.id == bindparam("id")))
 FIRST_TWO = DirectQuery(select(things.c.id, things.c.n).order_by(things.c.id).limit(2))
 AT = datetime(2026, 12, 4, 15, 30, 1, 250000, tzinfo=UTC)
 DOC = {"tags": ["x", "y"], "deep": {"k": 1}}
-ROWS = [
+ROWS: list[dict[str, Any]] = [
     {"id": "a", "doc": DOC, "at": AT, "n": 1, "rating": 4.5, "price": Decimal("12.50")},
     {"id": "b", "doc": [], "at": AT, "n": 2, "rating": 1.0, "price": Decimal(3)},
     {"id": "c", "doc": None, "at": None, "n": None, "rating": None, "price": None},

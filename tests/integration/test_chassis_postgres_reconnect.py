@@ -19,7 +19,9 @@ from sqlalchemy.engine import make_url
 
 from mercato.users.app import create_app
 from mercato.users.settings import load_settings
-from tests.support import TokenFactory, fresh_postgres_database, running
+from tests.support.apps import running
+from tests.support.servers import fresh_postgres_database
+from tests.support.tokens import TokenFactory
 
 pytestmark = pytest.mark.integration
 

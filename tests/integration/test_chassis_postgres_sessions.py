@@ -15,10 +15,11 @@ from datetime import datetime
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.chassis.database import Database
-from tests.support import fresh_postgres_database
+from tests.support.servers import fresh_postgres_database
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +51,9 @@ async def backend_state(session: AsyncSession) -> str:
     of the pool is not available (the pool holds one), so a second engine asks.
     """
     pid = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
-    observer = Database(str(session.get_bind().url.render_as_string(hide_password=False)))
+    bind = session.get_bind()
+    assert isinstance(bind, Engine)  # the session's engine, not a connection it was bound to
+    observer = Database(bind.url.render_as_string(hide_password=False))
     try:
         async with observer.autocommit_session() as outside:
             state = await outside.scalar(

@@ -41,12 +41,14 @@ from mercato.payments.settings import load_settings as payments_settings
 from mercato.users.app import create_app as create_users
 from mercato.users.schemas import MAX_ADDRESSES
 from mercato.users.settings import load_settings as users_settings
-from tests.service.test_commerce_migrations import (
+from tests.support.apps import running
+from tests.support.migrations import (
     check_orders_migration,
     check_payments_migration,
 )
-from tests.service.test_orders_harness import CART, open_shop
-from tests.support import TokenFactory, fresh_postgres_database, running
+from tests.support.orders import CART, open_shop
+from tests.support.servers import fresh_postgres_database
+from tests.support.tokens import TokenFactory
 
 pytestmark = pytest.mark.integration
 

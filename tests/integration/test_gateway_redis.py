@@ -3,7 +3,7 @@
 Two limiter (or deny-list) instances stand for two gateway replicas: they must
 share one budget (and one deny list). The server is MERCATO_TEST_REDIS_URL
 (default redis://127.0.0.1:6379/15); the tests skip when it is unreachable, and
-fail instead under MERCATO_REQUIRE_SERVERS=1 (`tests.support.require_url`).
+fail instead under MERCATO_REQUIRE_SERVERS=1 (`tests.support.servers.require_url`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pytest
 from mercato.chassis.security import RevocationList
 from mercato.gateway.denylist import RedisDenyList
 from mercato.gateway.ratelimit import Bucket, RedisRateLimiter
-from tests.support import require_url
+from tests.support.servers import require_url
 
 pytestmark = pytest.mark.integration
 

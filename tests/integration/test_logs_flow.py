@@ -24,7 +24,8 @@ from mercato.contracts.events import producer_of
 from mercato.logs.app import create_app
 from mercato.logs.settings import load_settings
 from tests.integration.conftest import Broker
-from tests.support import TokenFactory, running
+from tests.support.apps import running
+from tests.support.tokens import TokenFactory
 
 pytestmark = pytest.mark.integration
 Eventually = Callable[..., Awaitable[None]]

@@ -1,7 +1,7 @@
 """Integration tests of the logs service on a real PostgreSQL: the same behaviour as on SQLite.
 
 Each test gets a database of its own, dropped afterwards (see
-`tests.support.fresh_postgres_database`): migrations match the models, an event
+`tests.support.servers.fresh_postgres_database`): migrations match the models, an event
 delivered twice is stored once, filters, type prefixes, time windows and paging
 answer as they do on SQLite, and retention deletes what has expired.
 """
@@ -24,8 +24,10 @@ from mercato.logs import retention
 from mercato.logs.app import create_app
 from mercato.logs.models import LogsBase
 from mercato.logs.settings import load_settings
-from tests.service.test_logs_support import BASE, deliver, event, listed
-from tests.support import TokenFactory, fresh_postgres_database, running
+from tests.support.apps import running
+from tests.support.logs import BASE, deliver, event, listed
+from tests.support.servers import fresh_postgres_database
+from tests.support.tokens import TokenFactory
 
 pytestmark = pytest.mark.integration
 

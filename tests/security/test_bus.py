@@ -34,13 +34,13 @@ from mercato.launcher.broker_config import nats_variable
 from mercato.launcher.cli import main
 from mercato.launcher.credentials import SECRETS_FILE
 from mercato.launcher.topology import bus_roles
-from tests.security.bus_support import (
+from tests.support.secured_nats import (
     SecuredNats,
     connect_as,
-    free_port,
     running_server,
     start_secured_nats,
 )
+from tests.support.servers import closed_port
 
 pytestmark = pytest.mark.integration
 
@@ -303,7 +303,7 @@ async def test_the_production_nats_configuration_admits_each_service_as_itself(
     conf.write_text(PRODUCTION_CONF.read_text().replace("/data", str(tmp_path / "store")))
     passwords = {user: uuid.uuid4().hex for user in [*SERVICE_USERS, OPERATOR]}
     env = {nats_variable(user): password for user, password in passwords.items()}
-    port, monitor = free_port(), free_port()
+    port, monitor = closed_port(), closed_port()
     argv = [str(embedded.server_binary()), "-c", str(conf), "-a", "127.0.0.1", "-p", str(port)]
     argv += ["-m", str(monitor)]
     with running_server(argv, env, port, tmp_path / "nats.log"):

@@ -25,8 +25,9 @@ from mercato.chassis.events.dead_letters import encode_dead_letter
 from mercato.chassis.events.nats_bus import NatsBus
 from mercato.logs.app import create_app
 from mercato.logs.settings import load_settings
-from tests.security.bus_support import SecuredNats, start_secured_nats
-from tests.support import TokenFactory, running
+from tests.support.apps import running
+from tests.support.secured_nats import SecuredNats, start_secured_nats
+from tests.support.tokens import TokenFactory
 
 pytestmark = pytest.mark.integration
 

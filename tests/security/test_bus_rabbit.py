@@ -37,7 +37,7 @@ from mercato.chassis.events import BusError, Event, PoisonEvent
 from mercato.chassis.events.rabbit_bus import RabbitBus
 from mercato.launcher.broker_config import rabbit_definitions
 from mercato.launcher.topology import bus_roles
-from tests.support import REQUIRE_SERVERS, rabbit_test_url
+from tests.support.servers import REQUIRE_SERVERS, rabbit_test_url
 
 pytestmark = pytest.mark.integration
 

@@ -16,9 +16,17 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.client import TERMINAL, Account, Shop, System, eventually
+from tests.e2e.client import (
+    ADDRESS,
+    TERMINAL,
+    Account,
+    Shop,
+    System,
+    add_card,
+    eventually,
+    fill_cart,
+)
 from tests.e2e.invariants import admin_product, assert_no_order_overdue, payments_of
-from tests.e2e.test_checkout import ADDRESS, add_card, fill_cart
 
 # The rules hold whatever the broker: the e2e checkout suites run on both, these on NATS.
 pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("system", ["nats"], indirect=True)]

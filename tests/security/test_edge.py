@@ -26,7 +26,7 @@ from tests.e2e.client import (
     Shop,
     System,
 )
-from tests.security.wire import ATTACKER, Wire, get, request
+from tests.support.wire import ATTACKER, Wire, get, request
 
 pytestmark = pytest.mark.parametrize("system", ["nats"], indirect=True)
 

@@ -20,7 +20,7 @@ import pytest
 
 from mercato.launcher.ports import port_is_free
 from tests.e2e.client import System
-from tests.security.identity_support import PASSWORD, direct, from_address, register
+from tests.support.loopback_clients import PASSWORD, direct, from_address, register
 
 # The broker does not matter to these attacks: the NATS system only.
 ON_ONE_SYSTEM = pytest.mark.parametrize("system", ["nats"], indirect=True)

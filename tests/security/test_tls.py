@@ -39,14 +39,14 @@ from mercato.gateway.upstream import ConnectFailed, ExchangeFailed, UpstreamPool
 from mercato.launcher.ports import port_is_free
 from mercato.launcher.probe import http_ok
 from mercato.launcher.topology import Layout
-from tests.security.tls_support import (
+from tests.support.servers import closed_port
+from tests.support.tls import (
     Pki,
     make_pki,
     status_line,
     stop,
     wait_until_listening,
 )
-from tests.support import closed_port
 
 OK = "HTTP/1.1 200 OK"
 START_TIMEOUT = 90.0

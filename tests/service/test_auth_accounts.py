@@ -11,7 +11,8 @@ from fastapi import FastAPI
 
 from mercato.auth.passwords import MIN_LENGTH
 from mercato.auth.service import create_admin
-from tests.service.test_auth_support import (
+from tests.support.apps import running
+from tests.support.auth import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
     API,
@@ -26,7 +27,6 @@ from tests.service.test_auth_support import (
     register,
     tokens_for,
 )
-from tests.support import running
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ import httpx
 from fastapi import FastAPI
 
 from mercato.auth.keys import ENCRYPTED_PEM
-from tests.service.test_auth_support import (
+from tests.support.apps import running
+from tests.support.auth import (
     API,
     JWKS,
     auth_app,
@@ -22,7 +23,6 @@ from tests.service.test_auth_support import (
     problem,
     register,
 )
-from tests.support import running
 
 PASSPHRASE = "a-passphrase-long-enough-for-it"
 

@@ -13,7 +13,8 @@ import jwt
 import pytest
 from fastapi import FastAPI
 
-from tests.service.test_auth_support import (
+from tests.support.apps import running
+from tests.support.auth import (
     ADMIN,
     API,
     EMAIL,
@@ -24,7 +25,6 @@ from tests.service.test_auth_support import (
     problem,
     register,
 )
-from tests.support import running
 
 
 @pytest.fixture

@@ -17,7 +17,8 @@ import pytest
 from fastapi import FastAPI
 
 from mercato.chassis.client_addresses import PROXY_TOKEN_HEADER
-from tests.service.test_auth_support import (
+from tests.support.apps import running
+from tests.support.auth import (
     API,
     auth_app,
     login,
@@ -25,7 +26,6 @@ from tests.service.test_auth_support import (
     register,
     tokens_for,
 )
-from tests.support import running
 
 WRONG = "Wr0ng-password"
 GATEWAY_SECRET = "gateway-secret-of-the-test"

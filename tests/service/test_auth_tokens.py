@@ -18,7 +18,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from fastapi import FastAPI
 
-from tests.service.test_auth_support import (
+from tests.support.apps import running
+from tests.support.auth import (
     ADMIN,
     API,
     JWKS,
@@ -30,7 +31,6 @@ from tests.service.test_auth_support import (
     register,
     tokens_for,
 )
-from tests.support import running
 
 CLIENTS = "users:users-secret-1234,gateway:gateway-secret-5678"
 

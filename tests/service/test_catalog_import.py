@@ -22,7 +22,8 @@ from mercato.catalog.loading import import_file
 from mercato.catalog.models import EVENTS, Category, Product, ProductFields
 from mercato.catalog.settings import load_settings
 from mercato.chassis.errors import ProblemError
-from tests.support import TokenFactory, running
+from tests.support.apps import running
+from tests.support.tokens import TokenFactory
 
 API = "/api/catalog"
 IMPORT = f"{API}/products/import"

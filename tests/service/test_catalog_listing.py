@@ -12,7 +12,8 @@ import pytest
 from mercato.catalog.app import create_app
 from mercato.catalog.settings import load_settings
 from mercato.chassis.paging import encode_cursor
-from tests.support import TokenFactory, running
+from tests.support.apps import running
+from tests.support.tokens import TokenFactory
 
 PRODUCTS = "/api/catalog/products"
 SORTS = ["newest", "price_asc", "price_desc", "title"]

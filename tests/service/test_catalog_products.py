@@ -20,7 +20,7 @@ from mercato.catalog.models import EVENTS
 from mercato.catalog.schemas import ProductOut
 from mercato.catalog.settings import load_settings
 from mercato.contracts.events import validate
-from tests.support import TokenFactory
+from tests.support.tokens import TokenFactory
 
 API = "/api/catalog"
 LAPTOP: dict[str, Any] = {

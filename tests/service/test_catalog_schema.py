@@ -14,7 +14,8 @@ from sqlalchemy.engine import Connection
 from mercato.catalog.app import create_app
 from mercato.catalog.models import CatalogBase
 from mercato.catalog.settings import load_settings
-from tests.support import TokenFactory, running
+from tests.support.apps import running
+from tests.support.tokens import TokenFactory
 
 API = "/api/catalog"
 NOT_MODELLED = ("products_fts", "alembic_version_catalog")

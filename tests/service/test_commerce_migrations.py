@@ -1,124 +1,16 @@
 """The orders and payments migrations 0002: the schema the models declare, and data kept.
 
 From 0001 with rows in it: orders the saga still drives get a deadline, carts with
-lines get their owner row, and each user's saved cards are counted. The same checks
-run on PostgreSQL in `tests/integration/test_commerce_limits_postgres.py`.
+lines get their owner row, and each user's saved cards are counted. The checks are
+in `tests.support.migrations`; they run on PostgreSQL too, in
+`tests/integration/test_commerce_limits_postgres.py`.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.config import Config
-from alembic.migration import MigrationContext
-from sqlalchemy import MetaData, text
-from sqlalchemy.engine import Connection
-
-from mercato.chassis.database import Database
-from mercato.chassis.migrations import upgrade
-from mercato.orders.app import SPEC as ORDERS
-from mercato.orders.models import Order, OrdersBase
-from mercato.payments.app import SPEC as PAYMENTS
-from mercato.payments.models import PaymentsBase
-
-NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-
-
-def to_first_revision(service: str, location: Path) -> Any:
-    """A function migrating a connection's database to `service`'s revision 0001."""
-
-    def run(connection: Connection) -> None:
-        config = Config()
-        config.set_main_option("script_location", str(location))
-        config.attributes["connection"] = connection
-        config.attributes["version_table"] = f"alembic_version_{service}"
-        command.upgrade(config, "0001")
-
-    return run
-
-
-def differences(service: str, metadata: MetaData) -> Any:
-    """A function listing how a connection's schema differs from `metadata`."""
-
-    def run(connection: Connection) -> list[Any]:
-        context = MigrationContext.configure(
-            connection, opts={"version_table": f"alembic_version_{service}"}
-        )
-        return list(compare_metadata(context, metadata))
-
-    return run
-
-
-ORDER_ROW = (
-    "INSERT INTO orders (id, user_id, status, items, total_amount, currency, "
-    "payment_method_id, shipping_address, idempotency_key, fingerprint, charge_unresolved, "
-    "attempts, created_at, updated_at) VALUES (:id, 'u1', :status, '[]', 100, 'USD', 'pm', "
-    "'{}', :id, 'f', false, 0, :at, :at)"
-)
-CART_LINE = (
-    "INSERT INTO cart_lines (user_id, product_id, quantity, added_at, updated_at) "
-    "VALUES (:user, :product, 1, :at, :at)"
-)
-METHOD_ROW = (
-    "INSERT INTO payment_methods (id, user_id, brand, last4, exp_month, exp_year, "
-    "provider_token, created_at) VALUES (:id, :user, 'visa', '4242', 12, 2030, 't', :at)"
-)
-
-
-async def check_orders_migration(url: str) -> None:
-    """Migrate orders from 0001 with rows in it; assert what 0002 made of them."""
-    database = Database(url)
-    assert ORDERS.migrations is not None
-    try:
-        async with database.engine.begin() as connection:
-            await connection.run_sync(to_first_revision("orders", ORDERS.migrations))
-            for order_id, status in (("o-charging", "charging"), ("o-confirmed", "confirmed")):
-                await connection.execute(
-                    text(ORDER_ROW), {"id": order_id, "status": status, "at": NOW}
-                )
-            for user, product in (("u1", "p1"), ("u1", "p2"), ("u2", "p1")):
-                await connection.execute(
-                    text(CART_LINE), {"user": user, "product": product, "at": NOW}
-                )
-        before = datetime.now(UTC)
-        await upgrade(database, ORDERS.migrations, "orders")
-        async with database.engine.connect() as connection:
-            assert await connection.run_sync(differences("orders", OrdersBase.metadata)) == []
-        async with database.session() as session:
-            driven = await session.get(Order, "o-charging")
-            settled = await session.get(Order, "o-confirmed")
-            carts = (await session.execute(text("SELECT user_id FROM carts"))).scalars().all()
-        assert driven is not None and driven.deadline is not None
-        assert before + timedelta(minutes=9) < driven.deadline < before + timedelta(minutes=11)
-        assert driven.retry_at is None
-        assert settled is not None and settled.deadline is None
-        assert sorted(carts) == ["u1", "u2"]
-    finally:
-        await database.dispose()
-
-
-async def check_payments_migration(url: str) -> None:
-    """Migrate payments from 0001 with saved cards; assert each user's count."""
-    database = Database(url)
-    assert PAYMENTS.migrations is not None
-    try:
-        async with database.engine.begin() as connection:
-            await connection.run_sync(to_first_revision("payments", PAYMENTS.migrations))
-            for n, user in enumerate(("u1", "u1", "u1", "u2")):
-                await connection.execute(text(METHOD_ROW), {"id": f"m{n}", "user": user, "at": NOW})
-        await upgrade(database, PAYMENTS.migrations, "payments")
-        async with database.engine.connect() as connection:
-            assert await connection.run_sync(differences("payments", PaymentsBase.metadata)) == []
-            rows = await connection.execute(
-                text("SELECT user_id, methods FROM payment_method_counts ORDER BY user_id")
-            )
-            assert [tuple(row) for row in rows] == [("u1", 3), ("u2", 1)]
-    finally:
-        await database.dispose()
+from tests.support.migrations import check_orders_migration, check_payments_migration
 
 
 async def test_orders_0002_gives_driven_orders_a_deadline_and_carts_an_owner(

@@ -14,8 +14,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from starlette.applications import Starlette
 
-from tests.service.test_gateway_support import Upstream, gateway, upstreams
-from tests.support import TokenFactory
+from tests.support.gateway import Upstream, gateway, upstreams
+from tests.support.tokens import TokenFactory
 
 ME = "/api/users/me"
 

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import secrets
+from typing import TypedDict
 
 import httpx
 import orjson
 
-from tests.service.test_gateway_support import gateway, upstreams
-from tests.support import TokenFactory
+from tests.support.gateway import gateway, upstreams
+from tests.support.tokens import TokenFactory
+
+
+class ProductionSettings(TypedDict):
+    """What the gateway needs to run in production (typed: `**` fills these, never `client`)."""
+
+    env: str
+    client_secret: str
+
 
 # Production refuses development secrets: a random one, as a deployment would set.
-PRODUCTION = {"env": "production", "client_secret": secrets.token_urlsafe(32)}
+PRODUCTION: ProductionSettings = {"env": "production", "client_secret": secrets.token_urlsafe(32)}
 SECURITY = {
     "x-content-type-options": "nosniff",
     "x-frame-options": "DENY",

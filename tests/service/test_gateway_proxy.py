@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import httpx
 import orjson
 
-from tests.service.test_gateway_support import CLIENT_IP, gateway, upstreams
-from tests.support import TokenFactory
+from tests.support.gateway import CLIENT_IP, gateway, upstreams
+from tests.support.tokens import TokenFactory
 
 TRACE = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 

@@ -15,8 +15,8 @@ from mercato.chassis.runtime import Runtime
 from mercato.logs.app import SPEC, create_app
 from mercato.logs.models import EVENTS, AuditEvent
 from mercato.logs.settings import load_settings
-from tests.service.test_logs_support import EVENTS_URL, deliver, event
-from tests.support import TokenFactory
+from tests.support.logs import EVENTS_URL, deliver, event
+from tests.support.tokens import TokenFactory
 
 
 @pytest.fixture

@@ -14,8 +14,9 @@ from fastapi import FastAPI
 from mercato.chassis.paging import encode_cursor
 from mercato.logs.app import create_app
 from mercato.logs.settings import load_settings
-from tests.service.test_logs_support import BASE, EVENTS_URL, deliver, event, listed
-from tests.support import TokenFactory, running
+from tests.support.apps import running
+from tests.support.logs import BASE, EVENTS_URL, deliver, event, listed
+from tests.support.tokens import TokenFactory
 
 # An order's story, delivered out of order, with other events around it.
 STORY = [

@@ -21,8 +21,8 @@ from mercato.logs import retention, service
 from mercato.logs.app import SPEC, create_app
 from mercato.logs.models import EVENTS, AuditEvent, LogsBase
 from mercato.logs.settings import load_settings
-from tests.service.test_logs_support import BASE, deliver, event
-from tests.support import running
+from tests.support.apps import running
+from tests.support.logs import BASE, deliver, event
 
 NOW = datetime.now(UTC)
 

@@ -22,8 +22,9 @@ from sqlalchemy import update
 from mercato.chassis.http import ServiceClient
 from mercato.orders.lifecycle import components_of
 from mercato.orders.models import Order
-from tests.service.test_orders_harness import ORDERS, Shop, open_shop, served
-from tests.support import ManualClock, TokenFactory
+from tests.support.clock import ManualClock
+from tests.support.orders import ORDERS, Shop, open_shop, served
+from tests.support.tokens import TokenFactory
 
 RETRY_LIMIT = 3
 REFUNDS = "/api/payments/{payment_id}/refunds"

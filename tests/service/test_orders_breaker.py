@@ -31,8 +31,9 @@ from mercato.orders.clients import charge_key
 from mercato.orders.lifecycle import components_of
 from mercato.orders.models import Order
 from mercato.payments.models import PENDING, Payment
-from tests.service.test_orders_harness import Shop, open_shop
-from tests.support import ManualClock, TokenFactory
+from tests.support.clock import ManualClock
+from tests.support.orders import Shop, open_shop
+from tests.support.tokens import TokenFactory
 
 CARD_TIMEOUT = "4000 0000 0000 0119"
 PROVIDER_TIMEOUT = 1.0  # payments' deadline towards its (hanging) provider

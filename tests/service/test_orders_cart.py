@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.service.test_orders_harness import CART, Shop, open_shop
-from tests.support import TokenFactory
+from tests.support.orders import CART, Shop, open_shop
+from tests.support.tokens import TokenFactory
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from mercato.orders import service, store
 from mercato.orders.lifecycle import components_of
 from mercato.orders.models import Order
 from mercato.orders.schemas import CheckoutIn
-from tests.service.test_orders_harness import (
+from tests.support.orders import (
     ADDRESS,
     CARD_DECLINED,
     ORDERS,
@@ -21,7 +21,7 @@ from tests.service.test_orders_harness import (
     Shop,
     open_shop,
 )
-from tests.support import TokenFactory
+from tests.support.tokens import TokenFactory
 
 
 @pytest.fixture

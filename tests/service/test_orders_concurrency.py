@@ -21,8 +21,9 @@ import pytest
 from sqlalchemy import select
 
 from mercato.payments.models import Payment
-from tests.service.test_orders_harness import Shop, open_shop
-from tests.support import TokenFactory, fresh_postgres_database
+from tests.support.orders import Shop, open_shop
+from tests.support.servers import fresh_postgres_database
+from tests.support.tokens import TokenFactory
 
 UNITS = 10
 CUSTOMERS = 50

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from mercato.orders.lifecycle import components_of
-from tests.service.test_orders_harness import CART, ORDERS, Shop, open_shop
-from tests.support import TokenFactory
+from tests.support.orders import CART, ORDERS, Shop, open_shop
+from tests.support.tokens import TokenFactory
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from mercato.contracts.quantities import MAX_STOCK
-from tests.service.test_orders_harness import CART, ORDERS, Shop, open_shop
-from tests.support import TokenFactory
+from tests.support.orders import CART, ORDERS, Shop, open_shop
+from tests.support.tokens import TokenFactory
 
 
 @pytest.fixture

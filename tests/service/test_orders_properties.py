@@ -49,7 +49,7 @@ from hypothesis.stateful import (
 )
 from hypothesis.stateful import run_state_machine_as_test as run_machine
 
-from tests.service.test_orders_harness import (
+from tests.support.orders import (
     ADDRESS,
     CARD_DECLINED,
     CARD_OK,
@@ -58,7 +58,7 @@ from tests.service.test_orders_harness import (
     Shop,
     open_shop,
 )
-from tests.support import TokenFactory
+from tests.support.tokens import TokenFactory
 
 T = TypeVar("T")
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from mercato.chassis.circuit import CircuitState
 from mercato.orders.settings import load_settings
-from tests.service.test_orders_harness import open_shop, served
-from tests.support import TokenFactory
+from tests.support.orders import open_shop, served
+from tests.support.tokens import TokenFactory
 
 RESERVE = ("POST", "/api/catalog/reservations")
 

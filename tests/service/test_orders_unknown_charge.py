@@ -18,9 +18,9 @@ from typing import Any
 from mercato.chassis.database import Database
 from mercato.orders.lifecycle import components_of
 from mercato.payments.provider import PaymentProvider
-from tests.service.test_orders_harness import ORDERS, Shop, open_shop
-from tests.service.test_payments_support import TIMEOUT_CARD, LateCapture
-from tests.support import TokenFactory
+from tests.support.orders import ORDERS, Shop, open_shop
+from tests.support.payments import TIMEOUT_CARD, LateCapture
+from tests.support.tokens import TokenFactory
 
 PAYMENTS = {"provider_timeout_seconds": 0.5, "charge_lease_seconds": 2.0}
 SETTLE = 20.0

@@ -16,7 +16,7 @@ from mercato.contracts.events import PaymentFailed, PaymentSucceeded
 from mercato.payments.models import Payment
 from mercato.payments.routes import REPLAYED
 from mercato.payments.simulated import SimulatedCharge
-from tests.service.test_payments_support import (
+from tests.support.payments import (
     API,
     DECLINED_CARD,
     NO_FUNDS_CARD,
@@ -27,7 +27,7 @@ from tests.service.test_payments_support import (
     started,
     usd,
 )
-from tests.support import TokenFactory
+from tests.support.tokens import TokenFactory
 
 
 @pytest.fixture
@@ -71,6 +71,7 @@ async def test_each_test_card_has_its_outcome_and_event(
     [event] = await shop.outbox()
     assert event["type"] == f"payment.{status}" and event["subject"] == payment["id"]
     assert event["source"] == "payments" and event["version"] == 1
+    data: PaymentSucceeded | PaymentFailed
     if status == "succeeded":
         data = PaymentSucceeded.model_validate(event["data"])
         assert data.method_id == method_id

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from tests.service.test_payments_support import (
+from tests.support.payments import (
     API,
     NEXT_YEAR,
     OK_CARD,
@@ -20,7 +20,7 @@ from tests.service.test_payments_support import (
     card,
     started,
 )
-from tests.support import TokenFactory
+from tests.support.tokens import TokenFactory
 
 METHODS = f"{API}/methods"
 

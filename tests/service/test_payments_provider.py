@@ -12,8 +12,8 @@ from mercato.chassis.migrations import upgrade
 from mercato.payments.app import SPEC
 from mercato.payments.provider import Amount, Card, ProviderError, RefundResult
 from mercato.payments.simulated import SimulatedProvider
-from tests.service.test_payments_support import API, GatedProvider, started, usd
-from tests.support import TokenFactory
+from tests.support.payments import API, GatedProvider, started, usd
+from tests.support.tokens import TokenFactory
 
 
 @pytest.fixture

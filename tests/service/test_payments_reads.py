@@ -12,8 +12,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
 from mercato.payments.models import PaymentsBase
-from tests.service.test_payments_support import API, Shop, started
-from tests.support import TokenFactory
+from tests.support.payments import API, Shop, started
+from tests.support.tokens import TokenFactory
 
 
 @pytest.fixture

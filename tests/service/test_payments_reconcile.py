@@ -25,7 +25,7 @@ from mercato.payments.provider import (
 from mercato.payments.reconciler import Reconciler
 from mercato.payments.routes import PROVIDER, REPLAYED
 from mercato.payments.simulated import SimulatedRefund
-from tests.service.test_payments_support import (
+from tests.support.payments import (
     API,
     OK_CARD,
     TIMEOUT_CARD,
@@ -33,7 +33,7 @@ from tests.service.test_payments_support import (
     Shop,
     started,
 )
-from tests.support import TokenFactory
+from tests.support.tokens import TokenFactory
 
 DEADLINE = 0.5  # the provider's deadline in these tests
 LEASE = 2.0  # how old an unknown charge's attempt must be before it is looked up
@@ -98,12 +98,13 @@ async def test_a_provider_timeout_is_unknown_until_the_provider_is_asked(
 async def test_a_charge_captured_but_answered_late_is_found_succeeded(
     tmp_path: Path, tokens: TokenFactory
 ) -> None:
-    settings: dict[str, object] = {
-        "provider_timeout_seconds": DEADLINE,
-        "charge_lease_seconds": LEASE,
-        "reconcile_interval_seconds": 3600.0,
-    }
-    async with started(tmp_path, tokens, **settings) as shop:
+    async with started(
+        tmp_path,
+        tokens,
+        provider_timeout_seconds=DEADLINE,
+        charge_lease_seconds=LEASE,
+        reconcile_interval_seconds=3600.0,
+    ) as shop:
         runtime = shop.app.state.runtime
         provider = LateCapture(runtime.database)
         use(shop, provider)

@@ -10,8 +10,8 @@ import pytest
 
 from mercato.contracts.events import PaymentRefunded
 from mercato.payments.routes import REPLAYED
-from tests.service.test_payments_support import API, DECLINED_CARD, Shop, started, usd
-from tests.support import TokenFactory
+from tests.support.payments import API, DECLINED_CARD, Shop, started, usd
+from tests.support.tokens import TokenFactory
 
 
 @pytest.fixture

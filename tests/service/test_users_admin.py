@@ -11,7 +11,8 @@ import pytest
 
 from mercato.users.app import create_app
 from mercato.users.settings import load_settings
-from tests.support import TokenFactory, running
+from tests.support.apps import running
+from tests.support.tokens import TokenFactory
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from mercato.users.handlers import on_user_registered
 from mercato.users.models import EVENTS, Profile
 from mercato.users.schemas import ProfilePatch
 from mercato.users.settings import load_settings
-from tests.support import TokenFactory
+from tests.support.tokens import TokenFactory
 
 ME = "/api/users/me"
 

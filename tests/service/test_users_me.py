@@ -13,7 +13,8 @@ import pytest
 
 from mercato.users.app import create_app
 from mercato.users.settings import load_settings
-from tests.support import TokenFactory, running
+from tests.support.apps import running
+from tests.support.tokens import TokenFactory
 
 ME = "/api/users/me"
 ADDRESS: dict[str, Any] = {
@@ -220,13 +221,15 @@ async def test_head_runs_the_get_route_and_is_counted_as_head(
     assert int(head.headers["content-length"]) == len(got.content)
 
     def count(method: str) -> float:
-        return sum(
-            sample.value
-            for metric in app.state.metrics.registry.collect()
-            for sample in metric.samples
-            if sample.name == "http_requests_total"
-            and sample.labels["route"] == ME
-            and sample.labels["method"] == method
+        return float(
+            sum(
+                sample.value
+                for metric in app.state.metrics.registry.collect()
+                for sample in metric.samples
+                if sample.name == "http_requests_total"
+                and sample.labels["route"] == ME
+                and sample.labels["method"] == method
+            )
         )
 
     assert (count("HEAD"), count("GET")) == (1, 1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mercato.chassis.balancing import Pool, parse_base_urls
-from tests.support import ManualClock
+from tests.support.clock import ManualClock
 
 
 def _picks(pool: Pool, count: int) -> list[str]:

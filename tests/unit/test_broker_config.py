@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -20,7 +21,7 @@ from mercato.chassis.bus_names import OPERATOR
 from mercato.launcher.broker_config import nats_variable, production_nats_authorization
 from mercato.launcher.cli import main
 from mercato.launcher.topology import bus_roles
-from tests.unit.test_deploy_manifests import (
+from tests.support.deploy import (
     DEPLOY,
     K8S,
     compose_services,
@@ -34,7 +35,7 @@ COMPONENT = K8S / "components" / "nats"
 USERS = [r.name for r in bus_roles()] + [OPERATOR]
 
 
-def component(kind: str) -> dict[str, object]:
+def component(kind: str) -> dict[str, Any]:
     (found,) = [d for d in documents(COMPONENT / f"{kind.lower()}.yaml") if d["kind"] == kind]
     return found
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import orjson
 
-from tests.support import closed_port
+from tests.support.servers import closed_port
 
 
 def _wait_until_served(port: int, process: subprocess.Popen[bytes], timeout: float) -> None:

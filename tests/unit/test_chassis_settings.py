@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 
 import pytest
+from sqlalchemy.pool import QueuePool
 
 from mercato.chassis.config import (
     MAX_DURATION_SECONDS,
@@ -101,13 +102,20 @@ def test_a_bad_ack_wait_is_a_one_line_error_naming_the_variable(value: str) -> N
     assert "\n" not in str(caught.value)
 
 
+def pool_size(runtime: Runtime) -> int:
+    """The size of the runtime's connection pool (a queue pool, as on PostgreSQL)."""
+    pool = runtime.database.engine.pool
+    assert isinstance(pool, QueuePool), pool
+    return pool.size()
+
+
 def test_the_runtime_sizes_its_postgresql_pool_from_the_settings() -> None:
     spec = ServiceSpec(name="users", title="Users", uses_bus=False)
     url = "postgresql+asyncpg://postgres@127.0.0.1:5432/none"
     default = Runtime(spec, _load(MERCATO_DATABASE_URL=url))
-    assert default.database.engine.pool.size() == 20  # type: ignore[attr-defined]
+    assert pool_size(default) == 20
     sized = Runtime(spec, _load(MERCATO_DATABASE_URL=url, MERCATO_DATABASE_POOL_SIZE="32"))
-    assert sized.database.engine.pool.size() == 32  # type: ignore[attr-defined]
+    assert pool_size(sized) == 32
     with pytest.raises(SettingsError) as caught:
         _load(MERCATO_DATABASE_POOL_SIZE="0")
     assert str(caught.value).startswith("MERCATO_DATABASE_POOL_SIZE: ")

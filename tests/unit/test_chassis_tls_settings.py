@@ -14,7 +14,7 @@ import pytest
 
 from mercato.chassis.config import ServiceSettings, SettingsError, load_settings
 from mercato.gateway.settings import GatewaySettings
-from tests.security.tls_support import Pki, make_pki
+from tests.support.tls import Pki, make_pki
 
 
 @pytest.fixture(scope="module")

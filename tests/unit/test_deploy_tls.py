@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from mercato.launcher.certificates import TlsFiles
-from tests.unit.test_deploy_manifests import (
+from tests.support.deploy import (
     DEPLOY,
     SERVICE_NAMES,
     compose_services,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -108,12 +108,12 @@ async def test_commit_rings_the_doorbell_and_rows_keep_their_order(
 async def test_migration_helpers_create_what_event_tables_declares(tmp_path: Path) -> None:
     db = Database("sqlite+aiosqlite:///" + str(tmp_path / "migrated.db"))
 
-    def migrate(conn: Connection) -> dict[str, Any]:
+    def migrate(conn: Connection) -> dict[str, Sequence[str | None]]:
         op = Operations(MigrationContext.configure(conn))
         create_event_tables(op)
         create_event_tables(op, prefix="users_")
         found = inspect(conn)
-        shape = {
+        shape: dict[str, Sequence[str | None]] = {
             name: sorted(c["name"] for c in found.get_columns(name))
             for name in found.get_table_names()
         }

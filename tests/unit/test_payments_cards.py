@@ -174,6 +174,10 @@ class SlowProvider:
         await asyncio.sleep(self.delay)
         return RefundResult(refund_id="re")
 
+    async def lookup(self, idempotency_key: str) -> ChargeResult | None:
+        await asyncio.sleep(self.delay)
+        return None
+
 
 async def test_provider_client_enforces_its_deadline() -> None:
     amount = Amount(amount=100, currency="USD")

@@ -1,7 +1,7 @@
 """Fixtures of the catalog's inventory tests: the app in-process and two callers.
 
 The catalog runs on SQLite in `tmp_path` without a broker, so its events stay in
-the outbox table (see `support.outbox`).
+the outbox table (see `tests.support.catalog_inventory.outbox`).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from fastapi import FastAPI
 
 from mercato.catalog.app import create_app
 from mercato.catalog.settings import load_settings
-from tests.service.catalog_inventory.support import Headers, service_headers
-from tests.support import TokenFactory
+from tests.support.catalog_inventory import Headers, service_headers
+from tests.support.tokens import TokenFactory
 
 
 @pytest.fixture

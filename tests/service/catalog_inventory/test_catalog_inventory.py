@@ -17,7 +17,8 @@ from fastapi import FastAPI
 from mercato.catalog.app import create_app
 from mercato.catalog.settings import load_settings
 from mercato.contracts.events import validate
-from tests.service.catalog_inventory.support import (
+from tests.support.apps import running
+from tests.support.catalog_inventory import (
     API,
     RESERVATIONS,
     Headers,
@@ -27,7 +28,7 @@ from tests.service.catalog_inventory.support import (
     order,
     outbox,
 )
-from tests.support import TokenFactory, running
+from tests.support.tokens import TokenFactory
 
 
 async def test_reserve_then_commit(

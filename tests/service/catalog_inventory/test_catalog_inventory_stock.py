@@ -13,10 +13,12 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from mercato.catalog.app import create_app
+from mercato.catalog.models import MIGRATIONS
 from mercato.catalog.settings import load_settings
 from mercato.chassis.database import Database
 from mercato.contracts.events import validate
-from tests.service.catalog_inventory.support import (
+from tests.support.apps import running
+from tests.support.catalog_inventory import (
     API,
     RESERVATIONS,
     Headers,
@@ -24,9 +26,9 @@ from tests.service.catalog_inventory.support import (
     make_product,
     order,
     outbox,
-    to_first_revision,
 )
-from tests.support import TokenFactory, running
+from tests.support.migrations import to_first_revision
+from tests.support.tokens import TokenFactory
 
 
 async def test_restock_and_correct(
@@ -166,7 +168,7 @@ async def test_the_migration_keeps_stock_as_on_hand(tmp_path: Path, tokens: Toke
     settings = load_settings(data_dir=tmp_path, broker_url="")
     db = Database(settings.sqlalchemy_url)
     async with db.engine.begin() as connection:
-        await connection.run_sync(to_first_revision)
+        await connection.run_sync(to_first_revision("catalog", MIGRATIONS))  # before inventory
         await connection.execute(
             text(
                 "INSERT INTO products (id, sku, title, description, price_amount, currency, "

@@ -4,7 +4,7 @@
 on demand: answer 503 a number of times, hang past the client's timeout, or mint
 service tokens. `second` is another instance of the same service (`other` is its
 upstream) and `pool` holds both; `breaking_client` trips its circuit after three
-failures, on a `FakeClock`.
+failures, on a `ManualClock`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from aiohttp.test_utils import TestServer
 
 from mercato.chassis.balancing import Pool
 from mercato.chassis.http import ServiceClient
-from tests.unit.http_client.support import FakeClock, Upstream, origin
+from tests.support.clock import ManualClock
+from tests.support.http_client import Upstream, origin
 
 
 @pytest.fixture
@@ -42,12 +43,12 @@ async def client() -> AsyncIterator[ServiceClient]:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> ManualClock:
+    return ManualClock()
 
 
 @pytest.fixture
-async def breaking_client(clock: FakeClock) -> AsyncIterator[ServiceClient]:
+async def breaking_client(clock: ManualClock) -> AsyncIterator[ServiceClient]:
     async with ServiceClient(
         retries=0, failure_threshold=3, reset_timeout=5.0, breaker_clock=clock
     ) as c:

@@ -10,8 +10,9 @@ from mercato.chassis.http import (
     ServiceClient,
     ServiceUnavailableError,
 )
-from tests.support import closed_port
-from tests.unit.http_client.support import FakeClock, Upstream, url
+from tests.support.clock import ManualClock
+from tests.support.http_client import Upstream, url
+from tests.support.servers import closed_port
 
 
 async def fail_three_times(client: ServiceClient, server: TestServer) -> None:
@@ -44,7 +45,7 @@ async def test_circuit_opens_after_threshold_and_fails_fast(
 
 
 async def test_half_open_trial_success_closes_the_circuit(
-    breaking_client: ServiceClient, server: TestServer, upstream: Upstream, clock: FakeClock
+    breaking_client: ServiceClient, server: TestServer, upstream: Upstream, clock: ManualClock
 ) -> None:
     upstream.failures_left = 3
     await fail_three_times(breaking_client, server)
@@ -59,7 +60,7 @@ async def test_half_open_trial_success_closes_the_circuit(
 
 
 async def test_half_open_trial_failure_reopens_the_circuit(
-    breaking_client: ServiceClient, server: TestServer, upstream: Upstream, clock: FakeClock
+    breaking_client: ServiceClient, server: TestServer, upstream: Upstream, clock: ManualClock
 ) -> None:
     upstream.failures_left = 100
     await fail_three_times(breaking_client, server)

@@ -12,8 +12,9 @@ from mercato.chassis.http import (
     ServiceTimeoutError,
     ServiceUnavailableError,
 )
-from tests.support import closed_port
-from tests.unit.http_client.support import FakeClock, Upstream, origin
+from tests.support.clock import ManualClock
+from tests.support.http_client import Upstream, origin
+from tests.support.servers import closed_port
 
 
 async def test_a_pool_balances_calls_round_robin(
@@ -103,7 +104,7 @@ async def test_a_dead_instance_opens_only_its_own_circuit_and_costs_no_failed_ca
 
 
 async def test_when_every_instance_circuit_is_open_calls_fail_fast(
-    breaking_client: ServiceClient, clock: FakeClock
+    breaking_client: ServiceClient, clock: ManualClock
 ) -> None:
     dead = [f"http://127.0.0.1:{closed_port()}", f"http://127.0.0.1:{closed_port()}"]
     pool = Pool("catalog", dead, down_seconds=0)

@@ -12,8 +12,8 @@ from mercato.chassis.http import (
     ServiceTimeoutError,
     ServiceUnavailableError,
 )
-from tests.support import closed_port
-from tests.unit.http_client.support import Upstream, url
+from tests.support.http_client import Upstream, url
+from tests.support.servers import closed_port
 
 
 async def test_get_is_retried_after_two_503s(

@@ -16,7 +16,8 @@ from mercato.chassis.http import (
     ServiceUnavailableError,
 )
 from mercato.chassis.service_tokens import ServiceTokenProvider
-from tests.unit.http_client.support import FakeClock, Upstream, url
+from tests.support.clock import ManualClock
+from tests.support.http_client import Upstream, url
 
 
 async def test_request_id_and_traceparent_are_propagated(
@@ -65,7 +66,7 @@ async def test_service_token_for_the_target_is_sent(server: TestServer) -> None:
 
 
 def make_provider(
-    client: ServiceClient, server: BaseTestServer, clock: FakeClock | None = None
+    client: ServiceClient, server: BaseTestServer, clock: ManualClock | None = None
 ) -> ServiceTokenProvider:
     return ServiceTokenProvider(
         client,
@@ -105,7 +106,7 @@ async def test_a_burst_makes_one_token_call(
 
 
 async def test_token_is_refreshed_before_it_expires(
-    client: ServiceClient, server: TestServer, upstream: Upstream, clock: FakeClock
+    client: ServiceClient, server: TestServer, upstream: Upstream, clock: ManualClock
 ) -> None:
     upstream.token_expires_in = 300
     provider = make_provider(client, server, clock)

@@ -1,4 +1,4 @@
-"""Helpers shared by the payments service tests (this module holds no tests itself).
+"""Helpers of the payments service tests (and of orders' tests of a charge left unknown).
 
 `started` runs the payments app on SQLite in a test's directory, without a broker
 (events stay in the outbox) and with a 1 s provider deadline. `Shop` holds the
@@ -10,6 +10,7 @@ the simulated provider answering too late what it did (charged, refunded).
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -36,7 +37,8 @@ from mercato.payments.provider import (
 )
 from mercato.payments.settings import load_settings
 from mercato.payments.simulated import SimulatedProvider
-from tests.support import TokenFactory, running
+from tests.support.apps import running
+from tests.support.tokens import TokenFactory
 
 API = "/api/payments"
 OK_CARD = "4242 4242 4242 4242"
@@ -140,7 +142,10 @@ async def started(
     database write must fit in it on a loaded machine. `overrides` are more settings.
     """
     settings = load_settings(
-        data_dir=tmp_path, broker_url="", **{"provider_timeout_seconds": 1.0, **overrides}
+        environ=os.environ,  # the default, named so that mypy knows no override is it
+        data_dir=tmp_path,
+        broker_url="",
+        **{"provider_timeout_seconds": 1.0, **overrides},
     )
     app = create_app(settings, provider=provider)
     service = tokens.headers("service:orders", ["service"], typ="service", aud="payments")

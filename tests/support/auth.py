@@ -1,4 +1,4 @@
-"""Helpers shared by the auth service tests (this module holds no tests itself).
+"""Helpers of the auth service tests, on SQLite and on PostgreSQL.
 
 `auth_app` builds the auth app on a SQLite file in a test's directory with cheap
 argon2 parameters and a pool of pre-generated RSA keys (generating one costs up

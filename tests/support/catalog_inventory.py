@@ -1,4 +1,4 @@
-"""Helpers of the catalog's inventory tests (this module holds no tests itself).
+"""Helpers of the catalog's inventory tests, on SQLite and on PostgreSQL.
 
 The catalog runs in-process without a broker, so every event stays in the outbox
 table, where `outbox` reads it. Products are made through the admin API; stock
@@ -13,14 +13,11 @@ from typing import Any
 
 import httpx
 import orjson
-from alembic import command
-from alembic.config import Config
 from fastapi import FastAPI
 from sqlalchemy import select, update
-from sqlalchemy.engine import Connection
 
-from mercato.catalog.models import EVENTS, MIGRATIONS, Reservation
-from tests.support import TokenFactory
+from mercato.catalog.models import EVENTS, Reservation
+from tests.support.tokens import TokenFactory
 
 API = "/api/catalog"
 RESERVATIONS = f"{API}/reservations"
@@ -84,12 +81,3 @@ async def backdate(app: FastAPI, order_id: str, seconds: float = 60) -> None:
             update(Reservation).where(Reservation.order_id == order_id).values(expires_at=past)
         )
         await session.commit()
-
-
-def to_first_revision(connection: Connection) -> None:
-    """Migrate the catalog's database only to its first revision (before inventory)."""
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.attributes["connection"] = connection
-    config.attributes["version_table"] = "alembic_version_catalog"
-    command.upgrade(config, "0001")

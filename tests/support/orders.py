@@ -3,14 +3,14 @@
 The catalog and payments apps run under uvicorn on free 127.0.0.1 ports (SQLite in
 tmp_path unless a test gives another database, no broker); the orders app runs
 in-process and calls them over HTTP with service tokens minted by the test key. The
-catalog may run as several instances on one database, as replicas do. Not a test
-module itself: the orders tests import `open_shop` from here.
+catalog may run as several instances on one database, as replicas do.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -36,7 +36,8 @@ from mercato.orders.states import ACTIVE, Status
 from mercato.payments.app import create_app as create_payments
 from mercato.payments.provider import PaymentProvider
 from mercato.payments.settings import load_settings as payments_settings
-from tests.support import TokenFactory, running
+from tests.support.apps import running
+from tests.support.tokens import TokenFactory
 
 CART = "/api/orders/cart"
 ORDERS = "/api/orders"
@@ -296,8 +297,11 @@ async def open_shop(
         "charge_lease_seconds": 2.0,
         **(payments or {}),
     }
+    # `environ=os.environ` is the default, named so that mypy knows no override is it.
     payments_app = create_payments(
-        payments_settings(data_dir=tmp_path / "payments", broker_url="", **payments_overrides)
+        payments_settings(
+            environ=os.environ, data_dir=tmp_path / "payments", broker_url="", **payments_overrides
+        )
     )
     if payments_provider is not None:
         payments_app.state.runtime.state["provider"] = payments_provider(
@@ -321,7 +325,7 @@ async def open_shop(
         "lease_seconds": 5.0,
         **orders,
     }
-    orders_app = create_orders(orders_settings(**settings))
+    orders_app = create_orders(orders_settings(environ=os.environ, **settings))
 
     async def mint(audience: str) -> str:
         return tokens.token("service:orders", ["service"], typ="service", aud=audience)

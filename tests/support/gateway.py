@@ -5,8 +5,6 @@ instance: it echoes what it received (method, path, query, headers, body) and ca
 be told to answer slowly, with another status, or to report itself not ready.
 `gateway()` runs the gateway app in-process (its lifespan included, no broker)
 with the test signing key, behind an httpx client whose peer address is chosen.
-
-This module holds no tests; it is named like one only to sit with them.
 """
 
 from __future__ import annotations
@@ -23,7 +21,7 @@ from starlette.applications import Starlette
 
 from mercato.gateway.app import create_app
 from mercato.gateway.settings import load_settings
-from tests.support import TokenFactory
+from tests.support.tokens import TokenFactory
 
 CLIENT_IP = "203.0.113.7"
 

@@ -30,12 +30,12 @@ from mercato.launcher import nats as embedded
 from mercato.launcher.credentials import broker_users
 from mercato.launcher.topology import Layout
 from mercato.launcher.topology import broker_users as broker_user_names
+from tests.support.servers import closed_port
 
 __all__ = [
     "Attacker",
     "SecuredNats",
     "connect_as",
-    "free_port",
     "running_server",
     "start_secured_nats",
 ]
@@ -61,18 +61,10 @@ class SecuredNats:
         return self.layout.broker_url_for(user)
 
 
-def free_port() -> int:
-    """A local port nothing listens on."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 def _free_base_port() -> int:
     """A base port P whose broker port (P + 242) is free."""
     for _ in range(100):
-        port = free_port()
+        port = closed_port()
         if port - 242 > 1000 and port < 65000:
             return port - 242
     raise RuntimeError("no free port for the test's nats-server")

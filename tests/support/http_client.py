@@ -1,4 +1,4 @@
-"""Helpers of the inter-service client tests: a misbehaving upstream and a clock."""
+"""Helpers of the inter-service client tests: a misbehaving upstream and its addresses."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections import Counter
 from aiohttp import web
 from aiohttp.test_utils import BaseTestServer
 
-__all__ = ["FakeClock", "Upstream", "origin", "url"]
+__all__ = ["Upstream", "origin", "url"]
 
 
 class Upstream:
@@ -77,16 +77,6 @@ class Upstream:
                 "expires_in": self.token_expires_in,
             }
         )
-
-
-class FakeClock:
-    """A clock for the breakers that only moves when told to."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def url(server: BaseTestServer, path: str) -> str:

@@ -1,7 +1,4 @@
-"""Shared pieces of the logs service tests: events and their delivery to the handler.
-
-This module holds no tests; it is named like one only to sit with them.
-"""
+"""Shared pieces of the logs service tests: events and their delivery to the handler."""
 
 from __future__ import annotations
 

@@ -1,0 +1,32 @@
+"""The helpers of the tests: every module here holds code that tests import, and no test.
+
+Layout of `tests/`: a level is a folder (`unit`, `service`, `integration`, `contract`,
+`security`, `e2e`); in it, `test_*.py` modules hold tests and `conftest.py` holds
+fixtures. A helper a test module imports lives here, in a module named after what it
+is or what it helps test, never `test_*` (pytest would collect it, and a reader would
+look for tests in it). A test module imports helpers from here, never from another
+test module. Import the module that defines a name (`from tests.support.tokens import
+TokenFactory`): this package re-exports nothing.
+
+What every level uses:
+    tokens      `TokenFactory`, access tokens signed with a key the tests hold
+    apps        `running`, a service's app in-process with an httpx client on it
+    clock       `ManualClock`, a clock that moves when the test moves it
+    servers     the real servers (PostgreSQL, RabbitMQ) or a skip, and free local ports
+    migrations  a database at a service's first revision, schema against models
+
+One module per subject under test:
+    auth, catalog_inventory, gateway, logs, orders, payments
+                the service's app on SQLite in `tmp_path` and the usual calls;
+                `orders` serves catalog and payments for real next to it
+    http_client the misbehaving upstream of the inter-service client tests
+    deploy      the files in `deploy/`, read as data
+    secured_nats, loopback_clients, tls, wire
+                the security level's tools: a nats-server configured as `mercato up`
+                configures it, clients from chosen loopback addresses, certificates,
+                raw HTTP/1.1 over sockets
+
+One exception: the harness of the running system (`tests/e2e/system.py`, `client.py`,
+`brokers.py`, `invariants.py`) stays in the e2e package it drives `mercato up` for;
+the security level borrows it from there.
+"""
