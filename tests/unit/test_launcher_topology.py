@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
 from pathlib import Path
 
 from mercato.launcher.topology import SERVICES, Layout, service, stages
@@ -164,3 +166,19 @@ def test_what_a_service_consumes_is_what_its_handlers_take() -> None:
     """The broker permissions come from `consumes`: it must match the service's code."""
     for svc in SERVICES:
         assert sorted(svc.consumes) == sorted(svc.wiring().spec.handlers), svc.name
+
+
+def test_wiring_a_service_imports_that_service_alone() -> None:
+    """A process imports only the service it runs: the launcher wires by name, on demand."""
+    script = (
+        "import sys\n"
+        "from mercato.launcher.topology import service\n"
+        "wiring = service('orders').wiring()\n"
+        "print(wiring.spec.name, *sorted({m.split('.')[1] for m in sys.modules"
+        " if m.startswith('mercato.')}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+
+    assert done.stdout.split() == ["orders", "chassis", "contracts", "launcher", "orders"]

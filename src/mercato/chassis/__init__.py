@@ -17,6 +17,7 @@ One concept per module:
     migrations   Alembic migrations per service, applied at start
     security     local JWT verification from auth's JWKS, revocations, route guards
     http         the inter-service client (pooling, timeouts, retries, circuit breakers)
+    retries      its retry policy: one attempt, and whether, where and when the next goes
     tls          checks of the certificate files, and the context of outgoing HTTPS calls
     circuit      the circuit breaker
     service_tokens  client-credentials tokens for service-to-service calls

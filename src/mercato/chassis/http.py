@@ -13,7 +13,8 @@
 - retries with full-jitter exponential backoff, for idempotent calls only (GET,
   HEAD, OPTIONS, PUT, DELETE, a call carrying an `Idempotency-Key`, or one the caller
   marks `idempotent=True`), on connection errors, timeouts and 502/503/504 answers;
-  a POST or PATCH without a key is sent exactly once;
+  a POST or PATCH without a key is sent exactly once (the policy, and one attempt,
+  are `mercato.chassis.retries`);
 - a circuit breaker per target service: connection errors, timeouts and 5xx answers
   are failures, any other answer a success; an open circuit fails at once;
 - several instances of a target: given a `Pool` (`mercato.chassis.balancing`), a
@@ -60,6 +61,14 @@ from multidict import CIMultiDict
 from mercato.chassis import context
 from mercato.chassis.balancing import Instance, Pool
 from mercato.chassis.circuit import CircuitBreaker, CircuitOpenError, CircuitState
+from mercato.chassis.retries import (
+    IDEMPOTENT_METHODS,
+    RETRYABLE_STATUSES,
+    AttemptFailed,
+    Params,
+    Retries,
+    attempt,
+)
 from mercato.chassis.service_responses import (
     ServiceResponse,
     ServiceResponseError,
@@ -80,33 +89,9 @@ __all__ = [
 
 log = logging.getLogger("mercato.http")
 
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
-RETRYABLE_STATUSES = frozenset({502, 503, 504})
 IDEMPOTENCY_KEY = "Idempotency-Key"
 
 TokenProvider = Callable[[str], Awaitable[str]]
-Params = Mapping[str, str | int | float] | None
-
-
-class _Retryable(Exception):
-    """One attempt failed in a way that may be retried (internal).
-
-    `sent` is False when no connection could be opened, so the target never saw it.
-    """
-
-    def __init__(
-        self,
-        reason: str,
-        *,
-        timed_out: bool,
-        response: ServiceResponse | None,
-        sent: bool = True,
-    ) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.timed_out = timed_out
-        self.response = response
-        self.sent = sent
 
 
 class ServiceClient:
@@ -264,14 +249,76 @@ class ServiceClient:
         if attempt_timeout is not None and attempt_timeout <= 0:
             raise ValueError("attempt_timeout must be positive")
         per_attempt = attempt_timeout or self.attempt_timeout
-        breakers = (
-            [self.breaker(target)]
-            if pool is None
-            else [self.breaker(target, i.url) for i in pool.instances]
-        )
+        breakers = self._breakers_of(target, pool)
         if all(b.state is CircuitState.OPEN for b in breakers):
             raise self._circuit_open(target, breakers)
+        sent, data = await self._outgoing(
+            target, json=json, headers=headers, idempotency_key=idempotency_key, auth=auth
+        )
+        if idempotent is None:
+            idempotent = method in IDEMPOTENT_METHODS or IDEMPOTENCY_KEY in sent
+        retries = Retries(
+            attempts=1 + (self.retries if idempotent else 0),
+            deadline=deadline,
+            pool=pool,
+            backoff=self._backoff,
+        )
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ServiceTimeoutError(target, budget)
+            chosen = self._choose(target, pool, retries.tried)
+            if chosen is None:
+                raise self._circuit_open(target, breakers)
+            instance, breaker = chosen
+            bound = min(remaining, per_attempt or remaining)
+            try:
+                response = await attempt(
+                    session,
+                    breaker,
+                    method,
+                    url if instance is None else instance.url + url,
+                    target=target,
+                    data=data,
+                    headers=sent,
+                    params=params,
+                    timeout=aiohttp.ClientTimeout(total=bound, sock_connect=self.connect_timeout),
+                )
+            except AttemptFailed as failure:
+                delay = retries.after(instance, failure)
+                if delay is None:
+                    raise failure.error(target, budget) from failure.__cause__
+                log.debug(
+                    "retrying %s %s (%s) in %.3fs: attempt %d of %d",
+                    method,
+                    url,
+                    failure.reason,
+                    delay,
+                    retries.failures + 1,
+                    retries.attempts,
+                )
+                await asyncio.sleep(delay)
+            else:
+                if pool is not None and instance is not None:
+                    pool.mark_up(instance)
+                return response
 
+    def _breakers_of(self, target: str, pool: Pool | None) -> list[CircuitBreaker]:
+        """The breakers a call to `target` may go through: the target's, or its instances'."""
+        if pool is None:
+            return [self.breaker(target)]
+        return [self.breaker(target, i.url) for i in pool.instances]
+
+    async def _outgoing(
+        self,
+        target: str,
+        *,
+        json: Any,
+        headers: Mapping[str, str] | None,
+        idempotency_key: str | None,
+        auth: bool,
+    ) -> tuple[CIMultiDict[str], bytes | None]:
+        """A call's headers and body: the request's context, the caller's, a token, JSON."""
         sent = CIMultiDict(context.outgoing_headers())
         if headers:
             sent.update(headers)
@@ -283,69 +330,7 @@ class ServiceClient:
         if json is not None:
             data = orjson.dumps(json)
             sent.setdefault("Content-Type", "application/json")
-        if idempotent is None:
-            idempotent = method in IDEMPOTENT_METHODS or IDEMPOTENCY_KEY in sent
-        attempts = 1 + (self.retries if idempotent else 0)
-
-        attempt = 0
-        tried: list[Instance] = []  # this call's failed instances, while some are left
-        first_round = True  # no instance has been tried twice yet
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise ServiceTimeoutError(target, budget)
-            chosen = self._choose(target, pool, tried)
-            if chosen is None:
-                raise self._circuit_open(target, breakers)
-            instance, breaker = chosen
-            try:
-                response = await self._attempt(
-                    session,
-                    target,
-                    breaker,
-                    method,
-                    url if instance is None else instance.url + url,
-                    data=data,
-                    headers=sent,
-                    params=params,
-                    remaining=remaining,
-                    attempt_timeout=per_attempt,
-                )
-            except _Retryable as failure:
-                fresh = False  # whether an instance not tried yet takes the retry
-                if pool is not None and instance is not None:
-                    if failure.response is None:
-                        pool.mark_down(instance)  # refused, broken or too slow: skip it a while
-                    tried.append(instance)
-                    fresh = len(tried) < len(pool.instances)
-                    if not fresh:
-                        tried.clear()  # every instance failed once: go round them again
-                        first_round = False
-                    elif not failure.sent and first_round:
-                        attempts += 1  # nothing reached the instance: another one is free
-                # Failing over to another instance needs no pause; trying again does.
-                delay = 0.0 if fresh else self._backoff(attempt)
-                attempt += 1
-                if attempt >= attempts or time.monotonic() + delay >= deadline:
-                    if failure.timed_out:
-                        raise ServiceTimeoutError(target, budget) from failure.__cause__
-                    raise ServiceUnavailableError(
-                        target, failure.reason, response=failure.response
-                    ) from failure.__cause__
-                log.debug(
-                    "retrying %s %s (%s) in %.3fs: attempt %d of %d",
-                    method,
-                    url,
-                    failure.reason,
-                    delay,
-                    attempt + 1,
-                    attempts,
-                )
-                await asyncio.sleep(delay)
-            else:
-                if pool is not None and instance is not None:
-                    pool.mark_up(instance)
-                return response
+        return sent, data
 
     def _choose(
         self, target: str, pool: Pool | None, tried: list[Instance]
@@ -368,80 +353,6 @@ class ServiceClient:
                     return instance, breaker
                 skipped.append(instance)
         return None
-
-    async def _attempt(
-        self,
-        session: aiohttp.ClientSession,
-        target: str,
-        breaker: CircuitBreaker,
-        method: str,
-        url: str,
-        *,
-        data: bytes | None,
-        headers: CIMultiDict[str],
-        params: Params,
-        remaining: float,
-        attempt_timeout: float | None,
-    ) -> ServiceResponse:
-        """One attempt: send, read the whole answer, record the outcome in `breaker`."""
-        total = min(remaining, attempt_timeout or remaining)
-        timeout = aiohttp.ClientTimeout(total=total, sock_connect=self.connect_timeout)
-        was_open = breaker.state is not CircuitState.CLOSED
-        try:
-            async with session.request(
-                method,
-                url,
-                data=data,
-                headers=headers,
-                params=params,
-                timeout=timeout,
-                allow_redirects=False,
-            ) as raw:
-                body = await raw.read()
-                response = ServiceResponse(raw.status, raw.headers, body, target)
-        except aiohttp.ConnectionTimeoutError as exc:
-            self._failed(breaker, f"connect timeout: {exc}")
-            raise _Retryable(
-                "connection timed out", timed_out=False, response=None, sent=False
-            ) from exc
-        except TimeoutError as exc:
-            self._failed(breaker, "timeout")
-            raise _Retryable("timed out", timed_out=True, response=None) from exc
-        except aiohttp.InvalidURL:
-            raise
-        except aiohttp.ClientConnectorError as exc:
-            self._failed(breaker, f"{type(exc).__name__}: {exc}")
-            raise _Retryable(
-                "connection failed", timed_out=False, response=None, sent=False
-            ) from exc
-        except aiohttp.ClientError as exc:
-            self._failed(breaker, f"{type(exc).__name__}: {exc}")
-            raise _Retryable("connection failed", timed_out=False, response=None) from exc
-        if response.status >= 500:
-            self._failed(breaker, f"answered {response.status}")
-            if response.status in RETRYABLE_STATUSES:
-                reason = f"answered {response.status}"
-                raise _Retryable(reason, timed_out=False, response=response)
-        else:
-            breaker.record_success()
-            if was_open:
-                log.info("circuit to %s closed: the trial call succeeded", breaker.name)
-        return response
-
-    def _failed(self, breaker: CircuitBreaker, why: str) -> None:
-        """Record a failure, logging when it opens the circuit."""
-        target = breaker.name
-        before = breaker.state
-        breaker.record_failure()
-        if breaker.state is CircuitState.OPEN and before is not CircuitState.OPEN:
-            log.warning(
-                "circuit to %s opened (%s); failing fast for %.1fs",
-                target,
-                why,
-                breaker.reset_timeout,
-            )
-        else:
-            log.debug("call to %s failed: %s", target, why)
 
     def _circuit_open(self, target: str, breakers: list[CircuitBreaker]) -> ServiceUnavailableError:
         """The error for a call refused by open circuits (chained to CircuitOpenError).

@@ -7,8 +7,10 @@ It owns nothing persistent. A plain Starlette app (no FastAPI on the proxy path)
 - `forward`   instance choice, retries and deadlines
 - `upstream`  keep-alive HTTP/1.1 connections to every instance (httptools)
 - `proxy`     the raw-ASGI proxy: headers, edge authentication, rate limits
+- `relay`     an upstream's answer back to the client, minus what must not leave
 - `headers`   hop-by-hop headers, trusted proxies, security headers
-- `ratelimit` token buckets in memory or in Redis (one Lua script per check)
+- `ratelimit` token buckets in memory or in Redis (one Lua script per check), and
+              the bound on each client's costly requests under way
 - `denylist`  revoked token ids shared through Redis
 - `health`    `GET /health`, every instance's readiness aggregated
 - `app`       the wiring: `create_app(settings=None)` and `SPEC`

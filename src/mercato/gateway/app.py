@@ -19,8 +19,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -142,25 +142,54 @@ def create_app(
         configure_logging(SPEC.name, settings.log_level, settings.instance)
     runtime = Runtime(SPEC, settings)
     metrics = HttpMetrics(SPEC.name)
-    routes = RouteTable(
-        settings.pools(),
-        default_timeout=settings.request_timeout,
-        route_timeouts=settings.route_timeouts,
-        down_seconds=settings.down_seconds,
+    proxy = _proxy(settings, runtime, metrics)
+    aggregator = HealthAggregator(
+        proxy.routes.pools(),
+        proxy.forwarder,
+        timeout=settings.health_timeout,
+        cache_seconds=settings.health_cache_seconds,
     )
-    forwarder = Forwarder(
-        connect_timeout=settings.connect_timeout,
-        attempt_timeout=settings.attempt_timeout,
-        pool_limit=settings.pool_limit,
-        registry=metrics.registry,
-        ssl=settings.tls_client_context(),
+    denylist = (
+        RedisDenyList(settings.redis_url, runtime.revocations) if settings.redis_url else None
     )
-    limiter = _limiter(settings)
-    proxy = Proxy(
-        routes=routes,
-        forwarder=forwarder,
+    app = Starlette(
+        routes=[
+            Route("/health", aggregator.endpoint, methods=["GET"]),
+            Route("/health/live", health.live, methods=["GET"]),
+            Route("/health/ready", health.ready, methods=["GET"]),
+            Route("/metrics", metrics_endpoint, methods=["GET"]),
+        ],
+        middleware=_middleware(settings, runtime, metrics, proxy),
+        exception_handlers={HTTPException: _on_http_error, Exception: _on_unexpected},
+        lifespan=_lifespan(runtime, proxy, denylist),
+    )
+    app.state.runtime = runtime
+    app.state.metrics = metrics
+    app.state.proxy = proxy
+    app.state.limiter = proxy.limiter
+    app.state.health = aggregator
+    app.state.denylist = denylist
+    return app
+
+
+def _proxy(settings: GatewaySettings, runtime: Runtime, metrics: HttpMetrics) -> Proxy:
+    """The proxy with its routes, its upstream connections and its rate limiter."""
+    return Proxy(
+        routes=RouteTable(
+            settings.pools(),
+            default_timeout=settings.request_timeout,
+            route_timeouts=settings.route_timeouts,
+            down_seconds=settings.down_seconds,
+        ),
+        forwarder=Forwarder(
+            connect_timeout=settings.connect_timeout,
+            attempt_timeout=settings.attempt_timeout,
+            pool_limit=settings.pool_limit,
+            registry=metrics.registry,
+            ssl=settings.tls_client_context(),
+        ),
         verifier=runtime.verifier,
-        limiter=limiter,
+        limiter=_limiter(settings),
         addresses=runtime.addresses,
         proof=runtime.tokens,
         client_limit=(settings.client_rate, settings.client_burst),
@@ -171,40 +200,12 @@ def create_app(
         internal_routes=RoutePatterns(settings.internal_routes),
         registry=metrics.registry,
     )
-    aggregator = HealthAggregator(
-        routes.pools(),
-        forwarder,
-        timeout=settings.health_timeout,
-        cache_seconds=settings.health_cache_seconds,
-    )
-    denylist = (
-        RedisDenyList(settings.redis_url, runtime.revocations) if settings.redis_url else None
-    )
 
-    @asynccontextmanager
-    async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        await runtime.start()
-        await forwarder.start()
-        mirror: asyncio.Task[Any] | None = None
-        if denylist is not None:
-            await denylist.start()
-            if runtime.bus is not None:
-                mirror = asyncio.create_task(_mirror_revocations(runtime, denylist))
-        try:
-            yield
-        finally:
-            if mirror is not None:
-                if mirror.done() and not mirror.cancelled() and mirror.exception() is None:
-                    await mirror.result().stop()
-                mirror.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await mirror
-            if denylist is not None:
-                await denylist.stop()
-            await limiter.close()
-            await forwarder.close()
-            await runtime.stop()
 
+def _middleware(
+    settings: GatewaySettings, runtime: Runtime, metrics: HttpMetrics, proxy: Proxy
+) -> list[Middleware]:
+    """The middleware stack, outermost first (the module's docstring draws it)."""
     middleware = [Middleware(SecurityHeaders, hsts=settings.hsts)]
     if settings.cors_origins:
         middleware.append(
@@ -235,21 +236,49 @@ def create_app(
         ),
         Middleware(ProxyDispatch, proxy=proxy),
     ]
-    app = Starlette(
-        routes=[
-            Route("/health", aggregator.endpoint, methods=["GET"]),
-            Route("/health/live", health.live, methods=["GET"]),
-            Route("/health/ready", health.ready, methods=["GET"]),
-            Route("/metrics", metrics_endpoint, methods=["GET"]),
-        ],
-        middleware=middleware,
-        exception_handlers={HTTPException: _on_http_error, Exception: _on_unexpected},
-        lifespan=lifespan,
-    )
-    app.state.runtime = runtime
-    app.state.metrics = metrics
-    app.state.proxy = proxy
-    app.state.limiter = limiter
-    app.state.health = aggregator
-    app.state.denylist = denylist
-    return app
+    return middleware
+
+
+def _lifespan(
+    runtime: Runtime, proxy: Proxy, denylist: RedisDenyList | None
+) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+    """Start the runtime, the proxy's connections and the deny list; stop them in reverse."""
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await runtime.start()
+        await proxy.forwarder.start()
+        mirror = await _start_deny_list(runtime, denylist)
+        try:
+            yield
+        finally:
+            if mirror is not None:
+                await _stop_mirror(mirror)
+            if denylist is not None:
+                await denylist.stop()
+            await proxy.limiter.close()
+            await proxy.forwarder.close()
+            await runtime.stop()
+
+    return lifespan
+
+
+async def _start_deny_list(
+    runtime: Runtime, denylist: RedisDenyList | None
+) -> asyncio.Task[Any] | None:
+    """Open the shared deny list; the task mirroring the bus's revocations into it, if any."""
+    if denylist is None:
+        return None
+    await denylist.start()
+    if runtime.bus is None:
+        return None
+    return asyncio.create_task(_mirror_revocations(runtime, denylist))
+
+
+async def _stop_mirror(mirror: asyncio.Task[Any]) -> None:
+    """End the mirroring: its subscription if it got one, then the task."""
+    if mirror.done() and not mirror.cancelled() and mirror.exception() is None:
+        await mirror.result().stop()
+    mirror.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await mirror

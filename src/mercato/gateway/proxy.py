@@ -5,21 +5,21 @@
 takes every `/api/...` and `/.well-known/jwks.json` request straight to `Proxy`,
 bypassing Starlette's router; other paths (health, metrics) go on to the router.
 
-For each request `Proxy`:
+For each request `Proxy` (a method per step):
 
-1. finds the service's route (404 problem for an unknown service);
+1. finds the service's route (404 problem for an unknown service): `_route`;
 2. rewrites the headers in a single pass: hop-by-hop and forwarding headers and any
    client-sent `X-Mercato-*` identity header are dropped; `X-Forwarded-For/-Proto/-Host`,
    `x-request-id` and `traceparent` are set; an `Idempotency-Key` makes a write
-   retryable only on the routes that honour one (`keyed_routes`);
+   retryable only on the routes that honour one (`keyed_routes`): `_rewrite_headers`;
 3. verifies a bearer token if one is sent (no token: the service decides);
 4. takes a token from the client's bucket and, for a write by a user, from the
    user's bucket; over the limit is a 429 with Retry-After (checked before a bad
-   token's 401, so forged tokens are rate limited too);
+   token's 401, so forged tokens are rate limited too): steps 3 and 4 are `_admit`;
 5. forwards the original `Authorization` plus `X-Mercato-User-Id` and
    `X-Mercato-Roles` (and, to auth, its own service token in `X-Mercato-Proxy-Token`,
    which proves its `X-Forwarded-For`: `chassis.client_addresses`), reads the body
-   fully, and relays the answer.
+   fully, and relays the answer (`_forward`, then `relay.relay`).
 """
 
 from __future__ import annotations
@@ -49,9 +49,9 @@ from mercato.gateway.headers import (
     REQUEST_DROPPED,
     RESPONSE_DROPPED,
 )
-from mercato.gateway.ratelimit import Bucket, RateLimiter
-from mercato.gateway.routing import RoutePatterns, RouteTable
-from mercato.gateway.upstream import Answer
+from mercato.gateway.ratelimit import Bucket, CostlyCalls, RateLimiter
+from mercato.gateway.relay import relay
+from mercato.gateway.routing import Route, RoutePatterns, RouteTable
 
 __all__ = ["WRITE_METHODS", "CostlyCalls", "Proxy", "ProxyDispatch"]
 
@@ -60,7 +60,6 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Services that need the client's address (auth throttles logins by it): requests to
 # them carry the gateway's service token as proof of its X-Forwarded-For.
 PROOF_SERVICES = frozenset({"auth"})
-_NO_BODY_STATUSES = frozenset({204, 304})
 
 
 class Proxy:
@@ -108,18 +107,57 @@ class Proxy:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
+        method: str = scope["method"]
+        route = self._route(scope, method, path)
+        if isinstance(route, ProblemError):
+            await _problem(scope, receive, send, route)
+            return
+        headers, authorization, client, idempotent, has_body = self._rewrite_headers(
+            scope, method, path
+        )
+        caller = await self._admit(client, authorization, method)
+        if isinstance(caller, ProblemError):
+            await _problem(scope, receive, send, caller)
+            return
+        if caller is not None:
+            headers.append(("X-Mercato-User-Id", caller.subject))
+            headers.append(("X-Mercato-Roles", ",".join(sorted(caller.roles))))
+        if self.proof is not None and route.service in PROOF_SERVICES:
+            proof = await self._proof(route.service)
+            if proof:
+                headers.append((PROXY_TOKEN_HEADER, proof))
+        body = None
+        if has_body:
+            body = await _read_body(receive)
+            if body is None:
+                self.rejected.labels("client_gone").inc()
+                return
+        await self._forward(scope, receive, send, route, headers, body, client, idempotent)
+
+    def _route(self, scope: Scope, method: str, path: str) -> Route | ProblemError:
+        """The service's route (kept in the scope), or the 404 of an unknown or internal path."""
         route = self.routes.match(path)
         if route is None:
             self.rejected.labels("not_found").inc()
-            await _problem(scope, receive, send, NotFound(f"No service serves {path}."))
-            return
+            return NotFound(f"No service serves {path}.")
         scope["route"] = route
-        method: str = scope["method"]
         if self.internal_routes and self.internal_routes.match(method, path):
             self.rejected.labels("internal").inc()
-            await _problem(scope, receive, send, NotFound(f"Nothing is served at {path}."))
-            return
+            return NotFound(f"Nothing is served at {path}.")
+        return route
 
+    def _rewrite_headers(
+        self, scope: Scope, method: str, path: str
+    ) -> tuple[list[tuple[str, str]], bytes | None, str, bool, bool]:
+        """The headers to forward, in one pass over the client's; with what the pass found.
+
+        Hop-by-hop and forwarding headers (and those `Connection` names) and any
+        client-sent identity header are dropped; the forwarding, request id and trace
+        headers are the gateway's own. Returns the headers, the `Authorization` value,
+        the client's address, whether the request may be retried (an idempotent method,
+        or an `Idempotency-Key` on a route that keeps its promise) and whether it has a
+        body. One flat loop (a branch per header name): it runs for every request.
+        """
         headers: list[tuple[str, str]] = []
         authorization = connection = forwarded_for = forwarded_proto = forwarded_host = None
         host = b""
@@ -153,7 +191,29 @@ class Proxy:
         if connection is not None:
             named = {t.strip().lower() for t in connection.decode("latin-1").split(",")}
             headers = [h for h in headers if h[0] not in named]
+        client = self._add_forwarded(
+            headers, scope, host, forwarded_for, forwarded_proto, forwarded_host
+        )
+        ctx = context.current()
+        if ctx is not None:
+            headers.append(("x-request-id", ctx.request_id))
+            headers.append(("traceparent", ctx.traceparent))
+        return headers, authorization, client, idempotent, has_body
 
+    def _add_forwarded(
+        self,
+        headers: list[tuple[str, str]],
+        scope: Scope,
+        host: bytes,
+        forwarded_for: bytes | None,
+        forwarded_proto: bytes | None,
+        forwarded_host: bytes | None,
+    ) -> str:
+        """Append `X-Forwarded-For/-Proto/-Host`; the client's address.
+
+        The client's own forwarding headers count only from a trusted proxy
+        (`chassis.client_addresses`): from anyone else the peer is the client.
+        """
         peer = scope["client"][0] if scope.get("client") else ""
         client = peer
         scheme: str = scope.get("scheme", "http")
@@ -165,7 +225,21 @@ class Proxy:
             chain = f"{xff}, {peer}" if xff else peer
             scheme = forwarded_proto.decode("latin-1") if forwarded_proto else scheme
             host = forwarded_host or host
+        headers.append(("X-Forwarded-For", chain))
+        headers.append(("X-Forwarded-Proto", scheme))
+        if host:
+            headers.append(("X-Forwarded-Host", host.decode("latin-1")))
+        return client
 
+    async def _admit(
+        self, client: str, authorization: bytes | None, method: str
+    ) -> Principal | ProblemError | None:
+        """The caller a bearer token proves (None: no token), or why the request is refused.
+
+        A 429 with Retry-After when the client's bucket (or, for a write, the user's)
+        is empty, else a 401 for a token that does not verify: the limits come first,
+        so that forged tokens are rate limited too. Without a token the service decides.
+        """
         principal: Principal | None = None
         refused: ProblemError | None = None
         if authorization is not None:
@@ -174,51 +248,45 @@ class Proxy:
                 principal = await self.verifier.verify(token)
             except ProblemError as exc:
                 refused = exc
-
-        wait = await self._take(client, principal, method)
+        buckets: list[Bucket] = []
+        if self.client_limit is not None:
+            buckets.append(Bucket(f"client:{client}", *self.client_limit))
+        if self.user_limit is not None and principal is not None and method in WRITE_METHODS:
+            buckets.append(Bucket(f"user:{principal.subject}", *self.user_limit))
+        wait = await self.limiter.acquire(buckets) if buckets else 0.0
         if wait > 0.0:
             self.rejected.labels("rate_limited").inc()
             retry_after = str(max(1, math.ceil(wait)))
-            error = TooManyRequests(
+            return TooManyRequests(
                 "Too many requests; slow down.", headers={"Retry-After": retry_after}
             )
-            await _problem(scope, receive, send, error)
-            return
         if refused is not None:
             self.rejected.labels("unauthorized").inc()
-            if not isinstance(refused, Unauthorized):
-                refused = Unauthorized(refused.detail)
-            await _problem(scope, receive, send, refused)
-            return
-        if principal is not None:
-            headers.append(("X-Mercato-User-Id", principal.subject))
-            headers.append(("X-Mercato-Roles", ",".join(sorted(principal.roles))))
+            return refused if isinstance(refused, Unauthorized) else Unauthorized(refused.detail)
+        return principal
 
-        headers.append(("X-Forwarded-For", chain))
-        if self.proof is not None and route.service in PROOF_SERVICES:
-            proof = await self._proof(route.service)
-            if proof:
-                headers.append((PROXY_TOKEN_HEADER, proof))
-        headers.append(("X-Forwarded-Proto", scheme))
-        if host:
-            headers.append(("X-Forwarded-Host", host.decode("latin-1")))
-        ctx = context.current()
-        if ctx is not None:
-            headers.append(("x-request-id", ctx.request_id))
-            headers.append(("traceparent", ctx.traceparent))
+    async def _forward(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        route: Route,
+        headers: list[tuple[str, str]],
+        body: bytes | None,
+        client: str,
+        idempotent: bool,
+    ) -> None:
+        """Send the request to the route's service and relay its answer (or the problem).
 
-        body = None
-        if has_body:
-            body = await _read_body(receive)
-            if body is None:
-                self.rejected.labels("client_gone").inc()
-                return
+        A costly request (a login) beyond the client's share under way is refused first.
+        """
+        method: str = scope["method"]
+        path: str = scope["path"]
         raw_path: bytes | None = scope.get("raw_path")
         target = raw_path.split(b"?", 1)[0].decode("latin-1") if raw_path else quote(path)
         query: bytes = scope.get("query_string", b"")
         if query:
             target = f"{target}?{query.decode('latin-1')}"
-
         costly = self.costly.begin(method, path, client)
         if costly is False:
             self.rejected.labels("concurrency").inc()
@@ -245,7 +313,7 @@ class Proxy:
             await _problem(scope, receive, send, outcome)
             return
         dropped = NO_STORE_RESPONSE_DROPPED if route is self.no_store_route else RESPONSE_DROPPED
-        await _relay(send, outcome, head=method == "HEAD", dropped=dropped, inside=self.inside)
+        await relay(send, outcome, head=method == "HEAD", dropped=dropped, inside=self.inside)
 
     async def _proof(self, service: str) -> str | None:
         """The gateway's service token for `service` (cached), None if auth refused it."""
@@ -255,49 +323,6 @@ class Proxy:
         except ProblemError as exc:  # the service then counts the gateway as the client
             log.warning("no service token for %s to prove X-Forwarded-For: %s", service, exc)
             return None
-
-    async def _take(self, client: str, principal: Principal | None, method: str) -> float:
-        buckets: list[Bucket] = []
-        if self.client_limit is not None:
-            buckets.append(Bucket(f"client:{client}", *self.client_limit))
-        if self.user_limit is not None and principal is not None and method in WRITE_METHODS:
-            buckets.append(Bucket(f"user:{principal.subject}", *self.user_limit))
-        if not buckets:
-            return 0.0
-        return await self.limiter.acquire(buckets)
-
-
-class CostlyCalls:
-    """The costly requests (`routes`) each client has under way, at most `per_client`.
-
-    A login hashes a password: ~0.25 s of CPU and 64 MiB in auth. Bounded per client
-    address here (auth bounds them in all), a flood of logins from one address waits
-    on itself and is refused beyond its share, instead of queueing in front of every
-    other client's login. Per gateway process: each replica keeps its own count.
-    """
-
-    def __init__(self, routes: RoutePatterns, per_client: int) -> None:
-        self.routes = routes
-        self.per_client = per_client
-        self.under_way: dict[str, int] = {}
-
-    def begin(self, method: str, path: str, client: str) -> bool | None:
-        """None for a request that is not costly; else whether it may go (then `end` it)."""
-        if not self.per_client or not self.routes.match(method, path):
-            return None
-        count = self.under_way.get(client, 0)
-        if count >= self.per_client:
-            return False
-        self.under_way[client] = count + 1
-        return True
-
-    def end(self, client: str) -> None:
-        """A costly request of `client` is over."""
-        left = self.under_way.get(client, 1) - 1
-        if left > 0:
-            self.under_way[client] = left
-        else:
-            self.under_way.pop(client, None)
 
 
 class ProxyDispatch:
@@ -329,54 +354,6 @@ async def _read_body(receive: Receive) -> bytes | None:
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             return b"".join(chunks)
-
-
-async def _relay(
-    send: Send,
-    answer: Answer,
-    *,
-    head: bool,
-    dropped: frozenset[bytes],
-    inside: tuple[bytes, ...],
-) -> None:
-    """Send an upstream's answer on, minus hop-by-hop headers and those in `dropped`.
-
-    A `Location` naming an instance's own origin (`inside`) is made relative: the
-    client sees the gateway's paths, never an internal host or port.
-    """
-    headers: list[tuple[bytes, bytes]] = []
-    length: bytes | None = None
-    named: set[bytes] | None = None
-    for name, value in answer.headers:
-        lowered = name.lower()
-        if lowered in dropped:
-            if lowered == b"content-length":
-                length = value
-            elif lowered == b"connection":
-                named = {t.strip().lower() for t in value.split(b",")}
-            continue
-        if lowered == b"location" and value.startswith(inside):
-            headers.append((lowered, _relative(value, inside)))
-        else:
-            headers.append((lowered, value))
-    if named:
-        headers = [h for h in headers if h[0] not in named]
-    if head:
-        if length is not None:
-            headers.append((b"content-length", length))
-    elif answer.status not in _NO_BODY_STATUSES and answer.status >= 200:
-        headers.append((b"content-length", str(len(answer.body)).encode()))
-    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
-    await send({"type": "http.response.body", "body": b"" if head else answer.body})
-
-
-def _relative(location: bytes, inside: tuple[bytes, ...]) -> bytes:
-    """`location` without the internal origin it starts with, as a path from the root."""
-    for origin in inside:
-        rest = location[len(origin) :]
-        if location.startswith(origin) and (not rest or rest[:1] in (b"/", b"?", b"#")):
-            return rest if rest.startswith(b"/") else b"/" + rest
-    return location  # another port that merely begins like an instance's
 
 
 async def _problem(scope: Scope, receive: Receive, send: Send, error: ProblemError) -> None:
