@@ -23,7 +23,7 @@ from mercato.catalog import store
 from mercato.catalog.search import has_terms
 from mercato.catalog.store import Listing, Sort
 from mercato.chassis.direct_reads import DirectReader
-from mercato.chassis.errors import Unprocessable
+from mercato.chassis.errors import Unprocessable, field_error
 from mercato.chassis.paging import cursor_moment, decode_cursor, encode_cursor
 from mercato.contracts.money import MAX_AMOUNT
 
@@ -59,8 +59,7 @@ class Page:
 
 def _invalid(field: str, message: str) -> Unprocessable:
     return Unprocessable(
-        f"Invalid {field}: {message}.",
-        errors=[{"field": field, "in": "query", "message": message}],
+        f"Invalid {field}: {message}.", errors=[field_error(field, message, location="query")]
     )
 
 

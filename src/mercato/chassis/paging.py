@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from mercato.chassis.errors import Unprocessable
+from mercato.chassis.errors import Unprocessable, field_error
 from mercato.chassis.json_body import parse_json
 
 __all__ = [
@@ -48,7 +48,7 @@ def invalid_cursor() -> Unprocessable:
     """The 422 for a cursor that is not one of ours."""
     return Unprocessable(
         "The cursor is not valid.",
-        errors=[{"field": "cursor", "in": "query", "message": "not a valid cursor"}],
+        errors=[field_error("cursor", "not a valid cursor", location="query")],
     )
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mercato.chassis.errors import NotFound, Unprocessable
+from mercato.chassis.errors import NotFound, Unprocessable, field_error
 from mercato.chassis.events import Event
 from mercato.chassis.paging import decode_time_cursor, encode_cursor, in_utc
 from mercato.logs import store
@@ -97,7 +97,7 @@ async def get_event(session: AsyncSession, *, event_id: str) -> AuditEvent:
 
 
 def _invalid(field: str, message: str) -> Unprocessable:
-    error = {"field": field, "in": "query", "message": message, "type": "value_error"}
+    error = field_error(field, message, location="query", type="value_error")
     return Unprocessable(f"Invalid fields: {field}", errors=[error])
 
 

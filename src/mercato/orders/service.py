@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.chassis.database import begin_write
-from mercato.chassis.errors import Conflict, Forbidden, NotFound, Unprocessable
+from mercato.chassis.errors import Conflict, Forbidden, NotFound, Unprocessable, field_error
 from mercato.chassis.events import Outbox
 from mercato.chassis.paging import decode_time_cursor, encode_cursor
 from mercato.chassis.security import Principal
@@ -93,7 +93,7 @@ async def _priced_lines(
     if not lines:
         raise Unprocessable(
             "The cart is empty.",
-            errors=[{"field": "cart", "in": "body", "message": "add items before checkout"}],
+            errors=[field_error("cart", "add items before checkout")],
         )
     products = await catalog.products(line.product_id for line in lines)
     missing = [line.product_id for line in lines if line.product_id not in products]
@@ -130,7 +130,7 @@ async def _priced_lines(
         raise Unprocessable(
             f"The cart's total, {total} minor units, is more than one payment may take "
             f"({MAX_AMOUNT}).",
-            errors=[{"field": "cart", "in": "body", "message": f"the total exceeds {MAX_AMOUNT}"}],
+            errors=[field_error("cart", f"the total exceeds {MAX_AMOUNT}")],
         )
     return items, total, currency or DEFAULT_CURRENCY
 

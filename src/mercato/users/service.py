@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from mercato.chassis.database import Database
-from mercato.chassis.errors import Conflict, Forbidden, NotFound, Unprocessable
+from mercato.chassis.errors import Conflict, Forbidden, NotFound, Unprocessable, field_error
 from mercato.chassis.events import Outbox
 from mercato.chassis.paging import decode_time_cursor, encode_cursor
 from mercato.chassis.security import Principal
@@ -72,10 +72,6 @@ def _now() -> datetime:
 def _claim(principal: Principal, name: str, limit: int) -> str:
     value = principal.claims.get(name)
     return value.strip()[:limit] if isinstance(value, str) else ""
-
-
-def _field_error(field: str, message: str, kind: str = "value_error") -> dict[str, str]:
-    return {"field": field, "in": "body", "message": message, "type": kind}
 
 
 def identity_of(principal: Principal) -> Identity:
@@ -160,12 +156,12 @@ def merge_preferences(
     if len(merged) > MAX_PREFERENCE_KEYS:
         raise Unprocessable(
             f"At most {MAX_PREFERENCE_KEYS} preferences are kept.",
-            errors=[_field_error("preferences", "too many keys", "too_long")],
+            errors=[field_error("preferences", "too many keys", type="too_long")],
         )
     if len(orjson.dumps(merged)) > MAX_PREFERENCE_BYTES:
         raise Unprocessable(
             f"Preferences may take at most {MAX_PREFERENCE_BYTES} bytes as JSON.",
-            errors=[_field_error("preferences", "too large", "too_long")],
+            errors=[field_error("preferences", "too large", type="too_long")],
         )
     return merged
 
@@ -176,7 +172,11 @@ def resolve_addresses(
     """The new address list: sent ids must exist already; new addresses get an id."""
     known = {str(address["id"]) for address in current}
     errors = [
-        _field_error(f"addresses.{index}.id", "no such address; omit id to add a new one")
+        field_error(
+            f"addresses.{index}.id",
+            "no such address; omit id to add a new one",
+            type="value_error",
+        )
         for index, address in enumerate(addresses)
         if address.id is not None and address.id not in known
     ]
