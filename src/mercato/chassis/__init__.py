@@ -22,7 +22,7 @@ One concept per module:
     circuit      the circuit breaker
     service_tokens  client-credentials tokens for service-to-service calls
     events       the event bus: envelope, outbox, relay, idempotent consumer, dead letters
-    paging       cursor (keyset) paging
+    paging       cursor (keyset) paging: the cursor codec, `keyset_page` and `Page[T]`
     deps         FastAPI dependencies shared by every service
     serve        running an app with uvicorn
 """

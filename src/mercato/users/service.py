@@ -20,7 +20,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from mercato.chassis.database import Database
 from mercato.chassis.errors import Conflict, Forbidden, NotFound, Unprocessable, field_error
 from mercato.chassis.events import Outbox
-from mercato.chassis.paging import decode_time_cursor, encode_cursor
+from mercato.chassis.paging import Page, decode_time_cursor
 from mercato.chassis.security import Principal
 from mercato.contracts.events import ProfileUpdated
 from mercato.users import store
@@ -32,7 +32,6 @@ __all__ = [
     "MAX_PREFERENCE_KEYS",
     "PROFILE_UPDATED",
     "Identity",
-    "ProfileList",
     "get_own_profile",
     "get_profile",
     "identity_of",
@@ -55,14 +54,6 @@ class Identity:
     user_id: str
     email: str
     name: str
-
-
-@dataclass(frozen=True, slots=True)
-class ProfileList:
-    """One page of profiles and the cursor of the next page."""
-
-    items: list[Profile]
-    next_cursor: str | None
 
 
 def _now() -> datetime:
@@ -226,14 +217,6 @@ async def update_own_profile(
 
 async def list_profiles(
     session: AsyncSession, *, email: str | None, limit: int, cursor: str | None
-) -> ProfileList:
+) -> Page[Profile]:
     """Profiles newest first, optionally with one email (any case), keyset paged."""
-    rows = list(
-        await store.page(session, email=email, limit=limit + 1, after=decode_time_cursor(cursor))
-    )
-    items = rows[:limit]
-    next_cursor = None
-    if len(rows) > limit:
-        last = items[-1]
-        next_cursor = encode_cursor([last.created_at.isoformat(), last.user_id])
-    return ProfileList(items=items, next_cursor=next_cursor)
+    return await store.page(session, email=email, limit=limit, after=decode_time_cursor(cursor))
