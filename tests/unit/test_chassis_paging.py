@@ -1,17 +1,20 @@
-"""Unit tests of keyset cursors: what a client sends back is checked like any input."""
+"""Unit tests of keyset paging: cursors (checked like any input a client sends) and pages."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 import pytest
+from pydantic import BaseModel
 
 from mercato.chassis.errors import Unprocessable
 from mercato.chassis.paging import (
+    Page,
     cursor_moment,
     decode_cursor,
     decode_time_cursor,
     encode_cursor,
+    page_of,
 )
 
 
@@ -46,3 +49,36 @@ def test_a_bad_time_cursor_is_a_422_naming_the_cursor(cursor: str) -> None:
     assert caught.value.errors == [
         {"field": "cursor", "in": "query", "message": "not a valid cursor"}
     ]
+
+
+def test_a_page_holds_the_first_rows_and_the_cursor_of_its_last_one() -> None:
+    rows = [{"id": f"id-{n}", "rank": n} for n in range(4)]
+
+    def key(row: dict[str, object]) -> list[object]:
+        return ["rank", row["rank"], row["id"]]
+
+    page = page_of(rows, 3, key)  # fetched as limit + 1: a fourth row means a next page
+    assert page.items == rows[:3]
+    assert page.next_cursor is not None
+    assert decode_cursor(page.next_cursor) == ["rank", 2, "id-2"]
+    assert page_of(rows[:3], 3, key) == Page(items=rows[:3], next_cursor=None)
+    assert page_of([], 3, key) == Page(items=[], next_cursor=None)
+
+
+class Thing(BaseModel):
+    """An item of a list."""
+
+    name: str
+
+
+class ThingPage(Page[Thing]):
+    """One page of things."""
+
+
+def test_a_service_page_is_documented_under_its_own_name() -> None:
+    schema = ThingPage.model_json_schema(ref_template="#/components/schemas/{model}")
+    assert schema["title"] == "ThingPage" and schema["description"] == "One page of things."
+    assert schema["properties"]["items"]["items"] == {"$ref": "#/components/schemas/Thing"}
+    assert schema["required"] == ["items", "next_cursor"]
+    page = ThingPage(items=[Thing(name="kettle")], next_cursor=None)
+    assert page.model_dump_json() == '{"items":[{"name":"kettle"}],"next_cursor":null}'

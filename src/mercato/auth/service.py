@@ -24,7 +24,14 @@ from mercato.auth.sessions import end_sessions
 from mercato.auth.settings import AuthSettings
 from mercato.auth.store import AccessRef
 from mercato.chassis.database import Database
-from mercato.chassis.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
+from mercato.chassis.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    Unprocessable,
+    field_error,
+)
 from mercato.chassis.events import Outbox
 from mercato.chassis.migrations import upgrade
 from mercato.chassis.security import Principal
@@ -37,8 +44,7 @@ def _password_error(error: WeakPassword) -> Unprocessable:
     return Unprocessable(
         "Invalid fields: password",
         errors=[
-            {"field": "password", "in": "body", "message": problem, "type": "weak_password"}
-            for problem in error.problems
+            field_error("password", problem, type="weak_password") for problem in error.problems
         ],
     )
 

@@ -27,7 +27,7 @@ from mercato.auth.models import User
 from mercato.auth.schemas import ClientTokenOut, TokenOut
 from mercato.auth.store import AccessRef
 from mercato.auth.tokens import hash_refresh_token, mint_access_token, new_refresh_token
-from mercato.chassis.errors import Unauthorized, Unprocessable
+from mercato.chassis.errors import Unauthorized, Unprocessable, field_error
 from mercato.chassis.security import Principal
 from mercato.contracts.events import TokenRevoked
 
@@ -204,7 +204,7 @@ async def client_token(
     if audience == settings.jwt_audience:
         raise Unprocessable(
             "A service token is for one service: name it as the audience.",
-            errors=[{"field": "audience", "in": "body", "message": "must name a service"}],
+            errors=[field_error("audience", "must name a service")],
         )
     access = mint_access_token(
         key=ctx.keys.active,

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from mercato.catalog.schemas import ReservationItemIn
-from mercato.chassis.errors import Conflict, Unprocessable
+from mercato.chassis.errors import Conflict, Unprocessable, field_error
 from mercato.contracts.events import InventoryReleased, PriceChanged, StockChanged
 from mercato.contracts.events import Money as EventMoney
 from mercato.contracts.money import MAX_AMOUNT
@@ -104,12 +104,9 @@ def unknown_products(lines: Sequence[Line], known: Iterable[str]) -> Unprocessab
     return Unprocessable(
         f"There is no product {names}.",
         errors=[
-            {
-                "field": f"items.{line.index}.product_id",
-                "in": "body",
-                "message": "no such product",
-                "product_id": line.product_id,
-            }
+            field_error(
+                f"items.{line.index}.product_id", "no such product", product_id=line.product_id
+            )
             for line in missing
         ],
     )
@@ -125,7 +122,7 @@ def costs_too_much(total: int) -> Unprocessable | None:
         return None
     return Unprocessable(
         f"The reservation's total, {total} minor units, is more than {MAX_AMOUNT}.",
-        errors=[{"field": "items", "in": "body", "message": f"the total exceeds {MAX_AMOUNT}"}],
+        errors=[field_error("items", f"the total exceeds {MAX_AMOUNT}")],
     )
 
 
@@ -136,13 +133,12 @@ def out_of_stock(shortages: Sequence[Shortage]) -> OutOfStock:
     return OutOfStock(
         f"Not enough stock for {names}; nothing was reserved.",
         errors=[
-            {
-                "field": f"items.{s.line.index}.quantity",
-                "in": "body",
-                "message": f"only {s.available} available",
-                "product_id": s.line.product_id,
-                "available": s.available,
-            }
+            field_error(
+                f"items.{s.line.index}.quantity",
+                f"only {s.available} available",
+                product_id=s.line.product_id,
+                available=s.available,
+            )
             for s in ordered
         ],
     )

@@ -13,7 +13,6 @@ filters still apply, unknown ids are simply absent, and the page size defaults t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -23,11 +22,11 @@ from mercato.catalog import store
 from mercato.catalog.search import has_terms
 from mercato.catalog.store import Listing, Sort
 from mercato.chassis.direct_reads import DirectReader
-from mercato.chassis.errors import Unprocessable
-from mercato.chassis.paging import cursor_moment, decode_cursor, encode_cursor
+from mercato.chassis.errors import Unprocessable, field_error
+from mercato.chassis.paging import Page, cursor_moment, decode_cursor, page_of
 from mercato.contracts.money import MAX_AMOUNT
 
-__all__ = ["DEFAULT_LIMIT", "MAX_IDS", "Page", "ProductQuery", "list_products", "parse_ids"]
+__all__ = ["DEFAULT_LIMIT", "MAX_IDS", "ProductQuery", "list_products", "parse_ids"]
 
 DEFAULT_LIMIT = 20
 MAX_IDS = 100
@@ -49,18 +48,9 @@ class ProductQuery(BaseModel):
     ids: str | None = Field(None, max_length=4000, description="Comma-separated ids (at most 100).")
 
 
-@dataclass(frozen=True, slots=True)
-class Page:
-    """One page of product rows and the cursor of the next (None on the last)."""
-
-    items: list[dict[str, Any]]
-    next_cursor: str | None
-
-
 def _invalid(field: str, message: str) -> Unprocessable:
     return Unprocessable(
-        f"Invalid {field}: {message}.",
-        errors=[{"field": field, "in": "query", "message": message}],
+        f"Invalid {field}: {message}.", errors=[field_error(field, message, location="query")]
     )
 
 
@@ -109,7 +99,7 @@ def _after(sort: Sort, cursor: str | None) -> tuple[Any, str] | None:
     return _key_value(sort, key[1]), key[2]
 
 
-async def list_products(reader: DirectReader, *, query: ProductQuery) -> Page:
+async def list_products(reader: DirectReader, *, query: ProductQuery) -> Page[dict[str, Any]]:
     """One page of products matching `query`; 422 naming a bad parameter."""
     if (
         query.min_price is not None
@@ -133,9 +123,4 @@ async def list_products(reader: DirectReader, *, query: ProductQuery) -> Page:
         after=_after(sort, query.cursor),
     )
     rows = await store.list_products(reader, listing)
-    page = rows[:limit]
-    next_cursor = None
-    if len(rows) > limit:
-        last = page[-1]
-        next_cursor = encode_cursor([sort, _key_json(last["sort_key"]), last["id"]])
-    return Page(items=page, next_cursor=next_cursor)
+    return page_of(rows, limit, lambda last: [sort, _key_json(last["sort_key"]), last["id"]])

@@ -45,7 +45,7 @@ from mercato.catalog.models import Product, Reservation, ReservationItem
 from mercato.catalog.schemas import ReservationIn
 from mercato.catalog.service import get_product
 from mercato.chassis.database import Database, begin_write
-from mercato.chassis.errors import Conflict, NotFound, Unprocessable
+from mercato.chassis.errors import Conflict, NotFound, Unprocessable, field_error
 from mercato.chassis.events import Outbox
 from mercato.contracts.events import InventoryCommitted, InventoryReserved
 from mercato.contracts.events import Line as EventLine
@@ -155,7 +155,7 @@ def _currency(lines: Sequence[Line], products: dict[str, store.PricedProduct]) -
     if len(currencies) > 1:
         raise Unprocessable(
             "The products of one reservation must share a currency.",
-            errors=[{"field": "items", "in": "body", "message": "mixed currencies"}],
+            errors=[field_error("items", "mixed currencies")],
         )
     return currencies.pop()
 
@@ -351,13 +351,12 @@ async def restock(
         raise Unprocessable(
             f"On hand would be {product.on_hand + delta}, but {product.reserved} are reserved.",
             errors=[
-                {
-                    "field": "delta",
-                    "in": "body",
-                    "message": "on hand may not go below reserved (nor above the maximum)",
-                    "on_hand": product.on_hand,
-                    "reserved": product.reserved,
-                }
+                field_error(
+                    "delta",
+                    "on hand may not go below reserved (nor above the maximum)",
+                    on_hand=product.on_hand,
+                    reserved=product.reserved,
+                )
             ],
         )
     if delta != 0:

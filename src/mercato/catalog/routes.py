@@ -35,7 +35,7 @@ from mercato.catalog.schemas import (
 from mercato.catalog.settings import settings_of
 from mercato.chassis.deps import AutocommitSessionDep, RuntimeDep, SessionDep, get_runtime
 from mercato.chassis.direct import direct_route
-from mercato.chassis.errors import Forbidden, Unauthorized, Unprocessable
+from mercato.chassis.errors import Forbidden, Unauthorized, Unprocessable, field_error
 from mercato.chassis.events import Outbox
 from mercato.chassis.json_body import StrictJsonRoute
 from mercato.chassis.responses import JsonResponse
@@ -151,7 +151,7 @@ async def import_products(
         where = ", ".join(f"item {i.index} ({i.field})" for i in issues[:10])
         raise Unprocessable(
             f"Nothing was imported; invalid {where}.",
-            errors=[{"in": "body", **issue.model_dump()} for issue in issues],
+            errors=[field_error(i.field, i.message, index=i.index) for i in issues],
         )
     return await service.import_products(session, outbox=_outbox(runtime), products=products)
 

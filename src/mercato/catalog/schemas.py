@@ -20,6 +20,7 @@ from sqlalchemy import Row
 from mercato.catalog.models import Product, ReservationStatus
 from mercato.chassis.database import fields_of
 from mercato.chassis.json_body import WholeNumber
+from mercato.chassis.paging import Page
 from mercato.contracts.money import MAX_AMOUNT
 from mercato.contracts.quantities import MAX_STOCK
 
@@ -163,11 +164,8 @@ class ProductOut(BaseModel):
     updated_at: datetime
 
 
-class ProductPage(BaseModel):
+class ProductPage(Page[ProductOut]):
     """One page of products; pass `next_cursor` back as `cursor` for the next."""
-
-    items: list[ProductOut]
-    next_cursor: str | None
 
 
 class CategoryIn(BaseModel):

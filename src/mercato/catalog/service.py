@@ -32,7 +32,7 @@ from mercato.catalog.schemas import (
     ProductPatch,
 )
 from mercato.chassis.database import Database, begin_write
-from mercato.chassis.errors import Conflict, NotFound, Unprocessable
+from mercato.chassis.errors import Conflict, NotFound, Unprocessable, field_error
 from mercato.chassis.events import Outbox
 from mercato.contracts.events import Money as EventMoney
 from mercato.contracts.events import ProductChanged, ProductDeleted
@@ -164,7 +164,7 @@ async def _check_refs(
     if category is not None and await store.get_category(session, category) is None:
         raise Unprocessable(
             f"There is no category {category}.",
-            errors=[{"field": "category", "in": "body", "message": "no such category"}],
+            errors=[field_error("category", "no such category")],
         )
 
 
@@ -217,7 +217,7 @@ async def update_product(
     if _below_reserved(product, changes):
         raise Unprocessable(
             f"Stock may not go below the {product.reserved} units reserved for orders.",
-            errors=[{"field": "stock", "in": "body", "message": "below reserved"}],
+            errors=[field_error("stock", "below reserved")],
         )
     before = _before(product)
     async with _writing(session):
@@ -322,8 +322,5 @@ def _check_reserved(products: Sequence[ProductFields], existing: Mapping[str, Pr
             "Nothing was imported; stock below the units reserved for orders in "
             + ", ".join(f"item {index}" for index, _ in short[:10])
             + ".",
-            errors=[
-                {"in": "body", "index": index, "field": "stock", "message": "below reserved"}
-                for index, product in short
-            ],
+            errors=[field_error("stock", "below reserved", index=index) for index, _ in short],
         )

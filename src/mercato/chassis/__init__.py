@@ -6,7 +6,7 @@ One concept per module:
     app          the app factory (errors, middleware, health, metrics, lifespan)
     direct       direct routes: the hottest endpoints, served past FastAPI's machinery
     runtime      ServiceSpec (what a service declares) and Runtime (what a process opens)
-    errors       RFC 9457 problem+json errors and their handlers
+    errors       RFC 9457 problem+json errors, their handlers and `field_error`
     context      request id and W3C trace context of the work in progress
     logs         JSON logs on stdout
     metrics      Prometheus request count and latency by route and status
@@ -22,7 +22,7 @@ One concept per module:
     circuit      the circuit breaker
     service_tokens  client-credentials tokens for service-to-service calls
     events       the event bus: envelope, outbox, relay, idempotent consumer, dead letters
-    paging       cursor (keyset) paging
+    paging       cursor (keyset) paging: the cursor codec, `keyset_page` and `Page[T]`
     deps         FastAPI dependencies shared by every service
     serve        running an app with uvicorn
 """

@@ -58,6 +58,7 @@ __all__ = [
     "allowed_methods",
     "database_lost",
     "database_refused",
+    "field_error",
     "install_error_handlers",
     "problem_response",
 ]
@@ -203,18 +204,34 @@ def problem_response(error: ProblemError) -> Response:
     )
 
 
+def field_error(
+    field: str, message: str, *, location: str = "body", type: str | None = None, **details: Any
+) -> dict[str, Any]:
+    """One entry of a problem's `errors`: `{"field", "in", "message", ...details, "type"}`.
+
+    `field` is a dotted path (`items.0.quantity`), `location` where it was sent
+    (`body`, `query`, `path` or `header`), `type` a machine-readable kind (pydantic's
+    error type, or one of ours such as `refund_limit`), left out when None; `details`
+    are facts a client may act on (`product_id`, `available`), in the order given.
+    """
+    error = {"field": field, "in": location, "message": message, **details}
+    if type is not None:
+        error["type"] = type
+    return error
+
+
 def field_errors(raw: Sequence[Any]) -> list[dict[str, Any]]:
-    """Turn pydantic's error list into `[{"field", "message", "type"}]`."""
+    """Turn pydantic's error list into `[{"field", "in", "message", "type"}]`."""
     out = []
     for err in raw:
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
         out.append(
-            {
-                "field": ".".join(loc) or "body",
-                "in": str(err["loc"][0]) if err.get("loc") else "body",
-                "message": err.get("msg", "invalid"),
-                "type": err.get("type", "invalid"),
-            }
+            field_error(
+                ".".join(loc) or "body",
+                err.get("msg", "invalid"),
+                location=str(err["loc"][0]) if err.get("loc") else "body",
+                type=err.get("type", "invalid"),
+            )
         )
     return out
 

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from mercato.chassis.paging import Page
+
 __all__ = ["AuditEventOut", "AuditEventPage"]
 
 
@@ -26,8 +28,5 @@ class AuditEventOut(BaseModel):
     data: dict[str, Any]
 
 
-class AuditEventPage(BaseModel):
+class AuditEventPage(Page[AuditEventOut]):
     """One page of audit events and the cursor of the next, if any."""
-
-    items: list[AuditEventOut]
-    next_cursor: str | None

@@ -7,15 +7,15 @@ inbox row); `delete_expired` commits each batch it deletes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mercato.chassis.errors import NotFound, Unprocessable
+from mercato.chassis.errors import NotFound, Unprocessable, field_error
 from mercato.chassis.events import Event
-from mercato.chassis.paging import decode_time_cursor, encode_cursor, in_utc
+from mercato.chassis.paging import Page, decode_time_cursor, in_utc
 from mercato.logs import store
 from mercato.logs.models import EVENTS, AuditEvent
 from mercato.logs.store import EventFilter
@@ -23,7 +23,6 @@ from mercato.logs.store import EventFilter
 __all__ = [
     "DELETE_BATCH",
     "MAX_ID_LENGTH",
-    "EventList",
     "audit_row",
     "delete_expired",
     "get_event",
@@ -35,14 +34,6 @@ __all__ = [
 
 MAX_ID_LENGTH = 200  # longer ids in `data` are not lifted into their indexed column
 DELETE_BATCH = 5000
-
-
-@dataclass(frozen=True, slots=True)
-class EventList:
-    """One page of audit events and the cursor of the next page."""
-
-    items: list[AuditEvent]
-    next_cursor: str | None
 
 
 def _id_in(data: dict[str, Any], key: str) -> str | None:
@@ -97,7 +88,7 @@ async def get_event(session: AsyncSession, *, event_id: str) -> AuditEvent:
 
 
 def _invalid(field: str, message: str) -> Unprocessable:
-    error = {"field": field, "in": "query", "message": message, "type": "value_error"}
+    error = field_error(field, message, location="query", type="value_error")
     return Unprocessable(f"Invalid fields: {field}", errors=[error])
 
 
@@ -112,20 +103,14 @@ def _utc(moment: datetime | None, field: str) -> datetime | None:
 
 async def list_events(
     session: AsyncSession, *, where: EventFilter, limit: int, cursor: str | None
-) -> EventList:
+) -> Page[AuditEvent]:
     """Events matching `where` in the order they occurred, keyset paged; 422 on bad input."""
     since, until = _utc(where.since, "since"), _utc(where.until, "until")
     if since is not None and until is not None and since > until:
         raise _invalid("until", "must not be before since")
     where = replace(where, since=since, until=until)
     after = decode_time_cursor(cursor)
-    rows = list(await store.page(session, where=where, limit=limit + 1, after=after))
-    items = rows[:limit]
-    next_cursor = None
-    if len(rows) > limit:
-        last = items[-1]
-        next_cursor = encode_cursor([last.occurred_at.isoformat(), last.id])
-    return EventList(items=items, next_cursor=next_cursor)
+    return await store.page(session, where=where, limit=limit, after=after)
 
 
 async def delete_expired(

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, Table, and_, delete, or_, select
+from sqlalchemy import ColumnElement, CursorResult, Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.chassis.database import insert_ignoring_conflicts
+from mercato.chassis.paging import Page, TimeKeyset, keyset_page
 from mercato.logs.models import AuditEvent
 
 __all__ = ["EventFilter", "delete_before", "get", "insert_if_absent", "page", "prune_inbox"]
@@ -33,6 +33,7 @@ _INSERT_NEW = {
     dialect: insert_ignoring_conflicts(cast(Table, AuditEvent.__table__), dialect)
     for dialect in ("postgresql", "sqlite")
 }
+_IN_ORDER = TimeKeyset(AuditEvent.occurred_at, AuditEvent.id, oldest_first=True)
 
 
 async def insert_if_absent(session: AsyncSession, values: dict[str, Any]) -> bool:
@@ -76,19 +77,10 @@ async def page(
     where: EventFilter,
     limit: int,
     after: tuple[datetime, str] | None,
-) -> Sequence[AuditEvent]:
+) -> Page[AuditEvent]:
     """Up to `limit` events matching `where`, oldest first, after the keyset `after`."""
     statement = select(AuditEvent).where(*_conditions(where))
-    if after is not None:
-        occurred_at, event_id = after
-        statement = statement.where(
-            or_(
-                AuditEvent.occurred_at > occurred_at,
-                and_(AuditEvent.occurred_at == occurred_at, AuditEvent.id > event_id),
-            )
-        )
-    statement = statement.order_by(AuditEvent.occurred_at, AuditEvent.id).limit(limit)
-    return (await session.scalars(statement)).all()
+    return await keyset_page(session, statement, _IN_ORDER, limit=limit, after=after)
 
 
 async def delete_before(session: AsyncSession, *, cutoff: datetime, batch: int) -> int:

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.chassis.database import begin_write
-from mercato.chassis.errors import Conflict, Unprocessable
+from mercato.chassis.errors import Conflict, Unprocessable, field_error
 from mercato.orders import store
 from mercato.orders.clients import Catalog, Product
 from mercato.orders.models import CartLine
@@ -38,26 +39,21 @@ MAX_LINES = 50
 DEFAULT_CURRENCY = "USD"
 
 
-def item_error(product_id: str, field: str, message: str) -> dict[str, str]:
+def item_error(
+    product_id: str, field: str, message: str, *, type: str | None = None
+) -> dict[str, Any]:
     """A validation error naming one cart item's field (`items.<product_id>.<field>`)."""
-    return {
-        "field": f"items.{product_id}.{field}",
-        "in": "body",
-        "message": message,
-        "product_id": product_id,
-    }
+    return field_error(f"items.{product_id}.{field}", message, type=type, product_id=product_id)
 
 
-def currency_error(product_id: str, priced_in: str, cart_currency: str) -> dict[str, str]:
+def currency_error(product_id: str, priced_in: str, cart_currency: str) -> dict[str, Any]:
     """The validation error of a product priced in another currency than the cart."""
-    return {
-        **item_error(
-            product_id,
-            "product_id",
-            f"priced in {priced_in}, but the cart holds {cart_currency}",
-        ),
-        "type": "currency_mismatch",
-    }
+    return item_error(
+        product_id,
+        "product_id",
+        f"priced in {priced_in}, but the cart holds {cart_currency}",
+        type="currency_mismatch",
+    )
 
 
 def cart_currency(product_ids: Sequence[str], products: dict[str, Product]) -> str | None:

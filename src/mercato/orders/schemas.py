@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from mercato.chassis.json_body import WholeNumber
+from mercato.chassis.paging import Page
 from mercato.contracts.quantities import MAX_STOCK
 
 __all__ = [
@@ -145,8 +146,5 @@ class OrderOut(BaseModel):
     )
 
 
-class OrderPage(BaseModel):
+class OrderPage(Page[OrderOut]):
     """One page of orders, newest first; pass `next_cursor` back as `cursor`."""
-
-    items: list[OrderOut]
-    next_cursor: str | None

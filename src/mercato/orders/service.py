@@ -20,9 +20,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.chassis.database import begin_write
-from mercato.chassis.errors import Conflict, Forbidden, NotFound, Unprocessable
+from mercato.chassis.errors import Conflict, Forbidden, NotFound, Unprocessable, field_error
 from mercato.chassis.events import Outbox
-from mercato.chassis.paging import decode_time_cursor, encode_cursor
+from mercato.chassis.paging import Page, decode_time_cursor
 from mercato.chassis.security import Principal
 from mercato.contracts.events import Line, Money, OrderPlaced
 from mercato.contracts.money import MAX_AMOUNT
@@ -38,7 +38,6 @@ from mercato.orders.states import ACTIVE, FAILED, Status
 
 __all__ = [
     "ORDER_PLACED",
-    "OrderList",
     "Placement",
     "cancel_order",
     "get_order",
@@ -59,14 +58,6 @@ class Placement:
 
     order: Order
     owner: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class OrderList:
-    """One page of orders and the cursor of the next page."""
-
-    items: list[Order]
-    next_cursor: str | None
 
 
 def _now() -> datetime:
@@ -93,7 +84,7 @@ async def _priced_lines(
     if not lines:
         raise Unprocessable(
             "The cart is empty.",
-            errors=[{"field": "cart", "in": "body", "message": "add items before checkout"}],
+            errors=[field_error("cart", "add items before checkout")],
         )
     products = await catalog.products(line.product_id for line in lines)
     missing = [line.product_id for line in lines if line.product_id not in products]
@@ -130,7 +121,7 @@ async def _priced_lines(
         raise Unprocessable(
             f"The cart's total, {total} minor units, is more than one payment may take "
             f"({MAX_AMOUNT}).",
-            errors=[{"field": "cart", "in": "body", "message": f"the total exceeds {MAX_AMOUNT}"}],
+            errors=[field_error("cart", f"the total exceeds {MAX_AMOUNT}")],
         )
     return items, total, currency or DEFAULT_CURRENCY
 
@@ -233,28 +224,15 @@ async def list_orders(
     limit: int,
     cursor: str | None,
     status: Status | None = None,
-) -> OrderList:
+) -> Page[Order]:
     """A user's orders (None: everyone's; of one status if given) newest first, keyset paged."""
-    rows = list(
-        await store.page(
-            session,
-            user_id=user_id,
-            limit=limit + 1,
-            after=decode_time_cursor(cursor),
-            status=status,
-        )
-    )
-    items = rows[:limit]
-    next_cursor = None
-    if len(rows) > limit:
-        last = items[-1]
-        next_cursor = encode_cursor([last.created_at.isoformat(), last.id])
-    return OrderList(items=items, next_cursor=next_cursor)
+    after = decode_time_cursor(cursor)
+    return await store.page(session, user_id=user_id, limit=limit, after=after, status=status)
 
 
 async def list_attention(
     session: AsyncSession, *, principal: Principal, limit: int, cursor: str | None
-) -> OrderList:
+) -> Page[Order]:
     """Everyone's orders that wait for an operator, newest first (admins only)."""
     if not principal.is_admin:
         raise Forbidden("Only administrators see the orders that need attention.")

@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.chassis.database import insert_ignoring_conflicts
+from mercato.chassis.paging import Page, TimeKeyset, keyset_page
 from mercato.orders.models import Cart, CartLine, Order, OrderHistory
 from mercato.orders.states import ACTIVE, TERMINAL, Status
 
@@ -200,6 +201,9 @@ async def add_history(
     )
 
 
+_NEWEST = TimeKeyset(Order.created_at, Order.id)
+
+
 async def page(
     session: AsyncSession,
     *,
@@ -207,23 +211,14 @@ async def page(
     limit: int,
     after: tuple[datetime, str] | None,
     status: Status | None = None,
-) -> Sequence[Order]:
+) -> Page[Order]:
     """Up to `limit` orders of a user (None: everyone's), newest first, after `after`."""
     statement = select(Order)
     if user_id is not None:
         statement = statement.where(Order.user_id == user_id)
     if status is not None:
         statement = statement.where(Order.status == status.value)
-    if after is not None:
-        created_at, order_id = after
-        statement = statement.where(
-            or_(
-                Order.created_at < created_at,
-                and_(Order.created_at == created_at, Order.id < order_id),
-            )
-        )
-    statement = statement.order_by(Order.created_at.desc(), Order.id.desc()).limit(limit)
-    return (await session.scalars(statement)).all()
+    return await keyset_page(session, statement, _NEWEST, limit=limit, after=after)
 
 
 # -- the saga's lock and moves -------------------------------------------------

@@ -27,6 +27,7 @@ from mercato.chassis.errors import (
     NotFound,
     ProblemError,
     Unprocessable,
+    field_error,
 )
 from mercato.chassis.events import Outbox
 from mercato.contracts.events import Money, PaymentRefunded
@@ -46,7 +47,7 @@ def _too_much(field: str, message: str) -> Unprocessable:
     """The 422 of a refund that does not fit its payment, naming `field`."""
     return Unprocessable(
         f"The refund does not fit the payment: {message}.",
-        errors=[{"field": field, "in": "body", "message": message, "type": "refund_limit"}],
+        errors=[field_error(field, message, type="refund_limit")],
     )
 
 

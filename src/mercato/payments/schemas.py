@@ -15,6 +15,7 @@ from pydantic import (
 )
 
 from mercato.chassis.json_body import WholeNumber
+from mercato.chassis.paging import Page
 from mercato.contracts.money import MAX_AMOUNT
 from mercato.payments.cards import NUMBER_PATTERN, brand_of, check_number, is_expired
 
@@ -146,11 +147,8 @@ class PaymentOut(BaseModel):
     updated_at: datetime
 
 
-class PaymentPage(BaseModel):
+class PaymentPage(Page[PaymentOut]):
     """One page of payments, newest first."""
-
-    items: list[PaymentOut]
-    next_cursor: str | None
 
 
 class RefundIn(BaseModel):

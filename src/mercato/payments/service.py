@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,7 +26,7 @@ from mercato.chassis.errors import (
     NotFound,
     Unprocessable,
 )
-from mercato.chassis.paging import decode_time_cursor, encode_cursor
+from mercato.chassis.paging import Page, decode_time_cursor
 from mercato.chassis.security import Principal
 from mercato.payments import store
 from mercato.payments.models import Method, Payment, Refund
@@ -36,7 +35,6 @@ from mercato.payments.schemas import MethodIn
 
 __all__ = [
     "MAX_METHODS",
-    "PaymentList",
     "add_method",
     "check_same_request",
     "delete_method",
@@ -52,14 +50,6 @@ __all__ = [
 ]
 
 MAX_METHODS = 20
-
-
-@dataclass(frozen=True, slots=True)
-class PaymentList:
-    """One page of payments and the cursor of the next page."""
-
-    items: list[Payment]
-    next_cursor: str | None
 
 
 def now() -> datetime:
@@ -178,22 +168,13 @@ async def list_payments(
     user_id: str | None,
     limit: int,
     cursor: str | None,
-) -> PaymentList:
+) -> Page[Payment]:
     """Payments of the caller (or, for admins and services, of `user_id`), newest first."""
     owner = principal.subject if user_id is None else user_id
     if owner != principal.subject and not sees_everything(principal):
         raise Forbidden("Only admins may list another user's payments.")
-    rows = list(
-        await store.page_payments(
-            session, user_id=owner, limit=limit + 1, after=decode_time_cursor(cursor)
-        )
-    )
-    items = rows[:limit]
-    next_cursor = None
-    if len(rows) > limit:
-        last = items[-1]
-        next_cursor = encode_cursor([last.created_at.isoformat(), last.id])
-    return PaymentList(items=items, next_cursor=next_cursor)
+    after = decode_time_cursor(cursor)
+    return await store.page_payments(session, user_id=owner, limit=limit, after=after)
 
 
 async def list_refunds(

@@ -12,11 +12,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import CursorResult, Table, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import CursorResult, Table, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.chassis.database import insert_ignoring_conflicts
+from mercato.chassis.paging import Page, TimeKeyset, keyset_page
 from mercato.payments.models import (
     FAILED,
     PENDING,
@@ -174,21 +175,15 @@ async def payment_by_key(session: AsyncSession, key: str) -> Payment | None:
     return (await session.scalars(_PAYMENT_BY_KEY, {"key": key})).first()
 
 
+_NEWEST = TimeKeyset(Payment.created_at, Payment.id)
+
+
 async def page_payments(
     session: AsyncSession, *, user_id: str, limit: int, after: tuple[datetime, str] | None
-) -> Sequence[Payment]:
+) -> Page[Payment]:
     """Up to `limit` payments of `user_id`, newest first, after the keyset `after`."""
     statement = select(Payment).where(Payment.user_id == user_id)
-    if after is not None:
-        created_at, payment_id = after
-        statement = statement.where(
-            or_(
-                Payment.created_at < created_at,
-                and_(Payment.created_at == created_at, Payment.id < payment_id),
-            )
-        )
-    statement = statement.order_by(Payment.created_at.desc(), Payment.id.desc()).limit(limit)
-    return (await session.scalars(statement)).all()
+    return await keyset_page(session, statement, _NEWEST, limit=limit, after=after)
 
 
 async def claim_payment(

@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from mercato.chassis.database import fields_of
+from mercato.chassis.paging import Page
 from mercato.users.countries import is_country_code
 from mercato.users.models import Profile
 
@@ -224,8 +225,5 @@ def profile_body(profile: Profile | Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-class ProfilePage(BaseModel):
+class ProfilePage(Page[ProfileOut]):
     """One page of profiles and the cursor of the next, if any."""
-
-    items: list[ProfileOut]
-    next_cursor: str | None

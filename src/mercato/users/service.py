@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from mercato.chassis.database import Database
-from mercato.chassis.errors import Conflict, Forbidden, NotFound, Unprocessable
+from mercato.chassis.errors import Conflict, Forbidden, NotFound, Unprocessable, field_error
 from mercato.chassis.events import Outbox
-from mercato.chassis.paging import decode_time_cursor, encode_cursor
+from mercato.chassis.paging import Page, decode_time_cursor
 from mercato.chassis.security import Principal
 from mercato.contracts.events import ProfileUpdated
 from mercato.users import store
@@ -32,7 +32,6 @@ __all__ = [
     "MAX_PREFERENCE_KEYS",
     "PROFILE_UPDATED",
     "Identity",
-    "ProfileList",
     "get_own_profile",
     "get_profile",
     "identity_of",
@@ -57,14 +56,6 @@ class Identity:
     name: str
 
 
-@dataclass(frozen=True, slots=True)
-class ProfileList:
-    """One page of profiles and the cursor of the next page."""
-
-    items: list[Profile]
-    next_cursor: str | None
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -72,10 +63,6 @@ def _now() -> datetime:
 def _claim(principal: Principal, name: str, limit: int) -> str:
     value = principal.claims.get(name)
     return value.strip()[:limit] if isinstance(value, str) else ""
-
-
-def _field_error(field: str, message: str, kind: str = "value_error") -> dict[str, str]:
-    return {"field": field, "in": "body", "message": message, "type": kind}
 
 
 def identity_of(principal: Principal) -> Identity:
@@ -160,12 +147,12 @@ def merge_preferences(
     if len(merged) > MAX_PREFERENCE_KEYS:
         raise Unprocessable(
             f"At most {MAX_PREFERENCE_KEYS} preferences are kept.",
-            errors=[_field_error("preferences", "too many keys", "too_long")],
+            errors=[field_error("preferences", "too many keys", type="too_long")],
         )
     if len(orjson.dumps(merged)) > MAX_PREFERENCE_BYTES:
         raise Unprocessable(
             f"Preferences may take at most {MAX_PREFERENCE_BYTES} bytes as JSON.",
-            errors=[_field_error("preferences", "too large", "too_long")],
+            errors=[field_error("preferences", "too large", type="too_long")],
         )
     return merged
 
@@ -176,7 +163,11 @@ def resolve_addresses(
     """The new address list: sent ids must exist already; new addresses get an id."""
     known = {str(address["id"]) for address in current}
     errors = [
-        _field_error(f"addresses.{index}.id", "no such address; omit id to add a new one")
+        field_error(
+            f"addresses.{index}.id",
+            "no such address; omit id to add a new one",
+            type="value_error",
+        )
         for index, address in enumerate(addresses)
         if address.id is not None and address.id not in known
     ]
@@ -226,14 +217,6 @@ async def update_own_profile(
 
 async def list_profiles(
     session: AsyncSession, *, email: str | None, limit: int, cursor: str | None
-) -> ProfileList:
+) -> Page[Profile]:
     """Profiles newest first, optionally with one email (any case), keyset paged."""
-    rows = list(
-        await store.page(session, email=email, limit=limit + 1, after=decode_time_cursor(cursor))
-    )
-    items = rows[:limit]
-    next_cursor = None
-    if len(rows) > limit:
-        last = items[-1]
-        next_cursor = encode_cursor([last.created_at.isoformat(), last.user_id])
-    return ProfileList(items=items, next_cursor=next_cursor)
+    return await store.page(session, email=email, limit=limit, after=decode_time_cursor(cursor))

@@ -3,15 +3,15 @@ hottest read, the database's DirectReader), no HTTP."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal, cast
 
-from sqlalchemy import CursorResult, Table, and_, bindparam, func, or_, select, update
+from sqlalchemy import CursorResult, Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.chassis.database import insert_ignoring_conflicts
 from mercato.chassis.direct_reads import DirectQuery, DirectReader
+from mercato.chassis.paging import Page, TimeKeyset, keyset_page
 from mercato.users.models import Profile
 
 __all__ = ["fill_blank", "get", "insert_if_absent", "page", "read"]
@@ -27,6 +27,7 @@ _INSERT_NEW = {
     dialect: insert_ignoring_conflicts(cast(Table, Profile.__table__), dialect)
     for dialect in ("postgresql", "sqlite")
 }
+_NEWEST = TimeKeyset(Profile.created_at, Profile.user_id)
 
 
 async def read(reader: DirectReader, user_id: str) -> dict[str, Any] | None:
@@ -91,18 +92,9 @@ async def page(
     email: str | None,
     limit: int,
     after: tuple[datetime, str] | None,
-) -> Sequence[Profile]:
+) -> Page[Profile]:
     """Up to `limit` profiles, newest first, after the keyset `after` if given."""
     statement = select(Profile)
     if email:
         statement = statement.where(func.lower(Profile.email) == email.lower())
-    if after is not None:
-        created_at, user_id = after
-        statement = statement.where(
-            or_(
-                Profile.created_at < created_at,
-                and_(Profile.created_at == created_at, Profile.user_id < user_id),
-            )
-        )
-    statement = statement.order_by(Profile.created_at.desc(), Profile.user_id.desc()).limit(limit)
-    return (await session.scalars(statement)).all()
+    return await keyset_page(session, statement, _NEWEST, limit=limit, after=after)
