@@ -3,19 +3,16 @@
 Plain functions with keyword-only arguments. A customer sees only their own methods
 and payments (someone else's id answers 404); admins and other services may read
 any payment. Charges live in `charges`, refunds in `refunds`; the helpers they share
-(the clock, request fingerprints, idempotent replays) are here.
+(the clock, new ids) are here, and idempotency keys are the chassis' (`idempotency`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.chassis.database import begin_write
@@ -25,7 +22,6 @@ from mercato.chassis.errors import (
     Forbidden,
     GatewayTimeout,
     NotFound,
-    Unprocessable,
 )
 from mercato.chassis.paging import decode_time_cursor, encode_cursor
 from mercato.chassis.security import Principal
@@ -38,9 +34,7 @@ __all__ = [
     "MAX_METHODS",
     "PaymentList",
     "add_method",
-    "check_same_request",
     "delete_method",
-    "fingerprint",
     "get_method",
     "get_payment",
     "list_methods",
@@ -70,27 +64,6 @@ def now() -> datetime:
 def new_id() -> str:
     """A new random id."""
     return str(uuid.uuid4())
-
-
-def fingerprint(request: dict[str, Any]) -> str:
-    """A digest of a request body, to tell a retry from a different request."""
-    return hashlib.sha256(orjson.dumps(request, option=orjson.OPT_SORT_KEYS)).hexdigest()
-
-
-def check_same_request(stored: str, digest: str) -> None:
-    """422 naming the Idempotency-Key when it was first used with another request."""
-    if stored != digest:
-        raise Unprocessable(
-            "This Idempotency-Key was already used with a different request.",
-            errors=[
-                {
-                    "field": "Idempotency-Key",
-                    "in": "header",
-                    "message": "already used with a different request body",
-                    "type": "idempotency_mismatch",
-                }
-            ],
-        )
 
 
 def sees_everything(principal: Principal) -> bool:
