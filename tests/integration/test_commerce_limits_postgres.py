@@ -12,7 +12,8 @@ MERCATO_REQUIRE_SERVERS=1.
   insert; now a slot is taken on the user's counter row (`take_method_slot`).
 - a cart's lines (orders, 50 products): now the cart's owner row is locked first.
 - the migrations that added the counter and owner rows fill them from the data
-  already there (and give driven orders their deadline).
+  already there (and give driven orders their deadline); the one that let orders'
+  idempotency keys be 255 characters long, as payments' are, keeps every row.
 - addresses (users, 10 a profile): never a count-then-insert. A PATCH replaces the
   whole list (at most 10 by its schema) and the profile's version column refuses a
   write based on a stale read (409), so the limit held already; the test confirms it.
@@ -43,6 +44,7 @@ from mercato.users.schemas import MAX_ADDRESSES
 from mercato.users.settings import load_settings as users_settings
 from tests.support.apps import running
 from tests.support.migrations import (
+    check_orders_key_migration,
     check_orders_migration,
     check_payments_migration,
 )
@@ -168,3 +170,8 @@ async def test_the_0002_migrations_keep_the_data_on_postgresql() -> None:
         await check_orders_migration(url)
     async with fresh_postgres_database("payments") as url:
         await check_payments_migration(url)
+
+
+async def test_the_0003_migration_takes_longer_keys_on_postgresql() -> None:
+    async with fresh_postgres_database("orders") as url:
+        await check_orders_key_migration(url)

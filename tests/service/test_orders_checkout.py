@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from mercato.chassis.idempotency import KEY_PATTERN, MAX_KEY_LENGTH
 from mercato.orders import service, store
 from mercato.orders.lifecycle import components_of
 from mercato.orders.models import Order
@@ -142,6 +143,38 @@ async def test_idempotency(shop: Shop) -> None:
     assert await shop.stock(tea) == 4
     listed = (await shop.orders.get(ORDERS, headers=user)).json()
     assert len(listed["items"]) == 1
+
+
+async def test_a_key_follows_the_rule_payments_follows(shop: Shop) -> None:
+    """Up to 255 characters (orders took 200), and a reuse is the same problem."""
+    user = shop.customer()
+    tea = await shop.product(stock=5)
+    card = await shop.card(user)
+    await shop.fill_cart(user, tea, 1)
+    longest = "k" * MAX_KEY_LENGTH
+    first = await shop.checkout(user, card, key=longest)
+    assert first.status_code == 201, first.text
+    again = await shop.checkout(user, card, key=longest)
+    assert again.status_code == 201 and again.json() == first.json()
+    other = {"payment_method_id": card, "shipping_address": {**ADDRESS, "city": "Bonn"}}
+    reused = await shop.orders.post(
+        ORDERS, json=other, headers={**user, "Idempotency-Key": longest}
+    )
+    assert reused.status_code == 422
+    assert [(e["field"], e["type"]) for e in reused.json()["errors"]] == [
+        ("Idempotency-Key", "idempotency_mismatch")
+    ]
+    too_long = await shop.checkout(user, card, key=longest + "k")
+    assert too_long.status_code == 400
+    document = (await shop.orders.get("/api/orders/openapi.json")).json()
+    parameters = document["paths"]["/api/orders"]["post"]["parameters"]
+    [key] = [p for p in parameters if p["name"] == "Idempotency-Key"]
+    assert key["schema"] == {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_KEY_LENGTH,
+        "pattern": KEY_PATTERN,
+    }
 
 
 async def test_same_key_while_running_is_409(shop: Shop) -> None:

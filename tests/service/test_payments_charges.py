@@ -111,6 +111,23 @@ async def test_the_idempotency_key_is_required(shop: Shop) -> None:
     assert await count(shop, Payment) == 0
 
 
+async def test_a_key_may_hold_the_letters_orders_takes(shop: Shop) -> None:
+    """One rule for both services: Latin-1 letters too (payments took ASCII only)."""
+    user_id, headers = shop.customer()
+    body = shop.charge_body(user_id, await shop.add_card(headers))
+    sent = [(name.encode(), value.encode()) for name, value in shop.service.items()]
+    keyed = [*sent, (b"Idempotency-Key", "bestellung-müller".encode("latin-1"))]
+    first = await shop.client.post(f"{API}/charges", json=body, headers=keyed)
+    assert first.status_code == 201, first.text
+    again = await shop.client.post(f"{API}/charges", json=body, headers=keyed)
+    assert again.status_code == 201 and again.headers[REPLAYED] == "true"
+    assert again.json() == first.json()
+    control = [*sent, (b"Idempotency-Key", b"best\x85ellung")]
+    refused = await shop.client.post(f"{API}/charges", json=body, headers=control)
+    assert refused.status_code == 400
+    assert await count(shop, Payment) == 1
+
+
 async def test_the_method_must_belong_to_the_user(shop: Shop) -> None:
     _, owner = shop.customer()
     method_id = await shop.add_card(owner)

@@ -23,6 +23,7 @@ One concept per module:
     service_tokens  client-credentials tokens for service-to-service calls
     events       the event bus: envelope, outbox, relay, idempotent consumer, dead letters
     paging       cursor (keyset) paging: the cursor codec, `keyset_page` and `Page[T]`
+    idempotency  Idempotency-Key: the header, request fingerprints, replay or conflict
     deps         FastAPI dependencies shared by every service
     serve        running an app with uvicorn
 """

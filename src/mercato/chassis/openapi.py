@@ -50,14 +50,19 @@ class Problem(BaseModel):
     )
 
 
-def required_header(name: str, description: str, *, max_length: int) -> dict[str, Any]:
+def required_header(
+    name: str, description: str, *, max_length: int, pattern: str | None = None
+) -> dict[str, Any]:
     """The `openapi_extra` of a route whose header `name` is required.
 
     For a header the route reads as optional (`include_in_schema=False`) so that its
     absence is a 400 with a message of the service's, not a generic 422; the document
-    still says that it is required.
+    still says that it is required, how long it may be and, given a `pattern`, what
+    characters it may hold.
     """
-    schema = {"type": "string", "minLength": 1, "maxLength": max_length}
+    schema: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": max_length}
+    if pattern is not None:
+        schema["pattern"] = pattern
     parameter = {
         "name": name,
         "in": "header",

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from mercato.chassis.database import Base, UtcDateTime
 from mercato.chassis.events import event_tables
+from mercato.chassis.idempotency import MAX_KEY_LENGTH
 
 __all__ = ["EVENTS", "Cart", "CartLine", "JsonDocument", "Order", "OrderHistory", "OrdersBase"]
 
@@ -74,7 +75,7 @@ class Order(OrdersBase):
     shipping_address: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
     payment_id: Mapped[str | None] = mapped_column(String(64), default=None)
     reason: Mapped[str | None] = mapped_column(Text, default=None)
-    idempotency_key: Mapped[str] = mapped_column(String(200))
+    idempotency_key: Mapped[str] = mapped_column(String(MAX_KEY_LENGTH))
     fingerprint: Mapped[str] = mapped_column(String(64))
     charge_unresolved: Mapped[bool] = mapped_column(Boolean, default=False)
     lease_owner: Mapped[str | None] = mapped_column(String(64), default=None)

@@ -5,19 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from mercato.chassis.deps import RuntimeDep, SessionDep
 from mercato.chassis.errors import Forbidden
 from mercato.chassis.events import Outbox
-from mercato.chassis.http import IDEMPOTENCY_KEY
+from mercato.chassis.idempotency import IdempotencyKey, key_required
 from mercato.chassis.json_body import StrictJsonRoute
-from mercato.chassis.openapi import required_header
 from mercato.chassis.security import CurrentUser, Principal
 from mercato.orders import cart, service
-from mercato.orders.idempotency import MAX_KEY_LENGTH, require_key
 from mercato.orders.lifecycle import Components, components_of
 from mercato.orders.models import Order, OrderHistory
 from mercato.orders.schemas import (
@@ -148,11 +146,7 @@ async def delete_cart(principal: Customer, session: SessionDep) -> Response:
     "",
     status_code=201,
     summary="Place an order from the cart",
-    openapi_extra=required_header(
-        IDEMPOTENCY_KEY,
-        "The same key and body on a retry answer the first order again.",
-        max_length=MAX_KEY_LENGTH,
-    ),
+    openapi_extra=key_required("The same key and body on a retry answer the first order again."),
 )
 async def place_order(
     order_in: CheckoutIn,
@@ -161,9 +155,7 @@ async def place_order(
     session: SessionDep,
     parts: ComponentsDep,
     outbox: OutboxDep,
-    idempotency_key: Annotated[
-        str | None, Header(alias=IDEMPOTENCY_KEY, include_in_schema=False)
-    ] = None,
+    key: IdempotencyKey,
 ) -> OrderOut:
     """Check the cart out; the answer carries the saga's end state when it was quick."""
     placement = await service.place_order(
@@ -171,7 +163,7 @@ async def place_order(
         outbox=outbox,
         components=parts,
         user_id=principal.subject,
-        key=require_key(idempotency_key),
+        key=key,
         order_in=order_in,
     )
     if placement.owner is not None:

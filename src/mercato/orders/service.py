@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mercato.chassis.database import begin_write
 from mercato.chassis.errors import Conflict, Forbidden, NotFound, Unprocessable, field_error
 from mercato.chassis.events import Outbox
+from mercato.chassis.idempotency import check_replay, fingerprint
 from mercato.chassis.paging import Page, decode_time_cursor
 from mercato.chassis.security import Principal
 from mercato.contracts.events import Line, Money, OrderPlaced
@@ -29,7 +30,6 @@ from mercato.contracts.money import MAX_AMOUNT
 from mercato.orders import store
 from mercato.orders.cart import DEFAULT_CURRENCY, currency_error, item_error
 from mercato.orders.clients import Catalog
-from mercato.orders.idempotency import fingerprint
 from mercato.orders.lifecycle import Components
 from mercato.orders.models import Order, OrderHistory
 from mercato.orders.runner import new_owner
@@ -66,13 +66,8 @@ def _now() -> datetime:
 
 def _replay(order: Order, digest: str, now: datetime) -> Placement:
     """The answer to a repeated key: the first order, unless the body differs or it runs."""
-    if order.fingerprint != digest:
-        raise Unprocessable(
-            "This Idempotency-Key was used for another request body.",
-            errors=[{"field": "Idempotency-Key", "in": "header", "message": "reused"}],
-        )
-    if order.lease_owner is not None and order.lease_until is not None and order.lease_until > now:
-        raise Conflict("The request with this Idempotency-Key is still being processed.")
+    lease = order.lease_until if order.lease_owner is not None else None
+    check_replay(stored=order.fingerprint, digest=digest, running=lease is not None and lease > now)
     return Placement(order=order, owner=None)
 
 

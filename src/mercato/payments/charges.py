@@ -26,8 +26,9 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mercato.chassis.errors import Conflict, NotFound
+from mercato.chassis.errors import NotFound
 from mercato.chassis.events import Outbox
+from mercato.chassis.idempotency import check_replay, fingerprint, in_progress
 from mercato.contracts.events import Money, PaymentFailed, PaymentSucceeded
 from mercato.payments import store
 from mercato.payments.models import FAILED, PENDING, SUCCEEDED, UNKNOWN, Payment
@@ -39,13 +40,12 @@ from mercato.payments.provider import (
     ProviderTimeout,
 )
 from mercato.payments.schemas import ChargeIn
-from mercato.payments.service import check_same_request, fingerprint, new_id, now
+from mercato.payments.service import new_id, now
 
 __all__ = [
     "PAYMENT_FAILED",
     "PAYMENT_SUCCEEDED",
     "charge",
-    "in_progress",
     "provider_key",
     "reconcile",
 ]
@@ -55,14 +55,6 @@ log = logging.getLogger("mercato.payments.charges")
 PAYMENT_SUCCEEDED = "payment.succeeded"
 PAYMENT_FAILED = "payment.failed"
 TIMED_OUT = "provider_timeout"
-
-
-def in_progress() -> Conflict:
-    """The 409 for a request whose first attempt is still running."""
-    return Conflict(
-        "A request with this Idempotency-Key is still in progress; retry shortly.",
-        headers={"Retry-After": "1"},
-    )
 
 
 def provider_key(payment: Payment) -> str:
@@ -86,7 +78,7 @@ async def charge(
         payment, opened = await _open(session, key=key, digest=digest, charge_in=charge_in)
         if opened:
             return await _attempt(session, provider=provider, outbox=outbox, payment=payment), False
-    check_same_request(payment.request_hash, digest)
+    check_replay(stored=payment.request_hash, digest=digest)
     if payment.status == UNKNOWN:
         settled = await reconcile(
             session, provider=provider, outbox=outbox, payment=payment, lease_seconds=lease_seconds

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from mercato.chassis.database import Base, UtcDateTime
 from mercato.chassis.events import event_tables
+from mercato.chassis.idempotency import MAX_KEY_LENGTH
 
 __all__ = [
     "EVENTS",
@@ -90,7 +91,7 @@ class Payment(PaymentsBase):
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    idempotency_key: Mapped[str] = mapped_column(String(255))
+    idempotency_key: Mapped[str] = mapped_column(String(MAX_KEY_LENGTH))
     request_hash: Mapped[str] = mapped_column(String(64))
     order_id: Mapped[str] = mapped_column(String(100))
     user_id: Mapped[str] = mapped_column(String(100))
@@ -114,7 +115,7 @@ class Refund(PaymentsBase):
     __table_args__ = (UniqueConstraint("idempotency_key", name="uq_refunds_idempotency_key"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    idempotency_key: Mapped[str] = mapped_column(String(255))
+    idempotency_key: Mapped[str] = mapped_column(String(MAX_KEY_LENGTH))
     request_hash: Mapped[str] = mapped_column(String(64))
     payment_id: Mapped[str] = mapped_column(String(36), ForeignKey("payments.id"))
     amount: Mapped[int] = mapped_column(BigInteger)

@@ -30,13 +30,13 @@ from mercato.chassis.errors import (
     field_error,
 )
 from mercato.chassis.events import Outbox
+from mercato.chassis.idempotency import check_replay, fingerprint, in_progress
 from mercato.contracts.events import Money, PaymentRefunded
 from mercato.payments import store
-from mercato.payments.charges import in_progress
 from mercato.payments.models import FAILED, PENDING, SUCCEEDED, Payment, Refund
 from mercato.payments.provider import Amount, ProviderClient, ProviderError, ProviderTimeout
 from mercato.payments.schemas import RefundIn
-from mercato.payments.service import check_same_request, fingerprint, new_id, now
+from mercato.payments.service import new_id, now
 
 __all__ = ["PAYMENT_REFUNDED", "refund", "refund_amount"]
 
@@ -76,7 +76,7 @@ async def refund(
     lease_seconds: float,
 ) -> tuple[Refund, bool]:
     """Refund a payment once per key; the refund and whether it is a replay."""
-    digest = fingerprint({"payment_id": payment_id, **refund_in.model_dump(mode="json")})
+    digest = fingerprint(refund_in.model_dump(mode="json"), payment_id=payment_id)
     existing = await store.refund_by_key(session, key)
     if existing is None:
         existing, opened = await _open(
@@ -84,7 +84,7 @@ async def refund(
         )
         if opened:
             return await _attempt(session, provider=provider, outbox=outbox, refund=existing), False
-    check_same_request(existing.request_hash, digest)
+    check_replay(stored=existing.request_hash, digest=digest)
     if existing.status == SUCCEEDED:
         return existing, True
     if existing.status == FAILED:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from mercato.chassis.deps import RuntimeDep, SessionDep
-from mercato.chassis.errors import BadRequest, Forbidden
+from mercato.chassis.errors import Forbidden
 from mercato.chassis.events import Outbox
-from mercato.chassis.http import IDEMPOTENCY_KEY
+from mercato.chassis.idempotency import IdempotencyKey, key_required
 from mercato.chassis.json_body import StrictJsonRoute
-from mercato.chassis.openapi import required_header
 from mercato.chassis.security import CurrentUser, Principal
 from mercato.payments import charges, refunds, service
 from mercato.payments.models import Method, Payment, Refund
@@ -40,7 +39,6 @@ __all__ = ["PROVIDER", "REPLAYED", "router"]
 router = APIRouter(prefix="/api/payments", tags=["payments"], route_class=StrictJsonRoute)
 PROVIDER = "payments.provider"
 REPLAYED = "Idempotent-Replayed"
-MAX_KEY_LENGTH = 255
 
 
 async def outbox_of(runtime: RuntimeDep) -> Outbox:
@@ -80,31 +78,12 @@ async def admin_or_service(principal: CurrentUser) -> Principal:
     return principal
 
 
-async def idempotency_key(
-    key: Annotated[
-        str | None,
-        Header(alias=IDEMPOTENCY_KEY, include_in_schema=False),
-    ] = None,
-) -> str:
-    """FastAPI dependency: the request's Idempotency-Key; 400 when absent or unusable."""
-    key = (key or "").strip()
-    if not key:
-        raise BadRequest("This request needs an Idempotency-Key header.")
-    if len(key) > MAX_KEY_LENGTH or not key.isprintable() or not key.isascii():
-        raise BadRequest(f"The Idempotency-Key must be 1-{MAX_KEY_LENGTH} printable ASCII chars.")
-    return key
-
-
 CardHolder = Annotated[Principal, Depends(card_holder)]
 AdminOrService = Annotated[Principal, Depends(admin_or_service)]
 OutboxDep = Annotated[Outbox, Depends(outbox_of)]
 ProviderDep = Annotated[ProviderClient, Depends(provider_of)]
 LeaseDep = Annotated[float, Depends(lease_of)]
-KeyDep = Annotated[str, Depends(idempotency_key)]
-# What the document says of the header `idempotency_key` reads.
-KEY_REQUIRED = required_header(
-    IDEMPOTENCY_KEY, "Unique per intended operation.", max_length=MAX_KEY_LENGTH
-)
+KEY_REQUIRED = key_required("Unique per intended operation.")
 
 
 def method_out(method: Method) -> MethodOut:
@@ -193,7 +172,7 @@ async def delete_method(method_id: str, principal: CardHolder, session: SessionD
 async def charge(
     *,
     _: AdminOrService,
-    key: KeyDep,
+    key: IdempotencyKey,
     charge_in: ChargeIn,
     response: Response,
     session: SessionDep,
@@ -250,7 +229,7 @@ async def refund(
     payment_id: str,
     *,
     _: AdminOrService,
-    key: KeyDep,
+    key: IdempotencyKey,
     refund_in: RefundIn,
     response: Response,
     session: SessionDep,

@@ -3,18 +3,15 @@
 Plain functions with keyword-only arguments. A customer sees only their own methods
 and payments (someone else's id answers 404); admins and other services may read
 any payment. Charges live in `charges`, refunds in `refunds`; the helpers they share
-(the clock, request fingerprints, idempotent replays) are here.
+(the clock, new ids) are here, and idempotency keys are the chassis' (`idempotency`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
-import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.chassis.database import begin_write
@@ -24,7 +21,6 @@ from mercato.chassis.errors import (
     Forbidden,
     GatewayTimeout,
     NotFound,
-    Unprocessable,
 )
 from mercato.chassis.paging import Page, decode_time_cursor
 from mercato.chassis.security import Principal
@@ -36,9 +32,7 @@ from mercato.payments.schemas import MethodIn
 __all__ = [
     "MAX_METHODS",
     "add_method",
-    "check_same_request",
     "delete_method",
-    "fingerprint",
     "get_method",
     "get_payment",
     "list_methods",
@@ -60,27 +54,6 @@ def now() -> datetime:
 def new_id() -> str:
     """A new random id."""
     return str(uuid.uuid4())
-
-
-def fingerprint(request: dict[str, Any]) -> str:
-    """A digest of a request body, to tell a retry from a different request."""
-    return hashlib.sha256(orjson.dumps(request, option=orjson.OPT_SORT_KEYS)).hexdigest()
-
-
-def check_same_request(stored: str, digest: str) -> None:
-    """422 naming the Idempotency-Key when it was first used with another request."""
-    if stored != digest:
-        raise Unprocessable(
-            "This Idempotency-Key was already used with a different request.",
-            errors=[
-                {
-                    "field": "Idempotency-Key",
-                    "in": "header",
-                    "message": "already used with a different request body",
-                    "type": "idempotency_mismatch",
-                }
-            ],
-        )
 
 
 def sees_everything(principal: Principal) -> bool:
