@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from mercato.auth.context import AuthContext, AuthRuntime, key_store, open_context
-from mercato.auth.housekeeping import housekeep
+from mercato.auth.context import AuthContext, AuthRuntime
+from mercato.auth.housekeeping import housekeep, key_store, open_context
 from mercato.auth.models import EVENTS, MIGRATIONS, AuthBase
 from mercato.auth.routes import router, well_known
 from mercato.auth.settings import AuthSettings, load_settings

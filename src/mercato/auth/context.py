@@ -1,21 +1,18 @@
 """The auth service's per-process context: what its domain functions need.
 
-Built once at start by `open_context` (the spec's `context`): the signing keys, the
-password hasher, the throttles, the revocation list warmed from the database, and
-the first admin made sure of. Routes get it through a dependency; tests may swap
-its clock.
+Built once at start by `housekeeping.open_context` (the spec's `context`): the
+signing keys, the password hasher, the throttles and the revocation list. Routes get
+it through a dependency; tests may swap its clock.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mercato.auth import housekeeping
 from mercato.auth.keys import KeyStore
 from mercato.auth.passwords import Passwords
 from mercato.auth.settings import AuthSettings
@@ -28,8 +25,6 @@ from mercato.chassis.security import RevocationList
 __all__ = [
     "AuthContext",
     "AuthRuntime",
-    "key_store",
-    "open_context",
     "passwords_for",
     "release",
     "throttle_limits",
@@ -89,33 +84,3 @@ async def release(session: AsyncSession) -> None:
 
 
 AuthRuntime = Runtime[AuthSettings, AuthContext]
-
-
-def key_store(runtime: AuthRuntime) -> KeyStore:
-    """The KeySource of auth's verifier: its own key table (`ServiceSpec.key_source`)."""
-    settings = runtime.settings
-    return KeyStore(
-        runtime.database,
-        retention=settings.key_retention,
-        passphrase=settings.signing_key_passphrase,
-    )
-
-
-@asynccontextmanager
-async def open_context(runtime: AuthRuntime) -> AsyncIterator[AuthContext]:
-    """Keys, hasher, throttles, revocations and the first admin: auth's start."""
-    keys = runtime.verifier.keys
-    if not isinstance(keys, KeyStore):  # verification swapped (a test key): still sign
-        keys = key_store(runtime)
-    await keys.start()
-    ctx = AuthContext(
-        settings=runtime.settings,
-        keys=keys,
-        passwords=passwords_for(runtime.settings),
-        outbox=runtime.outbox,
-        revocations=runtime.revocations,
-    )
-    await ctx.passwords.verify_dummy("")  # so the first unknown email takes no longer
-    await housekeeping.sync_revocations(runtime.database, ctx)
-    await housekeeping.bootstrap_admin(runtime.database, ctx)
-    yield ctx

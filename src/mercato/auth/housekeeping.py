@@ -1,26 +1,33 @@
-"""Auth's start-up and housekeeping: the first admin, and revocations and keys kept fresh.
+"""Auth's start-up and housekeeping: the context, the first admin, fresh revocations and keys.
 
-At start (`context.open_context`, after the migrations) the revocation list is warmed
-from the `revoked_tokens` table and the first admin is made sure of. Then the
-housekeeping task (declared in `auth.app`) picks up, every
-`maintenance_interval_seconds`, keys rotated and tokens revoked by other replicas,
-and deletes what has expired.
+At start (`open_context`, the spec's `context`, after the migrations) the signing
+keys are loaded or created, the revocation list is warmed from the `revoked_tokens`
+table and the first admin is made sure of. Then the housekeeping task (declared in
+`auth.app`) picks up, every `maintenance_interval_seconds`, keys rotated and tokens
+revoked by other replicas, and deletes what has expired.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from mercato.auth import service, store
+from mercato.auth.context import AuthContext, AuthRuntime, passwords_for
+from mercato.auth.keys import KeyStore
 from mercato.auth.passwords import WeakPassword, check_password, random_password
 from mercato.auth.schemas import normalize_email
 from mercato.chassis.database import Database
 
-if TYPE_CHECKING:
-    from mercato.auth.context import AuthContext, AuthRuntime
-
-__all__ = ["DEV_ADMIN_EMAIL", "bootstrap_admin", "housekeep", "sync_revocations"]
+__all__ = [
+    "DEV_ADMIN_EMAIL",
+    "bootstrap_admin",
+    "housekeep",
+    "key_store",
+    "open_context",
+    "sync_revocations",
+]
 
 log = logging.getLogger("mercato.auth")
 DEV_ADMIN_EMAIL = "admin@mercato.local"
@@ -96,3 +103,33 @@ async def housekeep(runtime: AuthRuntime) -> None:
         )
     await ctx.keys.prune()
     ctx.revocations.prune()
+
+
+def key_store(runtime: AuthRuntime) -> KeyStore:
+    """The KeySource of auth's verifier: its own key table (`ServiceSpec.key_source`)."""
+    settings = runtime.settings
+    return KeyStore(
+        runtime.database,
+        retention=settings.key_retention,
+        passphrase=settings.signing_key_passphrase,
+    )
+
+
+@asynccontextmanager
+async def open_context(runtime: AuthRuntime) -> AsyncIterator[AuthContext]:
+    """Keys, hasher, throttles, revocations and the first admin: auth's start."""
+    keys = runtime.verifier.keys
+    if not isinstance(keys, KeyStore):  # verification swapped (a test key): still sign
+        keys = key_store(runtime)
+    await keys.start()
+    ctx = AuthContext(
+        settings=runtime.settings,
+        keys=keys,
+        passwords=passwords_for(runtime.settings),
+        outbox=runtime.outbox,
+        revocations=runtime.revocations,
+    )
+    await ctx.passwords.verify_dummy("")  # so the first unknown email takes no longer
+    await sync_revocations(runtime.database, ctx)
+    await bootstrap_admin(runtime.database, ctx)
+    yield ctx
