@@ -47,7 +47,7 @@ async def logs(
         data_dir=tmp_path, broker_url=broker.url, bus_namespace=broker.namespace
     )
     app = create_app(settings)
-    runtime: Runtime = app.state.runtime
+    runtime: Runtime[Any, Any] = app.state.runtime
     broker.consumer_elsewhere("logs")
     async with running(app, tokens) as client:
         await runtime.bus_connected.wait()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -42,7 +43,7 @@ async def logs(tokens: TokenFactory) -> AsyncIterator[tuple[FastAPI, httpx.Async
 
 
 async def test_migrations_match_the_models(logs: tuple[FastAPI, httpx.AsyncClient]) -> None:
-    runtime: Runtime = logs[0].state.runtime
+    runtime: Runtime[Any, Any] = logs[0].state.runtime
 
     def diff(connection: Connection) -> list[object]:
         context = MigrationContext.configure(
@@ -73,7 +74,7 @@ async def test_queries_paging_and_retention(
     assert len(await listed(client, admin, user_id="u-1", limit="1")) == 2
     since = (BASE + timedelta(seconds=2)).isoformat()
     assert len(await listed(client, admin, since=since)) == 2
-    runtime: Runtime = app.state.runtime
+    runtime: Runtime[Any, Any] = app.state.runtime
     now = BASE + timedelta(days=30, seconds=2)
     assert await retention.run_retention(runtime.database, retention_days=30, now=now) == 3
     assert len(await listed(client, admin)) == 2

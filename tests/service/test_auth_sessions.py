@@ -153,7 +153,7 @@ async def test_refresh_refuses_bad_input(client: httpx.AsyncClient) -> None:
 async def test_expired_refresh_token_is_refused(app: FastAPI, client: httpx.AsyncClient) -> None:
     tokens = (await login(client)).json()
     later = time.time() + 30 * 86_400 + 1
-    app.state.runtime.state["auth"].clock = lambda: later
+    app.state.runtime.context.clock = lambda: later
     response = await client.post(f"{API}/refresh", json={"refresh_token": tokens["refresh_token"]})
     problem(response, 401)
 

@@ -84,7 +84,7 @@ def source(address: str, proof: dict[str, str]) -> dict[str, str]:
 
 def set_clock(app: FastAPI, seconds_from_now: float) -> None:
     later = time.time() + seconds_from_now
-    app.state.runtime.state["auth"].clock = lambda: later
+    app.state.runtime.context.clock = lambda: later
 
 
 async def test_an_attacker_slows_only_their_own_address(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -33,7 +34,7 @@ def admin(tokens: TokenFactory) -> dict[str, str]:
 
 async def stored(app: FastAPI) -> int:
     """How many audit events are stored."""
-    runtime: Runtime = app.state.runtime
+    runtime: Runtime[Any, Any] = app.state.runtime
     async with runtime.database.session() as session:
         return int(await session.scalar(select(func.count()).select_from(AuditEvent)) or 0)
 
@@ -73,7 +74,7 @@ async def test_order_id_is_lifted_from_data_or_the_order_subject(
         event("product.price_changed", subject="p-1", user_id=42),
         event("user.registered", subject="u-9", user_id={"not": "an id"}),
     )
-    runtime: Runtime = app.state.runtime
+    runtime: Runtime[Any, Any] = app.state.runtime
     async with runtime.database.session() as session:
         rows = (await session.scalars(select(AuditEvent).order_by(AuditEvent.type))).all()
     lifted = {row.type: (row.user_id, row.order_id) for row in rows}
@@ -88,7 +89,7 @@ async def test_order_id_is_lifted_from_data_or_the_order_subject(
 async def test_consumer_takes_every_type_even_without_or_against_a_schema(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
-    runtime: Runtime = app.state.runtime
+    runtime: Runtime[Any, Any] = app.state.runtime
     consumer = IdempotentConsumer(runtime.database, EVENTS, "logs", SPEC.handlers)
     unknown = event("giftcard.redeemed", code="X1")  # no schema knows this type
     broken = event("user.registered", user_id="u-1")  # breaks its schema: kept as it is
@@ -118,6 +119,6 @@ async def test_the_log_is_for_admins_only(
 
 async def test_the_service_publishes_nothing(app: FastAPI, client: httpx.AsyncClient) -> None:
     await deliver(app, event("order.placed"))
-    runtime: Runtime = app.state.runtime
+    runtime: Runtime[Any, Any] = app.state.runtime
     async with runtime.database.session() as session:
         assert await session.scalar(select(func.count()).select_from(EVENTS.outbox)) == 0

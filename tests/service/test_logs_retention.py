@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -42,7 +43,7 @@ async def app(tmp_path: Path) -> AsyncIterator[FastAPI]:
 
 async def stored_types(app: FastAPI) -> list[str]:
     """The types of the stored events, oldest first."""
-    runtime: Runtime = app.state.runtime
+    runtime: Runtime[Any, Any] = app.state.runtime
     async with runtime.database.session() as session:
         query = select(AuditEvent.type).order_by(AuditEvent.occurred_at)
         return list(await session.scalars(query))
@@ -56,7 +57,7 @@ async def test_old_events_and_their_inbox_rows_are_deleted(app: FastAPI) -> None
         event("still.kept", at=aged(29.99)),
         event("new.one", at=aged(0)),
     )
-    runtime: Runtime = app.state.runtime
+    runtime: Runtime[Any, Any] = app.state.runtime
     async with runtime.database.transaction() as session:
         for age in (40, 1):
             handled_at = NOW - timedelta(days=age)
@@ -73,14 +74,14 @@ async def test_old_events_and_their_inbox_rows_are_deleted(app: FastAPI) -> None
 
 async def test_zero_days_keeps_everything(app: FastAPI) -> None:
     await deliver(app, event("ancient", at=aged(3650)))
-    runtime: Runtime = app.state.runtime
+    runtime: Runtime[Any, Any] = app.state.runtime
     assert await retention.run_retention(runtime.database, retention_days=0) == 0
     assert await stored_types(app) == ["ancient"]
 
 
 async def test_deletes_in_batches(app: FastAPI) -> None:
     await deliver(app, *(event(f"old.e{i}", at=aged(100 + i)) for i in range(5)))
-    runtime: Runtime = app.state.runtime
+    runtime: Runtime[Any, Any] = app.state.runtime
     async with runtime.database.session() as session:
         deleted = await service.delete_expired(session, retention_days=90, now=NOW, batch=2)
         assert deleted == 5
@@ -91,16 +92,17 @@ async def test_the_background_task_runs_and_stops(tmp_path: Path) -> None:
     settings = load_settings(data_dir=tmp_path, broker_url="", retention_interval_seconds=0.01)
     assert settings.retention_days == 90
     app = create_app(settings)
-    runtime: Runtime = app.state.runtime
+    runtime: Runtime[Any, Any] = app.state.runtime
     async with running(app):
         await deliver(app, event("too.old", at=aged(91)), event("recent", at=aged(1)))
-        task = runtime.state[retention.RETENTION_TASK]
+        tasks = runtime.tasks.running
+        assert [task.get_name() for task in tasks] == ["logs-retention"]
         for _ in range(200):
             if await stored_types(app) == ["recent"]:
                 break
             await asyncio.sleep(0.01)
         assert await stored_types(app) == ["recent"]
-    assert task.done() and retention.RETENTION_TASK not in runtime.state
+    assert all(task.done() for task in tasks) and runtime.tasks.running == ()
 
 
 async def test_migrations_match_the_models(tmp_path: Path) -> None:

@@ -20,10 +20,9 @@ import pytest
 from sqlalchemy import update
 
 from mercato.chassis.http import ServiceClient
-from mercato.orders.lifecycle import components_of
 from mercato.orders.models import Order
 from tests.support.clock import ManualClock
-from tests.support.orders import ORDERS, Shop, open_shop, served
+from tests.support.orders import ORDERS, Shop, open_shop, orders_context, served
 from tests.support.tokens import TokenFactory
 
 RETRY_LIMIT = 3
@@ -107,7 +106,7 @@ async def test_a_refusal_for_good_is_not_retried_and_the_order_needs_an_operator
     assert "refused for good" in stalled["reason"] and "no-such-payment" in stalled["reason"]
     assert [h["status"] for h in stalled["history"]][-2:] == ["cancelling", "needs_attention"]
     assert stalled["deadline"] is None
-    runner = components_of(runtime).runner
+    runner = orders_context(runtime).runner
     for _ in range(3):
         await runner.sweep()
         await asyncio.sleep(0.4)  # past any backoff: a retried order would be taken

@@ -28,11 +28,10 @@ from sqlalchemy import select
 from mercato.chassis.circuit import CircuitState
 from mercato.chassis.http import ServiceClient
 from mercato.orders.clients import charge_key
-from mercato.orders.lifecycle import components_of
 from mercato.orders.models import Order
 from mercato.payments.models import PENDING, Payment
 from tests.support.clock import ManualClock
-from tests.support.orders import Shop, open_shop
+from tests.support.orders import Shop, open_shop, orders_context
 from tests.support.tokens import TokenFactory
 
 CARD_TIMEOUT = "4000 0000 0000 0119"
@@ -83,7 +82,7 @@ async def no_charge_pending(shop: Shop) -> list[Payment]:
 async def settle_every_order(shop: Shop, clock: ManualClock, ids: list[str]) -> dict[str, Order]:
     """Sweep (letting the circuit try again each time) until no order is charging."""
     http: ServiceClient = shop.orders_app.state.runtime.http
-    runner = components_of(shop.orders_app.state.runtime).runner
+    runner = orders_context(shop.orders_app.state.runtime).runner
     loop = asyncio.get_running_loop()
     deadline = loop.time() + SETTLE_TIMEOUT * 2
     while True:
@@ -147,7 +146,7 @@ async def test_payments_timing_out_opens_the_circuit_then_checkouts_fail_fast(
         #    than payments waits for its provider, each order is asked about again with
         #    its key: payments reconciles each charge with the provider, which holds no
         #    charge of the timeout card, and every order ends payment_failed.
-        components_of(shop.orders_app.state.runtime).payments.timeout = 5.0
+        orders_context(shop.orders_app.state.runtime).payments.timeout = 5.0
         records = await settle_every_order(shop, clock, timed_out + fast)
         assert {order.status for order in records.values()} == {"payment_failed"}
         assert all(order.payment_id is None for order in records.values())

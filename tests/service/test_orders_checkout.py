@@ -11,7 +11,6 @@ import pytest
 
 from mercato.chassis.idempotency import KEY_PATTERN, MAX_KEY_LENGTH
 from mercato.orders import service, store
-from mercato.orders.lifecycle import components_of
 from mercato.orders.models import Order
 from mercato.orders.schemas import CheckoutIn
 from tests.support.orders import (
@@ -21,6 +20,7 @@ from tests.support.orders import (
     Placed,
     Shop,
     open_shop,
+    orders_context,
 )
 from tests.support.tokens import TokenFactory
 
@@ -189,7 +189,7 @@ async def test_same_key_while_running_is_409(shop: Shop) -> None:
         await service.place_order(
             session,
             outbox=runtime.outbox,
-            components=components_of(runtime),
+            components=orders_context(runtime),
             user_id=user_id,
             key="busy",
             order_in=order_in,
@@ -300,7 +300,7 @@ async def test_a_worker_steps_on_an_order_that_stays_what_is_stored(shop: Shop) 
     # The worker reads the order once and each move updates it in place; every column
     # must then be what a fresh read finds, or a later step would act on stale data.
     placed = await place_without_driving(shop, quantity=2, key="in-place")
-    saga = components_of(shop.orders_app.state.runtime).saga
+    saga = orders_context(shop.orders_app.state.runtime).saga
     order = await saga.load(placed.order_id)
     assert order is not None
     columns = [column.key for column in Order.__table__.columns]
@@ -318,7 +318,7 @@ async def test_a_worker_steps_on_an_order_that_stays_what_is_stored(shop: Shop) 
 
 async def test_sweeper_resumes_an_order_stuck_in_reserved(shop: Shop) -> None:
     placed = await place_without_driving(shop, quantity=2, key="crash")
-    parts = components_of(shop.orders_app.state.runtime)
+    parts = orders_context(shop.orders_app.state.runtime)
     # Reserve, then "crash": the worker stops and its lease is gone.
     assert await parts.saga.advance(placed.order_id, placed.owner)
     assert await parts.saga.advance(placed.order_id, placed.owner)
@@ -339,7 +339,7 @@ async def test_a_step_that_meets_a_stopped_catalog_is_postponed_and_counted(shop
         await server.stop()
 
     # The reservation cannot reach catalog.
-    await components_of(runtime).runner.drive(placed.order_id, placed.owner)
+    await orders_context(runtime).runner.drive(placed.order_id, placed.owner)
 
     async with runtime.database.session() as session:
         order = await store.get_order(session, placed.order_id)

@@ -14,8 +14,7 @@ from typing import Any
 
 import pytest
 
-from mercato.orders.lifecycle import components_of
-from tests.support.orders import CART, ORDERS, Shop, open_shop
+from tests.support.orders import CART, ORDERS, Shop, open_shop, orders_context
 from tests.support.tokens import TokenFactory
 
 
@@ -87,7 +86,7 @@ async def test_a_price_moved_to_another_currency_after_placing_rejects_the_order
 ) -> None:
     placed = await shop.place_only(quantity=2, key="moved")
     await shop.reprice(placed.product_id, 100, "JPY")
-    runner = components_of(shop.orders_app.state.runtime).runner
+    runner = orders_context(shop.orders_app.state.runtime).runner
 
     await runner.drive(placed.order_id, placed.owner)
 
@@ -108,7 +107,7 @@ async def test_lines_the_catalog_cannot_price_together_are_rejected_not_out_of_s
     cake = await shop.product(stock=5, amount=250, title="Cake")
     placed = await shop.place_only(quantity=1, key="two", also=[cake])
     await shop.reprice(cake, 100, "JPY")  # the catalog now prices the two in two currencies
-    runner = components_of(shop.orders_app.state.runtime).runner
+    runner = orders_context(shop.orders_app.state.runtime).runner
 
     await runner.drive(placed.order_id, placed.owner)
 

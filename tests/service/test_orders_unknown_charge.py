@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from mercato.chassis.database import Database
-from mercato.orders.lifecycle import components_of
 from mercato.payments.provider import PaymentProvider
-from tests.support.orders import ORDERS, Shop, open_shop
+from tests.support.orders import ORDERS, Shop, open_shop, orders_context
 from tests.support.payments import TIMEOUT_CARD, LateCapture
 from tests.support.tokens import TokenFactory
 
@@ -106,7 +105,7 @@ async def test_cancelling_while_the_charge_is_unknown_refunds_what_was_charged(
         assert response.json()["status"] == "cancelling"  # first: was it charged?
         assert await shop.stock(tea) == 3
 
-        runner = components_of(shop.orders_app.state.runtime).runner
+        runner = orders_context(shop.orders_app.state.runtime).runner
         loop = asyncio.get_running_loop()
         deadline = loop.time() + SETTLE
         while (now := await shop.settled(user, order["id"], timeout=0.5))["status"] != "cancelled":

@@ -18,12 +18,10 @@ from typing import Any
 from sqlalchemy import func, select
 
 from mercato.contracts.events import PaymentFailed, PaymentSucceeded
-from mercato.payments.app import RECONCILER
 from mercato.payments.provider import (
     ProviderClient,
 )
-from mercato.payments.reconciler import Reconciler
-from mercato.payments.routes import PROVIDER, REPLAYED
+from mercato.payments.routes import REPLAYED
 from mercato.payments.simulated import SimulatedRefund
 from tests.support.payments import (
     API,
@@ -41,7 +39,7 @@ LEASE = 2.0  # how old an unknown charge's attempt must be before it is looked u
 
 def use(shop: Shop, provider: LateCapture) -> None:
     """Make the running app's provider `provider`, behind the same deadline."""
-    client = shop.app.state.runtime.state[PROVIDER]
+    client = shop.app.state.runtime.context.provider
     assert isinstance(client, ProviderClient)
     client.provider = provider
 
@@ -173,7 +171,7 @@ async def test_the_reconciler_settles_unknown_charges_nobody_asks_about(
         reconcile_interval_seconds=0.2,
     ) as shop:
         runtime = shop.app.state.runtime
-        assert isinstance(runtime.state[RECONCILER], Reconciler)
+        assert [task.get_name() for task in runtime.tasks.running] == ["payments-reconciler"]
         body, key, headers = await charge_with(shop, TIMEOUT_CARD)
         payment = (await shop.charge(body, key=key)).json()
         assert payment["status"] == "unknown"

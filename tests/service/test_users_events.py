@@ -39,14 +39,14 @@ def registered(user_id: str, email: str = "hal@example.com", name: str = "Hal") 
 
 async def deliver(app: FastAPI, event: Event) -> None:
     """Hand `event` to the handler in a transaction, as the consumer does."""
-    runtime: Runtime = app.state.runtime
+    runtime: Runtime[Any, Any] = app.state.runtime
     async with runtime.database.transaction() as session:
         await on_user_registered(session, event)
 
 
 async def profiles(app: FastAPI, user_id: str) -> list[Profile]:
     """The stored profile rows of `user_id`."""
-    runtime: Runtime = app.state.runtime
+    runtime: Runtime[Any, Any] = app.state.runtime
     async with runtime.database.session() as session:
         rows = await session.scalars(select(Profile).where(Profile.user_id == user_id))
         return list(rows)
@@ -54,7 +54,7 @@ async def profiles(app: FastAPI, user_id: str) -> list[Profile]:
 
 async def outbox_rows(app: FastAPI) -> list[dict[str, Any]]:
     """Every row of the users outbox."""
-    runtime: Runtime = app.state.runtime
+    runtime: Runtime[Any, Any] = app.state.runtime
     async with runtime.database.session() as session:
         rows = (await session.execute(select(EVENTS.outbox))).mappings().all()
     return [dict(row) for row in rows]
@@ -132,7 +132,7 @@ async def test_rejected_patch_writes_no_event(
 
 
 async def test_concurrent_change_is_a_conflict(app: FastAPI, client: httpx.AsyncClient) -> None:
-    runtime: Runtime = app.state.runtime
+    runtime: Runtime[Any, Any] = app.state.runtime
     assert runtime.outbox is not None
     identity = service.Identity(user_id=str(uuid.uuid4()), email="j@example.com", name="J")
     async with runtime.database.session() as first, runtime.database.session() as second:

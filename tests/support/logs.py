@@ -47,7 +47,7 @@ def event(
 
 async def deliver(app: FastAPI, *events: Event) -> None:
     """Hand each event to the handler in a transaction, as the consumer does."""
-    runtime: Runtime = app.state.runtime
+    runtime: Runtime[Any, Any] = app.state.runtime
     for one in events:
         async with runtime.database.transaction() as session:
             await on_any_event(session, one)

@@ -29,7 +29,7 @@ from mercato.catalog.settings import load_settings as catalog_settings
 from mercato.chassis.database import Database
 from mercato.orders import service
 from mercato.orders.app import create_app as create_orders
-from mercato.orders.lifecycle import components_of
+from mercato.orders.context import OrdersContext, OrdersRuntime
 from mercato.orders.schemas import CheckoutIn
 from mercato.orders.settings import load_settings as orders_settings
 from mercato.orders.states import ACTIVE, Status
@@ -165,7 +165,7 @@ class Shop:
             placement = await service.place_order(
                 session,
                 outbox=runtime.outbox,
-                components=components_of(runtime),
+                components=orders_context(runtime),
                 user_id=user_id,
                 key=key,
                 order_in=CheckoutIn.model_validate(body),
@@ -245,6 +245,11 @@ class Shop:
             await asyncio.sleep(0.05)
 
 
+def orders_context(runtime: OrdersRuntime) -> OrdersContext:
+    """The running orders app's context: its clients, saga and runner."""
+    return runtime.context
+
+
 def served(app: FastAPI, method: str | None = None, route: str | None = None) -> int:
     """How many API requests an app answered (any status), from its own metrics.
 
@@ -301,12 +306,9 @@ async def open_shop(
     payments_app = create_payments(
         payments_settings(
             environ=os.environ, data_dir=tmp_path / "payments", broker_url="", **payments_overrides
-        )
+        ),
+        provider=payments_provider,
     )
-    if payments_provider is not None:
-        payments_app.state.runtime.state["provider"] = payments_provider(
-            payments_app.state.runtime.database
-        )
     catalog_servers = [Server(app) for app in catalog_apps]
     payments_server = Server(payments_app)
     servers = [*catalog_servers, payments_server]

@@ -147,7 +147,7 @@ async def started(
         broker_url="",
         **{"provider_timeout_seconds": 1.0, **overrides},
     )
-    app = create_app(settings, provider=provider)
+    app = create_app(settings, provider=None if provider is None else (lambda _: provider))
     service = tokens.headers("service:orders", ["service"], typ="service", aud="payments")
     async with running(app, tokens) as client:
         yield Shop(app=app, client=client, tokens=tokens, service=service)

@@ -71,7 +71,9 @@ def demo_router() -> APIRouter:
 
 
 def demo_app(tmp_path: Path) -> FastAPI:
-    spec = ServiceSpec(name="demo", title="Demo", description="A test service.")
+    spec: ServiceSpec[ServiceSettings, None] = ServiceSpec(
+        name="demo", title="Demo", description="A test service."
+    )
     settings = ServiceSettings(data_dir=tmp_path, broker_url="")
     return create_app(spec, settings, [demo_router()], configure_logs=False)
 
@@ -231,7 +233,9 @@ async def test_the_apps_own_paths_come_before_a_direct_route(tmp_path: Path) -> 
 
 @contextlib.asynccontextmanager
 async def app_client(tmp_path: Path, router: APIRouter) -> AsyncIterator[httpx.AsyncClient]:
-    spec = ServiceSpec(name="demo", title="Demo", description="A test service.")
+    spec: ServiceSpec[ServiceSettings, None] = ServiceSpec(
+        name="demo", title="Demo", description="A test service."
+    )
     app = create_app(spec, ServiceSettings(data_dir=tmp_path, broker_url=""), [router])
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:

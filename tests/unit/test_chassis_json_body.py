@@ -133,7 +133,9 @@ def test_the_app_factory_refuses_a_router_that_reads_bodies_with_json(tmp_path: 
     async def create_thing(note: Note) -> Note:
         return note
 
-    spec = ServiceSpec(name="demo", title="Demo", description="A test service.")
+    spec: ServiceSpec[ServiceSettings, None] = ServiceSpec(
+        name="demo", title="Demo", description="A test service."
+    )
     settings = ServiceSettings(data_dir=tmp_path, broker_url="")
     with pytest.raises(TypeError, match="/api/demo/things: create the router with route_class"):
         create_app(spec, settings, [router], configure_logs=False)

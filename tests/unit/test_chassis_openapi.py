@@ -34,7 +34,9 @@ def demo_app(tmp_path: Path) -> FastAPI:
     async def list_things() -> list[Thing]:
         return []
 
-    spec = ServiceSpec(name="demo", title="Demo", description="A test service.")
+    spec: ServiceSpec[ServiceSettings, None] = ServiceSpec(
+        name="demo", title="Demo", description="A test service."
+    )
     settings = ServiceSettings(data_dir=tmp_path, broker_url="")
     return create_app(spec, settings, [router], configure_logs=False)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 import pytest
 from sqlalchemy.pool import QueuePool
@@ -80,13 +81,18 @@ def test_the_runtime_creates_its_bus_in_the_configured_namespace(
     url: str, expected: tuple[str, ...]
 ) -> None:
     settings = _load(MERCATO_BROKER_URL=url, MERCATO_BUS_NAMESPACE="SHOP_B")
-    runtime = Runtime(ServiceSpec(name="users", title="Users", uses_database=False), settings)
+    spec: ServiceSpec[ServiceSettings, None] = ServiceSpec(
+        name="users", title="Users", uses_database=False
+    )
+    runtime = Runtime(spec, settings)
 
     assert names_of(runtime.bus) == expected
 
 
 def test_the_runtime_gives_nats_the_configured_ack_wait() -> None:
-    spec = ServiceSpec(name="users", title="Users", uses_database=False)
+    spec: ServiceSpec[ServiceSettings, None] = ServiceSpec(
+        name="users", title="Users", uses_database=False
+    )
     default = Runtime(spec, _load(MERCATO_BROKER_URL="nats://127.0.0.1:4222"))
     assert isinstance(default.bus, NatsBus) and default.bus.ack_wait == 30.0
     settings = _load(MERCATO_BROKER_URL="nats://127.0.0.1:4222", MERCATO_EVENT_ACK_WAIT_SECONDS="5")
@@ -102,7 +108,7 @@ def test_a_bad_ack_wait_is_a_one_line_error_naming_the_variable(value: str) -> N
     assert "\n" not in str(caught.value)
 
 
-def pool_size(runtime: Runtime) -> int:
+def pool_size(runtime: Runtime[Any, Any]) -> int:
     """The size of the runtime's connection pool (a queue pool, as on PostgreSQL)."""
     pool = runtime.database.engine.pool
     assert isinstance(pool, QueuePool), pool
@@ -110,7 +116,9 @@ def pool_size(runtime: Runtime) -> int:
 
 
 def test_the_runtime_sizes_its_postgresql_pool_from_the_settings() -> None:
-    spec = ServiceSpec(name="users", title="Users", uses_bus=False)
+    spec: ServiceSpec[ServiceSettings, None] = ServiceSpec(
+        name="users", title="Users", uses_bus=False
+    )
     url = "postgresql+asyncpg://postgres@127.0.0.1:5432/none"
     default = Runtime(spec, _load(MERCATO_DATABASE_URL=url))
     assert pool_size(default) == 20

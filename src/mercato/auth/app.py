@@ -4,25 +4,34 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from mercato.auth import lifecycle
+from mercato.auth.context import AuthContext, AuthRuntime
+from mercato.auth.housekeeping import housekeep, key_store, open_context
 from mercato.auth.models import EVENTS, MIGRATIONS, AuthBase
 from mercato.auth.routes import router, well_known
 from mercato.auth.settings import AuthSettings, load_settings
 from mercato.chassis.app import create_app as create_service_app
+from mercato.chassis.background import BackgroundTask
 from mercato.chassis.runtime import ServiceSpec
 
 __all__ = ["SPEC", "create_app"]
 
-SPEC = ServiceSpec(
+HOUSEKEEPING: BackgroundTask[AuthRuntime] = BackgroundTask(
+    "auth-housekeeping",
+    housekeep,
+    interval=lambda runtime: runtime.settings.maintenance_interval_seconds,
+    at_start=False,  # the context has just done a first round's work
+)
+
+SPEC: ServiceSpec[AuthSettings, AuthContext] = ServiceSpec(
     name="auth",
     title="Mercato auth",
     description="Accounts, passwords, access and refresh tokens, signing keys (JWKS).",
     metadata=AuthBase.metadata,
     event_tables=EVENTS,
     migrations=MIGRATIONS,
-    on_startup=(lifecycle.start,),
-    on_shutdown=(lifecycle.stop,),
-    key_source=lifecycle.key_store,
+    context=open_context,
+    tasks=(HOUSEKEEPING,),
+    key_source=key_store,
 )
 
 

@@ -1,7 +1,8 @@
 """The auth service's per-process context: what its domain functions need.
 
-Built once at start (see `mercato.auth.lifecycle`) from the runtime and kept in
-`runtime.state`; routes get it through a dependency, tests may swap its clock.
+Built once at start by `housekeeping.open_context` (the spec's `context`): the
+signing keys, the password hasher, the throttles and the revocation list. Routes get
+it through a dependency; tests may swap its clock.
 """
 
 from __future__ import annotations
@@ -18,9 +19,16 @@ from mercato.auth.settings import AuthSettings
 from mercato.auth.store import AccessRef
 from mercato.auth.throttle import Throttle, ThrottleLimits
 from mercato.chassis.events import Outbox
+from mercato.chassis.runtime import Runtime
 from mercato.chassis.security import RevocationList
 
-__all__ = ["AuthContext", "passwords_for", "release", "throttle_limits"]
+__all__ = [
+    "AuthContext",
+    "AuthRuntime",
+    "passwords_for",
+    "release",
+    "throttle_limits",
+]
 
 
 @dataclass
@@ -33,6 +41,7 @@ class AuthContext:
     outbox: Outbox
     revocations: RevocationList
     clock: Callable[[], float] = field(default=time.time)
+    revocations_synced: float = 0.0  # revocations recorded before it are loaded
     logins: Throttle = field(init=False)
     client_credentials: Throttle = field(init=False)
 
@@ -72,3 +81,6 @@ def passwords_for(settings: AuthSettings) -> Passwords:
 async def release(session: AsyncSession) -> None:
     """End the (read-only) transaction so that no connection is held while hashing."""
     await session.commit()
+
+
+AuthRuntime = Runtime[AuthSettings, AuthContext]

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 
-from mercato.auth import lifecycle, service, sessions
+from mercato.auth import service, sessions
 from mercato.auth.context import AuthContext
 from mercato.auth.models import User
 from mercato.auth.schemas import (
@@ -27,7 +27,7 @@ from mercato.auth.schemas import (
     UserOut,
 )
 from mercato.chassis.client_addresses import client_address
-from mercato.chassis.deps import SessionDep, get_runtime
+from mercato.chassis.deps import SessionDep, context_of
 from mercato.chassis.errors import Forbidden
 from mercato.chassis.json_body import StrictJsonRoute
 from mercato.chassis.security import CurrentUser, Principal
@@ -40,11 +40,7 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 JWKS_CACHE = "public, max-age=15"
 
 
-async def _context(request: Request) -> AuthContext:
-    return lifecycle.auth_context(get_runtime(request))
-
-
-Context = Annotated[AuthContext, Depends(_context)]
+Context = Annotated[AuthContext, Depends(context_of)]
 
 
 async def _caller(principal: CurrentUser, session: SessionDep) -> Principal:

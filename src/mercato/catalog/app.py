@@ -9,13 +9,13 @@ from mercato.catalog.loading import load_demo_data
 from mercato.catalog.models import EVENTS, MIGRATIONS, CatalogBase
 from mercato.catalog.routes import router
 from mercato.catalog.settings import CatalogSettings, load_settings
-from mercato.catalog.sweeper import start_sweeper, stop_sweeper
+from mercato.catalog.sweeper import SWEEPER
 from mercato.chassis.app import create_app as create_service_app
 from mercato.chassis.runtime import ServiceSpec
 
 __all__ = ["SPEC", "create_app"]
 
-SPEC = ServiceSpec(
+SPEC: ServiceSpec[CatalogSettings, None] = ServiceSpec(
     name="catalog",
     title="Mercato catalog",
     description=(
@@ -26,8 +26,8 @@ SPEC = ServiceSpec(
     event_tables=EVENTS,
     migrations=MIGRATIONS,
     handlers=HANDLERS,
-    on_startup=(load_demo_data, start_sweeper),
-    on_shutdown=(stop_sweeper,),
+    on_start=(load_demo_data,),
+    tasks=(SWEEPER,),
 )
 
 

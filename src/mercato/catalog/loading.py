@@ -19,12 +19,11 @@ from mercato.catalog import service
 from mercato.catalog.dummyjson import parse_products
 from mercato.catalog.models import EVENTS, MIGRATIONS
 from mercato.catalog.schemas import ImportIssue, ImportResult
-from mercato.catalog.settings import CatalogSettings
+from mercato.catalog.settings import CatalogRuntime, CatalogSettings
 from mercato.chassis.database import Database
 from mercato.chassis.events import Outbox
 from mercato.chassis.json_body import parse_json
 from mercato.chassis.migrations import upgrade
-from mercato.chassis.runtime import Runtime
 
 __all__ = ["DEMO_FILE", "import_document", "import_file", "load_demo_data"]
 
@@ -71,13 +70,11 @@ async def import_file(settings: CatalogSettings, path: Path | str) -> ImportResu
         await db.dispose()
 
 
-async def load_demo_data(runtime: Runtime) -> None:
-    """Startup hook: load the demo catalog into an empty products table if enabled."""
+async def load_demo_data(runtime: CatalogRuntime) -> None:
+    """Start step: load the demo catalog into an empty products table if enabled."""
     settings = runtime.settings
-    if not isinstance(settings, CatalogSettings) or not settings.demo_data:
+    if not settings.demo_data:
         return
-    if runtime.outbox is None:
-        raise RuntimeError("the catalog runs without an outbox")
     raw = await asyncio.to_thread(DEMO_FILE.read_bytes)
     result = await import_document(
         runtime.database, runtime.outbox, raw, currency=settings.currency, if_empty=True

@@ -32,25 +32,17 @@ from mercato.catalog.schemas import (
     StockIn,
     product_body,
 )
-from mercato.catalog.settings import settings_of
-from mercato.chassis.deps import AutocommitSessionDep, RuntimeDep, SessionDep, get_runtime
+from mercato.catalog.settings import CatalogRuntime
+from mercato.chassis.deps import AutocommitSessionDep, SessionDep, get_runtime, runtime_of
 from mercato.chassis.direct import direct_route
-from mercato.chassis.errors import Forbidden, Unauthorized, Unprocessable, field_error
-from mercato.chassis.events import Outbox
+from mercato.chassis.errors import Unauthorized, Unprocessable, field_error
 from mercato.chassis.json_body import StrictJsonRoute
 from mercato.chassis.responses import JsonResponse
-from mercato.chassis.runtime import Runtime
-from mercato.chassis.security import Admin, CurrentUser, Principal, authenticated
+from mercato.chassis.security import Admin, AdminOrService, authenticated
 
-__all__ = ["JsonResponse", "router", "service_or_admin", "viewer_is_admin"]
+__all__ = ["JsonResponse", "router", "viewer_is_admin"]
 
 router = APIRouter(prefix="/api/catalog", tags=["catalog"], route_class=StrictJsonRoute)
-
-
-def _outbox(runtime: Runtime) -> Outbox:
-    if runtime.outbox is None:
-        raise RuntimeError("the catalog runs without an outbox")
-    return runtime.outbox
 
 
 async def viewer_is_admin(request: Request) -> bool:
@@ -64,14 +56,8 @@ async def viewer_is_admin(request: Request) -> bool:
     return principal.is_admin
 
 
-async def service_or_admin(principal: CurrentUser) -> Principal:
-    """The caller, who must be another service or an admin."""
-    if not (principal.is_service or principal.is_admin):
-        raise Forbidden("This needs a service token or the admin role.")
-    return principal
-
-
-Internal = Annotated[Principal, Depends(service_or_admin)]
+Internal = AdminOrService
+Catalog = Annotated[CatalogRuntime, Depends(runtime_of)]
 
 
 # The catalog's busiest reads (browsing, search, a cart's products by id) and its
@@ -98,10 +84,10 @@ async def get_product(request: Request, product_id: str) -> Response:
 
 @router.post("/products", status_code=201, response_model=ProductOut)
 async def create_product(
-    product_in: ProductIn, session: SessionDep, runtime: RuntimeDep, _: Admin
+    product_in: ProductIn, session: SessionDep, runtime: Catalog, _: Admin
 ) -> Response:
     """Create a product (admin); 409 when the SKU is taken."""
-    product = await service.create_product(session, outbox=_outbox(runtime), product_in=product_in)
+    product = await service.create_product(session, outbox=runtime.outbox, product_in=product_in)
     location = f"{router.prefix}/products/{product.id}"
     body = product_body(product, admin=True)
     return JsonResponse(body, status_code=201, headers={"Location": location})
@@ -109,12 +95,12 @@ async def create_product(
 
 @router.patch("/products/{product_id}", response_model=ProductOut)
 async def update_product(
-    product_id: str, patch: ProductPatch, session: SessionDep, runtime: RuntimeDep, _: Admin
+    product_id: str, patch: ProductPatch, session: SessionDep, runtime: Catalog, _: Admin
 ) -> Response:
     """Change the fields sent (admin)."""
     product = await service.update_product(
         session,
-        outbox=_outbox(runtime),
+        outbox=runtime.outbox,
         product_id=product_id,
         changes=service.changed_fields(patch),
     )
@@ -123,37 +109,37 @@ async def update_product(
 
 @router.put("/products/{product_id}", response_model=ProductOut)
 async def replace_product(
-    product_id: str, product_in: ProductIn, session: SessionDep, runtime: RuntimeDep, _: Admin
+    product_id: str, product_in: ProductIn, session: SessionDep, runtime: Catalog, _: Admin
 ) -> Response:
     """Replace a product's fields (admin); 404 when there is none."""
     product = await service.replace_product(
-        session, outbox=_outbox(runtime), product_id=product_id, product_in=product_in
+        session, outbox=runtime.outbox, product_id=product_id, product_in=product_in
     )
     return JsonResponse(product_body(product, admin=True))
 
 
 @router.delete("/products/{product_id}", status_code=204)
 async def delete_product(
-    product_id: str, session: SessionDep, runtime: RuntimeDep, _: Admin
+    product_id: str, session: SessionDep, runtime: Catalog, _: Admin
 ) -> Response:
     """Delete a product (admin)."""
-    await service.delete_product(session, outbox=_outbox(runtime), product_id=product_id)
+    await service.delete_product(session, outbox=runtime.outbox, product_id=product_id)
     return Response(status_code=204)
 
 
 @router.post("/products/import", response_model=ImportResult)
 async def import_products(
-    import_in: ImportIn, session: SessionDep, runtime: RuntimeDep, _: Admin
+    import_in: ImportIn, session: SessionDep, runtime: Catalog, _: Admin
 ) -> ImportResult:
     """Upsert products in the dummyjson format by SKU, all or nothing (admin)."""
-    products, issues = parse_products(import_in.products, currency=settings_of(runtime).currency)
+    products, issues = parse_products(import_in.products, currency=runtime.settings.currency)
     if issues:
         where = ", ".join(f"item {i.index} ({i.field})" for i in issues[:10])
         raise Unprocessable(
             f"Nothing was imported; invalid {where}.",
             errors=[field_error(i.field, i.message, index=i.index) for i in issues],
         )
-    return await service.import_products(session, outbox=_outbox(runtime), products=products)
+    return await service.import_products(session, outbox=runtime.outbox, products=products)
 
 
 @router.get("/categories", response_model=CategoryList)
@@ -170,11 +156,11 @@ async def create_category(category_in: CategoryIn, session: SessionDep, _: Admin
 
 @router.post("/products/{product_id}/stock", response_model=ProductOut)
 async def restock(
-    product_id: str, stock_in: StockIn, session: SessionDep, runtime: RuntimeDep, _: Admin
+    product_id: str, stock_in: StockIn, session: SessionDep, runtime: Catalog, _: Admin
 ) -> Response:
     """Add units on hand, or correct them with a negative delta (admin); 422 below reserved."""
     product = await reservations.restock(
-        session, outbox=_outbox(runtime), product_id=product_id, delta=stock_in.delta
+        session, outbox=runtime.outbox, product_id=product_id, delta=stock_in.delta
     )
     return JsonResponse(product_body(product, admin=True))
 
@@ -186,14 +172,14 @@ async def restock(
     responses={200: {"model": ReservationOut, "description": "The order's existing reservation."}},
 )
 async def reserve(
-    reservation_in: ReservationIn, session: SessionDep, runtime: RuntimeDep, _: Internal
+    reservation_in: ReservationIn, session: SessionDep, runtime: Catalog, _: Internal
 ) -> Response:
     """Hold stock for an order, all lines or none (service, admin); 409 when short."""
     body, created = await reservations.reserve(
         session,
-        outbox=_outbox(runtime),
+        outbox=runtime.outbox,
         reservation_in=reservation_in,
-        ttl_seconds=settings_of(runtime).reservation_ttl_seconds,
+        ttl_seconds=runtime.settings.reservation_ttl_seconds,
     )
     if not created:
         return JsonResponse(body)
@@ -209,10 +195,10 @@ async def get_reservation(order_id: str, session: SessionDep, _: Internal) -> Re
 
 @router.post("/reservations/{order_id}/commit", response_model=ReservationOut)
 async def commit_reservation(
-    order_id: str, session: SessionDep, runtime: RuntimeDep, _: Internal
+    order_id: str, session: SessionDep, runtime: Catalog, _: Internal
 ) -> Response:
     """Take the reserved units off the shelf (service, admin); 409 once released or expired."""
-    body = await reservations.commit(session, outbox=_outbox(runtime), order_id=order_id)
+    body = await reservations.commit(session, outbox=runtime.outbox, order_id=order_id)
     return JsonResponse(body)
 
 
@@ -220,13 +206,13 @@ async def commit_reservation(
 async def release_reservation(
     order_id: str,
     session: SessionDep,
-    runtime: RuntimeDep,
+    runtime: Catalog,
     _: Internal,
     release_in: ReleaseIn | None = None,
 ) -> Response:
     """Give the units back (service, admin); after a commit they go back on hand."""
     reason = release_in.reason if release_in is not None else "requested"
     body = await reservations.release(
-        session, outbox=_outbox(runtime), order_id=order_id, reason=reason
+        session, outbox=runtime.outbox, order_id=order_id, reason=reason
     )
     return JsonResponse(body)

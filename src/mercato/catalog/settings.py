@@ -8,7 +8,7 @@ from mercato.chassis.config import ServiceSettings
 from mercato.chassis.config import load_settings as _load
 from mercato.chassis.runtime import Runtime
 
-__all__ = ["CatalogSettings", "load_settings", "settings_of"]
+__all__ = ["CatalogRuntime", "CatalogSettings", "load_settings"]
 
 
 class CatalogSettings(ServiceSettings):
@@ -43,9 +43,4 @@ def load_settings(**overrides: object) -> CatalogSettings:
     return _load(CatalogSettings, "catalog", None, **overrides)
 
 
-def settings_of(runtime: Runtime) -> CatalogSettings:
-    """The catalog settings a runtime was started with."""
-    settings = runtime.settings
-    if not isinstance(settings, CatalogSettings):
-        raise RuntimeError("the catalog runs with settings that are not CatalogSettings")
-    return settings
+CatalogRuntime = Runtime[CatalogSettings, None]

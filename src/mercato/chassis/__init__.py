@@ -3,9 +3,10 @@
 One concept per module:
 
     config       settings from MERCATO_<SERVICE>_* / MERCATO_* variables, validated at start
-    app          the app factory (errors, middleware, health, metrics, lifespan)
+    app          the app factory (errors, middleware, health, metrics, lifespan; an edge hook)
     direct       direct routes: the hottest endpoints, served past FastAPI's machinery
     runtime      ServiceSpec (what a service declares) and Runtime (what a process opens)
+    background   background tasks: run, logged, backed off, shown in health, cancelled
     errors       RFC 9457 problem+json errors, their handlers and `field_error`
     context      request id and W3C trace context of the work in progress
     logs         JSON logs on stdout
@@ -24,6 +25,6 @@ One concept per module:
     events       the event bus: envelope, outbox, relay, idempotent consumer, dead letters
     paging       cursor (keyset) paging: the cursor codec, `keyset_page` and `Page[T]`
     idempotency  Idempotency-Key: the header, request fingerprints, replay or conflict
-    deps         FastAPI dependencies shared by every service
+    deps         FastAPI dependencies shared by every service (session, outbox, context)
     serve        running an app with uvicorn
 """

@@ -5,16 +5,23 @@ problem+json errors, strict JSON bodies (`json_body`), health probes, `/metrics`
 and a lifespan that opens and closes the service's Runtime, behind the request
 middleware (ids, trace context, limits, access log, metrics) and the shortcut to
 its direct routes (`direct`).
+
+A service with an edge (the gateway) passes `edge`, a hook given the runtime that
+returns an `Edge`: the layers it puts around the request middleware and inside it
+(in place of direct routes), its own routes, and what it opens and closes with the
+app. The gateway so has the same errors, health, metrics and lifespan as a service.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Protocol, TypeVar
 
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mercato.chassis import health
@@ -23,12 +30,37 @@ from mercato.chassis.direct import DirectDispatch
 from mercato.chassis.errors import install_error_handlers
 from mercato.chassis.json_body import StrictJsonRoute
 from mercato.chassis.logs import configure_logging
-from mercato.chassis.metrics import HttpMetrics, metrics_endpoint
+from mercato.chassis.metrics import metrics_endpoint
 from mercato.chassis.middleware import RequestMiddleware
 from mercato.chassis.openapi import document_problems
 from mercato.chassis.runtime import Runtime, ServiceSpec
 
-__all__ = ["ServiceApp", "create_app"]
+__all__ = ["Edge", "ServiceApp", "create_app"]
+
+S = TypeVar("S", bound=ServiceSettings)
+C = TypeVar("C")
+
+
+class Edge(Protocol):
+    """What a service puts in front of its routes: the gateway's proxy and its guards."""
+
+    head_as_get: bool  # the request middleware answers HEAD with the GET route
+
+    def routes(self) -> Sequence[BaseRoute]:
+        """Routes of its own beside the chassis' health and metrics."""
+        ...
+
+    def around(self, front: ASGIApp) -> ASGIApp:
+        """The layers outside the request middleware (security headers, CORS)."""
+        ...
+
+    def within(self, routed: ASGIApp) -> ASGIApp:
+        """The layers between the request middleware and the app's routes."""
+        ...
+
+    def running(self) -> AbstractAsyncContextManager[None]:
+        """Open what the edge needs while the app runs (after the runtime starts)."""
+        ...
 
 
 class ServiceApp(FastAPI):
@@ -56,17 +88,64 @@ class ServiceApp(FastAPI):
 
 
 def create_app(
-    spec: ServiceSpec,
-    settings: ServiceSettings,
+    spec: ServiceSpec[S, C],
+    settings: S,
     routers: Sequence[APIRouter],
     *,
     configure_logs: bool = True,
+    edge: Callable[[Runtime[S, C]], Edge] | None = None,
 ) -> ServiceApp:
     """Build the ASGI app of a service; every route must be a `StrictJsonRoute`."""
     _require_strict_json(routers)
     if configure_logs:
         configure_logging(spec.name, settings.log_level, settings.instance)
     runtime = Runtime(spec, settings)
+    front = edge(runtime) if edge is not None else None
+    app = ServiceApp(
+        title=spec.title,
+        description=spec.description,
+        version="1.0.0",
+        lifespan=_lifespan(runtime, front),
+        openapi_url=f"/api/{spec.name}/openapi.json" if spec.documented else None,
+        docs_url=f"/api/{spec.name}/docs" if spec.documented else None,
+        redoc_url=None,
+        # A path with a slash too many is a 404, as through the gateway: a redirect
+        # would name this process's own host and port.
+        redirect_slashes=False,
+    )
+    app.state.runtime = runtime
+    app.state.metrics = runtime.metrics
+    install_error_handlers(app)
+    document_problems(app)
+    app.add_route("/health/live", health.live, methods=["GET"], include_in_schema=False)
+    app.add_route("/health/ready", health.ready, methods=["GET"], include_in_schema=False)
+    app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
+    if front is not None:
+        app.router.routes.extend(front.routes())
+    reserved = [path for route in app.router.routes if (path := getattr(route, "path", None))]
+    for router in routers:
+        app.include_router(router)
+    routes = [route for router in routers for route in router.routes]
+    inner = (
+        front.within(app.routed)
+        if front is not None
+        else DirectDispatch(app.routed, routes=routes, reserved=reserved, owner=app)
+    )
+    app.front = RequestMiddleware(
+        inner,
+        metrics=runtime.metrics,
+        max_body_bytes=settings.max_body_bytes,
+        head_as_get=front.head_as_get if front is not None else True,
+    )
+    if front is not None:
+        app.front = front.around(app.front)
+    return app
+
+
+def _lifespan(
+    runtime: Runtime[S, C], edge: Edge | None
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Open the runtime (then the edge) at start; close them in reverse at shutdown."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -78,39 +157,15 @@ def create_app(
                 await runtime.stop()
             raise
         try:
-            yield
+            if edge is None:
+                yield
+            else:
+                async with edge.running():
+                    yield
         finally:
             await runtime.stop()
 
-    app = ServiceApp(
-        title=spec.title,
-        description=spec.description,
-        version="1.0.0",
-        lifespan=lifespan,
-        openapi_url=f"/api/{spec.name}/openapi.json",
-        docs_url=f"/api/{spec.name}/docs",
-        redoc_url=None,
-        # A path with a slash too many is a 404, as through the gateway: a redirect
-        # would name this process's own host and port.
-        redirect_slashes=False,
-    )
-    app.state.runtime = runtime
-    app.state.metrics = HttpMetrics(spec.name)
-    install_error_handlers(app)
-    document_problems(app)
-    app.add_route("/health/live", health.live, methods=["GET"], include_in_schema=False)
-    app.add_route("/health/ready", health.ready, methods=["GET"], include_in_schema=False)
-    app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
-    reserved = [path for route in app.router.routes if (path := getattr(route, "path", None))]
-    for router in routers:
-        app.include_router(router)
-    routes = [route for router in routers for route in router.routes]
-    app.front = RequestMiddleware(
-        DirectDispatch(app.routed, routes=routes, reserved=reserved, owner=app),
-        metrics=app.state.metrics,
-        max_body_bytes=settings.max_body_bytes,
-    )
-    return app
+    return lifespan
 
 
 def _require_strict_json(routers: Sequence[APIRouter]) -> None:

@@ -1,8 +1,10 @@
 """Health probes: `/health/live` (the process runs) and `/health/ready` (it can work).
 
-Readiness runs every check of the service (the database and the broker by default,
-plus any the service adds) concurrently with a short timeout, and answers 503 with
-the failing checks named when any fails, so an orchestrator stops sending traffic.
+Readiness runs every check of the service (the database and the broker)
+concurrently with a short timeout, and answers 503 with the failing checks named
+when any fails, so an orchestrator stops sending traffic. Its body also shows the
+service's background tasks (`tasks`): a failing one is for an operator to see, and
+does not make the process unready, since requests do not need it.
 """
 
 from __future__ import annotations
@@ -51,4 +53,6 @@ async def ready(request: Request) -> JSONResponse:
         "instance": runtime.settings.instance,
         "checks": results,
     }
+    if runtime.tasks.status:
+        body["tasks"] = runtime.tasks.health()
     return JSONResponse(body, status_code=200 if ok else 503)

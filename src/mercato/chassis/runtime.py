@@ -2,8 +2,10 @@
 
 `Runtime` is the single wiring place of a service: its settings, database, event bus,
 outbox and relay, idempotent consumer, token verifier (with the revocation list fed
-by `auth.token_revoked` events) and the inter-service HTTP client. Routes reach it as
-`request.app.state.runtime` (or through the dependencies in `mercato.chassis.deps`).
+by `auth.token_revoked` events), the inter-service HTTP client, its HTTP metrics, the
+service's own context and its background tasks. Routes reach it as
+`request.app.state.runtime`, or better through the dependencies of
+`mercato.chassis.deps` (the context, the outbox, the caller).
 """
 
 from __future__ import annotations
@@ -12,14 +14,16 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mercato.chassis.background import BackgroundTask, BackgroundTasks
 from mercato.chassis.bus_permissions import TOKEN_REVOKED
 from mercato.chassis.client_addresses import ClientAddresses
 from mercato.chassis.config import ServiceSettings
@@ -35,20 +39,30 @@ from mercato.chassis.events import (
 )
 from mercato.chassis.health import Check
 from mercato.chassis.http import ServiceClient
+from mercato.chassis.metrics import HttpMetrics
 from mercato.chassis.migrations import upgrade
 from mercato.chassis.security import JwksKeySource, KeySource, RevocationList, TokenVerifier
 from mercato.chassis.service_tokens import ServiceTokenProvider
 
-__all__ = ["TOKEN_REVOKED", "Handler", "Hook", "Runtime", "ServiceSpec"]
+__all__ = ["TOKEN_REVOKED", "Handler", "Runtime", "ServiceSpec"]
 
 log = logging.getLogger("mercato.runtime")
 Handler = Callable[[AsyncSession, Event], Awaitable[None]]
-Hook = Callable[["Runtime"], Awaitable[None]]
+S = TypeVar("S", bound=ServiceSettings)
+C = TypeVar("C")
 
 
 @dataclass(frozen=True)
-class ServiceSpec:
-    """What a service declares; the chassis does the rest."""
+class ServiceSpec(Generic[S, C]):
+    """What a service declares; the chassis does the rest.
+
+    `S` is the service's settings class and `C` its context: what its routes, tasks
+    and domain functions share in a process (clients, the saga runner, a provider),
+    built once at start by `context`, an async context manager whose exit closes it
+    at shutdown. `on_start` are one-off steps after it (loading demo data); `tasks`
+    its background tasks (`chassis.background`). A spec with `event_tables` has an
+    outbox (`Runtime.outbox`).
+    """
 
     name: str
     title: str
@@ -57,20 +71,23 @@ class ServiceSpec:
     event_tables: EventTables | None = None
     migrations: Path | None = None
     handlers: Mapping[str, Handler] = field(default_factory=dict)
-    on_startup: Sequence[Hook] = ()
-    on_shutdown: Sequence[Hook] = ()
+    context: Callable[[Runtime[S, C]], AbstractAsyncContextManager[C]] | None = None
+    on_start: Sequence[Callable[[Runtime[S, C]], Awaitable[None]]] = ()
+    tasks: Sequence[BackgroundTask[Runtime[S, C]]] = ()
     uses_database: bool = True
     uses_bus: bool = True
-    key_source: Callable[[Runtime], KeySource] | None = None
+    key_source: Callable[[Runtime[S, C]], KeySource] | None = None
     extra_audiences: Sequence[str] = ()
+    documented: bool = True  # serves its OpenAPI document and Swagger UI
 
 
-class Runtime:
-    """Per-process resources of one service."""
+class Runtime(Generic[S, C]):
+    """Per-process resources of one service, typed by its settings and its context."""
 
-    def __init__(self, spec: ServiceSpec, settings: ServiceSettings) -> None:
+    def __init__(self, spec: ServiceSpec[S, C], settings: S) -> None:
         self.spec = spec
         self.settings = settings
+        self.metrics = HttpMetrics(spec.name)
         self.db: Database | None = (
             Database(settings.sqlalchemy_url, pool_size=settings.database_pool_size)
             if spec.uses_database
@@ -86,7 +103,7 @@ class Runtime:
             if spec.uses_bus and settings.broker_url
             else None
         )
-        self.outbox: Outbox | None = (
+        self._outbox: Outbox | None = (
             Outbox(spec.event_tables, source=spec.name) if spec.event_tables else None
         )
         self.revocations = RevocationList()
@@ -112,11 +129,13 @@ class Runtime:
             audiences=[settings.jwt_audience, spec.name, *spec.extra_audiences],
             revocations=self.revocations,
         )
-        self.extra_checks: dict[str, Check] = {}
-        self.state: dict[str, Any] = {}
+        self.tasks = BackgroundTasks(self, spec.tasks)
+        self._context: C | None = None
+        self._started = False
+        self._closing = contextlib.AsyncExitStack()
         self._relay: OutboxRelay | None = None
         self._consumer: IdempotentConsumer | None = None
-        self._tasks: list[asyncio.Task[None]] = []
+        self._connecting: list[asyncio.Task[None]] = []
         self._subscriptions: list[Any] = []
         self.bus_connected = asyncio.Event()
 
@@ -127,6 +146,20 @@ class Runtime:
             raise RuntimeError(f"{self.spec.name} has no database")
         return self.db
 
+    @property
+    def outbox(self) -> Outbox:
+        """The service's outbox (for services whose spec has event tables)."""
+        if self._outbox is None:
+            raise RuntimeError(f"{self.spec.name} declares no event tables")
+        return self._outbox
+
+    @property
+    def context(self) -> C:
+        """The context `ServiceSpec.context` built at start (None for a service without)."""
+        if not self._started:
+            raise RuntimeError(f"{self.spec.name} has not started")
+        return cast(C, self._context)
+
     async def _service_token(self, audience: str) -> str:
         return await self.tokens(audience)
 
@@ -136,17 +169,19 @@ class Runtime:
         return response.body
 
     def checks(self) -> dict[str, Check]:
-        """Readiness checks: database, broker and the service's own."""
+        """Readiness checks: the database and the broker."""
         checks: dict[str, Check] = {}
         if self.db is not None:
             checks["database"] = self.db.ping
         if self.bus is not None:
             checks["broker"] = self.bus.ping
-        checks.update(self.extra_checks)
         return checks
 
     async def start(self) -> None:
-        """Open everything; the broker connects in the background if it is not up yet."""
+        """Open everything, build the context, start the background tasks.
+
+        The broker connects in the background if it is not up yet.
+        """
         await self.http.start()
         if self.db is not None and self.spec.migrations and self.settings.run_migrations:
             await upgrade(self.db, self.spec.migrations, self.spec.name)
@@ -154,9 +189,13 @@ class Runtime:
             self._relay = OutboxRelay(self.db, self.spec.event_tables, self.bus)
             await self._relay.start()
         if self.bus is not None:
-            self._tasks.append(asyncio.create_task(self._connect_bus(), name="bus-connect"))
-        for hook in self.spec.on_startup:
-            await hook(self)
+            self._connecting.append(asyncio.create_task(self._connect_bus(), name="bus-connect"))
+        if self.spec.context is not None:
+            self._context = await self._closing.enter_async_context(self.spec.context(self))
+        self._started = True
+        for step in self.spec.on_start:
+            await step(self)
+        self.tasks.start()
 
     async def _connect_bus(self) -> None:
         assert self.bus is not None
@@ -186,7 +225,8 @@ class Runtime:
 
     async def stop(self) -> None:
         """Stop taking work, finish what is in flight, flush the outbox, close."""
-        for task in self._tasks:
+        await self.tasks.stop()
+        for task in self._connecting:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -194,8 +234,8 @@ class Runtime:
             await subscription.stop()
         if self._consumer is not None:
             await self._consumer.stop()
-        for hook in self.spec.on_shutdown:
-            await hook(self)
+        await self._closing.aclose()  # the context's own shutdown
+        self._started = False
         if self._relay is not None:
             await self._relay.stop()
         if self.bus is not None:

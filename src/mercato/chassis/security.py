@@ -28,6 +28,7 @@ from mercato.chassis.errors import Forbidden, Unauthorized
 
 __all__ = [
     "Admin",
+    "AdminOrService",
     "CurrentUser",
     "JwksKeySource",
     "KeySource",
@@ -35,9 +36,12 @@ __all__ = [
     "RevocationList",
     "StaticKeySource",
     "TokenVerifier",
+    "UserCaller",
     "authenticated",
     "bearer_token",
     "require_admin",
+    "require_admin_or_service",
+    "require_user",
 ]
 
 log = logging.getLogger("mercato.security")
@@ -255,5 +259,23 @@ async def require_admin(principal: Annotated[Principal, Depends(authenticated)])
     return principal
 
 
+async def require_admin_or_service(
+    principal: Annotated[Principal, Depends(authenticated)],
+) -> Principal:
+    """FastAPI dependency: the caller, who must be an admin or another service."""
+    if not (principal.is_admin or principal.is_service):
+        raise Forbidden("This needs the admin role or a service token.")
+    return principal
+
+
+async def require_user(principal: Annotated[Principal, Depends(authenticated)]) -> Principal:
+    """FastAPI dependency: the caller, who must be a user (a service has no account)."""
+    if principal.is_service:
+        raise Forbidden("A service token has no account: this needs a user's token.")
+    return principal
+
+
 CurrentUser = Annotated[Principal, Depends(authenticated)]
 Admin = Annotated[Principal, Depends(require_admin)]
+AdminOrService = Annotated[Principal, Depends(require_admin_or_service)]
+UserCaller = Annotated[Principal, Depends(require_user)]

@@ -75,7 +75,7 @@ class Wiring(Generic[S]):
 
     load_settings: Callable[..., S]
     create_app: Callable[[S], Any]
-    spec: ServiceSpec
+    spec: ServiceSpec[S, Any]
 
 
 def _wiring(name: str) -> Wiring[Any]:

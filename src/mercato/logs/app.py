@@ -9,15 +9,15 @@ from fastapi import FastAPI
 from mercato.chassis import app as chassis_app
 from mercato.chassis.events import ALL_EVENTS
 from mercato.chassis.runtime import ServiceSpec
-from mercato.logs import retention
 from mercato.logs.handlers import on_any_event
 from mercato.logs.models import EVENTS, LogsBase
+from mercato.logs.retention import RETENTION
 from mercato.logs.routes import router
 from mercato.logs.settings import LogsSettings, load_settings
 
 __all__ = ["SPEC", "create_app"]
 
-SPEC = ServiceSpec(
+SPEC: ServiceSpec[LogsSettings, None] = ServiceSpec(
     name="logs",
     title="Mercato logs",
     description="The audit log: every domain event of every service, queryable by admins.",
@@ -25,8 +25,7 @@ SPEC = ServiceSpec(
     event_tables=EVENTS,  # the inbox keeps redeliveries out; the outbox stays empty
     migrations=Path(__file__).parent / "migrations",
     handlers={ALL_EVENTS: on_any_event},
-    on_startup=(retention.start,),
-    on_shutdown=(retention.stop,),
+    tasks=(RETENTION,),
 )
 
 

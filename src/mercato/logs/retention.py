@@ -1,35 +1,27 @@
 """Retention: a background task that deletes events older than `retention_days`.
 
-Started and stopped by the service's lifecycle hooks. Each run deletes in batches,
-so a first run over a large backlog never holds one long transaction; a failed run
-is logged and tried again at the next interval. Several replicas may run it at once:
+Declared in the logs service's spec and run by the chassis (`chassis.background`)
+every `retention_interval_seconds`, unless `retention_days` is 0. Each run deletes
+in batches, so a first run over a large backlog never holds one long transaction; a
+failed run is logged and tried again later. Several replicas may run it at once:
 deleting the same old rows twice is harmless.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime
 
+from mercato.chassis.background import BackgroundTask
 from mercato.chassis.database import Database
 from mercato.chassis.runtime import Runtime
 from mercato.logs import service
 from mercato.logs.settings import LogsSettings
 
-__all__ = ["RETENTION_TASK", "run_retention", "settings_of", "start", "stop"]
+__all__ = ["RETENTION", "LogsRuntime", "retain", "run_retention"]
 
 log = logging.getLogger("mercato.logs")
-RETENTION_TASK = "logs.retention"
-
-
-def settings_of(runtime: Runtime) -> LogsSettings:
-    """The runtime's settings, which are the logs service's."""
-    settings = runtime.settings
-    if not isinstance(settings, LogsSettings):
-        raise TypeError("the logs service needs LogsSettings")
-    return settings
+LogsRuntime = Runtime[LogsSettings, None]
 
 
 async def run_retention(db: Database, *, retention_days: int, now: datetime | None = None) -> int:
@@ -43,31 +35,14 @@ async def run_retention(db: Database, *, retention_days: int, now: datetime | No
     return deleted
 
 
-async def _loop(db: Database, settings: LogsSettings) -> None:
-    while True:
-        try:
-            await run_retention(db, retention_days=settings.retention_days)
-        except Exception:
-            log.exception(
-                "audit log retention failed; retrying in %.0fs",
-                settings.retention_interval_seconds,
-            )
-        await asyncio.sleep(settings.retention_interval_seconds)
+async def retain(runtime: LogsRuntime) -> None:
+    """One round: delete what has outlived the retention (the `logs-retention` task)."""
+    await run_retention(runtime.database, retention_days=runtime.settings.retention_days)
 
 
-async def start(runtime: Runtime) -> None:
-    """Startup hook: run the retention task in the background (unless kept forever)."""
-    settings = settings_of(runtime)
-    if settings.retention_days > 0:
-        runtime.state[RETENTION_TASK] = asyncio.create_task(
-            _loop(runtime.database, settings), name="logs-retention"
-        )
-
-
-async def stop(runtime: Runtime) -> None:
-    """Shutdown hook: stop the retention task."""
-    task = runtime.state.pop(RETENTION_TASK, None)
-    if isinstance(task, asyncio.Task):
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+RETENTION: BackgroundTask[LogsRuntime] = BackgroundTask(
+    "logs-retention",
+    retain,
+    interval=lambda runtime: runtime.settings.retention_interval_seconds,
+    enabled=lambda runtime: runtime.settings.retention_days > 0,  # 0 keeps events forever
+)

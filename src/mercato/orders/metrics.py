@@ -10,9 +10,25 @@
 
 from __future__ import annotations
 
+from weakref import WeakKeyDictionary
+
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-__all__ = ["SagaMetrics"]
+__all__ = ["SagaMetrics", "saga_metrics"]
+
+_REGISTERED: WeakKeyDictionary[CollectorRegistry, SagaMetrics] = WeakKeyDictionary()
+
+
+def saga_metrics(registry: CollectorRegistry) -> SagaMetrics:
+    """The saga's metrics in `registry`, registered there on first use only.
+
+    An app started twice (tests do) builds its context twice; a metric registered
+    twice in one registry is an error.
+    """
+    metrics = _REGISTERED.get(registry)
+    if metrics is None:
+        metrics = _REGISTERED[registry] = SagaMetrics(registry)
+    return metrics
 
 
 class SagaMetrics:

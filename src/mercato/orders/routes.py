@@ -9,14 +9,12 @@ from fastapi import APIRouter, Depends, Path, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from mercato.chassis.deps import RuntimeDep, SessionDep
-from mercato.chassis.errors import Forbidden
-from mercato.chassis.events import Outbox
+from mercato.chassis.deps import OutboxDep, SessionDep, context_of
 from mercato.chassis.idempotency import IdempotencyKey, key_required
 from mercato.chassis.json_body import StrictJsonRoute
-from mercato.chassis.security import CurrentUser, Principal
+from mercato.chassis.security import CurrentUser, Principal, UserCaller
 from mercato.orders import cart, service
-from mercato.orders.lifecycle import Components, components_of
+from mercato.orders.context import OrdersContext
 from mercato.orders.models import Order, OrderHistory
 from mercato.orders.schemas import (
     CartOut,
@@ -35,26 +33,8 @@ __all__ = ["order_out", "router"]
 router = APIRouter(prefix="/api/orders", tags=["orders"], route_class=StrictJsonRoute)
 
 
-async def _components(runtime: RuntimeDep) -> Components:
-    return components_of(runtime)
-
-
-async def _outbox(runtime: RuntimeDep) -> Outbox:
-    if runtime.outbox is None:
-        raise RuntimeError("the orders service runs without an outbox")
-    return runtime.outbox
-
-
-async def customer(principal: CurrentUser) -> Principal:
-    """FastAPI dependency: the caller, who must be a user (carts are per user)."""
-    if principal.is_service:
-        raise Forbidden("A service token has no cart or orders of its own.")
-    return principal
-
-
-ComponentsDep = Annotated[Components, Depends(_components)]
-OutboxDep = Annotated[Outbox, Depends(_outbox)]
-Customer = Annotated[Principal, Depends(customer)]
+ContextDep = Annotated[OrdersContext, Depends(context_of)]
+Customer = UserCaller
 ProductId = Annotated[str, Path(min_length=1, max_length=64, description="A catalog product id.")]
 
 
@@ -98,7 +78,7 @@ async def _render(session: AsyncSession, order_id: str, principal: Principal) ->
 
 
 @router.get("/cart", summary="Your cart at current prices")
-async def read_cart(principal: Customer, session: SessionDep, parts: ComponentsDep) -> CartOut:
+async def read_cart(principal: Customer, session: SessionDep, parts: ContextDep) -> CartOut:
     """The caller's cart, priced from the catalog now."""
     return await cart.view_cart(session, catalog=parts.catalog, user_id=principal.subject)
 
@@ -110,7 +90,7 @@ async def put_cart_item(
     *,
     principal: Customer,
     session: SessionDep,
-    parts: ComponentsDep,
+    parts: ContextDep,
 ) -> CartOut:
     """Add a product or change its quantity; 422 naming the item when it cannot be."""
     return await cart.set_quantity(
@@ -124,7 +104,7 @@ async def put_cart_item(
 
 @router.delete("/cart/items/{product_id}", summary="Take a product out of the cart")
 async def delete_cart_item(
-    product_id: ProductId, principal: Customer, session: SessionDep, parts: ComponentsDep
+    product_id: ProductId, principal: Customer, session: SessionDep, parts: ContextDep
 ) -> CartOut:
     """Remove a product from the cart and answer the cart."""
     return await cart.remove_item(
@@ -153,7 +133,7 @@ async def place_order(
     *,
     principal: Customer,
     session: SessionDep,
-    parts: ComponentsDep,
+    parts: ContextDep,
     outbox: OutboxDep,
     key: IdempotencyKey,
 ) -> OrderOut:
@@ -213,7 +193,7 @@ async def read_order(order_id: str, principal: CurrentUser, session: SessionDep)
 
 @router.post("/{order_id}/cancel", summary="Cancel an order before it ships")
 async def cancel_order(
-    order_id: str, principal: CurrentUser, session: SessionDep, parts: ComponentsDep
+    order_id: str, principal: CurrentUser, session: SessionDep, parts: ContextDep
 ) -> OrderOut:
     """Refund, release the stock and end `cancelled`; 409 for an order that failed."""
     await service.cancel_order(session, components=parts, principal=principal, order_id=order_id)
@@ -222,7 +202,7 @@ async def cancel_order(
 
 @router.post("/{order_id}/resume", summary="Resume an order that needs attention (admin)")
 async def resume_order(
-    order_id: str, principal: CurrentUser, session: SessionDep, parts: ComponentsDep
+    order_id: str, principal: CurrentUser, session: SessionDep, parts: ContextDep
 ) -> OrderOut:
     """Put the order back in the state it stalled in and drive its saga on; 409 otherwise."""
     await service.resume_order(session, components=parts, principal=principal, order_id=order_id)

@@ -4,9 +4,10 @@ A worker first takes the order's lease (a compare-and-set on its row), then runs
 steps until the saga ends, a step fails, or the lease is lost; it always gives the
 lease back. `SagaRunner.checkout` drives a new order in a task and waits for it up
 to the checkout timeout, so the client usually gets the terminal state while a slow
-saga goes on in the background. The sweeper runs at start and then periodically:
-it takes orders whose saga stopped (a crash, a dependency that was down) and whose
-retry is due, and drives them on.
+saga goes on in the background. `sweep` is one pass of the sweeper (a background
+task of the service, run at start and then every `sweep_interval_seconds`): it takes
+orders whose saga stopped (a crash, a dependency that was down) and whose retry is
+due, and drives them on.
 
 A failed step is bounded. A refusal for good (`PERMANENT`) is not retried: the order
 needs an operator at once. Anything else is retried with backoff (the wait doubles
@@ -60,7 +61,6 @@ class SagaRunner:
         self.database = database
         self.settings = settings
         self._tasks: set[asyncio.Task[None]] = set()
-        self._sweeper: asyncio.Task[None] | None = None
 
     def lease_until(self, now: datetime) -> datetime:
         """When a lease taken at `now` runs out."""
@@ -201,7 +201,7 @@ class SagaRunner:
         task = self.spawn(order_id, owner)
         await asyncio.wait({task}, timeout=self.settings.checkout_timeout_seconds)
 
-    # -- the sweeper ---------------------------------------------------------------
+    # -- the sweeper's pass --------------------------------------------------------
 
     async def sweep(self) -> int:
         """Drive every stale unfinished order once; how many were taken."""
@@ -223,26 +223,8 @@ class SagaRunner:
             await asyncio.wait(taken)
         return len(taken)
 
-    async def _sweep_forever(self) -> None:
-        while True:
-            try:
-                await self.sweep()
-            except Exception:
-                log.exception("the saga sweeper failed; trying again later")
-            await asyncio.sleep(self.settings.sweep_interval_seconds)
-
-    def start(self) -> None:
-        """Start the sweeper (its first pass runs at once)."""
-        if self._sweeper is None:
-            self._sweeper = asyncio.create_task(self._sweep_forever(), name="saga-sweeper")
-
     async def stop(self) -> None:
-        """Stop the sweeper and wait (within the grace period) for sagas in flight."""
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
-            self._sweeper = None
+        """Wait (within the grace period) for the sagas in flight; cancel the late ones."""
         pending = set(self._tasks)
         if pending:
             _, late = await asyncio.wait(pending, timeout=self.settings.shutdown_grace_seconds)

@@ -30,7 +30,7 @@ from mercato.contracts.money import MAX_AMOUNT
 from mercato.orders import store
 from mercato.orders.cart import DEFAULT_CURRENCY, currency_error, item_error
 from mercato.orders.clients import Catalog
-from mercato.orders.lifecycle import Components
+from mercato.orders.context import OrdersContext
 from mercato.orders.models import Order, OrderHistory
 from mercato.orders.runner import new_owner
 from mercato.orders.schemas import CheckoutIn
@@ -125,7 +125,7 @@ async def place_order(
     session: AsyncSession,
     *,
     outbox: Outbox,
-    components: Components,
+    components: OrdersContext,
     user_id: str,
     key: str,
     order_in: CheckoutIn,
@@ -237,7 +237,7 @@ async def list_attention(
 
 
 async def cancel_order(
-    session: AsyncSession, *, components: Components, principal: Principal, order_id: str
+    session: AsyncSession, *, components: OrdersContext, principal: Principal, order_id: str
 ) -> None:
     """Cancel an order before shipping: refund, release stock, end `cancelled`."""
     await get_order(session, principal=principal, order_id=order_id)
@@ -279,7 +279,7 @@ def stalled_in(history: Sequence[OrderHistory]) -> Status:
 
 
 async def resume_order(
-    session: AsyncSession, *, components: Components, principal: Principal, order_id: str
+    session: AsyncSession, *, components: OrdersContext, principal: Principal, order_id: str
 ) -> None:
     """Put an order that needs attention back where it stalled, and drive it (admins only)."""
     if not principal.is_admin:

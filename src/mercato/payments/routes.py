@@ -11,13 +11,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from mercato.chassis.deps import RuntimeDep, SessionDep
-from mercato.chassis.errors import Forbidden
-from mercato.chassis.events import Outbox
+from mercato.chassis.deps import OutboxDep, SessionDep, context_of, runtime_of
 from mercato.chassis.idempotency import IdempotencyKey, key_required
 from mercato.chassis.json_body import StrictJsonRoute
-from mercato.chassis.security import CurrentUser, Principal
+from mercato.chassis.security import AdminOrService, CurrentUser, UserCaller
 from mercato.payments import charges, refunds, service
+from mercato.payments.context import PaymentsContext, PaymentsRuntime
 from mercato.payments.models import Method, Payment, Refund
 from mercato.payments.provider import ProviderClient
 from mercato.payments.schemas import (
@@ -32,55 +31,24 @@ from mercato.payments.schemas import (
     RefundList,
     RefundOut,
 )
-from mercato.payments.settings import PaymentsSettings
 
-__all__ = ["PROVIDER", "REPLAYED", "router"]
+__all__ = ["REPLAYED", "router"]
 
 router = APIRouter(prefix="/api/payments", tags=["payments"], route_class=StrictJsonRoute)
-PROVIDER = "payments.provider"
 REPLAYED = "Idempotent-Replayed"
 
 
-async def outbox_of(runtime: RuntimeDep) -> Outbox:
-    """FastAPI dependency: the service's outbox."""
-    if runtime.outbox is None:
-        raise RuntimeError("the payments service runs without an outbox")
-    return runtime.outbox
-
-
-async def provider_of(runtime: RuntimeDep) -> ProviderClient:
+async def provider_of(ctx: Annotated[PaymentsContext, Depends(context_of)]) -> ProviderClient:
     """FastAPI dependency: the payment provider, bounded by its deadline."""
-    provider = runtime.state.get(PROVIDER)
-    if not isinstance(provider, ProviderClient):
-        raise RuntimeError("the payments service has not opened its provider")
-    return provider
+    return ctx.provider
 
 
-async def lease_of(runtime: RuntimeDep) -> float:
+async def lease_of(runtime: Annotated[PaymentsRuntime, Depends(runtime_of)]) -> float:
     """FastAPI dependency: how long an unfinished attempt is left alone."""
-    settings = runtime.settings
-    if not isinstance(settings, PaymentsSettings):
-        raise RuntimeError("the payments service runs with settings that are not its own")
-    return settings.charge_lease_seconds
+    return runtime.settings.charge_lease_seconds
 
 
-async def card_holder(principal: CurrentUser) -> Principal:
-    """FastAPI dependency: the caller, who must be a user (services hold no cards)."""
-    if principal.is_service:
-        raise Forbidden("A service token has no payment methods.")
-    return principal
-
-
-async def admin_or_service(principal: CurrentUser) -> Principal:
-    """FastAPI dependency: the caller, who must be an admin or another service."""
-    if not (principal.is_admin or principal.is_service):
-        raise Forbidden("This needs the admin role or a service token.")
-    return principal
-
-
-CardHolder = Annotated[Principal, Depends(card_holder)]
-AdminOrService = Annotated[Principal, Depends(admin_or_service)]
-OutboxDep = Annotated[Outbox, Depends(outbox_of)]
+CardHolder = UserCaller
 ProviderDep = Annotated[ProviderClient, Depends(provider_of)]
 LeaseDep = Annotated[float, Depends(lease_of)]
 KEY_REQUIRED = key_required("Unique per intended operation.")

@@ -15,7 +15,7 @@ from mercato.users.settings import UsersSettings, load_settings
 
 __all__ = ["SPEC", "create_app"]
 
-SPEC = ServiceSpec(
+SPEC: ServiceSpec[UsersSettings, None] = ServiceSpec(
     name="users",
     title="Mercato users",
     description="Customer profiles, addresses and preferences.",

@@ -4,39 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
-from mercato.chassis.deps import RuntimeDep, SessionDep, get_runtime
+from mercato.chassis.deps import OutboxDep, SessionDep, get_runtime
 from mercato.chassis.direct import direct_route
-from mercato.chassis.errors import Forbidden
-from mercato.chassis.events import Outbox
 from mercato.chassis.json_body import StrictJsonRoute
 from mercato.chassis.responses import JsonResponse
-from mercato.chassis.security import Admin, CurrentUser, Principal, authenticated
+from mercato.chassis.security import Admin, AdminOrService, CurrentUser, authenticated
 from mercato.users import service
 from mercato.users.schemas import ProfileOut, ProfilePage, ProfilePatch, profile_body
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/users", tags=["users"], route_class=StrictJsonRoute)
-
-
-async def outbox_of(runtime: RuntimeDep) -> Outbox:
-    """FastAPI dependency: the service's outbox."""
-    if runtime.outbox is None:
-        raise RuntimeError("the users service runs without an outbox")
-    return runtime.outbox
-
-
-async def admin_or_service(principal: CurrentUser) -> Principal:
-    """FastAPI dependency: the caller, who must be an admin or another service."""
-    if not (principal.is_admin or principal.is_service or "service" in principal.roles):
-        raise Forbidden("This needs the admin role or a service token.")
-    return principal
-
-
-AdminOrService = Annotated[Principal, Depends(admin_or_service)]
-OutboxDep = Annotated[Outbox, Depends(outbox_of)]
 
 
 # The hottest read of the service: a direct route (see chassis.direct).

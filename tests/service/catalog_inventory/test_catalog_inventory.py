@@ -271,6 +271,8 @@ async def test_the_sweeper_releases_expired_reservations(
         load_settings(data_dir=tmp_path, broker_url="", reservation_sweep_seconds=0.02)
     )
     async with running(app, tokens) as client:
+        sweeper = app.state.runtime.tasks.running
+        assert [task.get_name() for task in sweeper] == ["reservation-sweeper"]
         mug = await make_product(client, admin, sku="MUG", stock=10)
         await client.post(RESERVATIONS, json=order(mug, 4, order_id="o-10"), headers=svc)
         await client.post(RESERVATIONS, json=order(mug, 1, order_id="o-11"), headers=svc)
@@ -289,7 +291,7 @@ async def test_the_sweeper_releases_expired_reservations(
         assert await levels(client, admin, mug) == (9, 10, 1)
         released = [e for e in await outbox(app) if e["type"] == "inventory.released"]
         assert [e["data"] for e in released] == [{"order_id": "o-10", "reason": "expired"}]
-    assert "reservation_sweeper" not in app.state.runtime.state  # stopped at shutdown
+    assert all(task.done() for task in sweeper)  # stopped at shutdown
 
 
 async def test_a_commit_after_expiry_is_409_and_releases(

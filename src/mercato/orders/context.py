@@ -1,0 +1,60 @@
+"""The orders service's context: its clients, the saga and the saga's runner.
+
+Built once at start (the spec's `context`); at shutdown the runner lets the sagas in
+flight finish, within the grace period, before the outbox and database close.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from mercato.chassis.runtime import Runtime
+from mercato.orders.clients import Catalog, Payments
+from mercato.orders.metrics import saga_metrics
+from mercato.orders.runner import SagaRunner
+from mercato.orders.saga import Saga
+from mercato.orders.settings import OrdersSettings
+
+__all__ = ["OrdersContext", "OrdersRuntime", "open_context", "sweep"]
+
+
+@dataclass(frozen=True, slots=True)
+class OrdersContext:
+    """What the routes use besides the session: the clients, the saga and its runner."""
+
+    settings: OrdersSettings
+    catalog: Catalog
+    payments: Payments
+    saga: Saga
+    runner: SagaRunner
+
+
+OrdersRuntime = Runtime[OrdersSettings, OrdersContext]
+
+
+@asynccontextmanager
+async def open_context(runtime: OrdersRuntime) -> AsyncIterator[OrdersContext]:
+    """Build the clients, the saga and its runner; wait for sagas in flight at the end."""
+    settings = runtime.settings
+    catalog = Catalog(runtime.http, settings)
+    payments = Payments(runtime.http, settings)
+    saga = Saga(
+        database=runtime.database,
+        outbox=runtime.outbox,
+        catalog=catalog,
+        payments=payments,
+        settings=settings,
+        metrics=saga_metrics(runtime.metrics.registry),
+    )
+    runner = SagaRunner(saga=saga, database=runtime.database, settings=settings)
+    try:
+        yield OrdersContext(settings, catalog, payments, saga, runner)
+    finally:
+        await runner.stop()
+
+
+async def sweep(runtime: OrdersRuntime) -> None:
+    """One round of the saga sweeper: drive on the orders whose saga stopped."""
+    await runtime.context.runner.sweep()
