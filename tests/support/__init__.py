@@ -14,6 +14,7 @@ What every level uses:
     clock       `ManualClock`, a clock that moves when the test moves it
     servers     the real servers (PostgreSQL, RabbitMQ) or a skip, and free local ports
     migrations  a database at a service's first revision, schema against models
+    events      event data of made-up types, for the chassis's outbox and relay
 
 One module per subject under test:
     auth, catalog_inventory, gateway, logs, orders, payments

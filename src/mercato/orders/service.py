@@ -37,7 +37,6 @@ from mercato.orders.schemas import CheckoutIn
 from mercato.orders.states import ACTIVE, FAILED, Status
 
 __all__ = [
-    "ORDER_PLACED",
     "Placement",
     "cancel_order",
     "get_order",
@@ -48,8 +47,6 @@ __all__ = [
     "place_order",
     "resume_order",
 ]
-
-ORDER_PLACED = "order.placed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +178,7 @@ async def place_order(
             items=[Line.model_validate(item) for item in items],
             total=Money(amount=total, currency=currency),
         )
-        await outbox.add(session, ORDER_PLACED, subject=order.id, data=placed.model_dump())
+        await outbox.add(session, placed, subject=order.id)
         await session.commit()
     except IntegrityError:
         await session.rollback()
