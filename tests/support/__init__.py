@@ -14,13 +14,14 @@ What every level uses:
     clock       `ManualClock`, a clock that moves when the test moves it
     servers     the real servers (PostgreSQL, RabbitMQ) or a skip, and free local ports
     migrations  a database at a service's first revision, schema against models
-    events      event data of made-up types, for the chassis's outbox and relay
 
 One module per subject under test:
     auth, catalog_inventory, gateway, logs, orders, payments
                 the service's app on SQLite in `tmp_path` and the usual calls;
                 `orders` serves catalog and payments for real next to it
     http_client the misbehaving upstream of the inter-service client tests
+    events      event data of made-up types, for the outbox and relay tests
+    contracts   a service's OpenAPI document against the contract models it serves
     deploy      the files in `deploy/`, read as data
     secured_nats, loopback_clients, tls, wire
                 the security level's tools: a nats-server configured as `mercato up`

@@ -25,7 +25,7 @@ order `needs_attention` for an operator.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -39,6 +39,7 @@ from mercato.contracts.events import (
     OrderConfirmed,
     OrderFailed,
 )
+from mercato.contracts.inventory import ReservationItemOut
 from mercato.orders import store
 from mercato.orders.clients import Catalog, Charge, Payments, Refund, Rejected, Retry
 from mercato.orders.metrics import SagaMetrics
@@ -72,7 +73,7 @@ def _now() -> datetime:
 
 
 def priced_items(
-    ordered: list[dict[str, Any]], reserved: list[dict[str, Any]]
+    ordered: list[dict[str, Any]], reserved: Sequence[ReservationItemOut]
 ) -> tuple[list[dict[str, Any]], int, str]:
     """The order's lines with the catalog's reserved unit prices, the total and currency."""
     titles = {item["product_id"]: item.get("title") for item in ordered}
@@ -80,17 +81,14 @@ def priced_items(
     total = 0
     currency = ""
     for line in reserved:
-        price = line["unit_price"]
-        amount, unit_currency = int(price["amount"]), str(price["currency"])
+        amount, unit_currency = line.unit_price.amount, line.unit_price.currency
         currency = currency or unit_currency
-        quantity = int(line["quantity"])
-        total += amount * quantity
-        product_id = str(line["product_id"])
+        total += amount * line.quantity
         items.append(
             {
-                "product_id": product_id,
-                "title": titles.get(product_id),
-                "quantity": quantity,
+                "product_id": line.product_id,
+                "title": titles.get(line.product_id),
+                "quantity": line.quantity,
                 "unit_price": {"amount": amount, "currency": unit_currency},
             }
         )
@@ -285,7 +283,8 @@ class Saga:
             order_id=order.id,
             user_id=order.user_id,
             payment_method_id=order.payment_method_id,
-            amount={"amount": order.total_amount, "currency": order.currency},
+            amount=order.total_amount,
+            currency=order.currency,
         )
 
     async def _commit(self, order: Order, owner: str) -> None:

@@ -85,14 +85,14 @@ async def _priced_lines(
             "Some products in the cart are no longer sold.",
             errors=[item_error(pid, "product_id", "no such product") for pid in missing],
         )
-    currency = products[lines[0].product_id].currency  # the cart's: its first line's
-    foreign = [line for line in lines if products[line.product_id].currency != currency]
+    currency = products[lines[0].product_id].price.currency  # the cart's: its first line's
+    foreign = [line for line in lines if products[line.product_id].price.currency != currency]
     if foreign:
         raise Unprocessable(
             f"A cart holds one currency: it is in {currency}, but some products are now "
             "priced in another; remove them to check out.",
             errors=[
-                currency_error(line.product_id, products[line.product_id].currency, currency)
+                currency_error(line.product_id, products[line.product_id].price.currency, currency)
                 for line in foreign
             ],
         )
@@ -100,13 +100,13 @@ async def _priced_lines(
     total = 0
     for line in lines:
         product = products[line.product_id]
-        total += product.amount * line.quantity
+        total += product.price.amount * line.quantity
         items.append(
             {
                 "product_id": line.product_id,
                 "title": product.title,
                 "quantity": line.quantity,
-                "unit_price": {"amount": product.amount, "currency": product.currency},
+                "unit_price": {"amount": product.price.amount, "currency": product.price.currency},
             }
         )
     if total > MAX_AMOUNT:  # payments would refuse the charge (and far beyond, the column)
