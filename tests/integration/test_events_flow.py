@@ -26,7 +26,9 @@ from mercato.chassis.events import (
     connect_bus,
     event_tables,
 )
+from mercato.contracts.events import OrderCancelled
 from tests.integration.conftest import Broker
+from tests.support.events import DemoPlaced
 
 pytestmark = pytest.mark.integration
 Eventually = Callable[..., Awaitable[None]]
@@ -106,8 +108,9 @@ async def test_outbox_to_relay_to_consumer(
         started = time.monotonic()
         async with producer.db.transaction() as session:
             for i in range(3):
-                await outbox.add(session, "demo.placed", subject=f"o{i}", data={"n": i})
-            await outbox.add(session, "order.cancelled", subject="o0", data={})
+                await outbox.add(session, DemoPlaced(n=i), subject=f"o{i}")
+            cancelled = OrderCancelled(order_id="o0", user_id="u", reason="requested")
+            await outbox.add(session, cancelled, subject="o0")
         # Woken by the commit, not by the 30s poll.
         await eventually(lambda: len(calls) == 3, timeout=5.0, what="three handled events")
         print(f"commit to handled: {(time.monotonic() - started) * 1000:.1f} ms")
@@ -189,9 +192,7 @@ async def test_relay_keeps_rows_while_the_broker_is_unreachable(
     outbox = Outbox(producer.tables, source="orders")
     try:
         async with producer.db.transaction() as session:
-            written = [
-                await outbox.add(session, "demo.placed", subject=f"o{i}", data={}) for i in range(5)
-            ]
+            written = [await outbox.add(session, DemoPlaced(), subject=f"o{i}") for i in range(5)]
         attempts = producer.tables.outbox.c.attempts
 
         async def retried() -> bool:

@@ -20,6 +20,8 @@ One module per subject under test:
                 the service's app on SQLite in `tmp_path` and the usual calls;
                 `orders` serves catalog and payments for real next to it
     http_client the misbehaving upstream of the inter-service client tests
+    events      event data of made-up types, for the outbox and relay tests
+    contracts   a service's OpenAPI document against the contract models it serves
     deploy      the files in `deploy/`, read as data
     secured_nats, loopback_clients, tls, wire
                 the security level's tools: a nats-server configured as `mercato up`

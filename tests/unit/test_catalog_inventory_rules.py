@@ -15,9 +15,9 @@ from mercato.catalog.inventory import (
     locking_order,
     merge_lines,
     out_of_stock,
-    price_changed_data,
-    released_data,
-    stock_changed_data,
+    price_changed_event,
+    released_event,
+    stock_changed_event,
     unknown_products,
 )
 from mercato.catalog.listing import MAX_IDS, parse_ids
@@ -72,13 +72,15 @@ def test_a_reservation_expires_at_its_instant() -> None:
 def test_event_data_matches_the_contracts() -> None:
     level = StockLevel(product_id="p", sku="S", on_hand=10, reserved=4)
     assert level.available == 6
-    stock = stock_changed_data(level)
+    stock = stock_changed_event(level).model_dump(mode="json")
     assert stock == {"product_id": "p", "sku": "S", "on_hand": 10, "reserved": 4, "available": 6}
     assert validate("product.stock_changed", 1, stock) is not None
-    price = price_changed_data(product_id="p", sku="S", old=(100, "USD"), new=(90, "USD"))
+    price = price_changed_event(
+        product_id="p", sku="S", old=(100, "USD"), new=(90, "USD")
+    ).model_dump(mode="json")
     assert validate("product.price_changed", 1, price) is not None
     assert price["new_price"] == {"amount": 90, "currency": "USD"}
-    released = released_data("o-1", "expired")
+    released = released_event("o-1", "expired").model_dump(mode="json")
     assert validate("inventory.released", 1, released) is not None
 
 

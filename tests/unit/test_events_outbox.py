@@ -25,6 +25,8 @@ from mercato.chassis.events import (
     drop_event_tables,
     event_tables,
 )
+from mercato.contracts.events import Money, PaymentRefunded
+from tests.support.events import ProfileUpdatedV2, Sample
 
 
 @pytest.fixture
@@ -56,9 +58,7 @@ async def test_add_writes_the_envelope_in_the_callers_transaction(
     _, tables, _ = schema
     outbox = Outbox(tables, source="users")
     async with db.transaction() as session:
-        event = await outbox.add(
-            session, "user.profile_updated", subject="u1", data={"changed": ["bio"]}, version=2
-        )
+        event = await outbox.add(session, ProfileUpdatedV2(changed=["bio"]), subject="u1")
     [row] = await outbox_rows(db, tables)
     assert (row["id"], row["type"], row["subject"], row["version"]) == (
         event.id,
@@ -78,7 +78,7 @@ async def test_nothing_is_written_when_the_caller_rolls_back(
     outbox = Outbox(tables, source="users")
     with pytest.raises(RuntimeError):
         async with db.transaction() as session:
-            await outbox.add(session, "a.b", subject="s", data={})
+            await outbox.add(session, Sample(), subject="s")
             raise RuntimeError("the state change failed")
     assert await outbox_rows(db, tables) == []
 
@@ -90,7 +90,7 @@ async def test_commit_rings_the_doorbell_and_rows_keep_their_order(
     outbox = Outbox(tables, source="users")
     bell = tables.doorbell.listen()
     async with db.session() as session:
-        events = [await outbox.add(session, "a.b", subject=str(i), data={}) for i in range(50)]
+        events = [await outbox.add(session, Sample(), subject=str(i)) for i in range(50)]
         assert not bell.is_set()
         await session.commit()
     assert bell.is_set()
@@ -99,7 +99,7 @@ async def test_commit_rings_the_doorbell_and_rows_keep_their_order(
     assert len({r["created_at"] for r in rows}) == 50
     bell.clear()
     async with db.session() as session:  # a second transaction in a new session rings again
-        await outbox.add(session, "a.b", subject="x", data={})
+        await outbox.add(session, Sample(), subject="x")
         await session.commit()
     assert bell.is_set()
     tables.doorbell.forget(bell)
@@ -221,14 +221,18 @@ async def test_an_outbox_refuses_another_services_event_type(
     db: Database, schema: tuple[MetaData, EventTables, Table]
 ) -> None:
     _, tables, _ = schema
+    refunded = PaymentRefunded(
+        payment_id="p",
+        refund_id="r",
+        order_id="o",
+        user_id="u",
+        amount=Money(amount=1, currency="USD"),
+        reason="x",
+    )
     async with db.session() as session:
         with pytest.raises(ValueError, match=r"catalog may not publish payment\.refunded"):
-            await Outbox(tables, source="catalog").add(
-                session, "payment.refunded", subject="p1", data={}
-            )
-        await Outbox(tables, source="payments").add(
-            session, "payment.refunded", subject="p", data={}
-        )
+            await Outbox(tables, source="catalog").add(session, refunded, subject="p1")
+        await Outbox(tables, source="payments").add(session, refunded, subject="p")
         await session.commit()
     assert [row["type"] for row in await outbox_rows(db, tables)] == ["payment.refunded"]
 

@@ -14,6 +14,7 @@ from sqlalchemy import MetaData, select
 from mercato.chassis.database import Database
 from mercato.chassis.events import BusUnavailable, Event, EventTables, Outbox, OutboxRelay
 from mercato.chassis.events import event_tables as declare_event_tables
+from tests.support.events import Sample
 
 
 class RecordingBus:
@@ -56,7 +57,7 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5.0)
 
 async def write(db: Database, outbox: Outbox, count: int) -> list[Event]:
     async with db.transaction() as session:
-        return [await outbox.add(session, "a.b", subject=str(i), data={}) for i in range(count)]
+        return [await outbox.add(session, Sample(), subject=str(i)) for i in range(count)]
 
 
 async def unpublished(db: Database, tables: EventTables) -> list[tuple[str, int]]:

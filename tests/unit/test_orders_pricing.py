@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from mercato.contracts.inventory import ReservationItemOut
 from mercato.orders.saga import priced_items
 
 
@@ -28,7 +29,8 @@ def test_priced_items_use_the_reserved_prices() -> None:
         {"product_id": "a", "quantity": 2, "unit_price": {"amount": 500, "currency": "USD"}},
         {"product_id": "b", "quantity": 1, "unit_price": {"amount": 250, "currency": "USD"}},
     ]
-    items, total, currency = priced_items(ordered, reserved)
+    lines = [ReservationItemOut.model_validate(line) for line in reserved]
+    items, total, currency = priced_items(ordered, lines)
     assert (total, currency) == (1250, "USD")
     assert items[0] == {
         "product_id": "a",

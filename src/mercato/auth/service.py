@@ -101,7 +101,7 @@ async def _create_user(
         now=now,
     )
     data = UserRegistered(user_id=user.id, email=user.email, name=user.name, roles=user.roles)
-    await outbox.add(session, "user.registered", subject=user.id, data=data.model_dump())
+    await outbox.add(session, data, subject=user.id)
     return user
 
 
@@ -130,7 +130,7 @@ async def set_roles(
     revoked: list[AccessRef] = []
     if store.set_roles(user, wanted, now=now):
         data = UserRolesChanged(user_id=user.id, roles=wanted)
-        await ctx.outbox.add(session, "user.roles_changed", subject=user.id, data=data.model_dump())
+        await ctx.outbox.add(session, data, subject=user.id)
         if removed:
             revoked = await end_sessions(
                 session, ctx, user_id=user.id, reason="roles_changed", now=now
@@ -177,7 +177,7 @@ async def ensure_admin(
                 raise
     if store.set_roles(user, {*user.roles, "admin"}, now=now):
         data = UserRolesChanged(user_id=user.id, roles=user.roles)
-        await outbox.add(session, "user.roles_changed", subject=user.id, data=data.model_dump())
+        await outbox.add(session, data, subject=user.id)
     if reset_password:
         user.password_hash = await passwords.hash(password)
         user.updated_at = now

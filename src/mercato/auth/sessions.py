@@ -166,9 +166,7 @@ async def _revoke(
         data = TokenRevoked(
             jti=ref.jti, user_id=ref.user_id, expires_at=ref.expires_at, reason=reason
         )
-        await ctx.outbox.add(
-            session, "auth.token_revoked", subject=ref.user_id, data=data.model_dump()
-        )
+        await ctx.outbox.add(session, data, subject=ref.user_id)
     return new
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from mercato.catalog.schemas import ReservationItemIn
 from mercato.chassis.errors import Conflict, Unprocessable, field_error
@@ -30,9 +29,9 @@ __all__ = [
     "locking_order",
     "merge_lines",
     "out_of_stock",
-    "price_changed_data",
-    "released_data",
-    "stock_changed_data",
+    "price_changed_event",
+    "released_event",
+    "stock_changed_event",
     "unknown_products",
 ]
 
@@ -149,29 +148,29 @@ def is_expired(expires_at: datetime, now: datetime) -> bool:
     return expires_at <= now
 
 
-def stock_changed_data(level: StockLevel) -> dict[str, Any]:
-    """The data of a `product.stock_changed` event."""
+def stock_changed_event(level: StockLevel) -> StockChanged:
+    """The `product.stock_changed` event of a stock level."""
     return StockChanged(
         product_id=level.product_id,
         sku=level.sku,
         on_hand=level.on_hand,
         reserved=level.reserved,
         available=level.available,
-    ).model_dump(mode="json")
+    )
 
 
-def price_changed_data(
+def price_changed_event(
     *, product_id: str, sku: str, old: tuple[int, str], new: tuple[int, str]
-) -> dict[str, Any]:
-    """The data of a `product.price_changed` event (prices as amount and currency)."""
+) -> PriceChanged:
+    """The `product.price_changed` event of a new price (prices as amount and currency)."""
     return PriceChanged(
         product_id=product_id,
         sku=sku,
         old_price=EventMoney(amount=old[0], currency=old[1]),
         new_price=EventMoney(amount=new[0], currency=new[1]),
-    ).model_dump(mode="json")
+    )
 
 
-def released_data(order_id: str, reason: str) -> dict[str, Any]:
-    """The data of an `inventory.released` event."""
-    return InventoryReleased(order_id=order_id, reason=reason).model_dump(mode="json")
+def released_event(order_id: str, reason: str) -> InventoryReleased:
+    """The `inventory.released` event of a reservation given back."""
+    return InventoryReleased(order_id=order_id, reason=reason)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, TypedDict
+from typing import Any, TypedDict
 
 from sqlalchemy import (
     JSON,
@@ -38,6 +38,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from mercato.chassis.database import Base, UtcDateTime
 from mercato.chassis.events import EventTables, event_tables
+from mercato.contracts.inventory import ReservationStatus
 
 __all__ = [
     "EVENTS",
@@ -142,9 +143,6 @@ class ProductFields(TypedDict):
     thumbnail: str | None
     on_hand: int
     rating: float | None
-
-
-ReservationStatus = Literal["reserved", "committed", "released"]
 
 
 class Reservation(CatalogBase):

@@ -37,8 +37,8 @@ from mercato.catalog.inventory import (
     locking_order,
     merge_lines,
     out_of_stock,
-    released_data,
-    stock_changed_data,
+    released_event,
+    stock_changed_event,
     unknown_products,
 )
 from mercato.catalog.models import Product, Reservation, ReservationItem
@@ -99,8 +99,7 @@ async def _body(session: AsyncSession, reservation: Reservation) -> dict[str, An
 
 async def _stock_events(outbox: Outbox, session: AsyncSession, levels: list[StockLevel]) -> None:
     for level in levels:
-        data = stock_changed_data(level)
-        await outbox.add(session, "product.stock_changed", subject=level.product_id, data=data)
+        await outbox.add(session, stock_changed_event(level), subject=level.product_id)
 
 
 async def _locked(session: AsyncSession, order_id: str) -> Reservation:
@@ -125,8 +124,8 @@ async def _give_back(
             levels.append(level)
     reservation.status, reservation.reason, reservation.updated_at = "released", reason, now
     await session.flush()
-    data = released_data(reservation.order_id, reason)
-    await outbox.add(session, "inventory.released", subject=reservation.order_id, data=data)
+    released = released_event(reservation.order_id, reason)
+    await outbox.add(session, released, subject=reservation.order_id)
     await _stock_events(outbox, session, levels)
 
 
@@ -232,9 +231,7 @@ async def reserve(
         ],
         expires_at=reservation.expires_at.isoformat(),
     )
-    await outbox.add(
-        session, "inventory.reserved", subject=order_id, data=event.model_dump(mode="json")
-    )
+    await outbox.add(session, event, subject=order_id)
     await _stock_events(outbox, session, levels)
     body = reservation_body(reservation, items)
     await session.commit()
@@ -271,8 +268,7 @@ async def commit(
                 levels.append(level)
         reservation.status, reservation.updated_at = "committed", now
         await session.flush()
-        data = InventoryCommitted(order_id=order_id).model_dump(mode="json")
-        await outbox.add(session, "inventory.committed", subject=order_id, data=data)
+        await outbox.add(session, InventoryCommitted(order_id=order_id), subject=order_id)
         await _stock_events(outbox, session, levels)
     body = await _body(session, reservation)
     await session.commit()

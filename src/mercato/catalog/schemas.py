@@ -4,24 +4,33 @@
 `ProductPatch` a partial change; `ProductOut` documents what clients receive, which
 the hot read paths build directly with `product_body` (no model round trip). A
 product's `stock` is what can still be bought (on hand minus reserved); writing
-`stock` sets what is on hand. The inventory calls of the checkout (reservations,
-restock) have their shapes at the end.
+`stock` sets what is on hand. The restock's shape is at the end.
+
+The shapes the orders service relies on are its contracts with the catalog and are
+defined there, re-exported here: a product read and its price
+(`mercato.contracts.products`) and the checkout's reservations
+(`mercato.contracts.inventory`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from sqlalchemy import Row
 
-from mercato.catalog.models import Product, ReservationStatus
+from mercato.catalog.models import Product
 from mercato.chassis.database import fields_of
 from mercato.chassis.json_body import WholeNumber
-from mercato.chassis.paging import Page
-from mercato.contracts.money import MAX_AMOUNT
+from mercato.contracts.inventory import (
+    ReleaseIn,
+    ReservationIn,
+    ReservationItemIn,
+    ReservationItemOut,
+    ReservationOut,
+)
+from mercato.contracts.products import Money, ProductOut, ProductPage
 from mercato.contracts.quantities import MAX_STOCK
 
 __all__ = [
@@ -55,18 +64,6 @@ Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Brand = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
 Description = Annotated[str, StringConstraints(max_length=10_000)]
-MAX_TTL_SECONDS = 86400
-OrderId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")]
-ProductId = Annotated[str, StringConstraints(min_length=1, max_length=36)]
-
-
-class Money(BaseModel):
-    """An amount in minor units (cents) of an ISO 4217 currency."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    amount: WholeNumber = Field(ge=0, le=MAX_AMOUNT, description="Minor units, e.g. cents.")
-    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. USD.")
 
 
 class ProductIn(BaseModel):
@@ -140,32 +137,6 @@ class ProductPatch(BaseModel):
     def changes(self) -> dict[str, Any]:
         """The fields that were sent, with nested models as plain values."""
         return {name: getattr(self, name) for name in self.model_fields_set}
-
-
-class ProductOut(BaseModel):
-    """A product as clients see it."""
-
-    id: str
-    sku: str
-    title: str
-    brand: str | None
-    description: str
-    price: Money
-    category: str | None
-    tags: list[str]
-    attributes: dict[str, Any]
-    images: list[str]
-    thumbnail: str | None
-    stock: int = Field(description="Available: on hand minus reserved.")
-    on_hand: int | None = Field(default=None, description="Admins only.")
-    reserved: int | None = Field(default=None, description="Admins only.")
-    rating: float | None
-    created_at: datetime
-    updated_at: datetime
-
-
-class ProductPage(Page[ProductOut]):
-    """One page of products; pass `next_cursor` back as `cursor` for the next."""
 
 
 class CategoryIn(BaseModel):
@@ -259,53 +230,3 @@ class StockIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     delta: WholeNumber = Field(ge=-MAX_STOCK, le=MAX_STOCK)
-
-
-class ReservationItemIn(BaseModel):
-    """One line to reserve: a product and how many units."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    product_id: ProductId
-    quantity: WholeNumber = Field(ge=1, le=MAX_STOCK)
-
-
-class ReservationIn(BaseModel):
-    """Hold stock for an order; the order id makes the call idempotent."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    order_id: OrderId
-    items: list[ReservationItemIn] = Field(min_length=1, max_length=100)
-    ttl_seconds: WholeNumber | None = Field(
-        default=None, ge=1, le=MAX_TTL_SECONDS, description="Default: the setting."
-    )
-
-
-class ReleaseIn(BaseModel):
-    """Why a reservation is given back (optional body of a release)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=64)] = "requested"
-
-
-class ReservationItemOut(BaseModel):
-    """A reserved line with the unit price it was reserved at."""
-
-    product_id: str
-    quantity: int
-    unit_price: Money
-
-
-class ReservationOut(BaseModel):
-    """A reservation: held (`reserved`), gone out (`committed`) or given back (`released`)."""
-
-    order_id: str
-    status: ReservationStatus
-    items: list[ReservationItemOut]
-    total: Money
-    expires_at: datetime
-    reason: str | None = Field(default=None, description="Why it was released.")
-    created_at: datetime
-    updated_at: datetime

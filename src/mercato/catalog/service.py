@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.catalog import store
 from mercato.catalog.dummyjson import category_name
-from mercato.catalog.inventory import StockLevel, price_changed_data, stock_changed_data
+from mercato.catalog.inventory import StockLevel, price_changed_event, stock_changed_event
 from mercato.catalog.models import Category, Product, ProductFields
 from mercato.catalog.schemas import (
     CategoryIn,
@@ -35,7 +35,7 @@ from mercato.chassis.database import Database, begin_write
 from mercato.chassis.errors import Conflict, NotFound, Unprocessable, field_error
 from mercato.chassis.events import Outbox
 from mercato.contracts.events import Money as EventMoney
-from mercato.contracts.events import ProductChanged, ProductDeleted
+from mercato.contracts.events import ProductChanged, ProductCreated, ProductDeleted, ProductUpdated
 
 __all__ = [
     "changed_fields",
@@ -89,8 +89,10 @@ def changed_fields(patch: ProductPatch) -> dict[str, Any]:
     return changes
 
 
-async def _event(outbox: Outbox, session: AsyncSession, type: str, product: Product) -> None:
-    data = ProductChanged(
+async def _event(
+    outbox: Outbox, session: AsyncSession, kind: type[ProductChanged], product: Product
+) -> None:
+    data = kind(
         product_id=product.id,
         sku=product.sku,
         title=product.title,
@@ -98,7 +100,7 @@ async def _event(outbox: Outbox, session: AsyncSession, type: str, product: Prod
         stock=product.available,
         category=product.category,
     )
-    await outbox.add(session, type, subject=product.id, data=data.model_dump(mode="json"))
+    await outbox.add(session, data, subject=product.id)
 
 
 _Before = tuple[int, str, int]
@@ -112,17 +114,16 @@ async def _updated(
     outbox: Outbox, session: AsyncSession, product: Product, before: _Before
 ) -> None:
     """The events of an edit: `product.updated`, and what moved among price and stock."""
-    await _event(outbox, session, "product.updated", product)
+    await _event(outbox, session, ProductUpdated, product)
     old_price, new_price = before[:2], (product.price_amount, product.currency)
     if old_price != new_price:
-        data = price_changed_data(
+        price = price_changed_event(
             product_id=product.id, sku=product.sku, old=old_price, new=new_price
         )
-        await outbox.add(session, "product.price_changed", subject=product.id, data=data)
+        await outbox.add(session, price, subject=product.id)
     if before[2] != product.on_hand:
         level = StockLevel(product.id, product.sku, product.on_hand, product.reserved)
-        data = stock_changed_data(level)
-        await outbox.add(session, "product.stock_changed", subject=product.id, data=data)
+        await outbox.add(session, stock_changed_event(level), subject=product.id)
 
 
 def _below_reserved(product: Product, fields: Mapping[str, Any]) -> bool:
@@ -203,7 +204,7 @@ async def create_product(
     product = Product(id=str(uuid.uuid4()), created_at=now, updated_at=now, reserved=0, **fields)
     async with _writing(session):
         session.add(product)
-        await _event(outbox, session, "product.created", product)
+        await _event(outbox, session, ProductCreated, product)
     return product
 
 
@@ -240,10 +241,10 @@ async def delete_product(session: AsyncSession, *, outbox: Outbox, product_id: s
     product = await _locked_product(session, product_id)
     if product.reserved > 0:
         raise Conflict(f"Product {product_id} has {product.reserved} units reserved for orders.")
-    data = ProductDeleted(product_id=product.id, sku=product.sku).model_dump(mode="json")
+    data = ProductDeleted(product_id=product.id, sku=product.sku)
     async with _writing(session):
         await session.delete(product)
-        await outbox.add(session, "product.deleted", subject=product.id, data=data)
+        await outbox.add(session, data, subject=product.id)
 
 
 async def list_categories(session: AsyncSession) -> list[CategoryOut]:
@@ -298,7 +299,7 @@ async def import_products(
                     id=str(uuid.uuid4()), created_at=now, updated_at=now, reserved=0, **fields
                 )
                 session.add(product)
-                await _event(outbox, session, "product.created", product)
+                await _event(outbox, session, ProductCreated, product)
                 result.created += 1
                 continue
             before = _before(product)

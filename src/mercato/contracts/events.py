@@ -1,19 +1,26 @@
 """Versioned schemas of every domain event's `data`, keyed by (type, version).
 
+Each schema is a class that declares the event it is the data of (`TYPE`, and
+`VERSION`, 1 unless it says otherwise): a producer hands the outbox the data itself
+(`outbox.add(session, OrderPlaced(...), subject=...)`), so a type can never be
+written with another type's fields. `SCHEMAS` is read off the classes of this
+module, so there is no second list to keep in step.
+
 Rules for changing a schema: adding an optional field is compatible and keeps the
 version; renaming, removing or retyping a field, or adding a required one, needs a
-new version registered beside the old one until every consumer has moved.
+new version: a class of its own beside the old one until every consumer has moved.
 
 `PRODUCERS` names the one service allowed to publish each event type. The broker
 credentials grant each service the right to publish only its own types, a consumer
 refuses an event whose `source` is not its type's producer, and an outbox refuses to
-write another service's type; a new event type is added here and to `SCHEMAS`.
+write another service's type; a new event type is a class here and an entry of
+`PRODUCERS`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -35,7 +42,9 @@ __all__ = [
     "PaymentSucceeded",
     "PriceChanged",
     "ProductChanged",
+    "ProductCreated",
     "ProductDeleted",
+    "ProductUpdated",
     "ProfileUpdated",
     "StockChanged",
     "TokenRevoked",
@@ -48,13 +57,21 @@ __all__ = [
 
 
 class EventData(BaseModel):
-    """Base of event payloads: unknown fields are allowed (producers may add)."""
+    """Base of event payloads: unknown fields are allowed (producers may add).
+
+    A concrete schema sets `TYPE`; one without (`ProductChanged`) only shares fields.
+    """
 
     model_config = ConfigDict(extra="allow", frozen=True)
+
+    TYPE: ClassVar[str]
+    VERSION: ClassVar[int] = 1
 
 
 class UserRegistered(EventData):
     """`user.registered` v1, from auth: a new account exists."""
+
+    TYPE = "user.registered"
 
     user_id: str
     email: str
@@ -65,6 +82,8 @@ class UserRegistered(EventData):
 class UserRolesChanged(EventData):
     """`user.roles_changed` v1, from auth."""
 
+    TYPE = "user.roles_changed"
+
     user_id: str
     roles: list[str]
 
@@ -72,12 +91,16 @@ class UserRolesChanged(EventData):
 class ProfileUpdated(EventData):
     """`user.profile_updated` v1, from users: these profile fields changed."""
 
+    TYPE = "user.profile_updated"
+
     user_id: str
     changed: list[str]
 
 
 class TokenRevoked(EventData):
     """`auth.token_revoked` v1, from auth: refuse this access token until it expires."""
+
+    TYPE = "auth.token_revoked"
 
     jti: str
     user_id: str
@@ -95,7 +118,7 @@ class Money(BaseModel):
 
 
 class ProductChanged(EventData):
-    """`product.created` / `product.updated` v1, from catalog."""
+    """The data of `product.created` and `product.updated`, from catalog."""
 
     product_id: str
     sku: str
@@ -105,8 +128,22 @@ class ProductChanged(EventData):
     category: str | None = None
 
 
+class ProductCreated(ProductChanged):
+    """`product.created` v1, from catalog: a new product."""
+
+    TYPE = "product.created"
+
+
+class ProductUpdated(ProductChanged):
+    """`product.updated` v1, from catalog: a product was edited."""
+
+    TYPE = "product.updated"
+
+
 class ProductDeleted(EventData):
     """`product.deleted` v1, from catalog."""
+
+    TYPE = "product.deleted"
 
     product_id: str
     sku: str
@@ -114,6 +151,8 @@ class ProductDeleted(EventData):
 
 class StockChanged(EventData):
     """`product.stock_changed` v1, from catalog: on_hand = available + reserved."""
+
+    TYPE = "product.stock_changed"
 
     product_id: str
     sku: str
@@ -124,6 +163,8 @@ class StockChanged(EventData):
 
 class PriceChanged(EventData):
     """`product.price_changed` v1, from catalog."""
+
+    TYPE = "product.price_changed"
 
     product_id: str
     sku: str
@@ -144,6 +185,8 @@ class Line(BaseModel):
 class InventoryReserved(EventData):
     """`inventory.reserved` v1, from catalog: stock held for an order until it expires."""
 
+    TYPE = "inventory.reserved"
+
     order_id: str
     items: list[Line]
     expires_at: str
@@ -152,6 +195,8 @@ class InventoryReserved(EventData):
 class InventoryReleased(EventData):
     """`inventory.released` v1, from catalog: a reservation given back (or expired)."""
 
+    TYPE = "inventory.released"
+
     order_id: str
     reason: str
 
@@ -159,11 +204,15 @@ class InventoryReleased(EventData):
 class InventoryCommitted(EventData):
     """`inventory.committed` v1, from catalog: reserved stock has left the shelf."""
 
+    TYPE = "inventory.committed"
+
     order_id: str
 
 
 class PaymentSucceeded(EventData):
     """`payment.succeeded` v1, from payments."""
+
+    TYPE = "payment.succeeded"
 
     payment_id: str
     order_id: str
@@ -175,6 +224,8 @@ class PaymentSucceeded(EventData):
 class PaymentFailed(EventData):
     """`payment.failed` v1, from payments."""
 
+    TYPE = "payment.failed"
+
     payment_id: str
     order_id: str
     user_id: str
@@ -184,6 +235,8 @@ class PaymentFailed(EventData):
 
 class PaymentRefunded(EventData):
     """`payment.refunded` v1, from payments."""
+
+    TYPE = "payment.refunded"
 
     payment_id: str
     refund_id: str
@@ -196,6 +249,8 @@ class PaymentRefunded(EventData):
 class OrderPlaced(EventData):
     """`order.placed` v1, from orders: the checkout saga has started."""
 
+    TYPE = "order.placed"
+
     order_id: str
     user_id: str
     items: list[Line]
@@ -204,6 +259,8 @@ class OrderPlaced(EventData):
 
 class OrderConfirmed(EventData):
     """`order.confirmed` v1, from orders: paid and stock committed."""
+
+    TYPE = "order.confirmed"
 
     order_id: str
     user_id: str
@@ -214,6 +271,8 @@ class OrderConfirmed(EventData):
 class OrderCancelled(EventData):
     """`order.cancelled` v1, from orders: stock released, payment refunded if any."""
 
+    TYPE = "order.cancelled"
+
     order_id: str
     user_id: str
     reason: str
@@ -222,33 +281,27 @@ class OrderCancelled(EventData):
 class OrderFailed(EventData):
     """`order.failed` v1, from orders: ended `payment_failed`, `out_of_stock` or `rejected`."""
 
+    TYPE = "order.failed"
+
     order_id: str
     user_id: str
     status: str
     reason: str
 
 
-SCHEMAS: dict[tuple[str, int], type[EventData]] = {
-    ("user.registered", 1): UserRegistered,
-    ("user.roles_changed", 1): UserRolesChanged,
-    ("user.profile_updated", 1): ProfileUpdated,
-    ("auth.token_revoked", 1): TokenRevoked,
-    ("product.created", 1): ProductChanged,
-    ("product.updated", 1): ProductChanged,
-    ("product.deleted", 1): ProductDeleted,
-    ("product.stock_changed", 1): StockChanged,
-    ("product.price_changed", 1): PriceChanged,
-    ("inventory.reserved", 1): InventoryReserved,
-    ("inventory.released", 1): InventoryReleased,
-    ("inventory.committed", 1): InventoryCommitted,
-    ("payment.succeeded", 1): PaymentSucceeded,
-    ("payment.failed", 1): PaymentFailed,
-    ("payment.refunded", 1): PaymentRefunded,
-    ("order.placed", 1): OrderPlaced,
-    ("order.confirmed", 1): OrderConfirmed,
-    ("order.cancelled", 1): OrderCancelled,
-    ("order.failed", 1): OrderFailed,
-}
+def _schemas(namespace: Mapping[str, object]) -> dict[tuple[str, int], type[EventData]]:
+    """The event classes among `namespace`'s values by (type, version); one per pair."""
+    schemas: dict[tuple[str, int], type[EventData]] = {}
+    for value in namespace.values():
+        if isinstance(value, type) and issubclass(value, EventData) and hasattr(value, "TYPE"):
+            key = (value.TYPE, value.VERSION)
+            if key in schemas:
+                raise TypeError(f"{value.__name__} and {schemas[key].__name__} both claim {key}")
+            schemas[key] = value
+    return schemas
+
+
+SCHEMAS: Mapping[tuple[str, int], type[EventData]] = _schemas(globals())
 
 
 PRODUCERS: Mapping[str, str] = {

@@ -18,8 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.chassis.database import begin_write
 from mercato.chassis.errors import Conflict, Unprocessable, field_error
+from mercato.contracts.products import ProductOut
 from mercato.orders import store
-from mercato.orders.clients import Catalog, Product
+from mercato.orders.clients import Catalog
 from mercato.orders.models import CartLine
 from mercato.orders.schemas import CartItemOut, CartOut, MoneyOut
 
@@ -56,16 +57,16 @@ def currency_error(product_id: str, priced_in: str, cart_currency: str) -> dict[
     )
 
 
-def cart_currency(product_ids: Sequence[str], products: dict[str, Product]) -> str | None:
+def cart_currency(product_ids: Sequence[str], products: dict[str, ProductOut]) -> str | None:
     """The currency of a cart: its first line's that is still sold (None: no such line)."""
     for product_id in product_ids:
         product = products.get(product_id)
         if product is not None:
-            return product.currency
+            return product.price.currency
     return None
 
 
-def price_cart(lines: Sequence[CartLine], products: dict[str, Product]) -> CartOut:
+def price_cart(lines: Sequence[CartLine], products: dict[str, ProductOut]) -> CartOut:
     """The cart's lines with the current prices of `products`, and its total."""
     items: list[CartItemOut] = []
     total = 0
@@ -84,8 +85,8 @@ def price_cart(lines: Sequence[CartLine], products: dict[str, Product]) -> CartO
                 )
             )
             continue
-        line_total = product.amount * line.quantity
-        mismatch = product.currency != currency
+        line_total = product.price.amount * line.quantity
+        mismatch = product.price.currency != currency
         if not mismatch:
             total += line_total
         items.append(
@@ -93,8 +94,8 @@ def price_cart(lines: Sequence[CartLine], products: dict[str, Product]) -> CartO
                 product_id=line.product_id,
                 title=product.title,
                 quantity=line.quantity,
-                unit_price=MoneyOut(amount=product.amount, currency=product.currency),
-                line_total=MoneyOut(amount=line_total, currency=product.currency),
+                unit_price=MoneyOut(amount=product.price.amount, currency=product.price.currency),
+                line_total=MoneyOut(amount=line_total, currency=product.price.currency),
                 available=True,
                 currency_mismatch=mismatch,
             )
@@ -134,11 +135,11 @@ async def set_quantity(
             errors=[item_error(product_id, "quantity", f"only {product.stock} available")],
         )
     currency = cart_currency(others, products)
-    if currency is not None and product.currency != currency:
+    if currency is not None and product.price.currency != currency:
         raise Unprocessable(
             f"A cart holds one currency: it holds {currency}, and {product.title or product_id} "
-            f"is priced in {product.currency}. Check out or empty the cart first.",
-            errors=[currency_error(product_id, product.currency, currency)],
+            f"is priced in {product.price.currency}. Check out or empty the cart first.",
+            errors=[currency_error(product_id, product.price.currency, currency)],
         )
     await begin_write(session)
     await store.lock_cart(session, user_id)

@@ -4,33 +4,57 @@ Each service may run several instances (`catalog_url` / `payments_url` list them
 calls are balanced over a `Pool` of them by the ServiceClient, which keeps a circuit
 breaker per instance and fails over to another instance when one is down.
 
+Requests are built and answers parsed with the models of the contracts the catalog
+and payments serve (`mercato.contracts.products`, `.inventory` and `.payments`), so
+both sides hold to one shape. A request the contract itself refuses is never sent:
+it gets what the service's 422 would have got (the reservation or the charge
+refused, the refund `Rejected`).
+
 Each method turns an answer into a small result; a service that is down, too slow
 or behind an open circuit raises the ServiceClient's `ServiceUnavailableError`
-(503) or `ServiceTimeoutError` (504), and an answer outside the contract raises
-`ServiceResponseError` (502): all of them may pass, so the saga tries again later.
-`Retry` is an answer that says so (busy, or a charge whose outcome payments has
-yet to learn from its provider). `Rejected` is an answer that will not change
-however often the call is repeated (a refund of a payment that does not fit it):
-the saga does not retry it. Every write is idempotent: reservations by order id,
-charges and refunds by the keys `<order_id>:charge` and `<order_id>:refund`.
+(503) or `ServiceTimeoutError` (504), and an answer outside the contract (a status
+it does not name, or a body that is not its model) raises `ServiceResponseError`
+(502): all of them may pass, so the saga tries again later. `Retry` is an answer
+that says so (busy, or a charge whose outcome payments has yet to learn from its
+provider). `Rejected` is an answer that will not change however often the call is
+repeated (a refund of a payment that does not fit it): the saga does not retry it.
+Every write is idempotent: reservations by order id, charges and refunds by the
+keys `<order_id>:charge` and `<order_id>:refund`.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from mercato.chassis.balancing import Pool
 from mercato.chassis.http import ServiceClient, ServiceResponse, ServiceResponseError
+from mercato.contracts.inventory import (
+    ReservationIn,
+    ReservationItemIn,
+    ReservationItemOut,
+    ReservationOut,
+)
+from mercato.contracts.payments import (
+    ChargeIn,
+    MoneyIn,
+    PaymentOut,
+    RefundIn,
+    RefundList,
+    RefundOut,
+)
+from mercato.contracts.products import ProductOut, ProductPage
 from mercato.orders.settings import OrdersSettings
 
 __all__ = [
     "Catalog",
     "Charge",
     "Payments",
-    "Product",
     "Refund",
     "Rejected",
     "Reservation",
@@ -39,10 +63,13 @@ __all__ = [
     "refund_key",
 ]
 
+log = logging.getLogger("mercato.orders.clients")
+
 CATALOG = "catalog"
 PAYMENTS = "payments"
 BATCH = 50
 MAX_REASON = 200
+Answer = TypeVar("Answer", bound=BaseModel)
 
 
 class Retry(Exception):
@@ -54,17 +81,6 @@ class Rejected(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class Product:
-    """What a cart needs to know about a product."""
-
-    id: str
-    title: str
-    amount: int
-    currency: str
-    stock: int
-
-
-@dataclass(frozen=True, slots=True)
 class Reservation:
     """The catalog's answer to a reservation: held and priced, or why not.
 
@@ -73,7 +89,7 @@ class Reservation:
     """
 
     ok: bool
-    items: list[dict[str, Any]]
+    items: list[ReservationItemOut]
     reason: str = ""
     out_of_stock: bool = False
 
@@ -114,14 +130,19 @@ def _detail(response: ServiceResponse) -> str:
     return str(body)[:500]
 
 
-def _product(raw: dict[str, Any]) -> Product:
-    price = raw["price"]
-    return Product(
-        id=str(raw["id"]),
-        title=str(raw.get("title", "")),
-        amount=int(price["amount"]),
-        currency=str(price["currency"]),
-        stock=int(raw.get("stock", 0)),
+def _parsed(model: type[Answer], response: ServiceResponse) -> Answer:
+    """The answer's body as its contract's `model`; ServiceResponseError when it is not."""
+    try:
+        return model.model_validate_json(response.body)
+    except ValidationError as exc:
+        log.warning("the %s service answered outside its contract: %s", response.target, exc)
+        raise ServiceResponseError(response) from exc
+
+
+def _invalid(exc: ValidationError) -> str:
+    """Why the contract refuses a request, one `field: message` per error."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()
     )
 
 
@@ -169,10 +190,10 @@ class Catalog(_Service):
             attempt_timeout=settings.catalog_attempt_timeout_seconds,
         )
 
-    async def products(self, ids: Iterable[str]) -> dict[str, Product]:
+    async def products(self, ids: Iterable[str]) -> dict[str, ProductOut]:
         """The products among `ids` that exist, by id (batch lookups)."""
         wanted = list(dict.fromkeys(ids))
-        found: dict[str, Product] = {}
+        found: dict[str, ProductOut] = {}
         for start in range(0, len(wanted), BATCH):
             chunk = wanted[start : start + BATCH]
             response = await self.call(
@@ -182,10 +203,7 @@ class Catalog(_Service):
                 auth=False,
             )
             response.raise_for_status()
-            body = response.json()
-            rows = body.get("items", []) if isinstance(body, dict) else body
-            for raw in rows:
-                product = _product(raw)
+            for product in _parsed(ProductPage, response).items:
                 if product.id in chunk:
                     found[product.id] = product
         return found
@@ -194,16 +212,25 @@ class Catalog(_Service):
         self, *, order_id: str, items: Sequence[dict[str, Any]], ttl_seconds: int
     ) -> Reservation:
         """Hold stock for an order (idempotent by order id) and learn its prices."""
-        lines = [{"product_id": i["product_id"], "quantity": i["quantity"]} for i in items]
+        try:
+            request = ReservationIn(
+                order_id=order_id,
+                items=[
+                    ReservationItemIn(product_id=i["product_id"], quantity=i["quantity"])
+                    for i in items
+                ],
+                ttl_seconds=ttl_seconds,
+            )
+        except ValidationError as exc:  # what the catalog's 422 would say
+            return Reservation(ok=False, items=[], reason=_invalid(exc))
         response = await self.call(
             "POST",
             "/reservations",
-            json={"order_id": order_id, "items": lines, "ttl_seconds": ttl_seconds},
+            json=request.model_dump(mode="json", exclude_unset=True),
             idempotent=True,
         )
         if response.status in (200, 201):
-            body = response.json()
-            return Reservation(ok=True, items=list(body["items"]))
+            return Reservation(ok=True, items=_parsed(ReservationOut, response).items)
         if response.status == 409:
             return Reservation(ok=False, items=[], reason=_detail(response), out_of_stock=True)
         if response.status == 422:
@@ -214,6 +241,7 @@ class Catalog(_Service):
         """Take reserved stock off the shelf; False when the reservation is gone."""
         response = await self.call("POST", f"/reservations/{order_id}/commit", idempotent=True)
         if response.status == 200:
+            _parsed(ReservationOut, response)
             return True
         if response.status in (404, 409):
             return False
@@ -222,7 +250,10 @@ class Catalog(_Service):
     async def release(self, *, order_id: str) -> None:
         """Give held (or committed) stock back; a reservation that never was is fine."""
         response = await self.call("POST", f"/reservations/{order_id}/release", idempotent=True)
-        if response.status in (200, 404):
+        if response.status == 200:
+            _parsed(ReservationOut, response)
+            return
+        if response.status == 404:
             return
         if response.status == 409:
             raise Retry(f"the catalog refused to release {order_id}: {_detail(response)}")
@@ -247,34 +278,27 @@ class Payments(_Service):
         order_id: str,
         user_id: str,
         payment_method_id: str,
-        amount: dict[str, Any],
+        amount: int,
+        currency: str,
     ) -> Charge:
         """Charge an order's total once (by the key `<order_id>:charge`)."""
+        try:
+            request = ChargeIn(
+                order_id=order_id,
+                user_id=user_id,
+                payment_method_id=payment_method_id,
+                amount=MoneyIn(amount=amount, currency=currency),
+            )
+        except ValidationError as exc:  # what payments' 422 would say: nothing charged
+            return Charge(succeeded=False, payment_id=None, reason=_invalid(exc))
         response = await self.call(
             "POST",
             "/charges",
-            json={
-                "order_id": order_id,
-                "user_id": user_id,
-                "payment_method_id": payment_method_id,
-                "amount": amount,
-            },
+            json=request.model_dump(mode="json", exclude_unset=True),
             idempotency_key=charge_key(order_id),
         )
         if response.status in (200, 201):
-            body = response.json()
-            payment_id = str(body["id"]) if body.get("id") else None
-            if body.get("status") == "succeeded":
-                return Charge(succeeded=True, payment_id=payment_id, reason="")
-            if body.get("status") == "pending":
-                raise Retry(f"the charge of {order_id} is still with the provider")
-            if body.get("status") == "unknown":
-                raise Retry(
-                    f"the outcome of the charge of {order_id} is unknown (the provider did not "
-                    "answer in time) until payments reconciles it with the provider"
-                )
-            reason = str(body.get("reason") or "the payment was declined")
-            return Charge(succeeded=False, payment_id=payment_id, reason=reason)
+            return _outcome(order_id, _parsed(PaymentOut, response))
         if response.status == 409:
             raise Retry(f"the charge of {order_id} is still being processed")
         if _refused_for_good(response.status):  # e.g. the method is gone: nothing charged
@@ -287,13 +311,19 @@ class Payments(_Service):
         A payment that someone (an admin) has refunded in full already is answered 422
         by payments: its money is back, which is all the saga wanted (`ALREADY`).
         """
+        try:
+            request = RefundIn(reason=reason[:MAX_REASON])
+        except ValidationError as exc:  # what payments' 422 would say
+            refused = f"payments would refuse the refund of {order_id}: {_invalid(exc)}"
+            raise Rejected(refused) from exc
         response = await self.call(
             "POST",
             f"/{payment_id}/refunds",
-            json={"reason": reason[:MAX_REASON]},
+            json=request.model_dump(mode="json", exclude_unset=True),
             idempotency_key=refund_key(order_id),
         )
         if response.status in (200, 201):
+            _parsed(RefundOut, response)
             return Refund.MADE
         if response.status == 409:
             raise Retry(f"the refund of {order_id} is still being processed")
@@ -313,11 +343,27 @@ class Payments(_Service):
         refunds = await self.call("GET", f"/{payment_id}/refunds")
         if payment.status != 200 or refunds.status != 200:
             return False
-        items = refunds.json().get("items", [])
-        if any(item.get("status") == "pending" for item in items):
+        items = _parsed(RefundList, refunds).items
+        if any(item.status == "pending" for item in items):
             raise Retry(f"a refund of payment {payment_id} is still with the provider")
-        done = sum(int(i["amount"]["amount"]) for i in items if i.get("status") == "succeeded")
-        return done >= int(payment.json()["amount"]["amount"])
+        done = sum(item.amount.amount for item in items if item.status == "succeeded")
+        return done >= _parsed(PaymentOut, payment).amount.amount
+
+
+def _outcome(order_id: str, payment: PaymentOut) -> Charge:
+    """What a charge's payment says: succeeded, failed (why), or not known yet (Retry)."""
+    payment_id = payment.id or None
+    if payment.status == "succeeded":
+        return Charge(succeeded=True, payment_id=payment_id, reason="")
+    if payment.status == "pending":
+        raise Retry(f"the charge of {order_id} is still with the provider")
+    if payment.status == "unknown":
+        raise Retry(
+            f"the outcome of the charge of {order_id} is unknown (the provider did not "
+            "answer in time) until payments reconciles it with the provider"
+        )
+    reason = payment.reason or "the payment was declined"
+    return Charge(succeeded=False, payment_id=payment_id, reason=reason)
 
 
 def _refused_for_good(status: int) -> bool:

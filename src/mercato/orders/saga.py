@@ -25,16 +25,21 @@ order `needs_attention` for an operator.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-from pydantic import BaseModel
 
 from mercato.chassis.database import Database, begin_write
 from mercato.chassis.events import Outbox
 from mercato.chassis.http import ServiceResponseError, ServiceTimeoutError, ServiceUnavailableError
-from mercato.contracts.events import Money, OrderCancelled, OrderConfirmed, OrderFailed
+from mercato.contracts.events import (
+    EventData,
+    Money,
+    OrderCancelled,
+    OrderConfirmed,
+    OrderFailed,
+)
+from mercato.contracts.inventory import ReservationItemOut
 from mercato.orders import store
 from mercato.orders.clients import Catalog, Charge, Payments, Refund, Rejected, Retry
 from mercato.orders.metrics import SagaMetrics
@@ -43,9 +48,6 @@ from mercato.orders.settings import OrdersSettings
 from mercato.orders.states import ACTIVE, Status, check_transition
 
 __all__ = [
-    "ORDER_CANCELLED",
-    "ORDER_CONFIRMED",
-    "ORDER_FAILED",
     "PERMANENT",
     "TRANSIENT",
     "LostLease",
@@ -54,9 +56,6 @@ __all__ = [
 
 log = logging.getLogger("mercato.orders.saga")
 
-ORDER_CONFIRMED = "order.confirmed"
-ORDER_FAILED = "order.failed"
-ORDER_CANCELLED = "order.cancelled"
 UNREACHABLE = (ServiceUnavailableError, ServiceTimeoutError, ServiceResponseError)
 TRANSIENT = (*UNREACHABLE, Retry)
 PERMANENT = (Rejected,)
@@ -74,7 +73,7 @@ def _now() -> datetime:
 
 
 def priced_items(
-    ordered: list[dict[str, Any]], reserved: list[dict[str, Any]]
+    ordered: list[dict[str, Any]], reserved: Sequence[ReservationItemOut]
 ) -> tuple[list[dict[str, Any]], int, str]:
     """The order's lines with the catalog's reserved unit prices, the total and currency."""
     titles = {item["product_id"]: item.get("title") for item in ordered}
@@ -82,17 +81,14 @@ def priced_items(
     total = 0
     currency = ""
     for line in reserved:
-        price = line["unit_price"]
-        amount, unit_currency = int(price["amount"]), str(price["currency"])
+        amount, unit_currency = line.unit_price.amount, line.unit_price.currency
         currency = currency or unit_currency
-        quantity = int(line["quantity"])
-        total += amount * quantity
-        product_id = str(line["product_id"])
+        total += amount * line.quantity
         items.append(
             {
-                "product_id": product_id,
-                "title": titles.get(product_id),
-                "quantity": quantity,
+                "product_id": line.product_id,
+                "title": titles.get(line.product_id),
+                "quantity": line.quantity,
                 "unit_price": {"amount": amount, "currency": unit_currency},
             }
         )
@@ -180,7 +176,7 @@ class Saga:
         new: Status,
         *,
         reason: str | None = None,
-        event: tuple[str, BaseModel] | None = None,
+        event: EventData | None = None,
         **fields: Any,
     ) -> None:
         """Move the order to `new` (with its event, in one transaction) and update `order`.
@@ -205,8 +201,7 @@ class Saga:
                 **fields,
             )
             if moved is not None and event is not None:
-                kind, data = event
-                await self.outbox.add(session, kind, subject=order.id, data=data.model_dump())
+                await self.outbox.add(session, event, subject=order.id)
             await session.commit()
         if moved is None:
             raise LostLease(f"order {order.id} is no longer {current} under {owner}")
@@ -217,7 +212,7 @@ class Saga:
     async def fail(self, order: Order, owner: str, new: Status, reason: str, **fields: Any) -> None:
         """End the order in a failed state, recording `order.failed`."""
         data = OrderFailed(order_id=order.id, user_id=order.user_id, status=new, reason=reason)
-        await self.move(order, owner, new, reason=reason, event=(ORDER_FAILED, data), **fields)
+        await self.move(order, owner, new, reason=reason, event=data, **fields)
 
     async def stall(self, order: Order, owner: str, reason: str) -> None:
         """Leave the order for an operator (`needs_attention`), saying why in its history.
@@ -288,7 +283,8 @@ class Saga:
             order_id=order.id,
             user_id=order.user_id,
             payment_method_id=order.payment_method_id,
-            amount={"amount": order.total_amount, "currency": order.currency},
+            amount=order.total_amount,
+            currency=order.currency,
         )
 
     async def _commit(self, order: Order, owner: str) -> None:
@@ -299,7 +295,7 @@ class Saga:
                 total=Money(amount=order.total_amount, currency=order.currency),
                 payment_id=order.payment_id or "",
             )
-            await self.move(order, owner, Status.CONFIRMED, event=(ORDER_CONFIRMED, data))
+            await self.move(order, owner, Status.CONFIRMED, event=data)
             return
         reason = "the stock reservation expired before it was committed"
         await self.move(order, owner, Status.CANCELLING, reason=reason)
@@ -323,9 +319,8 @@ class Saga:
                 outcome = "the payment had been refunded in full already; no second refund"
         await self.catalog.release(order_id=order.id)
         data = OrderCancelled(order_id=order.id, user_id=order.user_id, reason=reason)
-        event: tuple[str, BaseModel] = (ORDER_CANCELLED, data)
         await self.move(
-            order, owner, Status.CANCELLED, reason=outcome or None, event=event, **fields
+            order, owner, Status.CANCELLED, reason=outcome or None, event=data, **fields
         )
 
     # -- learning an unknown charge outcome ----------------------------------------

@@ -37,7 +37,6 @@ from mercato.orders.schemas import CheckoutIn
 from mercato.orders.states import ACTIVE, FAILED, Status
 
 __all__ = [
-    "ORDER_PLACED",
     "Placement",
     "cancel_order",
     "get_order",
@@ -48,8 +47,6 @@ __all__ = [
     "place_order",
     "resume_order",
 ]
-
-ORDER_PLACED = "order.placed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,14 +85,14 @@ async def _priced_lines(
             "Some products in the cart are no longer sold.",
             errors=[item_error(pid, "product_id", "no such product") for pid in missing],
         )
-    currency = products[lines[0].product_id].currency  # the cart's: its first line's
-    foreign = [line for line in lines if products[line.product_id].currency != currency]
+    currency = products[lines[0].product_id].price.currency  # the cart's: its first line's
+    foreign = [line for line in lines if products[line.product_id].price.currency != currency]
     if foreign:
         raise Unprocessable(
             f"A cart holds one currency: it is in {currency}, but some products are now "
             "priced in another; remove them to check out.",
             errors=[
-                currency_error(line.product_id, products[line.product_id].currency, currency)
+                currency_error(line.product_id, products[line.product_id].price.currency, currency)
                 for line in foreign
             ],
         )
@@ -103,13 +100,13 @@ async def _priced_lines(
     total = 0
     for line in lines:
         product = products[line.product_id]
-        total += product.amount * line.quantity
+        total += product.price.amount * line.quantity
         items.append(
             {
                 "product_id": line.product_id,
                 "title": product.title,
                 "quantity": line.quantity,
-                "unit_price": {"amount": product.amount, "currency": product.currency},
+                "unit_price": {"amount": product.price.amount, "currency": product.price.currency},
             }
         )
     if total > MAX_AMOUNT:  # payments would refuse the charge (and far beyond, the column)
@@ -181,7 +178,7 @@ async def place_order(
             items=[Line.model_validate(item) for item in items],
             total=Money(amount=total, currency=currency),
         )
-        await outbox.add(session, ORDER_PLACED, subject=order.id, data=placed.model_dump())
+        await outbox.add(session, placed, subject=order.id)
         await session.commit()
     except IntegrityError:
         await session.rollback()

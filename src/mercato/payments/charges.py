@@ -43,8 +43,6 @@ from mercato.payments.schemas import ChargeIn
 from mercato.payments.service import new_id, now
 
 __all__ = [
-    "PAYMENT_FAILED",
-    "PAYMENT_SUCCEEDED",
     "charge",
     "provider_key",
     "reconcile",
@@ -52,8 +50,6 @@ __all__ = [
 
 log = logging.getLogger("mercato.payments.charges")
 
-PAYMENT_SUCCEEDED = "payment.succeeded"
-PAYMENT_FAILED = "payment.failed"
 TIMED_OUT = "provider_timeout"
 
 
@@ -239,8 +235,8 @@ async def _record_event(
             user_id=payment.user_id,
             amount=money,
             method_id=payment.payment_method_id,
-        ).model_dump(mode="json")
-        await outbox.add(session, PAYMENT_SUCCEEDED, subject=payment.id, data=data)
+        )
+        await outbox.add(session, data, subject=payment.id)
         return
     failed = PaymentFailed(
         payment_id=payment.id,
@@ -249,6 +245,4 @@ async def _record_event(
         amount=money,
         reason=reason or "declined",
     )
-    await outbox.add(
-        session, PAYMENT_FAILED, subject=payment.id, data=failed.model_dump(mode="json")
-    )
+    await outbox.add(session, failed, subject=payment.id)

@@ -38,9 +38,7 @@ from mercato.payments.provider import Amount, ProviderClient, ProviderError, Pro
 from mercato.payments.schemas import RefundIn
 from mercato.payments.service import new_id, now
 
-__all__ = ["PAYMENT_REFUNDED", "refund", "refund_amount"]
-
-PAYMENT_REFUNDED = "payment.refunded"
+__all__ = ["refund", "refund_amount"]
 
 
 def _too_much(field: str, message: str) -> Unprocessable:
@@ -209,9 +207,7 @@ async def _attempt(
                 amount=Money(amount=refund.amount, currency=refund.currency),
                 reason=refund.reason,
             )
-            await outbox.add(
-                session, PAYMENT_REFUNDED, subject=payment.id, data=data.model_dump(mode="json")
-            )
+            await outbox.add(session, data, subject=payment.id)
         await session.commit()
     stored = await store.refund_by_key(session, refund.idempotency_key)
     if stored is None:  # pragma: no cover - refunds are never deleted

@@ -1,22 +1,27 @@
-"""API shapes of the payments service (never ORM classes)."""
+"""API shapes of the payments service (never ORM classes).
+
+The charge and refund shapes the orders service relies on are its contracts with
+payments, defined in `mercato.contracts.payments` and re-exported here.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    ValidationInfo,
-    field_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from mercato.chassis.json_body import WholeNumber
 from mercato.chassis.paging import Page
 from mercato.contracts.money import MAX_AMOUNT
+from mercato.contracts.payments import (
+    ChargeIn,
+    MoneyIn,
+    MoneyOut,
+    PaymentOut,
+    RefundIn,
+    RefundList,
+    RefundOut,
+)
 from mercato.payments.cards import NUMBER_PATTERN, brand_of, check_number, is_expired
 
 __all__ = [
@@ -35,25 +40,6 @@ __all__ = [
 ]
 
 MAX_YEARS_AHEAD = 20
-Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-MethodId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-
-
-class MoneyIn(BaseModel):
-    """A positive amount in minor units (cents) of an ISO 4217 currency."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    amount: WholeNumber = Field(ge=1, le=MAX_AMOUNT, description="Minor units, e.g. cents.")
-    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. USD.")
-
-
-class MoneyOut(BaseModel):
-    """An amount in minor units of an ISO 4217 currency."""
-
-    amount: int
-    currency: str
 
 
 class MethodIn(BaseModel):
@@ -113,66 +99,5 @@ class MethodList(BaseModel):
     items: list[MethodOut]
 
 
-class ChargeIn(BaseModel):
-    """A charge of a user's saved card for an order."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    order_id: Id
-    user_id: Id
-    payment_method_id: MethodId
-    amount: MoneyIn
-
-
-class PaymentOut(BaseModel):
-    """A payment; `pending` only while its provider call is in flight.
-
-    `unknown` when the provider did not answer in time, so the money may have moved:
-    it is reconciled with the provider's record (by the charge's key) to `succeeded`
-    or `failed` once its attempt is older than the lease.
-    """
-
-    id: str
-    status: Literal["pending", "succeeded", "failed", "unknown"]
-    reason: str | None = Field(
-        description="Why it failed (declined, insufficient_funds, provider_timeout, ...) or "
-        "why its outcome is unknown (provider_timeout)."
-    )
-    order_id: str
-    user_id: str
-    payment_method_id: str
-    amount: MoneyOut
-    refunded_amount: MoneyOut
-    created_at: datetime
-    updated_at: datetime
-
-
 class PaymentPage(Page[PaymentOut]):
     """One page of payments, newest first."""
-
-
-class RefundIn(BaseModel):
-    """A refund of a payment; without `amount`, all that is not refunded yet."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    amount: MoneyIn | None = None
-    reason: Reason
-
-
-class RefundOut(BaseModel):
-    """A refund; in lists also `failed` ones (`failure_reason`), which moved no money."""
-
-    id: str
-    payment_id: str
-    status: Literal["pending", "succeeded", "failed"]
-    amount: MoneyOut
-    reason: str
-    failure_reason: str | None
-    created_at: datetime
-
-
-class RefundList(BaseModel):
-    """The refunds of one payment, oldest first."""
-
-    items: list[RefundOut]

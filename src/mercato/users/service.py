@@ -42,7 +42,7 @@ __all__ = [
     "update_own_profile",
 ]
 
-PROFILE_UPDATED = "user.profile_updated"
+PROFILE_UPDATED = ProfileUpdated.TYPE
 MAX_PREFERENCE_BYTES = 4096
 MAX_PREFERENCE_KEYS = 50
 
@@ -206,9 +206,7 @@ async def update_own_profile(
             profile.updated_at = _now()
             await session.flush()  # the version check, before the event is written
             data = ProfileUpdated(user_id=profile.user_id, changed=changed)
-            await outbox.add(
-                session, PROFILE_UPDATED, subject=profile.user_id, data=data.model_dump()
-            )
+            await outbox.add(session, data, subject=profile.user_id)
         await session.commit()
     except StaleDataError:
         raise Conflict("The profile was changed concurrently; read it again and retry.") from None

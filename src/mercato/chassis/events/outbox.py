@@ -1,8 +1,11 @@
 """The transactional outbox: events are written in the same transaction as the change.
 
-`Outbox.add(session, ...)` inserts the event's row with the caller's session; it
-reaches the broker only if the caller commits, and it cannot be lost once the
-caller has committed (the relay publishes it, retrying while the broker is down).
+`Outbox.add(session, data, subject=...)` inserts the event's row with the caller's
+session. `data` is one of the contracts' event schemas, which says the event's type
+and version itself (`mercato.contracts.events`), so no type is written with another
+type's fields. The row reaches the broker only if the caller commits, and it cannot
+be lost once the caller has committed (the relay publishes it, retrying while the
+broker is down).
 The session's commit rings the doorbell of the tables, which wakes this process's
 relay at once; the relay's slow poll is only a safety net for rows written by
 another process or replica sharing the database.
@@ -11,7 +14,6 @@ another process or replica sharing the database.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import event as sa_event
 from sqlalchemy import insert
@@ -20,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from mercato.chassis.events.envelope import Event
 from mercato.chassis.events.tables import EventTables
-from mercato.contracts.events import producer_of
+from mercato.contracts.events import EventData, producer_of
 
 __all__ = ["Outbox"]
 
@@ -58,29 +60,25 @@ class Outbox:
         # is coerced and hashed into a cache key per event.
         self._insert = insert(tables.outbox)
 
-    async def add(
-        self,
-        session: AsyncSession,
-        type: str,
-        *,
-        subject: str,
-        data: dict[str, Any],
-        version: int = 1,
-    ) -> Event:
-        """Record an event in the session's transaction; the caller commits.
+    async def add(self, session: AsyncSession, data: EventData, *, subject: str) -> Event:
+        """Record the event `data` is of in the session's transaction; the caller commits.
 
-        ValueError for a type another service owns: the broker would refuse it, and
-        every consumer too.
+        Its payload is `data` as JSON. ValueError for a type another service owns: the
+        broker would refuse it, and every consumer too; TypeError for data of no type
+        (a schema that only shares fields, such as `ProductChanged`).
         """
-        producer = producer_of(type)
+        kind = type(data)
+        if not hasattr(kind, "TYPE"):
+            raise TypeError(f"{kind.__name__} is the data of no event type")
+        producer = producer_of(kind.TYPE)
         if producer is not None and producer != self.source:
-            raise ValueError(f"{self.source} may not publish {type}: {producer} owns it")
+            raise ValueError(f"{self.source} may not publish {kind.TYPE}: {producer} owns it")
         event = Event.new(
-            type,
+            kind.TYPE,
             subject=subject,
-            data=data,
+            data=data.model_dump(mode="json"),
             source=self.source,
-            version=version,
+            version=kind.VERSION,
             occurred_at=_clock.now(),
         )
         await session.execute(
