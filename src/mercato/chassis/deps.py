@@ -6,8 +6,8 @@ caller and its roles are in `mercato.chassis.security` (`CurrentUser`, `Admin`,
 `AdminOrService`, `UserCaller`).
 
 Dependencies are `async def` even when they never await: FastAPI runs a plain `def`
-dependency in its thread pool, which cost about 0.3 ms of CPU (and two thread hops)
-per dependency per request on the reference machine.
+dependency in its thread pool, two thread hops per dependency per request, which
+cost more than most endpoints' work (measured in docs/decisions.md, "Chassis").
 """
 
 from __future__ import annotations

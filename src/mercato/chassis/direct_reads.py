@@ -1,13 +1,14 @@
 """Direct reads: a SELECT compiled once, run straight on the database driver.
 
-A read through an `AsyncSession` cost ~145 µs of CPU on the reference machine (the
-session, a pooled `Connection`, greenlet hops, the result machinery) where SQLite
-itself needs ~5 µs: for `GET /api/users/me` that was a third of the service's CPU.
-For such hot one-statement reads, `DirectQuery` compiles a Core `select()` once per
-dialect, and `DirectReader` runs its SQL on the driver (sqlite3 in the event loop,
-asyncpg) and applies each column type's own result processor (SQLAlchemy's public
-`TypeEngine.result_processor`), so rows come back as a session would give them:
-JSON decoded, timestamps aware. A row is a dict keyed by the selected columns' keys.
+A read through an `AsyncSession` costs many times the work SQLite does for it (the
+session, a pooled `Connection`, greenlet hops, the result machinery): for
+`GET /api/users/me` it was a third of the service's CPU (measured in
+docs/decisions.md, "Chassis"). For such hot one-statement reads, `DirectQuery`
+compiles a Core `select()` once per dialect, and `DirectReader` runs its SQL on the
+driver (sqlite3 in the event loop, asyncpg) and applies each column type's own
+result processor (SQLAlchemy's public `TypeEngine.result_processor`), so rows come
+back as a session would give them: JSON decoded, timestamps aware. A row is a dict
+keyed by the selected columns' keys.
 
 Connections: on SQLite, one connection taken out of the engine's pool for good
 (reads in WAL mode never wait for the writer, and sqlite3 calls run to completion in

@@ -3,8 +3,8 @@
 Lines are written in batches: a record is formatted when it is logged, and the
 lines gathered within `BatchingHandler.max_delay` go out in one write. Two access
 lines per request written one by one cost each service a system call per line and
-woke the launcher, which relays every service's output, once per line (about a
-fifth of a millisecond of CPU per proxied request on the reference machine).
+woke the launcher, which relays every service's output, once per line (measured in
+docs/decisions.md, "Chassis").
 Warnings and errors, records logged outside the event loop's thread and a full
 batch are written at once; what is left is written at exit, and on SIGTERM by
 `chassis.serve` before the process dies of it. A SIGKILL loses at most the last

@@ -1,8 +1,8 @@
 """SQLite for the async engine, run in the event loop instead of a thread per connection.
 
 aiosqlite hands every call (execute, fetch, commit, even opening a cursor) to a
-thread and back; on a small VM each hop costs about 200 µs, so a one-row read cost
-~0.6 ms where sqlite3 itself needs microseconds. SQLite calls on a local file are
+thread and back, and those hops cost a one-row read far more than sqlite3 itself
+needs (measured in docs/decisions.md, "Chassis"). SQLite calls on a local file are
 short, so this driver makes them directly in the loop: the coroutines below never
 suspend, except to wait for another connection's write lock.
 
