@@ -50,6 +50,7 @@ from mercato.chassis.events import Outbox
 from mercato.contracts.events import InventoryCommitted, InventoryReserved
 from mercato.contracts.events import Line as EventLine
 from mercato.contracts.events import Money as EventMoney
+from mercato.contracts.money import lines_total
 from mercato.contracts.quantities import MAX_STOCK
 
 __all__ = [
@@ -185,7 +186,7 @@ async def reserve(
     if problem is not None:
         raise problem
     currency = _currency(lines, products)
-    total = sum(products[ln.product_id].price_amount * ln.quantity for ln in lines)
+    total = lines_total((products[ln.product_id].price_amount, ln.quantity) for ln in lines)
     problem = costs_too_much(total)
     if problem is not None:
         raise problem
