@@ -1,4 +1,4 @@
-"""API shapes of the payments service (never ORM classes)."""
+"""API shapes of the payments service (never ORM classes), and the bodies of stored things."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from mercato.chassis.json_body import WholeNumber
 from mercato.chassis.paging import Page
 from mercato.contracts.money import MAX_AMOUNT
 from mercato.payments.cards import NUMBER_PATTERN, brand_of, check_number, is_expired
+from mercato.payments.models import Method, Payment, Refund
 
 __all__ = [
     "MAX_AMOUNT",
@@ -32,6 +33,9 @@ __all__ = [
     "RefundIn",
     "RefundList",
     "RefundOut",
+    "method_body",
+    "payment_body",
+    "refund_body",
 ]
 
 MAX_YEARS_AHEAD = 20
@@ -176,3 +180,48 @@ class RefundList(BaseModel):
     """The refunds of one payment, oldest first."""
 
     items: list[RefundOut]
+
+
+def method_body(method: Method) -> MethodOut:
+    """The API shape of a stored method."""
+    return MethodOut(
+        id=method.id,
+        brand=method.brand,
+        last4=method.last4,
+        exp_month=method.exp_month,
+        exp_year=method.exp_year,
+        created_at=method.created_at,
+    )
+
+
+def payment_body(payment: Payment) -> PaymentOut:
+    """The API shape of a stored payment."""
+    return PaymentOut.model_validate(
+        {
+            "id": payment.id,
+            "status": payment.status,
+            "reason": payment.reason,
+            "order_id": payment.order_id,
+            "user_id": payment.user_id,
+            "payment_method_id": payment.payment_method_id,
+            "amount": MoneyOut(amount=payment.amount, currency=payment.currency),
+            "refunded_amount": MoneyOut(amount=payment.refunded_amount, currency=payment.currency),
+            "created_at": payment.created_at,
+            "updated_at": payment.updated_at,
+        }
+    )
+
+
+def refund_body(refund: Refund) -> RefundOut:
+    """The API shape of a stored refund."""
+    return RefundOut.model_validate(
+        {
+            "id": refund.id,
+            "payment_id": refund.payment_id,
+            "status": refund.status,
+            "amount": MoneyOut(amount=refund.amount, currency=refund.currency),
+            "reason": refund.reason,
+            "failure_reason": refund.failure_reason,
+            "created_at": refund.created_at,
+        }
+    )
