@@ -42,7 +42,7 @@ from mercato.catalog.inventory import (
     unknown_products,
 )
 from mercato.catalog.models import Product, Reservation, ReservationItem
-from mercato.catalog.schemas import ReservationIn
+from mercato.catalog.schemas import ReservationIn, reservation_body
 from mercato.catalog.service import get_product
 from mercato.chassis.database import Database, begin_write
 from mercato.chassis.errors import Conflict, NotFound, Unprocessable, field_error
@@ -58,7 +58,6 @@ __all__ = [
     "expire",
     "get_reservation",
     "release",
-    "reservation_body",
     "reserve",
     "restock",
     "sweep",
@@ -69,28 +68,6 @@ EXPIRED = "expired"
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def reservation_body(reservation: Reservation, items: Sequence[ReservationItem]) -> dict[str, Any]:
-    """The JSON object of a reservation (the `ReservationOut` shape)."""
-    currency = reservation.currency
-    return {
-        "order_id": reservation.order_id,
-        "status": reservation.status,
-        "items": [
-            {
-                "product_id": item.product_id,
-                "quantity": item.quantity,
-                "unit_price": {"amount": item.unit_price_amount, "currency": currency},
-            }
-            for item in items
-        ],
-        "total": {"amount": reservation.total_amount, "currency": currency},
-        "expires_at": reservation.expires_at,
-        "reason": reservation.reason,
-        "created_at": reservation.created_at,
-        "updated_at": reservation.updated_at,
-    }
 
 
 async def _body(session: AsyncSession, reservation: Reservation) -> dict[str, Any]:

@@ -16,10 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mercato.chassis.runtime import Runtime
 
 __all__ = [
-    "AutocommitSessionDep",
     "RuntimeDep",
     "SessionDep",
-    "autocommit_session",
     "db_session",
     "get_runtime",
     "runtime_of",
@@ -38,12 +36,6 @@ async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-async def autocommit_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """A session without a transaction, for a request whose statements each stand alone."""
-    async with get_runtime(request).database.autocommit_session() as session:
-        yield session
-
-
 async def runtime_of(request: Request) -> Runtime:
     """FastAPI dependency: the Runtime of the app serving this request."""
     return get_runtime(request)
@@ -55,6 +47,3 @@ RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
 # PostgreSQL) into the next request, so a process needed more connections than
 # requests in flight, and its pool kept opening and closing them.
 SessionDep = Annotated[AsyncSession, Depends(db_session, scope="function")]
-# For the hot reads that run one statement: no BEGIN and ROLLBACK around it on
-# PostgreSQL (see `Database.autocommit_session` for what a route gives up).
-AutocommitSessionDep = Annotated[AsyncSession, Depends(autocommit_session, scope="function")]
