@@ -1,6 +1,6 @@
 """Direct reads on SQLite and on a real PostgreSQL: rows as a session would give them.
 
-Each test runs on both databases: SQLite in a temporary file, PostgreSQL on a new
+Each test with a database runs on both: SQLite in a temporary file, PostgreSQL on a new
 database of MERCATO_TEST_POSTGRES_URL's server (skipped without one, unless
 MERCATO_REQUIRE_SERVERS=1).
 """
@@ -13,7 +13,8 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, TypedDict
 
 import pytest
 from sqlalchemy import (
@@ -33,7 +34,7 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.dialects.postgresql import JSONB
 
 from mercato.chassis.database import Database, UtcDateTime
-from mercato.chassis.direct_reads import DirectQuery
+from mercato.chassis.direct_reads import DirectQuery, row_of
 from tests.support.servers import fresh_postgres_database
 
 metadata = MetaData()
@@ -47,8 +48,28 @@ things = Table(
     Column("rating", Float),
     Column("price", Numeric(10, 2)),
 )
-BY_ID = DirectQuery(select(things).where(things.c.id == bindparam("id")))
-FIRST_TWO = DirectQuery(select(things.c.id, things.c.n).order_by(things.c.id).limit(2))
+
+
+class ThingRow(TypedDict):
+    """A whole row of `things`."""
+
+    id: str
+    doc: Any
+    at: datetime | None
+    n: int | None
+    rating: float | None
+    price: Decimal | None
+
+
+class Numbered(TypedDict):
+    """A thing's id and number."""
+
+    id: str
+    n: int | None
+
+
+BY_ID = DirectQuery(select(things).where(things.c.id == bindparam("id")), ThingRow)
+FIRST_TWO = DirectQuery(select(things.c.id, things.c.n).order_by(things.c.id).limit(2), Numbered)
 AT = datetime(2026, 12, 4, 15, 30, 1, 250000, tzinfo=UTC)
 DOC = {"tags": ["x", "y"], "deep": {"k": 1}}
 ROWS: list[dict[str, Any]] = [
@@ -83,7 +104,7 @@ def _url(kind: str, tmp_path: Path) -> contextlib.AbstractAsyncContextManager[st
 async def test_a_row_comes_back_with_its_values_decoded(database: Database) -> None:
     row = await database.reader.one(BY_ID, id="a")
     assert row == ROWS[0]
-    assert row is not None and row["at"].tzinfo is not None
+    assert row is not None and row["at"] is not None and row["at"].tzinfo is not None
     assert type(row["rating"]) is float and type(row["price"]) is Decimal
     empty = await database.reader.one(BY_ID, id="c")
     assert empty == ROWS[2]
@@ -98,10 +119,12 @@ async def test_every_row_in_order_with_a_literal_limit(database: Database) -> No
 
 
 async def test_a_read_sees_what_was_committed_just_before(database: Database) -> None:
-    assert (await database.reader.one(BY_ID, id="b") or {})["n"] == 2
+    before = await database.reader.one(BY_ID, id="b")
+    assert before is not None and before["n"] == 2
     async with database.transaction() as session:
         await session.execute(sql_update(things).where(things.c.id == "b").values(n=20))
-    assert (await database.reader.one(BY_ID, id="b") or {})["n"] == 20
+    after = await database.reader.one(BY_ID, id="b")
+    assert after is not None and after["n"] == 20
 
 
 async def test_reads_beyond_the_pool_wait_for_a_connection(database: Database) -> None:
@@ -110,6 +133,24 @@ async def test_reads_beyond_the_pool_wait_for_a_connection(database: Database) -
 
 
 async def test_a_statement_with_expanding_parameters_is_refused(database: Database) -> None:
-    query = DirectQuery(select(things).where(things.c.id.in_(bindparam("ids", expanding=True))))
+    query = DirectQuery(
+        select(things).where(things.c.id.in_(bindparam("ids", expanding=True))), ThingRow
+    )
     with pytest.raises(TypeError, match="plain positional parameters"):
         await database.reader.all(query, ids=["a", "b"])
+
+
+def test_a_row_shape_must_name_exactly_the_selected_columns() -> None:
+    with pytest.raises(TypeError, match=r"Numbered .*lacks \['at', 'doc', 'price', 'rating'\]"):
+        DirectQuery(select(things), Numbered)
+    with pytest.raises(TypeError, match=r"ThingRow .*no column for \['at', 'doc'"):
+        DirectQuery(select(things.c.id, things.c.n, things.c.rating, things.c.price), ThingRow)
+    with pytest.raises(TypeError, match="must be a TypedDict"):
+        DirectQuery(select(things), dict)
+
+
+def test_a_body_reads_a_row_as_it_is_and_an_entity_by_its_fields() -> None:
+    row: Numbered = {"id": "a", "n": 1}
+    assert row_of(row, Numbered) is row
+    entity = SimpleNamespace(id="b", n=2, other="not in the shape")
+    assert row_of(entity, Numbered) == {"id": "b", "n": 2}

@@ -334,6 +334,7 @@ async def test_categories_are_listed_with_product_counts(
         {"slug": "audio", "name": "Audio", "product_count": 0},
         {"slug": "laptops", "name": "Laptops", "product_count": 2},
     ]
+    assert response.json()["next_cursor"] is None
 
 
 async def test_category_errors(client: httpx.AsyncClient, admin: dict[str, str]) -> None:

@@ -320,8 +320,10 @@ async def test_sweeper_resumes_an_order_stuck_in_reserved(shop: Shop) -> None:
     placed = await place_without_driving(shop, quantity=2, key="crash")
     parts = orders_context(shop.orders_app.state.runtime)
     # Reserve, then "crash": the worker stops and its lease is gone.
-    assert await parts.saga.advance(placed.order_id, placed.owner)
-    assert await parts.saga.advance(placed.order_id, placed.owner)
+    order = await parts.saga.load(placed.order_id)
+    assert order is not None
+    assert await parts.saga.step(order, placed.owner)
+    assert await parts.saga.step(order, placed.owner)
     await parts.runner.release(placed.order_id, placed.owner)
     stuck = (await shop.orders.get(f"{ORDERS}/{placed.order_id}", headers=placed.user)).json()
     assert stuck["status"] == "reserved"

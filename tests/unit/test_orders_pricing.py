@@ -6,8 +6,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from mercato.contracts.inventory import ReservationItemOut
-from mercato.orders.saga import priced_items
+from mercato.contracts.money import line_total, lines_total
+from mercato.orders.pricing import currency_change, item_total, items_total, priced_items
 
 
 def test_priced_items_use_the_reserved_prices() -> None:
@@ -38,3 +41,21 @@ def test_priced_items_use_the_reserved_prices() -> None:
         "quantity": 2,
         "unit_price": {"amount": 500, "currency": "USD"},
     }
+
+
+def test_a_line_costs_its_unit_price_times_its_quantity() -> None:
+    assert line_total(250, 3) == 750
+    assert lines_total([(250, 3), (100, 1), (0, 5)]) == 850
+    item = {"product_id": "a", "title": None, "quantity": 3, "unit_price": {"amount": 250}}
+    assert item_total(item) == 750
+    assert items_total([item, {**item, "quantity": 1}]) == 1000
+
+
+def test_lines_priced_in_another_currency_are_named() -> None:
+    items: list[dict[str, Any]] = [
+        {"product_id": "a", "title": "Tea", "quantity": 1, "unit_price": {"currency": "EUR"}},
+        {"product_id": "b", "title": None, "quantity": 1, "unit_price": {"currency": "USD"}},
+    ]
+    assert currency_change(items[1:], "USD") is None
+    change = currency_change(items, "USD")
+    assert change is not None and "Tea (EUR)" in change and "b (" not in change

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -16,6 +17,8 @@ from mercato.orders.states import (
     Status,
     can_transition,
     check_transition,
+    deadline_for,
+    stalled_in,
 )
 
 HAPPY = [
@@ -127,3 +130,27 @@ def test_a_rejected_order_is_a_failure_not_out_of_stock() -> None:
     check_transition(Status.RESERVING, Status.REJECTED)
     assert Status.REJECTED in FAILED
     assert not can_transition(Status.REJECTED, Status.CANCELLING)
+
+
+def test_only_the_states_the_saga_drives_have_a_deadline() -> None:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    for status in Status:
+        deadline = deadline_for(status, at, 60)
+        if status in ACTIVE:
+            assert deadline == at + timedelta(seconds=60), status
+        else:
+            assert deadline is None, status
+
+
+def test_an_order_resumes_in_the_state_it_last_stalled_in() -> None:
+    entered = [
+        Status.PENDING,
+        Status.RESERVING,
+        Status.NEEDS_ATTENTION,
+        Status.RESERVING,
+        Status.RESERVED,
+        Status.CHARGING,
+        Status.NEEDS_ATTENTION,
+    ]
+    assert stalled_in(entered) is Status.CHARGING
+    assert stalled_in(entered[:3]) is Status.RESERVING

@@ -13,7 +13,6 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 
 from mercato.auth import service, sessions
 from mercato.auth.context import AuthContext
-from mercato.auth.models import User
 from mercato.auth.schemas import (
     ClientTokenIn,
     ClientTokenOut,
@@ -25,6 +24,7 @@ from mercato.auth.schemas import (
     RolesIn,
     TokenOut,
     UserOut,
+    user_body,
 )
 from mercato.chassis.client_addresses import client_address
 from mercato.chassis.deps import SessionDep, context_of
@@ -68,17 +68,13 @@ async def _source(request: Request, ctx: Context) -> str:
 Source = Annotated[str, Depends(_source)]
 
 
-def _user_out(user: User) -> UserOut:
-    return UserOut(id=user.id, email=user.email, name=user.name, roles=user.roles)
-
-
 @router.post("/register", status_code=201)
 async def register(body: RegisterIn, session: SessionDep, ctx: Context) -> UserOut:
     """Create a customer account."""
     user = await service.register(
         session, ctx, email=body.email, password=body.password, name=body.name
     )
-    return _user_out(user)
+    return user_body(user)
 
 
 @router.post("/login")
@@ -113,7 +109,7 @@ async def logout(principal: Caller, session: SessionDep, ctx: Context) -> Respon
 @router.get("/me")
 async def me(principal: Caller, session: SessionDep) -> UserOut:
     """The caller's own account."""
-    return _user_out(await service.me(session, principal=principal))
+    return user_body(await service.me(session, principal=principal))
 
 
 @router.post("/token")
@@ -143,7 +139,7 @@ async def set_roles(
 ) -> UserOut:
     """Give an account exactly these roles (admin only)."""
     user = await service.set_roles(session, ctx, user_id=user_id, roles=body.roles)
-    return _user_out(user)
+    return user_body(user)
 
 
 @router.post("/keys/rotate", status_code=201)

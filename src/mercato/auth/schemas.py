@@ -1,4 +1,4 @@
-"""API shapes of the auth service (requests `...In`, responses `...Out`)."""
+"""API shapes of the auth service (requests `...In`, responses `...Out`), and a user's body."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
+from mercato.auth.models import User
 from mercato.auth.passwords import MAX_LENGTH, MIN_DISTINCT, MIN_LENGTH
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "TokenOut",
     "UserOut",
     "normalize_email",
+    "user_body",
 ]
 
 ROLES = ("customer", "admin")
@@ -144,3 +146,8 @@ class JwksOut(BaseModel):
     """The JSON Web Key Set."""
 
     keys: list[dict[str, Any]]
+
+
+def user_body(user: User) -> UserOut:
+    """The API shape of a stored account."""
+    return UserOut(id=user.id, email=user.email, name=user.name, roles=user.roles)

@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from mercato.catalog import store
+from mercato.catalog.models import ListedProductRow
 from mercato.catalog.search import has_terms
 from mercato.catalog.store import Listing, Sort
 from mercato.chassis.direct_reads import DirectReader
@@ -99,7 +100,7 @@ def _after(sort: Sort, cursor: str | None) -> tuple[Any, str] | None:
     return _key_value(sort, key[1]), key[2]
 
 
-async def list_products(reader: DirectReader, *, query: ProductQuery) -> Page[dict[str, Any]]:
+async def list_products(reader: DirectReader, *, query: ProductQuery) -> Page[ListedProductRow]:
     """One page of products matching `query`; 422 naming a bad parameter."""
     if (
         query.min_price is not None

@@ -45,9 +45,12 @@ __all__ = [
     "MIGRATIONS",
     "CatalogBase",
     "Category",
+    "CategoryRow",
     "JsonValue",
+    "ListedProductRow",
     "Product",
     "ProductFields",
+    "ProductRow",
     "Reservation",
     "ReservationItem",
     "ReservationStatus",
@@ -143,6 +146,30 @@ class ProductFields(TypedDict):
     thumbnail: str | None
     on_hand: int
     rating: float | None
+
+
+class ProductRow(ProductFields):
+    """A product as a direct read gives it: its columns by name."""
+
+    pk: int
+    id: str
+    reserved: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class ListedProductRow(ProductRow):
+    """A product of a listing, with the value it is sorted by (for the next cursor)."""
+
+    sort_key: Any
+
+
+class CategoryRow(TypedDict):
+    """A category as the listing of categories reads it, with its number of products."""
+
+    slug: str
+    name: str
+    product_count: int
 
 
 class Reservation(CatalogBase):

@@ -42,7 +42,7 @@ from mercato.catalog.inventory import (
     unknown_products,
 )
 from mercato.catalog.models import Product, Reservation, ReservationItem
-from mercato.catalog.schemas import ReservationIn
+from mercato.catalog.schemas import ReservationIn, reservation_body
 from mercato.catalog.service import get_product
 from mercato.chassis.database import Database, begin_write
 from mercato.chassis.errors import Conflict, NotFound, Unprocessable, field_error
@@ -50,6 +50,7 @@ from mercato.chassis.events import Outbox
 from mercato.contracts.events import InventoryCommitted, InventoryReserved
 from mercato.contracts.events import Line as EventLine
 from mercato.contracts.events import Money as EventMoney
+from mercato.contracts.money import lines_total
 from mercato.contracts.quantities import MAX_STOCK
 
 __all__ = [
@@ -57,7 +58,6 @@ __all__ = [
     "expire",
     "get_reservation",
     "release",
-    "reservation_body",
     "reserve",
     "restock",
     "sweep",
@@ -68,28 +68,6 @@ EXPIRED = "expired"
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def reservation_body(reservation: Reservation, items: Sequence[ReservationItem]) -> dict[str, Any]:
-    """The JSON object of a reservation (the `ReservationOut` shape)."""
-    currency = reservation.currency
-    return {
-        "order_id": reservation.order_id,
-        "status": reservation.status,
-        "items": [
-            {
-                "product_id": item.product_id,
-                "quantity": item.quantity,
-                "unit_price": {"amount": item.unit_price_amount, "currency": currency},
-            }
-            for item in items
-        ],
-        "total": {"amount": reservation.total_amount, "currency": currency},
-        "expires_at": reservation.expires_at,
-        "reason": reservation.reason,
-        "created_at": reservation.created_at,
-        "updated_at": reservation.updated_at,
-    }
 
 
 async def _body(session: AsyncSession, reservation: Reservation) -> dict[str, Any]:
@@ -184,7 +162,7 @@ async def reserve(
     if problem is not None:
         raise problem
     currency = _currency(lines, products)
-    total = sum(products[ln.product_id].price_amount * ln.quantity for ln in lines)
+    total = lines_total((products[ln.product_id].price_amount, ln.quantity) for ln in lines)
     problem = costs_too_much(total)
     if problem is not None:
         raise problem

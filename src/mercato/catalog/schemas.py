@@ -9,19 +9,26 @@ product's `stock` is what can still be bought (on hand minus reserved); writing
 The shapes the orders service relies on are its contracts with the catalog and are
 defined there, re-exported here: a product read and its price
 (`mercato.contracts.products`) and the checkout's reservations
-(`mercato.contracts.inventory`).
+(`mercato.contracts.inventory`). The bodies of stored things (`product_body`,
+`category_body`, `reservation_body`) are plain dicts in their `...Out` shape, which
+routes encode with orjson.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
-from sqlalchemy import Row
 
-from mercato.catalog.models import Product
-from mercato.chassis.database import fields_of
+from mercato.catalog.models import (
+    CategoryRow,
+    Product,
+    ProductRow,
+    Reservation,
+    ReservationItem,
+)
+from mercato.chassis.direct_reads import row_of
 from mercato.chassis.json_body import WholeNumber
 from mercato.contracts.inventory import (
     ReleaseIn,
@@ -51,7 +58,9 @@ __all__ = [
     "ReservationItemOut",
     "ReservationOut",
     "StockIn",
+    "category_body",
     "product_body",
+    "reservation_body",
 ]
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
@@ -156,6 +165,15 @@ class CategoryOut(BaseModel):
     product_count: int
 
 
+def category_body(category: CategoryRow) -> dict[str, Any]:
+    """The JSON object of a category and its number of products (the `CategoryOut` shape)."""
+    return {
+        "slug": category["slug"],
+        "name": category["name"],
+        "product_count": category["product_count"],
+    }
+
+
 class CategoryList(BaseModel):
     """Every category (there are few, so one page)."""
 
@@ -186,21 +204,12 @@ class ImportResult(BaseModel):
     errors: list[ImportIssue] = Field(default_factory=list)
 
 
-_PRODUCT_FIELDS = (
-    "id", "sku", "title", "brand", "description", "price_amount", "currency", "category",
-    "tags", "attributes", "images", "thumbnail", "on_hand", "reserved", "rating",
-    "created_at", "updated_at",
-)  # fmt: skip
-
-
-def product_body(
-    product: Product | Row[Any] | Mapping[str, Any], *, admin: bool = False
-) -> dict[str, Any]:
+def product_body(product: Product | ProductRow, *, admin: bool = False) -> dict[str, Any]:
     """The JSON object of a product, entity or row (the `ProductOut` shape).
 
     Admins also see its stock split into units on hand and reserved.
     """
-    p = fields_of(product, _PRODUCT_FIELDS)
+    p = row_of(product, ProductRow)
     body = {
         "id": p["id"],
         "sku": p["sku"],
@@ -230,3 +239,25 @@ class StockIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     delta: WholeNumber = Field(ge=-MAX_STOCK, le=MAX_STOCK)
+
+
+def reservation_body(reservation: Reservation, items: Sequence[ReservationItem]) -> dict[str, Any]:
+    """The JSON object of a reservation (the `ReservationOut` shape)."""
+    currency = reservation.currency
+    return {
+        "order_id": reservation.order_id,
+        "status": reservation.status,
+        "items": [
+            {
+                "product_id": item.product_id,
+                "quantity": item.quantity,
+                "unit_price": {"amount": item.unit_price_amount, "currency": currency},
+            }
+            for item in items
+        ],
+        "total": {"amount": reservation.total_amount, "currency": currency},
+        "expires_at": reservation.expires_at,
+        "reason": reservation.reason,
+        "created_at": reservation.created_at,
+        "updated_at": reservation.updated_at,
+    }

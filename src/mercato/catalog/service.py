@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mercato.catalog import store
 from mercato.catalog.dummyjson import category_name
 from mercato.catalog.inventory import StockLevel, price_changed_event, stock_changed_event
-from mercato.catalog.models import Category, Product, ProductFields
+from mercato.catalog.models import Category, CategoryRow, Product, ProductFields, ProductRow
 from mercato.catalog.schemas import (
     CategoryIn,
     CategoryOut,
@@ -177,7 +177,7 @@ async def get_product(session: AsyncSession, *, product_id: str) -> Product:
     return product
 
 
-async def read_product(database: Database, *, product_id: str) -> dict[str, Any]:
+async def read_product(database: Database, *, product_id: str) -> ProductRow:
     """The product with this id as a plain row, to show; NotFound otherwise."""
     row = await store.read_product(database.reader, product_id)
     if row is None:
@@ -247,10 +247,9 @@ async def delete_product(session: AsyncSession, *, outbox: Outbox, product_id: s
         await outbox.add(session, data, subject=product.id)
 
 
-async def list_categories(session: AsyncSession) -> list[CategoryOut]:
-    """Every category with its number of products."""
-    rows = await store.categories_with_counts(session)
-    return [CategoryOut(slug=c.slug, name=c.name, product_count=n) for c, n in rows]
+async def list_categories(database: Database) -> list[CategoryRow]:
+    """Every category with its number of products (a direct read)."""
+    return await store.categories(database.reader)
 
 
 async def create_category(session: AsyncSession, *, category_in: CategoryIn) -> CategoryOut:

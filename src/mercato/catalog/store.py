@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mercato.catalog.models import Category, Product
+from mercato.catalog.models import Category, CategoryRow, ListedProductRow, Product, ProductRow
 from mercato.catalog.search import FTS_TABLE, fts_join_condition, search_terms, text_search
 from mercato.chassis.direct_reads import DirectQuery, DirectReader
 
@@ -39,7 +39,7 @@ __all__ = [
     "SORTS",
     "Listing",
     "Sort",
-    "categories_with_counts",
+    "categories",
     "count_products",
     "dialect",
     "existing_categories",
@@ -73,11 +73,12 @@ async def lock_products(session: AsyncSession) -> None:
 _PRODUCT = select(Product).where(Product.id == bindparam("product_id"))
 _PRODUCT_FOR_UPDATE = _PRODUCT.with_for_update().execution_options(populate_existing=True)
 _PRODUCT_ROW = DirectQuery(
-    select(Product.__table__).where(Product.__table__.c.id == bindparam("product_id"))
+    select(Product.__table__).where(Product.__table__.c.id == bindparam("product_id")),
+    ProductRow,
 )
 
 
-async def read_product(reader: DirectReader, product_id: str) -> dict[str, Any] | None:
+async def read_product(reader: DirectReader, product_id: str) -> ProductRow | None:
     """The product with this id as a plain row (a direct read, for showing), or None."""
     return await reader.one(_PRODUCT_ROW, product_id=product_id)
 
@@ -127,16 +128,25 @@ async def existing_categories(session: AsyncSession, slugs: Collection[str]) -> 
     return set(result.scalars())
 
 
-async def categories_with_counts(session: AsyncSession) -> list[tuple[Category, int]]:
-    """Every category, by slug, with the number of its products."""
-    count = func.count(Product.pk)
-    result = await session.execute(
-        select(Category, count)
-        .outerjoin(Product, Product.category == Category.slug)
-        .group_by(Category.slug)
-        .order_by(Category.slug)
+_CATEGORIES = cast(Table, Category.__table__)
+_CATEGORY_COUNTS = DirectQuery(
+    select(
+        _CATEGORIES.c.slug,
+        _CATEGORIES.c.name,
+        func.count(Product.__table__.c.pk).label("product_count"),
     )
-    return [(category, int(n)) for category, n in result]
+    .select_from(
+        _CATEGORIES.outerjoin(Product.__table__, Product.__table__.c.category == _CATEGORIES.c.slug)
+    )
+    .group_by(_CATEGORIES.c.slug)
+    .order_by(_CATEGORIES.c.slug),
+    CategoryRow,
+)
+
+
+async def categories(reader: DirectReader) -> list[CategoryRow]:
+    """Every category, by slug, with the number of its products (a direct read)."""
+    return await reader.all(_CATEGORY_COUNTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +195,7 @@ def _ids_filter(dialect: str) -> ColumnElement[bool]:
 @functools.lru_cache(maxsize=256)
 def _listing_query(
     dialect: str, sort: Sort, searching: bool, filters: frozenset[str], after: bool
-) -> DirectQuery:
+) -> DirectQuery[ListedProductRow]:
     """The query of one shape of listing, its values left as parameters.
 
     A shape is the order plus which filters are present: a few hundred at most, so
@@ -218,10 +228,10 @@ def _listing_query(
         statement = statement.order_by(key.desc(), _COLUMNS.id.desc())
     else:
         statement = statement.order_by(key.asc(), _COLUMNS.id.asc())
-    return DirectQuery(statement.limit(bindparam("limit")))
+    return DirectQuery(statement.limit(bindparam("limit")), ListedProductRow)
 
 
-async def list_products(reader: DirectReader, listing: Listing) -> list[dict[str, Any]]:
+async def list_products(reader: DirectReader, listing: Listing) -> list[ListedProductRow]:
     """Up to `limit + 1` product rows in order, each with its `sort_key` value.
 
     A direct read giving plain rows, not ORM entities: a page is only shown, and a

@@ -9,14 +9,14 @@ which it is, except where a feature differs (full-text search), which asks
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import DateTime, Insert, Row, Table, TypeDecorator, event, text
+from sqlalchemy import DateTime, Insert, Table, TypeDecorator, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
@@ -37,7 +37,6 @@ __all__ = [
     "Database",
     "UtcDateTime",
     "begin_write",
-    "fields_of",
     "insert_ignoring_conflicts",
 ]
 
@@ -97,19 +96,6 @@ def insert_ignoring_conflicts(table: Table, dialect: str) -> Insert | None:
     return None
 
 
-def fields_of(item: Row[Any] | Mapping[str, Any] | Base, names: Sequence[str]) -> Mapping[Any, Any]:
-    """The named fields of a plain row, a direct read's dict or an entity, by name.
-
-    For the bodies that hot reads build from rows: a row's mapping is several times
-    faster to read than its attributes.
-    """
-    if isinstance(item, Row):
-        return item._mapping
-    if isinstance(item, Mapping):
-        return item
-    return {name: getattr(item, name) for name in names}
-
-
 def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers run beside the one writer. No busy_timeout: SQLite would wait
@@ -162,20 +148,8 @@ class Database:
         if self.dialect == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        # On PostgreSQL a session's first statement opens a transaction and its close
-        # rolls it back: two round trips around a one-statement read, about a tenth of
-        # the users service's CPU for a `GET /me`. Python's sqlite3 never begins a
-        # transaction for a read, so there the two factories are the same.
-        self.autocommit_sessions = (
-            self.sessions
-            if self.dialect == "sqlite"
-            else async_sessionmaker(
-                self.engine.execution_options(isolation_level="AUTOCOMMIT"),
-                expire_on_commit=False,
-            )
-        )
-
-        # One-statement reads straight on the driver, for the hottest routes.
+        # One-statement reads straight on the driver, outside any transaction, for the
+        # hottest routes (`chassis.direct_reads`).
         self.reader = DirectReader(self.engine)
 
     @asynccontextmanager
@@ -187,17 +161,6 @@ class Database:
             except BaseException:
                 await session.rollback()
                 raise
-
-    @asynccontextmanager
-    async def autocommit_session(self) -> AsyncIterator[AsyncSession]:
-        """A session where every statement commits on its own, with no transaction.
-
-        Only for work whose statements each stand alone: a read in one statement, or
-        a single upsert. Two statements here see two snapshots, and a failure after
-        a write leaves that write in place.
-        """
-        async with self.autocommit_sessions() as session:
-            yield session
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

@@ -22,11 +22,9 @@ from mercato.chassis.events import Outbox
 from mercato.chassis.runtime import Runtime
 
 __all__ = [
-    "AutocommitSessionDep",
     "OutboxDep",
     "RuntimeDep",
     "SessionDep",
-    "autocommit_session",
     "context_of",
     "db_session",
     "get_runtime",
@@ -44,12 +42,6 @@ def get_runtime(request: Request) -> Runtime[Any, Any]:
 async def db_session(request: Request) -> AsyncIterator[AsyncSession]:
     """A database session for one request; the service layer commits."""
     async with get_runtime(request).database.session() as session:
-        yield session
-
-
-async def autocommit_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """A session without a transaction, for a request whose statements each stand alone."""
-    async with get_runtime(request).database.autocommit_session() as session:
         yield session
 
 
@@ -75,6 +67,3 @@ OutboxDep = Annotated[Outbox, Depends(outbox_of)]
 # PostgreSQL) into the next request, so a process needed more connections than
 # requests in flight, and its pool kept opening and closing them.
 SessionDep = Annotated[AsyncSession, Depends(db_session, scope="function")]
-# For the hot reads that run one statement: no BEGIN and ROLLBACK around it on
-# PostgreSQL (see `Database.autocommit_session` for what a route gives up).
-AutocommitSessionDep = Annotated[AsyncSession, Depends(autocommit_session, scope="function")]

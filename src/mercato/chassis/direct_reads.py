@@ -7,8 +7,12 @@ docs/decisions.md, "Chassis"). For such hot one-statement reads, `DirectQuery`
 compiles a Core `select()` once per dialect, and `DirectReader` runs its SQL on the
 driver (sqlite3 in the event loop, asyncpg) and applies each column type's own
 result processor (SQLAlchemy's public `TypeEngine.result_processor`), so rows come
-back as a session would give them: JSON decoded, timestamps aware. A row is a dict
-keyed by the selected columns' keys.
+back as a session would give them: JSON decoded, timestamps aware.
+
+A row has one shape: a dict keyed by the selected columns' keys, typed by the
+`TypedDict` its query declares (`DirectQuery(statement, ProfileRow)`), whose keys
+must be exactly those columns (checked when the query is built). A body that shows
+either such a row or an entity reads it through `row_of`.
 
 Connections: on SQLite, one connection taken out of the engine's pool for good
 (reads in WAL mode never wait for the writer, and sqlite3 calls run to completion in
@@ -18,8 +22,8 @@ the engine's own pool per read, so the process stays within its pool size.
 A column's result processor gets the type code the driver reports for it, learnt
 at the statement's first execution (PostgreSQL's numbers need it: float8 or numeric).
 
-What a direct read gives up: each is one statement outside any transaction (what
-`Database.autocommit_session` gave these routes already), with no ORM identity map
+What a direct read gives up: each is one statement outside any transaction (so no
+`BEGIN` and `ROLLBACK` round trips around it on PostgreSQL), with no ORM identity map
 and no SQLAlchemy events. A statement with expanding (`IN`) parameters is refused
 when compiled. A connection PostgreSQL dropped is invalidated and the read answered
 503 with Retry-After, like a session's (see `errors`).
@@ -27,10 +31,12 @@ when compiled. A connection PostgreSQL dropped is invalidated and the read answe
 
 from __future__ import annotations
 
+import functools
 import logging
+import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import Select
 from sqlalchemy.engine import Dialect
@@ -41,10 +47,30 @@ from sqlalchemy.util import await_, greenlet_spawn
 
 from mercato.chassis.errors import database_lost, database_refused
 
-__all__ = ["DirectQuery", "DirectReader"]
+__all__ = ["DirectQuery", "DirectReader", "row_of"]
 
 log = logging.getLogger("mercato.database")
 Processor = Callable[[Any], Any]
+RowT = TypeVar("RowT", bound=Mapping[str, Any])
+
+
+@functools.cache
+def _row_keys(shape: type[Any]) -> frozenset[str]:
+    """The keys of a row shape (a TypedDict); TypeError for anything else."""
+    if not typing.is_typeddict(shape):
+        raise TypeError(f"a direct read's row shape must be a TypedDict, not {shape!r}")
+    keys: frozenset[str] = shape.__required_keys__ | shape.__optional_keys__
+    return keys
+
+
+def row_of(item: object, shape: type[RowT]) -> RowT:
+    """`item` as a row of `shape`: a direct read's row as it is, an entity's fields by name.
+
+    For the bodies built from either (a hot read's row, an entity a write returned).
+    """
+    if isinstance(item, dict):
+        return cast(RowT, item)
+    return cast(RowT, {key: getattr(item, key) for key in _row_keys(shape)})
 
 
 @dataclass(slots=True)
@@ -111,15 +137,25 @@ class _Plan:
         }
 
 
-class DirectQuery:
-    """A Core SELECT for `DirectReader`, compiled once for each dialect it runs on.
+class DirectQuery(Generic[RowT]):
+    """A Core SELECT for `DirectReader` whose rows are `row`s, compiled once per dialect.
 
+    `row` is a TypedDict naming exactly the statement's selected columns (their keys):
+    a TypeError here otherwise, so a row never holds other keys than its type says.
     Plans are kept by dialect name, shared by every engine of that dialect: `Database`
     configures them all alike (the JSON decoder the processors use, for one).
     """
 
-    def __init__(self, statement: Select[Any]) -> None:
+    def __init__(self, statement: Select[Any], row: type[RowT]) -> None:
+        columns = {str(column.key) for column in statement.selected_columns}
+        declared = _row_keys(row)
+        if declared != columns:
+            raise TypeError(
+                f"{row.__name__} does not match the statement's columns: it lacks "
+                f"{sorted(columns - declared)}, and has no column for {sorted(declared - columns)}"
+            )
         self.statement = statement
+        self.row = row
         self._plans: dict[str, _Plan] = {}
 
     def plan(self, dialect: Dialect) -> _Plan:
@@ -141,16 +177,17 @@ class DirectReader:
         self._sqlite: PoolProxiedConnection | None = None
         self._sqlite_driver: Any = None
 
-    async def one(self, query: DirectQuery, **values: Any) -> dict[str, Any] | None:
+    async def one(self, query: DirectQuery[RowT], **values: Any) -> RowT | None:
         """The first row of `query` with `values`, or None."""
         plan = query.plan(self.dialect)
         rows = await self._fetch(plan, plan.arguments(values))
-        return plan.row(rows[0]) if rows else None
+        return cast(RowT, plan.row(rows[0])) if rows else None
 
-    async def all(self, query: DirectQuery, **values: Any) -> list[dict[str, Any]]:
+    async def all(self, query: DirectQuery[RowT], **values: Any) -> list[RowT]:
         """Every row of `query` with `values`."""
         plan = query.plan(self.dialect)
-        return [plan.row(raw) for raw in await self._fetch(plan, plan.arguments(values))]
+        rows = await self._fetch(plan, plan.arguments(values))
+        return cast(list[RowT], [plan.row(raw) for raw in rows])
 
     async def close(self) -> None:
         """Close the connection kept for SQLite reads, if any."""

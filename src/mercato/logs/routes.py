@@ -11,8 +11,7 @@ from mercato.chassis.deps import SessionDep
 from mercato.chassis.json_body import StrictJsonRoute
 from mercato.chassis.security import Admin
 from mercato.logs import service
-from mercato.logs.models import AuditEvent
-from mercato.logs.schemas import AuditEventOut, AuditEventPage
+from mercato.logs.schemas import AuditEventOut, AuditEventPage, event_body
 from mercato.logs.store import EventFilter
 
 __all__ = ["router"]
@@ -22,23 +21,6 @@ router = APIRouter(prefix="/api/logs", tags=["logs"], route_class=StrictJsonRout
 # An event type, or a type prefix ending in `*` ("order.*", "payment*", "*").
 TYPE_QUERY = r"^[A-Za-z0-9_.-]*\*?$"
 Text = Annotated[str | None, Query(min_length=1, max_length=200)]
-
-
-def event_out(event: AuditEvent) -> AuditEventOut:
-    """The API shape of a stored audit event."""
-    return AuditEventOut(
-        id=event.id,
-        type=event.type,
-        version=event.version,
-        source=event.source,
-        subject=event.subject,
-        occurred_at=event.occurred_at,
-        recorded_at=event.recorded_at,
-        trace=event.trace,
-        user_id=event.user_id,
-        order_id=event.order_id,
-        data=event.data,
-    )
 
 
 @router.get("/events", summary="Query the audit log (admin)")
@@ -76,11 +58,11 @@ async def list_events(
     )
     found = await service.list_events(session, where=where, limit=limit, cursor=cursor)
     return AuditEventPage(
-        items=[event_out(event) for event in found.items], next_cursor=found.next_cursor
+        items=[event_body(event) for event in found.items], next_cursor=found.next_cursor
     )
 
 
 @router.get("/events/{event_id}", summary="Read one audit event (admin)")
 async def read_event(event_id: str, _: Admin, session: SessionDep) -> AuditEventOut:
     """The audit event `event_id`; 404 when there is none."""
-    return event_out(await service.get_event(session, event_id=event_id))
+    return event_body(await service.get_event(session, event_id=event_id))

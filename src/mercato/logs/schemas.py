@@ -1,4 +1,4 @@
-"""API shapes of the logs service (never ORM classes)."""
+"""API shapes of the logs service (never ORM classes), and the body of a stored event."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from mercato.chassis.paging import Page
+from mercato.logs.models import AuditEvent
 
-__all__ = ["AuditEventOut", "AuditEventPage"]
+__all__ = ["AuditEventOut", "AuditEventPage", "event_body"]
 
 
 class AuditEventOut(BaseModel):
@@ -30,3 +31,20 @@ class AuditEventOut(BaseModel):
 
 class AuditEventPage(Page[AuditEventOut]):
     """One page of audit events and the cursor of the next, if any."""
+
+
+def event_body(event: AuditEvent) -> AuditEventOut:
+    """The API shape of a stored audit event."""
+    return AuditEventOut(
+        id=event.id,
+        type=event.type,
+        version=event.version,
+        source=event.source,
+        subject=event.subject,
+        occurred_at=event.occurred_at,
+        recorded_at=event.recorded_at,
+        trace=event.trace,
+        user_id=event.user_id,
+        order_id=event.order_id,
+        data=event.data,
+    )

@@ -18,14 +18,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.chassis.database import begin_write
 from mercato.chassis.errors import Conflict, Unprocessable, field_error
+from mercato.contracts.money import line_total
 from mercato.contracts.products import ProductOut
 from mercato.orders import store
 from mercato.orders.clients import Catalog
 from mercato.orders.models import CartLine
+from mercato.orders.pricing import DEFAULT_CURRENCY
 from mercato.orders.schemas import CartItemOut, CartOut, MoneyOut
 
 __all__ = [
-    "DEFAULT_CURRENCY",
     "MAX_LINES",
     "clear_cart",
     "currency_error",
@@ -37,7 +38,6 @@ __all__ = [
 ]
 
 MAX_LINES = 50
-DEFAULT_CURRENCY = "USD"
 
 
 def item_error(
@@ -85,17 +85,17 @@ def price_cart(lines: Sequence[CartLine], products: dict[str, ProductOut]) -> Ca
                 )
             )
             continue
-        line_total = product.price.amount * line.quantity
+        cost = line_total(product.price.amount, line.quantity)
         mismatch = product.price.currency != currency
         if not mismatch:
-            total += line_total
+            total += cost
         items.append(
             CartItemOut(
                 product_id=line.product_id,
                 title=product.title,
                 quantity=line.quantity,
                 unit_price=MoneyOut(amount=product.price.amount, currency=product.price.currency),
-                line_total=MoneyOut(amount=line_total, currency=product.price.currency),
+                line_total=MoneyOut(amount=cost, currency=product.price.currency),
                 available=True,
                 currency_mismatch=mismatch,
             )

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,20 +14,16 @@ from mercato.chassis.json_body import StrictJsonRoute
 from mercato.chassis.security import CurrentUser, Principal, UserCaller
 from mercato.orders import cart, service
 from mercato.orders.context import OrdersContext
-from mercato.orders.models import Order, OrderHistory
 from mercato.orders.schemas import (
     CartOut,
     CheckoutIn,
-    HistoryOut,
-    MoneyOut,
-    OrderItemOut,
     OrderOut,
     OrderPage,
     QuantityIn,
-    ShippingAddress,
+    order_body,
 )
 
-__all__ = ["order_out", "router"]
+__all__ = ["router"]
 
 router = APIRouter(prefix="/api/orders", tags=["orders"], route_class=StrictJsonRoute)
 
@@ -38,40 +33,9 @@ Customer = UserCaller
 ProductId = Annotated[str, Path(min_length=1, max_length=64, description="A catalog product id.")]
 
 
-def order_out(order: Order, history: Sequence[OrderHistory]) -> OrderOut:
-    """The API shape of a stored order and its history."""
-    items: list[dict[str, Any]] = order.items
-    return OrderOut(
-        id=order.id,
-        status=order.status,
-        items=[
-            OrderItemOut(
-                product_id=item["product_id"],
-                title=item.get("title"),
-                quantity=item["quantity"],
-                unit_price=MoneyOut.model_validate(item["unit_price"]),
-                line_total=MoneyOut(
-                    amount=item["unit_price"]["amount"] * item["quantity"],
-                    currency=item["unit_price"]["currency"],
-                ),
-            )
-            for item in items
-        ],
-        total=MoneyOut(amount=order.total_amount, currency=order.currency),
-        payment_method_id=order.payment_method_id,
-        payment_id=order.payment_id,
-        shipping_address=ShippingAddress.model_validate(order.shipping_address),
-        reason=order.reason,
-        history=[HistoryOut(status=h.status, at=h.at, reason=h.reason) for h in history],
-        created_at=order.created_at,
-        updated_at=order.updated_at,
-        deadline=order.deadline,
-    )
-
-
 async def _render(session: AsyncSession, order_id: str, principal: Principal) -> OrderOut:
     order = await service.get_order(session, principal=principal, order_id=order_id)
-    return order_out(order, await service.order_history(session, order_id=order.id))
+    return order_body(order, await service.order_history(session, order_id=order.id))
 
 
 # -- cart ----------------------------------------------------------------------
@@ -165,7 +129,7 @@ async def list_orders(
     histories = await service.order_histories(
         session, order_ids=[order.id for order in found.items]
     )
-    items = [order_out(order, histories[order.id]) for order in found.items]
+    items = [order_body(order, histories[order.id]) for order in found.items]
     return OrderPage(items=items, next_cursor=found.next_cursor)
 
 
@@ -181,7 +145,7 @@ async def list_attention(
     histories = await service.order_histories(
         session, order_ids=[order.id for order in found.items]
     )
-    items = [order_out(order, histories[order.id]) for order in found.items]
+    items = [order_body(order, histories[order.id]) for order in found.items]
     return OrderPage(items=items, next_cursor=found.next_cursor)
 
 

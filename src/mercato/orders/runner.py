@@ -1,13 +1,15 @@
-"""Who drives sagas: the checkout request, the cancel request and the sweeper.
+"""Who drives sagas, under leases only the runner hands out.
 
-A worker first takes the order's lease (a compare-and-set on its row), then runs
-steps until the saga ends, a step fails, or the lease is lost; it always gives the
-lease back. `SagaRunner.checkout` drives a new order in a task and waits for it up
-to the checkout timeout, so the client usually gets the terminal state while a slow
-saga goes on in the background. `sweep` is one pass of the sweeper (a background
-task of the service, run at start and then every `sweep_interval_seconds`): it takes
-orders whose saga stopped (a crash, a dependency that was down) and whose retry is
-due, and drives them on.
+The runner is the one owner of orders' leases: a new order is inserted holding one
+(`new_lease`), every other worker first takes the order's lease (a compare-and-set
+on its row), each move of the saga renews it (`lease_until`), and the worker always
+gives it back. Requests ask the runner: `checkout` drives a new order in a task and
+waits for it up to the checkout timeout, so the client usually gets the terminal
+state while a slow saga goes on in the background; `cancel` and `resume` take the
+lease (409 while another worker holds it), move the order and drive it on. `sweep`
+is one pass of the sweeper (a background task of the service, run at start and then
+every `sweep_interval_seconds`): it takes orders whose saga stopped (a crash, a
+dependency that was down) and whose retry is due, and drives them on.
 
 A failed step is bounded. A refusal for good (`PERMANENT`) is not retried: the order
 needs an operator at once. Anything else is retried with backoff (the wait doubles
@@ -24,16 +26,19 @@ import contextlib
 import logging
 import random
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from mercato.chassis.database import Database, begin_write
+from mercato.chassis.errors import Conflict
 from mercato.orders import store
 from mercato.orders.models import Order
 from mercato.orders.saga import PERMANENT, TRANSIENT, LostLease, Saga
 from mercato.orders.settings import OrdersSettings
-from mercato.orders.states import ACTIVE, Status
+from mercato.orders.states import ACTIVE, CANCELLABLE, MACHINE, Status, stalled_in
 
-__all__ = ["SagaRunner", "new_owner"]
+__all__ = ["Lease", "SagaRunner", "leased", "new_owner"]
 
 log = logging.getLogger("mercato.orders.runner")
 SWEEP_BATCH = 20
@@ -44,13 +49,33 @@ def _now() -> datetime:
 
 
 def _overdue(order: Order, now: datetime) -> bool:
-    """Whether an order the saga drives has stayed in its state past its deadline."""
-    return Status(order.status) in ACTIVE and order.deadline is not None and now >= order.deadline
+    """Whether an order has stayed in a state with a deadline past it."""
+    deadline = order.deadline
+    return MACHINE[Status(order.status)].deadline and deadline is not None and now >= deadline
 
 
 def new_owner() -> str:
     """A fresh lease owner id for one worker's turn at an order."""
     return uuid.uuid4().hex
+
+
+def leased(order: Order, now: datetime) -> bool:
+    """Whether a worker holds a live lease on the order (its saga is being driven)."""
+    until = order.lease_until if order.lease_owner is not None else None
+    return until is not None and until > now
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A worker's hold on an order: who holds it, and until when."""
+
+    owner: str
+    until: datetime
+
+
+# What a request does first to the order whose lease it took (the order as stored,
+# the lease's owner): move it or refuse (a problem), and say whether to drive it on.
+Start = Callable[[Order | None, str], Awaitable[bool]]
 
 
 class SagaRunner:
@@ -61,10 +86,15 @@ class SagaRunner:
         self.database = database
         self.settings = settings
         self._tasks: set[asyncio.Task[None]] = set()
+        saga.lease_until = self.lease_until  # each move renews the lease for this term
 
     def lease_until(self, now: datetime) -> datetime:
-        """When a lease taken at `now` runs out."""
+        """When a lease taken (or renewed) at `now` runs out."""
         return now + timedelta(seconds=self.settings.lease_seconds)
+
+    def new_lease(self, now: datetime) -> Lease:
+        """The lease a new order is inserted with, held by its placing request."""
+        return Lease(owner=new_owner(), until=self.lease_until(now))
 
     async def acquire(self, order_id: str, owner: str) -> bool:
         """Take the order's lease for `owner`; False when another worker holds it."""
@@ -200,6 +230,71 @@ class SagaRunner:
         """Drive a new order, waiting for it at most the checkout timeout."""
         task = self.spawn(order_id, owner)
         await asyncio.wait({task}, timeout=self.settings.checkout_timeout_seconds)
+
+    # -- requests that move an order: cancel and resume --------------------------
+
+    async def cancel(self, order_id: str, *, reason: str) -> None:
+        """Cancel an order before shipping: refund, release its stock, end `cancelled`.
+
+        409 while another worker holds its lease, or when its checkout failed (there is
+        nothing to cancel); an order cancelled already is left as it is.
+        """
+        busy = "The order's checkout is in progress; try again in a moment."
+
+        async def start(order: Order | None, owner: str) -> bool:
+            if order is None or order.status == Status.CANCELLED:
+                return False
+            status = Status(order.status)
+            if status in CANCELLABLE:
+                # A charge whose outcome is unknown is learnt before anything is refunded.
+                unresolved = order.charge_unresolved or status is Status.CHARGING
+                await self.saga.move(
+                    order, owner, Status.CANCELLING, reason=reason, charge_unresolved=unresolved
+                )
+            elif status is not Status.CANCELLING:
+                raise Conflict(f"The order ended {status}; there is nothing to cancel.")
+            return True
+
+        await self._take_then_drive(order_id, busy, start)
+
+    async def resume(self, order_id: str) -> None:
+        """Put an order that needs attention back in the state it stalled in, and drive it.
+
+        409 while another worker holds its lease, or when it does not need attention.
+        """
+        busy = "The order is being worked on; try again in a moment."
+
+        async def start(order: Order | None, owner: str) -> bool:
+            if order is None or order.status != Status.NEEDS_ATTENTION:
+                now = order.status if order is not None else "gone"
+                raise Conflict(
+                    f"Only an order that needs attention can be resumed; this one is {now}."
+                )
+            async with self.database.session() as session:
+                history = await store.history(session, order_id)
+            target = stalled_in([Status(entry.status) for entry in history])
+            reason = f"resumed by an administrator in {target}"
+            await self.saga.move(order, owner, target, reason=reason)
+            return True
+
+        await self._take_then_drive(order_id, busy, start)
+
+    async def _take_then_drive(self, order_id: str, busy: str, start: Start) -> None:
+        """Take the order's lease (409 `busy` when taken), `start` it, then drive it on.
+
+        When `start` says there is nothing to drive, or raises, the lease goes back.
+        """
+        owner = new_owner()
+        if not await self.acquire(order_id, owner):
+            raise Conflict(busy)
+        drive = False
+        try:
+            drive = await start(await self.saga.load(order_id), owner)
+        finally:
+            if not drive:
+                await self.release(order_id, owner)
+        if drive:
+            await self.drive(order_id, owner)
 
     # -- the sweeper's pass --------------------------------------------------------
 

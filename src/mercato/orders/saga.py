@@ -13,8 +13,9 @@
 Every remote call is idempotent (reservations by order id, charges and refunds by
 `<order_id>:charge` / `<order_id>:refund`), so a step that a crash interrupted is
 simply run again. A step moves the order by compare-and-set from the state it read,
-and only for the worker holding the order's lease; the event of a state change is
-written to the outbox in the same transaction. A dependency that is down, or a
+and only for the worker holding the order's lease (which `runner.SagaRunner` takes,
+renews through each move, and gives back); the event of a state change is written
+to the outbox in the same transaction. A dependency that is down, or a
 charge whose outcome nobody knows yet, makes a step raise (see `TRANSIENT`): the
 order stays where it is (its stock held, never failed on a guess) and the runner
 tries again later, within bounds. A dependency that refuses a step for good raises
@@ -25,8 +26,8 @@ order `needs_attention` for an operator.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from mercato.chassis.database import Database, begin_write
@@ -39,13 +40,13 @@ from mercato.contracts.events import (
     OrderConfirmed,
     OrderFailed,
 )
-from mercato.contracts.inventory import ReservationItemOut
 from mercato.orders import store
 from mercato.orders.clients import Catalog, Charge, Payments, Refund, Rejected, Retry
 from mercato.orders.metrics import SagaMetrics
 from mercato.orders.models import Order
+from mercato.orders.pricing import currency_change, priced_items
 from mercato.orders.settings import OrdersSettings
-from mercato.orders.states import ACTIVE, Status, check_transition
+from mercato.orders.states import ACTIVE, Status, check_transition, deadline_for
 
 __all__ = [
     "PERMANENT",
@@ -72,42 +73,8 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def priced_items(
-    ordered: list[dict[str, Any]], reserved: Sequence[ReservationItemOut]
-) -> tuple[list[dict[str, Any]], int, str]:
-    """The order's lines with the catalog's reserved unit prices, the total and currency."""
-    titles = {item["product_id"]: item.get("title") for item in ordered}
-    items: list[dict[str, Any]] = []
-    total = 0
-    currency = ""
-    for line in reserved:
-        amount, unit_currency = line.unit_price.amount, line.unit_price.currency
-        currency = currency or unit_currency
-        total += amount * line.quantity
-        items.append(
-            {
-                "product_id": line.product_id,
-                "title": titles.get(line.product_id),
-                "quantity": line.quantity,
-                "unit_price": {"amount": amount, "currency": unit_currency},
-            }
-        )
-    return items, total, currency or "USD"
-
-
-def currency_change(items: list[dict[str, Any]], currency: str) -> str | None:
-    """Why lines priced now cannot be charged in the order's `currency`, or None."""
-    moved = [item for item in items if item["unit_price"]["currency"] != currency]
-    if not moved:
-        return None
-    names = ", ".join(
-        f"{item['title'] or item['product_id']} ({item['unit_price']['currency']})"
-        for item in moved
-    )
-    return (
-        f"currency mismatch: the order was placed in {currency}, but the price of {names} "
-        "is now in another currency"
-    )
+def _no_runner(now: datetime) -> datetime:
+    raise RuntimeError("a saga moves orders only for a SagaRunner, which leases them")
 
 
 class Saga:
@@ -129,6 +96,10 @@ class Saga:
         self.payments = payments
         self.settings = settings
         self.metrics = metrics or SagaMetrics()
+        # When a lease renewed at a given moment runs out: the runner's to say (it sets
+        # this), as it alone takes, renews and gives back leases. Each move renews the
+        # mover's lease, so a saga that keeps moving never loses it to the sweeper.
+        self.lease_until: Callable[[datetime], datetime] = _no_runner
         self._steps: dict[Status, Step] = {
             Status.PENDING: self._start_reserving,
             Status.RESERVING: self._reserve,
@@ -145,16 +116,7 @@ class Saga:
 
     def deadline_for(self, status: Status, now: datetime) -> datetime | None:
         """When an order entering `status` at `now` must have left it (None: no deadline)."""
-        if status not in ACTIVE:
-            return None
-        return now + timedelta(seconds=self.settings.step_deadline_seconds)
-
-    async def advance(self, order_id: str, owner: str) -> bool:
-        """Run the step of the order's stored state; False when nothing is left to do."""
-        order = await self.load(order_id)
-        if order is None or order.lease_owner != owner:
-            return False
-        return await self.step(order, owner)
+        return deadline_for(status, now, self.settings.step_deadline_seconds)
 
     async def step(self, order: Order, owner: str) -> bool:
         """Run the step of `order`'s state; False when the saga has nothing left to do.
@@ -196,7 +158,7 @@ class Saga:
                 expected=current,
                 new=new,
                 now=now,
-                lease_until=now + timedelta(seconds=self.settings.lease_seconds),
+                lease_until=self.lease_until(now),
                 reason=reason,
                 **fields,
             )

@@ -1,15 +1,18 @@
-"""API shapes of the orders service (never ORM classes)."""
+"""API shapes of the orders service (never ORM classes), and the body of a stored order."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from mercato.chassis.json_body import WholeNumber
 from mercato.chassis.paging import Page
 from mercato.contracts.quantities import MAX_STOCK
+from mercato.orders.models import Order, OrderHistory
+from mercato.orders.pricing import item_total
 
 __all__ = [
     "CartItemOut",
@@ -22,6 +25,7 @@ __all__ = [
     "OrderPage",
     "QuantityIn",
     "ShippingAddress",
+    "order_body",
 ]
 
 Required200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -148,3 +152,33 @@ class OrderOut(BaseModel):
 
 class OrderPage(Page[OrderOut]):
     """One page of orders, newest first; pass `next_cursor` back as `cursor`."""
+
+
+def order_body(order: Order, history: Sequence[OrderHistory]) -> OrderOut:
+    """The API shape of a stored order and its history."""
+    items: list[dict[str, Any]] = order.items
+    return OrderOut(
+        id=order.id,
+        status=order.status,
+        items=[
+            OrderItemOut(
+                product_id=item["product_id"],
+                title=item.get("title"),
+                quantity=item["quantity"],
+                unit_price=MoneyOut.model_validate(item["unit_price"]),
+                line_total=MoneyOut(
+                    amount=item_total(item), currency=item["unit_price"]["currency"]
+                ),
+            )
+            for item in items
+        ],
+        total=MoneyOut(amount=order.total_amount, currency=order.currency),
+        payment_method_id=order.payment_method_id,
+        payment_id=order.payment_id,
+        shipping_address=ShippingAddress.model_validate(order.shipping_address),
+        reason=order.reason,
+        history=[HistoryOut(status=h.status, at=h.at, reason=h.reason) for h in history],
+        created_at=order.created_at,
+        updated_at=order.updated_at,
+        deadline=order.deadline,
+    )

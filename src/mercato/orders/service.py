@@ -5,7 +5,8 @@ the order (`pending`, its lease held by the placing request), empties the cart a
 writes `order.placed` to the outbox. The route then lets the saga runner drive it.
 A cart whose prices are now in several currencies is refused (422), as a cart holds
 one currency. An administrator resumes an order that needs attention, where it
-stalled; its customer (or an administrator) may cancel it instead.
+stalled; its customer (or an administrator) may cancel it instead. Both are the saga
+runner's to do (it alone holds orders' leases): this module checks who may ask.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -28,13 +29,14 @@ from mercato.chassis.security import Principal
 from mercato.contracts.events import Line, Money, OrderPlaced
 from mercato.contracts.money import MAX_AMOUNT
 from mercato.orders import store
-from mercato.orders.cart import DEFAULT_CURRENCY, currency_error, item_error
+from mercato.orders.cart import currency_error, item_error
 from mercato.orders.clients import Catalog
 from mercato.orders.context import OrdersContext
 from mercato.orders.models import Order, OrderHistory
-from mercato.orders.runner import new_owner
+from mercato.orders.pricing import DEFAULT_CURRENCY, items_total, order_line
+from mercato.orders.runner import leased
 from mercato.orders.schemas import CheckoutIn
-from mercato.orders.states import ACTIVE, FAILED, Status
+from mercato.orders.states import Status
 
 __all__ = [
     "Placement",
@@ -63,8 +65,7 @@ def _now() -> datetime:
 
 def _replay(order: Order, digest: str, now: datetime) -> Placement:
     """The answer to a repeated key: the first order, unless the body differs or it runs."""
-    lease = order.lease_until if order.lease_owner is not None else None
-    check_replay(stored=order.fingerprint, digest=digest, running=lease is not None and lease > now)
+    check_replay(stored=order.fingerprint, digest=digest, running=leased(order, now))
     return Placement(order=order, owner=None)
 
 
@@ -96,19 +97,17 @@ async def _priced_lines(
                 for line in foreign
             ],
         )
-    items: list[dict[str, Any]] = []
-    total = 0
-    for line in lines:
-        product = products[line.product_id]
-        total += product.price.amount * line.quantity
-        items.append(
-            {
-                "product_id": line.product_id,
-                "title": product.title,
-                "quantity": line.quantity,
-                "unit_price": {"amount": product.price.amount, "currency": product.price.currency},
-            }
+    items = [
+        order_line(
+            product_id=line.product_id,
+            title=products[line.product_id].title,
+            quantity=line.quantity,
+            amount=products[line.product_id].price.amount,
+            currency=products[line.product_id].price.currency,
         )
+        for line in lines
+    ]
+    total = items_total(items)
     if total > MAX_AMOUNT:  # payments would refuse the charge (and far beyond, the column)
         raise Unprocessable(
             f"The cart's total, {total} minor units, is more than one payment may take "
@@ -138,7 +137,7 @@ async def place_order(
     priced = sorted((str(item["product_id"]), int(item["quantity"])) for item in items)
     await session.rollback()  # end the read; the write below starts its own transaction
     now = _now()
-    owner = new_owner()
+    lease = components.runner.new_lease(now)
     order = Order(
         id=str(uuid.uuid4()),
         user_id=user_id,
@@ -153,8 +152,8 @@ async def place_order(
         idempotency_key=key,
         fingerprint=digest,
         charge_unresolved=False,
-        lease_owner=owner,
-        lease_until=now + timedelta(seconds=components.settings.lease_seconds),
+        lease_owner=lease.owner,
+        lease_until=lease.until,
         attempts=0,
         created_at=now,
         updated_at=now,
@@ -186,7 +185,7 @@ async def place_order(
         if existing is None:
             raise
         return _replay(existing, digest, _now())
-    return Placement(order=order, owner=owner)
+    return Placement(order=order, owner=lease.owner)
 
 
 async def get_order(session: AsyncSession, *, principal: Principal, order_id: str) -> Order:
@@ -236,67 +235,19 @@ async def list_attention(
 async def cancel_order(
     session: AsyncSession, *, components: OrdersContext, principal: Principal, order_id: str
 ) -> None:
-    """Cancel an order before shipping: refund, release stock, end `cancelled`."""
-    await get_order(session, principal=principal, order_id=order_id)
-    runner, saga = components.runner, components.saga
-    owner = new_owner()
-    if not await runner.acquire(order_id, owner):
-        raise Conflict("The order's checkout is in progress; try again in a moment.")
-    order = await saga.load(order_id)
-    drive = False
-    try:
-        if order is not None and order.status != Status.CANCELLED:
-            status = Status(order.status)
-            if status in FAILED:
-                raise Conflict(f"The order ended {status}; there is nothing to cancel.")
-            if status is not Status.CANCELLING:
-                who = "an administrator" if principal.subject != order.user_id else "the customer"
-                await saga.move(
-                    order,
-                    owner,
-                    Status.CANCELLING,
-                    reason=f"cancelled by {who}",
-                    charge_unresolved=order.charge_unresolved or status is Status.CHARGING,
-                )
-            drive = True
-    finally:
-        if not drive:
-            await runner.release(order_id, owner)
-    if drive:
-        await runner.drive(order_id, owner)
-
-
-def stalled_in(history: Sequence[OrderHistory]) -> Status:
-    """The state an order was in when it last went to `needs_attention`."""
-    entered = [Status(entry.status) for entry in history]
-    for index in range(len(entered) - 1, 0, -1):
-        if entered[index] is Status.NEEDS_ATTENTION and entered[index - 1] in ACTIVE:
-            return entered[index - 1]
-    return Status.PENDING  # pragma: no cover - needs_attention is only entered from ACTIVE
+    """Cancel an order the caller may see, before shipping (see `SagaRunner.cancel`)."""
+    order = await get_order(session, principal=principal, order_id=order_id)
+    who = "an administrator" if principal.subject != order.user_id else "the customer"
+    await session.rollback()  # end the read: the runner writes in transactions of its own
+    await components.runner.cancel(order_id, reason=f"cancelled by {who}")
 
 
 async def resume_order(
     session: AsyncSession, *, components: OrdersContext, principal: Principal, order_id: str
 ) -> None:
-    """Put an order that needs attention back where it stalled, and drive it (admins only)."""
+    """Resume an order that needs attention where it stalled (admins only; `SagaRunner.resume`)."""
     if not principal.is_admin:
         raise Forbidden("Only administrators resume orders.")
     await get_order(session, principal=principal, order_id=order_id)
-    runner, saga = components.runner, components.saga
-    owner = new_owner()
-    if not await runner.acquire(order_id, owner):
-        raise Conflict("The order is being worked on; try again in a moment.")
-    drive = False
-    try:
-        order = await saga.load(order_id)
-        if order is None or order.status != Status.NEEDS_ATTENTION:
-            now = order.status if order is not None else "gone"
-            raise Conflict(f"Only an order that needs attention can be resumed; this one is {now}.")
-        target = stalled_in(await store.history(session, order_id))
-        await session.rollback()  # end the read before the saga writes
-        await saga.move(order, owner, target, reason=f"resumed by an administrator in {target}")
-        drive = True
-    finally:
-        if not drive:
-            await runner.release(order_id, owner)
-    await runner.drive(order_id, owner)
+    await session.rollback()  # end the read: the runner writes in transactions of its own
+    await components.runner.resume(order_id)

@@ -3,6 +3,7 @@
 The saga's writes are compare-and-set updates: `take_lease` claims an order for one
 worker, and `move` changes its status only from the expected one and only for the
 lease's owner, so a worker that lost its lease (or a stale one) changes nothing.
+Only the saga runner takes and gives back leases (`runner.SagaRunner`).
 """
 
 from __future__ import annotations

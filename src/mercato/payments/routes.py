@@ -17,19 +17,20 @@ from mercato.chassis.json_body import StrictJsonRoute
 from mercato.chassis.security import AdminOrService, CurrentUser, UserCaller
 from mercato.payments import charges, refunds, service
 from mercato.payments.context import PaymentsContext, PaymentsRuntime
-from mercato.payments.models import Method, Payment, Refund
 from mercato.payments.provider import ProviderClient
 from mercato.payments.schemas import (
     ChargeIn,
     MethodIn,
     MethodList,
     MethodOut,
-    MoneyOut,
     PaymentOut,
     PaymentPage,
     RefundIn,
     RefundList,
     RefundOut,
+    method_body,
+    payment_body,
+    refund_body,
 )
 
 __all__ = ["REPLAYED", "router"]
@@ -54,51 +55,6 @@ LeaseDep = Annotated[float, Depends(lease_of)]
 KEY_REQUIRED = key_required("Unique per intended operation.")
 
 
-def method_out(method: Method) -> MethodOut:
-    """The API shape of a stored method."""
-    return MethodOut(
-        id=method.id,
-        brand=method.brand,
-        last4=method.last4,
-        exp_month=method.exp_month,
-        exp_year=method.exp_year,
-        created_at=method.created_at,
-    )
-
-
-def payment_out(payment: Payment) -> PaymentOut:
-    """The API shape of a stored payment."""
-    return PaymentOut.model_validate(
-        {
-            "id": payment.id,
-            "status": payment.status,
-            "reason": payment.reason,
-            "order_id": payment.order_id,
-            "user_id": payment.user_id,
-            "payment_method_id": payment.payment_method_id,
-            "amount": MoneyOut(amount=payment.amount, currency=payment.currency),
-            "refunded_amount": MoneyOut(amount=payment.refunded_amount, currency=payment.currency),
-            "created_at": payment.created_at,
-            "updated_at": payment.updated_at,
-        }
-    )
-
-
-def refund_out(refund: Refund) -> RefundOut:
-    """The API shape of a stored refund."""
-    return RefundOut.model_validate(
-        {
-            "id": refund.id,
-            "payment_id": refund.payment_id,
-            "status": refund.status,
-            "amount": MoneyOut(amount=refund.amount, currency=refund.currency),
-            "reason": refund.reason,
-            "failure_reason": refund.failure_reason,
-            "created_at": refund.created_at,
-        }
-    )
-
-
 @router.post("/methods", status_code=201, summary="Save a card")
 async def add_method(
     principal: CardHolder, method_in: MethodIn, session: SessionDep, provider: ProviderDep
@@ -107,21 +63,21 @@ async def add_method(
     method = await service.add_method(
         session, provider=provider, user_id=principal.subject, method_in=method_in
     )
-    return method_out(method)
+    return method_body(method)
 
 
 @router.get("/methods", summary="List your saved cards")
 async def list_methods(principal: CardHolder, session: SessionDep) -> MethodList:
     """The caller's saved cards, newest first."""
     methods = await service.list_methods(session, user_id=principal.subject)
-    return MethodList(items=[method_out(method) for method in methods])
+    return MethodList(items=[method_body(method) for method in methods])
 
 
 @router.get("/methods/{method_id}", summary="Read a saved card")
 async def read_method(method_id: str, principal: CurrentUser, session: SessionDep) -> MethodOut:
     """One of the caller's cards (admins and services: anyone's); 404 otherwise."""
     method = await service.get_method(session, principal=principal, method_id=method_id)
-    return method_out(method)
+    return method_body(method)
 
 
 @router.delete("/methods/{method_id}", status_code=204, summary="Delete a saved card")
@@ -159,7 +115,7 @@ async def charge(
     )
     if replayed:
         response.headers[REPLAYED] = "true"
-    return payment_out(payment)
+    return payment_body(payment)
 
 
 @router.get("", summary="List payments")
@@ -175,14 +131,14 @@ async def list_payments(
         session, principal=principal, user_id=user_id, limit=limit, cursor=cursor
     )
     return PaymentPage(
-        items=[payment_out(payment) for payment in found.items], next_cursor=found.next_cursor
+        items=[payment_body(payment) for payment in found.items], next_cursor=found.next_cursor
     )
 
 
 @router.get("/{payment_id}", summary="Read a payment")
 async def read_payment(payment_id: str, principal: CurrentUser, session: SessionDep) -> PaymentOut:
     """One of the caller's payments (admins and services: any); 404 otherwise."""
-    return payment_out(
+    return payment_body(
         await service.get_payment(session, principal=principal, payment_id=payment_id)
     )
 
@@ -217,11 +173,11 @@ async def refund(
     )
     if replayed:
         response.headers[REPLAYED] = "true"
-    return refund_out(made)
+    return refund_body(made)
 
 
 @router.get("/{payment_id}/refunds", summary="List a payment's refunds")
 async def list_refunds(payment_id: str, principal: CurrentUser, session: SessionDep) -> RefundList:
     """The refunds of a payment the caller may see, oldest first."""
     found = await service.list_refunds(session, principal=principal, payment_id=payment_id)
-    return RefundList(items=[refund_out(item) for item in found])
+    return RefundList(items=[refund_body(item) for item in found])

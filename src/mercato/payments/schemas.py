@@ -1,4 +1,4 @@
-"""API shapes of the payments service (never ORM classes).
+"""API shapes of the payments service (never ORM classes), and the bodies of stored things.
 
 The charge and refund shapes the orders service relies on are its contracts with
 payments, defined in `mercato.contracts.payments` and re-exported here.
@@ -23,6 +23,7 @@ from mercato.contracts.payments import (
     RefundOut,
 )
 from mercato.payments.cards import NUMBER_PATTERN, brand_of, check_number, is_expired
+from mercato.payments.models import Method, Payment, Refund
 
 __all__ = [
     "MAX_AMOUNT",
@@ -37,6 +38,9 @@ __all__ = [
     "RefundIn",
     "RefundList",
     "RefundOut",
+    "method_body",
+    "payment_body",
+    "refund_body",
 ]
 
 MAX_YEARS_AHEAD = 20
@@ -101,3 +105,48 @@ class MethodList(BaseModel):
 
 class PaymentPage(Page[PaymentOut]):
     """One page of payments, newest first."""
+
+
+def method_body(method: Method) -> MethodOut:
+    """The API shape of a stored method."""
+    return MethodOut(
+        id=method.id,
+        brand=method.brand,
+        last4=method.last4,
+        exp_month=method.exp_month,
+        exp_year=method.exp_year,
+        created_at=method.created_at,
+    )
+
+
+def payment_body(payment: Payment) -> PaymentOut:
+    """The API shape of a stored payment."""
+    return PaymentOut.model_validate(
+        {
+            "id": payment.id,
+            "status": payment.status,
+            "reason": payment.reason,
+            "order_id": payment.order_id,
+            "user_id": payment.user_id,
+            "payment_method_id": payment.payment_method_id,
+            "amount": MoneyOut(amount=payment.amount, currency=payment.currency),
+            "refunded_amount": MoneyOut(amount=payment.refunded_amount, currency=payment.currency),
+            "created_at": payment.created_at,
+            "updated_at": payment.updated_at,
+        }
+    )
+
+
+def refund_body(refund: Refund) -> RefundOut:
+    """The API shape of a stored refund."""
+    return RefundOut.model_validate(
+        {
+            "id": refund.id,
+            "payment_id": refund.payment_id,
+            "status": refund.status,
+            "amount": MoneyOut(amount=refund.amount, currency=refund.currency),
+            "reason": refund.reason,
+            "failure_reason": refund.failure_reason,
+            "created_at": refund.created_at,
+        }
+    )

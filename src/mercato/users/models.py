@@ -10,7 +10,7 @@ it was read fails instead of silently losing the other writer's change.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import JSON, Index, Integer, MetaData, String, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from mercato.chassis.database import Base, UtcDateTime
 from mercato.chassis.events import event_tables
 
-__all__ = ["EVENTS", "JsonDocument", "Profile", "UsersBase"]
+__all__ = ["EVENTS", "JsonDocument", "Profile", "ProfileRow", "UsersBase"]
 
 JsonDocument = JSON().with_variant(JSONB(), "postgresql")
 
@@ -48,6 +48,21 @@ class Profile(UsersBase):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     __mapper_args__ = {"version_id_col": version}
+
+
+class ProfileRow(TypedDict):
+    """A profile as a direct read gives it: its columns by name."""
+
+    user_id: str
+    email: str
+    name: str
+    bio: str | None
+    avatar_url: str | None
+    preferences: dict[str, Any]
+    addresses: list[dict[str, Any]]
+    created_at: datetime
+    updated_at: datetime
+    version: int
 
 
 # Admin lookups: by email (case-insensitive) and newest first.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -22,10 +21,10 @@ from pydantic import (
     model_validator,
 )
 
-from mercato.chassis.database import fields_of
+from mercato.chassis.direct_reads import row_of
 from mercato.chassis.paging import Page
 from mercato.users.countries import is_country_code
-from mercato.users.models import Profile
+from mercato.users.models import Profile, ProfileRow
 
 __all__ = [
     "MAX_ADDRESSES",
@@ -197,13 +196,7 @@ class ProfileOut(BaseModel):
     updated_at: datetime
 
 
-_PROFILE_FIELDS = (
-    "user_id", "email", "name", "bio", "avatar_url", "preferences", "addresses",
-    "created_at", "updated_at",
-)  # fmt: skip
-
-
-def profile_body(profile: Profile | Mapping[str, Any]) -> dict[str, Any]:
+def profile_body(profile: Profile | ProfileRow) -> dict[str, Any]:
     """The JSON object of a stored profile (entity or read row), in the `ProfileOut` shape.
 
     Built by hand and encoded with orjson because `GET /me` is the hottest read of
@@ -211,7 +204,7 @@ def profile_body(profile: Profile | Mapping[str, Any]) -> dict[str, Any]:
     its CPU. Stored addresses already have `AddressOut`'s fields (`resolve_addresses`
     writes them); a unit test holds this body to the model.
     """
-    p = fields_of(profile, _PROFILE_FIELDS)
+    p = row_of(profile, ProfileRow)
     return {
         "id": p["user_id"],
         "email": p["email"],

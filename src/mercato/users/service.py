@@ -24,7 +24,7 @@ from mercato.chassis.paging import Page, decode_time_cursor
 from mercato.chassis.security import Principal
 from mercato.contracts.events import ProfileUpdated
 from mercato.users import store
-from mercato.users.models import Profile
+from mercato.users.models import Profile, ProfileRow
 from mercato.users.schemas import AddressIn, ProfilePatch
 
 __all__ = [
@@ -110,7 +110,7 @@ async def _ensure(session: AsyncSession, identity: Identity) -> tuple[Profile, b
     return profile, True
 
 
-async def get_own_profile(database: Database, *, identity: Identity) -> Profile | dict[str, Any]:
+async def get_own_profile(database: Database, *, identity: Identity) -> Profile | ProfileRow:
     """The caller's profile, created from their token's claims when still missing.
 
     An existing profile is a direct read (one statement on the driver, see
