@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from mercato.chassis.events import Event, EventBus, connect_bus
-from mercato.chassis.events.nats_bus import NatsBus
-from mercato.chassis.events.rabbit_bus import RabbitBus
+from mercato.chassis.events.nats.bus import NatsBus
+from mercato.chassis.events.rabbit.bus import RabbitBus
 
 __all__ = ["BusResult", "main", "measure"]
 

@@ -15,7 +15,7 @@ the public listing on SQLite; so it runs on both: on the NATS system (SQLite, as
 their data in PostgreSQL, which is stricter about what it stores. It is a net, not a
 proof: rules it cannot know (an existing category, a free SKU, a Luhn-valid card)
 turn most generated writes away before they are stored, so a bug behind them can
-slip through (with the NUL check of `chassis.json_body` switched off, 15 examples
+slip through (with the NUL check of `chassis.web.json_body` switched off, 15 examples
 per operation did not find the 500 on PostgreSQL); the targeted cases stay in
 `tests/integration`.
 
@@ -53,7 +53,7 @@ from tests.e2e.client import PASSWORD, Account, Shop, System
 
 SERVICES = ["auth", "users", "catalog", "orders", "payments", "logs"]
 # No 5xx, and every answer, error or not, in a content type and shape the document
-# gives for it (errors: problem+json, see `chassis.openapi`).
+# gives for it (errors: problem+json, see `chassis.web.openapi`).
 CHECKS = ["not_a_server_error", "response_schema_conformance", "content_type_conformance"]
 # More examples, or another seed, fuzz harder: MERCATO_FUZZ_EXAMPLES=200 MERCATO_FUZZ_SEED=7.
 EXAMPLES_PER_OPERATION = int(os.environ.get("MERCATO_FUZZ_EXAMPLES", "15"))

@@ -30,7 +30,7 @@ import httpx
 import nats
 import pytest
 
-from mercato.chassis.bus_names import OPERATOR, inbox_prefix
+from mercato.chassis.events.names import OPERATOR, inbox_prefix
 from mercato.launcher.commands import operator_url
 from mercato.launcher.topology import Layout
 from tests.e2e.client import EVENT_ACK_WAIT_SECONDS, Account, Shop, System, eventually

@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 import aio_pika
 import pytest
 
-from mercato.chassis.bus_permissions import TOKEN_REVOKED
 from mercato.chassis.events import EventBus
-from mercato.chassis.events.nats_bus import NatsBus
-from mercato.chassis.events.rabbit_bus import RabbitBus
+from mercato.chassis.events.nats.bus import NatsBus
+from mercato.chassis.events.permissions import TOKEN_REVOKED
+from mercato.chassis.events.rabbit.bus import RabbitBus
 from tests.support.servers import rabbit_test_url, require_url
 
 

@@ -20,8 +20,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
 from mercato.auth.models import MIGRATIONS, AuthBase
-from mercato.chassis.database import Database
-from mercato.chassis.migrations import upgrade
+from mercato.chassis.data.database import Database
+from mercato.chassis.data.migrations import upgrade
 from tests.support.apps import running
 from tests.support.auth import (
     ADMIN,

@@ -21,7 +21,7 @@ from sqlalchemy import text
 from mercato.catalog.app import create_app
 from mercato.catalog.models import MIGRATIONS
 from mercato.catalog.settings import load_settings
-from mercato.chassis.database import Database
+from mercato.chassis.data.database import Database
 from tests.support.apps import running
 from tests.support.migrations import to_first_revision
 from tests.support.servers import fresh_postgres_database

@@ -33,8 +33,8 @@ from sqlalchemy import (
 from sqlalchemy import update as sql_update
 from sqlalchemy.dialects.postgresql import JSONB
 
-from mercato.chassis.database import Database, UtcDateTime
-from mercato.chassis.direct_reads import DirectQuery, row_of
+from mercato.chassis.data.database import Database, UtcDateTime
+from mercato.chassis.data.driver_reads import DirectQuery, row_of
 from tests.support.servers import fresh_postgres_database
 
 metadata = MetaData()

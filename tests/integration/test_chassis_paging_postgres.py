@@ -1,4 +1,4 @@
-"""`chassis.paging.keyset_page` on a real PostgreSQL (and on SQLite, the dev database).
+"""`chassis.web.paging.keyset_page` on a real PostgreSQL (and on SQLite, the dev database).
 
 Walking a list page by page, by the cursors the pages give, must yield every row once
 in order: newest first (or oldest first), rows of the same instant ordered by id, even
@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mercato.chassis.database import Base, Database, UtcDateTime
-from mercato.chassis.paging import Page, TimeKeyset, decode_time_cursor, keyset_page
+from mercato.chassis.data.database import Base, Database, UtcDateTime
+from mercato.chassis.web.paging import Page, TimeKeyset, decode_time_cursor, keyset_page
 from tests.support.servers import fresh_postgres_database
 
 pytestmark = pytest.mark.integration

@@ -19,8 +19,8 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mercato.chassis.database import Database
-from mercato.chassis.direct_reads import DirectQuery
+from mercato.chassis.data.database import Database
+from mercato.chassis.data.driver_reads import DirectQuery
 from tests.support.servers import fresh_postgres_database
 
 pytestmark = pytest.mark.integration

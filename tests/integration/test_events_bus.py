@@ -22,7 +22,7 @@ from mercato.chassis.events import (
     list_dead_letters,
     replay_dead_letter,
 )
-from mercato.chassis.events.nats_bus import NatsBus
+from mercato.chassis.events.nats.bus import NatsBus
 from mercato.contracts.events import producer_of
 from mercato.launcher.cli import main
 from tests.integration.conftest import Broker

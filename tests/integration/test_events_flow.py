@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import Column, MetaData, String, Table, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mercato.chassis.database import Database
+from mercato.chassis.data.database import Database
 from mercato.chassis.events import (
     BusUnavailable,
     Event,

@@ -17,7 +17,7 @@ import aio_pika
 import pytest
 
 from mercato.chassis.events import BusUnavailable, Event
-from mercato.chassis.events.rabbit_bus import RabbitBus
+from mercato.chassis.events.rabbit.bus import RabbitBus
 from mercato.contracts.events import producer_of
 
 pytestmark = pytest.mark.integration

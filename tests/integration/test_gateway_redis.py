@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from mercato.chassis.security import RevocationList
+from mercato.chassis.security.tokens import RevocationList
 from mercato.gateway.denylist import RedisDenyList
 from mercato.gateway.ratelimit import Bucket, RedisRateLimiter
 from tests.support.servers import require_url

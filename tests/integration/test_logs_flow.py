@@ -18,7 +18,7 @@ import pytest
 from fastapi import FastAPI
 
 from mercato.chassis.events import Event
-from mercato.chassis.events.nats_bus import NatsBus
+from mercato.chassis.events.nats.bus import NatsBus
 from mercato.chassis.runtime import Runtime
 from mercato.contracts.events import producer_of
 from mercato.logs.app import create_app

@@ -25,10 +25,10 @@ from typing import Any
 import nats
 import pytest
 
-from mercato.chassis.bus_names import OPERATOR
-from mercato.chassis.bus_permissions import TOKEN_REVOKED
 from mercato.chassis.events import BusError, BusUnavailable, Event, PoisonEvent, admin
-from mercato.chassis.events.nats_bus import NatsBus
+from mercato.chassis.events.names import OPERATOR
+from mercato.chassis.events.nats.bus import NatsBus
+from mercato.chassis.events.permissions import TOKEN_REVOKED
 from mercato.launcher import nats as embedded
 from mercato.launcher.broker_config import nats_variable
 from mercato.launcher.cli import main

@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
-from mercato.chassis.bus_names import OPERATOR
 from mercato.chassis.events import BusError, Event
 from mercato.chassis.events.dead_letters import encode_dead_letter
-from mercato.chassis.events.nats_bus import NatsBus
+from mercato.chassis.events.names import OPERATOR
+from mercato.chassis.events.nats.bus import NatsBus
 from mercato.logs.app import create_app
 from mercato.logs.settings import load_settings
 from tests.support.apps import running

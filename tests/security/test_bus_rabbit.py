@@ -31,10 +31,10 @@ from urllib.parse import quote, urlsplit
 import aio_pika
 import pytest
 
-from mercato.chassis.bus_names import OPERATOR
-from mercato.chassis.bus_permissions import TOKEN_REVOKED
 from mercato.chassis.events import BusError, Event, PoisonEvent
-from mercato.chassis.events.rabbit_bus import RabbitBus
+from mercato.chassis.events.names import OPERATOR
+from mercato.chassis.events.permissions import TOKEN_REVOKED
+from mercato.chassis.events.rabbit.bus import RabbitBus
 from mercato.launcher.broker_config import rabbit_definitions
 from mercato.launcher.topology import bus_roles
 from tests.support.servers import REQUIRE_SERVERS, rabbit_test_url

@@ -33,8 +33,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from mercato.chassis.client.service_client import ServiceClient, ServiceUnavailableError
 from mercato.chassis.config import ServiceSettings, load_settings
-from mercato.chassis.http import ServiceClient, ServiceUnavailableError
 from mercato.gateway.upstream import ConnectFailed, ExchangeFailed, UpstreamPool
 from mercato.launcher.ports import port_is_free
 from mercato.launcher.probe import http_ok

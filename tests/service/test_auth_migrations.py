@@ -9,8 +9,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
 from mercato.auth.models import MIGRATIONS, AuthBase
-from mercato.chassis.database import Database
-from mercato.chassis.migrations import upgrade
+from mercato.chassis.data.database import Database
+from mercato.chassis.data.migrations import upgrade
 
 
 async def test_migrations_match_the_models(tmp_path: Path) -> None:

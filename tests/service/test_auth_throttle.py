@@ -16,7 +16,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from mercato.chassis.client_addresses import PROXY_TOKEN_HEADER
+from mercato.chassis.security.client_addresses import PROXY_TOKEN_HEADER
 from tests.support.apps import running
 from tests.support.auth import (
     API,

@@ -21,7 +21,7 @@ from mercato.catalog.app import create_app
 from mercato.catalog.loading import import_file
 from mercato.catalog.models import EVENTS, Category, Product, ProductFields
 from mercato.catalog.settings import load_settings
-from mercato.chassis.errors import ProblemError
+from mercato.chassis.web.errors import ProblemError
 from tests.support.apps import running
 from tests.support.tokens import TokenFactory
 

@@ -11,7 +11,7 @@ import pytest
 
 from mercato.catalog.app import create_app
 from mercato.catalog.settings import load_settings
-from mercato.chassis.paging import encode_cursor
+from mercato.chassis.web.paging import encode_cursor
 from tests.support.apps import running
 from tests.support.tokens import TokenFactory
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from mercato.chassis.paging import encode_cursor
+from mercato.chassis.web.paging import encode_cursor
 from mercato.logs.app import create_app
 from mercato.logs.settings import load_settings
 from tests.support.apps import running

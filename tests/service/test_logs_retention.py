@@ -15,8 +15,8 @@ from fastapi import FastAPI
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Connection
 
-from mercato.chassis.database import Database
-from mercato.chassis.migrations import upgrade
+from mercato.chassis.data.database import Database
+from mercato.chassis.data.migrations import upgrade
 from mercato.chassis.runtime import Runtime
 from mercato.logs import retention, service
 from mercato.logs.app import SPEC, create_app

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from mercato.chassis.http import ServiceClient
+from mercato.chassis.client.service_client import ServiceClient
 from mercato.orders.models import Order
 from tests.support.clock import ManualClock
 from tests.support.orders import ORDERS, Shop, open_shop, orders_context, served

@@ -25,8 +25,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from mercato.chassis.circuit import CircuitState
-from mercato.chassis.http import ServiceClient
+from mercato.chassis.client.circuit import CircuitState
+from mercato.chassis.client.service_client import ServiceClient
 from mercato.orders.clients import charge_key
 from mercato.orders.models import Order
 from mercato.payments.models import PENDING, Payment

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mercato.chassis.idempotency import KEY_PATTERN, MAX_KEY_LENGTH
+from mercato.chassis.web.idempotency import KEY_PATTERN, MAX_KEY_LENGTH
 from mercato.orders import service, store
 from mercato.orders.models import Order
 from mercato.orders.schemas import CheckoutIn

@@ -10,7 +10,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from mercato.chassis.circuit import CircuitState
+from mercato.chassis.client.circuit import CircuitState
 from mercato.orders.settings import load_settings
 from tests.support.orders import open_shop, served
 from tests.support.tokens import TokenFactory

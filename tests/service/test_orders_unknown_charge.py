@@ -15,7 +15,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from mercato.chassis.database import Database
+from mercato.chassis.data.database import Database
 from mercato.payments.provider import PaymentProvider
 from tests.support.orders import ORDERS, Shop, open_shop, orders_context
 from tests.support.payments import TIMEOUT_CARD, LateCapture

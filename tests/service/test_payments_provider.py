@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mercato.chassis.database import Database
-from mercato.chassis.migrations import upgrade
+from mercato.chassis.data.database import Database
+from mercato.chassis.data.migrations import upgrade
 from mercato.payments.app import SPEC
 from mercato.payments.provider import Amount, Card, ProviderError, RefundResult
 from mercato.payments.simulated import SimulatedProvider

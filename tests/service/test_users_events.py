@@ -11,9 +11,9 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from mercato.chassis.errors import Conflict
 from mercato.chassis.events import Event, PoisonEvent
 from mercato.chassis.runtime import Runtime
+from mercato.chassis.web.errors import Conflict
 from mercato.users import service, store
 from mercato.users.app import create_app
 from mercato.users.handlers import on_user_registered

@@ -25,9 +25,9 @@ from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from mercato.chassis.database import Database
-from mercato.chassis.idempotency import MAX_KEY_LENGTH
-from mercato.chassis.migrations import upgrade
+from mercato.chassis.data.database import Database
+from mercato.chassis.data.migrations import upgrade
+from mercato.chassis.web.idempotency import MAX_KEY_LENGTH
 from mercato.orders.app import SPEC as ORDERS
 from mercato.orders.models import Order, OrdersBase
 from mercato.payments.app import SPEC as PAYMENTS

@@ -26,7 +26,7 @@ from sqlalchemy import select
 
 from mercato.catalog.app import create_app as create_catalog
 from mercato.catalog.settings import load_settings as catalog_settings
-from mercato.chassis.database import Database
+from mercato.chassis.data.database import Database
 from mercato.orders import service
 from mercato.orders.app import create_app as create_orders
 from mercato.orders.context import OrdersContext, OrdersRuntime

@@ -24,7 +24,7 @@ import orjson
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from mercato.chassis.database import Database
+from mercato.chassis.data.database import Database
 from mercato.payments.app import create_app
 from mercato.payments.models import EVENTS
 from mercato.payments.provider import (

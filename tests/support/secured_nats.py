@@ -25,7 +25,7 @@ from typing import Any
 import nats
 from nats.aio.client import Client
 
-from mercato.chassis.bus_names import inbox_prefix
+from mercato.chassis.events.names import inbox_prefix
 from mercato.launcher import nats as embedded
 from mercato.launcher.credentials import broker_users
 from mercato.launcher.topology import Layout

@@ -9,7 +9,7 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from mercato.chassis.security import StaticKeySource
+from mercato.chassis.security.tokens import StaticKeySource
 
 ISSUER = "mercato"
 AUDIENCE = "mercato"

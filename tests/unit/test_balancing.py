@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mercato.chassis.balancing import Pool, parse_base_urls
+from mercato.chassis.client.balancing import Pool, parse_base_urls
 from tests.support.clock import ManualClock
 
 

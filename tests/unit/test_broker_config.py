@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from mercato.chassis.bus_names import OPERATOR
+from mercato.chassis.events.names import OPERATOR
 from mercato.launcher.broker_config import nats_variable, production_nats_authorization
 from mercato.launcher.cli import main
 from mercato.launcher.topology import bus_roles

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from mercato.chassis.bus_permissions import (
+from mercato.chassis.events.permissions import (
     ALL_TYPES,
     nats_permissions,
     rabbit_permissions,

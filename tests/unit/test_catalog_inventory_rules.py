@@ -22,7 +22,7 @@ from mercato.catalog.inventory import (
 )
 from mercato.catalog.listing import MAX_IDS, parse_ids
 from mercato.catalog.schemas import ReservationItemIn
-from mercato.chassis.errors import ProblemError
+from mercato.chassis.web.errors import ProblemError
 from mercato.contracts.events import validate
 
 

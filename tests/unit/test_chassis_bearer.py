@@ -1,11 +1,11 @@
-"""The one parser of `Authorization: Bearer` (chassis.security.bearer_token), by a table."""
+"""The one parser of `Authorization: Bearer` (chassis.security.tokens.bearer_token), by a table."""
 
 from __future__ import annotations
 
 import pytest
 
-from mercato.chassis.errors import Unauthorized
-from mercato.chassis.security import bearer_token
+from mercato.chassis.security.tokens import bearer_token
+from mercato.chassis.web.errors import Unauthorized
 
 TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln-_~+/=="
 

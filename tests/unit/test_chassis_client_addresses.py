@@ -1,11 +1,11 @@
-"""Unit tests of the one rule for forwarding headers (`chassis.client_addresses`)."""
+"""Unit tests of the one rule for forwarding headers (`chassis.security.client_addresses`)."""
 
 from __future__ import annotations
 
 import pytest
 
-from mercato.chassis.client_addresses import ClientAddresses, parse_networks
 from mercato.chassis.config import ServiceSettings, SettingsError, load_settings
+from mercato.chassis.security.client_addresses import ClientAddresses, parse_networks
 
 
 def test_forwarded_for_is_believed_only_from_trusted_proxies() -> None:

@@ -14,13 +14,13 @@ from fastapi import APIRouter, FastAPI, Query, Request, Response
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mercato.chassis.app import create_app
 from mercato.chassis.config import ServiceSettings
-from mercato.chassis.direct import direct_route
-from mercato.chassis.errors import Forbidden
-from mercato.chassis.json_body import StrictJsonRoute
-from mercato.chassis.responses import JsonResponse
 from mercato.chassis.runtime import ServiceSpec
+from mercato.chassis.web.app import create_app
+from mercato.chassis.web.direct_routes import direct_route
+from mercato.chassis.web.errors import Forbidden
+from mercato.chassis.web.json_body import StrictJsonRoute
+from mercato.chassis.web.json_response import JsonResponse
 
 
 class Fast(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from mercato.chassis.errors import Unprocessable, field_error
+from mercato.chassis.web.errors import Unprocessable, field_error
 
 
 def test_a_field_error_names_the_field_where_it_was_sent_and_why() -> None:

@@ -14,8 +14,8 @@ import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
 
-from mercato.chassis.errors import BadRequest, Conflict, Unprocessable, install_error_handlers
-from mercato.chassis.idempotency import (
+from mercato.chassis.web.errors import BadRequest, Conflict, Unprocessable, install_error_handlers
+from mercato.chassis.web.idempotency import (
     IDEMPOTENCY_KEY,
     KEY_PATTERN,
     MAX_KEY_LENGTH,

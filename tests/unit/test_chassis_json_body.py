@@ -10,17 +10,17 @@ import pytest
 from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from mercato.chassis.app import create_app
 from mercato.chassis.config import ServiceSettings
-from mercato.chassis.errors import install_error_handlers
-from mercato.chassis.json_body import (
+from mercato.chassis.runtime import ServiceSpec
+from mercato.chassis.web.app import create_app
+from mercato.chassis.web.errors import install_error_handlers
+from mercato.chassis.web.json_body import (
     MAX_DEPTH,
     NumberOutOfRange,
     StrictJsonRoute,
     WholeNumber,
     parse_json,
 )
-from mercato.chassis.runtime import ServiceSpec
 
 
 def refusal(raw: bytes) -> str:

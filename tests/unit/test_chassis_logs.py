@@ -10,8 +10,8 @@ import threading
 import orjson
 import pytest
 
-from mercato.chassis import context
-from mercato.chassis.logs import BatchingHandler, JsonFormatter
+from mercato.chassis.telemetry import trace_context
+from mercato.chassis.telemetry.logs import BatchingHandler, JsonFormatter
 
 
 class Recorder(io.StringIO):
@@ -115,11 +115,11 @@ async def test_flush_writes_what_is_left_and_a_closed_stream_is_not_an_error() -
 async def test_a_line_carries_service_instance_ids_and_extra_fields() -> None:
     stream = Recorder()
     logger = _logger(BatchingHandler(stream))
-    token = context.set_current(context.new_context("req-1", None))
+    token = trace_context.set_current(trace_context.new_context("req-1", None))
     try:
         logger.error("boom", extra={"route": "/api/x", "status": 500})
     finally:
-        context.reset_current(token)
+        trace_context.reset_current(token)
 
     (line,) = _lines(stream.writes)
     assert line["service"] == "svc"

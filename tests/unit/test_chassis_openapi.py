@@ -9,11 +9,11 @@ import httpx
 from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel
 
-from mercato.chassis.app import create_app
 from mercato.chassis.config import ServiceSettings
-from mercato.chassis.json_body import StrictJsonRoute
-from mercato.chassis.openapi import Problem
 from mercato.chassis.runtime import ServiceSpec
+from mercato.chassis.web.app import create_app
+from mercato.chassis.web.json_body import StrictJsonRoute
+from mercato.chassis.web.openapi import Problem
 
 PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import BaseModel
 
-from mercato.chassis.errors import Unprocessable
-from mercato.chassis.paging import (
+from mercato.chassis.web.errors import Unprocessable
+from mercato.chassis.web.paging import (
     Page,
     cursor_moment,
     decode_cursor,

@@ -1,4 +1,4 @@
-"""Owner-only files and directories (chassis.private_files)."""
+"""Owner-only files and directories (chassis.security.private_files)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,11 @@ import os
 import stat
 from pathlib import Path
 
-from mercato.chassis.private_files import private_database_file, private_directory, private_file
+from mercato.chassis.security.private_files import (
+    private_database_file,
+    private_directory,
+    private_file,
+)
 
 
 def mode(path: Path) -> int:

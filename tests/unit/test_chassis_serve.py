@@ -1,7 +1,7 @@
 """A service process stopped with SIGTERM writes its last log lines before it exits.
 
-Log lines are written in batches (`chassis.logs`), and uvicorn ends a graceful
-shutdown by raising the signal again; `chassis.serve` writes what is batched first.
+Log lines are written in batches (`chassis.telemetry.logs`), and uvicorn ends a graceful
+shutdown by raising the signal again; `chassis.web.serve` writes what is batched first.
 Runs `mercato run users` as a real process on a free port, without a broker.
 """
 

@@ -18,12 +18,12 @@ from typing import Annotated
 import pytest
 from fastapi import APIRouter, Depends
 
-from mercato.chassis.app import create_app
 from mercato.chassis.background import MAX_BACKOFF, BackgroundTask, next_delay
 from mercato.chassis.config import ServiceSettings
-from mercato.chassis.deps import context_of
-from mercato.chassis.json_body import StrictJsonRoute
 from mercato.chassis.runtime import Runtime, ServiceSpec
+from mercato.chassis.web.app import create_app
+from mercato.chassis.web.dependencies import context_of
+from mercato.chassis.web.json_body import StrictJsonRoute
 from tests.support.apps import running
 
 

@@ -15,8 +15,8 @@ from mercato.chassis.config import (
     load_settings,
 )
 from mercato.chassis.events import DEFAULT_NAMESPACE
-from mercato.chassis.events.nats_bus import NatsBus
-from mercato.chassis.events.rabbit_bus import RabbitBus
+from mercato.chassis.events.nats.bus import NatsBus
+from mercato.chassis.events.rabbit.bus import RabbitBus
 from mercato.chassis.runtime import Runtime, ServiceSpec
 
 

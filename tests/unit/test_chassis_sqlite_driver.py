@@ -12,8 +12,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from mercato.chassis.database import Database, begin_write
-from mercato.chassis.sqlite_driver import inloop_dbapi
+from mercato.chassis.data.database import Database, begin_write
+from mercato.chassis.data.sqlite_driver import inloop_dbapi
 
 
 @pytest.fixture

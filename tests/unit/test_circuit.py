@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mercato.chassis.circuit import CircuitBreaker, CircuitOpenError, CircuitState
+from mercato.chassis.client.circuit import CircuitBreaker, CircuitOpenError, CircuitState
 from tests.support.clock import ManualClock
 
 

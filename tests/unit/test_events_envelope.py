@@ -8,10 +8,10 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from mercato.chassis.context import new_context, reset_current, set_current
 from mercato.chassis.events import Event, connect_bus
-from mercato.chassis.events.nats_bus import NatsBus
-from mercato.chassis.events.rabbit_bus import RabbitBus
+from mercato.chassis.events.nats.bus import NatsBus
+from mercato.chassis.events.rabbit.bus import RabbitBus
+from mercato.chassis.telemetry.trace_context import new_context, reset_current, set_current
 
 
 def test_new_fills_id_time_and_no_trace_outside_a_request() -> None:

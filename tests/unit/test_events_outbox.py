@@ -14,7 +14,7 @@ from sqlalchemy import Column, MetaData, String, Table, insert, inspect, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mercato.chassis.database import Database
+from mercato.chassis.data.database import Database
 from mercato.chassis.events import (
     Event,
     EventTables,

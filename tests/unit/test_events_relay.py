@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import MetaData, select
 
-from mercato.chassis.database import Database
+from mercato.chassis.data.database import Database
 from mercato.chassis.events import BusUnavailable, Event, EventTables, Outbox, OutboxRelay
 from mercato.chassis.events import event_tables as declare_event_tables
 from tests.support.events import Sample

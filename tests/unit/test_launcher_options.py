@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mercato.chassis.bus_names import DEFAULT_NAMESPACE
+from mercato.chassis.events.names import DEFAULT_NAMESPACE
 from mercato.launcher.errors import LauncherError
 from mercato.launcher.options import build_layout, parse_replicas
 

@@ -15,7 +15,11 @@ from typing import Any, cast
 import orjson
 import pytest
 
-from mercato.chassis.http import ServiceClient, ServiceResponse, ServiceResponseError
+from mercato.chassis.client.service_client import (
+    ServiceClient,
+    ServiceResponse,
+    ServiceResponseError,
+)
 from mercato.contracts.inventory import MAX_TTL_SECONDS
 from mercato.contracts.money import MAX_AMOUNT
 from mercato.contracts.products import Money

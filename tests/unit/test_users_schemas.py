@@ -9,8 +9,8 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from mercato.chassis.errors import Unprocessable
-from mercato.chassis.responses import JsonResponse
+from mercato.chassis.web.errors import Unprocessable
+from mercato.chassis.web.json_response import JsonResponse
 from mercato.users.countries import COUNTRY_CODES, is_country_code
 from mercato.users.models import Profile
 from mercato.users.schemas import AddressIn, ProfileOut, ProfilePatch, profile_body

@@ -9,9 +9,9 @@ from mercato.auth.housekeeping import housekeep, key_store, open_context
 from mercato.auth.models import EVENTS, MIGRATIONS, AuthBase
 from mercato.auth.routes import router, well_known
 from mercato.auth.settings import AuthSettings, load_settings
-from mercato.chassis.app import create_app as create_service_app
 from mercato.chassis.background import BackgroundTask
 from mercato.chassis.runtime import ServiceSpec
+from mercato.chassis.web.app import create_app as create_service_app
 
 __all__ = ["SPEC", "create_app"]
 

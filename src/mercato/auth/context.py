@@ -20,7 +20,7 @@ from mercato.auth.store import AccessRef
 from mercato.auth.throttle import Throttle, ThrottleLimits
 from mercato.chassis.events import Outbox
 from mercato.chassis.runtime import Runtime
-from mercato.chassis.security import RevocationList
+from mercato.chassis.security.tokens import RevocationList
 
 __all__ = [
     "AuthContext",

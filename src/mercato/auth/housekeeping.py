@@ -18,7 +18,7 @@ from mercato.auth.context import AuthContext, AuthRuntime, passwords_for
 from mercato.auth.keys import KeyStore
 from mercato.auth.passwords import WeakPassword, check_password, random_password
 from mercato.auth.schemas import normalize_email
-from mercato.chassis.database import Database
+from mercato.chassis.data.database import Database
 
 __all__ = [
     "DEV_ADMIN_EMAIL",

@@ -34,7 +34,7 @@ from jwt.algorithms import RSAAlgorithm
 from sqlalchemy import delete, or_, select, update
 
 from mercato.auth.models import SigningKey
-from mercato.chassis.database import Database
+from mercato.chassis.data.database import Database
 
 __all__ = ["ENCRYPTED_PEM", "KEY_SIZE", "KeyStore", "LoadedKey", "new_rsa_key", "thumbprint"]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlalchemy import Float, ForeignKey, Integer, MetaData, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from mercato.chassis.database import Base
+from mercato.chassis.data.database import Base
 from mercato.chassis.events import event_tables
 
 __all__ = [

@@ -29,7 +29,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from mercato.chassis.container_limits import ContainerLimits, available_cpus, read_limits
-from mercato.chassis.errors import ServiceUnavailable
+from mercato.chassis.web.errors import ServiceUnavailable
 
 __all__ = [
     "MIN_LENGTH",

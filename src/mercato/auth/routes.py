@@ -26,11 +26,11 @@ from mercato.auth.schemas import (
     UserOut,
     user_body,
 )
-from mercato.chassis.client_addresses import client_address
-from mercato.chassis.deps import SessionDep, context_of
-from mercato.chassis.errors import Forbidden
-from mercato.chassis.json_body import StrictJsonRoute
-from mercato.chassis.security import CurrentUser, Principal
+from mercato.chassis.security.client_addresses import client_address
+from mercato.chassis.security.tokens import CurrentUser, Principal
+from mercato.chassis.web.dependencies import SessionDep, context_of
+from mercato.chassis.web.errors import Forbidden
+from mercato.chassis.web.json_body import StrictJsonRoute
 
 __all__ = ["router", "well_known"]
 
@@ -61,7 +61,7 @@ AdminCaller = Annotated[Principal, Depends(_admin)]
 
 
 async def _source(request: Request, ctx: Context) -> str:
-    """The caller's address, for throttling (`chassis.client_addresses`)."""
+    """The caller's address, for throttling (`chassis.security.client_addresses`)."""
     return await client_address(request, honour_forwarded=ctx.settings.trust_forwarded_for)
 
 

@@ -2,7 +2,7 @@
 
 Plain functions with keyword-only arguments. Each takes the request's session and the
 process's `AuthContext`, commits what it changed together with the events it wrote
-to the outbox, and raises `mercato.chassis.errors` problems. Sessions and tokens are
+to the outbox, and raises `mercato.chassis.web.errors` problems. Sessions and tokens are
 in `mercato.auth.sessions`.
 """
 
@@ -23,8 +23,11 @@ from mercato.auth.schemas import normalize_email
 from mercato.auth.sessions import end_sessions
 from mercato.auth.settings import AuthSettings
 from mercato.auth.store import AccessRef
-from mercato.chassis.database import Database
-from mercato.chassis.errors import (
+from mercato.chassis.data.database import Database
+from mercato.chassis.data.migrations import upgrade
+from mercato.chassis.events import Outbox
+from mercato.chassis.security.tokens import Principal
+from mercato.chassis.web.errors import (
     Conflict,
     Forbidden,
     NotFound,
@@ -32,9 +35,6 @@ from mercato.chassis.errors import (
     Unprocessable,
     field_error,
 )
-from mercato.chassis.events import Outbox
-from mercato.chassis.migrations import upgrade
-from mercato.chassis.security import Principal
 from mercato.contracts.events import UserRegistered, UserRolesChanged
 
 __all__ = ["create_admin", "ensure_admin", "me", "register", "set_roles"]

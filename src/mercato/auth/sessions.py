@@ -27,8 +27,8 @@ from mercato.auth.models import User
 from mercato.auth.schemas import ClientTokenOut, TokenOut
 from mercato.auth.store import AccessRef
 from mercato.auth.tokens import hash_refresh_token, mint_access_token, new_refresh_token
-from mercato.chassis.errors import Unauthorized, Unprocessable, field_error
-from mercato.chassis.security import Principal
+from mercato.chassis.security.tokens import Principal
+from mercato.chassis.web.errors import Unauthorized, Unprocessable, field_error
 from mercato.contracts.events import TokenRevoked
 
 __all__ = [

@@ -10,7 +10,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from mercato.auth.passwords import password_problems
 from mercato.chassis import config
 from mercato.chassis.config import ServiceSettings
-from mercato.chassis.production_secrets import is_placeholder, secret_problem
+from mercato.chassis.security.production_secrets import is_placeholder, secret_problem
 
 __all__ = ["KNOWN_SERVICES", "AuthSettings", "load_settings", "parse_clients"]
 
@@ -70,7 +70,7 @@ class AuthSettings(ServiceSettings):
         default=True,
         description=(
             "Take the client address from X-Forwarded-For when the gateway proves it "
-            "forwarded the request (`chassis.client_addresses`); false: the peer, always."
+            "forwarded the request (`chassis.security.client_addresses`); false: the peer, always."
         ),
     )
     password_hash_concurrency: int | None = Field(

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.auth import store
-from mercato.chassis.errors import TooManyRequests
+from mercato.chassis.web.errors import TooManyRequests
 
 __all__ = ["Throttle", "ThrottleLimits"]
 

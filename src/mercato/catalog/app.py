@@ -10,8 +10,8 @@ from mercato.catalog.models import EVENTS, MIGRATIONS, CatalogBase
 from mercato.catalog.routes import router
 from mercato.catalog.settings import CatalogSettings, load_settings
 from mercato.catalog.sweeper import SWEEPER
-from mercato.chassis.app import create_app as create_service_app
 from mercato.chassis.runtime import ServiceSpec
+from mercato.chassis.web.app import create_app as create_service_app
 
 __all__ = ["SPEC", "create_app"]
 

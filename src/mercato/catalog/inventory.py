@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from mercato.catalog.schemas import ReservationItemIn
-from mercato.chassis.errors import Conflict, Unprocessable, field_error
+from mercato.chassis.web.errors import Conflict, Unprocessable, field_error
 from mercato.contracts.events import InventoryReleased, PriceChanged, StockChanged
 from mercato.contracts.events import Money as EventMoney
 from mercato.contracts.money import MAX_AMOUNT

@@ -22,9 +22,9 @@ from mercato.catalog import store
 from mercato.catalog.models import ListedProductRow
 from mercato.catalog.search import has_terms
 from mercato.catalog.store import Listing, Sort
-from mercato.chassis.direct_reads import DirectReader
-from mercato.chassis.errors import Unprocessable, field_error
-from mercato.chassis.paging import Page, cursor_moment, decode_cursor, page_of
+from mercato.chassis.data.driver_reads import DirectReader
+from mercato.chassis.web.errors import Unprocessable, field_error
+from mercato.chassis.web.paging import Page, cursor_moment, decode_cursor, page_of
 from mercato.contracts.money import MAX_AMOUNT
 
 __all__ = ["DEFAULT_LIMIT", "MAX_IDS", "ProductQuery", "list_products", "parse_ids"]

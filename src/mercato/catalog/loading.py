@@ -20,10 +20,10 @@ from mercato.catalog.dummyjson import parse_products
 from mercato.catalog.models import EVENTS, MIGRATIONS
 from mercato.catalog.schemas import ImportIssue, ImportResult
 from mercato.catalog.settings import CatalogRuntime, CatalogSettings
-from mercato.chassis.database import Database
+from mercato.chassis.data.database import Database
+from mercato.chassis.data.migrations import upgrade
 from mercato.chassis.events import Outbox
-from mercato.chassis.json_body import parse_json
-from mercato.chassis.migrations import upgrade
+from mercato.chassis.web.json_body import parse_json
 
 __all__ = ["DEMO_FILE", "import_document", "import_file", "load_demo_data"]
 

@@ -36,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mercato.chassis.database import Base, UtcDateTime
+from mercato.chassis.data.database import Base, UtcDateTime
 from mercato.chassis.events import EventTables, event_tables
 from mercato.contracts.inventory import ReservationStatus
 

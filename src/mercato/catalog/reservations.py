@@ -44,9 +44,9 @@ from mercato.catalog.inventory import (
 from mercato.catalog.models import Product, Reservation, ReservationItem
 from mercato.catalog.schemas import ReservationIn, reservation_body
 from mercato.catalog.service import get_product
-from mercato.chassis.database import Database, begin_write
-from mercato.chassis.errors import Conflict, NotFound, Unprocessable, field_error
+from mercato.chassis.data.database import Database, begin_write
 from mercato.chassis.events import Outbox
+from mercato.chassis.web.errors import Conflict, NotFound, Unprocessable, field_error
 from mercato.contracts.events import InventoryCommitted, InventoryReserved
 from mercato.contracts.events import Line as EventLine
 from mercato.contracts.events import Money as EventMoney

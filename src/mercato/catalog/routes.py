@@ -34,12 +34,12 @@ from mercato.catalog.schemas import (
     product_body,
 )
 from mercato.catalog.settings import CatalogRuntime
-from mercato.chassis.deps import SessionDep, get_runtime, runtime_of
-from mercato.chassis.direct import direct_route
-from mercato.chassis.errors import Unauthorized, Unprocessable, field_error
-from mercato.chassis.json_body import StrictJsonRoute
-from mercato.chassis.responses import JsonResponse
-from mercato.chassis.security import Admin, AdminOrService, authenticated
+from mercato.chassis.security.tokens import Admin, AdminOrService, authenticated
+from mercato.chassis.web.dependencies import SessionDep, get_runtime, runtime_of
+from mercato.chassis.web.direct_routes import direct_route
+from mercato.chassis.web.errors import Unauthorized, Unprocessable, field_error
+from mercato.chassis.web.json_body import StrictJsonRoute
+from mercato.chassis.web.json_response import JsonResponse
 
 __all__ = ["JsonResponse", "router", "viewer_is_admin"]
 
@@ -62,7 +62,7 @@ Catalog = Annotated[CatalogRuntime, Depends(runtime_of)]
 
 
 # The catalog's busiest reads (browsing, search, a cart's products by id), its
-# hottest (a product) and the categories are direct routes (see chassis.direct).
+# hottest (a product) and the categories are direct routes (see chassis.web.direct_routes).
 @direct_route(router, "/products", response_model=ProductPage)
 async def list_products(
     request: Request, query: Annotated[listing.ProductQuery, Query()]

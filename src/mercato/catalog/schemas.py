@@ -28,8 +28,8 @@ from mercato.catalog.models import (
     Reservation,
     ReservationItem,
 )
-from mercato.chassis.direct_reads import row_of
-from mercato.chassis.json_body import WholeNumber
+from mercato.chassis.data.driver_reads import row_of
+from mercato.chassis.web.json_body import WholeNumber
 from mercato.contracts.inventory import (
     ReleaseIn,
     ReservationIn,

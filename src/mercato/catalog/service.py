@@ -31,9 +31,9 @@ from mercato.catalog.schemas import (
     ProductIn,
     ProductPatch,
 )
-from mercato.chassis.database import Database, begin_write
-from mercato.chassis.errors import Conflict, NotFound, Unprocessable, field_error
+from mercato.chassis.data.database import Database, begin_write
 from mercato.chassis.events import Outbox
+from mercato.chassis.web.errors import Conflict, NotFound, Unprocessable, field_error
 from mercato.contracts.events import Money as EventMoney
 from mercato.contracts.events import ProductChanged, ProductCreated, ProductDeleted, ProductUpdated
 

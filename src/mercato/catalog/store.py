@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.catalog.models import Category, CategoryRow, ListedProductRow, Product, ProductRow
 from mercato.catalog.search import FTS_TABLE, fts_join_condition, search_terms, text_search
-from mercato.chassis.direct_reads import DirectQuery, DirectReader
+from mercato.chassis.data.driver_reads import DirectQuery, DirectReader
 
 __all__ = [
     "SORTS",

@@ -1,30 +1,56 @@
 """The chassis: everything a Mercato service is built from, so it holds only its domain.
 
-One concept per module:
+A folder per concept, a module per part of it:
 
-    config       settings from MERCATO_<SERVICE>_* / MERCATO_* variables, validated at start
-    app          the app factory (errors, middleware, health, metrics, lifespan; an edge hook)
-    direct       direct routes: the hottest endpoints, served past FastAPI's machinery
-    runtime      ServiceSpec (what a service declares) and Runtime (what a process opens)
-    background   background tasks: run, logged, backed off, shown in health, cancelled
-    errors       RFC 9457 problem+json errors, their handlers and `field_error`
-    context      request id and W3C trace context of the work in progress
-    logs         JSON logs on stdout
-    metrics      Prometheus request count and latency by route and status
-    middleware   the pure-ASGI request middleware (ids, limits, access log, metrics)
-    health       liveness and readiness probes
-    database     async SQLAlchemy engine and sessions (SQLite WAL or PostgreSQL)
-    direct_reads one-statement reads compiled once and run straight on the driver
-    migrations   Alembic migrations per service, applied at start
-    security     local JWT verification from auth's JWKS, revocations, route guards
-    http         the inter-service client (pooling, timeouts, retries, circuit breakers)
-    retries      its retry policy: one attempt, and whether, where and when the next goes
-    tls          checks of the certificate files, and the context of outgoing HTTPS calls
-    circuit      the circuit breaker
-    service_tokens  client-credentials tokens for service-to-service calls
-    events       the event bus: envelope, outbox, relay, idempotent consumer, dead letters
-    paging       cursor (keyset) paging: the cursor codec, `keyset_page` and `Page[T]`
-    idempotency  Idempotency-Key: the header, request fingerprints, replay or conflict
-    deps         FastAPI dependencies shared by every service (session, outbox, context)
-    serve        running an app with uvicorn
+    config.py            settings from MERCATO_<SERVICE>_* / MERCATO_* variables, validated
+    runtime.py           ServiceSpec (what a service declares) and Runtime (what a process opens)
+    background.py        background tasks: run, logged, backed off, shown in health, cancelled
+    container_limits.py  the CPUs and memory the cgroup allows this process
+
+    web/                 the inbound HTTP side
+      app                  the app factory (errors, middleware, health, metrics, lifespan; edge)
+      middleware           the pure-ASGI request middleware (ids, limits, access log, metrics)
+      errors               RFC 9457 problem+json errors, their handlers and `field_error`
+      json_body            request bodies read as strict JSON (no NaN, nothing unstorable)
+      json_response        `JsonResponse`: a body encoded with orjson
+      direct_routes        the hottest endpoints, served past FastAPI's machinery
+      dependencies         what routes take: session, outbox, context, runtime
+      health               liveness and readiness probes (and the background tasks' state)
+      openapi              the problem+json answers in every OpenAPI document
+      paging               keyset paging: the cursor codec, `keyset_page` and `Page[T]`
+      idempotency          Idempotency-Key: the header, request fingerprints, replay or conflict
+      http_protocol        uvicorn's HTTP protocol with the edge's bounds (slow clients, sizes)
+      serve                running an app with uvicorn
+
+    data/                a service's database
+      database             async SQLAlchemy engine and sessions (SQLite WAL or PostgreSQL)
+      migrations           Alembic migrations per service, applied at start
+      sqlite_driver        SQLite calls made in the event loop, not on a thread
+      driver_reads         one-statement reads compiled once and run straight on the driver
+
+    client/              the calls a service makes to others
+      service_client       pooling, timeouts, retries, balancing, circuit breakers
+      retries              the retry policy: one attempt, and whether, where and when the next
+      balancing            choosing an instance of a service
+      circuit              the circuit breaker
+      service_tokens       client-credentials tokens for service-to-service calls
+      responses            what a call returns (`ServiceResponse`) or raises
+
+    security/            who may do what
+      tokens               access tokens verified locally from auth's JWKS, revocations,
+                           the caller (`Principal`) and route guards (`Admin`, `UserCaller`...)
+      tls                  checks of the certificate files, the context of outgoing HTTPS
+      private_files        files only their owner may read
+      production_secrets   what production accepts as a secret (not empty, no placeholder)
+      client_addresses     the client's address, behind proxies that prove themselves
+
+    telemetry/           what a process tells its operator
+      trace_context        request id and W3C trace context of the work in progress
+      logs                 JSON logs on stdout
+      http_metrics         Prometheus request count and latency by route and status
+
+    events/              the event bus: envelope, outbox, relay, idempotent consumer,
+                         dead letters, names and permissions on the broker
+      nats/                on NATS JetStream
+      rabbit/              on RabbitMQ
 """

@@ -6,7 +6,7 @@ that one `MERCATO_BROKER_URL` serves the whole system while a single service can
 still be pointed elsewhere. A bad value raises `SettingsError` whose message is one
 line naming the variable; the CLI prints it and exits non-zero. In production a
 secret that is empty, a placeholder or too short is refused the same way
-(`chassis.production_secrets`).
+(`chassis.security.production_secrets`).
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from typing import ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from mercato.chassis import tls
-from mercato.chassis.bus_names import DEFAULT_NAMESPACE, check_namespace
-from mercato.chassis.client_addresses import parse_networks
-from mercato.chassis.production_secrets import secret_problem, url_password
+from mercato.chassis.events.names import DEFAULT_NAMESPACE, check_namespace
+from mercato.chassis.security import tls
+from mercato.chassis.security.client_addresses import parse_networks
+from mercato.chassis.security.production_secrets import secret_problem, url_password
 
 __all__ = ["MAX_DURATION_SECONDS", "ServiceSettings", "SettingsError", "env_names", "load_settings"]
 
@@ -91,12 +91,12 @@ class ServiceSettings(BaseModel):
         default=(),
         description=(
             "Networks of the proxies in front of the gateway (ingress, load balancer), "
-            "whose X-Forwarded-For is believed (`chassis.client_addresses`)."
+            "whose X-Forwarded-For is believed (`chassis.security.client_addresses`)."
         ),
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     max_body_bytes: int = Field(default=1_048_576, gt=0)
-    # What one client may hold of the process (`chassis.http_server`).
+    # What one client may hold of the process (`chassis.web.http_protocol`).
     http_head_timeout_seconds: float = Field(
         default=10.0, gt=0, description="A request head must arrive whole within this."
     )
@@ -124,7 +124,7 @@ class ServiceSettings(BaseModel):
     )
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
     run_migrations: bool = True
-    # TLS (see `mercato.chassis.tls`). The fields are checked in this order, so that a
+    # TLS (see `mercato.chassis.security.tls`). The fields are checked in this order, so that a
     # validator sees the fields above it: a key is checked against its certificate.
     tls_certfile: Path | None = Field(
         default=None, description="PEM certificate (chain) this process serves HTTPS with."
@@ -273,7 +273,7 @@ class ServiceSettings(BaseModel):
         """`(field, why)` for each secret production refuses; none outside production.
 
         Every `*secret` and `*passphrase` field and the password of every `*_url`
-        field follow `chassis.production_secrets`; a service adds its own secrets by
+        field follow `chassis.security.production_secrets`; a service adds its own secrets by
         extending this method.
         """
         if self.env != "production":

@@ -5,7 +5,7 @@ outbox and relay, idempotent consumer, token verifier (with the revocation list 
 by `auth.token_revoked` events), the inter-service HTTP client, its HTTP metrics, the
 service's own context and its background tasks. Routes reach it as
 `request.app.state.runtime`, or better through the dependencies of
-`mercato.chassis.deps` (the context, the outbox, the caller).
+`mercato.chassis.web.dependencies` (the context, the outbox, the caller).
 """
 
 from __future__ import annotations
@@ -24,10 +24,11 @@ from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.chassis.background import BackgroundTask, BackgroundTasks
-from mercato.chassis.bus_permissions import TOKEN_REVOKED
-from mercato.chassis.client_addresses import ClientAddresses
+from mercato.chassis.client.service_client import ServiceClient
+from mercato.chassis.client.service_tokens import ServiceTokenProvider
 from mercato.chassis.config import ServiceSettings
-from mercato.chassis.database import Database
+from mercato.chassis.data.database import Database
+from mercato.chassis.data.migrations import upgrade
 from mercato.chassis.events import (
     Event,
     EventBus,
@@ -37,12 +38,11 @@ from mercato.chassis.events import (
     OutboxRelay,
     connect_bus,
 )
-from mercato.chassis.health import Check
-from mercato.chassis.http import ServiceClient
-from mercato.chassis.metrics import HttpMetrics
-from mercato.chassis.migrations import upgrade
-from mercato.chassis.security import JwksKeySource, KeySource, RevocationList, TokenVerifier
-from mercato.chassis.service_tokens import ServiceTokenProvider
+from mercato.chassis.events.permissions import TOKEN_REVOKED
+from mercato.chassis.security.client_addresses import ClientAddresses
+from mercato.chassis.security.tokens import JwksKeySource, KeySource, RevocationList, TokenVerifier
+from mercato.chassis.telemetry.http_metrics import HttpMetrics
+from mercato.chassis.web.health import Check
 
 __all__ = ["TOKEN_REVOKED", "Handler", "Runtime", "ServiceSpec"]
 

@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from mercato.chassis.json_body import WholeNumber
+from mercato.chassis.web.json_body import WholeNumber
 from mercato.contracts.products import Money
 from mercato.contracts.quantities import MAX_STOCK
 

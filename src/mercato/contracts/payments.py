@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from mercato.chassis.json_body import WholeNumber
+from mercato.chassis.web.json_body import WholeNumber
 from mercato.contracts.money import MAX_AMOUNT
 
 __all__ = [

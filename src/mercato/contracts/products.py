@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mercato.chassis.json_body import WholeNumber
-from mercato.chassis.paging import Page
+from mercato.chassis.web.json_body import WholeNumber
+from mercato.chassis.web.paging import Page
 from mercato.contracts.money import MAX_AMOUNT
 
 __all__ = ["Money", "ProductOut", "ProductPage"]

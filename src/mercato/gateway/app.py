@@ -1,6 +1,6 @@
 """The gateway's wiring: its spec, and the chassis' app factory with the gateway's edge.
 
-The gateway is built like every service (`chassis.app.create_app`: problem+json
+The gateway is built like every service (`chassis.web.app.create_app`: problem+json
 errors, health probes, metrics, a lifespan over its `Runtime`), with no database,
 the bus only for `auth.token_revoked`, no OpenAPI document of its own, and its
 `GatewayEdge` (`gateway.edge`) in front: the proxy and the layers around it.
@@ -8,11 +8,11 @@ the bus only for `auth.token_revoked`, no OpenAPI document of its own, and its
 
 from __future__ import annotations
 
-from mercato.chassis.app import ServiceApp
-from mercato.chassis.app import create_app as create_service_app
-from mercato.chassis.errors import ProblemError
 from mercato.chassis.runtime import ServiceSpec
-from mercato.chassis.security import JwksKeySource, KeySource
+from mercato.chassis.security.tokens import JwksKeySource, KeySource
+from mercato.chassis.web.app import ServiceApp
+from mercato.chassis.web.app import create_app as create_service_app
+from mercato.chassis.web.errors import ProblemError
 from mercato.gateway.edge import GatewayEdge, GatewayRuntime
 from mercato.gateway.routing import JWKS_PATH
 from mercato.gateway.settings import GatewaySettings, load_settings

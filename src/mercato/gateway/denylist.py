@@ -26,7 +26,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from mercato.chassis.security import RevocationList
+from mercato.chassis.security.tokens import RevocationList
 
 __all__ = ["RedisDenyList"]
 

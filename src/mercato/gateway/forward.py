@@ -30,8 +30,8 @@ from collections.abc import Sequence
 
 from prometheus_client import CollectorRegistry, Counter
 
-from mercato.chassis.balancing import Instance
-from mercato.chassis.errors import BadRequest, GatewayTimeout, ProblemError, ServiceUnavailable
+from mercato.chassis.client.balancing import Instance
+from mercato.chassis.web.errors import BadRequest, GatewayTimeout, ProblemError, ServiceUnavailable
 from mercato.gateway.routing import Route
 from mercato.gateway.upstream import Answer, ConnectFailed, ExchangeFailed, UpstreamPool
 

@@ -5,7 +5,7 @@
 - The client's address is the peer of the connection. `X-Forwarded-For` (and the
   other forwarding headers) sent by a client are believed only when the peer is one
   of `trusted_proxies`; then the client is the right-most untrusted address (the
-  rule is the chassis's, `mercato.chassis.client_addresses`).
+  rule is the chassis's, `mercato.chassis.security.client_addresses`).
 - `SecurityHeaders` is the outermost middleware, so every answer carries
   `X-Content-Type-Options`, `X-Frame-Options`, `Referrer-Policy`, HSTS when enabled,
   and `Cache-Control: no-store` under `/api/auth`, including errors made by inner

@@ -28,8 +28,8 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mercato.chassis import context
-from mercato.chassis.balancing import Pool
+from mercato.chassis.client.balancing import Pool
+from mercato.chassis.telemetry import trace_context
 from mercato.gateway.forward import Forwarder
 from mercato.gateway.operator import OPERATOR_SCOPE_KEY
 from mercato.gateway.upstream import ConnectFailed, ExchangeFailed
@@ -56,7 +56,7 @@ class HealthAggregator:
         self._lock = asyncio.Lock()
 
     async def _probe(self, url: str) -> str:
-        headers = list(context.outgoing_headers().items())
+        headers = list(trace_context.outgoing_headers().items())
         try:
             answer = await self.forwarder.upstreams.exchange(
                 url, "GET", "/health/ready", headers, None, idempotent=True, timeout=self.timeout

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mercato.chassis.errors import NotFound, ProblemError, problem_response
-from mercato.chassis.security import TokenVerifier, bearer_token
+from mercato.chassis.security.tokens import TokenVerifier, bearer_token
+from mercato.chassis.web.errors import NotFound, ProblemError, problem_response
 
 __all__ = ["OPERATOR_SCOPE_KEY", "OperatorGate", "operator_path"]
 

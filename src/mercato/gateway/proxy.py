@@ -18,7 +18,7 @@ For each request `Proxy` (a method per step):
    token's 401, so forged tokens are rate limited too): steps 3 and 4 are `_admit`;
 5. forwards the original `Authorization` plus `X-Mercato-User-Id` and
    `X-Mercato-Roles` (and, to auth, its own service token in `X-Mercato-Proxy-Token`,
-   which proves its `X-Forwarded-For`: `chassis.client_addresses`), reads the body
+   which proves its `X-Forwarded-For`: `chassis.security.client_addresses`), reads the body
    fully, and relays the answer (`_forward`, then `relay.relay`).
 """
 
@@ -32,16 +32,16 @@ from urllib.parse import quote
 from prometheus_client import CollectorRegistry, Counter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mercato.chassis import context
-from mercato.chassis.client_addresses import PROXY_TOKEN_HEADER, ClientAddresses
-from mercato.chassis.errors import (
+from mercato.chassis.security.client_addresses import PROXY_TOKEN_HEADER, ClientAddresses
+from mercato.chassis.security.tokens import Principal, TokenVerifier, bearer_token
+from mercato.chassis.telemetry import trace_context
+from mercato.chassis.web.errors import (
     NotFound,
     ProblemError,
     TooManyRequests,
     Unauthorized,
     problem_response,
 )
-from mercato.chassis.security import Principal, TokenVerifier, bearer_token
 from mercato.gateway.forward import IDEMPOTENT_METHODS, Forwarder
 from mercato.gateway.headers import (
     IDENTITY_PREFIX,
@@ -194,7 +194,7 @@ class Proxy:
         client = self._add_forwarded(
             headers, scope, host, forwarded_for, forwarded_proto, forwarded_host
         )
-        ctx = context.current()
+        ctx = trace_context.current()
         if ctx is not None:
             headers.append(("x-request-id", ctx.request_id))
             headers.append(("traceparent", ctx.traceparent))
@@ -212,7 +212,7 @@ class Proxy:
         """Append `X-Forwarded-For/-Proto/-Host`; the client's address.
 
         The client's own forwarding headers count only from a trusted proxy
-        (`chassis.client_addresses`): from anyone else the peer is the client.
+        (`chassis.security.client_addresses`): from anyone else the peer is the client.
         """
         peer = scope["client"][0] if scope.get("client") else ""
         client = peer

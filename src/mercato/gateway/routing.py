@@ -4,7 +4,7 @@ Everything is computed once at start: a dict from service name to its `Route`, e
 with its pool and its timeout overrides sorted longest prefix first, so a request
 costs one string split and one dict lookup.
 
-Each route's `Pool` (from `mercato.chassis.balancing`, shared with the services'
+Each route's `Pool` (from `mercato.chassis.client.balancing`, shared with the services'
 own client) balances round robin over the service's instances with passive health
 checks.
 """
@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from mercato.chassis.balancing import Clock, Pool
+from mercato.chassis.client.balancing import Clock, Pool
 
 __all__ = [
     "API_PREFIX",

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from mercato.chassis.balancing import base_url
+from mercato.chassis.client.balancing import base_url
 from mercato.chassis.config import ServiceSettings
 from mercato.chassis.config import load_settings as load_service_settings
 from mercato.gateway.routing import (

@@ -1,6 +1,6 @@
 """The broker's users and rights, as configuration: NATS `authorization`, RabbitMQ setup.
 
-Both come from `topology.bus_roles()` through `mercato.chassis.bus_permissions`, so
+Both come from `topology.bus_roles()` through `mercato.chassis.events.permissions`, so
 that the embedded NATS of `mercato up`, the production files in `deploy/` and
 `mercato broker-config nats|rabbitmq` (which prints them for another namespace or
 vhost) grant the same rights:
@@ -29,8 +29,8 @@ import secrets
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from mercato.chassis.bus_names import DEFAULT_NAMESPACE, OPERATOR
-from mercato.chassis.bus_permissions import (
+from mercato.chassis.events.names import DEFAULT_NAMESPACE, OPERATOR
+from mercato.chassis.events.permissions import (
     nats_operator_permissions,
     nats_permissions,
     rabbit_permissions,

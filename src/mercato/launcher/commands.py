@@ -21,8 +21,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
-from mercato.chassis.bus_names import OPERATOR
 from mercato.chassis.config import ServiceSettings
+from mercato.chassis.events.names import OPERATOR
 from mercato.launcher.certificates import development_certificates
 from mercato.launcher.console import without_password
 from mercato.launcher.credentials import broker_users, client_secrets
@@ -63,7 +63,7 @@ def run(name: str) -> None:
     every process does its slow imports concurrently while the start order holds; at
     end of file (the launcher is gone) it exits instead.
     """
-    from mercato.chassis.serve import serve  # noqa: PLC0415
+    from mercato.chassis.web.serve import serve  # noqa: PLC0415
 
     wiring = service_named(name).wiring()
     settings = wiring.load_settings()
@@ -84,8 +84,8 @@ def _adopt(layout: Layout, name: str) -> Wiring[Any]:
 
 
 async def _upgrade(wiring: Wiring[Any], settings: ServiceSettings) -> None:
-    from mercato.chassis.database import Database  # noqa: PLC0415
-    from mercato.chassis.migrations import upgrade  # noqa: PLC0415
+    from mercato.chassis.data.database import Database  # noqa: PLC0415
+    from mercato.chassis.data.migrations import upgrade  # noqa: PLC0415
 
     spec = wiring.spec
     if not spec.uses_database or spec.migrations is None:

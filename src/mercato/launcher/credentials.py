@@ -21,7 +21,7 @@ from typing import Any
 
 import bcrypt
 
-from mercato.chassis.private_files import private_directory
+from mercato.chassis.security.private_files import private_directory
 from mercato.launcher.errors import LauncherError
 
 __all__ = ["BCRYPT_COST", "SECRETS_FILE", "BrokerUser", "broker_users", "client_secrets"]

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from mercato.chassis.bus_names import DEFAULT_NAMESPACE, check_namespace
+from mercato.chassis.events.names import DEFAULT_NAMESPACE, check_namespace
 from mercato.launcher.errors import LauncherError
 from mercato.launcher.topology import BROKER_OFFSET, MAX_REPLICAS, SERVICES, Layout
 

@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mercato.chassis.private_files import private_directory, private_file
+from mercato.chassis.security.private_files import private_directory, private_file
 from mercato.launcher.console import Console
 from mercato.launcher.errors import StartupError
 

@@ -37,9 +37,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from mercato.chassis.bus_names import DEFAULT_NAMESPACE, OPERATOR
-from mercato.chassis.bus_permissions import ALL_TYPES, BusRole, role
 from mercato.chassis.config import ServiceSettings
+from mercato.chassis.events.names import DEFAULT_NAMESPACE, OPERATOR
+from mercato.chassis.events.permissions import ALL_TYPES, BusRole, role
 from mercato.launcher.certificates import TLS_DIR, TlsFiles
 
 if TYPE_CHECKING:

@@ -2,7 +2,7 @@
 
 1. refuse to start when a port is reserved or busy, or another `mercato up` uses the
    data directory (a lock file in `<data_dir>/run`); the data directory and what the
-   launcher writes there are owner-only (`chassis.private_files`);
+   launcher writes there are owner-only (`chassis.security.private_files`);
 2. start the embedded NATS (unless `MERCATO_BROKER_URL` names an external broker) with
    a user and password per service and for the operator (`launcher.nats`), and
    every service process on hold (they import their code meanwhile), and wait for
@@ -32,9 +32,9 @@ from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
-from mercato.chassis.bus_names import DEFAULT_NAMESPACE
-from mercato.chassis.private_files import private_directory, private_file
-from mercato.chassis.tls import client_context
+from mercato.chassis.events.names import DEFAULT_NAMESPACE
+from mercato.chassis.security.private_files import private_directory, private_file
+from mercato.chassis.security.tls import client_context
 from mercato.launcher import nats
 from mercato.launcher.certificates import LAUNCHER, development_certificates
 from mercato.launcher.console import Console, without_password

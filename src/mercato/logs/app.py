@@ -6,9 +6,9 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from mercato.chassis import app as chassis_app
 from mercato.chassis.events import ALL_EVENTS
 from mercato.chassis.runtime import ServiceSpec
+from mercato.chassis.web import app as chassis_app
 from mercato.logs.handlers import on_any_event
 from mercato.logs.models import EVENTS, LogsBase
 from mercato.logs.retention import RETENTION

@@ -17,7 +17,7 @@ from sqlalchemy import JSON, Index, Integer, MetaData, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mercato.chassis.database import Base, UtcDateTime
+from mercato.chassis.data.database import Base, UtcDateTime
 from mercato.chassis.events import event_tables
 
 __all__ = ["EVENTS", "INDEXED_KEYS", "AuditEvent", "JsonDocument", "LogsBase"]

@@ -13,7 +13,7 @@ import logging
 from datetime import UTC, datetime
 
 from mercato.chassis.background import BackgroundTask
-from mercato.chassis.database import Database
+from mercato.chassis.data.database import Database
 from mercato.chassis.runtime import Runtime
 from mercato.logs import service
 from mercato.logs.settings import LogsSettings

@@ -7,9 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from mercato.chassis.deps import SessionDep
-from mercato.chassis.json_body import StrictJsonRoute
-from mercato.chassis.security import Admin
+from mercato.chassis.security.tokens import Admin
+from mercato.chassis.web.dependencies import SessionDep
+from mercato.chassis.web.json_body import StrictJsonRoute
 from mercato.logs import service
 from mercato.logs.schemas import AuditEventOut, AuditEventPage, event_body
 from mercato.logs.store import EventFilter

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from mercato.chassis.paging import Page
+from mercato.chassis.web.paging import Page
 from mercato.logs.models import AuditEvent
 
 __all__ = ["AuditEventOut", "AuditEventPage", "event_body"]

@@ -1,6 +1,6 @@
 """Domain logic of the logs service: events recorded, listed, read and expired.
 
-Functions take keyword-only arguments and raise `mercato.chassis.errors` problems.
+Functions take keyword-only arguments and raise `mercato.chassis.web.errors` problems.
 `record_event` runs inside the caller's transaction (the event consumer's, with its
 inbox row); `delete_expired` commits each batch it deletes.
 """
@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mercato.chassis.errors import NotFound, Unprocessable, field_error
 from mercato.chassis.events import Event
-from mercato.chassis.paging import Page, decode_time_cursor, in_utc
+from mercato.chassis.web.errors import NotFound, Unprocessable, field_error
+from mercato.chassis.web.paging import Page, decode_time_cursor, in_utc
 from mercato.logs import store
 from mercato.logs.models import EVENTS, AuditEvent
 from mercato.logs.store import EventFilter

@@ -9,8 +9,8 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, CursorResult, Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mercato.chassis.database import insert_ignoring_conflicts
-from mercato.chassis.paging import Page, TimeKeyset, keyset_page
+from mercato.chassis.data.database import insert_ignoring_conflicts
+from mercato.chassis.web.paging import Page, TimeKeyset, keyset_page
 from mercato.logs.models import AuditEvent
 
 __all__ = ["EventFilter", "delete_before", "get", "insert_if_absent", "page", "prune_inbox"]

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from mercato.chassis import app as chassis_app
 from mercato.chassis.background import BackgroundTask
 from mercato.chassis.runtime import ServiceSpec
+from mercato.chassis.web import app as chassis_app
 from mercato.orders.context import OrdersContext, OrdersRuntime, open_context, sweep
 from mercato.orders.models import EVENTS, OrdersBase
 from mercato.orders.routes import router

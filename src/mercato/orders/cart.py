@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mercato.chassis.database import begin_write
-from mercato.chassis.errors import Conflict, Unprocessable, field_error
+from mercato.chassis.data.database import begin_write
+from mercato.chassis.web.errors import Conflict, Unprocessable, field_error
 from mercato.contracts.money import line_total
 from mercato.contracts.products import ProductOut
 from mercato.orders import store

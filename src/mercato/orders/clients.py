@@ -32,8 +32,12 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from mercato.chassis.balancing import Pool
-from mercato.chassis.http import ServiceClient, ServiceResponse, ServiceResponseError
+from mercato.chassis.client.balancing import Pool
+from mercato.chassis.client.service_client import (
+    ServiceClient,
+    ServiceResponse,
+    ServiceResponseError,
+)
 from mercato.contracts.inventory import (
     ReservationIn,
     ReservationItemIn,

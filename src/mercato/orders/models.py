@@ -31,9 +31,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mercato.chassis.database import Base, UtcDateTime
+from mercato.chassis.data.database import Base, UtcDateTime
 from mercato.chassis.events import event_tables
-from mercato.chassis.idempotency import MAX_KEY_LENGTH
+from mercato.chassis.web.idempotency import MAX_KEY_LENGTH
 
 __all__ = ["EVENTS", "Cart", "CartLine", "JsonDocument", "Order", "OrderHistory", "OrdersBase"]
 

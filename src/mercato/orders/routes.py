@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends, Path, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from mercato.chassis.deps import OutboxDep, SessionDep, context_of
-from mercato.chassis.idempotency import IdempotencyKey, key_required
-from mercato.chassis.json_body import StrictJsonRoute
-from mercato.chassis.security import CurrentUser, Principal, UserCaller
+from mercato.chassis.security.tokens import CurrentUser, Principal, UserCaller
+from mercato.chassis.web.dependencies import OutboxDep, SessionDep, context_of
+from mercato.chassis.web.idempotency import IdempotencyKey, key_required
+from mercato.chassis.web.json_body import StrictJsonRoute
 from mercato.orders import cart, service
 from mercato.orders.context import OrdersContext
 from mercato.orders.schemas import (

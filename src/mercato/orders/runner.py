@@ -30,8 +30,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from mercato.chassis.database import Database, begin_write
-from mercato.chassis.errors import Conflict
+from mercato.chassis.data.database import Database, begin_write
+from mercato.chassis.web.errors import Conflict
 from mercato.orders import store
 from mercato.orders.models import Order
 from mercato.orders.saga import PERMANENT, TRANSIENT, LostLease, Saga

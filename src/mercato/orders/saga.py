@@ -30,9 +30,13 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from mercato.chassis.database import Database, begin_write
+from mercato.chassis.client.service_client import (
+    ServiceResponseError,
+    ServiceTimeoutError,
+    ServiceUnavailableError,
+)
+from mercato.chassis.data.database import Database, begin_write
 from mercato.chassis.events import Outbox
-from mercato.chassis.http import ServiceResponseError, ServiceTimeoutError, ServiceUnavailableError
 from mercato.contracts.events import (
     EventData,
     Money,

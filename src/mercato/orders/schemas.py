@@ -8,8 +8,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from mercato.chassis.json_body import WholeNumber
-from mercato.chassis.paging import Page
+from mercato.chassis.web.json_body import WholeNumber
+from mercato.chassis.web.paging import Page
 from mercato.contracts.quantities import MAX_STOCK
 from mercato.orders.models import Order, OrderHistory
 from mercato.orders.pricing import item_total

@@ -20,12 +20,12 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mercato.chassis.database import begin_write
-from mercato.chassis.errors import Conflict, Forbidden, NotFound, Unprocessable, field_error
+from mercato.chassis.data.database import begin_write
 from mercato.chassis.events import Outbox
-from mercato.chassis.idempotency import check_replay, fingerprint
-from mercato.chassis.paging import Page, decode_time_cursor
-from mercato.chassis.security import Principal
+from mercato.chassis.security.tokens import Principal
+from mercato.chassis.web.errors import Conflict, Forbidden, NotFound, Unprocessable, field_error
+from mercato.chassis.web.idempotency import check_replay, fingerprint
+from mercato.chassis.web.paging import Page, decode_time_cursor
 from mercato.contracts.events import Line, Money, OrderPlaced
 from mercato.contracts.money import MAX_AMOUNT
 from mercato.orders import store

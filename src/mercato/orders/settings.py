@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pydantic import Field, ValidationInfo, field_validator
 
 from mercato.chassis import config
-from mercato.chassis.balancing import parse_base_urls
+from mercato.chassis.client.balancing import parse_base_urls
 from mercato.chassis.config import ServiceSettings
 
 __all__ = ["OrdersSettings", "load_settings"]

@@ -26,8 +26,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mercato.chassis.database import insert_ignoring_conflicts
-from mercato.chassis.paging import Page, TimeKeyset, keyset_page
+from mercato.chassis.data.database import insert_ignoring_conflicts
+from mercato.chassis.web.paging import Page, TimeKeyset, keyset_page
 from mercato.orders.models import Cart, CartLine, Order, OrderHistory
 from mercato.orders.states import ACTIVE, TERMINAL, Status
 

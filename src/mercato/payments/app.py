@@ -7,8 +7,8 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from mercato.chassis import app as chassis_app
 from mercato.chassis.runtime import ServiceSpec
+from mercato.chassis.web import app as chassis_app
 from mercato.payments.context import PaymentsContext, ProviderFactory, context_with
 from mercato.payments.handlers import HANDLERS
 from mercato.payments.models import EVENTS, PaymentsBase

@@ -26,9 +26,9 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mercato.chassis.errors import NotFound
 from mercato.chassis.events import Outbox
-from mercato.chassis.idempotency import check_replay, fingerprint, in_progress
+from mercato.chassis.web.errors import NotFound
+from mercato.chassis.web.idempotency import check_replay, fingerprint, in_progress
 from mercato.contracts.events import Money, PaymentFailed, PaymentSucceeded
 from mercato.payments import store
 from mercato.payments.models import FAILED, PENDING, SUCCEEDED, UNKNOWN, Payment

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 
-from mercato.chassis.database import Database
+from mercato.chassis.data.database import Database
 from mercato.chassis.runtime import Runtime
 from mercato.payments.provider import PaymentProvider, ProviderClient
 from mercato.payments.settings import PaymentsSettings

@@ -20,7 +20,8 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mercato.chassis.errors import (
+from mercato.chassis.events import Outbox
+from mercato.chassis.web.errors import (
     BadGateway,
     Conflict,
     GatewayTimeout,
@@ -29,8 +30,7 @@ from mercato.chassis.errors import (
     Unprocessable,
     field_error,
 )
-from mercato.chassis.events import Outbox
-from mercato.chassis.idempotency import check_replay, fingerprint, in_progress
+from mercato.chassis.web.idempotency import check_replay, fingerprint, in_progress
 from mercato.contracts.events import Money, PaymentRefunded
 from mercato.payments import store
 from mercato.payments.models import FAILED, PENDING, SUCCEEDED, Payment, Refund

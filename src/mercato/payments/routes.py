@@ -11,10 +11,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from mercato.chassis.deps import OutboxDep, SessionDep, context_of, runtime_of
-from mercato.chassis.idempotency import IdempotencyKey, key_required
-from mercato.chassis.json_body import StrictJsonRoute
-from mercato.chassis.security import AdminOrService, CurrentUser, UserCaller
+from mercato.chassis.security.tokens import AdminOrService, CurrentUser, UserCaller
+from mercato.chassis.web.dependencies import OutboxDep, SessionDep, context_of, runtime_of
+from mercato.chassis.web.idempotency import IdempotencyKey, key_required
+from mercato.chassis.web.json_body import StrictJsonRoute
 from mercato.payments import charges, refunds, service
 from mercato.payments.context import PaymentsContext, PaymentsRuntime
 from mercato.payments.provider import ProviderClient

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from mercato.chassis.json_body import WholeNumber
-from mercato.chassis.paging import Page
+from mercato.chassis.web.json_body import WholeNumber
+from mercato.chassis.web.paging import Page
 from mercato.contracts.money import MAX_AMOUNT
 from mercato.contracts.payments import (
     ChargeIn,

@@ -14,16 +14,16 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mercato.chassis.database import begin_write
-from mercato.chassis.errors import (
+from mercato.chassis.data.database import begin_write
+from mercato.chassis.security.tokens import Principal
+from mercato.chassis.web.errors import (
     BadGateway,
     Conflict,
     Forbidden,
     GatewayTimeout,
     NotFound,
 )
-from mercato.chassis.paging import Page, decode_time_cursor
-from mercato.chassis.security import Principal
+from mercato.chassis.web.paging import Page, decode_time_cursor
 from mercato.payments import store
 from mercato.payments.models import Method, Payment, Refund
 from mercato.payments.provider import Card, ProviderClient, ProviderError, ProviderTimeout

@@ -23,7 +23,7 @@ from sqlalchemy import BigInteger, String, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mercato.chassis.database import Database, UtcDateTime
+from mercato.chassis.data.database import Database, UtcDateTime
 from mercato.payments.models import PaymentsBase
 from mercato.payments.provider import Amount, Card, ChargeResult, ProviderError, RefundResult
 

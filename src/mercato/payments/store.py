@@ -16,8 +16,8 @@ from sqlalchemy import CursorResult, Table, bindparam, delete, func, select, upd
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mercato.chassis.database import insert_ignoring_conflicts
-from mercato.chassis.paging import Page, TimeKeyset, keyset_page
+from mercato.chassis.data.database import insert_ignoring_conflicts
+from mercato.chassis.web.paging import Page, TimeKeyset, keyset_page
 from mercato.payments.models import (
     FAILED,
     PENDING,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from mercato.chassis import app as chassis_app
 from mercato.chassis.runtime import ServiceSpec
+from mercato.chassis.web import app as chassis_app
 from mercato.users.handlers import on_user_registered
 from mercato.users.models import EVENTS, UsersBase
 from mercato.users.routes import router

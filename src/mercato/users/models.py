@@ -16,7 +16,7 @@ from sqlalchemy import JSON, Index, Integer, MetaData, String, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mercato.chassis.database import Base, UtcDateTime
+from mercato.chassis.data.database import Base, UtcDateTime
 from mercato.chassis.events import event_tables
 
 __all__ = ["EVENTS", "JsonDocument", "Profile", "ProfileRow", "UsersBase"]

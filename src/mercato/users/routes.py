@@ -6,11 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from mercato.chassis.deps import OutboxDep, SessionDep, get_runtime
-from mercato.chassis.direct import direct_route
-from mercato.chassis.json_body import StrictJsonRoute
-from mercato.chassis.responses import JsonResponse
-from mercato.chassis.security import Admin, AdminOrService, CurrentUser, authenticated
+from mercato.chassis.security.tokens import Admin, AdminOrService, CurrentUser, authenticated
+from mercato.chassis.web.dependencies import OutboxDep, SessionDep, get_runtime
+from mercato.chassis.web.direct_routes import direct_route
+from mercato.chassis.web.json_body import StrictJsonRoute
+from mercato.chassis.web.json_response import JsonResponse
 from mercato.users import service
 from mercato.users.schemas import ProfileOut, ProfilePage, ProfilePatch, profile_body
 
@@ -19,7 +19,7 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/users", tags=["users"], route_class=StrictJsonRoute)
 
 
-# The hottest read of the service: a direct route (see chassis.direct).
+# The hottest read of the service: a direct route (see chassis.web.direct_routes).
 @direct_route(router, "/me", response_model=ProfileOut, summary="Read your own profile")
 async def read_me(request: Request) -> Response:
     """The caller's profile, created from their token on first use (a single upsert)."""

@@ -21,8 +21,8 @@ from pydantic import (
     model_validator,
 )
 
-from mercato.chassis.direct_reads import row_of
-from mercato.chassis.paging import Page
+from mercato.chassis.data.driver_reads import row_of
+from mercato.chassis.web.paging import Page
 from mercato.users.countries import is_country_code
 from mercato.users.models import Profile, ProfileRow
 

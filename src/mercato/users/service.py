@@ -1,6 +1,6 @@
 """Domain logic of the users service: profiles created, read, changed and listed.
 
-Functions take keyword-only arguments and raise `mercato.chassis.errors` problems.
+Functions take keyword-only arguments and raise `mercato.chassis.web.errors` problems.
 Those called from routes commit; `register_profile` runs inside the caller's
 transaction (the event consumer's, with its inbox row).
 """
@@ -17,11 +17,11 @@ from pydantic import JsonValue
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from mercato.chassis.database import Database
-from mercato.chassis.errors import Conflict, Forbidden, NotFound, Unprocessable, field_error
+from mercato.chassis.data.database import Database
 from mercato.chassis.events import Outbox
-from mercato.chassis.paging import Page, decode_time_cursor
-from mercato.chassis.security import Principal
+from mercato.chassis.security.tokens import Principal
+from mercato.chassis.web.errors import Conflict, Forbidden, NotFound, Unprocessable, field_error
+from mercato.chassis.web.paging import Page, decode_time_cursor
 from mercato.contracts.events import ProfileUpdated
 from mercato.users import store
 from mercato.users.models import Profile, ProfileRow
@@ -114,7 +114,7 @@ async def get_own_profile(database: Database, *, identity: Identity) -> Profile 
     """The caller's profile, created from their token's claims when still missing.
 
     An existing profile is a direct read (one statement on the driver, see
-    `chassis.direct_reads`): this is the hottest read of the service.
+    `chassis.data.driver_reads`): this is the hottest read of the service.
     """
     row = await store.read(database.reader, identity.user_id)
     if row is not None:

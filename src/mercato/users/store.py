@@ -9,9 +9,9 @@ from typing import Any, Literal, cast
 from sqlalchemy import CursorResult, Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mercato.chassis.database import insert_ignoring_conflicts
-from mercato.chassis.direct_reads import DirectQuery, DirectReader
-from mercato.chassis.paging import Page, TimeKeyset, keyset_page
+from mercato.chassis.data.database import insert_ignoring_conflicts
+from mercato.chassis.data.driver_reads import DirectQuery, DirectReader
+from mercato.chassis.web.paging import Page, TimeKeyset, keyset_page
 from mercato.users.models import Profile, ProfileRow
 
 __all__ = ["fill_blank", "get", "insert_if_absent", "page", "read"]

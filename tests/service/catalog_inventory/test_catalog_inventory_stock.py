@@ -15,7 +15,7 @@ from sqlalchemy import text
 from mercato.catalog.app import create_app
 from mercato.catalog.models import MIGRATIONS
 from mercato.catalog.settings import load_settings
-from mercato.chassis.database import Database
+from mercato.chassis.data.database import Database
 from mercato.contracts.events import validate
 from tests.support.apps import running
 from tests.support.catalog_inventory import (

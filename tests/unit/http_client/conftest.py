@@ -14,8 +14,8 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp.test_utils import TestServer
 
-from mercato.chassis.balancing import Pool
-from mercato.chassis.http import ServiceClient
+from mercato.chassis.client.balancing import Pool
+from mercato.chassis.client.service_client import ServiceClient
 from tests.support.clock import ManualClock
 from tests.support.http_client import Upstream, origin
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from aiohttp.test_utils import TestServer
 
-from mercato.chassis.circuit import CircuitOpenError, CircuitState
-from mercato.chassis.http import (
+from mercato.chassis.client.circuit import CircuitOpenError, CircuitState
+from mercato.chassis.client.service_client import (
     ServiceClient,
     ServiceUnavailableError,
 )

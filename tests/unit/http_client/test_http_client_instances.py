@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from aiohttp.test_utils import TestServer
 
-from mercato.chassis.balancing import Pool
-from mercato.chassis.circuit import CircuitOpenError, CircuitState
-from mercato.chassis.http import (
+from mercato.chassis.client.balancing import Pool
+from mercato.chassis.client.circuit import CircuitOpenError, CircuitState
+from mercato.chassis.client.service_client import (
     ServiceClient,
     ServiceTimeoutError,
     ServiceUnavailableError,

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 from aiohttp.test_utils import TestServer
 
-from mercato.chassis.errors import GatewayTimeout, ServiceUnavailable
-from mercato.chassis.http import (
+from mercato.chassis.client.service_client import (
     ServiceClient,
     ServiceResponseError,
     ServiceTimeoutError,
     ServiceUnavailableError,
 )
+from mercato.chassis.web.errors import GatewayTimeout, ServiceUnavailable
 from tests.support.http_client import Upstream, url
 from tests.support.servers import closed_port
 

@@ -9,13 +9,13 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import BaseTestServer, TestServer
 
-from mercato.chassis import context
-from mercato.chassis.http import (
+from mercato.chassis.client.service_client import (
     ServiceClient,
     ServiceResponse,
     ServiceUnavailableError,
 )
-from mercato.chassis.service_tokens import ServiceTokenProvider
+from mercato.chassis.client.service_tokens import ServiceTokenProvider
+from mercato.chassis.telemetry import trace_context
 from tests.support.clock import ManualClock
 from tests.support.http_client import Upstream, url
 
@@ -24,12 +24,12 @@ async def test_request_id_and_traceparent_are_propagated(
     client: ServiceClient, server: TestServer
 ) -> None:
     incoming = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
-    ctx = context.new_context(request_id="req-42", traceparent=incoming)
-    token = context.set_current(ctx)
+    ctx = trace_context.new_context(request_id="req-42", traceparent=incoming)
+    token = trace_context.set_current(ctx)
     try:
         response = await client.get(url(server, "/echo"), target="catalog")
     finally:
-        context.reset_current(token)
+        trace_context.reset_current(token)
     seen = response.json()
     assert seen["x-request-id"] == "req-42"
     assert seen["traceparent"] == ctx.traceparent

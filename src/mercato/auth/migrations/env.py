@@ -1,6 +1,6 @@
-"""Alembic environment of the auth service: runs through `mercato.chassis.migrations`."""
+"""Alembic environment of the auth service: runs through `mercato.chassis.data.migrations`."""
 
 from mercato.auth.models import AuthBase
-from mercato.chassis.migrations import run_alembic_env
+from mercato.chassis.data.migrations import run_alembic_env
 
 run_alembic_env(AuthBase.metadata)

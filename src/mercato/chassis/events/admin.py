@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
-from mercato.chassis.bus_names import OPERATOR
 from mercato.chassis.events.bus import DEFAULT_NAMESPACE, EventBus
 from mercato.chassis.events.dead_letters import DeadLetter
-from mercato.chassis.events.rabbit_bus import RabbitBus
+from mercato.chassis.events.names import OPERATOR
+from mercato.chassis.events.rabbit.bus import RabbitBus
 from mercato.chassis.events.transports import connect_bus
 
 __all__ = ["delete_rabbit_namespace", "list_dead_letters", "replay_dead_letter"]

@@ -21,9 +21,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Protocol
 
-from mercato.chassis.bus_names import DEFAULT_NAMESPACE
 from mercato.chassis.events.dead_letters import DeadLetter
 from mercato.chassis.events.envelope import Event
+from mercato.chassis.events.names import DEFAULT_NAMESPACE
 
 __all__ = [
     "DEFAULT_NAMESPACE",

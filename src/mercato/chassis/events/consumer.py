@@ -32,12 +32,12 @@ from pydantic import ValidationError
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mercato.chassis.context import new_context, reset_current, set_current
-from mercato.chassis.database import Database, insert_ignoring_conflicts
+from mercato.chassis.data.database import Database, insert_ignoring_conflicts
 from mercato.chassis.events.bus import EventBus, PoisonEvent, Subscription
 from mercato.chassis.events.envelope import Event
 from mercato.chassis.events.origin import forgery
 from mercato.chassis.events.tables import EventTables
+from mercato.chassis.telemetry.trace_context import new_context, reset_current, set_current
 from mercato.contracts.events import validate
 
 __all__ = ["ALL_EVENTS", "IdempotentConsumer", "SessionHandler"]

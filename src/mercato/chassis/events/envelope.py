@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from mercato.chassis.context import current
+from mercato.chassis.telemetry.trace_context import current
 
 __all__ = ["EVENT_TYPE_PATTERN", "Event"]
 

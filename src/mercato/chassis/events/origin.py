@@ -1,7 +1,7 @@
 """Whether an event comes from where it says: defence in depth behind the broker's rights.
 
 The broker lets each service publish only its own event types (see
-`mercato.chassis.bus_permissions`), but a consumer does not take that on trust: an
+`mercato.chassis.events.permissions`), but a consumer does not take that on trust: an
 event whose envelope names another type than the subject (routing key) the broker
 accepted it on, or whose `source` is not the service that owns its type
 (`mercato.contracts.events.PRODUCERS`), is forged or misrouted. It is refused (the

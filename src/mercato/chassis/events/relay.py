@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select, update
 
-from mercato.chassis.database import Database
+from mercato.chassis.data.database import Database
 from mercato.chassis.events.bus import EventBus
 from mercato.chassis.events.envelope import Event
 from mercato.chassis.events.tables import EventTables

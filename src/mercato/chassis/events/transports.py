@@ -9,8 +9,8 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from mercato.chassis.events.bus import DEFAULT_NAMESPACE, EventBus
-from mercato.chassis.events.nats_bus import NatsBus
-from mercato.chassis.events.rabbit_bus import RabbitBus
+from mercato.chassis.events.nats.bus import NatsBus
+from mercato.chassis.events.rabbit.bus import RabbitBus
 
 __all__ = ["connect_bus"]
 

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from alembic import op
 
-from mercato.chassis.database import UtcDateTime
+from mercato.chassis.data.database import UtcDateTime
 
 revision: str = "0002"
 down_revision: str | Sequence[str] | None = "0001"

@@ -1,9 +1,9 @@
 """Idempotency keys of up to 255 characters, as payments takes them.
 
 Orders took keys of 1 to 200 characters and payments of 1 to 255; the one rule both
-now follow (`chassis.idempotency`) is the longer, so `orders.idempotency_key` widens.
+now follow (`chassis.web.idempotency`) is the longer, so `orders.idempotency_key` widens.
 On PostgreSQL this changes the catalog only; on SQLite the table is recreated, which
-`chassis.migrations` does with foreign keys off, so that no order loses its history.
+`chassis.data.migrations` does with foreign keys off, so that no order loses its history.
 
 Revision ID: 0003
 Revises: 0002

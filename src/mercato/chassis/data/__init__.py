@@ -1,0 +1,3 @@
+"""A service's database: the async engine and sessions, migrations, the in-loop SQLite
+driver, and reads run straight on the driver (the fast lane).
+"""

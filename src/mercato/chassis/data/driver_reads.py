@@ -1,0 +1,253 @@
+"""Direct reads: a SELECT compiled once, run straight on the database driver.
+
+A read through an `AsyncSession` costs many times the work SQLite does for it (the
+session, a pooled `Connection`, greenlet hops, the result machinery): for
+`GET /api/users/me` it was a third of the service's CPU (measured in
+docs/decisions.md, "Chassis"). For such hot one-statement reads, `DirectQuery`
+compiles a Core `select()` once per dialect, and `DirectReader` runs its SQL on the
+driver (sqlite3 in the event loop, asyncpg) and applies each column type's own
+result processor (SQLAlchemy's public `TypeEngine.result_processor`), so rows come
+back as a session would give them: JSON decoded, timestamps aware.
+
+A row has one shape: a dict keyed by the selected columns' keys, typed by the
+`TypedDict` its query declares (`DirectQuery(statement, ProfileRow)`), whose keys
+must be exactly those columns (checked when the query is built). A body that shows
+either such a row or an entity reads it through `row_of`.
+
+Connections: on SQLite, one connection taken out of the engine's pool for good
+(reads in WAL mode never wait for the writer, and sqlite3 calls run to completion in
+the loop, so one serves every read of the process); on PostgreSQL, a connection of
+the engine's own pool per read, so the process stays within its pool size.
+
+A column's result processor gets the type code the driver reports for it, learnt
+at the statement's first execution (PostgreSQL's numbers need it: float8 or numeric).
+
+What a direct read gives up: each is one statement outside any transaction (so no
+`BEGIN` and `ROLLBACK` round trips around it on PostgreSQL), with no ORM identity map
+and no SQLAlchemy events. A statement with expanding (`IN`) parameters is refused
+when compiled. A connection PostgreSQL dropped is invalidated and the read answered
+503 with Retry-After, like a session's (see `errors`).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, cast
+
+from sqlalchemy import Select
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.types import TypeEngine
+from sqlalchemy.util import await_, greenlet_spawn
+
+from mercato.chassis.web.errors import database_lost, database_refused
+
+__all__ = ["DirectQuery", "DirectReader", "row_of"]
+
+log = logging.getLogger("mercato.database")
+Processor = Callable[[Any], Any]
+RowT = TypeVar("RowT", bound=Mapping[str, Any])
+
+
+@functools.cache
+def _row_keys(shape: type[Any]) -> frozenset[str]:
+    """The keys of a row shape (a TypedDict); TypeError for anything else."""
+    if not typing.is_typeddict(shape):
+        raise TypeError(f"a direct read's row shape must be a TypedDict, not {shape!r}")
+    keys: frozenset[str] = shape.__required_keys__ | shape.__optional_keys__
+    return keys
+
+
+def row_of(item: object, shape: type[RowT]) -> RowT:
+    """`item` as a row of `shape`: a direct read's row as it is, an entity's fields by name.
+
+    For the bodies built from either (a hot read's row, an entity a write returned).
+    """
+    if isinstance(item, dict):
+        return cast(RowT, item)
+    return cast(RowT, {key: getattr(item, key) for key in _row_keys(shape)})
+
+
+@dataclass(slots=True)
+class _Plan:
+    """A statement compiled for one dialect: its SQL, parameters and result columns.
+
+    A column's result processor may depend on the type the driver reports for it
+    (PostgreSQL numbers: float8 or numeric), so the processors are made from the
+    first execution's column types (`types_known`).
+    """
+
+    sql: str
+    params: tuple[tuple[str, Processor | None, Any], ...]  # name, processor, default
+    keys: tuple[str, ...]
+    types: tuple[TypeEngine[Any], ...]
+    dialect: Dialect
+    processors: tuple[Processor | None, ...] | None = None  # once the types are known
+
+    @classmethod
+    def compile(cls, statement: Select[Any], dialect: Dialect) -> _Plan:
+        compiled = statement.compile(dialect=dialect)
+        names = compiled.positiontup
+        if names is None or compiled.literal_execute_params or compiled.post_compile_params:
+            raise TypeError(f"a direct read needs plain positional parameters: {statement}")
+        params = tuple(
+            (
+                name,
+                compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect),
+                compiled.binds[name].effective_value,
+            )
+            for name in names
+        )
+        columns = statement.selected_columns
+        keys = tuple(str(column.key) for column in columns)
+        types = tuple(column.type.dialect_impl(dialect) for column in columns)
+        return cls(str(compiled), params, keys, types, dialect)
+
+    @property
+    def types_known(self) -> bool:
+        """Whether the column processors have been made."""
+        return self.processors is not None
+
+    def know_types(self, driver_types: Sequence[Any]) -> None:
+        """Make the column processors for the types the driver reports (its type codes)."""
+        self.processors = tuple(
+            kind.result_processor(self.dialect, code)
+            for kind, code in zip(self.types, driver_types, strict=True)
+        )
+
+    def arguments(self, values: Mapping[str, Any]) -> list[Any]:
+        """The positional arguments for `values` (named as the statement's bindparams)."""
+        out = []
+        for name, process, default in self.params:
+            value = values.get(name, default)
+            out.append(process(value) if process is not None else value)
+        return out
+
+    def row(self, raw: Sequence[Any]) -> dict[str, Any]:
+        """A driver row as a dict of processed values (the types must be known)."""
+        assert self.processors is not None
+        return {
+            key: process(value) if process is not None else value
+            for key, process, value in zip(self.keys, self.processors, raw, strict=True)
+        }
+
+
+class DirectQuery(Generic[RowT]):
+    """A Core SELECT for `DirectReader` whose rows are `row`s, compiled once per dialect.
+
+    `row` is a TypedDict naming exactly the statement's selected columns (their keys):
+    a TypeError here otherwise, so a row never holds other keys than its type says.
+    Plans are kept by dialect name, shared by every engine of that dialect: `Database`
+    configures them all alike (the JSON decoder the processors use, for one).
+    """
+
+    def __init__(self, statement: Select[Any], row: type[RowT]) -> None:
+        columns = {str(column.key) for column in statement.selected_columns}
+        declared = _row_keys(row)
+        if declared != columns:
+            raise TypeError(
+                f"{row.__name__} does not match the statement's columns: it lacks "
+                f"{sorted(columns - declared)}, and has no column for {sorted(declared - columns)}"
+            )
+        self.statement = statement
+        self.row = row
+        self._plans: dict[str, _Plan] = {}
+
+    def plan(self, dialect: Dialect) -> _Plan:
+        """The statement compiled for `dialect`."""
+        plan = self._plans.get(dialect.name)
+        if plan is None:
+            plan = self._plans[dialect.name] = _Plan.compile(self.statement, dialect)
+        return plan
+
+
+class DirectReader:
+    """Runs `DirectQuery`s on one engine's database, straight on its driver."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect
+        if self.dialect.name not in ("sqlite", "postgresql"):
+            raise TypeError(f"no direct reads on {self.dialect.name}")
+        self._sqlite: PoolProxiedConnection | None = None
+        self._sqlite_driver: Any = None
+
+    async def one(self, query: DirectQuery[RowT], **values: Any) -> RowT | None:
+        """The first row of `query` with `values`, or None."""
+        plan = query.plan(self.dialect)
+        rows = await self._fetch(plan, plan.arguments(values))
+        return cast(RowT, plan.row(rows[0])) if rows else None
+
+    async def all(self, query: DirectQuery[RowT], **values: Any) -> list[RowT]:
+        """Every row of `query` with `values`."""
+        plan = query.plan(self.dialect)
+        rows = await self._fetch(plan, plan.arguments(values))
+        return cast(list[RowT], [plan.row(raw) for raw in rows])
+
+    async def close(self) -> None:
+        """Close the connection kept for SQLite reads, if any."""
+        kept, self._sqlite, self._sqlite_driver = self._sqlite, None, None
+        if kept is not None:
+            await greenlet_spawn(kept.close)
+
+    async def _fetch(self, plan: _Plan, arguments: list[Any]) -> Sequence[Sequence[Any]]:
+        if self.dialect.name == "sqlite":
+            return await self._fetch_sqlite(plan, arguments)
+        return await self._fetch_postgresql(plan, arguments)
+
+    async def _fetch_sqlite(self, plan: _Plan, arguments: list[Any]) -> Sequence[Sequence[Any]]:
+        if self._sqlite_driver is None:
+            connection = await self.engine.raw_connection()
+            self._sqlite_driver = connection.driver_connection  # a chassis.data.sqlite_driver one
+            connection.detach()  # ours for good; the pool opens another in its place
+            self._sqlite = connection
+        cursor = self._sqlite_driver.cursor()
+        try:
+            await cursor.execute(plan.sql, arguments)
+            if not plan.types_known:
+                plan.know_types([column[1] for column in cursor.description])
+            rows: list[Sequence[Any]] = await cursor.fetchall()
+        finally:
+            await cursor.close()
+        return rows
+
+    async def _fetch_postgresql(self, plan: _Plan, arguments: list[Any]) -> Sequence[Sequence[Any]]:
+        # One greenlet for checkout, query and checkin: the pool's own code may need to
+        # wait (a new connection, a full pool) and only waits inside one.
+        rows: Sequence[Sequence[Any]] = await greenlet_spawn(
+            self._fetch_postgresql_in_greenlet, plan, arguments
+        )
+        return rows
+
+    def _fetch_postgresql_in_greenlet(
+        self, plan: _Plan, arguments: list[Any]
+    ) -> Sequence[Sequence[Any]]:
+        try:
+            connection = self.engine.sync_engine.raw_connection()
+        except Exception as exc:  # the driver's own errors: no session wraps them here
+            log.warning("a direct read found no connection: %s", exc)
+            raise database_refused() from exc
+        driver: Any = connection.driver_connection  # an asyncpg Connection
+        try:
+            if plan.types_known:
+                rows: Sequence[Sequence[Any]] = await_(driver.fetch(plan.sql, *arguments))
+            else:  # once: the column types, as SQLAlchemy's cursor would report them
+                prepared = await_(driver.prepare(plan.sql))
+                plan.know_types([attribute.type.oid for attribute in prepared.get_attributes()])
+                rows = await_(prepared.fetch(*arguments))
+        except Exception as exc:
+            if not driver.is_closed():
+                raise
+            # What SQLAlchemy does for a session on a dropped connection: throw this
+            # one away (the pool reconnects on the next checkout) and answer 503.
+            connection.invalidate(exc)
+            log.warning("a direct read lost its connection: %s", exc)
+            raise database_lost() from exc
+        finally:
+            connection.close()
+        return rows

@@ -1,0 +1,137 @@
+"""Handing one JetStream message to a handler and settling it.
+
+For a durable subscription the outcome decides the message's fate: the handler
+returned, so `ack`; it raised, so `nak` with a delay that doubles with every
+attempt (redelivered later, to this or another replica); it raised for the
+`max_deliver`-th time, or raised `PoisonEvent`, or the message is not an event at
+all, so publish it to the dead letters with the error and the consumer's name and
+then `ack` it so it leaves the main stream. An event whose envelope names another
+type than the subject it was published on, or another source than its type's owner,
+is forged (`origin.forgery`): it goes to the dead letters too, unhandled. For a tail
+nothing is acknowledged, and a failing handler or a forged event is only logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+from mercato.chassis.events.bus import EventHandler, PoisonEvent
+from mercato.chassis.events.envelope import Event
+from mercato.chassis.events.failures import backoff, describe, next_retry
+from mercato.chassis.events.origin import forgery
+
+__all__ = ["Delivery", "DeliveryBus"]
+
+log = logging.getLogger("mercato.events")
+
+
+class DeliveryBus(Protocol):
+    """What a delivery needs of its bus (`NatsBus`), so that it does not import it."""
+
+    @property
+    def events_prefix(self) -> str: ...
+    @property
+    def retry_delay(self) -> float: ...
+    @property
+    def max_retry_delay(self) -> float: ...
+
+    async def publish_dead_letter(
+        self, *, consumer: str, subject: str, payload: bytes, error: str, attempts: int, seq: int
+    ) -> None: ...
+
+
+class Delivery:
+    """Processes the messages of one subscription."""
+
+    def __init__(
+        self,
+        bus: DeliveryBus,
+        consumer: str,
+        handler: EventHandler,
+        *,
+        max_deliver: int = 5,
+        wanted: frozenset[str] | None = None,
+        acks: bool = True,
+    ) -> None:
+        if max_deliver < 1:
+            raise ValueError("max_deliver must be at least 1")
+        self.bus = bus
+        self.consumer = consumer
+        self.handler = handler
+        self.max_deliver = max_deliver
+        self.wanted = wanted
+        self.acks = acks
+
+    def retry_delay(self, attempts: int) -> float:
+        """Seconds before the next delivery after `attempts` failed ones."""
+        return backoff(attempts, base=self.bus.retry_delay, maximum=self.bus.max_retry_delay)
+
+    async def __call__(self, msg: Any) -> None:
+        """Handle and settle one message."""
+        event_type = msg.subject.removeprefix(self.bus.events_prefix)
+        if self.wanted is not None and event_type not in self.wanted:
+            if self.acks:
+                await msg.ack()  # an older server could not filter on several types
+            return
+        if not self.acks:
+            await self._tail(msg)
+            return
+        attempts = int(msg.metadata.num_delivered)
+        try:
+            event = Event.from_bytes(msg.data)
+        except ValueError as exc:
+            await self._dead_letter(msg, f"not a valid event: {exc}", attempts)
+            return
+        forged = forgery(event, published_as=event_type)
+        if forged is not None:
+            await self._dead_letter(msg, forged, attempts)
+            return
+        try:
+            await self.handler(event)
+        except PoisonEvent as exc:
+            await self._dead_letter(msg, describe(exc), attempts)
+        except Exception as exc:
+            delay = next_retry(
+                self.consumer,
+                event,
+                exc,
+                attempts=attempts,
+                max_deliver=self.max_deliver,
+                base=self.bus.retry_delay,
+                maximum=self.bus.max_retry_delay,
+            )
+            if delay is None:
+                await self._dead_letter(msg, describe(exc), attempts)
+                return
+            await msg.nak(delay=delay)
+        else:
+            await msg.ack()
+
+    async def _tail(self, msg: Any) -> None:
+        try:
+            event = Event.from_bytes(msg.data)
+            forged = forgery(event, published_as=msg.subject.removeprefix(self.bus.events_prefix))
+            if forged is not None:
+                log.error("%s drops %s", self.consumer, forged)
+                return
+            await self.handler(event)
+        except Exception:
+            log.exception("%s failed on a message of %s", self.consumer, msg.subject)
+
+    async def _dead_letter(self, msg: Any, error: str, attempts: int) -> None:
+        try:
+            await self.bus.publish_dead_letter(
+                consumer=self.consumer,
+                subject=msg.subject,
+                payload=msg.data,
+                error=error,
+                attempts=attempts,
+                seq=int(msg.metadata.sequence.stream),
+            )
+        except Exception as exc:
+            # Keep it in the main stream; its next failure tries the dead letters again.
+            log.error("could not dead-letter a message of %s: %s", self.consumer, exc)
+            await msg.nak(delay=self.retry_delay(attempts))
+            return
+        await msg.ack()

@@ -1,0 +1,3 @@
+"""The event bus on RabbitMQ: the bus, its topology, deliveries, consumers, the
+tail of revocations, dead letters.
+"""

@@ -1,0 +1,176 @@
+"""The app factory: one call gives a service everything but its domain.
+
+`create_app(spec, settings, routers)` returns a `ServiceApp`: a FastAPI app with
+problem+json errors, strict JSON bodies (`json_body`), health probes, `/metrics`
+and a lifespan that opens and closes the service's Runtime, behind the request
+middleware (ids, trace context, limits, access log, metrics) and the shortcut to
+its direct routes (`direct`).
+
+A service with an edge (the gateway) passes `edge`, a hook given the runtime that
+returns an `Edge`: the layers it puts around the request middleware and inside it
+(in place of direct routes), its own routes, and what it opens and closes with the
+app. The gateway so has the same errors, health, metrics and lifespan as a service.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Protocol, TypeVar
+
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from mercato.chassis.config import ServiceSettings
+from mercato.chassis.runtime import Runtime, ServiceSpec
+from mercato.chassis.telemetry.http_metrics import metrics_endpoint
+from mercato.chassis.telemetry.logs import configure_logging
+from mercato.chassis.web import health
+from mercato.chassis.web.direct_routes import DirectDispatch
+from mercato.chassis.web.errors import install_error_handlers
+from mercato.chassis.web.json_body import StrictJsonRoute
+from mercato.chassis.web.middleware import RequestMiddleware
+from mercato.chassis.web.openapi import document_problems
+
+__all__ = ["Edge", "ServiceApp", "create_app"]
+
+S = TypeVar("S", bound=ServiceSettings)
+C = TypeVar("C")
+
+
+class Edge(Protocol):
+    """What a service puts in front of its routes: the gateway's proxy and its guards."""
+
+    head_as_get: bool  # the request middleware answers HEAD with the GET route
+
+    def routes(self) -> Sequence[BaseRoute]:
+        """Routes of its own beside the chassis' health and metrics."""
+        ...
+
+    def around(self, front: ASGIApp) -> ASGIApp:
+        """The layers outside the request middleware (security headers, CORS)."""
+        ...
+
+    def within(self, routed: ASGIApp) -> ASGIApp:
+        """The layers between the request middleware and the app's routes."""
+        ...
+
+    def running(self) -> AbstractAsyncContextManager[None]:
+        """Open what the edge needs while the app runs (after the runtime starts)."""
+        ...
+
+
+class ServiceApp(FastAPI):
+    """A service's ASGI app: the request middleware and direct routes, then FastAPI.
+
+    The request middleware runs in front of FastAPI rather than as one of its
+    middleware, so that a direct route skips all of FastAPI's stack: an empty
+    endpoint costs about four times the CPU as a FastAPI route that it costs as raw
+    ASGI (measured in docs/decisions.md, "Chassis"). A route FastAPI serves behaves
+    as before, its errors answered by FastAPI's handlers, inside the request
+    middleware's context, access log and metrics.
+    """
+
+    front: ASGIApp | None = None  # set by `create_app`
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.front is not None:
+            await self.front(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+    async def routed(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """FastAPI's handling of a request: what the front hands every other route to."""
+        await super().__call__(scope, receive, send)
+
+
+def create_app(
+    spec: ServiceSpec[S, C],
+    settings: S,
+    routers: Sequence[APIRouter],
+    *,
+    configure_logs: bool = True,
+    edge: Callable[[Runtime[S, C]], Edge] | None = None,
+) -> ServiceApp:
+    """Build the ASGI app of a service; every route must be a `StrictJsonRoute`."""
+    _require_strict_json(routers)
+    if configure_logs:
+        configure_logging(spec.name, settings.log_level, settings.instance)
+    runtime = Runtime(spec, settings)
+    front = edge(runtime) if edge is not None else None
+    app = ServiceApp(
+        title=spec.title,
+        description=spec.description,
+        version="1.0.0",
+        lifespan=_lifespan(runtime, front),
+        openapi_url=f"/api/{spec.name}/openapi.json" if spec.documented else None,
+        docs_url=f"/api/{spec.name}/docs" if spec.documented else None,
+        redoc_url=None,
+        # A path with a slash too many is a 404, as through the gateway: a redirect
+        # would name this process's own host and port.
+        redirect_slashes=False,
+    )
+    app.state.runtime = runtime
+    app.state.metrics = runtime.metrics
+    install_error_handlers(app)
+    document_problems(app)
+    app.add_route("/health/live", health.live, methods=["GET"], include_in_schema=False)
+    app.add_route("/health/ready", health.ready, methods=["GET"], include_in_schema=False)
+    app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
+    if front is not None:
+        app.router.routes.extend(front.routes())
+    reserved = [path for route in app.router.routes if (path := getattr(route, "path", None))]
+    for router in routers:
+        app.include_router(router)
+    routes = [route for router in routers for route in router.routes]
+    inner = (
+        front.within(app.routed)
+        if front is not None
+        else DirectDispatch(app.routed, routes=routes, reserved=reserved, owner=app)
+    )
+    app.front = RequestMiddleware(
+        inner,
+        metrics=runtime.metrics,
+        max_body_bytes=settings.max_body_bytes,
+        head_as_get=front.head_as_get if front is not None else True,
+    )
+    if front is not None:
+        app.front = front.around(app.front)
+    return app
+
+
+def _lifespan(
+    runtime: Runtime[S, C], edge: Edge | None
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Open the runtime (then the edge) at start; close them in reverse at shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            await runtime.start()
+        except BaseException:
+            # Close what was opened before the failure (HTTP pool, database, tasks).
+            with contextlib.suppress(Exception):
+                await runtime.stop()
+            raise
+        try:
+            if edge is None:
+                yield
+            else:
+                async with edge.running():
+                    yield
+        finally:
+            await runtime.stop()
+
+    return lifespan
+
+
+def _require_strict_json(routers: Sequence[APIRouter]) -> None:
+    """Refuse to build an app one of whose routes would read bodies with Python's `json`."""
+    for router in routers:
+        for route in router.routes:
+            if isinstance(route, APIRoute) and not isinstance(route, StrictJsonRoute):
+                raise TypeError(f"{route.path}: create the router with route_class=StrictJsonRoute")
