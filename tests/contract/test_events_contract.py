@@ -15,7 +15,7 @@ import orjson
 import pytest
 from sqlalchemy import MetaData, select
 
-from mercato.catalog.inventory import StockLevel, price_changed_event, stock_changed_event
+from mercato.catalog.inventory.rules import StockLevel, price_changed_event, stock_changed_event
 from mercato.chassis.data.database import Database
 from mercato.chassis.events import Event, EventTables, Outbox, event_tables
 from mercato.contracts.events import (

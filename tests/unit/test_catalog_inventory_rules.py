@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mercato.catalog.inventory import (
+from mercato.catalog.inventory.rules import (
     Line,
     OutOfStock,
     Shortage,

@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from mercato.catalog.handlers import HANDLERS
+from mercato.catalog.inventory.sweeper import SWEEPER
 from mercato.catalog.loading import load_demo_data
 from mercato.catalog.models import EVENTS, MIGRATIONS, CatalogBase
 from mercato.catalog.routes import router
 from mercato.catalog.settings import CatalogSettings, load_settings
-from mercato.catalog.sweeper import SWEEPER
 from mercato.chassis.runtime import ServiceSpec
 from mercato.chassis.web.app import create_app as create_service_app
 

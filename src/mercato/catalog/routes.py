@@ -14,8 +14,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
-from mercato.catalog import listing, reservations, service
+from mercato.catalog import listing, service
 from mercato.catalog.dummyjson import parse_products
+from mercato.catalog.inventory import reservations
 from mercato.catalog.schemas import (
     CategoryIn,
     CategoryList,

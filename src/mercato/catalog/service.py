@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.catalog import store
 from mercato.catalog.dummyjson import category_name
-from mercato.catalog.inventory import StockLevel, price_changed_event, stock_changed_event
+from mercato.catalog.inventory.rules import StockLevel, price_changed_event, stock_changed_event
 from mercato.catalog.models import Category, CategoryRow, Product, ProductFields, ProductRow
 from mercato.catalog.schemas import (
     CategoryIn,

@@ -27,8 +27,9 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mercato.catalog import inventory_store as store
-from mercato.catalog.inventory import (
+from mercato.catalog import store as products
+from mercato.catalog.inventory import store
+from mercato.catalog.inventory.rules import (
     Line,
     Shortage,
     StockLevel,
@@ -43,7 +44,6 @@ from mercato.catalog.inventory import (
 )
 from mercato.catalog.models import Product, Reservation, ReservationItem
 from mercato.catalog.schemas import ReservationIn, reservation_body
-from mercato.catalog.service import get_product
 from mercato.chassis.data.database import Database, begin_write
 from mercato.chassis.events import Outbox
 from mercato.chassis.web.errors import Conflict, NotFound, Unprocessable, field_error
@@ -308,6 +308,14 @@ async def sweep(
             return released
 
 
+async def _product(session: AsyncSession, product_id: str) -> Product:
+    """The product whose stock moves, from the catalog's store; NotFound otherwise."""
+    product = await products.get_product(session, product_id)
+    if product is None:
+        raise NotFound(f"There is no product {product_id}.")
+    return product
+
+
 async def restock(
     session: AsyncSession,
     *,
@@ -321,7 +329,7 @@ async def restock(
     await begin_write(session)
     level = await store.adjust_on_hand(session, product_id, delta=delta, now=now)
     if level is None:
-        product = await get_product(session, product_id=product_id)
+        product = await _product(session, product_id)
         raise Unprocessable(
             f"On hand would be {product.on_hand + delta}, but {product.reserved} are reserved.",
             errors=[
@@ -336,4 +344,4 @@ async def restock(
     if delta != 0:
         await _stock_events(outbox, session, [level])
     await session.commit()
-    return await get_product(session, product_id=product_id)
+    return await _product(session, product_id)

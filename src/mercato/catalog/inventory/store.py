@@ -19,7 +19,7 @@ from typing import cast
 from sqlalchemy import BigInteger, Row, Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mercato.catalog.inventory import StockLevel
+from mercato.catalog.inventory.rules import StockLevel
 from mercato.catalog.models import Product, Reservation, ReservationItem
 from mercato.contracts.quantities import MAX_STOCK
 

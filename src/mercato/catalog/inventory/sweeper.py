@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import logging
 
-from mercato.catalog import reservations
+from mercato.catalog.inventory import reservations
 from mercato.catalog.settings import CatalogRuntime
 from mercato.chassis.background import BackgroundTask
 
 __all__ = ["SWEEPER", "sweep_expired"]
 
-log = logging.getLogger("mercato.catalog.sweeper")
+log = logging.getLogger("mercato.catalog.inventory.sweeper")
 
 
 async def sweep_expired(runtime: CatalogRuntime) -> None:
