@@ -255,3 +255,21 @@ async def test_own_probes_and_metrics(tokens: TokenFactory) -> None:
     assert ready.status_code == 200
     assert 'route="/api/catalog/*"' in metrics.text
     assert 'gateway_upstream_failures_total{reason="connect",service="catalog"}' in metrics.text
+
+
+async def test_a_path_nothing_serves_is_a_404_naming_it(tokens: TokenFactory) -> None:
+    async with (
+        upstreams("c1") as [catalog],
+        gateway(tokens, {"catalog": [catalog]}) as (http, _),
+    ):
+        outside = await http.get("/nowhere")
+        under_api = await http.get("/api/nowhere/at-all")
+        wrong_method = await http.delete("/health")
+    for answer in (outside, under_api):
+        assert answer.status_code == 404
+        assert answer.headers["content-type"] == "application/problem+json"
+    assert outside.json()["detail"] == "Nothing is served at /nowhere."
+    assert under_api.json()["detail"] == "No service serves /api/nowhere/at-all."
+    assert wrong_method.status_code == 405
+    assert wrong_method.headers["allow"] == "GET, HEAD"
+    assert catalog.hits == []

@@ -127,3 +127,13 @@ def test_a_runtime_without_a_context_refuses_it_before_start(tmp_path: Path) -> 
         _ = runtime.context
     with pytest.raises(RuntimeError, match="demo declares no event tables"):
         _ = runtime.outbox
+
+
+async def test_a_path_nothing_serves_is_a_404_naming_it(tmp_path: Path) -> None:
+    settings = ServiceSettings(data_dir=tmp_path, broker_url="")
+    app = create_app(demo_spec([]), settings, [demo_router()], configure_logs=False)
+    async with running(app) as client:
+        answer = await client.get("/api/demo/nowhere")
+    assert answer.status_code == 404
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["detail"] == "Nothing is served at /api/demo/nowhere."

@@ -286,6 +286,8 @@ async def _on_http(request: Request, exc: Exception) -> Response:
         error.title = str(exc.detail)
     else:
         detail = "" if exc.detail == cls.title else str(exc.detail)
+        if exc.status_code == 404 and not detail:  # no route matched the path
+            detail = f"Nothing is served at {request.url.path}."
         error = cls(detail, headers=dict(exc.headers or {}))
     if exc.status_code == 405:
         error.headers["Allow"] = allowed_methods(request)
