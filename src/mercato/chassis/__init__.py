@@ -50,7 +50,8 @@ A folder per concept, a module per part of it:
       http_metrics         Prometheus request count and latency by route and status
 
     events/              the event bus: envelope, outbox, relay, idempotent consumer,
-                         dead letters, names and permissions on the broker
+                         dead letters, names and permissions on the broker, and its
+                         AsyncAPI document (`asyncapi`)
       nats/                on NATS JetStream
       rabbit/              on RabbitMQ
 """
