@@ -16,7 +16,10 @@ A folder per concept, a module per part of it:
       direct_routes        the hottest endpoints, served past FastAPI's machinery
       dependencies         what routes take: session, outbox, context, runtime
       health               liveness and readiness probes (and the background tasks' state)
-      openapi              the problem+json answers in every OpenAPI document
+      openapi              the OpenAPI document completed: security, every error status
+                           as problem+json (`problems`), operation ids, examples
+      openapi_routes       who may call a route, read off its dependencies
+      openapi_examples     the models' examples, back in the document and on its media
       paging               keyset paging: the cursor codec, `keyset_page` and `Page[T]`
       idempotency          Idempotency-Key: the header, request fingerprints, replay or conflict
       http_protocol        uvicorn's HTTP protocol with the edge's bounds (slow clients, sizes)

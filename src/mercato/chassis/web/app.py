@@ -33,7 +33,7 @@ from mercato.chassis.web.direct_routes import DirectDispatch
 from mercato.chassis.web.errors import install_error_handlers
 from mercato.chassis.web.json_body import StrictJsonRoute
 from mercato.chassis.web.middleware import RequestMiddleware
-from mercato.chassis.web.openapi import document_problems
+from mercato.chassis.web.openapi import complete_document, operation_id
 
 __all__ = ["Edge", "ServiceApp", "create_app"]
 
@@ -109,6 +109,7 @@ def create_app(
         openapi_url=f"/api/{spec.name}/openapi.json" if spec.documented else None,
         docs_url=f"/api/{spec.name}/docs" if spec.documented else None,
         redoc_url=None,
+        generate_unique_id_function=operation_id(spec.name),
         # A path with a slash too many is a 404, as through the gateway: a redirect
         # would name this process's own host and port.
         redirect_slashes=False,
@@ -116,7 +117,6 @@ def create_app(
     app.state.runtime = runtime
     app.state.metrics = runtime.metrics
     install_error_handlers(app)
-    document_problems(app)
     app.add_route("/health/live", health.live, methods=["GET"], include_in_schema=False)
     app.add_route("/health/ready", health.ready, methods=["GET"], include_in_schema=False)
     app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
@@ -126,6 +126,7 @@ def create_app(
     for router in routers:
         app.include_router(router)
     routes = [route for router in routers for route in router.routes]
+    complete_document(app, routes)
     inner = (
         front.within(app.routed)
         if front is not None
