@@ -1,18 +1,27 @@
-"""Service tests of the documents the gateway serves: the events' AsyncAPI document.
+"""Service tests of the documents the gateway serves: AsyncAPI, and the services' docs.
 
-`/asyncapi.json` is the gateway's own, generated in its bus namespace; it is served
-by the rule of the API docs (`gateway.operator`): on the operator port, to an
+`/asyncapi.json` is the gateway's own, generated in its bus namespace; a service's
+OpenAPI document, docs pages and their assets are the service's, forwarded. All are
+served by the rule of the API docs (`gateway.operator`): on the operator port, to an
 administrator's token, or to anyone when the docs are public (development); anyone
-else gets the 404 of a path that is not served.
+else gets the 404 of a path that is not served, and the service is not asked.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from mercato.catalog.app import create_app as create_catalog
+from mercato.catalog.settings import load_settings as catalog_settings
 from mercato.chassis.events.asyncapi import asyncapi_document
+from tests.support.documents import CONTENT_TYPES, references
 from tests.support.gateway import gateway, upstreams
+from tests.support.orders import Server
 from tests.support.tokens import TokenFactory
 
 PRODUCTION: dict[str, Any] = {"env": "production", "client_secret": secrets.token_urlsafe(32)}
@@ -70,3 +79,43 @@ async def test_the_operator_port_and_public_docs_open_it(tokens: TokenFactory) -
     assert on_operator_port.status_code == 200
     assert admin_on_public_port.status_code == 404  # operator_admins is off
     assert public.status_code == 200
+
+
+@pytest.fixture
+async def catalog(tmp_path: Path) -> AsyncIterator[Server]:
+    """A real catalog, served by uvicorn on a local port."""
+    server = Server(create_catalog(catalog_settings(data_dir=tmp_path, broker_url="")))
+    await server.start()
+    yield server
+    await server.stop()
+
+
+async def test_the_docs_and_their_assets_come_through_the_gateway(
+    tokens: TokenFactory, catalog: Server
+) -> None:
+    async with gateway(tokens, {"catalog": [catalog]}) as (http, _):  # development: public
+        for page_path in ("/api/catalog/docs", "/api/catalog/docs/redoc"):
+            page = await http.get(page_path)
+            assert page.status_code == 200
+            assert page.headers["content-type"] == "text/html; charset=utf-8"
+            assert "://" not in page.text
+            for url in references(page.text):
+                answer = await http.get(url)
+                assert answer.status_code == 200, url
+                assert answer.headers["content-type"] == CONTENT_TYPES[Path(url).suffix], url
+                assert "127.0.0.1" not in answer.headers.get("location", "")
+
+
+async def test_the_docs_assets_are_for_operators_in_production(
+    tokens: TokenFactory, catalog: Server
+) -> None:
+    asset = "/api/catalog/docs/assets/swagger-ui-dist/swagger-ui-bundle.js"
+    paths = ["/api/catalog/docs/redoc", asset, "/api/catalog/docs/oauth2-redirect"]
+    async with gateway(tokens, {"catalog": [catalog]}, **PRODUCTION) as (http, _):
+        anonymous = [await http.get(path) for path in paths]
+        customer = [await http.get(p, headers=tokens.headers(roles=["customer"])) for p in paths]
+        admin = [await http.get(p, headers=tokens.headers(roles=["admin"])) for p in paths]
+    assert [a.status_code for a in anonymous + customer] == [404] * 6
+    assert all(a.headers["content-type"] == "application/problem+json" for a in anonymous)
+    assert [a.status_code for a in admin] == [200, 200, 200]
+    assert admin[1].headers["content-type"] == "text/javascript; charset=utf-8"

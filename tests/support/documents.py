@@ -3,13 +3,16 @@
 `service_app(name, data_dir)` builds one service's app on SQLite without a broker;
 `operations(document)` walks its operations; `schema_validator` checks a value
 against a schema of the document, its references resolved within the document
-(OpenAPI 3.1 schemas are JSON Schema 2020-12).
+(OpenAPI 3.1 schemas are JSON Schema 2020-12). `references(page)` lists the URLs a
+docs page loads, and `CONTENT_TYPES` what each kind of asset is served as.
 """
 
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Iterator
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -51,3 +54,33 @@ def schema_validator(document: dict[str, Any], schema: dict[str, Any]) -> Any:
     return jsonschema.Draft202012Validator(
         rooted, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
     )
+
+
+CONTENT_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".png": "image/png",
+    ".json": "application/json",
+}
+
+
+class References(HTMLParser):
+    """The URLs a page loads: `src`, `href` and ReDoc's `spec-url`, and Swagger UI's `url:`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        loaded = ("src", "href", "spec-url")
+        self.urls += [value for name, value in attrs if name in loaded and value]
+
+    def handle_data(self, data: str) -> None:
+        self.urls += re.findall(r"\burl: '([^']+)'", data)
+
+
+def references(page: str) -> list[str]:
+    """The URLs the HTML `page` loads."""
+    parser = References()
+    parser.feed(page)
+    return parser.urls
