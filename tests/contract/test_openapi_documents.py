@@ -15,6 +15,7 @@ own schema. What the services answer is held to the documents by
 from __future__ import annotations
 
 import re
+import tempfile
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -100,11 +101,14 @@ PUBLIC = {
 NO_404 = {"orders_set_cart_item", "orders_remove_cart_item"}
 
 
+# The apps' data directories: no lifespan runs, so no database is ever opened in them.
+DATA = tempfile.TemporaryDirectory(prefix="mercato-documents-")
+
+
 @cache
 def document(service: str) -> dict[str, Any]:
     """The document `service` serves (built once per test run)."""
-    data_dir = Path(f"/tmp/mercato-documents-{service}")  # never opened: no lifespan runs
-    built: dict[str, Any] = service_app(service, data_dir).openapi()
+    built: dict[str, Any] = service_app(service, Path(DATA.name) / service).openapi()
     return built
 
 
