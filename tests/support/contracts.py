@@ -5,7 +5,8 @@ it; the document then holds the model's JSON schema under its name, and each mod
 it nests under theirs. `documented` lists those schemas as pydantic writes them, in
 the mode FastAPI uses (`validation` for a request body, `serialization` for an
 answer) and without null values, which FastAPI leaves out of a document (a
-`"default": null` among them).
+`"default": null` among them), except in a model's `examples`, which the chassis
+puts back as the model gives them.
 """
 
 from __future__ import annotations
@@ -25,7 +26,12 @@ def ref(model: type[BaseModel]) -> dict[str, str]:
 
 def _without_nulls(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+        return {
+            # a model's examples are put back whole (`chassis.web.openapi_examples`)
+            k: v if k == "examples" else _without_nulls(v)
+            for k, v in value.items()
+            if v is not None
+        }
     if isinstance(value, list):
         return [_without_nulls(item) for item in value]
     return value

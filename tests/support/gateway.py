@@ -10,9 +10,9 @@ with the test signing key, behind an httpx client whose peer address is chosen.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from aiohttp import web
@@ -24,6 +24,13 @@ from mercato.gateway.settings import load_settings
 from tests.support.tokens import TokenFactory
 
 CLIENT_IP = "203.0.113.7"
+
+
+class Instance(Protocol):
+    """What the gateway is told of an instance: its origin (an `Upstream`, or a real app)."""
+
+    @property
+    def url(self) -> str: ...
 
 
 class Upstream:
@@ -87,7 +94,7 @@ async def upstreams(*names: str) -> AsyncIterator[list[Upstream]]:
             await server.stop()
 
 
-def upstreams_setting(pools: dict[str, list[Upstream]]) -> str:
+def upstreams_setting(pools: Mapping[str, Sequence[Instance]]) -> str:
     """The `upstreams` setting for these instances."""
     return ",".join(f"{svc}=" + "|".join(u.url for u in ups) for svc, ups in pools.items())
 
@@ -95,7 +102,7 @@ def upstreams_setting(pools: dict[str, list[Upstream]]) -> str:
 @asynccontextmanager
 async def gateway(
     tokens: TokenFactory,
-    pools: dict[str, list[Upstream]],
+    pools: Mapping[str, Sequence[Instance]],
     *,
     client: tuple[str, int] = (CLIENT_IP, 40000),
     **overrides: Any,

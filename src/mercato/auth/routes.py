@@ -31,6 +31,7 @@ from mercato.chassis.security.tokens import CurrentUser, Principal
 from mercato.chassis.web.dependencies import SessionDep, context_of
 from mercato.chassis.web.errors import Forbidden
 from mercato.chassis.web.json_body import StrictJsonRoute
+from mercato.chassis.web.openapi import problems
 
 __all__ = ["router", "well_known"]
 
@@ -66,9 +67,30 @@ async def _source(request: Request, ctx: Context) -> str:
 
 
 Source = Annotated[str, Depends(_source)]
+HASHING = (
+    "Unavailable: every password-hashing slot is busy (`Retry-After`), or the database is down."
+)
+THROTTLED = (
+    "Too many failed attempts from this address or on this account (`Retry-After` says when "
+    "to try again), or over the gateway's rates."
+)
+NOT_ADMIN = "The token is not an administrator's."
 
 
-@router.post("/register", status_code=201)
+@router.post(
+    "/register",
+    status_code=201,
+    responses=problems(
+        {
+            409: "An account with this email exists.",
+            422: "Invalid fields, or a password the policy refuses (too short, too common, "
+            "too like the email): `errors` says why.",
+            429: "Too many password hashes at once from this client, or over the gateway's "
+            "rates (`Retry-After`).",
+            503: HASHING,
+        }
+    ),
+)
 async def register(body: RegisterIn, session: SessionDep, ctx: Context) -> UserOut:
     """Create a customer account."""
     user = await service.register(
@@ -77,7 +99,10 @@ async def register(body: RegisterIn, session: SessionDep, ctx: Context) -> UserO
     return user_body(user)
 
 
-@router.post("/login")
+@router.post(
+    "/login",
+    responses=problems({401: "Wrong email or password.", 429: THROTTLED, 503: HASHING}),
+)
 async def login(
     body: LoginIn, response: Response, session: SessionDep, ctx: Context, source: Source
 ) -> TokenOut:
@@ -89,7 +114,15 @@ async def login(
     return tokens
 
 
-@router.post("/refresh")
+@router.post(
+    "/refresh",
+    responses=problems(
+        {
+            401: "The refresh token is unknown, expired or revoked; one used twice revokes "
+            "its whole family."
+        }
+    ),
+)
 async def refresh(
     body: RefreshIn, response: Response, session: SessionDep, ctx: Context
 ) -> TokenOut:
@@ -106,14 +139,33 @@ async def logout(principal: Caller, session: SessionDep, ctx: Context) -> Respon
     return Response(status_code=204)
 
 
-@router.get("/me")
-async def me(principal: Caller, session: SessionDep) -> UserOut:
+@router.get(
+    "/me",
+    responses=problems(
+        {
+            401: "No valid access token (missing, malformed, expired or revoked), or its "
+            "account no longer exists.",
+            403: "A service token: it has no account.",
+        }
+    ),
+)
+async def read_me(principal: Caller, session: SessionDep) -> UserOut:
     """The caller's own account."""
     return user_body(await service.me(session, principal=principal))
 
 
-@router.post("/token")
-async def token(
+@router.post(
+    "/token",
+    responses=problems(
+        {
+            401: "Unknown client, or a wrong secret.",
+            404: "Through the gateway: it does not serve this (services call auth directly).",
+            422: "Invalid fields, or an audience that is not one service.",
+            429: THROTTLED,
+        }
+    ),
+)
+async def issue_service_token(
     body: ClientTokenIn, response: Response, session: SessionDep, ctx: Context, source: Source
 ) -> ClientTokenOut:
     """A service token from client credentials (audience = the target service)."""
@@ -129,9 +181,18 @@ async def token(
     return issued
 
 
-@router.put("/users/{user_id}/roles")
+@router.put(
+    "/users/{user_id}/roles",
+    responses=problems(
+        {
+            403: NOT_ADMIN,
+            404: "No such user.",
+            409: "The last administrator cannot lose the admin role.",
+        }
+    ),
+)
 async def set_roles(
-    user_id: Annotated[str, Path(max_length=64)],
+    user_id: Annotated[str, Path(max_length=64, description="The account's id.")],
     body: RolesIn,
     _: AdminCaller,
     session: SessionDep,
@@ -142,7 +203,7 @@ async def set_roles(
     return user_body(user)
 
 
-@router.post("/keys/rotate", status_code=201)
+@router.post("/keys/rotate", status_code=201, responses=problems({403: NOT_ADMIN}))
 async def rotate_keys(_: AdminCaller, ctx: Context) -> KeyOut:
     """Make a new signing key active; the old one stays published until its tokens expire."""
     key = await ctx.keys.rotate()
@@ -150,7 +211,7 @@ async def rotate_keys(_: AdminCaller, ctx: Context) -> KeyOut:
 
 
 @well_known.get("/.well-known/jwks.json")
-async def jwks(response: Response, ctx: Context) -> JwksOut:
+async def read_jwks(response: Response, ctx: Context) -> JwksOut:
     """The public keys that verify access tokens."""
     await ctx.keys.refresh(max_age=1.0)
     response.headers["Cache-Control"] = JWKS_CACHE

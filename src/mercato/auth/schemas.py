@@ -71,81 +71,177 @@ NewPassword = Annotated[
 ]
 
 
+USER_ID = "8d5e2c1a-4b7f-4e11-9c3a-2f6d8b0e7a51"
+EMAIL = "ada@example.com"
+PASSWORD = "Analytical-Engine-1843"
+ACCESS_TOKEN = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiI4ZDVlMmMxYSJ9.c2lnbmF0dXJl"
+EXPIRES_IN = "Seconds until the access token expires."
+
+
 class RegisterIn(_In):
     """`POST /api/auth/register`."""
 
-    email: Annotated[EmailStr, AfterValidator(_lower)]
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"email": EMAIL, "password": PASSWORD, "name": "Ada"}]}
+    )
+
+    email: Annotated[EmailStr, AfterValidator(_lower)] = Field(
+        description="The account's email (its login), kept in lower case."
+    )
     password: NewPassword
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] = (
+        Field(description="How the account is addressed.")
+    )
 
 
 class LoginIn(_In):
     """`POST /api/auth/login`."""
 
-    email: LookupEmail
-    password: Password
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"email": EMAIL, "password": PASSWORD}]}
+    )
+
+    email: LookupEmail = Field(description="The account's email, in any case.")
+    password: Password = Field(description="The account's password.")
 
 
 class RefreshIn(_In):
     """`POST /api/auth/refresh`."""
 
-    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=512)]
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"refresh_token": "rt_3q2Z8fKp0vYw7LmN4sXc"}]}
+    )
+
+    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=512)] = Field(
+        description="The refresh token of the last login or refresh; it is used up."
+    )
 
 
 class ClientTokenIn(_In):
     """`POST /api/auth/token` (OAuth 2 client credentials, as JSON)."""
 
-    grant_type: Literal["client_credentials"]
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "grant_type": "client_credentials",
+                    "client_id": "orders",
+                    "client_secret": "kq7P2vR9sT4wX1yZ",
+                    "audience": "payments",
+                }
+            ]
+        }
+    )
+
+    grant_type: Literal["client_credentials"] = Field(description="Always `client_credentials`.")
     client_id: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
-    ]
-    client_secret: Annotated[str, StringConstraints(min_length=1, max_length=512)]
-    audience: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,62}$")]
+    ] = Field(description="The calling service's client id.")
+    client_secret: Annotated[str, StringConstraints(min_length=1, max_length=512)] = Field(
+        description="Its client secret."
+    )
+    audience: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,62}$")] = Field(
+        description="The one service the token is for, e.g. `payments`."
+    )
 
 
 class RolesIn(_In):
     """`PUT /api/auth/users/{id}/roles`."""
 
-    roles: Annotated[list[Role], Field(min_length=1, max_length=len(ROLES))]
+    model_config = ConfigDict(json_schema_extra={"examples": [{"roles": ["customer", "admin"]}]})
+
+    roles: Annotated[list[Role], Field(min_length=1, max_length=len(ROLES))] = Field(
+        description="Every role the account has from now on."
+    )
 
 
 class UserOut(BaseModel):
     """An account as clients see it."""
 
-    id: str
-    email: str
-    name: str
-    roles: list[str]
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"id": USER_ID, "email": EMAIL, "name": "Ada", "roles": ["customer"]}]
+        }
+    )
+
+    id: str = Field(description="The account's id: the `sub` of its tokens.")
+    email: str = Field(description="Its email, in lower case.")
+    name: str = Field(description="How it is addressed.")
+    roles: list[str] = Field(description="`customer`, and `admin` for administrators.")
 
 
 class TokenOut(BaseModel):
     """Tokens from login or refresh."""
 
-    access_token: str
-    refresh_token: str
-    token_type: Literal["Bearer"] = "Bearer"
-    expires_in: int
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "access_token": ACCESS_TOKEN,
+                    "refresh_token": "rt_9Jd2Kq5Lm8Np1Rs4Tv7W",
+                    "token_type": "Bearer",
+                    "expires_in": 900,
+                }
+            ]
+        }
+    )
+
+    access_token: str = Field(description="A JWT to send as `Authorization: Bearer ...`.")
+    refresh_token: str = Field(description="Opaque; exchanges once for a new pair.")
+    token_type: Literal["Bearer"] = Field(default="Bearer", description="Always `Bearer`.")
+    expires_in: int = Field(description=EXPIRES_IN)
 
 
 class ClientTokenOut(BaseModel):
     """A service token from client credentials."""
 
-    access_token: str
-    token_type: Literal["Bearer"] = "Bearer"
-    expires_in: int
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"access_token": ACCESS_TOKEN, "token_type": "Bearer", "expires_in": 300}]
+        }
+    )
+
+    access_token: str = Field(description="A JWT whose audience is the service asked for.")
+    token_type: Literal["Bearer"] = Field(default="Bearer", description="Always `Bearer`.")
+    expires_in: int = Field(description=EXPIRES_IN)
 
 
 class KeyOut(BaseModel):
     """A signing key, by id."""
 
-    kid: str
-    created_at: float
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"kid": "k-7f3a9c2e", "created_at": 1767225600.0}]}
+    )
+
+    kid: str = Field(description="The key id: the `kid` of the tokens it signs.")
+    created_at: float = Field(description="When it was made (Unix seconds).")
 
 
 class JwksOut(BaseModel):
     """The JSON Web Key Set."""
 
-    keys: list[dict[str, Any]]
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "keys": [
+                        {
+                            "kty": "RSA",
+                            "kid": "k-7f3a9c2e",
+                            "use": "sig",
+                            "alg": "RS256",
+                            "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbf",
+                            "e": "AQAB",
+                        }
+                    ]
+                }
+            ]
+        }
+    )
+
+    keys: list[dict[str, Any]] = Field(
+        description="The public keys (RFC 7517) that verify access tokens, by `kid`."
+    )
 
 
 def user_body(user: User) -> UserOut:

@@ -39,13 +39,17 @@ class ProductQuery(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     q: str | None = Field(None, max_length=200, description="Search words.")
-    category: str | None = Field(None, max_length=64)
-    brand: str | None = Field(None, max_length=100)
+    category: str | None = Field(None, max_length=64, description="A category's slug.")
+    brand: str | None = Field(None, max_length=100, description="A brand, exactly.")
     min_price: int | None = Field(None, ge=0, le=MAX_AMOUNT, description="Minor units.")
     max_price: int | None = Field(None, ge=0, le=MAX_AMOUNT, description="Minor units.")
     sort: Sort | None = Field(None, description="Default: relevance with q.")
     limit: int | None = Field(None, ge=1, le=100, description="Default 20 (100 with ids).")
-    cursor: str | None = Field(None, max_length=2000)
+    cursor: str | None = Field(
+        None,
+        max_length=2000,
+        description="The `next_cursor` of the previous page; omit it for the first.",
+    )
     ids: str | None = Field(None, max_length=4000, description="Comma-separated ids (at most 100).")
 
 

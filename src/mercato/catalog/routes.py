@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import Response
 
 from mercato.catalog import listing, service
@@ -41,6 +41,7 @@ from mercato.chassis.web.direct_routes import direct_route
 from mercato.chassis.web.errors import Unauthorized, Unprocessable, field_error
 from mercato.chassis.web.json_body import StrictJsonRoute
 from mercato.chassis.web.json_response import JsonResponse
+from mercato.chassis.web.openapi import problems
 
 __all__ = ["JsonResponse", "router", "viewer_is_admin"]
 
@@ -60,6 +61,19 @@ async def viewer_is_admin(request: Request) -> bool:
 
 Internal = AdminOrService
 Catalog = Annotated[CatalogRuntime, Depends(runtime_of)]
+ProductId = Annotated[str, Path(description="The product's id.")]
+OrderId = Annotated[str, Path(description="The id of the order the stock is held for.")]
+NO_PRODUCT = "No such product."
+NO_RESERVATION = "No reservation for this order."
+CONCURRENT = "a concurrent change conflicts; retry"
+WRITE = problems(
+    {
+        404: NO_PRODUCT,
+        409: f"The SKU is another product's, or {CONCURRENT}.",
+        422: "Invalid fields, a category that does not exist, or units on hand below those "
+        "reserved.",
+    }
+)
 
 
 # The catalog's busiest reads (browsing, search, a cart's products by id), its
@@ -75,8 +89,13 @@ async def list_products(
     return JsonResponse({"items": items, "next_cursor": page.next_cursor})
 
 
-@direct_route(router, "/products/{product_id}", response_model=ProductOut)
-async def get_product(request: Request, product_id: str) -> Response:
+@direct_route(
+    router,
+    "/products/{product_id}",
+    response_model=ProductOut,
+    responses=problems({404: NO_PRODUCT}),
+)
+async def read_product(request: Request, product_id: ProductId) -> Response:
     """One product; 404 when there is none."""
     admin = await viewer_is_admin(request)
     database = get_runtime(request).database
@@ -84,7 +103,17 @@ async def get_product(request: Request, product_id: str) -> Response:
     return JsonResponse(product_body(product, admin=admin))
 
 
-@router.post("/products", status_code=201, response_model=ProductOut)
+@router.post(
+    "/products",
+    status_code=201,
+    response_model=ProductOut,
+    responses=problems(
+        {
+            409: f"The SKU is taken, or {CONCURRENT}.",
+            422: "Invalid fields, or a category that does not exist.",
+        }
+    ),
+)
 async def create_product(
     product_in: ProductIn, session: SessionDep, runtime: Catalog, _: Admin
 ) -> Response:
@@ -95,9 +124,9 @@ async def create_product(
     return JsonResponse(body, status_code=201, headers={"Location": location})
 
 
-@router.patch("/products/{product_id}", response_model=ProductOut)
+@router.patch("/products/{product_id}", response_model=ProductOut, responses=WRITE)
 async def update_product(
-    product_id: str, patch: ProductPatch, session: SessionDep, runtime: Catalog, _: Admin
+    product_id: ProductId, patch: ProductPatch, session: SessionDep, runtime: Catalog, _: Admin
 ) -> Response:
     """Change the fields sent (admin)."""
     product = await service.update_product(
@@ -109,9 +138,9 @@ async def update_product(
     return JsonResponse(product_body(product, admin=True))
 
 
-@router.put("/products/{product_id}", response_model=ProductOut)
+@router.put("/products/{product_id}", response_model=ProductOut, responses=WRITE)
 async def replace_product(
-    product_id: str, product_in: ProductIn, session: SessionDep, runtime: Catalog, _: Admin
+    product_id: ProductId, product_in: ProductIn, session: SessionDep, runtime: Catalog, _: Admin
 ) -> Response:
     """Replace a product's fields (admin); 404 when there is none."""
     product = await service.replace_product(
@@ -120,16 +149,32 @@ async def replace_product(
     return JsonResponse(product_body(product, admin=True))
 
 
-@router.delete("/products/{product_id}", status_code=204)
+@router.delete(
+    "/products/{product_id}",
+    status_code=204,
+    responses=problems(
+        {404: NO_PRODUCT, 409: f"Units of it are reserved for orders, or {CONCURRENT}."}
+    ),
+)
 async def delete_product(
-    product_id: str, session: SessionDep, runtime: Catalog, _: Admin
+    product_id: ProductId, session: SessionDep, runtime: Catalog, _: Admin
 ) -> Response:
     """Delete a product (admin)."""
     await service.delete_product(session, outbox=runtime.outbox, product_id=product_id)
     return Response(status_code=204)
 
 
-@router.post("/products/import", response_model=ImportResult)
+@router.post(
+    "/products/import",
+    response_model=ImportResult,
+    responses=problems(
+        {
+            409: "A concurrent change conflicts; retry.",
+            422: "Items that do not parse or fit (`errors` names each, with its `index`): "
+            "nothing was imported.",
+        }
+    ),
+)
 async def import_products(
     import_in: ImportIn, session: SessionDep, runtime: Catalog, _: Admin
 ) -> ImportResult:
@@ -151,15 +196,30 @@ async def list_categories(request: Request) -> Response:
     return JsonResponse({"items": [category_body(row) for row in rows], "next_cursor": None})
 
 
-@router.post("/categories", status_code=201, response_model=CategoryOut)
+@router.post(
+    "/categories",
+    status_code=201,
+    response_model=CategoryOut,
+    responses=problems({409: "A category has this slug."}),
+)
 async def create_category(category_in: CategoryIn, session: SessionDep, _: Admin) -> CategoryOut:
     """Create a category (admin); 409 when the slug exists."""
     return await service.create_category(session, category_in=category_in)
 
 
-@router.post("/products/{product_id}/stock", response_model=ProductOut)
-async def restock(
-    product_id: str, stock_in: StockIn, session: SessionDep, runtime: Catalog, _: Admin
+@router.post(
+    "/products/{product_id}/stock",
+    response_model=ProductOut,
+    responses=problems(
+        {
+            404: NO_PRODUCT,
+            422: "Invalid fields, or a correction leaving fewer units on hand than are "
+            "reserved (or more than the maximum).",
+        }
+    ),
+)
+async def restock_product(
+    product_id: ProductId, stock_in: StockIn, session: SessionDep, runtime: Catalog, _: Admin
 ) -> Response:
     """Add units on hand, or correct them with a negative delta (admin); 422 below reserved."""
     product = await reservations.restock(
@@ -172,9 +232,19 @@ async def restock(
     "/reservations",
     status_code=201,
     response_model=ReservationOut,
-    responses={200: {"model": ReservationOut, "description": "The order's existing reservation."}},
+    responses={
+        200: {"model": ReservationOut, "description": "The order's existing reservation."},
+        **problems(
+            {
+                409: "Not enough stock for some lines (`errors` names each, with what is "
+                "available): nothing was reserved.",
+                422: "Invalid fields, unknown products, products in several currencies, or a "
+                "total beyond any amount.",
+            }
+        ),
+    },
 )
-async def reserve(
+async def reserve_stock(
     reservation_in: ReservationIn, session: SessionDep, runtime: Catalog, _: Internal
 ) -> Response:
     """Hold stock for an order, all lines or none (service, admin); 409 when short."""
@@ -190,24 +260,38 @@ async def reserve(
     return JsonResponse(body, status_code=201, headers={"Location": location})
 
 
-@router.get("/reservations/{order_id}", response_model=ReservationOut)
-async def get_reservation(order_id: str, session: SessionDep, _: Internal) -> Response:
+@router.get(
+    "/reservations/{order_id}",
+    response_model=ReservationOut,
+    responses=problems({404: NO_RESERVATION}),
+)
+async def read_reservation(order_id: OrderId, session: SessionDep, _: Internal) -> Response:
     """An order's reservation (service, admin); 404 when there is none."""
     return JsonResponse(await reservations.get_reservation(session, order_id=order_id))
 
 
-@router.post("/reservations/{order_id}/commit", response_model=ReservationOut)
+@router.post(
+    "/reservations/{order_id}/commit",
+    response_model=ReservationOut,
+    responses=problems(
+        {404: NO_RESERVATION, 409: "The reservation was released (or expired) before."}
+    ),
+)
 async def commit_reservation(
-    order_id: str, session: SessionDep, runtime: Catalog, _: Internal
+    order_id: OrderId, session: SessionDep, runtime: Catalog, _: Internal
 ) -> Response:
     """Take the reserved units off the shelf (service, admin); 409 once released or expired."""
     body = await reservations.commit(session, outbox=runtime.outbox, order_id=order_id)
     return JsonResponse(body)
 
 
-@router.post("/reservations/{order_id}/release", response_model=ReservationOut)
+@router.post(
+    "/reservations/{order_id}/release",
+    response_model=ReservationOut,
+    responses=problems({404: NO_RESERVATION}),
+)
 async def release_reservation(
-    order_id: str,
+    order_id: OrderId,
     session: SessionDep,
     runtime: Catalog,
     _: Internal,

@@ -37,7 +37,7 @@ from mercato.contracts.inventory import (
     ReservationItemOut,
     ReservationOut,
 )
-from mercato.contracts.products import Money, ProductOut, ProductPage
+from mercato.contracts.products import PRODUCT_EXAMPLE, Money, ProductOut, ProductPage
 from mercato.contracts.quantities import MAX_STOCK
 
 __all__ = [
@@ -73,25 +73,44 @@ Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Brand = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
 Description = Annotated[str, StringConstraints(max_length=10_000)]
+WRITTEN = ("sku", "title", "brand", "description", "price", "category", "tags", "attributes")
+PRODUCT_IN_EXAMPLE: dict[str, Any] = {
+    **{name: PRODUCT_EXAMPLE[name] for name in WRITTEN},
+    **{"images": PRODUCT_EXAMPLE["images"], "thumbnail": PRODUCT_EXAMPLE["thumbnail"]},
+    **{"stock": 25, "rating": 4.6},
+}
+# What each field of a product is, for the documents (ProductIn and ProductPatch).
+SKU = "The stock-keeping unit: unique; letters, digits, `.`, `_`, `-`."
+TITLE = "Its name, as shown."
+BRAND = "Who makes it."
+DESCRIPTION = "Longer text about it."
+PRICE = "What one unit costs."
+CATEGORY = "The slug of an existing category."
+TAGS = "Words it is found by (at most 30)."
+ATTRIBUTES = "Free-form facts (weight, colour...), replaced as a whole."
+IMAGES = "http(s) URLs of its pictures (at most 20)."
+THUMBNAIL = "An http(s) URL of a small picture."
+STOCK = "Sets the units on hand (available is on hand minus reserved)."
+RATING = "Average rating, 0 to 5."
 
 
 class ProductIn(BaseModel):
     """A whole product, as an administrator creates or replaces it."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [PRODUCT_IN_EXAMPLE]})
 
-    sku: Sku
-    title: Title
-    brand: Brand | None = None
-    description: Description = ""
-    price: Money
-    category: Slug | None = None
-    tags: list[Tag] = Field(default_factory=list, max_length=30)
-    attributes: dict[str, Any] = Field(default_factory=dict)
-    images: list[Url] = Field(default_factory=list, max_length=20)
-    thumbnail: Url | None = None
-    stock: WholeNumber = Field(default=0, ge=0, le=MAX_STOCK, description="Sets on hand.")
-    rating: float | None = Field(default=None, ge=0, le=5)
+    sku: Sku = Field(description=SKU)
+    title: Title = Field(description=TITLE)
+    brand: Brand | None = Field(default=None, description=BRAND)
+    description: Description = Field(default="", description=DESCRIPTION)
+    price: Money = Field(description=PRICE)
+    category: Slug | None = Field(default=None, description=CATEGORY)
+    tags: list[Tag] = Field(default_factory=list, max_length=30, description=TAGS)
+    attributes: dict[str, Any] = Field(default_factory=dict, description=ATTRIBUTES)
+    images: list[Url] = Field(default_factory=list, max_length=20, description=IMAGES)
+    thumbnail: Url | None = Field(default=None, description=THUMBNAIL)
+    stock: WholeNumber = Field(default=0, ge=0, le=MAX_STOCK, description=STOCK)
+    rating: float | None = Field(default=None, ge=0, le=5, description=RATING)
 
 
 NOT_NULL_IN_PATCH = (
@@ -116,6 +135,7 @@ def _offer_no_null(schema: dict[str, Any]) -> None:
         field = schema["properties"][name]
         field["anyOf"] = [option for option in field["anyOf"] if option.get("type") != "null"]
         field.pop("default", None)
+    schema["examples"] = [{"price": {"amount": 399, "currency": "USD"}, "tags": ["tea", "sale"]}]
 
 
 class ProductPatch(BaseModel):
@@ -123,18 +143,18 @@ class ProductPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra=_offer_no_null)
 
-    sku: Sku | None = None
-    title: Title | None = None
-    brand: Brand | None = None
-    description: Description | None = None
-    price: Money | None = None
-    category: Slug | None = None
-    tags: list[Tag] | None = Field(default=None, max_length=30)
-    attributes: dict[str, Any] | None = None
-    images: list[Url] | None = Field(default=None, max_length=20)
-    thumbnail: Url | None = None
-    stock: WholeNumber | None = Field(default=None, ge=0, le=MAX_STOCK, description="Sets on hand.")
-    rating: float | None = Field(default=None, ge=0, le=5)
+    sku: Sku | None = Field(default=None, description=SKU)
+    title: Title | None = Field(default=None, description=TITLE)
+    brand: Brand | None = Field(default=None, description=f"{BRAND} Null clears it.")
+    description: Description | None = Field(default=None, description=DESCRIPTION)
+    price: Money | None = Field(default=None, description=PRICE)
+    category: Slug | None = Field(default=None, description=f"{CATEGORY} Null clears it.")
+    tags: list[Tag] | None = Field(default=None, max_length=30, description=TAGS)
+    attributes: dict[str, Any] | None = Field(default=None, description=ATTRIBUTES)
+    images: list[Url] | None = Field(default=None, max_length=20, description=IMAGES)
+    thumbnail: Url | None = Field(default=None, description=f"{THUMBNAIL} Null clears it.")
+    stock: WholeNumber | None = Field(default=None, ge=0, le=MAX_STOCK, description=STOCK)
+    rating: float | None = Field(default=None, ge=0, le=5, description=f"{RATING} Null clears it.")
 
     @field_validator(*NOT_NULL_IN_PATCH)
     @classmethod
@@ -151,18 +171,27 @@ class ProductPatch(BaseModel):
 class CategoryIn(BaseModel):
     """A new category."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"slug": "groceries", "name": "Groceries"}]}
+    )
 
-    slug: Slug
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    slug: Slug = Field(description="Its id in paths and filters: lower-case words joined by `-`.")
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] = (
+        Field(description="Its name, as shown.")
+    )
+
+
+CATEGORY_EXAMPLE: dict[str, Any] = {"slug": "groceries", "name": "Groceries", "product_count": 42}
 
 
 class CategoryOut(BaseModel):
     """A category with the number of products in it."""
 
-    slug: str
-    name: str
-    product_count: int
+    model_config = ConfigDict(json_schema_extra={"examples": [CATEGORY_EXAMPLE]})
+
+    slug: str = Field(description="Its id in paths and filters.")
+    name: str = Field(description="Its name, as shown.")
+    product_count: int = Field(description="How many products are in it.")
 
 
 def category_body(category: CategoryRow) -> dict[str, Any]:
@@ -177,31 +206,65 @@ def category_body(category: CategoryRow) -> dict[str, Any]:
 class CategoryList(BaseModel):
     """Every category (there are few, so one page)."""
 
-    items: list[CategoryOut]
-    next_cursor: str | None = None
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [CATEGORY_EXAMPLE], "next_cursor": None}]}
+    )
+
+    items: list[CategoryOut] = Field(description="Every category.")
+    next_cursor: str | None = Field(default=None, description="Always null: one page holds all.")
 
 
 class ImportIn(BaseModel):
     """A bulk import in the dummyjson products format: `{"products": [...]}`."""
 
-    products: list[Any] = Field(max_length=10_000)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "products": [
+                        {
+                            "sku": "TEA-001",
+                            "title": "Green tea, 100 g",
+                            "price": 4.5,
+                            "stock": 25,
+                            "category": "groceries",
+                        }
+                    ]
+                }
+            ]
+        }
+    )
+
+    products: list[Any] = Field(
+        max_length=10_000,
+        description="Products as dummyjson.com lists them (`sku`, `title`, `price` in major "
+        "units, `stock`...), upserted by SKU.",
+    )
 
 
 class ImportIssue(BaseModel):
     """Why one item of an import was refused."""
 
-    index: int | None
-    field: str
-    message: str
+    index: int | None = Field(description="The item's position in `products`.")
+    field: str = Field(description="The field that was refused.")
+    message: str = Field(description="Why.")
 
 
 class ImportResult(BaseModel):
     """What an import did; `errors` is non-empty only when nothing was written."""
 
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    errors: list[ImportIssue] = Field(default_factory=list)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"created": 12, "updated": 3, "unchanged": 85, "errors": []}]
+        }
+    )
+
+    created: int = Field(default=0, description="Products that were new.")
+    updated: int = Field(default=0, description="Products that changed.")
+    unchanged: int = Field(default=0, description="Products already as sent.")
+    errors: list[ImportIssue] = Field(
+        default_factory=list, description="Why items were refused (then nothing was written)."
+    )
 
 
 def product_body(product: Product | ProductRow, *, admin: bool = False) -> dict[str, Any]:
@@ -236,9 +299,11 @@ def product_body(product: Product | ProductRow, *, admin: bool = False) -> dict[
 class StockIn(BaseModel):
     """A restock (positive) or correction (negative) of the units on hand."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"delta": 24}]})
 
-    delta: WholeNumber = Field(ge=-MAX_STOCK, le=MAX_STOCK)
+    delta: WholeNumber = Field(
+        ge=-MAX_STOCK, le=MAX_STOCK, description="Units to add on hand (negative: to take off)."
+    )
 
 
 def reservation_body(reservation: Reservation, items: Sequence[ReservationItem]) -> dict[str, Any]:

@@ -16,7 +16,11 @@ A folder per concept, a module per part of it:
       direct_routes        the hottest endpoints, served past FastAPI's machinery
       dependencies         what routes take: session, outbox, context, runtime
       health               liveness and readiness probes (and the background tasks' state)
-      openapi              the problem+json answers in every OpenAPI document
+      openapi              the OpenAPI document completed: security, every error status
+                           as problem+json (`problems`), operation ids, examples
+      openapi_routes       who may call a route, read off its dependencies
+      openapi_examples     the models' examples, back in the document and on its media
+      docs                 Swagger UI and ReDoc pages, from the assets vendored in static/
       paging               keyset paging: the cursor codec, `keyset_page` and `Page[T]`
       idempotency          Idempotency-Key: the header, request fingerprints, replay or conflict
       http_protocol        uvicorn's HTTP protocol with the edge's bounds (slow clients, sizes)
@@ -50,7 +54,8 @@ A folder per concept, a module per part of it:
       http_metrics         Prometheus request count and latency by route and status
 
     events/              the event bus: envelope, outbox, relay, idempotent consumer,
-                         dead letters, names and permissions on the broker
+                         dead letters, names and permissions on the broker, and its
+                         AsyncAPI document (`asyncapi`)
       nats/                on NATS JetStream
       rabbit/              on RabbitMQ
 """

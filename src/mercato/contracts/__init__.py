@@ -7,6 +7,7 @@ service that serves a call and the one that makes it use one model of its reques
 and of its answer.
 
     events      the data of every domain event, each class naming its type and version
+    event_examples  an example of each, for the event documents
     products    the catalog's product reads (a product, a page of them, its price)
     inventory   the catalog's stock reservations for a checkout
     payments    payments' charges and refunds

@@ -18,7 +18,7 @@ from mercato.chassis.web.json_body import WholeNumber
 from mercato.chassis.web.paging import Page
 from mercato.contracts.money import MAX_AMOUNT
 
-__all__ = ["Money", "ProductOut", "ProductPage"]
+__all__ = ["PRODUCT_EXAMPLE", "Money", "ProductOut", "ProductPage"]
 
 
 class Money(BaseModel):
@@ -30,27 +30,53 @@ class Money(BaseModel):
     currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. USD.")
 
 
+PRODUCT_EXAMPLE: dict[str, Any] = {
+    "id": "0b9c6f3e-1d2a-4c5b-8e7f-6a5b4c3d2e1f",
+    "sku": "TEA-001",
+    "title": "Green tea, 100 g",
+    "brand": "Mercato",
+    "description": "Loose-leaf sencha from Shizuoka.",
+    "price": {"amount": 450, "currency": "USD"},
+    "category": "groceries",
+    "tags": ["tea", "organic"],
+    "attributes": {"weight_g": 100},
+    "images": ["https://images.example.com/tea-001.jpg"],
+    "thumbnail": "https://images.example.com/tea-001-thumb.jpg",
+    "stock": 23,
+    "rating": 4.6,
+    "created_at": "2026-01-01T12:00:00Z",
+    "updated_at": "2026-01-02T09:30:00Z",
+}
+PRODUCT_ID = "A product's id: a UUID the catalog gave it."
+
+
 class ProductOut(BaseModel):
     """A product as clients see it."""
 
-    id: str
-    sku: str
-    title: str
-    brand: str | None
-    description: str
-    price: Money
-    category: str | None
-    tags: list[str]
-    attributes: dict[str, Any]
-    images: list[str]
-    thumbnail: str | None
+    model_config = ConfigDict(json_schema_extra={"examples": [PRODUCT_EXAMPLE]})
+
+    id: str = Field(description=PRODUCT_ID)
+    sku: str = Field(description="The stock-keeping unit: unique, set by the shop.")
+    title: str = Field(description="Its name, as shown.")
+    brand: str | None = Field(description="Who makes it, if known.")
+    description: str = Field(description="Longer text about it; may be empty.")
+    price: Money = Field(description="What one unit costs.")
+    category: str | None = Field(description="The slug of its category, if any.")
+    tags: list[str] = Field(description="Words it is found by.")
+    attributes: dict[str, Any] = Field(description="Free-form facts (weight, colour...).")
+    images: list[str] = Field(description="URLs of its pictures.")
+    thumbnail: str | None = Field(description="URL of a small picture, if any.")
     stock: int = Field(description="Available: on hand minus reserved.")
     on_hand: int | None = Field(default=None, description="Admins only.")
     reserved: int | None = Field(default=None, description="Admins only.")
-    rating: float | None
-    created_at: datetime
-    updated_at: datetime
+    rating: float | None = Field(description="Average rating, 0 to 5, if rated.")
+    created_at: datetime = Field(description="When it was added.")
+    updated_at: datetime = Field(description="When it last changed.")
 
 
 class ProductPage(Page[ProductOut]):
     """One page of products; pass `next_cursor` back as `cursor` for the next."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [PRODUCT_EXAMPLE], "next_cursor": "WzQ1MCwi"}]}
+    )

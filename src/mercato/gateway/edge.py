@@ -8,7 +8,7 @@ metrics, lifespan) and asks this `Edge` for the rest. The layers, outermost firs
     RequestMiddleware    the chassis: ids, trace context, 413/415, access log, metrics
     OperatorGate         metrics, detailed health, docs: the operator port, or admins
     ProxyDispatch        /api/... and /.well-known/jwks.json -> Proxy (raw ASGI)
-    (router)             /health, /health/live, /health/ready, /metrics
+    (router)             /health, /health/live, /health/ready, /metrics, /asyncapi.json
 
 While the app runs the edge holds the proxy's upstream connections, the rate
 limiter and, with Redis, the shared deny list that `auth.token_revoked` events
@@ -26,16 +26,20 @@ from datetime import timedelta
 from typing import Any
 
 from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
 
 from mercato.chassis.events import Event
+from mercato.chassis.events.asyncapi import asyncapi_document
 from mercato.chassis.runtime import TOKEN_REVOKED, Runtime
+from mercato.chassis.web.json_response import JsonResponse
 from mercato.gateway.denylist import RedisDenyList
 from mercato.gateway.forward import Forwarder
 from mercato.gateway.headers import SecurityHeaders
 from mercato.gateway.health import HealthAggregator
-from mercato.gateway.operator import OperatorGate
+from mercato.gateway.operator import ASYNCAPI_PATH, OperatorGate
 from mercato.gateway.proxy import Proxy, ProxyDispatch
 from mercato.gateway.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from mercato.gateway.routing import RoutePatterns, RouteTable
@@ -71,10 +75,21 @@ class GatewayEdge:
         self.denylist = (
             RedisDenyList(settings.redis_url, runtime.revocations) if settings.redis_url else None
         )
+        self._asyncapi: bytes | None = None
 
     def routes(self) -> Sequence[BaseRoute]:
-        """`/health`: every upstream's readiness, aggregated."""
-        return [Route("/health", self.health.endpoint, methods=["GET"])]
+        """`/health`: every upstream's readiness, aggregated; the events' AsyncAPI document."""
+        return [
+            Route("/health", self.health.endpoint, methods=["GET"]),
+            Route(ASYNCAPI_PATH, self.asyncapi, methods=["GET"]),
+        ]
+
+    async def asyncapi(self, _: Request) -> Response:
+        """The AsyncAPI document of the events, in this system's bus namespace."""
+        if self._asyncapi is None:  # built on first use: most processes are never asked
+            document = asyncapi_document(self.settings.bus_namespace)
+            self._asyncapi = bytes(JsonResponse(document).body)
+        return Response(self._asyncapi, media_type="application/json")
 
     def around(self, front: ASGIApp) -> ASGIApp:
         """Security headers, then CORS if configured, outside the request middleware."""

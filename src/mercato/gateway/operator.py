@@ -6,7 +6,9 @@ rest is for the people who run the system:
 
     /metrics                                   Prometheus
     /health (detailed: every instance)         a person on call
-    /api/<service>/docs, /api/<service>/openapi.json (and the docs' own pages)
+    /api/<service>/openapi.json                a service's OpenAPI document
+    /api/<service>/docs, /api/<service>/docs/* its Swagger UI, ReDoc and their assets
+    /asyncapi.json                             the events' AsyncAPI document
 
 `OperatorGate` serves those on the operator port (`operator_port`, which a
 platform exposes to its monitoring and nothing else), and on the public port to an
@@ -23,9 +25,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mercato.chassis.security.tokens import TokenVerifier, bearer_token
 from mercato.chassis.web.errors import NotFound, ProblemError, problem_response
 
-__all__ = ["OPERATOR_SCOPE_KEY", "OperatorGate", "operator_path"]
+__all__ = ["ASYNCAPI_PATH", "OPERATOR_SCOPE_KEY", "OperatorGate", "operator_path"]
 
 OPERATOR_SCOPE_KEY = "mercato.operator"
+ASYNCAPI_PATH = "/asyncapi.json"
 _DOCS_SUFFIXES = ("/docs", "/openapi.json", "/docs/oauth2-redirect")
 
 
@@ -35,9 +38,19 @@ def operator_path(path: str) -> str | None:
         return "metrics"
     if path == "/health":
         return "health"
-    if path.startswith("/api/") and path.endswith(_DOCS_SUFFIXES):
+    if path == ASYNCAPI_PATH or _is_api_docs(path):
         return "docs"
     return None
+
+
+def _is_api_docs(path: str) -> bool:
+    """Whether `path` is a service's document or one of its docs' pages and assets."""
+    if not path.startswith("/api/"):
+        return False
+    if path.endswith(_DOCS_SUFFIXES):
+        return True
+    _, _, within = path[len("/api/") :].partition("/")  # after /api/<service>/
+    return within.startswith("docs/")
 
 
 class OperatorGate:

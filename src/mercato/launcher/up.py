@@ -156,6 +156,7 @@ def _announce(layout: Layout, console: Console, seconds: float) -> None:
     console.say(f"  {'JWKS':<{width}}{gateway}/.well-known/jwks.json")
     operator = f"http://{HOST}:{layout.operator_port(layout.instances(service('gateway'))[0])}"
     console.say(f"  {'operator':<{width}}{operator}/metrics, {operator}/health")
+    console.say(f"  {'events':<{width}}{operator}/asyncapi.json")
     for svc in SERVICES:
         if svc.is_gateway:
             continue

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from mercato.chassis.security.tokens import Admin
 from mercato.chassis.web.dependencies import SessionDep
 from mercato.chassis.web.json_body import StrictJsonRoute
+from mercato.chassis.web.openapi import problems
+from mercato.chassis.web.paging import CursorQuery, page_size
 from mercato.logs import service
 from mercato.logs.schemas import AuditEventOut, AuditEventPage, event_body
 from mercato.logs.store import EventFilter
@@ -37,14 +39,14 @@ async def list_events(
             description="An event type, or a prefix ending in `*` such as `order.*`.",
         ),
     ] = None,
-    source: Text = None,
-    user_id: Text = None,
-    order_id: Text = None,
-    subject: Text = None,
+    source: Annotated[Text, Query(description="The service that published it.")] = None,
+    user_id: Annotated[Text, Query(description="The user it concerns.")] = None,
+    order_id: Annotated[Text, Query(description="The order it concerns.")] = None,
+    subject: Annotated[Text, Query(description="The aggregate it concerns, by id.")] = None,
     since: Annotated[datetime | None, Query(description="Occurred at or after.")] = None,
     until: Annotated[datetime | None, Query(description="Occurred before.")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    limit: Annotated[int, page_size(500)] = 100,
+    cursor: CursorQuery = None,
 ) -> AuditEventPage:
     """Events matching every filter given, in the order they occurred, keyset paged."""
     where = EventFilter(
@@ -62,7 +64,13 @@ async def list_events(
     )
 
 
-@router.get("/events/{event_id}", summary="Read one audit event (admin)")
-async def read_event(event_id: str, _: Admin, session: SessionDep) -> AuditEventOut:
+@router.get(
+    "/events/{event_id}",
+    summary="Read one audit event (admin)",
+    responses=problems({404: "No such event in the audit log."}),
+)
+async def read_event(
+    event_id: Annotated[str, Path(description="The event's id.")], _: Admin, session: SessionDep
+) -> AuditEventOut:
     """The audit event `event_id`; 404 when there is none."""
     return event_body(await service.get_event(session, event_id=event_id))

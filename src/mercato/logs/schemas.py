@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from mercato.chassis.web.paging import Page
 from mercato.logs.models import AuditEvent
@@ -13,24 +13,50 @@ from mercato.logs.models import AuditEvent
 __all__ = ["AuditEventOut", "AuditEventPage", "event_body"]
 
 
+EVENT_EXAMPLE: dict[str, Any] = {
+    "id": "0f8fad5b-d9cb-469f-a165-70867728950e",
+    "type": "order.placed",
+    "version": 1,
+    "source": "orders",
+    "subject": "5f2d7a9c-3e1b-4d6f-a8c2-9b0e1f2a3c4d",
+    "occurred_at": "2026-01-01T12:00:00Z",
+    "recorded_at": "2026-01-01T12:00:00.120000Z",
+    "trace": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+    "user_id": "8d5e2c1a-4b7f-4e11-9c3a-2f6d8b0e7a51",
+    "order_id": "5f2d7a9c-3e1b-4d6f-a8c2-9b0e1f2a3c4d",
+    "data": {
+        "order_id": "5f2d7a9c-3e1b-4d6f-a8c2-9b0e1f2a3c4d",
+        "user_id": "8d5e2c1a-4b7f-4e11-9c3a-2f6d8b0e7a51",
+        "items": [{"product_id": "0b9c6f3e-1d2a-4c5b-8e7f-6a5b4c3d2e1f", "quantity": 2}],
+        "total": {"amount": 900, "currency": "USD"},
+    },
+}
+
+
 class AuditEventOut(BaseModel):
     """A stored event: its envelope, the lifted ids and when the log recorded it."""
 
-    id: str
-    type: str
-    version: int
-    source: str
-    subject: str
-    occurred_at: datetime
-    recorded_at: datetime
-    trace: str | None
-    user_id: str | None
-    order_id: str | None
-    data: dict[str, Any]
+    model_config = ConfigDict(json_schema_extra={"examples": [EVENT_EXAMPLE]})
+
+    id: str = Field(description="The event's id (a UUID).")
+    type: str = Field(description="What happened, e.g. `order.placed`.")
+    version: int = Field(description="The version of the schema of `data`.")
+    source: str = Field(description="The service that published it.")
+    subject: str = Field(description="The id of the aggregate it concerns.")
+    occurred_at: datetime = Field(description="When it happened.")
+    recorded_at: datetime = Field(description="When the audit log stored it.")
+    trace: str | None = Field(description="The W3C traceparent of the work that caused it.")
+    user_id: str | None = Field(description="The user it concerns, lifted from `data`.")
+    order_id: str | None = Field(description="The order it concerns, lifted from `data`.")
+    data: dict[str, Any] = Field(description="Its payload, as published.")
 
 
 class AuditEventPage(Page[AuditEventOut]):
     """One page of audit events and the cursor of the next, if any."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [EVENT_EXAMPLE], "next_cursor": "WyIyMDI2"}]}
+    )
 
 
 def event_body(event: AuditEvent) -> AuditEventOut:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
@@ -12,6 +12,8 @@ from mercato.chassis.security.tokens import CurrentUser, Principal, UserCaller
 from mercato.chassis.web.dependencies import OutboxDep, SessionDep, context_of
 from mercato.chassis.web.idempotency import IdempotencyKey, key_required
 from mercato.chassis.web.json_body import StrictJsonRoute
+from mercato.chassis.web.openapi import problems
+from mercato.chassis.web.paging import CursorQuery, page_size
 from mercato.orders import cart, service
 from mercato.orders.context import OrdersContext
 from mercato.orders.schemas import (
@@ -31,6 +33,10 @@ router = APIRouter(prefix="/api/orders", tags=["orders"], route_class=StrictJson
 ContextDep = Annotated[OrdersContext, Depends(context_of)]
 Customer = UserCaller
 ProductId = Annotated[str, Path(min_length=1, max_length=64, description="A catalog product id.")]
+OrderId = Annotated[str, Path(description="The order's id.")]
+CATALOG = "The catalog answered with an error this service cannot pass on."
+NO_ORDER = "No such order, or not the caller's."
+PRICED = problems({502: CATALOG})
 
 
 async def _render(session: AsyncSession, order_id: str, principal: Principal) -> OrderOut:
@@ -41,14 +47,26 @@ async def _render(session: AsyncSession, order_id: str, principal: Principal) ->
 # -- cart ----------------------------------------------------------------------
 
 
-@router.get("/cart", summary="Your cart at current prices")
+@router.get("/cart", summary="Your cart at current prices", responses=PRICED)
 async def read_cart(principal: Customer, session: SessionDep, parts: ContextDep) -> CartOut:
     """The caller's cart, priced from the catalog now."""
     return await cart.view_cart(session, catalog=parts.catalog, user_id=principal.subject)
 
 
-@router.put("/cart/items/{product_id}", summary="Set how many of a product the cart holds")
-async def put_cart_item(
+@router.put(
+    "/cart/items/{product_id}",
+    summary="Set how many of a product the cart holds",
+    responses=problems(
+        {
+            409: "The cart changed while the product was being added; try again.",
+            422: "A quantity below 1 or beyond what is available, no such product, another "
+            "currency than the cart's, or a full cart: `errors` names the item.",
+            502: CATALOG,
+        },
+        never=[404],  # an unknown product is a 422 naming the item
+    ),
+)
+async def set_cart_item(
     product_id: ProductId,
     quantity_in: QuantityIn,
     *,
@@ -66,8 +84,12 @@ async def put_cart_item(
     )
 
 
-@router.delete("/cart/items/{product_id}", summary="Take a product out of the cart")
-async def delete_cart_item(
+@router.delete(
+    "/cart/items/{product_id}",
+    summary="Take a product out of the cart",
+    responses=problems({502: CATALOG}, never=[404]),  # a product not in the cart is fine
+)
+async def remove_cart_item(
     product_id: ProductId, principal: Customer, session: SessionDep, parts: ContextDep
 ) -> CartOut:
     """Remove a product from the cart and answer the cart."""
@@ -77,7 +99,7 @@ async def delete_cart_item(
 
 
 @router.delete("/cart", status_code=204, summary="Empty the cart")
-async def delete_cart(principal: Customer, session: SessionDep) -> Response:
+async def empty_cart(principal: Customer, session: SessionDep) -> Response:
     """Empty the caller's cart."""
     await cart.clear_cart(session, user_id=principal.subject)
     return Response(status_code=204)
@@ -91,6 +113,15 @@ async def delete_cart(principal: Customer, session: SessionDep) -> Response:
     status_code=201,
     summary="Place an order from the cart",
     openapi_extra=key_required("The same key and body on a retry answer the first order again."),
+    responses=problems(
+        {
+            409: "A request with this key is still being handled, or the cart changed during "
+            "checkout; retry.",
+            422: "Invalid fields, an empty cart, products no longer sold or in another "
+            "currency, a total beyond one payment, or a key first used with another body.",
+            502: CATALOG,
+        }
+    ),
 )
 async def place_order(
     order_in: CheckoutIn,
@@ -119,8 +150,8 @@ async def place_order(
 async def list_orders(
     principal: Customer,
     session: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    limit: Annotated[int, page_size(100)] = 20,
+    cursor: CursorQuery = None,
 ) -> OrderPage:
     """The caller's orders, keyset paged."""
     found = await service.list_orders(
@@ -133,12 +164,16 @@ async def list_orders(
     return OrderPage(items=items, next_cursor=found.next_cursor)
 
 
-@router.get("/attention", summary="Orders waiting for an operator (admin)")
+@router.get(
+    "/attention",
+    summary="Orders waiting for an operator (admin)",
+    responses=problems({403: "The token is not an administrator's."}),
+)
 async def list_attention(
     principal: CurrentUser,
     session: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    limit: Annotated[int, page_size(100)] = 20,
+    cursor: CursorQuery = None,
 ) -> OrderPage:
     """Everyone's orders in `needs_attention`, newest first: why is in each one's history."""
     found = await service.list_attention(session, principal=principal, limit=limit, cursor=cursor)
@@ -149,24 +184,46 @@ async def list_attention(
     return OrderPage(items=items, next_cursor=found.next_cursor)
 
 
-@router.get("/{order_id}", summary="One of your orders (admin: any)")
-async def read_order(order_id: str, principal: CurrentUser, session: SessionDep) -> OrderOut:
+@router.get(
+    "/{order_id}", summary="One of your orders (admin: any)", responses=problems({404: NO_ORDER})
+)
+async def read_order(order_id: OrderId, principal: CurrentUser, session: SessionDep) -> OrderOut:
     """An order with its history; another user's order is 404."""
     return await _render(session, order_id, principal)
 
 
-@router.post("/{order_id}/cancel", summary="Cancel an order before it ships")
+@router.post(
+    "/{order_id}/cancel",
+    summary="Cancel an order before it ships",
+    responses=problems(
+        {
+            404: NO_ORDER,
+            409: "The order has ended where nothing is left to cancel (failed), or its "
+            "checkout is in progress; retry.",
+        }
+    ),
+)
 async def cancel_order(
-    order_id: str, principal: CurrentUser, session: SessionDep, parts: ContextDep
+    order_id: OrderId, principal: CurrentUser, session: SessionDep, parts: ContextDep
 ) -> OrderOut:
     """Refund, release the stock and end `cancelled`; 409 for an order that failed."""
     await service.cancel_order(session, components=parts, principal=principal, order_id=order_id)
     return await _render(session, order_id, principal)
 
 
-@router.post("/{order_id}/resume", summary="Resume an order that needs attention (admin)")
+@router.post(
+    "/{order_id}/resume",
+    summary="Resume an order that needs attention (admin)",
+    responses=problems(
+        {
+            403: "The token is not an administrator's.",
+            404: NO_ORDER,
+            409: "The order does not need attention, or its saga is busy; retry.",
+        }
+    ),
+)
 async def resume_order(
-    order_id: str, principal: CurrentUser, session: SessionDep, parts: ContextDep
+    order_id: OrderId, principal: CurrentUser, session: SessionDep, parts: ContextDep
 ) -> OrderOut:
     """Put the order back in the state it stalled in and drive its saga on; 409 otherwise."""
     await service.resume_order(session, components=parts, principal=principal, order_id=order_id)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from mercato.chassis.security.tokens import AdminOrService, CurrentUser, UserCaller
 from mercato.chassis.web.dependencies import OutboxDep, SessionDep, context_of, runtime_of
 from mercato.chassis.web.idempotency import IdempotencyKey, key_required
 from mercato.chassis.web.json_body import StrictJsonRoute
+from mercato.chassis.web.openapi import problems
+from mercato.chassis.web.paging import CursorQuery, page_size
 from mercato.payments import charges, refunds, service
 from mercato.payments.context import PaymentsContext, PaymentsRuntime
 from mercato.payments.provider import ProviderClient
@@ -53,9 +55,27 @@ CardHolder = UserCaller
 ProviderDep = Annotated[ProviderClient, Depends(provider_of)]
 LeaseDep = Annotated[float, Depends(lease_of)]
 KEY_REQUIRED = key_required("Unique per intended operation.")
+MethodId = Annotated[str, Path(description="The saved card's id.")]
+PaymentId = Annotated[str, Path(description="The payment's id.")]
+NO_METHOD = "No such saved card, or not the caller's."
+NO_PAYMENT = "No such payment, or not the caller's."
+IN_PROGRESS = "a request with this key is still being handled"
+KEY_REUSED = "or a key first used with another request"
 
 
-@router.post("/methods", status_code=201, summary="Save a card")
+@router.post(
+    "/methods",
+    status_code=201,
+    summary="Save a card",
+    responses=problems(
+        {
+            409: "The caller has as many saved cards as allowed; delete one first.",
+            422: "Invalid fields: the card number, expiry or CVC.",
+            502: "The payment provider refused the card.",
+            504: "The payment provider did not answer in time.",
+        }
+    ),
+)
 async def add_method(
     principal: CardHolder, method_in: MethodIn, session: SessionDep, provider: ProviderDep
 ) -> MethodOut:
@@ -73,15 +93,26 @@ async def list_methods(principal: CardHolder, session: SessionDep) -> MethodList
     return MethodList(items=[method_body(method) for method in methods])
 
 
-@router.get("/methods/{method_id}", summary="Read a saved card")
-async def read_method(method_id: str, principal: CurrentUser, session: SessionDep) -> MethodOut:
+@router.get(
+    "/methods/{method_id}", summary="Read a saved card", responses=problems({404: NO_METHOD})
+)
+async def read_method(
+    method_id: MethodId, principal: CurrentUser, session: SessionDep
+) -> MethodOut:
     """One of the caller's cards (admins and services: anyone's); 404 otherwise."""
     method = await service.get_method(session, principal=principal, method_id=method_id)
     return method_body(method)
 
 
-@router.delete("/methods/{method_id}", status_code=204, summary="Delete a saved card")
-async def delete_method(method_id: str, principal: CardHolder, session: SessionDep) -> Response:
+@router.delete(
+    "/methods/{method_id}",
+    status_code=204,
+    summary="Delete a saved card",
+    responses=problems({404: NO_METHOD}),
+)
+async def delete_method(
+    method_id: MethodId, principal: CardHolder, session: SessionDep
+) -> Response:
     """Forget one of the caller's cards; 404 when it is not theirs."""
     await service.delete_method(session, user_id=principal.subject, method_id=method_id)
     return Response(status_code=204)
@@ -92,8 +123,15 @@ async def delete_method(method_id: str, principal: CardHolder, session: SessionD
     status_code=201,
     summary="Charge a saved card (service, admin)",
     openapi_extra=KEY_REQUIRED,
+    responses=problems(
+        {
+            404: "The user has no such saved card.",
+            409: f"{IN_PROGRESS.capitalize()}; retry.",
+            422: f"Invalid fields, {KEY_REUSED}.",
+        }
+    ),
 )
-async def charge(
+async def charge_card(
     *,
     _: AdminOrService,
     key: IdempotencyKey,
@@ -118,13 +156,17 @@ async def charge(
     return payment_body(payment)
 
 
-@router.get("", summary="List payments")
+@router.get(
+    "",
+    summary="List payments",
+    responses=problems({403: "Only administrators and services list another user's payments."}),
+)
 async def list_payments(
     principal: CurrentUser,
     session: SessionDep,
     user_id: Annotated[str | None, Query(max_length=100, description="Admins only.")] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    limit: Annotated[int, page_size(100)] = 20,
+    cursor: CursorQuery = None,
 ) -> PaymentPage:
     """The caller's payments (admins: `user_id`'s), newest first, keyset paged."""
     found = await service.list_payments(
@@ -135,8 +177,10 @@ async def list_payments(
     )
 
 
-@router.get("/{payment_id}", summary="Read a payment")
-async def read_payment(payment_id: str, principal: CurrentUser, session: SessionDep) -> PaymentOut:
+@router.get("/{payment_id}", summary="Read a payment", responses=problems({404: NO_PAYMENT}))
+async def read_payment(
+    payment_id: PaymentId, principal: CurrentUser, session: SessionDep
+) -> PaymentOut:
     """One of the caller's payments (admins and services: any); 404 otherwise."""
     return payment_body(
         await service.get_payment(session, principal=principal, payment_id=payment_id)
@@ -148,9 +192,21 @@ async def read_payment(payment_id: str, principal: CurrentUser, session: Session
     status_code=201,
     summary="Refund a payment (admin, service)",
     openapi_extra=KEY_REQUIRED,
+    responses=problems(
+        {
+            404: "No such payment.",
+            409: "Only a succeeded payment can be refunded, the payment changed concurrently, "
+            f"or {IN_PROGRESS}; retry.",
+            422: "Invalid fields, more than is left to refund, another currency than the "
+            f"payment's, {KEY_REUSED}.",
+            502: "The provider did not make the refund (`refund_id` names it); retry with "
+            "the same key.",
+            504: "The provider did not answer in time; retry with the same key.",
+        }
+    ),
 )
-async def refund(
-    payment_id: str,
+async def refund_payment(
+    payment_id: PaymentId,
     *,
     _: AdminOrService,
     key: IdempotencyKey,
@@ -176,8 +232,14 @@ async def refund(
     return refund_body(made)
 
 
-@router.get("/{payment_id}/refunds", summary="List a payment's refunds")
-async def list_refunds(payment_id: str, principal: CurrentUser, session: SessionDep) -> RefundList:
+@router.get(
+    "/{payment_id}/refunds",
+    summary="List a payment's refunds",
+    responses=problems({404: NO_PAYMENT}),
+)
+async def list_refunds(
+    payment_id: PaymentId, principal: CurrentUser, session: SessionDep
+) -> RefundList:
     """The refunds of a payment the caller may see, oldest first."""
     found = await service.list_refunds(session, principal=principal, payment_id=payment_id)
     return RefundList(items=[refund_body(item) for item in found])

@@ -7,6 +7,7 @@ payments, defined in `mercato.contracts.payments` and re-exported here.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -14,6 +15,7 @@ from mercato.chassis.web.json_body import WholeNumber
 from mercato.chassis.web.paging import Page
 from mercato.contracts.money import MAX_AMOUNT
 from mercato.contracts.payments import (
+    PAYMENT_EXAMPLE,
     ChargeIn,
     MoneyIn,
     MoneyOut,
@@ -44,12 +46,32 @@ __all__ = [
 ]
 
 MAX_YEARS_AHEAD = 20
+METHOD_EXAMPLE: dict[str, Any] = {
+    "id": "e4b2a1c9-7d3f-4e8a-b6c5-2a1f9e8d7c6b",
+    "brand": "visa",
+    "last4": "4242",
+    "exp_month": 12,
+    "exp_year": 2034,
+    "created_at": "2026-01-01T12:00:00Z",
+}
 
 
 class MethodIn(BaseModel):
     """A card as the customer types it; only brand, last4 and expiry are kept."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "card_number": "4242 4242 4242 4242",
+                    "exp_month": 12,
+                    "exp_year": 2034,
+                    "cvc": "123",
+                }
+            ]
+        },
+    )
 
     # The pattern is documentation: `check_number` decides, with messages that say
     # what is wrong (a pattern mismatch would not), and checks the Luhn checksum too.
@@ -58,7 +80,7 @@ class MethodIn(BaseModel):
         description="12 to 19 digits, spaces and dashes allowed, with a valid Luhn checksum.",
         json_schema_extra={"pattern": NUMBER_PATTERN},
     )
-    exp_month: WholeNumber = Field(ge=1, le=12)
+    exp_month: WholeNumber = Field(ge=1, le=12, description="1 to 12.")
     exp_year: WholeNumber = Field(ge=2000, le=2100, description="Four digits.")
     cvc: str = Field(pattern=r"^[0-9]{3,4}$", description="Three or four digits.")
 
@@ -89,22 +111,30 @@ class MethodIn(BaseModel):
 class MethodOut(BaseModel):
     """A saved card as the API shows it."""
 
-    id: str
-    brand: str
-    last4: str
-    exp_month: int
-    exp_year: int
-    created_at: datetime
+    model_config = ConfigDict(json_schema_extra={"examples": [METHOD_EXAMPLE]})
+
+    id: str = Field(description="The saved card's id, to pay with.")
+    brand: str = Field(description="`visa`, `mastercard`, `amex`... from the number.")
+    last4: str = Field(description="The number's last four digits.")
+    exp_month: int = Field(description="Expiry month, 1 to 12.")
+    exp_year: int = Field(description="Expiry year, four digits.")
+    created_at: datetime = Field(description="When it was saved.")
 
 
 class MethodList(BaseModel):
     """The caller's saved cards, newest first."""
 
-    items: list[MethodOut]
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [METHOD_EXAMPLE]}]})
+
+    items: list[MethodOut] = Field(description="Every saved card, newest first.")
 
 
 class PaymentPage(Page[PaymentOut]):
     """One page of payments, newest first."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [PAYMENT_EXAMPLE], "next_cursor": None}]}
+    )
 
 
 def method_body(method: Method) -> MethodOut:

@@ -42,6 +42,10 @@ PREFERENCE_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
 PHONE = re.compile(r"^\+?[0-9][0-9 ().-]*$")
 
 
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
 def _upper(value: object) -> object:
     return value.upper() if isinstance(value, str) else value
 
@@ -79,22 +83,55 @@ CurrencyCode = Annotated[str, BeforeValidator(_upper), StringConstraints(pattern
 LanguageTag = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]
 
 
+ADDRESS: dict[str, Any] = {
+    "label": "home",
+    "name": "Ada Lovelace",
+    "line1": "12 St James's Square",
+    "line2": None,
+    "city": "London",
+    "region": None,
+    "postal_code": "SW1Y 4JH",
+    "country": "GB",
+    "phone": "+44 20 7946 0958",
+    "is_default": True,
+}
+PROFILE: dict[str, Any] = {
+    "id": "8d5e2c1a-4b7f-4e11-9c3a-2f6d8b0e7a51",
+    "email": "ada@example.com",
+    "name": "Ada Lovelace",
+    "bio": "Writes programs for engines that do not exist yet.",
+    "avatar_url": "https://images.example.com/ada.png",
+    "preferences": {"newsletter": True, "currency": "GBP", "language": "en-GB"},
+    "addresses": [{"id": "a1b2c3d4", **ADDRESS}],
+    "created_at": "2026-01-01T12:00:00Z",
+    "updated_at": "2026-01-02T09:30:00Z",
+}
+LABEL = "A name for it, e.g. `home` or `office`."
+LINE2 = "Flat, floor, building."
+REGION = "State, province or county."
+DEFAULT = "The one address used when none is chosen."
+
+
 class AddressIn(BaseModel):
     """A postal address as a client sends it; omit `id` to add a new one."""
 
     model_config = ConfigDict(extra="forbid")
 
-    id: AddressId | None = None
-    label: Optional50 | None = None
-    name: Required200
-    line1: Required200
-    line2: Optional200 | None = None
-    city: Required100
-    region: Optional100 | None = None
-    postal_code: PostalCode | None = None
-    country: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True)]
-    phone: Phone | None = None
-    is_default: StrictBool = False
+    id: AddressId | None = Field(
+        default=None, description="The id of an address to keep or change; omit it to add one."
+    )
+    label: Optional50 | None = Field(default=None, description=LABEL)
+    name: Required200 = Field(description="Who receives mail there.")
+    line1: Required200 = Field(description="Street and number.")
+    line2: Optional200 | None = Field(default=None, description=LINE2)
+    city: Required100 = Field(description="City or town.")
+    region: Optional100 | None = Field(default=None, description=REGION)
+    postal_code: PostalCode | None = Field(default=None, description="Postal code, if any.")
+    country: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True)] = Field(
+        description="ISO 3166-1 alpha-2 code, e.g. `DE` or `US`."
+    )
+    phone: Phone | None = Field(default=None, description="A phone number of 5 to 15 digits.")
+    is_default: StrictBool = Field(default=False, description=DEFAULT)
 
     @field_validator("label", "line2", "region", "postal_code", "phone")
     @classmethod
@@ -124,9 +161,11 @@ class PreferencesIn(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    newsletter: StrictBool | None = None
-    currency: CurrencyCode | None = None
-    language: LanguageTag | None = None
+    newsletter: StrictBool | None = Field(default=None, description="Send the newsletter.")
+    currency: CurrencyCode | None = Field(
+        default=None, description="ISO 4217 code to show prices in."
+    )
+    language: LanguageTag | None = Field(default=None, description="A language tag, e.g. `de`.")
 
     @model_validator(mode="after")
     def _keys(self) -> PreferencesIn:
@@ -147,13 +186,37 @@ class PreferencesIn(BaseModel):
 class ProfilePatch(BaseModel):
     """A partial update of the caller's own profile; only sent fields change."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Ada Lovelace",
+                    "preferences": {"newsletter": True, "currency": "GBP"},
+                    "addresses": [ADDRESS],
+                }
+            ]
+        },
+    )
 
-    name: Required200 = ""
-    bio: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
-    avatar_url: WebUrl | None = None
-    preferences: PreferencesIn = Field(default_factory=PreferencesIn)
-    addresses: list[AddressIn] = Field(default_factory=list, max_length=MAX_ADDRESSES)
+    # Its default is never read (only the fields sent change) and would break the
+    # field's own bounds in the document, so the document states none.
+    name: Required200 = Field(
+        default="", description="How the user is addressed.", json_schema_extra=_no_default
+    )
+    bio: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = Field(
+        default=None, description="A few words about the user."
+    )
+    avatar_url: WebUrl | None = Field(default=None, description="An http(s) URL of a picture.")
+    preferences: PreferencesIn = Field(
+        default_factory=PreferencesIn,
+        description="Merged into the stored ones; a key set to null is removed.",
+    )
+    addresses: list[AddressIn] = Field(
+        default_factory=list,
+        max_length=MAX_ADDRESSES,
+        description="Replaces the stored list: keep an address by sending its `id`.",
+    )
 
     @field_validator("addresses")
     @classmethod
@@ -169,31 +232,35 @@ class ProfilePatch(BaseModel):
 class AddressOut(BaseModel):
     """A stored postal address."""
 
-    id: str
-    label: str | None
-    name: str
-    line1: str
-    line2: str | None
-    city: str
-    region: str | None
-    postal_code: str | None
-    country: str
-    phone: str | None
-    is_default: bool
+    id: str = Field(description="The address's id within the profile.")
+    label: str | None = Field(description=LABEL)
+    name: str = Field(description="Who receives mail there.")
+    line1: str = Field(description="Street and number.")
+    line2: str | None = Field(description=LINE2)
+    city: str = Field(description="City or town.")
+    region: str | None = Field(description=REGION)
+    postal_code: str | None = Field(description="Postal code, if any.")
+    country: str = Field(description="ISO 3166-1 alpha-2 code.")
+    phone: str | None = Field(description="A phone number.")
+    is_default: bool = Field(description=DEFAULT)
 
 
 class ProfileOut(BaseModel):
     """A user's profile as the API shows it."""
 
-    id: str
-    email: str
-    name: str
-    bio: str | None
-    avatar_url: str | None
-    preferences: dict[str, JsonValue]
-    addresses: list[AddressOut]
-    created_at: datetime
-    updated_at: datetime
+    model_config = ConfigDict(json_schema_extra={"examples": [PROFILE]})
+
+    id: str = Field(description="The user's id (the `sub` of their tokens).")
+    email: str = Field(description="Their email, from their account.")
+    name: str = Field(description="How the user is addressed.")
+    bio: str | None = Field(description="A few words about the user.")
+    avatar_url: str | None = Field(description="A URL of a picture.")
+    preferences: dict[str, JsonValue] = Field(
+        description="`newsletter`, `currency`, `language`, and any key a client keeps."
+    )
+    addresses: list[AddressOut] = Field(description="Postal addresses, at most one the default.")
+    created_at: datetime = Field(description="When the profile was made.")
+    updated_at: datetime = Field(description="When it last changed.")
 
 
 def profile_body(profile: Profile | ProfileRow) -> dict[str, Any]:
@@ -220,3 +287,7 @@ def profile_body(profile: Profile | ProfileRow) -> dict[str, Any]:
 
 class ProfilePage(Page[ProfileOut]):
     """One page of profiles and the cursor of the next, if any."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [PROFILE], "next_cursor": "WzE3Njcy"}]}
+    )

@@ -29,14 +29,24 @@ class Event(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    id: str = Field(min_length=1, max_length=64)
-    type: str = Field(pattern=EVENT_TYPE_PATTERN, max_length=200)
-    version: int = Field(ge=1)
-    occurred_at: datetime
-    source: str
-    subject: str
-    trace: str | None = None
-    data: dict[str, Any]
+    id: str = Field(
+        min_length=1,
+        max_length=64,
+        description="A UUID: the broker's de-duplication id and the consumers' inbox key.",
+    )
+    type: str = Field(
+        pattern=EVENT_TYPE_PATTERN,
+        max_length=200,
+        description="What happened, e.g. `order.placed`.",
+    )
+    version: int = Field(ge=1, description="The version of the schema of `data`.")
+    occurred_at: datetime = Field(description="When it happened (UTC, RFC 3339).")
+    source: str = Field(description="The service that published it: the type's producer.")
+    subject: str = Field(description="The id of the aggregate it concerns (an order, a user).")
+    trace: str | None = Field(
+        default=None, description="The W3C `traceparent` of the work that caused it."
+    )
+    data: dict[str, Any] = Field(description="The payload, in the schema of (type, version).")
 
     @field_validator("occurred_at")
     @classmethod

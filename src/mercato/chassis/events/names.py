@@ -6,6 +6,9 @@ The namespace prefixes every stream, exchange and queue of the bus (NATS
 or test runs share one broker without seeing each other's events. NATS subjects and
 RabbitMQ names use it in lower case: two namespaces that differ only in case are the
 same namespace on RabbitMQ, and clash on NATS (their subjects overlap).
+`events_stream`, `events_subject` and `events_exchange` give those names, for the
+buses and for the documents that tell clients where each event type goes
+(`mercato.chassis.events.asyncapi`).
 
 A NATS client's reply inboxes are `_INBOX.<service>.<...>` (`inbox_prefix`), so that
 a broker user may subscribe to its own replies and to nobody else's. The operator's
@@ -20,7 +23,16 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["DEFAULT_NAMESPACE", "OPERATOR", "check_name", "check_namespace", "inbox_prefix"]
+__all__ = [
+    "DEFAULT_NAMESPACE",
+    "OPERATOR",
+    "check_name",
+    "check_namespace",
+    "events_exchange",
+    "events_stream",
+    "events_subject",
+    "inbox_prefix",
+]
 
 DEFAULT_NAMESPACE = "MERCATO"
 OPERATOR = "mercato-admin"
@@ -50,3 +62,18 @@ def check_namespace(value: str) -> str:
 def inbox_prefix(service: str) -> str:
     """The subject prefix of `service`'s NATS reply inboxes."""
     return f"_INBOX.{check_name('service', service)}"
+
+
+def events_stream(namespace: str) -> str:
+    """The NATS JetStream stream of a namespace's events (`MERCATO_EVENTS`)."""
+    return f"{namespace}_EVENTS"
+
+
+def events_subject(namespace: str, event_type: str) -> str:
+    """The NATS subject of an event type (`mercato.events.order.placed`); `>`: all of them."""
+    return f"{namespace.lower()}.events.{event_type}"
+
+
+def events_exchange(namespace: str) -> str:
+    """The RabbitMQ topic exchange of a namespace's events, routed by event type."""
+    return f"{namespace.lower()}.events"

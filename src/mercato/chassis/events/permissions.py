@@ -28,7 +28,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from mercato.chassis.events.names import OPERATOR, inbox_prefix
+from mercato.chassis.events.names import OPERATOR, events_stream, events_subject, inbox_prefix
 from mercato.contracts.events import published_by
 
 __all__ = [
@@ -80,12 +80,12 @@ class _Nats:
     prefix: str = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "events", f"{self.namespace}_EVENTS")
+        object.__setattr__(self, "events", events_stream(self.namespace))
         object.__setattr__(self, "dlq", f"{self.namespace}_DLQ")
         object.__setattr__(self, "prefix", self.namespace.lower())
 
     def subject(self, event_type: str) -> str:
-        return f"{self.prefix}.events.{event_type}"
+        return events_subject(self.namespace, event_type)
 
     def api(self, call: str, *names: str) -> str:
         return ".".join(("$JS.API", call, *names))

@@ -1,10 +1,11 @@
 """The app factory: one call gives a service everything but its domain.
 
 `create_app(spec, settings, routers)` returns a `ServiceApp`: a FastAPI app with
-problem+json errors, strict JSON bodies (`json_body`), health probes, `/metrics`
-and a lifespan that opens and closes the service's Runtime, behind the request
-middleware (ids, trace context, limits, access log, metrics) and the shortcut to
-its direct routes (`direct`).
+problem+json errors, strict JSON bodies (`json_body`), health probes, `/metrics`,
+its OpenAPI document (`openapi`) and docs pages (`docs`), and a lifespan that
+opens and closes the service's Runtime, behind the request middleware (ids, trace
+context, limits, access log, metrics) and the shortcut to its direct routes
+(`direct`).
 
 A service with an edge (the gateway) passes `edge`, a hook given the runtime that
 returns an `Edge`: the layers it puts around the request middleware and inside it
@@ -30,10 +31,11 @@ from mercato.chassis.telemetry.http_metrics import metrics_endpoint
 from mercato.chassis.telemetry.logs import configure_logging
 from mercato.chassis.web import health
 from mercato.chassis.web.direct_routes import DirectDispatch
+from mercato.chassis.web.docs import docs_routes
 from mercato.chassis.web.errors import install_error_handlers
 from mercato.chassis.web.json_body import StrictJsonRoute
 from mercato.chassis.web.middleware import RequestMiddleware
-from mercato.chassis.web.openapi import document_problems
+from mercato.chassis.web.openapi import complete_document, operation_id
 
 __all__ = ["Edge", "ServiceApp", "create_app"]
 
@@ -101,14 +103,16 @@ def create_app(
         configure_logging(spec.name, settings.log_level, settings.instance)
     runtime = Runtime(spec, settings)
     front = edge(runtime) if edge is not None else None
+    openapi_url = f"/api/{spec.name}/openapi.json"
     app = ServiceApp(
         title=spec.title,
         description=spec.description,
         version="1.0.0",
         lifespan=_lifespan(runtime, front),
-        openapi_url=f"/api/{spec.name}/openapi.json" if spec.documented else None,
-        docs_url=f"/api/{spec.name}/docs" if spec.documented else None,
+        openapi_url=openapi_url if spec.documented else None,
+        docs_url=None,  # `chassis.web.docs` serves them, from the package's own assets
         redoc_url=None,
+        generate_unique_id_function=operation_id(spec.name),
         # A path with a slash too many is a 404, as through the gateway: a redirect
         # would name this process's own host and port.
         redirect_slashes=False,
@@ -116,16 +120,18 @@ def create_app(
     app.state.runtime = runtime
     app.state.metrics = runtime.metrics
     install_error_handlers(app)
-    document_problems(app)
     app.add_route("/health/live", health.live, methods=["GET"], include_in_schema=False)
     app.add_route("/health/ready", health.ready, methods=["GET"], include_in_schema=False)
     app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
+    if spec.documented:
+        app.router.routes.extend(docs_routes(f"/api/{spec.name}/docs", openapi_url, spec.title))
     if front is not None:
         app.router.routes.extend(front.routes())
     reserved = [path for route in app.router.routes if (path := getattr(route, "path", None))]
     for router in routers:
         app.include_router(router)
     routes = [route for router in routers for route in router.routes]
+    complete_document(app, routes)
     inner = (
         front.within(app.routed)
         if front is not None

@@ -23,10 +23,11 @@ import base64
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import orjson
-from pydantic import BaseModel
+from fastapi import Query
+from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, Select, and_, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
@@ -35,6 +36,7 @@ from mercato.chassis.web.errors import Unprocessable, field_error
 from mercato.chassis.web.json_body import parse_json
 
 __all__ = [
+    "CursorQuery",
     "Page",
     "TimeKeyset",
     "cursor_moment",
@@ -45,9 +47,23 @@ __all__ = [
     "invalid_cursor",
     "keyset_page",
     "page_of",
+    "page_size",
 ]
 
 T = TypeVar("T")
+
+# The query parameters of a list: `?limit=` (`page_size`) and `?cursor=`.
+CursorQuery = Annotated[
+    str | None,
+    Query(
+        max_length=512, description="The `next_cursor` of the previous page; omit it for the first."
+    ),
+]
+
+
+def page_size(maximum: int) -> Any:
+    """The `Query` of a list's `limit`: 1 to `maximum` items per page."""
+    return Query(ge=1, le=maximum, description=f"Items per page, 1 to {maximum}.")
 
 
 class Page(BaseModel, Generic[T]):
@@ -59,8 +75,10 @@ class Page(BaseModel, Generic[T]):
     rather than pydantic's `Page_OrderOut_`.
     """
 
-    items: list[T]
-    next_cursor: str | None
+    items: list[T] = Field(description="This page's items.")
+    next_cursor: str | None = Field(
+        description="Pass it back as `cursor` for the next page; null on the last page."
+    )
 
 
 def encode_cursor(key: list[Any]) -> str:

@@ -58,7 +58,13 @@ from mercato.chassis.events.bus import (
 )
 from mercato.chassis.events.dead_letters import DeadLetter
 from mercato.chassis.events.envelope import Event
-from mercato.chassis.events.names import check_name, check_namespace, inbox_prefix
+from mercato.chassis.events.names import (
+    check_name,
+    check_namespace,
+    events_stream,
+    events_subject,
+    inbox_prefix,
+)
 from mercato.chassis.events.nats import dead_letters as nats_dead_letters
 from mercato.chassis.events.nats.dead_letters import MSG_ID
 from mercato.chassis.events.nats.delivery import Delivery
@@ -90,9 +96,9 @@ class NatsBus:
         self.url = url
         self.service = service
         self.namespace = check_namespace(namespace)
-        self.stream = f"{namespace}_EVENTS"
+        self.stream = events_stream(namespace)
         self.dlq_stream = f"{namespace}_DLQ"
-        self.events_prefix = f"{namespace.lower()}.events."
+        self.events_prefix = events_subject(namespace, "")
         self.dlq_prefix = f"{namespace.lower()}.dlq."
         self.retry_delay = retry_delay
         self.max_retry_delay = max_retry_delay

@@ -44,6 +44,7 @@ from aio_pika.abc import AbstractRobustConnection
 from aiormq.exceptions import ChannelPreconditionFailed
 
 from mercato.chassis.events.failures import backoff
+from mercato.chassis.events.names import events_exchange
 
 __all__ = [
     "WILDCARD",
@@ -118,7 +119,7 @@ class Topology:
         self.prefix = namespace.lower()
         self.features = features
         self.delivery_limit = delivery_limit
-        self.exchange = f"{self.prefix}.events"
+        self.exchange = events_exchange(namespace)
         self.dead_letters = f"{self.prefix}.dead-letters"
         self.dead_letter_exchange = f"{self.prefix}.dlx"
 
