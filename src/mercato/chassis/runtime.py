@@ -156,8 +156,13 @@ class Runtime(Generic[S, C]):
         )
         task_metrics = TaskMetrics(spec.name, registry)
         self.tasks = BackgroundTasks(self, spec.tasks, task_metrics)
+        # First round after an interval: a query beside the start's own would only open
+        # a second pooled connection.
         sampler: BackgroundTask[Runtime[S, C]] = BackgroundTask(
-            "metrics-sampler", Runtime.sample_metrics, interval=lambda _: SAMPLE_SECONDS
+            "metrics-sampler",
+            Runtime.sample_metrics,
+            interval=lambda _: SAMPLE_SECONDS,
+            at_start=False,
         )
         sampled = self.outbox_metrics is not None or self.consumer_metrics is not None
         self._sampler = BackgroundTasks(self, [sampler] if sampled else [], task_metrics)
