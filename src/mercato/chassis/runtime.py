@@ -2,7 +2,8 @@
 
 `Runtime` is the single wiring place of a service: its settings, database, event bus,
 outbox and relay, idempotent consumer, token verifier (with the revocation list fed
-by `auth.token_revoked` events), the inter-service HTTP client, its HTTP metrics, the
+by `auth.token_revoked` events), the inter-service HTTP client, its HTTP metrics, its
+tracing (when the OTEL_* variables ask for it, `chassis.telemetry.tracing`), the
 service's own context and its background tasks. Routes reach it as
 `request.app.state.runtime`, or better through the dependencies of
 `mercato.chassis.web.dependencies` (the context, the outbox, the caller).
@@ -26,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mercato.chassis.background import BackgroundTask, BackgroundTasks
 from mercato.chassis.client.service_client import ServiceClient
 from mercato.chassis.client.service_tokens import ServiceTokenProvider
-from mercato.chassis.config import ServiceSettings
+from mercato.chassis.config import ServiceSettings, SettingsError
 from mercato.chassis.data.database import Database
 from mercato.chassis.data.migrations import upgrade
 from mercato.chassis.events import (
@@ -39,9 +40,13 @@ from mercato.chassis.events import (
     connect_bus,
 )
 from mercato.chassis.events.permissions import TOKEN_REVOKED
+from mercato.chassis.events.transports import messaging_system
 from mercato.chassis.security.client_addresses import ClientAddresses
 from mercato.chassis.security.tokens import JwksKeySource, KeySource, RevocationList, TokenVerifier
+from mercato.chassis.telemetry.event_spans import EventSpans
 from mercato.chassis.telemetry.http_metrics import HttpMetrics
+from mercato.chassis.telemetry.statement_spans import StatementSpans
+from mercato.chassis.telemetry.tracing import Tracing, TracingError
 from mercato.chassis.web.health import Check
 
 __all__ = ["TOKEN_REVOKED", "Handler", "Runtime", "ServiceSpec"]
@@ -88,11 +93,17 @@ class Runtime(Generic[S, C]):
         self.spec = spec
         self.settings = settings
         self.metrics = HttpMetrics(spec.name)
+        try:
+            self.tracing = Tracing.from_env(spec.name, settings.instance)  # None: off
+        except TracingError as exc:
+            raise SettingsError(str(exc)) from None
         self.db: Database | None = (
             Database(settings.sqlalchemy_url, pool_size=settings.database_pool_size)
             if spec.uses_database
             else None
         )
+        if self.tracing is not None and self.db is not None and settings.trace_statements:
+            self.db.reader.statements = StatementSpans(self.tracing, self.db.engine).watch()
         self.bus: EventBus | None = (
             connect_bus(
                 settings.broker_url,
@@ -103,6 +114,11 @@ class Runtime(Generic[S, C]):
             if spec.uses_bus and settings.broker_url
             else None
         )
+        self.event_spans = (
+            EventSpans(self.tracing, messaging_system(settings.broker_url))
+            if self.tracing is not None
+            else None
+        )
         self._outbox: Outbox | None = (
             Outbox(spec.event_tables, source=spec.name) if spec.event_tables else None
         )
@@ -110,7 +126,9 @@ class Runtime(Generic[S, C]):
         self.addresses = ClientAddresses(settings.trusted_proxies)
         # JWKS and service-token fetches go through it too, so they share its TLS.
         self.http = ServiceClient(
-            token_provider=self._service_token, ssl=settings.tls_client_context()
+            token_provider=self._service_token,
+            ssl=settings.tls_client_context(),
+            tracing=self.tracing,
         )
         self.tokens = ServiceTokenProvider(
             self.http,
@@ -186,7 +204,9 @@ class Runtime(Generic[S, C]):
         if self.db is not None and self.spec.migrations and self.settings.run_migrations:
             await upgrade(self.db, self.spec.migrations, self.spec.name)
         if self.db is not None and self.spec.event_tables is not None and self.bus is not None:
-            self._relay = OutboxRelay(self.db, self.spec.event_tables, self.bus)
+            self._relay = OutboxRelay(
+                self.db, self.spec.event_tables, self.bus, spans=self.event_spans
+            )
             await self._relay.start()
         if self.bus is not None:
             self._connecting.append(asyncio.create_task(self._connect_bus(), name="bus-connect"))
@@ -214,7 +234,11 @@ class Runtime(Generic[S, C]):
         )
         if self.spec.handlers and self.db is not None and self.spec.event_tables is not None:
             self._consumer = IdempotentConsumer(
-                self.db, self.spec.event_tables, self.spec.name, self.spec.handlers
+                self.db,
+                self.spec.event_tables,
+                self.spec.name,
+                self.spec.handlers,
+                spans=self.event_spans,
             )
             await self._consumer.start(self.bus)
         self.bus_connected.set()
@@ -243,3 +267,5 @@ class Runtime(Generic[S, C]):
         await self.http.close()
         if self.db is not None:
             await self.db.dispose()
+        if self.tracing is not None:
+            await self.tracing.shutdown()  # the spans of everything above, sent

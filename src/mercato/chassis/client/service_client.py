@@ -24,7 +24,8 @@
   be opened fails over to another instance at once (whatever the method: nothing
   was sent), and a retry of an idempotent call goes to another instance too;
 - the request id and traceparent of the current request, and a service token whose
-  audience is the target (from `token_provider`), on every call;
+  audience is the target (from `token_provider`), on every call; with `tracing`, each
+  call is a client span, and its traceparent names it (`chassis.telemetry.http_spans`);
 - HTTPS to `https://` targets with the given `ssl` context (`chassis.security.tls`): under
   mutual TLS it verifies the targets against the services' CA and presents this
   process's certificate; without one, aiohttp's default (the system's trust store).
@@ -75,6 +76,8 @@ from mercato.chassis.client.retries import (
     attempt,
 )
 from mercato.chassis.telemetry import trace_context
+from mercato.chassis.telemetry.http_spans import call_span
+from mercato.chassis.telemetry.tracing import Tracing
 
 __all__ = [
     "IDEMPOTENT_METHODS",
@@ -113,6 +116,7 @@ class ServiceClient:
         keepalive_timeout: float = 30.0,
         breaker_clock: Callable[[], float] = time.monotonic,
         ssl: ssl.SSLContext | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         """Configure the client; no connection is opened before `start()`.
 
@@ -125,7 +129,8 @@ class ServiceClient:
         call; `pool_limit` caps open connections and `keepalive_timeout` is how long an
         idle one is kept; `breaker_clock` is the breakers' clock (tests inject one;
         it may also be set on the client before its first call); `ssl` is the context
-        of `https://` calls (None: aiohttp's default verification).
+        of `https://` calls (None: aiohttp's default verification); `tracing` makes a
+        span of each call (None: none).
         """
         if timeout <= 0 or connect_timeout <= 0:
             raise ValueError("timeouts must be positive")
@@ -146,6 +151,7 @@ class ServiceClient:
         self.keepalive_timeout = keepalive_timeout
         self.breaker_clock = breaker_clock
         self.ssl = ssl
+        self.tracing = tracing
         self._breakers: dict[str, CircuitBreaker] = {}
         self._session: aiohttp.ClientSession | None = None
         self._random = random.Random()
@@ -217,6 +223,7 @@ class ServiceClient:
 
     # -- calls -----------------------------------------------------------------
 
+    @call_span
     async def request(
         self,
         method: str,

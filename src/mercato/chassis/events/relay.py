@@ -13,6 +13,9 @@ two processes can publish the same row; that is harmless, because the broker dro
 a message whose id (the event id) it has seen within its de-duplication window,
 and a consumer's inbox ignores an event it has already handled. The same holds for
 a relay that dies between publishing and marking its rows.
+
+With tracing on, each event published is a span under the span that wrote it
+(`spans`, `chassis.telemetry.event_spans`).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from mercato.chassis.data.database import Database
 from mercato.chassis.events.bus import EventBus
 from mercato.chassis.events.envelope import Event
 from mercato.chassis.events.tables import EventTables
+from mercato.chassis.telemetry.event_spans import EventSpans
 
 __all__ = ["OutboxRelay"]
 
@@ -51,6 +55,7 @@ class OutboxRelay:
         flush_timeout: float = 5.0,
         keep_published: timedelta = timedelta(days=1),
         prune_interval: float = 600.0,
+        spans: EventSpans | None = None,
     ) -> None:
         self.db = db
         self.tables = tables
@@ -62,6 +67,7 @@ class OutboxRelay:
         self.flush_timeout = flush_timeout
         self.keep_published = keep_published
         self.prune_interval = prune_interval
+        self.spans = spans
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
@@ -109,8 +115,13 @@ class OutboxRelay:
             if not locking:
                 await session.commit()  # never hold a SQLite snapshot while publishing
             ids = [row.id for row in rows]
+            events = [Event.from_bytes(row.payload) for row in rows]
             try:
-                await self.bus.publish_many([Event.from_bytes(row.payload) for row in rows])
+                if self.spans is None:
+                    await self.bus.publish_many(events)
+                else:
+                    with self.spans.publishing(events):
+                        await self.bus.publish_many(events)
             except Exception:
                 await session.rollback()
                 with contextlib.suppress(Exception):

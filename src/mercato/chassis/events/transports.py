@@ -12,7 +12,7 @@ from mercato.chassis.events.bus import DEFAULT_NAMESPACE, EventBus
 from mercato.chassis.events.nats.bus import NatsBus
 from mercato.chassis.events.rabbit.bus import RabbitBus
 
-__all__ = ["connect_bus"]
+__all__ = ["connect_bus", "messaging_system"]
 
 
 def connect_bus(
@@ -40,3 +40,8 @@ def connect_bus(
     if scheme in ("amqp", "amqps"):
         return RabbitBus(url, service=service, namespace=namespace, retry_delay=retry_delay)
     raise ValueError(f"unsupported broker URL scheme {scheme!r}: use nats:// or amqp://")
+
+
+def messaging_system(url: str) -> str:
+    """The broker of `url` as OpenTelemetry names messaging systems: `nats` or `rabbitmq`."""
+    return "rabbitmq" if urlsplit(url).scheme.lower() in ("amqp", "amqps") else "nats"

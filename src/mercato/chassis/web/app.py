@@ -136,6 +136,7 @@ def create_app(
         metrics=runtime.metrics,
         max_body_bytes=settings.max_body_bytes,
         head_as_get=front.head_as_get if front is not None else True,
+        tracing=runtime.tracing,
     )
     if front is not None:
         app.front = front.around(app.front)
