@@ -1,24 +1,26 @@
 """What tracing costs: `python -m bench.tracing [--seconds N] [--rounds R]`.
 
-Starts Mercato with `mercato up` (SQLite, the embedded NATS) three times, one after the
-other: tracing off (no OTLP endpoint), then on with 10% of new traces sampled
-(`parentbased_traceidratio`, 0.1) and with every trace sampled (the SDK's default),
-each process exporting its spans over OTLP/HTTP to a receiver on this machine (in
-this process, counting what it gets). In each, after a warm-up, it measures an
-authenticated `GET /api/users/me` through the gateway at 16 connections: req/s,
-p50/p99, the CPU the gateway and users spend per request (their exporting threads
-included), the receiver's CPU per request and the spans received per request. The
-read is the cheapest request the shop serves (~0.2 ms of CPU in all), so tracing's
-share of it is the largest any request pays.
+Starts Mercato with `mercato up` (SQLite, the embedded NATS) three times side by side:
+tracing off (no OTLP endpoint), on with 10% of new traces sampled
+(`parentbased_traceidratio`, 0.1), and on with every trace sampled (the SDK's default),
+each traced system exporting its spans over OTLP/HTTP to a receiver of its own on this
+machine (in this process, counting what it gets; batches a second apart). Then, R
+rounds, it loads each system in turn with an authenticated `GET /api/users/me` through
+the gateway at 16 connections for N seconds, the other two idle: req/s, p50/p99, the
+CPU the gateway and users spend per request (their exporting threads included), the
+receivers' CPU per request and the spans received per request. The medians of the
+rounds are printed last, with each mode's req/s and CPU against tracing off.
 
-With `--rounds R` the three systems are measured R times, in turn, and the median of
-each is printed last: on a shared machine whose speed drifts, rounds interleaved
-are the fairer comparison.
+The read is the cheapest request the shop serves (~0.3 ms of CPU in all on a busy
+machine), so tracing's share of it is the largest any request pays. Runs interleaved
+on systems that are all up compare the modes under the same load of a shared machine,
+whose speed drifts from minute to minute.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import secrets
 import statistics
@@ -28,15 +30,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.load import Request, closed_loop
-from bench.system import cpu_seconds, start_mercato
+from bench.system import Mercato, cpu_seconds, start_mercato
 from tests.support.otlp import OtlpReceiver
 
 __all__ = ["main"]
 
 CONNECTIONS = 16
-WARM_UP_SECONDS = 3.0
+SERVING = ("gateway-1", "users-1")  # the processes a read goes through
 # The benchmark is one client: the gateway's per-client limits are lifted.
 UNLIMITED = {"MERCATO_GATEWAY_CLIENT_RATE": "0", "MERCATO_GATEWAY_USER_RATE": "0"}
+# Spans leave a second after they end (5 s by default), so a run's are counted after it.
+EXPORT_DELAY_MS = 1000
 MODES = {
     "off": {},
     "10%": {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"},
@@ -46,7 +50,7 @@ MODES = {
 
 @dataclass(frozen=True)
 class Run:
-    """The figures of one system measured."""
+    """The figures of one run on one system."""
 
     mode: str
     rps: float
@@ -61,6 +65,17 @@ class Run:
     def total_cpu_ms(self) -> float:
         """CPU per request in the gateway and users together."""
         return sum(self.cpu_ms.values())
+
+
+@dataclass(frozen=True)
+class Target:
+    """One system under test: its mode, its read, its processes and its receiver."""
+
+    mode: str
+    system: Mercato
+    read: Request
+    pids: dict[str, int]
+    receiver: OtlpReceiver | None
 
 
 def _call(method: str, url: str, body: dict[str, Any]) -> Any:
@@ -79,78 +94,59 @@ def _token(gateway: str) -> str:
     return str(answer["access_token"])
 
 
-def measure(mode: str, receiver: OtlpReceiver, seconds: float) -> Run:
-    """Start the system with tracing as `mode` says, and measure it."""
+def _start(mode: str, stack: contextlib.ExitStack) -> Target:
     env = {**UNLIMITED, **MODES[mode]}
+    receiver = None
     if mode != "off":
+        receiver = stack.enter_context(OtlpReceiver(decode=False))
         env["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.endpoint
-    with start_mercato(env) as system:
-        gateway = system.gateway
-        auth = {"Authorization": f"Bearer {_token(gateway)}"}
-        read = Request("GET", f"{gateway}/api/users/me", auth)
-        closed_loop(read, connections=CONNECTIONS, seconds=WARM_UP_SECONDS)
-        time.sleep(1.0)  # the warm-up's last spans leave
-        pids = {name: pid for name, pid in system.pids().items() if name in ("gateway-1", "users-1")}
-        before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-        spans_before, receiver_before = receiver.span_count(), time.process_time()
-        result = closed_loop(read, connections=CONNECTIONS, seconds=seconds)
-        used = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
-        time.sleep(1.0)  # the last batch is sent ~0.1-5 s after its spans end
-        spans = receiver.span_count() - spans_before
-        receiver_cpu = time.process_time() - receiver_before
+        env["OTEL_BSP_SCHEDULE_DELAY"] = str(EXPORT_DELAY_MS)
+    system = stack.enter_context(start_mercato(env, settle=5.0))
+    token = _token(system.gateway)
+    read = Request("GET", f"{system.gateway}/api/users/me", {"Authorization": f"Bearer {token}"})
+    pids = {name: pid for name, pid in system.pids().items() if name in SERVING}
+    return Target(mode, system, read, pids, receiver)
+
+
+def measure(target: Target, seconds: float) -> Run:
+    """Load `target` for `seconds` and take its figures."""
+    before = {name: cpu_seconds(pid) for name, pid in target.pids.items()}
+    receiver = target.receiver
+    spans_before = receiver.span_count() if receiver else 0
+    receiver_before = time.process_time()  # the receivers' threads: wrk is a process
+    result = closed_loop(target.read, connections=CONNECTIONS, seconds=seconds)
+    used = {name: cpu_seconds(pid) - before[name] for name, pid in target.pids.items()}
+    if receiver is not None:
+        time.sleep(EXPORT_DELAY_MS / 1000 + 0.5)  # the run's last batch
+    spans = (receiver.span_count() - spans_before) if receiver else 0
     n = max(result.requests, 1)
     return Run(
-        mode,
+        target.mode,
         result.rps,
         result.p50_ms,
         result.p99_ms,
         result.errors,
         {name: cpu * 1000 / n for name, cpu in used.items()},
-        receiver_cpu * 1000 / n,
+        (time.process_time() - receiver_before) * 1000 / n,
         spans / n,
-    )
-
-
-def _row(run: Run, off: Run | None) -> str:
-    ratio = f"{run.rps / off.rps:.2f}" if off is not None and off.rps else "-"
-    cpu = " + ".join(f"{ms:.3f}" for ms in run.cpu_ms.values())
-    return (
-        f"| {run.mode:<5} | {run.rps:>7.0f} | {ratio:>5} | {run.p50_ms:>5.1f} / {run.p99_ms:<5.1f} "
-        f"| {cpu} = {run.total_cpu_ms:.3f} | {run.receiver_ms:.3f} | {run.spans:.2f} "
-        f"| {run.errors} |"
     )
 
 
 HEADER = (
     "| tracing | req/s | vs off | p50 / p99 ms | CPU ms per request, gateway + users "
-    "| receiver CPU ms | spans per request | errors |\n|---|---:|---:|---:|---:|---:|---:|---:|"
+    "| CPU vs off | receiver CPU ms | spans per request | errors |\n"
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 )
 
 
-def main() -> None:
-    """Measure and print."""
-    parser = argparse.ArgumentParser(prog="python -m bench.tracing")
-    parser.add_argument("--seconds", type=float, default=10.0, help="length of each run")
-    parser.add_argument("--rounds", type=int, default=1, help="times each mode is measured")
-    args = parser.parse_args()
-    print(
-        f"# GET /api/users/me via the gateway, {CONNECTIONS} connections, "
-        f"{args.seconds:.0f} s per run, {args.rounds} round(s)\n"
+def _row(run: Run, off: Run) -> str:
+    cpu = " + ".join(f"{ms:.3f}" for ms in run.cpu_ms.values())
+    return (
+        f"| {run.mode} | {run.rps:.0f} | {run.rps / off.rps:.2f} "
+        f"| {run.p50_ms:.1f} / {run.p99_ms:.1f} | {cpu} = {run.total_cpu_ms:.3f} "
+        f"| {run.total_cpu_ms / off.total_cpu_ms:.2f} | {run.receiver_ms:.3f} "
+        f"| {run.spans:.2f} | {run.errors} |"
     )
-    print(HEADER, flush=True)
-    runs: dict[str, list[Run]] = {mode: [] for mode in MODES}
-    with OtlpReceiver(decode=False) as receiver:
-        for _ in range(args.rounds):
-            for mode in MODES:
-                run = measure(mode, receiver, args.seconds)
-                runs[mode].append(run)
-                print(_row(run, runs["off"][-1] if runs["off"] else None), flush=True)
-    if args.rounds > 1:
-        print("\nMedians of the rounds:\n")
-        print(HEADER)
-        medians = {mode: _median(mode, found) for mode, found in runs.items()}
-        for run in medians.values():
-            print(_row(run, medians["off"]))
 
 
 def _median(mode: str, runs: list[Run]) -> Run:
@@ -167,6 +163,35 @@ def _median(mode: str, runs: list[Run]) -> Run:
         of([r.receiver_ms for r in runs]),
         of([r.spans for r in runs]),
     )
+
+
+def main() -> None:
+    """Measure and print."""
+    parser = argparse.ArgumentParser(prog="python -m bench.tracing")
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of each run")
+    parser.add_argument("--rounds", type=int, default=5, help="runs of each mode, in turn")
+    args = parser.parse_args()
+    with contextlib.ExitStack() as stack:
+        targets = [_start(mode, stack) for mode in MODES]
+        for target in targets:  # warm up, then let the warm-up's spans leave
+            closed_loop(target.read, connections=CONNECTIONS, seconds=2.0)
+        time.sleep(EXPORT_DELAY_MS / 1000 + 0.5)
+        print(
+            f"# GET /api/users/me via the gateway, {CONNECTIONS} connections, "
+            f"{args.seconds:g} s per run, {args.rounds} rounds\n"
+        )
+        print(HEADER, flush=True)
+        runs: dict[str, list[Run]] = {mode: [] for mode in MODES}
+        for _ in range(args.rounds):
+            for target in targets:
+                run = measure(target, args.seconds)
+                runs[target.mode].append(run)
+                print(_row(run, runs["off"][-1]), flush=True)
+    medians = {mode: _median(mode, found) for mode, found in runs.items()}
+    print(f"\nMedians of the {args.rounds} rounds:\n")
+    print(HEADER)
+    for run in medians.values():
+        print(_row(run, medians["off"]))
 
 
 if __name__ == "__main__":

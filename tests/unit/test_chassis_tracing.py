@@ -13,6 +13,7 @@ import os
 import re
 import socket
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,13 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from mercato.chassis.config import ServiceSettings, SettingsError
 from mercato.chassis.runtime import Runtime, ServiceSpec
 from mercato.chassis.telemetry.trace_context import new_context
-from mercato.chassis.telemetry.tracing import SpanKind, Tracing, TracingError, instance_id
+from mercato.chassis.telemetry.tracing import (
+    SpanKind,
+    Tracing,
+    TracingError,
+    instance_id,
+    sampled,
+)
 from tests.support.otlp import SERVER, OtlpReceiver
 from tests.support.servers import closed_port
 
@@ -99,9 +106,9 @@ async def test_spans_go_to_the_endpoint_over_http_protobuf_as_the_service_and_in
     monkeypatch.setenv("OTEL_SERVICE_NAME", "not-users")
     tracing = Tracing.from_env("users", "users-2")
     assert tracing is not None
-    started = tracing.entered(new_context("req-1", None), "GET /x", SpanKind.SERVER)
+    started, ctx = tracing.entered(new_context("req-1", None), "GET /x", SpanKind.SERVER)
     assert started is not None
-    started[0].end()
+    started.end()
     await tracing.shutdown()
 
     [span] = receiver.spans()
@@ -109,7 +116,7 @@ async def test_spans_go_to_the_endpoint_over_http_protobuf_as_the_service_and_in
     assert (span.name, span.kind) == ("GET /x", SERVER)
     assert span.resource["deployment.environment"] == "test"
     assert span.parent_span_id == ""
-    assert span.trace_id == started[1].trace_id and span.span_id == started[1].span_id
+    assert (span.trace_id, span.span_id) == (ctx.trace_id, ctx.span_id)
 
 
 def test_an_instance_without_a_name_is_its_host_and_process() -> None:
@@ -157,9 +164,9 @@ def test_every_request_is_sampled_by_default(monkeypatch: pytest.MonkeyPatch) ->
     tracing = traced(monkeypatch)
     assert tracing.follows_parent
     for _ in range(50):
-        started = tracing.entered(new_context(), "GET /x", SpanKind.SERVER)
-        assert started is not None and started[0].is_recording()
-        assert started[1].flags != "00"
+        span, ctx = tracing.entered(new_context(), "GET /x", SpanKind.SERVER)
+        assert span is not None and span.is_recording()
+        assert sampled(ctx.flags)
 
 
 def test_a_ratio_samples_that_share_of_new_traces(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -169,11 +176,13 @@ def test_a_ratio_samples_that_share_of_new_traces(monkeypatch: pytest.MonkeyPatc
     assert "0.1" in tracing.provider.sampler.get_description()
     kept = 0
     for _ in range(4000):
-        started = tracing.entered(new_context(), "GET /x", SpanKind.SERVER)
-        assert started is not None  # a new trace: the SDK decides, its ids are propagated
-        span, ctx = started
-        assert span.is_recording() == (ctx.flags != "00" and int(ctx.flags, 16) & 1 == 1)
-        kept += span.is_recording()
+        fresh = new_context()
+        span, ctx = tracing.entered(fresh, "GET /x", SpanKind.SERVER)
+        # A new trace keeps the trace id it had; the sampler's choice is in its flags.
+        assert ctx.trace_id == fresh.trace_id
+        assert (span is not None) == sampled(ctx.flags)
+        assert span is None or span.get_span_context().trace_id == int(fresh.trace_id, 16)
+        kept += span is not None
     # 400 expected; below 280 or above 520 is a chance of about 1e-9.
     assert 280 < kept < 520
 
@@ -183,15 +192,16 @@ def test_a_parent_based_sampler_follows_the_caller(monkeypatch: pytest.MonkeyPat
         monkeypatch, OTEL_TRACES_SAMPLER="parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG="0"
     )
     # The caller sampled: so is this hop, whatever the ratio, under the caller's span.
-    started = tracing.entered(new_context("r", SAMPLED), "GET /x", SpanKind.SERVER)
-    assert started is not None
-    span, ctx = started
-    assert span.is_recording()
+    span, ctx = tracing.entered(new_context("r", SAMPLED), "GET /x", SpanKind.SERVER)
+    assert span is not None and span.is_recording()
     assert (ctx.trace_id, ctx.parent_span_id, ctx.request_id) == ("a" * 32, "b" * 16, "r")
     # Not sampled: no span at all, and the context goes on as the caller's says.
     unsampled = new_context("r", NOT_SAMPLED)
-    assert tracing.entered(unsampled, "GET /x", SpanKind.SERVER) is None
-    assert tracing.child(unsampled, "GET", SpanKind.CLIENT) is None
+    assert tracing.entered(unsampled, "GET /x", SpanKind.SERVER) == (None, unsampled)
+    assert tracing.child(unsampled, "GET", SpanKind.CLIENT) == (None, unsampled)
+    # A new trace the ratio leaves out: no span, and the calls say "not sampled".
+    fresh = new_context("r")
+    assert tracing.entered(fresh, "GET /x", SpanKind.SERVER) == (None, replace(fresh, flags="00"))
 
 
 def test_a_sampler_that_ignores_the_parent_is_asked_every_time(
@@ -199,8 +209,8 @@ def test_a_sampler_that_ignores_the_parent_is_asked_every_time(
 ) -> None:
     tracing = traced(monkeypatch, OTEL_TRACES_SAMPLER="always_on")
     assert not tracing.follows_parent
-    started = tracing.entered(new_context("r", NOT_SAMPLED), "GET /x", SpanKind.SERVER)
-    assert started is not None and started[0].is_recording()
+    span, _ = tracing.entered(new_context("r", NOT_SAMPLED), "GET /x", SpanKind.SERVER)
+    assert span is not None and span.is_recording()
 
 
 def test_a_child_is_under_the_current_span_and_named_by_its_context(
@@ -210,12 +220,10 @@ def test_a_child_is_under_the_current_span_and_named_by_its_context(
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{closed_port()}")
     tracing = Tracing.from_env("orders", "orders-1", exporter=exporter)
     assert tracing is not None
-    started = tracing.entered(new_context("req", SAMPLED), "POST /api/orders", SpanKind.SERVER)
-    assert started is not None
-    server, ctx = started
-    call = tracing.child(ctx, "POST", SpanKind.CLIENT, {"peer.service": "catalog"})
-    assert call is not None
-    client, call_ctx = call
+    server, ctx = tracing.entered(new_context("req", SAMPLED), "POST /api/orders", SpanKind.SERVER)
+    assert server is not None
+    client, call_ctx = tracing.child(ctx, "POST", SpanKind.CLIENT, {"peer.service": "catalog"})
+    assert client is not None
     assert (call_ctx.trace_id, call_ctx.parent_span_id) == (ctx.trace_id, ctx.span_id)
     assert call_ctx.traceparent == f"00-{ctx.trace_id}-{call_ctx.span_id}-{call_ctx.flags}"
     client.end()
@@ -235,7 +243,7 @@ async def test_stopping_with_the_collector_down_does_not_wait_for_it(
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{closed_port()}")
     tracing = Tracing.from_env("users", "users-1")
     assert tracing is not None
-    started = tracing.entered(new_context(), "GET /x", SpanKind.SERVER)
-    assert started is not None
-    started[0].end()
+    span, _ = tracing.entered(new_context(), "GET /x", SpanKind.SERVER)
+    assert span is not None
+    span.end()
     await tracing.shutdown(timeout=0.5)  # returns: the export goes on failing on its own

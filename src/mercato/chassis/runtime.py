@@ -43,7 +43,7 @@ from mercato.chassis.events.permissions import TOKEN_REVOKED
 from mercato.chassis.events.transports import messaging_system
 from mercato.chassis.security.client_addresses import ClientAddresses
 from mercato.chassis.security.tokens import JwksKeySource, KeySource, RevocationList, TokenVerifier
-from mercato.chassis.telemetry.event_spans import EventSpans
+from mercato.chassis.telemetry.event_spans import EventSpans, handling
 from mercato.chassis.telemetry.http_metrics import HttpMetrics
 from mercato.chassis.telemetry.statement_spans import StatementSpans
 from mercato.chassis.telemetry.tracing import Tracing, TracingError
@@ -245,7 +245,8 @@ class Runtime(Generic[S, C]):
         log.info("connected to the broker")
 
     async def _on_revoked(self, event: Event) -> None:
-        self.revocations.revoke(str(event.data["jti"]), float(event.data["expires_at"]))
+        with handling(self.event_spans, event, "revocations"):
+            self.revocations.revoke(str(event.data["jti"]), float(event.data["expires_at"]))
 
     async def stop(self) -> None:
         """Stop taking work, finish what is in flight, flush the outbox, close."""

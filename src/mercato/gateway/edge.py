@@ -161,7 +161,6 @@ def _proxy(runtime: GatewayRuntime) -> Proxy:
         costly_per_client=settings.costly_per_client,
         internal_routes=RoutePatterns(settings.internal_routes),
         registry=registry,
-        tracing=runtime.tracing,
     )
 
 

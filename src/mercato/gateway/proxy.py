@@ -19,8 +19,7 @@ For each request `Proxy` (a method per step):
 5. forwards the original `Authorization` plus `X-Mercato-User-Id` and
    `X-Mercato-Roles` (and, to auth, its own service token in `X-Mercato-Proxy-Token`,
    which proves its `X-Forwarded-For`: `chassis.security.client_addresses`), reads the body
-   fully, and relays the answer (`_forward`, then `relay.relay`); with tracing on,
-   the forwarding is a client span whose `traceparent` the service continues.
+   fully, and relays the answer (`_forward`, then `relay.relay`).
 """
 
 from __future__ import annotations
@@ -36,8 +35,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mercato.chassis.security.client_addresses import PROXY_TOKEN_HEADER, ClientAddresses
 from mercato.chassis.security.tokens import Principal, TokenVerifier, bearer_token
 from mercato.chassis.telemetry import trace_context
-from mercato.chassis.telemetry.http_spans import forwarded, forwarding
-from mercato.chassis.telemetry.tracing import Tracing
 from mercato.chassis.web.errors import (
     NotFound,
     ProblemError,
@@ -55,7 +52,6 @@ from mercato.gateway.headers import (
 from mercato.gateway.ratelimit import Bucket, CostlyCalls, RateLimiter
 from mercato.gateway.relay import relay
 from mercato.gateway.routing import Route, RoutePatterns, RouteTable
-from mercato.gateway.upstream import Answer
 
 __all__ = ["WRITE_METHODS", "CostlyCalls", "Proxy", "ProxyDispatch"]
 
@@ -85,10 +81,8 @@ class Proxy:
         internal_routes: RoutePatterns | None = None,
         registry: CollectorRegistry | None = None,
         proof: Callable[[str], Awaitable[str]] | None = None,
-        tracing: Tracing | None = None,
     ) -> None:
         self.routes = routes
-        self.tracing = tracing
         self.keyed_routes = keyed_routes or RoutePatterns(())
         self.internal_routes = internal_routes or RoutePatterns(())
         self.costly = CostlyCalls(costly_routes or RoutePatterns(()), costly_per_client)
@@ -302,8 +296,6 @@ class Proxy:
             )
             await _problem(scope, receive, send, error)
             return
-        span = forwarding(self.tracing, route.service, method, target, headers)
-        outcome: Answer | ProblemError | None = None
         try:
             outcome = await self.forwarder.exchange(
                 route,
@@ -317,8 +309,6 @@ class Proxy:
         finally:
             if costly:
                 self.costly.end(client)
-            if span is not None:
-                forwarded(span, outcome)
         if isinstance(outcome, ProblemError):
             await _problem(scope, receive, send, outcome)
             return

@@ -60,14 +60,14 @@ class EventSpans:
         """A producer span per event around their publishing, each under its writer's span."""
         spans: list[Span] = []
         for event in events:
-            started = self.tracing.entered(
+            span, _ = self.tracing.entered(
                 trace_context.new_context(traceparent=event.trace),
                 f"publish {event.type}",
                 SpanKind.PRODUCER,
                 self._attributes(event, "publish", "send"),
             )
-            if started is not None:
-                spans.append(started[0])
+            if span is not None:
+                spans.append(span)
         try:
             yield
         except BaseException as exc:
@@ -84,12 +84,13 @@ class EventSpans:
         ctx = trace_context.new_context(traceparent=event.trace)
         attributes = self._attributes(event, "process", "process")
         attributes["messaging.consumer.group.name"] = consumer
-        started = self.tracing.entered(ctx, f"process {event.type}", SpanKind.CONSUMER, attributes)
-        if started is None:
+        span, ctx = self.tracing.entered(
+            ctx, f"process {event.type}", SpanKind.CONSUMER, attributes
+        )
+        if span is None:
             with _current(ctx):
                 yield
             return
-        span, ctx = started
         try:
             with _current(ctx):
                 yield

@@ -1,4 +1,4 @@
-"""The spans of HTTP: a request served, a call to another service, a request forwarded.
+"""The spans of HTTP: a request served, and a call to another service.
 
 With the attributes of OpenTelemetry's HTTP conventions: `http.request.method`,
 `url.path` and `url.scheme` on a request served (but the probes' and the metrics
@@ -10,8 +10,9 @@ span fails on a 5xx answer, a client span on a 5xx or no answer (`error.type`).
 
 A call's span is current while the call runs, so its `traceparent` header names the
 call and the service called continues under it (`call_span` makes the service client's
-`request` such a call; `forwarding` does it for the gateway's proxy, whose headers are
-built before the call).
+`request` such a call). The gateway's forwarding of a request makes no span of its
+own: the gateway's server span is the parent of the service's (docs/decisions.md,
+"Tracing", says what a span costs).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from mercato.chassis.telemetry import trace_context
 from mercato.chassis.telemetry.trace_context import RequestContext
 from mercato.chassis.telemetry.tracing import Span, SpanKind, Tracing, failed
 
-__all__ = ["UNTRACED_PATHS", "call_span", "forwarded", "forwarding", "served", "serving"]
+__all__ = ["UNTRACED_PATHS", "call_span", "served", "serving"]
 
 P = ParamSpec("P")
 # The probes and the metrics scrapes, every few seconds each: no trace anyone reads,
@@ -57,7 +58,8 @@ def serving(
 ) -> tuple[Span | None, RequestContext]:
     """The span of the request `scope` that `ctx` continues, and the context naming it.
 
-    (None, ctx) when nothing is recorded, without tracing, and for the `UNTRACED_PATHS`.
+    (None, ctx) without tracing and for the `UNTRACED_PATHS`; the span is None too when
+    nothing is recorded (the context then says so to the calls made).
     """
     if tracing is None or scope["path"] in UNTRACED_PATHS:
         return None, ctx
@@ -67,16 +69,16 @@ def serving(
         "url.path": scope["path"],
         "url.scheme": scope.get("scheme", "http"),
     }
-    started = tracing.entered(ctx, method, SpanKind.SERVER, attributes)
-    return (None, ctx) if started is None else started
+    return tracing.entered(ctx, method, SpanKind.SERVER, attributes)
 
 
 def served(span: Span, method: str, route: str | None, status: int) -> None:
     """End a request's span: its route template (when one matched) and its status."""
     if route is not None:
         span.update_name(f"{method} {route}")
-        span.set_attribute("http.route", route)
-    span.set_attribute("http.response.status_code", status)
+        span.set_attributes({"http.route": route, "http.response.status_code": status})
+    else:
+        span.set_attribute("http.response.status_code", status)
     if status >= 500:
         failed(span, str(status))
     span.end()
@@ -99,71 +101,27 @@ def call_span(
     @functools.wraps(request)
     async def traced(client: C, method: str, url: str, /, *args: P.args, **kwargs: P.kwargs) -> R:
         tracing = client.tracing
-        if tracing is None:
+        current = trace_context.current()
+        if tracing is None or (current is not None and tracing.skips_children_of(current)):
             return await request(client, method, url, *args, **kwargs)
         method = method.upper()
         attributes = _call_attributes(method, url, kwargs.get("target", ""))
-        started = tracing.child(trace_context.current(), method, SpanKind.CLIENT, attributes)
-        if started is None:
-            return await request(client, method, url, *args, **kwargs)
-        span, ctx = started
-        token = trace_context.set_current(ctx)
+        span, ctx = tracing.child(current, method, SpanKind.CLIENT, attributes)
+        token = trace_context.set_current(ctx)  # the call's headers name it
         try:
             answer = await request(client, method, url, *args, **kwargs)
         except BaseException as exc:
-            failed(span, exc)
+            if span is not None:
+                failed(span, exc)
+                span.end()
             raise
-        else:
+        finally:
+            trace_context.reset_current(token)
+        if span is not None:
             span.set_attribute("http.response.status_code", answer.status)
             if answer.status >= 500:
                 failed(span, str(answer.status))
-            return answer
-        finally:
-            trace_context.reset_current(token)
             span.end()
+        return answer
 
     return traced
-
-
-def forwarding(
-    tracing: Tracing | None, service: str, method: str, path: str, headers: list[tuple[str, str]]
-) -> Span | None:
-    """The span of a request the gateway forwards to `service`, if one is recorded.
-
-    The `traceparent` among `headers` (the request's, put there with the others) is
-    replaced by the one naming this span.
-    """
-    if tracing is None:
-        return None
-    attributes = {
-        "http.request.method": method,
-        "url.path": path.split("?", 1)[0],
-        "peer.service": service,
-    }
-    started = tracing.child(trace_context.current(), method, SpanKind.CLIENT, attributes)
-    if started is None:
-        return None
-    span, ctx = started
-    for index, (name, _) in enumerate(headers):
-        if name == "traceparent":
-            headers[index] = (name, ctx.traceparent)
-            break
-    return span
-
-
-def forwarded(span: Span, outcome: object) -> None:
-    """End a forwarded request's span with its outcome.
-
-    The upstream's answer (anything with a `status`), the gateway's own problem (an
-    exception: none could answer in time), or None (the request was given up).
-    """
-    if outcome is None:
-        failed(span, "cancelled")
-    elif isinstance(outcome, BaseException):
-        failed(span, outcome)
-    else:
-        status = getattr(outcome, "status", 0)
-        span.set_attribute("http.response.status_code", status)
-        if status >= 500:
-            failed(span, str(status))
-    span.end()

@@ -29,11 +29,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import secrets
 import socket
 import threading
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Protocol, cast
 
 from opentelemetry.context import Context
 from opentelemetry.trace import (
@@ -48,15 +47,17 @@ from opentelemetry.trace import (
 )
 from opentelemetry.util.types import Attributes
 
-from mercato.chassis.telemetry.trace_context import RequestContext
+from mercato.chassis.telemetry.trace_context import RequestContext, new_context
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SpanExporter
+    from opentelemetry.sdk.trace.id_generator import IdGenerator
 
 __all__ = [
     "ENDPOINT_VARIABLES",
     "PROTOCOL_VARIABLES",
+    "VARIABLES",
     "Span",
     "SpanKind",
     "Tracing",
@@ -71,6 +72,27 @@ ENDPOINT_VARIABLES: Final = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTE
 PROTOCOL_VARIABLES: Final = ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
 PROTOCOL: Final = "http/protobuf"  # the exporter installed: OTLP over HTTP, protobuf bodies
 RATIO_SAMPLERS: Final = frozenset({"traceidratio", "parentbased_traceidratio"})
+# The standard variables a process honours, here or in the SDK (for the deployment's checks).
+VARIABLES: Final = frozenset(
+    {
+        *ENDPOINT_VARIABLES,
+        *PROTOCOL_VARIABLES,
+        "OTEL_SDK_DISABLED",
+        "OTEL_TRACES_EXPORTER",
+        "OTEL_TRACES_SAMPLER",
+        "OTEL_TRACES_SAMPLER_ARG",
+        "OTEL_RESOURCE_ATTRIBUTES",
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+        "OTEL_EXPORTER_OTLP_TIMEOUT",
+        "OTEL_EXPORTER_OTLP_COMPRESSION",
+        "OTEL_EXPORTER_OTLP_CERTIFICATE",
+        "OTEL_BSP_SCHEDULE_DELAY",
+        "OTEL_BSP_MAX_QUEUE_SIZE",
+        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+        "OTEL_BSP_EXPORT_TIMEOUT",
+    }
+)
 # How long a stopping process waits for its last spans to be sent: a collector that is
 # down must not hold a shutdown for the exporter's own retries (10 s and more).
 SHUTDOWN_SECONDS: Final = 5.0
@@ -119,6 +141,31 @@ def _enabled(environ: Mapping[str, str]) -> bool:
     return True
 
 
+class _ChosenIds(Protocol):
+    """The provider's id generator, told the trace id of the next root span."""
+
+    chosen: int
+
+
+def _chosen_ids() -> _ChosenIds:
+    """An id generator whose next trace id is the one `chosen` says (random otherwise).
+
+    The chassis asks the sampler about a new trace before the SDK makes its span (see
+    `Tracing._root`); the span must then have the trace id the sampler was asked about.
+    The SDK's spans are all started on the event loop's thread, one at a time.
+    """
+    from opentelemetry.sdk.trace.id_generator import RandomIdGenerator  # noqa: PLC0415
+
+    class ChosenIds(RandomIdGenerator):
+        chosen = 0
+
+        def generate_trace_id(self) -> int:
+            trace_id, self.chosen = self.chosen, 0
+            return trace_id or super().generate_trace_id()
+
+    return ChosenIds()
+
+
 def instance_id(instance: str) -> str:
     """`service.instance.id`: the launcher's name of the instance, else host and process."""
     return instance or f"{socket.gethostname()}-{os.getpid()}"
@@ -127,11 +174,14 @@ def instance_id(instance: str) -> str:
 class Tracing:
     """The tracer of a process whose spans are exported."""
 
-    def __init__(self, provider: TracerProvider) -> None:
-        from opentelemetry.sdk.trace.sampling import ParentBased  # noqa: PLC0415
+    def __init__(self, provider: TracerProvider, ids: _ChosenIds) -> None:
+        from opentelemetry.sdk.trace.sampling import Decision, ParentBased  # noqa: PLC0415
 
         self.provider = provider
+        self.recorded = Decision.RECORD_AND_SAMPLE
         self.tracer = provider.get_tracer("mercato.chassis")
+        self.sampler = provider.sampler
+        self.ids = ids
         # A parent-based sampler never records the child of a span that was not sampled:
         # such a child needs no SDK span (see the module docstring).
         self.follows_parent = isinstance(provider.sampler, ParentBased)
@@ -163,44 +213,63 @@ class Tracing:
         resource = Resource.create(
             {"service.name": service, "service.instance.id": instance_id(instance)}
         )
-        provider = TracerProvider(resource=resource)  # the sampler: OTEL_TRACES_SAMPLER
+        ids = _chosen_ids()
+        # The sampler is the SDK's reading of OTEL_TRACES_SAMPLER and _ARG.
+        provider = TracerProvider(resource=resource, id_generator=cast("IdGenerator", ids))
         provider.add_span_processor(BatchSpanProcessor(exporter or OTLPSpanExporter()))
         log.info("tracing on: %s", provider.sampler.get_description())
-        return cls(provider)
+        return cls(provider, ids)
 
     def entered(
         self, ctx: RequestContext, name: str, kind: SpanKind, attributes: Attributes = None
-    ) -> tuple[Span, RequestContext] | None:
-        """The span of work that `ctx` (from `new_context`) continues, and the context naming it.
+    ) -> tuple[Span | None, RequestContext]:
+        """The span of the work `ctx` (from `new_context`) stands for, and the context naming it.
 
-        Its parent is the caller's span named by `ctx` (`parent_span_id`); a root span
-        when `ctx` has none. None: nothing is recorded, and `ctx` stays as it is.
+        Its parent is the caller's span named by `ctx` (`parent_span_id`); a new trace
+        (`ctx`'s trace id) when it has none. The span is None when nothing is recorded;
+        the context is then `ctx`, or for a new trace `ctx` marked as not sampled.
         """
         if not ctx.parent_span_id:
-            return self._start(name, kind, attributes, request_id=ctx.request_id)
-        if self.follows_parent and not sampled(ctx.flags):
-            return None
+            return self._root(ctx, name, kind, attributes)
+        if self.skips_children_of(ctx):
+            return None, ctx
         caller = ctx.parent_span_id
         parent = _parent(ctx.trace_id, caller, ctx.flags, remote=True)
         return self._start(
-            name, kind, attributes, request_id=ctx.request_id, parent=parent, parent_id=caller
+            name, kind, attributes, request_id=ctx.request_id, parent_id=caller, parent=parent
         )
 
     def child(
         self, ctx: RequestContext | None, name: str, kind: SpanKind, attributes: Attributes = None
-    ) -> tuple[Span, RequestContext] | None:
-        """A span under the work of `ctx` (a root span without), and the context naming it.
+    ) -> tuple[Span | None, RequestContext]:
+        """A span under the work of `ctx` (a new trace without), and the context naming it.
 
-        None: nothing is recorded, and `ctx` already names what the child would propagate.
+        The span is None when nothing is recorded; the context is then `ctx` (or, for a
+        new trace, a new context marked as not sampled), which the child propagates.
         """
         if ctx is None:
-            return self._start(name, kind, attributes, request_id=None)
-        if self.follows_parent and not sampled(ctx.flags):
-            return None
+            return self._root(new_context(), name, kind, attributes)
+        if self.skips_children_of(ctx):
+            return None, ctx
         parent = _parent(ctx.trace_id, ctx.span_id, ctx.flags, remote=False)
         return self._start(
-            name, kind, attributes, request_id=ctx.request_id, parent=parent, parent_id=ctx.span_id
+            name, kind, attributes, request_id=ctx.request_id, parent_id=ctx.span_id, parent=parent
         )
+
+    def skips_children_of(self, ctx: RequestContext) -> bool:
+        """Whether no child of the work of `ctx` is ever recorded (it was not sampled)."""
+        return self.follows_parent and not sampled(ctx.flags)
+
+    def _root(
+        self, ctx: RequestContext, name: str, kind: SpanKind, attributes: Attributes
+    ) -> tuple[Span | None, RequestContext]:
+        # The sampler is asked first, about the trace id the context already has: a new
+        # trace that is not sampled then costs no SDK span (7-9 µs), only this decision.
+        trace_id = int(ctx.trace_id, 16)
+        if self.sampler.should_sample(_EMPTY, trace_id, name, kind).decision != self.recorded:
+            return None, RequestContext(ctx.request_id, ctx.trace_id, ctx.span_id, "", "00")
+        self.ids.chosen = trace_id  # the root span's trace id: the one just sampled
+        return self._start(name, kind, attributes, request_id=ctx.request_id)
 
     def _start(
         self,
@@ -208,21 +277,21 @@ class Tracing:
         kind: SpanKind,
         attributes: Attributes,
         *,
-        request_id: str | None,
-        parent: Context | None = None,
+        request_id: str,
         parent_id: str = "",
-    ) -> tuple[Span, RequestContext]:
-        span = self.tracer.start_span(name, parent or _EMPTY, kind, attributes)
+        parent: Context = _EMPTY,
+    ) -> tuple[Span | None, RequestContext]:
+        """The span (None if not recorded), and the context naming it."""
+        span = self.tracer.start_span(name, parent, kind, attributes)
         found = span.get_span_context()
-        trace_id = format(found.trace_id, "032x")
         ctx = RequestContext(
-            request_id or secrets.token_hex(8),
-            trace_id,
+            request_id,
+            format(found.trace_id, "032x"),
             format(found.span_id, "016x"),
             parent_id,
             format(found.trace_flags, "02x"),
         )
-        return span, ctx
+        return (span if span.is_recording() else None), ctx
 
     async def shutdown(self, timeout: float = SHUTDOWN_SECONDS) -> None:
         """Send what is batched and stop, waiting `timeout` seconds at most."""
