@@ -9,7 +9,8 @@ rounds, it loads each system in turn with an authenticated `GET /api/users/me` t
 the gateway at 16 connections for N seconds, the other two idle: req/s, p50/p99, the
 CPU the gateway and users spend per request (their exporting threads included), the
 receivers' CPU per request and the spans received per request. The medians of the
-rounds are printed last, with each mode's req/s and CPU against tracing off.
+rounds are printed last, each mode's req/s and CPU against tracing off as the median
+of the rounds' ratios.
 
 The read is the cheapest request the shop serves (~0.3 ms of CPU in all on a busy
 machine), so tracing's share of it is the largest any request pays. Runs interleaved
@@ -139,13 +140,17 @@ HEADER = (
 )
 
 
-def _row(run: Run, off: Run) -> str:
+def _ratios(run: Run, off: Run) -> tuple[float, float]:
+    """`run`'s req/s and CPU per request against `off`'s."""
+    return run.rps / off.rps, run.total_cpu_ms / off.total_cpu_ms
+
+
+def _row(run: Run, ratios: tuple[float, float]) -> str:
     cpu = " + ".join(f"{ms:.3f}" for ms in run.cpu_ms.values())
     return (
-        f"| {run.mode} | {run.rps:.0f} | {run.rps / off.rps:.2f} "
+        f"| {run.mode} | {run.rps:.0f} | {ratios[0]:.2f} "
         f"| {run.p50_ms:.1f} / {run.p99_ms:.1f} | {cpu} = {run.total_cpu_ms:.3f} "
-        f"| {run.total_cpu_ms / off.total_cpu_ms:.2f} | {run.receiver_ms:.3f} "
-        f"| {run.spans:.2f} | {run.errors} |"
+        f"| {ratios[1]:.2f} | {run.receiver_ms:.3f} | {run.spans:.2f} | {run.errors} |"
     )
 
 
@@ -186,12 +191,14 @@ def main() -> None:
             for target in targets:
                 run = measure(target, args.seconds)
                 runs[target.mode].append(run)
-                print(_row(run, runs["off"][-1]), flush=True)
-    medians = {mode: _median(mode, found) for mode, found in runs.items()}
-    print(f"\nMedians of the {args.rounds} rounds:\n")
+                print(_row(run, _ratios(run, runs["off"][-1])), flush=True)
+    # Against off, the median of each round's ratio: a round's runs are a minute apart.
+    print(f"\nMedians of the {args.rounds} rounds (against off: of each round's ratio):\n")
     print(HEADER)
-    for run in medians.values():
-        print(_row(run, medians["off"]))
+    for mode, found in runs.items():
+        ratios = [_ratios(run, off) for run, off in zip(found, runs["off"], strict=True)]
+        middle = (statistics.median(r[0] for r in ratios), statistics.median(r[1] for r in ratios))
+        print(_row(_median(mode, found), middle))
 
 
 if __name__ == "__main__":
