@@ -114,12 +114,13 @@ def measure(target: Target, seconds: float) -> Run:
     before = {name: cpu_seconds(pid) for name, pid in target.pids.items()}
     receiver = target.receiver
     spans_before = receiver.span_count() if receiver else 0
-    receiver_before = time.process_time()  # the receivers' threads: wrk is a process
+    receiver_before = receiver.cpu_seconds() if receiver else 0.0
     result = closed_loop(target.read, connections=CONNECTIONS, seconds=seconds)
     used = {name: cpu_seconds(pid) - before[name] for name, pid in target.pids.items()}
     if receiver is not None:
         time.sleep(EXPORT_DELAY_MS / 1000 + 0.5)  # the run's last batch
     spans = (receiver.span_count() - spans_before) if receiver else 0
+    receiver_used = (receiver.cpu_seconds() - receiver_before) if receiver else 0.0
     n = max(result.requests, 1)
     return Run(
         target.mode,
@@ -128,7 +129,7 @@ def measure(target: Target, seconds: float) -> Run:
         result.p99_ms,
         result.errors,
         {name: cpu * 1000 / n for name, cpu in used.items()},
-        (time.process_time() - receiver_before) * 1000 / n,
+        receiver_used * 1000 / n,
         spans / n,
     )
 

@@ -14,11 +14,13 @@ services send them in batches, `OTEL_BSP_SCHEDULE_DELAY` apart).
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -146,6 +148,7 @@ class OtlpReceiver:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
+        self._task_id = 0  # the serving thread's id in /proc
 
     @property
     def endpoint(self) -> str:
@@ -161,6 +164,18 @@ class OtlpReceiver:
         """How many spans have been received."""
         with self._lock:
             return self.counted
+
+    def cpu_seconds(self) -> float:
+        """CPU time the serving thread has used so far (Linux), 0 when it is not running."""
+        if not self._task_id:
+            return 0.0
+        try:
+            stat = Path(f"/proc/self/task/{self._task_id}/stat").read_text()
+        except OSError:
+            return 0.0
+        fields = stat.rsplit(")", 1)[1].split()
+        # utime and stime are fields 14 and 15 of proc(5)'s stat; index 0 here is field 3.
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def eventually(
         self, found: Callable[[list[ReceivedSpan]], T | None], timeout: float = 60.0
@@ -210,6 +225,7 @@ class OtlpReceiver:
             self._runner = runner
 
         def run() -> None:
+            self._task_id = threading.get_native_id()
             loop = asyncio.new_event_loop()
             self._loop = loop
             try:
