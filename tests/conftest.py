@@ -10,12 +10,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.e2e.system import REPORTS, admin, customer, shop, system
+from tests.e2e.system import REPORTS, admin, customer, otlp_receiver, shop, system
 from tests.support.apps import running
 from tests.support.tokens import TokenFactory
 
 # The running system's fixtures, for every level that drives it (see tests.e2e.system).
-__all__ = ["admin", "customer", "shop", "system"]
+__all__ = ["admin", "customer", "otlp_receiver", "shop", "system"]
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

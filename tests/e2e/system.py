@@ -15,7 +15,10 @@ fault tests cut (see `tests.e2e.brokers`). Without a RabbitMQ server the `rabbit
 half is skipped with the reason, and fails under MERCATO_REQUIRE_SERVERS=1. A third
 kind, `postgres` (NATS, and every database on the machine's PostgreSQL), is only
 started for the tests that ask for it (the fuzzing), and is skipped the same way
-without a PostgreSQL server.
+without a PostgreSQL server. A fourth, `traced` (NATS, every process exporting its
+spans to the session's `otlp_receiver` over OTLP/HTTP, in batches 200 ms apart), is
+likewise only started for the tests that ask for it. No system sees the OTEL_*
+variables of the shell that runs the tests.
 
 The fixtures live here, not in a conftest, so that every level that drives the
 running system (`tests/e2e`, `tests/security`) shares the one session instance:
@@ -75,6 +78,7 @@ from tests.e2e.client import (
     Shop,
     System,
 )
+from tests.support.otlp import OtlpReceiver
 from tests.support.servers import postgres_test_server, rabbit_test_url
 
 START_TIMEOUT = 60.0
@@ -97,6 +101,8 @@ RECOVERY_ENV = {
     "MERCATO_PAYMENTS_CHARGE_LEASE_SECONDS": str(CHARGE_LEASE_SECONDS),
     "MERCATO_PAYMENTS_RECONCILE_INTERVAL_SECONDS": "1",
 }
+# The `traced` system's batches of spans go out 200 ms apart rather than 5 s.
+TRACED_ENV = {"OTEL_BSP_SCHEDULE_DELAY": "200"}
 
 
 REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
@@ -147,7 +153,7 @@ def _broker(kind: str) -> Iterator[tuple[BrokerControl, dict[str, str]]]:
     `postgres` is the embedded NATS with every service's database on the machine's
     PostgreSQL (fresh databases, dropped afterwards) instead of SQLite files.
     """
-    if kind == "nats":
+    if kind in ("nats", "traced"):
         yield EmbeddedNats(), {}  # the launcher runs it
         return
     if kind == "postgres":
@@ -191,9 +197,12 @@ def system(
     with _alone(request.param), _broker(request.param) as (broker, broker_env):
         root = tmp_path_factory.mktemp(f"e2e-{request.param}")
         port = free_base_port(REPLICAS)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MERCATO_")}
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("MERCATO_", "OTEL_"))}
         env.update(MERCATO_ADMIN_EMAIL=ADMIN_EMAIL, MERCATO_ADMIN_PASSWORD=ADMIN_PASSWORD)
         env.update(RECOVERY_ENV, **EDGE_ENV, **broker_env)
+        if request.param == "traced":
+            receiver: OtlpReceiver = request.getfixturevalue("otlp_receiver")
+            env.update(TRACED_ENV, OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint)
         replicas = [f"{name}={count}" for name, count in REPLICAS.items()]
         command = [sys.executable, "-m", "mercato", "up", "--port", str(port)]
         command += ["--data-dir", str(root / "data"), "--replicas", *replicas]
@@ -236,6 +245,13 @@ def _notable(line: str) -> bool:
     _, _, text = line.partition("| ")
     quiet = ('"level":"info"', '"level":"debug"')
     return not text.startswith("{") or not any(level in text for level in quiet)
+
+
+@pytest.fixture(scope="session")
+def otlp_receiver() -> Iterator[OtlpReceiver]:
+    """The collector the `traced` system sends its spans to."""
+    with OtlpReceiver() as receiver:
+        yield receiver
 
 
 @pytest.fixture(scope="session")

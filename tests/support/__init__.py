@@ -13,6 +13,7 @@ What every level uses:
     apps        `running`, a service's app in-process with an httpx client on it
     clock       `ManualClock`, a clock that moves when the test moves it
     servers     the real servers (PostgreSQL, RabbitMQ) or a skip, and free local ports
+    otlp        `OtlpReceiver`, a collector's OTLP/HTTP traces endpoint keeping the spans
     migrations  a database at a service's first revision, schema against models
     metrics     every metric the processes expose (`METRICS`, one list for the tests,
                 the alerts and the dashboards) and reading an exposition

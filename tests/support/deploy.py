@@ -13,6 +13,7 @@ from typing import Any, get_type_hints
 import yaml
 
 from mercato.chassis.config import env_names
+from mercato.chassis.telemetry import tracing
 from mercato.launcher.topology import SERVICES, service
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -22,10 +23,11 @@ SERVICE_NAMES = sorted(s.name for s in SERVICES)
 
 @cache
 def setting_names(name: str) -> frozenset[str]:
-    """Every variable the service `name` reads a setting from."""
+    """Every variable the service `name` reads a setting from (the OTEL_* of tracing too)."""
     settings_class = get_type_hints(service(name).wiring().load_settings)["return"]
     fields = settings_class.model_fields
-    return frozenset(variable for field in fields for variable in env_names(name, field))
+    own = frozenset(variable for field in fields for variable in env_names(name, field))
+    return own | tracing.VARIABLES
 
 
 def documents(path: Path) -> list[dict[str, Any]]:

@@ -115,7 +115,8 @@ async def test_flush_writes_what_is_left_and_a_closed_stream_is_not_an_error() -
 async def test_a_line_carries_service_instance_ids_and_extra_fields() -> None:
     stream = Recorder()
     logger = _logger(BatchingHandler(stream))
-    token = trace_context.set_current(trace_context.new_context("req-1", None))
+    ctx = trace_context.new_context("req-1", None)
+    token = trace_context.set_current(ctx)
     try:
         logger.error("boom", extra={"route": "/api/x", "status": 500})
     finally:
@@ -125,9 +126,25 @@ async def test_a_line_carries_service_instance_ids_and_extra_fields() -> None:
     assert line["service"] == "svc"
     assert line["instance"] == "svc-1"
     assert line["request_id"] == "req-1"
-    assert isinstance(line["trace_id"], str) and len(line["trace_id"]) == 32
+    assert (line["trace_id"], line["span_id"]) == (ctx.trace_id, ctx.span_id)
+    assert len(ctx.trace_id) == 32 and len(ctx.span_id) == 16
     assert (line["route"], line["status"], line["level"]) == ("/api/x", 500, "error")
     assert str(line["ts"]).endswith("Z")
+
+
+async def test_a_line_holds_no_ansi_escapes_not_even_uvicorns_coloured_copy() -> None:
+    stream = Recorder()
+    logger = _logger(BatchingHandler(stream))
+    # What uvicorn logs at start: the message, and again with colours for its console.
+    coloured = "Started server process [\x1b[36m%d\x1b[0m]"
+    logger.warning("Started server process [%d]", 42, extra={"color_message": coloured})
+    logger.warning("a \x1b[1mbold\x1b[0m claim \x1b[2K")
+
+    first, second = _lines(stream.writes)
+    assert first["msg"] == "Started server process [42]"
+    assert "color_message" not in first
+    assert second["msg"] == "a bold claim "
+    assert "\x1b" not in "".join(stream.writes) and "\\u001b" not in "".join(stream.writes)
 
 
 @pytest.mark.parametrize("level", [logging.ERROR, logging.CRITICAL])

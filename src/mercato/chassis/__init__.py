@@ -50,6 +50,10 @@ A folder per concept, a module per part of it:
 
     telemetry/           what a process tells its operator
       trace_context        request id and W3C trace context of the work in progress
+      tracing              OpenTelemetry from the OTEL_* variables: the tracer, its spans' parents
+      http_spans           the spans of requests served, calls made and requests forwarded
+      event_spans          the spans of events published and handled
+      statement_spans      the spans of database statements (MERCATO_TRACE_STATEMENTS)
       logs                 JSON logs on stdout
       http_metrics         Prometheus request count and latency by route; the process's registry
       event_metrics        the outbox's backlog and publishes, the consumer's outcomes and lag

@@ -95,6 +95,10 @@ class ServiceSettings(BaseModel):
         ),
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    trace_statements: bool = Field(
+        default=False,
+        description="With tracing on (OTEL_EXPORTER_OTLP_ENDPOINT): a span per database statement.",
+    )
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     # What one client may hold of the process (`chassis.web.http_protocol`).
     http_head_timeout_seconds: float = Field(

@@ -3,7 +3,8 @@
 `Runtime` is the single wiring place of a service: its settings, database, event bus,
 outbox and relay, idempotent consumer, token verifier (with the revocation list fed
 by `auth.token_revoked` events), the inter-service HTTP client, the service's own
-context and its background tasks, and the metrics of each in one registry
+context and its background tasks, its tracing (when the OTEL_* variables ask for it,
+`chassis.telemetry.tracing`) and the metrics of each in one registry
 (`metrics.registry`), with a sampler of the gauges no code path updates (the outbox's
 backlog, the consumer's lag) every `SAMPLE_SECONDS`. Routes reach it as
 `request.app.state.runtime`, or better through the dependencies of
@@ -28,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mercato.chassis.background import BackgroundTask, BackgroundTasks
 from mercato.chassis.client.service_client import ServiceClient
 from mercato.chassis.client.service_tokens import ServiceTokenProvider
-from mercato.chassis.config import ServiceSettings
+from mercato.chassis.config import ServiceSettings, SettingsError
 from mercato.chassis.data.database import Database
 from mercato.chassis.data.migrations import upgrade
 from mercato.chassis.events import (
@@ -43,13 +44,17 @@ from mercato.chassis.events import (
 )
 from mercato.chassis.events.permissions import TOKEN_REVOKED
 from mercato.chassis.events.sampling import consumer_lag, outbox_backlog
+from mercato.chassis.events.transports import messaging_system
 from mercato.chassis.security.client_addresses import ClientAddresses
 from mercato.chassis.security.tokens import JwksKeySource, KeySource, RevocationList, TokenVerifier
 from mercato.chassis.telemetry.client_metrics import ClientMetrics
 from mercato.chassis.telemetry.event_metrics import ConsumerMetrics, OutboxMetrics
+from mercato.chassis.telemetry.event_spans import EventSpans, handling
 from mercato.chassis.telemetry.http_metrics import HttpMetrics
 from mercato.chassis.telemetry.pool_metrics import PoolMetrics
+from mercato.chassis.telemetry.statement_spans import StatementSpans
 from mercato.chassis.telemetry.task_metrics import TaskMetrics
+from mercato.chassis.telemetry.tracing import Tracing, TracingError
 from mercato.chassis.web.health import Check
 
 __all__ = ["SAMPLE_SECONDS", "TOKEN_REVOKED", "Handler", "Runtime", "ServiceSpec"]
@@ -98,6 +103,10 @@ class Runtime(Generic[S, C]):
         self.settings = settings
         self.metrics = HttpMetrics(spec.name)  # its registry holds every metric of the process
         registry = self.metrics.registry
+        try:
+            self.tracing = Tracing.from_env(spec.name, settings.instance)  # None: off
+        except TracingError as exc:
+            raise SettingsError(str(exc)) from None
         self.db: Database | None = None
         if spec.uses_database:
             pool = PoolMetrics(spec.name, registry)
@@ -115,6 +124,8 @@ class Runtime(Generic[S, C]):
             if with_bus and with_events and spec.handlers
             else None
         )
+        if self.tracing is not None and self.db is not None and settings.trace_statements:
+            self.db.reader.statements = StatementSpans(self.tracing, self.db.engine).watch()
         self.bus: EventBus | None = (
             connect_bus(
                 settings.broker_url,
@@ -124,6 +135,11 @@ class Runtime(Generic[S, C]):
                 metrics=self.consumer_metrics,
             )
             if with_bus
+            else None
+        )
+        self.event_spans = (
+            EventSpans(self.tracing, messaging_system(settings.broker_url))
+            if self.tracing is not None
             else None
         )
         self._outbox: Outbox | None = (
@@ -136,6 +152,7 @@ class Runtime(Generic[S, C]):
             token_provider=self._service_token,
             ssl=settings.tls_client_context(),
             metrics=ClientMetrics(spec.name, registry),
+            tracing=self.tracing,
         )
         self.tokens = ServiceTokenProvider(
             self.http,
@@ -223,7 +240,11 @@ class Runtime(Generic[S, C]):
             await upgrade(self.db, self.spec.migrations, self.spec.name)
         if self.db is not None and self.spec.event_tables is not None and self.bus is not None:
             self._relay = OutboxRelay(
-                self.db, self.spec.event_tables, self.bus, metrics=self.outbox_metrics
+                self.db,
+                self.spec.event_tables,
+                self.bus,
+                metrics=self.outbox_metrics,
+                spans=self.event_spans,
             )
             await self._relay.start()
         if self.bus is not None:
@@ -258,6 +279,7 @@ class Runtime(Generic[S, C]):
                 self.spec.name,
                 self.spec.handlers,
                 metrics=self.consumer_metrics,
+                spans=self.event_spans,
             )
             await self._consumer.start(self.bus)
         self.bus_connected.set()
@@ -278,7 +300,8 @@ class Runtime(Generic[S, C]):
             self.consumer_metrics.lag(self.spec.name, lag)
 
     async def _on_revoked(self, event: Event) -> None:
-        self.revocations.revoke(str(event.data["jti"]), float(event.data["expires_at"]))
+        with handling(self.event_spans, event, "revocations"):
+            self.revocations.revoke(str(event.data["jti"]), float(event.data["expires_at"]))
 
     async def stop(self) -> None:
         """Stop taking work, finish what is in flight, flush the outbox, close."""
@@ -301,3 +324,5 @@ class Runtime(Generic[S, C]):
         await self.http.close()
         if self.db is not None:
             await self.db.dispose()
+        if self.tracing is not None:
+            await self.tracing.shutdown()  # the spans of everything above, sent

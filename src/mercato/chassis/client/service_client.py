@@ -24,23 +24,18 @@
   be opened fails over to another instance at once (whatever the method: nothing
   was sent), and a retry of an idempotent call goes to another instance too;
 - the request id and traceparent of the current request, and a service token whose
-  audience is the target (from `token_provider`), on every call;
+  audience is the target (from `token_provider`), on every call; with `tracing`, each
+  call is a client span, and its traceparent names it (`chassis.telemetry.http_spans`);
 - HTTPS to `https://` targets with the given `ssl` context (`chassis.security.tls`): under
   mutual TLS it verifies the targets against the services' CA and presents this
   process's certificate; without one, aiohttp's default (the system's trust store).
 
-Failures are problem errors (defined, with `ServiceResponse`, in
-`mercato.chassis.client.responses`), so a route that lets them propagate answers
-a clear problem+json:
-
-    ServiceUnavailable (503)
-    ├── ServiceUnavailableError   connection failed, circuit open, or 502/503/504
-    GatewayTimeout (504)
-    ├── ServiceTimeoutError       no answer before the deadline
-    ProblemError
-    └── ServiceResponseError (502) `ServiceResponse.raise_for_status()` on an error
-
-Any other answer, 4xx and 500 included, is returned as a `ServiceResponse`.
+Failures are problem errors (`mercato.chassis.client.responses`), so a route that
+lets them propagate answers a clear problem+json: `ServiceUnavailableError` (503:
+connection failed, circuit open, or 502/503/504), `ServiceTimeoutError` (504: no
+answer before the deadline), `ServiceResponseError` (502, from
+`ServiceResponse.raise_for_status()`). Any other answer, 4xx and 500 included, is
+returned as a `ServiceResponse`.
 """
 
 from __future__ import annotations
@@ -76,6 +71,8 @@ from mercato.chassis.client.retries import (
 )
 from mercato.chassis.telemetry import trace_context
 from mercato.chassis.telemetry.client_metrics import ClientMetrics, timed_call
+from mercato.chassis.telemetry.http_spans import call_span
+from mercato.chassis.telemetry.tracing import Tracing
 
 __all__ = [
     "IDEMPOTENT_METHODS",
@@ -115,6 +112,7 @@ class ServiceClient:
         breaker_clock: Callable[[], float] = time.monotonic,
         ssl: ssl.SSLContext | None = None,
         metrics: ClientMetrics | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         """Configure the client; no connection is opened before `start()`.
 
@@ -128,7 +126,7 @@ class ServiceClient:
         idle one is kept; `breaker_clock` is the breakers' clock (tests inject one;
         it may also be set on the client before its first call); `ssl` is the context
         of `https://` calls (None: aiohttp's default verification); `metrics` times its
-        calls and shows its circuits.
+        calls and shows its circuits; `tracing` makes a span of each call (None: none).
         """
         if timeout <= 0 or connect_timeout <= 0:
             raise ValueError("timeouts must be positive")
@@ -149,6 +147,7 @@ class ServiceClient:
         self.keepalive_timeout = keepalive_timeout
         self.breaker_clock = breaker_clock
         self.ssl = ssl
+        self.tracing = tracing
         self._breakers: dict[str, CircuitBreaker] = {}
         self._session: aiohttp.ClientSession | None = None
         self._random = random.Random()
@@ -225,6 +224,7 @@ class ServiceClient:
     # -- calls -----------------------------------------------------------------
 
     @timed_call
+    @call_span
     async def request(
         self,
         method: str,

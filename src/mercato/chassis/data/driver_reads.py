@@ -24,7 +24,8 @@ at the statement's first execution (PostgreSQL's numbers need it: float8 or nume
 
 What a direct read gives up: each is one statement outside any transaction (so no
 `BEGIN` and `ROLLBACK` round trips around it on PostgreSQL), with no ORM identity map
-and no SQLAlchemy events. A statement with expanding (`IN`) parameters is refused
+and no SQLAlchemy events (when statements are traced, a read reports its own through
+`DirectReader.statements`). A statement with expanding (`IN`) parameters is refused
 when compiled. A connection PostgreSQL dropped is invalidated and the read answered
 503 with Retry-After, like a session's (see `errors`).
 """
@@ -35,6 +36,7 @@ import functools
 import logging
 import typing
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
@@ -176,6 +178,8 @@ class DirectReader:
             raise TypeError(f"no direct reads on {self.dialect.name}")
         self._sqlite: PoolProxiedConnection | None = None
         self._sqlite_driver: Any = None
+        # Around each read when statements are traced (`chassis.telemetry.statement_spans`).
+        self.statements: Callable[[str], AbstractContextManager[None]] | None = None
 
     async def one(self, query: DirectQuery[RowT], **values: Any) -> RowT | None:
         """The first row of `query` with `values`, or None."""
@@ -196,9 +200,11 @@ class DirectReader:
             await greenlet_spawn(kept.close)
 
     async def _fetch(self, plan: _Plan, arguments: list[Any]) -> Sequence[Sequence[Any]]:
-        if self.dialect.name == "sqlite":
-            return await self._fetch_sqlite(plan, arguments)
-        return await self._fetch_postgresql(plan, arguments)
+        fetch = self._fetch_sqlite if self.dialect.name == "sqlite" else self._fetch_postgresql
+        if self.statements is None:
+            return await fetch(plan, arguments)
+        with self.statements(plan.sql):
+            return await fetch(plan, arguments)
 
     async def _fetch_sqlite(self, plan: _Plan, arguments: list[Any]) -> Sequence[Sequence[Any]]:
         if self._sqlite_driver is None:

@@ -10,7 +10,9 @@ same moment waits on the first one's inbox row and then skips.
 Before the handler runs, `data` is validated against the event's contract schema
 (`mercato.contracts.events`) when one is registered. An invalid event can never
 succeed, so it goes to the dead letters at once instead of being retried. The
-handler runs in the trace of the request that caused the event.
+handler runs in the trace of the request that caused the event: with tracing on,
+under a span of its own, a child of the span that wrote the event
+(`chassis.telemetry.event_spans`).
 
 Before anything else, an event whose `source` is not the service that owns its type
 (`origin.forgery`) is refused: it goes to the dead letters with the reason and is
@@ -39,7 +41,7 @@ from mercato.chassis.events.envelope import Event
 from mercato.chassis.events.origin import forgery
 from mercato.chassis.events.tables import EventTables
 from mercato.chassis.telemetry.event_metrics import ConsumerMetrics, Outcome
-from mercato.chassis.telemetry.trace_context import new_context, reset_current, set_current
+from mercato.chassis.telemetry.event_spans import EventSpans, handling
 from mercato.contracts.events import validate
 
 __all__ = ["ALL_EVENTS", "IdempotentConsumer", "SessionHandler"]
@@ -61,6 +63,7 @@ class IdempotentConsumer:
         *,
         max_deliver: int = 5,
         metrics: ConsumerMetrics | None = None,
+        spans: EventSpans | None = None,
     ) -> None:
         self.db = db
         self.metrics = metrics
@@ -68,6 +71,7 @@ class IdempotentConsumer:
         self.name = name
         self.handlers = dict(handlers)
         self.max_deliver = max_deliver
+        self.spans = spans
         self._subscription: Subscription | None = None
         self._insert_new = insert_ignoring_conflicts(tables.inbox, db.dialect)
 
@@ -87,6 +91,10 @@ class IdempotentConsumer:
 
     async def handle(self, event: Event) -> None:
         """Handle one delivery of `event`: check its origin, validate, record, run, commit."""
+        with handling(self.spans, event, self.name):
+            await self._handle(event)
+
+    async def _handle(self, event: Event) -> None:
         forged = forgery(event)
         if forged is not None:
             log.error("%s refuses %s", self.name, forged)
@@ -104,7 +112,6 @@ class IdempotentConsumer:
                 raise PoisonEvent(
                     f"{event.type} v{event.version} {event.id} breaks its contract: {exc}"
                 ) from exc
-        token = set_current(new_context(traceparent=event.trace))
         outcome: Outcome | None = None  # a failure: the delivery counts how it ends
         started = time.perf_counter()
         try:
@@ -116,7 +123,6 @@ class IdempotentConsumer:
                 await handler(session, event)
             outcome = Outcome.HANDLED
         finally:
-            reset_current(token)
             if self.metrics is not None:
                 self.metrics.handled(event.type, outcome, time.perf_counter() - started)
 

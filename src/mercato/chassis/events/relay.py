@@ -13,6 +13,9 @@ two processes can publish the same row; that is harmless, because the broker dro
 a message whose id (the event id) it has seen within its de-duplication window,
 and a consumer's inbox ignores an event it has already handled. The same holds for
 a relay that dies between publishing and marking its rows.
+
+With tracing on, each event published is a span under the span that wrote it
+(`spans`, `chassis.telemetry.event_spans`).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from mercato.chassis.events.bus import EventBus
 from mercato.chassis.events.envelope import Event
 from mercato.chassis.events.tables import EventTables
 from mercato.chassis.telemetry.event_metrics import OutboxMetrics
+from mercato.chassis.telemetry.event_spans import EventSpans
 
 __all__ = ["OutboxRelay"]
 
@@ -53,6 +57,7 @@ class OutboxRelay:
         keep_published: timedelta = timedelta(days=1),
         prune_interval: float = 600.0,
         metrics: OutboxMetrics | None = None,
+        spans: EventSpans | None = None,
     ) -> None:
         self.db = db
         self.tables = tables
@@ -65,6 +70,7 @@ class OutboxRelay:
         self.keep_published = keep_published
         self.prune_interval = prune_interval
         self.metrics = metrics
+        self.spans = spans
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
@@ -114,7 +120,11 @@ class OutboxRelay:
             ids = [row.id for row in rows]
             events = [Event.from_bytes(row.payload) for row in rows]
             try:
-                await self.bus.publish_many(events)
+                if self.spans is None:
+                    await self.bus.publish_many(events)
+                else:
+                    with self.spans.publishing(events):
+                        await self.bus.publish_many(events)
             except Exception:
                 if self.metrics is not None:
                     self.metrics.publish_failed()

@@ -13,7 +13,7 @@ from mercato.chassis.events.nats.bus import NatsBus
 from mercato.chassis.events.rabbit.bus import RabbitBus
 from mercato.chassis.telemetry.event_metrics import ConsumerMetrics
 
-__all__ = ["connect_bus"]
+__all__ = ["connect_bus", "messaging_system"]
 
 
 def connect_bus(
@@ -47,3 +47,8 @@ def connect_bus(
         raise ValueError(f"unsupported broker URL scheme {scheme!r}: use nats:// or amqp://")
     bus.metrics = metrics
     return bus
+
+
+def messaging_system(url: str) -> str:
+    """The broker of `url` as OpenTelemetry names messaging systems: `nats` or `rabbitmq`."""
+    return "rabbitmq" if urlsplit(url).scheme.lower() in ("amqp", "amqps") else "nats"

@@ -1,4 +1,4 @@
-"""JSON logs on stdout: one object per line, carrying the request and trace ids.
+"""JSON logs on stdout: one object per line, carrying the request, trace and span ids.
 
 Lines are written in batches: a record is formatted when it is logged, and the
 lines gathered within `BatchingHandler.max_delay` go out in one write. Two access
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import sys
 import time
 from typing import Any, TextIO
@@ -25,7 +26,14 @@ from mercato.chassis.telemetry import trace_context
 
 __all__ = ["BatchingHandler", "JsonFormatter", "configure_logging"]
 
-_RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message"}
+# A colour or cursor escape (CSI) some library put in its message: lines are for machines.
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+# Record attributes that are not fields of a line: the LogRecord's own, and uvicorn's
+# `color_message`, the message again with ANSI colour escapes (for its own console).
+_RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message",
+    "color_message",
+}
 
 
 class JsonFormatter(logging.Formatter):
@@ -43,7 +51,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "service": self.service,
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": _plain(record.getMessage()),
         }
         if self.instance:
             doc["instance"] = self.instance
@@ -51,12 +59,18 @@ class JsonFormatter(logging.Formatter):
         if ctx is not None:
             doc["request_id"] = ctx.request_id
             doc["trace_id"] = ctx.trace_id
+            doc["span_id"] = ctx.span_id
         for key, value in record.__dict__.items():
             if key not in _RESERVED and not key.startswith("_"):
                 doc[key] = value
         if record.exc_info:
             doc["exc"] = self.formatException(record.exc_info)
         return orjson.dumps(doc, default=str).decode()
+
+
+def _plain(message: str) -> str:
+    """`message` without ANSI escapes."""
+    return _ANSI.sub("", message) if "\x1b" in message else message
 
 
 class BatchingHandler(logging.Handler):

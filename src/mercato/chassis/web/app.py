@@ -143,6 +143,7 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
         head_as_get=front.head_as_get if front is not None else True,
         fixed_paths=_fixed_paths(app.router.routes),
+        tracing=runtime.tracing,
     )
     if front is not None:
         app.front = front.around(app.front)

@@ -5,7 +5,8 @@ context), enforces the body size limit and the JSON media type, refuses a NUL
 character in the URL (PostgreSQL cannot compare text with one) and a repeated
 `Authorization`, `Content-Length`, `Host` or `Idempotency-Key`, marks every answer
 to a request with credentials `Cache-Control: no-store`, answers HEAD
-wherever GET is served, writes one JSON access log line and records metrics. It
+wherever GET is served, writes one JSON access log line and records metrics;
+with tracing on, the request is a server span (`chassis.telemetry.http_spans`). It
 is written against raw ASGI rather than Starlette's BaseHTTPMiddleware, which
 costs a task and a copy per request.
 """
@@ -21,6 +22,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mercato.chassis.telemetry import trace_context
 from mercato.chassis.telemetry.http_metrics import UNMATCHED, HttpMetrics
+from mercato.chassis.telemetry.http_spans import served, serving
+from mercato.chassis.telemetry.tracing import Tracing
 from mercato.chassis.web.errors import (
     PROBLEM_JSON,
     BadRequest,
@@ -95,12 +98,14 @@ class RequestMiddleware:
         json_only_paths: Iterable[str] = ("/api/",),
         head_as_get: bool = True,
         fixed_paths: Iterable[str] = (),
+        tracing: Tracing | None = None,
     ) -> None:
         self.app = app
         # The paths of routes without parameters, each its own template: the router
         # names only some routes in the scope (FastAPI's own, not health or metrics).
         self.fixed_paths = frozenset(fixed_paths)
         self.metrics = metrics
+        self.tracing = tracing
         self.max_body = max_body_bytes
         self.json_only_prefixes = tuple(json_only_paths)
         self.head_as_get = head_as_get
@@ -116,6 +121,7 @@ class RequestMiddleware:
             headers.get(b"x-request-id", b"").decode("latin-1") or None,
             headers.get(b"traceparent", b"").decode("latin-1") or None,
         )
+        span, ctx = serving(self.tracing, ctx, scope)
         token = trace_context.set_current(ctx)
         status = CLIENT_GONE  # until an answer starts, or the app fails
         rid = ctx.request_id.encode()
@@ -174,6 +180,8 @@ class RequestMiddleware:
                     },
                 )
             trace_context.reset_current(token)
+            if span is not None:
+                served(span, scope["method"], getattr(route, "path", None), status)
 
     def _template_of(self, path: str) -> str:
         return path if path in self.fixed_paths else UNMATCHED
