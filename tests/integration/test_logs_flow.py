@@ -103,3 +103,30 @@ async def test_every_event_type_is_stored_exactly_once(
         info = await bus.js.consumer_info(bus.stream, "logs")
         subjects = [info.config.filter_subject, *(info.config.filter_subjects or [])]
         assert f"{bus.events_prefix}>" in subjects
+
+
+async def test_the_consumers_metrics_count_each_delivery_and_sample_its_lag(
+    logs: tuple[FastAPI, httpx.AsyncClient], broker: Broker, eventually: Eventually
+) -> None:
+    app, _ = logs
+    registry = app.state.metrics.registry
+    runtime: Runtime[Any, Any] = app.state.runtime
+    event = new("order.placed", "o-9", user_id=str(uuid.uuid4()))
+    await broker.bus.publish(event)
+    # A copy past any broker de-duplication: the consumer's inbox drops it.
+    await broker.publish_raw(event.type, event.to_bytes())
+    labels = {"service": "logs", "event_type": "order.placed"}
+
+    def outcome(name: str) -> float:
+        return float(
+            registry.get_sample_value("events_handled_total", {**labels, "outcome": name}) or 0
+        )
+
+    await eventually(lambda: outcome("duplicate") == 1, what="the copy dropped")
+    assert outcome("handled") == 1
+    assert registry.get_sample_value("events_handler_duration_seconds_count", labels) == 2
+
+    await runtime.sample_metrics()
+    lag = {"service": "logs", "consumer": "logs"}
+    assert registry.get_sample_value("events_consumer_lag_events", lag) == 0
+    assert registry.get_sample_value("outbox_backlog_events", {"service": "logs"}) == 0

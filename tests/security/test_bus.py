@@ -5,8 +5,8 @@ one (the launcher's own configuration file and generated credentials): an anonym
 connection is refused; a service's user cannot publish another service's event,
 list or read the streams, consume what it does not consume, or delete, purge or
 change a stream; and every service can still do everything its code does, through
-the real bus code (publish, its durable consumer, the revocation tail, dead letters),
-as can the operator's `mercato dead-letters`. Behind the broker, the audit log does
+the real bus code (publish, its durable consumer and its lag, the revocation tail,
+dead letters), as can the operator's `mercato dead-letters`. Behind the broker, the audit log does
 not record a forged event (another type than its subject, or another source than its
 type's producer): it ends in the dead letters instead.
 """
@@ -29,6 +29,7 @@ from mercato.chassis.events import BusError, BusUnavailable, Event, PoisonEvent,
 from mercato.chassis.events.names import OPERATOR
 from mercato.chassis.events.nats.bus import NatsBus
 from mercato.chassis.events.permissions import TOKEN_REVOKED
+from mercato.chassis.events.sampling import consumer_lag
 from mercato.launcher import nats as embedded
 from mercato.launcher.broker_config import nats_variable
 from mercato.launcher.cli import main
@@ -236,6 +237,11 @@ async def test_every_service_can_do_what_its_code_does(server: SecuredNats) -> N
         await until(lambda: ids <= {e.id for e in taken["logs"]}, "logs to take every event")
         registered = {e.id for e in published if e.type == "user.registered"}
         await until(lambda: registered <= {e.id for e in taken["users"]}, "users' event")
+        # A consumer reads its own lag (for its metrics), and only its own.
+        assert await consumer_lag(buses["users"], "users") == 0
+        assert await consumer_lag(buses["logs"], "logs") == 0
+        with pytest.raises(BusUnavailable):
+            await consumer_lag(buses["users"], "logs")
         await until(lambda: all(revoked.values()), "every service's revocation tail")
         # A dead letter: the consumer's poison goes to the dead letters, which the
         # operator lists and replays.

@@ -14,6 +14,8 @@ What every level uses:
     clock       `ManualClock`, a clock that moves when the test moves it
     servers     the real servers (PostgreSQL, RabbitMQ) or a skip, and free local ports
     migrations  a database at a service's first revision, schema against models
+    metrics     every metric the processes expose (`METRICS`, one list for the tests,
+                the alerts and the dashboards) and reading an exposition
 
 One module per subject under test:
     auth, catalog_inventory, gateway, logs, orders, payments

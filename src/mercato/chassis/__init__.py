@@ -51,11 +51,16 @@ A folder per concept, a module per part of it:
     telemetry/           what a process tells its operator
       trace_context        request id and W3C trace context of the work in progress
       logs                 JSON logs on stdout
-      http_metrics         Prometheus request count and latency by route and status
+      http_metrics         Prometheus request count and latency by route; the process's registry
+      event_metrics        the outbox's backlog and publishes, the consumer's outcomes and lag
+      client_metrics       calls to other services by target, the circuits' states
+      pool_metrics         the database pool: connections in use, waits for one
+      task_metrics         background tasks: failed rounds, last success
 
     events/              the event bus: envelope, outbox, relay, idempotent consumer,
-                         dead letters, names and permissions on the broker, and its
-                         AsyncAPI document (`asyncapi`)
+                         dead letters, names and permissions on the broker, its
+                         AsyncAPI document (`asyncapi`), and what its sampled gauges
+                         show (`sampling`: backlog, lag)
       nats/                on NATS JetStream
       rabbit/              on RabbitMQ
 """

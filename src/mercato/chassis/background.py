@@ -9,7 +9,8 @@ task failing on a dependency that is down does not spin; a round that succeeds
 brings the interval back. At shutdown every task is cancelled and awaited before the
 service's context and database close. Each task's state is in the service's health
 (`/health/ready` names them under `tasks`): a failing task is shown there without
-making the process unready, since requests do not need it.
+making the process unready, since requests do not need it. Given `TaskMetrics`, its
+failed rounds and its last success are metrics too.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
+
+from mercato.chassis.telemetry.task_metrics import TaskMetrics
 
 __all__ = ["MAX_BACKOFF", "BackgroundTask", "BackgroundTasks", "TaskStatus", "next_delay"]
 
@@ -79,11 +82,16 @@ class TaskStatus:
 class BackgroundTasks(Generic[T]):
     """Runs the enabled tasks of one owner until `stop`."""
 
-    def __init__(self, owner: T, tasks: Sequence[BackgroundTask[T]]) -> None:
+    def __init__(
+        self, owner: T, tasks: Sequence[BackgroundTask[T]], metrics: TaskMetrics | None = None
+    ) -> None:
         self._owner = owner
         self._tasks = [task for task in tasks if task.enabled(owner)]
         self._running: list[asyncio.Task[None]] = []
         self.status: dict[str, TaskStatus] = {task.name: TaskStatus() for task in self._tasks}
+        self.metrics = metrics
+        if metrics is not None:
+            metrics.declare(self.status)
 
     def start(self) -> None:
         """Start every task (once)."""
@@ -123,6 +131,8 @@ class BackgroundTasks(Generic[T]):
                 status.failures += 1
                 status.last_error = f"{type(exc).__name__}: {exc}"[:200]
                 delay = next_delay(interval, status.failures)
+                if self.metrics is not None:
+                    self.metrics.failed(task.name)
                 log.exception(
                     "background task %s failed (%d in a row); next round in %.1fs",
                     task.name,
@@ -132,5 +142,7 @@ class BackgroundTasks(Generic[T]):
             else:
                 status.failures = 0
                 status.last_success = time.time()
+                if self.metrics is not None:
+                    self.metrics.succeeded(task.name, status.last_success)
                 delay = interval
             await asyncio.sleep(delay)

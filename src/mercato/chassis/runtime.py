@@ -2,8 +2,10 @@
 
 `Runtime` is the single wiring place of a service: its settings, database, event bus,
 outbox and relay, idempotent consumer, token verifier (with the revocation list fed
-by `auth.token_revoked` events), the inter-service HTTP client, its HTTP metrics, the
-service's own context and its background tasks. Routes reach it as
+by `auth.token_revoked` events), the inter-service HTTP client, the service's own
+context and its background tasks, and the metrics of each in one registry
+(`metrics.registry`), with a sampler of the gauges no code path updates (the outbox's
+backlog, the consumer's lag) every `SAMPLE_SECONDS`. Routes reach it as
 `request.app.state.runtime`, or better through the dependencies of
 `mercato.chassis.web.dependencies` (the context, the outbox, the caller).
 """
@@ -30,6 +32,7 @@ from mercato.chassis.config import ServiceSettings
 from mercato.chassis.data.database import Database
 from mercato.chassis.data.migrations import upgrade
 from mercato.chassis.events import (
+    BusError,
     Event,
     EventBus,
     EventTables,
@@ -39,17 +42,23 @@ from mercato.chassis.events import (
     connect_bus,
 )
 from mercato.chassis.events.permissions import TOKEN_REVOKED
+from mercato.chassis.events.sampling import consumer_lag, outbox_backlog
 from mercato.chassis.security.client_addresses import ClientAddresses
 from mercato.chassis.security.tokens import JwksKeySource, KeySource, RevocationList, TokenVerifier
+from mercato.chassis.telemetry.client_metrics import ClientMetrics
+from mercato.chassis.telemetry.event_metrics import ConsumerMetrics, OutboxMetrics
 from mercato.chassis.telemetry.http_metrics import HttpMetrics
+from mercato.chassis.telemetry.pool_metrics import PoolMetrics
+from mercato.chassis.telemetry.task_metrics import TaskMetrics
 from mercato.chassis.web.health import Check
 
-__all__ = ["TOKEN_REVOKED", "Handler", "Runtime", "ServiceSpec"]
+__all__ = ["SAMPLE_SECONDS", "TOKEN_REVOKED", "Handler", "Runtime", "ServiceSpec"]
 
 log = logging.getLogger("mercato.runtime")
 Handler = Callable[[AsyncSession, Event], Awaitable[None]]
 S = TypeVar("S", bound=ServiceSettings)
 C = TypeVar("C")
+SAMPLE_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -87,10 +96,23 @@ class Runtime(Generic[S, C]):
     def __init__(self, spec: ServiceSpec[S, C], settings: S) -> None:
         self.spec = spec
         self.settings = settings
-        self.metrics = HttpMetrics(spec.name)
-        self.db: Database | None = (
-            Database(settings.sqlalchemy_url, pool_size=settings.database_pool_size)
-            if spec.uses_database
+        self.metrics = HttpMetrics(spec.name)  # its registry holds every metric of the process
+        registry = self.metrics.registry
+        self.db: Database | None = None
+        if spec.uses_database:
+            pool = PoolMetrics(spec.name, registry)
+            self.db = Database(
+                settings.sqlalchemy_url,
+                pool_size=settings.database_pool_size,
+                pool_wait=pool.waited,
+            )
+            pool.watch(self.db.pool_usage)
+        with_bus = spec.uses_bus and bool(settings.broker_url)
+        with_events = self.db is not None and spec.event_tables is not None
+        self.outbox_metrics = OutboxMetrics(spec.name, registry) if with_events else None
+        self.consumer_metrics = (
+            ConsumerMetrics(spec.name, registry)
+            if with_bus and with_events and spec.handlers
             else None
         )
         self.bus: EventBus | None = (
@@ -99,8 +121,9 @@ class Runtime(Generic[S, C]):
                 service=spec.name,
                 namespace=settings.bus_namespace,
                 ack_wait=settings.event_ack_wait_seconds,
+                metrics=self.consumer_metrics,
             )
-            if spec.uses_bus and settings.broker_url
+            if with_bus
             else None
         )
         self._outbox: Outbox | None = (
@@ -110,7 +133,9 @@ class Runtime(Generic[S, C]):
         self.addresses = ClientAddresses(settings.trusted_proxies)
         # JWKS and service-token fetches go through it too, so they share its TLS.
         self.http = ServiceClient(
-            token_provider=self._service_token, ssl=settings.tls_client_context()
+            token_provider=self._service_token,
+            ssl=settings.tls_client_context(),
+            metrics=ClientMetrics(spec.name, registry),
         )
         self.tokens = ServiceTokenProvider(
             self.http,
@@ -129,7 +154,13 @@ class Runtime(Generic[S, C]):
             audiences=[settings.jwt_audience, spec.name, *spec.extra_audiences],
             revocations=self.revocations,
         )
-        self.tasks = BackgroundTasks(self, spec.tasks)
+        task_metrics = TaskMetrics(spec.name, registry)
+        self.tasks = BackgroundTasks(self, spec.tasks, task_metrics)
+        sampler: BackgroundTask[Runtime[S, C]] = BackgroundTask(
+            "metrics-sampler", Runtime.sample_metrics, interval=lambda _: SAMPLE_SECONDS
+        )
+        sampled = self.outbox_metrics is not None or self.consumer_metrics is not None
+        self._sampler = BackgroundTasks(self, [sampler] if sampled else [], task_metrics)
         self._context: C | None = None
         self._started = False
         self._closing = contextlib.AsyncExitStack()
@@ -186,7 +217,9 @@ class Runtime(Generic[S, C]):
         if self.db is not None and self.spec.migrations and self.settings.run_migrations:
             await upgrade(self.db, self.spec.migrations, self.spec.name)
         if self.db is not None and self.spec.event_tables is not None and self.bus is not None:
-            self._relay = OutboxRelay(self.db, self.spec.event_tables, self.bus)
+            self._relay = OutboxRelay(
+                self.db, self.spec.event_tables, self.bus, metrics=self.outbox_metrics
+            )
             await self._relay.start()
         if self.bus is not None:
             self._connecting.append(asyncio.create_task(self._connect_bus(), name="bus-connect"))
@@ -196,6 +229,7 @@ class Runtime(Generic[S, C]):
         for step in self.spec.on_start:
             await step(self)
         self.tasks.start()
+        self._sampler.start()
 
     async def _connect_bus(self) -> None:
         assert self.bus is not None
@@ -214,17 +248,36 @@ class Runtime(Generic[S, C]):
         )
         if self.spec.handlers and self.db is not None and self.spec.event_tables is not None:
             self._consumer = IdempotentConsumer(
-                self.db, self.spec.event_tables, self.spec.name, self.spec.handlers
+                self.db,
+                self.spec.event_tables,
+                self.spec.name,
+                self.spec.handlers,
+                metrics=self.consumer_metrics,
             )
             await self._consumer.start(self.bus)
         self.bus_connected.set()
         log.info("connected to the broker")
+
+    async def sample_metrics(self) -> None:
+        """Sample the outbox's backlog and the consumer's lag into their gauges."""
+        tables = self.spec.event_tables
+        if self.outbox_metrics is not None and self.db is not None and tables is not None:
+            self.outbox_metrics.backlog(*await outbox_backlog(self.db, tables))
+        bus = self.bus if self._consumer is not None else None  # once it consumes
+        if self.consumer_metrics is not None and bus is not None:
+            try:
+                lag: int | None = await consumer_lag(bus, self.spec.name)
+            except BusError as exc:  # the broker is away: its lag is unknown for now
+                log.debug("no lag of %s: %s", self.spec.name, exc)
+                lag = None
+            self.consumer_metrics.lag(self.spec.name, lag)
 
     async def _on_revoked(self, event: Event) -> None:
         self.revocations.revoke(str(event.data["jti"]), float(event.data["expires_at"]))
 
     async def stop(self) -> None:
         """Stop taking work, finish what is in flight, flush the outbox, close."""
+        await self._sampler.stop()
         await self.tasks.stop()
         for task in self._connecting:
             task.cancel()

@@ -18,7 +18,8 @@ deadline:
 
 The outcome is the upstream's answer, or a problem: 503 when no instance could be
 reached, 504 when none answered in time, and 400 for a request whose headers
-cannot be framed (a line break in a value: nothing is sent).
+cannot be framed (a line break in a value: nothing is sent). How long it took is
+in `gateway_upstream_request_duration_seconds` (`upstream_metrics`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from mercato.chassis.client.balancing import Instance
 from mercato.chassis.web.errors import BadRequest, GatewayTimeout, ProblemError, ServiceUnavailable
 from mercato.gateway.routing import Route
 from mercato.gateway.upstream import Answer, ConnectFailed, ExchangeFailed, UpstreamPool
+from mercato.gateway.upstream_metrics import UpstreamMetrics
 
 __all__ = ["IDEMPOTENT_METHODS", "Forwarder"]
 
@@ -69,6 +71,7 @@ class Forwarder:
             ["service", "reason"],
             registry=registry,
         )
+        self.latency = UpstreamMetrics(registry)
 
     async def start(self) -> None:
         """Open the connection pool."""
@@ -105,6 +108,25 @@ class Forwarder:
         timeout: float,
     ) -> Answer | ProblemError:
         """Send `method target` to `route`'s pool; the answer, or a 503/504 problem."""
+        started = time.perf_counter()
+        outcome = await self._exchange(
+            route, method, target, headers, body, idempotent=idempotent, timeout=timeout
+        )
+        status = outcome.status if isinstance(outcome, Answer) else None
+        self.latency.observe(route.service, status, time.perf_counter() - started)
+        return outcome
+
+    async def _exchange(
+        self,
+        route: Route,
+        method: str,
+        target: str,
+        headers: Sequence[tuple[str, str]],
+        body: bytes | None,
+        *,
+        idempotent: bool,
+        timeout: float,
+    ) -> Answer | ProblemError:
         upstreams = self.upstreams
         pool = route.pool
         deadline = time.monotonic() + timeout

@@ -307,7 +307,9 @@ class SagaRunner:
                 session, now=now, stale_before=stale_before, limit=SWEEP_BATCH
             )
             waiting = await store.count_status(session, Status.NEEDS_ATTENTION)
+            overdue = await store.count_overdue(session, now)
         self.saga.metrics.needs_attention.set(waiting)
+        self.saga.metrics.overdue.set(overdue)
         taken = []
         for order_id in ids:
             owner = new_owner()

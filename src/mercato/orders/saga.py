@@ -26,6 +26,7 @@ order `needs_attention` for an operator.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -75,6 +76,13 @@ class LostLease(Exception):
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _outcome(error: Exception) -> str:
+    """How a step that raised `error` ended, for its metrics (`metrics.OUTCOMES`)."""
+    if isinstance(error, LostLease):
+        return "lost_lease"
+    return "retry" if isinstance(error, TRANSIENT) else "failed"
 
 
 def _no_runner(now: datetime) -> datetime:
@@ -132,7 +140,13 @@ class Saga:
         step = self._steps.get(Status(order.status))
         if step is None:
             return False
-        await step(order, owner)
+        name, started = step.__name__.lstrip("_"), time.perf_counter()
+        try:
+            await step(order, owner)
+        except Exception as exc:
+            self.metrics.step(name, _outcome(exc), time.perf_counter() - started)
+            raise
+        self.metrics.step(name, "ok", time.perf_counter() - started)
         return True
 
     async def move(
@@ -173,6 +187,7 @@ class Saga:
             raise LostLease(f"order {order.id} is no longer {current} under {owner}")
         for column, value in moved.items():
             setattr(order, column, value)
+        self.metrics.ended(new)
         log.info("order %s: %s -> %s%s", order.id, current, new, f" ({reason})" if reason else "")
 
     async def fail(self, order: Order, owner: str, new: Status, reason: str, **fields: Any) -> None:

@@ -35,6 +35,7 @@ __all__ = [
     "add_history",
     "cart_lines",
     "clear_cart",
+    "count_overdue",
     "count_status",
     "find_by_key",
     "get_order",
@@ -325,3 +326,19 @@ async def count_status(session: AsyncSession, status: Status) -> int:
     """How many orders are in `status`."""
     statement = select(func.count()).select_from(Order).where(Order.status == status.value)
     return int(await session.scalar(statement) or 0)
+
+
+# Active orders past their deadline (the status index narrows them to the active ones).
+_OVERDUE = (
+    select(func.count())
+    .select_from(Order)
+    .where(
+        Order.status.in_(sorted(status.value for status in ACTIVE)),
+        Order.deadline < bindparam("now"),
+    )
+)
+
+
+async def count_overdue(session: AsyncSession, now: datetime) -> int:
+    """How many orders are in an active state past their deadline at `now`."""
+    return int(await session.scalar(_OVERDUE, {"now": now}) or 0)

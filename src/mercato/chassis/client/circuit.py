@@ -10,7 +10,8 @@ The breaker is pure logic over a clock, so it is tested with a fake one. The sta
                its failure opens it again for another `reset_timeout`
 
 A trial whose outcome is never recorded (its caller was cancelled) does not wedge
-the breaker: after `reset_timeout` another trial is allowed.
+the breaker: after `reset_timeout` another trial is allowed. `on_open` is called each
+time a closed circuit opens (its metrics count it).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class CircuitBreaker:
         failure_threshold: int = 5,
         reset_timeout: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        on_open: Callable[[], None] | None = None,
     ) -> None:
         if failure_threshold < 1:
             raise ValueError("failure_threshold must be at least 1")
@@ -58,6 +60,7 @@ class CircuitBreaker:
         self.failure_threshold = failure_threshold
         self.reset_timeout = reset_timeout
         self._clock = clock
+        self._on_open = on_open
         self._open = False
         self._failures = 0
         self._opened_at = 0.0
@@ -118,6 +121,8 @@ class CircuitBreaker:
             self._open = True
             self._opened_at = now
             self._trial_started = None
+            if self._on_open is not None:
+                self._on_open()
 
     def __repr__(self) -> str:
         return f"CircuitBreaker({self.name!r}, state={self.state.value}, failures={self._failures})"

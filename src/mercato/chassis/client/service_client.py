@@ -75,6 +75,7 @@ from mercato.chassis.client.retries import (
     attempt,
 )
 from mercato.chassis.telemetry import trace_context
+from mercato.chassis.telemetry.client_metrics import ClientMetrics, timed_call
 
 __all__ = [
     "IDEMPOTENT_METHODS",
@@ -113,6 +114,7 @@ class ServiceClient:
         keepalive_timeout: float = 30.0,
         breaker_clock: Callable[[], float] = time.monotonic,
         ssl: ssl.SSLContext | None = None,
+        metrics: ClientMetrics | None = None,
     ) -> None:
         """Configure the client; no connection is opened before `start()`.
 
@@ -125,7 +127,8 @@ class ServiceClient:
         call; `pool_limit` caps open connections and `keepalive_timeout` is how long an
         idle one is kept; `breaker_clock` is the breakers' clock (tests inject one;
         it may also be set on the client before its first call); `ssl` is the context
-        of `https://` calls (None: aiohttp's default verification).
+        of `https://` calls (None: aiohttp's default verification); `metrics` times its
+        calls and shows its circuits.
         """
         if timeout <= 0 or connect_timeout <= 0:
             raise ValueError("timeouts must be positive")
@@ -149,6 +152,9 @@ class ServiceClient:
         self._breakers: dict[str, CircuitBreaker] = {}
         self._session: aiohttp.ClientSession | None = None
         self._random = random.Random()
+        self.metrics = metrics
+        if metrics is not None:
+            metrics.watch(lambda: self.circuits)
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -206,6 +212,7 @@ class ServiceClient:
                 failure_threshold=self.failure_threshold,
                 reset_timeout=self.reset_timeout,
                 clock=self.breaker_clock,
+                on_open=self.metrics.opener(target) if self.metrics is not None else None,
             )
             self._breakers[name] = found
         return found
@@ -217,6 +224,7 @@ class ServiceClient:
 
     # -- calls -----------------------------------------------------------------
 
+    @timed_call
     async def request(
         self,
         method: str,

@@ -25,6 +25,7 @@ audit log records even an event that breaks its contract or has no schema at all
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 
@@ -37,6 +38,7 @@ from mercato.chassis.events.bus import EventBus, PoisonEvent, Subscription
 from mercato.chassis.events.envelope import Event
 from mercato.chassis.events.origin import forgery
 from mercato.chassis.events.tables import EventTables
+from mercato.chassis.telemetry.event_metrics import ConsumerMetrics, Outcome
 from mercato.chassis.telemetry.trace_context import new_context, reset_current, set_current
 from mercato.contracts.events import validate
 
@@ -58,8 +60,10 @@ class IdempotentConsumer:
         handlers: Mapping[str, SessionHandler],
         *,
         max_deliver: int = 5,
+        metrics: ConsumerMetrics | None = None,
     ) -> None:
         self.db = db
+        self.metrics = metrics
         self.tables = tables
         self.name = name
         self.handlers = dict(handlers)
@@ -101,14 +105,20 @@ class IdempotentConsumer:
                     f"{event.type} v{event.version} {event.id} breaks its contract: {exc}"
                 ) from exc
         token = set_current(new_context(traceparent=event.trace))
+        outcome: Outcome | None = None  # a failure: the delivery counts how it ends
+        started = time.perf_counter()
         try:
             async with self.db.transaction() as session:
                 if not await self._claim(session, event):
                     log.debug("%s already handled %s %s", self.name, event.type, event.id)
+                    outcome = Outcome.DUPLICATE
                     return
                 await handler(session, event)
+            outcome = Outcome.HANDLED
         finally:
             reset_current(token)
+            if self.metrics is not None:
+                self.metrics.handled(event.type, outcome, time.perf_counter() - started)
 
     async def _claim(self, session: AsyncSession, event: Event) -> bool:
         """Insert the inbox row; False when this consumer has already handled the event."""

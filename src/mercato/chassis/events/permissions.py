@@ -7,7 +7,8 @@ A `BusRole` says what one service does on the bus: the event types it publishes
 
 - `nats_permissions`: a NATS user's `publish`/`subscribe` allow and deny lists: its
   own event subjects, the JetStream API calls its code makes, named per stream and
-  per consumer, and its own reply inboxes (`_INBOX.<service>.>`, see
+  per consumer (its own consumer's info too: its lag, in its metrics), and its own
+  reply inboxes (`_INBOX.<service>.>`, see
   `bus_names.inbox_prefix`), so that no user sees another's replies;
 - `rabbit_permissions`: RabbitMQ's per-vhost configure/write/read patterns and the
   topic patterns of the events exchange (write: its own routing keys; read: the
@@ -114,6 +115,7 @@ def nats_permissions(namespace: str, svc: BusRole, durables: Iterable[str] = ())
         if not svc.consumes_all:
             allow += [f"{n.prefix}.dlq.{me}.{t}" for t in svc.consumes]
         allow.append(n.api("CONSUMER.MSG.NEXT", n.events, me))
+        allow.append(n.api("CONSUMER.INFO", n.events, me))  # its own lag, for its metrics
         # Acknowledgements go to the reply subject of each message, in the server's
         # short ($JS.ACK.<stream>...) or long ($JS.ACK.<domain>.<account>...) form.
         allow += [f"$JS.ACK.{n.events}.{me}.>", f"$JS.ACK.*.*.{n.events}.{me}.>"]

@@ -29,6 +29,7 @@ from mercato.chassis.data.database import Database
 from mercato.chassis.events.bus import EventBus
 from mercato.chassis.events.envelope import Event
 from mercato.chassis.events.tables import EventTables
+from mercato.chassis.telemetry.event_metrics import OutboxMetrics
 
 __all__ = ["OutboxRelay"]
 
@@ -51,6 +52,7 @@ class OutboxRelay:
         flush_timeout: float = 5.0,
         keep_published: timedelta = timedelta(days=1),
         prune_interval: float = 600.0,
+        metrics: OutboxMetrics | None = None,
     ) -> None:
         self.db = db
         self.tables = tables
@@ -62,6 +64,7 @@ class OutboxRelay:
         self.flush_timeout = flush_timeout
         self.keep_published = keep_published
         self.prune_interval = prune_interval
+        self.metrics = metrics
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
@@ -109,9 +112,12 @@ class OutboxRelay:
             if not locking:
                 await session.commit()  # never hold a SQLite snapshot while publishing
             ids = [row.id for row in rows]
+            events = [Event.from_bytes(row.payload) for row in rows]
             try:
-                await self.bus.publish_many([Event.from_bytes(row.payload) for row in rows])
+                await self.bus.publish_many(events)
             except Exception:
+                if self.metrics is not None:
+                    self.metrics.publish_failed()
                 await session.rollback()
                 with contextlib.suppress(Exception):
                     await session.execute(
@@ -121,6 +127,8 @@ class OutboxRelay:
                     )
                     await session.commit()
                 raise
+            if self.metrics is not None:
+                self.metrics.published(event.type for event in events)
             await session.execute(
                 update(outbox).where(outbox.c.id.in_(ids)).values(published_at=datetime.now(UTC))
             )

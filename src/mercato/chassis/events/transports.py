@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from mercato.chassis.events.bus import DEFAULT_NAMESPACE, EventBus
 from mercato.chassis.events.nats.bus import NatsBus
 from mercato.chassis.events.rabbit.bus import RabbitBus
+from mercato.chassis.telemetry.event_metrics import ConsumerMetrics
 
 __all__ = ["connect_bus"]
 
@@ -22,6 +23,7 @@ def connect_bus(
     namespace: str = DEFAULT_NAMESPACE,
     retry_delay: float = 1.0,
     ack_wait: float = 30.0,
+    metrics: ConsumerMetrics | None = None,
 ) -> EventBus:
     """The bus for `url`'s transport, not connected yet (call `connect()`).
 
@@ -31,12 +33,17 @@ def connect_bus(
     doubles with every attempt). `ack_wait` is how long NATS waits for a delivered
     event's acknowledgement before delivering it again; RabbitMQ has no such timer
     and delivers a consumer's unacknowledged events again when its connection drops.
+    `metrics` counts how the deliveries to its durable consumers end.
     """
     scheme = urlsplit(url).scheme.lower()
+    bus: NatsBus | RabbitBus
     if scheme in ("nats", "tls"):
-        return NatsBus(
+        bus = NatsBus(
             url, service=service, namespace=namespace, retry_delay=retry_delay, ack_wait=ack_wait
         )
-    if scheme in ("amqp", "amqps"):
-        return RabbitBus(url, service=service, namespace=namespace, retry_delay=retry_delay)
-    raise ValueError(f"unsupported broker URL scheme {scheme!r}: use nats:// or amqp://")
+    elif scheme in ("amqp", "amqps"):
+        bus = RabbitBus(url, service=service, namespace=namespace, retry_delay=retry_delay)
+    else:
+        raise ValueError(f"unsupported broker URL scheme {scheme!r}: use nats:// or amqp://")
+    bus.metrics = metrics
+    return bus

@@ -1,4 +1,10 @@
-"""Prometheus metrics: request count and latency by route and status, and `/metrics`."""
+"""Prometheus metrics: request count and latency by route and status, and `/metrics`.
+
+`HttpMetrics` holds the process's registry (`runtime.metrics.registry`): every other
+metric of the process (events, saga, pools, clients, tasks) is registered in it too,
+with the process and Python collectors (CPU, memory, file descriptors, garbage
+collections, the interpreter's version), so `/metrics` answers for the whole process.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,9 @@ from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
     CollectorRegistry,
     Counter,
     Histogram,
@@ -14,7 +23,9 @@ from prometheus_client import (
 from starlette.requests import Request
 from starlette.responses import Response
 
-__all__ = ["HttpMetrics", "metrics_endpoint"]
+__all__ = ["UNMATCHED", "HttpMetrics", "metrics_endpoint"]
+
+UNMATCHED = "unmatched"  # the route label of a path no route serves (one label for them all)
 
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -24,7 +35,12 @@ class HttpMetrics:
 
     def __init__(self, service: str, registry: CollectorRegistry | None = None) -> None:
         self.service = service
-        self.registry = registry or CollectorRegistry(auto_describe=True)
+        if registry is None:
+            registry = CollectorRegistry(auto_describe=True)
+            # The same collectors as prometheus_client's default registry, in this one.
+            for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+                registry.register(collector)
+        self.registry = registry
         self.requests = Counter(
             "http_requests_total",
             "HTTP requests handled, by route template and status.",

@@ -142,6 +142,7 @@ def create_app(
         metrics=runtime.metrics,
         max_body_bytes=settings.max_body_bytes,
         head_as_get=front.head_as_get if front is not None else True,
+        fixed_paths=_fixed_paths(app.router.routes),
     )
     if front is not None:
         app.front = front.around(app.front)
@@ -172,6 +173,12 @@ def _lifespan(
             await runtime.stop()
 
     return lifespan
+
+
+def _fixed_paths(routes: Sequence[BaseRoute]) -> list[str]:
+    """The paths of the routes without parameters: each is its own route label in metrics."""
+    paths = (getattr(route, "path", None) for route in routes)
+    return [path for path in paths if isinstance(path, str) and "{" not in path]
 
 
 def _require_strict_json(routers: Sequence[APIRouter]) -> None:

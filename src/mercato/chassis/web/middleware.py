@@ -20,7 +20,7 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mercato.chassis.telemetry import trace_context
-from mercato.chassis.telemetry.http_metrics import HttpMetrics
+from mercato.chassis.telemetry.http_metrics import UNMATCHED, HttpMetrics
 from mercato.chassis.web.errors import (
     PROBLEM_JSON,
     BadRequest,
@@ -94,8 +94,12 @@ class RequestMiddleware:
         max_body_bytes: int,
         json_only_paths: Iterable[str] = ("/api/",),
         head_as_get: bool = True,
+        fixed_paths: Iterable[str] = (),
     ) -> None:
         self.app = app
+        # The paths of routes without parameters, each its own template: the router
+        # names only some routes in the scope (FastAPI's own, not health or metrics).
+        self.fixed_paths = frozenset(fixed_paths)
         self.metrics = metrics
         self.max_body = max_body_bytes
         self.json_only_prefixes = tuple(json_only_paths)
@@ -153,7 +157,7 @@ class RequestMiddleware:
         finally:
             elapsed = time.perf_counter() - started
             route = inner.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            template = getattr(route, "path", None) or self._template_of(scope["path"])
             self.metrics.observe(scope["method"], template, status, elapsed)
             if scope["path"] not in _QUIET_PATHS:
                 access_log.info(
@@ -170,6 +174,9 @@ class RequestMiddleware:
                     },
                 )
             trace_context.reset_current(token)
+
+    def _template_of(self, path: str) -> str:
+        return path if path in self.fixed_paths else UNMATCHED
 
     def _refusal(self, scope: Scope, headers: dict[bytes, bytes]) -> ProblemError | None:
         if "\x00" in scope["path"] or b"%00" in scope["query_string"]:

@@ -69,6 +69,7 @@ from mercato.chassis.events.nats import dead_letters as nats_dead_letters
 from mercato.chassis.events.nats.dead_letters import MSG_ID
 from mercato.chassis.events.nats.delivery import Delivery
 from mercato.chassis.events.nats.subscription import PullLoop
+from mercato.chassis.telemetry.event_metrics import ConsumerMetrics
 
 __all__ = ["NatsBus"]
 
@@ -112,6 +113,7 @@ class NatsBus:
         self._nc: Any = None
         self._js: Any = None
         self._loops: set[PullLoop] = set()
+        self.metrics: ConsumerMetrics | None = None  # its deliveries count (connect_bus)
 
     def subject(self, event_type: str) -> str:
         """The broker subject of an event type."""

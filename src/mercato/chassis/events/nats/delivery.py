@@ -20,6 +20,7 @@ from mercato.chassis.events.bus import EventHandler, PoisonEvent
 from mercato.chassis.events.envelope import Event
 from mercato.chassis.events.failures import backoff, describe, next_retry
 from mercato.chassis.events.origin import forgery
+from mercato.chassis.telemetry.event_metrics import ConsumerMetrics, Outcome
 
 __all__ = ["Delivery", "DeliveryBus"]
 
@@ -35,6 +36,8 @@ class DeliveryBus(Protocol):
     def retry_delay(self) -> float: ...
     @property
     def max_retry_delay(self) -> float: ...
+    @property
+    def metrics(self) -> ConsumerMetrics | None: ...
 
     async def publish_dead_letter(
         self, *, consumer: str, subject: str, payload: bytes, error: str, attempts: int, seq: int
@@ -78,6 +81,8 @@ class Delivery:
             await self._tail(msg)
             return
         attempts = int(msg.metadata.num_delivered)
+        if attempts > 1 and self.bus.metrics is not None:
+            self.bus.metrics.redelivered(event_type)
         try:
             event = Event.from_bytes(msg.data)
         except ValueError as exc:
@@ -85,7 +90,7 @@ class Delivery:
             return
         forged = forgery(event, published_as=event_type)
         if forged is not None:
-            await self._dead_letter(msg, forged, attempts)
+            await self._dead_letter(msg, forged, attempts, Outcome.FORGED)
             return
         try:
             await self.handler(event)
@@ -105,6 +110,7 @@ class Delivery:
                 await self._dead_letter(msg, describe(exc), attempts)
                 return
             await msg.nak(delay=delay)
+            self._count(event_type, Outcome.RETRIED)
         else:
             await msg.ack()
 
@@ -119,7 +125,9 @@ class Delivery:
         except Exception:
             log.exception("%s failed on a message of %s", self.consumer, msg.subject)
 
-    async def _dead_letter(self, msg: Any, error: str, attempts: int) -> None:
+    async def _dead_letter(
+        self, msg: Any, error: str, attempts: int, outcome: Outcome = Outcome.DEAD_LETTERED
+    ) -> None:
         try:
             await self.bus.publish_dead_letter(
                 consumer=self.consumer,
@@ -135,3 +143,8 @@ class Delivery:
             await msg.nak(delay=self.retry_delay(attempts))
             return
         await msg.ack()
+        self._count(msg.subject.removeprefix(self.bus.events_prefix), outcome)
+
+    def _count(self, event_type: str, outcome: Outcome) -> None:
+        if self.bus.metrics is not None:
+            self.bus.metrics.handled(event_type, outcome)

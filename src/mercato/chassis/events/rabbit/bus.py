@@ -65,6 +65,7 @@ from mercato.chassis.events.rabbit.topology import (
     milliseconds,
     possible_delays,
 )
+from mercato.chassis.telemetry.event_metrics import ConsumerMetrics
 
 __all__ = ["RabbitBus"]
 
@@ -116,6 +117,7 @@ class RabbitBus:
         self._queues: set[str] = set()
         self._streams: set[str] = set()
         self._loops: set[ConsumeLoop] = set()
+        self.metrics: ConsumerMetrics | None = None  # its deliveries count (connect_bus)
 
     @property
     def connection(self) -> AbstractRobustConnection:

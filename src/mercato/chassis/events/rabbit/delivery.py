@@ -37,6 +37,7 @@ from mercato.chassis.events.failures import backoff, describe, next_retry
 from mercato.chassis.events.origin import forgery
 from mercato.chassis.events.rabbit.dead_letters import event_type_of
 from mercato.chassis.events.rabbit.topology import Topology
+from mercato.chassis.telemetry.event_metrics import ConsumerMetrics, Outcome
 
 __all__ = ["ATTEMPTS", "Delivery", "DeliveryBus", "TailDelivery", "copy_message"]
 
@@ -98,6 +99,8 @@ class DeliveryBus(Protocol):
     def retry_delay(self) -> float: ...
     @property
     def max_retry_delay(self) -> float: ...
+    @property
+    def metrics(self) -> ConsumerMetrics | None: ...
 
     async def publish_delayed(
         self, message: aio_pika.Message, *, consumer: str, delay: float
@@ -140,6 +143,8 @@ class Delivery:
             await _settle(message.ack(), "ack")  # a binding left from an older type list
             return
         attempts = attempts_of(message)
+        if attempts > 1 and self.bus.metrics is not None:
+            self.bus.metrics.redelivered(event_type)
         try:
             event = Event.from_bytes(message.body)
         except ValueError as exc:
@@ -147,7 +152,7 @@ class Delivery:
             return
         forged = forgery(event, published_as=published_as(message, self.bus.topology.exchange))
         if forged is not None:
-            await self._dead_letter(message, event_type, forged, attempts)
+            await self._dead_letter(message, event_type, forged, attempts, Outcome.FORGED)
             return
         try:
             await self.handler(event)
@@ -166,11 +171,13 @@ class Delivery:
             if delay is None:
                 await self._dead_letter(message, event_type, describe(exc), attempts)
                 return
-            await self._retry(message, attempts, delay)
+            await self._retry(message, event_type, attempts, delay)
         else:
             await _settle(message.ack(), "ack")
 
-    async def _retry(self, message: AbstractIncomingMessage, attempts: int, delay: float) -> None:
+    async def _retry(
+        self, message: AbstractIncomingMessage, event_type: str, attempts: int, delay: float
+    ) -> None:
         try:
             # The copy counts every attempt so far; its own delivery count starts anew.
             # Its type is the one it was routed by, so its dead letter keeps a key that
@@ -185,9 +192,15 @@ class Delivery:
             await self._give_back(message, f"could not delay a message: {exc}", delay)
             return
         await _settle(message.ack(), "ack")
+        self._count(event_type, Outcome.RETRIED)
 
     async def _dead_letter(
-        self, message: AbstractIncomingMessage, event_type: str, error: str, attempts: int
+        self,
+        message: AbstractIncomingMessage,
+        event_type: str,
+        error: str,
+        attempts: int,
+        outcome: Outcome = Outcome.DEAD_LETTERED,
     ) -> None:
         try:
             await self.bus.publish_dead_letter(
@@ -202,6 +215,11 @@ class Delivery:
             await self._give_back(message, f"could not dead-letter a message: {exc}", 1.0)
             return
         await _settle(message.ack(), "ack")
+        self._count(event_type, outcome)
+
+    def _count(self, event_type: str, outcome: Outcome) -> None:
+        if self.bus.metrics is not None:
+            self.bus.metrics.handled(event_type, outcome)
 
     async def _give_back(self, message: AbstractIncomingMessage, why: str, delay: float) -> None:
         log.error("%s: %s", self.consumer, why)
