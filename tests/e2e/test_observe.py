@@ -28,7 +28,10 @@ def test_observe_runs_a_prometheus_scraping_every_process_with_the_rules(system:
     if not system.observed:
         require_program("prometheus", "prometheus")
     url = f"http://127.0.0.1:{system.port + PROMETHEUS_OFFSET}"
-    assert f"prometheus  {url}  (targets {url}/targets, alerts {url}/alerts)" in system.log()
+    # The gateway answers (the fixture's sign of a started system) before Prometheus,
+    # which starts last, is ready and the launcher has printed where everything is.
+    line = f"prometheus  {url}  (targets {url}/targets, alerts {url}/alerts)"
+    eventually(lambda: line in system.log() or None, timeout=60, interval=0.5)
     expected = {
         (instance.service.name, instance.name)
         for instance in Layout(port=system.port, replicas=REPLICAS).all_instances()

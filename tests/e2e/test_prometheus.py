@@ -141,13 +141,18 @@ def _threshold() -> int:
     return int(number)
 
 
-def _publish_events(shop: Shop, admin: Account, count: int) -> None:
-    """`count` events (product.created), from one import of new products."""
-    run = uuid.uuid4().hex[:8]
+PROBES = 25  # products whose price each round changes: two events each
+
+
+def _publish_events(shop: Shop, admin: Account, run: str, round_: int) -> None:
+    """Events from one import: PROBES products created, or each one's price changed.
+
+    The same few products every round, so the catalog's listings stay the demo's.
+    """
     products = [
-        {"title": f"Lag probe {run} {i}", "category": "lag-probes", "price": 1.5, "stock": 3,
-         "sku": f"LAG-{run}-{i}"}
-        for i in range(count)
+        {"title": f"Lag probe {run} {i}", "category": "lag-probes", "price": 1 + round_ / 100,
+         "stock": 3, "sku": f"LAG-{run}-{i}"}
+        for i in range(PROBES)
     ]  # fmt: skip
     answer = shop.http.post(
         "/api/catalog/products/import", json={"products": products}, headers=admin.headers
@@ -163,6 +168,7 @@ def test_a_consumer_given_no_messages_raises_the_lag_alert(
     assert eventually(lambda: prometheus.value(lag) is not None, timeout=30, interval=0.5)
     assert _lag_alert(prometheus, "logs") is None
 
+    run, rounds = uuid.uuid4().hex[:8], iter(range(1000))
     with refused_pulls(system, "logs"):
         # The pulls the consumer had made before go on being served (a batch each):
         # publish until what waits is past the alert's threshold.
@@ -170,7 +176,7 @@ def test_a_consumer_given_no_messages_raises_the_lag_alert(
             found = prometheus.value(lag)
             if found is not None and found > _threshold():
                 return found
-            _publish_events(shop, admin, _threshold())
+            _publish_events(shop, admin, run, next(rounds))
             return None
 
         eventually(grown, timeout=90, interval=3.0)
