@@ -9,12 +9,18 @@ between the services and RabbitMQ drops at once and new ones are refused until i
 listens again, after about as long as the launcher takes to restart NATS. That is
 what the services see of a broker crash. What it does not reproduce is a RabbitMQ
 server losing messages it had not written to disk yet.
+
+`refused_pulls(system, consumer)` makes the embedded NATS refuse a durable consumer's
+requests for messages while its process runs on (it still reads its consumer's
+lag): the launcher's configuration of the node with a `deny` of that consumer's
+`CONSUMER.MSG.NEXT` added, loaded with SIGHUP, then the original put back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import threading
@@ -24,6 +30,8 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from mercato.chassis.events import admin
+from mercato.chassis.events.names import DEFAULT_NAMESPACE, events_stream
+from mercato.launcher.nats import CONFIG_FILE
 
 if TYPE_CHECKING:
     from tests.e2e.client import System
@@ -36,6 +44,7 @@ __all__ = [
     "ProxiedRabbit",
     "delete_rabbit_namespace",
     "proxied",
+    "refused_pulls",
 ]
 
 OUTAGE_SECONDS = 2.0  # the launcher restarts a crashed NATS after 1 s, ready ~0.5 s later
@@ -77,6 +86,33 @@ class EmbeddedNats:
         """Wait until the launcher has restarted NATS and announced it ready."""
         if self._killed is not None:
             system.wait_restarted(self.name, self._killed)
+
+
+def _denying(config: str, user: str, subject: str) -> str:
+    """The node's configuration `config` with publishing to `subject` denied to `user`."""
+    start = config.index("permissions: ", config.index(f"user: {json.dumps(user)}"))
+    start += len("permissions: ")
+    permissions, end = json.JSONDecoder().raw_decode(config, start)
+    permissions["publish"].setdefault("deny", []).append(subject)
+    text = json.dumps(permissions, indent=2, sort_keys=True).replace("\n", "\n      ")
+    return config[:start] + text + config[end:]
+
+
+@contextlib.contextmanager
+def refused_pulls(system: System, consumer: str) -> Iterator[None]:
+    """While the block runs, the embedded NATS gives the durable `consumer` no messages."""
+    config = system.data_dir / CONFIG_FILE
+    original = config.read_text()
+    pid = system.pid(EmbeddedNats.name)
+    assert pid is not None, "the embedded NATS has no pid file"
+    pulls = f"$JS.API.CONSUMER.MSG.NEXT.{events_stream(DEFAULT_NAMESPACE)}.{consumer}"
+    config.write_text(_denying(original, consumer, pulls))
+    os.kill(pid, signal.SIGHUP)  # nats-server reloads its users and their permissions
+    try:
+        yield
+    finally:
+        config.write_text(original)
+        os.kill(pid, signal.SIGHUP)
 
 
 class ProxiedRabbit:

@@ -2,8 +2,9 @@
 
 `Shop` is an httpx client on the gateway with the usual steps (register, login, a
 new customer, auth headers); `Account` a logged-in account; `add_card` and
-`fill_cart` the customer's first steps towards a checkout (to `ADDRESS`); `System` the running
-`mercato up` (its pids come from `<data_dir>/run/<name>.pid`) and its broker;
+`fill_cart` the customer's first steps towards a checkout (to `ADDRESS`), and
+`confirmed_checkout` a whole one; `System` the running `mercato up` (its pids come
+from `<data_dir>/run/<name>.pid`), its broker and whether it runs a Prometheus;
 `eventually` polls.
 """
 
@@ -40,6 +41,7 @@ __all__ = [
     "Shop",
     "System",
     "add_card",
+    "confirmed_checkout",
     "eventually",
     "fill_cart",
 ]
@@ -90,6 +92,7 @@ class System:
     data_dir: Path
     log_path: Path
     broker: BrokerControl
+    observed: bool = False  # started with --observe: a Prometheus on port + 290
 
     @property
     def base_url(self) -> str:
@@ -213,3 +216,28 @@ def fill_cart(shop: Shop, customer: Account, product_id: str, quantity: int) -> 
     path = f"/api/orders/cart/items/{product_id}"
     response = shop.http.put(path, json={"quantity": quantity}, headers=customer.headers)
     assert response.status_code == 200, response.text
+
+
+def confirmed_checkout(shop: Shop, customer: Account) -> dict[str, Any]:
+    """A confirmed order of one unit of a stocked demo product."""
+    page = shop.http.get("/api/catalog/products", params={"limit": 100}).json()
+    product = next(p for p in page["items"] if p["stock"] >= 1)
+    method = add_card(shop, customer, "4242424242424242")
+    fill_cart(shop, customer, product["id"], 1)
+    placed = shop.http.post(
+        "/api/orders",
+        json={"payment_method_id": method, "shipping_address": ADDRESS},
+        headers={**customer.headers, "Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert placed.status_code == 201, placed.text
+    order_id = placed.json()["id"]
+
+    def finished() -> dict[str, Any] | None:
+        order: dict[str, Any] = shop.http.get(
+            f"/api/orders/{order_id}", headers=customer.headers
+        ).json()
+        return order if order["status"] in TERMINAL else None
+
+    order = eventually(finished, timeout=20)
+    assert order["status"] == "confirmed", order
+    return order

@@ -1,8 +1,9 @@
 """The whole system for end-to-end tests: `mercato up` in a subprocess, and its fixtures.
 
 `system` runs `python -m mercato up` in a subprocess on a free random base port with
-its own data directory and two catalog replicas, waits for the gateway's `/health`
-to answer 200, and at the end stops it with SIGTERM, asserting a clean exit 0. It is
+its own data directory and two catalog replicas (and `--observe` when the machine
+has Prometheus), waits for the gateway's `/health` to answer 200, and at the end
+stops it with SIGTERM, asserting a clean exit 0. It is
 session-scoped and parametrized by broker, so every test using it runs twice: on the
 embedded NATS JetStream (`nats`) and on the machine's RabbitMQ (`rabbitmq`); a test
 for which the broker does not matter asks for one with
@@ -43,6 +44,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -113,7 +115,8 @@ def free_base_port(replicas: dict[str, int]) -> int:
     rng = random.Random()
     for _ in range(200):
         base = rng.randrange(20000, 40000)
-        if all(port_is_free(port) for port in Layout(port=base, replicas=replicas).ports()):
+        layout = Layout(port=base, replicas=replicas, observe=True)
+        if all(port_is_free(port) for port in layout.ports()):
             return base
     raise RuntimeError("no free range of ports found for the e2e system")
 
@@ -206,10 +209,12 @@ def system(
         replicas = [f"{name}={count}" for name, count in REPLICAS.items()]
         command = [sys.executable, "-m", "mercato", "up", "--port", str(port)]
         command += ["--data-dir", str(root / "data"), "--replicas", *replicas]
+        observed = shutil.which("prometheus") is not None  # `test_observe` says when not
+        command += ["--observe"] if observed else []
         log_path = root / "mercato-up.log"
         with open(log_path, "wb") as log:
             process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-        running = System(process, port, root / "data", log_path, broker)
+        running = System(process, port, root / "data", log_path, broker, observed)
         try:
             _wait_healthy(running)
         except BaseException as exc:

@@ -11,7 +11,6 @@ holds an id.
 from __future__ import annotations
 
 import importlib
-import uuid
 from typing import Any
 
 import httpx
@@ -19,16 +18,7 @@ import pytest
 
 from mercato.chassis.runtime import ServiceSpec
 from mercato.launcher.topology import Instance, Layout
-from tests.e2e.client import (
-    ADDRESS,
-    TERMINAL,
-    Account,
-    Shop,
-    System,
-    add_card,
-    eventually,
-    fill_cart,
-)
+from tests.e2e.client import Account, Shop, System, confirmed_checkout, eventually
 from tests.e2e.system import REPLICAS
 from tests.support.metrics import NAMES, expected_names, families, value
 
@@ -61,31 +51,6 @@ def at_least(text: str, name: str, labels: dict[str, str], minimum: float = 1.0)
     return found is not None and found >= minimum
 
 
-def checkout(shop: Shop, customer: Account) -> dict[str, Any]:
-    """A confirmed order of one unit of a stocked demo product."""
-    page = shop.http.get("/api/catalog/products", params={"limit": 100}).json()
-    product = next(p for p in page["items"] if p["stock"] >= 1)
-    method = add_card(shop, customer, "4242424242424242")
-    fill_cart(shop, customer, product["id"], 1)
-    placed = shop.http.post(
-        "/api/orders",
-        json={"payment_method_id": method, "shipping_address": ADDRESS},
-        headers={**customer.headers, "Idempotency-Key": str(uuid.uuid4())},
-    )
-    assert placed.status_code == 201, placed.text
-    order_id = placed.json()["id"]
-
-    def finished() -> dict[str, Any] | None:
-        order: dict[str, Any] = shop.http.get(
-            f"/api/orders/{order_id}", headers=customer.headers
-        ).json()
-        return order if order["status"] in TERMINAL else None
-
-    order = eventually(finished, timeout=20)
-    assert order["status"] == "confirmed", order
-    return order
-
-
 def moved_by_the_checkout(texts: dict[str, str]) -> bool:
     """Whether what the checkout set going (events, samples) has reached every process."""
     orders, logs, users = texts["orders-1"], texts["logs-1"], texts["users-1"]
@@ -100,7 +65,7 @@ def moved_by_the_checkout(texts: dict[str, str]) -> bool:
 def test_every_process_shows_its_metrics_after_a_checkout(
     system: System, shop: Shop, customer: Account
 ) -> None:
-    order = checkout(shop, customer)
+    order = confirmed_checkout(shop, customer)
     instances = Layout(port=system.port, replicas=REPLICAS).all_instances()
 
     def settled() -> dict[str, str] | None:

@@ -12,7 +12,8 @@ What every level uses:
     tokens      `TokenFactory`, access tokens signed with a key the tests hold
     apps        `running`, a service's app in-process with an httpx client on it
     clock       `ManualClock`, a clock that moves when the test moves it
-    servers     the real servers (PostgreSQL, RabbitMQ) or a skip, and free local ports
+    servers     the real servers (PostgreSQL, RabbitMQ) and programs (promtool) or a
+                skip, and free local ports
     otlp        `OtlpReceiver`, a collector's OTLP/HTTP traces endpoint keeping the spans
     migrations  a database at a service's first revision, schema against models
     metrics     every metric the processes expose (`METRICS`, one list for the tests,
@@ -26,6 +27,9 @@ One module per subject under test:
     events      event data of made-up types, for the outbox and relay tests
     contracts   a service's OpenAPI document against the contract models it serves
     deploy      the files in `deploy/`, read as data
+    observability, promql, prometheus
+                the alert rules, their tests and the dashboards read as data; the
+                metric names a PromQL expression reads; a real Prometheus server
     secured_nats, loopback_clients, tls, wire
                 the security level's tools: a nats-server configured as `mercato up`
                 configures it, clients from chosen loopback addresses, certificates,

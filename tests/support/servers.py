@@ -1,12 +1,14 @@
-"""The real servers tests use (PostgreSQL, RabbitMQ, any host:port), and free local ports.
+"""The real servers tests use (PostgreSQL, RabbitMQ, any host:port), the programs some
+run (Prometheus, promtool), and free local ports.
 
-A test that needs a server skips with the reason when it does not answer, and fails
-instead under MERCATO_REQUIRE_SERVERS=1 (as CI runs).
+A test that needs a server or a program skips with the reason when it does not answer
+or is not installed, and fails instead under MERCATO_REQUIRE_SERVERS=1 (as CI runs).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import uuid
 from collections.abc import AsyncIterator
@@ -37,6 +39,17 @@ def require_server(name: str, host: str, port: int, *, timeout: float = 1.0) -> 
             return
     except OSError as exc:
         reason = f"{name} not reachable at {host}:{port} ({exc})"
+    if os.environ.get(REQUIRE_SERVERS) == "1":
+        pytest.fail(f"{reason}; {REQUIRE_SERVERS}=1 requires it", pytrace=False)
+    pytest.skip(reason)
+
+
+def require_program(name: str, package: str) -> str:
+    """The path of the program `name`; skip (fail under MERCATO_REQUIRE_SERVERS=1) without it."""
+    found = shutil.which(name)
+    if found is not None:
+        return found
+    reason = f"{name} is not installed (Debian's package {package!r})"
     if os.environ.get(REQUIRE_SERVERS) == "1":
         pytest.fail(f"{reason}; {REQUIRE_SERVERS}=1 requires it", pytrace=False)
     pytest.skip(reason)

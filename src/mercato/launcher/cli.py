@@ -1,6 +1,7 @@
 """The `mercato` command line (argparse): parse, call the launcher, report in one line.
 
     mercato up [--port 8000] [--data-dir .mercato] [--replicas catalog=3 ...] [--no-demo] [--tls]
+               [--observe]
     mercato run SERVICE
     mercato create-admin --email E [--password P]
     mercato import-products PATH
@@ -56,6 +57,7 @@ def _layout(args: argparse.Namespace) -> Layout:
         replicas=getattr(args, "replicas", None) or (),
         demo=not getattr(args, "no_demo", False),
         tls=getattr(args, "tls", False),
+        observe=getattr(args, "observe", False),
         environ=os.environ,
     )
 
@@ -158,6 +160,12 @@ def _parser() -> argparse.ArgumentParser:
         "--tls",
         action="store_true",
         help="HTTPS, and mutual TLS between services, with a development CA (env MERCATO_TLS)",
+    )
+    up.add_argument(
+        "--observe",
+        action="store_true",
+        help="also run the machine's Prometheus on P+290, scraping every process, with the"
+        " alert rules (env MERCATO_OBSERVE)",
     )
 
     run = sub.add_parser("run", help="run one service (what a container runs)")

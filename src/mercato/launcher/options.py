@@ -7,6 +7,7 @@ Each comes from its command-line flag, else a variable, else a default:
     --replicas   MERCATO_REPLICAS       none      "catalog=3,users=2" (flags win per service)
     --tls        MERCATO_TLS            false     HTTPS everywhere, mutual TLS between services,
                                               certificates of a development CA in <data_dir>/tls
+    --observe    MERCATO_OBSERVE        false     also run Prometheus (P+290) scraping every process
                  MERCATO_BROKER_URL     embedded  an external broker instead of the embedded NATS
                  MERCATO_BUS_NAMESPACE  MERCATO   prefix of the broker's streams and queues
 
@@ -20,13 +21,20 @@ from pathlib import Path
 
 from mercato.chassis.events.names import DEFAULT_NAMESPACE, check_namespace
 from mercato.launcher.errors import LauncherError
-from mercato.launcher.topology import BROKER_OFFSET, MAX_REPLICAS, SERVICES, Layout
+from mercato.launcher.topology import (
+    BROKER_OFFSET,
+    MAX_REPLICAS,
+    PROMETHEUS_OFFSET,
+    SERVICES,
+    Layout,
+)
 
 __all__ = ["DEFAULT_DATA_DIR", "DEFAULT_PORT", "build_layout", "parse_replicas"]
 
 DEFAULT_PORT = 8000
 DEFAULT_DATA_DIR = ".mercato"
 HIGHEST_BASE_PORT = 65535 - BROKER_OFFSET
+HIGHEST_OBSERVED_BASE_PORT = 65535 - PROMETHEUS_OFFSET  # with --observe, P+290 must exist
 
 
 def parse_replicas(items: Iterable[str], source: str = "--replicas") -> dict[str, int]:
@@ -56,7 +64,7 @@ def parse_replicas(items: Iterable[str], source: str = "--replicas") -> dict[str
     return counts
 
 
-def _port(flag: int | None, environ: Mapping[str, str]) -> int:
+def _port(flag: int | None, environ: Mapping[str, str], highest: int) -> int:
     if flag is not None:
         port, source = flag, "--port"
     elif environ.get("MERCATO_PORT", "").strip():
@@ -69,8 +77,8 @@ def _port(flag: int | None, environ: Mapping[str, str]) -> int:
             ) from None
     else:
         return DEFAULT_PORT
-    if not 1 <= port <= HIGHEST_BASE_PORT:
-        raise LauncherError(f"{source}: must be between 1 and {HIGHEST_BASE_PORT}, got {port}")
+    if not 1 <= port <= highest:
+        raise LauncherError(f"{source}: must be between 1 and {highest}, got {port}")
     return port
 
 
@@ -86,10 +94,10 @@ _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
 
 
-def _tls(flag: bool, environ: Mapping[str, str]) -> bool:
-    value = environ.get("MERCATO_TLS", "").strip().lower()
+def _switch(flag: bool, environ: Mapping[str, str], variable: str) -> bool:
+    value = environ.get(variable, "").strip().lower()
     if value not in _TRUE + _FALSE:
-        raise LauncherError(f"MERCATO_TLS: must be true or false, got {value!r}")
+        raise LauncherError(f"{variable}: must be true or false, got {value!r}")
     return flag or value in _TRUE
 
 
@@ -100,18 +108,22 @@ def build_layout(
     replicas: Iterable[str] = (),
     demo: bool = True,
     tls: bool = False,
+    observe: bool = False,
     environ: Mapping[str, str],
 ) -> Layout:
     """The layout the flags and variables describe (without client secrets)."""
     counts = parse_replicas([environ.get("MERCATO_REPLICAS", "")], "MERCATO_REPLICAS")
     counts.update(parse_replicas(replicas))
     directory = data_dir or environ.get("MERCATO_DATA_DIR", "").strip() or DEFAULT_DATA_DIR
+    observed = _switch(observe, environ, "MERCATO_OBSERVE")
+    highest = HIGHEST_OBSERVED_BASE_PORT if observed else HIGHEST_BASE_PORT
     return Layout(
-        port=_port(port, environ),
+        port=_port(port, environ, highest),
         data_dir=Path(directory).expanduser().resolve(),
         replicas=counts,
         external_broker=environ.get("MERCATO_BROKER_URL", "").strip(),
         bus_namespace=_bus_namespace(environ),
         demo=demo,
-        tls=_tls(tls, environ),
+        tls=_switch(tls, environ, "MERCATO_TLS"),
+        observe=observed,
     )

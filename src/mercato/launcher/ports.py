@@ -1,9 +1,10 @@
 """Checking, before anything starts, that every port the system needs is free.
 
-Mercato's ports (P, P+110..P+160 and replicas, P+242) are chosen so that with the
-default P = 8000 none is the standard port of a server a developer is likely to
-run (PostgreSQL, Redis, RabbitMQ, NATS, MariaDB); with another P the same ports are
-refused up front rather than fought over.
+Mercato's ports (P, P+110..P+160 and replicas, P+242, and P+290 with `--observe`)
+are chosen so that with the default P = 8000 none is the standard port of a server a
+developer is likely to run (PostgreSQL, Redis, RabbitMQ, NATS, MariaDB, a Prometheus
+and its node exporter); with another P the same ports are refused up front rather
+than fought over.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ STANDARD_PORTS: dict[int, str] = {
     6222: "NATS cluster",
     6379: "Redis",
     8222: "NATS monitoring",
+    9090: "Prometheus",
+    9100: "Prometheus node exporter",
     15672: "RabbitMQ management",
 }
 

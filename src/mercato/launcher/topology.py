@@ -14,6 +14,7 @@ replicas, broker, client secrets, TLS) and computes each process's environment:
     port(service, i)  = P + offset + (i - 1)        # replica i, counted from 1
     operator port     = P + 100 (+ i - 1)           # the gateway's metrics, health, docs
     broker            = nats://<service>:<password>@127.0.0.1:(P + 242)
+    Prometheus        = P + 290                     # with --observe (`launcher.observe`)
                         # in MERCATO_<SERVICE>_BROKER_URL, unless MERCATO_BROKER_URL is set
     bus namespace     = MERCATO                     # unless MERCATO_BUS_NAMESPACE is set
     with TLS          : every URL https://, each process given its certificate from
@@ -50,6 +51,7 @@ __all__ = [
     "HOST",
     "MAX_REPLICAS",
     "OPERATOR_OFFSET",
+    "PROMETHEUS_OFFSET",
     "SERVICES",
     "Instance",
     "Layout",
@@ -64,6 +66,7 @@ __all__ = [
 HOST = "127.0.0.1"
 BROKER_OFFSET = 242
 OPERATOR_OFFSET = 100  # the gateway's operator port: P + 100
+PROMETHEUS_OFFSET = 290  # `mercato up --observe`'s Prometheus: P + 290 (its own 9090, shifted)
 MAX_REPLICAS = 9  # service offsets are 10 apart
 
 S = TypeVar("S", bound=ServiceSettings)
@@ -209,6 +212,12 @@ class Layout:
     secrets: Mapping[str, str] = field(default_factory=dict)
     tls: bool = False
     broker_passwords: Mapping[str, str] = field(default_factory=dict, repr=False)
+    observe: bool = False  # also run a Prometheus scraping every process
+
+    @property
+    def prometheus_port(self) -> int:
+        """Where the Prometheus of `--observe` listens."""
+        return self.port + PROMETHEUS_OFFSET
 
     @property
     def tls_files(self) -> TlsFiles | None:
@@ -272,6 +281,8 @@ class Layout:
             ports[self.operator_port(inst)] = f"{inst.name} (operator)"
         if self.embedded_broker:
             ports[self.broker_port] = "nats"
+        if self.observe:
+            ports[self.prometheus_port] = "prometheus"
         return ports
 
     def upstreams(self) -> str:

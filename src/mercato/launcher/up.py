@@ -10,11 +10,14 @@
 3. release the services stage by stage, the services of a stage concurrently; of a
    replicated service, instance 1 first (it runs the migrations), then the others;
    each must answer `GET /health/ready` with 200 before the next stage goes;
-4. print the URLs and the start time, then supervise until SIGINT or SIGTERM;
+4. with `--observe`, start Prometheus once the services are ready (`launcher.observe`;
+   refused up front, in one line, when the machine has no `prometheus`);
+5. print the URLs and the start time, then supervise until SIGINT or SIGTERM;
    with `--tls`, every process serves HTTPS with a certificate of the development CA
    in `<data_dir>/tls` (made at first start), services require a client certificate
    from that CA, and the probes of step 3 present the launcher's;
-5. stop in reverse order (gateway, services, broker), SIGKILL after the grace period;
+6. stop in reverse order (Prometheus, gateway, services, broker), SIGKILL after the
+   grace period;
    a second Ctrl-C kills everything at once.
 """
 
@@ -35,7 +38,7 @@ from pathlib import Path
 from mercato.chassis.events.names import DEFAULT_NAMESPACE
 from mercato.chassis.security.private_files import private_directory, private_file
 from mercato.chassis.security.tls import client_context
-from mercato.launcher import nats
+from mercato.launcher import nats, observe
 from mercato.launcher.certificates import LAUNCHER, development_certificates
 from mercato.launcher.console import Console, without_password
 from mercato.launcher.credentials import BrokerUser, broker_users, client_secrets
@@ -110,7 +113,12 @@ async def _start_service(children: list[Child]) -> None:
             group.create_task(child.wait_ready(STARTUP_TIMEOUT))
 
 
-async def _start(layout: Layout, supervisor: Supervisor, users: Mapping[str, BrokerUser]) -> None:
+async def _start(
+    layout: Layout,
+    supervisor: Supervisor,
+    users: Mapping[str, BrokerUser],
+    prometheus: ProcessSpec | None,
+) -> None:
     base = dict(os.environ)
     broker: Child | None = None
     if layout.embedded_broker:
@@ -141,6 +149,8 @@ async def _start(layout: Layout, supervisor: Supervisor, users: Mapping[str, Bro
                     group.create_task(_start_service(held[svc.name]))
         except* LauncherError as failures:
             raise _first(failures) from None
+    if prometheus is not None:  # once every target answers: no failed first scrapes
+        await supervisor.launch(prometheus).wait_ready(STARTUP_TIMEOUT)
 
 
 def _first(group: BaseExceptionGroup[LauncherError]) -> LauncherError:
@@ -150,7 +160,8 @@ def _first(group: BaseExceptionGroup[LauncherError]) -> LauncherError:
 
 def _announce(layout: Layout, console: Console, seconds: float) -> None:
     gateway = f"{layout.scheme}://{HOST}:{layout.port}"
-    width = max(len(s.name) for s in SERVICES) + 2
+    observed = observe.describe(layout) if layout.observe else []
+    width = max(len(name) for name in [*(s.name for s in SERVICES), *dict(observed)]) + 2
     console.say(f"ready in {seconds:.1f} s")
     console.say(f"  {'gateway':<{width}}{gateway}")
     console.say(f"  {'JWKS':<{width}}{gateway}/.well-known/jwks.json")
@@ -169,11 +180,17 @@ def _announce(layout: Layout, console: Console, seconds: float) -> None:
     console.say(f"  {'broker':<{width}}{without_password(layout.broker_url)}{namespace}")
     if layout.tls_files is not None:
         console.say(f"  {'TLS CA':<{width}}{layout.tls_files.ca} (curl --cacert, or trust it)")
+    for what, where in observed:
+        console.say(f"  {what:<{width}}{where}")
     console.say(f"data in {layout.data_dir}; press Ctrl-C to stop")
 
 
 async def _up(
-    layout: Layout, console: Console, grace: float, users: Mapping[str, BrokerUser]
+    layout: Layout,
+    console: Console,
+    grace: float,
+    users: Mapping[str, BrokerUser],
+    prometheus: ProcessSpec | None,
 ) -> None:
     loop = asyncio.get_running_loop()
     began = loop.time()
@@ -194,7 +211,7 @@ async def _up(
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, _on_signal)
-    starting = asyncio.create_task(_start(layout, supervisor, users))
+    starting = asyncio.create_task(_start(layout, supervisor, users, prometheus))
     stopping = asyncio.create_task(stop.wait())
     failing = asyncio.create_task(supervisor.failure())
     try:
@@ -219,6 +236,7 @@ async def _up(
 
 def up(layout: Layout, *, console: Console | None = None, grace: float = GRACE_SECONDS) -> int:
     """Run the whole system until SIGINT or SIGTERM; 0 after a clean stop."""
+    binary = observe.prometheus_binary() if layout.observe else None
     check_ports(layout.ports())
     private_directory(layout.data_dir)  # also tightens one an older version made
     with _lock(run_dir(layout)):
@@ -230,8 +248,10 @@ def up(layout: Layout, *, console: Console | None = None, grace: float = GRACE_S
         layout = replace(layout, secrets=secrets, broker_passwords=passwords)
         if layout.tls_files is not None:
             development_certificates(layout.tls_files.directory, [s.name for s in SERVICES])
+        prometheus = None if binary is None else observe.prometheus_spec(layout, binary)
         console = console or Console()
         names = [nats.NAME] if layout.embedded_broker else []
+        names += [observe.NAME] if prometheus is not None else []
         console.register(names + [i.name for i in layout.all_instances()])
-        asyncio.run(_up(layout, console, grace, users))
+        asyncio.run(_up(layout, console, grace, users, prometheus))
     return 0
