@@ -12,10 +12,12 @@ from fastapi import FastAPI
 
 from tests.e2e.system import REPORTS, admin, customer, otlp_receiver, shop, system
 from tests.support.apps import running
+from tests.support.event_store import db, tables
 from tests.support.tokens import TokenFactory
 
-# The running system's fixtures, for every level that drives it (see tests.e2e.system).
-__all__ = ["admin", "customer", "otlp_receiver", "shop", "system"]
+# The running system's fixtures, for every level that drives it (see tests.e2e.system),
+# and a service's event tables on SQLite (tests.support.event_store).
+__all__ = ["admin", "customer", "db", "otlp_receiver", "shop", "system", "tables"]
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

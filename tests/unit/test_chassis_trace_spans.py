@@ -20,7 +20,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from fastapi import APIRouter, Request
-from sqlalchemy import MetaData, select, text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import JSONResponse
 
@@ -28,7 +28,6 @@ from mercato.chassis.config import ServiceSettings
 from mercato.chassis.data.database import Database
 from mercato.chassis.data.driver_reads import DirectQuery
 from mercato.chassis.events import Event, EventTables, IdempotentConsumer, Outbox, OutboxRelay
-from mercato.chassis.events import event_tables as declare_event_tables
 from mercato.chassis.runtime import Runtime, ServiceSpec
 from mercato.chassis.telemetry import trace_context
 from mercato.chassis.telemetry.event_spans import EventSpans
@@ -201,22 +200,6 @@ async def test_without_tracing_the_trace_context_propagates_as_before(
         called = (await client.get("/api/demo/call", headers={"traceparent": SAMPLED})).json()
     assert called["seen"]["traceparent"] == called["mine"]
     assert called["mine"].startswith("00-" + "c" * 32 + "-") and called["mine"].endswith("-01")
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database("sqlite+aiosqlite:///" + str(tmp_path / "service.db"))
-    yield database
-    await database.dispose()
-
-
-@pytest.fixture
-async def tables(db: Database) -> EventTables:
-    metadata = MetaData()
-    declared = declare_event_tables(metadata)
-    async with db.engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
-    return declared
 
 
 class IdRow(TypedDict):

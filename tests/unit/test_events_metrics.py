@@ -7,12 +7,10 @@ failed delivery (retry or dead letter) is the integration tests' (real brokers).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 
 import pytest
 from prometheus_client import CollectorRegistry
-from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.chassis.data.database import Database
@@ -23,7 +21,6 @@ from mercato.chassis.events import (
     IdempotentConsumer,
     Outbox,
     OutboxRelay,
-    event_tables,
 )
 from mercato.chassis.events.sampling import outbox_backlog
 from mercato.chassis.telemetry.event_metrics import (
@@ -51,22 +48,6 @@ class FlakyBus:
         if self.down:
             raise BusUnavailable("broker down")
         self.published.extend(events)
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database("sqlite+aiosqlite:///" + str(tmp_path / "service.db"))
-    yield database
-    await database.dispose()
-
-
-@pytest.fixture
-async def tables(db: Database) -> EventTables:
-    metadata = MetaData()
-    declared = event_tables(metadata)
-    async with db.engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
-    return declared
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +27,6 @@ from mercato.chassis.events import (
 )
 from mercato.contracts.events import Money, PaymentRefunded
 from tests.support.events import ProfileUpdatedV2, Sample
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database("sqlite+aiosqlite:///" + str(tmp_path / "service.db"))
-    yield database
-    await database.dispose()
 
 
 @pytest.fixture

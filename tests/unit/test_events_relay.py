@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
-from pathlib import Path
 
-import pytest
-from sqlalchemy import MetaData, select
+from sqlalchemy import select
 
 from mercato.chassis.data.database import Database
 from mercato.chassis.events import BusUnavailable, Event, EventTables, Outbox, OutboxRelay
-from mercato.chassis.events import event_tables as declare_event_tables
 from tests.support.events import Sample
 
 
@@ -30,22 +27,6 @@ class RecordingBus:
         if self.down:
             raise BusUnavailable("broker down")
         self.published.extend(events)
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database("sqlite+aiosqlite:///" + str(tmp_path / "service.db"))
-    yield database
-    await database.dispose()
-
-
-@pytest.fixture
-async def tables(db: Database) -> EventTables:
-    metadata = MetaData()
-    declared = declare_event_tables(metadata)
-    async with db.engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
-    return declared
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:
