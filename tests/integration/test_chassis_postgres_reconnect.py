@@ -8,6 +8,7 @@ succeed on a fresh connection. The server is the one of MERCATO_TEST_POSTGRES_UR
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -100,3 +101,20 @@ async def test_a_refused_connection_is_a_503_too(
     finally:
         await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
         await admin.close()
+
+
+async def test_a_restart_costs_one_503_however_many_connections_the_pool_held(
+    tmp_path: Path, tokens: TokenFactory, database_url: str
+) -> None:
+    # A restart drops every pooled connection: the first read to meet a dead one
+    # throws away all of them, so the reads after it reconnect instead of each
+    # meeting a dead connection of its own.
+    settings = load_settings(data_dir=tmp_path, broker_url="", database_url=database_url)
+    headers = tokens.headers(str(uuid.uuid4()), ["customer"], email="cy@example.com", name="Cy")
+    async with running(create_app(settings), tokens) as client:
+        warm = await asyncio.gather(*(client.get(ME, headers=headers) for _ in range(16)))
+        assert {answer.status_code for answer in warm} == {200}
+        assert await drop_connections(database_url) >= 2  # the pool held several
+
+        statuses = [(await client.get(ME, headers=headers)).status_code for _ in range(8)]
+        assert statuses == [503] + [200] * 7, statuses

@@ -250,8 +250,11 @@ class DirectReader:
             if not driver.is_closed():
                 raise
             # What SQLAlchemy does for a session on a dropped connection: throw this
-            # one away (the pool reconnects on the next checkout) and answer 503.
-            connection.invalidate(exc)
+            # one away and every other the pool opened before it (a restarted server
+            # dropped them all; each would cost a request its 503), so that the next
+            # checkouts reconnect, and answer 503. `Pool._invalidate` is the call
+            # SQLAlchemy's own `Connection` makes on a disconnect.
+            self.engine.sync_engine.pool._invalidate(connection, exc)
             log.warning("a direct read lost its connection: %s", exc)
             raise database_lost() from exc
         finally:
