@@ -1,27 +1,23 @@
-"""Unit tests of the vendored docs assets: every file ships with the package."""
+"""Unit tests of the docs' assets: every file the pages load is installed with Mercato."""
 
 from __future__ import annotations
 
 import tomllib
 from pathlib import Path
 
-from mercato.chassis.web.docs import STATIC, assets
+from mercato.chassis.web.docs import FILES, STATIC
 
 ROOT = Path(__file__).parents[2]
 
 
-def test_every_vendored_file_is_package_data() -> None:
+def test_every_file_the_pages_load_is_installed() -> None:
+    installed = {path.name for path in STATIC.iterdir() if path.is_file()}
+    wanted = {name for names in FILES.values() for name in names}
+    assert wanted <= installed, wanted - installed
+
+
+def test_the_package_holding_them_is_a_declared_dependency() -> None:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    patterns = pyproject["tool"]["setuptools"]["package-data"]["mercato.chassis.web"]
-    web = STATIC.parent
-    shipped = {path for pattern in patterns for path in web.glob(pattern)}
-    vendored = {path for path in STATIC.rglob("*") if path.is_file()}
-    assert vendored == shipped
-
-
-def test_the_manifest_names_each_package_with_its_version_and_license() -> None:
-    for package, entry in assets().items():
-        assert entry["version"] and entry["license"], package
-        assert entry["tarball"].startswith(f"https://registry.npmjs.org/{package}/-/"), package
-        assert entry["integrity"].startswith("sha512-"), package
-        assert "LICENSE" in entry["files"], package
+    declared = [spec.split(">")[0] for spec in pyproject["project"]["dependencies"]]
+    assert "fastapi-offline" in declared
+    assert "fastapi-offline==" in (ROOT / "requirements.lock").read_text()

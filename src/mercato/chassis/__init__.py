@@ -20,7 +20,7 @@ A folder per concept, a module per part of it:
                            as problem+json (`problems`), operation ids, examples
       openapi_routes       who may call a route, read off its dependencies
       openapi_examples     the models' examples, back in the document and on its media
-      docs                 Swagger UI and ReDoc pages, from the assets vendored in static/
+      docs                 Swagger UI and ReDoc pages, from files installed with the package
       paging               keyset paging: the cursor codec, `keyset_page` and `Page[T]`
       idempotency          Idempotency-Key: the header, request fingerprints, replay or conflict
       http_protocol        uvicorn's HTTP protocol with the edge's bounds (slow clients, sizes)

@@ -2,15 +2,15 @@
 
 FastAPI's pages load Swagger UI and ReDoc from a CDN, so they are blank without the
 internet, on a private network or behind a strict proxy, and they run whatever that
-CDN serves that day. These pages load only the files vendored in `static/` (their
-versions, licenses and checksums in `static/assets.json`; why, in docs/decisions.md),
+CDN serves that day. These pages load only the files the `fastapi-offline` package
+installs with Mercato (a declared, locked dependency; why, in docs/decisions.md),
 served by the service itself under its docs path, so the gateway forwards them like
 the rest of the docs (and keeps them to operators by the same rule):
 
     /api/<service>/docs                              Swagger UI
     /api/<service>/docs/redoc                        ReDoc
     /api/<service>/docs/oauth2-redirect              Swagger UI's OAuth 2 redirect page
-    /api/<service>/docs/assets/<package>/<file>      the vendored files
+    /api/<service>/docs/assets/<tool>/<file>         Swagger UI's and ReDoc's files
 
 Swagger UI's online validator badge is off (`validatorUrl: null`): it would send
 the document to swagger.io. Assets are cached for a day: they change only with a
@@ -19,9 +19,8 @@ release of the package.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
-from functools import cache
+from collections.abc import Mapping
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -34,31 +33,29 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
-__all__ = ["ASSETS", "STATIC", "assets", "docs_routes"]
+__all__ = ["ASSETS", "FILES", "STATIC", "docs_routes"]
 
-STATIC = Path(__file__).parent / "static"
+# Where fastapi-offline installs the files (a plain directory of the installed package).
+STATIC = Path(str(files("fastapi_offline") / "static"))
 ASSETS = "assets"
+# What each page loads, by the tool it belongs to: the URL's folder, and the file.
+FILES: Mapping[str, tuple[str, ...]] = {
+    "swagger-ui-dist": ("swagger-ui-bundle.js", "swagger-ui.css", "favicon.png"),
+    "redoc": ("redoc.standalone.js",),
+}
 _MEDIA_TYPES = {
     ".js": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
     ".png": "image/png",
 }
-_TEXT = "text/plain; charset=utf-8"  # the licenses and notices
 _CACHE = {"Cache-Control": "public, max-age=86400"}
-
-
-@cache
-def assets() -> Mapping[str, Mapping[str, Any]]:
-    """The vendored packages (`static/assets.json`): version, license, files' SHA-256."""
-    loaded: dict[str, dict[str, Any]] = json.loads((STATIC / "assets.json").read_text())
-    return loaded
 
 
 def docs_routes(docs_url: str, openapi_url: str, title: str) -> list[BaseRoute]:
     """The pages and assets of the docs at `docs_url` of the document at `openapi_url`."""
     base = f"{docs_url}/{ASSETS}"
     swagger, redoc = f"{base}/swagger-ui-dist", f"{base}/redoc"
-    favicon = f"{swagger}/favicon-32x32.png"
+    favicon = f"{swagger}/favicon.png"
     oauth2_redirect = f"{docs_url}/oauth2-redirect"
     swagger_page = get_swagger_ui_html(
         openapi_url=openapi_url,
@@ -82,16 +79,11 @@ def docs_routes(docs_url: str, openapi_url: str, title: str) -> list[BaseRoute]:
         Route(f"{docs_url}/redoc", _page(redoc_page), methods=["GET"]),
         Route(oauth2_redirect, _page(redirect_page), methods=["GET"]),
     ]
-    for package, files in _files().items():
-        for name in files:
-            path = STATIC / package / name
-            routes.append(Route(f"{base}/{package}/{name}", _file(path), methods=["GET"]))
+    for tool, names in FILES.items():
+        for name in names:
+            route = Route(f"{base}/{tool}/{name}", _file(STATIC / name), methods=["GET"])
+            routes.append(route)
     return routes
-
-
-def _files() -> dict[str, Sequence[str]]:
-    """The files of each vendored package, as the manifest lists them."""
-    return {package: list(entry["files"]) for package, entry in assets().items()}
 
 
 def _page(body: bytes | memoryview) -> Any:
@@ -104,7 +96,7 @@ def _page(body: bytes | memoryview) -> Any:
 
 
 def _file(path: Path) -> Any:
-    media_type = _MEDIA_TYPES.get(path.suffix, _TEXT)
+    media_type = _MEDIA_TYPES[path.suffix]
 
     async def asset(_: Request) -> Response:
         return FileResponse(path, media_type=media_type, headers=_CACHE)
