@@ -51,7 +51,19 @@ async def test_request_id_and_trace_are_propagated(tokens: TokenFactory) -> None
     seen = response.json()["headers"]
     assert seen["x-request-id"] == "req-42"
     assert response.headers.get_list("x-request-id") == ["req-42"]
-    version, trace_id, parent, flags = seen["traceparent"].split("-")
+    version, trace_id, parent, _flags = seen["traceparent"].split("-")
+    # The client's trace context is not trusted at the edge: a trace of the gateway's own.
+    assert version == "00" and trace_id != TRACE.split("-")[1]
+    assert parent != TRACE.split("-")[2]
+
+
+async def test_a_trusted_callers_trace_is_continued(tokens: TokenFactory) -> None:
+    async with (
+        upstreams("c1") as [catalog],
+        gateway(tokens, {"catalog": [catalog]}, trust_traceparent=True) as (http, _),
+    ):
+        response = await http.get("/api/catalog/products", headers={"traceparent": TRACE})
+    version, trace_id, parent, flags = response.json()["headers"]["traceparent"].split("-")
     assert (version, trace_id, flags) == ("00", TRACE.split("-")[1], "01")
     assert parent != TRACE.split("-")[2]  # the gateway's own span is the parent
 

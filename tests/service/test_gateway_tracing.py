@@ -4,7 +4,10 @@ Against real upstream servers, with the gateway's spans sent to a real OTLP rece
 the request is a server span named by its route (`/api/<service>/*`), and the service is
 told that span in `traceparent` (the forwarding makes no span of its own: a span costs
 more than the gateway's whole work on a request). A request no instance answers fails
-its span; a caller's unsampled trace goes on unsampled.
+its span. A client's `traceparent` is not trusted at the edge (its sampled flag would let
+anyone have every request recorded): the gateway begins a trace of its own, unless told to
+trust the caller (a proxy in front that sets the header itself), whose unsampled trace then
+goes on unsampled.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from tests.support.otlp import SERVER, OtlpReceiver
 from tests.support.tokens import TokenFactory
 
 NOT_SAMPLED = "00-" + "e" * 32 + "-" + "f" * 16 + "-00"
+SAMPLED = "00-" + "d" * 32 + "-" + "f" * 16 + "-01"
 
 
 @pytest.fixture
@@ -64,11 +68,42 @@ async def test_a_request_no_instance_answers_fails_its_span(
     assert served.attributes["error.type"] == "503"
 
 
-async def test_a_callers_unsampled_trace_goes_on_unsampled_and_unrecorded(
+async def test_a_trusted_callers_unsampled_trace_goes_on_unsampled_and_unrecorded(
     tokens: TokenFactory, receiver: OtlpReceiver
 ) -> None:
-    async with upstreams("c1") as [catalog], gateway(tokens, {"catalog": [catalog]}) as (http, _):
+    async with (
+        upstreams("c1") as [catalog],
+        gateway(tokens, {"catalog": [catalog]}, trust_traceparent=True) as (http, _),
+    ):
         response = await http.get("/api/catalog/products", headers={"traceparent": NOT_SAMPLED})
     seen = response.json()["headers"]["traceparent"]
     assert seen.startswith("00-" + "e" * 32 + "-") and seen.endswith("-00")
     assert receiver.spans() == []
+
+
+async def test_an_anonymous_client_cannot_have_its_requests_recorded(
+    tokens: TokenFactory, receiver: OtlpReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Sampling is off: a client asking for its trace to be sampled must change nothing.
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "parentbased_traceidratio")
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0")
+    async with upstreams("c1") as [catalog], gateway(tokens, {"catalog": [catalog]}) as (http, _):
+        response = await http.get("/api/catalog/products", headers={"traceparent": SAMPLED})
+    assert response.status_code == 200
+    version, trace_id, _parent, flags = response.json()["headers"]["traceparent"].split("-")
+    assert (version, flags) == ("00", "00")
+    assert trace_id != "d" * 32  # a trace of the gateway's own, not the client's
+    assert receiver.spans() == []
+
+
+async def test_a_clients_unsampled_trace_is_not_continued_either(
+    tokens: TokenFactory, receiver: OtlpReceiver
+) -> None:
+    # Everything is sampled here: the client's "not sampled" is no more its say than "sampled".
+    async with upstreams("c1") as [catalog], gateway(tokens, {"catalog": [catalog]}) as (http, _):
+        response = await http.get("/api/catalog/products", headers={"traceparent": NOT_SAMPLED})
+    [served] = receiver.spans()
+    seen = response.json()["headers"]["traceparent"]
+    assert served.trace_id != "e" * 32
+    assert seen.startswith(f"00-{served.trace_id}-{served.span_id}-")
+    assert int(seen.rsplit("-", 1)[1], 16) & 1  # sampled: the gateway's decision

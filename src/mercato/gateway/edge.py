@@ -65,6 +65,7 @@ class GatewayEdge:
         settings = runtime.settings
         self.runtime = runtime
         self.settings = settings
+        self.trust_traceparent = settings.trust_traceparent
         self.proxy = _proxy(runtime)
         self.health = HealthAggregator(
             self.proxy.routes.pools(),

@@ -150,6 +150,13 @@ class GatewaySettings(ServiceSettings):
     user_rate: float = Field(default=20.0, ge=0, description="Writes/s per user (0: off).")
     user_burst: float = Field(default=40.0, ge=1)
     cors_origins: tuple[str, ...] = Field(default=(), description="Allowed CORS origins.")
+    trust_traceparent: bool = Field(
+        default=False,
+        description=(
+            "Continue a client's W3C `traceparent` (only behind a proxy that sets it itself);"
+            " by default the gateway begins a trace of its own for every request."
+        ),
+    )
     operator_port: int = Field(
         default=0,
         ge=0,

@@ -47,6 +47,7 @@ class Edge(Protocol):
     """What a service puts in front of its routes: the gateway's proxy and its guards."""
 
     head_as_get: bool  # the request middleware answers HEAD with the GET route
+    trust_traceparent: bool  # whether a caller's `traceparent` is continued or a new trace begun
 
     def routes(self) -> Sequence[BaseRoute]:
         """Routes of its own beside the chassis' health and metrics."""
@@ -142,6 +143,7 @@ def create_app(
         metrics=runtime.metrics,
         max_body_bytes=settings.max_body_bytes,
         head_as_get=front.head_as_get if front is not None else True,
+        trust_traceparent=front.trust_traceparent if front is not None else True,
         fixed_paths=_fixed_paths(app.router.routes),
         tracing=runtime.tracing,
     )

@@ -97,6 +97,7 @@ class RequestMiddleware:
         max_body_bytes: int,
         json_only_paths: Iterable[str] = ("/api/",),
         head_as_get: bool = True,
+        trust_traceparent: bool = True,
         fixed_paths: Iterable[str] = (),
         tracing: Tracing | None = None,
     ) -> None:
@@ -109,6 +110,10 @@ class RequestMiddleware:
         self.max_body = max_body_bytes
         self.json_only_prefixes = tuple(json_only_paths)
         self.head_as_get = head_as_get
+        # At the public edge a caller's trace context is not trusted: its sampled flag
+        # would let anyone have every request recorded (and chosen trace ids defeat a
+        # ratio sampler), so the edge begins a trace of its own instead.
+        self.trust_traceparent = trust_traceparent
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -119,7 +124,9 @@ class RequestMiddleware:
         headers = dict(raw_headers)
         ctx = trace_context.new_context(
             headers.get(b"x-request-id", b"").decode("latin-1") or None,
-            headers.get(b"traceparent", b"").decode("latin-1") or None,
+            (headers.get(b"traceparent", b"").decode("latin-1") or None)
+            if self.trust_traceparent
+            else None,
         )
         span, ctx = serving(self.tracing, ctx, scope)
         token = trace_context.set_current(ctx)
