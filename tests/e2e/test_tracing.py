@@ -13,51 +13,18 @@ A collector that goes away costs the shop nothing, and spans flow again when it 
 from __future__ import annotations
 
 import time
-import uuid
 from typing import Any
 
 import orjson
 import pytest
 
 from mercato.contracts.events import producer_of
-from tests.e2e.client import (
-    ADDRESS,
-    TERMINAL,
-    Account,
-    Shop,
-    System,
-    add_card,
-    eventually,
-    fill_cart,
-)
+from tests.e2e.client import Account, Shop, System, confirmed_checkout
 from tests.support.otlp import CLIENT, CONSUMER, PRODUCER, SERVER, OtlpReceiver, ReceivedSpan
 
 pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("system", ["traced"], indirect=True)]
 
 FIVE = {"gateway", "orders", "catalog", "payments", "logs"}
-
-
-def check_out(shop: Shop, customer: Account) -> dict[str, Any]:
-    """One checkout of a product in stock, through the gateway; the order once it ended."""
-    page = shop.http.get("/api/catalog/products", params={"limit": 100}).json()
-    product = next(p for p in page["items"] if p["stock"] >= 1)
-    card = add_card(shop, customer, "4242424242424242")
-    fill_cart(shop, customer, product["id"], 1)
-    response = shop.http.post(
-        "/api/orders",
-        json={"payment_method_id": card, "shipping_address": ADDRESS},
-        headers={**customer.headers, "Idempotency-Key": str(uuid.uuid4())},
-    )
-    assert response.status_code == 201, response.text
-    order_id = response.json()["id"]
-
-    def ended() -> dict[str, Any] | None:
-        order: dict[str, Any] = shop.http.get(
-            f"/api/orders/{order_id}", headers=customer.headers
-        ).json()
-        return order if order["status"] in TERMINAL else None
-
-    return eventually(ended, timeout=20)
 
 
 def checkout_trace(spans: list[ReceivedSpan], since_ns: int) -> list[ReceivedSpan] | None:
@@ -96,8 +63,7 @@ def test_one_checkout_is_one_trace_across_the_five_processes(
     system: System, shop: Shop, customer: Account, otlp_receiver: OtlpReceiver
 ) -> None:
     since = time.time_ns()
-    order = check_out(shop, customer)
-    assert order["status"] == "confirmed", order
+    confirmed_checkout(shop, customer)
     trace = otlp_receiver.eventually(lambda spans: checkout_trace(spans, since))
     by_id = {s.span_id: s for s in trace}
 
@@ -168,12 +134,12 @@ def test_a_collector_that_goes_away_costs_the_shop_nothing(
 ) -> None:
     otlp_receiver.stop()
     try:
-        assert check_out(shop, customer)["status"] == "confirmed"
+        confirmed_checkout(shop, customer)
         assert shop.http.get("/health").status_code == 200
     finally:
         otlp_receiver.start()
     since = time.time_ns()
-    assert check_out(shop, customer)["status"] == "confirmed"
+    confirmed_checkout(shop, customer)
     otlp_receiver.eventually(lambda spans: checkout_trace(spans, since))
 
 
