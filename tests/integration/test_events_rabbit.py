@@ -323,3 +323,20 @@ async def test_a_queue_is_never_lowered_nor_changed_in_type_and_the_service_says
         await cleaner.connect()
         await cleaner.delete_namespace(["kept", "typed"])
         await cleaner.close()
+
+
+async def test_ping_asks_the_server_every_time(rabbit_url: str) -> None:
+    """Not aio-pika's memory of a declaration: a ping after the exchange went fails."""
+    bus = RabbitBus(rabbit_url, service="pinger", namespace=f"test_{uuid.uuid4().hex[:12]}")
+    await bus.connect()
+    try:
+        await bus.ping()
+        await bus.ping()
+        channel = await bus.connection.channel()
+        await channel.exchange_delete(bus.topology.exchange)
+        await channel.close()
+        with pytest.raises(BusUnavailable, match="NOT_FOUND"):
+            await bus.ping()
+    finally:
+        await bus.delete_namespace()
+        await bus.close()

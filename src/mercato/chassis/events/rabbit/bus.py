@@ -52,6 +52,7 @@ from mercato.chassis.events.dead_letters import DeadLetter
 from mercato.chassis.events.envelope import Event
 from mercato.chassis.events.names import check_name, check_namespace
 from mercato.chassis.events.permissions import TOKEN_REVOKED
+from mercato.chassis.events.rabbit import liveness
 from mercato.chassis.events.rabbit.dead_letters import DeadLetterQueue, dead_letter_message
 from mercato.chassis.events.rabbit.delivery import Delivery
 from mercato.chassis.events.rabbit.subscription import ConsumeLoop
@@ -198,12 +199,11 @@ class RabbitBus:
             await connection.close()
 
     async def ping(self) -> None:
-        """Raise unless RabbitMQ answers and the events exchange exists."""
-        self.connection  # noqa: B018 - raises when not connected
-        assert self._channel is not None
+        """Raise unless RabbitMQ answers and the events exchange exists (`rabbit_liveness`)."""
+        connection = self.connection
         try:
             async with asyncio.timeout(self.publish_timeout):
-                await self._channel.get_exchange(self.topology.exchange, ensure=True)
+                await liveness.ask(connection, self.topology.exchange)
         except Exception as exc:
             raise BusUnavailable(f"RabbitMQ at {self.where}: {exc!r}") from exc
 
