@@ -286,7 +286,7 @@ class Runtime(Generic[S, C]):
                 await self.bus.connect()
                 break
             except Exception as exc:
-                log.warning("broker not reachable (%s); retrying in %.1fs", exc, delay)
+                log.warning("cannot use the broker yet (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
         ttl = timedelta(hours=1)
