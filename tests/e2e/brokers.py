@@ -10,6 +10,12 @@ listens again, after about as long as the launcher takes to restart NATS. That i
 what the services see of a broker crash. What it does not reproduce is a RabbitMQ
 server losing messages it had not written to disk yet.
 
+A fault test may also pause the broker (`pause`, then `resume`): the embedded NATS is
+stopped with SIGSTOP and continued with SIGCONT, so its connections stay open and
+nothing on them is answered; on RabbitMQ the proxy stops relaying in both
+directions (and holds new connections) until it is resumed, which is what the
+services see of a server that stalls.
+
 `refused_pulls(system, consumer)` makes the embedded NATS refuse a durable consumer's
 requests for messages while its process runs on (it still reads its consumer's
 lag): the launcher's configuration of the node with a `deny` of that consumer's
@@ -66,6 +72,14 @@ class BrokerControl(Protocol):
         """Wait (bounded) until the services can reach the broker again."""
         ...
 
+    def pause(self, system: System) -> None:
+        """Stop the broker answering, its connections left open (a stalled server)."""
+        ...
+
+    def resume(self, system: System) -> None:
+        """Let the paused broker answer again."""
+        ...
+
 
 class EmbeddedNats:
     """The launcher's NATS: killed with SIGKILL, restarted by the launcher."""
@@ -86,6 +100,19 @@ class EmbeddedNats:
         """Wait until the launcher has restarted NATS and announced it ready."""
         if self._killed is not None:
             system.wait_restarted(self.name, self._killed)
+
+    def pause(self, system: System) -> None:
+        """SIGSTOP the embedded NATS."""
+        self._signal(system, signal.SIGSTOP)
+
+    def resume(self, system: System) -> None:
+        """SIGCONT the embedded NATS."""
+        self._signal(system, signal.SIGCONT)
+
+    def _signal(self, system: System, signum: signal.Signals) -> None:
+        pid = system.pid(self.name)
+        assert pid is not None, "the embedded NATS has no pid file"
+        os.kill(pid, signum)
 
 
 def _denying(config: str, user: str, subject: str) -> str:
@@ -131,6 +158,14 @@ class ProxiedRabbit:
         """Wait until the proxy listens again (it does after OUTAGE_SECONDS)."""
         self.proxy.wait_listening(OUTAGE_SECONDS + CALL_TIMEOUT)
 
+    def pause(self, system: System) -> None:
+        """Stop relaying: the connections stay open, nothing crosses them."""
+        self.proxy.pause()
+
+    def resume(self, system: System) -> None:
+        """Relay again what waited, and what comes."""
+        self.proxy.resume()
+
 
 class BrokerProxy:
     """A TCP relay from a local port to the broker, which a test can cut as a crash would.
@@ -139,7 +174,8 @@ class BrokerProxy:
     and aborts every relayed connection on both sides: the clients see their
     connections drop and new ones refused, the broker sees its clients gone (and
     requeues what they had not acknowledged). `restore()` listens on the same port
-    again.
+    again. `pause()` holds every byte in both directions (and new connections before
+    they reach the broker) until `resume()`.
     """
 
     def __init__(self, host: str, port: int) -> None:
@@ -154,6 +190,7 @@ class BrokerProxy:
         self._writers: set[asyncio.StreamWriter] = set()
         self._restore: asyncio.TimerHandle | None = None
         self._listening = threading.Event()
+        self._flowing: asyncio.Event | None = None  # made in the loop's thread
 
     def url_for(self, url: str) -> str:
         """`url` (of the broker) with the proxy's address instead of the broker's."""
@@ -169,6 +206,27 @@ class BrokerProxy:
         """Start the loop and listen."""
         self._thread.start()
         self._call(self._listen())
+
+    def pause(self) -> None:
+        """Hold what crosses the proxy, both ways, until `resume()`."""
+        self._call(self._set_flowing(False))
+
+    def resume(self) -> None:
+        """Let it cross again."""
+        self._call(self._set_flowing(True))
+
+    async def _set_flowing(self, flowing: bool) -> None:
+        gate = self._gate()
+        if flowing:
+            gate.set()
+        else:
+            gate.clear()
+
+    def _gate(self) -> asyncio.Event:
+        if self._flowing is None:
+            self._flowing = asyncio.Event()
+            self._flowing.set()
+        return self._flowing
 
     def cut(self, *, restore_after: float | None = None) -> None:
         """Stop listening and drop every connection; listen again after `restore_after` s."""
@@ -216,6 +274,8 @@ class BrokerProxy:
             )
 
     async def _relay(self, client: asyncio.StreamReader, to_client: asyncio.StreamWriter) -> None:
+        gate = self._gate()
+        await gate.wait()  # a paused server accepts a connection and says nothing
         try:
             broker, to_broker = await asyncio.open_connection(self.host, self.port)
         except OSError:
@@ -224,7 +284,7 @@ class BrokerProxy:
         pair = {to_client, to_broker}
         self._writers |= pair
         try:
-            await asyncio.gather(_pipe(client, to_broker), _pipe(broker, to_client))
+            await asyncio.gather(_pipe(client, to_broker, gate), _pipe(broker, to_client, gate))
         finally:
             self._writers -= pair
 
@@ -235,14 +295,17 @@ async def _others_finish() -> None:
     await asyncio.gather(*others, return_exceptions=True)
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Copy `reader` to `writer` until either side ends, then close `writer`.
+async def _pipe(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, gate: asyncio.Event
+) -> None:
+    """Copy `reader` to `writer` while `gate` is open, until either side ends; close `writer`.
 
     AMQP never half-closes a connection, so one side ending ends both: closing
     `writer` makes the other direction's reader see the end too.
     """
     try:
         while data := await reader.read(CHUNK):
+            await gate.wait()
             writer.write(data)
             await writer.drain()
     except OSError:

@@ -139,6 +139,14 @@ class System:
         """Wait (bounded) until the services can reach the broker again."""
         self.broker.wait_back(self)
 
+    def pause_broker(self) -> None:
+        """Stop the broker answering, its connections left open (see `tests.e2e.brokers`)."""
+        self.broker.pause(self)
+
+    def resume_broker(self) -> None:
+        """Let the paused broker answer again."""
+        self.broker.resume(self)
+
 
 @dataclass
 class Account:

@@ -18,6 +18,7 @@ import pytest
 
 from mercato.chassis.events import BusUnavailable, Event
 from mercato.chassis.events.rabbit.bus import RabbitBus
+from mercato.chassis.events.rabbit.topology import Topology
 from mercato.contracts.events import producer_of
 
 pytestmark = pytest.mark.integration
@@ -224,3 +225,118 @@ async def test_deleting_a_namespace_takes_the_queues_other_processes_declared(
         assert not await _exists(rabbit_bus, name), name
     for name in [topology.exchange, topology.dead_letter_exchange, topology.retry("worker", 1000)]:
         assert not await _exists(rabbit_bus, name, exchange=True), name
+
+
+async def _declared_with(bus: RabbitBus, name: str, arguments: dict[str, object]) -> bool:
+    """Whether queue `name` has these arguments (RabbitMQ refuses a declaration that differs)."""
+    channel = await bus.connection.channel()
+    try:
+        await channel.declare_queue(name, durable=True, arguments=arguments)
+    except aio_pika.exceptions.ChannelPreconditionFailed:
+        return False  # the failed declare closed the channel
+    await channel.close()
+    return True
+
+
+async def test_replicated_queues_are_quorum_queues_with_that_many_members(
+    rabbit_url: str, eventually: Eventually
+) -> None:
+    bus = RabbitBus(
+        rabbit_url,
+        service="orders",
+        namespace=f"test_{uuid.uuid4().hex[:12]}",  # all its own: nothing declared before
+        replicas=3,
+        retry_delay=0.05,
+        max_retry_delay=0.5,
+    )
+    await bus.connect()
+    try:
+        attempts: list[str] = []
+
+        async def fail(event: Event) -> None:
+            attempts.append(event.id)
+            raise RuntimeError("never")
+
+        await bus.subscribe("replicated", ["job.queued"], fail, max_deliver=2)
+        event = new("job.queued")
+        await bus.publish(event)
+
+        async def dead_lettered() -> bool:
+            return [letter.event for letter in await bus.dead_letters()] == [event]
+
+        await eventually(dead_lettered, what="a dead letter in the replicated queue")
+        topology = bus.topology
+        group: dict[str, object] = {"x-queue-type": "quorum", "x-quorum-initial-group-size": 3}
+        # One node holds them all here; on a cluster each queue starts on three.
+        consumer = topology.consumer_arguments("replicated")
+        assert await _declared_with(bus, topology.queue("replicated"), consumer)
+        assert consumer["x-quorum-initial-group-size"] == 3
+        assert await _declared_with(bus, topology.dead_letters, group)
+        assert await _declared_with(bus, topology.retry("replicated", 50), {
+            **topology.retry_arguments("replicated", 50), **group,
+        })  # fmt: skip
+        stream = topology.stream("auth.token_revoked")
+        assert await _declared_with(bus, stream, topology.stream_arguments(bus.retention))
+        assert topology.stream_arguments(bus.retention)["x-initial-cluster-size"] == 3
+        [letter] = await bus.dead_letters()
+        await bus.replay(letter.id)  # dead letters work the same from a quorum queue
+        await eventually(lambda: attempts.count(event.id) == 3, what="the replayed event")
+    finally:
+        await bus.delete_namespace()
+        await bus.close()
+
+
+async def test_a_queue_is_never_lowered_nor_changed_in_type_and_the_service_says_why(
+    rabbit_bus: RabbitBus, caplog: pytest.LogCaptureFixture
+) -> None:
+    topology = rabbit_bus.topology
+    channel = await rabbit_bus.connection.channel()
+    features, limit = topology.features, rabbit_bus.delivery_limit
+    three = Topology(rabbit_bus.namespace, features, delivery_limit=limit, replicas=3)
+    quorum = three.consumer_arguments("kept")  # an operator's, or a service's set to 3
+    await channel.declare_queue(topology.queue("kept"), durable=True, arguments=quorum)
+    await channel.declare_queue(topology.dead_letters, durable=True)  # classic, unreplicated
+    await channel.close()
+
+    async def ignore(event: Event) -> None:
+        pass
+
+    single = RabbitBus(rabbit_bus.url, service="single", namespace=rabbit_bus.namespace)
+    replicated = RabbitBus(
+        rabbit_bus.url, service="replicated", namespace=rabbit_bus.namespace, replicas=3
+    )
+    with caplog.at_level(logging.WARNING, logger="mercato.events"):
+        for bus, consumer in ((single, "kept"), (replicated, "typed")):
+            await bus.connect()
+            try:
+                await bus.subscribe(consumer, ["a.one"], ignore)
+            finally:
+                await bus.close()
+    assert await _declared_with(rabbit_bus, topology.queue("kept"), quorum)  # still three
+    assert await _declared_with(rabbit_bus, topology.dead_letters, {})  # still classic
+    assert "'x-quorum-initial-group-size'" in caplog.text
+    assert "rabbitmq-queues grow" in caplog.text
+    assert "'x-queue-type'" in caplog.text
+    assert "RabbitMQ cannot change a queue's type" in caplog.text
+    async with asyncio.timeout(10):
+        cleaner = RabbitBus(rabbit_bus.url, service="cleaner", namespace=rabbit_bus.namespace)
+        await cleaner.connect()
+        await cleaner.delete_namespace(["kept", "typed"])
+        await cleaner.close()
+
+
+async def test_ping_asks_the_server_every_time(rabbit_url: str) -> None:
+    """Not aio-pika's memory of a declaration: a ping after the exchange went fails."""
+    bus = RabbitBus(rabbit_url, service="pinger", namespace=f"test_{uuid.uuid4().hex[:12]}")
+    await bus.connect()
+    try:
+        await bus.ping()
+        await bus.ping()
+        channel = await bus.connection.channel()
+        await channel.exchange_delete(bus.topology.exchange)
+        await channel.close()
+        with pytest.raises(BusUnavailable, match="NOT_FOUND"):
+            await bus.ping()
+    finally:
+        await bus.delete_namespace()
+        await bus.close()

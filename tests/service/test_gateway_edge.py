@@ -172,6 +172,38 @@ async def test_health_aggregates_every_instance(tokens: TokenFactory) -> None:
     }
 
 
+async def test_health_shows_operators_what_each_instance_reports_beside_readiness(
+    tokens: TokenFactory,
+) -> None:
+    admin = tokens.headers(roles=["admin"])
+    async with (
+        upstreams("c1", "c2") as [one, two],
+        gateway(tokens, {"catalog": [one, two]}) as (http, _),
+    ):
+        one.reported = {"broker": "timeout"}  # its broker paused: still ready
+        two.reported = {"broker": "ok", "odd": 5, "long": "x" * 500}  # only strings, cut
+        operator = await http.get("/health", headers=admin)
+        public = await http.get("/health")
+    assert operator.status_code == 200
+    assert operator.json() == {
+        "status": "ok",
+        "services": {
+            "catalog": {
+                "status": "ok",
+                "instances": [
+                    {"url": one.url, "status": "ok", "reported": {"broker": "timeout"}},
+                    {
+                        "url": two.url,
+                        "status": "ok",
+                        "reported": {"broker": "ok", "long": "x" * 200},
+                    },
+                ],
+            }
+        },
+    }
+    assert public.json() == {"status": "ok", "services": {"catalog": {"status": "ok"}}}
+
+
 async def test_health_names_no_instance_to_the_public(tokens: TokenFactory) -> None:
     async with (
         upstreams("a1", "c1", "c2") as [auth, one, two],

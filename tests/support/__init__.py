@@ -34,6 +34,9 @@ One module per subject under test:
                 the security level's tools: a nats-server configured as `mercato up`
                 configures it, clients from chosen loopback addresses, certificates,
                 raw HTTP/1.1 over sockets
+    nats_cluster
+                a JetStream cluster of three nats-server processes on loopback, with
+                a node to kill and restart
 
 One exception: the harness of the running system (`tests/e2e/system.py`, `client.py`,
 `brokers.py`, `invariants.py`) stays in the e2e package it drives `mercato up` for;

@@ -2,7 +2,8 @@
 
 `Upstream` is a real aiohttp server on 127.0.0.1 standing in for one service
 instance: it echoes what it received (method, path, query, headers, body) and can
-be told to answer slowly, with another status, or to report itself not ready.
+be told to answer slowly, with another status, to report itself not ready, or to
+report something beside its readiness (`reported`, as a service reports its broker).
 `gateway()` runs the gateway app in-process (its lifespan included, no broker)
 with the test signing key, behind an httpx client whose peer address is chosen.
 """
@@ -42,6 +43,7 @@ class Upstream:
         self.delay = 0.0
         self.status = 200
         self.ready = True
+        self.reported: dict[str, Any] = {}  # what its readiness reports beside (its broker)
         self.extra_headers: dict[str, str] = {}
         app = web.Application()
         app.router.add_get("/health/ready", self._ready)
@@ -64,7 +66,10 @@ class Upstream:
 
     async def _ready(self, request: web.Request) -> web.Response:
         status = 200 if self.ready else 503
-        return web.json_response({"status": "ok" if self.ready else "down"}, status=status)
+        body: dict[str, Any] = {"status": "ok" if self.ready else "down"}
+        if self.reported:
+            body["reported"] = self.reported
+        return web.json_response(body, status=status)
 
     async def _echo(self, request: web.Request) -> web.Response:
         record = {

@@ -28,6 +28,7 @@ class Scope(StrEnum):
     DATABASE = "a service with a database"
     OUTBOX = "a service with an outbox"
     CONSUMER = "a service with event handlers"
+    BROKER = "a process with a broker"
     ORDERS = "the orders service"
     GATEWAY = "the gateway"
 
@@ -46,7 +47,7 @@ def _m(name: str, kind: str, labels: str, scope: Scope) -> Metric:
     return Metric(name, kind, tuple(labels.split()), scope)
 
 
-E, DB, OUT, CON = Scope.EVERY, Scope.DATABASE, Scope.OUTBOX, Scope.CONSUMER
+E, DB, OUT, CON, BUS = Scope.EVERY, Scope.DATABASE, Scope.OUTBOX, Scope.CONSUMER, Scope.BROKER
 ORD, GW = Scope.ORDERS, Scope.GATEWAY
 METRICS: tuple[Metric, ...] = (
     _m("http_requests_total", "counter", "service method route status", E),
@@ -78,6 +79,7 @@ METRICS: tuple[Metric, ...] = (
     _m("events_handler_duration_seconds", "histogram", "service event_type", CON),
     _m("events_redeliveries_total", "counter", "service event_type", CON),
     _m("events_dead_letters_total", "counter", "service event_type", CON),
+    _m("events_broker_up", "gauge", "service", BUS),
     _m("orders_needs_attention", "gauge", "", ORD),
     _m("orders_overdue", "gauge", "", ORD),
     _m("orders_saga_stalled_total", "counter", "status", ORD),
@@ -95,6 +97,8 @@ NAMES = frozenset(metric.name for metric in METRICS)
 def scopes_of(spec: ServiceSpec[Any, Any]) -> set[Scope]:
     """The scopes a process of the service `spec` declares belongs to (with a broker)."""
     scopes = {Scope.EVERY}
+    if spec.uses_bus:
+        scopes.add(Scope.BROKER)
     if spec.uses_database:
         scopes.add(Scope.DATABASE)
         if spec.event_tables is not None:

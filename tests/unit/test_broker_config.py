@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from mercato.chassis.config import ServiceSettings, load_settings
 from mercato.chassis.events.names import OPERATOR
 from mercato.launcher.broker_config import nats_variable, production_nats_authorization
 from mercato.launcher.cli import main
@@ -95,3 +96,21 @@ def test_the_rabbitmq_definitions_take_each_password_from_the_environment(
     assert sorted(u["name"] for u in definitions["users"]) == sorted(USERS)
     assert all("secret-of" not in json.dumps(u) for u in definitions["users"])
     assert {p["vhost"] for p in definitions["permissions"]} == {"shop"}
+
+
+def test_the_nats_component_keeps_one_copy_of_each_event_per_node() -> None:
+    """Where the 3-node cluster is configured, the services' streams get 3 replicas."""
+    kustomization = documents(COMPONENT / "kustomization.yaml")[0]
+    assert {"path": "event-replicas.yaml"} in kustomization["patches"]
+    (patch,) = documents(COMPONENT / "event-replicas.yaml")
+    (statefulset,) = [d for d in documents(COMPONENT / "nats.yaml") if d["kind"] == "StatefulSet"]
+    (base,) = k8s_objects("ConfigMap")
+    assert (patch["kind"], patch["metadata"]["name"]) == ("ConfigMap", base["metadata"]["name"])
+    replicas = patch["data"]["MERCATO_EVENT_REPLICAS"]
+    assert replicas == str(statefulset["spec"]["replicas"]) == "3"
+    assert load_settings(ServiceSettings, "orders", patch["data"]).event_replicas == 3
+    # Without the component the broker is whatever the operator runs: one copy unless
+    # they say so (three on a single node would be refused); compose runs one node.
+    assert "MERCATO_EVENT_REPLICAS" not in base["data"]
+    compose = documents(DEPLOY / "compose.yaml")[0]["services"]
+    assert not any("MERCATO_EVENT_REPLICAS" in str(spec) for spec in compose.values())

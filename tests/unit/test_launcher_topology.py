@@ -189,3 +189,15 @@ def test_wiring_a_service_imports_that_service_alone(name: str) -> None:
     )
 
     assert done.stdout.split() == [name, *sorted({"chassis", "contracts", "launcher", name})]
+
+
+def test_the_embedded_broker_keeps_one_copy_of_each_event() -> None:
+    embedded = layout(port=9000)
+    catalog = embedded.env(embedded.instances(service("catalog"))[0])
+    # Per service, so that a MERCATO_EVENT_REPLICAS=3 in the shell (for a cluster) does
+    # not ask the one embedded node for three replicas.
+    assert catalog["MERCATO_CATALOG_EVENT_REPLICAS"] == "1"
+    external = layout(external_broker="nats://a:4222,nats://b:4222,nats://c:4222")
+    env = external.env(external.instances(service("catalog"))[0])
+    assert env["MERCATO_BROKER_URL"] == "nats://a:4222,nats://b:4222,nats://c:4222"
+    assert not any(name.endswith("EVENT_REPLICAS") for name in env)  # the operator's setting

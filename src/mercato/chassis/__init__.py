@@ -15,7 +15,8 @@ A folder per concept, a module per part of it:
       json_response        `JsonResponse`: a body encoded with orjson
       direct_routes        the hottest endpoints, served past FastAPI's machinery
       dependencies         what routes take: session, outbox, context, runtime
-      health               liveness and readiness probes (and the background tasks' state)
+      health               liveness and readiness probes (readiness: what a request needs;
+                           the broker and the background tasks are shown, never decide)
       openapi              the OpenAPI document completed: security, every error status
                            as problem+json (`problems`), operation ids, examples
       openapi_routes       who may call a route, read off its dependencies
@@ -56,7 +57,8 @@ A folder per concept, a module per part of it:
       statement_spans      the spans of database statements (MERCATO_TRACE_STATEMENTS)
       logs                 JSON logs on stdout
       http_metrics         Prometheus request count and latency by route; the process's registry
-      event_metrics        the outbox's backlog and publishes, the consumer's outcomes and lag
+      event_metrics        the outbox's backlog and publishes, the consumer's outcomes and
+                           lag, whether the broker answers
       client_metrics       calls to other services by target, the circuits' states
       pool_metrics         the database pool: connections in use, waits for one
       task_metrics         background tasks: failed rounds, last success
@@ -64,7 +66,9 @@ A folder per concept, a module per part of it:
     events/              the event bus: envelope, outbox, relay, idempotent consumer,
                          dead letters, names and permissions on the broker, its
                          AsyncAPI document (`asyncapi`), and what its sampled gauges
-                         show (`sampling`: backlog, lag)
-      nats/                on NATS JetStream
+                         show (`sampling`: backlog, lag); the broker URL, one or a NATS
+                         cluster's list (`broker_urls`), and the background check of
+                         the broker that health and metrics show (`broker_watch`)
+      nats/                on NATS JetStream (its streams, replicated: `streams`)
       rabbit/              on RabbitMQ
 """

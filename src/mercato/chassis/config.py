@@ -19,18 +19,28 @@ from typing import ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from mercato.chassis.events.broker_urls import check_broker_url
 from mercato.chassis.events.names import DEFAULT_NAMESPACE, check_namespace
 from mercato.chassis.security import tls
 from mercato.chassis.security.client_addresses import parse_networks
 from mercato.chassis.security.production_secrets import secret_problem, url_password
 
-__all__ = ["MAX_DURATION_SECONDS", "ServiceSettings", "SettingsError", "env_names", "load_settings"]
+__all__ = [
+    "MAX_DURATION_SECONDS",
+    "MAX_EVENT_REPLICAS",
+    "ServiceSettings",
+    "SettingsError",
+    "env_names",
+    "load_settings",
+]
 
 # The longest duration any setting may name. A lease or a retention is added to the
 # current time, and past year 9999 that is an OverflowError at the first checkout
 # or clean-up instead of an error at start; ten years is past any sensible value
 # (a retention of 0 days keeps events forever).
 MAX_DURATION_SECONDS = 10 * 365 * 86_400
+# JetStream keeps at most 5 replicas of a stream (an odd number is a quorum's best size).
+MAX_EVENT_REPLICAS = 5
 # Values of these fields are never echoed in an error message: they may hold secrets.
 _SENSITIVE = ("secret", "password", "passphrase", "clients", "url", "token", "key")
 
@@ -66,7 +76,21 @@ class ServiceSettings(BaseModel):
             "beyond them waits for one."
         ),
     )
-    broker_url: str = Field(default="nats://127.0.0.1:4322", description="nats:// or amqp://")
+    broker_url: str = Field(
+        default="nats://127.0.0.1:4322",
+        description=(
+            "nats:// or amqp://; NATS takes a comma-separated list of a cluster's servers "
+            "(`chassis.events.broker_urls`)."
+        ),
+    )
+    event_replicas: int = Field(
+        default=1,
+        description=(
+            "Copies the broker keeps of every event: the replicas of each JetStream stream, "
+            "the initial size of each RabbitMQ quorum queue. 1 for a single node, 3 on a "
+            "cluster; a service raises a stream to it, never lowers one."
+        ),
+    )
     bus_namespace: str = Field(
         default=DEFAULT_NAMESPACE,
         description="Prefix of the broker's streams, exchanges and queues (shared by a system).",
@@ -221,6 +245,28 @@ class ServiceSettings(BaseModel):
         if isinstance(value, list | tuple):
             parse_networks(value)
         return value
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker_url(cls, value: str) -> str:
+        return check_broker_url(value)
+
+    @field_validator("event_replicas", mode="before")
+    @classmethod
+    def _event_replicas(cls, value: object) -> object:
+        number = value.strip() if isinstance(value, str) else value
+        if isinstance(number, str) and number.isdigit():
+            number = int(number)
+        if (
+            not isinstance(number, int)
+            or isinstance(number, bool)
+            or not 1 <= number <= MAX_EVENT_REPLICAS
+        ):
+            raise ValueError(
+                f"must be a whole number from 1 to {MAX_EVENT_REPLICAS} (the copies of each "
+                "event the broker keeps: 1 on a single node, 3 on a cluster)"
+            )
+        return number
 
     @field_validator("bus_namespace")
     @classmethod

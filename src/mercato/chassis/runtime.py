@@ -6,7 +6,9 @@ by `auth.token_revoked` events), the inter-service HTTP client, the service's ow
 context and its background tasks, its tracing (when the OTEL_* variables ask for it,
 `chassis.telemetry.tracing`) and the metrics of each in one registry
 (`metrics.registry`), with a sampler of the gauges no code path updates (the outbox's
-backlog, the consumer's lag) every `SAMPLE_SECONDS`. Routes reach it as
+backlog, the consumer's lag) and a check of the broker (`broker`, shown in health and
+metrics but never part of readiness: no request needs the broker) every
+`SAMPLE_SECONDS`. Routes reach it as
 `request.app.state.runtime`, or better through the dependencies of
 `mercato.chassis.web.dependencies` (the context, the outbox, the caller).
 """
@@ -42,13 +44,14 @@ from mercato.chassis.events import (
     OutboxRelay,
     connect_bus,
 )
+from mercato.chassis.events.broker_watch import BrokerWatch
 from mercato.chassis.events.permissions import TOKEN_REVOKED
 from mercato.chassis.events.sampling import consumer_lag, outbox_backlog
 from mercato.chassis.events.transports import messaging_system
 from mercato.chassis.security.client_addresses import ClientAddresses
 from mercato.chassis.security.tokens import JwksKeySource, KeySource, RevocationList, TokenVerifier
 from mercato.chassis.telemetry.client_metrics import ClientMetrics
-from mercato.chassis.telemetry.event_metrics import ConsumerMetrics, OutboxMetrics
+from mercato.chassis.telemetry.event_metrics import BrokerMetrics, ConsumerMetrics, OutboxMetrics
 from mercato.chassis.telemetry.event_spans import EventSpans, handling
 from mercato.chassis.telemetry.http_metrics import HttpMetrics
 from mercato.chassis.telemetry.pool_metrics import PoolMetrics
@@ -132,6 +135,7 @@ class Runtime(Generic[S, C]):
                 service=spec.name,
                 namespace=settings.bus_namespace,
                 ack_wait=settings.event_ack_wait_seconds,
+                replicas=settings.event_replicas,
                 metrics=self.consumer_metrics,
             )
             if with_bus
@@ -181,8 +185,18 @@ class Runtime(Generic[S, C]):
             interval=lambda _: SAMPLE_SECONDS,
             at_start=False,
         )
+        # The broker is watched beside them: shown in health and metrics, never in readiness.
+        self.broker = (
+            BrokerWatch(self.bus, BrokerMetrics(spec.name, registry)) if self.bus else None
+        )
+        watch: BackgroundTask[Runtime[S, C]] = BackgroundTask(
+            "broker-watch", Runtime.watch_broker, interval=lambda _: SAMPLE_SECONDS
+        )
         sampled = self.outbox_metrics is not None or self.consumer_metrics is not None
-        self._sampler = BackgroundTasks(self, [sampler] if sampled else [], task_metrics)
+        samplers = [sampler] if sampled else []
+        self._sampler = BackgroundTasks(
+            self, samplers + ([watch] if self.broker else []), task_metrics
+        )
         self._context: C | None = None
         self._started = False
         self._closing = contextlib.AsyncExitStack()
@@ -222,13 +236,20 @@ class Runtime(Generic[S, C]):
         return response.body
 
     def checks(self) -> dict[str, Check]:
-        """Readiness checks: the database and the broker."""
+        """Readiness checks, what a request needs: the database (the broker is not one)."""
         checks: dict[str, Check] = {}
         if self.db is not None:
             checks["database"] = self.db.ping
-        if self.bus is not None:
-            checks["broker"] = self.bus.ping
         return checks
+
+    def reported(self) -> dict[str, str]:
+        """What health shows beside the checks without deciding readiness: the broker."""
+        return {"broker": self.broker.status} if self.broker is not None else {}
+
+    async def watch_broker(self) -> None:
+        """Check the broker once (`chassis.events.broker_watch`)."""
+        if self.broker is not None:
+            await self.broker.check()
 
     async def start(self) -> None:
         """Open everything, build the context, start the background tasks.
@@ -265,7 +286,7 @@ class Runtime(Generic[S, C]):
                 await self.bus.connect()
                 break
             except Exception as exc:
-                log.warning("broker not reachable (%s); retrying in %.1fs", exc, delay)
+                log.warning("cannot use the broker yet (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
         ttl = timedelta(hours=1)

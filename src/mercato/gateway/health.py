@@ -8,11 +8,15 @@ sees at once which service is down:
 
     {"status": "ok" | "degraded" | "unavailable",
      "services": {"catalog": {"status": "degraded",
-                              "instances": [{"url": "http://...", "status": "ok"},
+                              "instances": [{"url": "http://...", "status": "ok",
+                                             "reported": {"broker": "timeout"}},
                                             {"url": "http://...", "status": "unreachable"}]}}}
 
-Only operators (`gateway.operator`) see the instances; anyone else sees each
-service's status, never an internal address. The result is kept for
+Only operators (`gateway.operator`) see the instances, and with each what its
+readiness reports without being decided by it (`reported`: its broker, see
+`chassis.web.health`); anyone else sees each service's status, never an internal
+address. A broker that does not answer so shows in every instance here while
+every service stays ready: the outbox keeps the events, and requests go on. The result is kept for
 `cache_seconds`, so a flood of `/health` calls does not become a flood of probes
 behind the gateway.
 """
@@ -55,17 +59,22 @@ class HealthAggregator:
         self._cached: tuple[float, int, dict[str, Any]] | None = None
         self._lock = asyncio.Lock()
 
-    async def _probe(self, url: str) -> str:
+    async def _probe(self, url: str) -> dict[str, Any]:
+        """One instance's entry: its URL, its readiness and what it reports beside."""
         headers = list(trace_context.outgoing_headers().items())
         try:
             answer = await self.forwarder.upstreams.exchange(
                 url, "GET", "/health/ready", headers, None, idempotent=True, timeout=self.timeout
             )
         except TimeoutError:
-            return "timeout"
+            return {"url": url, "status": "timeout"}
         except (ConnectFailed, ExchangeFailed):
-            return "unreachable"
-        return "ok" if answer.status == 200 else f"unavailable ({answer.status})"
+            return {"url": url, "status": "unreachable"}
+        status = "ok" if answer.status == 200 else f"unavailable ({answer.status})"
+        entry: dict[str, Any] = {"url": url, "status": status}
+        if reported := _reported(answer.body):
+            entry["reported"] = reported
+        return entry
 
     async def check(self) -> tuple[int, dict[str, Any]]:
         """The status code and document of the aggregated health page."""
@@ -76,9 +85,9 @@ class HealthAggregator:
             urls = [(p.service, i.url) for p in self.pools for i in p.instances]
             results = await asyncio.gather(*(self._probe(url) for _, url in urls))
             services: dict[str, dict[str, Any]] = {}
-            for (service, url), result in zip(urls, results, strict=True):
+            for (service, _), result in zip(urls, results, strict=True):
                 entry = services.setdefault(service, {"status": "ok", "instances": []})
-                entry["instances"].append({"url": url, "status": result})
+                entry["instances"].append(result)
             for entry in services.values():
                 ready = sum(i["status"] == "ok" for i in entry["instances"])
                 if ready == 0:
@@ -104,3 +113,15 @@ class HealthAggregator:
                 },
             }
         return Response(orjson.dumps(document), status_code=code, media_type="application/json")
+
+
+def _reported(body: bytes) -> dict[str, str]:
+    """The `reported` part of a readiness answer (strings only), or nothing."""
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return {}
+    reported = document.get("reported") if isinstance(document, dict) else None
+    if not isinstance(reported, dict):
+        return {}
+    return {str(k): str(v)[:200] for k, v in reported.items() if isinstance(v, str)}

@@ -67,7 +67,9 @@ class Console:
 
 
 def without_password(url: str) -> str:
-    """`url` as it may be shown: a password in it becomes `***`."""
+    """`url` as it may be shown: a password in it becomes `***` (in each URL of a list)."""
+    if "," in url and "://" in url.partition(",")[2]:  # NATS servers, comma-separated
+        return ",".join(without_password(part) for part in url.split(","))
     parts = urlsplit(url)
     if parts.password is None:
         return url

@@ -17,6 +17,8 @@ replicas, broker, client secrets, TLS) and computes each process's environment:
     Prometheus        = P + 290                     # with --observe (`launcher.observe`)
                         # in MERCATO_<SERVICE>_BROKER_URL, unless MERCATO_BROKER_URL is set
     bus namespace     = MERCATO                     # unless MERCATO_BUS_NAMESPACE is set
+    event replicas    = 1 on the embedded NATS      # one node (MERCATO_EVENT_REPLICAS
+                        # is for an external cluster)
     with TLS          : every URL https://, each process given its certificate from
                         <data_dir>/tls and the CA (mutual TLS between services)
 
@@ -309,6 +311,8 @@ class Layout:
                 env[prefix + "BROKER_URL"] = self.broker_url_for(svc.name)  # its own user
             else:
                 env["MERCATO_BROKER_URL"] = self.broker_url
+            if self.embedded_broker:  # one node keeps one copy, whatever the shell says
+                env[prefix + "EVENT_REPLICAS"] = "1"
             env["MERCATO_BUS_NAMESPACE"] = self.bus_namespace
         if svc.is_gateway:
             env[prefix + "OPERATOR_PORT"] = str(self.operator_port(instance))

@@ -31,11 +31,16 @@ async def _connected(bus: _Bus) -> AsyncIterator[_Bus]:
         await bus.close()
 
 
+def _operator_bus(url: str, namespace: str) -> EventBus:
+    """The operator's bus: it leaves the replicas of the streams and queues as they are."""
+    return connect_bus(url, service=OPERATOR, namespace=namespace, replicas=None)
+
+
 async def list_dead_letters(
     url: str, *, namespace: str = DEFAULT_NAMESPACE, limit: int = 100
 ) -> list[DeadLetter]:
     """The oldest dead letters on the broker at `url`."""
-    async with _connected(connect_bus(url, service=OPERATOR, namespace=namespace)) as bus:
+    async with _connected(_operator_bus(url, namespace)) as bus:
         return await bus.dead_letters(limit)
 
 
@@ -43,7 +48,7 @@ async def replay_dead_letter(
     url: str, dead_letter_id: str, *, namespace: str = DEFAULT_NAMESPACE
 ) -> None:
     """Publish a dead letter's event again and remove it (DeadLetterNotFound if absent)."""
-    async with _connected(connect_bus(url, service=OPERATOR, namespace=namespace)) as bus:
+    async with _connected(_operator_bus(url, namespace)) as bus:
         await bus.replay(dead_letter_id)
 
 
@@ -52,5 +57,7 @@ async def delete_rabbit_namespace(url: str, namespace: str, consumers: Iterable[
 
     For a system run in a namespace of its own (tests, benchmarks) once it stopped.
     """
-    async with _connected(RabbitBus(url, service=OPERATOR, namespace=namespace)) as bus:
+    async with _connected(
+        RabbitBus(url, service=OPERATOR, namespace=namespace, replicas=None)
+    ) as bus:
         await bus.delete_namespace(consumers)

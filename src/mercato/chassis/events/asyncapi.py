@@ -173,10 +173,9 @@ def _headers_schema() -> dict[str, Any]:
 
 
 def _servers(namespace: str) -> dict[str, Any]:
-    host = {
-        "description": "The broker's host and port, from `MERCATO_BROKER_URL` "
-        "(several servers may be listed, comma-separated).",
-    }
+    host = "The broker's host and port, from `MERCATO_BROKER_URL`"
+    nats_host = {"description": f"{host} (a cluster's servers may be listed, comma-separated)."}
+    amqp_host = {"description": f"{host} (one address, in front of a cluster's nodes)."}
     return {
         "nats": {
             "host": "{host}",
@@ -185,7 +184,7 @@ def _servers(namespace: str) -> dict[str, Any]:
             "description": f"The default broker. Stream `{events_stream(namespace)}` holds the "
             f"subjects `{events_subject(namespace, '>')}`; every event is published with "
             "`Nats-Msg-Id` set to its id.",
-            "variables": {"host": {**host, "default": "localhost:4222"}},
+            "variables": {"host": {**nats_host, "default": "localhost:4222"}},
             "security": [{"$ref": "#/components/securitySchemes/brokerUser"}],
         },
         "amqp": {
@@ -196,7 +195,7 @@ def _servers(namespace: str) -> dict[str, Any]:
             "description": f"The alternative broker (an `amqp://` URL). Events go to the "
             f"topic exchange `{events_exchange(namespace)}` with their type as routing key, "
             "persistent, with the event id as `message_id` and the type as `type`.",
-            "variables": {"host": {**host, "default": "localhost:5672"}},
+            "variables": {"host": {**amqp_host, "default": "localhost:5672"}},
             "security": [{"$ref": "#/components/securitySchemes/brokerUser"}],
         },
     }

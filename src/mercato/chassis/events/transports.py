@@ -1,13 +1,15 @@
 """Choosing the event bus transport from the broker URL.
 
-`nats://` (or `tls://`) gives NATS JetStream, the default broker; `amqp://` (or
-`amqps://`) gives RabbitMQ. Everything above this module sees only `EventBus`.
+`nats://` (or `tls://`) gives NATS JetStream, the default broker, and may list a
+cluster's servers comma-separated; `amqp://` (or `amqps://`) gives RabbitMQ
+(`broker_urls`). Everything above this module sees only `EventBus`.
 """
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from mercato.chassis.events.broker_urls import AMQP_SCHEMES, NATS_SCHEMES, check_broker_url
 from mercato.chassis.events.bus import DEFAULT_NAMESPACE, EventBus
 from mercato.chassis.events.nats.bus import NatsBus
 from mercato.chassis.events.rabbit.bus import RabbitBus
@@ -23,6 +25,7 @@ def connect_bus(
     namespace: str = DEFAULT_NAMESPACE,
     retry_delay: float = 1.0,
     ack_wait: float = 30.0,
+    replicas: int | None = 1,
     metrics: ConsumerMetrics | None = None,
 ) -> EventBus:
     """The bus for `url`'s transport, not connected yet (call `connect()`).
@@ -33,16 +36,26 @@ def connect_bus(
     doubles with every attempt). `ack_wait` is how long NATS waits for a delivered
     event's acknowledgement before delivering it again; RabbitMQ has no such timer
     and delivers a consumer's unacknowledged events again when its connection drops.
-    `metrics` counts how the deliveries to its durable consumers end.
+    `replicas` is the copies the broker keeps of each event (`MERCATO_EVENT_REPLICAS`;
+    None: whatever the streams and queues have, for the operator's tools). `metrics`
+    counts how the deliveries to its durable consumers end.
     """
+    url = check_broker_url(url)
     scheme = urlsplit(url).scheme.lower()
     bus: NatsBus | RabbitBus
-    if scheme in ("nats", "tls"):
+    if scheme in NATS_SCHEMES:
         bus = NatsBus(
-            url, service=service, namespace=namespace, retry_delay=retry_delay, ack_wait=ack_wait
+            url,
+            service=service,
+            namespace=namespace,
+            retry_delay=retry_delay,
+            ack_wait=ack_wait,
+            replicas=replicas,
         )
-    elif scheme in ("amqp", "amqps"):
-        bus = RabbitBus(url, service=service, namespace=namespace, retry_delay=retry_delay)
+    elif scheme in AMQP_SCHEMES:
+        bus = RabbitBus(
+            url, service=service, namespace=namespace, retry_delay=retry_delay, replicas=replicas
+        )
     else:
         raise ValueError(f"unsupported broker URL scheme {scheme!r}: use nats:// or amqp://")
     bus.metrics = metrics
@@ -51,4 +64,4 @@ def connect_bus(
 
 def messaging_system(url: str) -> str:
     """The broker of `url` as OpenTelemetry names messaging systems: `nats` or `rabbitmq`."""
-    return "rabbitmq" if urlsplit(url).scheme.lower() in ("amqp", "amqps") else "nats"
+    return "rabbitmq" if urlsplit(url).scheme.lower() in AMQP_SCHEMES else "nats"

@@ -59,8 +59,18 @@ def secret_problem(value: str, *, minimum: int = MIN_SECRET_LENGTH) -> str | Non
 
 
 def url_password(url: str) -> str | None:
-    """The password inside `url` (`scheme://user:password@host/...`), or None."""
-    try:
-        return urlsplit(url).password
-    except ValueError:
-        return None
+    """The password inside `url` (`scheme://user:password@host/...`), or None.
+
+    For a comma-separated list of URLs (a NATS cluster's servers), the first password
+    any of them holds (`chassis.events.broker_urls` requires them to be the same).
+    """
+    for index, part in enumerate(url.split(",")):
+        if index and "://" not in part:
+            continue  # a host of a multi-host URL (`postgresql://u:p@a,b/db`), not a URL
+        try:
+            password = urlsplit(part.strip()).password
+        except ValueError:
+            continue
+        if password is not None:
+            return password
+    return None

@@ -17,6 +17,11 @@
     events_redeliveries_total{service,event_type}  counter: deliveries after the first
     events_dead_letters_total{service,event_type}  counter: events sent to the dead letters
 
+`BrokerMetrics` (a process with a broker):
+
+    events_broker_up{service}                      gauge: 1 if the broker answered the
+                                                   process's last check, else 0
+
 The two gauges of the backlog and the lag are sampled (`chassis.events.sampling`); the
 rest is counted where it happens. An event type no contract names is counted as
 `other`, so a label never takes a value a publisher made up. The label children of a
@@ -34,7 +39,14 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from mercato.contracts.events import PRODUCERS
 
-__all__ = ["OTHER_TYPE", "ConsumerMetrics", "OutboxMetrics", "Outcome", "type_label"]
+__all__ = [
+    "OTHER_TYPE",
+    "BrokerMetrics",
+    "ConsumerMetrics",
+    "OutboxMetrics",
+    "Outcome",
+    "type_label",
+]
 
 OTHER_TYPE = "other"
 # Handlers write a row or two and commit: milliseconds, up to the seconds of a lock wait.
@@ -189,3 +201,19 @@ class ConsumerMetrics:
     def redelivered(self, event_type: str) -> None:
         """Count a delivery after the event's first."""
         self._of(event_type).redeliveries.inc()
+
+
+class BrokerMetrics:
+    """Whether the broker answers this process (`chassis.events.broker_watch` checks)."""
+
+    def __init__(self, service: str, registry: CollectorRegistry) -> None:
+        self._up = Gauge(
+            "events_broker_up",
+            "1 if the broker answered the process's last check (every few seconds), else 0.",
+            ["service"],
+            registry=registry,
+        ).labels(service)
+
+    def answered(self, up: bool) -> None:
+        """Record the outcome of a check."""
+        self._up.set(1 if up else 0)

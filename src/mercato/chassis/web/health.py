@@ -1,10 +1,14 @@
-"""Health probes: `/health/live` (the process runs) and `/health/ready` (it can work).
+"""Health probes: `/health/live` (the process runs) and `/health/ready` (it can serve).
 
-Readiness runs every check of the service (the database and the broker)
+Readiness runs the checks of what a request needs (`Runtime.checks`: the database)
 concurrently with a short timeout, and answers 503 with the failing checks named
-when any fails, so an orchestrator stops sending traffic. Its body also shows the
-service's background tasks (`tasks`): a failing one is for an operator to see, and
-does not make the process unready, since requests do not need it.
+when any fails, so an orchestrator stops sending traffic. Its body also shows, for
+an operator, what requests do not need and so never makes the process unready: the
+broker (`reported`, the outcome of the runtime's latest check of it, see
+`chassis.events.broker_watch`) and the service's background tasks (`tasks`):
+
+    {"status": "ok", "service": "orders", "instance": "orders-1",
+     "checks": {"database": "ok"}, "reported": {"broker": "timeout"}, "tasks": {...}}
 """
 
 from __future__ import annotations
@@ -53,6 +57,8 @@ async def ready(request: Request) -> JSONResponse:
         "instance": runtime.settings.instance,
         "checks": results,
     }
+    if reported := runtime.reported():
+        body["reported"] = reported
     if runtime.tasks.status:
         body["tasks"] = runtime.tasks.health()
     return JSONResponse(body, status_code=200 if ok else 503)

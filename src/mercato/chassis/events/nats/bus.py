@@ -7,9 +7,12 @@ Layout, for the default namespace `MERCATO`:
     stream MERCATO_DLQ      subjects mercato.dlq.>      a dead letter of consumer "audit"
                             is kept on mercato.dlq.audit.<event type>
 
-Both streams use file storage and are declared idempotently on connect; a stream
-that exists with another configuration is updated, or kept as it is (with a
-warning) when this client's broker user may not change it (the operator's right). Every
+Both streams use file storage, with `replicas` copies of each message, and are
+declared on connect (`nats_streams`): a stream that exists with another
+configuration is brought up to what this client needs, its replicas never lowered,
+or kept as it is (with a warning) when this client's broker user may not change it
+(the operator's right). The URL may list a cluster's servers, comma-separated
+(`broker_urls`). Every
 event is published with `Nats-Msg-Id` set to the event id, so the stream drops a
 duplicate sent within the two-minute de-duplication window (a relay that crashed
 between publishing and marking its rows, or two relays sharing a database).
@@ -37,7 +40,6 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import nats
 from nats.js.api import (
@@ -47,8 +49,9 @@ from nats.js.api import (
     StorageType,
     StreamConfig,
 )
-from nats.js.errors import APIError, NotFoundError
+from nats.js.errors import NotFoundError
 
+from mercato.chassis.events.broker_urls import nats_login, shown_servers
 from mercato.chassis.events.bus import (
     DEFAULT_NAMESPACE,
     BusError,
@@ -68,6 +71,7 @@ from mercato.chassis.events.names import (
 from mercato.chassis.events.nats import dead_letters as nats_dead_letters
 from mercato.chassis.events.nats.dead_letters import MSG_ID
 from mercato.chassis.events.nats.delivery import Delivery
+from mercato.chassis.events.nats.streams import declare_stream
 from mercato.chassis.events.nats.subscription import PullLoop
 from mercato.chassis.telemetry.event_metrics import ConsumerMetrics
 
@@ -93,6 +97,7 @@ class NatsBus:
         fetch_timeout: float = 1.0,
         ack_wait: float = 30.0,
         retention: timedelta = timedelta(days=7),
+        replicas: int | None = 1,
     ) -> None:
         self.url = url
         self.service = service
@@ -109,7 +114,9 @@ class NatsBus:
         self.fetch_timeout = fetch_timeout
         self.ack_wait = ack_wait
         self.retention = retention
-        self._where = urlsplit(url).netloc.rpartition("@")[2] or url  # no credentials in logs
+        self.replicas = replicas  # of each stream; None: as they are (the operator's tools)
+        self._login = nats_login(url)
+        self._where = shown_servers(url)  # no credentials in logs
         self._nc: Any = None
         self._js: Any = None
         self._loops: set[PullLoop] = set()
@@ -131,10 +138,15 @@ class NatsBus:
         if self._nc is not None and not self._nc.is_closed:
             return
         try:
-            # Two quick attempts for the first connection, so a caller retrying in a
-            # loop gets an answer; once connected, reconnect forever.
+            # Two quick attempts at each server for the first connection, so a caller
+            # retrying in a loop gets an answer; once connected, reconnect forever. The
+            # credentials go apart, so that they hold for the servers it discovers too.
+            login = self._login
             nc = await nats.connect(
-                self.url,
+                login.servers,
+                user=login.user,
+                password=login.password,
+                token=login.token,
                 name=self.service,
                 inbox_prefix=inbox_prefix(self.service),
                 connect_timeout=2,
@@ -171,16 +183,9 @@ class NatsBus:
                 duplicate_window=120.0,
             ),
         ]
-        for config in configs:
-            try:
-                await js.add_stream(config)
-            except APIError:  # exists with another configuration
-                try:
-                    await js.update_stream(config)
-                except Exception as exc:  # a service's broker user may not: keep it
-                    log.warning(
-                        "stream %s keeps its configuration (%s)", config.name, exc or repr(exc)
-                    )
+        events, dead_letters = configs
+        has = await declare_stream(js, events, replicas=self.replicas)
+        await declare_stream(js, dead_letters, replicas=self.replicas, like=has)
 
     async def _on_error(self, exc: Exception) -> None:
         if self._nc is None:

@@ -24,7 +24,8 @@ time, so its handler may see events twice.
 
 The connection is robust: after losing it the client reconnects every second and
 restores the channels and consumers (their queues are durable); a publish while
-disconnected raises BusUnavailable, and the relay retries it.
+disconnected raises BusUnavailable, and the relay retries it. It takes one URL, not
+a list (`broker_urls`); `replicas` are the copies of each queue (`rabbit_topology`).
 """
 
 from __future__ import annotations
@@ -34,12 +35,12 @@ import logging
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import aio_pika
 from aio_pika.abc import AbstractExchange, AbstractRobustChannel, AbstractRobustConnection
 from aio_pika.exceptions import DeliveryError
 
+from mercato.chassis.events.broker_urls import check_broker_url, shown_servers
 from mercato.chassis.events.bus import (
     DEFAULT_NAMESPACE,
     BusError,
@@ -51,6 +52,7 @@ from mercato.chassis.events.dead_letters import DeadLetter
 from mercato.chassis.events.envelope import Event
 from mercato.chassis.events.names import check_name, check_namespace
 from mercato.chassis.events.permissions import TOKEN_REVOKED
+from mercato.chassis.events.rabbit import liveness
 from mercato.chassis.events.rabbit.dead_letters import DeadLetterQueue, dead_letter_message
 from mercato.chassis.events.rabbit.delivery import Delivery
 from mercato.chassis.events.rabbit.subscription import ConsumeLoop
@@ -94,8 +96,9 @@ class RabbitBus:
         retention: timedelta = timedelta(days=7),
         connect_timeout: float = 2.0,
         streams: Sequence[str] = (TOKEN_REVOKED,),
+        replicas: int | None = 1,
     ) -> None:
-        self.url = url
+        self.url = check_broker_url(url)  # ValueError for a list
         self.service = service
         self.namespace = check_namespace(namespace)
         self.retry_delay = retry_delay
@@ -107,9 +110,10 @@ class RabbitBus:
         self.retention = retention
         self.connect_timeout = connect_timeout
         self.streams = tuple(streams)
-        self.topology = Topology(namespace, Features((0,)), delivery_limit=delivery_limit)
+        self.replicas = replicas  # None: as they are (the operator's tools)
+        self.topology = self._topology(Features((0,)))
         self._every_delay = possible_delays(retry_delay, max_retry_delay)
-        self._where = urlsplit(url).netloc.rpartition("@")[2] or url  # no credentials in logs
+        self.where = shown_servers(url)  # the broker's address, no credentials (for logs)
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractRobustChannel | None = None
         self._exchange: AbstractExchange | None = None
@@ -124,7 +128,7 @@ class RabbitBus:
         """The connection; BusUnavailable before `connect()`, after `close()` or while down."""
         connection = self._connection
         if connection is None or connection.is_closed or not connection.connected.is_set():
-            raise BusUnavailable(f"not connected to RabbitMQ at {self._where}")
+            raise BusUnavailable(f"not connected to RabbitMQ at {self.where}")
         return connection
 
     @property
@@ -146,20 +150,23 @@ class RabbitBus:
                 client_properties={"connection_name": self.service},
             )
         except Exception as exc:
-            raise BusUnavailable(f"RabbitMQ not reachable at {self._where}: {exc!r}") from exc
+            raise BusUnavailable(f"RabbitMQ not reachable at {self.where}: {exc!r}") from exc
         try:
             properties = connection.transport.connection.server_properties  # type: ignore[union-attr]
-            features = Features.from_server(dict(properties))
-            self.topology = Topology(self.namespace, features, delivery_limit=self.delivery_limit)
+            self.topology = self._topology(Features.from_server(dict(properties)))
             await self._declare(connection)
             channel = await connection.channel(publisher_confirms=True)
             self._exchange = await channel.get_exchange(self.topology.exchange, ensure=False)
         except BaseException as exc:
             await connection.close()
             if isinstance(exc, Exception) and not isinstance(exc, BusError):
-                raise BusUnavailable(f"RabbitMQ at {self._where}: {exc!r}") from exc
+                raise BusUnavailable(f"RabbitMQ at {self.where}: {exc!r}") from exc
             raise
         self._connection, self._channel = connection, channel
+
+    def _topology(self, features: Features) -> Topology:
+        limit, replicas = self.delivery_limit, self.replicas
+        return Topology(self.namespace, features, delivery_limit=limit, replicas=replicas)
 
     async def _declare(self, connection: AbstractRobustConnection) -> None:
         topology = self.topology
@@ -192,14 +199,13 @@ class RabbitBus:
             await connection.close()
 
     async def ping(self) -> None:
-        """Raise unless RabbitMQ answers and the events exchange exists."""
-        self.connection  # noqa: B018 - raises when not connected
-        assert self._channel is not None
+        """Raise unless RabbitMQ answers and the events exchange exists (`rabbit_liveness`)."""
+        connection = self.connection
         try:
             async with asyncio.timeout(self.publish_timeout):
-                await self._channel.get_exchange(self.topology.exchange, ensure=True)
+                await liveness.ask(connection, self.topology.exchange)
         except Exception as exc:
-            raise BusUnavailable(f"RabbitMQ at {self._where}: {exc!r}") from exc
+            raise BusUnavailable(f"RabbitMQ at {self.where}: {exc!r}") from exc
 
     def message(self, event: Event) -> aio_pika.Message:
         """The AMQP message of an event."""
@@ -238,13 +244,13 @@ class RabbitBus:
                     confirms.append(asyncio.create_task(one(event)))
                 await asyncio.gather(*confirms)
         except TimeoutError as exc:
-            raise BusUnavailable(f"RabbitMQ at {self._where} did not confirm in time") from exc
+            raise BusUnavailable(f"RabbitMQ at {self.where} did not confirm in time") from exc
         except DeliveryError as exc:
-            raise BusError(f"RabbitMQ at {self._where} refused an event: {exc!r}") from exc
+            raise BusError(f"RabbitMQ at {self.where} refused an event: {exc!r}") from exc
         except BusError:
             raise
         except Exception as exc:
-            raise BusUnavailable(f"publish to RabbitMQ at {self._where} failed: {exc!r}") from exc
+            raise BusUnavailable(f"publish to RabbitMQ at {self.where} failed: {exc!r}") from exc
         finally:
             for confirm in confirms:
                 if not confirm.done():
@@ -290,11 +296,6 @@ class RabbitBus:
         """The streams of `types` from `now - since` on, or only new events on old servers."""
         return await tail(self, types, handler, since=since)
 
-    @property
-    def where(self) -> str:
-        """The broker's address, without credentials (for messages)."""
-        return self._where
-
     def remember_stream(self, name: str) -> None:
         """A stream this bus declared (deleted with the namespace)."""
         self._streams.add(name)
@@ -337,12 +338,9 @@ class RabbitBus:
     ) -> None:
         """Keep a message a consumer gave up on in the dead-letter queue."""
         message = dead_letter_message(
-            consumer=consumer,
-            event_type=event_type,
-            error=error,
-            attempts=attempts,
+            consumer=consumer, event_type=event_type, error=error, attempts=attempts,
             payload=payload,
-        )
+        )  # fmt: skip
         assert self._channel is not None
         self.connection  # noqa: B018 - raises when not connected
         dlx = await self._channel.get_exchange(self.topology.dead_letter_exchange, ensure=False)
@@ -371,11 +369,10 @@ class RabbitBus:
     ) -> None:
         """Stop every subscription, then delete this namespace's exchanges and queues (tests).
 
-        AMQP cannot list a namespace's queues, so besides what this bus declared it
-        deletes the queues of `consumers` (subscribed by other processes), their delay
-        queues for every delay its backoff can produce (those of processes with the same
-        retry settings) and the streams of `tails` (the types other processes tail);
-        deleting one that does not exist is no error.
+        AMQP cannot list a namespace's queues, so besides what this bus declared it deletes
+        the queues of `consumers` (of other processes), their delay queues for every delay
+        its backoff can produce and the streams of `tails`; a queue that is not there is no
+        error.
         """
         loops, self._loops = list(self._loops), set()
         await asyncio.gather(*(loop.stop() for loop in loops))

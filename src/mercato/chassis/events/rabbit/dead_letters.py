@@ -12,8 +12,10 @@ consumer whose queue it left.
 
 A queue cannot be read without taking messages, so listing takes up to `limit`
 messages unacknowledged on a channel of its own and then gives them back (`nack`
-with requeue, oldest first), which puts them back where they were (the queue is a
-classic one: a quorum queue would put them at its end). While one operator lists
+with requeue, oldest first), which puts them back where they were on a single node
+(a classic queue). Replicated (`MERCATO_EVENT_REPLICAS` > 1) the queue is a quorum
+queue, which puts them back at its end, in the same order: a list of them all keeps
+its order, and a longer queue is listed a window at a time. While one operator lists
 or replays, another sees fewer dead letters for that moment.
 """
 

@@ -23,12 +23,20 @@ only the types it asked for. Nothing is dead-lettered through the default exchan
 which would let whoever may write to it put a message into any queue.
 
 Queues are quorum queues when the server has them (RabbitMQ 3.8+), classic ones
-before, except the dead letters: listing them takes messages and puts them back,
-and a quorum queue puts them back at its end, a classic one in place. A consumer
-queue has a broker-side delivery limit as a safety net for a handler that crashes
-its process on every attempt (the broker moves such a message to the dead letters). A queue that
-already exists with other arguments is used as it is, with a warning (RabbitMQ
-cannot change a queue's arguments: delete it to apply them).
+before, except the dead letters on a single node: listing them takes messages and
+puts them back, and a quorum queue puts them back at its end, a classic one in
+place. With `replicas` > 1 (`MERCATO_EVENT_REPLICAS`, on a cluster) every queue is
+replicated: quorum queues start with that many members
+(`x-quorum-initial-group-size`), the streams too (`x-initial-cluster-size`), and the
+dead letters are a quorum queue as well (a dead letter lost with a node is an event
+lost; listing then moves the listed ones to the queue's end). A consumer queue has a
+broker-side delivery limit as a safety net for a handler that crashes its process on
+every attempt (the broker moves such a message to the dead letters). A queue that
+already exists with other arguments is used as it is, with a warning naming the
+argument: RabbitMQ changes neither a queue's type nor its arguments in place (a
+classic queue stays unreplicated until it is deleted and declared again; a quorum
+queue's members are changed with `rabbitmq-queues grow` or `add_member`), so a
+service never lowers what an operator set up.
 """
 
 from __future__ import annotations
@@ -115,10 +123,13 @@ class Features:
 class Topology:
     """The names and queue arguments of one namespace."""
 
-    def __init__(self, namespace: str, features: Features, *, delivery_limit: int) -> None:
+    def __init__(
+        self, namespace: str, features: Features, *, delivery_limit: int, replicas: int | None = 1
+    ) -> None:
         self.prefix = namespace.lower()
         self.features = features
         self.delivery_limit = delivery_limit
+        self.replicas = replicas or 1  # None (the operator's tools): as for one node
         self.exchange = events_exchange(namespace)
         self.dead_letters = f"{self.prefix}.dead-letters"
         self.dead_letter_exchange = f"{self.prefix}.dlx"
@@ -155,8 +166,19 @@ class Topology:
         """The topic binding key of an event type (`>` means every type)."""
         return "#" if event_type == WILDCARD else event_type
 
+    @property
+    def replicated(self) -> bool:
+        """Whether queues are to be replicated: more than one copy, on a server that can."""
+        return self.replicas > 1 and self.features.quorum
+
+    def _quorum(self) -> dict[str, Any]:
+        arguments: dict[str, Any] = {"x-queue-type": "quorum"}
+        if self.replicated:
+            arguments["x-quorum-initial-group-size"] = self.replicas
+        return arguments
+
     def _durable(self) -> dict[str, Any]:
-        return {"x-queue-type": "quorum" if self.features.quorum else "classic"}
+        return self._quorum() if self.features.quorum else {"x-queue-type": "classic"}
 
     def consumer_arguments(self, consumer: str) -> dict[str, Any]:
         """A consumer queue: dead-letters what crashed its consumer too often."""
@@ -174,22 +196,24 @@ class Topology:
             "x-dead-letter-exchange": self.retry_return(consumer),
         }
         if self.features.quorum_ttl:
-            arguments["x-queue-type"] = "quorum"
+            arguments.update(self._quorum())
             arguments["x-dead-letter-strategy"] = "at-least-once"
             arguments["x-overflow"] = "reject-publish"
         else:
             arguments["x-queue-type"] = "classic"
         return arguments
 
-    @staticmethod
-    def dead_letter_arguments() -> dict[str, Any]:
-        """The dead-letter queue: classic, the only type that puts back in place."""
-        return {"x-queue-type": "classic"}
+    def dead_letter_arguments(self) -> dict[str, Any]:
+        """The dead-letter queue: classic (it puts back in place), quorum when replicated."""
+        return self._quorum() if self.replicated else {"x-queue-type": "classic"}
 
-    @staticmethod
-    def stream_arguments(retention: timedelta) -> dict[str, Any]:
+    def stream_arguments(self, retention: timedelta) -> dict[str, Any]:
         """The tail stream, keeping events for `retention`."""
-        return {"x-queue-type": "stream", "x-max-age": f"{int(retention.total_seconds())}s"}
+        arguments: dict[str, Any] = {"x-queue-type": "stream"}
+        arguments["x-max-age"] = f"{int(retention.total_seconds())}s"
+        if self.replicated:
+            arguments["x-initial-cluster-size"] = self.replicas
+        return arguments
 
 
 async def declare_queue(
@@ -204,7 +228,7 @@ async def declare_queue(
     try:
         await channel.declare_queue(name, durable=True, arguments=arguments)
     except ChannelPreconditionFailed as exc:
-        log.warning("queue %s exists with other arguments; using it as it is: %s", name, exc)
+        log.warning("queue %s exists with other arguments; using it as it is: %s", name, _why(exc))
         await channel.close()
         channel = await connection.channel()
         await channel.declare_queue(name, passive=True)
@@ -216,6 +240,22 @@ async def declare_queue(
                 await queue.bind(exchange, key)
     finally:
         await channel.close()
+
+
+def _why(exc: ChannelPreconditionFailed) -> str:
+    """What RabbitMQ refused, and for the arguments it cannot change, what to do."""
+    text = str(exc.args[0] if exc.args else exc)
+    if "'x-queue-type'" in text:
+        return (
+            f"{text} (RabbitMQ cannot change a queue's type: delete the queue, once empty, "
+            "to have it declared again as configured)"
+        )
+    if "'x-quorum-initial-group-size'" in text or "'x-initial-cluster-size'" in text:
+        return (
+            f"{text} (its members are changed with `rabbitmq-queues grow` or "
+            "`rabbitmq-queues add_member`, not by a service)"
+        )
+    return text
 
 
 async def declare_exchange(
