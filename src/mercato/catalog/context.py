@@ -1,8 +1,9 @@
 """The catalog's per-process context: what its routes share in a process.
 
 Built once at start by `open_context` (the spec's `context`): the cache of search
-answers (`catalog.search_cache`), sized by the settings. Routes reach it through the
-runtime; the product writes clear it.
+answers (`catalog.search_cache`), sized by the settings, whose computations under way
+are cancelled at shutdown. Routes reach it through the runtime; the product writes
+clear it.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ class CatalogContext:
 async def open_context(runtime: Runtime[Any, Any]) -> AsyncIterator[CatalogContext]:
     """The context of a catalog process, from its settings."""
     settings = runtime.settings
-    yield CatalogContext(
-        SearchCache(seconds=settings.search_cache_seconds, entries=settings.search_cache_entries)
+    cache: SearchCache[bytes] = SearchCache(
+        seconds=settings.search_cache_seconds, entries=settings.search_cache_entries
     )
+    try:
+        yield CatalogContext(cache)
+    finally:
+        await cache.close()  # background recomputations must not outlive the database

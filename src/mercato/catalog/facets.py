@@ -127,4 +127,4 @@ async def count_facets(reader: DirectReader, listing: Listing) -> tuple[int, Fac
     params.pop("in_stock", None)
     if listing.search is not None:
         params["search"] = listing.search
-    return facets_of(await reader.all(query, **params))
+    return facets_of(await reader.all_long(query, **params))  # reads every match

@@ -41,8 +41,9 @@ class CatalogSettings(ServiceSettings):
         default=5.0,
         ge=0,
         le=3600,
-        description="How long a search's answer may be served again (0: not at all); the "
-        "process's own product writes clear them (catalog.search_cache).",
+        description="How old a search's answer served again may be (0: none is); past 80% "
+        "of it, it is computed again in the background. The process's own product writes "
+        "clear them (catalog.search_cache).",
     )
     search_cache_entries: int = Field(
         default=1000,
