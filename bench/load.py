@@ -154,7 +154,7 @@ def _closed_loop_wrk(
         out = subprocess.run(
             [
                 wrk,
-                "-t2",
+                f"-t{min(2, connections)}",
                 f"-c{connections}",
                 f"-d{int(seconds)}s",
                 "--latency",
