@@ -10,6 +10,7 @@ closed loop when it is installed, being far lighter than a Python client.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 import shutil
 import statistics
@@ -18,6 +19,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
@@ -28,12 +30,24 @@ __all__ = ["Request", "Result", "closed_loop", "fixed_rate"]
 
 @dataclass(frozen=True)
 class Request:
-    """What each iteration sends."""
+    """What each iteration sends.
+
+    With `paths`, the iterations take these paths (and query strings) in turn, on the
+    host of `url`: a mix of requests rather than one repeated.
+    """
 
     method: str
     url: str
     headers: dict[str, str]
     body: bytes | None = None
+    paths: tuple[str, ...] = ()
+
+    def urls(self) -> list[str]:
+        """The URLs the iterations send to, in turn."""
+        if not self.paths:
+            return [self.url]
+        parts = urlsplit(self.url)
+        return [f"{parts.scheme}://{parts.netloc}{path}" for path in self.paths]
 
 
 @dataclass(frozen=True)
@@ -60,11 +74,11 @@ def _percentile(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
-async def _send(session: aiohttp.ClientSession, request: Request) -> bool:
-    """Send `request` and read the whole answer; whether it succeeded."""
+async def _send(session: aiohttp.ClientSession, request: Request, url: str = "") -> bool:
+    """Send `request` (to `url`, if given) and read the whole answer; whether it succeeded."""
     try:
         async with session.request(
-            request.method, request.url, headers=request.headers, data=request.body
+            request.method, url or request.url, headers=request.headers, data=request.body
         ) as response:
             await response.read()
             return response.status < 400
@@ -79,16 +93,17 @@ async def _closed_loop_python(request: Request, connections: int, seconds: float
     connector = aiohttp.TCPConnector(limit=connections)
     async with aiohttp.ClientSession(connector=connector) as session:
 
-        async def worker() -> None:
+        async def worker(first: int) -> None:
             nonlocal errors
+            urls = itertools.islice(itertools.cycle(request.urls()), first, None)
             while time.perf_counter() < deadline:
                 start = time.perf_counter()
-                if not await _send(session, request):
+                if not await _send(session, request, next(urls)):
                     errors += 1
                 latencies.append(time.perf_counter() - start)
 
         started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(connections)))
+        await asyncio.gather(*(worker(n) for n in range(connections)))
         elapsed = time.perf_counter() - started
     return Result(
         len(latencies),
@@ -103,6 +118,18 @@ async def _closed_loop_python(request: Request, connections: int, seconds: float
 _WRK_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
+def _wrk_paths(paths: tuple[str, ...]) -> str:
+    """A wrk `request` function taking `paths` in turn (nothing without paths)."""
+    if not paths:
+        return ""
+    listed = ", ".join(orjson.dumps(path).decode() for path in paths)
+    return (
+        f"local paths = {{{listed}}}\nlocal turn = math.random(#paths)\n"
+        "request = function()\n  turn = turn % #paths + 1\n"
+        "  return wrk.format(nil, paths[turn])\nend\n"
+    )
+
+
 def _wrk_ms(text: str, label: str) -> float:
     match = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", text, re.MULTILINE)
     return float(match.group(1)) * _WRK_UNITS[match.group(2)] if match else float("nan")
@@ -111,13 +138,14 @@ def _wrk_ms(text: str, label: str) -> float:
 def _closed_loop_wrk(
     wrk: str, request: Request, connections: int, seconds: float, timeout: float
 ) -> Result:
-    script = "wrk.method = {m}\nwrk.body = {b}\n{h}\n".format(
+    script = "wrk.method = {m}\nwrk.body = {b}\n{h}\n{p}".format(
         m=orjson.dumps(request.method).decode(),
         b=orjson.dumps((request.body or b"").decode()).decode(),
         h="\n".join(
             f"wrk.headers[{orjson.dumps(k).decode()}] = {orjson.dumps(v).decode()}"
             for k, v in request.headers.items()
         ),
+        p=_wrk_paths(request.paths),
     )
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
@@ -126,7 +154,7 @@ def _closed_loop_wrk(
         out = subprocess.run(
             [
                 wrk,
-                "-t2",
+                f"-t{min(2, connections)}",
                 f"-c{connections}",
                 f"-d{int(seconds)}s",
                 "--latency",

@@ -27,7 +27,9 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
+    func,
     insert,
+    literal,
     select,
 )
 from sqlalchemy import update as sql_update
@@ -138,6 +140,52 @@ async def test_a_statement_with_expanding_parameters_is_refused(database: Databa
     )
     with pytest.raises(TypeError, match="plain positional parameters"):
         await database.reader.all(query, ids=["a", "b"])
+
+
+async def test_a_long_read_gives_the_same_rows(database: Database) -> None:
+    assert await database.reader.all_long(BY_ID, id="a") == [ROWS[0]]
+    assert await database.reader.all_long(FIRST_TWO) == await database.reader.all(FIRST_TWO)
+    async with database.transaction() as session:
+        await session.execute(sql_update(things).where(things.c.id == "b").values(n=21))
+    rows = await asyncio.gather(*(database.reader.all_long(BY_ID, id="b") for _ in range(8)))
+    assert all(found == [{**ROWS[1], "n": 21}] for found in rows)
+
+
+numbers = Table("numbers", metadata, Column("n", Integer, primary_key=True))
+
+
+class Count(TypedDict):
+    """How many rows."""
+
+    n: int
+
+
+async def test_a_long_read_on_sqlite_leaves_the_loop_free(tmp_path: Path) -> None:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'slow.db'}")
+    a, b = numbers.alias("a"), numbers.alias("b")
+    pairs = DirectQuery(  # 4 million pairs: a read of a good part of a second
+        select(func.count().label("n")).select_from(a.join(b, literal(True))), Count
+    )
+    try:
+        async with database.engine.begin() as connection:
+            await connection.run_sync(metadata.create_all)
+            await connection.execute(insert(numbers), [{"n": n} for n in range(2000)])
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.001)
+                ticks += 1
+
+        ticking = asyncio.create_task(tick())
+        try:
+            assert await database.reader.all_long(pairs) == [{"n": 4_000_000}]
+        finally:
+            ticking.cancel()
+        assert ticks > 5  # the loop went on while a worker thread read
+    finally:
+        await database.dispose()
 
 
 def test_a_row_shape_must_name_exactly_the_selected_columns() -> None:

@@ -354,7 +354,8 @@ async def test_the_openapi_document_describes_the_product_shapes(
 ) -> None:
     document = (await client.get(f"{API}/openapi.json")).json()
     assert f"{API}/products" in document["paths"]
-    assert {"ProductOut", "ProductPage", "Money"} <= set(document["components"]["schemas"])
+    shapes = {"ProductOut", "ProductSearchPage", "ProductFacets", "Money"}
+    assert shapes <= set(document["components"]["schemas"])
 
 
 async def test_the_openapi_patch_shape_offers_null_only_where_it_is_accepted(

@@ -36,15 +36,17 @@ from mercato.payments.models import PaymentsBase
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
-def to_revision(service: str, location: Path, revision: str) -> Callable[[Connection], None]:
-    """A function migrating a connection's database to `service`'s `revision`."""
+def to_revision(
+    service: str, location: Path, revision: str, *, down: bool = False
+) -> Callable[[Connection], None]:
+    """A function migrating a connection's database to `service`'s `revision` (down to it)."""
 
     def run(connection: Connection) -> None:
         config = Config()
         config.set_main_option("script_location", str(location))
         config.attributes["connection"] = connection
         config.attributes["version_table"] = f"alembic_version_{service}"
-        command.upgrade(config, revision)
+        (command.downgrade if down else command.upgrade)(config, revision)
 
     return run
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from mercato.catalog.context import CatalogContext, open_context
 from mercato.catalog.handlers import HANDLERS
 from mercato.catalog.inventory.sweeper import SWEEPER
 from mercato.catalog.loading import load_demo_data
@@ -15,7 +16,7 @@ from mercato.chassis.web.app import create_app as create_service_app
 
 __all__ = ["SPEC", "create_app"]
 
-SPEC: ServiceSpec[CatalogSettings, None] = ServiceSpec(
+SPEC: ServiceSpec[CatalogSettings, CatalogContext] = ServiceSpec(
     name="catalog",
     title="Mercato catalog",
     description=(
@@ -26,6 +27,7 @@ SPEC: ServiceSpec[CatalogSettings, None] = ServiceSpec(
     event_tables=EVENTS,
     migrations=MIGRATIONS,
     handlers=HANDLERS,
+    context=open_context,
     on_start=(load_demo_data,),
     tasks=(SWEEPER,),
 )

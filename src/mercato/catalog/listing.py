@@ -9,25 +9,44 @@ exactness: a search's scores shift a little when products change between pages.)
 `ids=a,b,c` is a batch lookup (a cart's products): at most `MAX_IDS` ids, the other
 filters still apply, unknown ids are simply absent, and the page size defaults to
 `MAX_IDS` so that one page holds them all.
+
+A search runs as typed first (its last word a prefix, `catalog.search`); only when
+it finds nothing does the vocabulary help (`catalog.vocabulary.resolve`: a prefix
+the stemmer cut is completed, a typo corrected) and the search runs again, the
+answer then saying what it searched for instead (`corrected`). So a search that
+finds something costs one statement, and `facets=true` one more (`catalog.facets`).
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from mercato.catalog import store
+from mercato.catalog.facets import Facets, count_facets
 from mercato.catalog.models import ListedProductRow
-from mercato.catalog.search import has_terms
+from mercato.catalog.search import expression, has_terms, parse
 from mercato.catalog.store import Listing, Sort
+from mercato.catalog.vocabulary import resolve
 from mercato.chassis.data.driver_reads import DirectReader
 from mercato.chassis.web.errors import Unprocessable, field_error
 from mercato.chassis.web.paging import Page, cursor_moment, decode_cursor, page_of
 from mercato.contracts.money import MAX_AMOUNT
 
-__all__ = ["DEFAULT_LIMIT", "MAX_IDS", "ProductQuery", "list_products", "parse_ids"]
+__all__ = [
+    "DEFAULT_LIMIT",
+    "MAX_IDS",
+    "ProductQuery",
+    "SearchAnswer",
+    "cacheable",
+    "corrected_query",
+    "list_products",
+    "parse_ids",
+]
 
 DEFAULT_LIMIT = 20
 MAX_IDS = 100
@@ -51,6 +70,10 @@ class ProductQuery(BaseModel):
         description="The `next_cursor` of the previous page; omit it for the first.",
     )
     ids: str | None = Field(None, max_length=4000, description="Comma-separated ids (at most 100).")
+    in_stock: bool = Field(
+        False, description="`true`: only products with stock (available to sell) > 0."
+    )
+    facets: bool = Field(False, description="`true`: the answer also carries `total` and `facets`.")
 
 
 def _invalid(field: str, message: str) -> Unprocessable:
@@ -104,7 +127,50 @@ def _after(sort: Sort, cursor: str | None) -> tuple[Any, str] | None:
     return _key_value(sort, key[1]), key[2]
 
 
-async def list_products(reader: DirectReader, *, query: ProductQuery) -> Page[ListedProductRow]:
+def cacheable(query: ProductQuery) -> bool:
+    """Whether an answer to `query` may come from the search cache (`catalog.search_cache`).
+
+    Searches and facet counts, whose work grows with the catalog; never a batch
+    lookup by ids, which prices a cart.
+    """
+    return query.ids is None and (query.facets or has_terms(query.q))
+
+
+@dataclass(frozen=True, slots=True)
+class SearchAnswer:
+    """A page of products, with its total and facets when asked for, and any correction."""
+
+    page: Page[ListedProductRow]
+    total: int | None = None
+    facets: Facets | None = None
+    corrected: str | None = None
+
+
+def corrected_query(q: str, corrections: dict[str, str]) -> str:
+    """`q` with each corrected word (as lower-cased by the search) replaced."""
+    for typo, word in corrections.items():
+        # A vocabulary word is letters and digits: nothing `sub` would read as a group.
+        q = re.sub(rf"(?<!\w){re.escape(typo)}(?!\w)", word, q, flags=re.IGNORECASE)
+    return q
+
+
+def _listing(query: ProductQuery, search: str | None, sort: Sort) -> Listing:
+    ids = parse_ids(query.ids)
+    return Listing(
+        sort=sort,
+        limit=query.limit or (MAX_IDS if ids is not None else DEFAULT_LIMIT),
+        search=search,
+        category=query.category,
+        brand=query.brand,
+        min_price=query.min_price,
+        max_price=query.max_price,
+        ids=ids,
+        in_stock=query.in_stock,
+        after=_after(sort, query.cursor),
+    )
+
+
+async def list_products(reader: DirectReader, *, query: ProductQuery) -> SearchAnswer:
     """One page of products matching `query`; 422 naming a bad parameter."""
     if (
         query.min_price is not None
@@ -112,20 +178,24 @@ async def list_products(reader: DirectReader, *, query: ProductQuery) -> Page[Li
         and query.min_price > query.max_price
     ):
         raise _invalid("min_price", "must not be greater than max_price")
-    searching = has_terms(query.q)
-    sort = effective_sort(query, searching=searching)
-    ids = parse_ids(query.ids)
-    limit = query.limit or (MAX_IDS if ids is not None else DEFAULT_LIMIT)
-    listing = Listing(
-        sort=sort,
-        limit=limit,
-        q=query.q if searching else None,
-        category=query.category,
-        brand=query.brand,
-        min_price=query.min_price,
-        max_price=query.max_price,
-        ids=ids,
-        after=_after(sort, query.cursor),
-    )
+    dialect = reader.dialect.name
+    clauses = parse(query.q or "")
+    search = expression(dialect, clauses)
+    sort = effective_sort(query, searching=search is not None)
+    listing = _listing(query, search, sort)
     rows = await store.list_products(reader, listing)
-    return page_of(rows, limit, lambda last: [sort, _key_json(last["sort_key"]), last["id"]])
+    corrected = None
+    if search is not None and not rows:
+        resolved = await resolve(reader, clauses)
+        if resolved.clauses != clauses:
+            listing = replace(listing, search=expression(dialect, resolved.clauses))
+            rows = await store.list_products(reader, listing)
+        if resolved.corrections:
+            corrected = corrected_query(query.q or "", resolved.corrections)
+    page = page_of(
+        rows, listing.limit, lambda last: [sort, _key_json(last["sort_key"]), last["id"]]
+    )
+    if not query.facets:
+        return SearchAnswer(page, corrected=corrected)
+    total, facets = await count_facets(reader, listing)
+    return SearchAnswer(page, total, facets, corrected)

@@ -8,6 +8,12 @@ rebuild while a declared INTEGER PRIMARY KEY does not. PostgreSQL's full-text
 document is a generated `search` column (also created in the migration) that the
 ORM does not map.
 
+`search_words` is the search vocabulary: each word of the products' titles, brands,
+categories and tags with the number of products that have it, kept by the service
+layer in the transaction of every product write (`catalog.vocabulary`); search
+reads it to complete prefixes and to correct typos. On PostgreSQL its words sort by
+bytes (`COLLATE "C"`), so that a prefix is a range of the primary key.
+
 Stock is two numbers per product: `on_hand` (on the shelf) and `reserved` (held for
 orders that have not been committed yet); what shoppers can still buy is
 `available = on_hand - reserved`. Check constraints keep `0 <= reserved <= on_hand`.
@@ -46,14 +52,18 @@ __all__ = [
     "CatalogBase",
     "Category",
     "CategoryRow",
+    "FacetRow",
     "JsonValue",
     "ListedProductRow",
+    "PkRow",
     "Product",
     "ProductFields",
     "ProductRow",
     "Reservation",
     "ReservationItem",
     "ReservationStatus",
+    "SearchWord",
+    "WordRow",
 ]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -67,6 +77,7 @@ NAMING = {
 }
 
 JsonValue = JSON().with_variant(JSONB(), "postgresql")
+WORD_MAX = 40  # longer words are left out of the search vocabulary
 
 
 class CatalogBase(Base):
@@ -162,6 +173,46 @@ class ListedProductRow(ProductRow):
     """A product of a listing, with the value it is sorted by (for the next cursor)."""
 
     sort_key: Any
+
+
+class PkRow(TypedDict):
+    """A product's integer key alone."""
+
+    pk: int
+
+
+class FacetRow(TypedDict):
+    """Counts of the products matching a search, for one brand and one price band.
+
+    `matched` match every filter, `available` also have stock; `brand_facet` match
+    every filter but the brand, `price_facet` every filter but the price.
+    """
+
+    brand: str | None
+    band: int
+    matched: int
+    available: int
+    brand_facet: int
+    price_facet: int
+
+
+class SearchWord(CatalogBase):
+    """A word of the search vocabulary and how many products have it."""
+
+    __tablename__ = "search_words"
+
+    word: Mapped[str] = mapped_column(
+        String(WORD_MAX).with_variant(String(WORD_MAX, collation="C"), "postgresql"),
+        primary_key=True,
+    )
+    products: Mapped[int] = mapped_column(Integer)
+
+
+class WordRow(TypedDict):
+    """A word of the vocabulary with its number of products."""
+
+    word: str
+    products: int
 
 
 class CategoryRow(TypedDict):

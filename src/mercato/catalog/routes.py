@@ -9,7 +9,7 @@ model round trip (the models still document them in OpenAPI).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import Response
@@ -25,14 +25,15 @@ from mercato.catalog.schemas import (
     ImportResult,
     ProductIn,
     ProductOut,
-    ProductPage,
     ProductPatch,
+    ProductSearchPage,
     ReleaseIn,
     ReservationIn,
     ReservationOut,
     StockIn,
     category_body,
     product_body,
+    search_body,
 )
 from mercato.catalog.settings import CatalogRuntime
 from mercato.chassis.security.tokens import Admin, AdminOrService, authenticated
@@ -76,17 +77,72 @@ WRITE = problems(
 )
 
 
+LISTING = """Products matching the filters and the search `q` (or the listed `ids`), one
+page at a time (`limit`, then `cursor` = the previous page's `next_cursor`).
+
+**Search.** `q` takes words (all must match), `"quoted phrases"`, `or` between
+alternatives and `-word` to exclude; English words are stemmed (`laptops` finds
+laptop). As you type: the last word (unless quoted or excluded) matches as a prefix
+(`lap` finds Laptop), and so does any word ending in `*` (`lap*`). Typos: when a search
+finds nothing and a word of 5 letters or more matches no product, the catalog's word
+within one edit of it (a letter missing, added, changed, or two swapped) is searched
+instead, and the answer says what was searched in `corrected` (`labtop` answers
+`"corrected": "laptop"`); shorter words are never corrected. Ordered by relevance
+with a search, else newest first (`sort`).
+
+**Filters.** `category`, `brand` (any case), `min_price`/`max_price` (minor units,
+both inclusive), `in_stock=true` (only products with stock > 0, available to sell).
+
+**Facets.** With `facets=true` the answer also carries `total` (the products matching
+the query and every filter, over all pages) and `facets`: `brand` (the 20 most
+frequent brands, most first), `price` (every band [min, max) in minor units: 0-2500,
+2500-5000, 5000-10000, 10000-25000, 25000-50000, 50000 and up, `max` null) and
+`in_stock` (how many of them have stock). Each facet counts for the query, the
+category and the other filters but ignores its own filter, so that a shopper sees the
+alternatives: the brand counts ignore `brand`, the price counts ignore the price
+filters; `in_stock` counts what `in_stock=true` would keep. Without `facets=true`
+nothing is counted.
+
+Answers to searches and facet counts may be served from a cache for a few seconds
+(`search_cache_seconds`), except to administrators."""
+
+
 # The catalog's busiest reads (browsing, search, a cart's products by id), its
 # hottest (a product) and the categories are direct routes (see chassis.web.direct_routes).
-@direct_route(router, "/products", response_model=ProductPage)
+@direct_route(router, "/products", response_model=ProductSearchPage, description=LISTING)
 async def list_products(
     request: Request, query: Annotated[listing.ProductQuery, Query()]
 ) -> Response:
     """Products matching the filters and search (or the listed ids), one page at a time."""
     admin = await viewer_is_admin(request)
-    page = await listing.list_products(get_runtime(request).database.reader, query=query)
-    items = [product_body(p, admin=admin) for p in page.items]
-    return JsonResponse({"items": items, "next_cursor": page.next_cursor})
+    runtime: CatalogRuntime = get_runtime(request)
+    if admin or not listing.cacheable(query):
+        return JsonResponse(await _listing_body(runtime, query, admin=admin))
+    cache = runtime.context.search_cache
+
+    async def encoded() -> bytes:
+        return bytes(JsonResponse(await _listing_body(runtime, query, admin=False)).body)
+
+    return Response(await cache.get(query, encoded), media_type="application/json")
+
+
+async def _listing_body(
+    runtime: CatalogRuntime, query: listing.ProductQuery, *, admin: bool
+) -> dict[str, Any]:
+    answer = await listing.list_products(runtime.database.reader, query=query)
+    items = [product_body(p, admin=admin) for p in answer.page.items]
+    return search_body(
+        items,
+        answer.page.next_cursor,
+        total=answer.total,
+        facets=answer.facets,
+        corrected=answer.corrected,
+    )
+
+
+def _products_changed(runtime: CatalogRuntime) -> None:
+    """Forget the process's cached search answers: they may show what just changed."""
+    runtime.context.search_cache.clear()
 
 
 @direct_route(
@@ -119,6 +175,7 @@ async def create_product(
 ) -> Response:
     """Create a product (admin); 409 when the SKU is taken."""
     product = await service.create_product(session, outbox=runtime.outbox, product_in=product_in)
+    _products_changed(runtime)
     location = f"{router.prefix}/products/{product.id}"
     body = product_body(product, admin=True)
     return JsonResponse(body, status_code=201, headers={"Location": location})
@@ -135,6 +192,7 @@ async def update_product(
         product_id=product_id,
         changes=service.changed_fields(patch),
     )
+    _products_changed(runtime)
     return JsonResponse(product_body(product, admin=True))
 
 
@@ -146,6 +204,7 @@ async def replace_product(
     product = await service.replace_product(
         session, outbox=runtime.outbox, product_id=product_id, product_in=product_in
     )
+    _products_changed(runtime)
     return JsonResponse(product_body(product, admin=True))
 
 
@@ -161,6 +220,7 @@ async def delete_product(
 ) -> Response:
     """Delete a product (admin)."""
     await service.delete_product(session, outbox=runtime.outbox, product_id=product_id)
+    _products_changed(runtime)
     return Response(status_code=204)
 
 
@@ -186,7 +246,9 @@ async def import_products(
             f"Nothing was imported; invalid {where}.",
             errors=[field_error(i.field, i.message, index=i.index) for i in issues],
         )
-    return await service.import_products(session, outbox=runtime.outbox, products=products)
+    result = await service.import_products(session, outbox=runtime.outbox, products=products)
+    _products_changed(runtime)
+    return result
 
 
 @direct_route(router, "/categories", response_model=CategoryList)
@@ -225,6 +287,7 @@ async def restock_product(
     product = await reservations.restock(
         session, outbox=runtime.outbox, product_id=product_id, delta=stock_in.delta
     )
+    _products_changed(runtime)
     return JsonResponse(product_body(product, admin=True))
 
 

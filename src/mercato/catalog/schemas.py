@@ -11,7 +11,8 @@ defined there, re-exported here: a product read and its price
 (`mercato.contracts.products`) and the checkout's reservations
 (`mercato.contracts.inventory`). The bodies of stored things (`product_body`,
 `category_body`, `reservation_body`) are plain dicts in their `...Out` shape, which
-routes encode with orjson.
+routes encode with orjson. The listing's answer (`ProductSearchPage`, built by
+`search_body`) adds to a page what was asked for: total, facets, a correction.
 """
 
 from __future__ import annotations
@@ -37,7 +38,13 @@ from mercato.contracts.inventory import (
     ReservationItemOut,
     ReservationOut,
 )
-from mercato.contracts.products import PRODUCT_EXAMPLE, Money, ProductOut, ProductPage
+from mercato.contracts.products import (
+    PRODUCT_EXAMPLE,
+    Money,
+    ProductOut,
+    ProductPage,
+    ProductSearchPage,
+)
 from mercato.contracts.quantities import MAX_STOCK
 
 __all__ = [
@@ -52,6 +59,7 @@ __all__ = [
     "ProductOut",
     "ProductPage",
     "ProductPatch",
+    "ProductSearchPage",
     "ReleaseIn",
     "ReservationIn",
     "ReservationItemIn",
@@ -61,6 +69,7 @@ __all__ = [
     "category_body",
     "product_body",
     "reservation_body",
+    "search_body",
 ]
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
@@ -293,6 +302,24 @@ def product_body(product: Product | ProductRow, *, admin: bool = False) -> dict[
     if admin:
         body["on_hand"] = p["on_hand"]
         body["reserved"] = p["reserved"]
+    return body
+
+
+def search_body(
+    items: list[dict[str, Any]],
+    next_cursor: str | None,
+    *,
+    total: int | None = None,
+    facets: Any = None,
+    corrected: str | None = None,
+) -> dict[str, Any]:
+    """The JSON object of a page of products (the `ProductSearchPage` shape)."""
+    body: dict[str, Any] = {"items": items, "next_cursor": next_cursor}
+    if facets is not None:
+        body["total"] = total
+        body["facets"] = facets
+    if corrected is not None:
+        body["corrected"] = corrected
     return body
 
 

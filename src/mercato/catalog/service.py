@@ -7,11 +7,14 @@ that changes nothing writes no event. A change of price also writes
 `product.price_changed`, and a change of the units on hand `product.stock_changed`.
 The `stock` an editor writes is what is on hand; it may not go below what is
 reserved for orders (422), and a product with reserved units cannot be deleted (409).
+Every write also counts the change of the products' words in the search vocabulary
+(`catalog.vocabulary`), in the same transaction.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -31,6 +34,7 @@ from mercato.catalog.schemas import (
     ProductIn,
     ProductPatch,
 )
+from mercato.catalog.vocabulary import count_words, product_words, word_changes
 from mercato.chassis.data.database import Database, begin_write
 from mercato.chassis.events import Outbox
 from mercato.chassis.web.errors import Conflict, NotFound, Unprocessable, field_error
@@ -204,6 +208,7 @@ async def create_product(
     product = Product(id=str(uuid.uuid4()), created_at=now, updated_at=now, reserved=0, **fields)
     async with _writing(session):
         session.add(product)
+        await count_words(session, word_changes(frozenset(), product_words(fields)))
         await _event(outbox, session, ProductCreated, product)
     return product
 
@@ -220,9 +225,10 @@ async def update_product(
             f"Stock may not go below the {product.reserved} units reserved for orders.",
             errors=[field_error("stock", "below reserved")],
         )
-    before = _before(product)
+    before, words = _before(product), product_words(product)
     async with _writing(session):
         if _apply(product, changes, _now()):
+            await count_words(session, word_changes(words, product_words(product)))
             await _updated(outbox, session, product, before)
     return product
 
@@ -243,6 +249,7 @@ async def delete_product(session: AsyncSession, *, outbox: Outbox, product_id: s
         raise Conflict(f"Product {product_id} has {product.reserved} units reserved for orders.")
     data = ProductDeleted(product_id=product.id, sku=product.sku)
     async with _writing(session):
+        await count_words(session, word_changes(product_words(product), frozenset()))
         await session.delete(product)
         await outbox.add(session, data, subject=product.id)
 
@@ -287,6 +294,7 @@ async def import_products(
         return ImportResult()
     now = _now()
     result = ImportResult()
+    words: Counter[str] = Counter()
     async with _writing(session):
         await _add_missing_categories(session, products, now)
         existing = await store.products_by_sku(session, [p["sku"] for p in products])
@@ -298,15 +306,18 @@ async def import_products(
                     id=str(uuid.uuid4()), created_at=now, updated_at=now, reserved=0, **fields
                 )
                 session.add(product)
+                words.update(word_changes(frozenset(), product_words(fields)))
                 await _event(outbox, session, ProductCreated, product)
                 result.created += 1
                 continue
-            before = _before(product)
+            before, old_words = _before(product), product_words(product)
             if _apply(product, fields, now):
+                words.update(word_changes(old_words, product_words(product)))
                 await _updated(outbox, session, product, before)
                 result.updated += 1
             else:
                 result.unchanged += 1
+        await count_words(session, words)
     return result
 
 

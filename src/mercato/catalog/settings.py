@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from mercato.catalog.context import CatalogContext
 from mercato.chassis.config import ServiceSettings
 from mercato.chassis.config import load_settings as _load
 from mercato.chassis.runtime import Runtime
@@ -36,6 +37,21 @@ class CatalogSettings(ServiceSettings):
         le=3600,
         description="How often the sweeper looks for expired reservations to release.",
     )
+    search_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=3600,
+        description="How old a search's answer served again may be (0: none is); past 80% "
+        "of it, it is computed again in the background. The process's own product writes "
+        "clear them (catalog.search_cache).",
+    )
+    search_cache_entries: int = Field(
+        default=1000,
+        ge=0,
+        le=100_000,
+        description="How many search answers a process keeps at most (least recently used "
+        "go first); about 20 KB each.",
+    )
 
 
 def load_settings(**overrides: object) -> CatalogSettings:
@@ -43,4 +59,4 @@ def load_settings(**overrides: object) -> CatalogSettings:
     return _load(CatalogSettings, "catalog", None, **overrides)
 
 
-CatalogRuntime = Runtime[CatalogSettings, None]
+CatalogRuntime = Runtime[CatalogSettings, CatalogContext]

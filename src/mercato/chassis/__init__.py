@@ -32,6 +32,7 @@ A folder per concept, a module per part of it:
       migrations           Alembic migrations per service, applied at start
       sqlite_driver        SQLite calls made in the event loop, not on a thread
       driver_reads         one-statement reads compiled once and run straight on the driver
+      sqlite_threads       long SQLite reads (milliseconds) on worker threads, off the loop
 
     client/              the calls a service makes to others
       service_client       pooling, timeouts, retries, balancing, circuit breakers

@@ -5,6 +5,11 @@ The orders service looks a cart's products up by id (`GET /api/catalog/products
 stock. The catalog documents its product answers with these models and orders
 parses the answer into them, so both sides hold to one shape. `Money` is the
 catalog's price: what an administrator writes, and what every reader gets back.
+
+The listing's answer is documented as a `ProductSearchPage`: a `ProductPage` that,
+with `facets=true`, also carries `total` and `facets` (`ProductFacets`: what a
+storefront shows beside search results), and `corrected` when a typo in the search
+was corrected. A reader of `ProductPage` ignores those.
 """
 
 from __future__ import annotations
@@ -18,7 +23,16 @@ from mercato.chassis.web.json_body import WholeNumber
 from mercato.chassis.web.paging import Page
 from mercato.contracts.money import MAX_AMOUNT
 
-__all__ = ["PRODUCT_EXAMPLE", "Money", "ProductOut", "ProductPage"]
+__all__ = [
+    "PRODUCT_EXAMPLE",
+    "BrandFacet",
+    "Money",
+    "PriceFacet",
+    "ProductFacets",
+    "ProductOut",
+    "ProductPage",
+    "ProductSearchPage",
+]
 
 
 class Money(BaseModel):
@@ -79,4 +93,73 @@ class ProductPage(Page[ProductOut]):
 
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"items": [PRODUCT_EXAMPLE], "next_cursor": "WzQ1MCwi"}]}
+    )
+
+
+class BrandFacet(BaseModel):
+    """A brand and how many matching products it has."""
+
+    value: str = Field(description="The brand, as products name it.")
+    count: int = Field(description="Matching products of that brand.")
+
+
+class PriceFacet(BaseModel):
+    """A price band [min, max) in minor units and how many matching products are in it."""
+
+    min: int = Field(description="The lowest price in the band.")
+    max: int | None = Field(description="The first price above the band; null: no bound.")
+    count: int = Field(description="Matching products in the band.")
+
+
+class ProductFacets(BaseModel):
+    """Counts of the matching products by brand, price band and stock."""
+
+    brand: list[BrandFacet] = Field(description="The 20 most frequent brands, most first.")
+    price: list[PriceFacet] = Field(description="Every price band, cheapest first.")
+    in_stock: int = Field(description="Matching products with stock.")
+
+
+FACETS_EXAMPLE: dict[str, Any] = {
+    "brand": [{"value": "Northwind", "count": 3}, {"value": "Kestrel", "count": 2}],
+    "price": [
+        {"min": low, "max": high, "count": count}
+        for low, high, count in [
+            (0, 2500, 0),
+            (2500, 5000, 0),
+            (5000, 10000, 0),
+            (10000, 25000, 1),
+            (25000, 50000, 0),
+            (50000, None, 4),
+        ]
+    ],
+    "in_stock": 4,
+}
+
+
+class ProductSearchPage(ProductPage):
+    """One page of products; with `facets=true` also the total and facet counts."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [PRODUCT_EXAMPLE],
+                    "next_cursor": "WzQ1MCwi",
+                    "total": 5,
+                    "facets": FACETS_EXAMPLE,
+                    "corrected": "laptop",
+                }
+            ]
+        }
+    )
+
+    total: int | None = Field(
+        default=None, description="With `facets=true`: how many products match in all."
+    )
+    facets: ProductFacets | None = Field(
+        default=None, description="With `facets=true`: counts by brand, price band and stock."
+    )
+    corrected: str | None = Field(
+        default=None,
+        description="Only when a word matched nothing and was corrected: the query searched.",
     )

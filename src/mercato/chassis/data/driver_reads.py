@@ -22,6 +22,9 @@ the engine's own pool per read, so the process stays within its pool size.
 A column's result processor gets the type code the driver reports for it, learnt
 at the statement's first execution (PostgreSQL's numbers need it: float8 or numeric).
 
+A read of milliseconds (a search ranking thousands of matches) is `all_long`: on
+SQLite it runs on a worker thread (`sqlite_threads`), not in the loop.
+
 What a direct read gives up: each is one statement outside any transaction (so no
 `BEGIN` and `ROLLBACK` round trips around it on PostgreSQL), with no ORM identity map
 and no SQLAlchemy events (when statements are traced, a read reports its own through
@@ -32,6 +35,7 @@ when compiled. A connection PostgreSQL dropped is invalidated and the read answe
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import typing
@@ -47,6 +51,7 @@ from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.types import TypeEngine
 from sqlalchemy.util import await_, greenlet_spawn
 
+from mercato.chassis.data.sqlite_threads import SqliteThreads
 from mercato.chassis.web.errors import database_lost, database_refused
 
 __all__ = ["DirectQuery", "DirectReader", "row_of"]
@@ -178,6 +183,7 @@ class DirectReader:
             raise TypeError(f"no direct reads on {self.dialect.name}")
         self._sqlite: PoolProxiedConnection | None = None
         self._sqlite_driver: Any = None
+        self._threads: SqliteThreads | None = None  # for long reads, made at the first
         # Around each read when statements are traced (`chassis.telemetry.statement_spans`).
         self.statements: Callable[[str], AbstractContextManager[None]] | None = None
 
@@ -193,11 +199,43 @@ class DirectReader:
         rows = await self._fetch(plan, plan.arguments(values))
         return cast(list[RowT], [plan.row(raw) for raw in rows])
 
+    async def all_long(self, query: DirectQuery[RowT], **values: Any) -> list[RowT]:
+        """Every row of `query`, read away from the event loop: for reads of milliseconds.
+
+        On SQLite a worker thread runs it (`sqlite_threads`), so that the loop serves
+        other requests meanwhile; not for reads of a few rows, where the hop to the
+        thread costs more than the read. On PostgreSQL, and on an SQLite database
+        without a file, the same as `all` (there the loop waits on the network).
+        """
+        threads = self._sqlite_threads()
+        if threads is None:
+            return await self.all(query, **values)
+        plan = query.plan(self.dialect)
+        arguments = plan.arguments(values)
+        if self.statements is None:
+            rows, description = await threads.fetch(plan.sql, arguments)
+        else:
+            with self.statements(plan.sql):
+                rows, description = await threads.fetch(plan.sql, arguments)
+        if not plan.types_known:
+            plan.know_types([column[1] for column in description])
+        return cast(list[RowT], [plan.row(raw) for raw in rows])
+
+    def _sqlite_threads(self) -> SqliteThreads | None:
+        if self._threads is None and self.dialect.name == "sqlite":
+            path = self.engine.url.database
+            if path and path != ":memory:" and not path.startswith("file:"):
+                self._threads = SqliteThreads(path)
+        return self._threads
+
     async def close(self) -> None:
-        """Close the connection kept for SQLite reads, if any."""
+        """Close the connection kept for SQLite reads and the long reads' threads, if any."""
         kept, self._sqlite, self._sqlite_driver = self._sqlite, None, None
         if kept is not None:
             await greenlet_spawn(kept.close)
+        threads, self._threads = self._threads, None
+        if threads is not None:
+            await asyncio.to_thread(threads.close)
 
     async def _fetch(self, plan: _Plan, arguments: list[Any]) -> Sequence[Sequence[Any]]:
         fetch = self._fetch_sqlite if self.dialect.name == "sqlite" else self._fetch_postgresql

@@ -1,0 +1,191 @@
+"""Search at 100,000 products: `python -m bench.search [--seconds N] [--postgres USER@HOST:PORT]`.
+
+Builds a generated catalog of 100,000 products once (`bench.big_catalog`; the SQLite
+file, or a PostgreSQL template database, kept in the cache until the generator or
+the catalog's migrations change), starts the catalog service alone on a copy of it
+(`mercato run catalog`, no broker), and measures four scenarios at 16 connections,
+each a mix of queries that the connections take in turn, as shoppers' searches are
+a mix (`wrk` when installed, else a Python client):
+
+- one word, 24 of them (`q=laptop`, `q=kettle`, ...),
+- a prefix, as typed on the way to those words: 88 of them (`q=lap`, `q=lapt`,
+  `q=lapto`, `q=ket`, ...),
+- a typo, 24 of them (`q=latpop`, `q=ketlte`, ...: two neighbouring letters swapped),
+- the 24 words with `facets=true` (the total and the facet counts too).
+
+Each scenario asks each of its queries once (they must find products), then runs:
+on the service as configured by default (answers served for up to 5 s and computed
+again in the background after 4 s, `catalog.search_cache`: the steady state of
+searches that shoppers made in the last seconds) and with the cache off
+(`MERCATO_CATALOG_SEARCH_CACHE_SECONDS=0`: every request computed, as for searches
+nobody made in the last seconds). It prints req/s, p50, p99, errors and the CPU the
+catalog process spent per request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+from bench.big_catalog import SIZE, cached_postgres, cached_sqlite
+from bench.load import Request, Result, closed_loop
+from bench.system import cpu_seconds, free_base_port, wait_http
+
+__all__ = ["SCENARIOS", "main"]
+
+WORDS = (
+    "laptop", "phone", "charger", "headphones", "earbuds", "speaker", "camera", "mirrorless",
+    "kettle", "cookware", "chair", "bookshelf", "desk", "shirt", "jeans", "dress",
+    "sneakers", "boots", "tent", "backpack", "thermostat", "doorbell", "cable", "battery",
+)  # fmt: skip
+
+
+def _prefixes(word: str) -> list[str]:
+    """What a shopper has typed on the way to `word`, from its third letter."""
+    return [word[:n] for n in range(3, len(word))]
+
+
+def _typo(word: str) -> str:
+    """`word` with two different neighbouring letters swapped (one edit), near its middle."""
+    at = max(1, len(word) // 2 - 1)
+    while word[at] == word[at + 1]:
+        at += 1
+    return word[:at] + word[at + 1] + word[at] + word[at + 2 :]
+
+
+SCENARIOS: dict[str, list[dict[str, str]]] = {
+    "one word": [{"q": w} for w in WORDS],
+    "prefix": [{"q": typed} for w in WORDS for typed in _prefixes(w)],
+    "typo": [{"q": _typo(w)} for w in [w for w in WORDS if len(w) >= 5] + ["wireless", "gaming"]],
+    "one word, facets=true": [{"q": w, "facets": "true"} for w in WORDS],
+}
+MODES = {"cache on (5 s)": {}, "cache off": {"MERCATO_CATALOG_SEARCH_CACHE_SECONDS": "0"}}
+PRODUCTS = "/api/catalog/products"
+
+
+def _get(url: str) -> dict[str, object]:
+    with urllib.request.urlopen(url, timeout=60) as response:
+        body: dict[str, object] = json.loads(response.read())
+        return body
+
+
+@contextlib.contextmanager
+def catalog_service(database_url: str, env: dict[str, str]) -> Iterator[tuple[str, int]]:
+    """The catalog service alone on `database_url`: its base URL and process id."""
+    port = free_base_port() + 130
+    with tempfile.TemporaryDirectory(prefix="mercato-bench-search-") as tmp:
+        log = Path(tmp) / "catalog.log"
+        variables = {
+            **os.environ,
+            "MERCATO_DATA_DIR": tmp,
+            "MERCATO_BROKER_URL": "",
+            "MERCATO_CATALOG_PORT": str(port),
+            "MERCATO_CATALOG_DATABASE_URL": database_url,
+            "MERCATO_LOG_LEVEL": "warning",
+            **env,
+        }
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "mercato", "run", "catalog"],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=variables,
+            )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            try:
+                wait_http(f"{base}/health/ready", timeout=300)
+            except TimeoutError:
+                sys.stderr.write(log.read_text()[-5000:])
+                raise
+            yield base, process.pid
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def _paths(queries: list[dict[str, str]]) -> tuple[str, ...]:
+    return tuple(f"{PRODUCTS}?{urllib.parse.urlencode(q)}" for q in queries)
+
+
+def _warm(base: str, name: str, paths: tuple[str, ...]) -> None:
+    """Ask each query once, checking it finds products (else the figures mean nothing)."""
+    for path in paths:
+        if not _get(base + path)["items"]:
+            raise RuntimeError(f"{name}: {path} finds nothing in the generated catalog")
+
+
+def _row(scenario: str, mode: str, result: Result, cpu_ms: float) -> str:
+    return (
+        f"| {scenario:<22} | {mode:<14} | {result.rps:>7.0f} | {result.p50_ms:>7.1f} "
+        f"| {result.p99_ms:>7.1f} | {result.errors:>6} | {cpu_ms:>6.2f} |"
+    )
+
+
+def measure(database_url: str, *, seconds: float, connections: int) -> None:
+    """Run every scenario in both modes on the catalog at `database_url`."""
+    print("| scenario | cache | req/s | p50 ms | p99 ms | errors | CPU ms/req |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for mode, env in MODES.items():
+        with catalog_service(database_url, env) as (base, pid):
+            for scenario, queries in SCENARIOS.items():
+                paths = _paths(queries)
+                _warm(base, scenario, paths)
+                request = Request("GET", base + PRODUCTS, {}, paths=paths)
+                before = cpu_seconds(pid)
+                result = closed_loop(request, connections=connections, seconds=seconds)
+                used = (cpu_seconds(pid) - before) * 1000 / max(result.requests, 1)
+                print(_row(scenario, mode, result, used), flush=True)
+
+
+def main() -> None:
+    """Build or reuse the catalog, measure and print."""
+    parser = argparse.ArgumentParser(prog="python -m bench.search")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each run")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--size", type=int, default=SIZE, help="products in the catalog")
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mercato-bench",
+        help="where the generated SQLite catalog is kept between runs",
+    )
+    parser.add_argument(
+        "--postgres",
+        metavar="USER@HOST:PORT",
+        help="measure on this PostgreSQL server (its template database is the cache)",
+    )
+    args = parser.parse_args()
+    with contextlib.ExitStack() as stack:
+        if args.postgres:
+            url = stack.enter_context(cached_postgres(args.postgres, args.size))
+            database = "PostgreSQL"
+        else:
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mercato-search-")))
+            copy = cached_sqlite(
+                args.cache_dir, tmp / f"catalog-{secrets.token_hex(4)}.db", args.size
+            )
+            url, database = f"sqlite+aiosqlite:///{copy}", "SQLite"
+        print(
+            f"# Search at {args.size:,} products on {database}: {args.connections} connections, "
+            f"{args.seconds:.0f} s per run, each scenario's queries taken in turn\n"
+        )
+        measure(url, seconds=args.seconds, connections=args.connections)
+
+
+if __name__ == "__main__":
+    main()
