@@ -23,6 +23,8 @@ One module per subject under test:
     auth, catalog_inventory, gateway, logs, orders, payments
                 the service's app on SQLite in `tmp_path` and the usual calls;
                 `orders` serves catalog and payments for real next to it
+    pictures    image files made by Pillow (turned, with metadata, decompression
+                bombs), and uploading them to the catalog
     http_client the misbehaving upstream of the inter-service client tests
     events      event data of made-up types, for the outbox and relay tests
     contracts   a service's OpenAPI document against the contract models it serves

@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from mercato.catalog.handlers import HANDLERS
+from mercato.catalog.images.routes import UPLOAD_ROUTES
+from mercato.catalog.images.routes import router as image_router
 from mercato.catalog.inventory.sweeper import SWEEPER
 from mercato.catalog.loading import load_demo_data
 from mercato.catalog.models import EVENTS, MIGRATIONS, CatalogBase
@@ -20,7 +22,7 @@ SPEC: ServiceSpec[CatalogSettings, None] = ServiceSpec(
     title="Mercato catalog",
     description=(
         "Products and categories: search, filters, cursor paging, admin edits; "
-        "stock reservations for checkout."
+        "product images; stock reservations for checkout."
     ),
     metadata=CatalogBase.metadata,
     event_tables=EVENTS,
@@ -28,9 +30,10 @@ SPEC: ServiceSpec[CatalogSettings, None] = ServiceSpec(
     handlers=HANDLERS,
     on_start=(load_demo_data,),
     tasks=(SWEEPER,),
+    upload_routes=UPLOAD_ROUTES,
 )
 
 
 def create_app(settings: CatalogSettings | None = None) -> FastAPI:
     """The catalog's ASGI app (settings from the environment by default)."""
-    return create_service_app(SPEC, settings or load_settings(), [router])
+    return create_service_app(SPEC, settings or load_settings(), [router, image_router])

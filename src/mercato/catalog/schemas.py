@@ -21,6 +21,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from mercato.catalog.images.links import OWN_URL_PATTERN
 from mercato.catalog.models import (
     CategoryRow,
     Product,
@@ -68,7 +69,11 @@ Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, max_length=64)]
 Sku = Annotated[
     str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 ]
-Url = Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=2048)]
+# A picture's URL: another site's (absolute http(s)), or the path of one of the
+# catalog's own (`images.links`), which the shop's origin serves.
+Url = Annotated[
+    str, StringConstraints(pattern=rf"^(https?://\S+|{OWN_URL_PATTERN})$", max_length=2048)
+]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Brand = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
@@ -88,8 +93,11 @@ PRICE = "What one unit costs."
 CATEGORY = "The slug of an existing category."
 TAGS = "Words it is found by (at most 30)."
 ATTRIBUTES = "Free-form facts (weight, colour...), replaced as a whole."
-IMAGES = "http(s) URLs of its pictures (at most 20)."
-THUMBNAIL = "An http(s) URL of a small picture."
+IMAGES = (
+    "URLs of its pictures (at most 20): http(s), or the paths of the catalog's own "
+    "(`/api/catalog/images/{id}/{variant}.webp`), which uploads add."
+)
+THUMBNAIL = "The URL of a small picture: http(s), or the path of one of the catalog's own."
 STOCK = "Sets the units on hand (available is on hand minus reserved)."
 RATING = "Average rating, 0 to 5."
 

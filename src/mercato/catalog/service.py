@@ -12,7 +12,7 @@ reserved for orders (422), and a product with reserved units cannot be deleted (
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -46,9 +46,11 @@ __all__ = [
     "get_product",
     "import_products",
     "list_categories",
+    "product_changed",
     "read_product",
     "replace_product",
     "update_product",
+    "writing",
 ]
 
 
@@ -103,6 +105,11 @@ async def _event(
     await outbox.add(session, data, subject=product.id)
 
 
+async def product_changed(session: AsyncSession, *, outbox: Outbox, product: Product) -> None:
+    """The event of a change that is not about price or stock (the product's pictures)."""
+    await _event(outbox, session, ProductUpdated, product)
+
+
 _Before = tuple[int, str, int]
 
 
@@ -132,7 +139,7 @@ def _below_reserved(product: Product, fields: Mapping[str, Any]) -> bool:
 
 
 @asynccontextmanager
-async def _writing(session: AsyncSession) -> AsyncIterator[None]:
+async def writing(session: AsyncSession) -> AsyncIterator[None]:
     """Commit the block's writes; a constraint the database enforces becomes a Conflict."""
     try:
         yield
@@ -202,7 +209,7 @@ async def create_product(
     await _check_refs(session, fields)
     now = _now()
     product = Product(id=str(uuid.uuid4()), created_at=now, updated_at=now, reserved=0, **fields)
-    async with _writing(session):
+    async with writing(session):
         session.add(product)
         await _event(outbox, session, ProductCreated, product)
     return product
@@ -221,7 +228,7 @@ async def update_product(
             errors=[field_error("stock", "below reserved")],
         )
     before = _before(product)
-    async with _writing(session):
+    async with writing(session):
         if _apply(product, changes, _now()):
             await _updated(outbox, session, product, before)
     return product
@@ -242,7 +249,7 @@ async def delete_product(session: AsyncSession, *, outbox: Outbox, product_id: s
     if product.reserved > 0:
         raise Conflict(f"Product {product_id} has {product.reserved} units reserved for orders.")
     data = ProductDeleted(product_id=product.id, sku=product.sku)
-    async with _writing(session):
+    async with writing(session):
         await session.delete(product)
         await outbox.add(session, data, subject=product.id)
 
@@ -257,7 +264,7 @@ async def create_category(session: AsyncSession, *, category_in: CategoryIn) -> 
     await begin_write(session)
     if await store.get_category(session, category_in.slug) is not None:
         raise Conflict(f"Category {category_in.slug} already exists.")
-    async with _writing(session):
+    async with writing(session):
         session.add(Category(slug=category_in.slug, name=category_in.name, created_at=_now()))
     return CategoryOut(slug=category_in.slug, name=category_in.name, product_count=0)
 
@@ -278,8 +285,13 @@ async def import_products(
     outbox: Outbox,
     products: Sequence[ProductFields],
     if_empty: bool = False,
+    then: Callable[[AsyncSession, Mapping[str, str]], Awaitable[None]] | None = None,
 ) -> ImportResult:
-    """Upsert validated products by SKU in one transaction; with `if_empty`, only into none."""
+    """Upsert validated products by SKU in one transaction; with `if_empty`, only into none.
+
+    `then` adds writes of its own to the transaction, given the id of each product
+    the import created, by SKU (the demo catalog's pictures).
+    """
     await begin_write(session)
     await store.lock_products(session)
     if if_empty and await store.count_products(session) > 0:
@@ -287,7 +299,8 @@ async def import_products(
         return ImportResult()
     now = _now()
     result = ImportResult()
-    async with _writing(session):
+    created: dict[str, Product] = {}
+    async with writing(session):
         await _add_missing_categories(session, products, now)
         existing = await store.products_by_sku(session, [p["sku"] for p in products])
         _check_reserved(products, existing)
@@ -299,7 +312,7 @@ async def import_products(
                 )
                 session.add(product)
                 await _event(outbox, session, ProductCreated, product)
-                result.created += 1
+                created[product.sku] = product
                 continue
             before = _before(product)
             if _apply(product, fields, now):
@@ -307,6 +320,10 @@ async def import_products(
                 result.updated += 1
             else:
                 result.unchanged += 1
+        result.created = len(created)
+        if then is not None:
+            await session.flush()
+            await then(session, {sku: product.id for sku, product in created.items()})
     return result
 
 
