@@ -230,11 +230,13 @@ async def test_serving_answers_404_for_anything_but_a_stored_variant(
     assert "cache-control" not in response.headers
 
 
-async def test_a_product_may_not_list_made_up_local_paths(
+async def test_a_product_may_not_list_made_up_local_paths_or_malformed_urls(
     client: httpx.AsyncClient, admin: dict[str, str], product: Any
 ) -> None:
     url = f"{API}/products/{product['id']}"
-    for bad in ("/etc/passwd", f"{API}/images/../../x", "javascript:alert(1)", "//evil.example"):
+    malformed = ("http://[x/a.png", "https://user:secret@cdn.example.com/a.png", "http:// a")
+    local = ("/etc/passwd", f"{API}/images/../../x", "javascript:alert(1)", "//evil.example")
+    for bad in (*local, *malformed):
         response = await client.patch(url, json={"images": [bad]}, headers=admin)
         assert named(problem(response, 422)) == ["images.0"], bad
         thumbnail = await client.patch(url, json={"thumbnail": bad}, headers=admin)

@@ -69,10 +69,15 @@ Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, max_length=64)]
 Sku = Annotated[
     str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 ]
-# A picture's URL: another site's (absolute http(s)), or the path of one of the
-# catalog's own (`images.links`), which the shop's origin serves.
+# A picture's URL: another site's, absolute http(s) with a host name (or IPv4 address)
+# and an optional port, or the path of one of the catalog's own (`images.links`),
+# which the shop's origin serves. No credentials, no bracketed host: `http://[x`
+# is no URL, and a storefront writing it into a page would write a broken one.
+_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+HTTP_URL_PATTERN = rf"https?://{_LABEL}(?:\.{_LABEL})*(?::[0-9]{{1,5}})?(?:[/?#]\S*)?"
 Url = Annotated[
-    str, StringConstraints(pattern=rf"^(https?://\S+|{OWN_URL_PATTERN})$", max_length=2048)
+    str,
+    StringConstraints(pattern=rf"^({HTTP_URL_PATTERN}|{OWN_URL_PATTERN})$", max_length=2048),
 ]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]

@@ -129,6 +129,7 @@ def picture_of(
     source_bytes: int,
     size: tuple[int, int] | None = None,
     method: int = WEBP_METHOD,
+    quality: int = WEBP_QUALITY,
 ) -> Picture:
     """Every variant of an upright RGB(A) `image`, each fitted into its box.
 
@@ -140,7 +141,7 @@ def picture_of(
     for name, box in VARIANTS.items():
         if encoded is None or max(current.size) > box:
             current = _fitted(current, box)
-            encoded = _encode(current, method)
+            encoded = _encode(current, method, quality)
         variants[name] = encoded
     width, height = size or image.size
     return Picture(width, height, source_type, source_bytes, variants)
@@ -227,9 +228,9 @@ def _fitted_size(size: tuple[int, int], box: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def _encode(image: Image.Image, method: int) -> Encoded:
+def _encode(image: Image.Image, method: int, quality: int) -> Encoded:
     out = io.BytesIO()
-    image.save(out, "WEBP", quality=WEBP_QUALITY, method=method)
+    image.save(out, "WEBP", quality=quality, method=method)
     data = out.getvalue()
     etag = hashlib.sha256(data).hexdigest()[:32]
     return Encoded(SERVED_TYPE, image.width, image.height, data, etag)
