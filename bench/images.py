@@ -62,7 +62,7 @@ def _photo(width: int, height: int, fmt: str) -> bytes:
     # Smooth shapes with grain over them, so that it compresses about as a photo does.
     shapes = Image.effect_mandelbrot((width, height), (-2.0, -1.2, 1.0, 1.2), 80).convert("RGB")
     grain = Image.effect_noise((width, height), 60).convert("RGB")
-    image = Image.blend(shapes, grain, 0.25)
+    image = Image.blend(shapes, grain, 0.12)
     out = io.BytesIO()
     image.save(out, fmt, **({"quality": 92} if fmt == "JPEG" else {}))
     return out.getvalue()
