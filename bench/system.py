@@ -12,7 +12,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -131,7 +131,9 @@ def postgres_databases(server: str, prefix: str = "mercato_bench") -> Iterator[d
 
 
 @contextlib.contextmanager
-def start_mercato(env: dict[str, str] | None = None, settle: float = 15.0) -> Iterator[Mercato]:
+def start_mercato(
+    env: dict[str, str] | None = None, settle: float = 15.0, args: Sequence[str] = ()
+) -> Iterator[Mercato]:
     """Run `mercato up` on free ports in a fresh data directory.
 
     After it is ready, wait `settle` seconds: the first start imports the demo
@@ -154,6 +156,7 @@ def start_mercato(env: dict[str, str] | None = None, settle: float = 15.0) -> It
                     str(port),
                     "--data-dir",
                     str(data_dir),
+                    *args,
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,

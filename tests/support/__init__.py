@@ -26,6 +26,8 @@ One module per subject under test:
     catalog_search
                 a small shop and the shopper's search checks (prefixes, typos,
                 facets, stock, hostile input), run on SQLite and on PostgreSQL
+    pictures    image files made by Pillow (turned, with metadata, decompression
+                bombs), and uploading them to the catalog
     http_client the misbehaving upstream of the inter-service client tests
     events      event data of made-up types, for the outbox and relay tests
     contracts   a service's OpenAPI document against the contract models it serves

@@ -6,6 +6,8 @@ from fastapi import FastAPI
 
 from mercato.catalog.context import CatalogContext, open_context
 from mercato.catalog.handlers import HANDLERS
+from mercato.catalog.images.routes import UPLOAD_ROUTES
+from mercato.catalog.images.routes import router as image_router
 from mercato.catalog.inventory.sweeper import SWEEPER
 from mercato.catalog.loading import load_demo_data
 from mercato.catalog.models import EVENTS, MIGRATIONS, CatalogBase
@@ -21,7 +23,7 @@ SPEC: ServiceSpec[CatalogSettings, CatalogContext] = ServiceSpec(
     title="Mercato catalog",
     description=(
         "Products and categories: search, filters, cursor paging, admin edits; "
-        "stock reservations for checkout."
+        "product images; stock reservations for checkout."
     ),
     metadata=CatalogBase.metadata,
     event_tables=EVENTS,
@@ -30,9 +32,10 @@ SPEC: ServiceSpec[CatalogSettings, CatalogContext] = ServiceSpec(
     context=open_context,
     on_start=(load_demo_data,),
     tasks=(SWEEPER,),
+    upload_routes=UPLOAD_ROUTES,
 )
 
 
 def create_app(settings: CatalogSettings | None = None) -> FastAPI:
     """The catalog's ASGI app (settings from the environment by default)."""
-    return create_service_app(SPEC, settings or load_settings(), [router])
+    return create_service_app(SPEC, settings or load_settings(), [router, image_router])

@@ -4,7 +4,10 @@ Both go through the same path as `POST /products/import`: the dummyjson format,
 validated whole, upserted by SKU in one transaction with an event per change in the
 outbox. The demo catalog (`demo/products.json`) is loaded at start when the
 `demo_data` setting is on and the products table is empty; the emptiness check runs
-under the write lock, so replicas starting together load it once.
+under the write lock, so replicas starting together load it once. Each demo product
+gets a picture drawn for it (`images.demo`), stored in the import's transaction and
+listed as its `images` and `thumbnail`; the pictures are drawn before the lock is
+taken, and only when the table looked empty.
 """
 
 from __future__ import annotations
@@ -12,12 +15,22 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mercato.catalog import service
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mercato.catalog import service, store
 from mercato.catalog.dummyjson import parse_products
-from mercato.catalog.models import EVENTS, MIGRATIONS
+from mercato.catalog.images import store as image_store
+from mercato.catalog.images.demo import demo_pictures
+from mercato.catalog.images.links import with_image
+from mercato.catalog.images.processing import PICTURES
+from mercato.catalog.models import EVENTS, MIGRATIONS, ProductFields
 from mercato.catalog.schemas import ImportIssue, ImportResult
 from mercato.catalog.settings import CatalogRuntime, CatalogSettings
 from mercato.chassis.data.database import Database
@@ -71,15 +84,56 @@ async def import_file(settings: CatalogSettings, path: Path | str) -> ImportResu
 
 
 async def load_demo_data(runtime: CatalogRuntime) -> None:
-    """Start step: load the demo catalog into an empty products table if enabled."""
-    settings = runtime.settings
+    """Start step: load the demo catalog, with its pictures, into an empty products table."""
+    settings, database = runtime.settings, runtime.database
     if not settings.demo_data:
         return
+    async with database.session() as session:
+        if await store.count_products(session) > 0:
+            return  # loaded before: no picture is drawn for nothing
     raw = await asyncio.to_thread(DEMO_FILE.read_bytes)
-    result = await import_document(
-        runtime.database, runtime.outbox, raw, currency=settings.currency, if_empty=True
+    products, issues = parse_products(_demo_items(raw), currency=settings.currency)
+    if issues:
+        raise RuntimeError(f"the demo catalog is invalid: {issues[0]}")
+    started = time.perf_counter()
+    pictures = await asyncio.get_running_loop().run_in_executor(
+        PICTURES, demo_pictures, [(p["title"], p["category"], p["brand"]) for p in products]
     )
-    if result.errors:
-        raise RuntimeError(f"the demo catalog is invalid: {result.errors[0]}")
+    drawn = time.perf_counter() - started
+    by_sku = {
+        p["sku"]: (str(uuid.uuid4()), picture)
+        for p, picture in zip(products, pictures, strict=True)
+    }
+    pictured = [_with_picture(p, by_sku[p["sku"]][0]) for p in products]
+
+    async def store_pictures(session: AsyncSession, created: Mapping[str, str]) -> None:
+        rows = [
+            (image_id, created[sku], picture)
+            for sku, (image_id, picture) in by_sku.items()
+            if sku in created
+        ]
+        await image_store.add_images(session, rows, now=datetime.now(UTC))
+
+    async with database.session() as session:
+        result = await service.import_products(
+            session, outbox=runtime.outbox, products=pictured, if_empty=True, then=store_pictures
+        )
     if result.created:
-        log.info("loaded the demo catalog: %d products", result.created)
+        log.info(
+            "loaded the demo catalog: %d products, their pictures drawn in %.2f s",
+            result.created,
+            drawn,
+        )
+
+
+def _demo_items(raw: bytes) -> list[Any]:
+    items = _items(parse_json(raw))
+    if isinstance(items, ImportIssue):
+        raise RuntimeError(f"the demo catalog is invalid: {items}")
+    return items
+
+
+def _with_picture(product: ProductFields, image_id: str) -> ProductFields:
+    """A demo product listing its drawn picture (and no other)."""
+    images, thumbnail = with_image([], None, image_id)
+    return ProductFields(**{**product, "images": images, "thumbnail": thumbnail})

@@ -19,6 +19,10 @@ orders that have not been committed yet); what shoppers can still buy is
 `available = on_hand - reserved`. Check constraints keep `0 <= reserved <= on_hand`.
 A reservation holds the lines of one order (`reservation_items`) until it is
 committed, released or expires.
+
+A product's uploaded pictures are `product_images`, each stored as its variants
+(`image_variants`: the re-encoded bytes of each size, in the database so that every
+replica serves every image, see docs/decisions.md); both go with their product.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -53,16 +58,21 @@ __all__ = [
     "Category",
     "CategoryRow",
     "FacetRow",
+    "ImageRow",
+    "ImageVariant",
     "JsonValue",
     "ListedProductRow",
     "PkRow",
     "Product",
     "ProductFields",
+    "ProductImage",
     "ProductRow",
     "Reservation",
     "ReservationItem",
     "ReservationStatus",
     "SearchWord",
+    "VariantRow",
+    "VariantTagRow",
     "WordRow",
 ]
 
@@ -258,6 +268,68 @@ class ReservationItem(CatalogBase):
     line: Mapped[int] = mapped_column(Integer)
     quantity: Mapped[int] = mapped_column(Integer)
     unit_price_amount: Mapped[int] = mapped_column(BigInteger)
+
+
+class ProductImage(CatalogBase):
+    """A picture uploaded for a product: its size as uploaded (oriented), and whence."""
+
+    __tablename__ = "product_images"
+    __table_args__ = (Index("ix_product_images_product_id_created_at", "product_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    product_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("products.id", ondelete="CASCADE")
+    )
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    source_type: Mapped[str] = mapped_column(String(32))
+    source_bytes: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class ImageVariant(CatalogBase):
+    """One size of a picture, as served: its encoded bytes and their entity tag."""
+
+    __tablename__ = "image_variants"
+    __table_args__ = (
+        CheckConstraint("variant IN ('thumb', 'medium', 'large')", name="variant_known"),
+    )
+
+    image_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("product_images.id", ondelete="CASCADE"), primary_key=True
+    )
+    variant: Mapped[str] = mapped_column(String(16), primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(32))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    etag: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ImageRow(TypedDict):
+    """A product's picture as its listing reads it."""
+
+    id: str
+    product_id: str
+    width: int
+    height: int
+    source_type: str
+    source_bytes: int
+    created_at: datetime
+
+
+class VariantRow(TypedDict):
+    """What serving one size of a picture reads: its bytes, their type and tag."""
+
+    content_type: str
+    etag: str
+    data: bytes
+
+
+class VariantTagRow(TypedDict):
+    """What answering a revalidation reads: the entity tag alone, not the bytes."""
+
+    etag: str
 
 
 EVENTS: EventTables = event_tables(CatalogBase.metadata)

@@ -22,6 +22,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from mercato.catalog.images.links import OWN_URL_PATTERN
 from mercato.catalog.models import (
     CategoryRow,
     Product,
@@ -77,7 +78,16 @@ Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, max_length=64)]
 Sku = Annotated[
     str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 ]
-Url = Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=2048)]
+# A picture's URL: another site's, absolute http(s) with a host name (or IPv4 address)
+# and an optional port, or the path of one of the catalog's own (`images.links`),
+# which the shop's origin serves. No credentials, no bracketed host: `http://[x`
+# is no URL, and a storefront writing it into a page would write a broken one.
+_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+HTTP_URL_PATTERN = rf"https?://{_LABEL}(?:\.{_LABEL})*(?::[0-9]{{1,5}})?(?:[/?#]\S*)?"
+Url = Annotated[
+    str,
+    StringConstraints(pattern=rf"^({HTTP_URL_PATTERN}|{OWN_URL_PATTERN})$", max_length=2048),
+]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Brand = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
@@ -97,8 +107,11 @@ PRICE = "What one unit costs."
 CATEGORY = "The slug of an existing category."
 TAGS = "Words it is found by (at most 30)."
 ATTRIBUTES = "Free-form facts (weight, colour...), replaced as a whole."
-IMAGES = "http(s) URLs of its pictures (at most 20)."
-THUMBNAIL = "An http(s) URL of a small picture."
+IMAGES = (
+    "URLs of its pictures (at most 20): http(s), or the paths of the catalog's own "
+    "(`/api/catalog/images/{id}/{variant}.webp`), which uploads add."
+)
+THUMBNAIL = "The URL of a small picture: http(s), or the path of one of the catalog's own."
 STOCK = "Sets the units on hand (available is on hand minus reserved)."
 RATING = "Average rating, 0 to 5."
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -50,9 +50,11 @@ __all__ = [
     "get_product",
     "import_products",
     "list_categories",
+    "product_changed",
     "read_product",
     "replace_product",
     "update_product",
+    "writing",
 ]
 
 
@@ -107,6 +109,11 @@ async def _event(
     await outbox.add(session, data, subject=product.id)
 
 
+async def product_changed(session: AsyncSession, *, outbox: Outbox, product: Product) -> None:
+    """The event of a change that is not about price or stock (the product's pictures)."""
+    await _event(outbox, session, ProductUpdated, product)
+
+
 _Before = tuple[int, str, int]
 
 
@@ -136,7 +143,7 @@ def _below_reserved(product: Product, fields: Mapping[str, Any]) -> bool:
 
 
 @asynccontextmanager
-async def _writing(session: AsyncSession) -> AsyncIterator[None]:
+async def writing(session: AsyncSession) -> AsyncIterator[None]:
     """Commit the block's writes; a constraint the database enforces becomes a Conflict."""
     try:
         yield
@@ -206,7 +213,7 @@ async def create_product(
     await _check_refs(session, fields)
     now = _now()
     product = Product(id=str(uuid.uuid4()), created_at=now, updated_at=now, reserved=0, **fields)
-    async with _writing(session):
+    async with writing(session):
         session.add(product)
         await count_words(session, word_changes(frozenset(), product_words(fields)))
         await _event(outbox, session, ProductCreated, product)
@@ -226,7 +233,7 @@ async def update_product(
             errors=[field_error("stock", "below reserved")],
         )
     before, words = _before(product), product_words(product)
-    async with _writing(session):
+    async with writing(session):
         if _apply(product, changes, _now()):
             await count_words(session, word_changes(words, product_words(product)))
             await _updated(outbox, session, product, before)
@@ -248,7 +255,7 @@ async def delete_product(session: AsyncSession, *, outbox: Outbox, product_id: s
     if product.reserved > 0:
         raise Conflict(f"Product {product_id} has {product.reserved} units reserved for orders.")
     data = ProductDeleted(product_id=product.id, sku=product.sku)
-    async with _writing(session):
+    async with writing(session):
         await count_words(session, word_changes(product_words(product), frozenset()))
         await session.delete(product)
         await outbox.add(session, data, subject=product.id)
@@ -264,7 +271,7 @@ async def create_category(session: AsyncSession, *, category_in: CategoryIn) -> 
     await begin_write(session)
     if await store.get_category(session, category_in.slug) is not None:
         raise Conflict(f"Category {category_in.slug} already exists.")
-    async with _writing(session):
+    async with writing(session):
         session.add(Category(slug=category_in.slug, name=category_in.name, created_at=_now()))
     return CategoryOut(slug=category_in.slug, name=category_in.name, product_count=0)
 
@@ -285,8 +292,13 @@ async def import_products(
     outbox: Outbox,
     products: Sequence[ProductFields],
     if_empty: bool = False,
+    then: Callable[[AsyncSession, Mapping[str, str]], Awaitable[None]] | None = None,
 ) -> ImportResult:
-    """Upsert validated products by SKU in one transaction; with `if_empty`, only into none."""
+    """Upsert validated products by SKU in one transaction; with `if_empty`, only into none.
+
+    `then` adds writes of its own to the transaction, given the id of each product
+    the import created, by SKU (the demo catalog's pictures).
+    """
     await begin_write(session)
     await store.lock_products(session)
     if if_empty and await store.count_products(session) > 0:
@@ -295,7 +307,8 @@ async def import_products(
     now = _now()
     result = ImportResult()
     words: Counter[str] = Counter()
-    async with _writing(session):
+    created: dict[str, Product] = {}
+    async with writing(session):
         await _add_missing_categories(session, products, now)
         existing = await store.products_by_sku(session, [p["sku"] for p in products])
         _check_reserved(products, existing)
@@ -308,7 +321,7 @@ async def import_products(
                 session.add(product)
                 words.update(word_changes(frozenset(), product_words(fields)))
                 await _event(outbox, session, ProductCreated, product)
-                result.created += 1
+                created[product.sku] = product
                 continue
             before, old_words = _before(product), product_words(product)
             if _apply(product, fields, now):
@@ -318,6 +331,10 @@ async def import_products(
             else:
                 result.unchanged += 1
         await count_words(session, words)
+        result.created = len(created)
+        if then is not None:
+            await session.flush()
+            await then(session, {sku: product.id for sku, product in created.items()})
     return result
 
 

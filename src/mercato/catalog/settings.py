@@ -31,6 +31,22 @@ class CatalogSettings(ServiceSettings):
         le=86400,
         description="How long a stock reservation lasts when its request names no ttl_seconds.",
     )
+    image_max_pixels: int = Field(
+        default=25_000_000,
+        ge=1,
+        le=178_956_970,  # twice Pillow's own bound, past which it refuses any image
+        description=(
+            "The most pixels (width times height) decoded from an uploaded image: 422 "
+            "beyond, before decoding (a small file can hold a huge image). A JPEG much "
+            "larger than 1200 px is decoded at 1/2, 1/4 or 1/8 of its size, which counts."
+        ),
+    )
+    images_per_product: int = Field(
+        default=10,
+        ge=1,
+        le=20,
+        description="The most uploaded images a product may have: 409 beyond.",
+    )
     reservation_sweep_seconds: float = Field(
         default=5.0,
         gt=0,

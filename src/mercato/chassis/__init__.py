@@ -24,6 +24,7 @@ A folder per concept, a module per part of it:
       docs                 Swagger UI and ReDoc pages, from files installed with the package
       paging               keyset paging: the cursor codec, `keyset_page` and `Page[T]`
       idempotency          Idempotency-Key: the header, request fingerprints, replay or conflict
+      uploads              routes that take a file (multipart), and reading it as it streams
       http_protocol        uvicorn's HTTP protocol with the edge's bounds (slow clients, sizes)
       serve                running an app with uvicorn
 

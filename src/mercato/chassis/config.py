@@ -124,6 +124,14 @@ class ServiceSettings(BaseModel):
         description="With tracing on (OTEL_EXPORTER_OTLP_ENDPOINT): a span per database statement.",
     )
     max_body_bytes: int = Field(default=1_048_576, gt=0)
+    max_upload_bytes: int = Field(
+        default=5 * 1_048_576,
+        gt=0,
+        description=(
+            "The body of an upload route (a file as multipart/form-data), framing "
+            "included: 413 beyond (`chassis.web.uploads`)."
+        ),
+    )
     # What one client may hold of the process (`chassis.web.http_protocol`).
     http_head_timeout_seconds: float = Field(
         default=10.0, gt=0, description="A request head must arrive whole within this."

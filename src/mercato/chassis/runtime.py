@@ -96,6 +96,9 @@ class ServiceSpec(Generic[S, C]):
     key_source: Callable[[Runtime[S, C]], KeySource] | None = None
     extra_audiences: Sequence[str] = ()
     documented: bool = True  # serves its OpenAPI document and Swagger UI
+    # Routes whose bodies are files (`METHOD /path`, `*` for a segment), bounded by
+    # `max_upload_bytes` instead of `max_body_bytes` (`chassis.web.uploads`).
+    upload_routes: Sequence[str] = ()
 
 
 class Runtime(Generic[S, C]):

@@ -78,8 +78,14 @@ class ProductOut(BaseModel):
     category: str | None = Field(description="The slug of its category, if any.")
     tags: list[str] = Field(description="Words it is found by.")
     attributes: dict[str, Any] = Field(description="Free-form facts (weight, colour...).")
-    images: list[str] = Field(description="URLs of its pictures.")
-    thumbnail: str | None = Field(description="URL of a small picture, if any.")
+    images: list[str] = Field(
+        description="URLs of its pictures: the catalog's own as paths from the shop's origin "
+        "(`/api/catalog/images/{id}/{variant}.webp`), or another site's http(s) URLs."
+    )
+    thumbnail: str | None = Field(
+        description="URL of a small picture, if any: the path of one of the catalog's own "
+        "(its `thumb` variant), or an http(s) URL."
+    )
     stock: int = Field(description="Available: on hand minus reserved.")
     on_hand: int | None = Field(default=None, description="Admins only.")
     reserved: int | None = Field(default=None, description="Admins only.")

@@ -5,7 +5,8 @@ metrics, lifespan) and asks this `Edge` for the rest. The layers, outermost firs
 
     SecurityHeaders      security headers on every answer, errors included
     CORSMiddleware       only when `cors_origins` is set
-    RequestMiddleware    the chassis: ids, trace context, 413/415, access log, metrics
+    RequestMiddleware    the chassis: ids, trace context, 413/415 (uploads: their own
+                         bound), access log, metrics
     OperatorGate         metrics, detailed health, docs: the operator port, or admins
     ProxyDispatch        /api/... and /.well-known/jwks.json -> Proxy (raw ASGI)
     (router)             /health, /health/live, /health/ready, /metrics, /asyncapi.json
@@ -116,6 +117,10 @@ class GatewayEdge:
             operator_admins=settings.operator_admins,
             public_docs=settings.docs_are_public,
         )
+
+    def upload_routes(self) -> Sequence[str]:
+        """The routes whose files it forwards (`upload_routes`), bounded as uploads."""
+        return self.settings.upload_routes
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:

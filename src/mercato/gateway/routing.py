@@ -23,6 +23,7 @@ __all__ = [
     "DEFAULT_COSTLY_ROUTES",
     "DEFAULT_INTERNAL_ROUTES",
     "DEFAULT_KEYED_ROUTES",
+    "DEFAULT_UPLOAD_ROUTES",
     "JWKS_PATH",
     "Route",
     "RoutePatterns",
@@ -42,6 +43,9 @@ DEFAULT_COSTLY_ROUTES = ("POST /api/auth/login", "POST /api/auth/register")
 # What services call among themselves, never a client: client credentials for service
 # tokens (a secret to guess, and nothing an outsider needs).
 DEFAULT_INTERNAL_ROUTES = ("* /api/auth/token",)
+# The routes that take a file (multipart/form-data) rather than JSON: the catalog's
+# product images, bounded by `max_upload_bytes` (`chassis.web.uploads`).
+DEFAULT_UPLOAD_ROUTES = ("POST /api/catalog/products/*/images",)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ List-like values are written the way a shell user would:
 
     MERCATO_GATEWAY_UPSTREAMS="auth=http://127.0.0.1:8110,catalog=http://127.0.0.1:8130|http://127.0.0.1:8131"
     MERCATO_GATEWAY_ROUTE_TIMEOUTS="/api/catalog/products/import=60"
+    MERCATO_GATEWAY_UPLOAD_ROUTES="POST /api/catalog/products/*/images"
     MERCATO_GATEWAY_TRUSTED_PROXIES="10.0.0.0/8"   # a chassis setting (client_addresses)
     MERCATO_GATEWAY_CORS_ORIGINS="https://shop.example.com,http://localhost:3000"
 
@@ -35,6 +36,7 @@ from mercato.gateway.routing import (
     DEFAULT_COSTLY_ROUTES,
     DEFAULT_INTERNAL_ROUTES,
     DEFAULT_KEYED_ROUTES,
+    DEFAULT_UPLOAD_ROUTES,
 )
 
 __all__ = [
@@ -185,6 +187,13 @@ class GatewaySettings(ServiceSettings):
         default=DEFAULT_INTERNAL_ROUTES,
         description="METHOD /path,... that only services call: 404 at the gateway.",
     )
+    upload_routes: tuple[str, ...] = Field(
+        default=DEFAULT_UPLOAD_ROUTES,
+        description=(
+            "METHOD /path,... whose bodies are files (multipart/form-data): bounded by "
+            "max_upload_bytes instead of max_body_bytes."
+        ),
+    )
     # The public door is stricter than the services behind it, which must take the
     # head the gateway forwards (the client's and the gateway's own headers).
     http_max_head_bytes: int = Field(default=32768, ge=1024, description="431 beyond.")
@@ -224,7 +233,9 @@ class GatewaySettings(ServiceSettings):
             return parse_route_timeouts(value)
         return value
 
-    @field_validator("keyed_routes", "costly_routes", "internal_routes", mode="before")
+    @field_validator(
+        "keyed_routes", "costly_routes", "internal_routes", "upload_routes", mode="before"
+    )
     @classmethod
     def _keyed_routes(cls, value: Any) -> Any:
         value = _split(value)

@@ -4,7 +4,9 @@ Run `python -m mercato.catalog.demo.generate` after changing a recipe and commit
 output; a unit test checks that the committed file is what the generator makes. The
 file is in the dummyjson products format, so the demo catalog goes through the same
 import path as any other: 12 categories of 25 products, with invented brands, prices
-in whole cents, stock from 0 to 200 and images under https://img.mercato.dev/.
+in whole cents and stock from 0 to 200. It names no pictures: the catalog draws one
+for each demo product when it loads them (`catalog.images.demo`), so the demo shop
+needs no network.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ __all__ = ["CATEGORIES", "OUTPUT", "SEED", "generate", "main", "render"]
 
 SEED = 20250101
 OUTPUT = Path(__file__).with_name("products.json")
-IMAGES = "https://img.mercato.dev/products"
 CATEGORIES: list[tuple[str, str, Recipe, int]] = [
     ("laptops", "LAP", electronics.laptops, 2),
     ("smartphones", "PHN", electronics.smartphones, 2),
@@ -71,8 +72,6 @@ def _item(r: Random, n: int, *, slug: str, prefix: str, years: int, draft: Draft
         "shippingInformation": r.choice(SHIPPING),
         "availabilityStatus": _availability(stock),
         "returnPolicy": "30 days return policy",
-        "images": [f"{IMAGES}/{sku}.jpg", f"{IMAGES}/{sku}-2.jpg"],
-        "thumbnail": f"{IMAGES}/{sku}-thumb.jpg",
     }
 
 

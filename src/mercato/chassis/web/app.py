@@ -36,6 +36,7 @@ from mercato.chassis.web.errors import install_error_handlers
 from mercato.chassis.web.json_body import StrictJsonRoute
 from mercato.chassis.web.middleware import RequestMiddleware
 from mercato.chassis.web.openapi import complete_document, operation_id
+from mercato.chassis.web.uploads import UploadRoutes
 
 __all__ = ["Edge", "ServiceApp", "create_app"]
 
@@ -63,6 +64,10 @@ class Edge(Protocol):
 
     def running(self) -> AbstractAsyncContextManager[None]:
         """Open what the edge needs while the app runs (after the runtime starts)."""
+        ...
+
+    def upload_routes(self) -> Sequence[str]:
+        """The routes it passes files to (`chassis.web.uploads`), beside the spec's."""
         ...
 
 
@@ -146,6 +151,10 @@ def create_app(
         trust_traceparent=front.trust_traceparent if front is not None else True,
         fixed_paths=_fixed_paths(app.router.routes),
         tracing=runtime.tracing,
+        uploads=UploadRoutes(
+            [*spec.upload_routes, *(front.upload_routes() if front is not None else ())],
+            max_bytes=settings.max_upload_bytes,
+        ),
     )
     if front is not None:
         app.front = front.around(app.front)

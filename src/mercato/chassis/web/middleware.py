@@ -1,8 +1,9 @@
 """Pure-ASGI middleware every service (and the gateway) runs behind.
 
 `RequestMiddleware` establishes the request context (request id and trace
-context), enforces the body size limit and the JSON media type, refuses a NUL
-character in the URL (PostgreSQL cannot compare text with one) and a repeated
+context), enforces the body size limit and the JSON media type (an upload route,
+`chassis.web.uploads`, has the upload bound and checks its own media type),
+refuses a NUL character in the URL (PostgreSQL cannot compare text with one) and a repeated
 `Authorization`, `Content-Length`, `Host` or `Idempotency-Key`, marks every answer
 to a request with credentials `Cache-Control: no-store`, answers HEAD
 wherever GET is served, writes one JSON access log line and records metrics;
@@ -31,6 +32,7 @@ from mercato.chassis.web.errors import (
     ProblemError,
     UnsupportedMedia,
 )
+from mercato.chassis.web.uploads import UploadRoutes
 
 __all__ = ["RequestMiddleware"]
 
@@ -66,8 +68,12 @@ async def send_problem(send: Send, error: ProblemError, request_id: str) -> None
     await send({"type": "http.response.body", "body": body})
 
 
-class _BodyTooLarge(Exception):
-    pass
+class _BodyTooLarge(PayloadTooLarge):
+    """Raised by `receive` once the body passes its bound.
+
+    A problem, so that whoever reads the body answers it as the 413 it is: FastAPI's
+    handler of problems for a route's read, this middleware for the raw paths.
+    """
 
 
 def _repeated(headers: Iterable[tuple[bytes, bytes]]) -> ProblemError | None:
@@ -100,8 +106,10 @@ class RequestMiddleware:
         trust_traceparent: bool = True,
         fixed_paths: Iterable[str] = (),
         tracing: Tracing | None = None,
+        uploads: UploadRoutes | None = None,
     ) -> None:
         self.app = app
+        self.uploads = uploads if uploads else None
         # The paths of routes without parameters, each its own template: the router
         # names only some routes in the scope (FastAPI's own, not health or metrics).
         self.fixed_paths = frozenset(fixed_paths)
@@ -158,12 +166,10 @@ class RequestMiddleware:
                 status = error.status
                 await send_problem(send, error, ctx.request_id)
                 return
-            await self.app(inner, self._limited(receive), send_wrapper)
-        except _BodyTooLarge:
+            await self.app(inner, self._limited(receive, self._bound(scope)), send_wrapper)
+        except _BodyTooLarge as too_large:
             status = 413
-            await send_problem(
-                send, PayloadTooLarge(f"The body exceeds {self.max_body} bytes."), ctx.request_id
-            )
+            await send_problem(send, too_large, ctx.request_id)
         except BaseException:
             status = 500 if status == CLIENT_GONE else status
             raise
@@ -198,21 +204,34 @@ class RequestMiddleware:
             return BadRequest("The URL holds a NUL character (%00).")
         if scope["method"].encode() not in _BODY_METHODS:
             return None
+        upload = self._is_upload(scope)
+        bound = self.uploads.max_bytes if upload and self.uploads else self.max_body
         length = headers.get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_body:
-            return PayloadTooLarge(f"The body exceeds {self.max_body} bytes.")
+        if length is not None and length.isdigit() and int(length) > bound:
+            return PayloadTooLarge(f"The body exceeds {bound} bytes.")
         has_body = (length is not None and length != b"0") or b"transfer-encoding" in headers
         if (
             has_body
             and scope["path"].startswith(self.json_only_prefixes)
+            and not upload  # an upload's route reads its own media type, after the caller
             and not _is_json(headers.get(b"content-type", b""))
         ):
             return UnsupportedMedia("Send the body as application/json.")
         return None
 
-    def _limited(self, receive: Receive) -> Receive:
+    def _is_upload(self, scope: Scope) -> bool:
+        """Whether the request goes to an upload route (`chassis.web.uploads`)."""
+        return self.uploads is not None and self.uploads.match(scope["method"], scope["path"])
+
+    def _bound(self, scope: Scope) -> int:
+        """The most bytes the request's body may have: an upload's bound, or the JSON one."""
+        if self.uploads is not None and self._is_upload(scope):
+            return self.uploads.max_bytes
+        return self.max_body
+
+    @staticmethod
+    def _limited(receive: Receive, limit: int) -> Receive:
         seen = 0
-        limit = self.max_body
 
         async def wrapped() -> Message:
             nonlocal seen
@@ -220,7 +239,7 @@ class RequestMiddleware:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise _BodyTooLarge
+                    raise _BodyTooLarge(f"The body exceeds {limit} bytes.")
             return message
 
         return wrapped
