@@ -142,3 +142,9 @@ def test_upload_routes_match_their_method_and_path_with_segments() -> None:
     assert not UploadRoutes([], max_bytes=10)
     with pytest.raises(ValueError, match="METHOD /path"):
         UploadRoutes(["/no/method"], max_bytes=10)
+
+
+async def test_a_body_of_many_parts_is_named_in_ten() -> None:
+    parts = [part(f"field{n}", b"x", filename=None) for n in range(500)]
+    error = await refused(form(part("file", PNG[:100]), *parts), 422)
+    assert len(named(error)) == 10

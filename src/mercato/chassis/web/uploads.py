@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["MULTIPART", "UploadRoutes", "UploadedFile", "read_file"]
 
 MULTIPART = "multipart/form-data"
+_NAMED_AT_MOST = 10  # other parts a 422 names
 
 
 class UploadRoutes:
@@ -126,7 +127,9 @@ class _Collector:
         kind = self._headers.get("content-type")
         part.content_type = kind.decode("latin-1") if kind is not None else None
         if part.name != self.wanted:
-            self.others.append(part.name or "(unnamed)")
+            other = part.name or "(unnamed)"
+            if other not in self.others and len(self.others) < _NAMED_AT_MOST:
+                self.others.append(other)  # a body of a million parts names ten
         elif self.found is not None:
             self.repeated = True
         else:
@@ -186,7 +189,7 @@ def _file_of(collector: _Collector) -> UploadedFile:
     if not collector.ended:
         raise BadRequest(f"The {MULTIPART} body ends before its closing boundary.")
     if collector.others:
-        unknown = sorted(set(collector.others))
+        unknown = sorted(collector.others)
         raise Unprocessable(
             f"Send only `{wanted}`; the body also holds {', '.join(unknown)}.",
             errors=[field_error(name, "not a field of this form") for name in unknown],
