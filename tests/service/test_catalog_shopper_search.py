@@ -143,3 +143,17 @@ async def test_the_cache_can_be_turned_off(tmp_path: Path, tokens: TokenFactory)
         await load(client, tokens.headers(roles=["admin"]))
         assert await found(client, q="kettle") == {"KIT-1"}
         assert len(app.state.runtime.context.search_cache) == 0
+
+
+async def test_the_document_states_the_parameters_and_the_faceting_rule(shop: Shop) -> None:
+    document = (await shop.client.get("/api/catalog/openapi.json")).json()
+    listing = document["paths"][PRODUCTS]["get"]
+    parameters = {p["name"]: p for p in listing["parameters"]}
+    for flag in ("in_stock", "facets"):
+        assert parameters[flag]["schema"]["type"] == "boolean"
+        assert parameters[flag]["description"]
+    description = listing["description"]
+    assert "ignores its own filter" in description and "prefix" in description
+    assert "`corrected`" in description and "in_stock=true" in description
+    answer = document["components"]["schemas"]["ProductSearchPage"]["properties"]
+    assert {"items", "next_cursor", "total", "facets", "corrected"} <= set(answer)

@@ -34,7 +34,7 @@ def clock() -> ManualClock:
 
 
 def cache_on(clock: ManualClock, entries: int = 10) -> SearchCache[str]:
-    return SearchCache(seconds=10.0, entries=entries, clock=clock)
+    return SearchCache(seconds=10.0, capacity=entries, clock=clock)
 
 
 async def settle() -> None:
@@ -142,8 +142,26 @@ async def test_the_least_recently_used_go_first(clock: ManualClock) -> None:
     assert await cache.get("b", source) == "answer 4"
 
 
+async def test_what_is_kept_weighs_the_capacity_at_most(clock: ManualClock) -> None:
+    cache = SearchCache[str](seconds=10.0, capacity=20, weigh=len, clock=clock)
+
+    async def value(text: str) -> str:
+        return text
+
+    await cache.get("a", lambda: value("a" * 8))
+    await cache.get("b", lambda: value("b" * 8))
+    assert (len(cache), cache.weight) == (2, 16)
+    await cache.get("c", lambda: value("c" * 8))  # 24 > 20: the oldest goes
+    assert (len(cache), cache.weight) == (2, 16)
+    assert await cache.get("a", lambda: value("new")) == "new"
+    await cache.get("huge", lambda: value("x" * 21))  # heavier than it all: not kept
+    assert (len(cache), cache.weight) == (3, 19)
+    cache.clear()
+    assert (len(cache), cache.weight) == (0, 0)
+
+
 async def test_off_computes_every_time_and_keeps_nothing(clock: ManualClock) -> None:
-    cache, source = SearchCache[str](seconds=0, entries=10, clock=clock), Source()
+    cache, source = SearchCache[str](seconds=0, capacity=10, clock=clock), Source()
     assert not cache.enabled
     assert [await cache.get("q", source) for _ in range(2)] == ["answer 1", "answer 2"]
     assert len(cache) == 0

@@ -31,7 +31,9 @@ async def open_context(runtime: Runtime[Any, Any]) -> AsyncIterator[CatalogConte
     """The context of a catalog process, from its settings."""
     settings = runtime.settings
     cache: SearchCache[bytes] = SearchCache(
-        seconds=settings.search_cache_seconds, entries=settings.search_cache_entries
+        seconds=settings.search_cache_seconds,
+        capacity=settings.search_cache_megabytes * 2**20,
+        weigh=len,
     )
     try:
         yield CatalogContext(cache)

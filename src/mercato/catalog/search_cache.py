@@ -3,9 +3,11 @@
 At 100,000 products a one-word search ranks thousands of matches (BM25 or `ts_rank`
 reads every one) and a facet count reads every matching product: 10-40 ms of work
 that no index removes, the same for every shopper typing the same words. So the
-answers of searches and of facet counts (what `listing.cacheable` says) are kept, at
-most `entries` of them (the least recently used going first), and served while they
-are younger than `seconds` (the `search_cache_seconds` setting; 0 turns it off).
+answers of searches and of facet counts (what `listing.cacheable` says) are kept, up
+to `capacity` (what `weigh` says they weigh: bytes, from the `search_cache_megabytes`
+setting, so that many distinct searches, or pages of 100, cannot grow the process
+without bound; the least recently used go first), and served while they are younger
+than `seconds` (the `search_cache_seconds` setting; 0 turns it off).
 
 An answer older than `REFRESH_AFTER` of `seconds` is still served, and computed again
 in the background (once, whoever asks), so that a popular search is never waited for
@@ -46,14 +48,21 @@ log = logging.getLogger("mercato.catalog")
 
 
 class SearchCache(Generic[V]):
-    """Values by key, served for `seconds`, `entries` of them at most (LRU)."""
+    """Values by key, served for `seconds`, weighing `capacity` at most (LRU)."""
 
     def __init__(
-        self, *, seconds: float, entries: int, clock: Callable[[], float] = time.monotonic
+        self,
+        *,
+        seconds: float,
+        capacity: int,
+        weigh: Callable[[V], int] = lambda _: 1,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.seconds = seconds
-        self.entries = entries
+        self.capacity = capacity
+        self.weigh = weigh
         self.clock = clock
+        self.weight = 0  # of the values kept
         self._values: OrderedDict[Hashable, tuple[float, V]] = OrderedDict()
         self._computing: dict[Hashable, asyncio.Task[V]] = {}
         self._generation = 0  # how many times it was cleared
@@ -61,7 +70,7 @@ class SearchCache(Generic[V]):
     @property
     def enabled(self) -> bool:
         """Whether anything is kept at all."""
-        return self.seconds > 0 and self.entries > 0
+        return self.seconds > 0 and self.capacity > 0
 
     def __len__(self) -> int:
         return len(self._values)
@@ -69,6 +78,7 @@ class SearchCache(Generic[V]):
     def clear(self) -> None:
         """Forget every value (the catalog's products changed)."""
         self._values.clear()
+        self.weight = 0
         # A computation under way may have read the products before the change: its
         # waiters get its value, later requests compute again, and it is not kept.
         self._computing.clear()
@@ -96,7 +106,7 @@ class SearchCache(Generic[V]):
                 if age >= self.seconds * REFRESH_AFTER and key not in self._computing:
                     self._start(key, compute).add_done_callback(_log_failure)
                 return found[1]
-            del self._values[key]
+            self._forget(key)
         task = self._computing.get(key) or self._start(key, compute)
         return await asyncio.shield(task)
 
@@ -113,11 +123,23 @@ class SearchCache(Generic[V]):
             if self._computing.get(key) is asyncio.current_task():
                 del self._computing[key]
         if generation == self._generation:  # else it may have read products since changed
-            self._values[key] = (started, value)
-            self._values.move_to_end(key)
-            while len(self._values) > self.entries:
-                self._values.popitem(last=False)
+            self._keep(key, value, started)
         return value
+
+    def _keep(self, key: Hashable, value: V, stored_at: float) -> None:
+        weight = self.weigh(value)
+        if weight > self.capacity:
+            return
+        self._forget(key)
+        self._values[key] = (stored_at, value)
+        self.weight += weight
+        while self.weight > self.capacity:
+            self._forget(next(iter(self._values)))
+
+    def _forget(self, key: Hashable) -> None:
+        found = self._values.pop(key, None)
+        if found is not None:
+            self.weight -= self.weigh(found[1])
 
 
 def _log_failure(task: asyncio.Task[object]) -> None:

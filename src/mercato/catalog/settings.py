@@ -61,12 +61,12 @@ class CatalogSettings(ServiceSettings):
         "of it, it is computed again in the background. The process's own product writes "
         "clear them (catalog.search_cache).",
     )
-    search_cache_entries: int = Field(
-        default=1000,
+    search_cache_megabytes: int = Field(
+        default=32,
         ge=0,
-        le=100_000,
-        description="How many search answers a process keeps at most (least recently used "
-        "go first); about 20 KB each.",
+        le=4096,
+        description="How much memory a process gives cached search answers at most (MiB; "
+        "the least recently used go first): a page of 20 products is about 25 KB.",
     )
 
 

