@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.checkouts import POST_TIMEOUT, Attempt, Shopper, post_checkout, prepare_shoppers
 from tests.e2e.client import Account, Shop, System
 from tests.e2e.invariants import admin_product, payments_of, settled_orders
-from tests.e2e.test_faults import POST_TIMEOUT, Attempt, Shopper, post_checkout, prepare_shoppers
 
 pytestmark = pytest.mark.e2e
 

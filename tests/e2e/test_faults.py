@@ -4,17 +4,15 @@ Each test takes one part of the shared `system` away while or right before
 customers check out through the gateway: orders-1 or payments-1 (SIGKILL), or the
 broker (SIGKILL of the embedded NATS; on RabbitMQ, which is shared with other
 users of the machine, every connection to it is cut for a while, see
-`tests.e2e.brokers`), or pauses the broker for `PAUSE_SECONDS` (SIGSTOP; on RabbitMQ
-nothing crosses the connections), twice the time in which a Kubernetes probe would
-have taken every pod out of its Service had readiness included the broker. It waits
-(bounded) for the part to come back, and ends by
+`tests.e2e.brokers`). It waits (bounded) for the part to come back, and ends by
 checking the invariants that must survive a crash (`tests.e2e.invariants`): stock
 balances, every successful charge belongs to a confirmed order or was refunded,
 and the audit log holds every event exactly once.
 
 Timing follows the orders service's saga settings of the e2e system (`SAGA_*` in
 `tests.e2e.client`): a saga interrupted by a crash keeps its lease until it runs
-out, and the sweeper then resumes the order; `SETTLE_TIMEOUT` allows for that.
+out, and the sweeper then resumes the order; `SETTLE_TIMEOUT` allows for that. A
+paused broker is `test_broker_pause.py`.
 """
 
 from __future__ import annotations
@@ -26,103 +24,29 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
 import pytest
 
-from mercato.launcher.topology import SERVICES, Layout, service
-from tests.e2e.client import (
-    ADDRESS,
-    TERMINAL,
-    Account,
-    Shop,
-    System,
-    add_card,
-    eventually,
-    fill_cart,
+from tests.e2e.checkouts import (
+    POST_TIMEOUT,
+    Attempt,
+    Shopper,
+    order_of,
+    post_checkout,
+    prepare_shoppers,
+    well_stocked_product,
 )
-from tests.e2e.invariants import (
-    SETTLE_TIMEOUT,
-    admin_product,
-    check_invariants,
-    get_json,
-    payments_of,
-)
-from tests.e2e.system import REPLICAS
+from tests.e2e.client import TERMINAL, Account, Shop, System, eventually
+from tests.e2e.invariants import admin_product, check_invariants, get_json, payments_of
 
 pytestmark = pytest.mark.e2e
 
-GOOD_CARD = "4242424242424242"
-POST_TIMEOUT = 30.0  # one checkout through the gateway (the saga waits up to 8 s)
 TRIGGER_TIMEOUT = 10.0  # how long a fault waits for its saga log line
 RECONNECT_GRACE = 2.0  # the services' broker clients reconnect within ~1 s of the broker
 REVOCATION_TIMEOUT = 5.0  # a logout is documented to reach the gateway within 1 s
 CUSTOMERS = 5
 PAYMENTS_OFFSET = 150  # payments-1 listens on the gateway's port + 150 (topology.py)
-PAUSE_SECONDS = 20.0  # a broker pause: what took every pod out of its Service in ~10 s
-WATCH_SECONDS = 9.0  # a service checks its broker every 5 s, with a 2 s timeout
-
-
-@dataclass
-class Shopper:
-    """A customer with a saved card and one unit of the product in the cart."""
-
-    account: Account
-    method_id: str
-
-
-@dataclass
-class Attempt:
-    """One checkout POST: the customer, its idempotency key and what the gateway said."""
-
-    shopper: Shopper
-    key: str
-    status: int | None = None
-    order_id: str | None = None
-    error: str | None = None
-
-
-# -- helpers ------------------------------------------------------------------------
-
-
-def well_stocked_product(shop: Shop, at_least: int) -> dict[str, Any]:
-    """A demo product with at least `at_least` units available, the most stocked first."""
-    page = shop.http.get("/api/catalog/products", params={"limit": 100}).json()
-    candidates = sorted(page["items"], key=lambda p: p["stock"], reverse=True)
-    product: dict[str, Any] = candidates[0]
-    assert product["stock"] >= at_least, f"no demo product has {at_least} units: {product}"
-    return product
-
-
-def prepare_shoppers(shop: Shop, product_id: str, count: int) -> list[Shopper]:
-    """`count` new customers, each with a card and one unit of the product in the cart."""
-    shoppers = []
-    for _ in range(count):
-        account = shop.new_customer()
-        method_id = add_card(shop, account, GOOD_CARD)
-        fill_cart(shop, account, product_id, 1)
-        shoppers.append(Shopper(account, method_id))
-    return shoppers
-
-
-def post_checkout(base_url: str, attempt: Attempt) -> Attempt:
-    """POST /api/orders for one shopper on its own connection; records the outcome."""
-    headers = {**attempt.shopper.account.headers, "Idempotency-Key": attempt.key}
-    body = {"payment_method_id": attempt.shopper.method_id, "shipping_address": ADDRESS}
-    try:
-        with httpx.Client(base_url=base_url, timeout=POST_TIMEOUT, trust_env=False) as http:
-            response = http.post("/api/orders", json=body, headers=headers)
-    except httpx.HTTPError as exc:
-        attempt.error = repr(exc)
-        return attempt
-    attempt.status = response.status_code
-    if response.status_code == 201:
-        attempt.order_id = str(response.json()["id"])
-    else:
-        attempt.error = response.text[:300]
-    return attempt
 
 
 def logged_since(system: System, offset: int, text: str) -> bool:
@@ -169,54 +93,6 @@ def process_restored(system: System, name: str) -> Iterator[int]:
 
 
 @contextlib.contextmanager
-def broker_resumed(system: System) -> Iterator[None]:
-    """Pause the broker for the block; resume it at the end, whatever happened."""
-    system.pause_broker()
-    try:
-        yield
-    finally:
-        system.resume_broker()
-
-
-@dataclass
-class Probed:
-    """What one instance answered its readiness probes: the statuses, the broker reported."""
-
-    statuses: list[int | str] = field(default_factory=list)
-    brokers: list[str] = field(default_factory=list)
-
-
-def readiness_during(system: System, seconds: float) -> tuple[dict[str, Probed], Any]:
-    """Every instance's readiness, asked every half second for `seconds`, by instance name.
-
-    A probe waits one second at most, as Kubernetes' does by default. Once every
-    service had time to check its broker, the gateway's detailed health (its operator
-    port) is asked once too; it is returned beside.
-    """
-    layout = Layout(port=system.port, replicas=REPLICAS)
-    urls = {i.name: f"{i.url}/health/ready" for svc in SERVICES for i in layout.instances(svc)}
-    operator = layout.operator_port(layout.instances(service("gateway"))[0])
-    probed = {name: Probed() for name in urls}
-    detailed: Any = None
-    started = time.monotonic()
-    with httpx.Client(timeout=1.0, trust_env=False) as http:
-        while time.monotonic() - started < seconds:
-            for name, url in urls.items():
-                try:
-                    answer = http.get(url)
-                except httpx.HTTPError as exc:
-                    probed[name].statuses.append(type(exc).__name__)
-                    continue
-                probed[name].statuses.append(answer.status_code)
-                reported = answer.json().get("reported", {})
-                probed[name].brokers.append(reported.get("broker", "none"))
-            if detailed is None and time.monotonic() - started > WATCH_SECONDS:
-                detailed = http.get(f"http://127.0.0.1:{operator}/health", timeout=5.0).json()
-            time.sleep(0.5)
-    return probed, detailed
-
-
-@contextlib.contextmanager
 def broker_restored(system: System) -> Iterator[None]:
     """Leave the system whole for the next tests: wait for the broker to be back, bounded."""
     try:
@@ -224,17 +100,6 @@ def broker_restored(system: System) -> Iterator[None]:
     finally:
         with contextlib.suppress(AssertionError):
             system.wait_broker_back()
-
-
-def order_of(shop: Shop, account: Account, order_id: str) -> dict[str, Any]:
-    """One order, once it is settled (bounded wait)."""
-
-    def probe() -> dict[str, Any] | None:
-        order = get_json(shop, f"/api/orders/{order_id}", account.headers)
-        return order if order is not None and order["status"] in TERMINAL else None
-
-    found: dict[str, Any] = eventually(probe, timeout=SETTLE_TIMEOUT, interval=0.5)
-    return found
 
 
 def payments_unreachable(system: System) -> bool:
@@ -377,40 +242,3 @@ def test_payments_killed_before_a_checkout_holds_the_order_until_payments_answer
     assert [p["status"] for p in mine] == ["succeeded"], mine
     assert order["payment_id"] == mine[0]["id"]
     check_invariants(shop, admin, [shopper.account], stock={product["id"]: before})
-
-
-def test_a_paused_broker_takes_nothing_out_of_service(
-    shop: Shop, system: System, admin: Account
-) -> None:
-    """The broker paused 20 s while customers check out: nothing is refused or unready.
-
-    Every checkout through the gateway answers 201 as usual, every process answers
-    its readiness probe with 200 (within a probe's one-second timeout) throughout,
-    while the operator's detailed health shows each instance's broker away; once the
-    broker is back the events flow, and each is audited once.
-    """
-    product = well_stocked_product(shop, CUSTOMERS + 1)
-    shoppers = prepare_shoppers(shop, product["id"], CUSTOMERS)
-    before = admin_product(shop, admin.headers, product["id"])
-    attempts = [Attempt(shopper, str(uuid.uuid4())) for shopper in shoppers]
-
-    with broker_resumed(system), ThreadPoolExecutor(max_workers=CUSTOMERS) as pool:
-        futures = [pool.submit(post_checkout, system.base_url, a) for a in attempts]
-        probed, detailed = readiness_during(system, PAUSE_SECONDS)
-        for future in futures:
-            future.result(timeout=POST_TIMEOUT)
-
-    assert [(a.status, a.error) for a in attempts] == [(201, None)] * CUSTOMERS
-    assert {name: set(p.statuses) for name, p in probed.items()} == {
-        name: {200} for name in probed
-    }, probed
-    # Each process, and the operator's page of them all, says where the broker is.
-    assert all(p.brokers[-1] != "ok" for p in probed.values()), probed
-    assert detailed["status"] == "ok", detailed
-    instances = [i for entry in detailed["services"].values() for i in entry["instances"]]
-    assert len(instances) == len(probed) - 1, detailed  # every one but the gateway itself
-    assert all(i["reported"]["broker"] != "ok" for i in instances), detailed
-    settled = [order_of(shop, a.shopper.account, a.order_id or "") for a in attempts]
-    assert [order["status"] for order in settled] == ["confirmed"] * CUSTOMERS, settled
-    accounts = [shopper.account for shopper in shoppers]
-    check_invariants(shop, admin, accounts, stock={product["id"]: before})

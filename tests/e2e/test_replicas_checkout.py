@@ -16,16 +16,16 @@ import uuid
 import httpx
 import pytest
 
-from tests.e2e.client import Account, Shop, System, eventually
-from tests.e2e.invariants import admin_product, check_invariants
-from tests.e2e.test_faults import (
+from tests.e2e.checkouts import (
     Attempt,
     order_of,
     post_checkout,
     prepare_shoppers,
-    process_restored,
     well_stocked_product,
 )
+from tests.e2e.client import Account, Shop, System, eventually
+from tests.e2e.invariants import admin_product, check_invariants
+from tests.e2e.test_faults import process_restored
 
 pytestmark = pytest.mark.e2e
 

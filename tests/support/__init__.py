@@ -44,6 +44,6 @@ One module per subject under test:
                 a node to kill and restart
 
 One exception: the harness of the running system (`tests/e2e/system.py`, `client.py`,
-`brokers.py`, `invariants.py`) stays in the e2e package it drives `mercato up` for;
-the security level borrows it from there.
+`brokers.py`, `invariants.py`, `checkouts.py`) stays in the e2e package it drives
+`mercato up` for; the security level borrows it from there.
 """
