@@ -1,7 +1,7 @@
 """The helpers of the tests: every module here holds code that tests import, and no test.
 
 Layout of `tests/`: a level is a folder (`unit`, `service`, `integration`, `contract`,
-`security`, `e2e`); in it, `test_*.py` modules hold tests and `conftest.py` holds
+`security`, `e2e`, `browser`); in it, `test_*.py` modules hold tests and `conftest.py` holds
 fixtures. A helper a test module imports lives here, in a module named after what it
 is or what it helps test, never `test_*` (pytest would collect it, and a reader would
 look for tests in it). A test module imports helpers from here, never from another
@@ -23,6 +23,10 @@ One module per subject under test:
     auth, catalog_inventory, gateway, logs, orders, payments
                 the service's app on SQLite in `tmp_path` and the usual calls;
                 `orders` serves catalog and payments for real next to it
+    web         the storefront in-process with real auth and users servers, and a
+                browser's steps (cookies, forms and their CSRF tokens)
+    browser     the browser tests' tools: Chromium or a skip, the axe audit,
+                screenshots, a customer's steps through the UI
     http_client the misbehaving upstream of the inter-service client tests
     events      event data of made-up types, for the outbox and relay tests
     contracts   a service's OpenAPI document against the contract models it serves

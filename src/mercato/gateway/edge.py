@@ -103,7 +103,8 @@ class GatewayEdge:
                 expose_headers=CORS_EXPOSED,
                 max_age=600,
             )
-        return SecurityHeaders(front, hsts=settings.hsts)
+        pages = self.proxy.routes.is_page if self.proxy.routes.pages is not None else None
+        return SecurityHeaders(front, hsts=settings.hsts, is_page=pages)
 
     def within(self, routed: ASGIApp) -> ASGIApp:
         """The operator's gate, then the proxy; what neither takes goes to the router."""
