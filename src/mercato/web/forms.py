@@ -42,6 +42,7 @@ __all__ = [
     "Posted",
     "form_view",
     "read_form",
+    "sentence",
 ]
 
 CSRF_FIELD = "csrf_token"
@@ -201,3 +202,18 @@ def form_view(
         for f in fields
     )
     return FormView(form_id, action, submit, csrf_token, views, message, tuple(hidden))
+
+
+def sentence(label: str, message: str) -> str:
+    """A service's message about a field as a sentence beside it.
+
+    `must be at least 10 characters long` about Password reads `Password must be at
+    least 10 characters long.`, `value is not a valid email address` about Email
+    `Email is not a valid email address.`; pydantic's `Value error, ` prefix is dropped.
+    """
+    text = message.removeprefix("Value error, ").strip().rstrip(".")
+    if text.startswith("value is ") and label:  # pydantic's: "value is not a valid ..."
+        text = text.removeprefix("value ")
+    if text[:1].islower():
+        text = f"{label} {text}"
+    return text + "."

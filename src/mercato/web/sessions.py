@@ -139,6 +139,12 @@ class Sessions:
         async with self.database.session() as db:
             await store.delete_session(db, record.id_hash)
 
+    async def rename(self, record: SessionRecord, name: str) -> None:
+        """The signed-in shopper's new name, for the pages from now on."""
+        async with self.database.session() as db:
+            await store.rename(db, record.id_hash, name)
+        record.user_name = name
+
     async def flash(self, record: SessionRecord, message: str | None) -> None:
         """Leave `message` for the next page this session shows (None: clear it)."""
         async with self.database.session() as db:

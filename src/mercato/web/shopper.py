@@ -139,6 +139,11 @@ class Shopper:
         self.record = None
         self._set_cookie(None)
 
+    async def rename(self, name: str) -> None:
+        """Show the shopper's new name from now on (users has just stored it)."""
+        if self.record is not None and self.signed_in:
+            await self.ctx.sessions.rename(self.record, name)
+
     async def flash(self, message: str) -> None:
         """Show `message` on the next page."""
         await self.ctx.sessions.flash(await self.session(), message)

@@ -21,6 +21,7 @@ __all__ = [
     "delete_session",
     "insert_session",
     "release_claim",
+    "rename",
     "session_by_hash",
     "set_flash",
     "store_tokens",
@@ -142,6 +143,14 @@ async def release_claim(db: AsyncSession, id_hash: str) -> None:
     """Give the claim up without new tokens (the refresh failed)."""
     await db.execute(
         update(SESSIONS).where(SESSIONS.c.id_hash == id_hash).values(refreshing_until=None)
+    )
+    await db.commit()
+
+
+async def rename(db: AsyncSession, id_hash: str, name: str) -> None:
+    """Keep the shopper's new name in their session (and commit)."""
+    await db.execute(
+        update(SESSIONS).where(SESSIONS.c.id_hash == id_hash).values(user_name=name[:200])
     )
     await db.commit()
 

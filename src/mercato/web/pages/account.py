@@ -20,7 +20,15 @@ from mercato.chassis.web.json_body import StrictJsonRoute
 from mercato.web.api import auth
 from mercato.web.api.backend import ApiError, BackendDown, Caller
 from mercato.web.errors import SignInRequired, local_path
-from mercato.web.forms import Field, FormRefused, FormView, Posted, form_view, read_form
+from mercato.web.forms import (
+    Field,
+    FormRefused,
+    FormView,
+    Posted,
+    form_view,
+    read_form,
+    sentence,
+)
 from mercato.web.rendering import layout_of
 from mercato.web.sessions import SignedIn
 from mercato.web.shopper import Shopper, ShopperDep
@@ -83,10 +91,7 @@ def field_messages(exc: ApiError, fields: Sequence[Field]) -> dict[str, str]:
         name = error.field.split(".")[0]
         if name not in labels or name in messages:
             continue
-        text = error.message.rstrip(".")
-        if text[:1].islower():
-            text = f"{labels[name]} {text}"
-        messages[name] = text + "."
+        messages[name] = sentence(labels[name], error.message)
     return messages
 
 
