@@ -187,3 +187,21 @@ async def test_one_shopper_never_sees_or_changes_anothers_account(shop: Storefro
     assert answer.status_code == 303
     assert "1 Main Street" in (await ann.get("/account")).text  # still there
     assert "Ann" not in (await bob.get("/")).text
+
+
+async def test_users_down_is_a_page_naming_the_part_of_the_shop_unavailable(
+    shop: Storefront,
+) -> None:
+    browser = await _customer(shop)
+    await shop.users.stop()
+
+    answer = await browser.get("/account")
+
+    assert answer.status_code == 503
+    assert answer.headers["content-type"].startswith("text/html")
+    assert answer.headers["retry-after"]
+    assert "Your profile is unavailable" in answer.text
+    assert "The rest of the shop still works" in answer.text
+    assert "127.0.0.1" not in answer.text  # no internal address
+    home = await browser.get("/")
+    assert home.status_code == 200 and "Log out" in home.text

@@ -16,8 +16,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from mercato.web.api.backend import Caller
 from mercato.web.models import SessionRecord
-from mercato.web.sessions import COOKIE, SECURE_COOKIE, hash_id
+from mercato.web.sessions import COOKIE, SECURE_COOKIE, Sessions, hash_id
 from tests.support.tokens import TokenFactory
 from tests.support.web import PASSWORD, SHOP, Storefront, open_storefront, page_form, submit
 
@@ -251,3 +252,30 @@ async def test_an_expired_access_token_is_refreshed_once_for_concurrent_pages(
             "/api/auth/me", headers={"Authorization": f"Bearer {record.access_token}"}
         )
     assert me.status_code == 200  # the family was not revoked as a reuse
+
+
+async def test_two_replicas_refreshing_one_session_send_its_refresh_token_once(
+    shop: Storefront,
+) -> None:
+    """Each replica has its own lock: the claim on the shared row keeps the refresh single."""
+    browser = shop.browser()
+    await shop.register(browser)
+    runtime = shop.app.state.runtime
+    ctx = runtime.context
+    (record,) = await _records(shop)
+    replica = Sessions(runtime.database, ctx.settings)  # another process's, on the same DB
+    later = ctx.sessions.clock() + timedelta(minutes=20)
+    for sessions in (ctx.sessions, replica):
+        sessions.clock = lambda: later
+    visitor = Caller(ctx.backend, None, "127.0.0.1")
+    copies = [await ctx.sessions.find(browser.cookies[COOKIE]) for _ in range(2)]
+    assert copies[0] is not None and copies[1] is not None
+
+    tokens = await asyncio.gather(
+        ctx.sessions.access_token(copies[0], visitor), replica.access_token(copies[1], visitor)
+    )
+
+    assert tokens[0] == tokens[1] != record.access_token
+    async with httpx.AsyncClient(base_url=shop.auth.url) as auth:
+        me = await auth.get("/api/auth/me", headers={"Authorization": f"Bearer {tokens[0]}"})
+    assert me.status_code == 200  # no second use of one refresh token revoked the family
