@@ -15,10 +15,14 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import select
+from starlette.responses import PlainTextResponse, Response
 
+from mercato.chassis.web.json_body import StrictJsonRoute
 from mercato.web.api.backend import Caller
 from mercato.web.models import SessionRecord
 from mercato.web.sessions import COOKIE, SECURE_COOKIE, Sessions, hash_id
+from mercato.web.shopper import ShopperDep
+from tests.support.auth import ADMIN_EMAIL, ADMIN_PASSWORD
 from tests.support.tokens import TokenFactory
 from tests.support.web import PASSWORD, SHOP, Storefront, open_storefront, page_form, submit
 
@@ -279,3 +283,27 @@ async def test_two_replicas_refreshing_one_session_send_its_refresh_token_once(
     async with httpx.AsyncClient(base_url=shop.auth.url) as auth:
         me = await auth.get("/api/auth/me", headers={"Authorization": f"Bearer {tokens[0]}"})
     assert me.status_code == 200  # no second use of one refresh token revoked the family
+
+
+async def test_an_admin_page_is_for_administrators_only(shop: Storefront) -> None:
+    """`Shopper.admin()`: a visitor logs in first, a customer gets the 404 page."""
+
+    async def console(shopper: ShopperDep) -> Response:
+        await shopper.admin()
+        return PlainTextResponse("the console")
+
+    shop.app.router.add_api_route("/ops-probe", console, route_class_override=StrictJsonRoute)
+    visitor = await shop.browser().get("/ops-probe")
+    customer = shop.browser()
+    await shop.register(customer)
+    administrator = shop.browser()
+    await shop.login(administrator, ADMIN_EMAIL, ADMIN_PASSWORD)
+
+    assert visitor.status_code == 303
+    assert visitor.headers["location"] == "/login?next=%2Fops-probe"
+    refused = await customer.get("/ops-probe")
+    assert refused.status_code == 404 and "Page not found" in refused.text
+    assert ">Operations</a>" not in (await customer.get("/")).text
+    allowed = await administrator.get("/ops-probe")
+    assert allowed.status_code == 200 and allowed.text == "the console"
+    assert '<a href="/ops">Operations</a>' in (await administrator.get("/")).text

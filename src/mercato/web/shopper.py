@@ -16,7 +16,7 @@ from fastapi import Depends, Request
 from mercato.chassis.security.client_addresses import client_address
 from mercato.web.api.backend import Caller
 from mercato.web.context import WebContext
-from mercato.web.errors import SignInRequired
+from mercato.web.errors import PageNotFound, SignInRequired
 from mercato.web.models import SessionRecord
 from mercato.web.sessions import COOKIE, SECURE_COOKIE, SessionEnded, SignedIn
 
@@ -107,6 +107,17 @@ class Shopper:
         if not self.signed_in:
             raise SignInRequired(self.request)
         return await self.caller()
+
+    async def admin(self) -> Caller:
+        """The caller of a page for administrators only (the operations console).
+
+        A visitor is sent to log in; a signed-in customer gets the 404 page, as for
+        anything that is not theirs (the page does not say what it hides).
+        """
+        caller = await self.customer()
+        if not self.is_admin:
+            raise PageNotFound
+        return caller
 
     # -- the session ------------------------------------------------------------
 
