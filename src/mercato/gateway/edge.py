@@ -7,7 +7,8 @@ metrics, lifespan) and asks this `Edge` for the rest. The layers, outermost firs
     CORSMiddleware       only when `cors_origins` is set
     RequestMiddleware    the chassis: ids, trace context, 413/415, access log, metrics
     OperatorGate         metrics, detailed health, docs: the operator port, or admins
-    ProxyDispatch        /api/... and /.well-known/jwks.json -> Proxy (raw ASGI)
+    ProxyDispatch        /api/..., /.well-known/jwks.json and (with a storefront) every
+                         page's path -> Proxy (raw ASGI)
     (router)             /health, /health/live, /health/ready, /metrics, /asyncapi.json
 
 While the app runs the edge holds the proxy's upstream connections, the rate
