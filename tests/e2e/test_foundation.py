@@ -62,8 +62,19 @@ def test_jwks_is_published_through_the_gateway(shop: Shop) -> None:
 
 def test_an_unknown_route_is_a_404_problem(shop: Shop) -> None:
     assert is_problem(shop.http.get("/api/nosuch/things"), 404)
-    assert is_problem(shop.http.get("/no/such/page"), 404)
     assert is_problem(shop.http.get(f"/api/catalog/products/{uuid.uuid4()}"), 404)
+
+
+def test_an_unknown_page_is_the_storefronts_404_page(shop: Shop) -> None:
+    """Every path outside the API and the gateway's own is the storefront's."""
+    page = shop.http.get("/no/such/page")
+    assert page.status_code == 404
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    assert "Page not found" in page.text
+    assert page.headers["content-security-policy"].startswith("default-src 'self'")
+    assert page.headers["referrer-policy"] == "same-origin"
+    home = shop.http.get("/")
+    assert home.status_code == 200 and '<form role="search" action="/search"' in home.text
 
 
 def test_malformed_json_is_a_400_problem(shop: Shop) -> None:

@@ -208,9 +208,13 @@ def test_a_trailing_slash_is_404_and_names_no_internal_port(system: System) -> N
 
 
 def test_no_answer_names_an_internal_host_or_port(system: System, shop: Shop) -> None:
-    internal = [str(system.port + offset) for offset in (110, 120, 130, 131, 140, 150, 160)]
+    offsets = (110, 120, 130, 131, 140, 150, 160, 170)
+    internal = [str(system.port + offset) for offset in offsets]
     answers = [
         shop.http.get("/health"),
+        shop.http.get("/"),
+        shop.http.get("/no/such/page"),
+        shop.http.get("/login/"),
         shop.http.get("/api/nowhere"),
         shop.http.get("/api/orders/"),
         shop.http.delete("/api/users/me"),

@@ -47,6 +47,7 @@ from tests.support.tls import (
     stop,
     wait_until_listening,
 )
+from tests.support.web import page_form
 
 OK = "HTTP/1.1 200 OK"
 START_TIMEOUT = 90.0
@@ -245,7 +246,7 @@ def test_the_gateway_answers_over_https_with_hsts(tls_system: TlsSystem) -> None
     assert response.status_code == 200
     assert response.headers["strict-transport-security"].startswith("max-age=")
     services = response.json()["services"]
-    assert len(services) == 6
+    assert len(services) == 7  # the six behind /api/ and the storefront
     for health in services.values():  # each reached over mutual TLS by the gateway
         assert health["status"] == "ok"
 
@@ -253,6 +254,31 @@ def test_the_gateway_answers_over_https_with_hsts(tls_system: TlsSystem) -> None
 def test_plain_http_to_the_gateway_gets_no_answer(tls_system: TlsSystem) -> None:
     assert status_line(tls_system.port, tls_system.context(), "/health") == OK
     assert status_line(tls_system.port, None, "/health").startswith("refused: ")
+
+
+def test_the_storefront_over_https_signs_in_with_a_secure_host_cookie(
+    tls_system: TlsSystem,
+) -> None:
+    """The gateway says the browser came over HTTPS; web calls auth over mutual TLS."""
+    with tls_system.client() as http:
+        page = http.get("/register")
+        assert page.status_code == 200, page.text
+        cookie = page.headers["set-cookie"]
+        assert cookie.startswith("__Host-mercato_session=") and "; Secure" in cookie
+        token = page_form(page.text, "register")["csrf_token"]
+        fields = {
+            "csrf_token": token,
+            "name": "Tess Tls",
+            "email": f"tls-web-{uuid.uuid4().hex[:12]}@example.com",
+            "password": "a long enough password",
+        }
+        origin = {"Origin": str(http.base_url).rstrip("/")}
+        created = http.post("/register", data=fields, headers=origin)
+        assert created.status_code == 303, created.text
+        home = http.get("/")
+    assert home.status_code == 200
+    assert "Tess Tls" in home.text and ">Log out</button>" in home.text
+    assert home.headers["strict-transport-security"].startswith("max-age=")
 
 
 def test_a_request_through_the_gateway_crosses_services_over_mutual_tls(

@@ -1,7 +1,7 @@
 """The helpers of the tests: every module here holds code that tests import, and no test.
 
 Layout of `tests/`: a level is a folder (`unit`, `service`, `integration`, `contract`,
-`security`, `e2e`); in it, `test_*.py` modules hold tests and `conftest.py` holds
+`security`, `e2e`, `browser`); in it, `test_*.py` modules hold tests and `conftest.py` holds
 fixtures. A helper a test module imports lives here, in a module named after what it
 is or what it helps test, never `test_*` (pytest would collect it, and a reader would
 look for tests in it). A test module imports helpers from here, never from another
@@ -28,6 +28,10 @@ One module per subject under test:
                 facets, stock, hostile input), run on SQLite and on PostgreSQL
     pictures    image files made by Pillow (turned, with metadata, decompression
                 bombs), and uploading them to the catalog
+    web         the storefront in-process with real auth and users servers, and a
+                browser's steps (cookies, forms and their CSRF tokens)
+    browser     the browser tests' tools: Chromium or a skip, the axe audit,
+                screenshots, a customer's steps through the UI
     http_client the misbehaving upstream of the inter-service client tests
     events      event data of made-up types, for the outbox and relay tests
     contracts   a service's OpenAPI document against the contract models it serves

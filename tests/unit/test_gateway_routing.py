@@ -37,3 +37,32 @@ def test_route_patterns_match_method_and_segments() -> None:
     assert not patterns.match("POST", "/api/payments/p1/x/refunds")  # * is one segment
     assert not patterns.match("POST", "/api/ordersx")
     assert not RoutePatterns([]) and patterns
+
+
+def test_with_a_storefront_every_other_path_is_a_page() -> None:
+    table = RouteTable(
+        {"auth": ["http://a"], "web": ["http://w1", "http://w2"]},
+        default_timeout=10,
+        route_timeouts={"/checkout": 30, "/api/auth": 5},
+    )
+    pages = table.pages
+    assert pages is not None and pages.service == "web"
+    for path in ("/", "/login", "/static/shop.css", "/apix", "/api", "/healthz", "/no/such"):
+        assert table.handles(path), path
+        assert table.match(path) is pages, path
+        assert RouteTable.is_page(path), path
+    for own in ("/health", "/health/live", "/health/ready", "/metrics", "/asyncapi.json"):
+        assert not table.handles(own) and not RouteTable.is_page(own), own
+    assert table.match("/api/web/anything") is None  # the storefront is no API service
+    assert table.match("/api/nosuch/x") is None and not RouteTable.is_page("/api/nosuch/x")
+    assert table.match(JWKS_PATH) is table.jwks and not RouteTable.is_page(JWKS_PATH)
+    assert pages.timeout_for("/checkout/pay") == 30 and pages.timeout_for("/") == 10
+    assert [i.url for i in pages.pool.instances] == ["http://w1", "http://w2"]
+    assert pages.pool in table.pools()
+
+
+def test_without_a_storefront_only_the_api_is_proxied() -> None:
+    table = RouteTable({"auth": ["http://a"]}, default_timeout=10)
+    assert table.pages is None
+    assert not table.handles("/") and not table.handles("/login")
+    assert table.match("/") is None

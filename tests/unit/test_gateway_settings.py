@@ -28,7 +28,8 @@ def test_default_upstreams_follow_the_port_conventions() -> None:
     pools = _load(MERCATO_GATEWAY_PORT="9000").pools()
     assert pools["auth"] == ("http://127.0.0.1:9110",)
     assert pools["logs"] == ("http://127.0.0.1:9160",)
-    assert set(pools) == {"auth", "users", "catalog", "orders", "payments", "logs"}
+    assert pools["web"] == ("http://127.0.0.1:9170",)
+    assert set(pools) == {"auth", "users", "catalog", "orders", "payments", "logs", "web"}
 
 
 @pytest.mark.parametrize(

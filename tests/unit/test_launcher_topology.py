@@ -37,6 +37,7 @@ def test_default_ports_follow_the_conventions() -> None:
         8140: "orders-1",
         8150: "payments-1",
         8160: "logs-1",
+        8170: "web-1",
         8242: "nats",
     }
 
@@ -53,14 +54,15 @@ def test_replicas_take_consecutive_ports() -> None:
     ]
 
 
-def test_start_order_is_auth_then_the_services_then_orders_then_gateway() -> None:
+def test_start_order_is_auth_then_the_services_then_orders_then_web_then_gateway() -> None:
     order = [[s.name for s in stage] for stage in stages()]
 
     assert order[0] == ["auth"]
     assert set(order[1]) == {"users", "catalog", "payments", "logs"}
     assert order[2] == ["orders"]
+    assert order[3] == ["web"]  # the storefront calls them all
     assert order[-1] == ["gateway"]
-    assert len(order) == 4
+    assert len(order) == 5
 
 
 def test_service_ports_stay_ten_apart() -> None:
@@ -78,7 +80,8 @@ def test_upstreams_list_every_backend_with_replicas_joined_by_a_bar() -> None:
         "catalog=http://127.0.0.1:8130|http://127.0.0.1:8131,"
         "payments=http://127.0.0.1:8150,"
         "logs=http://127.0.0.1:8160,"
-        "orders=http://127.0.0.1:8140"
+        "orders=http://127.0.0.1:8140,"
+        "web=http://127.0.0.1:8170"
     )
 
 
@@ -137,6 +140,20 @@ def test_orders_gets_every_catalog_and_payments_instance() -> None:
         "http://127.0.0.1:8130,http://127.0.0.1:8131,http://127.0.0.1:8132"
     )
     assert env["MERCATO_ORDERS_PAYMENTS_URL"] == "http://127.0.0.1:8150"
+
+
+def test_web_gets_every_instance_of_the_services_it_calls() -> None:
+    lay = layout(replicas={"catalog": 2, "auth": 2})
+
+    env = lay.env(lay.instances(service("web"))[0])
+
+    assert env["MERCATO_WEB_PORT"] == "8170"
+    assert env["MERCATO_WEB_CATALOG_URL"] == "http://127.0.0.1:8130,http://127.0.0.1:8131"
+    assert env["MERCATO_WEB_AUTH_API_URL"] == "http://127.0.0.1:8110,http://127.0.0.1:8111"
+    assert env["MERCATO_AUTH_URL"] == "http://127.0.0.1:8110"  # the JWKS: one instance
+    for name, port in [("USERS", 8120), ("ORDERS", 8140), ("PAYMENTS", 8150), ("LOGS", 8160)]:
+        assert env[f"MERCATO_WEB_{name}_URL"] == f"http://127.0.0.1:{port}"
+    assert "MERCATO_BROKER_URL" not in env and "MERCATO_WEB_BROKER_URL" not in env
 
 
 def test_an_external_broker_replaces_the_embedded_one() -> None:

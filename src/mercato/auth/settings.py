@@ -16,7 +16,7 @@ __all__ = ["KNOWN_SERVICES", "AuthSettings", "load_settings", "parse_clients"]
 
 # Services that may use client credentials with auth's own `client_secret` when no
 # `clients` are configured (a single development process, `mercato run auth`).
-KNOWN_SERVICES = ("gateway", "users", "catalog", "orders", "payments", "logs")
+KNOWN_SERVICES = ("gateway", "users", "catalog", "orders", "payments", "logs", "web")
 # OWASP's floor for argon2id memory; production refuses anything cheaper.
 MIN_PRODUCTION_MEMORY_KIB = 19_456
 

@@ -3,7 +3,9 @@
 It owns nothing persistent. A plain Starlette app (no FastAPI on the proxy path):
 
 - `settings`  the gateway's settings and their formats
-- `routing`   `/api/<service>/...` -> that service's pool; round robin, passive health
+- `routing`   `/api/<service>/...` -> that service's pool, every other path but the
+              gateway's own -> the storefront's (`web`); round robin, passive health
+- `pages`     the gateway's own refusals on a page's path, as small HTML pages
 - `forward`   instance choice, retries and deadlines
 - `upstream`  keep-alive HTTP/1.1 connections to every instance (httptools)
 - `proxy`     the raw-ASGI proxy: headers, edge authentication, rate limits

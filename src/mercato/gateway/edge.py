@@ -8,7 +8,8 @@ metrics, lifespan) and asks this `Edge` for the rest. The layers, outermost firs
     RequestMiddleware    the chassis: ids, trace context, 413/415 (uploads: their own
                          bound), access log, metrics
     OperatorGate         metrics, detailed health, docs: the operator port, or admins
-    ProxyDispatch        /api/... and /.well-known/jwks.json -> Proxy (raw ASGI)
+    ProxyDispatch        /api/..., /.well-known/jwks.json and (with a storefront) every
+                         page's path -> Proxy (raw ASGI)
     (router)             /health, /health/live, /health/ready, /metrics, /asyncapi.json
 
 While the app runs the edge holds the proxy's upstream connections, the rate
@@ -105,7 +106,8 @@ class GatewayEdge:
                 expose_headers=CORS_EXPOSED,
                 max_age=600,
             )
-        return SecurityHeaders(front, hsts=settings.hsts)
+        pages = self.proxy.routes.is_page if self.proxy.routes.pages is not None else None
+        return SecurityHeaders(front, hsts=settings.hsts, is_page=pages)
 
     def within(self, routed: ASGIApp) -> ASGIApp:
         """The operator's gate, then the proxy; what neither takes goes to the router."""

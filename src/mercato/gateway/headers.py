@@ -9,10 +9,14 @@
 - `SecurityHeaders` is the outermost middleware, so every answer carries
   `X-Content-Type-Options`, `X-Frame-Options`, `Referrer-Policy`, HSTS when enabled,
   and `Cache-Control: no-store` under `/api/auth`, including errors made by inner
-  middleware.
+  middleware. The storefront's pages get `Referrer-Policy: same-origin` rather than
+  `no-referrer`: under `no-referrer` a browser sends `Origin: null` with a form's
+  POST, and the storefront checks a post's `Origin` against CSRF.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -85,19 +89,25 @@ class SecurityHeaders:
     """
 
     def __init__(
-        self, app: ASGIApp, *, hsts: bool = False, no_store_prefix: str = "/api/auth"
+        self,
+        app: ASGIApp,
+        *,
+        hsts: bool = False,
+        no_store_prefix: str = "/api/auth",
+        is_page: Callable[[str], bool] | None = None,
     ) -> None:
         self.app = app
         common = [
             (b"x-content-type-options", b"nosniff"),
             (b"x-frame-options", b"DENY"),
-            (b"referrer-policy", b"no-referrer"),
         ]
         if hsts:
             common.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
-        self.headers = common
-        self.no_store_headers = [*common, (b"cache-control", b"no-store")]
+        self.headers = [*common, (b"referrer-policy", b"no-referrer")]
+        self.no_store_headers = [*self.headers, (b"cache-control", b"no-store")]
+        self.page_headers = [*common, (b"referrer-policy", b"same-origin")]
         self.no_store_prefix = no_store_prefix
+        self.is_page = is_page
 
     def _no_store(self, path: str) -> bool:
         prefix = self.no_store_prefix
@@ -107,8 +117,11 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        no_store = self._no_store(scope["path"])
+        path = scope["path"]
+        no_store = self._no_store(path)
         extra = self.no_store_headers if no_store else self.headers
+        if self.is_page is not None and self.is_page(path):
+            extra = self.page_headers
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -2,8 +2,10 @@
 
 `ProxyDispatch` sits innermost in the middleware stack (behind the chassis
 `RequestMiddleware`, which has set the request context and bounds the body) and
-takes every `/api/...` and `/.well-known/jwks.json` request straight to `Proxy`,
-bypassing Starlette's router; other paths (health, metrics) go on to the router.
+takes every `/api/...` and `/.well-known/jwks.json` request, and with a storefront
+every path but the gateway's own, straight to `Proxy`, bypassing Starlette's
+router; the gateway's own paths (health, metrics) go on to the router. On a
+storefront's path the gateway's own refusals are small HTML pages (`pages`).
 
 For each request `Proxy` (a method per step):
 
@@ -49,6 +51,7 @@ from mercato.gateway.headers import (
     REQUEST_DROPPED,
     RESPONSE_DROPPED,
 )
+from mercato.gateway.pages import problem_page
 from mercato.gateway.ratelimit import Bucket, CostlyCalls, RateLimiter
 from mercato.gateway.relay import relay
 from mercato.gateway.routing import Route, RoutePatterns, RouteTable
@@ -57,9 +60,10 @@ __all__ = ["WRITE_METHODS", "CostlyCalls", "Proxy", "ProxyDispatch"]
 
 log = logging.getLogger("mercato.gateway")
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# Services that need the client's address (auth throttles logins by it): requests to
-# them carry the gateway's service token as proof of its X-Forwarded-For.
-PROOF_SERVICES = frozenset({"auth"})
+# Services that need the client's address (auth throttles logins by it, the storefront
+# passes it on to auth): requests to them carry the gateway's service token as proof
+# of its X-Forwarded-For.
+PROOF_SERVICES = frozenset({"auth", "web"})
 
 
 class Proxy:
@@ -357,4 +361,8 @@ async def _read_body(receive: Receive) -> bytes | None:
 
 
 async def _problem(scope: Scope, receive: Receive, send: Send, error: ProblemError) -> None:
-    await problem_response(error)(scope, receive, send)
+    """The problem document, or on a storefront's path its page (`gateway.pages`)."""
+    if RouteTable.is_page(scope["path"]):
+        await problem_page(error)(scope, receive, send)
+    else:
+        await problem_response(error)(scope, receive, send)

@@ -54,6 +54,7 @@ SERVICE_PORT_OFFSETS: Mapping[str, int] = {
     "orders": 140,
     "payments": 150,
     "logs": 160,
+    "web": 170,
 }
 _SERVICE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 

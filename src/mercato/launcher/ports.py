@@ -1,6 +1,6 @@
 """Checking, before anything starts, that every port the system needs is free.
 
-Mercato's ports (P, P+110..P+160 and replicas, P+242, and P+290 with `--observe`)
+Mercato's ports (P, P+110..P+170 and replicas, P+242, and P+290 with `--observe`)
 are chosen so that with the default P = 8000 none is the standard port of a server a
 developer is likely to run (PostgreSQL, Redis, RabbitMQ, NATS, MariaDB, a Prometheus
 and its node exporter); with another P the same ports are refused up front rather

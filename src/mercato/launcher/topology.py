@@ -7,7 +7,8 @@ package `mercato.<name>` gives `app.create_app`, `app.SPEC` and
 import every service; it does so only when `Service.wiring()` is called, so that a
 process imports only the service it runs. Start order: the embedded NATS, then
 stage 1 (auth), stage 2 (users, catalog, payments, logs), stage 3 (orders,
-which calls catalog and payments), and the gateway last; stopping runs in
+which calls catalog and payments), stage 4 (web, the storefront, which calls them
+all), and the gateway last; stopping runs in
 reverse. `Layout` is one concrete deployment on a laptop (base port, data directory,
 replicas, broker, client secrets, TLS) and computes each process's environment:
 
@@ -115,6 +116,16 @@ def _orders_env(layout: Layout) -> dict[str, str]:
     }
 
 
+def _web_env(layout: Layout) -> dict[str, str]:
+    # Every instance of each service the storefront calls, as the orders' saga has them.
+    env = {
+        f"MERCATO_WEB_{name.upper()}_URL": layout.base_urls(service(name))
+        for name in ("users", "catalog", "orders", "payments", "logs")
+    }
+    env["MERCATO_WEB_AUTH_API_URL"] = layout.base_urls(service("auth"))
+    return env
+
+
 def _gateway_env(layout: Layout) -> dict[str, str]:
     return {"MERCATO_GATEWAY_UPSTREAMS": layout.upstreams()}
 
@@ -152,6 +163,7 @@ SERVICES: tuple[Service, ...] = (
     Service("payments", 150, stage=2, broker=True),
     Service("logs",    160, stage=2, broker=True, consumes=(ALL_TYPES,)),
     Service("orders",  140, stage=3, broker=True, env=_orders_env),
+    Service("web",     170, stage=4, broker=False, env=_web_env),
     Service("gateway",   0, stage=9, broker=True, env=_gateway_env),
 )
 # fmt: on

@@ -163,6 +163,7 @@ def _announce(layout: Layout, console: Console, seconds: float) -> None:
     observed = observe.describe(layout) if layout.observe else []
     width = max(len(name) for name in [*(s.name for s in SERVICES), *dict(observed)]) + 2
     console.say(f"ready in {seconds:.1f} s")
+    console.say(f"  {'shop':<{width}}{gateway}/")
     console.say(f"  {'gateway':<{width}}{gateway}")
     console.say(f"  {'JWKS':<{width}}{gateway}/.well-known/jwks.json")
     operator = f"http://{HOST}:{layout.operator_port(layout.instances(service('gateway'))[0])}"
@@ -173,7 +174,8 @@ def _announce(layout: Layout, console: Console, seconds: float) -> None:
             continue
         first, *others = layout.instances(svc)
         more = f"  (replicas on {', '.join(str(i.port) for i in others)})" if others else ""
-        console.say(f"  {svc.name:<{width}}{first.url}/api/{svc.name}/docs{more}")
+        docs = "" if svc.name == "web" else f"/api/{svc.name}/docs"  # pages, not an API
+        console.say(f"  {svc.name:<{width}}{first.url}{docs}{more}")
     namespace = (
         f"  (namespace {layout.bus_namespace})" if layout.bus_namespace != DEFAULT_NAMESPACE else ""
     )

@@ -11,7 +11,9 @@ are whatever the client chose to send). A proxy is trusted when
   in `X-Mercato-Proxy-Token`, a service token of a `FORWARDERS` client whose audience
   is this service. Its address is not enough there: in a cluster every pod shares
   the pod network. The entries of the chain before the gateway are then judged by
-  `trusted_proxies`, as the gateway judged them. The gateway gets its token from auth
+  `trusted_proxies`, as the gateway judged them. The storefront (`web`) forwards the
+  same way: a shopper's calls carry the shopper's address and its own token. The
+  gateway gets its token from auth
   with its client credentials (`chassis.client.service_tokens`); a service checks it only
   when it needs the client address (auth's login throttling), with its usual token
   verifier, which caches it.
@@ -48,7 +50,9 @@ __all__ = [
 
 log = logging.getLogger("mercato.client_addresses")
 PROXY_TOKEN_HEADER = "X-Mercato-Proxy-Token"
-FORWARDERS = frozenset({"gateway"})  # client ids whose forwarding headers are believed
+# Client ids whose forwarding headers are believed: the gateway, and the storefront,
+# which calls the services on behalf of the shoppers whose requests it serves.
+FORWARDERS = frozenset({"gateway", "web"})
 MAX_ADDRESS_LENGTH = 100  # a throttling key, not a log of what a proxy wrote
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network

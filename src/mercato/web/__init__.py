@@ -1,0 +1,23 @@
+"""The web service: the storefront, a backend-for-frontend over the public API.
+
+It renders the shop's pages on the server (Jinja2), keeps each shopper's session
+(their tokens never reach the browser) and calls the services' public API paths
+directly on their instances, with the shopper's token, as any client would. It owns
+no domain data: only sessions. The gateway sends it every path that is not the API's
+or its own (`/`, `/login`, `/static/...`).
+
+    app           the spec and `create_app`
+    settings      where the services are; how long sessions last
+    context       what a process shares: backend, sessions, templates
+    api/          one typed function per API call (`ApiError`, `BackendDown`)
+    sessions      server-side sessions: create, find, refresh tokens, end
+    shopper       the request's shopper (`ShopperDep`): who, their caller, their cookie
+    forms         reading posts (CSRF checked), what a form shows
+    rendering     templates and the layout every page shares
+    errors        what pages raise; `error_pages` renders every error as a page
+    edge          security headers, the session cookie, static files
+    assets        static files under versioned URLs
+    pages/        the pages, one module per part of the shop
+    models, store the sessions table and its queries; `migrations/`
+    housekeeping  the task that deletes ended sessions
+"""

@@ -1,0 +1,24 @@
+"""The storefront's pages, one module per part of the shop, each with its `router`.
+
+    home      `/`: the shop's front page
+    account   `/register`, `/login`, `/logout`
+    profile   `/account`: the shopper's name and addresses
+
+A page module holds its routes (thin: read the request, call `mercato.web.api`,
+render) and the functions that build what each page shows (`*_view`), which the tests
+call without a browser. A new part of the shop is a module here and one line in
+`routers()`.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from mercato.web.pages import account, home, profile
+
+__all__ = ["routers"]
+
+
+def routers() -> list[APIRouter]:
+    """Every page's router, in the order their paths are matched."""
+    return [home.router, account.router, profile.router]
