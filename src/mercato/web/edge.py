@@ -94,6 +94,8 @@ class WebEdge:
     """The storefront's layers and static files around the chassis' app."""
 
     head_as_get = True
+    # Behind the gateway, which begins every request's trace: the storefront continues it.
+    trust_traceparent = True
 
     def __init__(self, assets: Assets, templates: Templates) -> None:
         self.assets = assets
@@ -110,6 +112,10 @@ class WebEdge:
     def within(self, routed: ASGIApp) -> ASGIApp:
         """The session cookie on every answer the routes give."""
         return SessionCookies(routed)
+
+    def upload_routes(self) -> Sequence[str]:
+        """No route of its own takes a file beyond the spec's."""
+        return ()
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
