@@ -121,6 +121,13 @@ def _web_env(layout: Layout) -> dict[str, str]:
         for name in ("users", "catalog", "orders", "payments", "logs")
     }
     env["MERCATO_WEB_AUTH_API_URL"] = layout.base_urls(service("auth"))
+    # What the operations console watches besides them: the gateway (its operator port,
+    # where its metrics are) and the storefront's own instances.
+    gateways = layout.instances(service("gateway"))
+    env["MERCATO_WEB_GATEWAY_OPERATOR_URL"] = ",".join(
+        f"{inst.scheme}://{HOST}:{layout.operator_port(inst)}" for inst in gateways
+    )
+    env["MERCATO_WEB_WEB_URL"] = layout.base_urls(service("web"))
     return env
 
 
