@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from mercato.chassis.events.bus import DEFAULT_NAMESPACE, EventBus
@@ -24,6 +25,7 @@ def connect_bus(
     retry_delay: float = 1.0,
     ack_wait: float = 30.0,
     metrics: ConsumerMetrics | None = None,
+    tails: Sequence[str] | None = None,
 ) -> EventBus:
     """The bus for `url`'s transport, not connected yet (call `connect()`).
 
@@ -33,7 +35,9 @@ def connect_bus(
     doubles with every attempt). `ack_wait` is how long NATS waits for a delivered
     event's acknowledgement before delivering it again; RabbitMQ has no such timer
     and delivers a consumer's unacknowledged events again when its connection drops.
-    `metrics` counts how the deliveries to its durable consumers end.
+    `metrics` counts how the deliveries to its durable consumers end. `tails` are the
+    event types whose RabbitMQ streams it declares at connect, for its tails (default:
+    the revocations every service tails; none for a tool that tails nothing).
     """
     scheme = urlsplit(url).scheme.lower()
     bus: NatsBus | RabbitBus
@@ -43,6 +47,8 @@ def connect_bus(
         )
     elif scheme in ("amqp", "amqps"):
         bus = RabbitBus(url, service=service, namespace=namespace, retry_delay=retry_delay)
+        if tails is not None:
+            bus.streams = tuple(tails)
     else:
         raise ValueError(f"unsupported broker URL scheme {scheme!r}: use nats:// or amqp://")
     bus.metrics = metrics

@@ -9,6 +9,7 @@ gets 403, and every API the console calls checks the administrator's token again
     monitor        every instance scraped on demand, recent samples kept (`Monitor`)
     system         what the system page shows (`system_view`)
     system_pages   `/ops`, `/ops/system/fragment`
+    dead_letters   `/ops/dead-letters`: list, inspect, replay (the logs service's API)
 
 Templates are under `web/templates/ops/`, the console's script and stylesheet are
 `static/ops.js` and `static/ops.css`.
@@ -18,11 +19,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from mercato.web.ops import system_pages
+from mercato.web.ops import dead_letters, system_pages
 
 __all__ = ["routers"]
 
 
 def routers() -> list[APIRouter]:
     """Every console page's router."""
-    return [system_pages.router]
+    return [system_pages.router, dead_letters.router]
