@@ -8,7 +8,9 @@ real service tokens, and runs the web app in-process pointed at them, as in
 production. `Console` is `tests.support.web.Storefront` with the servers by name,
 and the steps of an administrator and of a customer through the pages: `admin()`
 and `customer()` are signed-in browsers (httpx clients keeping cookies), `api(email)`
-the bearer headers of an account for calls straight to a service.
+the bearer headers of an account for calls straight to a service. With no broker,
+`relay()` hands the events the services wrote to their outboxes to the audit log,
+as the relay and the broker would.
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import select, update
 
 from mercato.catalog.app import create_app as create_catalog
 from mercato.catalog.settings import load_settings as catalog_settings
+from mercato.chassis.events import Event
 from mercato.logs.app import create_app as create_logs
 from mercato.logs.settings import load_settings as logs_settings
 from mercato.orders.app import create_app as create_orders
@@ -37,6 +41,7 @@ from mercato.web.app import create_app as create_web
 from mercato.web.settings import load_settings as web_settings
 from tests.support.apps import running
 from tests.support.auth import ADMIN_EMAIL, ADMIN_PASSWORD, auth_app
+from tests.support.logs import deliver
 from tests.support.orders import ADDRESS, Server
 from tests.support.servers import closed_port
 from tests.support.tokens import TokenFactory
@@ -84,6 +89,34 @@ class Console(Storefront):
         )
         assert answer.status_code == 200, answer.text
         return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+    async def relay(self) -> int:
+        """Deliver every unpublished event of every service's outbox to logs; how many."""
+        delivered = 0
+        for name, server in self.servers.items():
+            runtime = server.app.state.runtime
+            tables = runtime.spec.event_tables
+            if name == "logs" or tables is None:
+                continue
+            outbox = tables.outbox
+            async with runtime.database.session() as session:
+                rows = (
+                    await session.execute(
+                        select(outbox.c.id, outbox.c.payload)
+                        .where(outbox.c.published_at.is_(None))
+                        .order_by(outbox.c.created_at)
+                    )
+                ).all()
+                events = [Event.from_bytes(payload) for _, payload in rows]
+                await deliver(self.servers["logs"].app, *events)
+                await session.execute(
+                    update(outbox)
+                    .where(outbox.c.id.in_([row_id for row_id, _ in rows]))
+                    .values(published_at=datetime.now(UTC))
+                )
+                await session.commit()
+            delivered += len(rows)
+        return delivered
 
     async def admin_api(self) -> dict[str, str]:
         """The administrator's bearer headers."""

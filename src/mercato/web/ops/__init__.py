@@ -10,6 +10,7 @@ gets 403, and every API the console calls checks the administrator's token again
     system         what the system page shows (`system_view`)
     system_pages   `/ops`, `/ops/system/fragment`
     dead_letters   `/ops/dead-letters`: list, inspect, replay (the logs service's API)
+    orders         `/ops/orders`: find an order; its saga's timeline, payment, reservation
 
 Templates are under `web/templates/ops/`, the console's script and stylesheet are
 `static/ops.js` and `static/ops.css`.
@@ -19,11 +20,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from mercato.web.ops import dead_letters, system_pages
+from mercato.web.ops import dead_letters, orders, system_pages
 
 __all__ = ["routers"]
 
 
 def routers() -> list[APIRouter]:
     """Every console page's router."""
-    return [system_pages.router, dead_letters.router]
+    return [system_pages.router, dead_letters.router, orders.router]
