@@ -13,6 +13,7 @@ gets 403, and every API the console calls checks the administrator's token again
     orders         `/ops/orders`: find an order; its saga's timeline, payment, reservation
     catalog        `/ops/catalog`: products; a product's stock (restock) and pictures
     uploads        a post with a file, CSRF checked and bounded
+    audit          `/ops/audit`: the audit log filtered by type, subject, order, user, time
 
 Templates are under `web/templates/ops/`, the console's script and stylesheet are
 `static/ops.js` and `static/ops.css`.
@@ -22,11 +23,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from mercato.web.ops import catalog, dead_letters, orders, system_pages
+from mercato.web.ops import audit, catalog, dead_letters, orders, system_pages
 
 __all__ = ["routers"]
 
 
 def routers() -> list[APIRouter]:
     """Every console page's router."""
-    return [system_pages.router, dead_letters.router, orders.router, catalog.router]
+    return [
+        system_pages.router,
+        dead_letters.router,
+        orders.router,
+        catalog.router,
+        audit.router,
+    ]
