@@ -12,6 +12,7 @@ gets 403, and every API the console calls checks the administrator's token again
     dead_letters   `/ops/dead-letters`: list, inspect, replay (the logs service's API)
     orders         `/ops/orders`: find an order; its saga's timeline, payment, reservation
     catalog        `/ops/catalog`: products; a product's stock (restock) and pictures
+    products       `/ops/catalog/new`, `.../edit`: a product created or changed
     uploads        a post with a file, CSRF checked and bounded
     audit          `/ops/audit`: the audit log filtered by type, subject, order, user, time
 
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from mercato.web.ops import audit, catalog, dead_letters, orders, system_pages
+from mercato.web.ops import audit, catalog, dead_letters, orders, products, system_pages
 
 __all__ = ["routers"]
 
@@ -35,5 +36,6 @@ def routers() -> list[APIRouter]:
         dead_letters.router,
         orders.router,
         catalog.router,
+        products.router,
         audit.router,
     ]
