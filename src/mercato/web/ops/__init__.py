@@ -13,6 +13,8 @@ gets 403, and every API the console calls checks the administrator's token again
     orders         `/ops/orders`: find an order; its saga's timeline, payment, reservation
     catalog        `/ops/catalog`: products; a product's stock (restock) and pictures
     products       `/ops/catalog/new`, `.../edit`: a product created or changed
+    imports        `/ops/catalog/import`: a products file imported with a progress bar
+    import_jobs    the imports' batches and progress (`ImportJobs`)
     uploads        a post with a file, CSRF checked and bounded
     audit          `/ops/audit`: the audit log filtered by type, subject, order, user, time
 
@@ -24,7 +26,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from mercato.web.ops import audit, catalog, dead_letters, orders, products, system_pages
+from mercato.web.ops import (
+    audit,
+    catalog,
+    dead_letters,
+    imports,
+    orders,
+    products,
+    system_pages,
+)
 
 __all__ = ["routers"]
 
@@ -35,6 +45,7 @@ def routers() -> list[APIRouter]:
         system_pages.router,
         dead_letters.router,
         orders.router,
+        imports.router,
         catalog.router,
         products.router,
         audit.router,
