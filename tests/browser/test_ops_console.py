@@ -10,7 +10,9 @@ without JavaScript the pages and forms still work.
 
 from __future__ import annotations
 
+import json
 import re
+import uuid
 
 import pytest
 from playwright.sync_api import FilePayload, Page, expect
@@ -165,6 +167,31 @@ def test_the_admin_finds_an_order_and_its_saga(page: Page, shop: Shop) -> None:
     timeline = page.locator("ol.timeline")
     for step in ("order.placed", "payment.succeeded", "order.confirmed"):
         expect(timeline.get_by_text(step, exact=True)).to_be_visible(timeout=15_000)
+    audit(page)
+
+
+def test_the_admin_imports_a_file_and_watches_the_progress_bar(page: Page) -> None:
+    items = [
+        {"sku": f"BRW-{uuid.uuid4().hex[:8]}", "title": f"Browser import {i}", "price": 1.25}
+        for i in range(150)
+    ]
+    log_in_as_admin(page)
+    page.goto("/ops/catalog")
+    page.get_by_role("link", name="Import products from a file").click()
+    audit(page)
+    document = FilePayload(
+        name="browser.json", mimeType="application/json", buffer=json.dumps(items).encode()
+    )
+    page.get_by_label("Products file").set_input_files(files=[document])
+    page.get_by_role("button", name="Import").click()
+
+    expect(page.get_by_role("heading", name="Import of browser.json")).to_be_visible()
+    bar = page.get_by_role("progressbar", name="Products sent to the catalog")
+    expect(bar).to_have_attribute("max", "150")
+    expect(page.get_by_role("status")).to_have_text(
+        "Imported all 150 products: 150 created, 0 updated, 0 unchanged.", timeout=20_000
+    )
+    expect(bar).to_have_attribute("value", "150")
     audit(page)
 
 
