@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import io
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from PIL import Image
@@ -61,7 +62,9 @@ def poison_dead_letter(system: System) -> Event:
         finally:
             await bus.close()
 
-    asyncio.run(publish())
+    # In a thread of its own: Playwright's synchronous API runs an event loop in this one.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, publish()).result(timeout=30)
     return event
 
 
