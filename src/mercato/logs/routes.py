@@ -86,7 +86,9 @@ async def read_event(
     return event_body(await service.get_event(session, event_id=event_id))
 
 
-def _settings(runtime: Annotated[Runtime[LogsSettings, None], Depends(runtime_of)]) -> LogsSettings:
+async def _settings(
+    runtime: Annotated[Runtime[LogsSettings, None], Depends(runtime_of)],
+) -> LogsSettings:
     return runtime.settings
 
 
