@@ -90,6 +90,33 @@ def test_the_admin_restocks_a_product(page: Page) -> None:
     audit(page)
 
 
+def test_the_admin_creates_and_edits_a_product(page: Page) -> None:
+    sku = f"BRW-NEW-{uuid.uuid4().hex[:6]}"
+    log_in_as_admin(page)
+    page.goto("/ops/catalog")
+    audit(page)
+    page.get_by_role("link", name="New product").click()
+    audit(page)
+    page.get_by_label("Title").fill("Browser tea")
+    page.get_by_label("SKU").fill(sku)
+    page.get_by_label("Price").fill("3.20")
+    page.get_by_label("Units on hand").fill("4")
+    page.get_by_role("button", name="Create product").click()
+
+    expect(page.get_by_role("status")).to_have_text("The product Browser tea was created.")
+    expect(page.locator("dt:text('Price') + dd")).to_have_text("3.20 USD")
+    page.get_by_role("link", name="Edit the product").click()
+    audit(page)
+    page.get_by_label("Price").fill("free")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.get_by_label("Price")).to_have_attribute("aria-invalid", "true")
+    audit(page)
+    page.get_by_label("Price").fill("3.60")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.get_by_role("status")).to_have_text("The product Browser tea was saved.")
+    expect(page.locator("dt:text('Price') + dd")).to_have_text("3.60 USD")
+
+
 def test_the_admin_uploads_a_picture(page: Page) -> None:
     log_in_as_admin(page)
     title = first_stocked_product(page)

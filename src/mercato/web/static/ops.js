@@ -12,6 +12,11 @@ document.addEventListener("DOMContentLoaded", () => {
           credentials: "same-origin",
           headers: { "Accept": "text/html" },
         });
+        if (answer.redirected || answer.status === 403) {
+          // Signed out, or no longer an administrator: the page itself says what to do.
+          window.location.reload();
+          return;
+        }
         if (answer.ok) {
           region.innerHTML = await answer.text();
         }
@@ -32,13 +37,15 @@ document.addEventListener("DOMContentLoaded", () => {
       let done = false;
       try {
         const answer = await fetch(job.dataset.importStatus, { credentials: "same-origin" });
-        if (answer.ok) {
-          const status = await answer.json();
-          bar.max = Math.max(status.total, 1);
-          bar.value = status.sent;
-          text.textContent = status.message;
-          done = status.done;
+        if (answer.redirected || !answer.ok) {
+          window.location.reload();  // signed out, or the job is gone: the page says so
+          return;
         }
+        const status = await answer.json();
+        bar.max = Math.max(status.total, 1);
+        bar.value = status.sent;
+        text.textContent = status.message;
+        done = status.done;
       } catch (error) {
         // Try again on the next round.
       }
