@@ -89,7 +89,13 @@ OPERATION_IDS = {
         "payments_refund_payment",
         "payments_list_refunds",
     ],
-    "logs": ["logs_list_events", "logs_read_event"],
+    "logs": [
+        "logs_list_events",
+        "logs_read_event",
+        "logs_list_dead_letters",
+        "logs_read_dead_letter",
+        "logs_replay_dead_letter",
+    ],
 }
 PUBLIC = {
     "auth_register",

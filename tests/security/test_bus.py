@@ -26,7 +26,7 @@ import nats
 import pytest
 
 from mercato.chassis.events import BusError, BusUnavailable, Event, PoisonEvent, admin
-from mercato.chassis.events.names import OPERATOR
+from mercato.chassis.events.names import DEAD_LETTERS, OPERATOR
 from mercato.chassis.events.nats.bus import NatsBus
 from mercato.chassis.events.permissions import TOKEN_REVOKED
 from mercato.chassis.events.sampling import consumer_lag
@@ -98,7 +98,7 @@ def test_the_broker_configuration_is_owner_only_and_holds_no_password(server: Se
     assert stat.S_IMODE(server.config.stat().st_mode) == 0o600
     assert stat.S_IMODE(secrets.stat().st_mode) == 0o600
     text = server.config.read_text()
-    users = [*SERVICE_USERS, OPERATOR]
+    users = [*SERVICE_USERS, OPERATOR, DEAD_LETTERS]
     assert text.count('"$2b$') == len(users)  # one bcrypt hash per user
     for user in users:
         assert server.layout.broker_passwords[user] not in text
@@ -307,7 +307,7 @@ async def test_the_production_nats_configuration_admits_each_service_as_itself(
     """deploy/nats/nats.conf, run as compose runs it: passwords from the environment."""
     conf = tmp_path / "nats.conf"  # the file as it is, with its store in tmp_path
     conf.write_text(PRODUCTION_CONF.read_text().replace("/data", str(tmp_path / "store")))
-    passwords = {user: uuid.uuid4().hex for user in [*SERVICE_USERS, OPERATOR]}
+    passwords = {user: uuid.uuid4().hex for user in [*SERVICE_USERS, OPERATOR, DEAD_LETTERS]}
     env = {nats_variable(user): password for user, password in passwords.items()}
     port, monitor = closed_port(), closed_port()
     argv = [str(embedded.server_binary()), "-c", str(conf), "-a", "127.0.0.1", "-p", str(port)]

@@ -9,6 +9,8 @@ queue and a dead letter the operator lists and replays) and tails the revocation
 and catalog's user is refused publishing another service's routing key, reading
 another consumer's queue or the dead letters, binding its queue to what it does not
 consume, and sending into another service's queue through the default exchange.
+The dead-letter API's user (`mercato-dead-letters`, the logs service's) lists and
+replays a dead letter, and may not consume a queue or publish on the events exchange.
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ from urllib.parse import quote, urlsplit
 import aio_pika
 import pytest
 
-from mercato.chassis.events import BusError, Event, PoisonEvent
-from mercato.chassis.events.names import OPERATOR
+from mercato.chassis.events import BusError, Event, PoisonEvent, admin
+from mercato.chassis.events.names import DEAD_LETTERS, OPERATOR
 from mercato.chassis.events.permissions import TOKEN_REVOKED
 from mercato.chassis.events.rabbit.bus import RabbitBus
 from mercato.launcher.broker_config import rabbit_definitions
@@ -93,7 +95,7 @@ def vhost() -> Iterator[Vhost]:
             pytest.fail(reason, pytrace=False)
         pytest.skip(reason)
     tag = uuid.uuid4().hex[:10]
-    users = [r.name for r in bus_roles()] + [OPERATOR]
+    users = [r.name for r in bus_roles()] + [OPERATOR, DEAD_LETTERS]
     passwords = {user: secrets.token_urlsafe(24) for user in users}
     host, port = url.hostname or "127.0.0.1", url.port or 5672
     space = Vhost(host, port, f"sec_{tag}", f"sec{tag}_", passwords)
@@ -271,3 +273,49 @@ async def test_catalog_cannot_read_or_reach_what_is_not_its_own(vhost: Vhost) ->
 
 async def _ignore(got: Event) -> None:
     return None
+
+
+async def test_the_dead_letter_user_replays_and_can_do_nothing_else(vhost: Vhost) -> None:
+    users, auth = bus_as(vhost, "users"), bus_as(vhost, "auth")
+    await users.connect()
+    await auth.connect()
+    taken: list[str] = []
+
+    async def handler(got: Event) -> None:
+        if got.data.get("poison") and not taken:
+            raise PoisonEvent("a test's poison")
+        taken.append(got.id)
+
+    try:
+        await users.subscribe("users", ["user.registered"], handler)
+        poison = event("user.registered", "auth", poison=True)
+        await auth.publish(poison)
+        url = vhost.url(DEAD_LETTERS)
+        letters: list[Any] = []
+        deadline = time.monotonic() + WAIT
+        while not letters:
+            assert time.monotonic() < deadline, "the poison was not dead-lettered"
+            found = await admin.list_dead_letters(url, user=DEAD_LETTERS)
+            letters = [d for d in found if d.event is not None and d.event.id == poison.id]
+        taken.append("healed")  # the handler takes the event from now on
+        await admin.replay_dead_letter(url, letters[0].id, user=DEAD_LETTERS)
+        await until(lambda: poison.id in taken, "the replayed event in users' queue")
+        remaining = await admin.list_dead_letters(url, user=DEAD_LETTERS)
+        assert letters[0].id not in {d.id for d in remaining}
+    finally:
+        await users.close()
+        await auth.close()
+
+    async def consume_users(channel: Any) -> None:
+        queue = await channel.get_queue("mercato.users", ensure=False)
+        await queue.get(fail=False)
+
+    async def publish_an_event(channel: Any) -> None:
+        exchange = await channel.get_exchange("mercato.events", ensure=False)
+        await exchange.publish(aio_pika.Message(b"{}"), "payment.refunded")
+
+    async def declare_a_queue(channel: Any) -> None:
+        await channel.declare_queue("mercato.spy", durable=True)
+
+    for action in (consume_users, publish_an_event, declare_a_queue):
+        assert await _refused(vhost, DEAD_LETTERS, action), action.__name__

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from mercato.chassis.config import ServiceSettings, load_settings
-from mercato.chassis.events.names import OPERATOR
+from mercato.chassis.events.names import DEAD_LETTERS, OPERATOR
 from mercato.launcher.broker_config import nats_variable, production_nats_authorization
 from mercato.launcher.cli import main
 from mercato.launcher.topology import bus_roles
@@ -33,7 +33,7 @@ from tests.support.deploy import (
 )
 
 COMPONENT = K8S / "components" / "nats"
-USERS = [r.name for r in bus_roles()] + [OPERATOR]
+USERS = [r.name for r in bus_roles()] + [OPERATOR, DEAD_LETTERS]
 
 
 def component(kind: str) -> dict[str, Any]:
@@ -89,7 +89,7 @@ def test_the_rabbitmq_definitions_take_each_password_from_the_environment(
     assert main(["broker-config", "rabbitmq"]) == 2
     assert "RABBITMQ_AUTH_PASSWORD" in capsys.readouterr().err
     for user in USERS:
-        name = "OPERATOR" if user == OPERATOR else user.upper()
+        name = {OPERATOR: "OPERATOR", DEAD_LETTERS: "DEAD_LETTERS"}.get(user, user.upper())
         monkeypatch.setenv(f"RABBITMQ_{name}_PASSWORD", f"secret-of-{user}")
     assert main(["broker-config", "rabbitmq", "--vhost", "shop"]) == 0
     definitions = json.loads(capsys.readouterr().out)

@@ -154,6 +154,9 @@ def test_web_gets_every_instance_of_the_services_it_calls() -> None:
     for name, port in [("USERS", 8120), ("ORDERS", 8140), ("PAYMENTS", 8150), ("LOGS", 8160)]:
         assert env[f"MERCATO_WEB_{name}_URL"] == f"http://127.0.0.1:{port}"
     assert "MERCATO_BROKER_URL" not in env and "MERCATO_WEB_BROKER_URL" not in env
+    # The console watches the gateway on its operator port, and every web instance.
+    assert env["MERCATO_WEB_GATEWAY_OPERATOR_URL"] == "http://127.0.0.1:8100"
+    assert env["MERCATO_WEB_WEB_URL"] == "http://127.0.0.1:8170"
 
 
 def test_an_external_broker_replaces_the_embedded_one() -> None:

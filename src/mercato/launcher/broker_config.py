@@ -6,14 +6,16 @@ that the embedded NATS of `mercato up`, the production files in `deploy/` and
 vhost) grant the same rights:
 
 - `nats_authorization(namespace, password_of)`: the `authorization { users = [...] }`
-  block of a nats-server configuration, one user per service plus the operator;
+  block of a nats-server configuration, one user per service plus the operator and
+  the dead-letter API's user (`DEAD_LETTERS`, held by the logs service);
   `password_of(user)` is the value written for the password: a quoted bcrypt hash
   for the embedded server, `$NATS_<USER>_PASSWORD` (read by nats-server from its
   environment) for production;
 - `rabbit_definitions(passwords, namespace=, vhost=)`: RabbitMQ definitions (JSON,
   for `rabbitmqctl import_definitions` or `load_definitions`) of the vhost, each
   service's user with the hash of its password, its permissions and its topic
-  permissions, and the operator with every right in the vhost;
+  permissions, the operator with every right in the vhost, and `DEAD_LETTERS` with
+  the dead-letter queue's;
   `production_rabbit_definitions` takes each password from `$RABBITMQ_<USER>_PASSWORD`.
 
 `tests/unit/test_broker_config.py` checks that the files in `deploy/` hold exactly
@@ -29,10 +31,13 @@ import secrets
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from mercato.chassis.events.names import DEFAULT_NAMESPACE, OPERATOR
+from mercato.chassis.events.names import DEAD_LETTERS, DEFAULT_NAMESPACE, OPERATOR
 from mercato.chassis.events.permissions import (
+    RabbitPermissions,
+    nats_dead_letter_permissions,
     nats_operator_permissions,
     nats_permissions,
+    rabbit_dead_letter_permissions,
     rabbit_permissions,
 )
 from mercato.launcher.errors import LauncherError
@@ -53,7 +58,8 @@ END = "# --- end of the generated users ---"
 
 
 def _variable(kind: str, user: str) -> str:
-    name = "OPERATOR" if user == OPERATOR else user.upper().replace("-", "_")
+    special = {OPERATOR: "OPERATOR", DEAD_LETTERS: "DEAD_LETTERS"}
+    name = special.get(user) or user.upper().replace("-", "_")
     return f"{kind}_{name}_PASSWORD"
 
 
@@ -73,6 +79,7 @@ def nats_authorization(namespace: str, password_of: Callable[[str], str]) -> str
     durables = [r.name for r in roles if r.consumes]
     users = [(r.name, nats_permissions(namespace, r, durables)) for r in roles]
     users.append((OPERATOR, nats_operator_permissions(namespace)))
+    users.append((DEAD_LETTERS, nats_dead_letter_permissions(namespace)))
     lines = [BEGIN, "authorization {", "  users = ["]
     for name, permissions in users:
         rights = json.dumps(permissions, indent=2, sort_keys=True).replace("\n", "\n      ")
@@ -109,11 +116,15 @@ def rabbit_definitions(
 
     Each service's user (named `<user_prefix><service>`) gets the rights
     `bus_permissions.rabbit_permissions` gives it in `vhost`; the operator gets every
-    right there. `passwords` holds each user's password by service name.
+    right there, `DEAD_LETTERS` those of the dead-letter queue. `passwords` holds each
+    user's password by name.
     """
     users, permissions, topics = [], [], []
-    rights = [(r.name, rabbit_permissions(namespace, r)) for r in bus_roles()]
-    for name, granted in [*rights, (OPERATOR, None)]:
+    rights: list[tuple[str, RabbitPermissions | None]] = [
+        (r.name, rabbit_permissions(namespace, r)) for r in bus_roles()
+    ]
+    rights += [(OPERATOR, None), (DEAD_LETTERS, rabbit_dead_letter_permissions(namespace))]
+    for name, granted in rights:
         user = user_prefix + name
         users.append(
             {
@@ -146,7 +157,7 @@ def production_rabbit_definitions(
     environ: Mapping[str, str], *, namespace: str = DEFAULT_NAMESPACE, vhost: str = "/"
 ) -> dict[str, Any]:
     """The definitions with each password from `$RABBITMQ_<USER>_PASSWORD` in `environ`."""
-    users = [r.name for r in bus_roles()] + [OPERATOR]
+    users = [r.name for r in bus_roles()] + [OPERATOR, DEAD_LETTERS]
     missing = [rabbit_variable(u) for u in users if not environ.get(rabbit_variable(u))]
     if missing:
         raise LauncherError(f"set {', '.join(missing)}: each broker user's password")

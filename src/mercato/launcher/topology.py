@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from mercato.chassis.config import ServiceSettings
-from mercato.chassis.events.names import DEFAULT_NAMESPACE, OPERATOR
+from mercato.chassis.events.names import DEAD_LETTERS, DEFAULT_NAMESPACE, OPERATOR
 from mercato.chassis.events.permissions import ALL_TYPES, BusRole, role
 from mercato.launcher.certificates import TLS_DIR, TlsFiles
 
@@ -108,6 +108,12 @@ def _catalog_env(layout: Layout) -> dict[str, str]:
     return {"MERCATO_CATALOG_DEMO_DATA": "true" if layout.demo else "false"}
 
 
+def _logs_env(layout: Layout) -> dict[str, str]:
+    # Its dead-letter API (the operations console's) connects as a user of its own, with
+    # only the dead letters' rights; on another broker, with the URL given for all.
+    return {"MERCATO_LOGS_DEAD_LETTERS_BROKER_URL": layout.broker_url_for(DEAD_LETTERS)}
+
+
 def _orders_env(layout: Layout) -> dict[str, str]:
     # Every instance, so that the saga balances over the replicas and fails over.
     return {
@@ -123,6 +129,13 @@ def _web_env(layout: Layout) -> dict[str, str]:
         for name in ("users", "catalog", "orders", "payments", "logs")
     }
     env["MERCATO_WEB_AUTH_API_URL"] = layout.base_urls(service("auth"))
+    # What the operations console watches besides them: the gateway (its operator port,
+    # where its metrics are) and the storefront's own instances.
+    gateways = layout.instances(service("gateway"))
+    env["MERCATO_WEB_GATEWAY_OPERATOR_URL"] = ",".join(
+        f"{inst.scheme}://{HOST}:{layout.operator_port(inst)}" for inst in gateways
+    )
+    env["MERCATO_WEB_WEB_URL"] = layout.base_urls(service("web"))
     return env
 
 
@@ -161,7 +174,7 @@ SERVICES: tuple[Service, ...] = (
     Service("users",   120, stage=2, broker=True, consumes=("user.registered",)),
     Service("catalog", 130, stage=2, broker=True, env=_catalog_env),
     Service("payments", 150, stage=2, broker=True),
-    Service("logs",    160, stage=2, broker=True, consumes=(ALL_TYPES,)),
+    Service("logs",    160, stage=2, broker=True, env=_logs_env, consumes=(ALL_TYPES,)),
     Service("orders",  140, stage=3, broker=True, env=_orders_env),
     Service("web",     170, stage=4, broker=False, env=_web_env),
     Service("gateway",   0, stage=9, broker=True, env=_gateway_env),
@@ -183,8 +196,9 @@ def bus_roles() -> list[BusRole]:
 
 
 def broker_users() -> list[str]:
-    """The users of the embedded broker: every service that uses it, and the operator."""
-    return [svc.name for svc in SERVICES if svc.broker] + [OPERATOR]
+    """The users of the embedded broker: every service that uses it, the operator, and
+    the logs service's dead-letter API."""
+    return [svc.name for svc in SERVICES if svc.broker] + [OPERATOR, DEAD_LETTERS]
 
 
 def stages() -> list[list[Service]]:

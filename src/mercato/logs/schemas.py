@@ -7,10 +7,19 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mercato.chassis.events import DeadLetter
 from mercato.chassis.web.paging import Page
 from mercato.logs.models import AuditEvent
 
-__all__ = ["AuditEventOut", "AuditEventPage", "event_body"]
+__all__ = [
+    "AuditEventOut",
+    "AuditEventPage",
+    "DeadLetterList",
+    "DeadLetterOut",
+    "ReplayOut",
+    "dead_letter_body",
+    "event_body",
+]
 
 
 EVENT_EXAMPLE: dict[str, Any] = {
@@ -73,4 +82,95 @@ def event_body(event: AuditEvent) -> AuditEventOut:
         user_id=event.user_id,
         order_id=event.order_id,
         data=event.data,
+    )
+
+
+MAX_PAYLOAD_CHARS = 64 * 1024
+DEAD_LETTER_EXAMPLE: dict[str, Any] = {
+    "id": "42",
+    "consumer": "users",
+    "event_type": "user.registered",
+    "error": "PoisonEvent: user.registered v2 is not understood by users",
+    "attempts": 1,
+    "failed_at": "2026-01-01T12:00:05Z",
+    "event": {
+        "id": "0f8fad5b-d9cb-469f-a165-70867728950e",
+        "type": "user.registered",
+        "version": 2,
+        "source": "auth",
+        "subject": "8d5e2c1a-4b7f-4e11-9c3a-2f6d8b0e7a51",
+        "occurred_at": "2026-01-01T12:00:00Z",
+        "data": {"user_id": "8d5e2c1a-4b7f-4e11-9c3a-2f6d8b0e7a51"},
+    },
+    "payload": '{"id":"0f8fad5b-d9cb-469f-a165-70867728950e","type":"user.registered",...}',
+}
+
+
+class DeadLetterOut(BaseModel):
+    """An event a consumer gave up on, as the broker keeps it."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [DEAD_LETTER_EXAMPLE]})
+
+    id: str = Field(description="The dead letter's id on the broker (to read or replay it).")
+    consumer: str = Field(description="The consumer that gave up on it.")
+    event_type: str = Field(description="The event's type.")
+    error: str = Field(description="Why the consumer's last attempt failed.")
+    attempts: int = Field(description="How many times the consumer tried it.")
+    failed_at: datetime = Field(description="When it was given up on.")
+    event: dict[str, Any] | None = Field(
+        description="The event's envelope and data, or null when the payload is not an event."
+    )
+    payload: str = Field(description="The message as published (cut at 64 KiB).")
+
+
+class DeadLetterList(BaseModel):
+    """The oldest dead letters (one page: `next_cursor` is always null)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [DEAD_LETTER_EXAMPLE], "next_cursor": None}]}
+    )
+
+    items: list[DeadLetterOut] = Field(description="The oldest first.")
+    next_cursor: str | None = Field(default=None, description="Always null.")
+
+
+class ReplayOut(BaseModel):
+    """A replay the broker took: the event is published again and its dead letter gone."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "42",
+                    "replayed": True,
+                    "consumer": "users",
+                    "event_type": "user.registered",
+                    "event_id": "0f8fad5b-d9cb-469f-a165-70867728950e",
+                }
+            ]
+        }
+    )
+
+    id: str = Field(description="The dead letter replayed (it is removed).")
+    replayed: bool = Field(description="Always true: the broker took the event again.")
+    consumer: str = Field(description="The consumer that had given up on it.")
+    event_type: str = Field(description="The event's type.")
+    event_id: str | None = Field(description="The event's id (null for a malformed payload).")
+
+
+def dead_letter_body(letter: DeadLetter) -> DeadLetterOut:
+    """The API shape of a dead letter."""
+    event = letter.event
+    envelope = None
+    if event is not None:
+        envelope = event.model_dump(mode="json", exclude={"trace"})
+    return DeadLetterOut(
+        id=letter.id,
+        consumer=letter.consumer,
+        event_type=letter.event_type,
+        error=letter.error,
+        attempts=letter.attempts,
+        failed_at=letter.failed_at,
+        event=envelope,
+        payload=letter.payload.decode(errors="replace")[:MAX_PAYLOAD_CHARS],
     )

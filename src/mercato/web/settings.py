@@ -77,6 +77,29 @@ class WebSettings(ServiceSettings):
     housekeeping_interval_seconds: float = Field(
         default=300.0, gt=0, description="How often expired sessions are deleted."
     )
+    # The operations console (`web.ops`): what it watches besides the services above.
+    gateway_operator_url: str = Field(
+        default="",
+        description=(
+            "The gateway's operator ports (its metrics and health), comma-separated, for the "
+            "console's system page (default: the gateway is not shown)."
+        ),
+    )
+    web_url: str = Field(
+        default="",
+        description=(
+            "This service's own instances, comma-separated, for the console's system page "
+            "(default: only the process that answers)."
+        ),
+    )
+    console_scrape_timeout_seconds: float = Field(
+        default=2.0, gt=0, le=30, description="How long the console waits for one scrape."
+    )
+    console_upload_bytes: int = Field(
+        default=1_048_576,
+        gt=0,
+        description="The largest file the console takes (an image, a products file).",
+    )
 
     @field_validator(
         "auth_api_url", "users_url", "catalog_url", "orders_url", "payments_url", "logs_url"
@@ -88,6 +111,13 @@ class WebSettings(ServiceSettings):
         if service == "auth" and not value:
             return value
         return ",".join(parse_base_urls(value, service))
+
+    @field_validator("gateway_operator_url", "web_url")
+    @classmethod
+    def _watched_urls(cls, value: str, info: ValidationInfo) -> str:
+        """The console's extra URLs, checked like the services' (empty: none)."""
+        name = (info.field_name or "").removesuffix("_url")
+        return ",".join(parse_base_urls(value, name)) if value else value
 
     def instances(self, service: str) -> tuple[str, ...]:
         """The base URL of every instance of `service` (one of `BACKENDS`)."""

@@ -1,7 +1,9 @@
-"""Operator helpers behind `mercato dead-letters list|replay`, and namespace clean-up.
+"""Dead letters listed and replayed, and namespace clean-up: the operators' helpers.
 
+Behind `mercato dead-letters list|replay` (as the broker's operator user) and the logs
+service's dead-letter API (as `DEAD_LETTERS`, a user with only those rights: `user=`).
 Each call opens its own short connection to the broker, does one thing and closes
-it, so the CLI needs no running service.
+it, so the CLI needs no running service; the connection declares no tail's stream.
 """
 
 from __future__ import annotations
@@ -31,24 +33,24 @@ async def _connected(bus: _Bus) -> AsyncIterator[_Bus]:
         await bus.close()
 
 
-def _operator_bus(url: str, namespace: str) -> EventBus:
-    """The operator's bus: it leaves the replicas of the streams and queues as they are."""
-    return connect_bus(url, service=OPERATOR, namespace=namespace, replicas=None)
+def _bus(url: str, user: str, namespace: str) -> EventBus:
+    """A tool's bus: it leaves the replicas of the streams and queues as they are."""
+    return connect_bus(url, service=user, namespace=namespace, replicas=None, tails=())
 
 
 async def list_dead_letters(
-    url: str, *, namespace: str = DEFAULT_NAMESPACE, limit: int = 100
+    url: str, *, namespace: str = DEFAULT_NAMESPACE, limit: int = 100, user: str = OPERATOR
 ) -> list[DeadLetter]:
-    """The oldest dead letters on the broker at `url`."""
-    async with _connected(_operator_bus(url, namespace)) as bus:
+    """The oldest dead letters on the broker at `url`, connecting as `user`."""
+    async with _connected(_bus(url, user, namespace)) as bus:
         return await bus.dead_letters(limit)
 
 
 async def replay_dead_letter(
-    url: str, dead_letter_id: str, *, namespace: str = DEFAULT_NAMESPACE
+    url: str, dead_letter_id: str, *, namespace: str = DEFAULT_NAMESPACE, user: str = OPERATOR
 ) -> None:
     """Publish a dead letter's event again and remove it (DeadLetterNotFound if absent)."""
-    async with _connected(_operator_bus(url, namespace)) as bus:
+    async with _connected(_bus(url, user, namespace)) as bus:
         await bus.replay(dead_letter_id)
 
 

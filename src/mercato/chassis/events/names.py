@@ -12,7 +12,9 @@ buses and for the documents that tell clients where each event type goes
 
 A NATS client's reply inboxes are `_INBOX.<service>.<...>` (`inbox_prefix`), so that
 a broker user may subscribe to its own replies and to nobody else's. The operator's
-tools (`mercato dead-letters`) connect as `OPERATOR`.
+tools (`mercato dead-letters`) connect as `OPERATOR`; the logs service's dead-letter
+API (`/api/logs/dead-letters`, for the operations console) as `DEAD_LETTERS`, a user
+that may list and replay the dead letters and nothing else an operator may.
 
 This module is outside `mercato.chassis.events` so that the settings, which every
 process reads (the launcher too), can check a namespace without importing the
@@ -24,6 +26,7 @@ from __future__ import annotations
 import re
 
 __all__ = [
+    "DEAD_LETTERS",
     "DEFAULT_NAMESPACE",
     "OPERATOR",
     "check_name",
@@ -36,6 +39,7 @@ __all__ = [
 
 DEFAULT_NAMESPACE = "MERCATO"
 OPERATOR = "mercato-admin"
+DEAD_LETTERS = "mercato-dead-letters"
 # A NATS stream or consumer name and an AMQP name part alike: no dots (NATS subject
 # tokens), no wildcards (`*`, `>`), no spaces.
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")

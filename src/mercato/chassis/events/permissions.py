@@ -14,6 +14,13 @@ A `BusRole` says what one service does on the bus: the event types it publishes
   topic patterns of the events exchange (write: its own routing keys; read: the
   binding keys of what it consumes) and of the dead-letter exchange.
 
+Besides the services, two users that are not a service: the operator (`mercato
+dead-letters` and the like: every right on the streams) and `DEAD_LETTERS`, whose
+credentials the logs service holds for its dead-letter API (the operations console):
+list the dead letters, read the events they name, publish a replayed event again and
+remove its dead letter (`nats_dead_letter_permissions`, `rabbit_dead_letter_permissions`);
+it may not change a stream or read any consumer.
+
 Every subject and name here is the one `nats_bus`/`rabbit_bus` use for a namespace;
 `tests/security/test_bus.py` proves on real servers that these rights are enough
 for the bus code and refuse the rest. What had to stay broad, and why, is in
@@ -29,7 +36,13 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from mercato.chassis.events.names import OPERATOR, events_stream, events_subject, inbox_prefix
+from mercato.chassis.events.names import (
+    DEAD_LETTERS,
+    OPERATOR,
+    events_stream,
+    events_subject,
+    inbox_prefix,
+)
 from mercato.contracts.events import published_by
 
 __all__ = [
@@ -38,8 +51,10 @@ __all__ = [
     "BusRole",
     "NatsPermissions",
     "RabbitPermissions",
+    "nats_dead_letter_permissions",
     "nats_operator_permissions",
     "nats_permissions",
+    "rabbit_dead_letter_permissions",
     "rabbit_permissions",
     "role",
 ]
@@ -158,6 +173,27 @@ def nats_operator_permissions(namespace: str) -> NatsPermissions:
     }
 
 
+def nats_dead_letter_permissions(namespace: str) -> NatsPermissions:
+    """`DEAD_LETTERS`' (the logs service's dead-letter API): list, read, replay, remove.
+
+    What `NatsBus.dead_letters` and `NatsBus.replay` do and no more: declare the two
+    streams at connect (creating is idempotent; it may not change one), read the
+    dead-letter stream and the events stream by sequence, publish a replayed event on
+    its type's subject (a replay checks that it is the very event the stream holds),
+    delete the dead letter replayed.
+    """
+    n = _Nats(namespace)
+    allow = [n.subject(">")]
+    allow += [n.api("STREAM.CREATE", stream) for stream in (n.events, n.dlq)]
+    allow += [n.api("STREAM.INFO", stream) for stream in (n.events, n.dlq)]
+    allow += [n.api("STREAM.MSG.GET", n.dlq), n.api("STREAM.MSG.DELETE", n.dlq)]
+    allow.append(n.api("STREAM.MSG.GET", n.events))
+    return {
+        "publish": {"allow": allow},
+        "subscribe": {"allow": [f"{inbox_prefix(DEAD_LETTERS)}.>"]},
+    }
+
+
 @dataclass(frozen=True)
 class RabbitPermissions:
     """A RabbitMQ user's rights in one vhost (regular expressions, as RabbitMQ takes them)."""
@@ -212,3 +248,22 @@ def rabbit_permissions(namespace: str, svc: BusRole) -> RabbitPermissions:
         return f"^({body})$" if body else NOTHING
 
     return RabbitPermissions(pattern(declare), pattern(write), pattern(read), topics)
+
+
+def rabbit_dead_letter_permissions(namespace: str) -> RabbitPermissions:
+    """`DEAD_LETTERS`' RabbitMQ rights: the dead-letter queue, and sending a replay back.
+
+    It declares the events exchange, the dead-letter exchange and queue (as every
+    user of the dead letters does, unbound), takes and gives back the messages of the
+    dead-letter queue, and sends a replayed event to the queue of the consumer that
+    failed it through the default exchange (`amq.default`). It may not read a
+    consumer's queue, publish on the events exchange or bind anything.
+    """
+    p = namespace.lower()
+    dead = f"{p}.dead-letters"
+    return RabbitPermissions(
+        configure=_any_of([f"{p}.events", f"{p}.dlx", dead]),
+        write=_any_of(["amq.default"]),
+        read=_any_of([dead]),
+        topics={},
+    )

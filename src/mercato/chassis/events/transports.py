@@ -7,6 +7,7 @@ cluster's servers comma-separated; `amqp://` (or `amqps://`) gives RabbitMQ
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from mercato.chassis.events.broker_urls import AMQP_SCHEMES, NATS_SCHEMES, check_broker_url
@@ -27,6 +28,7 @@ def connect_bus(
     ack_wait: float = 30.0,
     replicas: int | None = 1,
     metrics: ConsumerMetrics | None = None,
+    tails: Sequence[str] | None = None,
 ) -> EventBus:
     """The bus for `url`'s transport, not connected yet (call `connect()`).
 
@@ -38,7 +40,9 @@ def connect_bus(
     and delivers a consumer's unacknowledged events again when its connection drops.
     `replicas` is the copies the broker keeps of each event (`MERCATO_EVENT_REPLICAS`;
     None: whatever the streams and queues have, for the operator's tools). `metrics`
-    counts how the deliveries to its durable consumers end.
+    counts how the deliveries to its durable consumers end. `tails` are the event
+    types whose RabbitMQ streams it declares at connect, for its tails (default: the
+    revocations every service tails; none for a tool that tails nothing).
     """
     url = check_broker_url(url)
     scheme = urlsplit(url).scheme.lower()
@@ -56,6 +60,8 @@ def connect_bus(
         bus = RabbitBus(
             url, service=service, namespace=namespace, retry_delay=retry_delay, replicas=replicas
         )
+        if tails is not None:
+            bus.streams = tuple(tails)
     else:
         raise ValueError(f"unsupported broker URL scheme {scheme!r}: use nats:// or amqp://")
     bus.metrics = metrics

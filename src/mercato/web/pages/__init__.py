@@ -3,6 +3,7 @@
     home      `/`: the shop's front page
     account   `/register`, `/login`, `/logout`
     profile   `/account`: the shopper's name and addresses
+    (ops)     `/ops/...`: the operations console, a package of its own (`mercato.web.ops`)
 
 A page module holds its routes (thin: read the request, call `mercato.web.api`,
 render) and the functions that build what each page shows (`*_view`), which the tests
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from mercato.web import ops
 from mercato.web.pages import account, home, profile
 
 __all__ = ["routers"]
@@ -21,4 +23,4 @@ __all__ = ["routers"]
 
 def routers() -> list[APIRouter]:
     """Every page's router, in the order their paths are matched."""
-    return [home.router, account.router, profile.router]
+    return [home.router, account.router, profile.router, *ops.routers()]
