@@ -15,7 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,6 +38,7 @@ from mercato.contracts.events import Money as EventMoney
 from mercato.contracts.events import ProductChanged, ProductCreated, ProductDeleted, ProductUpdated
 
 __all__ = [
+    "ImportProgress",
     "changed_fields",
     "create_category",
     "create_product",
@@ -50,6 +51,16 @@ __all__ = [
     "replace_product",
     "update_product",
 ]
+
+
+class ImportProgress(Protocol):
+    """Told how a long import goes (`mercato import-products` shows it as a bar)."""
+
+    def stage(self, description: str, total: int | None = None, unit: str = "") -> None:
+        """A stage begins: `total` items of `unit`, if known."""
+
+    def update(self, done: int) -> None:
+        """`done` items of the stage are done."""
 
 
 def _now() -> datetime:
@@ -278,6 +289,7 @@ async def import_products(
     outbox: Outbox,
     products: Sequence[ProductFields],
     if_empty: bool = False,
+    progress: ImportProgress | None = None,
 ) -> ImportResult:
     """Upsert validated products by SKU in one transaction; with `if_empty`, only into none."""
     await begin_write(session)
@@ -291,7 +303,11 @@ async def import_products(
         await _add_missing_categories(session, products, now)
         existing = await store.products_by_sku(session, [p["sku"] for p in products])
         _check_reserved(products, existing)
-        for fields in products:
+        if progress is not None:
+            progress.stage("writing products", len(products), "rows")
+        for done, fields in enumerate(products):
+            if progress is not None:
+                progress.update(done)
             product = existing.get(fields["sku"])
             if product is None:
                 product = Product(
@@ -307,6 +323,9 @@ async def import_products(
                 result.updated += 1
             else:
                 result.unchanged += 1
+        if progress is not None:
+            progress.update(len(products))
+            progress.stage("committing")
     return result
 
 
