@@ -2,7 +2,12 @@
 
 `topology` declares the services (ports, start order, environment, app factories);
 `supervisor` runs them as separate processes, `nats` the embedded broker, and
-`cli` is the thin argparse front end (`mercato up`, `mercato run SERVICE`, ...).
+`cli` is the typer front end (`mercato up`, `status`, `logs`, `run SERVICE`, ...;
+`cli_system` and `cli_tasks` hold its commands, `params` their shared options).
+What `up` shows is the `console` (JSON lines, as always, off a terminal) or the
+`dashboard` (a live table, the URLs, readable lines from `pretty`); what it keeps for
+the other commands is in the data directory: `logbook` (a log file per process) and
+`state` (pid and state files), read by `status`, `tailing` and `control`.
 This is the only package allowed to import every service.
 """
 

@@ -9,6 +9,9 @@ them. What they show on a terminal and off it:
   every process is ready, 1 when one is not, 3 when nothing runs;
 - `logs`: the readable form on a terminal, the prefixed lines elsewhere;
 - `stop`, `open`: one line (and a spinner on a terminal while `stop` waits).
+
+rich is imported by the commands that draw with it, so that `mercato run` (every
+process `mercato up` starts) does not load it.
 """
 
 from __future__ import annotations
@@ -17,14 +20,12 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Literal, TextIO
+from typing import TYPE_CHECKING, Annotated, Literal, TextIO
 
 import typer
-from rich.console import Console as RichConsole
 
-from mercato.launcher import commands, control, status, tailing
+from mercato.launcher import commands, control, tailing
 from mercato.launcher.console import Console
-from mercato.launcher.dashboard import Dashboard
 from mercato.launcher.errors import LauncherError
 from mercato.launcher.logbook import log_names
 from mercato.launcher.options import DEFAULT_DATA_DIR, build_layout
@@ -44,6 +45,9 @@ from mercato.launcher.state import running_launcher
 from mercato.launcher.up import LOG_DIR, RUN_DIR
 from mercato.launcher.up import up as run_system
 
+if TYPE_CHECKING:
+    from rich.console import Console as RichConsole
+
 __all__ = ["logs", "open_page", "run", "status_command", "stop", "up"]
 
 WIDE = 120  # columns of a table written off a terminal, where nothing tells the width
@@ -55,6 +59,8 @@ def _data_dir(options: Shared) -> Path:
 
 
 def _rich(stream: TextIO | None = None) -> RichConsole:
+    from rich.console import Console as RichConsole  # noqa: PLC0415
+
     out = stream or sys.stdout
     return RichConsole(file=out, highlight=False, width=None if out.isatty() else WIDE)
 
@@ -113,7 +119,12 @@ def up(
         observe=observe,
         environ=os.environ,
     )
-    console = Dashboard() if _pretty(log_format) else Console()
+    if _pretty(log_format):
+        from mercato.launcher.dashboard import Dashboard  # noqa: PLC0415
+
+        console: Console = Dashboard()
+    else:
+        console = Console()
     return run_system(layout, console=console)
 
 
@@ -144,6 +155,8 @@ def status_command(
     ] = False,
 ) -> int:
     """Every process of the running system: pid, port, health, uptime, memory, restarts."""
+    from mercato.launcher import status  # noqa: PLC0415
+
     directory = _data_dir(shared(ctx, None, data_dir))
     launcher = control.require_launcher(directory / RUN_DIR, directory)
     found = status.system_status(launcher, directory / RUN_DIR)
@@ -153,7 +166,9 @@ def status_command(
         out = _rich()
         out.print(status.status_table(found))
         out.print(found.summary(), style="green" if found.ready else "yellow")
-    return 0 if found.ready else 1
+    if not found.ready:
+        raise typer.Exit(1)  # an exit code, not an error: the summary said why
+    return 0
 
 
 def stop(

@@ -48,6 +48,7 @@ __all__ = [
 ]
 
 BROKER_TIMEOUT = 15.0
+MIGRATION_WIDTH = 60  # characters of a migration's description on its progress line
 REPLAY_ALL_LIMIT = 10_000  # dead letters `replay --all` takes in one run
 T = TypeVar("T")
 
@@ -99,10 +100,10 @@ async def _upgrade(wiring: Wiring[Any], settings: ServiceSettings, progress: Pro
     applied = [0]
 
     def step(done: int, pending: Sequence[str]) -> None:
+        # A stage per migration: the one running shows its spinner and time.
         applied[0] = done
-        if done == 0:
-            progress.stage(f"{spec.name}: {len(pending)} migration(s)", len(pending), "")
-        progress.update(done)
+        if done < len(pending):
+            progress.stage(f"{spec.name} {_shortened(pending[done])}")
 
     db = Database(settings.sqlalchemy_url)
     try:
@@ -110,6 +111,10 @@ async def _upgrade(wiring: Wiring[Any], settings: ServiceSettings, progress: Pro
     finally:
         await db.dispose()
     return applied[0]
+
+
+def _shortened(text: str, width: int = MIGRATION_WIDTH) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def migrate(layout: Layout, name: str, progress: Progress | None = None) -> str:
