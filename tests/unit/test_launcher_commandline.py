@@ -9,7 +9,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -255,3 +259,20 @@ def test_completion_installs_with_one_command(tmp_path: Path) -> None:
     script = (tmp_path / ".bash_completions" / "mercato.sh").read_text()
     assert "_MERCATO_COMPLETE" in script
     assert "source" in (tmp_path / ".bashrc").read_text()
+
+
+def test_ctrl_c_while_the_command_loads_ends_it_quietly(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MERCATO_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mercato", "logs", "-f", "--data-dir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    # After Python's own start (tenths of a second on a busy machine), while the
+    # command's code loads (over a second: the chassis, SQLAlchemy, FastAPI, ...).
+    time.sleep(0.8)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert (out, err) == (b"", b"")

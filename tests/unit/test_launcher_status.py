@@ -149,7 +149,9 @@ def test_ready_when_every_process_answers(tmp_path: Path, http_port: int, nats_p
 
 
 def test_nothing_to_show_is_not_ready(tmp_path: Path) -> None:
-    assert not system_status(launcher(tmp_path), tmp_path / "run").ready
+    found = system_status(launcher(tmp_path), tmp_path / "run")
+    assert not found.ready
+    assert found.summary() == "no process has started yet"
 
 
 def test_durations_and_sizes_read_well() -> None:

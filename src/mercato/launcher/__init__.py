@@ -11,6 +11,22 @@ the other commands is in the data directory: `logbook` (a log file per process) 
 This is the only package allowed to import every service.
 """
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+
 from mercato.launcher.errors import LauncherError, StartupError
 
-__all__ = ["LauncherError", "StartupError"]
+__all__ = ["LauncherError", "StartupError", "main"]
+
+EXIT_INTERRUPTED = 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The `mercato` command: `launcher.cli.main`, imported here so that a Ctrl-C
+    while its code loads (a second or so) ends it quietly, as one afterwards does."""
+    try:
+        from mercato.launcher.cli import main as run  # noqa: PLC0415
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    return run(argv)

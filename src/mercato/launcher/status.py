@@ -112,6 +112,8 @@ class SystemStatus:
 
     def summary(self) -> str:
         """One line: all ready, or which are not."""
+        if not self.processes:
+            return "no process has started yet"
         waiting = [p for p in self.processes if not p.ready]
         if not waiting:
             return f"all {len(self.processes)} processes are ready"
