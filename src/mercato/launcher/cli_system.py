@@ -208,7 +208,7 @@ def logs(
     name: Annotated[
         str | None,
         typer.Argument(
-            metavar="[SERVICE]",
+            metavar="SERVICE",
             help="a service (catalog), one process (catalog-2), nats, prometheus, or mercato"
             " (the launcher); every process when left out",
             autocompletion=_complete_logs,

@@ -139,7 +139,7 @@ def list_letters(ctx: typer.Context, port: Port = None, data_dir: DataDir = None
 def replay(
     ctx: typer.Context,
     dead_letter_id: Annotated[
-        str | None, typer.Argument(metavar="[ID]", help="the dead letter", show_default=False)
+        str | None, typer.Argument(metavar="ID", help="the dead letter", show_default=False)
     ] = None,
     replay_all: Annotated[bool, flag("--all", "replay every dead letter (listed first)")] = False,
     port: Port = None,

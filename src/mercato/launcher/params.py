@@ -125,7 +125,7 @@ DataDir = Annotated[
     typer.Option(
         "--data-dir",
         metavar="DIR",
-        help=f"databases, broker store, secrets, logs [env MERCATO_DATA_DIR; {DEFAULT_DATA_DIR}]",
+        help=f"databases, broker store, secrets, logs (env MERCATO_DATA_DIR, {DEFAULT_DATA_DIR})",
         show_default=False,
     ),
 ]
