@@ -28,7 +28,7 @@ from mercato.launcher import commands, control, tailing
 from mercato.launcher.console import Console
 from mercato.launcher.errors import LauncherError
 from mercato.launcher.logbook import log_names
-from mercato.launcher.options import DEFAULT_DATA_DIR, build_layout
+from mercato.launcher.options import build_layout, data_directory
 from mercato.launcher.params import (
     DataDir,
     LogFormat,
@@ -54,8 +54,7 @@ WIDE = 120  # columns of a table written off a terminal, where nothing tells the
 
 
 def _data_dir(options: Shared) -> Path:
-    directory = options.data_dir or os.environ.get("MERCATO_DATA_DIR", "").strip()
-    return Path(directory or DEFAULT_DATA_DIR).expanduser().resolve()
+    return data_directory(options.data_dir, os.environ)
 
 
 def _rich(stream: TextIO | None = None) -> RichConsole:
