@@ -1,5 +1,5 @@
 """`python -m mercato`: the `mercato` command (what `mercato up` starts its services with)."""
 
-from mercato.launcher.cli import main
+from mercato.launcher import main
 
 raise SystemExit(main())

@@ -15,11 +15,14 @@ from tests.e2e.client import System
 from tests.e2e.system import print_launcher_log
 
 LAST_ON_EACH_SYSTEM = "test_fuzz.py"  # it leaves random products, carts and cards behind
+# A system of its own, on a terminal: run before the shared one starts (never beside it).
+FIRST = "test_command_line.py"
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Move the fuzzing module's tests after every other test on the same system.
+    """Move the fuzzing module's tests after every other test on the same system,
+    and the command line's (with a system of its own) before all of them.
 
     Runs after pytest has grouped the tests by the `system` parameter, and keeps
     that grouping, so that each system still starts once.
@@ -29,12 +32,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         callspec = getattr(item, "callspec", None)
         return callspec.params.get("system") if callspec else None
 
+    first = [item for item in items if item.path.name == FIRST]
     last = [item for item in items if item.path.name == LAST_ON_EACH_SYSTEM]
-    ordered = [item for item in items if item.path.name != LAST_ON_EACH_SYSTEM]
+    ordered = [item for item in items if item.path.name not in (FIRST, LAST_ON_EACH_SYSTEM)]
     for item in last:
         same = [k for k, other in enumerate(ordered) if system_of(other) == system_of(item)]
         ordered.insert(same[-1] + 1 if same else len(ordered), item)
-    items[:] = ordered
+    here = next((k for k, item in enumerate(ordered) if "e2e" in item.path.parts), len(ordered))
+    items[:] = ordered[:here] + first + ordered[here:]
 
 
 @pytest.fixture(autouse=True)

@@ -178,8 +178,12 @@ def _broker(kind: str) -> Iterator[tuple[BrokerControl, dict[str, str]]]:
 
 
 @contextlib.contextmanager
-def _alone(kind: str) -> Iterator[None]:
-    """Fail rather than start a system while another one is up: two do not fit on 2 cores."""
+def alone(kind: str) -> Iterator[None]:
+    """Fail rather than start a system while another one is up: two do not fit on 2 cores.
+
+    Every fixture that starts a whole system (this module's, and the terminal system
+    of `test_command_line.py`) starts it inside this.
+    """
     if _UP:
         pytest.fail(f"the e2e system on {_UP[0]} is still running", pytrace=False)
     _UP.append(kind)
@@ -197,7 +201,7 @@ def system(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[System]:
     """The whole system on one broker, started once per broker with `mercato up`."""
-    with _alone(request.param), _broker(request.param) as (broker, broker_env):
+    with alone(request.param), _broker(request.param) as (broker, broker_env):
         root = tmp_path_factory.mktemp(f"e2e-{request.param}")
         port = free_base_port(REPLICAS)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MERCATO_", "OTEL_"))}

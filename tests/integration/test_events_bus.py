@@ -235,6 +235,91 @@ async def test_the_dead_letters_command_uses_the_configured_namespace(
     assert await broker.bus.dead_letters() == []
 
 
+async def test_the_dead_letters_command_replays_them_all(
+    broker: Broker,
+    eventually: Eventually,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`mercato dead-letters replay --all` replays exactly the letters it listed."""
+
+    async def refuse(event: Event) -> None:
+        raise PoisonEvent("no")
+
+    subscription = await broker.bus.subscribe("mailer", ["user.registered"], refuse)
+    await broker.bus.publish_many([new("user.registered", subject=f"u{i}") for i in range(3)])
+
+    async def dead_lettered() -> bool:
+        return len(await broker.bus.dead_letters()) == 3
+
+    await eventually(dead_lettered, what="three dead letters")
+    await subscription.stop()
+    monkeypatch.setenv("MERCATO_BROKER_URL", broker.url)
+    monkeypatch.setenv("MERCATO_BUS_NAMESPACE", broker.namespace)
+    monkeypatch.setenv("MERCATO_DATA_DIR", str(tmp_path))
+    capsys.readouterr()
+
+    assert await asyncio.to_thread(main, ["dead-letters", "replay", "--all"]) == 0
+    assert capsys.readouterr().out == "replayed 3 dead letters\n"  # no bar off a terminal
+    assert await broker.bus.dead_letters() == []
+    assert await asyncio.to_thread(main, ["dead-letters", "replay", "--all"]) == 0
+    assert capsys.readouterr().out == "no dead letters\n"
+
+    seen: list[str] = []
+
+    async def accept(event: Event) -> None:
+        seen.append(event.subject)
+
+    await broker.bus.subscribe("mailer", ["user.registered"], accept)
+    await eventually(lambda: sorted(seen) == ["u0", "u1", "u2"], what="the replayed events")
+
+    for args in (["replay"], ["replay", "1", "--all"]):
+        assert await asyncio.to_thread(main, ["dead-letters", *args]) == 2
+        assert capsys.readouterr().err == (
+            "mercato: name one dead letter ID, or --all (see `mercato dead-letters list`)\n"
+        )
+
+
+async def test_replaying_them_all_reports_one_that_cannot_be_replayed(
+    nats_bus: NatsBus,
+    eventually: Eventually,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A letter whose event left the stream fails; the others are replayed; exit 1."""
+
+    async def refuse(event: Event) -> None:
+        raise PoisonEvent("no")
+
+    subscription = await nats_bus.subscribe("mailer", ["user.registered"], refuse)
+    await nats_bus.publish_many([new("user.registered", subject=f"u{i}") for i in range(2)])
+
+    async def dead_lettered() -> bool:
+        return len(await nats_bus.dead_letters()) == 2
+
+    await eventually(dead_lettered, what="two dead letters")
+    await subscription.stop()
+    gone, kept = await nats_bus.dead_letters()
+    first = (await nats_bus.js.stream_info(nats_bus.stream)).state.first_seq
+    await nats_bus.js.delete_msg(nats_bus.stream, first)  # the first letter's event
+    monkeypatch.setenv("MERCATO_BROKER_URL", nats_bus.url)
+    monkeypatch.setenv("MERCATO_BUS_NAMESPACE", nats_bus.namespace)
+    monkeypatch.setenv("MERCATO_DATA_DIR", str(tmp_path))
+    capsys.readouterr()
+
+    assert await asyncio.to_thread(main, ["dead-letters", "replay", "--all"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        f"mercato: replayed 1 of 2 dead letters; 1 failed, first {gone.id}:"
+        f" dead letter {gone.id} is not replayed: its event has left the events stream\n"
+    )
+    assert [letter.id for letter in await nats_bus.dead_letters()] == [gone.id]
+    assert kept.id != gone.id
+
+
 async def test_tail_sees_recent_events_then_new_ones(
     broker: Broker, eventually: Eventually
 ) -> None:

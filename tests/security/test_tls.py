@@ -20,6 +20,7 @@ none passes against a server that speaks no TLS at all.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import ssl
@@ -319,3 +320,21 @@ def test_the_systems_services_refuse_clients_without_its_certificates(
     rogue = tls_system.context(None)
     rogue.load_cert_chain(pki.cert("client"), pki.key("client"))
     assert status_line(catalog, rogue, path).startswith("refused: ")
+
+
+def test_status_asks_every_process_over_mutual_tls(tls_system: TlsSystem) -> None:
+    """`mercato status` presents the launcher's certificate, as the probes of `up` do."""
+    result = subprocess.run(
+        [sys.executable, "-m", "mercato", "status", "--json"],
+        capture_output=True,
+        text=True,
+        env={**_clean_environment(), "MERCATO_DATA_DIR": str(tls_system.data_dir)},
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    processes = json.loads(result.stdout)["processes"]
+    assert {p["name"] for p in processes} >= {"nats", "auth-1", "gateway-1"}
+    assert all(p["health"] == "ready" for p in processes)
+    services = list((tls_system.data_dir / "run").glob("*-1.json"))
+    assert all(json.loads(s.read_text())["health"].startswith("https://") for s in services)

@@ -16,6 +16,8 @@ What every level uses:
                 skip, and free local ports
     otlp        `OtlpReceiver`, a collector's OTLP/HTTP traces endpoint keeping the spans
     migrations  a database at a service's first revision, schema against models
+    terminal    `Terminal`, a command on a pseudo-terminal (what `isatty()` sees as one),
+                its output read as it comes, with and without escape sequences
     metrics     every metric the processes expose (`METRICS`, one list for the tests,
                 the alerts and the dashboards) and reading an exposition
 

@@ -64,9 +64,18 @@ def test_usage_errors_are_one_line() -> None:
     result = mercato("up", "--port", "abc")
 
     assert result.returncode == 2
+    assert result.stderr.splitlines() == ["mercato: --port: must be a port number, got 'abc'"]
+    assert result.stdout == ""
+
+
+def test_an_unknown_option_is_one_line_naming_the_help() -> None:
+    result = mercato("up", "--bogus")
+
+    assert result.returncode == 2
     assert result.stderr.splitlines() == [
-        "mercato: argument --port: invalid int value: 'abc' (see `mercato up --help`)"
+        "mercato: No such option: --bogus (see `mercato up --help`)"
     ]
+    assert result.stdout == ""
 
 
 @pytest.mark.parametrize("command", [["up", "--port", "31900"], ["run", "users"]])

@@ -32,6 +32,7 @@ from mercato.catalog.images.links import with_image
 from mercato.catalog.images.processing import PICTURES
 from mercato.catalog.models import EVENTS, MIGRATIONS, ProductFields
 from mercato.catalog.schemas import ImportIssue, ImportResult
+from mercato.catalog.service import ImportProgress
 from mercato.catalog.settings import CatalogRuntime, CatalogSettings
 from mercato.chassis.data.database import Database
 from mercato.chassis.data.migrations import upgrade
@@ -52,9 +53,17 @@ def _items(document: Any) -> list[Any] | ImportIssue:
 
 
 async def import_document(
-    db: Database, outbox: Outbox, raw: bytes, *, currency: str, if_empty: bool = False
+    db: Database,
+    outbox: Outbox,
+    raw: bytes,
+    *,
+    currency: str,
+    if_empty: bool = False,
+    progress: ImportProgress | None = None,
 ) -> ImportResult:
     """Import a dummyjson document; nothing is written when `errors` is not empty."""
+    if progress is not None:
+        progress.stage("checking products")
     try:
         document = parse_json(raw)
     except json.JSONDecodeError as exc:
@@ -67,18 +76,22 @@ async def import_document(
         return ImportResult(errors=issues)
     async with db.session() as session:
         return await service.import_products(
-            session, outbox=outbox, products=products, if_empty=if_empty
+            session, outbox=outbox, products=products, if_empty=if_empty, progress=progress
         )
 
 
-async def import_file(settings: CatalogSettings, path: Path | str) -> ImportResult:
+async def import_file(
+    settings: CatalogSettings, path: Path | str, *, progress: ImportProgress | None = None
+) -> ImportResult:
     """Migrate the catalog's database and import a dummyjson file into it."""
+    if progress is not None:
+        progress.stage(f"reading {Path(path).name}")
     raw = await asyncio.to_thread(Path(path).read_bytes)
     db = Database(settings.sqlalchemy_url)
     try:
         await upgrade(db, MIGRATIONS, "catalog")
         outbox = Outbox(EVENTS, source="catalog")
-        return await import_document(db, outbox, raw, currency=settings.currency)
+        return await import_document(db, outbox, raw, currency=settings.currency, progress=progress)
     finally:
         await db.dispose()
 

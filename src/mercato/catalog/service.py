@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,6 +42,7 @@ from mercato.contracts.events import Money as EventMoney
 from mercato.contracts.events import ProductChanged, ProductCreated, ProductDeleted, ProductUpdated
 
 __all__ = [
+    "ImportProgress",
     "changed_fields",
     "create_category",
     "create_product",
@@ -56,6 +57,16 @@ __all__ = [
     "update_product",
     "writing",
 ]
+
+
+class ImportProgress(Protocol):
+    """Told how a long import goes (`mercato import-products` shows it as a bar)."""
+
+    def stage(self, description: str, total: int | None = None, unit: str = "") -> None:
+        """A stage begins: `total` items of `unit`, if known."""
+
+    def update(self, done: int) -> None:
+        """`done` items of the stage are done."""
 
 
 def _now() -> datetime:
@@ -293,6 +304,7 @@ async def import_products(
     products: Sequence[ProductFields],
     if_empty: bool = False,
     then: Callable[[AsyncSession, Mapping[str, str]], Awaitable[None]] | None = None,
+    progress: ImportProgress | None = None,
 ) -> ImportResult:
     """Upsert validated products by SKU in one transaction; with `if_empty`, only into none.
 
@@ -312,7 +324,11 @@ async def import_products(
         await _add_missing_categories(session, products, now)
         existing = await store.products_by_sku(session, [p["sku"] for p in products])
         _check_reserved(products, existing)
-        for fields in products:
+        if progress is not None:
+            progress.stage("writing products", len(products), "rows")
+        for done, fields in enumerate(products):
+            if progress is not None:
+                progress.update(done)
             product = existing.get(fields["sku"])
             if product is None:
                 product = Product(
@@ -335,6 +351,9 @@ async def import_products(
         if then is not None:
             await session.flush()
             await then(session, {sku: product.id for sku, product in created.items()})
+        if progress is not None:
+            progress.update(len(products))
+            progress.stage("committing")
     return result
 
 

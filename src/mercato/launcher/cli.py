@@ -1,205 +1,92 @@
-"""The `mercato` command line (argparse): parse, call the launcher, report in one line.
+"""The `mercato` command line (typer): parse, call the launcher, report in one line.
 
-    mercato up [--port 8000] [--data-dir .mercato] [--replicas catalog=3 ...] [--no-demo] [--tls]
-               [--observe]
+    mercato up [--port 8000] [--data-dir .mercato] [--replicas catalog=3 ...] [--no-demo]
+               [--tls] [--observe] [--log-format pretty|json]
+    mercato status [--json]          mercato stop [--timeout S]
+    mercato logs [SERVICE] [-f] [-n N] [--raw]
+    mercato open [shop|console]
     mercato run SERVICE
     mercato create-admin --email E [--password P]
     mercato import-products PATH
     mercato migrate SERVICE
-    mercato dead-letters list | replay ID
+    mercato dead-letters list | replay ID | replay --all
     mercato certificates DIR
     mercato broker-config nats | rabbitmq [--vhost V]   (RabbitMQ: passwords from the env)
+    mercato --install-completion      (bash, zsh, fish or PowerShell: the shell it runs in)
 
+`--port` and `--data-dir` go anywhere (`launcher.params`). Help is coloured by rich.
 Every problem the user can fix is reported as one line `mercato: <message>` on
 stderr, without a traceback: exit code 2 for bad options and configuration, 1 when
-the system fails to start.
+the system fails to start or a command fails, 3 when a command needs a running
+system and none runs (`launcher.errors`).
 """
 
 from __future__ import annotations
 
-import argparse
-import getpass
-import json
 import os
 import sys
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import NoReturn
+from collections.abc import Sequence
+
+import typer
+
+# typer vendors click and exports none of its exceptions but BadParameter.
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
 from mercato import __version__
 from mercato.chassis.config import SettingsError
-from mercato.launcher import commands
-from mercato.launcher.certificates import development_certificates
+from mercato.launcher import cli_system, cli_tasks
 from mercato.launcher.errors import LauncherError
-from mercato.launcher.options import DEFAULT_DATA_DIR, DEFAULT_PORT, build_layout
-from mercato.launcher.topology import SERVICES, Layout
-from mercato.launcher.up import up
+from mercato.launcher.params import DataDir, Port, shared
 
-__all__ = ["main"]
+__all__ = ["PROG", "app", "main"]
 
+PROG = "mercato"
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 PRIVATE_UMASK = 0o077
-Handler = Callable[[argparse.Namespace], int]
+
+app = typer.Typer(
+    name=PROG,
+    help="Run and operate the Mercato backend.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 
 
-class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line."""
-
-    def error(self, message: str) -> NoReturn:
-        """Print `mercato: <message>` and exit 2."""
-        self.exit(EXIT_USAGE, f"mercato: {message} (see `{self.prog} --help`)\n")
+def _version(value: bool) -> None:
+    if value:
+        print(f"mercato {__version__}")
+        raise typer.Exit(0)
 
 
-def _layout(args: argparse.Namespace) -> Layout:
-    return build_layout(
-        port=args.port,
-        data_dir=args.data_dir,
-        replicas=getattr(args, "replicas", None) or (),
-        demo=not getattr(args, "no_demo", False),
-        tls=getattr(args, "tls", False),
-        observe=getattr(args, "observe", False),
-        environ=os.environ,
-    )
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    port: Port = None,
+    data_dir: DataDir = None,
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="print the version", metavar=" "
+    ),
+) -> None:
+    """Run and operate the Mercato backend."""
+    shared(ctx, port, data_dir)
 
 
-def _up(args: argparse.Namespace) -> int:
-    return up(_layout(args))
-
-
-def _run(args: argparse.Namespace) -> int:
-    commands.run(args.service)
-    return 0
-
-
-def _create_admin(args: argparse.Namespace) -> int:
-    password = args.password or os.environ.get("MERCATO_ADMIN_PASSWORD", "")
-    if not password and sys.stdin.isatty():
-        password = getpass.getpass(f"password for {args.email}: ")
-    if not password:
-        raise LauncherError("a password is needed: --password, MERCATO_ADMIN_PASSWORD or a tty")
-    print(commands.create_admin(_layout(args), args.email, password))
-    return 0
-
-
-def _import_products(args: argparse.Namespace) -> int:
-    print(commands.import_products(_layout(args), Path(args.path)))
-    return 0
-
-
-def _migrate(args: argparse.Namespace) -> int:
-    print(commands.migrate(_layout(args), args.service))
-    return 0
-
-
-def _dead_letters(args: argparse.Namespace) -> int:
-    layout = _layout(args)
-    if args.action == "list":
-        commands.list_dead_letters(layout, sys.stdout)
-    else:
-        print(commands.replay_dead_letter(layout, args.id))
-    return 0
-
-
-def _certificates(args: argparse.Namespace) -> int:
-    files = development_certificates(Path(args.dir), [s.name for s in SERVICES])
-    print(f"development CA and certificates in {files.directory} (CA: {files.ca})")
-    return 0
-
-
-def _broker_config(args: argparse.Namespace) -> int:
-    from mercato.launcher import broker_config  # noqa: PLC0415
-
-    namespace = _layout(args).bus_namespace
-    if args.broker == "nats":
-        sys.stdout.write(broker_config.production_nats_authorization(namespace))
-        return 0
-    definitions = broker_config.production_rabbit_definitions(
-        os.environ, namespace=namespace, vhost=args.vhost
-    )
-    sys.stdout.write(json.dumps(definitions, indent=2) + "\n")
-    return 0
-
-
-def _common() -> _Parser:
-    common = _Parser(add_help=False)
-    common.add_argument(
-        "--port",
-        type=int,
-        help=f"the gateway's port P; services use P+110.. (env MERCATO_PORT, {DEFAULT_PORT})",
-    )
-    common.add_argument(
-        "--data-dir",
-        metavar="DIR",
-        help=f"databases, broker store, secrets (env MERCATO_DATA_DIR, {DEFAULT_DATA_DIR})",
-    )
-    return common
-
-
-def _parser() -> argparse.ArgumentParser:
-    names = ", ".join(s.name for s in SERVICES)
-    parser = _Parser(prog="mercato", description="Run and operate the Mercato backend.")
-    parser.add_argument("--version", action="version", version=f"mercato {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    common = [_common()]
-
-    def _command(name: str, handler: Handler, text: str) -> argparse.ArgumentParser:
-        cmd = sub.add_parser(name, parents=common, help=text, description=text)
-        cmd.set_defaults(handler=handler)
-        return cmd
-
-    up = _command("up", _up, "start the broker and every service; Ctrl-C stops them")
-    up.add_argument(
-        "--replicas",
-        nargs="+",
-        action="extend",
-        metavar="SERVICE=N",
-        help="run N instances of a service (env MERCATO_REPLICAS=catalog=3,users=2)",
-    )
-    up.add_argument("--no-demo", action="store_true", help="do not load the demo catalog")
-    up.add_argument(
-        "--tls",
-        action="store_true",
-        help="HTTPS, and mutual TLS between services, with a development CA (env MERCATO_TLS)",
-    )
-    up.add_argument(
-        "--observe",
-        action="store_true",
-        help="also run the machine's Prometheus on P+290, scraping every process, with the"
-        " alert rules (env MERCATO_OBSERVE)",
-    )
-
-    run = sub.add_parser("run", help="run one service (what a container runs)")
-    run.add_argument("service", metavar="SERVICE", help=names)
-    run.set_defaults(handler=_run)
-
-    admin = _command("create-admin", _create_admin, "create an administrator account")
-    admin.add_argument("--email", required=True)
-    admin.add_argument("--password", help="(else MERCATO_ADMIN_PASSWORD, else a prompt)")
-
-    products = _command("import-products", _import_products, "import products from a file")
-    products.add_argument("path", metavar="PATH", help="a JSON or CSV file of products")
-
-    migrate = _command("migrate", _migrate, "bring a service's database schema up to date")
-    migrate.add_argument("service", metavar="SERVICE", help=names)
-
-    letters = _command("dead-letters", _dead_letters, "list or replay events that failed")
-    actions = letters.add_subparsers(dest="action", required=True, metavar="ACTION")
-    actions.add_parser("list", help="list the dead letters")
-    replay = actions.add_parser("replay", help="publish a dead letter's event again")
-    replay.add_argument("id", metavar="ID")
-
-    certificates = sub.add_parser(
-        "certificates",
-        help="write a development CA and a certificate per service (e.g. for compose)",
-    )
-    certificates.add_argument("dir", metavar="DIR", help="where to write them (made 0700)")
-    certificates.set_defaults(handler=_certificates)
-    config = _command(
-        "broker-config", _broker_config, "print the broker users and rights for production"
-    )
-    config.add_argument("broker", choices=["nats", "rabbitmq"])
-    config.add_argument("--vhost", default="/", help="the RabbitMQ vhost (default /)")
-    return parser
+SYSTEM = "The system"
+TASKS = "Operator tasks"
+app.command("up", rich_help_panel=SYSTEM)(cli_system.up)
+app.command("status", rich_help_panel=SYSTEM)(cli_system.status_command)
+app.command("logs", rich_help_panel=SYSTEM)(cli_system.logs)
+app.command("stop", rich_help_panel=SYSTEM)(cli_system.stop)
+app.command("open", rich_help_panel=SYSTEM)(cli_system.open_page)
+app.command("run", rich_help_panel=SYSTEM)(cli_system.run)
+app.command("create-admin", rich_help_panel=TASKS)(cli_tasks.create_admin)
+app.command("import-products", rich_help_panel=TASKS)(cli_tasks.import_products)
+app.command("migrate", rich_help_panel=TASKS)(cli_tasks.migrate)
+app.add_typer(cli_tasks.dead_letters, rich_help_panel=TASKS)
+app.command("certificates", rich_help_panel=TASKS)(cli_tasks.certificates)
+app.command("broker-config", rich_help_panel=TASKS)(cli_tasks.broker_config)
 
 
 def _fail(message: str, code: int) -> int:
@@ -207,15 +94,38 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _usage(exc: UsageError) -> int:
+    where = exc.ctx.command_path if exc.ctx is not None else PROG
+    return _fail(f"{_one_line(exc.format_message())} (see `{where} --help`)", EXIT_USAGE)
+
+
+def _invoke(args: list[str]) -> int:
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=args, prog_name=PROG, standalone_mode=False)
+    except NoArgsIsHelpError:  # `mercato`, `mercato dead-letters`: the help, already
+        return EXIT_USAGE  # printed by typer's rich help when the error was made
+    except UsageError as exc:
+        return _usage(exc)
+    except ClickException as exc:
+        return _fail(_one_line(exc.format_message()), exc.exit_code)
+    except typer.Abort:
+        return EXIT_INTERRUPTED
+    return result if isinstance(result, int) else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `mercato` command; returns the exit code."""
-    args = _parser().parse_args(argv)
-    handler: Handler = args.handler
+    args = list(sys.argv[1:] if argv is None else argv)
     # Whatever a command creates (databases, secrets, pid files, the broker's store,
     # also in the processes `up` starts) is its user's alone.
     umask = os.umask(PRIVATE_UMASK)
     try:
-        return handler(args)
+        return _invoke(args)
     except LauncherError as exc:
         return _fail(str(exc), exc.exit_code)
     except SettingsError as exc:
@@ -226,6 +136,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         # A data directory (or file) that cannot be made or opened: the user's to fix.
         return _fail(f"cannot use {exc.filename}: {exc.strerror}", EXIT_USAGE)
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     finally:
         os.umask(umask)  # main() may be called in-process (tests)

@@ -7,6 +7,9 @@ so that `--data-dir` and `--port` mean the same everywhere. They are safe while 
 system runs: the databases take concurrent writers, and events written here reach
 the broker through the service's outbox.
 
+The long ones (`import-products`, `migrate`, replaying every dead letter) report to
+a `launcher.progress.Progress`: a bar on a terminal, nothing elsewhere.
+
 Services and the heavier chassis modules are imported inside the functions that
 need them, so that `mercato up` (which imports this module) starts at once.
 """
@@ -16,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
@@ -26,7 +29,8 @@ from mercato.chassis.events.names import OPERATOR
 from mercato.launcher.certificates import development_certificates
 from mercato.launcher.console import without_password
 from mercato.launcher.credentials import broker_users, client_secrets
-from mercato.launcher.errors import LauncherError
+from mercato.launcher.errors import CommandFailed, LauncherError
+from mercato.launcher.progress import Progress
 from mercato.launcher.supervisor import HOLD_VARIABLE
 from mercato.launcher.topology import SERVICES, Layout, Service, Wiring, service
 from mercato.launcher.topology import broker_users as broker_user_names
@@ -37,12 +41,15 @@ __all__ = [
     "list_dead_letters",
     "migrate",
     "operator_url",
+    "replay_all_dead_letters",
     "replay_dead_letter",
     "run",
     "service_named",
 ]
 
 BROKER_TIMEOUT = 15.0
+MIGRATION_WIDTH = 60  # characters of a migration's description on its progress line
+REPLAY_ALL_LIMIT = 10_000  # dead letters `replay --all` takes in one run
 T = TypeVar("T")
 
 
@@ -83,25 +90,38 @@ def _adopt(layout: Layout, name: str) -> Wiring[Any]:
     return svc.wiring()
 
 
-async def _upgrade(wiring: Wiring[Any], settings: ServiceSettings) -> None:
+async def _upgrade(wiring: Wiring[Any], settings: ServiceSettings, progress: Progress) -> int:
     from mercato.chassis.data.database import Database  # noqa: PLC0415
     from mercato.chassis.data.migrations import upgrade  # noqa: PLC0415
 
     spec = wiring.spec
     if not spec.uses_database or spec.migrations is None:
         raise LauncherError(f"{spec.name} has no database to migrate")
+    applied = [0]
+
+    def step(done: int, pending: Sequence[str]) -> None:
+        # A stage per migration: the one running shows its spinner and time.
+        applied[0] = done
+        if done < len(pending):
+            progress.stage(f"{spec.name} {_shortened(pending[done])}")
+
     db = Database(settings.sqlalchemy_url)
     try:
-        await upgrade(db, spec.migrations, spec.name)
+        await upgrade(db, spec.migrations, spec.name, on_step=step)
     finally:
         await db.dispose()
+    return applied[0]
 
 
-def migrate(layout: Layout, name: str) -> str:
+def _shortened(text: str, width: int = MIGRATION_WIDTH) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def migrate(layout: Layout, name: str, progress: Progress | None = None) -> str:
     """Bring the service's database schema to the newest revision."""
     wiring = _adopt(layout, name)
     settings = wiring.load_settings()
-    asyncio.run(_upgrade(wiring, settings))
+    asyncio.run(_upgrade(wiring, settings, progress or Progress()))
     return f"{name}: database at the newest revision ({settings.sqlalchemy_url})"
 
 
@@ -118,7 +138,7 @@ def create_admin(layout: Layout, email: str, password: str) -> str:
     return f"administrator {email} is ready"
 
 
-def import_products(layout: Layout, path: Path) -> str:
+def import_products(layout: Layout, path: Path, progress: Progress | None = None) -> str:
     """Import products from a dummyjson-format file into the catalog (upsert by SKU)."""
     from mercato.catalog.loading import import_file  # noqa: PLC0415
     from mercato.catalog.settings import load_settings  # noqa: PLC0415
@@ -126,7 +146,7 @@ def import_products(layout: Layout, path: Path) -> str:
     if not path.is_file():
         raise LauncherError(f"{path}: no such file")
     _adopt(layout, "catalog")
-    result = asyncio.run(import_file(load_settings(), path))
+    result = asyncio.run(import_file(load_settings(), path, progress=progress))
     if result.errors:
         first = result.errors[0]
         where = f"product {first.index}" if first.index is not None else "the file"
@@ -185,11 +205,49 @@ def replay_dead_letter(layout: Layout, dead_letter_id: str) -> str:
     return f"replayed {dead_letter_id}"
 
 
-def _on_broker(layout: Layout, call: Callable[[], Awaitable[T]]) -> T:
+def replay_all_dead_letters(layout: Layout, progress: Progress | None = None) -> str:
+    """Replay every dead letter (the oldest `REPLAY_ALL_LIMIT`); CommandFailed if any failed.
+
+    The letters are listed first and exactly those are replayed: one that fails
+    again meanwhile comes back as a new dead letter, not into this run.
+    """
+    from mercato.chassis.events import admin  # noqa: PLC0415
+
+    url = operator_url(layout)
+    namespace = layout.bus_namespace
+    progress = progress or Progress()
+    progress.stage("listing dead letters")
+    letters = _on_broker(
+        layout, lambda: admin.list_dead_letters(url, namespace=namespace, limit=REPLAY_ALL_LIMIT)
+    )
+    if not letters:
+        return "no dead letters"
+    ids = [letter.id for letter in letters]
+    progress.stage("replaying dead letters", len(ids), "letters")
+    failed = _on_broker(
+        layout,
+        lambda: admin.replay_dead_letters(
+            url, ids, namespace=namespace, on_replayed=progress.update
+        ),
+        timeout=BROKER_TIMEOUT + len(ids),
+    )
+    more = " (there may be more: run it again)" if len(ids) == REPLAY_ALL_LIMIT else ""
+    if failed:
+        first, reason = next(iter(failed.items()))
+        raise CommandFailed(
+            f"replayed {len(ids) - len(failed)} of {len(ids)} dead letters;"
+            f" {len(failed)} failed, first {first}: {reason}{more}"
+        )
+    return f"replayed {len(ids)} dead letters{more}"
+
+
+def _on_broker(
+    layout: Layout, call: Callable[[], Awaitable[T]], timeout: float = BROKER_TIMEOUT
+) -> T:
     from mercato.chassis.events import BusUnavailable  # noqa: PLC0415
 
     async def _bounded() -> T:
-        async with asyncio.timeout(BROKER_TIMEOUT):
+        async with asyncio.timeout(timeout):
             return await call()
 
     try:

@@ -151,6 +151,8 @@ def prometheus_spec(layout: Layout, binary: str) -> ProcessSpec:
         env=dict(os.environ),
         probe=partial(http_ok, HOST, layout.prometheus_port, "/-/ready"),
         tier=OBSERVER_TIER,
+        port=layout.prometheus_port,
+        health=f"http://{HOST}:{layout.prometheus_port}/-/ready",
     )
 
 

@@ -29,7 +29,7 @@ from mercato.launcher.topology import (
     Layout,
 )
 
-__all__ = ["DEFAULT_DATA_DIR", "DEFAULT_PORT", "build_layout", "parse_replicas"]
+__all__ = ["DEFAULT_DATA_DIR", "DEFAULT_PORT", "build_layout", "data_directory", "parse_replicas"]
 
 DEFAULT_PORT = 8000
 DEFAULT_DATA_DIR = ".mercato"
@@ -101,6 +101,12 @@ def _switch(flag: bool, environ: Mapping[str, str], variable: str) -> bool:
     return flag or value in _TRUE
 
 
+def data_directory(flag: str | None, environ: Mapping[str, str]) -> Path:
+    """The data directory: `--data-dir`, else MERCATO_DATA_DIR, else `.mercato`; absolute."""
+    directory = flag or environ.get("MERCATO_DATA_DIR", "").strip() or DEFAULT_DATA_DIR
+    return Path(directory).expanduser().resolve()
+
+
 def build_layout(
     *,
     port: int | None = None,
@@ -114,12 +120,11 @@ def build_layout(
     """The layout the flags and variables describe (without client secrets)."""
     counts = parse_replicas([environ.get("MERCATO_REPLICAS", "")], "MERCATO_REPLICAS")
     counts.update(parse_replicas(replicas))
-    directory = data_dir or environ.get("MERCATO_DATA_DIR", "").strip() or DEFAULT_DATA_DIR
     observed = _switch(observe, environ, "MERCATO_OBSERVE")
     highest = HIGHEST_OBSERVED_BASE_PORT if observed else HIGHEST_BASE_PORT
     return Layout(
         port=_port(port, environ, highest),
-        data_dir=Path(directory).expanduser().resolve(),
+        data_dir=data_directory(data_dir, environ),
         replicas=counts,
         external_broker=environ.get("MERCATO_BROKER_URL", "").strip(),
         bus_namespace=_bus_namespace(environ),

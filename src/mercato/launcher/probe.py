@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import ssl
 
-__all__ = ["http_ok", "nats_ok"]
+__all__ = ["http_ok", "http_status", "nats_ok"]
 
 
 async def _exchange(
@@ -31,10 +31,10 @@ async def _exchange(
                 await writer.wait_closed()
 
 
-async def http_ok(
+async def http_status(
     host: str, port: int, path: str, timeout: float = 2.0, tls: ssl.SSLContext | None = None
-) -> bool:
-    """Whether `GET path` answers 200 (over TLS with `tls`; a failed handshake is a no)."""
+) -> int | None:
+    """The status `GET path` answers with, or None without an answer (or TLS handshake)."""
     request = (
         f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
         "User-Agent: mercato-launcher\r\nConnection: close\r\n\r\n"
@@ -42,9 +42,18 @@ async def http_ok(
     try:
         line = await _exchange(host, port, request, timeout, tls)
     except (OSError, TimeoutError):  # ssl.SSLError is an OSError
-        return False
+        return None
     parts = line.split(maxsplit=2)
-    return len(parts) >= 2 and parts[1] == b"200"
+    if len(parts) < 2 or not parts[1].isdigit():
+        return None
+    return int(parts[1])
+
+
+async def http_ok(
+    host: str, port: int, path: str, timeout: float = 2.0, tls: ssl.SSLContext | None = None
+) -> bool:
+    """Whether `GET path` answers 200 (over TLS with `tls`; a failed handshake is a no)."""
+    return await http_status(host, port, path, timeout, tls) == 200
 
 
 async def nats_ok(host: str, port: int, timeout: float = 2.0) -> bool:

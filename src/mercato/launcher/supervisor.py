@@ -6,7 +6,9 @@ launcher keeps running:
 - it runs in its own process group, so a Ctrl-C at the terminal reaches only the
   launcher, which then stops the children itself, in order;
 - its output (stdout and stderr) is passed on line by line with its name in front;
-- its pid is written to `<run_dir>/<name>.pid` while it runs;
+- its pid is written to `<run_dir>/<name>.pid` while it runs, and its state (pid,
+  port, start time, restarts, phase) to `<run_dir>/<name>.json` whenever its phase
+  changes (`launcher.state`), which the console is told too;
 - it may start on hold (`MERCATO_LAUNCHER_HOLD=1`, only on its first start):
   `mercato run` then imports and builds its service and waits for a line on stdin
   before serving, so that the slow part (imports) of every process runs at once
@@ -26,6 +28,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +36,7 @@ from pathlib import Path
 from mercato.chassis.security.private_files import private_directory, private_file
 from mercato.launcher.console import Console
 from mercato.launcher.errors import StartupError
+from mercato.launcher.state import Phase, ProcessState, remove_state, write_state
 
 __all__ = ["HOLD_VARIABLE", "Child", "Probe", "ProcessSpec", "Supervisor", "describe_exit"]
 
@@ -45,6 +49,9 @@ STABLE_SECONDS = 30.0
 POLL_SECONDS = 0.1
 LINE_LIMIT = 1 << 20
 CHUNK_BYTES = 1 << 16
+# What a service logs when it applies a schema migration (Alembic's logger and words).
+MIGRATION_LOGGER = b'"logger":"alembic.runtime.migration"'
+MIGRATION_STEP = b"Running upgrade "
 
 Probe = Callable[[], Awaitable[bool]]
 
@@ -59,6 +66,9 @@ class ProcessSpec:
     probe: Probe
     tier: int = 0
     hold: bool = False  # started on hold: it waits for a line on stdin (see `release`)
+    service: str = ""  # what it is an instance of (its name when it is the only one)
+    port: int | None = None
+    health: str = ""  # the probe as a URL, for `mercato status`
 
 
 def describe_exit(code: int) -> str:
@@ -82,9 +92,13 @@ class Child:
         self.spec = spec
         self.name = spec.name
         self.console = console
+        self.run_dir = run_dir
         self.pid_file = run_dir / f"{spec.name}.pid"
         self.process: asyncio.subprocess.Process | None = None
         self.ever_ready = False
+        self.phase = Phase.STARTING
+        self.restarts = 0
+        self.started_at = time.time()
         self._released = not spec.hold
         self._on_failure = on_failure
         self._stopping = asyncio.Event()
@@ -115,8 +129,29 @@ class Child:
                 process.stdin.write(b"go\n")
                 process.stdin.close()
 
+    def state(self) -> ProcessState:
+        """What `run/<name>.json` says about it."""
+        return ProcessState(
+            name=self.name,
+            service=self.spec.service or self.name,
+            pid=self.pid,
+            port=self.spec.port,
+            health=self.spec.health,
+            started_at=self.started_at,
+            restarts=self.restarts,
+            phase=self.phase,
+        )
+
+    def _enter(self, phase: Phase) -> None:
+        self.phase = phase
+        state = self.state()
+        with contextlib.suppress(OSError):  # status files are a courtesy
+            write_state(self.run_dir, state)
+        self.console.changed(state)
+
     def _fail(self, message: str) -> None:
         self._failure = message
+        self._enter(Phase.FAILED)
         if self._on_failure is not None:
             self._on_failure(message)
 
@@ -136,7 +171,10 @@ class Child:
         )
         private_directory(self.pid_file.parent)
         private_file(self.pid_file).write_text(f"{process.pid}\n")
-        self.console.say(f"started {self.name} (pid {process.pid})")
+        self.process = process
+        self.started_at = time.time()
+        self._enter(Phase.RESTARTING if self.ever_ready else Phase.STARTING)
+        self.console.say(f"started {self.name} (pid {process.pid})", routine=True)
         if held and self._released:  # release() came while we were spawning
             self._go(process)
         return process
@@ -147,6 +185,12 @@ class Child:
         pending = b""
         while True:
             chunk = await stream.read(CHUNK_BYTES)
+            if (
+                self.phase is Phase.STARTING
+                and MIGRATION_STEP in chunk
+                and MIGRATION_LOGGER in chunk
+            ):
+                self._enter(Phase.MIGRATING)
             if not chunk:
                 if pending:
                     self.console.line(self.name, pending.decode(errors="replace"))
@@ -189,6 +233,8 @@ class Child:
                         return
                 elif loop.time() - started >= STABLE_SECONDS:
                     delay = BACKOFF_FIRST
+                self.restarts += 1
+                self._enter(Phase.RESTARTING)
                 self.console.say(f"{self.name} {what}; restarting in {delay:.1f} s")
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), delay)
@@ -197,10 +243,12 @@ class Child:
             if self._watch is not None:
                 self._watch.cancel()
             self.pid_file.unlink(missing_ok=True)
+            remove_state(self.run_dir, self.name)
 
     async def _announce_ready(self, process: asyncio.subprocess.Process) -> None:
         while process.returncode is None and not self._stopping.is_set():
             if await self.spec.probe():
+                self._enter(Phase.READY)
                 self.console.say(f"{self.name} is ready again (pid {process.pid})")
                 return
             await asyncio.sleep(POLL_SECONDS)
@@ -216,6 +264,7 @@ class Child:
                 raise StartupError(f"{self.name} was stopped before it was ready")
             if self.pid is not None and await self.spec.probe():
                 self.ever_ready = True
+                self._enter(Phase.READY)
                 return
             if loop.time() >= deadline:
                 raise StartupError(f"{self.name} was not ready within {timeout:.0f} s")
@@ -230,6 +279,8 @@ class Child:
     def terminate(self) -> None:
         """Stop restarting it and send SIGTERM."""
         self._stopping.set()
+        if self.pid is not None and self.phase is not Phase.FAILED:
+            self._enter(Phase.STOPPING)
         self._signal(signal.SIGTERM)
 
     def kill(self) -> None:

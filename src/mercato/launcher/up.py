@@ -12,7 +12,10 @@
    each must answer `GET /health/ready` with 200 before the next stage goes;
 4. with `--observe`, start Prometheus once the services are ready (`launcher.observe`;
    refused up front, in one line, when the machine has no `prometheus`);
-5. print the URLs and the start time, then supervise until SIGINT or SIGTERM;
+5. print the URLs and the start time, then supervise until SIGINT or SIGTERM (what
+   the terminal shows, and what the log files in `<data_dir>/logs` keep, is the
+   console's: `launcher.console`, `launcher.dashboard`, `launcher.logbook`; what
+   `mercato status` reads is in `<data_dir>/run`: `launcher.state`);
    with `--tls`, every process serves HTTPS with a certificate of the development CA
    in `<data_dir>/tls` (made at first start), services require a client certificate
    from that CA, and the probes of step 3 present the launcher's;
@@ -30,36 +33,46 @@ import os
 import signal
 import ssl
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
-from mercato.chassis.events.names import DEFAULT_NAMESPACE
 from mercato.chassis.security.private_files import private_directory, private_file
 from mercato.chassis.security.tls import client_context
 from mercato.launcher import nats, observe
+from mercato.launcher.announce import announcement, gateway_url, operator_url
 from mercato.launcher.certificates import LAUNCHER, development_certificates
-from mercato.launcher.console import Console, without_password
+from mercato.launcher.console import Console
 from mercato.launcher.credentials import BrokerUser, broker_users, client_secrets
 from mercato.launcher.errors import LauncherError, StartupError
+from mercato.launcher.logbook import Logbook
 from mercato.launcher.ports import check_ports
 from mercato.launcher.probe import http_ok, nats_ok
+from mercato.launcher.state import LAUNCHER_FILE, write_json
 from mercato.launcher.supervisor import Child, ProcessSpec, Supervisor
-from mercato.launcher.topology import HOST, SERVICES, Instance, Layout, service, stages
+from mercato.launcher.topology import HOST, SERVICES, Instance, Layout, stages
 from mercato.launcher.topology import broker_users as broker_user_names
 
-__all__ = ["GRACE_SECONDS", "STARTUP_TIMEOUT", "run_dir", "up"]
+__all__ = ["GRACE_SECONDS", "LOG_DIR", "RUN_DIR", "STARTUP_TIMEOUT", "log_dir", "run_dir", "up"]
 
 STARTUP_TIMEOUT = 60.0
 GRACE_SECONDS = 15.0
 BROKER_TIER = 0
 DOUBLE_SIGNAL_SECONDS = 1.0
+RUN_DIR = "run"  # in the data directory
+LOG_DIR = "logs"
 
 
 def run_dir(layout: Layout) -> Path:
-    """Where pid files and the launcher's lock live."""
-    return layout.data_dir / "run"
+    """Where pid files, state files and the launcher's lock live."""
+    return layout.data_dir / RUN_DIR
+
+
+def log_dir(layout: Layout) -> Path:
+    """Where each process's log file is kept."""
+    return layout.data_dir / LOG_DIR
 
 
 @contextlib.contextmanager
@@ -78,7 +91,10 @@ def _lock(directory: Path) -> Iterator[None]:
         handle.truncate(0)
         handle.write(f"{os.getpid()}\n")
         handle.flush()
-        yield
+        try:
+            yield
+        finally:
+            handle.truncate(0)  # nobody holds it any more
 
 
 def _probe_context(layout: Layout) -> ssl.SSLContext | None:
@@ -99,6 +115,9 @@ def _instance_spec(
         probe=partial(http_ok, HOST, instance.port, "/health/ready", tls=tls),
         tier=instance.service.stage,
         hold=True,
+        service=instance.service.name,
+        port=instance.port,
+        health=f"{instance.url}/health/ready",
     )
 
 
@@ -131,6 +150,8 @@ async def _start(
                 env=base,
                 probe=partial(nats_ok, HOST, layout.broker_port),
                 tier=BROKER_TIER,
+                port=layout.broker_port,
+                health=f"nats://{HOST}:{layout.broker_port}",
             )
         )
     # Every service process starts now, on hold: the imports (the slow part) run
@@ -156,35 +177,6 @@ async def _start(
 def _first(group: BaseExceptionGroup[LauncherError]) -> LauncherError:
     error = group.exceptions[0]
     return _first(error) if isinstance(error, BaseExceptionGroup) else error
-
-
-def _announce(layout: Layout, console: Console, seconds: float) -> None:
-    gateway = f"{layout.scheme}://{HOST}:{layout.port}"
-    observed = observe.describe(layout) if layout.observe else []
-    width = max(len(name) for name in [*(s.name for s in SERVICES), *dict(observed)]) + 2
-    console.say(f"ready in {seconds:.1f} s")
-    console.say(f"  {'shop':<{width}}{gateway}/")
-    console.say(f"  {'gateway':<{width}}{gateway}")
-    console.say(f"  {'JWKS':<{width}}{gateway}/.well-known/jwks.json")
-    operator = f"http://{HOST}:{layout.operator_port(layout.instances(service('gateway'))[0])}"
-    console.say(f"  {'operator':<{width}}{operator}/metrics, {operator}/health")
-    console.say(f"  {'events':<{width}}{operator}/asyncapi.json")
-    for svc in SERVICES:
-        if svc.is_gateway:
-            continue
-        first, *others = layout.instances(svc)
-        more = f"  (replicas on {', '.join(str(i.port) for i in others)})" if others else ""
-        docs = "" if svc.name == "web" else f"/api/{svc.name}/docs"  # pages, not an API
-        console.say(f"  {svc.name:<{width}}{first.url}{docs}{more}")
-    namespace = (
-        f"  (namespace {layout.bus_namespace})" if layout.bus_namespace != DEFAULT_NAMESPACE else ""
-    )
-    console.say(f"  {'broker':<{width}}{without_password(layout.broker_url)}{namespace}")
-    if layout.tls_files is not None:
-        console.say(f"  {'TLS CA':<{width}}{layout.tls_files.ca} (curl --cacert, or trust it)")
-    for what, where in observed:
-        console.say(f"  {what:<{width}}{where}")
-    console.say(f"data in {layout.data_dir}; press Ctrl-C to stop")
 
 
 async def _up(
@@ -213,6 +205,7 @@ async def _up(
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, _on_signal)
+    console.begin()
     starting = asyncio.create_task(_start(layout, supervisor, users, prometheus))
     stopping = asyncio.create_task(stop.wait())
     failing = asyncio.create_task(supervisor.failure())
@@ -220,7 +213,7 @@ async def _up(
         await asyncio.wait({starting, stopping, failing}, return_when=asyncio.FIRST_COMPLETED)
         if starting.done():
             starting.result()  # raises the start's error
-            _announce(layout, console, loop.time() - began)
+            console.announce(announcement(layout, loop.time() - began))
             await stopping
         else:
             starting.cancel()
@@ -231,6 +224,7 @@ async def _up(
     finally:
         stopping.cancel()
         failing.cancel()
+        console.end()
         console.say("stopping")
         await supervisor.stop(grace)
         console.say("stopped")
@@ -253,7 +247,34 @@ def up(layout: Layout, *, console: Console | None = None, grace: float = GRACE_S
         prometheus = None if binary is None else observe.prometheus_spec(layout, binary)
         console = console or Console()
         names = [nats.NAME] if layout.embedded_broker else []
+        names += [i.name for i in layout.all_instances()]
         names += [observe.NAME] if prometheus is not None else []
-        console.register(names + [i.name for i in layout.all_instances()])
-        asyncio.run(_up(layout, console, grace, users, prometheus))
+        console.register(names)
+        logbook = Logbook(log_dir(layout))
+        console.record_to(logbook)
+        try:
+            with _launcher_file(layout):
+                asyncio.run(_up(layout, console, grace, users, prometheus))
+        finally:
+            logbook.close()
     return 0
+
+
+@contextlib.contextmanager
+def _launcher_file(layout: Layout) -> Iterator[None]:
+    """`run/mercato.json` while the launcher runs (`launcher.state`)."""
+    path = run_dir(layout) / LAUNCHER_FILE
+    write_json(
+        path,
+        {
+            "pid": os.getpid(),
+            "started_at": time.time(),
+            "gateway": gateway_url(layout),
+            "operator": operator_url(layout),
+            "data_dir": str(layout.data_dir),
+        },
+    )
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)

@@ -12,22 +12,32 @@ foreign keys are enforced: `ON DELETE CASCADE` wiped every order's history. So, 
 SQLite's own procedure for such changes says, the migrations run with foreign keys
 off (`PRAGMA foreign_keys` can only change outside a transaction), and commit only
 if `PRAGMA foreign_key_check` then finds every reference whole.
+
+`upgrade(..., on_step=...)` tells its caller (`mercato migrate`'s progress bar) how
+many migrations are pending before the first, and again after each one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from alembic import command, context
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mercato.chassis.data.database import Database
 
-__all__ = ["run_alembic_env", "upgrade"]
+__all__ = ["MigrationSteps", "pending_revisions", "run_alembic_env", "upgrade"]
+
+MigrationSteps = Callable[[int, Sequence[str]], None]
+"""Told how many migrations are done (0 before the first) and each pending one's
+`<revision> <description>`, oldest first."""
 
 
 def _config(script_location: Path, service: str, connection: Connection | None) -> Config:
@@ -38,11 +48,34 @@ def _config(script_location: Path, service: str, connection: Connection | None) 
     return cfg
 
 
-async def upgrade(db: Database, script_location: Path, service: str) -> None:
+def pending_revisions(config: Config, connection: Connection) -> list[str]:
+    """`<revision> <description>` of every migration the database lacks, oldest first."""
+    version_table = config.attributes["version_table"]
+    migration = MigrationContext.configure(connection, opts={"version_table": version_table})
+    current = migration.get_current_heads()
+    script = ScriptDirectory.from_config(config)
+    revisions = script.iterate_revisions("heads", current or "base")
+    return [f"{r.revision} {(r.doc or '').strip()}".strip() for r in reversed(list(revisions))]
+
+
+async def upgrade(
+    db: Database, script_location: Path, service: str, *, on_step: MigrationSteps | None = None
+) -> None:
     """Bring the service's schema to the newest revision."""
 
     def run(connection: Connection) -> None:
-        command.upgrade(_config(script_location, service, connection), "head")
+        config = _config(script_location, service, connection)
+        if on_step is not None:
+            pending = pending_revisions(config, connection)
+            applied = [0]
+
+            def applied_one(**_: Any) -> None:
+                applied[0] += 1
+                on_step(applied[0], pending)
+
+            config.attributes["on_version_apply"] = applied_one
+            on_step(0, pending)
+        command.upgrade(config, "head")
 
     if db.dialect == "sqlite":
         async with db.engine.connect() as conn:
@@ -88,6 +121,7 @@ def run_alembic_env(metadata: MetaData) -> None:
         target_metadata=metadata,
         version_table=context.config.attributes["version_table"],
         render_as_batch=connection.dialect.name == "sqlite",
+        on_version_apply=context.config.attributes.get("on_version_apply"),
     )
     with context.begin_transaction():
         context.run_migrations()
