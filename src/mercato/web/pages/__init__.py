@@ -2,6 +2,11 @@
 
     home      `/`: the shop's front page
     account   `/register`, `/login`, `/logout`, `/account` (name and addresses)
+    browse    `/category/{slug}`, `/search`, `/suggest` (the search box's JSON)
+    product   `/product/{id}`, adding it to the cart (`POST /cart/items`)
+    cart      `/cart`, a line's quantity, removing it
+    checkout  `/checkout`
+    orders    `/orders`, `/orders/{id}` (and its `/status`), cancelling
 
 A page module holds its routes (thin: read the request, call `mercato.web.api`,
 render) and the functions that build what each page shows (`*_view`), which the tests
@@ -13,11 +18,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from mercato.web.pages import account, home
+from mercato.web.pages import account, browse, cart, checkout, home, orders, product
 
 __all__ = ["routers"]
 
 
 def routers() -> list[APIRouter]:
     """Every page's router, in the order their paths are matched."""
-    return [home.router, account.router]
+    return [home.router, account.router, *shop_routers()]
+
+
+def shop_routers() -> list[APIRouter]:
+    """The shop's pages: browsing, a product, the cart, checkout, the orders."""
+    return [browse.router, product.router, cart.router, checkout.router, orders.router]
