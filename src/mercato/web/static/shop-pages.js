@@ -25,7 +25,7 @@
     list.setAttribute("aria-label", "Suggestions");
     list.hidden = true;
     status.className = "visually-hidden";
-    status.setAttribute("role", "status");
+    status.setAttribute("aria-live", "polite"); // not role=status: the page's own message keeps that role
     form.classList.add("has-suggestions");
     form.append(list, status);
     input.setAttribute("role", "combobox");
