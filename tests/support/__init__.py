@@ -32,6 +32,8 @@ One module per subject under test:
                 bombs), and uploading them to the catalog
     web         the storefront in-process with real auth and users servers, and a
                 browser's steps (cookies, forms and their CSRF tokens)
+    shop_pages  the storefront in-process in front of every service it calls (the
+                shop pages' tests): products, customers, checkouts
     browser     the browser tests' tools: Chromium or a skip, the axe audit,
                 screenshots, a customer's steps through the UI
     http_client the misbehaving upstream of the inter-service client tests

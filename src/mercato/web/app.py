@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from mercato.chassis.runtime import ServiceSpec
 from mercato.chassis.web import app as chassis_app
 from mercato.web.assets import static_assets
+from mercato.web.checkouts import CHECKOUT_SWEEPER
 from mercato.web.context import WebContext, open_context
 from mercato.web.edge import WebEdge
 from mercato.web.error_pages import install_error_pages
@@ -27,7 +28,7 @@ SPEC: ServiceSpec[WebSettings, WebContext] = ServiceSpec(
     metadata=WebBase.metadata,
     migrations=Path(__file__).parent / "migrations",
     context=open_context,
-    tasks=(SESSION_SWEEPER,),
+    tasks=(SESSION_SWEEPER, CHECKOUT_SWEEPER),
     uses_bus=False,
     documented=False,  # it serves pages, not an API
 )

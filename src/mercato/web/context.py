@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from mercato.chassis.runtime import Runtime
 from mercato.web.api.backend import Backend
 from mercato.web.assets import Assets, static_assets
+from mercato.web.public_reads import PublicReads
 from mercato.web.rendering import Templates
 from mercato.web.sessions import Sessions
 from mercato.web.settings import BACKENDS, WebSettings
@@ -28,6 +29,7 @@ class WebContext:
     backend: Backend
     sessions: Sessions
     templates: Templates
+    public: PublicReads  # the catalog's public answers, kept a few seconds
 
 
 WebRuntime = Runtime[WebSettings, WebContext]
@@ -47,6 +49,7 @@ def build_context(runtime: WebRuntime, assets: Assets) -> WebContext:
         backend=backend,
         sessions=Sessions(runtime.database, settings),
         templates=Templates(assets, shop_name=settings.shop_name),
+        public=PublicReads(backend, ttl=settings.catalog_cache_seconds),
     )
 
 

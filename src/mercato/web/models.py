@@ -1,4 +1,4 @@
-"""The web service's one table: the shoppers' sessions.
+"""The web service's tables: the shoppers' sessions, and their checkouts' keys.
 
 A session is found by the hash of its cookie's value (the value itself is never
 stored, so a copy of the table opens no session). It holds what the browser must
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from mercato.chassis.data.database import Base, UtcDateTime
 
-__all__ = ["SessionRecord", "WebBase"]
+__all__ = ["CheckoutRecord", "SessionRecord", "WebBase"]
 
 
 class WebBase(Base):
@@ -50,3 +50,25 @@ class SessionRecord(WebBase):
 
 # The housekeeping deletes by idle expiry.
 Index("ix_sessions_idle_expires_at", SessionRecord.idle_expires_at)
+
+
+class CheckoutRecord(WebBase):
+    """One checkout form's idempotency key: who holds it, the card and order it made.
+
+    The checkout page gives each rendering of its form a new key; every post of that
+    form (a double click, a reload, a retry after an error) comes with it, and this
+    row makes them one checkout across requests and replicas (`checkouts`).
+    """
+
+    __tablename__ = "checkouts"
+
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    method_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    order_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+# The housekeeping deletes old checkouts by age.
+Index("ix_checkouts_created_at", CheckoutRecord.created_at)

@@ -100,6 +100,23 @@ class WebSettings(ServiceSettings):
         gt=0,
         description="The largest file the console takes (an image, a products file).",
     )
+    checkout_timeout_seconds: float = Field(
+        default=9.0,
+        gt=0,
+        description=(
+            "The deadline of placing an order (orders waits up to 8 s for a quick saga "
+            "before it answers); under the gateway's 10 s for a page."
+        ),
+    )
+    catalog_cache_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=300,
+        description=(
+            "How long the catalog's public answers (products, listings, categories) are "
+            "kept for the pages; 0: not kept."
+        ),
+    )
 
     @field_validator(
         "auth_api_url", "users_url", "catalog_url", "orders_url", "payments_url", "logs_url"

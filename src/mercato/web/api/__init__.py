@@ -5,7 +5,9 @@
               problem's field errors) and `BackendDown` (unreachable, slow, 5xx)
     auth      register, login, refresh, logout, me
     users     the profile and its addresses
-    orders    the cart (for the header's badge)
+    catalog   products (listing, search with facets, one), categories: public
+    orders    the cart, checkout (with its idempotency key), the orders, cancelling
+    payments  the saved cards, saving a new one
 
 To add a call: in the module of its service (a new module for a new service), a
 pydantic model of the answer's fields the pages use (`extra="ignore"`, frozen) and

@@ -168,8 +168,12 @@ class Backend:
         json: Any = None,
         params: Params = None,
         idempotency_key: str | None = None,
+        timeout: float | None = None,
     ) -> Any:
-        """Call `path` on `service`; the parsed JSON body (None for an empty one)."""
+        """Call `path` on `service`; the parsed JSON body (None for an empty one).
+
+        `timeout` overrides the deadline of this call (a checkout waits for its saga).
+        """
         headers: dict[str, str] = {"Accept": "application/json"}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
@@ -186,7 +190,7 @@ class Backend:
                 headers=headers,
                 idempotency_key=idempotency_key,
                 auth=False,
-                timeout=self.timeout,
+                timeout=timeout or self.timeout,
             )
         except (ServiceUnavailableError, ServiceTimeoutError) as exc:
             raise BackendDown(service, exc.detail) from exc
@@ -231,6 +235,7 @@ class Caller:
         json: Any = None,
         params: Params = None,
         idempotency_key: str | None = None,
+        timeout: float | None = None,
     ) -> Any:
         """`Backend.call` with this shopper's token and address."""
         return await self.backend.call(
@@ -242,4 +247,5 @@ class Caller:
             json=json,
             params=params,
             idempotency_key=idempotency_key,
+            timeout=timeout,
         )

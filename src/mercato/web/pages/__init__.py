@@ -3,6 +3,11 @@
     home      `/`: the shop's front page
     account   `/register`, `/login`, `/logout`
     profile   `/account`: the shopper's name and addresses
+    browse    `/category/{slug}`, `/search`, `/suggest` (the search box's JSON)
+    product   `/product/{id}`, adding it to the cart (`POST /cart/items`)
+    cart      `/cart`, a line's quantity, removing it
+    checkout  `/checkout`
+    orders    `/orders`, `/orders/{id}` (and its `/status`), cancelling
     (ops)     `/ops/...`: the operations console, a package of its own (`mercato.web.ops`)
 
 A page module holds its routes (thin: read the request, call `mercato.web.api`,
@@ -16,11 +21,16 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from mercato.web import ops
-from mercato.web.pages import account, home, profile
+from mercato.web.pages import account, browse, cart, checkout, home, orders, product, profile
 
 __all__ = ["routers"]
 
 
 def routers() -> list[APIRouter]:
     """Every page's router, in the order their paths are matched."""
-    return [home.router, account.router, profile.router, *ops.routers()]
+    return [home.router, account.router, profile.router, *shop_routers(), *ops.routers()]
+
+
+def shop_routers() -> list[APIRouter]:
+    """The shop's pages: browsing, a product, the cart, checkout, the orders."""
+    return [browse.router, product.router, cart.router, checkout.router, orders.router]
