@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.client import System
@@ -19,7 +18,6 @@ from tests.support.shop_browser import (
     CARD_DECLINED,
     add_to_cart,
     checkout,
-    counts_facets,
     expect_status,
     products_in_stock,
     stock_of,
@@ -65,8 +63,6 @@ def _buy_two_then_fail_one(page: Page, system: System, screenshots: Screenshots)
 
 
 def test_the_whole_shopper_journey(page: Page, system: System, screenshots: Screenshots) -> None:
-    if not counts_facets(system):
-        pytest.skip("this catalog does not count facets or correct typos yet (facets=true)")
     register(page, new_customer("Ada Journey"))
     search = page.get_by_role("search").get_by_label("Search")
     search.fill("labtop")

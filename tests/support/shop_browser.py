@@ -4,8 +4,7 @@ The steps go by label and button name, as a person does (`add_to_cart`, `checkou
 `expect_status`); `tab_to` reaches an element with the Tab key alone, failing if the
 keyboard cannot get there. The catalog is read through the gateway's public API to
 choose products that have stock (`products_in_stock`) and to see the stock change
-(`stock_of`, `wait_for_stock`); `counts_facets` says whether this catalog answers
-`facets=true` yet.
+(`stock_of`, `wait_for_stock`).
 """
 
 from __future__ import annotations
@@ -67,13 +66,6 @@ def wait_for_stock(system: System, product_id: str, expected: int, seconds: floa
         if stock == expected or time.monotonic() > deadline:
             return stock
         time.sleep(0.2)
-
-
-def counts_facets(system: System) -> bool:
-    """Whether the catalog answers a listing with `facets=true` with its facet counts."""
-    with _api(system) as api:
-        answer = api.get("/api/catalog/products", params={"facets": "true", "limit": 1}).json()
-    return "facets" in answer
 
 
 def add_to_cart(page: Page, product: dict[str, Any], quantity: int = 1) -> None:
