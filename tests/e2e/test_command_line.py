@@ -26,13 +26,16 @@ from pathlib import Path
 import httpx
 import pytest
 
+from mercato.launcher.topology import SERVICES
 from tests.e2e.system import REPORTS, alone, free_base_port
 from tests.support.terminal import Terminal
 
 pytestmark = pytest.mark.e2e
 
 START_TIMEOUT = 180.0  # a shared 2-core machine can be slow
-PROCESSES = ["nats", "auth-1", "users-1", "catalog-1", "payments-1", "logs-1", "orders-1"]
+# The embedded broker, then every service's one instance, the gateway last.
+PROCESSES = ["nats", *(f"{s.name}-1" for s in SERVICES if not s.is_gateway)]
+ALL = len(PROCESSES) + 1
 PROCESSES += ["gateway-1"]
 
 
@@ -109,7 +112,7 @@ def test_up_shows_a_live_table_then_the_urls_then_readable_logs(up: TerminalSyst
     screen = up.terminal.screen()
     ready_in = up.terminal.wait_for(r"Mercato is ready in [\d.]+ s").start()
     starting, after = screen[:ready_in], screen[ready_in:]
-    assert re.search(r"Starting Mercato: \d of 8 ready, [\d.]+ s", starting)
+    assert re.search(rf"Starting Mercato: \d of {ALL} ready, [\d.]+ s", starting)
     assert re.search(r"process +state +pid +port +since", starting)
     assert re.search(r"migrating", starting)  # each service migrates its new database
     for name in PROCESSES:  # the table's last frame, every process ready
@@ -147,7 +150,7 @@ def test_status_off_a_terminal_and_as_json(up: TerminalSystem) -> None:
     for name in PROCESSES:
         assert re.search(rf"│ {name} +│ \S+ +│ +{up.pid(name)} │ +\d+ │ ready +│", table.stdout)
     assert f"Mercato at {up.gateway} (launcher pid {up.terminal.process.pid}," in table.stdout
-    assert table.stdout.rstrip().endswith("all 8 processes are ready")
+    assert table.stdout.rstrip().endswith(f"all {ALL} processes are ready")
     assert "\x1b[" not in table.stdout
 
     found = up.mercato("status", "--json")
@@ -166,7 +169,7 @@ def test_status_on_a_terminal_is_a_coloured_table(up: TerminalSystem) -> None:
     with up.on_terminal("status") as terminal:
         assert terminal.wait(120) == 0
         assert re.search(r"┃ process +┃ service +┃", terminal.screen())
-        assert "all 8 processes are ready" in terminal.screen()
+        assert f"all {ALL} processes are ready" in terminal.screen()
         assert "\x1b[32mready" in terminal.output()
 
 
@@ -248,7 +251,7 @@ def test_status_fails_while_a_process_does_not_answer(up: TerminalSystem) -> Non
     assert table.returncode == 1
     summary = table.stdout.rstrip().splitlines()[-1]
     # The gateway may find itself not ready too while its catalog does not answer.
-    assert re.fullmatch(r"\d of 8 processes are not ready: .*catalog-1 \(down\).*", summary)
+    assert re.fullmatch(rf"\d of {ALL} processes are not ready: .*catalog-1 \(down\).*", summary)
 
     deadline = time.monotonic() + 60
     while (again := up.mercato("status", "--json")).returncode != 0:
