@@ -103,7 +103,7 @@ def test_the_admin_creates_and_edits_a_product(page: Page) -> None:
     page.get_by_role("button", name="Create product").click()
 
     expect(page.get_by_role("status")).to_have_text("The product Browser tea was created.")
-    expect(page.locator("dt:text('Price') + dd")).to_have_text("3.20 USD")
+    expect(page.locator("dt:text('Price') + dd")).to_have_text("$3.20")
     page.get_by_role("link", name="Edit the product").click()
     audit(page)
     page.get_by_label("Price").fill("free")
@@ -113,7 +113,7 @@ def test_the_admin_creates_and_edits_a_product(page: Page) -> None:
     page.get_by_label("Price").fill("3.60")
     page.get_by_role("button", name="Save changes").click()
     expect(page.get_by_role("status")).to_have_text("The product Browser tea was saved.")
-    expect(page.locator("dt:text('Price') + dd")).to_have_text("3.60 USD")
+    expect(page.locator("dt:text('Price') + dd")).to_have_text("$3.60")
 
 
 def test_the_admin_uploads_a_picture(page: Page) -> None:

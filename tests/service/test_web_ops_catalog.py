@@ -69,7 +69,7 @@ async def test_the_catalog_lists_and_finds_products_with_their_stock(console: Co
     row = re.search(found, answer.text, re.S)
     assert row is not None and row[1] == f"/ops/catalog/products/{product}"
     cells = re.findall(r"<td>([^<]*)</td>", row[2])
-    assert cells[0].startswith("SKU-") and cells[1:] == ["12.99 USD", "7", "7", "0"]
+    assert cells[0].startswith("SKU-") and cells[1:] == ["$12.99", "7", "7", "0"]
     assert "Coffee beans" not in answer.text
 
 

@@ -64,8 +64,8 @@ async def test_an_admin_finds_an_order_and_sees_its_saga_payment_and_stock(
     html = page.text
     assert f"<h1>Order {order['id']}</h1>" in html
     assert "<dt>Status</dt>\n  <dd>confirmed</dd>" in html
-    assert "<dt>Total</dt>\n  <dd>9.00 USD</dd>" in html
-    assert '<th scope="row">Green tea</th><td>2</td><td>4.50 USD</td><td>9.00 USD</td>' in html
+    assert "<dt>Total</dt>\n  <dd>$9.00</dd>" in html
+    assert '<th scope="row">Green tea</th><td>2</td><td>$4.50</td><td>$9.00</td>' in html
     types = timeline_types(html)
     assert types[0] == "order.placed" and types[-1] == "order.confirmed", types
     assert "payment.succeeded" in types

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict
 
 from mercato.chassis.client.responses import ServiceResponse
 from mercato.web.api.backend import BackendDown, Caller, _api_error
-from mercato.web.api.ops_orders import Money
+from mercato.web.money import Money
 
 __all__ = [
     "Category",

@@ -14,9 +14,10 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict
 
 from mercato.web.api.backend import ApiError, Caller
+from mercato.web.api.orders import HistoryEntry, OrderItem
+from mercato.web.money import Money
 
 __all__ = [
-    "Money",
     "Order",
     "Payment",
     "Refund",
@@ -30,40 +31,6 @@ __all__ = [
 ]
 
 
-class Money(BaseModel):
-    """An amount in minor units of a currency."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    amount: int
-    currency: str
-
-    def __str__(self) -> str:
-        return f"{self.amount / 100:,.2f} {self.currency}"
-
-
-class OrderLine(BaseModel):
-    """A line of an order."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    product_id: str
-    title: str | None = None
-    quantity: int
-    unit_price: Money
-    line_total: Money
-
-
-class HistoryEntry(BaseModel):
-    """A state the order entered."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    status: str
-    at: datetime
-    reason: str | None = None
-
-
 class Order(BaseModel):
     """An order as the orders service answers it."""
 
@@ -71,7 +38,7 @@ class Order(BaseModel):
 
     id: str
     status: str
-    items: tuple[OrderLine, ...]
+    items: tuple[OrderItem, ...]
     total: Money
     payment_method_id: str
     payment_id: str | None = None

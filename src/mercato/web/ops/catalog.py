@@ -27,6 +27,7 @@ from mercato.web.api import ops_catalog
 from mercato.web.api.backend import ApiError, Caller
 from mercato.web.errors import PageNotFound
 from mercato.web.forms import Field, FormView, form_view
+from mercato.web.money import format_money
 from mercato.web.ops.access import admin, admin_form, refused_by_service
 from mercato.web.ops.nav import ops_page
 from mercato.web.ops.uploads import UploadTooLarge, read_upload
@@ -93,7 +94,7 @@ def catalog_view(query: str, page: ops_catalog.ProductPage) -> CatalogView:
             title=p.title,
             href=product_href(p.id),
             sku=p.sku,
-            price=str(p.price),
+            price=format_money(p.price),
             stock=p.stock,
             on_hand="" if p.on_hand is None else str(p.on_hand),
             reserved="" if p.reserved is None else str(p.reserved),
@@ -142,7 +143,7 @@ def product_view(
     href = product_href(product.id)
     facts = [
         ("SKU", product.sku),
-        ("Price", str(product.price)),
+        ("Price", format_money(product.price)),
         ("Available", str(product.stock)),
         ("On hand", "" if product.on_hand is None else str(product.on_hand)),
         ("Reserved for orders", "" if product.reserved is None else str(product.reserved)),

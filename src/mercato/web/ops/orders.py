@@ -28,6 +28,7 @@ from mercato.chassis.web.json_body import StrictJsonRoute
 from mercato.web.api import ops_logs, ops_orders
 from mercato.web.api.backend import ApiError, BackendDown, Caller
 from mercato.web.errors import PageNotFound
+from mercato.web.money import Money, format_money
 from mercato.web.ops.access import admin, refused_by_service
 from mercato.web.ops.nav import ops_page
 from mercato.web.shopper import ShopperDep
@@ -93,7 +94,7 @@ class TimelineEntry:
 def _shown(value: object) -> str | None:
     """A value of an event's data in a few words (None: not shown)."""
     if isinstance(value, dict) and set(value) == {"amount", "currency"}:
-        return str(ops_orders.Money.model_validate(value))
+        return format_money(Money.model_validate(value))
     if isinstance(value, list):
         return f"{len(value)} item{'s' if len(value) != 1 else ''}"
     if isinstance(value, dict):
@@ -170,11 +171,12 @@ def _payment_view(
         id=payment.id,
         status=payment.status,
         reason=payment.reason,
-        amount=str(payment.amount),
-        refunded=str(payment.refunded_amount),
+        amount=format_money(payment.amount),
+        refunded=format_money(payment.refunded_amount),
         created=when(payment.created_at),
         refunds=tuple(
-            f"{r.amount} {r.status}" + (f" ({r.failure_reason})" if r.failure_reason else "")
+            f"{format_money(r.amount)} {r.status}"
+            + (f" ({r.failure_reason})" if r.failure_reason else "")
             for r in refunds
         ),
     )
@@ -184,7 +186,7 @@ def _reservation_facts(found: ops_orders.Reservation) -> tuple[tuple[str, str], 
     facts = [
         ("Status", found.status),
         ("Units", ", ".join(f"{line.quantity} of {line.product_id}" for line in found.items)),
-        ("Total", str(found.total)),
+        ("Total", format_money(found.total)),
         ("Last change", when(found.updated_at)),
     ]
     if found.expires_at is not None:
@@ -199,7 +201,7 @@ def order_view(order: ops_orders.Order, parts: Parts) -> OrderView:
     user = next((e.user_id for e in parts.events if e.user_id), None)
     facts = [
         ("Status", order.status),
-        ("Total", str(order.total)),
+        ("Total", format_money(order.total)),
         ("Placed", when(order.created_at)),
         ("Last change", when(order.updated_at)),
         ("Customer", user or "not in the audit log"),
@@ -217,8 +219,8 @@ def order_view(order: ops_orders.Order, parts: Parts) -> OrderView:
             (
                 line.title or line.product_id,
                 str(line.quantity),
-                str(line.unit_price),
-                str(line.line_total),
+                format_money(line.unit_price),
+                format_money(line.line_total),
             )
             for line in order.items
         ),
