@@ -22,6 +22,7 @@ from tests.e2e.client import (
     add_card,
     eventually,
     fill_cart,
+    products_in_stock,
 )
 from tests.e2e.invariants import SETTLE_TIMEOUT, get_json
 
@@ -61,9 +62,7 @@ class Attempt:
 
 def well_stocked_product(shop: Shop, at_least: int) -> dict[str, Any]:
     """A demo product with at least `at_least` units available, the most stocked first."""
-    page = shop.http.get("/api/catalog/products", params={"limit": 100}).json()
-    candidates = sorted(page["items"], key=lambda p: p["stock"], reverse=True)
-    product: dict[str, Any] = candidates[0]
+    product: dict[str, Any] = max(products_in_stock(shop), key=lambda p: int(p["stock"]))
     assert product["stock"] >= at_least, f"no demo product has {at_least} units: {product}"
     return product
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import subprocess
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -44,6 +44,7 @@ __all__ = [
     "confirmed_checkout",
     "eventually",
     "fill_cart",
+    "products_in_stock",
 ]
 
 RESTART_TIMEOUT = 30.0  # the launcher's first restart waits 1 s, then the process starts
@@ -226,10 +227,27 @@ def fill_cart(shop: Shop, customer: Account, product_id: str, quantity: int) -> 
     assert response.status_code == 200, response.text
 
 
+def products_in_stock(shop: Shop) -> Iterator[dict[str, Any]]:
+    """Every product with stock, newest first, a page at a time as they are asked for.
+
+    Not only the first page: other tests on the same system add products (the console's
+    browser test imports 150 with one unit each), and they are the newest.
+    """
+    cursor: str | None = None
+    while True:
+        params: dict[str, Any] = {"limit": 100, "in_stock": "true"}
+        if cursor:
+            params["cursor"] = cursor
+        page = shop.http.get("/api/catalog/products", params=params).json()
+        yield from page["items"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            return
+
+
 def confirmed_checkout(shop: Shop, customer: Account) -> dict[str, Any]:
     """A confirmed order of one unit of a stocked demo product."""
-    page = shop.http.get("/api/catalog/products", params={"limit": 100}).json()
-    product = next(p for p in page["items"] if p["stock"] >= 1)
+    product = next(products_in_stock(shop))
     method = add_card(shop, customer, "4242424242424242")
     fill_cart(shop, customer, product["id"], 1)
     placed = shop.http.post(

@@ -38,7 +38,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in last:
         same = [k for k, other in enumerate(ordered) if system_of(other) == system_of(item)]
         ordered.insert(same[-1] + 1 if same else len(ordered), item)
-    here = next((k for k, item in enumerate(ordered) if "e2e" in item.path.parts), len(ordered))
+    # Before the first test on a shared system (the browser tests' come before tests/e2e).
+    here = next((k for k, item in enumerate(ordered) if system_of(item) is not None), len(ordered))
     items[:] = ordered[:here] + first + ordered[here:]
 
 

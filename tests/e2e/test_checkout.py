@@ -7,7 +7,16 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.client import ADDRESS, TERMINAL, Account, Shop, add_card, eventually, fill_cart
+from tests.e2e.client import (
+    ADDRESS,
+    TERMINAL,
+    Account,
+    Shop,
+    add_card,
+    eventually,
+    fill_cart,
+    products_in_stock,
+)
 from tests.e2e.invariants import assert_no_order_overdue
 
 pytestmark = pytest.mark.e2e
@@ -15,8 +24,7 @@ pytestmark = pytest.mark.e2e
 
 def stocked_product(shop: Shop, at_least: int) -> dict[str, Any]:
     """A demo product with at least `at_least` units available."""
-    page = shop.http.get("/api/catalog/products", params={"limit": 100}).json()
-    product: dict[str, Any] = next(p for p in page["items"] if p["stock"] >= at_least)
+    product: dict[str, Any] = next(p for p in products_in_stock(shop) if p["stock"] >= at_least)
     return product
 
 
