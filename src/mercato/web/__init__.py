@@ -23,6 +23,7 @@ it every path that is not the API's or its own (`/`, `/login`, `/static/...`).
     pictures, money, numbers
                   the catalog's own pictures, prices, whole numbers typed
     public_reads  the catalog's public answers, kept a few seconds for every shopper
+    visitor_pages the catalogue's pages as a visitor without a session sees them, kept
     checkouts     one checkout per checkout form (its key), across posts and replicas
     models, store the sessions table and its queries; `migrations/`
     checkout_store

@@ -85,6 +85,8 @@ class PublicReads:
         self.categories_cache: TtlCache[tuple[catalog.Category, ...]] = TtlCache(ttl, max_entries=1)
         self.products_cache: TtlCache[catalog.Product] = TtlCache(ttl)
         self.listings_cache: TtlCache[catalog.ProductList] = TtlCache(ttl)
+        # Whole pages as a visitor without a session sees them (`visitor_pages`).
+        self.pages: TtlCache[bytes] = TtlCache(ttl, max_entries=1000)
 
     async def categories(self) -> tuple[catalog.Category, ...]:
         """Every category."""

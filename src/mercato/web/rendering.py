@@ -87,6 +87,7 @@ class Templates:
             undefined=StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
+            auto_reload=False,  # templates are package data: no stat() of 3 files per page
         )
         self.env.globals["asset"] = assets.url
 

@@ -28,6 +28,7 @@ from mercato.web.errors import PageNotFound
 from mercato.web.listing import Browse, ListingView, listing_view, product_url
 from mercato.web.rendering import layout_of
 from mercato.web.shopper import Shopper, ShopperDep
+from mercato.web.visitor_pages import for_visitors
 
 __all__ = ["SUGGESTIONS", "router", "suggestions"]
 
@@ -57,11 +58,17 @@ async def _listing_page(
 @router.get("/category/{slug}")
 async def category_page(request: Request, slug: str, shopper: ShopperDep) -> Response:
     """The products of one category, with sorting, facets and paging."""
-    found = await shopper.ctx.public.category(slug)
-    if found is None:
-        raise PageNotFound("There is no such category. It may have been renamed.")
-    browse = Browse.from_query(request.query_params)
-    return await _listing_page(request, shopper, browse, category=found.slug, heading=found.name)
+
+    async def page() -> Response:
+        found = await shopper.ctx.public.category(slug)
+        if found is None:
+            raise PageNotFound("There is no such category. It may have been renamed.")
+        browse = Browse.from_query(request.query_params)
+        return await _listing_page(
+            request, shopper, browse, category=found.slug, heading=found.name
+        )
+
+    return await for_visitors(shopper, page)
 
 
 @router.get("/search")
@@ -69,7 +76,10 @@ async def search_page(request: Request, shopper: ShopperDep) -> Response:
     """Search results (every product without words), with sorting, facets and paging."""
     browse = Browse.from_query(request.query_params)
     heading = f"Results for “{browse.q}”" if browse.q else "All products"
-    return await _listing_page(request, shopper, browse, category=None, heading=heading)
+    return await for_visitors(
+        shopper,
+        lambda: _listing_page(request, shopper, browse, category=None, heading=heading),
+    )
 
 
 def suggestions(answer: catalog.ProductList) -> list[dict[str, str]]:

@@ -18,7 +18,8 @@ from mercato.web.api import catalog
 from mercato.web.api.backend import BackendDown
 from mercato.web.listing import ProductCard, category_url, product_card
 from mercato.web.rendering import layout_of
-from mercato.web.shopper import ShopperDep
+from mercato.web.shopper import Shopper, ShopperDep
+from mercato.web.visitor_pages import for_visitors
 
 __all__ = ["FEATURED", "CategoryLink", "HomeView", "home_view", "router"]
 
@@ -69,7 +70,11 @@ def home_view(
 
 @router.get("/")
 async def home(shopper: ShopperDep) -> Response:
-    """The front page."""
+    """The front page (kept for visitors: `visitor_pages`)."""
+    return await for_visitors(shopper, lambda: _home(shopper))
+
+
+async def _home(shopper: Shopper) -> Response:
     layout = await layout_of(shopper)
     public = shopper.ctx.public
     try:

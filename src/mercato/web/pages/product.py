@@ -34,6 +34,7 @@ from mercato.web.listing import product_url
 from mercato.web.product_view import MAX_QUANTITY, parse_quantity, product_view
 from mercato.web.rendering import layout_of
 from mercato.web.shopper import Shopper, ShopperDep
+from mercato.web.visitor_pages import for_visitors
 
 __all__ = ["ADDED", "BAD_QUANTITY", "router"]
 
@@ -75,7 +76,7 @@ async def product_page(request: Request, product_id: str, shopper: ShopperDep) -
     """A product: pictures, price, stock, facts, and the form that adds it to the cart."""
     typed = request.query_params.get("quantity", "")
     quantity = str(parse_quantity(typed) or 1)
-    return await _page(shopper, product_id, quantity=quantity)
+    return await for_visitors(shopper, lambda: _page(shopper, product_id, quantity=quantity))
 
 
 async def _visitor_fields(request: Request) -> tuple[str, str]:
