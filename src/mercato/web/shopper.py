@@ -18,7 +18,8 @@ from mercato.web.api.backend import Caller
 from mercato.web.context import WebContext
 from mercato.web.errors import PageNotFound, SignInRequired
 from mercato.web.models import SessionRecord
-from mercato.web.sessions import COOKIE, SECURE_COOKIE, SessionEnded, SignedIn
+from mercato.web.sealing import Seal
+from mercato.web.sessions import COOKIE, SECURE_COOKIE, SessionEnded, SignedIn, seal_of
 
 __all__ = ["COOKIE_STATE", "Shopper", "ShopperDep", "is_secure", "shopper_of"]
 
@@ -37,10 +38,17 @@ def is_secure(request: Request, forced: bool | None) -> bool:
 class Shopper:
     """One request's shopper: a visitor, or a signed-in customer or administrator."""
 
-    def __init__(self, request: Request, ctx: WebContext, record: SessionRecord | None) -> None:
+    def __init__(
+        self,
+        request: Request,
+        ctx: WebContext,
+        record: SessionRecord | None,
+        seal: Seal | None = None,
+    ) -> None:
         self.request = request
         self.ctx = ctx
         self.record = record
+        self._seal = seal  # opens the session's tokens; from the cookie it came with
         self.secure = is_secure(request, ctx.settings.secure_cookies)
         self._address: str | None = None
 
@@ -94,8 +102,9 @@ class Shopper:
         visitor = Caller(self.ctx.backend, None, address)
         if self.record is None or not self.signed_in:
             return visitor
+        assert self._seal is not None  # a signed-in record came with its cookie
         try:
-            token = await self.ctx.sessions.access_token(self.record, visitor)
+            token = await self.ctx.sessions.access_token(self.record, visitor, self._seal)
         except SessionEnded:
             self.record = None
             self._set_cookie(None)
@@ -125,6 +134,7 @@ class Shopper:
         """The shopper's session, started now for a visitor who has none."""
         if self.record is None:
             value, self.record = await self.ctx.sessions.start()
+            self._seal = seal_of(value)
             self._set_cookie(value)
         return self.record
 
@@ -141,13 +151,14 @@ class Shopper:
         if self.record is not None:
             await self.ctx.sessions.end(self.record)
         value, self.record = await self.ctx.sessions.start(signed_in)
+        self._seal = seal_of(value)
         self._set_cookie(value)
 
     async def sign_out(self) -> None:
         """Forget the session and the cookie."""
         if self.record is not None:
             await self.ctx.sessions.end(self.record)
-        self.record = None
+        self.record = self._seal = None
         self._set_cookie(None)
 
     async def rename(self, name: str) -> None:
@@ -187,8 +198,10 @@ async def shopper_of(request: Request) -> Shopper:
         return found
     ctx: WebContext = request.app.state.runtime.context
     secure = is_secure(request, ctx.settings.secure_cookies)
-    record = await ctx.sessions.find(request.cookies.get(SECURE_COOKIE if secure else COOKIE))
-    shopper = Shopper(request, ctx, record)
+    value = request.cookies.get(SECURE_COOKIE if secure else COOKIE)
+    record = await ctx.sessions.find(value)
+    seal = Seal(value, record.id_hash) if record is not None and value else None
+    shopper = Shopper(request, ctx, record, seal)
     state[_SHOPPER_STATE] = shopper
     return shopper
 
