@@ -8,28 +8,21 @@ shopper's line, a quantity that is not one.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-import pytest_asyncio
 
-from tests.support.shop_pages import ShopPages, open_shop_pages
+from tests.support.shop_pages import (
+    SAME_SITE,
+    ShopPages,
+    module_shop,  # noqa: F401 (the fixture `shop`)
+)
 from tests.support.tokens import TokenFactory
 from tests.support.web import PASSWORD, csrf_token, open_storefront, submit
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-SAME_SITE = {"Origin": "http://shop.test", "Sec-Fetch-Site": "same-origin"}
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def shop(
-    tmp_path_factory: pytest.TempPathFactory, tokens: TokenFactory
-) -> AsyncIterator[ShopPages]:
-    async with open_shop_pages(tmp_path_factory.mktemp("shop"), tokens) as shop:
-        yield shop
 
 
 async def _add(
