@@ -170,6 +170,12 @@ class Sessions:
             await store.set_flash(db, record.id_hash, message)
         record.flash = message
 
+    async def keep_cart(self, record: SessionRecord, cart: str | None) -> None:
+        """Keep a visitor's cart (`guest_cart.dump`'s form; None: empty) in their session."""
+        async with self.database.session() as db:
+            await store.set_cart(db, record.id_hash, cart)
+        record.cart = cart
+
     # -- tokens -----------------------------------------------------------------
 
     def _fresh(self, record: SessionRecord, now: datetime) -> bool:

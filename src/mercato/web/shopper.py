@@ -9,11 +9,13 @@ request gets, error pages included (`edge.SessionCookies`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from mercato.chassis.security.client_addresses import client_address
+from mercato.web import guest_cart
 from mercato.web.api.backend import Caller
 from mercato.web.context import WebContext
 from mercato.web.errors import PageNotFound, SignInRequired
@@ -80,6 +82,13 @@ class Shopper:
     def is_admin(self) -> bool:
         """Whether an administrator is signed in."""
         return "admin" in self.roles
+
+    @property
+    def guest_lines(self) -> dict[str, int]:
+        """A visitor's cart, product id to quantity (none for a signed-in shopper's)."""
+        if self.record is None or self.signed_in:
+            return {}
+        return guest_cart.lines_of(self.record.cart)
 
     # -- calls ------------------------------------------------------------------
 
@@ -165,6 +174,10 @@ class Shopper:
         """Show the shopper's new name from now on (users has just stored it)."""
         if self.record is not None and self.signed_in:
             await self.ctx.sessions.rename(self.record, name)
+
+    async def keep_guest_lines(self, lines: Mapping[str, int]) -> None:
+        """Keep a visitor's cart in their session (started now if they have none)."""
+        await self.ctx.sessions.keep_cart(await self.session(), guest_cart.dump(lines))
 
     async def flash(self, message: str) -> None:
         """Show `message` on the next page."""
