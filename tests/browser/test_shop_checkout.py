@@ -1,5 +1,5 @@
 """Checkout in a real browser, as people actually do it: twice at once, by keyboard, without
-JavaScript; and the page's enhancements: suggestions as you type, a visitor's add.
+JavaScript; and the page's enhancements: suggestions as you type; a visitor's cart.
 
 Through the gateway of the whole system (`mercato up`), by label and button name.
 """
@@ -161,23 +161,24 @@ def test_the_search_box_suggests_products_as_you_type(page: Page, system: System
     expect(page.get_by_role("heading", level=1)).to_have_text(first)
 
 
-def test_a_visitors_add_comes_back_to_the_product_after_logging_in(
-    page: Page, system: System
-) -> None:
+def test_a_visitors_cart_comes_with_them_when_they_log_in(page: Page, system: System) -> None:
     customer = new_customer("Ada Later")
     register(page, customer)
     page.get_by_role("button", name="Log out").click()
     product = products_in_stock(system, "speaker", count=1)[0]
     page.goto(f"/product/{product['id']}")
-    page.get_by_label("Quantity").fill("3")
+    page.get_by_label("Quantity").fill("2")
 
     page.get_by_role("button", name="Add to cart").click()
 
+    expect(page.get_by_role("link", name=re.compile(r"^Cart 2 items"))).to_be_visible()
+    page.get_by_role("link", name=re.compile(r"^Cart")).click()
+    expect(page.get_by_role("link", name=product["title"])).to_be_visible()
+    audit(page)
+    page.get_by_role("button", name="Checkout").click()
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
     page.get_by_label("Email").fill(customer.email)
     page.get_by_label("Password").fill(customer.password)
     page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name=product["title"])).to_be_visible()
-    expect(page.get_by_label("Quantity")).to_have_value("3")
-    page.get_by_role("button", name="Add to cart").click()
-    expect(page.get_by_role("link", name=re.compile(r"^Cart 3 items"))).to_be_visible()
+    expect(page.get_by_role("heading", name="Checkout", level=1)).to_be_visible()
+    expect(page.get_by_text(f"2 × {product['title']}")).to_be_visible()

@@ -55,13 +55,15 @@ async def test_one_replica_alone_wins_the_claim_to_refresh(database: Database) -
         SignedIn("u1", "Ann", "ann@example.com", ("customer",), TOKENS)
     )
     now = datetime.now(UTC)
+    stored = record.refresh_token  # sealed: the claim compares what the row holds
+    assert stored is not None and "refresh-1" not in stored
 
     async def claim() -> bool:
         async with database.session() as db:
             return await store.claim_refresh(
                 db,
                 record.id_hash,
-                refresh_token="refresh-1",
+                refresh_token=stored,
                 now=now,
                 until=now + timedelta(seconds=15),
             )
@@ -77,7 +79,7 @@ async def test_one_replica_alone_wins_the_claim_to_refresh(database: Database) -
     assert found is not None and found.refreshing_until is None and found.refresh_token == "r2"
     async with database.session() as db:  # the old refresh token can no longer be claimed
         assert not await store.claim_refresh(
-            db, record.id_hash, refresh_token="refresh-1", now=now, until=now
+            db, record.id_hash, refresh_token=stored, now=now, until=now
         )
 
 

@@ -20,7 +20,8 @@ from starlette.responses import PlainTextResponse, Response
 from mercato.chassis.web.json_body import StrictJsonRoute
 from mercato.web.api.backend import Caller
 from mercato.web.models import SessionRecord
-from mercato.web.sessions import COOKIE, SECURE_COOKIE, Sessions, hash_id
+from mercato.web.sealing import PREFIX
+from mercato.web.sessions import COOKIE, SECURE_COOKIE, Sessions, hash_id, seal_of
 from mercato.web.shopper import ShopperDep
 from tests.support.auth import ADMIN_EMAIL, ADMIN_PASSWORD
 from tests.support.tokens import TokenFactory
@@ -71,6 +72,48 @@ async def test_the_session_cookie_is_httponly_lax_and_holds_no_token(shop: Store
     assert record.id_hash == hash_id(value) and value not in record.id_hash
     assert record.access_token and record.access_token not in cookie
     assert record.refresh_token and record.refresh_token not in cookie
+
+
+async def test_the_stored_tokens_are_sealed_and_open_only_with_the_cookie(
+    shop: Storefront,
+) -> None:
+    """A copy of the sessions table gives an attacker neither a session nor a token."""
+    browser = shop.browser()
+    await shop.register(browser)
+    (record,) = await _records(shop)
+    assert record.access_token and record.refresh_token
+    assert record.access_token.startswith(PREFIX) and record.refresh_token.startswith(PREFIX)
+    access = seal_of(browser.cookies[COOKIE]).open(record.access_token)
+    async with httpx.AsyncClient(base_url=shop.auth.url) as auth:
+        stolen = await auth.get(
+            "/api/auth/me", headers={"Authorization": f"Bearer {record.access_token}"}
+        )
+        stolen_refresh = await auth.post(
+            "/api/auth/refresh", json={"refresh_token": record.refresh_token}
+        )
+        opened = await auth.get("/api/auth/me", headers={"Authorization": f"Bearer {access}"})
+    assert stolen.status_code == 401 and stolen_refresh.status_code == 401
+    assert opened.status_code == 200  # the cookie's key opens them: the shop's own use
+
+
+async def test_tokens_that_do_not_open_end_the_sign_in(shop: Storefront) -> None:
+    """Another session's sealed tokens copied into a row (or a row from before sealing)."""
+    victim, attacker = shop.browser(), shop.browser()
+    await shop.register(victim)
+    await shop.register(attacker)
+    victims = hash_id(victim.cookies[COOKIE])
+    async with shop.app.state.runtime.database.session() as db:
+        rows = {r.id_hash: r for r in (await db.scalars(select(SessionRecord))).all()}
+        theirs = rows[hash_id(attacker.cookies[COOKIE])]
+        theirs.access_token = rows[victims].access_token
+        theirs.refresh_token = rows[victims].refresh_token
+        await db.commit()
+
+    answer = await attacker.get("/account")
+
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
+    assert victims in {r.id_hash for r in await _records(shop)}  # the victim's stays
+    assert "Log out" in (await victim.get("/")).text
 
 
 async def test_over_https_the_cookie_is_secure_with_the_host_prefix(shop: Storefront) -> None:
@@ -204,7 +247,8 @@ async def test_logging_out_revokes_the_tokens_at_auth(shop: Storefront) -> None:
     browser = shop.browser()
     await shop.register(browser)
     (record,) = await _records(shop)
-    access = record.access_token
+    assert record.access_token is not None
+    access = seal_of(browser.cookies[COOKIE]).open(record.access_token)
 
     answer = await submit(browser, "/logout", {}, page="/")
 
@@ -250,11 +294,10 @@ async def test_an_expired_access_token_is_refreshed_once_for_concurrent_pages(
     assert all(a.status_code == 200 and "Log out" in a.text for a in answers)
     (record,) = await _records(shop)
     assert record.refresh_token != old_refresh
-    assert record.refreshing_until is None
+    assert record.refreshing_until is None and record.access_token is not None
+    access = seal_of(browser.cookies[COOKIE]).open(record.access_token)
     async with httpx.AsyncClient(base_url=shop.auth.url) as auth:
-        me = await auth.get(
-            "/api/auth/me", headers={"Authorization": f"Bearer {record.access_token}"}
-        )
+        me = await auth.get("/api/auth/me", headers={"Authorization": f"Bearer {access}"})
     assert me.status_code == 200  # the family was not revoked as a reuse
 
 
@@ -274,12 +317,15 @@ async def test_two_replicas_refreshing_one_session_send_its_refresh_token_once(
     visitor = Caller(ctx.backend, None, "127.0.0.1")
     copies = [await ctx.sessions.find(browser.cookies[COOKIE]) for _ in range(2)]
     assert copies[0] is not None and copies[1] is not None
+    seal = seal_of(browser.cookies[COOKIE])
 
     tokens = await asyncio.gather(
-        ctx.sessions.access_token(copies[0], visitor), replica.access_token(copies[1], visitor)
+        ctx.sessions.access_token(copies[0], visitor, seal),
+        replica.access_token(copies[1], visitor, seal),
     )
 
-    assert tokens[0] == tokens[1] != record.access_token
+    assert record.access_token is not None
+    assert tokens[0] == tokens[1] != seal.open(record.access_token)
     async with httpx.AsyncClient(base_url=shop.auth.url) as auth:
         me = await auth.get("/api/auth/me", headers={"Authorization": f"Bearer {tokens[0]}"})
     assert me.status_code == 200  # no second use of one refresh token revoked the family

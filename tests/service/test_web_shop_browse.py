@@ -189,7 +189,7 @@ async def test_a_product_page_shows_what_a_shopper_needs(shop: ShopPages) -> Non
     assert "img.example.com" not in answer.text  # nothing from another origin: the placeholder
     assert 'class="picture placeholder"' in html
     assert '<button type="submit">Add to cart</button>' in html
-    assert "csrf_token" not in html  # a visitor's add only sends them to log in
+    assert "csrf_token" not in html  # a visitor's first add starts their session
     assert "set-cookie" not in answer.headers  # browsing starts no session
 
 

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 
 from mercato.chassis.data.database import Database
 from mercato.payments.provider import Card, ProviderError
@@ -25,9 +23,11 @@ from tests.support.shop_pages import (
     ADDRESS,
     CARD_DECLINED,
     CARD_OK,
+    SAME_SITE,
     ShopPages,
     checkout_fields,
     expiry,
+    module_shop,  # noqa: F401 (the fixture `shop`)
     open_shop_pages,
     order_path,
 )
@@ -35,15 +35,6 @@ from tests.support.tokens import TokenFactory
 from tests.support.web import submit
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-SAME_SITE = {"Origin": "http://shop.test", "Sec-Fetch-Site": "same-origin"}
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def shop(
-    tmp_path_factory: pytest.TempPathFactory, tokens: TokenFactory
-) -> AsyncIterator[ShopPages]:
-    async with open_shop_pages(tmp_path_factory.mktemp("shop"), tokens) as shop:
-        yield shop
 
 
 async def _cart(shop: ShopPages, browser: httpx.AsyncClient, *products: dict[str, Any]) -> None:

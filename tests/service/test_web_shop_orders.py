@@ -6,35 +6,24 @@ Against real services (`tests.support.shop_pages`), one set per module.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import pytest_asyncio
 
 from tests.support.shop_pages import (
     ADDRESS,
     CARD_DECLINED,
     CARD_OK,
+    SAME_SITE,
     ShopPages,
     checkout_fields,
     expiry,
-    open_shop_pages,
+    module_shop,  # noqa: F401 (the fixture `shop`)
     order_path,
 )
-from tests.support.tokens import TokenFactory
 from tests.support.web import submit
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-SAME_SITE = {"Origin": "http://shop.test", "Sec-Fetch-Site": "same-origin"}
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def shop(
-    tmp_path_factory: pytest.TempPathFactory, tokens: TokenFactory
-) -> AsyncIterator[ShopPages]:
-    async with open_shop_pages(tmp_path_factory.mktemp("shop"), tokens) as shop:
-        yield shop
 
 
 async def _order(

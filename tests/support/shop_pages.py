@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+import pytest_asyncio
 
 from mercato.catalog.app import create_app as create_catalog
 from mercato.catalog.settings import load_settings as catalog_settings
@@ -48,6 +50,8 @@ ORDERS_SECRET = "orders-test-client-secret"
 CARD_OK = "4242 4242 4242 4242"
 CARD_DECLINED = "4000 0000 0000 0002"
 ADDRESS = {"name": "Ann Shopper", "line1": "Main St 1", "city": "Berlin", "country": "DE"}
+# What a browser sends with a form posted from the shop's own page.
+SAME_SITE = {"Origin": "http://shop.test", "Sec-Fetch-Site": "same-origin"}
 _ORDER_PATH = re.compile(r"^/orders/([0-9a-f-]{36})$")
 
 
@@ -152,6 +156,19 @@ class ShopPages(Storefront):
             if status["done"] or loop.time() > deadline:
                 return status
             await asyncio.sleep(0.1)
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module", name="shop")
+async def module_shop(
+    tmp_path_factory: pytest.TempPathFactory, tokens: TokenFactory
+) -> AsyncIterator[ShopPages]:
+    """Fixture `shop`: one set of services and storefront for a whole test module.
+
+    A module imports it (`from tests.support.shop_pages import module_shop`) and its
+    tests ask for `shop`; each test makes its own shopper, so they do not interfere.
+    """
+    async with open_shop_pages(tmp_path_factory.mktemp("shop"), tokens) as shop:
+        yield shop
 
 
 def order_path(answer: httpx.Response) -> str:

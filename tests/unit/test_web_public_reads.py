@@ -49,6 +49,41 @@ async def test_an_answer_is_kept_for_its_seconds_then_asked_again() -> None:
     assert load.calls == 2
 
 
+async def test_an_answer_read_near_its_end_is_renewed_while_it_is_given_out() -> None:
+    clock, load = Clock(), Loader()
+    cache: TtlCache[str] = TtlCache(2.0, clock=clock)
+    assert await cache.get("k", load) == "tea-1"
+    load.gate.clear()  # the renewal takes its time
+
+    clock.now += 1.6  # the last quarter of its life
+    assert await cache.get("k", load) == "tea-1"  # at once, not waiting for the renewal
+    await asyncio.sleep(0.01)
+    assert load.calls == 2
+    assert await cache.get("k", load) == "tea-1" and load.calls == 2  # one renewal at a time
+    load.gate.set()
+    await asyncio.sleep(0.01)
+
+    assert await cache.get("k", load) == "tea-2"  # the renewed answer, for its own 2 s
+    clock.now += 1.4
+    assert await cache.get("k", load) == "tea-2" and load.calls == 2
+
+
+async def test_an_answer_is_never_given_out_after_its_time() -> None:
+    clock, load = Clock(), Loader()
+    cache: TtlCache[str] = TtlCache(2.0, clock=clock)
+    assert await cache.get("k", load) == "tea-1"
+    clock.now += 1.9
+    load.gate.clear()
+    load.fail = RuntimeError("catalog down")
+    assert await cache.get("k", load) == "tea-1"  # the renewal starts and fails
+    load.gate.set()
+    await asyncio.sleep(0.01)
+
+    clock.now += 0.2
+    load.fail = None
+    assert await cache.get("k", load) == "tea-3"  # expired: asked for, not the old one
+
+
 async def test_shoppers_asking_at_once_share_one_call() -> None:
     load = Loader()
     load.gate.clear()

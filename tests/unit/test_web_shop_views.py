@@ -234,7 +234,9 @@ def test_a_cart_line_that_can_no_longer_be_bought_holds_checkout_back() -> None:
     mug = {"product_id": "b/..", "title": "Mug", "quantity": 1, "currency_mismatch": True}
     total = {"amount": 0, "currency": "USD"}
     view = cart_view(
-        orders.Cart.model_validate({"items": [tea, mug], "total": total}), csrf_token="t"
+        orders.Cart.model_validate({"items": [tea, mug], "total": total}),
+        signed_in=True,
+        csrf_token="t",
     )
 
     assert view.count == 3 and view.blocked is not None
@@ -243,10 +245,11 @@ def test_a_cart_line_that_can_no_longer_be_bought_holds_checkout_back() -> None:
     assert view.lines[1].update_url == "/cart/items/b%2F.."  # an id is one path segment
     fine = cart_view(
         orders.Cart.model_validate({"items": [mug | {"currency_mismatch": False}], "total": total}),
+        signed_in=False,
         csrf_token="t",
     )
-    assert fine.blocked is None and not fine.empty
-    assert cart_view(None, csrf_token="").signed_in is False
+    assert fine.blocked is None and not fine.empty and fine.signed_in is False
+    assert cart_view(None, signed_in=False, csrf_token="").empty
 
 
 def _order(status: str, reason: str | None = None) -> orders.Order:

@@ -10,6 +10,13 @@ Every form that posts carries the shopper's CSRF token in a hidden field
 - the token is missing, or is not the session's (a visitor without a session has
   no token to send).
 
+One post is taken from a visitor without a session, so without a token: the first
+"Add to cart", which starts their session (`read_first_form`). It must prove that
+it comes from this site's own page (`Origin` of this host, or `Sec-Fetch-Site:
+same-origin`); a post that says nothing of where it comes from is refused. It acts
+on no session, so another site's page could at most have started one for the
+browser: that is what the proof refuses.
+
 A page catches `FormRefused` and shows its form again with `refused.message` (status
 403), its fields empty: what a refused post held may not be the shopper's. A page that
 forgets gets the generic 403 page (`error_pages`), never a JSON error.
@@ -41,6 +48,7 @@ __all__ = [
     "FormView",
     "Posted",
     "form_view",
+    "read_first_form",
     "read_form",
     "sentence",
 ]
@@ -96,15 +104,30 @@ def _check_origin(shopper: Shopper) -> None:
         raise FormRefused(f"Origin {origin!r} is not this site")
 
 
-async def read_form(shopper: Shopper) -> Posted:
-    """The posted fields, once the post is known to come from this site's own form."""
-    _check_origin(shopper)
+async def _fields(shopper: Shopper) -> dict[str, str]:
     async with shopper.request.form(max_files=0, max_fields=MAX_FIELDS) as form:
-        values = {
+        return {
             name: value[:MAX_FIELD_LENGTH]
             for name, value in form.multi_items()
             if not isinstance(value, UploadFile)
         }
+
+
+async def read_first_form(shopper: Shopper) -> Posted:
+    """The fields of a sessionless visitor's post, once it proves it is this site's."""
+    _check_origin(shopper)
+    headers = shopper.request.headers
+    if headers.get("origin") is None and headers.get("sec-fetch-site") != "same-origin":
+        raise FormRefused("a post without a session says nothing of where it comes from")
+    values = await _fields(shopper)
+    values.pop(CSRF_FIELD, None)
+    return Posted(values)
+
+
+async def read_form(shopper: Shopper) -> Posted:
+    """The posted fields, once the post is known to come from this site's own form."""
+    _check_origin(shopper)
+    values = await _fields(shopper)
     token = values.pop(CSRF_FIELD, "")
     record = shopper.record
     if record is None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import TypedDict
 from urllib.parse import quote, urlencode
 
 from mercato.web.api import catalog
@@ -42,6 +43,7 @@ __all__ = [
     "price_label",
     "product_card",
     "product_url",
+    "shown_fields",
     "stock_word",
 ]
 
@@ -168,9 +170,21 @@ class ProductCard:
     picture: Picture
 
 
-def product_card(product: catalog.Product) -> ProductCard:
-    """The card of `product` in a list."""
-    return ProductCard(
+class ShownFields(TypedDict):
+    """What both a product's card and its page show, in the pages' words."""
+
+    id: str
+    url: str
+    title: str
+    brand: str
+    price: str
+    stock: str
+    in_stock: bool
+
+
+def shown_fields(product: catalog.Product) -> ShownFields:
+    """The fields of `product` that its card and its page share."""
+    return ShownFields(
         id=product.id,
         url=product_url(product.id),
         title=product.title,
@@ -178,8 +192,13 @@ def product_card(product: catalog.Product) -> ProductCard:
         price=format_money(product.price),
         stock=stock_word(product.stock),
         in_stock=product.stock > 0,
-        picture=card_picture(product.title, product.thumbnail, product.images),
     )
+
+
+def product_card(product: catalog.Product) -> ProductCard:
+    """The card of `product` in a list."""
+    picture = card_picture(product.title, product.thumbnail, product.images)
+    return ProductCard(**shown_fields(product), picture=picture)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,9 +2,10 @@
 
 A session is found by the hash of its cookie's value (the value itself is never
 stored, so a copy of the table opens no session). It holds what the browser must
-never see: the shopper's access and refresh tokens, and the CSRF secret its forms
-carry. `refreshing_until` is the claim of the one request that is rotating the
-tokens (see `sessions`); `flash` is a message for the next page shown.
+never see: the shopper's access and refresh tokens (sealed: `sealing`), and the CSRF
+secret its forms carry; and a visitor's cart until they sign in (`guest_cart`).
+`refreshing_until` is the claim of the one request that is rotating the tokens (see
+`sessions`); `flash` is a message for the next page shown.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class SessionRecord(WebBase):
     access_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     refreshing_until: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     flash: Mapped[str | None] = mapped_column(String(500), default=None)
+    cart: Mapped[str | None] = mapped_column(Text, default=None)  # a visitor's (`guest_cart`)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
     idle_expires_at: Mapped[datetime] = mapped_column(UtcDateTime)

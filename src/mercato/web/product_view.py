@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mercato.web.api import catalog
-from mercato.web.listing import category_url, product_url, stock_word
-from mercato.web.money import format_money
+from mercato.web.listing import category_url, shown_fields
 from mercato.web.numbers import whole_number
 from mercato.web.pictures import Picture, gallery
 
@@ -154,13 +153,7 @@ def product_view(
         link = CategoryLink(name, category_url(product.category))
     rating = f"Rated {product.rating:.1f} out of 5" if product.rating is not None else None
     return ProductView(
-        id=product.id,
-        url=product_url(product.id),
-        title=product.title,
-        brand=product.brand or "",
-        price=format_money(product.price),
-        stock=stock_word(product.stock),
-        in_stock=product.stock > 0,
+        **shown_fields(product),
         rating=rating,
         description=product.description,
         facts=facts(product.attributes),

@@ -40,8 +40,8 @@ class Layout:
     signed_in: bool
     name: str
     is_admin: bool
-    csrf_token: str  # '' when the page has no form (a visitor's header has none)
-    cart_count: int | None  # None: unknown (a visitor, or orders is down)
+    csrf_token: str  # '' for a visitor without a session on a page without a form
+    cart_count: int | None  # None: unknown or none (a visitor's empty cart, orders down)
     flash: str | None
     query: str
     path: str
@@ -49,10 +49,14 @@ class Layout:
 
 async def layout_of(shopper: Shopper, *, query: str = "", csrf: bool = False) -> Layout:
     """The layout of a page for `shopper`; `csrf`: the page itself has a form."""
-    token = await shopper.csrf_token() if csrf or shopper.signed_in else ""
+    # A shopper with a session gets its token on every page, for the forms there
+    # (a visitor's first add to the cart started one; see `pages.product`).
+    token = await shopper.csrf_token() if csrf or shopper.record is not None else ""
     count: int | None = None
     if shopper.signed_in:
         count = await _cart_count(shopper)
+    elif lines := shopper.guest_lines:
+        count = sum(lines.values())
     return Layout(
         shop_name=shopper.ctx.settings.shop_name,
         signed_in=shopper.signed_in,

@@ -7,6 +7,10 @@ their forms, an idle expiry (moved by each use, at most once a minute) and an ab
 one. A visitor gets a session only when a page needs one (a form's CSRF token, a
 message for the next page); signing in always starts a new one (no fixation).
 
+The tokens are stored sealed under a key that only the cookie's value gives
+(`sealing`): a copy of the table holds no usable token either. A page's `Seal` comes
+from the cookie it was sent with (or the one it is about to set).
+
 Tokens are refreshed behind the scenes when the access token has expired or is about
 to. Two requests of one shopper at once must not both send the same refresh token:
 auth would take the second use for a stolen token and revoke the whole family. So a
@@ -32,9 +36,18 @@ from mercato.web import store
 from mercato.web.api import auth
 from mercato.web.api.backend import ApiError, BackendDown, Caller
 from mercato.web.models import SessionRecord
+from mercato.web.sealing import Seal, Unsealable
 from mercato.web.settings import WebSettings
 
-__all__ = ["COOKIE", "SECURE_COOKIE", "SessionEnded", "Sessions", "SignedIn", "hash_id"]
+__all__ = [
+    "COOKIE",
+    "SECURE_COOKIE",
+    "SessionEnded",
+    "Sessions",
+    "SignedIn",
+    "hash_id",
+    "seal_of",
+]
 
 log = logging.getLogger("mercato.web.sessions")
 COOKIE = "mercato_session"
@@ -52,6 +65,11 @@ def _now() -> datetime:
 def hash_id(value: str) -> str:
     """The key a cookie value is stored under."""
     return hashlib.sha256(value.encode()).hexdigest()
+
+
+def seal_of(cookie_value: str) -> Seal:
+    """The seal of the session a cookie's value names."""
+    return Seal(cookie_value, hash_id(cookie_value))
 
 
 class SessionEnded(Exception):
@@ -123,12 +141,13 @@ class Sessions:
             absolute_expires_at=now + timedelta(seconds=self.settings.session_absolute_seconds),
         )
         if signed_in is not None:
+            seal = seal_of(value)
             record.user_id = signed_in.user_id
             record.user_name = signed_in.name
             record.user_email = signed_in.email
             record.roles = ",".join(signed_in.roles)
-            record.access_token = signed_in.tokens.access_token
-            record.refresh_token = signed_in.tokens.refresh_token
+            record.access_token = seal.close(signed_in.tokens.access_token)
+            record.refresh_token = seal.close(signed_in.tokens.refresh_token)
             record.access_expires_at = now + timedelta(seconds=signed_in.tokens.expires_in)
         async with self.database.session() as db:
             await store.insert_session(db, record)
@@ -151,6 +170,12 @@ class Sessions:
             await store.set_flash(db, record.id_hash, message)
         record.flash = message
 
+    async def keep_cart(self, record: SessionRecord, cart: str | None) -> None:
+        """Keep a visitor's cart (`guest_cart.dump`'s form; None: empty) in their session."""
+        async with self.database.session() as db:
+            await store.set_cart(db, record.id_hash, cart)
+        record.cart = cart
+
     # -- tokens -----------------------------------------------------------------
 
     def _fresh(self, record: SessionRecord, now: datetime) -> bool:
@@ -158,20 +183,26 @@ class Sessions:
         expires = record.access_expires_at
         return record.access_token is not None and expires is not None and expires - margin > now
 
-    async def access_token(self, record: SessionRecord, caller: Caller) -> str:
+    async def access_token(self, record: SessionRecord, caller: Caller, seal: Seal) -> str:
         """A valid access token of a signed-in session, refreshed first when needed.
 
-        `caller` is the visitor's side of the backend (no token), for the refresh call.
-        SessionEnded when auth refuses the refresh token; BackendDown when auth is
-        down and the current token has expired.
+        `caller` is the visitor's side of the backend (no token), for the refresh call;
+        `seal` the session's, from its cookie. SessionEnded when auth refuses the
+        refresh token or the stored tokens do not open; BackendDown when auth is down
+        and the current token has expired.
         """
-        if self._fresh(record, self.clock()):
-            assert record.access_token is not None
-            return record.access_token
-        async with self._lock(record.id_hash):
-            return await self._refreshed(record, caller)
+        try:
+            if self._fresh(record, self.clock()):
+                assert record.access_token is not None
+                return seal.open(record.access_token)
+            async with self._lock(record.id_hash):
+                return await self._refreshed(record, caller, seal)
+        except Unsealable as exc:
+            log.info("a session's tokens do not open (%s): the session ends", exc)
+            await self.end(record)
+            raise SessionEnded from exc
 
-    async def _refreshed(self, record: SessionRecord, caller: Caller) -> str:
+    async def _refreshed(self, record: SessionRecord, caller: Caller, seal: Seal) -> str:
         """Under this process's lock: the claim on the row, the refresh, or the wait."""
         deadline = asyncio.get_running_loop().time() + CLAIM_FOR.total_seconds()
         while True:
@@ -183,7 +214,7 @@ class Sessions:
                 _copy_tokens(current, record)
                 if self._fresh(current, now):  # another request has just refreshed
                     assert current.access_token is not None
-                    return current.access_token
+                    return seal.open(current.access_token)
                 claimed = await store.claim_refresh(
                     db,
                     record.id_hash,
@@ -192,15 +223,17 @@ class Sessions:
                     until=now + CLAIM_FOR,
                 )
             if claimed:
-                return await self._rotate(record, current.refresh_token, caller)
+                return await self._rotate(record, seal.open(current.refresh_token), caller, seal)
             valid = record.access_expires_at is not None and record.access_expires_at > now
             if valid and record.access_token is not None:
-                return record.access_token  # still good while another request rotates
+                return seal.open(record.access_token)  # still good while another rotates
             if asyncio.get_running_loop().time() > deadline:
                 raise BackendDown("auth", "the tokens are being refreshed by another request")
             await asyncio.sleep(WAIT_STEP)
 
-    async def _rotate(self, record: SessionRecord, refresh_token: str, caller: Caller) -> str:
+    async def _rotate(
+        self, record: SessionRecord, refresh_token: str, caller: Caller, seal: Seal
+    ) -> str:
         """Send the refresh token once, keep the new pair (or end the session)."""
         try:
             tokens = await auth.refresh(caller, refresh_token=refresh_token)
@@ -213,18 +246,19 @@ class Sessions:
                 await store.release_claim(db, record.id_hash)
             now = self.clock()
             if record.access_token and record.access_expires_at and record.access_expires_at > now:
-                return record.access_token
+                return seal.open(record.access_token)
             raise
         expires = self.clock() + timedelta(seconds=tokens.expires_in)
+        access, refresh = seal.close(tokens.access_token), seal.close(tokens.refresh_token)
         async with self.database.session() as db:
             await store.store_tokens(
                 db,
                 record.id_hash,
-                access_token=tokens.access_token,
-                refresh_token=tokens.refresh_token,
+                access_token=access,
+                refresh_token=refresh,
                 access_expires_at=expires,
             )
-        record.access_token, record.refresh_token = tokens.access_token, tokens.refresh_token
+        record.access_token, record.refresh_token = access, refresh
         record.access_expires_at = expires
         return tokens.access_token
 

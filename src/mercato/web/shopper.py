@@ -9,16 +9,19 @@ request gets, error pages included (`edge.SessionCookies`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from mercato.chassis.security.client_addresses import client_address
+from mercato.web import guest_cart
 from mercato.web.api.backend import Caller
 from mercato.web.context import WebContext
 from mercato.web.errors import PageNotFound, SignInRequired
 from mercato.web.models import SessionRecord
-from mercato.web.sessions import COOKIE, SECURE_COOKIE, SessionEnded, SignedIn
+from mercato.web.sealing import Seal
+from mercato.web.sessions import COOKIE, SECURE_COOKIE, SessionEnded, SignedIn, seal_of
 
 __all__ = ["COOKIE_STATE", "Shopper", "ShopperDep", "is_secure", "shopper_of"]
 
@@ -37,10 +40,17 @@ def is_secure(request: Request, forced: bool | None) -> bool:
 class Shopper:
     """One request's shopper: a visitor, or a signed-in customer or administrator."""
 
-    def __init__(self, request: Request, ctx: WebContext, record: SessionRecord | None) -> None:
+    def __init__(
+        self,
+        request: Request,
+        ctx: WebContext,
+        record: SessionRecord | None,
+        seal: Seal | None = None,
+    ) -> None:
         self.request = request
         self.ctx = ctx
         self.record = record
+        self._seal = seal  # opens the session's tokens; from the cookie it came with
         self.secure = is_secure(request, ctx.settings.secure_cookies)
         self._address: str | None = None
 
@@ -73,6 +83,13 @@ class Shopper:
         """Whether an administrator is signed in."""
         return "admin" in self.roles
 
+    @property
+    def guest_lines(self) -> dict[str, int]:
+        """A visitor's cart, product id to quantity (none for a signed-in shopper's)."""
+        if self.record is None or self.signed_in:
+            return {}
+        return guest_cart.lines_of(self.record.cart)
+
     # -- calls ------------------------------------------------------------------
 
     async def address(self) -> str:
@@ -94,8 +111,9 @@ class Shopper:
         visitor = Caller(self.ctx.backend, None, address)
         if self.record is None or not self.signed_in:
             return visitor
+        assert self._seal is not None  # a signed-in record came with its cookie
         try:
-            token = await self.ctx.sessions.access_token(self.record, visitor)
+            token = await self.ctx.sessions.access_token(self.record, visitor, self._seal)
         except SessionEnded:
             self.record = None
             self._set_cookie(None)
@@ -125,6 +143,7 @@ class Shopper:
         """The shopper's session, started now for a visitor who has none."""
         if self.record is None:
             value, self.record = await self.ctx.sessions.start()
+            self._seal = seal_of(value)
             self._set_cookie(value)
         return self.record
 
@@ -141,19 +160,24 @@ class Shopper:
         if self.record is not None:
             await self.ctx.sessions.end(self.record)
         value, self.record = await self.ctx.sessions.start(signed_in)
+        self._seal = seal_of(value)
         self._set_cookie(value)
 
     async def sign_out(self) -> None:
         """Forget the session and the cookie."""
         if self.record is not None:
             await self.ctx.sessions.end(self.record)
-        self.record = None
+        self.record = self._seal = None
         self._set_cookie(None)
 
     async def rename(self, name: str) -> None:
         """Show the shopper's new name from now on (users has just stored it)."""
         if self.record is not None and self.signed_in:
             await self.ctx.sessions.rename(self.record, name)
+
+    async def keep_guest_lines(self, lines: Mapping[str, int]) -> None:
+        """Keep a visitor's cart in their session (started now if they have none)."""
+        await self.ctx.sessions.keep_cart(await self.session(), guest_cart.dump(lines))
 
     async def flash(self, message: str) -> None:
         """Show `message` on the next page."""
@@ -187,8 +211,10 @@ async def shopper_of(request: Request) -> Shopper:
         return found
     ctx: WebContext = request.app.state.runtime.context
     secure = is_secure(request, ctx.settings.secure_cookies)
-    record = await ctx.sessions.find(request.cookies.get(SECURE_COOKIE if secure else COOKIE))
-    shopper = Shopper(request, ctx, record)
+    value = request.cookies.get(SECURE_COOKIE if secure else COOKIE)
+    record = await ctx.sessions.find(value)
+    seal = Seal(value, record.id_hash) if record is not None and value else None
+    shopper = Shopper(request, ctx, record, seal)
     state[_SHOPPER_STATE] = shopper
     return shopper
 

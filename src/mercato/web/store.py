@@ -23,6 +23,7 @@ __all__ = [
     "release_claim",
     "rename",
     "session_by_hash",
+    "set_cart",
     "set_flash",
     "store_tokens",
     "take_flash",
@@ -158,6 +159,12 @@ async def rename(db: AsyncSession, id_hash: str, name: str) -> None:
 async def set_flash(db: AsyncSession, id_hash: str, message: str | None) -> None:
     """Leave a message for the next page shown (None clears it)."""
     await db.execute(_FLASH, {"w_id": id_hash, "flash": message})
+    await db.commit()
+
+
+async def set_cart(db: AsyncSession, id_hash: str, cart: str | None) -> None:
+    """Keep a visitor's cart (None: empty) in their session (and commit)."""
+    await db.execute(update(SESSIONS).where(SESSIONS.c.id_hash == id_hash).values(cart=cart))
     await db.commit()
 
 

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from mercato.chassis.web.json_body import StrictJsonRoute
+from mercato.web import guest_cart
 from mercato.web.api import auth
 from mercato.web.api.backend import ApiError, BackendDown, Caller
 from mercato.web.errors import SignInRequired, local_path
@@ -68,6 +69,10 @@ EMAIL_TAKEN = "An account with this email already exists. Log in instead?"
 WELCOME = "Welcome, {name}! Your account is ready."
 LOGGED_OUT = "You have logged out."
 CREATED = "Your account is ready. Please log in."
+NOT_KEPT = (
+    "{count} of the products you added could not stay in your cart "
+    "(no longer sold, or not that many in stock)."
+)
 
 
 def missing(fields: Sequence[Field], posted: Posted) -> dict[str, str]:
@@ -189,7 +194,7 @@ async def login(request: Request, shopper: ShopperDep) -> Response:
         view = login_view(shopper.record_csrf(), next_path=next_path, values=values, errors=errors)
         return await _page(shopper, "account/login.html", "Log in", view, status=422)
     try:
-        await _sign_in(shopper, email=values["email"], password=posted["password"])
+        note = await _sign_in(shopper, email=values["email"], password=posted["password"])
     except ApiError as exc:
         status, message, headers = _login_refusal(exc)
         view = login_view(
@@ -202,6 +207,8 @@ async def login(request: Request, shopper: ShopperDep) -> Response:
         return await _page(
             shopper, "account/login.html", "Log in", view, status=status, headers=headers
         )
+    if note:
+        await shopper.flash(note)
     return RedirectResponse(next_path, status_code=303)
 
 
@@ -217,12 +224,23 @@ def _login_refusal(exc: ApiError) -> tuple[int, str | None, dict[str, str] | Non
     return exc.status, exc.detail, None
 
 
-async def _sign_in(shopper: Shopper, *, email: str, password: str) -> None:
-    """Log in at auth, learn who that is, and start their session."""
+async def _sign_in(shopper: Shopper, *, email: str, password: str) -> str | None:
+    """Log in at auth, learn who that is, start their session, hand their cart over.
+
+    What they added as a visitor goes to their account's cart at orders; the answer
+    is the message to show when some of it could not stay there.
+    """
     visitor = await shopper.visitor()
     tokens = await auth.login(visitor, email=email, password=password)
     account = await auth.me(Caller(visitor.backend, tokens.access_token, visitor.address))
+    lines = shopper.guest_lines
     await shopper.sign_in(SignedIn(account.id, account.name, account.email, account.roles, tokens))
+    try:
+        refused = await guest_cart.hand_over(await shopper.caller(), lines)
+    except (ApiError, BackendDown) as exc:
+        log.warning("a visitor's cart could not be handed over at sign-in: %s", exc)
+        refused = tuple(lines)
+    return NOT_KEPT.format(count=len(refused)) if refused else None
 
 
 # -- register ---------------------------------------------------------------------
@@ -263,12 +281,12 @@ async def register(shopper: ShopperDep) -> Response:
             shopper, "account/register.html", "Create an account", view, status=status
         )
     try:
-        await _sign_in(shopper, email=account.email, password=posted["password"])
+        note = await _sign_in(shopper, email=account.email, password=posted["password"])
     except ApiError as exc:  # the account exists: its owner logs in by hand
         log.warning("a new account could not log in at once: %s", exc)
         await shopper.flash(CREATED)
         return RedirectResponse("/login", status_code=303)
-    await shopper.flash(WELCOME.format(name=account.name))
+    await shopper.flash(" ".join(filter(None, (WELCOME.format(name=account.name), note))))
     return RedirectResponse("/", status_code=303)
 
 

@@ -1,7 +1,8 @@
 """The cart: `/cart`, changing a line's quantity and removing it.
 
-The cart is the signed-in shopper's, at orders, priced from the catalog now. A
-visitor's cart page says to log in (carts need an account). Each line has a form
+The cart is the signed-in shopper's, at orders, priced from the catalog now; a
+visitor's is kept in their session (`guest_cart`) and priced the same way, and its
+Checkout asks them to log in or create an account first. Each line has a form
 that sets its quantity (`POST /cart/items/{id}`; 0 removes it) and one that removes
 it (`POST /cart/items/{id}/remove`); both come back to the cart. A quantity that is
 not a number, or that the cart refuses (beyond the stock), shows the cart again with
@@ -21,9 +22,10 @@ from fastapi import APIRouter
 from starlette.responses import RedirectResponse, Response
 
 from mercato.chassis.web.json_body import StrictJsonRoute
+from mercato.web import guest_cart
 from mercato.web.api import orders
 from mercato.web.api.backend import ApiError, Caller
-from mercato.web.forms import FormRefused, read_form
+from mercato.web.forms import FormRefused, Posted, read_form
 from mercato.web.listing import product_url
 from mercato.web.money import format_money
 from mercato.web.numbers import whole_number
@@ -89,14 +91,15 @@ class CartView:
 def cart_view(
     cart: orders.Cart | None,
     *,
+    signed_in: bool,
     csrf_token: str,
     errors: Mapping[str, str] | None = None,
     typed: Mapping[str, str] | None = None,
     message: str | None = None,
 ) -> CartView:
-    """The cart page (`cart` None: a visitor's); `errors` and `typed` by product id."""
+    """The cart page (`cart` None: an empty one); `errors` and `typed` by product id."""
     if cart is None:
-        return CartView(False, (), "", 0, csrf_token, None, message)
+        return CartView(signed_in, (), "", 0, csrf_token, None, message)
     errors, typed = errors or {}, typed or {}
     lines = []
     for index, item in enumerate(cart.items):
@@ -116,7 +119,7 @@ def cart_view(
         )
     blocked = BLOCKED if any(line.note for line in lines) else None
     total = format_money(cart.total)
-    return CartView(True, tuple(lines), total, cart.count, csrf_token, blocked, message)
+    return CartView(signed_in, tuple(lines), total, cart.count, csrf_token, blocked, message)
 
 
 async def _page(
@@ -128,9 +131,18 @@ async def _page(
     message: str | None = None,
 ) -> Response:
     layout = await layout_of(shopper)
-    cart = await orders.full_cart(await shopper.caller()) if shopper.signed_in else None
+    cart: orders.Cart | None = None
+    if shopper.signed_in:
+        cart = await orders.full_cart(await shopper.caller())
+    elif lines := shopper.guest_lines:
+        cart = await guest_cart.priced(shopper.ctx.public, lines)
     view = cart_view(
-        cart, csrf_token=layout.csrf_token, errors=errors, typed=typed, message=message
+        cart,
+        signed_in=shopper.signed_in,
+        csrf_token=layout.csrf_token,
+        errors=errors,
+        typed=typed,
+        message=message,
     )
     return shopper.ctx.templates.page(
         "shop/cart.html", layout=layout, title="Your cart", view=view, status=status
@@ -139,7 +151,7 @@ async def _page(
 
 @router.get("/cart")
 async def cart_page(shopper: ShopperDep) -> Response:
-    """The shopper's cart (a visitor is asked to log in)."""
+    """The shopper's cart (a visitor's from their session)."""
     return await _page(shopper)
 
 
@@ -150,7 +162,6 @@ def _quantity(raw: str) -> int | None:
 @router.post("/cart/items/{product_id}")
 async def update_line(product_id: str, shopper: ShopperDep) -> Response:
     """Set a line's quantity (0 removes it), then back to the cart."""
-    caller = await shopper.customer()
     try:
         posted = await read_form(shopper)
     except FormRefused as refused:
@@ -159,6 +170,9 @@ async def update_line(product_id: str, shopper: ShopperDep) -> Response:
     if quantity is None:
         typed = {product_id: posted["quantity"][:8]}
         return await _page(shopper, errors={product_id: BAD_QUANTITY}, typed=typed, status=422)
+    if not shopper.signed_in:
+        return await _set_for_visitor(shopper, posted, product_id, quantity)
+    caller = await shopper.customer()
     if quantity == 0:
         return await _remove(shopper, caller, product_id)
     try:
@@ -178,12 +192,37 @@ async def update_line(product_id: str, shopper: ShopperDep) -> Response:
 @router.post("/cart/items/{product_id}/remove")
 async def remove_line(product_id: str, shopper: ShopperDep) -> Response:
     """Take a line out of the cart, then back to the cart."""
-    caller = await shopper.customer()
     try:
-        await read_form(shopper)
+        posted = await read_form(shopper)
     except FormRefused as refused:
         return await _page(shopper, message=refused.message, status=403)
-    return await _remove(shopper, caller, product_id)
+    if not shopper.signed_in:
+        return await _set_for_visitor(shopper, posted, product_id, 0)
+    return await _remove(shopper, await shopper.customer(), product_id)
+
+
+async def _set_for_visitor(
+    shopper: Shopper, posted: Posted, product_id: str, quantity: int
+) -> Response:
+    """Set a line of a visitor's cart (0 removes it), within the stock the catalog shows."""
+    lines = shopper.guest_lines
+    if product_id not in lines:
+        return RedirectResponse("/cart", status_code=303)  # nothing of theirs to change
+    try:
+        product = await shopper.ctx.public.product(product_id)
+    except ApiError as exc:
+        if exc.status != 404 or quantity:
+            raise
+        title = "the item"  # gone from the catalog: it can still be taken out
+    else:
+        title = product.title
+        if quantity > product.stock:
+            error = f"Only {product.stock} of {product.title} are available."
+            typed = {product_id: posted["quantity"][:8]}
+            return await _page(shopper, errors={product_id: error}, typed=typed, status=422)
+    await shopper.keep_guest_lines(guest_cart.with_quantity(lines, product_id, quantity))
+    await shopper.flash((UPDATED if quantity else REMOVED).format(title=title))
+    return RedirectResponse("/cart", status_code=303)
 
 
 async def _remove(shopper: Shopper, caller: Caller, product_id: str) -> Response:
