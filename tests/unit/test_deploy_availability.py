@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from mercato.chassis.config import load_settings
+from mercato.gateway.settings import GatewaySettings
 from mercato.launcher.topology import SERVICES
 from tests.support.deploy import SERVICE_NAMES, setting_names
 from tests.support.k8s_render import OVERLAYS, named, objects
@@ -219,6 +221,11 @@ def test_the_route_sends_the_shop_to_the_gateways_public_port_only(variant: str)
     env = {e["name"]: e.get("value") for e in gateway["env"]}
     assert str(target["containerPort"]) == env["MERCATO_GATEWAY_PORT"]
     assert str(target["containerPort"]) != env["MERCATO_GATEWAY_OPERATOR_PORT"]
+    # The operator paths stay on the operator port, even for an administrator's token.
+    config = named(variant, "ConfigMap", "mercato-config")["data"]
+    variable = "MERCATO_GATEWAY_OPERATOR_ADMINS"
+    settings = load_settings(GatewaySettings, "gateway", {variable: config[variable]})
+    assert settings.operator_admins is False
     (ingress,) = objects("base+ingress", "Ingress")
     assert route["spec"]["hostnames"] == [rule["host"] for rule in ingress["spec"]["rules"]]
 
