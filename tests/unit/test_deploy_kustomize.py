@@ -6,7 +6,9 @@ Kubernetes minor version from 1.30 to 1.37 with no unknown field (the core kinds
 the schemas of `kubernetes-validate`, the HTTPRoute by the Gateway API's CRD schema in
 tests/support/schemas; `tests.support.k8s_render`). Two tests show that the validation
 can fail: a misspelt field, a missing required one. Each object lands in the
-`mercato` namespace, and the Ingress component replaces the HTTPRoute.
+`mercato` namespace, the Ingress component replaces the HTTPRoute, and every variable
+a variant gives a pod is a setting of its service (as test_deploy_manifests checks
+the base's files).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import copy
 
 import pytest
 
+from tests.support.deploy import SERVICE_NAMES, setting_names
 from tests.support.k8s_render import (
     KUBERNETES_VERSIONS,
     VARIANTS,
@@ -109,3 +112,22 @@ def test_the_overlays_differ_from_the_base_where_they_say() -> None:
     for variant in ("overlays/production", "overlays/small"):
         (statefulset,) = objects(variant, "StatefulSet")
         assert statefulset["metadata"]["name"] == "nats"
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_variable_a_variant_sets_is_a_setting(variant: str) -> None:
+    """As test_deploy_manifests checks the base's files, on what each variant renders."""
+    (config,) = [
+        c for c in objects(variant, "ConfigMap") if c["metadata"]["name"] == "mercato-config"
+    ]
+    everyone = frozenset().union(*(setting_names(name) for name in SERVICE_NAMES))
+    assert [key for key in config["data"] if key not in everyone] == []
+    for kind in ("Deployment", "Job"):
+        for workload in objects(variant, kind):
+            (container,) = workload["spec"]["template"]["spec"]["containers"]
+            service = container["args"][1]
+            names = [env["name"] for env in container["env"]]
+            values = " ".join(str(env.get("value", "")) for env in container["env"])
+            helpers = {name for name in names if f"$({name})" in values}
+            unknown = [n for n in names if n not in setting_names(service) and n not in helpers]
+            assert unknown == [], workload["metadata"]["name"]
