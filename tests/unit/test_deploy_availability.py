@@ -182,6 +182,13 @@ def test_the_broker_is_three_nodes_with_volumes_routes_and_r3_streams(variant: s
     (cluster_port,) = [p["port"] for p in headless["spec"]["ports"] if p["name"] == "cluster"]
     wanted = [f"nats://nats-{i}.{spec['serviceName']}:{cluster_port}" for i in range(3)]
     assert routes[1].split() == wanted
+    (node_spread,) = [
+        c
+        for c in spec["template"]["spec"]["topologySpreadConstraints"]
+        if c["topologyKey"] == "kubernetes.io/hostname"
+    ]
+    assert (node_spread["maxSkew"], node_spread["whenUnsatisfiable"]) == (1, "DoNotSchedule")
+    assert selects(node_spread["labelSelector"], _pod_labels(statefulset))
     budget = named(variant, "PodDisruptionBudget", "nats")
     assert budget["spec"]["maxUnavailable"] == 1  # a quorum of two stays
     replicas = named(variant, "ConfigMap", "mercato-config")["data"]["MERCATO_EVENT_REPLICAS"]

@@ -131,3 +131,22 @@ def test_every_variable_a_variant_sets_is_a_setting(variant: str) -> None:
             helpers = {name for name in names if f"$({name})" in values}
             unknown = [n for n in names if n not in setting_names(service) and n not in helpers]
             assert unknown == [], workload["metadata"]["name"]
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_pod_keeps_the_restricted_pod_security_standard(variant: str) -> None:
+    """The namespace enforces it: a pod that breaks it would never start."""
+    (namespace,) = objects(variant, "Namespace")
+    labels = namespace["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    for kind in ("Deployment", "StatefulSet", "Job"):
+        for workload in objects(variant, kind):
+            pod = workload["spec"]["template"]["spec"]
+            assert pod["securityContext"]["runAsNonRoot"] is True
+            assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+            assert pod["automountServiceAccountToken"] is False
+            for container in pod["containers"] + pod.get("initContainers", []):
+                context = container["securityContext"]
+                assert context["allowPrivilegeEscalation"] is False
+                assert context["capabilities"] == {"drop": ["ALL"]}
+                assert context["readOnlyRootFilesystem"] is True
