@@ -91,6 +91,8 @@ def test_replicas_must_land_on_different_nodes(variant: str, name: str) -> None:
     by_key = {c["topologyKey"]: c for c in constraints}
     node = by_key["kubernetes.io/hostname"]
     assert (node["maxSkew"], node["whenUnsatisfiable"]) == (1, "DoNotSchedule")
+    # A tainted node (a control plane) counted as an empty domain would block the spread.
+    assert node["nodeTaintsPolicy"] == "Honor"
     assert by_key["topology.kubernetes.io/zone"]["whenUnsatisfiable"] == "ScheduleAnyway"
     for constraint in constraints:
         assert selects(constraint["labelSelector"], _pod_labels(deployment))
