@@ -18,6 +18,7 @@ from mercato.launcher.topology import SERVICES, service
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 K8S = DEPLOY / "k8s"
+BASE = K8S / "base"  # what the overlays build on (`kubectl apply -k deploy/k8s/base`)
 SERVICE_NAMES = sorted(s.name for s in SERVICES)
 
 
@@ -36,9 +37,9 @@ def documents(path: Path) -> list[dict[str, Any]]:
 
 
 def kustomized_files() -> list[Path]:
-    """The manifests `kubectl apply -k deploy/k8s` applies (resources, not components)."""
-    kustomization = documents(K8S / "kustomization.yaml")[0]
-    return [K8S / resource for resource in kustomization["resources"]]
+    """The manifests of the base kustomization (its resources, not the components)."""
+    kustomization = documents(BASE / "kustomization.yaml")[0]
+    return [BASE / resource for resource in kustomization["resources"]]
 
 
 def k8s_objects(kind: str) -> list[dict[str, Any]]:

@@ -99,18 +99,17 @@ def test_the_rabbitmq_definitions_take_each_password_from_the_environment(
 
 
 def test_the_nats_component_keeps_one_copy_of_each_event_per_node() -> None:
-    """Where the 3-node cluster is configured, the services' streams get 3 replicas."""
-    kustomization = documents(COMPONENT / "kustomization.yaml")[0]
-    assert {"path": "event-replicas.yaml"} in kustomization["patches"]
-    (patch,) = documents(COMPONENT / "event-replicas.yaml")
+    """On Kubernetes the broker is a 3-node cluster: the services' streams get 3 replicas."""
     (statefulset,) = [d for d in documents(COMPONENT / "nats.yaml") if d["kind"] == "StatefulSet"]
     (base,) = k8s_objects("ConfigMap")
-    assert (patch["kind"], patch["metadata"]["name"]) == ("ConfigMap", base["metadata"]["name"])
-    replicas = patch["data"]["MERCATO_EVENT_REPLICAS"]
+    replicas = base["data"]["MERCATO_EVENT_REPLICAS"]
     assert replicas == str(statefulset["spec"]["replicas"]) == "3"
-    assert load_settings(ServiceSettings, "orders", patch["data"]).event_replicas == 3
-    # Without the component the broker is whatever the operator runs: one copy unless
-    # they say so (three on a single node would be refused); compose runs one node.
-    assert "MERCATO_EVENT_REPLICAS" not in base["data"]
+    assert (
+        load_settings(
+            ServiceSettings, "orders", {"MERCATO_EVENT_REPLICAS": replicas}
+        ).event_replicas
+        == 3
+    )
+    # Compose runs one node: one copy (three on a single node would be refused).
     compose = documents(DEPLOY / "compose.yaml")[0]["services"]
     assert not any("MERCATO_EVENT_REPLICAS" in str(spec) for spec in compose.values())

@@ -122,7 +122,11 @@ def migrate(layout: Layout, name: str, progress: Progress | None = None) -> str:
     wiring = _adopt(layout, name)
     settings = wiring.load_settings()
     asyncio.run(_upgrade(wiring, settings, progress or Progress()))
-    return f"{name}: database at the newest revision ({settings.sqlalchemy_url})"
+    # Without its password: a Kubernetes Job's output is kept in the cluster's logs.
+    from sqlalchemy.engine import make_url  # noqa: PLC0415
+
+    shown = make_url(settings.sqlalchemy_url).render_as_string(hide_password=True)
+    return f"{name}: database at the newest revision ({shown})"
 
 
 def create_admin(layout: Layout, email: str, password: str) -> str:
