@@ -14,6 +14,7 @@ runner's to do (it alone holds orders' leases): this module checks who may ask.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -52,6 +53,9 @@ __all__ = [
     "place_order",
     "resume_order",
 ]
+
+
+log = logging.getLogger("mercato.orders.service")
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +186,7 @@ async def place_order(
         await outbox.add(session, placed, subject=order.id)
         await session.commit()
         session.expunge(order)  # the saga's worker moves it on; this session must not flush it
+        log.info("order %s: placed, pending -> reserving", order.id)
     except IntegrityError:
         await session.rollback()
         existing = await store.find_by_key(session, user_id=user_id, key=key)
