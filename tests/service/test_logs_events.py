@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from mercato.chassis.events import Event, IdempotentConsumer
+from mercato.chassis.events import Event, IdempotentConsumer, PoisonEvent
 from mercato.chassis.runtime import Runtime
 from mercato.logs.app import SPEC, create_app
 from mercato.logs.models import EVENTS, AuditEvent
@@ -122,3 +122,28 @@ async def test_the_service_publishes_nothing(app: FastAPI, client: httpx.AsyncCl
     runtime: Runtime[Any, Any] = app.state.runtime
     async with runtime.database.session() as session:
         assert await session.scalar(select(func.count()).select_from(EVENTS.outbox)) == 0
+
+
+async def test_a_batch_is_stored_in_one_go_each_event_once(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    runtime: Runtime[Any, Any] = app.state.runtime
+    consumer = IdempotentConsumer(runtime.database, EVENTS, "logs", SPEC.handlers, batches=True)
+    first, second, third = (event("order.placed", subject=f"o-{i}") for i in range(3))
+    await consumer.handle_many([first, second])
+    await consumer.handle_many([second, third, third])  # redelivered ones: no second row
+    assert await stored(app) == 3
+
+
+async def test_a_batch_with_a_forged_event_stores_nothing_and_raises(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    runtime: Runtime[Any, Any] = app.state.runtime
+    consumer = IdempotentConsumer(runtime.database, EVENTS, "logs", SPEC.handlers, batches=True)
+    genuine = event("order.placed", subject="o-1")
+    forged = event("order.placed", subject="o-2", source="payments")  # orders owns the type
+    with pytest.raises(PoisonEvent):
+        await consumer.handle_many([genuine, forged])
+    assert await stored(app) == 0  # rolled back: the bus settles each alone instead
+    await consumer.handle(genuine)
+    assert await stored(app) == 1

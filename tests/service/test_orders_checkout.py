@@ -312,21 +312,22 @@ async def test_a_worker_steps_on_an_order_that_stays_what_is_stored(shop: Shop) 
         assert {c: getattr(order, c) for c in columns} == {c: getattr(stored, c) for c in columns}
         seen.append(order.status)
 
-    assert seen == ["reserving", "reserved", "charging", "paid", "confirmed"]
+    # Placed into `reserving`; the reservation's move goes on to `charging` at once.
+    assert seen == ["charging", "paid", "confirmed"]
     assert order.total_amount == 2 * 100 and order.payment_id
 
 
-async def test_sweeper_resumes_an_order_stuck_in_reserved(shop: Shop) -> None:
+async def test_sweeper_resumes_an_order_stuck_after_its_reservation(shop: Shop) -> None:
     placed = await place_without_driving(shop, quantity=2, key="crash")
     parts = orders_context(shop.orders_app.state.runtime)
     # Reserve, then "crash": the worker stops and its lease is gone.
     order = await parts.saga.load(placed.order_id)
     assert order is not None
     assert await parts.saga.step(order, placed.owner)
-    assert await parts.saga.step(order, placed.owner)
     await parts.runner.release(placed.order_id, placed.owner)
     stuck = (await shop.orders.get(f"{ORDERS}/{placed.order_id}", headers=placed.user)).json()
-    assert stuck["status"] == "reserved"
+    assert stuck["status"] == "charging"  # reserved, then charging in the same move
+    assert statuses(stuck) == ["pending", "reserving", "reserved", "charging"]
     assert await shop.stock(placed.product_id) == 3
     done = await shop.wait_for(placed.user, placed.order_id, "confirmed")
     assert done["status"] == "confirmed"

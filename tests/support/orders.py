@@ -151,7 +151,8 @@ class Shop:
         """Place an order of `quantity` units of a new product (5 in stock), and as many of
         each product in `also`; no worker drives it.
 
-        The order is `pending`, its lease held by the returned owner.
+        The order is `reserving` (placed through `pending`), its lease held by the
+        returned owner.
         """
         user_id = str(uuid.uuid4())
         user = self.tokens.headers(user_id, ["customer"])

@@ -88,6 +88,9 @@ class ServiceSpec(Generic[S, C]):
     event_tables: EventTables | None = None
     migrations: Path | None = None
     handlers: Mapping[str, Handler] = field(default_factory=dict)
+    # Handle a fetch of events in one transaction (`IdempotentConsumer`, `batches`):
+    # only for handlers that do nothing outside the transaction they are given.
+    handles_in_batches: bool = False
     context: Callable[[Runtime[S, C]], AbstractAsyncContextManager[C]] | None = None
     on_start: Sequence[Callable[[Runtime[S, C]], Awaitable[None]]] = ()
     tasks: Sequence[BackgroundTask[Runtime[S, C]]] = ()
@@ -304,6 +307,7 @@ class Runtime(Generic[S, C]):
                 self.spec.handlers,
                 metrics=self.consumer_metrics,
                 spans=self.event_spans,
+                batches=self.spec.handles_in_batches,
             )
             await self._consumer.start(self.bus)
         self.bus_connected.set()

@@ -25,6 +25,7 @@ SPEC: ServiceSpec[LogsSettings, None] = ServiceSpec(
     event_tables=EVENTS,  # the inbox keeps redeliveries out; the outbox stays empty
     migrations=Path(__file__).parent / "migrations",
     handlers={ALL_EVENTS: on_any_event},
+    handles_in_batches=True,  # an insert per event and nothing else: a fetch, one commit
     tasks=(RETENTION,),
 )
 

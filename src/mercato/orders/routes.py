@@ -142,7 +142,7 @@ async def place_order(
         order_in=order_in,
     )
     if placement.owner is not None:
-        await parts.runner.checkout(placement.order.id, placement.owner)
+        await parts.runner.checkout(placement.order, placement.owner)
     return await _render(session, placement.order.id, principal)
 
 

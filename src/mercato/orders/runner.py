@@ -114,16 +114,26 @@ class SagaRunner:
             await store.release_lease(session, order_id=order_id, owner=owner)
             await session.commit()
 
-    async def drive(self, order_id: str, owner: str, *, resolve: bool = False) -> None:
-        """Run the saga of an order whose lease `owner` holds, then give the lease back."""
+    async def drive(
+        self, order_id: str, owner: str, *, resolve: bool = False, order: Order | None = None
+    ) -> None:
+        """Run the saga of an order whose lease `owner` holds, then give the lease back.
+
+        `order` is the order as its placing request just wrote it (not attached to any
+        session), so that a new checkout does not read it again; otherwise it is read.
+        The move that ends the saga gives the lease back itself (`saga.ENDS_DRIVE`).
+        """
+        given_back = False
         try:
-            order = await self.saga.load(order_id)
+            if order is None:
+                order = await self.saga.load(order_id)
             if order is not None and order.lease_owner == owner:
                 if _overdue(order, _now()):
                     await self.saga.stall(order, owner, f"its deadline passed in {order.status}")
                 else:
                     while await self.saga.step(order, owner):
                         pass
+                given_back = order.lease_owner is None
             if resolve:
                 await self.saga.resolve_charge(order_id, owner)
         except LostLease as exc:
@@ -138,8 +148,9 @@ class SagaRunner:
             log.exception("order %s: saga step failed unexpectedly", order_id)
             await self._after_failure(order_id, owner, exc, permanent=False)
         finally:
-            with contextlib.suppress(Exception):
-                await self.release(order_id, owner)
+            if not given_back:
+                with contextlib.suppress(Exception):
+                    await self.release(order_id, owner)
 
     def backoff(self, attempts: int) -> float:
         """Seconds to wait after the `attempts`-th failed attempt (doubling, with jitter)."""
@@ -217,18 +228,20 @@ class SagaRunner:
             )
             await session.commit()
 
-    def spawn(self, order_id: str, owner: str, *, resolve: bool = False) -> asyncio.Task[None]:
+    def spawn(
+        self, order_id: str, owner: str, *, resolve: bool = False, order: Order | None = None
+    ) -> asyncio.Task[None]:
         """Drive an order in a background task that shutdown waits for."""
         task = asyncio.create_task(
-            self.drive(order_id, owner, resolve=resolve), name=f"saga-{order_id}"
+            self.drive(order_id, owner, resolve=resolve, order=order), name=f"saga-{order_id}"
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def checkout(self, order_id: str, owner: str) -> None:
-        """Drive a new order, waiting for it at most the checkout timeout."""
-        task = self.spawn(order_id, owner)
+    async def checkout(self, order: Order, owner: str) -> None:
+        """Drive a new order (as its placing request wrote it), waiting at most the timeout."""
+        task = self.spawn(order.id, owner, order=order)
         await asyncio.wait({task}, timeout=self.settings.checkout_timeout_seconds)
 
     # -- requests that move an order: cancel and resume --------------------------

@@ -1,10 +1,12 @@
 """The checkout saga: one step per state, each step's result committed before the next.
 
-    pending    -> reserving                     (start)
+    pending    -> reserving                     (start; a new order is placed straight
+                                                into reserving, both in its history)
     reserving  -> reserved | out_of_stock       hold and price stock at the catalog
                 | rejected                      (the catalog refused the lines, or a
                                                 price is now in another currency)
-    reserved   -> charging                      (start)
+    reserved   -> charging                      (start; a reservation's move goes on to
+                                                charging in the same transaction)
     charging   -> paid | payment_failed         charge (nothing to charge when the total
                                                 is 0); on a failure release the stock
     paid       -> confirmed | cancelling        commit the stock; gone: compensate
@@ -15,7 +17,8 @@ Every remote call is idempotent (reservations by order id, charges and refunds b
 simply run again. A step moves the order by compare-and-set from the state it read,
 and only for the worker holding the order's lease (which `runner.SagaRunner` takes,
 renews through each move, and gives back); the event of a state change is written
-to the outbox in the same transaction. A dependency that is down, or a
+to the outbox in the same transaction, and the move that ends the saga gives the
+lease back in it too. A dependency that is down, or a
 charge whose outcome nobody knows yet, makes a step raise (see `TRANSIENT`): the
 order stays where it is (its stock held, never failed on a guess) and the runner
 tries again later, within bounds. A dependency that refuses a step for good raises
@@ -66,6 +69,10 @@ UNREACHABLE = (ServiceUnavailableError, ServiceTimeoutError, ServiceResponseErro
 TRANSIENT = (*UNREACHABLE, Retry)
 PERMANENT = (Rejected,)
 NOTHING_TO_CHARGE = "nothing to charge: the order's total is 0"
+# The states a move ends a worker's turn in: the saga has nothing left to do there
+# (`needs_attention` keeps its lease until the runner gives it back: the sweeper's
+# worker may still have an unknown charge to settle).
+ENDS_DRIVE = frozenset(s for s in Status if s not in ACTIVE and s is not Status.NEEDS_ATTENTION)
 
 Step = Callable[[Order, str], Awaitable[None]]
 
@@ -157,16 +164,28 @@ class Saga:
         *,
         reason: str | None = None,
         event: EventData | None = None,
+        then: Status | None = None,
         **fields: Any,
     ) -> None:
         """Move the order to `new` (with its event, in one transaction) and update `order`.
 
+        With `then`, the order goes on from `new` to `then` in that same transaction
+        (`new` with its reason and event in the history, then `then`): a state whose
+        step is only a write is not worth a transaction of its own. A move to a state
+        the saga leaves alone (`ENDS_DRIVE`) gives the lease back with it.
         LostLease when the row is no longer in the state `order` says under `owner`.
         """
         current = Status(order.status)
         check_transition(current, new)
+        passed: tuple[Status, ...] = ()
+        if then is not None:
+            check_transition(new, then)
+            passed, new = (new,), then
         now = _now()
         fields.setdefault("deadline", self.deadline_for(new, now))
+        lease_until: datetime | None = self.lease_until(now)
+        if new in ENDS_DRIVE:
+            fields["lease_owner"] = lease_until = None
         async with self.database.session() as session:
             await begin_write(session)
             moved = await store.move(
@@ -176,8 +195,9 @@ class Saga:
                 expected=current,
                 new=new,
                 now=now,
-                lease_until=self.lease_until(now),
+                lease_until=lease_until,
                 reason=reason,
+                passed=passed,
                 **fields,
             )
             if moved is not None and event is not None:
@@ -187,8 +207,10 @@ class Saga:
             raise LostLease(f"order {order.id} is no longer {current} under {owner}")
         for column, value in moved.items():
             setattr(order, column, value)
-        self.metrics.ended(new)
-        log.info("order %s: %s -> %s%s", order.id, current, new, f" ({reason})" if reason else "")
+        for entered in (*passed, new):
+            self.metrics.ended(entered)
+        path = " -> ".join((current, *passed, new))
+        log.info("order %s: %s%s", order.id, path, f" ({reason})" if reason else "")
 
     async def fail(self, order: Order, owner: str, new: Status, reason: str, **fields: Any) -> None:
         """End the order in a failed state, recording `order.failed`."""
@@ -236,7 +258,13 @@ class Saga:
             await self.fail(order, owner, Status.REJECTED, changed)
             return
         await self.move(
-            order, owner, Status.RESERVED, items=items, total_amount=total, currency=currency
+            order,
+            owner,
+            Status.RESERVED,
+            then=Status.CHARGING,
+            items=items,
+            total_amount=total,
+            currency=currency,
         )
 
     async def _start_charging(self, order: Order, owner: str) -> None:

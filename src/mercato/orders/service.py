@@ -1,8 +1,11 @@
 """Orders: placing one from the cart (idempotently), reading and cancelling them.
 
 Placing an order prices the cart at the catalog, then in one transaction inserts
-the order (`pending`, its lease held by the placing request), empties the cart and
-writes `order.placed` to the outbox. The route then lets the saga runner drive it.
+the order (its lease held by the placing request), empties the cart and writes
+`order.placed` to the outbox. The order enters `pending` and, in that same
+transaction, `reserving` (its history says both): starting the reservation is only a
+write, not worth a transaction of its own. The route then lets the saga runner drive
+it, handing it the order as written so that it is not read again.
 A cart whose prices are now in several currencies is refused (422), as a cart holds
 one currency. An administrator resumes an order that needs attention, where it
 stalled; its customer (or an administrator) may cancel it instead. Both are the saga
@@ -11,6 +14,7 @@ runner's to do (it alone holds orders' leases): this module checks who may ask.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -49,6 +53,9 @@ __all__ = [
     "place_order",
     "resume_order",
 ]
+
+
+log = logging.getLogger("mercato.orders.service")
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +148,7 @@ async def place_order(
     order = Order(
         id=str(uuid.uuid4()),
         user_id=user_id,
-        status=Status.PENDING.value,
+        status=Status.RESERVING.value,  # pending, then reserving at once (below)
         items=items,
         total_amount=total,
         currency=currency,
@@ -157,7 +164,7 @@ async def place_order(
         attempts=0,
         created_at=now,
         updated_at=now,
-        deadline=components.saga.deadline_for(Status.PENDING, now),
+        deadline=components.saga.deadline_for(Status.RESERVING, now),
         retry_at=None,
     )
     try:
@@ -167,9 +174,8 @@ async def place_order(
             raise Conflict("The cart changed during checkout; check it and try again.")
         session.add(order)
         await session.flush()
-        await store.add_history(
-            session, order_id=order.id, status=Status.PENDING, reason=None, at=now
-        )
+        for status in (Status.PENDING, Status.RESERVING):
+            await store.add_history(session, order_id=order.id, status=status, reason=None, at=now)
         await store.clear_cart(session, user_id)
         placed = OrderPlaced(
             order_id=order.id,
@@ -179,6 +185,8 @@ async def place_order(
         )
         await outbox.add(session, placed, subject=order.id)
         await session.commit()
+        session.expunge(order)  # the saga's worker moves it on; this session must not flush it
+        log.info("order %s: placed, pending -> reserving", order.id)
     except IntegrityError:
         await session.rollback()
         existing = await store.find_by_key(session, user_id=user_id, key=key)

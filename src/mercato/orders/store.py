@@ -251,14 +251,17 @@ async def move(
     expected: Status,
     new: Status,
     now: datetime,
-    lease_until: datetime,
+    lease_until: datetime | None,
     reason: str | None = None,
+    passed: Sequence[Status] = (),
     **fields: Any,
 ) -> dict[str, Any] | None:
     """Compare-and-set `expected` -> `new` for the lease owner, with history.
 
-    A new state starts with no failed attempt and no retry pending. The columns it
-    set, or None when the order was not in `expected` under `owner`.
+    `passed` are states the order goes through on the way to `new` in this same
+    transaction (each gets its history entry, `reason` the first one). A new state
+    starts with no failed attempt and no retry pending. The columns it set, or None
+    when the order was not in `expected` under `owner`.
     """
     values: dict[str, Any] = {
         "status": new.value,
@@ -274,7 +277,12 @@ async def move(
     result = await session.execute(_MOVE, {**values, **where})
     if _rowcount(result) != 1:
         return None
-    await add_history(session, order_id=order_id, status=new, reason=reason, at=now)
+    rows = [
+        {"order_id": order_id, "status": status.value, "reason": None, "at": now}
+        for status in (*passed, new)
+    ]
+    rows[0]["reason"] = reason
+    await session.execute(_ADD_HISTORY, rows if len(rows) > 1 else rows[0])
     return values
 
 

@@ -27,6 +27,7 @@ from mercato.chassis.events.names import DEFAULT_NAMESPACE
 
 __all__ = [
     "DEFAULT_NAMESPACE",
+    "BatchHandler",
     "BusError",
     "BusUnavailable",
     "DeadLetterNotFound",
@@ -37,6 +38,7 @@ __all__ = [
 ]
 
 EventHandler = Callable[[Event], Awaitable[None]]
+BatchHandler = Callable[[Sequence[Event]], Awaitable[None]]
 
 
 class BusError(Exception):
@@ -93,12 +95,16 @@ class EventBus(Protocol):
         handler: EventHandler,
         *,
         max_deliver: int = 5,
+        batch_handler: BatchHandler | None = None,
     ) -> Subscription:
         """Durable, at-least-once delivery of `types` to `handler` under the name `consumer`.
 
         The event is acknowledged when the handler returns; when it raises, the event is
         redelivered later with a growing delay, and after `max_deliver` failed attempts
-        (or at once on PoisonEvent) it moves to the dead letters.
+        (or at once on PoisonEvent) it moves to the dead letters. A transport that
+        fetches events in batches hands a batch to `batch_handler` when one is given,
+        acknowledges all of them when it returns, and gives each to `handler` when it
+        raises; the others use `handler` only.
         """
         ...
 

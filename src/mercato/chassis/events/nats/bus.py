@@ -54,6 +54,7 @@ from nats.js.errors import NotFoundError
 from mercato.chassis.events.broker_urls import nats_login, shown_servers
 from mercato.chassis.events.bus import (
     DEFAULT_NAMESPACE,
+    BatchHandler,
     BusError,
     BusUnavailable,
     EventHandler,
@@ -264,6 +265,7 @@ class NatsBus:
         handler: EventHandler,
         *,
         max_deliver: int = 5,
+        batch_handler: BatchHandler | None = None,
     ) -> Subscription:
         """A durable pull consumer named `consumer` for `types` (see EventBus)."""
         check_name("consumer", consumer)
@@ -282,7 +284,14 @@ class NatsBus:
         except Exception as exc:  # refused, or unanswered (a broker user without the right)
             raise BusError(f"cannot create consumer {consumer}: {exc or repr(exc)}") from exc
         pull = await js.pull_subscribe_bind(durable=consumer, stream=self.stream)
-        delivery = Delivery(self, consumer, handler, max_deliver=max_deliver, wanted=wanted)
+        delivery = Delivery(
+            self,
+            consumer,
+            handler,
+            max_deliver=max_deliver,
+            wanted=wanted,
+            batch_handler=batch_handler,
+        )
         return self._start(pull, delivery, consumer)
 
     async def tail(
@@ -342,6 +351,7 @@ class NatsBus:
         loop = PullLoop(
             pull,
             delivery,
+            process_many=delivery.many if delivery.batch_handler is not None else None,
             name=name,
             batch=self.fetch_batch,
             timeout=self.fetch_timeout,

@@ -9,6 +9,12 @@ then `ack` it so it leaves the main stream. An event whose envelope names anothe
 type than the subject it was published on, or another source than its type's owner,
 is forged (`origin.forgery`): it goes to the dead letters too, unhandled. For a tail
 nothing is acknowledged, and a failing handler or a forged event is only logged.
+
+With a `batch_handler`, `many` settles a fetched batch: the events delivered for the
+first time go to it together and are acknowledged once it returns (their
+acknowledgements leave in one write); when it raises, each goes through the one-by-one
+path above instead. A redelivered event, a message that is not an event, a forged
+one, and a type the consumer does not want take the one-by-one path from the start.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Protocol
 
-from mercato.chassis.events.bus import EventHandler, PoisonEvent
+from mercato.chassis.events.bus import BatchHandler, EventHandler, PoisonEvent
 from mercato.chassis.events.envelope import Event
 from mercato.chassis.events.failures import backoff, describe, next_retry
 from mercato.chassis.events.origin import forgery
@@ -56,6 +62,7 @@ class Delivery:
         max_deliver: int = 5,
         wanted: frozenset[str] | None = None,
         acks: bool = True,
+        batch_handler: BatchHandler | None = None,
     ) -> None:
         if max_deliver < 1:
             raise ValueError("max_deliver must be at least 1")
@@ -65,6 +72,7 @@ class Delivery:
         self.max_deliver = max_deliver
         self.wanted = wanted
         self.acks = acks
+        self.batch_handler = batch_handler if acks else None
 
     def retry_delay(self, attempts: int) -> float:
         """Seconds before the next delivery after `attempts` failed ones."""
@@ -113,6 +121,49 @@ class Delivery:
             self._count(event_type, Outcome.RETRIED)
         else:
             await msg.ack()
+
+    async def many(self, messages: list[Any]) -> None:
+        """Settle a fetched batch (see the module docstring)."""
+        if self.batch_handler is None:
+            for msg in messages:
+                await self(msg)
+            return
+        alone: list[Any] = []
+        together: list[tuple[Any, Event]] = []
+        for msg in messages:
+            event = self._first_delivery(msg)
+            if event is None:
+                alone.append(msg)
+            else:
+                together.append((msg, event))
+        for msg in alone:
+            await self(msg)
+        if not together:
+            return
+        try:
+            await self.batch_handler([event for _, event in together])
+        except Exception as exc:
+            log.info("%s: a batch of %d failed (%s); one by one", self.consumer, len(together), exc)
+            for msg, _ in together:
+                await self(msg)
+            return
+        for msg, _ in together:
+            await msg.ack()
+
+    def _first_delivery(self, msg: Any) -> Event | None:
+        """The event of a message a batch may take; None for one to settle alone."""
+        event_type = msg.subject.removeprefix(self.bus.events_prefix)
+        if self.wanted is not None and event_type not in self.wanted:
+            return None
+        if int(msg.metadata.num_delivered) > 1:
+            return None
+        try:
+            event = Event.from_bytes(msg.data)
+        except ValueError:
+            return None
+        if forgery(event, published_as=event_type) is not None:
+            return None
+        return event
 
     async def _tail(self, msg: Any) -> None:
         try:

@@ -2,7 +2,9 @@
 
 A `PullLoop` asks its JetStream pull consumer for up to `batch` messages at a time
 (the server answers as soon as any are available, so batching costs no latency)
-and hands them one by one to its `process` callback. `stop()` lets the message
+and hands them one by one to its `process` callback, or all at once to
+`process_many` when it has one (a batch is then settled as a whole, or message by
+message when that fails: `delivery.Delivery.many`). `stop()` lets the message
 being processed finish and hands the rest of its batch back to the server (`nak`),
 so another replica can take them without waiting for the acknowledgement timeout.
 
@@ -31,6 +33,7 @@ __all__ = ["PullLoop"]
 log = logging.getLogger("mercato.events")
 
 Process = Callable[[Any], Awaitable[None]]
+ProcessMany = Callable[[list[Any]], Awaitable[None]]
 Cleanup = Callable[[], Awaitable[None]]
 Rebind = Callable[[], Awaitable[Any]]
 
@@ -49,10 +52,12 @@ class PullLoop:
         acks: bool = True,
         cleanup: Cleanup | None = None,
         rebind: Rebind | None = None,
+        process_many: ProcessMany | None = None,
     ) -> None:
         self.name = name
         self._pull = pull
         self._process = process
+        self._process_many = process_many
         self._batch = batch
         self._timeout = timeout
         self._acks = acks
@@ -120,6 +125,12 @@ class PullLoop:
         log.info("re-created the consumer of %s", self.name)
 
     async def _handle(self, messages: list[Any]) -> None:
+        if self._process_many is not None and len(messages) > 1:
+            try:
+                await self._process_many(messages)
+            except Exception:
+                log.exception("processing a batch of %s failed", self.name)
+            return
         for index, message in enumerate(messages):
             if self._stopping.is_set():
                 await self._release(messages[index:])

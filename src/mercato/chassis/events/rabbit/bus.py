@@ -43,6 +43,7 @@ from aio_pika.exceptions import DeliveryError
 from mercato.chassis.events.broker_urls import check_broker_url, shown_servers
 from mercato.chassis.events.bus import (
     DEFAULT_NAMESPACE,
+    BatchHandler,
     BusError,
     BusUnavailable,
     EventHandler,
@@ -264,8 +265,12 @@ class RabbitBus:
         handler: EventHandler,
         *,
         max_deliver: int = 5,
+        batch_handler: BatchHandler | None = None,
     ) -> Subscription:
-        """A durable queue named after `consumer`, bound to `types` (see EventBus)."""
+        """A durable queue named after `consumer`, bound to `types` (see EventBus).
+
+        RabbitMQ pushes messages one at a time: `batch_handler` is not used.
+        """
         check_name("consumer", consumer)
         delivery = Delivery(self, consumer, handler, max_deliver=max_deliver, wanted=_wanted(types))
         connection = self.connection
