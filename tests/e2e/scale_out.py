@@ -10,9 +10,9 @@ fails instead under MERCATO_REQUIRE_SERVERS=1.
 
 `Load` is a steady checkout load: a few shopper threads, each checking out its own
 customers in turn (one unit of a well-stocked product in the cart, then the POST
-with a good card; either failing fails the checkout),
-spread over the gateway instances as a load balancer would: round robin, and a
-connection refused (nothing sent) is tried on the next instance. Every checkout is
+with a good card; either failing fails the checkout), spread over the gateway
+instances as a load balancer would: round robin, and a connection refused (nothing
+sent) is tried on the next instance. Every checkout is
 a `Checkout` with when its POST started and ended, so that a kill can tell which
 were in flight at that moment. `Scaled.published` counts the events the broker holds
 (the events stream on the cluster), `audited_ids` the audit log's.
@@ -172,6 +172,7 @@ def scaled_system(root: Path) -> Iterator[Scaled]:
         log_path = root / "mercato-up.log"
         with open(log_path, "wb") as log:
             process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+        # The broker control is not used: this system's broker is the cluster above.
         running = System(process, port, root / "data", log_path, EmbeddedNats())
         try:
             _wait_healthy(process, gateway_urls(running))
