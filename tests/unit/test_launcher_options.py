@@ -1,4 +1,4 @@
-"""Options of `mercato up`: flags, then MERCATO_* variables, then defaults."""
+"""Options of `mercato up`: flags, then MERCATO_* variables, then defaults; replicas."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from mercato.chassis.events.names import DEFAULT_NAMESPACE
+from mercato.launcher.announce import announcement
 from mercato.launcher.errors import LauncherError
 from mercato.launcher.options import build_layout, parse_replicas
 from mercato.launcher.topology import MAX_REPLICAS, SERVICES, Layout
@@ -160,3 +161,14 @@ def test_bad_values_name_their_source(
 ) -> None:
     with pytest.raises(LauncherError, match=f"^{expected}"):
         build_layout(port=port, environ=environ)
+
+
+def test_the_announcement_names_every_gateway_and_service_replica() -> None:
+    layout = Layout(port=8000, replicas=parse_replicas(["all=2"]))
+
+    lines = announcement(layout, 1.0).lines
+
+    gateway = next(line for line in lines if line.strip().startswith("gateway"))
+    assert gateway.split() == ["gateway", "http://127.0.0.1:8000", "(replicas", "on", "8001)"]
+    catalog = next(line for line in lines if line.strip().startswith("catalog"))
+    assert catalog.endswith("(replicas on 8131)")
