@@ -12,11 +12,13 @@ from collections.abc import Iterator
 import pytest
 
 from tests.e2e.client import System
+from tests.e2e.scale_out import SUMMARY
 from tests.e2e.system import print_launcher_log
 
 LAST_ON_EACH_SYSTEM = "test_fuzz.py"  # it leaves random products, carts and cards behind
-# A system of its own, on a terminal: run before the shared one starts (never beside it).
-FIRST = "test_command_line.py"
+# Systems of their own (on a terminal; scaled out): run before the shared one starts
+# (never beside it).
+FIRST = ("test_command_line.py", "test_scale_out.py")
 
 
 @pytest.hookimpl(trylast=True)
@@ -32,9 +34,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         callspec = getattr(item, "callspec", None)
         return callspec.params.get("system") if callspec else None
 
-    first = [item for item in items if item.path.name == FIRST]
+    first = [item for item in items if item.path.name in FIRST]
     last = [item for item in items if item.path.name == LAST_ON_EACH_SYSTEM]
-    ordered = [item for item in items if item.path.name not in (FIRST, LAST_ON_EACH_SYSTEM)]
+    ordered = [item for item in items if item.path.name not in (*FIRST, LAST_ON_EACH_SYSTEM)]
     for item in last:
         same = [k for k, other in enumerate(ordered) if system_of(other) == system_of(item)]
         ordered.insert(same[-1] + 1 if same else len(ordered), item)
@@ -47,3 +49,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def _launcher_log_on_failure(request: pytest.FixtureRequest, system: System) -> Iterator[None]:
     """Print what the launcher (and every service) wrote while a failing test ran."""
     yield from print_launcher_log(request, system)
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    """The figures of the scale-out test (`test_scale_out.py`), when it ran."""
+    lines = config.stash.get(SUMMARY, [])
+    if lines:
+        terminalreporter.section("scale-out")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -9,7 +9,8 @@ and routes to the two others, waits until every node reports itself healthy
 them all at the end. `kill(i)` ends node i with SIGKILL and `restart(i)` starts it
 again on the same ports and store, then waits until the whole cluster is healthy
 again (`wait_healthy()`). `url` lists the nodes' client URLs, comma-separated, as
-`MERCATO_BROKER_URL` takes them. Each node's output goes to `<directory>/n<i>.log`,
+`MERCATO_BROKER_URL` takes them; `stream_messages(name)` how many messages a stream
+holds (its monitoring's `/jsz`). Each node's output goes to `<directory>/n<i>.log`,
 which `logs()` returns for a failing test to show.
 """
 
@@ -141,6 +142,20 @@ class NatsCluster:
             except subprocess.TimeoutExpired:
                 node.process.kill()
                 node.process.wait()
+
+    def stream_messages(self, stream: str) -> int:
+        """How many messages `stream` holds, as the nodes that answer report it (the most)."""
+        counts = [0]
+        for node in self.nodes:
+            try:
+                jsz = node._get("/jsz?streams=true")
+            except (OSError, urllib.error.URLError, ValueError):
+                continue
+            for account in jsz.get("account_details") or []:
+                for detail in account.get("stream_detail") or []:
+                    if detail.get("name") == stream:
+                        counts.append(int(detail["state"]["messages"]))
+        return max(counts)
 
     def logs(self) -> str:
         """What every node wrote, for a failing test."""

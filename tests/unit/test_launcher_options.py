@@ -1,4 +1,4 @@
-"""Options of `mercato up`: flags, then MERCATO_* variables, then defaults."""
+"""Options of `mercato up`: flags, then MERCATO_* variables, then defaults; replicas."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 
 from mercato.chassis.events.names import DEFAULT_NAMESPACE
+from mercato.launcher.announce import announcement
 from mercato.launcher.errors import LauncherError
 from mercato.launcher.options import build_layout, parse_replicas
+from mercato.launcher.topology import MAX_REPLICAS, SERVICES, Layout
 
 
 def test_replicas_accept_several_items_and_commas() -> None:
@@ -19,12 +21,56 @@ def test_replicas_accept_several_items_and_commas() -> None:
     }
 
 
+def test_all_gives_every_service_including_the_gateway_that_count() -> None:
+    counts = parse_replicas(["all=2"])
+
+    assert counts == {svc.name: 2 for svc in SERVICES}
+    assert counts["gateway"] == 2
+
+
+@pytest.mark.parametrize(
+    "items", [["all=2,catalog=3"], ["catalog=3", "all=2"], ["catalog=3,all=2"]]
+)
+def test_a_service_named_beside_all_keeps_its_own_count_whatever_the_order(
+    items: list[str],
+) -> None:
+    counts = parse_replicas(items)
+
+    assert counts["catalog"] == 3
+    assert {name: n for name, n in counts.items() if name != "catalog"} == {
+        svc.name: 2 for svc in SERVICES if svc.name != "catalog"
+    }
+
+
+def test_the_gateway_may_have_replicas_on_ports_of_their_own() -> None:
+    layout = Layout(port=8000, replicas=parse_replicas(["gateway=2"]))
+
+    ports = layout.ports()
+    assert ports[8000] == "gateway-1"
+    assert ports[8001] == "gateway-2"
+    assert ports[8101] == "gateway-2 (operator)"
+    assert len(ports) == len(set(ports))  # no port given twice
+
+
+def test_every_service_at_the_most_replicas_keeps_every_port_apart() -> None:
+    layout = Layout(port=8000, replicas=parse_replicas([f"all={MAX_REPLICAS}"]), observe=True)
+
+    instances = layout.all_instances()
+    assert len(instances) == len(SERVICES) * MAX_REPLICAS
+    # Every instance and operator port is listed once: none was overwritten by another.
+    assert len(layout.ports()) == len(instances) + MAX_REPLICAS + 2  # operators, nats, prom
+
+
 @pytest.mark.parametrize(
     ("item", "expected"),
     [
         ("catalog", "--replicas: expected SERVICE=N, got 'catalog'"),
         ("shop=2", "--replicas: unknown service 'shop'"),
-        ("gateway=2", "--replicas: unknown service 'gateway'"),
+        ("everything=2", "--replicas: unknown service 'everything'"),
+        ("all", "--replicas: expected SERVICE=N, got 'all'"),
+        ("all=x", "--replicas: all needs a whole number of replicas, got 'x'"),
+        ("all=0", "--replicas: all replicas must be between 1 and 9, got 0"),
+        ("all=10,catalog=2", "--replicas: all replicas must be between 1 and 9, got 10"),
         ("catalog=two", "--replicas: catalog needs a whole number of replicas, got 'two'"),
         ("catalog=0", "--replicas: catalog replicas must be between 1 and 9, got 0"),
         ("catalog=10", "--replicas: catalog replicas must be between 1 and 9, got 10"),
@@ -81,12 +127,31 @@ def test_flags_win_over_variables(tmp_path: Path) -> None:
     assert layout.replicas == {"catalog": 2, "users": 2}
 
 
+def test_all_in_the_variable_and_a_flag_for_one_service(tmp_path: Path) -> None:
+    environ = {"MERCATO_REPLICAS": "all=2"}
+
+    layout = build_layout(data_dir=str(tmp_path), replicas=["orders=3"], environ=environ)
+
+    assert layout.count("orders") == 3
+    assert layout.count("gateway") == 2
+    assert {layout.count(svc.name) for svc in SERVICES if svc.name != "orders"} == {2}
+
+
+def test_all_in_a_flag_wins_over_the_variable_per_service(tmp_path: Path) -> None:
+    environ = {"MERCATO_REPLICAS": "catalog=3"}
+
+    layout = build_layout(data_dir=str(tmp_path), replicas=["all=2"], environ=environ)
+
+    assert {layout.count(svc.name) for svc in SERVICES} == {2}
+
+
 @pytest.mark.parametrize(
     ("environ", "port", "expected"),
     [
         ({"MERCATO_PORT": "abc"}, None, "MERCATO_PORT: must be a port number, got 'abc'"),
         ({}, 65500, "--port: must be between 1 and 65293, got 65500"),
         ({"MERCATO_REPLICAS": "catalog=x"}, None, "MERCATO_REPLICAS: catalog needs a whole"),
+        ({"MERCATO_REPLICAS": "all=12"}, None, "MERCATO_REPLICAS: all replicas must be between"),
         ({"MERCATO_BUS_NAMESPACE": "shop.b"}, None, "MERCATO_BUS_NAMESPACE: namespace 'shop.b'"),
         ({"MERCATO_BUS_NAMESPACE": "amq"}, None, "MERCATO_BUS_NAMESPACE: namespace 'amq'"),
     ],
@@ -96,3 +161,14 @@ def test_bad_values_name_their_source(
 ) -> None:
     with pytest.raises(LauncherError, match=f"^{expected}"):
         build_layout(port=port, environ=environ)
+
+
+def test_the_announcement_names_every_gateway_and_service_replica() -> None:
+    layout = Layout(port=8000, replicas=parse_replicas(["all=2"]))
+
+    lines = announcement(layout, 1.0).lines
+
+    gateway = next(line for line in lines if line.strip().startswith("gateway"))
+    assert gateway.split() == ["gateway", "http://127.0.0.1:8000", "(replicas", "on", "8001)"]
+    catalog = next(line for line in lines if line.strip().startswith("catalog"))
+    assert catalog.endswith("(replicas on 8131)")

@@ -31,9 +31,11 @@ def _lines(layout: Layout, seconds: float, observed: list[tuple[str, str]]) -> l
     gateway = gateway_url(layout)
     operator = operator_url(layout)
     width = max(len(name) for name in [*(s.name for s in SERVICES), *dict(observed)]) + 2
+    _, *gateways = layout.instances(service("gateway"))
+    also = f"  (replicas on {', '.join(str(i.port) for i in gateways)})" if gateways else ""
     lines = [
         f"ready in {seconds:.1f} s",
-        f"  {'gateway':<{width}}{gateway}",
+        f"  {'gateway':<{width}}{gateway}{also}",
         f"  {'shop':<{width}}{gateway}/",
         f"  {'console':<{width}}{gateway}/ops",
         f"  {'JWKS':<{width}}{gateway}/.well-known/jwks.json",

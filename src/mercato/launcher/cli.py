@@ -1,6 +1,6 @@
 """The `mercato` command line (typer): parse, call the launcher, report in one line.
 
-    mercato up [--port 8000] [--data-dir .mercato] [--replicas catalog=3 ...] [--no-demo]
+    mercato up [--port 8000] [--data-dir .mercato] [--replicas catalog=3|all=2 ...] [--no-demo]
                [--tls] [--observe] [--log-format pretty|json]
     mercato status [--json]          mercato stop [--timeout S]
     mercato logs [SERVICE] [-f] [-n N] [--raw]

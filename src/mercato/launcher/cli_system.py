@@ -78,8 +78,8 @@ def up(
         typer.Option(
             "--replicas",
             metavar="SERVICE=N",
-            help="run N instances of a service; repeat it, or catalog=3,users=2"
-            " (env MERCATO_REPLICAS)",
+            help="run N instances of a service; repeat it, or catalog=3,users=2;"
+            " all=2 for every service, the gateway's second on P+1 (env MERCATO_REPLICAS)",
             show_default=False,
         ),
     ] = None,

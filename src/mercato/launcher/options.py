@@ -4,7 +4,10 @@ Each comes from its command-line flag, else a variable, else a default:
 
     --port       MERCATO_PORT           8000      the gateway; the rest is offset from it
     --data-dir   MERCATO_DATA_DIR       .mercato  databases, broker store, secrets, pid files
-    --replicas   MERCATO_REPLICAS       none      "catalog=3,users=2" (flags win per service)
+    --replicas   MERCATO_REPLICAS       none      "catalog=3,users=2"; "all=2" every service (the
+                                              gateway too: gateway-2 on P+1); a service named
+                                              beside `all` keeps its own count; flags win
+                                              per service over the variable
     --tls        MERCATO_TLS            false     HTTPS everywhere, mutual TLS between services,
                                               certificates of a development CA in <data_dir>/tls
     --observe    MERCATO_OBSERVE        false     also run Prometheus (P+290) scraping every process
@@ -29,39 +32,63 @@ from mercato.launcher.topology import (
     Layout,
 )
 
-__all__ = ["DEFAULT_DATA_DIR", "DEFAULT_PORT", "build_layout", "data_directory", "parse_replicas"]
+__all__ = [
+    "ALL",
+    "DEFAULT_DATA_DIR",
+    "DEFAULT_PORT",
+    "build_layout",
+    "data_directory",
+    "parse_replicas",
+]
 
 DEFAULT_PORT = 8000
 DEFAULT_DATA_DIR = ".mercato"
 HIGHEST_BASE_PORT = 65535 - BROKER_OFFSET
 HIGHEST_OBSERVED_BASE_PORT = 65535 - PROMETHEUS_OFFSET  # with --observe, P+290 must exist
+ALL = "all"  # `--replicas all=2`: every service
 
 
 def parse_replicas(items: Iterable[str], source: str = "--replicas") -> dict[str, int]:
-    """Parse `SERVICE=N` items (each may hold several, comma-separated)."""
-    known = {s.name for s in SERVICES if not s.is_gateway}
-    counts: dict[str, int] = {}
+    """Parse `SERVICE=N` items (each may hold several, comma-separated).
+
+    `all=N` gives every service N instances (the gateway included: its replica i
+    listens on P + i - 1, its operator port on P + 100 + i - 1); a service named
+    explicitly keeps its own count, whichever comes first.
+    """
+    names = [s.name for s in SERVICES]
+    explicit: dict[str, int] = {}
+    every: int | None = None
     for item in items:
         for part in filter(None, (p.strip() for p in item.split(","))):
             name, sep, number = part.partition("=")
             name = name.strip()
             if not sep:
                 raise LauncherError(f"{source}: expected SERVICE=N, got {part!r}")
-            if name not in known:
-                choices = ", ".join(sorted(known))
+            if name != ALL and name not in names:
+                choices = ", ".join([*sorted(names), ALL])
                 raise LauncherError(f"{source}: unknown service {name!r} (one of {choices})")
-            try:
-                count = int(number)
-            except ValueError:
-                raise LauncherError(
-                    f"{source}: {name} needs a whole number of replicas, got {number.strip()!r}"
-                ) from None
-            if not 1 <= count <= MAX_REPLICAS:
-                raise LauncherError(
-                    f"{source}: {name} replicas must be between 1 and {MAX_REPLICAS}, got {count}"
-                )
-            counts[name] = count
+            count = _count(source, name, number)
+            if name == ALL:
+                every = count
+            else:
+                explicit[name] = count
+    counts = dict.fromkeys(names, every) if every is not None else {}
+    counts.update(explicit)
     return counts
+
+
+def _count(source: str, name: str, number: str) -> int:
+    try:
+        count = int(number)
+    except ValueError:
+        raise LauncherError(
+            f"{source}: {name} needs a whole number of replicas, got {number.strip()!r}"
+        ) from None
+    if not 1 <= count <= MAX_REPLICAS:
+        raise LauncherError(
+            f"{source}: {name} replicas must be between 1 and {MAX_REPLICAS}, got {count}"
+        )
+    return count
 
 
 def _port(flag: int | None, environ: Mapping[str, str], highest: int) -> int:
