@@ -261,6 +261,16 @@ def test_completion_installs_with_one_command(tmp_path: Path) -> None:
     assert "source" in (tmp_path / ".bashrc").read_text()
 
 
+def _wait_until_it_maps(pid: int, library: str, timeout: float = 30.0) -> None:
+    """Until a shared library whose path holds `library` is loaded (Linux's maps file)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if library in Path(f"/proc/{pid}/maps").read_text():
+            return
+        time.sleep(0.005)
+    raise AssertionError(f"{library} was never loaded")
+
+
 def test_ctrl_c_while_the_command_loads_ends_it_quietly(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MERCATO_")}
     process = subprocess.Popen(
@@ -269,9 +279,10 @@ def test_ctrl_c_while_the_command_loads_ends_it_quietly(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         env=env,
     )
-    # After Python's own start (tenths of a second on a busy machine), while the
-    # command's code loads (over a second: the chassis, SQLAlchemy, FastAPI, ...).
-    time.sleep(0.8)
+    # While the command's code loads (over a second: the chassis, SQLAlchemy, FastAPI,
+    # ...): once its first compiled module is in the process, not before Python's own
+    # start has ended (which can take a second on a busy machine).
+    _wait_until_it_maps(process.pid, "pydantic_core")
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
     assert process.returncode == 130
