@@ -1,13 +1,15 @@
 """Products loaded from files: `mercato import-products PATH` and the demo catalog.
 
-Both go through the same path as `POST /products/import`: the dummyjson format,
-validated whole, upserted by SKU in one transaction with an event per change in the
-outbox. The demo catalog (`demo/products.json`) is loaded at start when the
-`demo_data` setting is on and the products table is empty; the emptiness check runs
-under the write lock, so replicas starting together load it once. Each demo product
-gets a picture drawn for it (`images.demo`), stored in the import's transaction and
-listed as its `images` and `thumbnail`; the pictures are drawn before the lock is
-taken, and only when the table looked empty.
+A file is read one item at a time, checked whole, then upserted by SKU in batches
+(`catalog.file_import`), each batch a transaction with an event per change in the
+outbox; memory is bounded by a batch, not by the file. A document in memory
+(`import_document`) goes through the same path as `POST /products/import`: validated
+whole, upserted in one transaction. The demo catalog (`demo/products.json`) is loaded
+at start when the `demo_data` setting is on and the products table is empty; the
+emptiness check runs under the write lock, so replicas starting together load it
+once. Each demo product gets a picture drawn for it (`images.demo`), stored in the
+import's transaction and listed as its `images` and `thumbnail`; the pictures are
+drawn before the lock is taken, and only when the table looked empty.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.catalog import service, store
 from mercato.catalog.dummyjson import parse_products
+from mercato.catalog.file_import import BatchHook, import_stream
 from mercato.catalog.images import store as image_store
 from mercato.catalog.images.demo import demo_pictures
 from mercato.catalog.images.links import with_image
@@ -81,17 +84,35 @@ async def import_document(
 
 
 async def import_file(
-    settings: CatalogSettings, path: Path | str, *, progress: ImportProgress | None = None
+    settings: CatalogSettings,
+    path: Path | str,
+    *,
+    progress: ImportProgress | None = None,
+    on_batch: BatchHook | None = None,
 ) -> ImportResult:
-    """Migrate the catalog's database and import a dummyjson file into it."""
+    """Migrate the catalog's database and import a products file into it, in batches.
+
+    The file is read one item at a time (`catalog.file_import`); FileNotFoundError
+    when there is none, `ImportStopped` when a batch is refused after others were
+    written.
+    """
+    file = Path(path)
     if progress is not None:
-        progress.stage(f"reading {Path(path).name}")
-    raw = await asyncio.to_thread(Path(path).read_bytes)
+        progress.stage(f"reading {file.name}")
+    if not await asyncio.to_thread(file.is_file):
+        raise FileNotFoundError(str(file))
     db = Database(settings.sqlalchemy_url)
     try:
         await upgrade(db, MIGRATIONS, "catalog")
         outbox = Outbox(EVENTS, source="catalog")
-        return await import_document(db, outbox, raw, currency=settings.currency, progress=progress)
+        return await import_stream(
+            db,
+            outbox,
+            lambda: file.open("rb"),
+            currency=settings.currency,
+            progress=progress,
+            on_batch=on_batch,
+        )
     finally:
         await db.dispose()
 
