@@ -13,8 +13,7 @@ from sqlalchemy import func, select
 from mercato.catalog import file_import
 from mercato.catalog.app import create_app
 from mercato.catalog.loading import import_file
-from mercato.catalog.models import EVENTS, Product, SearchWord
-from mercato.catalog.schemas import ImportResult
+from mercato.catalog.models import EVENTS, ImportJob, Product, SearchWord
 from mercato.catalog.settings import CatalogSettings, load_settings
 
 
@@ -45,18 +44,24 @@ async def counts(settings: CatalogSettings) -> tuple[int, int, dict[str, int]]:
     return int(products or 0), int(events or 0), words
 
 
+async def jobs_of(settings: CatalogSettings) -> list[ImportJob]:
+    app: FastAPI = create_app(settings)
+    async with app.router.lifespan_context(app), app.state.runtime.database.session() as session:
+        found = await session.execute(select(ImportJob).order_by(ImportJob.started_at))
+        return list(found.scalars())
+
+
 async def test_a_file_of_several_batches_is_imported_whole(
     settings: CatalogSettings, tmp_path: Path
 ) -> None:
     path = write(tmp_path / "p.json", [product(n) for n in range(10)])
-    done: list[int] = []
-
-    async def on_batch(session: Any, count: int, result: ImportResult) -> None:
-        done.append(count)
-
-    result = await import_file(settings, path, on_batch=on_batch)
+    result = await import_file(settings, path)
     assert (result.created, result.updated, result.errors) == (10, 0, [])
-    assert done == [4, 8, 10]
+    [job] = await jobs_of(settings)
+    assert (job.state, job.source, job.filename, job.total, job.done) == (
+        "done", "file", "p.json", 10, 10
+    )  # fmt: skip
+    assert (job.created, job.owner) == (10, "mercato import-products")
     products, events, words = await counts(settings)
     assert (products, events) == (10, 10)
     assert words["kettle"] == 10 and words["kitchen"] == 10 and words["number3"] == 1
@@ -77,6 +82,9 @@ async def test_bad_items_in_any_batch_are_named_with_their_lines_and_nothing_is_
     ]
     assert result.created == 0
     assert (await counts(settings))[:2] == (0, 0)
+    [job] = await jobs_of(settings)
+    assert (job.state, job.done) == ("failed", 0)
+    assert [(e["index"], e["line"]) for e in job.errors] == [(1, 3), (9, 11)]
 
 
 async def test_a_file_cut_off_names_the_line_and_writes_nothing(
@@ -107,3 +115,6 @@ async def test_a_batch_refused_after_others_stops_the_import_there(
     assert stopped.value.done == 4
     assert stopped.value.result.updated == 4
     assert "items 4 to 7" in stopped.value.message and "reserved" in stopped.value.message
+    job = (await jobs_of(settings))[-1]
+    assert (job.state, job.total, job.done, job.updated) == ("failed", 8, 4, 4)
+    assert job.message == stopped.value.message

@@ -21,7 +21,7 @@ what it writes (an import job's progress, `catalog.jobs`) commits with the batch
 from __future__ import annotations
 
 import itertools
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from typing import BinaryIO
 
@@ -45,6 +45,7 @@ __all__ = [
     "Opener",
     "check_stream",
     "import_stream",
+    "write_batches",
 ]
 
 BATCH = 1000
@@ -119,24 +120,45 @@ async def import_stream(
         checked, issues = check_stream(open_file, currency=currency, progress=progress)
         if issues:
             return ImportResult(errors=issues)
+
+    def batches() -> Iterator[tuple[int, list[ProductFields]]]:
+        with open_file() as stream:
+            for batch in _batches(read_items(stream)):
+                products, _ = parse_products([item.value for item in batch], currency=currency)
+                yield batch[0].index, products
+
+    return await write_batches(
+        db, outbox, batches(), total=checked, progress=progress, on_batch=on_batch
+    )
+
+
+async def write_batches(
+    db: Database,
+    outbox: Outbox,
+    batches: Iterable[tuple[int, list[ProductFields]]],
+    *,
+    total: int,
+    progress: ImportProgress | None = None,
+    on_batch: BatchHook | None = None,
+) -> ImportResult:
+    """Write checked products, each batch `(index of its first, products)` a transaction.
+
+    `ImportStopped` when a batch is refused (those before it stay written).
+    """
     if progress is not None:
-        progress.stage("writing products", checked, "rows")
+        progress.stage("writing products", total, "rows")
     result = ImportResult()
     done = 0
-    with open_file() as stream:
-        for batch in _batches(read_items(stream)):
-            products, _ = parse_products([item.value for item in batch], currency=currency)
-            try:
-                await _write(
-                    db, outbox, products, batch[0].index, result, done + len(batch), on_batch
-                )
-            except ProblemError as exc:
-                where = f"items {batch[0].index} to {batch[-1].index}"
-                message = f"{where} refused after {done} imported: {exc.detail}"
-                raise ImportStopped(message, done=done, result=result) from exc
-            done += len(batch)
-            if progress is not None:
-                progress.update(done)
+    for first, products in batches:
+        try:
+            await _write(db, outbox, products, first, result, done + len(products), on_batch)
+        except ProblemError as exc:
+            where = f"items {first} to {first + len(products) - 1}"
+            message = f"{where} refused after {done} imported: {exc.detail}"
+            raise ImportStopped(message, done=done, result=result) from exc
+        done += len(products)
+        if progress is not None:
+            progress.update(done)
     return result
 
 

@@ -26,9 +26,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mercato.catalog import service, store
+from mercato.catalog import jobs, service, store
 from mercato.catalog.dummyjson import parse_products
-from mercato.catalog.file_import import BatchHook, import_stream
+from mercato.catalog.file_import import ImportStopped, check_stream, import_stream
 from mercato.catalog.images import store as image_store
 from mercato.catalog.images.demo import demo_pictures
 from mercato.catalog.images.links import with_image
@@ -88,13 +88,14 @@ async def import_file(
     path: Path | str,
     *,
     progress: ImportProgress | None = None,
-    on_batch: BatchHook | None = None,
+    owner: str = "mercato import-products",
 ) -> ImportResult:
     """Migrate the catalog's database and import a products file into it, in batches.
 
-    The file is read one item at a time (`catalog.file_import`); FileNotFoundError
-    when there is none, `ImportStopped` when a batch is refused after others were
-    written.
+    The file is read one item at a time (`catalog.file_import`) and the import is a
+    job (`catalog.jobs`) that the API and the console show while it runs.
+    FileNotFoundError when there is no file, `ImportStopped` when a batch is refused
+    after others were written.
     """
     file = Path(path)
     if progress is not None:
@@ -104,17 +105,45 @@ async def import_file(
     db = Database(settings.sqlalchemy_url)
     try:
         await upgrade(db, MIGRATIONS, "catalog")
+        job_id = await jobs.create_job(db, owner=owner, source="file", filename=file.name)
+        return await _import_job(db, file, job_id, settings.currency, progress)
+    finally:
+        await db.dispose()
+
+
+async def _import_job(
+    db: Database, file: Path, job_id: str, currency: str, progress: ImportProgress | None
+) -> ImportResult:
+    """Check the file, then write it, the job following each step."""
+    result = ImportResult()
+    try:
+        total, issues = check_stream(lambda: file.open("rb"), currency=currency, progress=progress)
+        if issues:
+            message = f"Nothing was imported: {len(issues)} problem(s) in the file."
+            await jobs.finish_job(db, job_id, result=result, errors=issues, message=message)
+            return ImportResult(errors=issues)
+        await jobs.start_writing(db, job_id, total=total)
         outbox = Outbox(EVENTS, source="catalog")
-        return await import_stream(
+        result = await import_stream(
             db,
             outbox,
             lambda: file.open("rb"),
-            currency=settings.currency,
+            currency=currency,
             progress=progress,
-            on_batch=on_batch,
+            on_batch=jobs.batch_hook(job_id),
+            checked=total,
         )
-    finally:
-        await db.dispose()
+    except ImportStopped as stopped:
+        await jobs.finish_job(
+            db, job_id, result=stopped.result, message=stopped.message, failed=True
+        )
+        raise
+    except Exception as exc:
+        message = f"The import failed ({type(exc).__name__})."
+        await jobs.finish_job(db, job_id, result=result, message=message, failed=True)
+        raise
+    await jobs.finish_job(db, job_id, result=result)
+    return result
 
 
 async def load_demo_data(runtime: CatalogRuntime) -> None:
