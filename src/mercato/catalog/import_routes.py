@@ -1,6 +1,7 @@
 """Import jobs over HTTP: `POST /api/catalog/imports` starts one, `GET .../{id}` follows it.
 
-    POST /api/catalog/imports        {"products": [...]} (admin) -> 202 the job, Location
+    POST /api/catalog/imports        {"products": [...], "filename"?} (admin)
+                                     -> 202 the job, Location
     GET  /api/catalog/imports/{id}   (admin) -> 200 the job; 404 when there is none
 
 The job form of `POST /api/catalog/products/import` (which stays, answering when all
@@ -18,7 +19,7 @@ from fastapi import APIRouter, Depends, Path
 from starlette.responses import Response
 
 from mercato.catalog import jobs
-from mercato.catalog.schemas import ImportIn, ImportJobOut
+from mercato.catalog.import_schemas import ImportJobIn, ImportJobOut
 from mercato.catalog.settings import CatalogRuntime
 from mercato.chassis.security.tokens import Admin
 from mercato.chassis.web.dependencies import SessionDep, runtime_of
@@ -35,11 +36,15 @@ JobId = Annotated[str, Path(description="The import job's id.", max_length=64)]
 
 
 @router.post("/imports", status_code=202, response_model=ImportJobOut)
-async def start_import(import_in: ImportIn, runtime: Catalog, admin: Admin) -> Response:
+async def start_import(import_in: ImportJobIn, runtime: Catalog, admin: Admin) -> Response:
     """Start importing products in the dummyjson format, upserted by SKU (admin)."""
     database = runtime.database
     job_id = await jobs.create_job(
-        database, owner=admin.subject, source="api", filename=None, total=len(import_in.products)
+        database,
+        owner=admin.subject,
+        source="api",
+        filename=import_in.filename,
+        total=len(import_in.products),
     )
     items = list(import_in.products)
 

@@ -18,7 +18,6 @@ routes encode with orjson. The listing's answer (`ProductSearchPage`, built by
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -55,7 +54,6 @@ __all__ = [
     "CategoryOut",
     "ImportIn",
     "ImportIssue",
-    "ImportJobOut",
     "ImportResult",
     "Money",
     "ProductIn",
@@ -292,28 +290,6 @@ class ImportResult(BaseModel):
     errors: list[ImportIssue] = Field(
         default_factory=list, description="Why items were refused (then nothing was written)."
     )
-
-
-class ImportJobOut(BaseModel):
-    """An import job and its progress (`catalog.jobs`): `state` is `checking`, `writing`,
-    `done`, `failed` or `interrupted` (its process stopped)."""
-
-    id: str
-    state: str
-    finished: bool = Field(description="Whether it is over (done, failed or interrupted).")
-    owner: str = Field(description="Who started it: a token's subject, or the command line.")
-    source: str = Field(description="`api` or `file`.")
-    filename: str | None
-    total: int | None = Field(description="Items to import, once checked.")
-    done: int = Field(description="Items written (committed).")
-    created: int
-    updated: int
-    unchanged: int
-    errors: list[ImportIssue] = Field(description="Problems found: then nothing was written.")
-    message: str | None
-    started_at: datetime
-    updated_at: datetime
-    finished_at: datetime | None
 
 
 def product_body(product: Product | ProductRow, *, admin: bool = False) -> dict[str, Any]:
