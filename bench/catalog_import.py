@@ -1,6 +1,6 @@
 """The import of a big products file: its time and the importing process's peak memory.
 
-`write_file(path, size)` writes the generated catalog (`bench.big_catalog.products`)
+`write_file(path, items)` writes products (`bench.big_catalog.products`, by default)
 as one dummyjson document, an item at a time; `measure_import(url, path)` imports it
 with `mercato.catalog.loading.import_file` (what `mercato import-products` runs) in a
 child process into the database at `url`, and gives the seconds it took and the
@@ -23,9 +23,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -54,11 +55,11 @@ class Imported:
     created: int
 
 
-def write_file(path: Path, size: int) -> Path:
-    """The generated catalog of `size` products as one dummyjson file at `path`."""
+def write_file(path: Path, items: Iterable[dict[str, Any]]) -> Path:
+    """Products as one dummyjson file at `path`, an item a line, written as they come."""
     with path.open("wb") as out:
         out.write(b'{"products": [\n')
-        for n, item in enumerate(products(size)):
+        for n, item in enumerate(items):
             out.write((b",\n" if n else b"") + orjson.dumps(item))
         out.write(b"\n]}\n")
     return path
@@ -100,7 +101,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="mercato-import-") as name:
         tmp = Path(name)
         started = time.perf_counter()
-        path = write_file(tmp / "products.json", args.size)
+        path = write_file(tmp / "products.json", products(args.size))
         wrote = time.perf_counter() - started
         megabytes = path.stat().st_size / 1e6
         print(f"# {args.size:,} products, {megabytes:.0f} MB file written in {wrote:.1f} s")
