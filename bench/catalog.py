@@ -219,9 +219,8 @@ def main() -> None:
             f"in {done.seconds:.1f} s ({done.created / done.seconds:,.0f}/s), "
             f"peak RSS {done.peak_mb:.0f} MB\n"
         )
-        print(
-            f"{args.connections} connections, {args.seconds:.0f} s per run, every request computed:\n"
-        )
+        runs = f"{args.connections} connections, {args.seconds:.0f} s per run"
+        print(f"{runs}, every request computed:\n")
         measure(url, seconds=args.seconds, connections=args.connections)
 
 
