@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -10,7 +11,7 @@ from mercato.catalog.schemas import ImportIn, ImportIssue
 
 __all__ = ["ImportJobIn", "ImportJobOut"]
 
-JOB_EXAMPLE = {
+JOB_EXAMPLE: dict[str, Any] = {
     "id": "3f0c9a52-5d1e-4a8e-9a43-0d6d6f6ac1d2",
     "state": "writing",
     "finished": False,
