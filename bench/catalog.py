@@ -11,7 +11,7 @@ The products are `bench.big_catalog`'s (the demo's recipes drawn from without en
 realistic titles, descriptions, tags, attributes and prices, invented brands with
 1/rank shares, about 7% out of stock), each demo category split into lines
 (`laptops-pro`, `kitchen-outlet`, ...) whose shares also fall off as 1/rank: 96
-categories from about 2,000 to 60,000 products each at a million. Deterministic (a
+categories of 3,700 to 31,000 products each at a million. Deterministic (a
 fixed seed).
 
 The build is the import being measured: the products file (written once into the
