@@ -65,6 +65,8 @@ OPERATION_IDS = {
         "catalog_list_images",
         "catalog_delete_image",
         "catalog_read_image",
+        "catalog_start_import",
+        "catalog_read_import",
     ],
     "orders": [
         "orders_read_cart",

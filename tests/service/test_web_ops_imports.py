@@ -1,4 +1,4 @@
-"""Service tests of the console's import: a products file, sent to the real catalog in batches."""
+"""Service tests of the console's import: a products file, imported by the real catalog's job."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import httpx
 import orjson
 import pytest
 
+from mercato.catalog.file_import import BATCH
 from mercato.web.ops.access import ADMINS_ONLY
-from mercato.web.ops.import_jobs import BATCH
 from tests.support.console import Console, open_console
 from tests.support.tokens import TokenFactory
 from tests.support.web import SHOP, csrf_token
@@ -102,7 +102,7 @@ async def test_a_file_is_imported_in_batches_and_the_page_shows_the_result(
 
 async def test_a_running_import_page_polls_and_reloads_without_script(console: Console) -> None:
     admin = await console.admin()
-    answer = await send_file(admin, orjson.dumps(products(5 * BATCH)))
+    answer = await send_file(admin, orjson.dumps(products(2 * BATCH + 50)))
 
     page = await admin.get(answer.headers["location"])
 
@@ -112,16 +112,36 @@ async def test_a_running_import_page_polls_and_reloads_without_script(console: C
     await finished(admin, answer.headers["location"])
 
 
-async def test_a_batch_the_catalog_refuses_stops_the_import_there(console: Console) -> None:
+async def test_a_product_the_catalog_refuses_fails_the_import_whole(console: Console) -> None:
     admin = await console.admin()
 
-    answer = await send_file(admin, orjson.dumps(products(3 * BATCH, broken=BATCH + 7)))
+    answer = await send_file(admin, orjson.dumps({"products": products(30, broken=17)}))
     status = await finished(admin, answer.headers["location"])
 
-    assert status["failed"] is True and status["sent"] == BATCH
-    assert status["message"].startswith(f"Stopped after {BATCH} of {3 * BATCH} products")
-    assert f"products {BATCH + 1} to {2 * BATCH} of the file (422)" in status["message"]
-    assert await count_imported(console) == BATCH  # the first batch stays, nothing after
+    assert status["failed"] is True and status["sent"] == 0
+    assert status["message"].startswith("Nothing was imported; the catalog refused product 17")
+    assert await count_imported(console) == 0
+    page = await admin.get(answer.headers["location"])
+    assert "product 17 (price)" in page.text and "result bad" in page.text
+
+
+async def test_the_job_is_the_catalogs_so_any_web_replica_follows_it(console: Console) -> None:
+    admin = await console.admin()
+    answer = await send_file(admin, orjson.dumps(products(12)), "teas.json")
+    job_id = answer.headers["location"].rsplit("/", 1)[1]
+    await finished(admin, answer.headers["location"])
+
+    api = console.http("catalog")
+    job = (
+        await api.get(f"/api/catalog/imports/{job_id}", headers=await console.admin_api())
+    ).json()
+
+    assert (job["state"], job["filename"], job["done"], job["created"]) == (
+        "done",
+        "teas.json",
+        12,
+        12,
+    )
 
 
 @pytest.mark.parametrize(

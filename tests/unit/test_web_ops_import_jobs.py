@@ -1,20 +1,14 @@
-"""The console's imports: a products file read, sent in batches, its progress kept.
-
-The catalog's side is a function here (`send`) that the test lets answer one batch at
-a time, so that the job's progress can be read between batches.
-"""
+"""The console's imports: a products file read, and the catalog's import job as shown."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import orjson
 import pytest
 
-from mercato.web.api.backend import ApiError, BackendDown
-from mercato.web.api.ops_catalog import ImportResult
-from mercato.web.ops.import_jobs import BATCH, MAX_PRODUCTS, ImportJobs, read_products
+from mercato.web.api.ops_catalog import ImportJob
+from mercato.web.ops.import_jobs import MAX_PRODUCTS, JobStatus, read_products
 
 
 def products(count: int) -> list[dict[str, Any]]:
@@ -42,73 +36,34 @@ def test_a_file_that_is_not_a_products_file_says_why(data: bytes, why: str) -> N
         read_products(data)
 
 
-async def test_the_job_moves_batch_by_batch_and_adds_up_what_the_catalog_did() -> None:
-    batches: list[int] = []
-    gate: asyncio.Queue[None] = asyncio.Queue()
-
-    async def send(batch: list[Any]) -> ImportResult:
-        await gate.get()
-        batches.append(len(batch))
-        return ImportResult(created=len(batch) - 1, updated=1)
-
-    job = ImportJobs().start("file.json", products(2 * BATCH + 30), send)
-    assert (job.sent, job.total, job.done) == (0, 2 * BATCH + 30, False)
-    for expected in (BATCH, 2 * BATCH, 2 * BATCH + 30):
-        await gate.put(None)
-        while job.sent < expected:  # noqa: ASYNC110 - the progress is what is read
-            await asyncio.sleep(0)
-        assert job.status()["sent"] == expected
-
-    assert job.task is not None
-    await job.task
-    assert batches == [BATCH, BATCH, 30]
-    assert job.done and job.failure is None
-    assert job.message == (
-        f"Imported all {2 * BATCH + 30} products: {2 * BATCH + 27} created, 3 updated, 0 unchanged."
-    )
+def job(state: str, **fields: Any) -> ImportJob:
+    finished = state in ("done", "failed", "interrupted")
+    values: dict[str, Any] = {"id": "j1", "state": state, "owner": "a", "total": 50, "done": 20,
+                              "created": 15, "updated": 5, "finished": finished}  # fmt: skip
+    return ImportJob.model_validate({**values, **fields})
 
 
 @pytest.mark.parametrize(
-    ("error", "said"),
+    ("state", "fields", "said", "done", "failed"),
     [
-        (
-            ApiError(
-                "catalog", 422, "Unprocessable", "Nothing was imported; invalid item 3 (title)."
-            ),
-            "the catalog refused products 101 to 200 of the file (422): Nothing was imported",
-        ),
-        (BackendDown("catalog", "timeout"), "the catalog could not be reached for products 101"),
+        ("checking", {"done": 0}, "Checking 50 products.", False, False),
+        ("writing", {}, "Imported 20 of 50 products (15 created, 5 updated, 0 unchanged).",
+         False, False),
+        ("done", {"done": 50}, "Imported all 50 products: 15 created, 5 updated, 0 unchanged.",
+         True, False),
+        ("failed", {"message": "items 20 to 29 refused"},
+         "Stopped after 20 of 50 products (15 created, 5 updated, 0 unchanged): items 20 to 29",
+         True, True),
+        ("failed", {"done": 0, "errors": [{"index": 3, "field": "price", "message": "bad"}]},
+         "Nothing was imported; the catalog refused product 3 (price): bad.", True, True),
+        ("interrupted", {}, "the catalog instance running it went away", True, True),
     ],
-)
-async def test_a_refused_batch_stops_the_import_there_and_says_which(
-    error: Exception, said: str
+)  # fmt: skip
+def test_the_status_of_a_catalog_job_in_each_state(
+    state: str, fields: dict[str, Any], said: str, done: bool, failed: bool
 ) -> None:
-    calls = 0
-
-    async def send(batch: list[Any]) -> ImportResult:
-        nonlocal calls
-        calls += 1
-        if calls == 2:
-            raise error
-        return ImportResult(created=len(batch))
-
-    job = ImportJobs().start("file.json", products(3 * BATCH), send)
-    assert job.task is not None
-    await job.task
-
-    assert calls == 2 and job.done and job.sent == BATCH
-    assert job.status()["failed"] is True
-    assert job.message.startswith(f"Stopped after {BATCH} of {3 * BATCH} products")
-    assert said in job.message
-
-
-async def test_only_the_last_jobs_are_kept() -> None:
-    async def send(batch: list[Any]) -> ImportResult:
-        return ImportResult()
-
-    jobs = ImportJobs()
-    started = [jobs.start(f"{i}.json", products(1), send) for i in range(25)]
-    await asyncio.gather(*(j.task for j in started if j.task is not None))
-
-    assert jobs.get(started[0].id) is None
-    assert jobs.get(started[-1].id) is started[-1]
+    status = JobStatus.of(job(state, **fields))
+    assert said in status.message
+    assert (status.done, status.failed, status.total) == (done, failed, 50)
+    assert status.body()["sent"] == fields.get("done", 20)
+    assert status.filename == "products.json"

@@ -8,6 +8,7 @@ from mercato.catalog.context import CatalogContext, open_context
 from mercato.catalog.handlers import HANDLERS
 from mercato.catalog.images.routes import UPLOAD_ROUTES
 from mercato.catalog.images.routes import router as image_router
+from mercato.catalog.import_routes import router as import_router
 from mercato.catalog.inventory.sweeper import SWEEPER
 from mercato.catalog.loading import load_demo_data
 from mercato.catalog.models import EVENTS, MIGRATIONS, CatalogBase
@@ -38,4 +39,6 @@ SPEC: ServiceSpec[CatalogSettings, CatalogContext] = ServiceSpec(
 
 def create_app(settings: CatalogSettings | None = None) -> FastAPI:
     """The catalog's ASGI app (settings from the environment by default)."""
-    return create_service_app(SPEC, settings or load_settings(), [router, image_router])
+    return create_service_app(
+        SPEC, settings or load_settings(), [router, image_router, import_router]
+    )

@@ -3,14 +3,17 @@
 Built once at start by `open_context` (the spec's `context`): the cache of search
 answers (`catalog.search_cache`), sized by the settings, whose computations under way
 are cancelled at shutdown. Routes reach it through the runtime; the product writes
-clear it.
+clear it. Also the import jobs this process runs (`catalog.jobs`): cancelled at
+shutdown too, which leaves them `interrupted` for their readers.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mercato.catalog.search_cache import SearchCache
@@ -24,6 +27,13 @@ class CatalogContext:
     """What the catalog's routes share in a process."""
 
     search_cache: SearchCache[bytes]
+    jobs: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def run_job(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Run an import job in the background, kept until it ends."""
+        task = asyncio.create_task(work)
+        self.jobs.add(task)
+        task.add_done_callback(self.jobs.discard)
 
 
 @asynccontextmanager
@@ -35,7 +45,12 @@ async def open_context(runtime: Runtime[Any, Any]) -> AsyncIterator[CatalogConte
         capacity=settings.search_cache_megabytes * 2**20,
         weigh=len,
     )
+    context = CatalogContext(cache)
     try:
-        yield CatalogContext(cache)
+        yield context
     finally:
+        for task in list(context.jobs):
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
         await cache.close()  # background recomputations must not outlive the database

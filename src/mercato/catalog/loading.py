@@ -1,13 +1,15 @@
 """Products loaded from files: `mercato import-products PATH` and the demo catalog.
 
-Both go through the same path as `POST /products/import`: the dummyjson format,
-validated whole, upserted by SKU in one transaction with an event per change in the
-outbox. The demo catalog (`demo/products.json`) is loaded at start when the
-`demo_data` setting is on and the products table is empty; the emptiness check runs
-under the write lock, so replicas starting together load it once. Each demo product
-gets a picture drawn for it (`images.demo`), stored in the import's transaction and
-listed as its `images` and `thumbnail`; the pictures are drawn before the lock is
-taken, and only when the table looked empty.
+A file is read one item at a time, checked whole, then upserted by SKU in batches
+(`catalog.file_import`), each batch a transaction with an event per change in the
+outbox; memory is bounded by a batch, not by the file. A document in memory
+(`import_document`) goes through the same path as `POST /products/import`: validated
+whole, upserted in one transaction. The demo catalog (`demo/products.json`) is loaded
+at start when the `demo_data` setting is on and the products table is empty; the
+emptiness check runs under the write lock, so replicas starting together load it
+once. Each demo product gets a picture drawn for it (`images.demo`), stored in the
+import's transaction and listed as its `images` and `thumbnail`; the pictures are
+drawn before the lock is taken, and only when the table looked empty.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mercato.catalog import service, store
+from mercato.catalog import jobs, service, store
 from mercato.catalog.dummyjson import parse_products
+from mercato.catalog.file_import import ImportStopped, check_stream, import_stream
 from mercato.catalog.images import store as image_store
 from mercato.catalog.images.demo import demo_pictures
 from mercato.catalog.images.links import with_image
@@ -81,19 +84,66 @@ async def import_document(
 
 
 async def import_file(
-    settings: CatalogSettings, path: Path | str, *, progress: ImportProgress | None = None
+    settings: CatalogSettings,
+    path: Path | str,
+    *,
+    progress: ImportProgress | None = None,
+    owner: str = "mercato import-products",
 ) -> ImportResult:
-    """Migrate the catalog's database and import a dummyjson file into it."""
+    """Migrate the catalog's database and import a products file into it, in batches.
+
+    The file is read one item at a time (`catalog.file_import`) and the import is a
+    job (`catalog.jobs`) that the API and the console show while it runs.
+    FileNotFoundError when there is no file, `ImportStopped` when a batch is refused
+    after others were written.
+    """
+    file = Path(path)
     if progress is not None:
-        progress.stage(f"reading {Path(path).name}")
-    raw = await asyncio.to_thread(Path(path).read_bytes)
+        progress.stage(f"reading {file.name}")
+    if not await asyncio.to_thread(file.is_file):
+        raise FileNotFoundError(str(file))
     db = Database(settings.sqlalchemy_url)
     try:
         await upgrade(db, MIGRATIONS, "catalog")
-        outbox = Outbox(EVENTS, source="catalog")
-        return await import_document(db, outbox, raw, currency=settings.currency, progress=progress)
+        job_id = await jobs.create_job(db, owner=owner, source="file", filename=file.name)
+        return await _import_job(db, file, job_id, settings.currency, progress)
     finally:
         await db.dispose()
+
+
+async def _import_job(
+    db: Database, file: Path, job_id: str, currency: str, progress: ImportProgress | None
+) -> ImportResult:
+    """Check the file, then write it, the job following each step."""
+    result = ImportResult()
+    try:
+        total, issues = check_stream(lambda: file.open("rb"), currency=currency, progress=progress)
+        if issues:
+            message = f"Nothing was imported: {len(issues)} problem(s) in the file."
+            await jobs.finish_job(db, job_id, result=result, errors=issues, message=message)
+            return ImportResult(errors=issues)
+        await jobs.start_writing(db, job_id, total=total)
+        outbox = Outbox(EVENTS, source="catalog")
+        result = await import_stream(
+            db,
+            outbox,
+            lambda: file.open("rb"),
+            currency=currency,
+            progress=progress,
+            on_batch=jobs.batch_hook(job_id),
+            checked=total,
+        )
+    except ImportStopped as stopped:
+        await jobs.finish_job(
+            db, job_id, result=stopped.result, message=stopped.message, failed=True
+        )
+        raise
+    except Exception as exc:
+        message = f"The import failed ({type(exc).__name__})."
+        await jobs.finish_job(db, job_id, result=result, message=message, failed=True)
+        raise
+    await jobs.finish_job(db, job_id, result=result)
+    return result
 
 
 async def load_demo_data(runtime: CatalogRuntime) -> None:

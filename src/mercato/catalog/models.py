@@ -60,6 +60,7 @@ __all__ = [
     "FacetRow",
     "ImageRow",
     "ImageVariant",
+    "ImportJob",
     "JsonValue",
     "ListedProductRow",
     "PkRow",
@@ -118,7 +119,8 @@ class Product(CatalogBase):
         Index("ix_products_created_at_id", "created_at", "id"),
         Index("ix_products_price_amount_id", "price_amount", "id"),
         Index("ix_products_title_id", "title", "id"),
-        Index("ix_products_category", "category"),
+        Index("ix_products_category_created_at_id", "category", "created_at", "id"),
+        Index("ix_products_category_price_amount_id", "category", "price_amount", "id"),
         Index("ix_products_brand", "brand"),
     )
 
@@ -330,6 +332,32 @@ class VariantTagRow(TypedDict):
     """What answering a revalidation reads: the entity tag alone, not the bytes."""
 
     etag: str
+
+
+class ImportJob(CatalogBase):
+    """An import's run and progress (`catalog.jobs`), kept so that every replica sees it."""
+
+    __tablename__ = "import_jobs"
+    __table_args__ = (
+        CheckConstraint("state IN ('checking', 'writing', 'done', 'failed')", name="state_known"),
+        Index("ix_import_jobs_started_at", "started_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(String(16))
+    filename: Mapped[str | None] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(16))
+    total: Mapped[int | None] = mapped_column(Integer)
+    done: Mapped[int] = mapped_column(Integer)
+    created: Mapped[int] = mapped_column(Integer)
+    updated: Mapped[int] = mapped_column(Integer)
+    unchanged: Mapped[int] = mapped_column(Integer)
+    errors: Mapped[list[dict[str, Any]]] = mapped_column(JsonValue)
+    message: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 EVENTS: EventTables = event_tables(CatalogBase.metadata)

@@ -270,6 +270,9 @@ class ImportIssue(BaseModel):
     index: int | None = Field(description="The item's position in `products`.")
     field: str = Field(description="The field that was refused.")
     message: str = Field(description="Why.")
+    line: int | None = Field(
+        default=None, description="The line of the file the item starts on (imported files)."
+    )
 
 
 class ImportResult(BaseModel):

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.catalog import store
+from mercato.catalog.bulk import insert_products
 from mercato.catalog.dummyjson import category_name
 from mercato.catalog.inventory.rules import StockLevel, price_changed_event, stock_changed_event
 from mercato.catalog.models import Category, CategoryRow, Product, ProductFields, ProductRow
@@ -55,6 +56,7 @@ __all__ = [
     "read_product",
     "replace_product",
     "update_product",
+    "write_products",
     "writing",
 ]
 
@@ -316,52 +318,68 @@ async def import_products(
     if if_empty and await store.count_products(session) > 0:
         await session.rollback()
         return ImportResult()
-    now = _now()
     result = ImportResult()
-    words: Counter[str] = Counter()
-    created: dict[str, Product] = {}
     async with writing(session):
-        await _add_missing_categories(session, products, now)
-        existing = await store.products_by_sku(session, [p["sku"] for p in products])
-        _check_reserved(products, existing)
         if progress is not None:
             progress.stage("writing products", len(products), "rows")
-        for done, fields in enumerate(products):
-            if progress is not None:
-                progress.update(done)
-            product = existing.get(fields["sku"])
-            if product is None:
-                product = Product(
-                    id=str(uuid.uuid4()), created_at=now, updated_at=now, reserved=0, **fields
-                )
-                session.add(product)
-                words.update(word_changes(frozenset(), product_words(fields)))
-                await _event(outbox, session, ProductCreated, product)
-                created[product.sku] = product
-                continue
-            before, old_words = _before(product), product_words(product)
-            if _apply(product, fields, now):
-                words.update(word_changes(old_words, product_words(product)))
-                await _updated(outbox, session, product, before)
-                result.updated += 1
-            else:
-                result.unchanged += 1
-        await count_words(session, words)
-        result.created = len(created)
+        created = await write_products(session, outbox=outbox, products=products, result=result)
         if then is not None:
             await session.flush()
-            await then(session, {sku: product.id for sku, product in created.items()})
+            await then(session, created)
         if progress is not None:
             progress.update(len(products))
             progress.stage("committing")
     return result
 
 
-def _check_reserved(products: Sequence[ProductFields], existing: Mapping[str, Product]) -> None:
+async def write_products(
+    session: AsyncSession,
+    *,
+    outbox: Outbox,
+    products: Sequence[ProductFields],
+    result: ImportResult,
+    first_index: int = 0,
+) -> dict[str, str]:
+    """Upsert `products` in the caller's write transaction, counting into `result`.
+
+    New products are inserted in bulk (`catalog.bulk`), changed ones updated one by
+    one with their events; the vocabulary is counted once. Gives the ids of the
+    products it created, by SKU. `first_index` is the index of the first product in
+    its file, for the errors' indexes.
+    """
+    now = _now()
+    await _add_missing_categories(session, products, now)
+    existing = await store.products_by_sku(session, [p["sku"] for p in products])
+    _check_reserved(products, existing, first_index)
+    words: Counter[str] = Counter()
+    new: list[ProductFields] = []
+    for fields in products:
+        product = existing.get(fields["sku"])
+        if product is None:
+            new.append(fields)
+            words.update(product_words(fields))
+            continue
+        before, old_words = _before(product), product_words(product)
+        if _apply(product, fields, now):
+            words.update(word_changes(old_words, product_words(product)))
+            await _updated(outbox, session, product, before)
+            result.updated += 1
+        else:
+            result.unchanged += 1
+    await session.flush()
+    created = await insert_products(session, outbox=outbox, products=new, now=now)
+    await count_words(session, words)
+    result.created += len(created)
+    return created
+
+
+def _check_reserved(
+    products: Sequence[ProductFields], existing: Mapping[str, Product], first_index: int
+) -> None:
     """422 naming each imported product whose stock is below its reserved units."""
     short = [
         (index, existing[fields["sku"]])
-        for index, fields in enumerate(products)
+        for index, fields in enumerate(products, start=first_index)
         if fields["sku"] in existing and _below_reserved(existing[fields["sku"]], fields)
     ]
     if short:

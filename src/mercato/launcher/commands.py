@@ -144,19 +144,24 @@ def create_admin(layout: Layout, email: str, password: str) -> str:
 
 def import_products(layout: Layout, path: Path, progress: Progress | None = None) -> str:
     """Import products from a dummyjson-format file into the catalog (upsert by SKU)."""
+    from mercato.catalog.file_import import ImportStopped  # noqa: PLC0415
     from mercato.catalog.loading import import_file  # noqa: PLC0415
     from mercato.catalog.settings import load_settings  # noqa: PLC0415
 
     if not path.is_file():
         raise LauncherError(f"{path}: no such file")
     _adopt(layout, "catalog")
-    result = asyncio.run(import_file(load_settings(), path, progress=progress))
+    try:
+        result = asyncio.run(import_file(load_settings(), path, progress=progress))
+    except ImportStopped as stopped:
+        raise LauncherError(f"{path}: stopped, {stopped.message}") from None
     if result.errors:
         first = result.errors[0]
         where = f"product {first.index}" if first.index is not None else "the file"
+        line = f" (line {first.line})" if first.line is not None else ""
         raise LauncherError(
             f"{path}: nothing imported, {len(result.errors)} problem(s);"
-            f" first: {where}, {first.field}: {first.message}"
+            f" first: {where}{line}, {first.field}: {first.message}"
         )
     return (
         f"imported {path}: {result.created} created, {result.updated} updated,"

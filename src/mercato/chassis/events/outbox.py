@@ -13,7 +13,9 @@ another process or replica sharing the database.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import event as sa_event
 from sqlalchemy import insert
@@ -67,6 +69,23 @@ class Outbox:
         broker would refuse it, and every consumer too; TypeError for data of no type
         (a schema that only shares fields, such as `ProductChanged`).
         """
+        event, row = self._row(data, subject)
+        await session.execute(self._insert, row)
+        self._ring_on_commit(session.sync_session)
+        return event
+
+    async def add_many(
+        self, session: AsyncSession, events: Sequence[tuple[EventData, str]]
+    ) -> list[Event]:
+        """Record several events, each `(data, subject)`, in one executemany (bulk writes)."""
+        if not events:
+            return []
+        made = [self._row(data, subject) for data, subject in events]
+        await session.execute(self._insert, [row for _, row in made])
+        self._ring_on_commit(session.sync_session)
+        return [event for event, _ in made]
+
+    def _row(self, data: EventData, subject: str) -> tuple[Event, dict[str, Any]]:
         kind = type(data)
         if not hasattr(kind, "TYPE"):
             raise TypeError(f"{kind.__name__} is the data of no event type")
@@ -81,20 +100,16 @@ class Outbox:
             version=kind.VERSION,
             occurred_at=_clock.now(),
         )
-        await session.execute(
-            self._insert,
-            {
-                "id": event.id,
-                "type": event.type,
-                "subject": event.subject,
-                "version": event.version,
-                "payload": event.to_bytes().decode(),
-                "created_at": event.occurred_at,
-                "attempts": 0,
-            },
-        )
-        self._ring_on_commit(session.sync_session)
-        return event
+        row = {
+            "id": event.id,
+            "type": event.type,
+            "subject": event.subject,
+            "version": event.version,
+            "payload": event.to_bytes().decode(),
+            "created_at": event.occurred_at,
+            "attempts": 0,
+        }
+        return event, row
 
     def _ring_on_commit(self, session: Session) -> None:
         doorbell = self.tables.doorbell

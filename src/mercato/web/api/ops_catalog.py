@@ -3,7 +3,8 @@
 Writes are the catalog's admin API: create (`POST /api/catalog/products`), change
 (`PATCH .../{id}`), restock (`POST .../{id}/stock`), a picture (`POST .../{id}/images`,
 multipart), a bulk import (`POST /api/catalog/products/import`, all or nothing per
-call). An admin's read of a product also shows its units on hand and reserved.
+call), an import job (`POST /api/catalog/imports`, followed by its id). An admin's
+read of a product also shows its units on hand and reserved.
 
 A picture is a file, which the chassis' service client (JSON bodies) does not send:
 `upload_image` posts it as `multipart/form-data` on the same aiohttp session, to an
@@ -27,15 +28,19 @@ from mercato.web.money import Money
 __all__ = [
     "Category",
     "Image",
+    "ImportIssue",
+    "ImportJob",
     "ImportResult",
     "Product",
     "ProductPage",
     "categories",
     "create_product",
+    "import_job",
     "import_products",
     "product",
     "products",
     "restock",
+    "start_import",
     "update_product",
     "upload_image",
 ]
@@ -100,6 +105,30 @@ class ImportResult(BaseModel):
     unchanged: int = 0
 
 
+class ImportIssue(BaseModel):
+    """Why the catalog refused one item of an import."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    index: int | None = None
+    field: str
+    message: str
+
+
+class ImportJob(ImportResult):
+    """An import job of the catalog and its progress (`GET /api/catalog/imports/{id}`)."""
+
+    id: str
+    state: str
+    finished: bool
+    owner: str
+    filename: str | None = None
+    total: int | None = None
+    done: int = 0
+    errors: list[ImportIssue] = []
+    message: str | None = None
+
+
 def _path(product_id: str) -> str:
     return f"/api/catalog/products/{quote(product_id, safe='')}"
 
@@ -152,6 +181,23 @@ async def import_products(caller: Caller, items: list[Any]) -> ImportResult:
         "catalog", "POST", "/api/catalog/products/import", json={"products": items}
     )
     return ImportResult.model_validate(body)
+
+
+async def start_import(caller: Caller, items: list[Any], *, filename: str) -> ImportJob:
+    """Start an import job of products in the dummyjson format (202: it runs on)."""
+    body = await caller.call(
+        "catalog",
+        "POST",
+        "/api/catalog/imports",
+        json={"products": items, "filename": filename},
+    )
+    return ImportJob.model_validate(body)
+
+
+async def import_job(caller: Caller, job_id: str) -> ImportJob:
+    """An import job of the catalog (404: none)."""
+    body = await caller.call("catalog", "GET", f"/api/catalog/imports/{quote(job_id, safe='')}")
+    return ImportJob.model_validate(body)
 
 
 async def upload_image(

@@ -14,7 +14,7 @@ gets 403, and every API the console calls checks the administrator's token again
     catalog        `/ops/catalog`: products; a product's stock (restock) and pictures
     products       `/ops/catalog/new`, `.../edit`: a product created or changed
     imports        `/ops/catalog/import`: a products file imported with a progress bar
-    import_jobs    the imports' batches and progress (`ImportJobs`)
+    import_jobs    an uploaded file read; the catalog's import job as shown (`JobStatus`)
     uploads        a post with a file, CSRF checked and bounded
     audit          `/ops/audit`: the audit log filtered by type, subject, order, user, time
 

@@ -1,14 +1,16 @@
-"""`/ops/catalog/import`: a products file uploaded, imported in batches with a progress bar.
+"""`/ops/catalog/import`: a products file uploaded, imported by the catalog with a progress bar.
 
     GET  /ops/catalog/import                  the upload form
-    POST /ops/catalog/import                  read the file, start the job, go to its page
+    POST /ops/catalog/import                  read the file, start the catalog's import job,
+                                              go to its page
     GET  /ops/catalog/import/{job}            its progress (a <progress> bar), then its
                                               result; the page reloads itself every 2 s
                                               while it runs when scripts do not
     GET  /ops/catalog/import/{job}/status     the same as JSON, which the page's script
                                               polls to move the bar
 
-The jobs are `import_jobs.ImportJobs`, kept on the app's state, made at the first use.
+The job is the catalog's (`POST /api/catalog/imports`): its progress is in the
+catalog's database, so any web replica shows it (`import_jobs`).
 """
 
 from __future__ import annotations
@@ -16,21 +18,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from mercato.chassis.web.json_body import StrictJsonRoute
 from mercato.web.api import ops_catalog
+from mercato.web.api.backend import ApiError, Caller
 from mercato.web.errors import PageNotFound
 from mercato.web.forms import Field, FormView, form_view
 from mercato.web.ops.access import admin
-from mercato.web.ops.import_jobs import ImportJob, ImportJobs, read_products
+from mercato.web.ops.import_jobs import JobStatus, read_products
 from mercato.web.ops.nav import ops_page
 from mercato.web.ops.uploads import UploadTooLarge, read_upload
 from mercato.web.rendering import NO_STORE
 from mercato.web.shopper import Shopper, ShopperDep
 
-__all__ = ["ImportView", "JobView", "import_view", "job_view", "jobs_of", "router"]
+__all__ = ["ImportView", "JobView", "import_view", "job_view", "router"]
 
 router = APIRouter(route_class=StrictJsonRoute, include_in_schema=False)
 FORM = "/ops/catalog/import"
@@ -43,19 +46,7 @@ FIELDS = (
         hint='JSON: {"products": [...]} as dummyjson.com lists them, or a list of products.',
     ),
 )
-GONE = (
-    "There is no import {id} here: it is over and forgotten, or another instance of the "
-    "shop ran it."
-)
-
-
-def jobs_of(request: Request) -> ImportJobs:
-    """This process's imports (made at the first use)."""
-    state = request.app.state
-    jobs = getattr(state, "ops_imports", None)
-    if not isinstance(jobs, ImportJobs):
-        jobs = state.ops_imports = ImportJobs()
-    return jobs
+GONE = "There is no import {id}."
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +88,7 @@ class JobView:
     status_href: str
 
 
-def job_view(job: ImportJob) -> JobView:
+def job_view(job: JobStatus) -> JobView:
     """The page of `job` as it stands."""
     return JobView(
         id=job.id,
@@ -105,7 +96,7 @@ def job_view(job: ImportJob) -> JobView:
         total=job.total,
         sent=job.sent,
         done=job.done,
-        failed=job.failure is not None,
+        failed=job.failed,
         message=job.message,
         status_href=f"{FORM}/{quote(job.id, safe='')}/status",
     )
@@ -124,8 +115,8 @@ async def import_page(shopper: ShopperDep) -> Response:
 
 
 @router.post("/ops/catalog/import")
-async def start_import(request: Request, shopper: ShopperDep) -> Response:
-    """Read the file and start sending it to the catalog; the job's page."""
+async def start_import(shopper: ShopperDep) -> Response:
+    """Read the file and start the catalog's import job; the job's page."""
     caller = await admin(shopper)
     limit = shopper.ctx.settings.console_upload_bytes
     try:
@@ -142,30 +133,35 @@ async def start_import(request: Request, shopper: ShopperDep) -> Response:
         view = import_view(shopper.record_csrf(), limit, error=str(exc))
         return await _form_page(shopper, view, status=422)
 
-    async def send(batch: list[object]) -> ops_catalog.ImportResult:
-        return await ops_catalog.import_products(caller, list(batch))
-
-    job = jobs_of(request).start(upload.filename or "products.json", products, send)
+    filename = upload.filename or "products.json"
+    try:
+        job = await ops_catalog.start_import(caller, products, filename=filename)
+    except ApiError as exc:  # the catalog refused the whole (too large a body, ...)
+        view = import_view(
+            shopper.record_csrf(), limit, error=f"The catalog refused it: {exc.detail}"
+        )
+        return await _form_page(shopper, view, status=422)
     return RedirectResponse(f"{FORM}/{quote(job.id, safe='')}", status_code=303)
 
 
-def _job(request: Request, job_id: str) -> ImportJob:
-    job = jobs_of(request).get(job_id)
-    if job is None:
-        raise PageNotFound(GONE.format(id=job_id))
-    return job
+async def _job(caller: Caller, job_id: str) -> JobStatus:
+    try:
+        return JobStatus.of(await ops_catalog.import_job(caller, job_id))
+    except ApiError as exc:
+        if exc.status == 404:
+            raise PageNotFound(GONE.format(id=job_id)) from None
+        raise
 
 
 @router.get("/ops/catalog/import/{job_id}")
-async def job_page(job_id: str, request: Request, shopper: ShopperDep) -> Response:
+async def job_page(job_id: str, shopper: ShopperDep) -> Response:
     """The import's progress, then its result."""
-    await admin(shopper)
-    job = _job(request, job_id)
+    job = await _job(await admin(shopper), job_id)
     return await ops_page(shopper, "ops/import_job.html", "Import products", job_view(job))
 
 
 @router.get("/ops/catalog/import/{job_id}/status")
-async def job_status(job_id: str, request: Request, shopper: ShopperDep) -> Response:
+async def job_status(job_id: str, shopper: ShopperDep) -> Response:
     """The import's progress as JSON, for the page's script."""
-    await admin(shopper)
-    return JSONResponse(_job(request, job_id).status(), headers={"Cache-Control": NO_STORE})
+    job = await _job(await admin(shopper), job_id)
+    return JSONResponse(job.body(), headers={"Cache-Control": NO_STORE})
