@@ -22,8 +22,9 @@ import aiohttp
 from pydantic import BaseModel, ConfigDict
 
 from mercato.chassis.client.responses import ServiceResponse
+from mercato.web.api import catalog
 from mercato.web.api.backend import BackendDown, Caller, _api_error
-from mercato.web.money import Money
+from mercato.web.api.catalog import Category
 
 __all__ = [
     "Category",
@@ -46,22 +47,9 @@ __all__ = [
 ]
 
 
-class Product(BaseModel):
-    """A product, as an administrator reads it."""
+class Product(catalog.Product):
+    """A product, as an administrator reads it: as the shop shows it, and its units."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    id: str
-    sku: str
-    title: str
-    brand: str | None = None
-    description: str = ""
-    price: Money
-    category: str | None = None
-    tags: tuple[str, ...] = ()
-    images: tuple[str, ...] = ()
-    thumbnail: str | None = None
-    stock: int
     on_hand: int | None = None
     reserved: int | None = None
     updated_at: datetime | None = None
@@ -74,15 +62,6 @@ class ProductPage(BaseModel):
 
     items: tuple[Product, ...]
     next_cursor: str | None = None
-
-
-class Category(BaseModel):
-    """A category."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    slug: str
-    name: str
 
 
 class Image(BaseModel):
