@@ -31,6 +31,7 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry, NullPool, QueuePool
 
 from mercato.chassis.data.driver_reads import DirectReader
+from mercato.chassis.data.drivers import check_database_url
 from mercato.chassis.data.sqlite_driver import DEFAULT_LOCK_TIMEOUT, inloop_dbapi
 from mercato.chassis.security.private_files import private_database_file
 
@@ -141,7 +142,7 @@ class Database:
         pool_size: int = 20,
         pool_wait: Callable[[float], None] | None = None,
     ) -> None:
-        parsed = make_url(url)
+        parsed = make_url(check_database_url(url))
         self.url = url
         self.dialect = parsed.get_backend_name()
         # JSON columns are read with orjson, 3x faster than `json` (a tenth of a
