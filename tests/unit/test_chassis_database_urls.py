@@ -40,6 +40,10 @@ from mercato.launcher.cli import main
             "unknown database 'oracle9+x': use sqlite+aiosqlite://, postgresql+asyncpg://"
             " or mysql+asyncmy://",
         ),
+        (
+            "mariadb+asyncmy://root@127.0.0.1/test",
+            "for MariaDB write mysql+asyncmy:// (the same driver serves it)",
+        ),
         ("not a url", "not a database URL (e.g. postgresql+asyncpg://...)"),
     ],
 )

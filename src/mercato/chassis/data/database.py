@@ -1,8 +1,12 @@
 """The database layer: an async SQLAlchemy engine and sessions for one service.
 
 SQLite (in WAL mode, driven in the event loop by `sqlite_driver`) is the default,
-one owner-only file per service in the data directory; PostgreSQL (through asyncpg) is used
-when the service's database URL says so. Code above this layer never needs to know
+one owner-only file per service in the data directory; PostgreSQL (through asyncpg) or
+MySQL/MariaDB (through asyncmy, dialect name `mysql`) is used when the service's
+database URL says so. On MySQL every connection reads committed data (`READ
+COMMITTED`, as PostgreSQL does; why in docs/decisions.md), speaks utf8mb4 and UTC,
+and timestamps keep microseconds (`DATETIME(6)`: a bare `DATETIME` keeps seconds,
+and keyset paging orders by time). Code above this layer never needs to know
 which it is, except where a feature differs (full-text search), which asks
 `Database.dialect`. `pool_wait` is told how long each checkout of a pooled connection
 waited, and `pool_usage()` says how many are in use (the pool's metrics).
@@ -19,7 +23,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import DateTime, Insert, Table, TypeDecorator, event, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -27,8 +31,10 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry, NullPool, QueuePool
+from sqlalchemy.sql.compiler import TypeCompiler
 
 from mercato.chassis.data.driver_reads import DirectReader
 from mercato.chassis.data.drivers import check_database_url
@@ -46,6 +52,13 @@ __all__ = [
 
 SQLITE_POOL_SIZE = 64
 POOL_RECYCLE = 1800.0  # seconds; server-side idle timeouts are usually longer
+MYSQL_ISOLATION = "READ COMMITTED"
+
+
+@compiles(DateTime, "mysql")
+def _mysql_datetime(type_: DateTime, compiler: TypeCompiler, **kw: Any) -> str:
+    """Every timestamp column on MySQL keeps microseconds (the bare type keeps seconds)."""
+    return "DATETIME(6)"
 
 
 class Base(DeclarativeBase):
@@ -64,7 +77,7 @@ class UtcDateTime(TypeDecorator[datetime]):
         """Store aware timestamps in UTC (naive ones are taken to be UTC)."""
         if value is not None and value.tzinfo is not None:
             value = value.astimezone(UTC)
-            if dialect.name == "sqlite":
+            if dialect.name in ("sqlite", "mysql"):
                 value = value.replace(tzinfo=None)
         return value
 
@@ -96,6 +109,12 @@ def insert_ignoring_conflicts(table: Table, dialect: str) -> Insert | None:
         return postgresql.insert(table).on_conflict_do_nothing()
     if dialect == "sqlite":
         return sqlite.insert(table).on_conflict_do_nothing()
+    if dialect == "mysql":
+        # MySQL's only insert that skips a duplicate and says so (0 rows): an upsert
+        # that changes nothing still counts its row under CLIENT_FOUND_ROWS. Strict
+        # mode's other errors become warnings under IGNORE; the callers insert keys
+        # and values of bounded length only.
+        return mysql.insert(table).prefix_with("IGNORE")
     return None
 
 
@@ -178,6 +197,12 @@ class Database:
             # over processes stays within the server's `max_connections`.
             kwargs.update(pool_size=pool_size, max_overflow=0, pool_recycle=POOL_RECYCLE)
             self.pool_limit = pool_size
+            if self.dialect == "mysql":
+                kwargs["isolation_level"] = MYSQL_ISOLATION
+                kwargs["connect_args"] = {
+                    "charset": "utf8mb4",
+                    "init_command": "SET time_zone = '+00:00'",
+                }
         if pool_wait is not None and "poolclass" not in kwargs:
             kwargs["poolclass"] = _timed_pool(pool_wait)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)

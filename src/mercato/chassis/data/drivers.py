@@ -24,7 +24,6 @@ ASYNC_DRIVERS = {
     "sqlite": ("aiosqlite", "aiosqlite"),
     "postgresql": ("asyncpg", "asyncpg"),
     "mysql": ("asyncmy", "asyncmy"),
-    "mariadb": ("asyncmy", "asyncmy"),
 }
 # The module each driver is imported as, and the package that provides it, where
 # either differs from the driver's name in the URL.
@@ -56,6 +55,10 @@ def check_database_url(url: str) -> str:
     except ArgumentError:
         raise DatabaseURLError("not a database URL (e.g. postgresql+asyncpg://...)") from None
     backend = parsed.get_backend_name()
+    if backend == "mariadb":
+        # One dialect name (`mysql`) for both servers: the dialect-specific code and
+        # DDL of the services are written for it, and it speaks to MariaDB alike.
+        raise DatabaseURLError("for MariaDB write mysql+asyncmy:// (the same driver serves it)")
     try:
         dialect = parsed.get_dialect()
     except NoSuchModuleError:
