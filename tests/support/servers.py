@@ -80,6 +80,16 @@ def postgres_test_server() -> str:
     return f"{credentials}@{host}:{port}"
 
 
+def mariadb_test_server() -> str:
+    """`user[:password]@host:port` of the MariaDB server tests use, via `require_server`."""
+    url = make_url(os.environ.get("MERCATO_TEST_MARIADB_URL", MARIADB_URL))
+    host, port = url.host or "127.0.0.1", url.port or 3306
+    require_server("MariaDB", host, port)
+    user = url.username or "root"
+    credentials = f"{user}:{url.password}" if url.password else user
+    return f"{credentials}@{host}:{port}"
+
+
 @asynccontextmanager
 async def fresh_postgres_database(prefix: str) -> AsyncIterator[str]:
     """A new, empty PostgreSQL database (dropped afterwards); yields its SQLAlchemy URL.

@@ -62,7 +62,7 @@ def _rowcount(result: Any) -> int:
 
 _CARTS = cast(Table, Cart.__table__)
 _NEW_CART = {
-    dialect: insert_ignoring_conflicts(_CARTS, dialect)
+    dialect: insert_ignoring_conflicts(_CARTS, dialect, lock=True)
     for dialect in ("postgresql", "sqlite", "mysql")
 }
 _LOCK_CART = (

@@ -99,17 +99,26 @@ async def begin_write(session: AsyncSession) -> None:
         await session.execute(text("BEGIN IMMEDIATE"))
 
 
-def insert_ignoring_conflicts(table: Table, dialect: str) -> Insert | None:
+def insert_ignoring_conflicts(table: Table, dialect: str, *, lock: bool = False) -> Insert | None:
     """`INSERT ... ON CONFLICT DO NOTHING` into `table`; None where `dialect` has none.
 
     Its values are given when it is executed, so one statement serves every call:
     values built into a statement are coerced and hashed into a cache key per call.
+
+    On MySQL it is `INSERT IGNORE`, whose row count says whether it inserted; but on a
+    duplicate it takes a shared lock on the row, and two transactions that then both
+    update (or lock) that row deadlock. With `lock`, for a row that is made sure of and
+    then updated or locked, it is an `ON DUPLICATE KEY UPDATE` that changes nothing and
+    holds the row's exclusive lock either way; its row count then says nothing.
     """
     if dialect == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing()
     if dialect == "sqlite":
         return sqlite.insert(table).on_conflict_do_nothing()
     if dialect == "mysql":
+        if lock:
+            key = next(iter(table.primary_key.columns))
+            return mysql.insert(table).on_duplicate_key_update({key.name: key})
         # MySQL's only insert that skips a duplicate and says so (0 rows): an upsert
         # that changes nothing still counts its row under CLIENT_FOUND_ROWS. Strict
         # mode's other errors become warnings under IGNORE; the callers insert keys
