@@ -73,8 +73,8 @@ class ServiceSettings(BaseModel):
         default=20,
         ge=1,
         description=(
-            "PostgreSQL: the connections each process opens and keeps; a request "
-            "beyond them waits for one."
+            "PostgreSQL and MySQL: the connections each process opens and keeps; a "
+            "request beyond them waits for one."
         ),
     )
     broker_url: str = Field(
