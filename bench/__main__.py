@@ -24,6 +24,7 @@ from bench.load import Request, Result, closed_loop, fixed_rate
 from bench.system import (
     cpu_seconds,
     free_base_port,
+    mariadb_databases,
     naive_system,
     postgres_databases,
     rss_mb,
@@ -54,17 +55,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each run")
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument(
+    server = parser.add_mutually_exclusive_group()
+    server.add_argument(
         "--postgres",
         metavar="USER@HOST:PORT",
         help="every service's database on this PostgreSQL server, e.g. postgres@127.0.0.1:5432",
     )
+    server.add_argument(
+        "--mysql",
+        metavar="USER[:PASSWORD]@HOST:PORT",
+        help="every service's database on this MySQL/MariaDB server, e.g. root@127.0.0.1:3306",
+    )
     args = parser.parse_args()
     with contextlib.ExitStack() as stack:
-        databases = stack.enter_context(postgres_databases(args.postgres)) if args.postgres else {}
-        measure(
-            args.connections, args.seconds, databases, "PostgreSQL" if args.postgres else "SQLite"
-        )
+        databases: dict[str, str] = {}
+        database = "SQLite"
+        if args.postgres:
+            databases = stack.enter_context(postgres_databases(args.postgres))
+            database = "PostgreSQL"
+        elif args.mysql:
+            databases = stack.enter_context(mariadb_databases(args.mysql))
+            database = "MariaDB"
+        measure(args.connections, args.seconds, databases, database)
 
 
 def measure(n: int, secs: float, databases: dict[str, str], database: str) -> None:

@@ -1,8 +1,9 @@
-"""The checkout benchmark: `python -m bench.checkout [--seconds N] [--postgres ...] [--broker ...]`.
+"""The checkout benchmark: `python -m bench.checkout [--seconds N] [--postgres|--mysql S]`.
 
 Starts Mercato with `mercato up` (SQLite, or a fresh PostgreSQL database per service
-with `--postgres`; the embedded NATS, or RabbitMQ with `--broker amqp`, in a bus
-namespace of the run's own that is deleted afterwards), prepares 16 customers with a
+with `--postgres`, or a MySQL/MariaDB one with `--mysql`; the embedded NATS, or
+RabbitMQ with `--broker amqp`, in a bus namespace of the run's own that is deleted
+afterwards), prepares 16 customers with a
 card and restocks one product per customer, then runs 16 concurrent customers for N
 seconds, each in a loop: put one unit in the cart, `POST /api/orders` with a fresh
 `Idempotency-Key`, and wait for the order's end state (polling `GET
@@ -33,7 +34,13 @@ from typing import Any
 import aiohttp
 
 from bench.shop import Checkout, Customer, Shop, ShopError
-from bench.system import Mercato, cpu_seconds, postgres_databases, start_mercato
+from bench.system import (
+    Mercato,
+    cpu_seconds,
+    mariadb_databases,
+    postgres_databases,
+    start_mercato,
+)
 from mercato.chassis.events.admin import delete_rabbit_namespace
 from mercato.launcher.topology import SERVICES
 
@@ -266,10 +273,16 @@ def main() -> None:
     """Parse the options, start the system, measure and print."""
     parser = argparse.ArgumentParser(prog="python -m bench.checkout")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the run")
-    parser.add_argument(
+    server = parser.add_mutually_exclusive_group()
+    server.add_argument(
         "--postgres",
         metavar="USER@HOST:PORT",
         help="every service's database on this PostgreSQL server, e.g. postgres@127.0.0.1:5432",
+    )
+    server.add_argument(
+        "--mysql",
+        metavar="USER[:PASSWORD]@HOST:PORT",
+        help="every service's database on this MySQL/MariaDB server, e.g. root@127.0.0.1:3306",
     )
     parser.add_argument(
         "--broker",
@@ -289,13 +302,15 @@ def main() -> None:
         "MERCATO_ADMIN_EMAIL": admin_email,
         "MERCATO_ADMIN_PASSWORD": admin_password,
     }
-    database = "PostgreSQL" if args.postgres else "SQLite"
+    database = "PostgreSQL" if args.postgres else "MariaDB" if args.mysql else "SQLite"
     broker = "RabbitMQ" if args.broker == "amqp" else "NATS (embedded)"
     with contextlib.ExitStack() as stack:
         if args.broker == "amqp":
             env.update(stack.enter_context(rabbit_namespace(RABBIT_URL)))
         if args.postgres:
             env.update(stack.enter_context(postgres_databases(args.postgres)))
+        if args.mysql:
+            env.update(stack.enter_context(mariadb_databases(args.mysql)))
         system = stack.enter_context(start_mercato(env, settle=args.settle))
         run = asyncio.run(measure(system, admin_email, admin_password, args.seconds))
         report(

@@ -131,6 +131,44 @@ def postgres_databases(server: str, prefix: str = "mercato_bench") -> Iterator[d
 
 
 @contextlib.contextmanager
+def mariadb_databases(server: str, prefix: str = "mercato_bench") -> Iterator[dict[str, str]]:
+    """A fresh MariaDB (or MySQL) database per service (web's too) on `server`, dropped after.
+
+    `server` is `user[:password]@host:port`. Yields the `MERCATO_<SERVICE>_DATABASE_URL`
+    variables pointing at them (`mysql+asyncmy://`).
+    """
+    import asyncio  # noqa: PLC0415
+
+    import asyncmy  # noqa: PLC0415
+
+    credentials, _, address = server.rpartition("@")
+    user, _, password = credentials.partition(":")
+    host, _, port = address.partition(":")
+    tag = secrets.token_hex(4)
+    names = {svc: f"{prefix}_{svc}_{tag}" for svc in (*SERVICES_WITH_DATABASES, "web")}
+
+    async def each(statement: str) -> None:
+        conn = await asyncmy.connect(
+            host=host, port=int(port or 3306), user=user, password=password, autocommit=True
+        )
+        try:
+            async with conn.cursor() as cursor:
+                for name in names.values():
+                    await cursor.execute(statement.format(name=name))
+        finally:
+            conn.close()
+
+    asyncio.run(each("CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+    try:
+        yield {
+            f"MERCATO_{svc.upper()}_DATABASE_URL": f"mysql+asyncmy://{server}/{name}"
+            for svc, name in names.items()
+        }
+    finally:
+        asyncio.run(each("DROP DATABASE IF EXISTS `{name}`"))
+
+
+@contextlib.contextmanager
 def start_mercato(
     env: dict[str, str] | None = None, settle: float = 15.0, args: Sequence[str] = ()
 ) -> Iterator[Mercato]:

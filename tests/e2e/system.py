@@ -16,7 +16,8 @@ fault tests cut (see `tests.e2e.brokers`). Without a RabbitMQ server the `rabbit
 half is skipped with the reason, and fails under MERCATO_REQUIRE_SERVERS=1. A third
 kind, `postgres` (NATS, and every database on the machine's PostgreSQL), is only
 started for the tests that ask for it (the fuzzing), and is skipped the same way
-without a PostgreSQL server. A fourth, `traced` (NATS, every process exporting its
+without a PostgreSQL server; so is `mariadb` (NATS, and every database on the machine's
+MariaDB, `tests/e2e/test_mariadb.py`). A fifth, `traced` (NATS, every process exporting its
 spans to the session's `otlp_receiver` over OTLP/HTTP, in batches 200 ms apart), is
 likewise only started for the tests that ask for it. No system sees the OTEL_*
 variables of the shell that runs the tests.
@@ -55,7 +56,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from bench.system import postgres_databases
+from bench.system import mariadb_databases, postgres_databases
 from mercato.launcher.ports import port_is_free
 from mercato.launcher.topology import SERVICES, Layout
 from tests.e2e.brokers import (
@@ -81,7 +82,7 @@ from tests.e2e.client import (
     System,
 )
 from tests.support.otlp import OtlpReceiver
-from tests.support.servers import postgres_test_server, rabbit_test_url
+from tests.support.servers import mariadb_test_server, postgres_test_server, rabbit_test_url
 
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 90.0
@@ -154,7 +155,8 @@ def _broker(kind: str) -> Iterator[tuple[BrokerControl, dict[str, str]]]:
     """The broker of a system and the variables that point `mercato up` at it.
 
     `postgres` is the embedded NATS with every service's database on the machine's
-    PostgreSQL (fresh databases, dropped afterwards) instead of SQLite files.
+    PostgreSQL (fresh databases, dropped afterwards) instead of SQLite files; `mariadb`
+    the same on the machine's MariaDB.
     """
     if kind in ("nats", "traced"):
         yield EmbeddedNats(), {}  # the launcher runs it
@@ -163,6 +165,11 @@ def _broker(kind: str) -> Iterator[tuple[BrokerControl, dict[str, str]]]:
         server = postgres_test_server()  # skips (or fails) when PostgreSQL is absent
         with postgres_databases(server, prefix="mercato_e2e") as databases:
             # 7 processes with a database (catalog has 2): well under max_connections.
+            yield EmbeddedNats(), {**databases, "MERCATO_DATABASE_POOL_SIZE": "5"}
+        return
+    if kind == "mariadb":
+        server = mariadb_test_server()  # skips (or fails) when MariaDB is absent
+        with mariadb_databases(server, prefix="mercato_e2e") as databases:
             yield EmbeddedNats(), {**databases, "MERCATO_DATABASE_POOL_SIZE": "5"}
         return
     url = rabbit_test_url()  # skips (or fails) when RabbitMQ is absent

@@ -34,15 +34,15 @@ from tests.support.auth import (
     register,
     tokens_for,
 )
-from tests.support.servers import fresh_postgres_database
+from tests.support.servers import DATABASES, fresh_database
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-async def database_url() -> AsyncIterator[str]:
+@pytest.fixture(params=DATABASES)
+async def database_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
     """The URL of a new, empty database, dropped after the test."""
-    async with fresh_postgres_database("auth") as url:
+    async with fresh_database(request.param, "auth") as url:
         yield url
 
 

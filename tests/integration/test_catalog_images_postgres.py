@@ -22,7 +22,7 @@ from mercato.catalog.models import ImageVariant, ProductImage
 from mercato.catalog.settings import load_settings
 from tests.support.apps import running
 from tests.support.pictures import API, decoded, picture, upload
-from tests.support.servers import fresh_postgres_database
+from tests.support.servers import DATABASES, fresh_database
 from tests.support.tokens import TokenFactory
 
 pytestmark = pytest.mark.integration
@@ -30,10 +30,10 @@ pytestmark = pytest.mark.integration
 KETTLE = {"sku": "KET-1", "title": "Copper Kettle", "price": {"amount": 4999, "currency": "EUR"}}
 
 
-@pytest.fixture
-async def database_url() -> AsyncIterator[str]:
+@pytest.fixture(params=DATABASES)
+async def database_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
     """The URL of a new, empty database, dropped after the test."""
-    async with fresh_postgres_database("catalog_images") as url:
+    async with fresh_database(request.param, "catalog_images") as url:
         yield url
 
 

@@ -1,7 +1,8 @@
-"""Integration tests of the catalog's inventory on a real PostgreSQL: races and invariants.
+"""Integration tests of the catalog's inventory on a real PostgreSQL and MariaDB: races and
+invariants (no oversell).
 
 Several catalog instances (each its own engine and connection pool) share one fresh
-database (`tests.support.servers.fresh_postgres_database`), so concurrent reservations run
+database (`tests.support.servers.fresh_database`, once per server), so concurrent reservations run
 in concurrent transactions on the server, as replicas would. Skipped when the server
 is not reachable, unless MERCATO_REQUIRE_SERVERS=1.
 """
@@ -24,7 +25,7 @@ from mercato.catalog.settings import load_settings
 from mercato.chassis.data.database import Database
 from tests.support.apps import running
 from tests.support.migrations import to_first_revision
-from tests.support.servers import fresh_postgres_database
+from tests.support.servers import DATABASES, fresh_database
 from tests.support.tokens import TokenFactory
 
 pytestmark = pytest.mark.integration
@@ -42,10 +43,10 @@ INVARIANT = """
 """
 
 
-@pytest.fixture
-async def database_url() -> AsyncIterator[str]:
+@pytest.fixture(params=DATABASES)
+async def database_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
     """The URL of a new, empty database, dropped after the test."""
-    async with fresh_postgres_database("inventory") as url:
+    async with fresh_database(request.param, "inventory") as url:
         yield url
 
 
@@ -174,7 +175,11 @@ async def test_the_migration_splits_stock_and_adds_constraints(
         checks = await scalar(
             database_url,
             "SELECT string_agg(conname, ',' ORDER BY conname) FROM pg_constraint "
-            "WHERE conrelid = 'products'::regclass AND contype = 'c'",
+            "WHERE conrelid = 'products'::regclass AND contype = 'c'"
+            if database_url.startswith("postgresql")
+            else "SELECT group_concat(constraint_name ORDER BY constraint_name) "
+            "FROM information_schema.check_constraints WHERE table_name = 'products' "
+            "AND constraint_schema = database() AND level = 'Table'",
         )
         assert checks.split(",") == [
             "ck_products_on_hand_not_negative",

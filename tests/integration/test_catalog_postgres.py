@@ -28,19 +28,20 @@ from mercato.catalog.app import create_app
 from mercato.catalog.models import EVENTS, CatalogBase
 from mercato.catalog.settings import load_settings
 from tests.support.apps import running
-from tests.support.servers import fresh_postgres_database
+from tests.support.servers import DATABASES, fresh_database
 from tests.support.tokens import TokenFactory
 
 pytestmark = pytest.mark.integration
 
 API = "/api/catalog"
 SEARCH = "SELECT id FROM products WHERE search @@ websearch_to_tsquery('english', :q)"
+MYSQL_SEARCH = "SELECT id FROM products WHERE MATCH(search) AGAINST(:q IN BOOLEAN MODE)"
 
 
-@pytest.fixture
-async def database_url() -> AsyncIterator[str]:
+@pytest.fixture(params=DATABASES)
+async def database_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
     """The URL of a new, empty database, dropped after the test."""
-    async with fresh_postgres_database("catalog") as url:
+    async with fresh_database(request.param, "catalog") as url:
         yield url
 
 
@@ -92,9 +93,13 @@ async def test_migrations_apply_and_match_the_models(database_url: str) -> None:
         engine = app.state.runtime.database.engine
         async with engine.connect() as connection:
             assert await connection.run_sync(schema_differences) == []
-            await connection.execute(text("SET enable_seqscan = off"))
-            plan = await connection.execute(text(f"EXPLAIN {SEARCH}"), {"q": "laptop"})
-            assert "ix_products_search" in "\n".join(plan.scalars())
+            if connection.dialect.name == "mysql":
+                plan = await connection.execute(text(f"EXPLAIN {MYSQL_SEARCH}"), {"q": "+laptop"})
+                assert [row.key for row in plan] == ["ix_products_search"]
+            else:
+                await connection.execute(text("SET enable_seqscan = off"))
+                plan = await connection.execute(text(f"EXPLAIN {SEARCH}"), {"q": "laptop"})
+                assert "ix_products_search" in "\n".join(plan.scalars())
     again = catalog(database_url)  # a second start finds the schema at head
     async with again.router.lifespan_context(again):
         pass

@@ -23,7 +23,7 @@ from mercato.catalog.settings import load_settings
 from tests.support import catalog_search as checks
 from tests.support.apps import running
 from tests.support.catalog_search import Headers, item, load, vocabulary
-from tests.support.servers import fresh_postgres_database
+from tests.support.servers import DATABASES, fresh_database
 from tests.support.tokens import TokenFactory
 
 pytestmark = pytest.mark.integration
@@ -38,9 +38,9 @@ class Shop:
     admin: Headers
 
 
-@pytest.fixture
-async def database_url() -> AsyncIterator[str]:
-    async with fresh_postgres_database("catalog_search") as url:
+@pytest.fixture(params=DATABASES)
+async def database_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    async with fresh_database(request.param, "catalog_search") as url:
         yield url
 
 

@@ -37,7 +37,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from mercato.chassis.data.database import Database, UtcDateTime
 from mercato.chassis.data.driver_reads import DirectQuery, row_of
-from tests.support.servers import fresh_postgres_database
+from tests.support.servers import fresh_database
 
 metadata = MetaData()
 things = Table(
@@ -82,7 +82,11 @@ ROWS: list[dict[str, Any]] = [
 
 
 @pytest.fixture(
-    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)],
+    params=[
+        "sqlite",
+        pytest.param("postgresql", marks=pytest.mark.integration),
+        pytest.param("mariadb", marks=pytest.mark.integration),
+    ],
 )
 async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
     """A `Database` with the `things` table and three rows, on each kind of server."""
@@ -98,8 +102,8 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
 
 
 def _url(kind: str, tmp_path: Path) -> contextlib.AbstractAsyncContextManager[str]:
-    if kind == "postgresql":
-        return fresh_postgres_database("direct_reads")
+    if kind != "sqlite":
+        return fresh_database(kind, "direct_reads")
     return contextlib.nullcontext(f"sqlite+aiosqlite:///{tmp_path / 'things.db'}")
 
 

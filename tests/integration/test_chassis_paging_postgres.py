@@ -20,7 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from mercato.chassis.data.database import Base, Database, UtcDateTime
 from mercato.chassis.web.paging import Page, TimeKeyset, decode_time_cursor, keyset_page
-from tests.support.servers import fresh_postgres_database
+from tests.support.servers import fresh_database
 
 pytestmark = pytest.mark.integration
 
@@ -57,11 +57,11 @@ async def database_url(dialect: str, tmp_path: Path) -> AsyncIterator[str]:
     if dialect == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'paging.db'}"
     else:
-        async with fresh_postgres_database("paging") as url:
+        async with fresh_database(dialect, "paging") as url:
             yield url
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
+@pytest.fixture(params=["postgresql", "mariadb", "sqlite"])
 async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
     """A `Database` holding the entries of `MOMENTS`, every other one owned by `odd`."""
     async with database_url(request.param, tmp_path) as url:

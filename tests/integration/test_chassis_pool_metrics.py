@@ -1,10 +1,10 @@
-"""The connection pool's metrics on a real PostgreSQL: what is in use, and who waited.
+"""The connection pool's metrics on a real PostgreSQL and MariaDB: what is in use, who waited.
 
 With a pool of one connection, a second session waits until the first gives its
 connection back: the wait is observed, and while it lasts the pool shows its one
 connection in use. Direct reads take their connection from the same pool, so they
-are counted too. The server is the one of MERCATO_TEST_POSTGRES_URL (skipped without
-one, unless MERCATO_REQUIRE_SERVERS=1).
+are counted too. The servers are those of MERCATO_TEST_POSTGRES_URL and
+MERCATO_TEST_MARIADB_URL (skipped without one, unless MERCATO_REQUIRE_SERVERS=1).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from mercato.chassis.data.database import Database
 from mercato.chassis.data.driver_reads import DirectQuery
 from mercato.chassis.telemetry.pool_metrics import PoolMetrics
 from tests.support.metrics import sample
-from tests.support.servers import fresh_postgres_database
+from tests.support.servers import DATABASES, fresh_database
 
 pytestmark = pytest.mark.integration
 LABELS = {"service": "demo"}
@@ -36,12 +36,14 @@ class One(TypedDict):
 ONE = DirectQuery(select(func.abs(1).label("one")), One)
 
 
-@pytest.fixture
-async def measured() -> AsyncIterator[tuple[Database, CollectorRegistry]]:
+@pytest.fixture(params=DATABASES)
+async def measured(
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[tuple[Database, CollectorRegistry]]:
     """A `Database` with a pool of one connection, and the registry of its metrics."""
     registry = CollectorRegistry(auto_describe=True)
     metrics = PoolMetrics("demo", registry)
-    async with fresh_postgres_database("pool_metrics") as url:
+    async with fresh_database(request.param, "pool_metrics") as url:
         database = Database(url, pool_size=1, pool_wait=metrics.waited)
         metrics.watch(database.pool_usage)
         try:

@@ -1,11 +1,11 @@
-"""Integration tests on a real PostgreSQL: per-user limits hold under concurrent requests.
+"""Integration tests on real PostgreSQL and MariaDB: per-user limits hold under concurrency.
 
 A limit checked by counting rows and then inserting one lets concurrent requests all
 pass the count: PostgreSQL runs each in its own transaction, and a count does not see
 the others' rows until they commit. Each test fires more concurrent requests than the
 limit allows, for one user, through the service's real HTTP app on a database of its
 own (`mercato_test_<service>_<random>`, dropped afterwards), and counts what is
-stored. Skipped without a PostgreSQL server, failed instead under
+stored. Skipped without a server, failed instead under
 MERCATO_REQUIRE_SERVERS=1.
 
 - saved cards (payments, 20 a user): a count, then the provider's token, then the
@@ -49,10 +49,17 @@ from tests.support.migrations import (
     check_payments_migration,
 )
 from tests.support.orders import CART, open_shop
-from tests.support.servers import fresh_postgres_database
+from tests.support.servers import DATABASES, fresh_database
 from tests.support.tokens import TokenFactory
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(params=DATABASES)
+def server(request: pytest.FixtureRequest) -> str:
+    """The database server each test runs on: PostgreSQL, then MariaDB."""
+    return str(request.param)
+
 
 BEYOND = 8  # how many more requests than the limit leaves room for
 CARD = {"card_number": "4242 4242 4242 4242", "exp_month": 12, "cvc": "123"}
@@ -60,18 +67,20 @@ ADDRESS: dict[str, Any] = {"name": "Ann Example", "line1": "Main St 1", "city": 
 
 
 @pytest.fixture
-async def payments(tokens: TokenFactory) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    """The payments service on a PostgreSQL database of its own, and its client."""
-    async with fresh_postgres_database("payments") as url:
+async def payments(
+    server: str, tokens: TokenFactory
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """The payments service on a database of its own, and its client."""
+    async with fresh_database(server, "payments") as url:
         app = create_payments(payments_settings(database_url=url, broker_url=""))
         async with running(app, tokens) as client:
             yield app, client
 
 
 @pytest.fixture
-async def users(tokens: TokenFactory) -> AsyncIterator[httpx.AsyncClient]:
-    """The users service on a PostgreSQL database of its own."""
-    async with fresh_postgres_database("users") as url:
+async def users(server: str, tokens: TokenFactory) -> AsyncIterator[httpx.AsyncClient]:
+    """The users service on a database of its own."""
+    async with fresh_database(server, "users") as url:
         app = create_users(users_settings(database_url=url, broker_url=""))
         async with running(app, tokens) as client:
             yield client
@@ -136,10 +145,10 @@ async def test_concurrent_address_changes_never_pass_the_limit(
 
 
 async def test_concurrent_cart_additions_stop_at_the_limit(
-    tmp_path: Path, tokens: TokenFactory
+    server: str, tmp_path: Path, tokens: TokenFactory
 ) -> None:
     async with (
-        fresh_postgres_database("orders") as url,
+        fresh_database(server, "orders") as url,
         open_shop(tmp_path, tokens, database_url=url, catalog_timeout_seconds=10.0) as shop,
     ):
         user_id = str(uuid.uuid4())
@@ -165,13 +174,13 @@ async def test_concurrent_cart_additions_stop_at_the_limit(
         assert stored == MAX_LINES
 
 
-async def test_the_0002_migrations_keep_the_data_on_postgresql() -> None:
-    async with fresh_postgres_database("orders") as url:
+async def test_the_0002_migrations_keep_the_data(server: str) -> None:
+    async with fresh_database(server, "orders") as url:
         await check_orders_migration(url)
-    async with fresh_postgres_database("payments") as url:
+    async with fresh_database(server, "payments") as url:
         await check_payments_migration(url)
 
 
-async def test_the_0003_migration_takes_longer_keys_on_postgresql() -> None:
-    async with fresh_postgres_database("orders") as url:
+async def test_the_0003_migration_takes_longer_keys(server: str) -> None:
+    async with fresh_database(server, "orders") as url:
         await check_orders_key_migration(url)

@@ -27,16 +27,18 @@ from mercato.logs.models import LogsBase
 from mercato.logs.settings import load_settings
 from tests.support.apps import running
 from tests.support.logs import BASE, deliver, event, listed
-from tests.support.servers import fresh_postgres_database
+from tests.support.servers import DATABASES, fresh_database
 from tests.support.tokens import TokenFactory
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-async def logs(tokens: TokenFactory) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    """The logs service on a fresh PostgreSQL database, without a broker."""
-    async with fresh_postgres_database("logs") as url:
+@pytest.fixture(params=DATABASES)
+async def logs(
+    request: pytest.FixtureRequest, tokens: TokenFactory
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """The logs service on a fresh PostgreSQL or MariaDB database, without a broker."""
+    async with fresh_database(request.param, "logs") as url:
         app = create_app(load_settings(database_url=url, broker_url="", retention_days=0))
         async with running(app, tokens) as client:
             yield app, client

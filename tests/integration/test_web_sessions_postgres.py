@@ -25,16 +25,16 @@ from mercato.web.models import WebBase
 from mercato.web.sessions import Sessions, SignedIn
 from mercato.web.settings import load_settings
 from tests.support.migrations import differences
-from tests.support.servers import fresh_postgres_database
+from tests.support.servers import DATABASES, fresh_database
 
 pytestmark = pytest.mark.integration
 TOKENS = Tokens(access_token="access-1", refresh_token="refresh-1", expires_in=900)
 
 
-@pytest.fixture
-async def database() -> AsyncIterator[Database]:
-    """The web service's schema on a new PostgreSQL database, dropped after the test."""
-    async with fresh_postgres_database("web") as url:
+@pytest.fixture(params=DATABASES)
+async def database(request: pytest.FixtureRequest) -> AsyncIterator[Database]:
+    """The web service's schema on a new PostgreSQL or MariaDB database, dropped after the test."""
+    async with fresh_database(request.param, "web") as url:
         db = Database(url)
         try:
             assert SPEC.migrations is not None

@@ -2,7 +2,7 @@
 
 Real catalog (two instances on one database, as replicas) and payments apps under
 uvicorn, orders in-process; every checkout is a `POST /api/orders` and they all run
-at once. Run on SQLite and on the real PostgreSQL (a fresh database per service;
+at once. Run on SQLite, and on the real PostgreSQL and MariaDB (a fresh database per service;
 skipped when the server is absent unless MERCATO_REQUIRE_SERVERS=1). Exactly the
 stock on hand is sold, the rest is out of stock, and payments holds a successful
 charge for each confirmed order and for nothing else.
@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from mercato.payments.models import Payment
 from tests.support.orders import Shop, open_shop
-from tests.support.servers import fresh_postgres_database
+from tests.support.servers import fresh_database
 from tests.support.tokens import TokenFactory
 
 UNITS = 10
@@ -31,16 +31,22 @@ SETTLE_TIMEOUT = 30.0  # a saga still running when its POST answered has this lo
 
 
 @pytest.fixture(
-    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)],
+    params=[
+        "sqlite",
+        pytest.param("postgresql", marks=pytest.mark.integration),
+        pytest.param("mariadb", marks=pytest.mark.integration),
+    ],
 )
 async def databases(request: pytest.FixtureRequest) -> AsyncIterator[dict[str, str]]:
-    """Each service's database URL: empty for SQLite files, else a fresh PostgreSQL one."""
+    """Each service's database URL: empty for SQLite files, else a fresh server database."""
     if request.param == "sqlite":
         yield {"catalog": "", "payments": "", "orders": ""}
         return
     async with AsyncExitStack() as stack:
         urls = {
-            name: await stack.enter_async_context(fresh_postgres_database(f"orders_race_{name}"))
+            name: await stack.enter_async_context(
+                fresh_database(request.param, f"orders_race_{name}")
+            )
             for name in ("catalog", "payments", "orders")
         }
         yield urls

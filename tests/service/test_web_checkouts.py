@@ -24,7 +24,7 @@ from mercato.web.app import SPEC
 from mercato.web.checkouts import KEEP_FOR, Checkouts, Claimed, Ordered
 from mercato.web.models import WebBase
 from tests.support.migrations import differences
-from tests.support.servers import fresh_postgres_database
+from tests.support.servers import fresh_database
 
 KEY = "k" * 32
 
@@ -39,9 +39,15 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgresql", marks=pytest.mark.integration),
+        pytest.param("mariadb", marks=pytest.mark.integration),
+    ]
+)
 async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    """The web service's schema, migrated, on SQLite or on a new PostgreSQL database."""
+    """The web service's schema, migrated, on SQLite or on a new PostgreSQL or MariaDB one."""
     assert SPEC.migrations is not None
     if request.param == "sqlite":
         db = Database(f"sqlite+aiosqlite:///{tmp_path / 'web.db'}")
@@ -51,7 +57,7 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
         finally:
             await db.dispose()
         return
-    async with fresh_postgres_database("web") as url:
+    async with fresh_database(request.param, "web") as url:
         db = Database(url)
         try:
             await upgrade(db, SPEC.migrations, "web")

@@ -1,4 +1,5 @@
-"""The shopper's search checks, run alike on SQLite (service) and PostgreSQL (integration).
+"""The shopper's search checks, run alike on SQLite (service), PostgreSQL and MariaDB
+(integration).
 
 `CATALOG` is a small shop whose numbers the checks know by heart: four laptops of
 three brands (one out of stock) and a desk stand whose description mentions a laptop,
@@ -343,6 +344,11 @@ async def check_search_migration(url: str) -> None:
             search = "SELECT count(*) FROM products WHERE search @@ to_tsquery('english', 'lap:*')"
             if db.dialect == "sqlite":
                 search = "SELECT count(*) FROM products_fts WHERE products_fts MATCH '\"lap\"*'"
+            if db.dialect == "mysql":
+                search = (
+                    "SELECT count(*) FROM products "
+                    "WHERE MATCH(search) AGAINST('+lap*' IN BOOLEAN MODE)"
+                )
             assert (await session.execute(text(search))).scalar_one() == len(LAPTOPS)
         async with db.engine.begin() as connection:
             await connection.run_sync(to_revision("catalog", MIGRATIONS, "0002", down=True))

@@ -1,4 +1,4 @@
-"""The real servers tests use (PostgreSQL, RabbitMQ, any host:port), the programs some
+"""The real servers tests use (PostgreSQL, MariaDB, RabbitMQ, any host:port), the programs some
 run (Prometheus, promtool), and free local ports.
 
 A test that needs a server or a program skips with the reason when it does not answer
@@ -15,12 +15,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
+import asyncmy
 import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
 REQUIRE_SERVERS = "MERCATO_REQUIRE_SERVERS"
 POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+MARIADB_URL = "mysql+asyncmy://root@127.0.0.1:3306/test"
 RABBIT_URL = "amqp://guest:guest@127.0.0.1:5672/"
 
 
@@ -78,6 +80,16 @@ def postgres_test_server() -> str:
     return f"{credentials}@{host}:{port}"
 
 
+def mariadb_test_server() -> str:
+    """`user[:password]@host:port` of the MariaDB server tests use, via `require_server`."""
+    url = make_url(os.environ.get("MERCATO_TEST_MARIADB_URL", MARIADB_URL))
+    host, port = url.host or "127.0.0.1", url.port or 3306
+    require_server("MariaDB", host, port)
+    user = url.username or "root"
+    credentials = f"{user}:{url.password}" if url.password else user
+    return f"{credentials}@{host}:{port}"
+
+
 @asynccontextmanager
 async def fresh_postgres_database(prefix: str) -> AsyncIterator[str]:
     """A new, empty PostgreSQL database (dropped afterwards); yields its SQLAlchemy URL.
@@ -101,3 +113,42 @@ async def fresh_postgres_database(prefix: str) -> AsyncIterator[str]:
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+@asynccontextmanager
+async def fresh_mariadb_database(prefix: str) -> AsyncIterator[str]:
+    """A new, empty MariaDB (or MySQL) database, dropped afterwards; yields its URL.
+
+    The server comes from MERCATO_TEST_MARIADB_URL (default: 127.0.0.1:3306, user root
+    without a password), as `fresh_postgres_database` does for PostgreSQL.
+    """
+    url = make_url(os.environ.get("MERCATO_TEST_MARIADB_URL", MARIADB_URL))
+    require_server("MariaDB", url.host or "127.0.0.1", url.port or 3306)
+    name = f"mercato_test_{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = await asyncmy.connect(
+        host=url.host or "127.0.0.1",
+        port=url.port or 3306,
+        user=url.username or "root",
+        password=url.password or "",
+        autocommit=True,
+    )
+    try:
+        async with admin.cursor() as cursor:
+            await cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with admin.cursor() as cursor:
+            await cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        admin.close()
+
+
+DATABASES = ("postgresql", "mariadb")
+"""The servers `fresh_database` makes databases on: a test parametrised by these runs on both."""
+
+
+@asynccontextmanager
+async def fresh_database(kind: str, prefix: str) -> AsyncIterator[str]:
+    """A new, empty database on the server `kind` names (one of `DATABASES`)."""
+    fresh = fresh_postgres_database if kind == "postgresql" else fresh_mariadb_database
+    async with fresh(prefix) as url:
+        yield url

@@ -1,7 +1,10 @@
 """Queries of the auth service (the repository): functions taking an AsyncSession.
 
 Upserts use `INSERT ... ON CONFLICT`, which SQLite and PostgreSQL both have, so a
-counter increment or a repeated revocation is one atomic statement on either.
+counter increment or a repeated revocation is one atomic statement on either. MySQL
+has `INSERT IGNORE` and `ON DUPLICATE KEY UPDATE` instead (`_mysql` functions), whose
+row counts cannot tell an insert from an unchanged row: a conditional claim there is
+a conditional update, then an insert that skips a duplicate.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, and_, bindparam, case, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.auth.models import (
@@ -58,6 +61,10 @@ class AccessRef:
 def _insert(session: AsyncSession) -> Any:
     dialect = session.get_bind().dialect.name
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+def _on_mysql(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "mysql"
 
 
 def _rowcount(result: Any) -> int:
@@ -231,7 +238,8 @@ async def add_revocations(
     )
     new = list({ref.jti: ref for ref in refs if ref.jti not in known}.values())
     if new:
-        statement = _insert(session)(RevokedToken).values(
+        insert: Any = mysql.insert if _on_mysql(session) else _insert(session)
+        statement = insert(RevokedToken).values(
             [
                 {
                     "jti": ref.jti,
@@ -243,7 +251,11 @@ async def add_revocations(
                 for ref in new
             ]
         )
-        await session.execute(statement.on_conflict_do_nothing(index_elements=["jti"]))
+        if _on_mysql(session):
+            statement = statement.prefix_with("IGNORE")
+        else:
+            statement = statement.on_conflict_do_nothing(index_elements=["jti"])
+        await session.execute(statement)
     return new
 
 
@@ -285,7 +297,22 @@ async def claim_slot(session: AsyncSession, key: str, *, interval: float, now: f
     Returns 0 when taken, else the seconds until it can be. The slot is a throttle row
     whose window start is the moment it was last taken.
     """
-    statement = (
+    if _on_mysql(session):
+        if await _claim_slot_mysql(session, key, interval=interval, now=now):
+            return 0.0
+        statement = None
+    else:
+        statement = _claim_slot_statement(session, key, interval=interval, now=now)
+    if statement is not None and (await session.execute(statement)).first() is not None:
+        return 0.0
+    query = select(ThrottleCounter.window_started_at).where(ThrottleCounter.key == key)
+    taken_at = (await session.execute(query)).scalar_one_or_none()
+    return interval if taken_at is None else max(taken_at + interval - now, 0.001)
+
+
+def _claim_slot_statement(session: AsyncSession, key: str, *, interval: float, now: float) -> Any:
+    """The one-statement claim: an upsert whose update is conditional, returning the key."""
+    return (
         _insert(session)(ThrottleCounter)
         .values(key=key, failures=0, window_started_at=now)
         .on_conflict_do_update(
@@ -295,11 +322,27 @@ async def claim_slot(session: AsyncSession, key: str, *, interval: float, now: f
         )
         .returning(ThrottleCounter.key)
     )
-    if (await session.execute(statement)).first() is not None:
-        return 0.0
-    query = select(ThrottleCounter.window_started_at).where(ThrottleCounter.key == key)
-    taken_at = (await session.execute(query)).scalar_one_or_none()
-    return interval if taken_at is None else max(taken_at + interval - now, 0.001)
+
+
+async def _claim_slot_mysql(
+    session: AsyncSession, key: str, *, interval: float, now: float
+) -> bool:
+    """The claim on MySQL: the row updated if its slot is free, else a new row.
+
+    Update first: an `INSERT IGNORE` that meets the row takes a shared lock on it, and
+    two claims holding it that then both update it deadlock. An update waits for the
+    row's lock and checks its condition on the row as committed.
+    """
+    taken = (
+        update(ThrottleCounter)
+        .where(ThrottleCounter.key == key, ThrottleCounter.window_started_at <= now - interval)
+        .values(window_started_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if _rowcount(await session.execute(taken)) == 1:
+        return True
+    fresh = mysql.insert(ThrottleCounter).values(key=key, failures=0, window_started_at=now)
+    return _rowcount(await session.execute(fresh.prefix_with("IGNORE"))) == 1
 
 
 async def record_failure(
@@ -308,6 +351,24 @@ async def record_failure(
     """Count one failed login against each key, starting a new window when one ended."""
     fresh = ThrottleCounter.window_started_at > now - window
     for key in keys:
+        if _on_mysql(session):
+            # MySQL assigns in order, each seeing the ones before: `failures` first,
+            # while `window_started_at` still holds the old start that `fresh` reads.
+            upsert = mysql.insert(ThrottleCounter).values(
+                key=key, failures=1, window_started_at=now
+            )
+            await session.execute(
+                upsert.on_duplicate_key_update(
+                    [
+                        ("failures", case((fresh, ThrottleCounter.failures + 1), else_=1)),
+                        (
+                            "window_started_at",
+                            case((fresh, ThrottleCounter.window_started_at), else_=now),
+                        ),
+                    ]
+                )
+            )
+            continue
         statement = _insert(session)(ThrottleCounter).values(
             key=key, failures=1, window_started_at=now
         )

@@ -68,8 +68,12 @@ class Facets(TypedDict):
     in_stock: int
 
 
-def _count(conditions: Sequence[ColumnElement[bool]]) -> Any:
-    return func.count().filter(and_(*conditions)) if conditions else func.count()
+def _count(dialect: str, conditions: Sequence[ColumnElement[bool]]) -> Any:
+    if not conditions:
+        return func.count()
+    if dialect == "mysql":  # no FILTER clause: count the rows the CASE leaves non-null
+        return func.count(case((and_(*conditions), 1)))
+    return func.count().filter(and_(*conditions))
 
 
 @functools.lru_cache(maxsize=128)
@@ -85,10 +89,10 @@ def _facet_query(dialect: str, searching: bool, filters: frozenset[str]) -> Dire
         select(
             _PRODUCTS.c.brand,
             _BAND.label("band"),
-            _count([*brand, *price, *stock]).label("matched"),
-            _count([*brand, *price, AVAILABLE]).label("available"),
-            _count([*price, *stock]).label("brand_facet"),
-            _count([*brand, *stock]).label("price_facet"),
+            _count(dialect, [*brand, *price, *stock]).label("matched"),
+            _count(dialect, [*brand, *price, AVAILABLE]).label("available"),
+            _count(dialect, [*price, *stock]).label("brand_facet"),
+            _count(dialect, [*brand, *stock]).label("price_facet"),
         )
         .where(*everywhere)
         .group_by(_PRODUCTS.c.brand, _BAND)

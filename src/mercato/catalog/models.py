@@ -214,7 +214,9 @@ class SearchWord(CatalogBase):
     __tablename__ = "search_words"
 
     word: Mapped[str] = mapped_column(
-        String(WORD_MAX).with_variant(String(WORD_MAX, collation="C"), "postgresql"),
+        String(WORD_MAX)
+        .with_variant(String(WORD_MAX, collation="C"), "postgresql")
+        .with_variant(String(WORD_MAX, collation="utf8mb4_bin"), "mysql"),
         primary_key=True,
     )
     products: Mapped[int] = mapped_column(Integer)

@@ -5,7 +5,9 @@ takes the database's write lock before the first read, so that the reads of a
 read-modify-write belong to the same transaction as its writes and a replica that
 shares the file waits for the lock (see `sqlite_driver`) instead of failing half-way with
 "database is locked". On PostgreSQL, row locks and unique constraints suffice, and
-bulk imports lock the products table against each other (`lock_products`).
+bulk imports lock the products table against each other (`lock_products`). On MySQL
+likewise, except that a table lock there would commit the transaction: bulk imports
+lock the one row of the catalog's migration version table instead.
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ _CHUNK = 500
 
 
 def dialect(session: AsyncSession) -> str:
-    """The session's database dialect name (`sqlite`, `postgresql`)."""
+    """The session's database dialect name (`sqlite`, `postgresql`, `mysql`)."""
     return session.get_bind().dialect.name
 
 
@@ -78,6 +80,8 @@ async def lock_products(session: AsyncSession) -> None:
     """Keep other bulk writers of the products table out until this transaction ends."""
     if dialect(session) == "postgresql":
         await session.execute(text("LOCK TABLE products IN SHARE ROW EXCLUSIVE MODE"))
+    elif dialect(session) == "mysql":
+        await session.execute(text("SELECT version_num FROM alembic_version_catalog FOR UPDATE"))
 
 
 # Built once, so their cache keys are too: a statement built per call is hashed per
@@ -210,9 +214,19 @@ _FILTERS: dict[str, ColumnElement[bool]] = {
 }
 
 
+# MySQL's table of a JSON array's strings (MariaDB 10.6+).
+_MYSQL_IDS = (
+    text("SELECT value FROM JSON_TABLE(:ids, '$[*]' COLUMNS (value VARCHAR(64) PATH '$')) AS ids")
+    .bindparams(bindparam("ids", type_=JSON()))
+    .columns(column("value", String()))
+)
+
+
 def _ids_filter(dialect: str) -> ColumnElement[bool]:
     if dialect == "postgresql":
         return _COLUMNS.id == any_(bindparam("ids", type_=ARRAY(String())))
+    if dialect == "mysql":
+        return _COLUMNS.id.in_(_MYSQL_IDS.scalar_subquery())
     listed = select(column("value", String())).select_from(
         func.json_each(bindparam("ids", type_=JSON()))
     )
@@ -322,7 +336,7 @@ def _probe(dialect: str) -> DirectQuery[PkRow]:
     return DirectQuery(matching.limit(1), PkRow)
 
 
-_PROBES = {dialect: _probe(dialect) for dialect in ("sqlite", "postgresql")}
+_PROBES = {dialect: _probe(dialect) for dialect in ("sqlite", "postgresql", "mysql")}
 
 
 async def matches_anything(reader: DirectReader, search: str) -> bool:

@@ -39,15 +39,16 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
+    column,
     delete,
     func,
     literal,
     select,
+    text,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.expression import TableValuedAlias
 
 from mercato.catalog.models import WORD_MAX, Product, ProductFields, SearchWord, WordRow
 from mercato.catalog.search import (
@@ -112,6 +113,9 @@ def word_changes(before: frozenset[str], after: frozenset[str]) -> Counter[str]:
 
 
 def _upsert(dialect: str) -> Any:
+    if dialect == "mysql":
+        upsert = mysql.insert(_WORDS)
+        return upsert.on_duplicate_key_update(products=_WORDS.c.products + upsert.inserted.products)
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(_WORDS)
     return statement.on_conflict_do_update(
@@ -120,7 +124,7 @@ def _upsert(dialect: str) -> Any:
     )
 
 
-_UPSERT = {dialect: _upsert(dialect) for dialect in ("sqlite", "postgresql")}
+_UPSERT = {dialect: _upsert(dialect) for dialect in ("sqlite", "postgresql", "mysql")}
 _PRUNE = delete(_WORDS).where(_WORDS.c.word == bindparam("w_word"), _WORDS.c.products <= 0)
 
 
@@ -150,8 +154,21 @@ def edits(word: str) -> list[str]:
     return sorted(found)
 
 
-def _candidates(dialect: str) -> TableValuedAlias:
+# MySQL's table of a JSON array's strings (MariaDB 10.6+), compared as the words are.
+_MYSQL_CANDIDATES = (
+    text(
+        "SELECT value FROM JSON_TABLE(:candidates, '$[*]' COLUMNS "
+        "(value VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$')) AS jt"
+    )
+    .bindparams(bindparam("candidates", type_=JSON()))
+    .columns(column("value", String()))
+)
+
+
+def _candidates(dialect: str) -> Any:
     """The strings of the `candidates` parameter as a table of one column, `value`."""
+    if dialect == "mysql":
+        return _MYSQL_CANDIDATES.subquery("candidate")
     if dialect == "postgresql":
         strings = bindparam("candidates", type_=ARRAY(String()))
         return func.unnest(strings).table_valued("value").render_derived(name="candidate")
@@ -179,7 +196,7 @@ def _best(dialect: str, *, prefix: bool) -> DirectQuery[WordRow]:
 
 _BEST = {
     (dialect, prefix): _best(dialect, prefix=prefix)
-    for dialect in ("sqlite", "postgresql")
+    for dialect in ("sqlite", "postgresql", "mysql")
     for prefix in (False, True)
 }
 _COMPLETIONS = DirectQuery(

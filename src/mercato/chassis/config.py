@@ -19,6 +19,7 @@ from typing import ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from mercato.chassis.data.drivers import check_database_url
 from mercato.chassis.events.broker_urls import check_broker_url
 from mercato.chassis.events.names import DEFAULT_NAMESPACE, check_namespace
 from mercato.chassis.security import tls
@@ -72,8 +73,8 @@ class ServiceSettings(BaseModel):
         default=20,
         ge=1,
         description=(
-            "PostgreSQL: the connections each process opens and keeps; a request "
-            "beyond them waits for one."
+            "PostgreSQL and MySQL: the connections each process opens and keeps; a "
+            "request beyond them waits for one."
         ),
     )
     broker_url: str = Field(
@@ -253,6 +254,11 @@ class ServiceSettings(BaseModel):
         if isinstance(value, list | tuple):
             parse_networks(value)
         return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        return check_database_url(value) if value else value
 
     @field_validator("broker_url")
     @classmethod

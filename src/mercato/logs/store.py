@@ -31,7 +31,7 @@ class EventFilter:
 
 _INSERT_NEW = {
     dialect: insert_ignoring_conflicts(cast(Table, AuditEvent.__table__), dialect)
-    for dialect in ("postgresql", "sqlite")
+    for dialect in ("postgresql", "sqlite", "mysql")
 }
 _IN_ORDER = TimeKeyset(AuditEvent.occurred_at, AuditEvent.id, oldest_first=True)
 
@@ -91,6 +91,9 @@ async def delete_before(session: AsyncSession, *, cutoff: datetime, batch: int) 
         .order_by(AuditEvent.occurred_at)
         .limit(batch)
     )
+    if session.get_bind().dialect.name == "mysql":
+        # MariaDB takes no LIMIT in an IN subquery, but does in a derived table's.
+        oldest = select(oldest.subquery("oldest").c.id)
     result = cast(
         CursorResult[Any],
         await session.execute(

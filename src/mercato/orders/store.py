@@ -62,7 +62,8 @@ def _rowcount(result: Any) -> int:
 
 _CARTS = cast(Table, Cart.__table__)
 _NEW_CART = {
-    dialect: insert_ignoring_conflicts(_CARTS, dialect) for dialect in ("postgresql", "sqlite")
+    dialect: insert_ignoring_conflicts(_CARTS, dialect, lock=True)
+    for dialect in ("postgresql", "sqlite", "mysql")
 }
 _LOCK_CART = (
     select(_CARTS.c.user_id).where(_CARTS.c.user_id == bindparam("user_id")).with_for_update()

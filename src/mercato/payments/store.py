@@ -73,7 +73,8 @@ _FINISH_PAYMENT = update(_PAYMENTS).where(
 )
 _COUNTS = cast(Table, MethodCount.__table__)
 _NEW_COUNT = {
-    dialect: insert_ignoring_conflicts(_COUNTS, dialect) for dialect in ("postgresql", "sqlite")
+    dialect: insert_ignoring_conflicts(_COUNTS, dialect, lock=True)
+    for dialect in ("postgresql", "sqlite", "mysql")
 }
 _TAKE_SLOT = (
     update(_COUNTS)

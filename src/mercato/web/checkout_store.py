@@ -30,7 +30,8 @@ CHECKOUTS = cast(Table, CheckoutRecord.__table__)
 _KEYED = (CHECKOUTS.c.user_id == bindparam("w_user"), CHECKOUTS.c.key == bindparam("w_key"))
 _READ = select(CHECKOUTS).where(*_KEYED)
 _INSERT_NEW = {
-    dialect: insert_ignoring_conflicts(CHECKOUTS, dialect) for dialect in ("postgresql", "sqlite")
+    dialect: insert_ignoring_conflicts(CHECKOUTS, dialect)
+    for dialect in ("postgresql", "sqlite", "mysql")
 }
 # Another request's claim that has run out (its process died mid-checkout) is taken over.
 _RETAKE = (

@@ -6,7 +6,10 @@ checked by the database on the row it changes, so two concurrent writers can nev
 both take the last unit. On PostgreSQL the update locks the row until the
 transaction ends (a writer that waited re-checks the condition on the newer row);
 on SQLite the whole transaction holds the database's write lock (`begin_write`).
-No row back means the condition failed, or the product does not exist.
+No row back means the condition failed, or the product does not exist. MySQL (and
+MariaDB) has no `UPDATE ... RETURNING`: there the same update runs without it, and
+the row it matched, locked by it until the transaction ends, is read back by id
+(`_returned`); InnoDB, too, checks an update's condition on the newest committed row.
 """
 
 from __future__ import annotations
@@ -14,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import BigInteger, Row, Table, bindparam, select, update
+from sqlalchemy import BigInteger, CursorResult, Row, Table, Update, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.catalog.inventory.rules import StockLevel
@@ -44,18 +47,19 @@ _PRODUCTS = cast(Table, Product.__table__)
 _PRICED = select(Product.id, Product.sku, Product.price_amount, Product.currency).where(
     Product.id.in_(bindparam("ids", expanding=True))
 )
-_MOVE_STOCK = (
+_MOVE = (
     update(_PRODUCTS)
     .where(_PRODUCTS.c.id == bindparam("w_id"))
     .values(
         on_hand=_PRODUCTS.c.on_hand + bindparam("d_on_hand"),
         reserved=_PRODUCTS.c.reserved + bindparam("d_reserved"),
     )
-    .returning(_PRODUCTS.c.id, _PRODUCTS.c.sku, _PRODUCTS.c.on_hand, _PRODUCTS.c.reserved)
 )
-_MOVE_STOCK_IF_AVAILABLE = _MOVE_STOCK.where(
-    _PRODUCTS.c.on_hand - _PRODUCTS.c.reserved >= bindparam("w_need")
-)
+_MOVE_IF_AVAILABLE = _MOVE.where(_PRODUCTS.c.on_hand - _PRODUCTS.c.reserved >= bindparam("w_need"))
+_RETURNED = (_PRODUCTS.c.id, _PRODUCTS.c.sku, _PRODUCTS.c.on_hand, _PRODUCTS.c.reserved)
+_MOVE_STOCK = _MOVE.returning(*_RETURNED)
+_MOVE_STOCK_IF_AVAILABLE = _MOVE_IF_AVAILABLE.returning(*_RETURNED)
+_LEVEL_BY_ID = select(*_RETURNED).where(_PRODUCTS.c.id == bindparam("w_id"))
 _RESERVATION = select(Reservation).where(Reservation.order_id == bindparam("order_id"))
 _RESERVATION_FOR_UPDATE = _RESERVATION.with_for_update().execution_options(populate_existing=True)
 _RESERVATION_ITEMS = (
@@ -101,11 +105,29 @@ async def move_stock(
 ) -> StockLevel | None:
     """Add to on hand and reserved; with `need`, only if that many units are available."""
     params = {"w_id": product_id, "d_on_hand": on_hand, "d_reserved": reserved}
-    if need is None:
-        result = await session.execute(_MOVE_STOCK, params)
-    else:
-        result = await session.execute(_MOVE_STOCK_IF_AVAILABLE, {**params, "w_need": need})
+    if need is not None:
+        params["w_need"] = need
+    if session.get_bind().dialect.name == "mysql":
+        move = _MOVE if need is None else _MOVE_IF_AVAILABLE
+        return await _returned(session, move, params, product_id)
+    result = await session.execute(
+        _MOVE_STOCK if need is None else _MOVE_STOCK_IF_AVAILABLE, params
+    )
     return _level(result.first())
+
+
+async def _returned(
+    session: AsyncSession, statement: Update, params: dict[str, Any], product_id: str
+) -> StockLevel | None:
+    """`statement`, an update of the product `product_id`, then its row as changed (MySQL).
+
+    The connection reports the rows an update matched (SQLAlchemy's MySQL dialects set
+    CLIENT_FOUND_ROWS), so 0 is a failed condition or no such product.
+    """
+    result = cast(CursorResult[Any], await session.execute(statement, params))
+    if result.rowcount != 1:
+        return None
+    return _level((await session.execute(_LEVEL_BY_ID, {"w_id": product_id})).first())
 
 
 async def adjust_on_hand(
@@ -115,13 +137,15 @@ async def adjust_on_hand(
     # Compared as 64-bit numbers: the sum of two 32-bit columns' values may not fit in
     # one, and PostgreSQL raises on the overflow instead of refusing the row.
     after = Product.on_hand.cast(BigInteger) + delta
-    result = await session.execute(
+    adjust = (
         update(Product)
         .where(Product.id == product_id, after >= Product.reserved, after <= MAX_STOCK)
         .values(on_hand=Product.on_hand + delta, updated_at=now)
-        .returning(*_LEVEL)
         .execution_options(synchronize_session=False)
     )
+    if session.get_bind().dialect.name == "mysql":
+        return await _returned(session, adjust, {}, product_id)
+    result = await session.execute(adjust.returning(*_LEVEL))
     return _level(result.first())
 
 

@@ -1,8 +1,12 @@
 """The database layer: an async SQLAlchemy engine and sessions for one service.
 
 SQLite (in WAL mode, driven in the event loop by `sqlite_driver`) is the default,
-one owner-only file per service in the data directory; PostgreSQL (through asyncpg) is used
-when the service's database URL says so. Code above this layer never needs to know
+one owner-only file per service in the data directory; PostgreSQL (through asyncpg) or
+MySQL/MariaDB (through asyncmy, dialect name `mysql`) is used when the service's
+database URL says so. On MySQL every connection reads committed data (`READ
+COMMITTED`, as PostgreSQL does; why in docs/decisions.md), speaks utf8mb4 and UTC,
+and timestamps keep microseconds (`DATETIME(6)`: a bare `DATETIME` keeps seconds,
+and keyset paging orders by time). Code above this layer never needs to know
 which it is, except where a feature differs (full-text search), which asks
 `Database.dialect`. `pool_wait` is told how long each checkout of a pooled connection
 waited, and `pool_usage()` says how many are in use (the pool's metrics).
@@ -19,7 +23,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import DateTime, Insert, Table, TypeDecorator, event, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -27,10 +31,13 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry, NullPool, QueuePool
+from sqlalchemy.sql.compiler import TypeCompiler
 
 from mercato.chassis.data.driver_reads import DirectReader
+from mercato.chassis.data.drivers import check_database_url
 from mercato.chassis.data.sqlite_driver import DEFAULT_LOCK_TIMEOUT, inloop_dbapi
 from mercato.chassis.security.private_files import private_database_file
 
@@ -45,6 +52,13 @@ __all__ = [
 
 SQLITE_POOL_SIZE = 64
 POOL_RECYCLE = 1800.0  # seconds; server-side idle timeouts are usually longer
+MYSQL_ISOLATION = "READ COMMITTED"
+
+
+@compiles(DateTime, "mysql")
+def _mysql_datetime(type_: DateTime, compiler: TypeCompiler, **kw: Any) -> str:
+    """Every timestamp column on MySQL keeps microseconds (the bare type keeps seconds)."""
+    return "DATETIME(6)"
 
 
 class Base(DeclarativeBase):
@@ -63,7 +77,7 @@ class UtcDateTime(TypeDecorator[datetime]):
         """Store aware timestamps in UTC (naive ones are taken to be UTC)."""
         if value is not None and value.tzinfo is not None:
             value = value.astimezone(UTC)
-            if dialect.name == "sqlite":
+            if dialect.name in ("sqlite", "mysql"):
                 value = value.replace(tzinfo=None)
         return value
 
@@ -85,16 +99,31 @@ async def begin_write(session: AsyncSession) -> None:
         await session.execute(text("BEGIN IMMEDIATE"))
 
 
-def insert_ignoring_conflicts(table: Table, dialect: str) -> Insert | None:
+def insert_ignoring_conflicts(table: Table, dialect: str, *, lock: bool = False) -> Insert | None:
     """`INSERT ... ON CONFLICT DO NOTHING` into `table`; None where `dialect` has none.
 
     Its values are given when it is executed, so one statement serves every call:
     values built into a statement are coerced and hashed into a cache key per call.
+
+    On MySQL it is `INSERT IGNORE`, whose row count says whether it inserted; but on a
+    duplicate it takes a shared lock on the row, and two transactions that then both
+    update (or lock) that row deadlock. With `lock`, for a row that is made sure of and
+    then updated or locked, it is an `ON DUPLICATE KEY UPDATE` that changes nothing and
+    holds the row's exclusive lock either way; its row count then says nothing.
     """
     if dialect == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing()
     if dialect == "sqlite":
         return sqlite.insert(table).on_conflict_do_nothing()
+    if dialect == "mysql":
+        if lock:
+            key = next(iter(table.primary_key.columns))
+            return mysql.insert(table).on_duplicate_key_update({key.name: key})
+        # MySQL's only insert that skips a duplicate and says so (0 rows): an upsert
+        # that changes nothing still counts its row under CLIENT_FOUND_ROWS. Strict
+        # mode's other errors become warnings under IGNORE; the callers insert keys
+        # and values of bounded length only.
+        return mysql.insert(table).prefix_with("IGNORE")
     return None
 
 
@@ -141,7 +170,7 @@ class Database:
         pool_size: int = 20,
         pool_wait: Callable[[float], None] | None = None,
     ) -> None:
-        parsed = make_url(url)
+        parsed = make_url(check_database_url(url))
         self.url = url
         self.dialect = parsed.get_backend_name()
         # JSON columns are read with orjson, 3x faster than `json` (a tenth of a
@@ -177,6 +206,12 @@ class Database:
             # over processes stays within the server's `max_connections`.
             kwargs.update(pool_size=pool_size, max_overflow=0, pool_recycle=POOL_RECYCLE)
             self.pool_limit = pool_size
+            if self.dialect == "mysql":
+                kwargs["isolation_level"] = MYSQL_ISOLATION
+                kwargs["connect_args"] = {
+                    "charset": "utf8mb4",
+                    "init_command": "SET time_zone = '+00:00'",
+                }
         if pool_wait is not None and "poolclass" not in kwargs:
             kwargs["poolclass"] = _timed_pool(pool_wait)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)

@@ -17,7 +17,10 @@ either such a row or an entity reads it through `row_of`.
 Connections: on SQLite, one connection taken out of the engine's pool for good
 (reads in WAL mode never wait for the writer, and sqlite3 calls run to completion in
 the loop, so one serves every read of the process); on PostgreSQL, a connection of
-the engine's own pool per read, so the process stays within its pool size.
+the engine's own pool per read, so the process stays within its pool size. On MySQL
+too, through the pooled connection's DBAPI cursor (asyncmy has no prepared
+statements to learn types from; its cursor reports them); the pool's rollback on
+check-in ends the read's implicit transaction.
 
 A column's result processor gets the type code the driver reports for it, learnt
 at the statement's first execution (PostgreSQL's numbers need it: float8 or numeric).
@@ -179,7 +182,7 @@ class DirectReader:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.dialect = engine.dialect
-        if self.dialect.name not in ("sqlite", "postgresql"):
+        if self.dialect.name not in ("sqlite", "postgresql", "mysql"):
             raise TypeError(f"no direct reads on {self.dialect.name}")
         self._sqlite: PoolProxiedConnection | None = None
         self._sqlite_driver: Any = None
@@ -238,7 +241,7 @@ class DirectReader:
             await asyncio.to_thread(threads.close)
 
     async def _fetch(self, plan: _Plan, arguments: list[Any]) -> Sequence[Sequence[Any]]:
-        fetch = self._fetch_sqlite if self.dialect.name == "sqlite" else self._fetch_postgresql
+        fetch = self._fetch_sqlite if self.dialect.name == "sqlite" else self._fetch_pooled
         if self.statements is None:
             return await fetch(plan, arguments)
         with self.statements(plan.sql):
@@ -260,12 +263,44 @@ class DirectReader:
             await cursor.close()
         return rows
 
-    async def _fetch_postgresql(self, plan: _Plan, arguments: list[Any]) -> Sequence[Sequence[Any]]:
+    async def _fetch_pooled(self, plan: _Plan, arguments: list[Any]) -> Sequence[Sequence[Any]]:
         # One greenlet for checkout, query and checkin: the pool's own code may need to
         # wait (a new connection, a full pool) and only waits inside one.
-        rows: Sequence[Sequence[Any]] = await greenlet_spawn(
-            self._fetch_postgresql_in_greenlet, plan, arguments
+        fetch = (
+            self._fetch_postgresql_in_greenlet
+            if self.dialect.name == "postgresql"
+            else self._fetch_dbapi_in_greenlet
         )
+        rows: Sequence[Sequence[Any]] = await greenlet_spawn(fetch, plan, arguments)
+        return rows
+
+    def _fetch_dbapi_in_greenlet(
+        self, plan: _Plan, arguments: list[Any]
+    ) -> Sequence[Sequence[Any]]:
+        """The read through the DBAPI cursor of a pooled connection (MySQL)."""
+        try:
+            connection = self.engine.sync_engine.raw_connection()
+        except Exception as exc:
+            log.warning("a direct read found no connection: %s", exc)
+            raise database_refused() from exc
+        try:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(plan.sql, arguments)
+                if not plan.types_known:
+                    plan.know_types([column[1] for column in cursor.description])
+                rows: Sequence[Sequence[Any]] = cursor.fetchall()
+            finally:
+                cursor.close()
+        except Exception as exc:
+            dbapi_error = cast(Any, exc)  # the driver's own error class, or anything else
+            if not self.dialect.is_disconnect(dbapi_error, connection.dbapi_connection, None):
+                raise
+            self.engine.sync_engine.pool._invalidate(connection, exc)
+            log.warning("a direct read lost its connection: %s", exc)
+            raise database_lost() from exc
+        finally:
+            connection.close()
         return rows
 
     def _fetch_postgresql_in_greenlet(

@@ -81,11 +81,33 @@ async def upgrade(
         async with db.engine.connect() as conn:
             await _without_foreign_keys(conn, run)
         return
+    if db.dialect == "mysql":
+        await _upgrade_mysql(db, service, run)
+        return
     async with db.engine.begin() as conn:
         if db.dialect == "postgresql":
             # Replicas starting together must not migrate at the same time.
             await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:s))"), {"s": service})
         await conn.run_sync(run)
+
+
+async def _upgrade_mysql(db: Database, service: str, run: Callable[[Connection], None]) -> None:
+    """`run` under a named lock, so that replicas starting together migrate one at a time.
+
+    MySQL's DDL commits as it goes (no transactional DDL), and its named locks belong
+    to the connection, not a transaction: taken and released around the whole run.
+    """
+    lock = {"name": f"mercato_migrate_{service}"}
+    async with db.engine.connect() as conn:
+        if await conn.scalar(text("SELECT GET_LOCK(:name, 300)"), lock) != 1:
+            raise RuntimeError(f"another process kept the migration lock of {service} for 5 min")
+        await conn.commit()  # the lock stays: it is the connection's
+        try:
+            async with conn.begin():
+                await conn.run_sync(run)
+        finally:
+            await conn.execute(text("SELECT RELEASE_LOCK(:name)"), lock)
+            await conn.commit()
 
 
 async def _foreign_keys(conn: AsyncConnection, enforced: bool) -> None:

@@ -108,7 +108,7 @@ class OutboxRelay:
             .order_by(outbox.c.created_at)
             .limit(self.batch_size)
         )
-        locking = self.db.dialect == "postgresql"
+        locking = self.db.dialect in ("postgresql", "mysql")  # SKIP LOCKED: MariaDB 10.6+
         if locking:
             query = query.with_for_update(skip_locked=True)
         async with self.db.session() as session:

@@ -11,6 +11,9 @@ Full-text search differs per database:
 - PostgreSQL: `search`, a stored generated tsvector column (English configuration,
   title and brand weighted A, category and tags B, description C) with a GIN index.
   `mercato.catalog.search` queries it by name.
+- MySQL/MariaDB: `search`, a stored generated text column joining the same five
+  columns (a JSON column cannot be in a FULLTEXT index, its text can), with an
+  InnoDB FULLTEXT index; relevance is InnoDB's own, unweighted.
 
 Revision ID: 0001
 Revises:
@@ -65,6 +68,11 @@ POSTGRES_FTS = [
         || setweight(to_tsvector('english', coalesce(description, '')), 'C')
     ) STORED""",
     "CREATE INDEX ix_products_search ON products USING gin (search)",
+]
+MYSQL_FTS = [
+    """ALTER TABLE products ADD COLUMN search LONGTEXT AS (concat_ws(' ',
+        title, brand, replace(coalesce(category, ''), '-', ' '), tags, description)) STORED""",
+    "CREATE FULLTEXT INDEX ix_products_search ON products (search)",
 ]
 
 
@@ -127,7 +135,8 @@ def upgrade() -> None:
     op.create_index("ix_products_category", "products", ["category"])
     op.create_index("ix_products_brand", "products", ["brand"])
     dialect = op.get_bind().dialect.name
-    for statement in SQLITE_FTS if dialect == "sqlite" else POSTGRES_FTS:
+    fts = {"sqlite": SQLITE_FTS, "mysql": MYSQL_FTS}.get(dialect, POSTGRES_FTS)
+    for statement in fts:
         op.execute(statement)
     create_event_tables(op)
 

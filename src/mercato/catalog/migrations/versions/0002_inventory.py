@@ -7,6 +7,8 @@ so SQLite's full-text table and its triggers (0001) stay as they are:
 
 - PostgreSQL: the column and its check constraint are renamed and two constraints
   added: `reserved >= 0 AND reserved <= on_hand` and, for reservations, the status.
+- MySQL/MariaDB: as PostgreSQL, but a check constraint cannot be renamed there: the
+  old one is dropped and `ck_products_on_hand_not_negative` added in the same statement.
 - SQLite: `RENAME COLUMN` rewrites the existing check to `on_hand >= 0` (it keeps its
   old name `ck_products_stock_not_negative`, since SQLite cannot rename constraints)
   and `reserved` is added with a column check `reserved >= 0 AND reserved <= on_hand`.
@@ -45,6 +47,18 @@ def _split_stock(dialect: str) -> None:
         op.execute(
             "ALTER TABLE products RENAME CONSTRAINT ck_products_stock_not_negative "
             "TO ck_products_on_hand_not_negative"
+        )
+        op.add_column(
+            "products", sa.Column("reserved", sa.Integer(), nullable=False, server_default="0")
+        )
+        op.create_check_constraint(
+            op.f("ck_products_reserved_within_on_hand"), "products", RESERVED_CHECK
+        )
+    elif dialect == "mysql":
+        op.execute(
+            "ALTER TABLE products DROP CONSTRAINT ck_products_stock_not_negative, "
+            "RENAME COLUMN stock TO on_hand, "
+            "ADD CONSTRAINT ck_products_on_hand_not_negative CHECK (on_hand >= 0)"
         )
         op.add_column(
             "products", sa.Column("reserved", sa.Integer(), nullable=False, server_default="0")

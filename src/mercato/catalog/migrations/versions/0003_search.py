@@ -79,6 +79,8 @@ def upgrade() -> None:
     word = sa.String(40)
     if dialect == "postgresql":
         word = sa.String(40, collation="C")
+    if dialect == "mysql":  # by code point, and case-sensitive, as "C" does
+        word = sa.String(40, collation="utf8mb4_bin")
     op.create_table(
         "search_words",
         sa.Column("word", word, nullable=False),

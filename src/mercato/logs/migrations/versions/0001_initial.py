@@ -22,6 +22,7 @@ depends_on: str | Sequence[str] | None = None
 
 JSON_DOCUMENT = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 INDEXED_KEYS = ("type", "source", "subject", "user_id", "order_id")
+MYSQL_TEXT_PREFIX = 255
 
 
 def upgrade() -> None:
@@ -42,7 +43,13 @@ def upgrade() -> None:
     )
     op.create_index("ix_audit_events_occurred_at_id", "audit_events", ["occurred_at", "id"])
     for key in INDEXED_KEYS:
-        op.create_index(f"ix_audit_events_{key}", "audit_events", [key, "occurred_at", "id"])
+        op.create_index(
+            f"ix_audit_events_{key}",
+            "audit_events",
+            [key, "occurred_at", "id"],
+            # MySQL indexes a TEXT column by a prefix only (`source` and `subject`).
+            mysql_length={key: MYSQL_TEXT_PREFIX} if key in ("source", "subject") else None,
+        )
     create_event_tables(op)
 
 

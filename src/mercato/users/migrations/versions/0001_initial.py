@@ -38,7 +38,12 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
     )
-    op.create_index("ix_profiles_email_lower", "profiles", [sa.text("lower(email)")])
+    if op.get_bind().dialect.name == "mysql":
+        # MariaDB indexes no expression; its utf8mb4 collation compares case-blind,
+        # so a plain index on the column serves the lookup by email.
+        op.create_index("ix_profiles_email_lower", "profiles", ["email"])
+    else:
+        op.create_index("ix_profiles_email_lower", "profiles", [sa.text("lower(email)")])
     op.create_index("ix_profiles_created_at_user_id", "profiles", ["created_at", "user_id"])
     create_event_tables(op)
 
