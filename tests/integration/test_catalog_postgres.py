@@ -115,7 +115,12 @@ async def test_full_text_search_and_paging_on_the_demo_catalog(
             "laptop" in " ".join([p["title"], p["description"], *p["tags"]]).lower()
             for p in laptops
         )
-        assert laptops[0]["category"] == "laptops"
+        if database_url.startswith("mysql"):
+            # InnoDB's relevance weighs no column above another (docs/decisions.md): a
+            # charger "for laptops" can rank among them, never above most of them.
+            assert [p["category"] for p in laptops[:5]].count("laptops") >= 3
+        else:
+            assert laptops[0]["category"] == "laptops"
         whole = (await client.get(f"{API}/products", params={"q": "laptop", "limit": 100})).json()
         assert [p["id"] for p in laptops] == [p["id"] for p in whole["items"]]
         stemmed = await client.get(f"{API}/products", params={"q": "Laptops", "limit": 100})
