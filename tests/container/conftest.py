@@ -10,19 +10,24 @@ or not: containers, network and volumes.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.container.images import build_images
 from tests.container.stack import ADMIN_EMAIL, Stack
-from tests.e2e.client import ADMIN_PASSWORD, Account, Shop
+from tests.e2e.client import ADMIN_PASSWORD, Account, Shop, eventually
 
 ENABLE = "MERCATO_CONTAINER_TESTS"
+# A file `Stack.keep` wrote: run the tests on that stack rather than on a new one.
+REUSE = "MERCATO_CONTAINER_STACK"
+READY_TIMEOUT = 90.0
 TOOLS = ("podman", "debootstrap", "runc")
 
 
@@ -51,12 +56,10 @@ def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
         if os.environ.get("MERCATO_REQUIRE_SERVERS") == "1":
             pytest.fail(reason)
         pytest.skip(reason)
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-
-    def say(line: str) -> None:
-        if reporter is not None:
-            reporter.write_line(f"container suite: {line}")
-
+    say = _printer(request)
+    if os.environ.get(REUSE):  # a stack left up by hand: used as it is, never taken down
+        yield Stack.attach(Path(os.environ[REUSE]))
+        return
     started = time.monotonic()
     images = build_images(say)
     say(f"images ready in {time.monotonic() - started:.0f} s")
@@ -64,8 +67,26 @@ def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
     started = time.monotonic()
     with stack.running():
         say(f"compose stack {stack.project} up and healthy in {time.monotonic() - started:.0f} s")
+        ready_through_the_edge(stack)
         yield stack
         say("taking the stack down")
+
+
+def ready_through_the_edge(stack: Stack) -> None:
+    """Wait (bounded) until the published port answers for every service and auth signs in."""
+
+    def ready() -> bool | None:
+        try:
+            with httpx.Client(base_url=stack.base_url, timeout=5.0, trust_env=False) as http:
+                health = http.get("/health")
+                login = http.post(
+                    "/api/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+                )
+        except httpx.HTTPError:
+            return None
+        return True if health.status_code == 200 and login.status_code == 200 else None
+
+    eventually(ready, timeout=READY_TIMEOUT, interval=1.0)
 
 
 @pytest.fixture(scope="session")
@@ -88,3 +109,20 @@ def admin(shop: Shop) -> Account:
 def customer(shop: Shop) -> Account:
     """A new customer for this test."""
     return shop.new_customer()
+
+
+@pytest.fixture
+def report(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """Print a line of figures (recovery times, throughput) in the test run's output."""
+    return _printer(request)
+
+
+def _printer(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """A function printing a line on the terminal at once, past pytest's capture."""
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+
+    def say(line: str) -> None:
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            print(f"\ncontainer suite: {line}", flush=True)
+
+    return say

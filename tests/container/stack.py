@@ -259,6 +259,14 @@ class Stack:
         os.kill(pid, 9)
         return pid
 
+    def stop(self, container: str) -> None:
+        """Stop a container the way an operator does (its stop signal, then SIGKILL)."""
+        podman("stop", "-t", "10", container)
+
+    def start(self, container: str) -> None:
+        """Start a stopped container again."""
+        podman("start", container)
+
     def wait_restarted(self, container: str, old_pid: int, timeout: float) -> float:
         """Wait until the restart policy has brought the container back, healthy; seconds."""
         started = time.monotonic()
@@ -270,6 +278,30 @@ class Stack:
             if time.monotonic() - started > timeout:
                 raise AssertionError(f"{container} not back within {timeout:.0f} s")
             time.sleep(0.5)
+
+    def keep(self, path: Path) -> None:
+        """Write what `attach` needs to find this stack again (variables hold secrets)."""
+        path.write_text(
+            json.dumps(
+                {
+                    "project": self.project,
+                    "port": self.port,
+                    "variables": self.variables,
+                    "override": str(self.override),
+                    "images": self.images,
+                }
+            )
+        )
+        path.chmod(0o600)
+
+    @classmethod
+    def attach(cls, path: Path) -> Stack:
+        """The stack `keep` described."""
+        kept = json.loads(path.read_text())
+        stack = cls(images=kept["images"], project=kept["project"], port=kept["port"])
+        stack.override.unlink()
+        stack.variables, stack.override = kept["variables"], Path(kept["override"])
+        return stack
 
     @contextlib.contextmanager
     def running(self) -> Iterator[Stack]:
