@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 COMPILE := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
            --no-emit-index-url --no-emit-find-links
 
-.PHONY: up test lint unit e2e bench lock clean
+.PHONY: up test lint unit e2e bench lock clean compose-test
 
 $(STAMP): pyproject.toml requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
@@ -46,3 +46,9 @@ lock: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .mercato .mypy_cache .ruff_cache .pytest_cache
+
+# deploy/compose.yaml under podman (tests/container): builds the images (from Debian's
+# packages, cached), runs the stack on a free 127.0.0.1 port, the journey and the
+# fault tests, and takes it down. Needs root, podman, runc and debootstrap.
+compose-test: $(STAMP)
+	MERCATO_CONTAINER_TESTS=1 $(BIN)/python -m pytest tests/container -p no:cacheprovider

@@ -56,8 +56,9 @@ def test_every_password_the_broker_reads_is_given_to_it() -> None:
     wanted = {nats_variable(user) for user in USERS}
     for conf in ((DEPLOY / "nats" / "nats.conf").read_text(), k8s_nats_conf()):
         assert set(re.findall(r"\$(NATS_[A-Z_]+_PASSWORD)", conf)) == wanted
-    compose = documents(DEPLOY / "compose.yaml")[0]["services"]["nats"]["environment"]
-    assert set(compose) == wanted
+    services = documents(DEPLOY / "compose.yaml")[0]["services"]
+    for node in ("nats-1", "nats-2", "nats-3"):  # the compose cluster's nodes
+        assert set(services[node]["environment"]) == wanted | {"NATS_SERVER_NAME"}
     assert wanted <= set(env_file(DEPLOY / ".env.example"))
     (statefulset,) = [d for d in documents(COMPONENT / "nats.yaml") if d["kind"] == "StatefulSet"]
     (container,) = statefulset["spec"]["template"]["spec"]["containers"]
@@ -110,6 +111,9 @@ def test_the_nats_component_keeps_one_copy_of_each_event_per_node() -> None:
         ).event_replicas
         == 3
     )
-    # Compose runs one node: one copy (three on a single node would be refused).
+    # Compose runs a 3-node cluster too: every service asks for 3 copies.
     compose = documents(DEPLOY / "compose.yaml")[0]["services"]
-    assert not any("MERCATO_EVENT_REPLICAS" in str(spec) for spec in compose.values())
+    nodes = [name for name, spec in compose.items() if "nats-server" in spec.get("command", [])]
+    assert nodes == ["nats-1", "nats-2", "nats-3"]
+    for name, spec in compose_services().items():
+        assert spec["environment"]["MERCATO_EVENT_REPLICAS"] == "3", name

@@ -22,6 +22,7 @@ from tests.support.deploy import (
     compose_services,
     configmap,
     deployments,
+    documents,
     env_file,
     k8s_objects,
     setting_names,
@@ -149,4 +150,7 @@ def test_the_gateway_keeps_its_operator_port_inside_the_cluster() -> None:
     assert [p["targetPort"] for p in service["spec"]["ports"]] == ["http"]
     compose = compose_services()["gateway"]
     assert compose["environment"]["MERCATO_GATEWAY_OPERATOR_PORT"] == "9100"
-    assert not any("9100" in published for published in compose["ports"])
+    # Compose publishes the edge (HAProxy) only, on the gateway's public port.
+    assert "ports" not in compose
+    edge = documents(DEPLOY / "compose.yaml")[0]["services"]["edge"]
+    assert [published.rsplit(":", 1)[1] for published in edge["ports"]] == ["8000"]

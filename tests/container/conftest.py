@@ -1,0 +1,128 @@
+"""The container suite's fixtures: the images built once, deploy/compose.yaml up once.
+
+The suite runs only when MERCATO_CONTAINER_TESTS=1 (`make compose-test`; CI sets it
+for its own run beside `make test`): it builds images and runs some twenty
+containers, minutes of work that the ordinary test run must not start. With the
+variable set and podman or debootstrap missing, it skips, or fails under
+MERCATO_REQUIRE_SERVERS=1. The stack comes down at the end of the session, failed
+or not: containers, network and volumes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.container.images import build_images
+from tests.container.stack import ADMIN_EMAIL, Stack
+from tests.e2e.client import ADMIN_PASSWORD, Account, Shop, eventually
+
+ENABLE = "MERCATO_CONTAINER_TESTS"
+# A file `Stack.keep` wrote: run the tests on that stack rather than on a new one.
+REUSE = "MERCATO_CONTAINER_STACK"
+READY_TIMEOUT = 90.0
+TOOLS = ("podman", "debootstrap", "runc")
+
+
+def enabled() -> bool:
+    """Whether this run asked for the container suite."""
+    return os.environ.get(ENABLE) == "1"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip the whole suite unless it was asked for."""
+    if enabled():
+        return
+    skip = pytest.mark.skip(reason=f"the container suite runs with {ENABLE}=1 (make compose-test)")
+    here = os.path.dirname(__file__)
+    for item in items:
+        if str(item.path).startswith(here):
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
+    """deploy/compose.yaml running under podman, healthy, on images built here."""
+    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
+    if missing:
+        reason = f"the container suite needs {', '.join(missing)} (apt-get install podman ...)"
+        if os.environ.get("MERCATO_REQUIRE_SERVERS") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    say = _printer(request)
+    if os.environ.get(REUSE):  # a stack left up by hand: used as it is, never taken down
+        yield Stack.attach(Path(os.environ[REUSE]))
+        return
+    started = time.monotonic()
+    images = build_images(say)
+    say(f"images ready in {time.monotonic() - started:.0f} s")
+    stack = Stack(images)
+    started = time.monotonic()
+    with stack.running():
+        say(f"compose stack {stack.project} up and healthy in {time.monotonic() - started:.0f} s")
+        ready_through_the_edge(stack)
+        yield stack
+        say("taking the stack down")
+
+
+def ready_through_the_edge(stack: Stack) -> None:
+    """Wait (bounded) until the published port answers for every service and auth signs in."""
+
+    def ready() -> bool | None:
+        try:
+            with httpx.Client(base_url=stack.base_url, timeout=5.0, trust_env=False) as http:
+                health = http.get("/health")
+                login = http.post(
+                    "/api/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+                )
+        except httpx.HTTPError:
+            return None
+        return True if health.status_code == 200 and login.status_code == 200 else None
+
+    eventually(ready, timeout=READY_TIMEOUT, interval=1.0)
+
+
+@pytest.fixture(scope="session")
+def shop(stack: Stack) -> Iterator[Shop]:
+    """The e2e client helper, on the published port only."""
+    with httpx.Client(base_url=stack.base_url, timeout=15.0, trust_env=False) as http:
+        yield Shop(http)
+
+
+@pytest.fixture
+def admin(shop: Shop) -> Account:
+    """The administrator auth created at its first start."""
+    tokens = shop.login(ADMIN_EMAIL, ADMIN_PASSWORD)
+    me = shop.http.get("/api/auth/me", headers=Shop.headers(tokens["access_token"]))
+    assert me.status_code == 200, me.text
+    return Account(me.json()["id"], ADMIN_EMAIL, ADMIN_PASSWORD, me.json()["name"], tokens)
+
+
+@pytest.fixture
+def customer(shop: Shop) -> Account:
+    """A new customer for this test."""
+    return shop.new_customer()
+
+
+@pytest.fixture
+def report(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """Print a line of figures (recovery times, throughput) in the test run's output."""
+    return _printer(request)
+
+
+def _printer(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """A function printing a line on the terminal at once, past pytest's capture."""
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+
+    def say(line: str) -> None:
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            print(f"\ncontainer suite: {line}", flush=True)
+
+    return say

@@ -1,0 +1,313 @@
+"""deploy/compose.yaml run by podman-compose: bring it up, look at it, break it, remove it.
+
+`Stack` is one compose project (its own name, volumes and network) in production mode:
+random secrets, the images of `tests.container.images`, and only the edge's port
+published, on 127.0.0.1 at a free port. A small override (written next to nothing of
+the repository: a temporary file) gives orders and payments the short saga timings of
+the e2e system (`tests.e2e.system.RECOVERY_ENV`), so that the e2e invariants' timeouts
+hold here too.
+
+Start-up follows compose's health order: podman 4.3 (Debian's) has no `podman wait
+--condition=healthy`, so podman-compose ignores `condition: service_healthy`, and
+podman runs health checks from systemd timers, which a container host without systemd
+lacks. `up` therefore starts the services a level of `depends_on` at a time, each
+level once the previous one passes its health checks (`podman healthcheck run`, the
+compose file's own check), which is the order Docker Compose follows by itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.container.images import ROOT, Images, podman, podman_env
+from tests.e2e.client import ADMIN_PASSWORD
+from tests.e2e.system import RECOVERY_ENV
+
+__all__ = ["ADMIN_EMAIL", "COMPOSE_FILE", "Stack", "free_port"]
+
+COMPOSE_FILE = ROOT / "deploy" / "compose.yaml"
+HEALTH_TIMEOUT = 240.0  # one level of the start-up (PostgreSQL's first start, migrations)
+# Not the e2e system's admin@example.com: production refuses a password that holds
+# the address' local part ("admin" is in the e2e password).
+ADMIN_EMAIL = "shopkeeper@example.com"
+MERCATO = ("auth", "users", "catalog", "web", "gateway", "orders", "payments", "logs")
+
+
+def free_port() -> int:
+    """A port nothing listens on now, on 127.0.0.1."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _variables(images: Images, port: int) -> dict[str, str]:
+    """compose's variables: every placeholder of .env.example random, our images, the port."""
+    found: dict[str, str] = {}
+    for line in (ROOT / "deploy" / ".env.example").read_text().splitlines():
+        name, _, value = line.partition("=")
+        if not name or name.startswith("#"):
+            continue
+        # A letter first: nats-server reads a `$VARIABLE` as a value of its own syntax,
+        # and a password that starts with digits is taken for a number and refused.
+        found[name] = "k" + secrets.token_hex(24) if value == "dev-change-me" else value
+    found.update(images)
+    found.update(
+        MERCATO_ENV="production",
+        MERCATO_ADMIN_EMAIL=ADMIN_EMAIL,
+        MERCATO_ADMIN_PASSWORD=ADMIN_PASSWORD,
+        MERCATO_PUBLIC_ADDRESS="127.0.0.1",
+        MERCATO_PUBLIC_PORT=str(port),
+    )
+    return found
+
+
+def _override() -> dict[str, Any]:
+    """The e2e system's saga and redelivery timings, for every Mercato service."""
+    return {"services": {name: {"environment": dict(RECOVERY_ENV)} for name in MERCATO}}
+
+
+def _levels(services: dict[str, Any]) -> list[list[str]]:
+    """The services in start-up order: each level depends only on the levels before."""
+    placed: list[str] = []
+    levels: list[list[str]] = []
+    while len(placed) < len(services):
+        level = sorted(
+            name
+            for name, spec in services.items()
+            if name not in placed and set(spec.get("depends_on", {})) <= set(placed)
+        )
+        if not level:
+            raise RuntimeError(f"a depends_on cycle among {set(services) - set(placed)}")
+        levels.append(level)
+        placed += level
+    return levels
+
+
+@dataclass
+class Stack:
+    """One compose project of deploy/compose.yaml under podman."""
+
+    images: Images
+    project: str = field(default_factory=lambda: f"mercato-ct-{secrets.token_hex(3)}")
+    port: int = field(default_factory=free_port)
+    log: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.variables = _variables(self.images, self.port)
+        handle, name = tempfile.mkstemp(prefix="mercato-compose-", suffix=".yaml")
+        with os.fdopen(handle, "w") as file:
+            yaml.safe_dump(_override(), file)
+        self.override = Path(name)
+        self.spec: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text())
+
+    @property
+    def base_url(self) -> str:
+        """The published edge (HAProxy in front of the gateway replicas)."""
+        return f"http://127.0.0.1:{self.port}"
+
+    # -- compose ----------------------------------------------------------------------
+
+    def compose(self, *args: str, timeout: float = 600) -> str:
+        """Run podman-compose on the project; its output (an error when it fails)."""
+        command = [
+            str(Path(sys.executable).parent / "podman-compose"),
+            "-p",
+            self.project,
+            "-f",
+            str(COMPOSE_FILE),
+            "-f",
+            str(self.override),
+            *args,
+        ]
+        done = subprocess.run(
+            command,
+            env={**podman_env(), **self.variables},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            cwd=ROOT / "deploy",
+        )
+        self.log.append(f"$ podman-compose {' '.join(args)}\n{done.stdout}{done.stderr}")
+        if done.returncode != 0:
+            raise RuntimeError(f"podman-compose {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+        return done.stdout
+
+    def up(self) -> None:
+        """Start every service, a level of depends_on at a time, each once healthy."""
+        for level in _levels(self.spec["services"]):
+            self.compose("up", "-d", "--no-deps", *level)
+            for service in level:
+                for container in self.containers(service):
+                    self.wait_healthy(container, HEALTH_TIMEOUT)
+
+    def down(self) -> None:
+        """Remove every container, network and volume of the project, whatever happened."""
+        with contextlib.suppress(Exception):
+            self.compose("down", "-v", "-t", "5", timeout=300)
+        label = f"label=io.podman.compose.project={self.project}"
+        for kind in ("container", "pod"):
+            names = podman(
+                kind,
+                "ls",
+                "-a" if kind == "container" else "--noheading",
+                "--filter",
+                label,
+                "--format",
+                "{{.Names}}" if kind == "container" else "{{.Name}}",
+                check=False,
+            ).split()
+            for name in names:
+                podman(kind, "rm", "-f", name, check=False)
+        for volume in podman(
+            "volume", "ls", "--filter", label, "--format", "{{.Name}}", check=False
+        ).split():
+            podman("volume", "rm", "-f", volume, check=False)
+        podman("network", "rm", "-f", f"{self.project}_default", check=False)
+        self.override.unlink(missing_ok=True)
+
+    # -- containers ---------------------------------------------------------------------
+
+    def containers(self, service: str) -> list[str]:
+        """The names of a service's containers (one per replica), running or not."""
+        out = podman(
+            "ps",
+            "-a",
+            "--filter",
+            f"label=io.podman.compose.project={self.project}",
+            "--filter",
+            f"label=com.docker.compose.service={service}",
+            "--format",
+            "{{.Names}}",
+        )
+        return sorted(out.split())
+
+    def container(self, service: str) -> str:
+        """The first container of a service."""
+        found = self.containers(service)
+        assert found, f"no container for {service}"
+        return found[0]
+
+    def inspect(self, container: str) -> dict[str, Any]:
+        """`podman inspect` of one container."""
+        found: list[dict[str, Any]] = json.loads(podman("inspect", container))
+        return found[0]
+
+    def pid(self, container: str) -> int:
+        """The host pid of the container's main process (0 when it is not running)."""
+        return int(self.inspect(container)["State"]["Pid"])
+
+    def healthy(self, container: str) -> bool:
+        """Whether the container runs and passes its compose health check now (if any)."""
+        state = self.inspect(container)["State"]
+        if state.get("Status") != "running":
+            return False
+        if not self.inspect(container)["Config"].get("Healthcheck"):
+            return True
+        done = subprocess.run(
+            ["podman", "healthcheck", "run", container],
+            env=podman_env(),
+            capture_output=True,
+            check=False,
+            timeout=30,
+        )
+        return done.returncode == 0
+
+    def wait_healthy(self, container: str, timeout: float) -> float:
+        """Wait until the container is healthy; the seconds it took."""
+        started = time.monotonic()
+        while not self.healthy(container):
+            if time.monotonic() - started > timeout:
+                raise AssertionError(
+                    f"{container} not healthy within {timeout:.0f} s; its log:\n"
+                    + self.logs(container)[-4000:]
+                )
+            time.sleep(1.0)
+        return time.monotonic() - started
+
+    def logs(self, container: str, since: float | None = None) -> str:
+        """What a container wrote (since a Unix time, when given)."""
+        args = ["logs"] + (["--since", f"{since:.3f}"] if since is not None else [])
+        done = subprocess.run(
+            ["podman", *args, container],
+            env=podman_env(),
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+        )
+        return done.stdout + done.stderr
+
+    def crash(self, container: str) -> int:
+        """SIGKILL the container's main process from the host, as a crash would; its pid."""
+        pid = self.pid(container)
+        assert pid > 0, f"{container} is not running"
+        os.kill(pid, 9)
+        return pid
+
+    def stop(self, container: str) -> None:
+        """Stop a container the way an operator does (its stop signal, then SIGKILL)."""
+        podman("stop", "-t", "10", container)
+
+    def start(self, container: str) -> None:
+        """Start a stopped container again."""
+        podman("start", container)
+
+    def wait_restarted(self, container: str, old_pid: int, timeout: float) -> float:
+        """Wait until the restart policy has brought the container back, healthy; seconds."""
+        started = time.monotonic()
+        while True:
+            with contextlib.suppress(RuntimeError):
+                pid = self.pid(container)
+                if pid not in (0, old_pid) and self.healthy(container):
+                    return time.monotonic() - started
+            if time.monotonic() - started > timeout:
+                raise AssertionError(f"{container} not back within {timeout:.0f} s")
+            time.sleep(0.5)
+
+    def keep(self, path: Path) -> None:
+        """Write what `attach` needs to find this stack again (variables hold secrets)."""
+        path.write_text(
+            json.dumps(
+                {
+                    "project": self.project,
+                    "port": self.port,
+                    "variables": self.variables,
+                    "override": str(self.override),
+                    "images": self.images,
+                }
+            )
+        )
+        path.chmod(0o600)
+
+    @classmethod
+    def attach(cls, path: Path) -> Stack:
+        """The stack `keep` described."""
+        kept = json.loads(path.read_text())
+        stack = cls(images=kept["images"], project=kept["project"], port=kept["port"])
+        stack.override.unlink()
+        stack.variables, stack.override = kept["variables"], Path(kept["override"])
+        return stack
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[Stack]:
+        """Up for the block, down after it (even when it fails)."""
+        try:
+            self.up()
+            yield self
+        finally:
+            self.down()
