@@ -3,7 +3,9 @@
 Every service (and the gateway) verifies access tokens itself: no call to auth per
 request. Public keys are fetched from auth's JWKS with the process's aiohttp session,
 parsed once and kept per `kid`; an unknown `kid` triggers one refetch (keys rotate),
-rate limited so a flood of forged kids cannot hammer auth. Only RS256 is accepted,
+rate limited so a flood of forged kids cannot hammer auth. When that refetch fails
+(auth slow or away), an unknown `kid` is a 503 to retry, not a 401: the token may
+well be good, signed with a key this process has not seen yet. Only RS256 is accepted,
 which rules out `alg: none` and HS256 signed with the public key. Issuer, audience,
 expiry, subject and token id are required. A verified token is cached until its
 expiry; revocation is checked on every use, including cached ones.
@@ -24,7 +26,7 @@ import jwt
 import orjson
 from fastapi import Depends, Request
 
-from mercato.chassis.web.errors import Forbidden, Unauthorized
+from mercato.chassis.web.errors import Forbidden, ServiceUnavailable, Unauthorized
 
 __all__ = [
     "Admin",
@@ -101,10 +103,15 @@ class JwksKeySource:
         self._keys: dict[str, Any] = {}
         self._lock = asyncio.Lock()
         self._fetched_at = 0.0
+        self._failed = False  # whether the last fetch failed
         self.min_refresh_interval = min_refresh_interval
 
     async def key(self, kid: str) -> Any:
-        """The key for `kid`, fetching the JWKS when it is not known yet."""
+        """The key for `kid`, fetching the JWKS when it is not known yet.
+
+        None when auth's keys do not hold it; ServiceUnavailable when they could not
+        be fetched (the last fetch failed), so the caller tries again.
+        """
         found = self._keys.get(kid)
         if found is not None:
             return found
@@ -113,7 +120,13 @@ class JwksKeySource:
                 time.monotonic() - self._fetched_at >= self.min_refresh_interval
             ):
                 await self.refresh()
-        return self._keys.get(kid)
+        found = self._keys.get(kid)
+        if found is None and self._failed:
+            raise ServiceUnavailable(
+                "The keys that verify tokens could not be fetched from auth; try again.",
+                headers={"Retry-After": "1"},
+            )
+        return found
 
     async def refresh(self) -> None:
         """Fetch and parse the JWKS; keep the old keys if the fetch fails."""
@@ -126,8 +139,9 @@ class JwksKeySource:
                     keys[jwk["kid"]] = jwt.PyJWK(jwk, algorithm=ALGORITHM).key
         except Exception as exc:
             log.warning("JWKS fetch from %s failed: %s", self.url, exc)
+            self._failed = True
             return
-        self._keys = keys
+        self._keys, self._failed = keys, False
 
 
 class RevocationList:
