@@ -14,6 +14,7 @@ type's producer): it ends in the dead letters instead.
 from __future__ import annotations
 
 import asyncio
+import re
 import stat
 import time
 import uuid
@@ -304,11 +305,20 @@ async def test_the_dead_letters_command_works_against_the_secured_broker(
 async def test_the_production_nats_configuration_admits_each_service_as_itself(
     tmp_path: Path,
 ) -> None:
-    """deploy/nats/nats.conf, run as compose runs it: passwords from the environment."""
-    conf = tmp_path / "nats.conf"  # the file as it is, with its store in tmp_path
-    conf.write_text(PRODUCTION_CONF.read_text().replace("/data", str(tmp_path / "store")))
+    """deploy/nats/nats.conf, run as compose runs it: passwords from the environment.
+
+    One node of it: the file as it is, with its store in tmp_path and without the
+    cluster block (its routes name the compose network's other nodes), since what is
+    checked here is who may do what.
+    """
+    text = PRODUCTION_CONF.read_text().replace("/data", str(tmp_path / "store"))
+    text, clusters = re.subn(r"\ncluster \{.*?\n\}\n", "\n", text, flags=re.DOTALL)
+    assert clusters == 1
+    conf = tmp_path / "nats.conf"
+    conf.write_text(text)
     passwords = {user: uuid.uuid4().hex for user in [*SERVICE_USERS, OPERATOR, DEAD_LETTERS]}
     env = {nats_variable(user): password for user, password in passwords.items()}
+    env["NATS_SERVER_NAME"] = "nats-1"
     port, monitor = closed_port(), closed_port()
     argv = [str(embedded.server_binary()), "-c", str(conf), "-a", "127.0.0.1", "-p", str(port)]
     argv += ["-m", str(monitor)]

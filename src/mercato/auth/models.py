@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sqlalchemy import Float, ForeignKey, Integer, MetaData, String, Text
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mercato.chassis.data.database import Base
@@ -28,6 +29,9 @@ __all__ = [
 ]
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# Moments as epoch seconds: MySQL's FLOAT is single precision (a granule of two
+# minutes at today's epoch), so a DOUBLE there; PostgreSQL's FLOAT is already double.
+SECONDS = Float().with_variant(mysql.DOUBLE(asdecimal=False), "mysql")
 
 
 class AuthBase(Base):
@@ -46,8 +50,8 @@ class User(AuthBase):
     email: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(String(255))
-    created_at: Mapped[float] = mapped_column(Float)
-    updated_at: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[float] = mapped_column(SECONDS)
+    updated_at: Mapped[float] = mapped_column(SECONDS)
     role_rows: Mapped[list[UserRole]] = relationship(
         lazy="selectin", cascade="all, delete-orphan", order_by="UserRole.role"
     )
@@ -80,11 +84,11 @@ class RefreshToken(AuthBase):
         String(36), ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
     access_jti: Mapped[str] = mapped_column(String(32), index=True)
-    access_expires_at: Mapped[float] = mapped_column(Float)
-    created_at: Mapped[float] = mapped_column(Float)
-    expires_at: Mapped[float] = mapped_column(Float, index=True)
-    used_at: Mapped[float | None] = mapped_column(Float, default=None)
-    revoked_at: Mapped[float | None] = mapped_column(Float, default=None)
+    access_expires_at: Mapped[float] = mapped_column(SECONDS)
+    created_at: Mapped[float] = mapped_column(SECONDS)
+    expires_at: Mapped[float] = mapped_column(SECONDS, index=True)
+    used_at: Mapped[float | None] = mapped_column(SECONDS, default=None)
+    revoked_at: Mapped[float | None] = mapped_column(SECONDS, default=None)
 
 
 class RevokedToken(AuthBase):
@@ -94,8 +98,8 @@ class RevokedToken(AuthBase):
 
     jti: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[str] = mapped_column(String(64))
-    expires_at: Mapped[float] = mapped_column(Float, index=True)
-    revoked_at: Mapped[float] = mapped_column(Float, index=True)
+    expires_at: Mapped[float] = mapped_column(SECONDS, index=True)
+    revoked_at: Mapped[float] = mapped_column(SECONDS, index=True)
     reason: Mapped[str] = mapped_column(String(32))
 
 
@@ -106,8 +110,8 @@ class SigningKey(AuthBase):
 
     kid: Mapped[str] = mapped_column(String(64), primary_key=True)
     private_pem: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[float] = mapped_column(Float)
-    retired_at: Mapped[float | None] = mapped_column(Float, default=None, index=True)
+    created_at: Mapped[float] = mapped_column(SECONDS)
+    retired_at: Mapped[float | None] = mapped_column(SECONDS, default=None, index=True)
 
 
 class ThrottleCounter(AuthBase):
@@ -117,7 +121,7 @@ class ThrottleCounter(AuthBase):
 
     key: Mapped[str] = mapped_column(String(400), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer)
-    window_started_at: Mapped[float] = mapped_column(Float, index=True)
+    window_started_at: Mapped[float] = mapped_column(SECONDS, index=True)
 
 
 EVENTS = event_tables(AuthBase.metadata)

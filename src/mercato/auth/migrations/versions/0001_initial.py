@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import mysql
 
 from mercato.chassis.events import create_event_tables, drop_event_tables
 
@@ -18,6 +19,10 @@ revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+# Moments as epoch seconds: MySQL's FLOAT is single precision (a granule of two
+# minutes at today's epoch), so a DOUBLE there; PostgreSQL's FLOAT is already double.
+SECONDS = sa.Float().with_variant(mysql.DOUBLE(asdecimal=False), "mysql")
 
 
 def upgrade() -> None:
@@ -28,8 +33,8 @@ def upgrade() -> None:
         sa.Column("email", sa.String(320), nullable=False, unique=True),
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("password_hash", sa.String(255), nullable=False),
-        sa.Column("created_at", sa.Float(), nullable=False),
-        sa.Column("updated_at", sa.Float(), nullable=False),
+        sa.Column("created_at", SECONDS, nullable=False),
+        sa.Column("updated_at", SECONDS, nullable=False),
     )
     op.create_table(
         "user_roles",
@@ -53,11 +58,11 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("access_jti", sa.String(32), nullable=False),
-        sa.Column("access_expires_at", sa.Float(), nullable=False),
-        sa.Column("created_at", sa.Float(), nullable=False),
-        sa.Column("expires_at", sa.Float(), nullable=False),
-        sa.Column("used_at", sa.Float(), nullable=True),
-        sa.Column("revoked_at", sa.Float(), nullable=True),
+        sa.Column("access_expires_at", SECONDS, nullable=False),
+        sa.Column("created_at", SECONDS, nullable=False),
+        sa.Column("expires_at", SECONDS, nullable=False),
+        sa.Column("used_at", SECONDS, nullable=True),
+        sa.Column("revoked_at", SECONDS, nullable=True),
     )
     op.create_index("ix_refresh_tokens_family_id", "refresh_tokens", ["family_id"])
     op.create_index("ix_refresh_tokens_user_id", "refresh_tokens", ["user_id"])
@@ -67,8 +72,8 @@ def upgrade() -> None:
         "revoked_tokens",
         sa.Column("jti", sa.String(64), primary_key=True),
         sa.Column("user_id", sa.String(64), nullable=False),
-        sa.Column("expires_at", sa.Float(), nullable=False),
-        sa.Column("revoked_at", sa.Float(), nullable=False),
+        sa.Column("expires_at", SECONDS, nullable=False),
+        sa.Column("revoked_at", SECONDS, nullable=False),
         sa.Column("reason", sa.String(32), nullable=False),
     )
     op.create_index("ix_revoked_tokens_expires_at", "revoked_tokens", ["expires_at"])
@@ -77,15 +82,15 @@ def upgrade() -> None:
         "signing_keys",
         sa.Column("kid", sa.String(64), primary_key=True),
         sa.Column("private_pem", sa.Text(), nullable=False),
-        sa.Column("created_at", sa.Float(), nullable=False),
-        sa.Column("retired_at", sa.Float(), nullable=True),
+        sa.Column("created_at", SECONDS, nullable=False),
+        sa.Column("retired_at", SECONDS, nullable=True),
     )
     op.create_index("ix_signing_keys_retired_at", "signing_keys", ["retired_at"])
     op.create_table(
         "login_throttle",
         sa.Column("key", sa.String(400), primary_key=True),
         sa.Column("failures", sa.Integer(), nullable=False),
-        sa.Column("window_started_at", sa.Float(), nullable=False),
+        sa.Column("window_started_at", SECONDS, nullable=False),
     )
     op.create_index("ix_login_throttle_window_started_at", "login_throttle", ["window_started_at"])
     create_event_tables(op)
