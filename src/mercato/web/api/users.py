@@ -12,25 +12,16 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from mercato.web.api.backend import Caller
+from mercato.web.api.orders import ShippingAddress
 
 __all__ = ["Address", "NewAddress", "Profile", "add_address", "me", "remove_address", "rename"]
 
 
-class Address(BaseModel):
-    """A stored postal address of the profile."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
+class Address(ShippingAddress):
+    """A stored postal address of the profile: where an order can go, with its id."""
 
     id: str
     label: str | None = None
-    name: str
-    line1: str
-    line2: str | None = None
-    city: str
-    region: str | None = None
-    postal_code: str | None = None
-    country: str
-    phone: str | None = None
     is_default: bool = False
 
     def kept(self) -> dict[str, Any]:
