@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 COMPILE := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
            --no-emit-index-url --no-emit-find-links
 
-.PHONY: up test lint unit e2e bench lock clean compose-test
+.PHONY: up test lint unit e2e bench lock clean compose-test broker-config
 
 $(STAMP): pyproject.toml requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,13 @@ bench: $(STAMP)
 lock: $(STAMP)
 	$(COMPILE) --extra dev -o requirements-dev.lock pyproject.toml
 	$(COMPILE) -o requirements.lock pyproject.toml
+
+# After adding a service or an event type: the production brokers' users and rights
+# (deploy/nats/nats.conf, the Kubernetes ConfigMap) generated again from the code.
+broker-config: $(STAMP)
+	$(BIN)/python -c 'import pathlib, mercato.launcher.broker_config as b; \
+	[p.write_text(b.replace_generated_block(p.read_text(), b.production_nats_authorization())) \
+	 for p in map(pathlib.Path, ("deploy/nats/nats.conf", "deploy/k8s/components/nats/nats.yaml"))]'
 
 clean:
 	rm -rf $(VENV) .mercato .mypy_cache .ruff_cache .pytest_cache

@@ -53,6 +53,14 @@ EVERY_TYPE = [
     "order.confirmed",
     "order.cancelled",
     "order.failed",
+    "order.returned",
+    "shipment.created",
+    "shipment.shipped",
+    "shipment.delivered",
+    "return.requested",
+    "return.accepted",
+    "return.rejected",
+    "return.received",
 ]
 
 

@@ -7,6 +7,9 @@ service that serves a call and the one that makes it use one model of its reques
 and of its answer.
 
     events      the data of every domain event, each class naming its type and version
+    event_base  what every event's data builds on: the base class, money, a product line
+    shipping_events  shipping's events: shipments and returns (part of `events.SCHEMAS`)
+    shipping    shipping's quotes, as checkout and the storefront ask for them
     event_examples  an example of each, for the event documents
     products    the catalog's product reads (a product, a page of them, its price)
     inventory   the catalog's stock reservations for a checkout

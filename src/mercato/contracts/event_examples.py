@@ -22,6 +22,7 @@ from mercato.contracts.events import (
     OrderConfirmed,
     OrderFailed,
     OrderPlaced,
+    OrderReturned,
     PaymentFailed,
     PaymentRefunded,
     PaymentSucceeded,
@@ -35,6 +36,16 @@ from mercato.contracts.events import (
     UserRegistered,
     UserRolesChanged,
 )
+from mercato.contracts.shipping_events import (
+    ReturnAccepted,
+    ReturnReceived,
+    ReturnRejected,
+    ReturnRequested,
+    ShipmentCreated,
+    ShipmentDelivered,
+    ShipmentShipped,
+    ShippingAddressData,
+)
 
 __all__ = ["EXAMPLES", "Example"]
 
@@ -45,6 +56,12 @@ PAYMENT = "c7a1e3b5-9d2f-4a6c-8e0b-1f3d5a7c9e2b"
 PRICE = Money(amount=4500, currency="USD")
 LINES = [Line(product_id=PRODUCT, quantity=2, unit_price=PRICE)]
 TOTAL = Money(amount=9000, currency="USD")
+SHIPMENT = "2c4e6a8b-0d1f-4a3c-9e5b-7d9f1b3d5f7a"
+RETURN = "9e7c5a3b-1f2d-4b6a-8c0e-4a6c8e0b2d4f"
+ADDRESS = ShippingAddressData(
+    name="Ada Lovelace", line1="12 St James's Square", city="London", country="GB"
+)
+TRACKING = "1Z999AA10123456784"
 
 
 class Example(NamedTuple):
@@ -141,10 +158,79 @@ EXAMPLES: Mapping[tuple[str, int], Example] = _examples(
         ),
     ),
     Example(ORDER, OrderPlaced(order_id=ORDER, user_id=USER, items=LINES, total=TOTAL)),
-    Example(ORDER, OrderConfirmed(order_id=ORDER, user_id=USER, total=TOTAL, payment_id=PAYMENT)),
+    Example(
+        ORDER,
+        OrderConfirmed(
+            order_id=ORDER,
+            user_id=USER,
+            total=TOTAL,
+            payment_id=PAYMENT,
+            items=LINES,
+            shipping_address=ADDRESS,
+            shipping_method="standard",
+        ),
+    ),
     Example(ORDER, OrderCancelled(order_id=ORDER, user_id=USER, reason="customer_request")),
     Example(
         ORDER,
         OrderFailed(order_id=ORDER, user_id=USER, status="payment_failed", reason="declined"),
+    ),
+    Example(
+        ORDER,
+        OrderReturned(
+            order_id=ORDER,
+            user_id=USER,
+            return_id=RETURN,
+            items=LINES,
+            refund=TOTAL,
+            payment_id=PAYMENT,
+            whole_order=False,
+        ),
+    ),
+    Example(
+        SHIPMENT,
+        ShipmentCreated(
+            shipment_id=SHIPMENT, order_id=ORDER, user_id=USER, items=LINES, method="standard"
+        ),
+    ),
+    Example(
+        SHIPMENT,
+        ShipmentShipped(
+            shipment_id=SHIPMENT,
+            order_id=ORDER,
+            user_id=USER,
+            items=LINES,
+            carrier="Mercato Post",
+            tracking_number=TRACKING,
+        ),
+    ),
+    Example(
+        SHIPMENT,
+        ShipmentDelivered(
+            shipment_id=SHIPMENT,
+            order_id=ORDER,
+            user_id=USER,
+            items=LINES,
+            delivered_at="2026-01-03T10:30:00Z",
+        ),
+    ),
+    Example(
+        RETURN,
+        ReturnRequested(
+            return_id=RETURN, order_id=ORDER, user_id=USER, items=LINES, reason="too small"
+        ),
+    ),
+    Example(RETURN, ReturnAccepted(return_id=RETURN, order_id=ORDER, user_id=USER, items=LINES)),
+    Example(
+        RETURN,
+        ReturnRejected(
+            return_id=RETURN, order_id=ORDER, user_id=USER, reason="past the return window"
+        ),
+    ),
+    Example(
+        RETURN,
+        ReturnReceived(
+            return_id=RETURN, order_id=ORDER, user_id=USER, items=LINES, whole_order=False
+        ),
     ),
 )

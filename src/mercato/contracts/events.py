@@ -4,7 +4,7 @@ Each schema is a class that declares the event it is the data of (`TYPE`, and
 `VERSION`, 1 unless it says otherwise): a producer hands the outbox the data itself
 (`outbox.add(session, OrderPlaced(...), subject=...)`), so a type can never be
 written with another type's fields. `SCHEMAS` is read off the classes of this
-module, so there is no second list to keep in step.
+module and of `shipping_events`, so there is no second list to keep in step.
 
 Rules for changing a schema: adding an optional field is compatible and keeps the
 version; renaming, removing or retyping a field, or adding a required one, needs a
@@ -20,9 +20,11 @@ write another service's type; a new event type is a class here and an entry of
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from mercato.contracts import shipping_events
+from mercato.contracts.event_base import EventData, Line, Money, added
+from mercato.contracts.shipping_events import ShippingAddressData
 
 __all__ = [
     "PRODUCERS",
@@ -37,6 +39,7 @@ __all__ = [
     "OrderConfirmed",
     "OrderFailed",
     "OrderPlaced",
+    "OrderReturned",
     "PaymentFailed",
     "PaymentRefunded",
     "PaymentSucceeded",
@@ -54,18 +57,6 @@ __all__ = [
     "published_by",
     "validate",
 ]
-
-
-class EventData(BaseModel):
-    """Base of event payloads: unknown fields are allowed (producers may add).
-
-    A concrete schema sets `TYPE`; one without (`ProductChanged`) only shares fields.
-    """
-
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-    TYPE: ClassVar[str]
-    VERSION: ClassVar[int] = 1
 
 
 class UserRegistered(EventData):
@@ -106,15 +97,6 @@ class TokenRevoked(EventData):
     user_id: str
     expires_at: float
     reason: str = "logout"
-
-
-class Money(BaseModel):
-    """An amount in minor units of an ISO 4217 currency."""
-
-    model_config = ConfigDict(frozen=True)
-
-    amount: int
-    currency: str
 
 
 class ProductChanged(EventData):
@@ -170,16 +152,6 @@ class PriceChanged(EventData):
     sku: str
     old_price: Money
     new_price: Money
-
-
-class Line(BaseModel):
-    """One product line of a reservation or an order."""
-
-    model_config = ConfigDict(frozen=True, extra="allow")
-
-    product_id: str
-    quantity: int
-    unit_price: Money | None = None
 
 
 class InventoryReserved(EventData):
@@ -255,6 +227,12 @@ class OrderPlaced(EventData):
     user_id: str
     items: list[Line]
     total: Money
+    # Added with shipping and discounts (optional, so v1 still): total = items + shipping
+    # - discount, each priced once by orders.
+    shipping: Money | None = added()
+    shipping_method: str | None = added()
+    discount: Money | None = added()
+    discount_code: str | None = added()
 
 
 class OrderConfirmed(EventData):
@@ -266,6 +244,11 @@ class OrderConfirmed(EventData):
     user_id: str
     total: Money
     payment_id: str
+    # Added for fulfilment (optional, so v1 still): what shipping needs to make the
+    # shipment without calling orders.
+    items: list[Line] | None = added()
+    shipping_address: ShippingAddressData | None = added()
+    shipping_method: str | None = added()
 
 
 class OrderCancelled(EventData):
@@ -289,6 +272,24 @@ class OrderFailed(EventData):
     reason: str
 
 
+class OrderReturned(EventData):
+    """`order.returned` v1, from orders: a received return's lines restocked and refunded.
+
+    `refund` is what was paid back for `items` (their share of any discount taken off,
+    the shipping added when the whole order came back).
+    """
+
+    TYPE = "order.returned"
+
+    order_id: str
+    user_id: str
+    return_id: str
+    items: list[Line]
+    refund: Money
+    payment_id: str | None = None
+    whole_order: bool = False
+
+
 def _schemas(namespace: Mapping[str, object]) -> dict[tuple[str, int], type[EventData]]:
     """The event classes among `namespace`'s values by (type, version); one per pair."""
     schemas: dict[tuple[str, int], type[EventData]] = {}
@@ -301,7 +302,9 @@ def _schemas(namespace: Mapping[str, object]) -> dict[tuple[str, int], type[Even
     return schemas
 
 
-SCHEMAS: Mapping[tuple[str, int], type[EventData]] = _schemas(globals())
+SCHEMAS: Mapping[tuple[str, int], type[EventData]] = _schemas(globals()) | _schemas(
+    vars(shipping_events)
+)
 
 
 PRODUCERS: Mapping[str, str] = {
@@ -324,6 +327,14 @@ PRODUCERS: Mapping[str, str] = {
     "order.confirmed": "orders",
     "order.cancelled": "orders",
     "order.failed": "orders",
+    "order.returned": "orders",
+    "shipment.created": "shipping",
+    "shipment.shipped": "shipping",
+    "shipment.delivered": "shipping",
+    "return.requested": "shipping",
+    "return.accepted": "shipping",
+    "return.rejected": "shipping",
+    "return.received": "shipping",
 }
 
 
