@@ -203,10 +203,18 @@ def _catalog_statement(facets: bool) -> tuple[str, Any]:
     return listing.sql, lambda search: listing.arguments({"search": search, "limit": 21})
 
 
-def statements(path: Path, *, rounds: int, scenarios: list[str] | None) -> None:
-    """Time the statements of each scenario's searches on the SQLite catalog at `path`."""
+def statements(
+    path: Path, *, rounds: int, scenarios: list[str] | None, page_cache_mb: int | None = None
+) -> None:
+    """Time the statements of each scenario's searches on the SQLite catalog at `path`.
+
+    `page_cache_mb`: SQLite's page cache of the connection (default: SQLite's, 2 MB,
+    what the service's connections have).
+    """
     connection = sqlite3.connect(path)
     connection.execute("PRAGMA journal_mode=WAL")
+    if page_cache_mb is not None:
+        connection.execute(f"PRAGMA cache_size=-{page_cache_mb * 1024}")
     kinds: dict[str, tuple[str, Any]] = {
         **{name: (sql, lambda search: [search]) for name, sql in _BARE.items()},
         "the catalog's listing": _catalog_statement(facets=False),
@@ -261,6 +269,9 @@ def main() -> None:
         "--statements", action="store_true", help="time the statements on SQLite, no service"
     )
     parser.add_argument("--rounds", type=int, default=5, help="passes of --statements")
+    parser.add_argument(
+        "--page-cache", type=int, metavar="MB", help="SQLite's page cache for --statements"
+    )
     args = parser.parse_args()
     modes = (
         None if args.cache is None else [m for m in MODES if m.startswith(f"cache {args.cache}")]
@@ -277,7 +288,9 @@ def main() -> None:
             url, database = f"sqlite+aiosqlite:///{copy}", "SQLite"
             if args.statements:
                 print(f"# Search statements at {args.size:,} products on SQLite\n")
-                statements(copy, rounds=args.rounds, scenarios=args.scenario)
+                statements(
+                    copy, rounds=args.rounds, scenarios=args.scenario, page_cache_mb=args.page_cache
+                )
                 return
         print(
             f"# Search at {args.size:,} products on {database}: {args.connections} connections, "
