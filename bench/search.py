@@ -273,6 +273,8 @@ def main() -> None:
         "--page-cache", type=int, metavar="MB", help="SQLite's page cache for --statements"
     )
     args = parser.parse_args()
+    if args.statements and args.postgres:
+        parser.error("--statements times SQLite's statements: no --postgres")
     modes = (
         None if args.cache is None else [m for m in MODES if m.startswith(f"cache {args.cache}")]
     )
