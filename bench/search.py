@@ -1,5 +1,9 @@
 """Search at 100,000 products: `python -m bench.search [--seconds N] [--postgres USER@HOST:PORT]`.
 
+Options: `--cache on|off` runs one mode only (`off`: computed searches alone),
+`--scenario NAME` (repeatable) some scenarios only, and `--statements` (SQLite)
+times the search's statements themselves instead (`statements`, below).
+
 Builds a generated catalog of 100,000 products once (`bench.big_catalog`; the SQLite
 file, or a PostgreSQL template database, kept in the cache until the generator or
 the catalog's migrations change), starts the catalog service alone on a copy of it
@@ -20,6 +24,14 @@ searches that shoppers made in the last seconds) and with the cache off
 (`MERCATO_CATALOG_SEARCH_CACHE_SECONDS=0`: every request computed, as for searches
 nobody made in the last seconds). It prints req/s, p50, p99, errors and the CPU the
 catalog process spent per request.
+
+`--statements` runs no service: on the SQLite catalog, in this process, it times
+each scenario's queries through the catalog's own statements and a few bare FTS5
+ones, in process CPU per query (the mean over `--rounds` passes): the FTS5 match
+alone (counted), the BM25 ranking alone (the FTS5 table only, best 21), the
+catalog's listing (the ranked page of 20, joined to the products) and its facet
+count. What a computed search costs beyond the listing (and the facets) is the
+service's own work: HTTP, the worker thread, decoding and encoding the page.
 """
 
 from __future__ import annotations
@@ -30,17 +42,25 @@ import json
 import os
 import secrets
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from bench.big_catalog import SIZE, cached_postgres, cached_sqlite
 from bench.load import Request, Result, closed_loop
 from bench.system import cpu_seconds, free_base_port, wait_http
+from mercato.catalog.facets import _facet_query
+from mercato.catalog.search import BM25_WEIGHTS, expression, parse
+from mercato.catalog.store import _listing_query
 
 __all__ = ["SCENARIOS", "main"]
 
@@ -136,13 +156,24 @@ def _row(scenario: str, mode: str, result: Result, cpu_ms: float) -> str:
     )
 
 
-def measure(database_url: str, *, seconds: float, connections: int) -> None:
-    """Run every scenario in both modes on the catalog at `database_url`."""
+def measure(
+    database_url: str,
+    *,
+    seconds: float,
+    connections: int,
+    modes: list[str] | None = None,
+    scenarios: list[str] | None = None,
+) -> None:
+    """Run the scenarios (default: all) in the modes (default: both) on `database_url`."""
     print("| scenario | cache | req/s | p50 ms | p99 ms | errors | CPU ms/req |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for mode, env in MODES.items():
+        if modes is not None and mode not in modes:
+            continue
         with catalog_service(database_url, env) as (base, pid):
             for scenario, queries in SCENARIOS.items():
+                if scenarios is not None and scenario not in scenarios:
+                    continue
                 paths = _paths(queries)
                 _warm(base, scenario, paths)
                 request = Request("GET", base + PRODUCTS, {}, paths=paths)
@@ -150,6 +181,65 @@ def measure(database_url: str, *, seconds: float, connections: int) -> None:
                 result = closed_loop(request, connections=connections, seconds=seconds)
                 used = (cpu_seconds(pid) - before) * 1000 / max(result.requests, 1)
                 print(_row(scenario, mode, result, used), flush=True)
+
+
+_BM25 = f"bm25(products_fts, {', '.join(map(repr, BM25_WEIGHTS))})"
+_BARE = {
+    "FTS5 match, counted": "SELECT count(*) FROM products_fts WHERE products_fts MATCH ?",
+    "BM25 ranking alone": (
+        f"SELECT rowid, {_BM25} FROM products_fts WHERE products_fts MATCH ? "
+        f"ORDER BY {_BM25} LIMIT 21"
+    ),
+}
+
+
+def _catalog_statement(facets: bool) -> tuple[str, Any]:
+    """The SQL of the catalog's relevance listing (or facet count) and its arguments."""
+    dialect = sqlite_dialect.dialect()
+    if facets:
+        plan = _facet_query("sqlite", True, frozenset()).plan(dialect)
+        return plan.sql, lambda search: plan.arguments({"search": search})
+    listing = _listing_query("sqlite", "relevance", True, frozenset(), False).plan(dialect)
+    return listing.sql, lambda search: listing.arguments({"search": search, "limit": 21})
+
+
+def statements(
+    path: Path, *, rounds: int, scenarios: list[str] | None, page_cache_mb: int | None = None
+) -> None:
+    """Time the statements of each scenario's searches on the SQLite catalog at `path`.
+
+    `page_cache_mb`: SQLite's page cache of the connection (default: SQLite's, 2 MB,
+    what the service's connections have).
+    """
+    connection = sqlite3.connect(path)
+    connection.execute("PRAGMA journal_mode=WAL")
+    if page_cache_mb is not None:
+        connection.execute(f"PRAGMA cache_size=-{page_cache_mb * 1024}")
+    kinds: dict[str, tuple[str, Any]] = {
+        **{name: (sql, lambda search: [search]) for name, sql in _BARE.items()},
+        "the catalog's listing": _catalog_statement(facets=False),
+        "the catalog's facets": _catalog_statement(facets=True),
+    }
+    print("| scenario | statement | CPU ms per query | matches per query |")
+    print("|---|---|---:|---:|")
+    for scenario, queries in SCENARIOS.items():
+        if (scenarios is not None and scenario not in scenarios) or "typo" in scenario:
+            continue  # a typo's statements are a word's, once corrected
+        typed = [expression("sqlite", parse(q["q"])) for q in queries]
+        searches = [s for s in typed if s is not None]  # `the`: a stop word, no search
+        count = _BARE["FTS5 match, counted"]
+        matches = sum(connection.execute(count, [s]).fetchone()[0] for s in searches)
+        for kind, (sql, arguments) in kinds.items():
+            if "facets" in kind and "facets" not in scenario:
+                continue
+            for search in searches:  # once unmeasured: the pages the statement reads
+                connection.execute(sql, arguments(search)).fetchall()
+            started = time.process_time()
+            for _ in range(rounds):
+                for search in searches:
+                    connection.execute(sql, arguments(search)).fetchall()
+            used = (time.process_time() - started) * 1000 / (rounds * len(searches))
+            print(f"| {scenario} | {kind} | {used:.2f} | {matches / len(searches):,.0f} |")
 
 
 def main() -> None:
@@ -169,7 +259,25 @@ def main() -> None:
         metavar="USER@HOST:PORT",
         help="measure on this PostgreSQL server (its template database is the cache)",
     )
+    parser.add_argument(
+        "--cache", choices=("on", "off"), help="one mode only (off: computed searches alone)"
+    )
+    parser.add_argument(
+        "--scenario", action="append", choices=list(SCENARIOS), help="this scenario (repeatable)"
+    )
+    parser.add_argument(
+        "--statements", action="store_true", help="time the statements on SQLite, no service"
+    )
+    parser.add_argument("--rounds", type=int, default=5, help="passes of --statements")
+    parser.add_argument(
+        "--page-cache", type=int, metavar="MB", help="SQLite's page cache for --statements"
+    )
     args = parser.parse_args()
+    if args.statements and args.postgres:
+        parser.error("--statements times SQLite's statements: no --postgres")
+    modes = (
+        None if args.cache is None else [m for m in MODES if m.startswith(f"cache {args.cache}")]
+    )
     with contextlib.ExitStack() as stack:
         if args.postgres:
             url = stack.enter_context(cached_postgres(args.postgres, args.size))
@@ -180,11 +288,23 @@ def main() -> None:
                 args.cache_dir, tmp / f"catalog-{secrets.token_hex(4)}.db", args.size
             )
             url, database = f"sqlite+aiosqlite:///{copy}", "SQLite"
+            if args.statements:
+                print(f"# Search statements at {args.size:,} products on SQLite\n")
+                statements(
+                    copy, rounds=args.rounds, scenarios=args.scenario, page_cache_mb=args.page_cache
+                )
+                return
         print(
             f"# Search at {args.size:,} products on {database}: {args.connections} connections, "
             f"{args.seconds:.0f} s per run, each scenario's queries taken in turn\n"
         )
-        measure(url, seconds=args.seconds, connections=args.connections)
+        measure(
+            url,
+            seconds=args.seconds,
+            connections=args.connections,
+            modes=modes,
+            scenarios=args.scenario,
+        )
 
 
 if __name__ == "__main__":
