@@ -194,14 +194,15 @@ class ReturnRunner:
         now = _now()
         async with self.database.session() as session:
             ids = await store.resumable(session, statuses=ACTIVE, now=now, limit=SWEEP_BATCH)
-            waiting = await store.count_status(session, NEEDS_ATTENTION)
-        self.metrics.needs_attention.set(waiting)
         taken = 0
         for return_id in ids:
             owner = uuid.uuid4().hex
             if await self.acquire(return_id, owner):
                 taken += 1
                 await self.drive(return_id, owner)
+        async with self.database.session() as session:  # counted after this round's moves
+            waiting = await store.count_status(session, NEEDS_ATTENTION)
+        self.metrics.needs_attention.set(waiting)
         return taken
 
     async def resume(self, return_id: str) -> None:
