@@ -22,6 +22,8 @@ from mercato.catalog.app import create_app
 from mercato.catalog.models import EVENTS, ReturnRestock
 from mercato.catalog.settings import load_settings
 from mercato.contracts.quantities import MAX_STOCK
+from tests.support.apps import running
+from tests.support.servers import DATABASES, fresh_database
 from tests.support.tokens import TokenFactory
 
 API = "/api/catalog"
@@ -90,9 +92,29 @@ async def test_a_return_goes_back_on_hand_once_however_often_it_is_sent(
     assert await stock_events(app) == events_before + 1
 
 
+@pytest.mark.integration
+@pytest.mark.parametrize("kind", DATABASES)
+async def test_racing_calls_of_one_return_restock_it_once_on_a_database_server(
+    tmp_path: Path, tokens: TokenFactory, kind: str
+) -> None:
+    async with fresh_database(kind, "restocks") as url:
+        app = create_app(load_settings(data_dir=tmp_path, broker_url="", database_url=url))
+        async with running(app, tokens) as client:
+            admin = tokens.headers(roles=["admin"])
+            orders = tokens.headers("service:orders", ["service"], typ="service", aud="catalog")
+            await racing_restocks(client, admin, orders)
+
+
 async def test_racing_calls_of_one_return_restock_it_once(
     client: httpx.AsyncClient, admin: dict[str, str], orders: dict[str, str]
 ) -> None:
+    await racing_restocks(client, admin, orders)
+
+
+async def racing_restocks(
+    client: httpx.AsyncClient, admin: dict[str, str], orders: dict[str, str]
+) -> None:
+    """Six calls of one return at once: one restock (201), five answers of it (200)."""
     teapot = await product(client, admin, stock=0)
     answers = await asyncio.gather(
         *(

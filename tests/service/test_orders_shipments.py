@@ -11,6 +11,7 @@ left, cancelling the order is refused with a 409 problem.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import pytest
 from mercato.chassis.events import Event, PoisonEvent
 from tests.support.fulfilment import Deliveries, buy, lines, shipment_event
 from tests.support.orders import ORDERS, Shop, open_shop
+from tests.support.servers import DATABASES, fresh_database
 from tests.support.tokens import TokenFactory
 
 
@@ -90,6 +92,33 @@ async def test_a_redelivered_or_late_event_never_moves_a_shipment_back(shop: Sho
 
 
 async def test_cancelling_is_refused_once_a_shipment_has_left(shop: Shop) -> None:
+    await cancel_refused_once_shipped(shop)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("kind", DATABASES)
+async def test_cancelling_is_refused_once_shipped_on_a_database_server(
+    tmp_path: Path, tokens: TokenFactory, kind: str
+) -> None:
+    async with AsyncExitStack() as stack:
+        urls = {
+            name: await stack.enter_async_context(fresh_database(kind, f"shipped_{name}"))
+            for name in ("catalog", "payments", "orders")
+        }
+        shop = await stack.enter_async_context(
+            open_shop(
+                tmp_path,
+                tokens,
+                catalog={"database_url": urls["catalog"]},
+                payments={"database_url": urls["payments"]},
+                database_url=urls["orders"],
+            )
+        )
+        await cancel_refused_once_shipped(shop)
+
+
+async def cancel_refused_once_shipped(shop: Shop) -> None:
+    """A shipped order's cancel is 409, for its customer and an admin, and changes nothing."""
     bought = await buy(shop, tea=2)
     order, deliveries = bought.order, Deliveries(shop)
     items = lines((bought.products["tea"], 2))

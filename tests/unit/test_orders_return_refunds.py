@@ -1,13 +1,16 @@
-"""Unit tests of a return's refund: the discount's share, the shipping, the caps."""
+"""Unit tests of a return's refund (the discount's share, the shipping, the caps) and of
+an order's fulfilment status."""
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from mercato.orders.return_refunds import discount_taken, over_returned, refund_for_return
+from mercato.orders.shipments import fulfilment
 
 
 def test_a_return_without_discount_gives_back_its_lines_at_the_prices_paid() -> None:
@@ -153,3 +156,21 @@ def test_a_refund_is_never_negative_nor_above_what_is_left(case: dict[str, Any])
     assert isinstance(refund.amount, int)
     assert 0 <= refund.amount <= max(case["paid"] - max(case["refunded_before"], 0), 0)
     assert refund.shipping <= max(case["shipping"], 0)
+
+
+def test_fulfilment_follows_the_shipments_then_the_returns() -> None:
+    ordered = Counter({"tea": 2, "cup": 1})
+    tea, cup = Counter({"tea": 2}), Counter({"cup": 1})
+    none: Counter[str] = Counter()
+
+    def status(*shipments: tuple[str, Counter[str]], returned: Counter[str] = none) -> str:
+        return fulfilment(ordered=ordered, shipments=list(shipments), returned=returned)
+
+    assert status() == "unfulfilled"
+    assert status(("created", tea), ("created", cup)) == "awaiting_shipment"
+    assert status(("shipped", tea), ("created", cup)) == "partially_shipped"
+    assert status(("shipped", tea + cup)) == "shipped"
+    assert status(("delivered", tea), ("shipped", cup)) == "partially_delivered"
+    assert status(("delivered", tea), ("delivered", cup)) == "delivered"
+    assert status(("delivered", tea), returned=Counter({"tea": 1})) == "partially_returned"
+    assert status(("delivered", tea + cup), returned=tea + cup) == "returned"
