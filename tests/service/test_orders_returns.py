@@ -25,6 +25,7 @@ from sqlalchemy import select, update
 
 from mercato.catalog.app import create_app as create_catalog
 from mercato.chassis.client.service_client import ServiceClient
+from mercato.orders.context import OrdersRuntime
 from mercato.orders.models import EVENTS, OrderReturn
 from mercato.orders.return_saga import ACTIVE
 from tests.support.clock import ManualClock
@@ -54,7 +55,7 @@ def clock(shop: Shop) -> ManualClock:
 
 async def sweep_until_settled(shop: Shop, return_id: str, timeout: float = 10.0) -> OrderReturn:
     """Run the return sweeper until the return's saga has nothing left to do; the return."""
-    runtime = shop.orders_app.state.runtime
+    runtime: OrdersRuntime = shop.orders_app.state.runtime
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
