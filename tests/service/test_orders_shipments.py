@@ -172,9 +172,15 @@ async def test_a_shipment_event_that_breaks_its_contract_is_poison(shop: Shop) -
         source="shipping",
     )
     too_long = shipment_event("created", bought.order, "s" * 65, [])
+    long_carrier = Event.new(
+        "shipment.shipped",
+        subject="s-6",
+        data={**event.data, "carrier": "c" * 65},
+        source="shipping",
+    )
     forged = Event.new("shipment.shipped", subject="s-6", data=event.data, source="web")
     deliveries = Deliveries(shop)
-    for bad in (broken, too_long, forged):
+    for bad in (broken, too_long, long_carrier, forged):
         with pytest.raises(PoisonEvent):
             await deliveries.deliver(bad)
     assert (await read(shop, bought.user, bought.order["id"]))["shipments"] == []

@@ -39,6 +39,7 @@ __all__ = [
 
 Data = TypeVar("Data", bound=EventData)
 MAX_ID, MAX_ORDER_ID = 64, 36  # the columns' sizes (`models.OrderReturn`, `models.Shipment`)
+LIMITS = {"method": 64, "carrier": 64, "tracking_number": 128, "delivered_at": 40}
 
 
 def _parsed(schema: type[Data], event: Event) -> Data:
@@ -58,6 +59,10 @@ def _checked(data: Shipped, event: Event) -> Shipped:
     """The shipment event's data, when its ids fit the columns; PoisonEvent otherwise."""
     if len(data.shipment_id) > MAX_ID or len(data.order_id) > MAX_ORDER_ID:
         raise PoisonEvent(f"{event.type} {event.id}: an id longer than orders keeps")
+    for name, limit in LIMITS.items():
+        value = getattr(data, name, None)
+        if isinstance(value, str) and len(value) > limit:
+            raise PoisonEvent(f"{event.type} {event.id}: its {name} is longer than {limit}")
     return data
 
 
