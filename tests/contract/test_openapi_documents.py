@@ -67,6 +67,7 @@ OPERATION_IDS = {
         "catalog_read_image",
         "catalog_start_import",
         "catalog_read_import",
+        "catalog_restock_return",
     ],
     "orders": [
         "orders_read_cart",
@@ -79,6 +80,8 @@ OPERATION_IDS = {
         "orders_read_order",
         "orders_cancel_order",
         "orders_resume_order",
+        "orders_list_return_attention",
+        "orders_resume_return",
     ],
     "payments": [
         "payments_list_methods",
@@ -112,7 +115,8 @@ PUBLIC = {
     "catalog_read_image",
 }
 # Path parameters that name no thing to find: a cart line may be absent (a 422 or fine).
-NO_404 = {"orders_set_cart_item", "orders_remove_cart_item"}
+# A return id names the restock to make (one per return), never one to find.
+NO_404 = {"orders_set_cart_item", "orders_remove_cart_item", "catalog_restock_return"}
 
 
 # The apps' data directories: no lifespan runs, so no database is ever opened in them.

@@ -12,6 +12,7 @@ from mercato.catalog.import_routes import router as import_router
 from mercato.catalog.inventory.sweeper import SWEEPER
 from mercato.catalog.loading import load_demo_data
 from mercato.catalog.models import EVENTS, MIGRATIONS, CatalogBase
+from mercato.catalog.return_routes import router as return_router
 from mercato.catalog.routes import router
 from mercato.catalog.settings import CatalogSettings, load_settings
 from mercato.chassis.runtime import ServiceSpec
@@ -40,5 +41,5 @@ SPEC: ServiceSpec[CatalogSettings, CatalogContext] = ServiceSpec(
 def create_app(settings: CatalogSettings | None = None) -> FastAPI:
     """The catalog's ASGI app (settings from the environment by default)."""
     return create_service_app(
-        SPEC, settings or load_settings(), [router, image_router, import_router]
+        SPEC, settings or load_settings(), [router, image_router, import_router, return_router]
     )

@@ -18,7 +18,8 @@ Stock is two numbers per product: `on_hand` (on the shelf) and `reserved` (held 
 orders that have not been committed yet); what shoppers can still buy is
 `available = on_hand - reserved`. Check constraints keep `0 <= reserved <= on_hand`.
 A reservation holds the lines of one order (`reservation_items`) until it is
-committed, released or expires.
+committed, released or expires. A return's lines go back on hand once
+(`return_restocks`, keyed by the return's id).
 
 A product's uploaded pictures are `product_images`, each stored as its variants
 (`image_variants`: the re-encoded bytes of each size, in the database so that every
@@ -71,6 +72,7 @@ __all__ = [
     "Reservation",
     "ReservationItem",
     "ReservationStatus",
+    "ReturnRestock",
     "SearchWord",
     "VariantRow",
     "VariantTagRow",
@@ -360,6 +362,18 @@ class ImportJob(CatalogBase):
     started_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class ReturnRestock(CatalogBase):
+    """A return's lines put back on hand, once: the return id is the key of the call."""
+
+    __tablename__ = "return_restocks"
+
+    return_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(64))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    items: Mapped[list[dict[str, Any]]] = mapped_column(JsonValue)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 EVENTS: EventTables = event_tables(CatalogBase.metadata)

@@ -13,6 +13,7 @@ and of its answer.
     event_examples  an example of each, for the event documents
     products    the catalog's product reads (a product, a page of them, its price)
     inventory   the catalog's stock reservations for a checkout
+    restocks    the catalog's restock of a return's lines
     payments    payments' charges and refunds
     money       the bound on amounts every service holds to
     quantities  the bound on stock counts and cart quantities

@@ -175,7 +175,9 @@ SERVICES: tuple[Service, ...] = (
     Service("catalog", 130, stage=2, broker=True, env=_catalog_env),
     Service("payments", 150, stage=2, broker=True),
     Service("logs",    160, stage=2, broker=True, env=_logs_env, consumes=(ALL_TYPES,)),
-    Service("orders",  140, stage=3, broker=True, env=_orders_env),
+    Service("orders",  140, stage=3, broker=True, env=_orders_env,
+            consumes=("shipment.created", "shipment.shipped", "shipment.delivered",
+                      "return.received")),
     Service("web",     170, stage=4, broker=False, env=_web_env),
     Service("gateway",   0, stage=9, broker=True, env=_gateway_env),
 )

@@ -1,4 +1,4 @@
-"""The orders service's context: its clients, the saga and the saga's runner.
+"""The orders service's context: its clients, the sagas and their runners.
 
 Built once at start (the spec's `context`); at shutdown the runner lets the sagas in
 flight finish, within the grace period, before the outbox and database close.
@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from mercato.chassis.runtime import Runtime
 from mercato.orders.clients import Catalog, Payments
 from mercato.orders.metrics import saga_metrics
+from mercato.orders.return_runner import ReturnRunner, return_metrics
+from mercato.orders.return_saga import ReturnSaga
 from mercato.orders.runner import SagaRunner
 from mercato.orders.saga import Saga
 from mercato.orders.settings import OrdersSettings
 
-__all__ = ["OrdersContext", "OrdersRuntime", "open_context", "sweep"]
+__all__ = ["OrdersContext", "OrdersRuntime", "open_context", "sweep", "sweep_returns"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +31,7 @@ class OrdersContext:
     payments: Payments
     saga: Saga
     runner: SagaRunner
+    returns: ReturnRunner
 
 
 OrdersRuntime = Runtime[OrdersSettings, OrdersContext]
@@ -49,8 +52,21 @@ async def open_context(runtime: OrdersRuntime) -> AsyncIterator[OrdersContext]:
         metrics=saga_metrics(runtime.metrics.registry),
     )
     runner = SagaRunner(saga=saga, database=runtime.database, settings=settings)
+    returns = ReturnRunner(
+        saga=ReturnSaga(
+            database=runtime.database,
+            outbox=runtime.outbox,
+            catalog=catalog,
+            payments=payments,
+            settings=settings,
+            lease_seconds=settings.lease_seconds,
+        ),
+        database=runtime.database,
+        settings=settings,
+        metrics=return_metrics(runtime.metrics.registry),
+    )
     try:
-        yield OrdersContext(settings, catalog, payments, saga, runner)
+        yield OrdersContext(settings, catalog, payments, saga, runner, returns)
     finally:
         await runner.stop()
 
@@ -58,3 +74,8 @@ async def open_context(runtime: OrdersRuntime) -> AsyncIterator[OrdersContext]:
 async def sweep(runtime: OrdersRuntime) -> None:
     """One round of the saga sweeper: drive on the orders whose saga stopped."""
     await runtime.context.runner.sweep()
+
+
+async def sweep_returns(runtime: OrdersRuntime) -> None:
+    """One round of the return sweeper: drive on the returns whose refund saga is due."""
+    await runtime.context.returns.sweep()

@@ -9,6 +9,10 @@ failed): the compensation asks payments again with the same idempotency key and
 refunds a charge that went through. `deadline` is when the order must have left its
 current state (null once it is settled or waits for an operator), `attempts` counts
 failed attempts at the current step and `retry_at` is when the next may start.
+
+Fulfilment (0004, shipments and returns): `Shipment` is what orders knows of each
+shipment of an order from shipping's events; `OrderReturn` is a received return and
+the state of its refund saga (`return_saga`), leased like an order.
 """
 
 from __future__ import annotations
@@ -35,7 +39,17 @@ from mercato.chassis.data.database import Base, UtcDateTime
 from mercato.chassis.events import event_tables
 from mercato.chassis.web.idempotency import MAX_KEY_LENGTH
 
-__all__ = ["EVENTS", "Cart", "CartLine", "JsonDocument", "Order", "OrderHistory", "OrdersBase"]
+__all__ = [
+    "EVENTS",
+    "Cart",
+    "CartLine",
+    "JsonDocument",
+    "Order",
+    "OrderHistory",
+    "OrderReturn",
+    "OrdersBase",
+    "Shipment",
+]
 
 JsonDocument = JSON().with_variant(JSONB(), "postgresql")
 
@@ -107,9 +121,64 @@ class OrderHistory(OrdersBase):
     at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class Shipment(OrdersBase):
+    """One shipment of an order as shipping's events told it (`shipments`)."""
+
+    __tablename__ = "shipments"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(36))
+    status: Mapped[str] = mapped_column(String(20))  # created, shipped, delivered
+    items: Mapped[list[dict[str, Any]]] = mapped_column(JsonDocument)
+    method: Mapped[str | None] = mapped_column(String(64), default=None)
+    carrier: Mapped[str | None] = mapped_column(String(64), default=None)
+    tracking_number: Mapped[str | None] = mapped_column(String(128), default=None)
+    tracking_url: Mapped[str | None] = mapped_column(Text, default=None)
+    delivered_at: Mapped[str | None] = mapped_column(String(40), default=None)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class OrderReturn(OrdersBase):
+    """A received return of some of an order's lines and the state of its refund saga.
+
+    `items` are the returned lines at the prices paid (once checked), `refund_amount`
+    what the saga refunds (fixed when checked, so every retry asks the same), and the
+    lease, `attempts`, `retry_at` and `deadline` work as an order's do.
+    """
+
+    __tablename__ = "order_returns"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(36))
+    user_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20))
+    items: Mapped[list[dict[str, Any]]] = mapped_column(JsonDocument)
+    whole_order: Mapped[bool] = mapped_column(Boolean, default=False)
+    refund_amount: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    discount_share: Mapped[int] = mapped_column(BigInteger, default=0)
+    shipping_refund: Mapped[int] = mapped_column(BigInteger, default=0)
+    currency: Mapped[str | None] = mapped_column(String(3), default=None)
+    payment_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    refund_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
+    stalled_in: Mapped[str | None] = mapped_column(String(20), default=None)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    retry_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    deadline: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 # Own orders newest first; the sweeper's scan of unfinished sagas; an order's history.
 Index("ix_orders_user_created", Order.user_id, Order.created_at, Order.id)
 Index("ix_orders_status_updated", Order.status, Order.updated_at)
 Index("ix_order_history_order", OrderHistory.order_id, OrderHistory.id)
+# An order's shipments and returns; the return sweeper's scan of unfinished sagas.
+Index("ix_shipments_order", Shipment.order_id)
+Index("ix_order_returns_order", OrderReturn.order_id)
+Index("ix_order_returns_status_updated", OrderReturn.status, OrderReturn.updated_at)
 
 EVENTS = event_tables(OrdersBase.metadata)

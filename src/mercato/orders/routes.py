@@ -16,6 +16,7 @@ from mercato.chassis.web.openapi import problems
 from mercato.chassis.web.paging import CursorQuery, page_size
 from mercato.orders import cart, service
 from mercato.orders.context import OrdersContext
+from mercato.orders.fulfilment import fulfilments
 from mercato.orders.schemas import (
     CartOut,
     CheckoutIn,
@@ -41,7 +42,10 @@ PRICED = problems({502: CATALOG})
 
 async def _render(session: AsyncSession, order_id: str, principal: Principal) -> OrderOut:
     order = await service.get_order(session, principal=principal, order_id=order_id)
-    return order_body(order, await service.order_history(session, order_id=order.id))
+    goods = await fulfilments(session, [order])
+    return order_body(
+        order, await service.order_history(session, order_id=order.id), goods[order.id]
+    )
 
 
 # -- cart ----------------------------------------------------------------------
@@ -160,7 +164,8 @@ async def list_orders(
     histories = await service.order_histories(
         session, order_ids=[order.id for order in found.items]
     )
-    items = [order_body(order, histories[order.id]) for order in found.items]
+    goods = await fulfilments(session, found.items)
+    items = [order_body(order, histories[order.id], goods[order.id]) for order in found.items]
     return OrderPage(items=items, next_cursor=found.next_cursor)
 
 
@@ -180,7 +185,8 @@ async def list_attention(
     histories = await service.order_histories(
         session, order_ids=[order.id for order in found.items]
     )
-    items = [order_body(order, histories[order.id]) for order in found.items]
+    goods = await fulfilments(session, found.items)
+    items = [order_body(order, histories[order.id], goods[order.id]) for order in found.items]
     return OrderPage(items=items, next_cursor=found.next_cursor)
 
 
@@ -198,8 +204,8 @@ async def read_order(order_id: OrderId, principal: CurrentUser, session: Session
     responses=problems(
         {
             404: NO_ORDER,
-            409: "The order has ended where nothing is left to cancel (failed), or its "
-            "checkout is in progress; retry.",
+            409: "The order has ended where nothing is left to cancel (failed), one of its "
+            "shipments has left, or its checkout is in progress; retry.",
         }
     ),
 )

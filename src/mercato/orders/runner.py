@@ -36,6 +36,7 @@ from mercato.orders import store
 from mercato.orders.models import Order
 from mercato.orders.saga import PERMANENT, TRANSIENT, LostLease, Saga
 from mercato.orders.settings import OrdersSettings
+from mercato.orders.shipments import refuse_if_shipped
 from mercato.orders.states import ACTIVE, CANCELLABLE, MACHINE, Status, stalled_in
 
 __all__ = ["Lease", "SagaRunner", "leased", "new_owner"]
@@ -249,8 +250,9 @@ class SagaRunner:
     async def cancel(self, order_id: str, *, reason: str) -> None:
         """Cancel an order before shipping: refund, release its stock, end `cancelled`.
 
-        409 while another worker holds its lease, or when its checkout failed (there is
-        nothing to cancel); an order cancelled already is left as it is.
+        409 while another worker holds its lease, when its checkout failed (there is
+        nothing to cancel), or once one of its shipments has left (`shipments`); an
+        order cancelled already is left as it is.
         """
         busy = "The order's checkout is in progress; try again in a moment."
 
@@ -262,7 +264,12 @@ class SagaRunner:
                 # A charge whose outcome is unknown is learnt before anything is refunded.
                 unresolved = order.charge_unresolved or status is Status.CHARGING
                 await self.saga.move(
-                    order, owner, Status.CANCELLING, reason=reason, charge_unresolved=unresolved
+                    order,
+                    owner,
+                    Status.CANCELLING,
+                    reason=reason,
+                    charge_unresolved=unresolved,
+                    guard=refuse_if_shipped,  # 409 once a shipment has left, the move undone
                 )
             elif status is not Status.CANCELLING:
                 raise Conflict(f"The order ended {status}; there is nothing to cancel.")

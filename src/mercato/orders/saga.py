@@ -34,6 +34,8 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from mercato.chassis.client.service_client import (
     ServiceResponseError,
     ServiceTimeoutError,
@@ -75,6 +77,9 @@ NOTHING_TO_CHARGE = "nothing to charge: the order's total is 0"
 ENDS_DRIVE = frozenset(s for s in Status if s not in ACTIVE and s is not Status.NEEDS_ATTENTION)
 
 Step = Callable[[Order, str], Awaitable[None]]
+# A check run in a move's transaction once the order's row is updated (and so locked):
+# raising rolls the move back (a cancellation refused once the order has shipped).
+Guard = Callable[[AsyncSession, str], Awaitable[None]]
 
 
 class LostLease(Exception):
@@ -165,9 +170,13 @@ class Saga:
         reason: str | None = None,
         event: EventData | None = None,
         then: Status | None = None,
+        guard: Guard | None = None,
         **fields: Any,
     ) -> None:
         """Move the order to `new` (with its event, in one transaction) and update `order`.
+
+        With `guard`, that check runs in the transaction after the order's row changed,
+        and what it raises undoes the move.
 
         With `then`, the order goes on from `new` to `then` in that same transaction
         (`new` with its reason and event in the history, then `then`): a state whose
@@ -200,6 +209,8 @@ class Saga:
                 passed=passed,
                 **fields,
             )
+            if moved is not None and guard is not None:
+                await guard(session, order.id)
             if moved is not None and event is not None:
                 await self.outbox.add(session, event, subject=order.id)
             await session.commit()

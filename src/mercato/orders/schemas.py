@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from mercato.chassis.web.json_body import WholeNumber
 from mercato.chassis.web.paging import Page
 from mercato.contracts.quantities import MAX_STOCK
+from mercato.orders.fulfilment import FULFILMENT, Fulfilment, ReturnOut, ShipmentOut
 from mercato.orders.models import Order, OrderHistory
 from mercato.orders.pricing import item_total
 
@@ -85,6 +86,9 @@ ORDER_EXAMPLE: dict[str, Any] = {
     "created_at": "2026-01-01T12:00:00Z",
     "updated_at": "2026-01-01T12:00:02Z",
     "deadline": None,
+    "fulfilment": "unfulfilled",
+    "shipments": [],
+    "returns": [],
 }
 
 
@@ -223,6 +227,14 @@ class OrderOut(BaseModel):
         description="When the order must have left its current state; past it the saga "
         "leaves it for an operator. Null once settled or waiting for an operator.",
     )
+    # Fulfilment (`fulfilment`): from shipping's events, and the returns' refund sagas.
+    fulfilment: str = Field(default="unfulfilled", description=FULFILMENT)
+    shipments: list[ShipmentOut] = Field(
+        default_factory=list, description="Its shipments, oldest first (empty before any)."
+    )
+    returns: list[ReturnOut] = Field(
+        default_factory=list, description="Its received returns and their refunds, oldest first."
+    )
 
 
 class OrderPage(Page[OrderOut]):
@@ -233,8 +245,10 @@ class OrderPage(Page[OrderOut]):
     )
 
 
-def order_body(order: Order, history: Sequence[OrderHistory]) -> OrderOut:
-    """The API shape of a stored order and its history."""
+def order_body(
+    order: Order, history: Sequence[OrderHistory], goods: Fulfilment | None = None
+) -> OrderOut:
+    """The API shape of a stored order, its history and its shipments and returns."""
     items: list[dict[str, Any]] = order.items
     return OrderOut(
         id=order.id,
@@ -260,4 +274,9 @@ def order_body(order: Order, history: Sequence[OrderHistory]) -> OrderOut:
         created_at=order.created_at,
         updated_at=order.updated_at,
         deadline=order.deadline,
+        **(
+            {"fulfilment": goods.fulfilment, "shipments": goods.shipments, "returns": goods.returns}
+            if goods is not None
+            else {}
+        ),
     )

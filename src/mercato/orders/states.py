@@ -117,7 +117,7 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {s: row.moves for s, row in MACHI
 TERMINAL = frozenset(s for s, row in MACHINE.items() if row.terminal)
 FAILED = frozenset(s for s, row in MACHINE.items() if row.failed)
 ACTIVE = frozenset(s for s, row in MACHINE.items() if row.active)
-# States a customer may cancel from: before shipping, which Mercato does not model yet.
+# States a customer may cancel from (until a shipment leaves: `shipments.refuse_if_shipped`).
 CANCELLABLE = frozenset(s for s, row in MACHINE.items() if Status.CANCELLING in row.moves)
 
 
