@@ -10,6 +10,7 @@ from mercato.chassis.background import BackgroundTask
 from mercato.chassis.runtime import ServiceSpec
 from mercato.chassis.web import app as chassis_app
 from mercato.orders.context import OrdersContext, OrdersRuntime, open_context, sweep
+from mercato.orders.discount_routes import router as discount_router
 from mercato.orders.models import EVENTS, OrdersBase
 from mercato.orders.routes import router
 from mercato.orders.settings import OrdersSettings, load_settings
@@ -36,4 +37,5 @@ SPEC: ServiceSpec[OrdersSettings, OrdersContext] = ServiceSpec(
 
 def create_app(settings: OrdersSettings | None = None) -> FastAPI:
     """Build the orders service's ASGI app (its saga's metrics beside the HTTP ones)."""
-    return chassis_app.create_app(SPEC, settings or load_settings(), [router])
+    # The discounts' routes first: `/api/orders/discounts` is no order id.
+    return chassis_app.create_app(SPEC, settings or load_settings(), [discount_router, router])

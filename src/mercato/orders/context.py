@@ -1,5 +1,7 @@
 """The orders service's context: its clients, the saga and the saga's runner.
 
+The clients are the catalog's, payments' and shipping's (`shipping_quotes`).
+
 Built once at start (the spec's `context`); at shutdown the runner lets the sagas in
 flight finish, within the grace period, before the outbox and database close.
 """
@@ -16,6 +18,7 @@ from mercato.orders.metrics import saga_metrics
 from mercato.orders.runner import SagaRunner
 from mercato.orders.saga import Saga
 from mercato.orders.settings import OrdersSettings
+from mercato.orders.shipping_quotes import Shipping
 
 __all__ = ["OrdersContext", "OrdersRuntime", "open_context", "sweep"]
 
@@ -29,6 +32,7 @@ class OrdersContext:
     payments: Payments
     saga: Saga
     runner: SagaRunner
+    shipping: Shipping
 
 
 OrdersRuntime = Runtime[OrdersSettings, OrdersContext]
@@ -50,7 +54,8 @@ async def open_context(runtime: OrdersRuntime) -> AsyncIterator[OrdersContext]:
     )
     runner = SagaRunner(saga=saga, database=runtime.database, settings=settings)
     try:
-        yield OrdersContext(settings, catalog, payments, saga, runner)
+        shipping = Shipping(runtime.http, settings)
+        yield OrdersContext(settings, catalog, payments, saga, runner, shipping)
     finally:
         await runner.stop()
 
