@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 
 from tests.support.orders import ADDRESS, ORDERS, Shop
 
@@ -16,6 +18,7 @@ __all__ = [
     "checkout_with",
     "new_code",
     "new_discount",
+    "outbox_data",
     "product_in",
     "uses",
 ]
@@ -80,3 +83,19 @@ async def checkout_with(
     body = {"payment_method_id": card, "shipping_address": ADDRESS, **fields}
     headers = {**user, "Idempotency-Key": uuid.uuid4().hex}
     return await shop.orders.post(ORDERS, json=body, headers=headers)
+
+
+async def outbox_data(shop: Shop, order_id: str, event_type: str) -> dict[str, Any]:
+    """The data of the event of `event_type` that orders wrote to its outbox for an order."""
+    runtime = shop.orders_app.state.runtime
+    outbox = runtime.spec.event_tables.outbox
+    async with runtime.database.session() as session:
+        payload = await session.scalar(
+            select(outbox.c.payload).where(
+                outbox.c.subject == order_id, outbox.c.type == event_type
+            )
+        )
+    assert payload is not None, f"no {event_type} for {order_id}"
+    envelope: dict[str, Any] = json.loads(payload)
+    data: dict[str, Any] = envelope.get("data", envelope)
+    return data
