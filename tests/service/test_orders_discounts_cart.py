@@ -50,7 +50,9 @@ async def customer_with_cart(shop: Shop, amount: int = 1000, quantity: int = 2) 
 async def test_a_code_on_the_cart_shows_and_checkout_takes_it(shop: Shop) -> None:
     discount = await new_discount(shop, value=15)
     user = await customer_with_cart(shop, amount=1000, quantity=2)
-    put = await shop.orders.put(CART_DISCOUNT, json={"code": discount["code"].lower()}, headers=user)
+    put = await shop.orders.put(
+        CART_DISCOUNT, json={"code": discount["code"].lower()}, headers=user
+    )
     assert put.status_code == 200, put.text
     cart = put.json()
     assert cart["subtotal"] == {"amount": 2000, "currency": "USD"}
@@ -198,7 +200,9 @@ async def test_a_failed_order_gives_its_use_back(shop: Shop) -> None:
     assert order["discount_code"] == discount["code"]
     assert await uses(shop, discount["id"]) == 0
     other = await customer_with_cart(shop)
-    placed = await checkout_with(shop, other, await shop.card(other), discount_code=discount["code"])
+    placed = await checkout_with(
+        shop, other, await shop.card(other), discount_code=discount["code"]
+    )
     assert placed.json()["status"] == "confirmed"
     assert await uses(shop, discount["id"]) == 1
 

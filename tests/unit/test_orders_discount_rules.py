@@ -97,8 +97,6 @@ def test_a_percentage_is_within_half_a_unit_of_the_exact_share(
 
 
 @given(lines=lines_strategy, value=st.integers(min_value=1, max_value=MAX_AMOUNT))
-def test_fixed_takes_its_value_or_all_that_is_eligible(
-    lines: list[PricedLine], value: int
-) -> None:
+def test_fixed_takes_its_value_or_all_that_is_eligible(lines: list[PricedLine], value: int) -> None:
     rule = Rule(Kind.FIXED, value)
     assert discount_amount(rule, lines) == min(value, eligible_amount(rule, lines))
