@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mercato.chassis.web.errors import Unprocessable, field_error
 from mercato.contracts.money import MAX_AMOUNT
 from mercato.contracts.products import ProductOut
+from mercato.contracts.shipping import Quote
 from mercato.orders import discount_store, discounts
 from mercato.orders.discount_rules import PricedLine
 from mercato.orders.discounts import Applied
@@ -130,7 +131,7 @@ async def cart_quotes_for(
     currency: str,
     parcel: Sequence[tuple[ProductOut, int]],
     subtotal: int,
-) -> tuple[list[Any], int]:
+) -> tuple[list[Quote], int]:
     """The quotes for a cart's parcel, and its weight."""
     weight = weight_of(parcel)
     quotes = await shipping.quotes(

@@ -26,6 +26,7 @@ from mercato.orders.discount_schemas import (
     DiscountOut,
     DiscountPage,
     DiscountPatch,
+    QuoteOut,
 )
 from mercato.orders.schemas import CartOut
 
@@ -111,7 +112,11 @@ async def cart_shipping(
         parcel=parcel,
         subtotal=shown.total.amount,
     )
-    return CartShippingOut(items=quotes, weight_grams=weight, charged=parts.shipping.enabled)
+    return CartShippingOut(
+        items=[QuoteOut.of(quote) for quote in quotes],
+        weight_grams=weight,
+        charged=parts.shipping.enabled,
+    )
 
 
 # -- the admin's discounts -------------------------------------------------------------

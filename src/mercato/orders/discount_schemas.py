@@ -9,8 +9,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 from mercato.chassis.web.json_body import WholeNumber
 from mercato.chassis.web.paging import Page
 from mercato.contracts.money import MAX_AMOUNT
-from mercato.contracts.shipping import Quote
+from mercato.contracts.shipping import QUOTE_EXAMPLE, Quote
 from mercato.orders.models import Discount
+from mercato.orders.schemas import MoneyOut
 
 __all__ = [
     "CODE_PATTERN",
@@ -20,6 +21,7 @@ __all__ = [
     "DiscountOut",
     "DiscountPage",
     "DiscountPatch",
+    "QuoteOut",
     "discount_body",
 ]
 
@@ -82,31 +84,34 @@ class DiscountPatch(BaseModel):
 
     value: WholeNumber | None = Field(default=None, ge=1, le=MAX_AMOUNT, description=VALUE)
     currency: Currency | None = Field(default=None, description=CURRENCY)
-    min_order: WholeNumber | None = Field(default=None, ge=0, le=MAX_AMOUNT)
-    starts_at: AwareDatetime | None = None
-    ends_at: AwareDatetime | None = None
-    max_uses: Uses | None = None
-    max_uses_per_customer: Uses | None = None
-    categories: list[Slug] | None = Field(default=None, max_length=MAX_CATEGORIES)
+    min_order: WholeNumber | None = Field(
+        default=None, ge=0, le=MAX_AMOUNT, description="Least items total (minor units)."
+    )
+    starts_at: AwareDatetime | None = Field(default=None, description="Valid from.")
+    ends_at: AwareDatetime | None = Field(default=None, description="Valid until.")
+    max_uses: Uses | None = Field(default=None, description="Uses by everyone allowed.")
+    max_uses_per_customer: Uses | None = Field(
+        default=None, description="Uses by one customer allowed."
+    )
+    categories: list[Slug] | None = Field(
+        default=None, max_length=MAX_CATEGORIES, description=CATEGORIES
+    )
     active: bool | None = Field(default=None, description="False deactivates the code.")
+
+
+DISCOUNT_OUT_EXAMPLE: dict[str, Any] = {
+    "id": "9a7c1e2b-4d3f-4a5b-8c6d-7e8f9a0b1c2d",
+    **DISCOUNT_EXAMPLE,
+    "uses": 12,
+    "created_at": "2026-02-20T09:00:00Z",
+    "updated_at": "2026-02-20T09:00:00Z",
+}
 
 
 class DiscountOut(BaseModel):
     """A discount code and how often it has been used."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": "9a7c1e2b-4d3f-4a5b-8c6d-7e8f9a0b1c2d",
-                    **DISCOUNT_EXAMPLE,
-                    "uses": 12,
-                    "created_at": "2026-02-20T09:00:00Z",
-                    "updated_at": "2026-02-20T09:00:00Z",
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [DISCOUNT_OUT_EXAMPLE]})
 
     id: str = Field(description="The discount's id.")
     code: str = Field(description="The code, upper-case (customers may type it in any case).")
@@ -128,6 +133,12 @@ class DiscountOut(BaseModel):
 class DiscountPage(Page[DiscountOut]):
     """One page of discounts, newest first; pass `next_cursor` back as `cursor`."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"items": [DISCOUNT_OUT_EXAMPLE], "next_cursor": "WyIyMDI2"}]
+        }
+    )
+
 
 class CodeIn(BaseModel):
     """A discount code for the cart."""
@@ -139,10 +150,38 @@ class CodeIn(BaseModel):
     code: Code = Field(description="The code, in any case.")
 
 
+class QuoteOut(BaseModel):
+    """One way to ship the cart and what it costs (the shipping service's quote)."""
+
+    method: str = Field(description="The method's code, what checkout's `shipping_method` takes.")
+    name: str = Field(description="What the shop calls it.")
+    price: MoneyOut = Field(description="What it costs, in the cart's currency.")
+    min_days: int = Field(description="Fewest working days to arrive.")
+    max_days: int = Field(description="Most working days to arrive.")
+
+    @classmethod
+    def of(cls, quote: Quote) -> QuoteOut:
+        """The answer's shape of a quote of the contract."""
+        price = MoneyOut(amount=quote.price.amount, currency=quote.price.currency)
+        return cls(
+            method=quote.method,
+            name=quote.name,
+            price=price,
+            min_days=quote.min_days,
+            max_days=quote.max_days,
+        )
+
+
 class CartShippingOut(BaseModel):
     """The ways the cart can be shipped to a country, cheapest first."""
 
-    items: list[Quote] = Field(description="Every method that ships there (empty: none does).")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"items": [QUOTE_EXAMPLE], "weight_grams": 1250, "charged": True}]
+        }
+    )
+
+    items: list[QuoteOut] = Field(description="Every method that ships there (empty: none does).")
     weight_grams: int = Field(description="The parcel's weight, from the products' attributes.")
     charged: bool = Field(
         description="False when this shop charges no shipping (no shipping service is set): "
