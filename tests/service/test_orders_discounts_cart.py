@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -263,3 +264,16 @@ async def test_the_order_placed_event_carries_shipping_and_discount(shop: Shop) 
     assert data["discount_code"] == discount["code"]
     assert data["shipping"] == {"amount": 0, "currency": "USD"}
     assert data["total"] == {"amount": 900, "currency": "USD"}
+
+
+async def test_concurrent_checkouts_take_the_last_use_once_on_sqlite(shop: Shop) -> None:
+    discount = await new_discount(shop, max_uses=1)
+    racers = []
+    for _ in range(4):
+        user = await customer_with_cart(shop)
+        racers.append((user, await shop.card(user)))
+    answers = await asyncio.gather(
+        *(checkout_with(shop, user, card, discount_code=discount["code"]) for user, card in racers)
+    )
+    assert sorted(answer.status_code for answer in answers) == [201, 422, 422, 422]
+    assert await uses(shop, discount["id"]) == 1

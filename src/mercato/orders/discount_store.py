@@ -24,6 +24,7 @@ __all__ = [
     "cart_code",
     "drop_cart_code",
     "live_uses",
+    "live_uses_of",
     "lock_discount",
     "page",
     "redeem",
@@ -76,6 +77,23 @@ async def live_uses(session: AsyncSession, *, discount_id: str, user_id: str) ->
     mine = func.sum(case((DiscountRedemption.user_id == user_id, 1), else_=0))
     row = (await session.execute(select(func.count(), mine).where(live))).one()
     return int(row[0] or 0), int(row[1] or 0)
+
+
+async def live_uses_of(session: AsyncSession, discount_ids: list[str]) -> dict[str, int]:
+    """How many uses of each of several codes are not given back (every id present)."""
+    found = dict.fromkeys(discount_ids, 0)
+    if discount_ids:
+        statement = (
+            select(DiscountRedemption.discount_id, func.count())
+            .where(
+                DiscountRedemption.discount_id.in_(discount_ids),
+                DiscountRedemption.released_at.is_(None),
+            )
+            .group_by(DiscountRedemption.discount_id)
+        )
+        for discount_id, count in await session.execute(statement):
+            found[discount_id] = int(count)
+    return found
 
 
 async def redeem(

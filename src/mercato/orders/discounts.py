@@ -333,7 +333,8 @@ async def list_discounts(
     """Every discount, newest first, keyset paged (admins only)."""
     _admin(principal)
     found = await discount_store.page(session, limit=limit, after=decode_time_cursor(cursor))
-    items = [await _body(session, discount) for discount in found.items]
+    counted = await discount_store.live_uses_of(session, [d.id for d in found.items])
+    items = [discount_body(discount, counted[discount.id]) for discount in found.items]
     return Page[DiscountOut](items=items, next_cursor=found.next_cursor)
 
 
