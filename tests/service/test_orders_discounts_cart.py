@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,7 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from mercato.orders import service
 from mercato.orders.models import DiscountRedemption
+from mercato.orders.schemas import CheckoutIn
 from tests.support.discounts import (
     CART_DISCOUNT,
     DISCOUNTS,
@@ -22,7 +25,15 @@ from tests.support.discounts import (
     product_in,
     uses,
 )
-from tests.support.orders import CARD_DECLINED, CART, ORDERS, Shop, open_shop
+from tests.support.orders import (
+    ADDRESS,
+    CARD_DECLINED,
+    CART,
+    ORDERS,
+    Shop,
+    open_shop,
+    orders_context,
+)
 from tests.support.tokens import TokenFactory
 
 
@@ -277,3 +288,34 @@ async def test_concurrent_checkouts_take_the_last_use_once_on_sqlite(shop: Shop)
     )
     assert sorted(answer.status_code for answer in answers) == [201, 422, 422, 422]
     assert await uses(shop, discount["id"]) == 1
+
+
+async def test_a_price_cut_before_the_reservation_caps_the_discount(shop: Shop) -> None:
+    user_id = str(uuid.uuid4())
+    user = shop.tokens.headers(user_id, ["customer"])
+    tea = await shop.product(stock=5, amount=1000)
+    card = await shop.card(user)
+    await shop.fill_cart(user, tea, 1)
+    discount = await new_discount(shop, kind="fixed", value=600, currency="USD")
+    await shop.orders.put(CART_DISCOUNT, json={"code": discount["code"]}, headers=user)
+    runtime = shop.orders_app.state.runtime
+    body = {"payment_method_id": card, "shipping_address": ADDRESS}
+    async with runtime.database.session() as session:
+        placement = await service.place_order(
+            session,
+            outbox=runtime.outbox,
+            components=orders_context(runtime),
+            user_id=user_id,
+            key="price-cut",
+            order_in=CheckoutIn.model_validate(body),
+        )
+    assert placement.owner is not None
+    assert (placement.order.total_amount, placement.order.discount_amount) == (400, 600)
+    await shop.reprice(tea, 400, "USD")  # the catalog reserves at the new price
+    await orders_context(runtime).runner.drive(placement.order.id, placement.owner)
+    order = (await shop.orders.get(f"{ORDERS}/{placement.order.id}", headers=user)).json()
+    assert order["status"] == "confirmed"
+    assert order["subtotal"]["amount"] == 400
+    assert order["discount"]["amount"] == 400  # never more than the items
+    assert order["total"]["amount"] == 0
+    assert order["payment_id"] is None  # nothing to charge
