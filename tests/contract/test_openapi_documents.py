@@ -82,6 +82,14 @@ OPERATION_IDS = {
         "orders_resume_order",
         "orders_list_return_attention",
         "orders_resume_return",
+        # shipping and discount codes
+        "orders_set_cart_discount",
+        "orders_remove_cart_discount",
+        "orders_cart_shipping",
+        "orders_create_discount",
+        "orders_list_discounts",
+        "orders_read_discount",
+        "orders_update_discount",
     ],
     "payments": [
         "payments_list_methods",

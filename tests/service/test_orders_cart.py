@@ -32,6 +32,11 @@ async def test_add_change_remove_and_view(shop: Shop) -> None:
     assert (await shop.orders.get(CART, headers=user)).json() == {
         "items": [],
         "total": {"amount": 0, "currency": "USD"},
+        # Added with discount codes: the total before the code's part, and no code.
+        "subtotal": {"amount": 0, "currency": "USD"},
+        "discount": None,
+        "discount_code": None,
+        "discount_problem": None,
     }
     response = await shop.orders.put(f"{CART}/items/{tea}", json={"quantity": 2}, headers=user)
     assert response.status_code == 200, response.text

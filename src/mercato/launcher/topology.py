@@ -116,10 +116,14 @@ def _logs_env(layout: Layout) -> dict[str, str]:
 
 def _orders_env(layout: Layout) -> dict[str, str]:
     # Every instance, so that the saga balances over the replicas and fails over.
-    return {
+    env = {
         "MERCATO_ORDERS_CATALOG_URL": layout.base_urls(service("catalog")),
         "MERCATO_ORDERS_PAYMENTS_URL": layout.base_urls(service("payments")),
     }
+    # Shipping's quotes price checkout's shipping; without the service none is charged.
+    if any(s.name == "shipping" for s in SERVICES):
+        env["MERCATO_ORDERS_SHIPPING_URL"] = layout.base_urls(service("shipping"))
+    return env
 
 
 def _web_env(layout: Layout) -> dict[str, str]:

@@ -16,6 +16,7 @@ from mercato.orders.context import (
     sweep,
     sweep_returns,
 )
+from mercato.orders.discount_routes import router as discount_router
 from mercato.orders.handlers import HANDLERS
 from mercato.orders.models import EVENTS, OrdersBase
 from mercato.orders.return_routes import router as return_router
@@ -51,4 +52,6 @@ SPEC: ServiceSpec[OrdersSettings, OrdersContext] = ServiceSpec(
 
 def create_app(settings: OrdersSettings | None = None) -> FastAPI:
     """Build the orders service's ASGI app (its saga's metrics beside the HTTP ones)."""
-    return chassis_app.create_app(SPEC, settings or load_settings(), [router, return_router])
+    # The discounts' and returns' routes first: `/api/orders/discounts` is no order id.
+    routers = [discount_router, return_router, router]
+    return chassis_app.create_app(SPEC, settings or load_settings(), routers)

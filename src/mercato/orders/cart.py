@@ -5,7 +5,8 @@ another is refused with a 422 naming it (the cart unchanged), so a total never a
 yen to dollars. A line whose product later changes currency is shown, flagged
 `currency_mismatch`, but not counted in the total, and checkout refuses the cart
 until it is removed. Changes to the lines lock the cart first (`store.lock_cart`),
-so its limits hold under concurrent requests.
+so its limits hold under concurrent requests. A discount code on the cart
+(`discounts.with_discount`) is taken off the total it shows.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from mercato.chassis.data.database import begin_write
 from mercato.chassis.web.errors import Conflict, Unprocessable, field_error
 from mercato.contracts.money import line_total
 from mercato.contracts.products import ProductOut
-from mercato.orders import store
+from mercato.orders import discount_store, discounts, store
 from mercato.orders.clients import Catalog
 from mercato.orders.models import CartLine
 from mercato.orders.pricing import DEFAULT_CURRENCY
@@ -32,6 +33,7 @@ __all__ = [
     "currency_error",
     "item_error",
     "price_cart",
+    "priced_cart",
     "remove_item",
     "set_quantity",
     "view_cart",
@@ -103,11 +105,20 @@ def price_cart(lines: Sequence[CartLine], products: dict[str, ProductOut]) -> Ca
     return CartOut(items=items, total=MoneyOut(amount=total, currency=currency))
 
 
-async def view_cart(session: AsyncSession, *, catalog: Catalog, user_id: str) -> CartOut:
-    """The caller's cart at current catalog prices (503 when the catalog is down)."""
+async def priced_cart(
+    session: AsyncSession, *, catalog: Catalog, user_id: str
+) -> tuple[CartOut, dict[str, ProductOut]]:
+    """The caller's cart at current catalog prices, its code left aside, and its products."""
     lines = await store.cart_lines(session, user_id)
     products = await catalog.products(line.product_id for line in lines) if lines else {}
-    return price_cart(lines, products)
+    return price_cart(lines, products), products
+
+
+async def view_cart(session: AsyncSession, *, catalog: Catalog, user_id: str) -> CartOut:
+    """The caller's cart at current catalog prices, less its code's discount (503 when the
+    catalog is down)."""
+    priced, products = await priced_cart(session, catalog=catalog, user_id=user_id)
+    return await discounts.with_discount(session, user_id=user_id, cart=priced, products=products)
 
 
 async def set_quantity(
@@ -171,7 +182,8 @@ async def remove_item(
 
 
 async def clear_cart(session: AsyncSession, *, user_id: str) -> None:
-    """Empty the caller's cart."""
+    """Empty the caller's cart (its discount code too)."""
     await begin_write(session)
     await store.clear_cart(session, user_id)
+    await discount_store.drop_cart_code(session, user_id)
     await session.commit()

@@ -1,5 +1,7 @@
 """The orders service's context: its clients, the sagas and their runners.
 
+The clients are the catalog's, payments' and shipping's (`shipping_quotes`).
+
 Built once at start (the spec's `context`); at shutdown the runner lets the sagas in
 flight finish, within the grace period, before the outbox and database close.
 """
@@ -18,6 +20,7 @@ from mercato.orders.return_saga import ReturnSaga
 from mercato.orders.runner import SagaRunner
 from mercato.orders.saga import Saga
 from mercato.orders.settings import OrdersSettings
+from mercato.orders.shipping_quotes import Shipping
 
 __all__ = ["OrdersContext", "OrdersRuntime", "open_context", "sweep", "sweep_returns"]
 
@@ -32,6 +35,7 @@ class OrdersContext:
     saga: Saga
     runner: SagaRunner
     returns: ReturnRunner
+    shipping: Shipping
 
 
 OrdersRuntime = Runtime[OrdersSettings, OrdersContext]
@@ -66,7 +70,8 @@ async def open_context(runtime: OrdersRuntime) -> AsyncIterator[OrdersContext]:
         metrics=return_metrics(runtime.metrics.registry),
     )
     try:
-        yield OrdersContext(settings, catalog, payments, saga, runner, returns)
+        shipping = Shipping(runtime.http, settings)
+        yield OrdersContext(settings, catalog, payments, saga, runner, returns, shipping)
     finally:
         await runner.stop()
 

@@ -13,6 +13,12 @@ failed attempts at the current step and `retry_at` is when the next may start.
 Fulfilment (0004, shipments and returns): `Shipment` is what orders knows of each
 shipment of an order from shipping's events; `OrderReturn` is a received return and
 the state of its refund saga (`return_saga`), leased like an order.
+
+An order's total is `subtotal_amount` (its items) + `shipping_amount` -
+`discount_amount`, all in its currency (`discount_rules`). Discount codes are
+`Discount` rows; a use of one is a `DiscountRedemption`, written in the transaction
+that inserts the order, and given back (`released_at`) when the order fails or is
+cancelled. `CartDiscount` is the code a customer put on their cart.
 """
 
 from __future__ import annotations
@@ -42,7 +48,10 @@ from mercato.chassis.web.idempotency import MAX_KEY_LENGTH
 __all__ = [
     "EVENTS",
     "Cart",
+    "CartDiscount",
     "CartLine",
+    "Discount",
+    "DiscountRedemption",
     "JsonDocument",
     "Order",
     "OrderHistory",
@@ -99,6 +108,12 @@ class Order(OrdersBase):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     deadline: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     retry_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    # Added by 0005 (shipping and discounts): total = subtotal + shipping - discount.
+    subtotal_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    shipping_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    shipping_method: Mapped[str | None] = mapped_column(String(40), default=None)
+    discount_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    discount_code: Mapped[str | None] = mapped_column(String(40), default=None)
 
 
 class Cart(OrdersBase):
@@ -139,6 +154,28 @@ class Shipment(OrdersBase):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class Discount(OrdersBase):
+    """A discount code (stored upper-case, so codes are unique case-insensitively)."""
+
+    __tablename__ = "discounts"
+    __table_args__ = (UniqueConstraint("code", name="uq_discounts_code"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    code: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(10))
+    value: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(3), default=None)
+    min_order: Mapped[int] = mapped_column(BigInteger, default=0)
+    starts_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    ends_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    max_uses: Mapped[int | None] = mapped_column(Integer, default=None)
+    max_uses_per_customer: Mapped[int | None] = mapped_column(Integer, default=None)
+    categories: Mapped[list[str]] = mapped_column(JsonDocument)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class OrderReturn(OrdersBase):
     """A received return of some of an order's lines and the state of its refund saga.
 
@@ -172,6 +209,34 @@ class OrderReturn(OrdersBase):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class DiscountRedemption(OrdersBase):
+    """One use of a discount code by an order; `released_at` once given back."""
+
+    __tablename__ = "discount_redemptions"
+    __table_args__ = (UniqueConstraint("order_id", name="uq_redemptions_order"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    discount_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("discounts.id", ondelete="CASCADE")
+    )
+    order_id: Mapped[str] = mapped_column(String(36))
+    user_id: Mapped[str] = mapped_column(String(64))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    released_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+
+
+class CartDiscount(OrdersBase):
+    """The discount code a customer put on their cart (checked again at checkout)."""
+
+    __tablename__ = "cart_discounts"
+
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    code: Mapped[str] = mapped_column(String(40))
+    applied_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 # Own orders newest first; the sweeper's scan of unfinished sagas; an order's history.
 Index("ix_orders_user_created", Order.user_id, Order.created_at, Order.id)
 Index("ix_orders_status_updated", Order.status, Order.updated_at)
@@ -180,5 +245,8 @@ Index("ix_order_history_order", OrderHistory.order_id, OrderHistory.id)
 Index("ix_shipments_order", Shipment.order_id)
 Index("ix_order_returns_order", OrderReturn.order_id)
 Index("ix_order_returns_status_updated", OrderReturn.status, OrderReturn.updated_at)
+# The admin's list of discounts; a code's live uses, in all and by one customer.
+Index("ix_discounts_created", Discount.created_at, Discount.id)
+Index("ix_redemptions_discount_user", DiscountRedemption.discount_id, DiscountRedemption.user_id)
 
 EVENTS = event_tables(OrdersBase.metadata)

@@ -23,7 +23,8 @@ charge whose outcome nobody knows yet, makes a step raise (see `TRANSIENT`): the
 order stays where it is (its stock held, never failed on a guess) and the runner
 tries again later, within bounds. A dependency that refuses a step for good raises
 `PERMANENT`. Past the bounds, or at once for a permanent refusal, `stall` leaves the
-order `needs_attention` for an operator.
+order `needs_attention` for an operator. A move that ends an order failed or cancelled
+gives its discount code's use back in the same transaction (`discounts.release`).
 """
 
 from __future__ import annotations
@@ -45,18 +46,20 @@ from mercato.chassis.data.database import Database, begin_write
 from mercato.chassis.events import Outbox
 from mercato.contracts.events import (
     EventData,
+    Line,
     Money,
     OrderCancelled,
     OrderConfirmed,
     OrderFailed,
 )
-from mercato.orders import store
+from mercato.contracts.shipping_events import ShippingAddressData
+from mercato.orders import discounts, store
 from mercato.orders.clients import Catalog, Charge, Payments, Refund, Rejected, Retry
 from mercato.orders.metrics import SagaMetrics
 from mercato.orders.models import Order
 from mercato.orders.pricing import currency_change, priced_items
 from mercato.orders.settings import OrdersSettings
-from mercato.orders.states import ACTIVE, Status, check_transition, deadline_for
+from mercato.orders.states import ACTIVE, FAILED, Status, check_transition, deadline_for
 
 __all__ = [
     "PERMANENT",
@@ -75,6 +78,9 @@ NOTHING_TO_CHARGE = "nothing to charge: the order's total is 0"
 # (`needs_attention` keeps its lease until the runner gives it back: the sweeper's
 # worker may still have an unknown charge to settle).
 ENDS_DRIVE = frozenset(s for s in Status if s not in ACTIVE and s is not Status.NEEDS_ATTENTION)
+
+# The states that give an order's discount code use back (in the move's transaction).
+GIVES_CODE_BACK = FAILED | {Status.CANCELLED}
 
 Step = Callable[[Order, str], Awaitable[None]]
 # A check run in a move's transaction once the order's row is updated (and so locked):
@@ -213,6 +219,8 @@ class Saga:
                 await guard(session, order.id)
             if moved is not None and event is not None:
                 await self.outbox.add(session, event, subject=order.id)
+            if moved is not None and order.discount_code and new in GIVES_CODE_BACK:
+                await discounts.release(session, order_id=order.id, now=now)
             await session.commit()
         if moved is None:
             raise LostLease(f"order {order.id} is no longer {current} under {owner}")
@@ -268,13 +276,18 @@ class Saga:
             await self.catalog.release(order_id=order.id)
             await self.fail(order, owner, Status.REJECTED, changed)
             return
+        # The discount was priced when the order was placed; the reserved prices can
+        # only cap it (a discount never exceeds the items).
+        discount = min(order.discount_amount, total)
         await self.move(
             order,
             owner,
             Status.RESERVED,
             then=Status.CHARGING,
             items=items,
-            total_amount=total,
+            subtotal_amount=total,
+            discount_amount=discount,
+            total_amount=total + order.shipping_amount - discount,
             currency=currency,
         )
 
@@ -314,6 +327,9 @@ class Saga:
                 user_id=order.user_id,
                 total=Money(amount=order.total_amount, currency=order.currency),
                 payment_id=order.payment_id or "",
+                items=[Line.model_validate(item) for item in order.items],
+                shipping_address=ShippingAddressData.model_validate(order.shipping_address),
+                shipping_method=order.shipping_method,
             )
             await self.move(order, owner, Status.CONFIRMED, event=data)
             return

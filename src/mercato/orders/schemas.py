@@ -31,6 +31,9 @@ __all__ = [
 
 Required200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Optional200 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+MethodCode = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+]
 Required100 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
 PRODUCT = "0b9c6f3e-1d2a-4c5b-8e7f-6a5b4c3d2e1f"
@@ -89,6 +92,11 @@ ORDER_EXAMPLE: dict[str, Any] = {
     "fulfilment": "unfulfilled",
     "shipments": [],
     "returns": [],
+    "subtotal": LINE,
+    "shipping": {"amount": 0, "currency": "USD"},
+    "shipping_method": None,
+    "discount": {"amount": 0, "currency": "USD"},
+    "discount_code": None,
 }
 
 
@@ -136,7 +144,22 @@ class CartOut(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [CART_EXAMPLE]})
 
     items: list[CartItemOut] = Field(description="The lines, in the order they were added.")
-    total: MoneyOut = Field(description="The lines in the cart's currency, summed.")
+    total: MoneyOut = Field(
+        description="The lines in the cart's currency, summed, less the discount (if any)."
+    )
+    # Added with discount codes: the total before the discount, and the code's part.
+    subtotal: MoneyOut | None = Field(
+        default=None, description="The lines in the cart's currency, summed."
+    )
+    discount: MoneyOut | None = Field(
+        default=None, description="What the cart's code takes off (null: no code)."
+    )
+    discount_code: str | None = Field(default=None, description="The code on the cart, if any.")
+    discount_problem: str | None = Field(
+        default=None,
+        description="Why the cart's code takes nothing off now (expired, below its minimum...); "
+        "checkout refuses it until it is removed or the cart fits it.",
+    )
 
 
 class ShippingAddress(BaseModel):
@@ -181,6 +204,14 @@ class CheckoutIn(BaseModel):
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)
     ] = Field(description="One of the caller's saved cards (`/api/payments/methods`).")
     shipping_address: ShippingAddress = Field(description="Where the order goes.")
+    # Added with shipping and discounts (optional, so earlier clients are unchanged).
+    shipping_method: MethodCode | None = Field(
+        default=None,
+        description="A method of `GET /api/orders/cart/shipping` (absent: the cheapest).",
+    )
+    discount_code: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None
+    ) = Field(default=None, description="A discount code (absent: the cart's code, if any).")
 
 
 class OrderItemOut(BaseModel):
@@ -214,7 +245,7 @@ class OrderOut(BaseModel):
         "needs_attention: the saga stopped and waits for an operator (why: `reason`)."
     )
     items: list[OrderItemOut] = Field(description="The lines, at the prices ordered.")
-    total: MoneyOut = Field(description="The lines summed.")
+    total: MoneyOut = Field(description="What is charged: subtotal + shipping - discount.")
     payment_method_id: str = Field(description="The saved card it is paid with.")
     payment_id: str | None = Field(description="The payment, once charged.")
     shipping_address: ShippingAddress = Field(description="Where it goes.")
@@ -235,6 +266,12 @@ class OrderOut(BaseModel):
     returns: list[ReturnOut] = Field(
         default_factory=list, description="Its received returns and their refunds, oldest first."
     )
+    # Added with shipping and discounts: the parts of `total`.
+    subtotal: MoneyOut | None = Field(default=None, description="The lines summed.")
+    shipping: MoneyOut | None = Field(default=None, description="The shipping charged.")
+    shipping_method: str | None = Field(default=None, description="How it ships, if charged.")
+    discount: MoneyOut | None = Field(default=None, description="What its code took off.")
+    discount_code: str | None = Field(default=None, description="The code used, if any.")
 
 
 class OrderPage(Page[OrderOut]):
@@ -279,4 +316,9 @@ def order_body(
             if goods is not None
             else {}
         ),
+        subtotal=MoneyOut(amount=order.subtotal_amount, currency=order.currency),
+        shipping=MoneyOut(amount=order.shipping_amount, currency=order.currency),
+        shipping_method=order.shipping_method,
+        discount=MoneyOut(amount=order.discount_amount, currency=order.currency),
+        discount_code=order.discount_code,
     )

@@ -7,9 +7,12 @@ transaction, `reserving` (its history says both): starting the reservation is on
 write, not worth a transaction of its own. The route then lets the saga runner drive
 it, handing it the order as written so that it is not read again.
 A cart whose prices are now in several currencies is refused (422), as a cart holds
-one currency. An administrator resumes an order that needs attention, where it
-stalled; its customer (or an administrator) may cancel it instead. Both are the saga
-runner's to do (it alone holds orders' leases): this module checks who may ask.
+one currency. Shipping and a discount code are priced with the items
+(`checkout_pricing`): the total is items + shipping - discount, and the code's use is
+recorded, under its lock, in the transaction that inserts the order. An administrator
+resumes an order that needs attention, where it stalled; its customer (or an
+administrator) may cancel it instead. Both are the saga runner's to do (it alone holds
+orders' leases): this module checks who may ask.
 """
 
 from __future__ import annotations
@@ -32,8 +35,10 @@ from mercato.chassis.web.idempotency import check_replay, fingerprint
 from mercato.chassis.web.paging import Page, decode_time_cursor
 from mercato.contracts.events import Line, Money, OrderPlaced
 from mercato.contracts.money import MAX_AMOUNT
+from mercato.contracts.products import ProductOut
 from mercato.orders import store
 from mercato.orders.cart import currency_error, item_error
+from mercato.orders.checkout_pricing import price_extras, total_of, use_discount
 from mercato.orders.clients import Catalog
 from mercato.orders.context import OrdersContext
 from mercato.orders.models import Order, OrderHistory
@@ -78,7 +83,7 @@ def _replay(order: Order, digest: str, now: datetime) -> Placement:
 
 async def _priced_lines(
     session: AsyncSession, *, catalog: Catalog, user_id: str
-) -> tuple[list[dict[str, Any]], int, str]:
+) -> tuple[list[dict[str, Any]], int, str, dict[str, ProductOut]]:
     """The cart as order lines at current prices; 422 when empty or a product is gone."""
     lines = await store.cart_lines(session, user_id)
     if not lines:
@@ -121,7 +126,7 @@ async def _priced_lines(
             f"({MAX_AMOUNT}).",
             errors=[field_error("cart", f"the total exceeds {MAX_AMOUNT}")],
         )
-    return items, total, currency or DEFAULT_CURRENCY
+    return items, total, currency or DEFAULT_CURRENCY, products
 
 
 async def place_order(
@@ -138,9 +143,19 @@ async def place_order(
     existing = await store.find_by_key(session, user_id=user_id, key=key)
     if existing is not None:
         return _replay(existing, digest, _now())
-    items, total, currency = await _priced_lines(
+    items, subtotal, currency, products = await _priced_lines(
         session, catalog=components.catalog, user_id=user_id
     )
+    extras = await price_extras(
+        session,
+        shipping=components.shipping,
+        user_id=user_id,
+        order_in=order_in,
+        items=items,
+        products=products,
+        currency=currency,
+    )
+    total = total_of(subtotal, extras)
     priced = sorted((str(item["product_id"]), int(item["quantity"])) for item in items)
     await session.rollback()  # end the read; the write below starts its own transaction
     now = _now()
@@ -166,6 +181,11 @@ async def place_order(
         updated_at=now,
         deadline=components.saga.deadline_for(Status.RESERVING, now),
         retry_at=None,
+        subtotal_amount=subtotal,
+        shipping_amount=extras.shipping,
+        shipping_method=extras.method,
+        discount_amount=extras.discount_amount,
+        discount_code=extras.discount.code if extras.discount is not None else None,
     )
     try:
         await begin_write(session)
@@ -174,6 +194,9 @@ async def place_order(
             raise Conflict("The cart changed during checkout; check it and try again.")
         session.add(order)
         await session.flush()
+        await use_discount(
+            session, extras=extras, user_id=user_id, order_id=order.id, currency=currency, now=now
+        )
         for status in (Status.PENDING, Status.RESERVING):
             await store.add_history(session, order_id=order.id, status=status, reason=None, at=now)
         await store.clear_cart(session, user_id)
@@ -182,6 +205,10 @@ async def place_order(
             user_id=user_id,
             items=[Line.model_validate(item) for item in items],
             total=Money(amount=total, currency=currency),
+            shipping=Money(amount=extras.shipping, currency=currency),
+            shipping_method=extras.method,
+            discount=Money(amount=extras.discount_amount, currency=currency),
+            discount_code=order.discount_code,
         )
         await outbox.add(session, placed, subject=order.id)
         await session.commit()

@@ -2,7 +2,9 @@
 
 `catalog_url` and `payments_url` are each a base URL, or several separated by
 commas, one per instance (`http://10.0.0.1:8130,http://10.0.0.2:8130`): the saga's
-calls are balanced over them and fail over when one is down.
+calls are balanced over them and fail over when one is down. `shipping_url` is the
+same for the shipping service's quotes; unset (empty), checkout charges no shipping
+(a shop that ships for free, or runs without the shipping service).
 """
 
 from __future__ import annotations
@@ -29,6 +31,14 @@ class OrdersSettings(ServiceSettings):
     payments_url: str = Field(
         default="http://127.0.0.1:8150",
         description="The payments service's base URL, or its instances' comma-separated.",
+    )
+    shipping_url: str = Field(
+        default="",
+        description="The shipping service's base URL, or its instances' comma-separated; "
+        "empty: no shipping is charged.",
+    )
+    shipping_timeout_seconds: float = Field(
+        default=3.0, gt=0, description="Per shipping quote call."
     )
     catalog_timeout_seconds: float = Field(default=3.0, gt=0, description="Per catalog call.")
     catalog_attempt_timeout_seconds: float = Field(
@@ -87,6 +97,12 @@ class OrdersSettings(ServiceSettings):
         service = (info.field_name or "").removesuffix("_url")
         return ",".join(parse_base_urls(value, service))
 
+    @field_validator("shipping_url")
+    @classmethod
+    def _optional_base_urls(cls, value: str) -> str:
+        """Like the others, but empty is allowed: shipping is then not charged."""
+        return ",".join(parse_base_urls(value, "shipping")) if value.strip() else ""
+
     @property
     def catalog_urls(self) -> tuple[str, ...]:
         """The base URL of every catalog instance."""
@@ -96,6 +112,11 @@ class OrdersSettings(ServiceSettings):
     def payments_urls(self) -> tuple[str, ...]:
         """The base URL of every payments instance."""
         return tuple(self.payments_url.split(","))
+
+    @property
+    def shipping_urls(self) -> tuple[str, ...]:
+        """The base URL of every shipping instance (none: shipping is not charged)."""
+        return tuple(self.shipping_url.split(",")) if self.shipping_url else ()
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> OrdersSettings:
