@@ -64,7 +64,8 @@ async def _in_cart(shop: ShopPages, browser: httpx.AsyncClient, **product: Any) 
 
 def _card(**address: str) -> dict[str, str]:
     where = {"name": "Ann Shopper", "line1": "Main St 1", "city": "Berlin", "country": "DE"}
-    return {**where, **address, "payment": "new", "card_number": CARD_OK, "expiry": expiry(), "cvc": "123"}
+    card = {"payment": "new", "card_number": CARD_OK, "expiry": expiry(), "cvc": "123"}
+    return {**where, **address, **card}
 
 
 def _methods(html: str) -> dict[str, bool]:
