@@ -221,8 +221,11 @@ def _services(
     ]
 
 
-def _orders(tmp_path: Path, auth_url: str, catalog_url: str, payments_url: str) -> Server:
-    """Orders, calling catalog and payments with its own client credentials."""
+def _orders(
+    tmp_path: Path, auth_url: str, catalog_url: str, payments_url: str, shipping_url: str
+) -> Server:
+    """Orders, calling catalog, payments (and shipping's quotes, when given) with its own
+    client credentials."""
     settings = orders_settings(
         environ=os.environ,
         data_dir=tmp_path / "orders",
@@ -230,6 +233,7 @@ def _orders(tmp_path: Path, auth_url: str, catalog_url: str, payments_url: str) 
         auth_url=auth_url,
         catalog_url=catalog_url,
         payments_url=payments_url,
+        shipping_url=shipping_url,
         client_secret=ORDERS_SECRET,
         sweep_interval_seconds=0.2,
         stale_after_seconds=0.5,
@@ -244,12 +248,14 @@ async def open_shop_pages(
     *,
     catalog: Mapping[str, Any] | None = None,
     payments_provider: Callable[[Database], PaymentProvider] | None = None,
+    shipping_url: str = "",
     **web: Any,
 ) -> AsyncIterator[ShopPages]:
     """The storefront in-process with every service on a local port; `web` overrides settings.
 
     `catalog` overrides the catalog's settings; `payments_provider` makes the payment
-    provider from payments' database (the simulated one by default).
+    provider from payments' database (the simulated one by default); `shipping_url`
+    is where orders asks for shipping quotes (none: no shipping is charged).
     """
     auth = Server(auth_app(tmp_path / "auth", clients={"web": WEB_SECRET, "orders": ORDERS_SECRET}))
     started: list[Server] = []
@@ -262,7 +268,7 @@ async def open_shop_pages(
         for server in (users, catalog_server, payments):
             await server.start()
             started.append(server)
-        orders = _orders(tmp_path, auth.url, catalog_server.url, payments.url)
+        orders = _orders(tmp_path, auth.url, catalog_server.url, payments.url, shipping_url)
         await orders.start()
         started.append(orders)
         settings = web_settings(

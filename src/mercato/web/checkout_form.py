@@ -1,6 +1,7 @@
 """The checkout form: its fields, reading a post, the services' refusals, what it shows.
 
     Shipping    Name, Address, City, Postal code (optional), Country (a two-letter code)
+    Delivery    the ways orders quotes for the country (radio buttons; `checkout_shipping`)
     Payment     a saved card (radio buttons: brand, last four digits, expiry) or
                 "A new card": Card number, Expiry (MM/YY), CVC
     key         the form's idempotency key (hidden; `checkouts`)
@@ -128,6 +129,7 @@ class CheckoutInput:
     address: dict[str, Any]  # orders' `shipping_address`
     method_id: str | None  # a saved card chosen
     card: NewCard | None  # or a new card
+    shipping_method: str = ""  # the delivery chosen ('': none offered, orders takes the cheapest)
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,12 +211,13 @@ def read_checkout(
         errors["payment"] = CHOOSE
     if errors:
         return None, errors
-    return CheckoutInput(posted.stripped("key"), address, method_id, card), {}
+    method = posted.stripped("shipping_method")[:40]
+    return CheckoutInput(posted.stripped("key"), address, method_id, card, method), {}
 
 
 def kept_values(posted: Posted) -> dict[str, str]:
     """What the form shows again: everything typed but the CVC (and the token)."""
-    names = [f.name for f in ADDRESS_FIELDS] + ["card_number", "expiry"]
+    names = [f.name for f in ADDRESS_FIELDS] + ["card_number", "expiry", "shipping_method"]
     return {name: posted[name][:200] for name in names}
 
 
@@ -242,6 +245,8 @@ def order_errors(exc: ApiError) -> tuple[dict[str, str], str | None]:
             errors.setdefault(parts[1], f"{labels[parts[1]]} is not valid.")
         elif parts[0] == "payment_method_id":
             errors.setdefault("payment", "That card cannot be used: choose another one.")
+        elif parts[0] == "shipping_method":
+            errors.setdefault("shipping_method", "Choose one of the delivery options shown.")
     return errors, None if errors else exc.detail
 
 

@@ -140,6 +140,7 @@ class OrderView:
     history: tuple[HistoryLine, ...]
     can_cancel: bool
     csrf_token: str
+    sums: tuple[tuple[str, str], ...] = ()  # (label, amount) between the lines and the total
 
     @property
     def status_url(self) -> str:
@@ -156,6 +157,19 @@ def _address(address: orders.ShippingAddress) -> tuple[str, ...]:
     city = " ".join(filter(None, [address.postal_code, address.city]))
     parts = [address.name, address.line1, address.line2, city, address.region, address.country]
     return tuple(p for p in parts if p)
+
+
+def _sums(order: orders.Order) -> tuple[tuple[str, str], ...]:
+    """Items, discount and delivery, when the order has either of the last two."""
+    sums: list[tuple[str, str]] = []
+    if order.discount is not None and order.discount.amount:
+        sums.append((f"Discount ({order.discount_code})", "-" + format_money(order.discount)))
+    if order.shipping is not None and order.shipping_method:
+        price = format_money(order.shipping) if order.shipping.amount else "Free"
+        sums.append((f"Delivery ({order.shipping_method})", price))
+    if sums and order.subtotal is not None:
+        sums.insert(0, ("Items", format_money(order.subtotal)))
+    return tuple(sums)
 
 
 def order_view(order: orders.Order, *, csrf_token: str) -> OrderView:
@@ -185,6 +199,7 @@ def order_view(order: orders.Order, *, csrf_token: str) -> OrderView:
         ),
         can_cancel=order.status in CANCELLABLE,
         csrf_token=csrf_token,
+        sums=_sums(order),
     )
 
 

@@ -21,20 +21,25 @@ __all__ = [
     "Cart",
     "CartItem",
     "CartLine",
+    "CartShipping",
     "CartSummary",
     "HistoryEntry",
     "Order",
     "OrderItem",
     "OrderList",
+    "Quote",
     "ShippingAddress",
+    "apply_code",
     "cancel",
     "cart",
     "full_cart",
     "order",
     "orders",
     "place_order",
+    "remove_code",
     "remove_item",
     "set_quantity",
+    "shipping",
 ]
 
 
@@ -85,7 +90,11 @@ class Cart(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     items: tuple[CartItem, ...] = ()
-    total: Money
+    total: Money  # after the discount
+    subtotal: Money | None = None  # before it
+    discount: Money | None = None
+    discount_code: str | None = None
+    discount_problem: str | None = None  # why the code takes nothing off now
 
     @property
     def count(self) -> int:
@@ -139,11 +148,41 @@ class Order(BaseModel):
     status: str
     items: tuple[OrderItem, ...] = ()
     total: Money
+    subtotal: Money | None = None
+    shipping: Money | None = None
+    shipping_method: str | None = None
+    discount: Money | None = None
+    discount_code: str | None = None
     shipping_address: ShippingAddress
     reason: str | None = None
     history: tuple[HistoryEntry, ...] = ()
     created_at: datetime
     updated_at: datetime
+
+
+class Quote(BaseModel):
+    """A way to ship the cart and what it costs."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    method: str
+    name: str
+    price: Money
+    min_days: int
+    max_days: int
+
+
+class CartShipping(BaseModel):
+    """The ways to ship the cart to a country, cheapest first.
+
+    `charged` false: the shop charges no shipping (no shipping service behind orders),
+    and there is nothing to choose.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    items: tuple[Quote, ...] = ()
+    charged: bool = False
 
 
 class OrderList(BaseModel):
@@ -179,12 +218,31 @@ async def remove_item(caller: Caller, product_id: str) -> Cart:
     return Cart.model_validate(await caller.call("orders", "DELETE", _item_path(product_id)))
 
 
+async def apply_code(caller: Caller, code: str) -> Cart:
+    """Put a discount code on the cart (422: `errors` name `code`, the detail says why)."""
+    body = await caller.call("orders", "PUT", "/api/orders/cart/discount", json={"code": code})
+    return Cart.model_validate(body)
+
+
+async def remove_code(caller: Caller) -> Cart:
+    """Take the discount code off the cart (none on it is no change)."""
+    return Cart.model_validate(await caller.call("orders", "DELETE", "/api/orders/cart/discount"))
+
+
+async def shipping(caller: Caller, country: str) -> CartShipping:
+    """How the cart can be shipped to `country` (an ISO code), cheapest first."""
+    params = {"country": country}
+    body = await caller.call("orders", "GET", "/api/orders/cart/shipping", params=params)
+    return CartShipping.model_validate(body)
+
+
 async def place_order(
     caller: Caller,
     *,
     key: str,
     payment_method_id: str,
     shipping_address: dict[str, Any],
+    shipping_method: str | None = None,
     timeout: float | None = None,
 ) -> Order:
     """Check the cart out under the idempotency `key` (the same key and body: the same order).
@@ -193,7 +251,12 @@ async def place_order(
     first request under the key is still running, or the cart changed meanwhile. Orders
     waits a few seconds for a quick saga before it answers: `timeout` allows for that.
     """
-    body = {"payment_method_id": payment_method_id, "shipping_address": shipping_address}
+    body: dict[str, Any] = {
+        "payment_method_id": payment_method_id,
+        "shipping_address": shipping_address,
+    }
+    if shipping_method:
+        body["shipping_method"] = shipping_method
     answer = await caller.call(
         "orders", "POST", "/api/orders", json=body, idempotency_key=key, timeout=timeout
     )

@@ -21,7 +21,17 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from mercato.web import ops
-from mercato.web.pages import account, browse, cart, checkout, home, orders, product, profile
+from mercato.web.pages import (
+    account,
+    browse,
+    cart,
+    cart_discount,
+    checkout,
+    home,
+    orders,
+    product,
+    profile,
+)
 
 __all__ = ["routers"]
 
@@ -33,4 +43,11 @@ def routers() -> list[APIRouter]:
 
 def shop_routers() -> list[APIRouter]:
     """The shop's pages: browsing, a product, the cart, checkout, the orders."""
-    return [browse.router, product.router, cart.router, checkout.router, orders.router]
+    return [
+        browse.router,
+        product.router,
+        cart.router,
+        cart_discount.router,
+        checkout.router,
+        orders.router,
+    ]

@@ -32,7 +32,16 @@ from mercato.web.numbers import whole_number
 from mercato.web.rendering import layout_of
 from mercato.web.shopper import Shopper, ShopperDep
 
-__all__ = ["CartLineView", "CartView", "cart_view", "router"]
+__all__ = [
+    "CartLineView",
+    "CartView",
+    "CodeTyped",
+    "DiscountView",
+    "cart_view",
+    "discount_view",
+    "render_cart",
+    "router",
+]
 
 log = logging.getLogger("mercato.web.cart")
 router = APIRouter(route_class=StrictJsonRoute, include_in_schema=False)
@@ -71,6 +80,18 @@ class CartLineView:
 
 
 @dataclass(frozen=True, slots=True)
+class DiscountView:
+    """The cart's discount code form and what the code takes off."""
+
+    subtotal: str
+    amount: str | None  # what the code takes off, e.g. '-$3.00'; None: no code on the cart
+    code: str | None  # the code on the cart
+    problem: str | None  # why the code on the cart takes nothing off now
+    typed: str  # what the code field shows
+    error: str | None  # why the code typed was refused
+
+
+@dataclass(frozen=True, slots=True)
 class CartView:
     """What the cart page shows."""
 
@@ -81,6 +102,7 @@ class CartView:
     csrf_token: str
     blocked: str | None  # why checkout must wait
     message: str | None = None  # a refused post's message
+    discount: DiscountView | None = None  # None: visitors (codes are for accounts)
 
     @property
     def empty(self) -> bool:
@@ -96,8 +118,10 @@ def cart_view(
     errors: Mapping[str, str] | None = None,
     typed: Mapping[str, str] | None = None,
     message: str | None = None,
+    code: CodeTyped | None = None,
 ) -> CartView:
-    """The cart page (`cart` None: an empty one); `errors` and `typed` by product id."""
+    """The cart page (`cart` None: an empty one); `errors` and `typed` by product id,
+    `code` the discount code typed and why it was refused."""
     if cart is None:
         return CartView(signed_in, (), "", 0, csrf_token, None, message)
     errors, typed = errors or {}, typed or {}
@@ -119,17 +143,46 @@ def cart_view(
         )
     blocked = BLOCKED if any(line.note for line in lines) else None
     total = format_money(cart.total)
-    return CartView(signed_in, tuple(lines), total, cart.count, csrf_token, blocked, message)
+    discount = discount_view(cart, code) if signed_in else None
+    return CartView(
+        signed_in, tuple(lines), total, cart.count, csrf_token, blocked, message, discount
+    )
 
 
-async def _page(
+@dataclass(frozen=True, slots=True)
+class CodeTyped:
+    """A discount code the shopper typed and why it was refused (None: it was not)."""
+
+    text: str
+    error: str | None
+
+
+def discount_view(cart: orders.Cart, typed: CodeTyped | None) -> DiscountView:
+    """The discount part of the cart: the code on it, what it takes off, the form."""
+    subtotal = format_money(cart.subtotal or cart.total)
+    amount = None
+    if cart.discount_code and cart.discount is not None:
+        amount = "-" + format_money(cart.discount)
+    return DiscountView(
+        subtotal=subtotal,
+        amount=amount,
+        code=cart.discount_code,
+        problem=cart.discount_problem,
+        typed=typed.text if typed else "",
+        error=typed.error if typed else None,
+    )
+
+
+async def render_cart(
     shopper: Shopper,
     *,
     errors: Mapping[str, str] | None = None,
     typed: Mapping[str, str] | None = None,
     status: int = 200,
     message: str | None = None,
+    code: CodeTyped | None = None,
 ) -> Response:
+    """The cart page, with what a refused post typed and why (`status` 403, 422)."""
     layout = await layout_of(shopper)
     cart: orders.Cart | None = None
     if shopper.signed_in:
@@ -143,6 +196,7 @@ async def _page(
         errors=errors,
         typed=typed,
         message=message,
+        code=code,
     )
     return shopper.ctx.templates.page(
         "shop/cart.html", layout=layout, title="Your cart", view=view, status=status
@@ -152,7 +206,7 @@ async def _page(
 @router.get("/cart")
 async def cart_page(shopper: ShopperDep) -> Response:
     """The shopper's cart (a visitor's from their session)."""
-    return await _page(shopper)
+    return await render_cart(shopper)
 
 
 def _quantity(raw: str) -> int | None:
@@ -165,11 +219,13 @@ async def update_line(product_id: str, shopper: ShopperDep) -> Response:
     try:
         posted = await read_form(shopper)
     except FormRefused as refused:
-        return await _page(shopper, message=refused.message, status=403)
+        return await render_cart(shopper, message=refused.message, status=403)
     quantity = _quantity(posted["quantity"])
     if quantity is None:
         typed = {product_id: posted["quantity"][:8]}
-        return await _page(shopper, errors={product_id: BAD_QUANTITY}, typed=typed, status=422)
+        return await render_cart(
+            shopper, errors={product_id: BAD_QUANTITY}, typed=typed, status=422
+        )
     if not shopper.signed_in:
         return await _set_for_visitor(shopper, posted, product_id, quantity)
     caller = await shopper.customer()
@@ -182,7 +238,7 @@ async def update_line(product_id: str, shopper: ShopperDep) -> Response:
             raise
         log.info("the cart refused a quantity: %s", exc)
         error = exc.detail.rstrip(".") + "."
-        return await _page(
+        return await render_cart(
             shopper, errors={product_id: error}, typed={product_id: str(quantity)}, status=422
         )
     await shopper.flash(UPDATED.format(title=_title(cart, product_id)))
@@ -195,7 +251,7 @@ async def remove_line(product_id: str, shopper: ShopperDep) -> Response:
     try:
         posted = await read_form(shopper)
     except FormRefused as refused:
-        return await _page(shopper, message=refused.message, status=403)
+        return await render_cart(shopper, message=refused.message, status=403)
     if not shopper.signed_in:
         return await _set_for_visitor(shopper, posted, product_id, 0)
     return await _remove(shopper, await shopper.customer(), product_id)
@@ -219,7 +275,7 @@ async def _set_for_visitor(
         if quantity > product.stock:
             error = f"Only {product.stock} of {product.title} are available."
             typed = {product_id: posted["quantity"][:8]}
-            return await _page(shopper, errors={product_id: error}, typed=typed, status=422)
+            return await render_cart(shopper, errors={product_id: error}, typed=typed, status=422)
     await shopper.keep_guest_lines(guest_cart.with_quantity(lines, product_id, quantity))
     await shopper.flash((UPDATED if quantity else REMOVED).format(title=title))
     return RedirectResponse("/cart", status_code=303)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from fastapi import APIRouter
@@ -30,30 +29,25 @@ from mercato.chassis.web.json_body import StrictJsonRoute
 from mercato.web.api import orders, payments, users
 from mercato.web.api.backend import ApiError, BackendDown, Caller
 from mercato.web.checkout_form import (
-    ADDRESS_FIELDS,
-    NEW_CARD,
     PROVIDER_DOWN,
-    CardChoice,
     CheckoutInput,
     card_errors,
-    card_fields,
-    card_label,
-    field_views,
     kept_values,
     new_key,
     order_errors,
     read_checkout,
     valid_key,
 )
+from mercato.web.checkout_shipping import Delivery, delivery_for, refused_choice
+from mercato.web.checkout_view import checkout_view
 from mercato.web.checkouts import Checkouts, Claimed, Ordered
-from mercato.web.forms import FieldView, FormRefused, read_form
-from mercato.web.money import format_money
+from mercato.web.forms import FormRefused, read_form
 from mercato.web.order_view import order_url
 from mercato.web.pages.cart import BLOCKED
 from mercato.web.rendering import layout_of
 from mercato.web.shopper import Shopper, ShopperDep
 
-__all__ = ["CheckoutView", "SummaryLine", "checkout_view", "router"]
+__all__ = ["router"]
 
 log = logging.getLogger("mercato.web.checkout")
 router = APIRouter(route_class=StrictJsonRoute, include_in_schema=False)
@@ -67,70 +61,6 @@ UNCONFIRMED = (
 KEY_USED = (
     "This checkout form was already used for an order. Check your orders before ordering again."
 )
-
-
-@dataclass(frozen=True, slots=True)
-class SummaryLine:
-    """A line of the order about to be placed."""
-
-    title: str
-    quantity: int
-    total: str
-
-
-@dataclass(frozen=True, slots=True)
-class CheckoutView:
-    """What the checkout page shows."""
-
-    csrf_token: str
-    key: str
-    message: str | None
-    address: tuple[FieldView, ...]
-    choices: tuple[CardChoice, ...]  # none: the shopper has no saved card
-    payment_error: str | None
-    card: tuple[FieldView, ...]
-    lines: tuple[SummaryLine, ...]
-    total: str  # '' when the cart cannot be shown (orders is down)
-
-
-def checkout_view(
-    cart: orders.Cart | None,
-    saved: Sequence[payments.PaymentMethod],
-    *,
-    csrf_token: str,
-    key: str,
-    values: Mapping[str, str] | None = None,
-    errors: Mapping[str, str] | None = None,
-    message: str | None = None,
-) -> CheckoutView:
-    """The checkout form for `cart` (None: unavailable) and the shopper's `saved` cards."""
-    values, errors = values or {}, errors or {}
-    chosen = values.get("payment") or (saved[0].id if saved else NEW_CARD)
-    choices: list[CardChoice] = []
-    if saved:
-        choices = [
-            CardChoice(f"pay-{i}", m.id, card_label(m), chosen == m.id) for i, m in enumerate(saved)
-        ]
-        choices.append(CardChoice("pay-new", NEW_CARD, "A new card", chosen == NEW_CARD))
-    lines = tuple(
-        SummaryLine(
-            item.title or "A product",
-            item.quantity,
-            format_money(item.line_total) if item.line_total else "—",
-        )
-        for item in (cart.items if cart else ())
-    )
-    return CheckoutView(
-        csrf_token=csrf_token,
-        key=key,
-        message=message,
-        address=field_views(ADDRESS_FIELDS, values, errors),
-        choices=tuple(choices),
-        payment_error=errors.get("payment"),
-        card=field_views(card_fields(required=not saved), values, errors),
-        lines=lines,
-        total=format_money(cart.total) if cart else "",
-    )
 
 
 async def _address(caller: Caller, name: str) -> dict[str, str]:
@@ -167,8 +97,12 @@ async def _render(
     again = errors is not None or message is not None
     cart: orders.Cart | None = None
     saved: Sequence[payments.PaymentMethod] = ()
+    delivery: Delivery | None = None
     found = await asyncio.gather(
-        orders.full_cart(caller), payments.methods(caller), return_exceptions=True
+        orders.full_cart(caller),
+        payments.methods(caller),
+        delivery_for(caller, values.get("country", "")),
+        return_exceptions=True,
     )
     for part in found:
         if isinstance(part, BaseException) and not (again and isinstance(part, BackendDown)):
@@ -177,6 +111,8 @@ async def _render(
             cart = part
         elif isinstance(part, tuple):
             saved = part
+        elif isinstance(part, Delivery):
+            delivery = part
     layout = await layout_of(shopper, csrf=True)
     view = checkout_view(
         cart,
@@ -186,6 +122,7 @@ async def _render(
         values=values,
         errors=errors,
         message=message,
+        delivery=delivery,
     )
     return shopper.ctx.templates.page(
         "shop/checkout.html", layout=layout, title="Checkout", view=view, status=status
@@ -234,7 +171,7 @@ async def place_order(shopper: ShopperDep) -> Response:
     checkout, errors = read_checkout(posted, saved, today=datetime.now(UTC).date())
     if checkout is None:
         return await _render(shopper, caller, key=key, values=values, errors=errors, status=422)
-    attempt = Attempt(shopper, caller, checkout, values)
+    attempt = Attempt(shopper, caller, checkout, values, posted.stripped("quoted_country"))
     outcome = await attempt.claim()
     if isinstance(outcome, Ordered):
         return RedirectResponse(order_url(outcome.order_id), status_code=303)
@@ -252,9 +189,15 @@ class Attempt:
     """One post of the checkout form, under the claim of its key (`checkouts`)."""
 
     def __init__(
-        self, shopper: Shopper, caller: Caller, checkout: CheckoutInput, values: dict[str, str]
+        self,
+        shopper: Shopper,
+        caller: Caller,
+        checkout: CheckoutInput,
+        values: dict[str, str],
+        quoted_country: str,
     ) -> None:
         self.shopper = shopper
+        self.quoted_country = quoted_country  # what the delivery options were priced for
         self.caller = caller
         self.checkout = checkout
         self.values = values
@@ -292,7 +235,14 @@ class Attempt:
         )
 
     async def go_on(self, claimed: Claimed, saved: Sequence[payments.PaymentMethod]) -> Response:
-        """The card (saved now, or by an earlier post of the form), then the order."""
+        """The delivery checked, the card (saved now, or by an earlier post of the form),
+        then the order."""
+        delivery = await delivery_for(self.caller, self.checkout.address["country"])
+        errors, choose = refused_choice(
+            delivery, quoted_country=self.quoted_country, chosen=self.checkout.shipping_method
+        )
+        if errors or choose:  # a country changed is a step of the form, not a mistake
+            return await self.again(errors=errors, message=choose, status=422 if errors else 200)
         method_id = self.checkout.method_id or _saved_before(claimed, saved, self.checkout)
         if method_id is None:
             card = await self._save_card()
@@ -380,6 +330,7 @@ async def _placed(
                 key=checkout.key,
                 payment_method_id=method_id,
                 shipping_address=checkout.address,
+                shipping_method=checkout.shipping_method or None,
                 timeout=timeout,
             )
         except ApiError as exc:
