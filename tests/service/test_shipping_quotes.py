@@ -55,7 +55,7 @@ async def test_rest_of_world_other_currency_and_nowhere(client: httpx.AsyncClien
     world = await quotes(client, country="JP", currency="USD", weight_grams=100)
     assert [q["price"]["amount"] for q in world] == [1999, 4999]
     euro = await quotes(client, country="FR", currency="EUR", weight_grams=100)
-    assert [q["price"] for q in euro][0] == {"amount": 499, "currency": "EUR"}
+    assert euro[0]["price"] == {"amount": 499, "currency": "EUR"}
     assert await quotes(client, country="JP", currency="EUR", weight_grams=100) == []
     assert await quotes(client, country="US", currency="USD", weight_grams=30_001) == []
 

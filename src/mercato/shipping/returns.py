@@ -102,6 +102,21 @@ def _check_lines(
             raise Conflict(f"Only {max(left, 0)} of product {product} may still be returned.")
 
 
+def _priced(return_in: ReturnIn, shipments: list[Shipment]) -> list[dict[str, Any]]:
+    """The return's lines, each with its unit price as the order's lines had it."""
+    prices = {
+        item["product_id"]: item["unit_price"]
+        for shipment in shipments
+        for item in shipment.items
+        if item.get("unit_price")
+    }
+    return [
+        line.model_dump()
+        | ({"unit_price": prices[line.product_id]} if line.product_id in prices else {})
+        for line in return_in.items
+    ]
+
+
 async def request_return(
     session: AsyncSession,
     outbox: Outbox,
@@ -122,7 +137,7 @@ async def request_return(
         order_id=return_in.order_id,
         user_id=user_id,
         status=ReturnStatus.REQUESTED,
-        items=[line.model_dump() for line in return_in.items],
+        items=_priced(return_in, shipments),
         reason=return_in.reason,
         created_at=now,
         updated_at=now,
