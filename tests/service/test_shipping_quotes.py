@@ -137,7 +137,7 @@ async def test_admin_refusals(client: httpx.AsyncClient, tokens: TokenFactory) -
     assert "method" in fields(
         problem(await client.post(f"{API}/rates", json=rate, headers=headers), 422)
     )
-    for broken in (
+    broken_rates: list[dict[str, Any]] = [
         {"countries": ["*", "US"]},
         {"countries": ["US", "US"]},
         {"countries": []},
@@ -145,7 +145,8 @@ async def test_admin_refusals(client: httpx.AsyncClient, tokens: TokenFactory) -
         {"price": 1.5},
         {"currency": "usd"},
         {"max_weight_grams": 0},
-    ):
+    ]
+    for broken in broken_rates:
         body = {**rate, "method": "standard", **broken}
         problem(await client.post(f"{API}/rates", json=body, headers=headers), 422)
     problem(

@@ -86,7 +86,7 @@ async def read_return(
     summary="Accept a requested return (admin)",
     responses=problems({404: NO_RETURN, 409: NOT_NOW}),
 )
-async def accept(
+async def accept_return(
     return_id: ReturnId, _: Admin, session: SessionDep, outbox: OutboxDep
 ) -> ReturnOut:
     """requested -> accepted; `return.accepted`: the customer may send the parcel."""
@@ -98,7 +98,7 @@ async def accept(
     summary="Refuse a requested return, saying why (admin)",
     responses=problems({404: NO_RETURN, 409: NOT_NOW, 422: "No reason given."}),
 )
-async def reject(
+async def reject_return(
     return_id: ReturnId, reject_in: RejectIn, _: Admin, session: SessionDep, outbox: OutboxDep
 ) -> ReturnOut:
     """requested -> rejected; `return.rejected`. Its lines may be asked for again."""
@@ -114,7 +114,7 @@ async def reject(
     summary="Record an accepted return's parcel as back (admin)",
     responses=problems({404: NO_RETURN, 409: NOT_NOW}),
 )
-async def receive(
+async def receive_return(
     return_id: ReturnId, _: Admin, session: SessionDep, outbox: OutboxDep
 ) -> ReturnOut:
     """accepted -> received; `return.received`, which orders refunds."""

@@ -25,6 +25,7 @@ from mercato.chassis.web.json_body import WholeNumber
 from mercato.chassis.web.paging import Page
 from mercato.contracts.money import MAX_AMOUNT
 from mercato.contracts.shipping import MAX_WEIGHT_GRAMS
+from mercato.shipping.examples import CURSOR, LINE, METHOD, RATE, RATE_OUT, RETURN, SHIPMENT, STAMPS
 from mercato.shipping.models import Method, Rate, Return, Shipment
 from mercato.shipping.rates import REST_OF_WORLD
 
@@ -79,16 +80,37 @@ def _check_zone(countries: list[str]) -> list[str]:
     return countries
 
 
+CODE = "What checkout names it by, e.g. `standard`."
+NAME = "What the shop calls it."
+MIN_DAYS = "Fewest working days to arrive."
+MAX_DAYS = "Most working days to arrive."
+ACTIVE = "Whether it is offered."
+COUNTRIES = 'ISO 3166-1 alpha-2 codes, or `["*"]`: the rest of the world.'
+CURRENCY = "ISO 4217 code of `price` and `free_over`."
+MAX_GRAMS = "The heaviest parcel it prices, in grams."
+PRICE = "Minor units of `currency`."
+FREE_OVER = "Free from this subtotal (minor units) on; null: never."
+CREATED = "When it was made."
+UPDATED = "When it last changed."
+ORDER = "The order's id."
+OWNER = "The customer's user id."
+LINES = "Products and quantities."
+
+
+def _examples(*examples: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(extra="forbid", json_schema_extra={"examples": list(examples)})
+
+
 class MethodIn(BaseModel):
     """A new shipping method."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = _examples(METHOD)
 
-    code: MethodCode = Field(description="What checkout names it by, e.g. `standard`.")
-    name: Name = Field(description="What the shop calls it.")
-    min_days: Days = Field(description="Fewest working days to arrive.")
-    max_days: Days = Field(description="Most working days to arrive.")
-    active: StrictBool = Field(default=True, description="Whether it is offered.")
+    code: MethodCode = Field(description=CODE)
+    name: Name = Field(description=NAME)
+    min_days: Days = Field(description=MIN_DAYS)
+    max_days: Days = Field(description=MAX_DAYS)
+    active: StrictBool = Field(default=True, description=ACTIVE)
 
     @model_validator(mode="after")
     def _days_in_order(self) -> MethodIn:
@@ -100,47 +122,47 @@ class MethodIn(BaseModel):
 class MethodPatch(BaseModel):
     """Changes to a method; what is left out stays."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = _examples({"name": "Economy delivery", "active": False})
 
-    name: Name | None = None
-    min_days: Days | None = None
-    max_days: Days | None = None
-    active: StrictBool | None = None
+    name: Name | None = Field(default=None, description=NAME)
+    min_days: Days | None = Field(default=None, description=MIN_DAYS)
+    max_days: Days | None = Field(default=None, description=MAX_DAYS)
+    active: StrictBool | None = Field(default=None, description=ACTIVE)
 
 
 class MethodOut(BaseModel):
     """A shipping method."""
 
-    code: str
-    name: str
-    min_days: int
-    max_days: int
-    active: bool
-    created_at: datetime
-    updated_at: datetime
+    model_config = ConfigDict(json_schema_extra={"examples": [{**METHOD, **STAMPS}]})
+
+    code: str = Field(description=CODE)
+    name: str = Field(description=NAME)
+    min_days: int = Field(description=MIN_DAYS)
+    max_days: int = Field(description=MAX_DAYS)
+    active: bool = Field(description=ACTIVE)
+    created_at: datetime = Field(description=CREATED)
+    updated_at: datetime = Field(description=UPDATED)
 
 
 class MethodList(BaseModel):
     """Every shipping method, by code."""
 
-    items: list[MethodOut]
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [{**METHOD, **STAMPS}]}]})
+
+    items: list[MethodOut] = Field(description="The methods, by code.")
 
 
 class RateIn(BaseModel):
     """A new rate of a method."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = _examples(RATE)
 
     method: MethodCode = Field(description="The method's code.")
-    countries: list[Zone] = Field(
-        min_length=1, max_length=300, description='ISO 3166-1 alpha-2 codes, or `["*"]`.'
-    )
-    currency: Currency = Field(description="ISO 4217 code of `price` and `free_over`.")
-    max_weight_grams: Grams = Field(description="The heaviest parcel it prices.")
-    price: Amount = Field(description="Minor units of `currency`.")
-    free_over: Amount | None = Field(
-        default=None, description="Free from this subtotal (minor units) on; null: never."
-    )
+    countries: list[Zone] = Field(min_length=1, max_length=300, description=COUNTRIES)
+    currency: Currency = Field(description=CURRENCY)
+    max_weight_grams: Grams = Field(description=MAX_GRAMS)
+    price: Amount = Field(description=PRICE)
+    free_over: Amount | None = Field(default=None, description=FREE_OVER)
 
     _zone = field_validator("countries")(_check_zone)
 
@@ -148,13 +170,15 @@ class RateIn(BaseModel):
 class RatePatch(BaseModel):
     """Changes to a rate; what is left out stays (`free_over: null` removes it)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = _examples({"price": 599, "free_over": None})
 
-    countries: list[Zone] | None = Field(default=None, min_length=1, max_length=300)
-    currency: Currency | None = None
-    max_weight_grams: Grams | None = None
-    price: Amount | None = None
-    free_over: Amount | None = None
+    countries: list[Zone] | None = Field(
+        default=None, min_length=1, max_length=300, description=COUNTRIES
+    )
+    currency: Currency | None = Field(default=None, description=CURRENCY)
+    max_weight_grams: Grams | None = Field(default=None, description=MAX_GRAMS)
+    price: Amount | None = Field(default=None, description=PRICE)
+    free_over: Amount | None = Field(default=None, description=FREE_OVER)
 
     @field_validator("countries")
     @classmethod
@@ -165,30 +189,34 @@ class RatePatch(BaseModel):
 class RateOut(BaseModel):
     """A rate of a method."""
 
-    id: str
-    method: str
-    countries: list[str]
-    currency: str
-    max_weight_grams: int
-    price: int
-    free_over: int | None
-    created_at: datetime
-    updated_at: datetime
+    model_config = ConfigDict(json_schema_extra={"examples": [RATE_OUT]})
+
+    id: str = Field(description="The rate's id.")
+    method: str = Field(description="The method's code.")
+    countries: list[str] = Field(description=COUNTRIES)
+    currency: str = Field(description=CURRENCY)
+    max_weight_grams: int = Field(description=MAX_GRAMS)
+    price: int = Field(description=PRICE)
+    free_over: int | None = Field(description=FREE_OVER)
+    created_at: datetime = Field(description=CREATED)
+    updated_at: datetime = Field(description=UPDATED)
 
 
 class RateList(BaseModel):
     """Rates, by method then currency."""
 
-    items: list[RateOut]
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [RATE_OUT]}]})
+
+    items: list[RateOut] = Field(description="The rates, by method, currency and weight.")
 
 
 class LineIn(BaseModel):
     """A quantity of one product."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = _examples(LINE)
 
-    product_id: ProductId
-    quantity: Annotated[WholeNumber, Field(ge=1, le=100_000)]
+    product_id: ProductId = Field(description="The product's id.")
+    quantity: Annotated[WholeNumber, Field(ge=1, le=100_000)] = Field(description="How many.")
 
 
 def _distinct(items: list[LineIn]) -> list[LineIn]:
@@ -200,9 +228,9 @@ def _distinct(items: list[LineIn]) -> list[LineIn]:
 class SplitIn(BaseModel):
     """The lines (or quantities of lines) to move to a new shipment."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = _examples({"items": [{"product_id": "b6f1c2d4e5", "quantity": 1}]})
 
-    items: list[LineIn] = Field(min_length=1, max_length=MAX_LINES)
+    items: list[LineIn] = Field(min_length=1, max_length=MAX_LINES, description=LINES)
 
     _distinct = field_validator("items")(_distinct)
 
@@ -210,7 +238,13 @@ class SplitIn(BaseModel):
 class ShipIn(BaseModel):
     """How a shipment left: the carrier and its tracking."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = _examples(
+        {
+            "carrier": "UPS",
+            "tracking_number": "1Z999AA10123456784",
+            "tracking_url": "https://tracking.example.com/1Z999AA10123456784",
+        }
+    )
 
     carrier: Token = Field(description="Who carries it, e.g. `DHL`.")
     tracking_number: Token = Field(description="The carrier's tracking number.")
@@ -220,11 +254,15 @@ class ShipIn(BaseModel):
 class ReturnIn(BaseModel):
     """A customer's request to return delivered lines of an order."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = _examples(
+        {"order_id": RETURN["order_id"], "items": RETURN["items"], "reason": "Too small."}
+    )
 
-    order_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    items: list[LineIn] = Field(min_length=1, max_length=MAX_LINES)
-    reason: Reason
+    order_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
+        description=ORDER
+    )
+    items: list[LineIn] = Field(min_length=1, max_length=MAX_LINES, description=LINES)
+    reason: Reason = Field(description="Why they go back.")
 
     _distinct = field_validator("items")(_distinct)
 
@@ -232,58 +270,70 @@ class ReturnIn(BaseModel):
 class RejectIn(BaseModel):
     """Why a return is refused."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = _examples({"reason": "Worn: outside the return policy."})
 
-    reason: Reason
+    reason: Reason = Field(description="Why it is refused; the customer is told.")
 
 
 class LineOut(BaseModel):
     """A quantity of one product."""
 
-    product_id: str
-    quantity: int
+    product_id: str = Field(description="The product's id.")
+    quantity: int = Field(description="How many.")
 
 
 class ShipmentOut(BaseModel):
     """A shipment of (some of) an order's lines."""
 
-    id: str
-    order_id: str
-    user_id: str
-    status: str
-    method: str
-    items: list[LineOut]
-    address: dict[str, Any] | None
+    model_config = ConfigDict(json_schema_extra={"examples": [SHIPMENT]})
+
+    id: str = Field(description="The shipment's id.")
+    order_id: str = Field(description=ORDER)
+    user_id: str = Field(description=OWNER)
+    status: str = Field(description="pending, packed, shipped, delivered or cancelled.")
+    method: str = Field(description="The shipping method's code.")
+    items: list[LineOut] = Field(description=LINES)
+    address: dict[str, Any] | None = Field(description="Where it goes, as the order gave it.")
     split_from: str | None = Field(description="The shipment its lines were split from.")
-    carrier: str | None
-    tracking_number: str | None
-    tracking_url: str | None
-    created_at: datetime
-    updated_at: datetime
-    shipped_at: datetime | None
-    delivered_at: datetime | None
+    carrier: str | None = Field(description="Who carries it, once shipped.")
+    tracking_number: str | None = Field(description="The carrier's tracking number.")
+    tracking_url: str | None = Field(description="Where to follow it.")
+    created_at: datetime = Field(description=CREATED)
+    updated_at: datetime = Field(description="When it last moved.")
+    shipped_at: datetime | None = Field(description="When it left.")
+    delivered_at: datetime | None = Field(description="When it arrived.")
 
 
 class ShipmentPage(Page[ShipmentOut]):
     """A page of shipments, newest first."""
 
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [SHIPMENT], "next_cursor": CURSOR}]}
+    )
+
 
 class ReturnOut(BaseModel):
     """A return and where it stands."""
 
-    id: str
-    order_id: str
-    user_id: str
-    status: str
-    items: list[LineOut]
-    reason: str
-    rejection_reason: str | None
-    created_at: datetime
-    updated_at: datetime
+    model_config = ConfigDict(json_schema_extra={"examples": [RETURN]})
+
+    id: str = Field(description="The return's id.")
+    order_id: str = Field(description=ORDER)
+    user_id: str = Field(description=OWNER)
+    status: str = Field(description="requested, accepted, rejected, received or refunded.")
+    items: list[LineOut] = Field(description=LINES)
+    reason: str = Field(description="Why the customer sends them back.")
+    rejection_reason: str | None = Field(description="Why an admin refused it.")
+    created_at: datetime = Field(description=CREATED)
+    updated_at: datetime = Field(description=UPDATED)
 
 
 class ReturnPage(Page[ReturnOut]):
     """A page of returns, newest first."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [RETURN], "next_cursor": CURSOR}]}
+    )
 
 
 def _lines(items: list[dict[str, Any]]) -> list[LineOut]:

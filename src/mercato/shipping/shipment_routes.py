@@ -58,7 +58,7 @@ async def read_shipment(
     summary="Mark a pending shipment packed (admin)",
     responses=problems({404: NO_SHIPMENT, 409: NOT_NOW}),
 )
-async def pack(
+async def pack_shipment(
     shipment_id: ShipmentId, _: Admin, session: SessionDep, outbox: OutboxDep
 ) -> ShipmentOut:
     """pending -> packed."""
@@ -70,7 +70,7 @@ async def pack(
     summary="Hand a packed shipment to its carrier (admin)",
     responses=problems({404: NO_SHIPMENT, 409: NOT_NOW, 422: "Invalid fields."}),
 )
-async def ship(
+async def ship_shipment(
     shipment_id: ShipmentId, ship_in: ShipIn, _: Admin, session: SessionDep, outbox: OutboxDep
 ) -> ShipmentOut:
     """packed -> shipped, with the carrier and tracking number; `shipment.shipped`."""
@@ -84,7 +84,7 @@ async def ship(
     summary="Mark a shipped shipment delivered (admin)",
     responses=problems({404: NO_SHIPMENT, 409: NOT_NOW}),
 )
-async def deliver(
+async def deliver_shipment(
     shipment_id: ShipmentId, _: Admin, session: SessionDep, outbox: OutboxDep
 ) -> ShipmentOut:
     """shipped -> delivered; `shipment.delivered`. Its lines may now be returned."""
@@ -105,7 +105,7 @@ async def deliver(
         }
     ),
 )
-async def split(
+async def split_shipment(
     shipment_id: ShipmentId, split_in: SplitIn, _: Admin, session: SessionDep, outbox: OutboxDep
 ) -> ShipmentOut:
     """The new pending shipment, with `split_from`; `shipment.created` for it."""
