@@ -123,6 +123,17 @@ async def test_cancelled_order_cancels_unshipped_shipments(
     problem(await client.post(f"{url}/split", json={"items": []}, headers=admin(tokens)), 422)
 
 
+async def test_a_confirmation_after_the_cancellation_makes_no_shipment(
+    app: FastAPI, client: httpx.AsyncClient, tokens: TokenFactory
+) -> None:
+    event = confirmed("ann", {"p1": 1})
+    await deliver(app, order_event("order.cancelled", {**_ids(event), "reason": "changed mind"}))
+    await deliver(app, order_event("order.cancelled", {**_ids(event), "reason": "again"}))
+    await deliver(app, event)
+    assert await shipments_of(client, admin(tokens), event.data["order_id"]) == []
+    assert await outbox(app, "shipment.created") == []
+
+
 async def test_split_moves_lines_and_quantities(
     app: FastAPI, client: httpx.AsyncClient, tokens: TokenFactory
 ) -> None:

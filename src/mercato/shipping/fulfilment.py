@@ -24,7 +24,7 @@ from mercato.contracts.event_base import Line
 from mercato.contracts.events import OrderConfirmed
 from mercato.contracts.shipping_events import ShipmentCreated, ShipmentDelivered, ShipmentShipped
 from mercato.shipping import store
-from mercato.shipping.models import Shipment
+from mercato.shipping.models import CancelledOrder, Shipment
 from mercato.shipping.schemas import LineIn, ShipIn
 from mercato.shipping.states import (
     SPLITTABLE,
@@ -65,13 +65,17 @@ async def create_for_order(
     """The order's first shipment, `pending`, with all its lines; `shipment.created`.
 
     None, and nothing written, when the order has a shipment already (a second
-    confirmation) or names no lines: an order confirmed before orders sent its lines
+    confirmation), was cancelled already (its confirmation redelivered after the
+    cancellation), or names no lines: an order confirmed before orders sent its lines
     cannot be packed from the event, and guessing them would ship the wrong thing.
     """
     if not data.items:
         log.warning("order.confirmed of order %s has no items: no shipment made", data.order_id)
         return None
     if await store.order_shipments(session, data.order_id):
+        return None
+    if await session.get(CancelledOrder, data.order_id) is not None:
+        log.warning("order %s was cancelled before its confirmation arrived", data.order_id)
         return None
     now = _now()
     address = data.shipping_address.model_dump() if data.shipping_address else None
@@ -104,8 +108,14 @@ async def _created(session: AsyncSession, outbox: Outbox, shipment: Shipment) ->
 
 
 async def cancel_for_order(session: AsyncSession, order_id: str) -> int:
-    """Cancel the order's shipments that have not shipped; how many. Shipped ones stay."""
+    """Cancel the order's shipments that have not shipped; how many. Shipped ones stay.
+
+    The order is remembered as cancelled, so that its confirmation, should it arrive
+    after this (a redelivery), makes no shipment.
+    """
     now = _now()
+    if await session.get(CancelledOrder, order_id) is None:
+        session.add(CancelledOrder(order_id=order_id, cancelled_at=now))
     unshipped = await store.order_shipments(session, order_id, statuses=UNSHIPPED)
     for shipment in unshipped:
         shipment.status = ShipmentStatus.CANCELLED

@@ -19,7 +19,16 @@ from sqlalchemy.orm import Mapped, mapped_column
 from mercato.chassis.data.database import Base, UtcDateTime
 from mercato.chassis.events import event_tables
 
-__all__ = ["EVENTS", "JsonDocument", "Method", "Rate", "Return", "Shipment", "ShippingBase"]
+__all__ = [
+    "EVENTS",
+    "CancelledOrder",
+    "JsonDocument",
+    "Method",
+    "Rate",
+    "Return",
+    "Shipment",
+    "ShippingBase",
+]
 
 JsonDocument = JSON().with_variant(JSONB(), "postgresql")
 
@@ -106,6 +115,16 @@ class Return(ShippingBase):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     __mapper_args__ = {"version_id_col": version}
+
+
+class CancelledOrder(ShippingBase):
+    """An order whose `order.cancelled` was handled: a late `order.confirmed` (a
+    redelivery after the cancellation) makes no shipment of it."""
+
+    __tablename__ = "cancelled_orders"
+
+    order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    cancelled_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 # An order's shipments and returns; a customer's, newest first; the carrier's sweep.

@@ -1,5 +1,6 @@
-"""The shipping service's first schema: methods, rates, shipments, returns, outbox and
-inbox; and the default methods and rates, so that a new shop quotes from the start.
+"""The shipping service's first schema: methods, rates, shipments, returns, cancelled
+orders, outbox and inbox; and the default methods and rates, so that a new shop
+quotes from the start.
 
 The defaults are in the demo catalog's currency (USD), with EUR for the euro area:
 `standard` and `express`, to the United States, the European Union and the rest of
@@ -159,6 +160,11 @@ def upgrade() -> None:
     op.create_index("ix_returns_order_id", "returns", ["order_id"])
     op.create_index("ix_returns_user_created", "returns", ["user_id", "created_at", "id"])
     op.create_index("ix_returns_created_at_id", "returns", ["created_at", "id"])
+    op.create_table(
+        "cancelled_orders",
+        sa.Column("order_id", sa.String(64), primary_key=True),
+        sa.Column("cancelled_at", TIME, nullable=False),
+    )
     create_event_tables(op)
     _seed()
 
@@ -166,5 +172,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Drop everything `upgrade` created."""
     drop_event_tables(op)
-    for table in ("returns", "shipments", "rates", "methods"):
+    for table in ("cancelled_orders", "returns", "shipments", "rates", "methods"):
         op.drop_table(table)
