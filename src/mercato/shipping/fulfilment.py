@@ -225,10 +225,11 @@ async def split(
     source = await _shipment(session, shipment_id)
     if ShipmentStatus(source.status) not in SPLITTABLE:
         raise Conflict(f"The shipment is {source.status}: only an unshipped one can be split.")
+    # Before the take: a line moved whole is no longer in the source's items.
+    prices = {item["product_id"]: item.get("unit_price") for item in source.items}
     source.items = _take(source.items, wanted)
     now = _now()
     source.updated_at = now
-    prices = {item["product_id"]: item.get("unit_price") for item in source.items}
     new = Shipment(
         id=uuid.uuid4().hex,
         order_id=source.order_id,
