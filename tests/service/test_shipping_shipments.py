@@ -3,6 +3,7 @@ cancelled with their order, and read by their customer only; on SQLite."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from fastapi import FastAPI
 
 from mercato.chassis.events import PoisonEvent
 from mercato.shipping.carrier import run_carrier
+from tests.support.apps import running
 from tests.support.auth import problem
 from tests.support.shipping import API, confirmed, deliver, order_event, outbox, shipping_app
 from tests.support.tokens import TokenFactory
@@ -225,3 +227,25 @@ async def test_simulated_carrier_moves_shipments_on(
     await deliver(app, confirmed("ann", {"p1": 1}))
     assert await run_carrier(runtime.database, runtime.outbox, delay_seconds=3600) == 0
     assert len(await outbox(app, "shipment.delivered")) == 1
+
+
+async def test_the_carrier_task_runs_when_its_delay_is_set(
+    tmp_path: Path, tokens: TokenFactory
+) -> None:
+    app = shipping_app(tmp_path / "carried", simulated_carrier_seconds=0.2)
+    async with running(app, tokens) as client:
+        event = confirmed("ann", {"p1": 1})
+        await deliver(app, event)
+        for _ in range(100):  # 0.5 s rounds, three moves: about 2 s
+            [shipment] = await shipments_of(client, admin(tokens), event.data["order_id"])
+            if shipment["status"] == "delivered":
+                break
+            await asyncio.sleep(0.1)
+        assert shipment["status"] == "delivered"
+        ready = (await client.get("/health/ready")).json()
+        assert ready["tasks"]["shipping-carrier"]["state"] == "running"
+
+
+async def test_the_carrier_task_is_off_by_default(app: FastAPI, client: httpx.AsyncClient) -> None:
+    ready = (await client.get("/health/ready")).json()
+    assert "shipping-carrier" not in ready.get("tasks", {})
