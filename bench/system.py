@@ -96,7 +96,7 @@ class Mercato:
         return {p.stem: int(p.read_text().strip()) for p in sorted(run.glob("*.pid"))}
 
 
-SERVICES_WITH_DATABASES = ("auth", "users", "catalog", "orders", "payments", "logs")
+SERVICES_WITH_DATABASES = ("auth", "users", "catalog", "orders", "payments", "logs", "shipping")
 
 
 @contextlib.contextmanager

@@ -109,6 +109,28 @@ OPERATION_IDS = {
         "logs_read_dead_letter",
         "logs_replay_dead_letter",
     ],
+    "shipping": [
+        "shipping_get_quotes",
+        "shipping_list_methods",
+        "shipping_create_method",
+        "shipping_update_method",
+        "shipping_list_rates",
+        "shipping_create_rate",
+        "shipping_update_rate",
+        "shipping_delete_rate",
+        "shipping_list_shipments",
+        "shipping_read_shipment",
+        "shipping_pack_shipment",
+        "shipping_ship_shipment",
+        "shipping_deliver_shipment",
+        "shipping_split_shipment",
+        "shipping_request_return",
+        "shipping_list_returns",
+        "shipping_read_return",
+        "shipping_accept_return",
+        "shipping_reject_return",
+        "shipping_receive_return",
+    ],
 }
 PUBLIC = {
     "auth_register",
@@ -121,6 +143,7 @@ PUBLIC = {
     "catalog_list_categories",
     "catalog_list_images",
     "catalog_read_image",
+    "shipping_get_quotes",
 }
 # Path parameters that name no thing to find: a cart line may be absent (a 422 or fine).
 # A return id names the restock to make (one per return), never one to find.

@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("system", ["mariadb"], in
 
 def test_no_service_keeps_its_data_in_sqlite(system: System) -> None:
     # Without a database URL a service opens `<data dir>/<service>.db`.
-    for name in ("auth", "users", "catalog", "orders", "payments", "logs", "web"):
+    for name in ("auth", "users", "catalog", "orders", "payments", "logs", "shipping", "web"):
         assert not (system.data_dir / f"{name}.db").exists(), name
 
 

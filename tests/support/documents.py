@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 import jsonschema
 from fastapi import FastAPI
 
-SERVICES = ("auth", "users", "catalog", "orders", "payments", "logs")
+SERVICES = ("auth", "users", "catalog", "orders", "payments", "logs", "shipping")
 HTTP_METHODS = ("get", "put", "post", "delete", "patch")
 
 

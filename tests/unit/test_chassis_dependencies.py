@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
-SERVICES = ("auth", "users", "catalog", "orders", "payments", "logs", "web")
+SERVICES = ("auth", "users", "catalog", "orders", "payments", "logs", "shipping", "web")
 
 
 def _calls(dependant: Dependant) -> Iterator[Any]:

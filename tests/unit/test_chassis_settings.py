@@ -129,7 +129,7 @@ def test_the_runtime_sizes_its_postgresql_pool_from_the_settings() -> None:
     assert str(caught.value).startswith("MERCATO_DATABASE_POOL_SIZE: ")
 
 
-SERVICES = ("auth", "users", "catalog", "orders", "payments", "logs", "web", "gateway")
+SERVICES = ("auth", "users", "catalog", "orders", "payments", "logs", "shipping", "web", "gateway")
 
 
 def settings_class(service: str) -> type[ServiceSettings]:

@@ -38,6 +38,7 @@ def test_default_ports_follow_the_conventions() -> None:
         8150: "payments-1",
         8160: "logs-1",
         8170: "web-1",
+        8180: "shipping-1",
         8242: "nats",
     }
 
@@ -58,7 +59,7 @@ def test_start_order_is_auth_then_the_services_then_orders_then_web_then_gateway
     order = [[s.name for s in stage] for stage in stages()]
 
     assert order[0] == ["auth"]
-    assert set(order[1]) == {"users", "catalog", "payments", "logs"}
+    assert set(order[1]) == {"users", "catalog", "payments", "logs", "shipping"}
     assert order[2] == ["orders"]
     assert order[3] == ["web"]  # the storefront calls them all
     assert order[-1] == ["gateway"]
@@ -80,6 +81,7 @@ def test_upstreams_list_every_backend_with_replicas_joined_by_a_bar() -> None:
         "catalog=http://127.0.0.1:8130|http://127.0.0.1:8131,"
         "payments=http://127.0.0.1:8150,"
         "logs=http://127.0.0.1:8160,"
+        "shipping=http://127.0.0.1:8180,"
         "orders=http://127.0.0.1:8140,"
         "web=http://127.0.0.1:8170"
     )

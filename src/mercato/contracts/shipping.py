@@ -69,7 +69,7 @@ class QuoteMoney(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     amount: int = Field(ge=0, le=MAX_AMOUNT, description="Minor units, e.g. cents.")
-    currency: Currency
+    currency: Currency = Field(description="ISO 4217 code.")
 
 
 class Quote(BaseModel):
@@ -79,7 +79,7 @@ class Quote(BaseModel):
 
     method: MethodCode = Field(description="The method's code, what checkout takes.")
     name: str = Field(description="What the shop calls it.")
-    price: QuoteMoney
+    price: QuoteMoney = Field(description="What it costs, in the currency asked for.")
     min_days: int = Field(ge=0, description="Fewest working days to arrive.")
     max_days: int = Field(ge=0, description="Most working days to arrive.")
 
@@ -87,7 +87,9 @@ class Quote(BaseModel):
 class QuoteList(BaseModel):
     """Every method that ships this parcel, cheapest first (empty: not shipped there)."""
 
-    items: list[Quote]
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [QUOTE_EXAMPLE]}]})
+
+    items: list[Quote] = Field(description="The quotes, cheapest first.")
 
 
 def parcel_weight(lines: list[tuple[dict[str, Any], int]]) -> int:

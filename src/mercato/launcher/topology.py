@@ -6,7 +6,7 @@ package `mercato.<name>` gives `app.create_app`, `app.SPEC` and
 `settings.load_settings`). The launcher is the composition root, so it alone may
 import every service; it does so only when `Service.wiring()` is called, so that a
 process imports only the service it runs. Start order: the embedded NATS, then
-stage 1 (auth), stage 2 (users, catalog, payments, logs), stage 3 (orders,
+stage 1 (auth), stage 2 (users, catalog, payments, logs, shipping), stage 3 (orders,
 which calls catalog and payments), stage 4 (web, the storefront, which calls them
 all), and the gateway last; stopping runs in
 reverse. `Layout` is one concrete deployment on a laptop (base port, data directory,
@@ -71,6 +71,7 @@ BROKER_OFFSET = 242
 OPERATOR_OFFSET = 100  # the gateway's operator port: P + 100
 PROMETHEUS_OFFSET = 290  # `mercato up --observe`'s Prometheus: P + 290 (its own 9090, shifted)
 MAX_REPLICAS = 9  # service offsets are 10 apart
+SIMULATED_CARRIER_SECONDS = 20  # `mercato up`: each shipment moves on after this long
 
 S = TypeVar("S", bound=ServiceSettings)
 
@@ -112,6 +113,11 @@ def _logs_env(layout: Layout) -> dict[str, str]:
     # Its dead-letter API (the operations console's) connects as a user of its own, with
     # only the dead letters' rights; on another broker, with the URL given for all.
     return {"MERCATO_LOGS_DEAD_LETTERS_BROKER_URL": layout.broker_url_for(DEAD_LETTERS)}
+
+
+def _shipping_env(layout: Layout) -> dict[str, str]:
+    # On a laptop the shipments move by themselves, so a demo checkout reaches delivered.
+    return {"MERCATO_SHIPPING_SIMULATED_CARRIER_SECONDS": str(SIMULATED_CARRIER_SECONDS)}
 
 
 def _orders_env(layout: Layout) -> dict[str, str]:
@@ -179,6 +185,8 @@ SERVICES: tuple[Service, ...] = (
     Service("catalog", 130, stage=2, broker=True, env=_catalog_env),
     Service("payments", 150, stage=2, broker=True),
     Service("logs",    160, stage=2, broker=True, env=_logs_env, consumes=(ALL_TYPES,)),
+    Service("shipping", 180, stage=2, broker=True, env=_shipping_env,
+            consumes=("order.confirmed", "order.cancelled", "order.returned")),
     Service("orders",  140, stage=3, broker=True, env=_orders_env,
             consumes=("shipment.created", "shipment.shipped", "shipment.delivered",
                       "return.received")),
