@@ -29,7 +29,16 @@ def test_default_upstreams_follow_the_port_conventions() -> None:
     assert pools["auth"] == ("http://127.0.0.1:9110",)
     assert pools["logs"] == ("http://127.0.0.1:9160",)
     assert pools["web"] == ("http://127.0.0.1:9170",)
-    assert set(pools) == {"auth", "users", "catalog", "orders", "payments", "logs", "web"}
+    assert set(pools) == {
+        "auth",
+        "users",
+        "catalog",
+        "orders",
+        "payments",
+        "logs",
+        "web",
+        "notifications",
+    }
 
 
 @pytest.mark.parametrize(

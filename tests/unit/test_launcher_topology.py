@@ -38,6 +38,8 @@ def test_default_ports_follow_the_conventions() -> None:
         8150: "payments-1",
         8160: "logs-1",
         8170: "web-1",
+        8190: "notifications-1",
+        8225: "mail",
         8242: "nats",
     }
 
@@ -58,7 +60,7 @@ def test_start_order_is_auth_then_the_services_then_orders_then_web_then_gateway
     order = [[s.name for s in stage] for stage in stages()]
 
     assert order[0] == ["auth"]
-    assert set(order[1]) == {"users", "catalog", "payments", "logs"}
+    assert set(order[1]) == {"users", "catalog", "payments", "logs", "notifications"}
     assert order[2] == ["orders"]
     assert order[3] == ["web"]  # the storefront calls them all
     assert order[-1] == ["gateway"]
@@ -81,8 +83,19 @@ def test_upstreams_list_every_backend_with_replicas_joined_by_a_bar() -> None:
         "payments=http://127.0.0.1:8150,"
         "logs=http://127.0.0.1:8160,"
         "orders=http://127.0.0.1:8140,"
-        "web=http://127.0.0.1:8170"
+        "web=http://127.0.0.1:8170,"
+        "notifications=http://127.0.0.1:8190"
     )
+
+
+def test_notifications_mail_the_sink_unless_an_smtp_server_is_given() -> None:
+    notifications = service("notifications")
+    [sinking] = layout(port=9000).instances(notifications)
+    env = layout(port=9000).env(sinking)
+    assert env["MERCATO_NOTIFICATIONS_SMTP_URL"] == "smtp://127.0.0.1:9225"
+    given = layout(port=9000, mail_server="smtp://mx.example.com:587")
+    assert "MERCATO_NOTIFICATIONS_SMTP_URL" not in given.env(given.instances(notifications)[0])
+    assert 9225 not in given.ports() and given.ports()[9190] == "notifications-1"
 
 
 def test_instance_env_names_port_instance_broker_and_secret() -> None:

@@ -55,6 +55,7 @@ SERVICE_PORT_OFFSETS: Mapping[str, int] = {
     "payments": 150,
     "logs": 160,
     "web": 170,
+    "notifications": 190,
 }
 _SERVICE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 

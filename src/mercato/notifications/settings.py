@@ -8,6 +8,7 @@ when it is unset.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import ClassVar
 
 from pydantic import Field, ValidationInfo, field_validator
 
@@ -20,6 +21,9 @@ __all__ = ["NotificationsSettings", "load_settings"]
 
 class NotificationsSettings(ServiceSettings):
     """The notifications service's settings: the shared ones, SMTP and the shop's name."""
+
+    # `MERCATO_NOTIFICATIONS_FROM` is read too, after `..._FROM_ADDRESS`.
+    ENV_ALIASES: ClassVar[Mapping[str, tuple[str, ...]]] = {"from_address": ("from",)}
 
     port: int = Field(default=8190, ge=0, le=65535)
     smtp_url: str = Field(
