@@ -39,16 +39,16 @@ LINES = [{"product_id": "p-1", "quantity": 2, "unit_price": {"amount": 1250, "cu
 
 def notifications_app(tmp_path: Path, server: MailServer, **overrides: Any) -> FastAPI:
     """The notifications service on SQLite in `tmp_path`, mailing through `server`."""
-    settings = load_settings(
-        data_dir=tmp_path,
-        broker_url="",
-        smtp_url=server.url,
-        smtp_timeout_seconds=3.0,
-        shop_url=SHOP_URL,
-        shop_name="Testshop",
-        from_address="Testshop <shop@example.com>",
-        **overrides,
-    )
+    values: dict[str, Any] = {
+        "data_dir": tmp_path,
+        "broker_url": "",
+        "smtp_url": server.url,
+        "smtp_timeout_seconds": 3.0,
+        "shop_url": SHOP_URL,
+        "shop_name": "Testshop",
+        "from_address": "Testshop <shop@example.com>",
+    }
+    settings = load_settings(**(values | overrides))
     return create_app(settings)
 
 
