@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -236,3 +237,40 @@ async def test_events_it_cannot_understand_are_dead_lettered_at_once(
     with pytest.raises(PoisonEvent):
         await handle(app, forged)
     assert smtp.arrived() == [] and await message_rows(app) == []
+
+
+async def test_an_event_too_old_to_be_news_mails_nobody(
+    app: FastAPI, client: httpx.AsyncClient, smtp: MailServer
+) -> None:
+    """A consumer new to a running system reads days of history: no late mails from it."""
+    user_id, known = str(uuid.uuid4()), str(uuid.uuid4())
+    days_ago = datetime.now(UTC) - timedelta(days=3)
+    old_registration = registered(user_id, "old@example.com", "Old").model_copy(
+        update={"occurred_at": days_ago}
+    )
+    await handle(app, old_registration)
+    stranger = confirmed(str(uuid.uuid4())).model_copy(update={"occurred_at": days_ago})
+    await handle(app, stranger)  # an unknown user, yet no retry: it is history
+    await handle(app, confirmed(user_id).model_copy(update={"occurred_at": days_ago}))
+    assert smtp.arrived() == [] and await message_rows(app) == []
+    # The old registration still taught it the address: today's order is mailed.
+    await handle(app, registered(known, "new@example.com"))
+    await handle(app, confirmed(user_id))
+    mails = await smtp.wait_for(2)
+    assert mails[1].recipients == ["old@example.com"]
+
+
+async def test_a_tracking_link_that_is_not_a_web_link_is_dropped(
+    app: FastAPI, client: httpx.AsyncClient, smtp: MailServer
+) -> None:
+    user_id = str(uuid.uuid4())
+    await handle(app, registered(user_id, "gus@example.com", "Gus\r\nBcc: x@example.com"))
+    event = shipped(user_id, "ord-1")
+    hostile = event.model_copy(
+        update={"data": {**event.data, "tracking_url": "javascript:alert(1)"}}
+    )
+    await handle(app, hostile)
+    welcome, mail = await smtp.wait_for(2)
+    assert "javascript:" not in mail.html and "javascript:" not in mail.text
+    assert "JD0146000038" in mail.text  # the tracking number is still there
+    assert welcome.recipients == ["gus@example.com"] and welcome.message["Bcc"] is None

@@ -9,7 +9,9 @@ so the chassis retries with backoff and dead-letters the event past its bound; a
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -40,6 +42,7 @@ _SCHEMAS: dict[str, type[BaseModel]] = {
     ShipmentDelivered.TYPE: ShipmentDelivered,
 }
 CONSUMED: tuple[str, ...] = tuple(sorted(EVENT_KINDS))
+log = logging.getLogger("mercato.notifications")
 
 
 def _data(event: Event) -> BaseModel:
@@ -67,6 +70,12 @@ async def on_event(courier: Courier, session: AsyncSession, event: Event) -> Non
         await service.register_recipient(
             session, user_id=data.user_id, email=data.email, name=data.name
         )
+    age = (datetime.now(UTC) - event.occurred_at).total_seconds()
+    if courier.max_event_age and age > courier.max_event_age:
+        # Too late to be news (a new consumer reading the broker's history): no mail,
+        # and no retries for a user it never heard of.
+        log.info("no mail about %s %s: %.0f s old", event.type, event.id, age)
+        return
     values = _values(data)
     await service.notify(
         session,

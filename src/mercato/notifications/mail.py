@@ -114,7 +114,8 @@ def build_message(mail: Outgoing, *, sender: str) -> EmailMessage:
     """The MIME message of `mail` from `sender`: text, with the HTML as its alternative."""
     message = EmailMessage()
     message["From"] = sender
-    message["To"] = formataddr((mail.to_name, mail.to_address))
+    # A name is one line in a header, whatever it held.
+    message["To"] = formataddr((" ".join(mail.to_name.split()), mail.to_address))
     message["Subject"] = mail.subject
     message["Date"] = formatdate(localtime=False, usegmt=True)
     # The same Message-ID on a resend (see docs/notifications.md, "Exactly once?"):

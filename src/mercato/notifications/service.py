@@ -76,6 +76,7 @@ class Courier:
     target: SmtpTarget | None
     sender: str
     timeout: float
+    max_event_age: float = 0.0  # seconds; 0: mail about events of any age
 
     @classmethod
     def from_settings(cls, settings: NotificationsSettings) -> Courier:
@@ -86,6 +87,7 @@ class Courier:
             target=target,
             sender=settings.from_address,
             timeout=settings.smtp_timeout_seconds,
+            max_event_age=settings.max_event_age_seconds,
         )
 
     async def deliver(self, mail: Outgoing) -> None:

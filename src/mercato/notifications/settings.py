@@ -13,7 +13,7 @@ from typing import ClassVar
 from pydantic import Field, ValidationInfo, field_validator
 
 from mercato.chassis import config
-from mercato.chassis.config import ServiceSettings
+from mercato.chassis.config import MAX_DURATION_SECONDS, ServiceSettings
 from mercato.notifications.mail import parse_from_address, parse_smtp_url
 
 __all__ = ["NotificationsSettings", "load_settings"]
@@ -32,6 +32,10 @@ class NotificationsSettings(ServiceSettings):
         description="smtp://user:pass@host:port or smtps://...",
     )
     smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # An event older than this is not mailed about (0: any age). A consumer created on
+    # a running system reads the broker's whole retention (days of events) first;
+    # days-late "order confirmed" mails would only confuse.
+    max_event_age_seconds: float = Field(default=86_400.0, ge=0, le=MAX_DURATION_SECONDS)
     # What the mails are signed with and link to.
     shop_name: str = Field(default="Mercato", min_length=1, max_length=100)
     shop_url: str = Field(default="http://127.0.0.1:8000", max_length=500)

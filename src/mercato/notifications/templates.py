@@ -118,7 +118,10 @@ class Templates:
         if isinstance(order_id, str):
             values["order_url"] = f"{self.shop.url}/orders/{quote(order_id, safe='')}"
         values["account_url"] = f"{self.shop.url}/account"
-        values.setdefault("tracking_url", None)
+        tracking = data.get("tracking_url")
+        # Only a web link is a link: a `javascript:` one must never reach an href.
+        web = isinstance(tracking, str) and tracking.startswith(("https://", "http://"))
+        values["tracking_url"] = tracking if web else None
         return values
 
     def render(self, kind: Kind, data: dict[str, Any]) -> Rendered:
