@@ -12,17 +12,24 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.exc import IntegrityError
 
+from mercato.chassis.data.database import Database
+from mercato.chassis.data.migrations import upgrade
+from mercato.notifications.app import SPEC
+from mercato.notifications.models import Message, NotificationsBase
 from tests.integration.conftest import Broker
 from tests.support.apps import running
 from tests.support.mail_server import MailServer
+from tests.support.migrations import differences
 from tests.support.notifications import confirmed, notifications_app, registered
-from tests.support.servers import fresh_postgres_database
+from tests.support.servers import DATABASES, fresh_database, fresh_postgres_database
 from tests.support.tokens import TokenFactory
 
 pytestmark = pytest.mark.integration
@@ -91,3 +98,32 @@ async def test_mail_server_down_then_back_mails_each_event_once(
                 "/api/notifications/messages", headers=headers
             )
             assert {item["status"] for item in response.json()["items"]} == {"sent"}
+
+
+@pytest.mark.parametrize("kind", DATABASES)
+async def test_the_migration_matches_the_models_and_keeps_one_mail_per_event(kind: str) -> None:
+    """On PostgreSQL and MariaDB: the schema is the models', and (event, kind) is unique."""
+    async with fresh_database(kind, "notifications") as url:
+        db = Database(url)
+        try:
+            assert SPEC.migrations is not None
+            await upgrade(db, SPEC.migrations, "notifications")
+            async with db.engine.connect() as conn:
+                assert (
+                    await conn.run_sync(differences("notifications", NotificationsBase.metadata))
+                    == []
+                )
+            row = {
+                "event_id": "e-1", "kind": "order_confirmed", "status": "sent", "user_id": "u",
+                "order_id": "o", "to_address": "a@example.com", "subject": "s", "text_body": "t",
+                "created_at": datetime.now(UTC),
+            }  # fmt: skip
+            async with db.session() as session:
+                session.add(Message(id="m1", **row))
+                await session.commit()
+            with pytest.raises(IntegrityError):
+                async with db.session() as session:
+                    session.add(Message(id="m2", **row))
+                    await session.commit()
+        finally:
+            await db.dispose()
