@@ -56,6 +56,10 @@ def test_settings_name_the_variable_in_one_line() -> None:
         load_settings({"MERCATO_NOTIFICATIONS_SHOP_URL": "shop.example.com"})
     with pytest.raises(SettingsError, match="MERCATO_NOTIFICATIONS_FROM_ADDRESS"):
         load_settings({"MERCATO_NOTIFICATIONS_FROM_ADDRESS": "nobody"})
+    with pytest.raises(SettingsError, match="MERCATO_NOTIFICATIONS_FROM: must be one line"):
+        load_settings({"MERCATO_NOTIFICATIONS_FROM": "a@example.com\nBcc: b@example.com"})
+    with pytest.raises(SettingsError, match="MERCATO_NOTIFICATIONS_SMTP_CA_FILE: no such file"):
+        load_settings({"MERCATO_NOTIFICATIONS_SMTP_CA_FILE": "/nonexistent/ca.pem"})
 
 
 def test_production_requires_a_mail_server() -> None:

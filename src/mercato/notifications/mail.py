@@ -3,7 +3,8 @@
 `smtp://user:pass@host:port` connects in plain text and upgrades with STARTTLS when
 the server offers it; with a password on a host other than the loopback, STARTTLS is
 required, so a password never travels in clear. `smtps://` is TLS from the first
-byte (port 465 by default). Certificates are verified against the system's CAs.
+byte (port 465 by default). Certificates are verified against the system's CAs, or
+against `smtp_ca_file` when given (a relay with a certificate of a private CA).
 
 A send either ends with the server's acceptance or raises `MailUnavailable` (server
 down, refused, too slow): the event handler lets it propagate, so the chassis retries
@@ -46,6 +47,7 @@ class SmtpTarget:
     implicit_tls: bool = False
     username: str | None = None
     password: str | None = field(default=None, repr=False)
+    ca_file: str | None = None  # None: the system's CAs
 
     @property
     def requires_starttls(self) -> bool:
@@ -62,8 +64,8 @@ def _loopback(host: str) -> bool:
         return False
 
 
-def parse_smtp_url(url: str) -> SmtpTarget:
-    """The target `url` names; ValueError saying what is wrong."""
+def parse_smtp_url(url: str, *, ca_file: str | None = None) -> SmtpTarget:
+    """The target `url` names (its TLS verified against `ca_file`, if given); ValueError."""
     parts = urlsplit(url)
     if parts.scheme not in DEFAULT_PORTS:
         raise ValueError("must start with smtp:// or smtps://")
@@ -85,6 +87,7 @@ def parse_smtp_url(url: str) -> SmtpTarget:
         implicit_tls=parts.scheme == "smtps",
         username=username,
         password=password,
+        ca_file=ca_file,
     )
 
 
@@ -138,6 +141,7 @@ async def send(target: SmtpTarget, message: EmailMessage, *, timeout: float) -> 
             use_tls=target.implicit_tls,
             # None: upgrade when the server offers STARTTLS; True: refuse if it does not.
             start_tls=True if target.requires_starttls else None,
+            cert_bundle=target.ca_file,
             timeout=timeout,
         )
     except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:

@@ -81,7 +81,8 @@ class Courier:
     @classmethod
     def from_settings(cls, settings: NotificationsSettings) -> Courier:
         """The courier `settings` describe (no target: no SMTP URL configured)."""
-        target = parse_smtp_url(settings.smtp_url) if settings.smtp_url else None
+        ca_file = settings.smtp_ca_file or None
+        target = parse_smtp_url(settings.smtp_url, ca_file=ca_file) if settings.smtp_url else None
         return cls(
             templates=Templates(Shop(name=settings.shop_name, url=settings.shop_url)),
             target=target,

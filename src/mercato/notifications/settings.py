@@ -8,6 +8,7 @@ when it is unset.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import ClassVar
 
 from pydantic import Field, ValidationInfo, field_validator
@@ -32,6 +33,8 @@ class NotificationsSettings(ServiceSettings):
         description="smtp://user:pass@host:port or smtps://...",
     )
     smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # The CA that signed the mail server's certificate, if not one the system trusts.
+    smtp_ca_file: str = ""
     # An event older than this is not mailed about (0: any age). A consumer created on
     # a running system reads the broker's whole retention (days of events) first;
     # days-late "order confirmed" mails would only confuse.
@@ -48,6 +51,13 @@ class NotificationsSettings(ServiceSettings):
             parse_smtp_url(value)  # raises ValueError naming what is wrong
         elif info.data.get("env") == "production":
             raise ValueError("is required in production (smtp://user:pass@host:port)")
+        return value
+
+    @field_validator("smtp_ca_file")
+    @classmethod
+    def _smtp_ca_file(cls, value: str) -> str:
+        if value and not Path(value).is_file():
+            raise ValueError(f"no such file: {value}")
         return value
 
     @field_validator("shop_url")
