@@ -93,6 +93,7 @@ def test_notifications_mail_the_sink_unless_an_smtp_server_is_given() -> None:
     [sinking] = layout(port=9000).instances(notifications)
     env = layout(port=9000).env(sinking)
     assert env["MERCATO_NOTIFICATIONS_SMTP_URL"] == "smtp://127.0.0.1:9225"
+    assert env["MERCATO_SHOP_URL"] == "http://127.0.0.1:9000"  # its links: this shop
     given = layout(port=9000, mail_server="smtp://mx.example.com:587")
     assert "MERCATO_NOTIFICATIONS_SMTP_URL" not in given.env(given.instances(notifications)[0])
     assert 9225 not in given.ports() and given.ports()[9190] == "notifications-1"

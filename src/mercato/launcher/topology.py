@@ -144,10 +144,13 @@ def _web_env(layout: Layout) -> dict[str, str]:
 
 
 def _notifications_env(layout: Layout) -> dict[str, str]:
+    # The mails link to this system's shop; under the shared name, so that a
+    # MERCATO_NOTIFICATIONS_SHOP_URL of the developer's still wins.
+    env = {"MERCATO_SHOP_URL": f"{layout.scheme}://{HOST}:{layout.port}"}
     # Without an SMTP server of the developer's, the mails go to the launcher's sink.
-    if not layout.mail_sink:
-        return {}
-    return {"MERCATO_NOTIFICATIONS_SMTP_URL": f"smtp://{HOST}:{layout.mail_sink_port}"}
+    if layout.mail_sink:
+        env["MERCATO_NOTIFICATIONS_SMTP_URL"] = f"smtp://{HOST}:{layout.mail_sink_port}"
+    return env
 
 
 def _gateway_env(layout: Layout) -> dict[str, str]:
