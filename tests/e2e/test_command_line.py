@@ -33,10 +33,10 @@ from tests.support.terminal import Terminal
 pytestmark = pytest.mark.e2e
 
 START_TIMEOUT = 180.0  # a shared 2-core machine can be slow
-# The embedded broker, then every service's one instance, the gateway last.
+# The embedded broker, then every service's one instance, the gateway, the mail sink.
 PROCESSES = ["nats", *(f"{s.name}-1" for s in SERVICES if not s.is_gateway)]
-ALL = len(PROCESSES) + 1
-PROCESSES += ["gateway-1"]
+ALL = len(PROCESSES) + 2
+PROCESSES += ["gateway-1", "mail"]
 
 
 @dataclass

@@ -51,7 +51,7 @@ import pytest
 
 from tests.e2e.client import PASSWORD, Account, Shop, System
 
-SERVICES = ["auth", "users", "catalog", "orders", "payments", "logs", "shipping"]
+SERVICES = ["auth", "users", "catalog", "orders", "payments", "logs", "shipping", "notifications"]
 # No 5xx, and every answer, error or not, in a content type and shape the document
 # gives for it (errors: problem+json, see `chassis.web.openapi`).
 CHECKS = ["not_a_server_error", "response_schema_conformance", "content_type_conformance"]

@@ -46,6 +46,10 @@ KUBE_DNS = Endpoint("kube-system", {"k8s-app": "kube-dns"}, {"dns": 53})
 PROMETHEUS = Endpoint("monitoring", {"app.kubernetes.io/name": "prometheus"})
 
 
+# URLs a service writes into what it sends (the shop in notifications' mails), never calls.
+LINKS_ONLY = frozenset({"MERCATO_SHOP_URL"})
+
+
 @cache
 def launcher_calls() -> frozenset[Call]:
     """Every call between services that the launcher's topology wires, self-calls aside."""
@@ -57,7 +61,9 @@ def launcher_calls() -> frozenset[Call]:
         owner[layout.operator_port(instance)] = ("gateway", "operator")
     calls = set()
     for svc in SERVICES:
-        for value in layout.env(layout.instances(svc)[0]).values():
+        for name, value in layout.env(layout.instances(svc)[0]).items():
+            if name in LINKS_ONLY:
+                continue
             for port in re.findall(r"https?://127\.0\.0\.1:(\d+)", value):
                 callee, port_name = owner[int(port)]
                 if callee != svc.name:  # its own instances (auth's keys, the console)

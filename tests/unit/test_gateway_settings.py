@@ -38,6 +38,7 @@ def test_default_upstreams_follow_the_port_conventions() -> None:
         "logs",
         "web",
         "shipping",
+        "notifications",
     }
 
 

@@ -37,7 +37,8 @@ def test_run_an_unknown_service_exits_2_with_one_line() -> None:
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
         "mercato: unknown service 'nosuch' "
-        "(one of auth, users, catalog, payments, logs, shipping, orders, web, gateway)"
+        "(one of auth, users, catalog, payments, logs, shipping, notifications, orders, web, "
+        "gateway)"
     ]
     assert result.stdout == ""
 

@@ -143,7 +143,7 @@ def test_user_errors_are_one_line_with_an_exit_code(
 ) -> None:
     data = ["--data-dir", str(tmp_path)]
     missing = f"nothing runs from {tmp_path} (start it with `mercato up`)"
-    known = "auth, users, catalog, payments, logs, shipping, orders, web"
+    known = "auth, users, catalog, payments, logs, shipping, notifications, orders, web"
     assert one_line_error(["stauts"], capsys) == (
         2,
         "mercato: No such command 'stauts'. Did you mean 'status'? (see `mercato --help`)",

@@ -58,7 +58,8 @@ def test_every_service_at_the_most_replicas_keeps_every_port_apart() -> None:
     instances = layout.all_instances()
     assert len(instances) == len(SERVICES) * MAX_REPLICAS
     # Every instance and operator port is listed once: none was overwritten by another.
-    assert len(layout.ports()) == len(instances) + MAX_REPLICAS + 2  # operators, nats, prom
+    # operators, nats, the mail sink, prometheus
+    assert len(layout.ports()) == len(instances) + MAX_REPLICAS + 3
 
 
 @pytest.mark.parametrize(

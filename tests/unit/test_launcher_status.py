@@ -159,3 +159,23 @@ def test_durations_and_sizes_read_well() -> None:
     assert size(150 << 20) == "150.0 MiB"
     assert size(3 << 30) == "3.00 GiB"
     assert memory_of(2**22 + 12345) is None  # no such process
+
+
+def test_the_mail_sink_is_ready_when_it_greets(tmp_path: Path) -> None:
+    """The development mail sink's health is its SMTP greeting (`smtp://` in its state)."""
+    run_dir, down = tmp_path / "run", closed_port()
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = int(listener.getsockname()[1])
+
+        def greet() -> None:
+            connection, _ = listener.accept()
+            with connection:
+                connection.sendall(b"220 sink ESMTP\r\n")
+
+        threading.Thread(target=greet, daemon=True).start()
+        write_state(run_dir, state("mail", f"smtp://127.0.0.1:{port}"))
+        write_state(run_dir, state("mail-2", f"smtp://127.0.0.1:{down}"))
+        found = system_status(launcher(tmp_path), run_dir)
+    assert {p.name: p.health for p in found.processes} == {"mail": "ready", "mail-2": "down"}

@@ -39,6 +39,8 @@ def test_default_ports_follow_the_conventions() -> None:
         8160: "logs-1",
         8170: "web-1",
         8180: "shipping-1",
+        8190: "notifications-1",
+        8225: "mail",
         8242: "nats",
     }
 
@@ -59,7 +61,7 @@ def test_start_order_is_auth_then_the_services_then_orders_then_web_then_gateway
     order = [[s.name for s in stage] for stage in stages()]
 
     assert order[0] == ["auth"]
-    assert set(order[1]) == {"users", "catalog", "payments", "logs", "shipping"}
+    assert set(order[1]) == {"users", "catalog", "payments", "logs", "shipping", "notifications"}
     assert order[2] == ["orders"]
     assert order[3] == ["web"]  # the storefront calls them all
     assert order[-1] == ["gateway"]
@@ -82,9 +84,21 @@ def test_upstreams_list_every_backend_with_replicas_joined_by_a_bar() -> None:
         "payments=http://127.0.0.1:8150,"
         "logs=http://127.0.0.1:8160,"
         "shipping=http://127.0.0.1:8180,"
+        "notifications=http://127.0.0.1:8190,"
         "orders=http://127.0.0.1:8140,"
         "web=http://127.0.0.1:8170"
     )
+
+
+def test_notifications_mail_the_sink_unless_an_smtp_server_is_given() -> None:
+    notifications = service("notifications")
+    [sinking] = layout(port=9000).instances(notifications)
+    env = layout(port=9000).env(sinking)
+    assert env["MERCATO_NOTIFICATIONS_SMTP_URL"] == "smtp://127.0.0.1:9225"
+    assert env["MERCATO_SHOP_URL"] == "http://127.0.0.1:9000"  # its links: this shop
+    given = layout(port=9000, mail_server="smtp://mx.example.com:587")
+    assert "MERCATO_NOTIFICATIONS_SMTP_URL" not in given.env(given.instances(notifications)[0])
+    assert 9225 not in given.ports() and given.ports()[9190] == "notifications-1"
 
 
 def test_instance_env_names_port_instance_broker_and_secret() -> None:

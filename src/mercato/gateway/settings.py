@@ -56,6 +56,7 @@ SERVICE_PORT_OFFSETS: Mapping[str, int] = {
     "logs": 160,
     "web": 170,
     "shipping": 180,
+    "notifications": 190,
 }
 _SERVICE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 

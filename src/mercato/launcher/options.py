@@ -158,4 +158,8 @@ def build_layout(
         demo=demo,
         tls=_switch(tls, environ, "MERCATO_TLS"),
         observe=observed,
+        mail_server=(
+            environ.get("MERCATO_NOTIFICATIONS_SMTP_URL", "").strip()
+            or environ.get("MERCATO_SMTP_URL", "").strip()
+        ),
     )

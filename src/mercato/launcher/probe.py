@@ -1,4 +1,4 @@
-"""Readiness probes the supervisor polls: an HTTP GET and the NATS greeting.
+"""Readiness probes the supervisor polls: an HTTP GET, the NATS and the SMTP greetings.
 
 Plain asyncio streams, so that the launcher needs no HTTP client library and a probe
 costs one short-lived local connection. Under `mercato up --tls` the HTTP probe
@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import ssl
 
-__all__ = ["http_ok", "http_status", "nats_ok"]
+__all__ = ["http_ok", "http_status", "nats_ok", "smtp_ok"]
 
 
 async def _exchange(
@@ -63,3 +63,12 @@ async def nats_ok(host: str, port: int, timeout: float = 2.0) -> bool:
     except (OSError, TimeoutError):
         return False
     return line.startswith(b"INFO ")
+
+
+async def smtp_ok(host: str, port: int, timeout: float = 2.0) -> bool:
+    """Whether an SMTP server greets on `host:port` (a `220` line)."""
+    try:
+        line = await _exchange(host, port, b"", timeout)
+    except (OSError, TimeoutError):
+        return False
+    return line.startswith(b"220")

@@ -1,8 +1,9 @@
 """`mercato status`: every process of a running system, and whether each is ready.
 
 It reads what the launcher writes to `<data_dir>/run` (`launcher.state`), asks each
-process what its probe asks (`GET /health/ready`; the broker's greeting) with a short
-timeout, all at once, and reads each one's memory (VmRSS) from `/proc/<pid>/status`.
+process what its probe asks (`GET /health/ready`; the broker's or the mail sink's
+greeting) with a short timeout, all at once, and reads each one's memory (VmRSS) from
+`/proc/<pid>/status`.
 A process's health is `ready` when it answers so; otherwise what the supervisor
 says of it (`starting`, `migrating`, `restarting`, `failed`, `stopping`) or, for
 one that should be serving, `down` (no answer) or `not ready` (another answer).
@@ -26,7 +27,7 @@ from rich.text import Text
 from mercato.chassis.security.tls import client_context
 from mercato.launcher.certificates import LAUNCHER, TLS_DIR, TlsFiles
 from mercato.launcher.dashboard import status_style
-from mercato.launcher.probe import http_status, nats_ok
+from mercato.launcher.probe import http_status, nats_ok, smtp_ok
 from mercato.launcher.state import LauncherState, Phase, ProcessState, process_states
 from mercato.launcher.topology import SERVICES
 
@@ -156,6 +157,8 @@ async def _answer(state: ProcessState, tls: ssl.SSLContext | None) -> str:
         return "unknown"
     if url.scheme == "nats":
         return READY if await nats_ok(host, port, PROBE_TIMEOUT) else "down"
+    if url.scheme == "smtp":  # the development mail sink
+        return READY if await smtp_ok(host, port, PROBE_TIMEOUT) else "down"
     context = tls if url.scheme == "https" else None
     code = await http_status(host, port, url.path or "/", PROBE_TIMEOUT, context)
     if code is None:

@@ -6,16 +6,18 @@ package `mercato.<name>` gives `app.create_app`, `app.SPEC` and
 `settings.load_settings`). The launcher is the composition root, so it alone may
 import every service; it does so only when `Service.wiring()` is called, so that a
 process imports only the service it runs. Start order: the embedded NATS, then
-stage 1 (auth), stage 2 (users, catalog, payments, logs, shipping), stage 3 (orders,
-which calls catalog and payments), stage 4 (web, the storefront, which calls them
-all), and the gateway last; stopping runs in
-reverse. `Layout` is one concrete deployment on a laptop (base port, data directory,
-replicas, broker, client secrets, TLS) and computes each process's environment:
+stage 1 (auth), stage 2 (users, catalog, payments, logs, shipping, notifications),
+stage 3 (orders, which calls catalog, payments and shipping), stage 4 (web, the
+storefront, which calls them all), and the gateway last; stopping runs in reverse.
+`Layout` is one concrete deployment on a laptop (base port, data directory, replicas,
+broker, client secrets, TLS) and computes each process's environment:
 
     port(service, i)  = P + offset + (i - 1)        # replica i, counted from 1
     operator port     = P + 100 (+ i - 1)           # the gateway's metrics, health, docs
     broker            = nats://<service>:<password>@127.0.0.1:(P + 242)
     Prometheus        = P + 290                     # with --observe (`launcher.observe`)
+    mail sink         = P + 225                     # unless an SMTP URL is given
+                        # (`launcher.mail_sink`; notifications mails through it)
                         # in MERCATO_<SERVICE>_BROKER_URL, unless MERCATO_BROKER_URL is set
     bus namespace     = MERCATO                     # unless MERCATO_BUS_NAMESPACE is set
     event replicas    = 1 on the embedded NATS      # one node (MERCATO_EVENT_REPLICAS
@@ -52,6 +54,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BROKER_OFFSET",
     "HOST",
+    "MAIL_SINK_OFFSET",
     "MAX_REPLICAS",
     "OPERATOR_OFFSET",
     "PROMETHEUS_OFFSET",
@@ -70,6 +73,7 @@ HOST = "127.0.0.1"
 BROKER_OFFSET = 242
 OPERATOR_OFFSET = 100  # the gateway's operator port: P + 100
 PROMETHEUS_OFFSET = 290  # `mercato up --observe`'s Prometheus: P + 290 (its own 9090, shifted)
+MAIL_SINK_OFFSET = 225  # the development mail sink, when no SMTP server is given
 MAX_REPLICAS = 9  # service offsets are 10 apart
 SIMULATED_CARRIER_SECONDS = 20  # `mercato up`: each shipment moves on after this long
 
@@ -149,6 +153,16 @@ def _web_env(layout: Layout) -> dict[str, str]:
     return env
 
 
+def _notifications_env(layout: Layout) -> dict[str, str]:
+    # The mails link to this system's shop; under the shared name, so that a
+    # MERCATO_NOTIFICATIONS_SHOP_URL of the developer's still wins.
+    env = {"MERCATO_SHOP_URL": f"{layout.scheme}://{HOST}:{layout.port}"}
+    # Without an SMTP server of the developer's, the mails go to the launcher's sink.
+    if layout.mail_sink:
+        env["MERCATO_NOTIFICATIONS_SMTP_URL"] = f"smtp://{HOST}:{layout.mail_sink_port}"
+    return env
+
+
 def _gateway_env(layout: Layout) -> dict[str, str]:
     return {"MERCATO_GATEWAY_UPSTREAMS": layout.upstreams()}
 
@@ -187,6 +201,10 @@ SERVICES: tuple[Service, ...] = (
     Service("logs",    160, stage=2, broker=True, env=_logs_env, consumes=(ALL_TYPES,)),
     Service("shipping", 180, stage=2, broker=True, env=_shipping_env,
             consumes=("order.confirmed", "order.cancelled", "order.returned")),
+    Service("notifications", 190, stage=2, broker=True, env=_notifications_env, consumes=(
+        "order.confirmed", "payment.failed", "payment.refunded", "shipment.delivered",
+        "shipment.shipped", "user.registered",
+    )),
     Service("orders",  140, stage=3, broker=True, env=_orders_env,
             consumes=("shipment.created", "shipment.shipped", "shipment.delivered",
                       "return.received")),
@@ -255,6 +273,17 @@ class Layout:
     tls: bool = False
     broker_passwords: Mapping[str, str] = field(default_factory=dict, repr=False)
     observe: bool = False  # also run a Prometheus scraping every process
+    mail_server: str = field(default="", repr=False)  # an SMTP URL given: no mail sink
+
+    @property
+    def mail_sink(self) -> bool:
+        """Whether the launcher runs the development mail sink (no SMTP server given)."""
+        return not self.mail_server
+
+    @property
+    def mail_sink_port(self) -> int:
+        """Where the development mail sink listens."""
+        return self.port + MAIL_SINK_OFFSET
 
     @property
     def prometheus_port(self) -> int:
@@ -323,6 +352,8 @@ class Layout:
             ports[self.operator_port(inst)] = f"{inst.name} (operator)"
         if self.embedded_broker:
             ports[self.broker_port] = "nats"
+        if self.mail_sink:
+            ports[self.mail_sink_port] = "mail"
         if self.observe:
             ports[self.prometheus_port] = "prometheus"
         return ports

@@ -6,7 +6,8 @@
 2. start the embedded NATS (unless `MERCATO_BROKER_URL` names an external broker) with
    a user and password per service and for the operator (`launcher.nats`), and
    every service process on hold (they import their code meanwhile), and wait for
-   the broker's greeting;
+   the broker's greeting; when no SMTP server is given, the development mail sink
+   too (`launcher.mail_sink`), and its greeting;
 3. release the services stage by stage, the services of a stage concurrently; of a
    replicated service, instance 1 first (it runs the migrations), then the others;
    each must answer `GET /health/ready` with 200 before the next stage goes;
@@ -19,8 +20,8 @@
    with `--tls`, every process serves HTTPS with a certificate of the development CA
    in `<data_dir>/tls` (made at first start), services require a client certificate
    from that CA, and the probes of step 3 present the launcher's;
-6. stop in reverse order (Prometheus, gateway, services, broker), SIGKILL after the
-   grace period;
+6. stop in reverse order (Prometheus, gateway, services, broker and mail sink),
+   SIGKILL after the grace period;
    a second Ctrl-C kills everything at once.
 """
 
@@ -41,7 +42,7 @@ from pathlib import Path
 
 from mercato.chassis.security.private_files import private_directory, private_file
 from mercato.chassis.security.tls import client_context
-from mercato.launcher import nats, observe
+from mercato.launcher import mail_sink, nats, observe
 from mercato.launcher.announce import announcement, gateway_url, operator_url
 from mercato.launcher.certificates import LAUNCHER, development_certificates
 from mercato.launcher.console import Console
@@ -154,6 +155,7 @@ async def _start(
                 health=f"nats://{HOST}:{layout.broker_port}",
             )
         )
+    sink = supervisor.launch(mail_sink.sink_spec(layout)) if layout.mail_sink else None
     # Every service process starts now, on hold: the imports (the slow part) run
     # while the broker starts; each is then released in the start order.
     held: dict[str, list[Child]] = {}
@@ -163,6 +165,8 @@ async def _start(
         held[svc.name] = [supervisor.launch(spec) for spec in specs]
     if broker is not None:
         await broker.wait_ready(STARTUP_TIMEOUT)
+    if sink is not None:
+        await sink.wait_ready(STARTUP_TIMEOUT)
     for stage in stages():
         try:
             async with asyncio.TaskGroup() as group:
@@ -247,6 +251,7 @@ def up(layout: Layout, *, console: Console | None = None, grace: float = GRACE_S
         prometheus = None if binary is None else observe.prometheus_spec(layout, binary)
         console = console or Console()
         names = [nats.NAME] if layout.embedded_broker else []
+        names += [mail_sink.NAME] if layout.mail_sink else []
         names += [i.name for i in layout.all_instances()]
         names += [observe.NAME] if prometheus is not None else []
         console.register(names)
