@@ -140,7 +140,7 @@ def _web_env(layout: Layout) -> dict[str, str]:
     # Every instance of each service the storefront calls, as the orders' saga has them.
     env = {
         f"MERCATO_WEB_{name.upper()}_URL": layout.base_urls(service(name))
-        for name in ("users", "catalog", "orders", "payments", "logs")
+        for name in ("users", "catalog", "orders", "payments", "logs", "shipping", "notifications")
     }
     env["MERCATO_WEB_AUTH_API_URL"] = layout.base_urls(service("auth"))
     # What the operations console watches besides them: the gateway (its operator port,

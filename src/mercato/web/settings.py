@@ -18,7 +18,16 @@ from mercato.chassis.config import ServiceSettings
 __all__ = ["BACKENDS", "WebSettings", "load_settings"]
 
 # The services the storefront calls, each through its public API paths.
-BACKENDS = ("auth", "users", "catalog", "orders", "payments", "logs")
+BACKENDS = (
+    "auth",
+    "users",
+    "catalog",
+    "orders",
+    "payments",
+    "logs",
+    "shipping",
+    "notifications",
+)
 
 
 class WebSettings(ServiceSettings):
@@ -47,6 +56,12 @@ class WebSettings(ServiceSettings):
     )
     logs_url: str = Field(
         default="http://127.0.0.1:8160", description="Instances, comma-separated."
+    )
+    shipping_url: str = Field(
+        default="http://127.0.0.1:8180", description="Instances, comma-separated."
+    )
+    notifications_url: str = Field(
+        default="http://127.0.0.1:8190", description="Instances, comma-separated."
     )
     api_timeout_seconds: float = Field(
         default=5.0, gt=0, description="The deadline of one call to a service, retries included."
@@ -119,7 +134,14 @@ class WebSettings(ServiceSettings):
     )
 
     @field_validator(
-        "auth_api_url", "users_url", "catalog_url", "orders_url", "payments_url", "logs_url"
+        "auth_api_url",
+        "users_url",
+        "catalog_url",
+        "orders_url",
+        "payments_url",
+        "logs_url",
+        "shipping_url",
+        "notifications_url",
     )
     @classmethod
     def _base_urls(cls, value: str, info: ValidationInfo) -> str:

@@ -56,6 +56,8 @@ SERVICE_NAMES: Mapping[str, str] = {
     "orders": "Cart and orders",
     "payments": "Payments",
     "logs": "The activity log",
+    "shipping": "Deliveries and returns",
+    "notifications": "Your mails",
 }
 # Services that need the shopper's address (auth throttles failed logins by it).
 ADDRESSED = frozenset({"auth"})
