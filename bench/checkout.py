@@ -116,6 +116,7 @@ async def _customer_loop(
     run: Run,
     deadline: float,
     sampling: list[float],
+    extras: dict[str, str],
 ) -> None:
     """Check out again and again until `deadline`; sample an order when one is due."""
     while time.perf_counter() < deadline:
@@ -133,7 +134,7 @@ async def _customer_loop(
                 run.samples.append(sample)
 
         try:
-            done = await shop.checkout(customer, product_id, on_sent=sent)
+            done = await shop.checkout(customer, product_id, on_sent=sent, extras=extras)
         except (ShopError, aiohttp.ClientError, TimeoutError) as exc:
             run.errors[type(exc).__name__ + ": " + str(exc)[:120]] += 1
             if sample is not None:
@@ -156,7 +157,20 @@ async def _prepare(shop: Shop, admin: str) -> tuple[list[Customer], list[str]]:
     return list(customers), [products[i % len(products)] for i in range(CUSTOMERS)]
 
 
-async def measure(system: Mercato, admin_email: str, admin_password: str, seconds: float) -> Run:
+async def _extras(shop: Shop, admin: str, *, after_sale: bool) -> dict[str, str]:
+    """The order's extra fields: express delivery and a 10 % code made now, or none
+    (the cheapest delivery is then charged)."""
+    if not after_sale:
+        return {}
+    code = "BENCH" + secrets.token_hex(4).upper()
+    body = {"code": code, "kind": "percent", "value": 10}
+    await shop.call("POST", "/api/orders/discounts", expect=201, token=admin, json=body)
+    return {"shipping_method": "express", "discount_code": code}
+
+
+async def measure(
+    system: Mercato, admin_email: str, admin_password: str, seconds: float, *, after_sale: bool
+) -> Run:
     """Prepare the customers, run the loops for `seconds`, then wait for the trackers."""
     connector = aiohttp.TCPConnector(limit=4 * CUSTOMERS)
     timeout = aiohttp.ClientTimeout(total=30)
@@ -164,6 +178,7 @@ async def measure(system: Mercato, admin_email: str, admin_password: str, second
         shop = Shop(session, system.gateway)
         admin = await shop.login(admin_email, admin_password)
         customers, products = await _prepare(shop, admin)
+        extras = await _extras(shop, admin, after_sale=after_sale)
         run = Run()
         cpu_before = {name: cpu_seconds(pid) for name, pid in system.pids().items()}
         started = time.perf_counter()
@@ -180,6 +195,7 @@ async def measure(system: Mercato, admin_email: str, admin_password: str, second
                 run=run,
                 deadline=deadline,
                 sampling=sampling,
+                extras=extras,
             )
             for c, p in zip(customers, products, strict=True)
         ]
@@ -291,6 +307,12 @@ def main() -> None:
         help="nats: the embedded NATS; amqp: RabbitMQ at " + RABBIT_URL,
     )
     parser.add_argument("--settle", type=float, default=15.0, help="seconds to wait after ready")
+    parser.add_argument(
+        "--after-sale",
+        action="store_true",
+        help="each checkout names express delivery and a 10%% discount code "
+        "(without: the cheapest delivery, no code)",
+    )
     args = parser.parse_args()
 
     admin_email = "bench-admin@example.com"
@@ -312,11 +334,14 @@ def main() -> None:
         if args.mysql:
             env.update(stack.enter_context(mariadb_databases(args.mysql)))
         system = stack.enter_context(start_mercato(env, settle=args.settle))
-        run = asyncio.run(measure(system, admin_email, admin_password, args.seconds))
+        run = asyncio.run(
+            measure(system, admin_email, admin_password, args.seconds, after_sale=args.after_sale)
+        )
+        flow = "express delivery and a code" if args.after_sale else "cheapest delivery"
         report(
             run,
-            f"# Mercato checkout benchmark on {database}, {broker}: {CUSTOMERS} customers, "
-            f"{args.seconds:.0f} s; ready in {system.ready_seconds:.1f} s",
+            f"# Mercato checkout benchmark on {database}, {broker}, {flow}: {CUSTOMERS} "
+            f"customers, {args.seconds:.0f} s; ready in {system.ready_seconds:.1f} s",
         )
 
 

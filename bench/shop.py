@@ -149,10 +149,12 @@ class Shop:
         *,
         timeout: float = 30.0,
         on_sent: Callable[[], None] | None = None,
+        extras: dict[str, str] | None = None,
     ) -> Checkout:
         """Put one unit in the cart, place the order and wait for its end state.
 
-        `on_sent` is called just before the order is sent.
+        `on_sent` is called just before the order is sent; `extras` are more fields of
+        the order (a `shipping_method`, a `discount_code`).
         """
         await self.call(
             "PUT",
@@ -168,7 +170,11 @@ class Shop:
             "/api/orders",
             expect=201,
             token=customer.token,
-            json={"payment_method_id": customer.method_id, "shipping_address": ADDRESS},
+            json={
+                "payment_method_id": customer.method_id,
+                "shipping_address": ADDRESS,
+                **(extras or {}),
+            },
             headers={"Idempotency-Key": str(uuid.uuid4())},
         )
         polls = 0

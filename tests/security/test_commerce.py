@@ -150,8 +150,12 @@ def test_17_a_free_product_can_be_bought(shop: Shop, customer: Account, admin: A
     assert placed.status_code == 201, placed.text
     order = settled(shop, customer, placed.json()["id"])
     assert order["status"] == "confirmed", order  # it was payment_failed: "amount"
-    assert order["payment_id"] is None
-    assert payments_of(shop, admin.headers, customer.id) == []
+    # The item costs nothing; the delivery is what is charged (a zero total, charged
+    # nothing at all, is tests/service/test_orders_free.py's, where no delivery is).
+    assert order["subtotal"]["amount"] == 0 and order["shipping"]["amount"] > 0
+    assert order["total"] == order["shipping"]
+    [payment] = payments_of(shop, admin.headers, customer.id)
+    assert payment["id"] == order["payment_id"] and payment["amount"] == order["total"]
 
 
 @pytest.mark.parametrize("quantity", [10**20, 2**64])

@@ -247,7 +247,7 @@ def test_the_gateway_answers_over_https_with_hsts(tls_system: TlsSystem) -> None
     assert response.status_code == 200
     assert response.headers["strict-transport-security"].startswith("max-age=")
     services = response.json()["services"]
-    assert len(services) == 7  # the six behind /api/ and the storefront
+    assert len(services) == 9  # the eight behind /api/ and the storefront
     for health in services.values():  # each reached over mutual TLS by the gateway
         assert health["status"] == "ok"
 

@@ -57,7 +57,7 @@ SERVICE_NAMES: Mapping[str, str] = {
     "payments": "Payments",
     "logs": "The activity log",
     "shipping": "Deliveries and returns",
-    "notifications": "Your mails",
+    "notifications": "Mail",
 }
 # Services that need the shopper's address (auth throttles failed logins by it).
 ADDRESSED = frozenset({"auth"})
