@@ -10,7 +10,9 @@ and the steps of an administrator and of a customer through the pages: `admin()`
 and `customer()` are signed-in browsers (httpx clients keeping cookies), `api(email)`
 the bearer headers of an account for calls straight to a service. With no broker,
 `relay()` hands the events the services wrote to their outboxes to the audit log,
-as the relay and the broker would.
+as the relay and the broker would. `shipping=True` serves the shipping service too,
+`mail=` (a test SMTP server) the notifications service mailing through it; neither
+runs unless asked (`tests/support/ops_fulfilment.py` feeds them events).
 """
 
 from __future__ import annotations
@@ -31,10 +33,14 @@ from mercato.catalog.settings import load_settings as catalog_settings
 from mercato.chassis.events import Event
 from mercato.logs.app import create_app as create_logs
 from mercato.logs.settings import load_settings as logs_settings
+from mercato.notifications.app import create_app as create_notifications
+from mercato.notifications.settings import load_settings as notifications_settings
 from mercato.orders.app import create_app as create_orders
 from mercato.orders.settings import load_settings as orders_settings
 from mercato.payments.app import create_app as create_payments
 from mercato.payments.settings import load_settings as payments_settings
+from mercato.shipping.app import create_app as create_shipping
+from mercato.shipping.settings import load_settings as shipping_settings
 from mercato.users.app import create_app as create_users
 from mercato.users.settings import load_settings as users_settings
 from mercato.web.app import create_app as create_web
@@ -42,6 +48,7 @@ from mercato.web.settings import load_settings as web_settings
 from tests.support.apps import running
 from tests.support.auth import ADMIN_EMAIL, ADMIN_PASSWORD, auth_app
 from tests.support.logs import deliver
+from tests.support.mail_server import MailServer
 from tests.support.orders import ADDRESS, Server
 from tests.support.servers import closed_port
 from tests.support.tokens import TokenFactory
@@ -162,6 +169,29 @@ class Console(Storefront):
         return order
 
 
+def _optional_apps(
+    tmp_path: Path, auth_url: str, shipping: bool, mail: MailServer | None
+) -> dict[str, Any]:
+    """The shipping and notifications services, when a test asks for them."""
+    common: dict[str, Any] = {"broker_url": "", "auth_url": auth_url}
+    apps: dict[str, Any] = {}
+    if shipping:
+        apps["shipping"] = create_shipping(
+            shipping_settings({}, data_dir=tmp_path / "shipping", **common)
+        )
+    if mail is not None:
+        settings = notifications_settings(
+            {},
+            data_dir=tmp_path / "notifications",
+            smtp_url=mail.url,
+            smtp_timeout_seconds=3.0,
+            shop_url="https://shop.example.com",
+            **common,
+        )
+        apps["notifications"] = create_notifications(settings)
+    return apps
+
+
 def _service_apps(tmp_path: Path, auth_url: str, logs: Mapping[str, Any]) -> dict[str, Any]:
     common: dict[str, Any] = {"broker_url": "", "auth_url": auth_url}
     return {
@@ -183,12 +213,15 @@ async def open_console(
     *,
     logs: Mapping[str, Any] | None = None,
     down: Sequence[str] = (),
+    shipping: bool = False,
+    mail: MailServer | None = None,
     **web: Any,
 ) -> AsyncIterator[Console]:
     """The web app in-process with every service served for real; `web` overrides settings.
 
     `logs` overrides the logs service's settings; a service named in `down` is not
-    started (the web service is given a closed port for it).
+    started (the web service is given a closed port for it). `shipping` serves the
+    shipping service, `mail` the notifications service mailing through that server.
     """
     auth = Server(auth_app(tmp_path / "auth", clients={"web": WEB_SECRET, "orders": ORDERS_SECRET}))
     await auth.start()
@@ -214,12 +247,17 @@ async def open_console(
             )
             servers["orders"] = Server(orders)
             await servers["orders"].start()
+        optional = _optional_apps(tmp_path, auth.url, shipping, mail)
+        for name, app in optional.items():
+            servers[name] = Server(app)
+            await servers[name].start()
         settings = web_settings(
             {},
             data_dir=tmp_path / "web",
             auth_url=auth.url,
             client_secret=WEB_SECRET,
             **{f"{name}_url": _url(servers, name) for name in SERVICES},
+            **{f"{name}_url": servers[name].url for name in optional},
             **web,
         )
         app = create_web(settings)

@@ -17,6 +17,10 @@ gets 403, and every API the console calls checks the administrator's token again
     import_jobs    an uploaded file read; the catalog's import job as shown (`JobStatus`)
     uploads        a post with a file, CSRF checked and bounded
     audit          `/ops/audit`: the audit log filtered by type, subject, order, user, time
+    shipments      `/ops/shipments`: shipments packed, shipped (tracking), delivered
+    returns        `/ops/returns`: returns accepted, rejected (with a reason), received
+    discounts      `/ops/discounts`: discount codes with their uses; created, deactivated
+    mails          `/ops/mails`: the mails sent, one mail's text, the templates previewed
 
 Templates are under `web/templates/ops/`, the console's script and stylesheet are
 `static/ops.js` and `static/ops.css`.
@@ -30,9 +34,13 @@ from mercato.web.ops import (
     audit,
     catalog,
     dead_letters,
+    discounts,
     imports,
+    mails,
     orders,
     products,
+    returns,
+    shipments,
     system_pages,
 )
 
@@ -49,4 +57,8 @@ def routers() -> list[APIRouter]:
         catalog.router,
         products.router,
         audit.router,
+        shipments.router,
+        returns.router,
+        discounts.router,
+        mails.router,
     ]

@@ -1,8 +1,9 @@
 """The console's pages share a layout: the shop's, with the console's own navigation.
 
 `ops_page` renders a console template (which extends `ops/layout.html`: the
-navigation between System, Dead letters, Orders, Catalog and the Audit log, the
-console's stylesheet and script) for an administrator, with the CSRF token of the
+navigation between System, Dead letters, Orders, Catalog, Shipments, Returns,
+Discounts, Mails and the Audit log, the console's stylesheet and script) for an
+administrator, with the CSRF token of the
 session in the layout when the page has a form.
 """
 
