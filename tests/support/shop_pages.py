@@ -93,6 +93,16 @@ class ShopPages(Storefront):
         self.servers.append(server)
         self.orders = server
 
+    async def restart_shipping(self) -> None:
+        """Serve shipping again: the same settings, the same data and port."""
+        old = self.shipping
+        assert old is not None
+        await old.stop()
+        server = Server(create_shipping(old.app.state.runtime.settings), port=_port(old))
+        await server.start()
+        self.servers.append(server)
+        self.shipping = server
+
     async def token(self, email: str) -> dict[str, str]:
         """The Authorization header of a customer, logged in at auth."""
         async with httpx.AsyncClient(base_url=self.auth.url) as client:

@@ -217,7 +217,7 @@ def goods_view(
     delivered = returnable(order, None)
     products = [p for p in delivered if left.get(p) or quantity_field(p) in errors]
     form = None
-    if products:
+    if products and returns is not None:  # unknown returns: the form might offer too much
         lines = tuple(
             ReturnLine(
                 n,
