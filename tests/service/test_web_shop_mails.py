@@ -169,3 +169,10 @@ async def test_preferences_without_the_csrf_token_are_refused_and_unchanged(
     assert shop.notifications is not None
     prefs = await shop.api(shop.notifications, "GET", PREFERENCES, headers=token)
     assert prefs["kinds"]["order_confirmed"] is True
+
+
+async def test_a_mails_link_that_no_longer_works_starts_from_the_newest(shop: ShopPages) -> None:
+    browser, _, _ = await _mailed(shop)
+    answer = await browser.get(MAILS, params={"after": "garbage"})
+    assert answer.status_code == 303 and answer.headers["location"] == MAILS
+    assert len(_rows((await browser.get(MAILS)).text)) == 3

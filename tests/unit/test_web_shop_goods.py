@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 
 from mercato.web.api import orders, shipping
+from mercato.web.api.backend import ApiError, FieldError
 from mercato.web.fulfilment_view import goods_view, returnable
+from mercato.web.pages.returns import refusal
 
 NOW = datetime(2026, 12, 6, 10, 51, tzinfo=UTC).isoformat()
 PRICE = {"amount": 500, "currency": "USD"}
@@ -125,3 +127,27 @@ def test_a_refused_post_keeps_its_line_even_with_nothing_left() -> None:
     [line] = view.form.lines
     assert (line.value, line.error, line.most) == ("1", errors["quantity-p1"], 0)
     assert view.form.reason == "late" and view.form.has_errors
+
+
+@pytest.mark.parametrize(
+    ("detail", "said"),
+    [
+        ("Product p1 has not been delivered yet.", "Tea has not been delivered yet."),
+        ("The return window of product p1 has closed.", "The return window of Tea has closed."),
+        ("Only 0 of product p1 may still be returned.", "Only 0 of Tea may still be returned."),
+    ],
+)
+def test_shippings_409_is_put_beside_the_line_it_names(detail: str, said: str) -> None:
+    exc = ApiError("shipping", 409, "Conflict", detail)
+    assert refusal(exc, ["p2", "p1"], {"p1": "Tea", "p2": "Cup"}) == ({"quantity-p1": said}, None)
+
+
+def test_shippings_422_is_put_beside_the_field_it_names() -> None:
+    errors = (FieldError("items.1.quantity", "too many"), FieldError("reason", "too long"))
+    exc = ApiError("shipping", 422, "Unprocessable", "Bad.", errors)
+    assert refusal(exc, ["p2", "p1"], {"p1": "Tea", "p2": "Cup"}) == (
+        {"quantity-p1": "Tea: too many", "reason": "Reason: too long"},
+        None,
+    )
+    vague = ApiError("shipping", 409, "Conflict", "Something else.")
+    assert refusal(vague, ["p1"], {"p1": "Tea"}) == ({}, "Something else.")

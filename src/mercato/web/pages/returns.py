@@ -34,7 +34,7 @@ from mercato.web.order_view import order_url, order_view
 from mercato.web.rendering import layout_of
 from mercato.web.shopper import Shopper, ShopperDep
 
-__all__ = ["REQUESTED", "order_page_response", "router"]
+__all__ = ["REQUESTED", "order_page_response", "refusal", "router"]
 
 log = logging.getLogger("mercato.web.returns")
 router = APIRouter(route_class=StrictJsonRoute, include_in_schema=False)
@@ -98,7 +98,7 @@ def _read_quantities(
     return chosen, errors
 
 
-def _refusal(
+def refusal(
     exc: ApiError, asked: list[str], titles: Mapping[str, str]
 ) -> tuple[dict[str, str], str | None]:
     """Shipping's refusal as errors beside fields (the line it names), else a message."""
@@ -112,8 +112,9 @@ def _refusal(
             errors["reason"] = f"Reason: {error.message}"
     for product in asked:  # 409 names the product by its id: say it by its title
         if product in exc.detail and not errors:
-            text = exc.detail.replace(f"product {product}", titles.get(product, "this product"))
-            errors[quantity_field(product)] = text
+            title = titles.get(product, "this product")
+            text = exc.detail.replace(f"Product {product}", title)
+            errors[quantity_field(product)] = text.replace(f"product {product}", title)
     return errors, None if errors else exc.detail
 
 
@@ -159,7 +160,7 @@ async def request_return(order_id: str, shopper: ShopperDep) -> Response:
         if exc.status not in (404, 409, 422):
             raise
         log.info("shipping refused a return of order %s: %s", order.id, exc)
-        errors, message = _refusal(exc, list(chosen), titles)
+        errors, message = refusal(exc, list(chosen), titles)
         if exc.status == 404:  # shipping has no shipment of it yet
             errors, message = {}, NOTHING_DELIVERED
         return await order_page_response(
