@@ -31,17 +31,22 @@ import pytest_asyncio
 from mercato.catalog.app import create_app as create_catalog
 from mercato.catalog.settings import load_settings as catalog_settings
 from mercato.chassis.data.database import Database
+from mercato.notifications.app import create_app as create_notifications
+from mercato.notifications.settings import load_settings as notifications_settings
 from mercato.orders.app import create_app as create_orders
 from mercato.orders.settings import load_settings as orders_settings
 from mercato.payments.app import create_app as create_payments
 from mercato.payments.provider import PaymentProvider
 from mercato.payments.settings import load_settings as payments_settings
+from mercato.shipping.app import create_app as create_shipping
+from mercato.shipping.settings import load_settings as shipping_settings
 from mercato.users.app import create_app as create_users
 from mercato.users.settings import load_settings as users_settings
 from mercato.web.app import create_app as create_web
 from mercato.web.settings import load_settings as web_settings
 from tests.support.apps import running
 from tests.support.auth import ADMIN, auth_app
+from tests.support.mail_server import MailServer
 from tests.support.orders import Server
 from tests.support.tokens import TokenFactory
 from tests.support.web import PASSWORD, WEB_SECRET, Storefront, page_form
@@ -52,6 +57,8 @@ CARD_DECLINED = "4000 0000 0000 0002"
 ADDRESS = {"name": "Ann Shopper", "line1": "Main St 1", "city": "Berlin", "country": "DE"}
 # What a browser sends with a form posted from the shop's own page.
 SAME_SITE = {"Origin": "http://shop.test", "Sec-Fetch-Site": "same-origin"}
+# Where the storefront finds a service a test does not serve: a port nothing listens on.
+NOWHERE = "http://127.0.0.1:9"
 _ORDER_PATH = re.compile(r"^/orders/([0-9a-f-]{36})$")
 
 
@@ -71,6 +78,8 @@ class ShopPages(Storefront):
     catalog: Server | None = None
     orders: Server | None = None
     payments: Server | None = None
+    shipping: Server | None = None  # with `open_shop_pages(..., shipping=True)`
+    notifications: Server | None = None  # with `open_shop_pages(..., mail_server=...)`
     admin: dict[str, str] = field(default_factory=dict)
     servers: list[Server] = field(default_factory=list)  # every server to stop at the end
 
@@ -83,6 +92,16 @@ class ShopPages(Storefront):
         await server.start()
         self.servers.append(server)
         self.orders = server
+
+    async def restart_shipping(self) -> None:
+        """Serve shipping again: the same settings, the same data and port."""
+        old = self.shipping
+        assert old is not None
+        await old.stop()
+        server = Server(create_shipping(old.app.state.runtime.settings), port=_port(old))
+        await server.start()
+        self.servers.append(server)
+        self.shipping = server
 
     async def token(self, email: str) -> dict[str, str]:
         """The Authorization header of a customer, logged in at auth."""
@@ -241,6 +260,27 @@ def _orders(
     return Server(create_orders(settings))
 
 
+def _extra(
+    tmp_path: Path, auth_url: str, *, shipping: bool, mail_server: MailServer | None
+) -> dict[str, Server]:
+    """Shipping and notifications, when a test asks for them (by name)."""
+    common: dict[str, Any] = {"broker_url": "", "auth_url": auth_url}
+    servers: dict[str, Server] = {}
+    if shipping:
+        settings = shipping_settings({}, data_dir=tmp_path / "shipping", **common)
+        servers["shipping"] = Server(create_shipping(settings))
+    if mail_server is not None:
+        mail = notifications_settings(
+            {},
+            data_dir=tmp_path / "notifications",
+            smtp_url=mail_server.url,
+            smtp_timeout_seconds=3.0,
+            **common,
+        )
+        servers["notifications"] = Server(create_notifications(mail))
+    return servers
+
+
 @asynccontextmanager
 async def open_shop_pages(
     tmp_path: Path,
@@ -249,6 +289,8 @@ async def open_shop_pages(
     catalog: Mapping[str, Any] | None = None,
     payments_provider: Callable[[Database], PaymentProvider] | None = None,
     shipping_url: str = "",
+    shipping: bool = False,
+    mail_server: MailServer | None = None,
     **web: Any,
 ) -> AsyncIterator[ShopPages]:
     """The storefront in-process with every service on a local port; `web` overrides settings.
@@ -256,6 +298,9 @@ async def open_shop_pages(
     `catalog` overrides the catalog's settings; `payments_provider` makes the payment
     provider from payments' database (the simulated one by default); `shipping_url`
     is where orders asks for shipping quotes (none: no shipping is charged).
+    `shipping` serves the shipping service to the storefront (its returns);
+    `mail_server` serves notifications mailing through it. A service not served is a
+    closed port to the storefront (`NOWHERE`): its pages meet a service that is down.
     """
     auth = Server(auth_app(tmp_path / "auth", clients={"web": WEB_SECRET, "orders": ORDERS_SECRET}))
     started: list[Server] = []
@@ -271,6 +316,10 @@ async def open_shop_pages(
         orders = _orders(tmp_path, auth.url, catalog_server.url, payments.url, shipping_url)
         await orders.start()
         started.append(orders)
+        extra = _extra(tmp_path, auth.url, shipping=shipping, mail_server=mail_server)
+        for server in extra.values():
+            await server.start()
+            started.append(server)
         settings = web_settings(
             {},
             data_dir=tmp_path / "web",
@@ -280,6 +329,8 @@ async def open_shop_pages(
             orders_url=orders.url,
             payments_url=payments.url,
             logs_url=payments.url,  # no shop page reads the audit log
+            shipping_url=extra["shipping"].url if "shipping" in extra else NOWHERE,
+            notifications_url=(extra["notifications"].url if "notifications" in extra else NOWHERE),
             client_secret=WEB_SECRET,
             **{"catalog_cache_seconds": 0.0, **web},
         )
@@ -292,6 +343,8 @@ async def open_shop_pages(
             catalog=catalog_server,
             orders=orders,
             payments=payments,
+            shipping=extra.get("shipping"),
+            notifications=extra.get("notifications"),
             admin=await _admin_headers(auth),
             servers=started,
         )

@@ -14,10 +14,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
 
 from mercato.web.api import orders
 from mercato.web.money import format_money
+
+if TYPE_CHECKING:  # fulfilment_view builds on this module's helpers
+    from mercato.web.fulfilment_view import GoodsView
 
 __all__ = [
     "CANCELLABLE",
@@ -141,6 +145,7 @@ class OrderView:
     can_cancel: bool
     csrf_token: str
     sums: tuple[tuple[str, str], ...] = ()  # (label, amount) between the lines and the total
+    goods: GoodsView | None = None  # shipments and returns (`fulfilment_view`)
 
     @property
     def status_url(self) -> str:

@@ -8,6 +8,8 @@
     catalog   products (listing, search with facets, one), categories: public
     orders    the cart, checkout (with its idempotency key), the orders, cancelling
     payments  the saved cards, saving a new one
+    shipping  an order's returns, asking for one
+    notifications  the shopper's mails and their mail preferences
 
 To add a call: in the module of its service (a new module for a new service), a
 pydantic model of the answer's fields the pages use (`extra="ignore"`, frozen) and

@@ -28,6 +28,7 @@ __all__ = [
     "OrderItem",
     "OrderList",
     "Quote",
+    "Shipment",
     "ShippingAddress",
     "apply_code",
     "cancel",
@@ -139,6 +140,28 @@ class HistoryEntry(BaseModel):
     reason: str | None = None
 
 
+class ShipmentLine(BaseModel):
+    """A product in a shipment, and how many units."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    product_id: str
+    quantity: int
+
+
+class Shipment(BaseModel):
+    """A shipment of the order, as orders heard of it from shipping."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str
+    status: str  # created, shipped, delivered
+    items: tuple[ShipmentLine, ...] = ()
+    carrier: str | None = None
+    tracking_number: str | None = None
+    tracking_url: str | None = None
+
+
 class Order(BaseModel):
     """An order and where its checkout stands."""
 
@@ -156,6 +179,8 @@ class Order(BaseModel):
     shipping_address: ShippingAddress
     reason: str | None = None
     history: tuple[HistoryEntry, ...] = ()
+    fulfilment: str = "unfulfilled"  # where the goods are
+    shipments: tuple[Shipment, ...] = ()
     created_at: datetime
     updated_at: datetime
 

@@ -8,6 +8,8 @@
     cart      `/cart`, a line's quantity, removing it
     checkout  `/checkout`
     orders    `/orders`, `/orders/{id}` (and its `/status`), cancelling
+    returns   the order page's goods (shipments, returns), `POST /orders/{id}/returns`
+    mails     `/account/mails`: the shopper's mails and their mail preferences
     (ops)     `/ops/...`: the operations console, a package of its own (`mercato.web.ops`)
 
 A page module holds its routes (thin: read the request, call `mercato.web.api`,
@@ -28,9 +30,11 @@ from mercato.web.pages import (
     cart_discount,
     checkout,
     home,
+    mails,
     orders,
     product,
     profile,
+    returns,
 )
 
 __all__ = ["routers"]
@@ -38,7 +42,14 @@ __all__ = ["routers"]
 
 def routers() -> list[APIRouter]:
     """Every page's router, in the order their paths are matched."""
-    return [home.router, account.router, profile.router, *shop_routers(), *ops.routers()]
+    return [
+        home.router,
+        account.router,
+        profile.router,
+        mails.router,
+        *shop_routers(),
+        *ops.routers(),
+    ]
 
 
 def shop_routers() -> list[APIRouter]:
@@ -50,4 +61,5 @@ def shop_routers() -> list[APIRouter]:
         cart_discount.router,
         checkout.router,
         orders.router,
+        returns.router,
     ]

@@ -24,6 +24,7 @@ from mercato.web.api.backend import ApiError
 from mercato.web.forms import FormRefused, read_form
 from mercato.web.order_view import order_history as history_view
 from mercato.web.order_view import order_url, order_view
+from mercato.web.pages.returns import order_page_response
 from mercato.web.rendering import layout_of
 from mercato.web.shopper import ShopperDep
 
@@ -55,13 +56,10 @@ async def order_history(request: Request, shopper: ShopperDep) -> Response:
 
 @router.get("/orders/{order_id}")
 async def order_page(order_id: str, shopper: ShopperDep) -> Response:
-    """One order: its status, lines, address and history."""
+    """One order: its status, lines, address, history, shipments and returns."""
     caller = await shopper.customer()
     order = await orders.order(caller, order_id)
-    layout = await layout_of(shopper)
-    view = order_view(order, csrf_token=layout.csrf_token)
-    title = f"Order {view.number}"
-    return shopper.ctx.templates.page("shop/order.html", layout=layout, title=title, view=view)
+    return await order_page_response(shopper, caller, order)
 
 
 @router.get("/orders/{order_id}/status")
