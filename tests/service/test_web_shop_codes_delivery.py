@@ -147,18 +147,25 @@ async def test_checkout_offers_the_methods_for_the_country_and_charges_the_one_c
     await _in_cart(shop, browser, amount=5000, attributes={"weight_grams": 1200})
     assert (await submit(browser, "/cart/discount", {"code": "TENNER"}, page="/cart")).is_redirect
 
-    form = {**(await _form(browser)), **_card()}
-    first = await browser.post("/checkout", data=form, headers=SAME_SITE)
-    # No country had been priced: the form comes back with Germany's methods to choose.
-    assert first.status_code == 200, re.findall(r"(?:field|form)-error[^>]*>([^<]*)", first.text)
-    assert "Here is how we can deliver to DE: choose one, then place the order." in first.text
+    form = await _form(browser)
+    assert "The cheapest delivery to your country is added" in (await browser.get("/checkout")).text
+    # A form back for a mistake is priced for the country typed: Germany's methods.
+    first = await browser.post("/checkout", data={**form, **_card(), "city": ""}, headers=SAME_SITE)
+    assert first.status_code == 422 and "City is required." in first.text
     methods = _methods(first.text)
     assert methods == {"standard": True, "express": False}  # cheapest first, and checked
     standard = standard_price(1200, 4000)
     assert f"Standard delivery: ${standard / 100:.2f} (3-5 working days)" in first.text
+    # The country changed after the methods were priced: choose again, nothing ordered.
+    moved = {**checkout_fields(first.text), **_card(country="GB")}
+    again = await browser.post("/checkout", data=moved, headers=SAME_SITE)
+    assert again.status_code == 200
+    assert "Here is how we can deliver to GB: choose one, then place the order." in again.text
+    assert 'name="quoted_country" value="GB"' in again.text
     assert not await _orders(shop, email)
 
-    fields = {**checkout_fields(first.text), **_card(), "shipping_method": "express"}
+    first = again
+    fields = {**checkout_fields(first.text), **_card(country="GB"), "shipping_method": "express"}
     placed = await browser.post("/checkout", data=fields, headers=SAME_SITE)
     page = await browser.get(order_path(placed))
     (order,) = await _orders(shop, email)
@@ -167,6 +174,22 @@ async def test_checkout_offers_the_methods_for_the_country_and_charges_the_one_c
     assert order["total"]["amount"] == 5000 - 1000 + EXPRESS_PRICE
     assert "Delivery (express)" in page.text and "Discount (TENNER)" in page.text
     assert f"${(5000 - 1000 + EXPRESS_PRICE) / 100:.2f}" in page.text
+
+
+async def test_a_form_that_showed_no_methods_orders_the_cheapest_delivery(
+    shop: ShopPages,
+) -> None:
+    browser, email = await shop.customer()
+    await _in_cart(shop, browser, amount=2000)
+    form = await _form(browser)
+    assert 'name="quoted_country" value=""' in (await browser.get("/checkout")).text
+
+    placed = await browser.post("/checkout", data={**form, **_card()}, headers=SAME_SITE)
+    page = await browser.get(order_path(placed))
+    (order,) = await _orders(shop, email)
+    assert order["shipping_method"] == "standard"
+    assert order["shipping"]["amount"] == standard_price(500, 2000)  # no weight: 500 g
+    assert "Delivery (standard)" in page.text
 
 
 async def test_a_country_not_shipped_to_or_a_method_not_offered_is_refused_beside_it(

@@ -5,8 +5,10 @@ address's country); the page only offers what orders quotes and sends the method
 never a price. The methods depend on the country, which is typed on the same form, so
 without JavaScript the form goes in two steps when the country changes: a post whose
 country is not the one the methods were priced for (`quoted_country`, hidden) comes back
-with that country's methods to choose from, and places nothing. A shop with no shipping
-service behind orders charges none (`charged` false): there is then nothing to choose.
+with that country's methods to choose from, and places nothing. A form that showed no
+methods (no country known when it was drawn: no saved address) is not held back: orders
+charges the cheapest delivery, which the order's page then shows. A shop with no
+shipping service behind orders charges none (`charged` false): nothing to choose.
 """
 
 from __future__ import annotations
@@ -36,7 +38,10 @@ CHOOSE_DELIVERY = "Here is how we can deliver to {country}: choose one, then pla
 NOT_SHIPPED = "We do not deliver to {country}."
 NOT_OFFERED = "Choose one of the delivery options shown."
 UNAVAILABLE = "Delivery options cannot be shown right now; the cheapest is charged."
-NO_COUNTRY = "The delivery options appear once the country is filled in."
+NO_COUNTRY = (
+    "The cheapest delivery to your country is added when you place the order; to choose "
+    "another, save an address in your account first."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +86,7 @@ def refused_choice(
         return {}, None  # nothing to choose; orders charges the cheapest when it can
     if not delivery.quotes:
         return {"country": NOT_SHIPPED.format(country=delivery.country)}, None
-    if quoted_country != delivery.country:
+    if quoted_country and quoted_country != delivery.country:
         return {}, CHOOSE_DELIVERY.format(country=delivery.country)
     if chosen and delivery.quote(chosen) is None:  # none chosen: orders takes the cheapest
         return {"shipping_method": NOT_OFFERED}, None
