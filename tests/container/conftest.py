@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from tests.container.images import build_images
-from tests.container.stack import ADMIN_EMAIL, Stack
+from tests.container.stack import ADMIN_EMAIL, MERCATO, Stack
 from tests.e2e.client import ADMIN_PASSWORD, Account, Shop, eventually
 
 ENABLE = "MERCATO_CONTAINER_TESTS"
@@ -67,9 +67,28 @@ def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
     started = time.monotonic()
     with stack.running():
         say(f"compose stack {stack.project} up and healthy in {time.monotonic() - started:.0f} s")
-        ready_through_the_edge(stack)
-        yield stack
+        try:
+            ready_through_the_edge(stack)
+            yield stack
+        finally:
+            if request.session.testsfailed:  # the stack goes with its logs: show them first
+                say(what_went_wrong(stack))
         say("taking the stack down")
+
+
+def what_went_wrong(stack: Stack, lines: int = 25) -> str:
+    """The last warnings and errors each Mercato container logged, for a failed run."""
+    parts = ["what the services logged (warnings and errors, the last of each):"]
+    for service in MERCATO:
+        for container in stack.containers(service):
+            logged = [
+                line
+                for line in stack.logs(container).splitlines()
+                if '"level":"warning"' in line or '"level":"error"' in line
+            ]
+            parts.append(f"--- {container}: {len(logged)} warnings and errors")
+            parts += [line[:600] for line in logged[-lines:]]
+    return "\n".join(parts)
 
 
 def ready_through_the_edge(stack: Stack) -> None:

@@ -37,14 +37,22 @@ from tests.container.images import ROOT, Images, podman, podman_env
 from tests.e2e.client import ADMIN_PASSWORD
 from tests.e2e.system import RECOVERY_ENV
 
-__all__ = ["ADMIN_EMAIL", "COMPOSE_FILE", "Stack", "free_port"]
+__all__ = [
+    "ADMIN_EMAIL",
+    "COMPOSE_FILE",
+    "MERCATO",
+    "SERVICES",
+    "Stack",
+    "free_port",
+    "mercato_services",
+]
 
 COMPOSE_FILE = ROOT / "deploy" / "compose.yaml"
 HEALTH_TIMEOUT = 240.0  # one level of the start-up (PostgreSQL's first start, migrations)
 # Not the e2e system's admin@example.com: production refuses a password that holds
 # the address' local part ("admin" is in the e2e password).
 ADMIN_EMAIL = "shopkeeper@example.com"
-MERCATO = ("auth", "users", "catalog", "web", "gateway", "orders", "payments", "logs")
+MERCATO_IMAGE = "${MERCATO_IMAGE"  # how compose names the Mercato image (with a default)
 
 
 def free_port() -> int:
@@ -75,9 +83,29 @@ def _variables(images: Images, port: int) -> dict[str, str]:
     return found
 
 
-def _override() -> dict[str, Any]:
+def mercato_services(spec: dict[str, Any]) -> list[str]:
+    """The compose file's Mercato services: those run from the Mercato image.
+
+    Read from the file, not listed here, so that a service added to compose is
+    covered by every test without a change to the suite.
+    """
+    return sorted(
+        name
+        for name, service in spec["services"].items()
+        if str(service.get("image", "")).startswith(MERCATO_IMAGE)
+    )
+
+
+# Every service of the compose file, and those of them run from the Mercato image.
+SERVICES = sorted(yaml.safe_load(COMPOSE_FILE.read_text())["services"])
+MERCATO = mercato_services(yaml.safe_load(COMPOSE_FILE.read_text()))
+
+
+def _override(spec: dict[str, Any]) -> dict[str, Any]:
     """The e2e system's saga and redelivery timings, for every Mercato service."""
-    return {"services": {name: {"environment": dict(RECOVERY_ENV)} for name in MERCATO}}
+    return {
+        "services": {name: {"environment": dict(RECOVERY_ENV)} for name in mercato_services(spec)}
+    }
 
 
 def _levels(services: dict[str, Any]) -> list[list[str]]:
@@ -108,11 +136,11 @@ class Stack:
 
     def __post_init__(self) -> None:
         self.variables = _variables(self.images, self.port)
+        self.spec: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text())
         handle, name = tempfile.mkstemp(prefix="mercato-compose-", suffix=".yaml")
         with os.fdopen(handle, "w") as file:
-            yaml.safe_dump(_override(), file)
+            yaml.safe_dump(_override(self.spec), file)
         self.override = Path(name)
-        self.spec: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text())
 
     @property
     def base_url(self) -> str:
