@@ -101,10 +101,52 @@ SERVICES = sorted(yaml.safe_load(COMPOSE_FILE.read_text())["services"])
 MERCATO = mercato_services(yaml.safe_load(COMPOSE_FILE.read_text()))
 
 
-def _override(spec: dict[str, Any]) -> dict[str, Any]:
-    """The e2e system's saga and redelivery timings, for every Mercato service."""
+def _subnet() -> str:
+    """A /24 of 10.213.0.0/16 that no podman network on this host uses now."""
+    taken = podman("network", "ls", "--format", "{{range .Subnets}}{{.Subnet}} {{end}}")
+    while True:
+        subnet = f"10.213.{secrets.randbelow(256)}.0/24"
+        if subnet not in taken.split():
+            return subnet
+
+
+def _addresses(spec: dict[str, Any], subnet: str) -> dict[str, str]:
+    """A fixed address for every service of one container (not the replicated ones)."""
+    prefix = subnet.rsplit(".", 1)[0]
+    single = [
+        name
+        for name, service in sorted(spec["services"].items())
+        if int(service.get("deploy", {}).get("replicas", 1)) == 1
+    ]
+    return {name: f"{prefix}.{10 + index}" for index, name in enumerate(single)}
+
+
+def _override(spec: dict[str, Any], subnet: str) -> dict[str, Any]:
+    """The e2e timings for the Mercato services; the stack's names in every /etc/hosts.
+
+    Names are not left to aardvark-dns (podman's DNS server): on this host it stops
+    answering a container for seconds at a time (deploy/README.md, the container
+    suite's figures), longer than a service's call budget. Each one-container service
+    gets a fixed address on a subnet of the project's own, and every container finds
+    those in its /etc/hosts (`extra_hosts`), which glibc reads before any DNS server.
+    Only the gateway replicas (two containers behind one name, which HAProxy resolves
+    through its own `resolvers` section) stay on DNS: dynamic addresses, from the top
+    half of the subnet, which the fixed ones (.10 upwards) never reach.
+    """
+    addresses = _addresses(spec, subnet)
+    hosts = [f"{name}:{address}" for name, address in addresses.items()]
+    services: dict[str, Any] = {}
+    for name in spec["services"]:
+        service: dict[str, Any] = {"extra_hosts": hosts}
+        if name in addresses:
+            service["networks"] = {"default": {"ipv4_address": addresses[name]}}
+        if name in mercato_services(spec):
+            service["environment"] = dict(RECOVERY_ENV)
+        services[name] = service
+    pool = subnet.rsplit(".", 1)[0] + ".128/25"
     return {
-        "services": {name: {"environment": dict(RECOVERY_ENV)} for name in mercato_services(spec)}
+        "services": services,
+        "networks": {"default": {"ipam": {"config": [{"subnet": subnet, "ip_range": pool}]}}},
     }
 
 
@@ -139,7 +181,7 @@ class Stack:
         self.spec: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text())
         handle, name = tempfile.mkstemp(prefix="mercato-compose-", suffix=".yaml")
         with os.fdopen(handle, "w") as file:
-            yaml.safe_dump(_override(self.spec), file)
+            yaml.safe_dump(_override(self.spec, _subnet()), file)
         self.override = Path(name)
 
     @property
