@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,8 +21,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.container.images import build_images
-from tests.container.stack import ADMIN_EMAIL, Stack
+from tests.container.images import build_images, podman_env
+from tests.container.stack import ADMIN_EMAIL, MERCATO, Stack
 from tests.e2e.client import ADMIN_PASSWORD, Account, Shop, eventually
 
 ENABLE = "MERCATO_CONTAINER_TESTS"
@@ -67,9 +68,64 @@ def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
     started = time.monotonic()
     with stack.running():
         say(f"compose stack {stack.project} up and healthy in {time.monotonic() - started:.0f} s")
-        ready_through_the_edge(stack)
-        yield stack
+        try:
+            ready_through_the_edge(stack)
+            yield stack
+        finally:
+            if request.session.testsfailed:  # the stack goes with its logs: show them first
+                say(what_went_wrong(stack))
         say("taking the stack down")
+
+
+def what_went_wrong(stack: Stack, lines: int = 25) -> str:
+    """The last warnings and errors each Mercato container logged, for a failed run."""
+    parts = ["what the services logged (warnings and errors, the last of each):"]
+    for service in MERCATO:
+        for container in stack.containers(service):
+            logged = [
+                line
+                for line in stack.logs(container).splitlines()
+                if '"level":"warning"' in line or '"level":"error"' in line
+            ]
+            parts.append(f"--- {container}: {len(logged)} warnings and errors")
+            parts += [line[:600] for line in logged[-lines:]]
+            parts.append(f"    reaching auth from it now: {reach_auth(container)}")
+    return "\n".join(parts)
+
+
+# Run inside a service's container: how long resolving `auth` and a GET of its JWKS
+# take from there now (a lookup the services' clients would not have cached).
+_PROBE = """
+import socket, time, urllib.request
+started = time.monotonic()
+try:
+    found = sorted({a[4][0] for a in socket.getaddrinfo("auth", 8000)})
+except OSError as exc:
+    found = [repr(exc)]
+looked = time.monotonic() - started
+try:
+    urllib.request.urlopen("http://auth:8000/.well-known/jwks.json", timeout=10).read()
+    answer = "ok"
+except Exception as exc:
+    answer = repr(exc)
+print(f"auth is {found} ({looked:.2f} s); its JWKS: {answer} ({time.monotonic() - started:.2f} s)")
+"""
+
+
+def reach_auth(container: str) -> str:
+    """What a container sees of auth now: name resolution and the JWKS (a flake's clue)."""
+    try:
+        done = subprocess.run(
+            ["podman", "exec", container, "python", "-c", _PROBE],
+            env=podman_env(),
+            capture_output=True,
+            text=True,
+            timeout=40,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return "the probe did not end within 40 s"
+    return (done.stdout + done.stderr).strip()[-400:]
 
 
 def ready_through_the_edge(stack: Stack) -> None:

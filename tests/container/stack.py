@@ -37,14 +37,22 @@ from tests.container.images import ROOT, Images, podman, podman_env
 from tests.e2e.client import ADMIN_PASSWORD
 from tests.e2e.system import RECOVERY_ENV
 
-__all__ = ["ADMIN_EMAIL", "COMPOSE_FILE", "Stack", "free_port"]
+__all__ = [
+    "ADMIN_EMAIL",
+    "COMPOSE_FILE",
+    "MERCATO",
+    "SERVICES",
+    "Stack",
+    "free_port",
+    "mercato_services",
+]
 
 COMPOSE_FILE = ROOT / "deploy" / "compose.yaml"
 HEALTH_TIMEOUT = 240.0  # one level of the start-up (PostgreSQL's first start, migrations)
 # Not the e2e system's admin@example.com: production refuses a password that holds
 # the address' local part ("admin" is in the e2e password).
 ADMIN_EMAIL = "shopkeeper@example.com"
-MERCATO = ("auth", "users", "catalog", "web", "gateway", "orders", "payments", "logs")
+MERCATO_IMAGE = "${MERCATO_IMAGE"  # how compose names the Mercato image (with a default)
 
 
 def free_port() -> int:
@@ -75,9 +83,82 @@ def _variables(images: Images, port: int) -> dict[str, str]:
     return found
 
 
-def _override() -> dict[str, Any]:
-    """The e2e system's saga and redelivery timings, for every Mercato service."""
-    return {"services": {name: {"environment": dict(RECOVERY_ENV)} for name in MERCATO}}
+def mercato_services(spec: dict[str, Any]) -> list[str]:
+    """The compose file's Mercato services: those run from the Mercato image.
+
+    Read from the file, not listed here, so that a service added to compose is
+    covered by every test without a change to the suite.
+    """
+    return sorted(
+        name
+        for name, service in spec["services"].items()
+        if str(service.get("image", "")).startswith(MERCATO_IMAGE)
+    )
+
+
+# Every service of the compose file, and those of them run from the Mercato image.
+SERVICES = sorted(yaml.safe_load(COMPOSE_FILE.read_text())["services"])
+MERCATO = mercato_services(yaml.safe_load(COMPOSE_FILE.read_text()))
+
+
+def _subnet() -> str:
+    """A /24 of 10.213.0.0/16 that no podman network on this host uses now."""
+    taken = podman("network", "ls", "--format", "{{range .Subnets}}{{.Subnet}} {{end}}")
+    while True:
+        subnet = f"10.213.{secrets.randbelow(256)}.0/24"
+        if subnet not in taken.split():
+            return subnet
+
+
+def _addresses(spec: dict[str, Any], subnet: str) -> dict[str, str]:
+    """A fixed address for every service of one container (not the replicated ones)."""
+    prefix = subnet.rsplit(".", 1)[0]
+    single = [
+        name
+        for name, service in sorted(spec["services"].items())
+        if int(service.get("deploy", {}).get("replicas", 1)) == 1
+    ]
+    return {name: f"{prefix}.{10 + index}" for index, name in enumerate(single)}
+
+
+def _fixed(address: str) -> dict[str, str]:
+    """A fixed address and a MAC of its own (locally administered, from the address).
+
+    The same MAC after a restart: a container started again keeps its address, and
+    with a new MAC its neighbours' ARP caches would send to the old one for half a
+    minute (PostgreSQL stopped and started: every service ready 36-39 s after it).
+    """
+    octets = ":".join(f"{int(part):02x}" for part in address.split("."))
+    return {"ipv4_address": address, "mac_address": f"02:42:{octets}"}
+
+
+def _override(spec: dict[str, Any], subnet: str) -> dict[str, Any]:
+    """The e2e timings for the Mercato services; the stack's names in every /etc/hosts.
+
+    Names are not left to aardvark-dns (podman's DNS server): on this host it stops
+    answering a container for seconds at a time (deploy/README.md, the container
+    suite's figures), longer than a service's call budget. Each one-container service
+    gets a fixed address on a subnet of the project's own, and every container finds
+    those in its /etc/hosts (`extra_hosts`), which glibc reads before any DNS server.
+    Only the gateway replicas (two containers behind one name, which HAProxy resolves
+    through its own `resolvers` section) stay on DNS: dynamic addresses, from the top
+    half of the subnet, which the fixed ones (.10 upwards) never reach.
+    """
+    addresses = _addresses(spec, subnet)
+    hosts = [f"{name}:{address}" for name, address in addresses.items()]
+    services: dict[str, Any] = {}
+    for name in spec["services"]:
+        service: dict[str, Any] = {"extra_hosts": hosts}
+        if name in addresses:
+            service["networks"] = {"default": _fixed(addresses[name])}
+        if name in mercato_services(spec):
+            service["environment"] = dict(RECOVERY_ENV)
+        services[name] = service
+    pool = subnet.rsplit(".", 1)[0] + ".128/25"
+    return {
+        "services": services,
+        "networks": {"default": {"ipam": {"config": [{"subnet": subnet, "ip_range": pool}]}}},
+    }
 
 
 def _levels(services: dict[str, Any]) -> list[list[str]]:
@@ -108,11 +189,11 @@ class Stack:
 
     def __post_init__(self) -> None:
         self.variables = _variables(self.images, self.port)
+        self.spec: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text())
         handle, name = tempfile.mkstemp(prefix="mercato-compose-", suffix=".yaml")
         with os.fdopen(handle, "w") as file:
-            yaml.safe_dump(_override(), file)
+            yaml.safe_dump(_override(self.spec, _subnet()), file)
         self.override = Path(name)
-        self.spec: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text())
 
     @property
     def base_url(self) -> str:

@@ -156,15 +156,6 @@ def test_a_gateway_replica_killed_during_checkouts_costs_no_order(
     assert all(a.order_id for a in attempts), attempts
 
 
-@pytest.mark.xfail(
-    reason=(
-        "seen once: logs' consumer failed an event 4 times while PostgreSQL was away (its "
-        "name does not resolve while its container is stopped) and the 5th delivery never "
-        "came, nor a dead letter: the audit log missed payment.succeeded. To investigate "
-        "in the chassis' NATS retry path (nak delay vs ack wait vs max_deliver)."
-    ),
-    strict=False,
-)
 def test_postgres_stopped_for_ten_seconds_during_checkouts(
     stack: Stack, shop: Shop, admin: Account, report: Report
 ) -> None:

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from tests.container.images import podman_env
-from tests.container.stack import MERCATO, Stack
+from tests.container.stack import MERCATO, SERVICES, Stack
 
 pytestmark = pytest.mark.container
 
@@ -44,7 +44,7 @@ def test_every_service_runs_unprivileged_on_a_read_only_root(stack: Stack, servi
         assert status["NoNewPrivs"].strip() == "1"
 
 
-@pytest.mark.parametrize("service", [*MERCATO, "postgres", "redis", "nats-1", "edge"])
+@pytest.mark.parametrize("service", SERVICES)
 def test_every_container_has_limits_and_a_rotated_log(stack: Stack, service: str) -> None:
     for container in stack.containers(service):
         host = stack.inspect(container)["HostConfig"]

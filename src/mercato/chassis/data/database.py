@@ -53,6 +53,11 @@ __all__ = [
 SQLITE_POOL_SIZE = 64
 POOL_RECYCLE = 1800.0  # seconds; server-side idle timeouts are usually longer
 MYSQL_ISOLATION = "READ COMMITTED"
+# A new PostgreSQL connection that has not been made in this long will not be: asyncpg
+# would wait 60 s, which a server whose address no longer answers (its container
+# stopped, the address fixed) costs in full, a pool slot held all along; a SYN sent
+# while it was away is only sent again seconds later, after it is back.
+POSTGRES_CONNECT_TIMEOUT = 5.0
 
 
 @compiles(DateTime, "mysql")
@@ -206,6 +211,8 @@ class Database:
             # over processes stays within the server's `max_connections`.
             kwargs.update(pool_size=pool_size, max_overflow=0, pool_recycle=POOL_RECYCLE)
             self.pool_limit = pool_size
+            if self.dialect == "postgresql":
+                kwargs["connect_args"] = {"timeout": POSTGRES_CONNECT_TIMEOUT}
             if self.dialect == "mysql":
                 kwargs["isolation_level"] = MYSQL_ISOLATION
                 kwargs["connect_args"] = {

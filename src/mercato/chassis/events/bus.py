@@ -13,6 +13,9 @@ The errors, drawn once:
     └── DeadLetterNotFound   no dead letter has that id
     PoisonEvent              raised by a handler: this event can never succeed, so it
                              goes to the dead letters at once, without retries
+    DependencyUnavailable    raised by a handler: something it needs (its database) is
+                             down; retried for as long as that lasts, the attempt not
+                             counted towards the dead letters
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ __all__ = [
     "BusError",
     "BusUnavailable",
     "DeadLetterNotFound",
+    "DependencyUnavailable",
     "EventBus",
     "EventHandler",
     "PoisonEvent",
@@ -55,6 +59,15 @@ class DeadLetterNotFound(BusError, LookupError):
 
 class PoisonEvent(Exception):
     """Raised by a handler for an event that can never succeed: dead-letter it now."""
+
+
+class DependencyUnavailable(Exception):
+    """Raised by a handler that could not run because a dependency is down, not the event.
+
+    The transports retry such an event with the capped backoff (`failures.next_retry`)
+    and never dead-letter it for this failure, so an outage of a service's database
+    longer than its attempts' backoff costs no event.
+    """
 
 
 class Subscription(Protocol):

@@ -23,6 +23,13 @@ A handler registered under the type `">"` (`ALL_EVENTS`) takes every event that 
 handler of its own type takes, as it is: it is not validated against a schema, so an
 audit log records even an event that breaks its contract or has no schema at all.
 
+A handler that fails because its database cannot be reached (a connection error,
+`data.availability`, and the database does not answer a ping either: stopped,
+restarting, its name not resolving) or because a service it calls is unavailable (a
+503 problem) raises `DependencyUnavailable` to the bus instead: the event is retried
+for as long as the outage lasts and never dead-lettered for it
+(`failures.next_retry`).
+
 A consumer made with `batches=True` also offers the bus `handle_many`: the events of
 one fetch claimed and handled in one transaction, acknowledged by the bus after its
 commit. Any failure in it (a handler raising, a forgery, a broken contract) rolls the
@@ -34,6 +41,7 @@ has no batches (RabbitMQ) uses `handle` only.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -43,13 +51,15 @@ from pydantic import ValidationError
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mercato.chassis.data.availability import database_unavailable
 from mercato.chassis.data.database import Database, insert_ignoring_conflicts
-from mercato.chassis.events.bus import EventBus, PoisonEvent, Subscription
+from mercato.chassis.events.bus import DependencyUnavailable, EventBus, PoisonEvent, Subscription
 from mercato.chassis.events.envelope import Event
 from mercato.chassis.events.origin import forgery
 from mercato.chassis.events.tables import EventTables
 from mercato.chassis.telemetry.event_metrics import ConsumerMetrics, Outcome
 from mercato.chassis.telemetry.event_spans import EventSpans, handling
+from mercato.chassis.web.errors import ServiceUnavailable
 from mercato.contracts.events import validate
 
 __all__ = ["ALL_EVENTS", "IdempotentConsumer", "SessionHandler"]
@@ -57,6 +67,7 @@ __all__ = ["ALL_EVENTS", "IdempotentConsumer", "SessionHandler"]
 log = logging.getLogger("mercato.events.consumer")
 SessionHandler = Callable[[AsyncSession, Event], Awaitable[None]]
 ALL_EVENTS = ">"  # the handler type that matches every event type
+PING_TIMEOUT = 5.0  # seconds: a database that takes longer to answer SELECT 1 is down
 
 
 class IdempotentConsumer:
@@ -106,7 +117,31 @@ class IdempotentConsumer:
     async def handle(self, event: Event) -> None:
         """Handle one delivery of `event`: check its origin, validate, record, run, commit."""
         with handling(self.spans, event, self.name):
-            await self._handle(event)
+            try:
+                await self._handle(event)
+            except (PoisonEvent, DependencyUnavailable):
+                raise
+            except Exception as exc:
+                if isinstance(exc, ServiceUnavailable) or await self._database_down(exc):
+                    raise DependencyUnavailable(
+                        f"{self.name} could not handle {event.type} {event.id}: "
+                        f"{type(exc).__name__}: {exc}"
+                    ) from exc
+                raise
+
+    async def _database_down(self, exc: Exception) -> bool:
+        """Whether `exc` is a connection failure and the database does not answer now.
+
+        The ping tells the database's outage from a handler's own connection error
+        (a mail server's, say), which counts as an ordinary failure.
+        """
+        if not database_unavailable(exc):
+            return False
+        try:
+            await asyncio.wait_for(self.db.ping(), PING_TIMEOUT)
+        except Exception:
+            return True
+        return False
 
     async def handle_many(self, events: Sequence[Event]) -> None:
         """Handle `events` in one transaction, each once; raise when any of them fails.

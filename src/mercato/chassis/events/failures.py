@@ -3,17 +3,30 @@
 Both transports share this policy so that an event is treated the same on NATS and
 on RabbitMQ: exponential backoff between attempts, capped, and after `max_deliver`
 failed attempts the event goes to the dead letters.
+
+A failure because a dependency is down (`DependencyUnavailable`: the consumer's
+database stopped, restarting, unreachable) is not the event's fault: it never sends
+the event to the dead letters, however many attempts it took, and its delay stops
+growing at the `OUTAGE_STEPS`-th attempt's (8 s from the default 1 s), so that the
+event comes back within seconds of the dependency's return. Before, a consumer used
+up its five attempts in 1 + 2 + 4 + 8 s, less than a database restart can take.
+Those attempts still count in the broker's delivery count, so an event that fails
+for a reason of its own after an outage reaches the dead letters sooner.
 """
 
 from __future__ import annotations
 
 import logging
 
+from mercato.chassis.events.bus import DependencyUnavailable
 from mercato.chassis.events.envelope import Event
 
-__all__ = ["backoff", "describe", "next_retry"]
+__all__ = ["OUTAGE_STEPS", "backoff", "describe", "next_retry"]
 
 log = logging.getLogger("mercato.events")
+# The attempt whose backoff an outage's retries keep to: one of the delays the backoff
+# makes anyway (RabbitMQ has one delay queue per delay).
+OUTAGE_STEPS = 4
 
 
 def describe(exc: BaseException) -> str:
@@ -40,6 +53,20 @@ def next_retry(
     maximum: float,
 ) -> float | None:
     """The delay before retrying a failed event, or None when it must be dead-lettered."""
+    if isinstance(exc, DependencyUnavailable):
+        delay = backoff(min(attempts, OUTAGE_STEPS), base=base, maximum=maximum)
+        # No traceback: an outage fails every event the same way, and is logged elsewhere.
+        log.warning(
+            "%s could not handle %s %s (attempt %d, a dependency is down; retry in %.2fs, "
+            "not counted towards the dead letters): %s",
+            consumer,
+            event.type,
+            event.id,
+            attempts,
+            delay,
+            describe(exc),
+        )
+        return delay
     if attempts >= max_deliver:
         return None
     delay = backoff(attempts, base=base, maximum=maximum)
