@@ -78,7 +78,10 @@ def test_a_customer_checks_out_and_the_audit_log_tells_the_story(
     order = checkout(shop, customer, method, key)
 
     assert order["status"] == "confirmed", order
-    assert order["total"]["amount"] == 2 * product["price"]["amount"]
+    assert order["subtotal"]["amount"] == 2 * product["price"]["amount"]
+    # The cheapest delivery is charged on top (shipping's quote; no code here).
+    assert order["shipping"]["amount"] > 0 and order["discount"]["amount"] == 0
+    assert order["total"]["amount"] == order["subtotal"]["amount"] + order["shipping"]["amount"]
     assert [h["status"] for h in order["history"]][-1] == "confirmed"
     assert stock_of(shop, product["id"]) == before - 2
     again = shop.http.post(

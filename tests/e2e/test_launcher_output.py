@@ -74,5 +74,6 @@ def test_status_sees_every_process_with_its_replicas(system: System) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     names = [p["name"] for p in json.loads(result.stdout)["processes"]]
     expected = ["nats", "auth-1", "users-1", "catalog-1", "catalog-2", "payments-1"]
-    expected += ["logs-1", "orders-1", "web-1", "notifications-1", "gateway-1", "mail"]
+    expected += ["logs-1", "shipping-1", "notifications-1", "orders-1", "web-1", "gateway-1"]
+    expected += ["mail"]
     assert names == expected + (["prometheus"] if system.observed else [])

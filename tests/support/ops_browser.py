@@ -68,15 +68,22 @@ def poison_dead_letter(system: System) -> Event:
     return event
 
 
-def dead_letters_of(shop: Shop, headers: dict[str, str], event_id: str) -> list[dict[str, Any]]:
-    """The dead letters of the event `event_id`, from the logs service's API."""
+def dead_letters_of(
+    shop: Shop, headers: dict[str, str], event_id: str, consumer: str = "users"
+) -> list[dict[str, Any]]:
+    """The dead letters of the event `event_id` by `consumer` (users: notifications
+    dead-letters a poisoned `user.registered` too), from the logs service's API."""
     answer = shop.http.get("/api/logs/dead-letters", headers=headers)
     assert answer.status_code == 200, answer.text
-    return [d for d in answer.json()["items"] if (d["event"] or {}).get("id") == event_id]
+    return [
+        d
+        for d in answer.json()["items"]
+        if (d["event"] or {}).get("id") == event_id and d["consumer"] == consumer
+    ]
 
 
 def wait_dead_lettered(shop: Shop, headers: dict[str, str], event_id: str) -> dict[str, Any]:
-    """The dead letter of `event_id`, once the consumer has dead-lettered it."""
+    """Users' dead letter of `event_id`, once its consumer has dead-lettered it."""
     found = eventually(lambda: dead_letters_of(shop, headers, event_id) or None, timeout=20)
     return found[0]
 
