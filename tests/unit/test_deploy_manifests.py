@@ -38,6 +38,14 @@ def test_kubernetes_and_compose_run_every_service() -> None:
     assert not any("profiles" in spec for spec in compose_services().values())
 
 
+def test_compose_starts_each_service_after_what_it_needs_is_healthy_or_started() -> None:
+    for name, spec in compose_services().items():
+        for needed, how in (spec.get("depends_on") or {}).items():
+            # An entry without its condition (`shipping:` alone) breaks podman-compose.
+            assert isinstance(how, dict), (name, needed)
+            assert how["condition"] in ("service_healthy", "service_started"), (name, needed)
+
+
 @pytest.mark.parametrize("name", SERVICE_NAMES)
 def test_every_variable_a_pod_sets_is_a_setting_of_its_service(name: str) -> None:
     container = deployments()[name]["container"]
