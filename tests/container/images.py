@@ -120,19 +120,6 @@ def _debootstrap(image: str) -> None:
             raise RuntimeError(f"podman import failed: {imported.stderr.decode()[-2000:]}")
 
 
-def _source_key() -> str:
-    """A hash of what the Mercato image is built from (podman reuses the runtime stage's
-    install layer when only the builder's wheels changed: this build argument tells it)."""
-    digest = hashlib.sha256()
-    files = [ROOT / "pyproject.toml", ROOT / "requirements.lock"]
-    files += sorted(
-        p for p in (ROOT / "src").rglob("*") if p.is_file() and "__pycache__" not in p.parts
-    )
-    for path in files:
-        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
 def _build(tag: str, containerfile: Path, context: Path, **args: str) -> None:
     # The host's network: its resolver and proxy reach PyPI, a build network's may not.
     command = ["build", "-q", "--format", "docker", "--network", "host", "-t", tag]
@@ -176,7 +163,6 @@ def build_images(log: Log, mercato_tag: str = "localhost/mercato:container-test"
             ROOT / "deploy" / "Dockerfile",
             ROOT,
             PYTHON_IMAGE=built["python"],
-            MERCATO_SOURCE=_source_key(),
         ),
     )
     return {
