@@ -297,6 +297,11 @@ def order_story(order: dict[str, Any], payments: list[dict[str, Any]]) -> Counte
     return story
 
 
+# What `mercato up`'s simulated carrier adds on its own, every 20 s, for as long as it
+# has shipments to move: left out of "the log holds still", which it would never do.
+CARRIER = frozenset({"shipment.shipped", "shipment.delivered"})
+
+
 def may_also(order: dict[str, Any]) -> Counter[str]:
     """Events an order may have left once more than `order_story` says, or not, by timing.
 
@@ -349,13 +354,13 @@ def _audit_problems(
             story = _audit(shop, headers, order_id=order["id"])
             if story is None:
                 return None
-            seen[order["id"]] = [e["id"] for e in story]
+            seen[order["id"]] = [e["id"] for e in story if e["type"] not in CARRIER]
             got = Counter(e["type"] for e in story)
             want = order_story(order, [p for p in payments if p["order_id"] == order["id"]])
             if want - got or (got - want) - may_also(order):
                 problems.append(f"order {order['id']} ({order['status']}): {dict(got)}")
                 problems.append(f"  expected {dict(want)}")
-        seen[account.id] = sorted(e["id"] for e in events)
+        seen[account.id] = sorted(e["id"] for e in events if e["type"] not in CARRIER)
     return problems, seen
 
 
