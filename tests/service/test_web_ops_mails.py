@@ -114,4 +114,4 @@ async def test_notifications_down_is_said_on_the_page(tmp_path: Path, tokens: To
         admin = await console.admin()
         page = await admin.get(PAGE)
         assert page.status_code == 200
-        assert "Your mails is unavailable right now" in page.text
+        assert "Mail is unavailable right now" in page.text
