@@ -137,7 +137,7 @@ async def test_only_lines_of_the_codes_categories_are_discounted(shop: Shop) -> 
         ({"active": False}, "not valid"),
         ({"starts_at": "2099-01-01T00:00:00Z"}, "valid from"),
         ({"ends_at": "2020-01-01T00:00:00Z"}, "expired"),
-        ({"min_order": 5000, "currency": "USD"}, "at least 5000"),
+        ({"min_order": 5000, "currency": "USD"}, "at least 50.00 USD"),
         ({"currency": "EUR"}, "EUR"),
     ],
 )
@@ -178,10 +178,10 @@ async def test_a_code_that_stops_fitting_shows_why_and_is_refused_at_checkout(
     cart = (await shop.orders.get(CART, headers=user)).json()
     assert cart["discount_code"] == discount["code"]
     assert cart["discount"] == {"amount": 0, "currency": "USD"}
-    assert "at least 1500" in cart["discount_problem"]
+    assert "at least 15.00 USD" in cart["discount_problem"]
     assert cart["total"] == {"amount": 1000, "currency": "USD"}
     card = await shop.card(user)
-    assert "at least 1500" in problem_of(await shop.checkout(user, card))["detail"]
+    assert "at least 15.00 USD" in problem_of(await shop.checkout(user, card))["detail"]
 
 
 async def test_uses_per_customer_and_in_all_are_limited(shop: Shop) -> None:

@@ -182,3 +182,22 @@ async def test_returns_are_read_by_their_customer_and_admins(
         problem(await client.post(f"{RETURNS}/nope/{move}", headers=admin(tokens)), 404)
     problem(await client.post(f"{url}/reject", json={"reason": "x"}, headers=ann), 403)
     problem(await client.post(f"{url}/reject", json={}, headers=admin(tokens)), 422)
+
+
+async def test_the_returns_list_narrows_to_one_status(
+    app: FastAPI, client: httpx.AsyncClient, tokens: TokenFactory
+) -> None:
+    event = await delivered_order(app, client, tokens, {"p1": 1, "p2": 1})
+    ann, order_id = tokens.headers("ann"), event.data["order_id"]
+    first = (await client.post(RETURNS, json=ask(order_id, p1=1), headers=ann)).json()
+    second = (await client.post(RETURNS, json=ask(order_id, p2=1), headers=ann)).json()
+    accepted = await client.post(f"{RETURNS}/{first['id']}/accept", headers=admin(tokens))
+    assert accepted.status_code == 200, accepted.text
+    for status, expected in (("accepted", [first]), ("requested", [second]), ("rejected", [])):
+        for headers in (admin(tokens), ann):
+            listed = await client.get(RETURNS, params={"status": status}, headers=headers)
+            assert [r["id"] for r in listed.json()["items"]] == [r["id"] for r in expected]
+    bob = await client.get(RETURNS, params={"status": "accepted"}, headers=tokens.headers("bob"))
+    assert bob.json()["items"] == []
+    answer = await client.get(RETURNS, params={"status": "packed"}, headers=admin(tokens))
+    assert "status" in str(problem(answer, 422)["errors"])

@@ -249,3 +249,31 @@ async def test_the_carrier_task_runs_when_its_delay_is_set(
 async def test_the_carrier_task_is_off_by_default(app: FastAPI, client: httpx.AsyncClient) -> None:
     ready = (await client.get("/health/ready")).json()
     assert "shipping-carrier" not in ready.get("tasks", {})
+
+
+async def test_the_list_narrows_to_one_status_and_pages_within_it(
+    app: FastAPI, client: httpx.AsyncClient, tokens: TokenFactory
+) -> None:
+    for user in ("ann", "bob", "cid", "ann"):
+        await deliver(app, confirmed(user, {"p1": 1}))
+    everyone = (await client.get(SHIPMENTS, headers=admin(tokens))).json()["items"]
+    packed = everyone[1::2]  # the second and fourth newest
+    for shipment in packed:
+        answer = await client.post(f"{SHIPMENTS}/{shipment['id']}/pack", headers=admin(tokens))
+        assert answer.status_code == 200, answer.text
+    params: dict[str, str | int] = {"status": "packed", "limit": 1}
+    first = (await client.get(SHIPMENTS, params=params, headers=admin(tokens))).json()
+    params["cursor"] = first["next_cursor"]
+    rest = (await client.get(SHIPMENTS, params=params, headers=admin(tokens))).json()
+    assert [s["id"] for s in first["items"] + rest["items"]] == [s["id"] for s in packed]
+    assert rest["next_cursor"] is None
+    pending = await client.get(SHIPMENTS, params={"status": "pending"}, headers=admin(tokens))
+    assert {s["status"] for s in pending.json()["items"]} == {"pending"}
+    assert len(pending.json()["items"]) == 2
+    # A customer's filter is within their own shipments only.
+    anns = await client.get(SHIPMENTS, params={"status": "packed"}, headers=tokens.headers("ann"))
+    assert {(s["user_id"], s["status"]) for s in anns.json()["items"]} <= {("ann", "packed")}
+    assert len(anns.json()["items"]) == sum(s["user_id"] == "ann" for s in packed)
+    for bad in ("shipped!", "PACKED", "refunded"):
+        answer = await client.get(SHIPMENTS, params={"status": bad}, headers=admin(tokens))
+        assert "status" in str(problem(answer, 422)["errors"])

@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 import jinja2
 
+from mercato.contracts.money import major_units
 from mercato.notifications.kinds import Kind
 
 __all__ = ["SAMPLES", "Rendered", "Shop", "Templates", "format_money"]
@@ -27,12 +28,6 @@ SUBJECTS: dict[Kind, str] = {
     Kind.SHIPMENT_DELIVERED: "Your {{ shop.name }} order {{ order_id }} was delivered",
     Kind.REFUND_ISSUED: "Refund of {{ amount }} for your {{ shop.name }} order {{ order_id }}",
 }
-# Digits after the decimal point where it is not two (ISO 4217).
-_MINOR_DIGITS = {
-    "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0,
-    "PYG": 0, "RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0,
-    "XPF": 0, "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
-}  # fmt: skip
 # Placeholder values for the admins' preview (`GET /api/notifications/templates`).
 SAMPLES: dict[Kind, dict[str, Any]] = {
     Kind.ACCOUNT_CREATED: {"name": "Ada Lovelace", "email": "ada@example.com"},
@@ -66,11 +61,7 @@ SAMPLES: dict[Kind, dict[str, Any]] = {
 
 def format_money(amount: int, currency: str) -> str:
     """`4250 EUR` as `EUR 42.50`: minor units shown with the currency's decimals."""
-    digits = _MINOR_DIGITS.get(currency.upper(), 2)
-    sign = "-" if amount < 0 else ""
-    whole, minor = divmod(abs(amount), 10**digits)
-    text = f"{whole:,}" if digits == 0 else f"{whole:,}.{minor:0{digits}d}"
-    return f"{currency.upper()} {sign}{text}"
+    return f"{currency.upper()} {major_units(amount, currency)}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from mercato.chassis.data.database import begin_write
 from mercato.chassis.security.tokens import Principal
 from mercato.chassis.web.errors import Conflict, Forbidden, NotFound, Unprocessable, field_error
 from mercato.chassis.web.paging import Page, decode_time_cursor
+from mercato.contracts.money import major_units
 from mercato.contracts.products import ProductOut
 from mercato.orders import discount_store, store
 from mercato.orders.discount_rules import Kind, PricedLine, Rule, discount_amount
@@ -124,8 +125,9 @@ def check(
     subtotal = sum(line.amount for line in lines)
     if subtotal < discount.min_order:
         raise _refused(
-            f"The code {code} needs items worth at least {discount.min_order} minor units of "
-            f"{currency}; they come to {subtotal}.",
+            f"The code {code} needs items worth at least "
+            f"{major_units(discount.min_order, currency)} {currency}; they come to "
+            f"{major_units(subtotal, currency)} {currency}.",
             "below_minimum",
         )
     amount = discount_amount(rule_of(discount), lines)

@@ -60,13 +60,15 @@ async def request_return(
 async def list_returns(
     principal: CurrentUser,
     session: SessionDep,
+    *,
     order_id: OrderQuery = None,
+    status: Annotated[ReturnStatus | None, Query(description="Only those in this status.")] = None,
     limit: Annotated[int, page_size(100)] = 20,
     cursor: CursorQuery = None,
 ) -> ReturnPage:
-    """Keyset paged; `order_id` narrows it to one order."""
+    """Keyset paged; `order_id` narrows it to one order, `status` to one status."""
     found = await returns.list_returns(
-        session, principal, order_id=order_id, limit=limit, cursor=cursor
+        session, principal, order_id=order_id, status=status, limit=limit, cursor=cursor
     )
     return ReturnPage(items=[return_out(r) for r in found.items], next_cursor=found.next_cursor)
 

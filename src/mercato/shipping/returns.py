@@ -244,14 +244,16 @@ async def list_returns(
     principal: Principal,
     *,
     order_id: str | None,
+    status: str | None = None,
     limit: int,
     cursor: str | None,
 ) -> Page[Return]:
-    """The caller's returns (an admin's: everyone's), newest first, of one order if given."""
+    """The caller's returns (an admin's: everyone's), newest first, by order and status."""
     return await store.return_page(
         session,
         user_id=None if principal.is_admin else principal.subject,
         order_id=order_id,
+        status=status,
         limit=limit,
         after=decode_time_cursor(cursor),
     )

@@ -30,13 +30,17 @@ NOT_NOW = "The shipment's status does not allow this move, or it moved concurren
 async def list_shipments(
     principal: CurrentUser,
     session: SessionDep,
+    *,
     order_id: OrderQuery = None,
+    status: Annotated[
+        ShipmentStatus | None, Query(description="Only those in this status.")
+    ] = None,
     limit: Annotated[int, page_size(100)] = 20,
     cursor: CursorQuery = None,
 ) -> ShipmentPage:
-    """Keyset paged; `order_id` narrows it to one order."""
+    """Keyset paged; `order_id` narrows it to one order, `status` to one status."""
     found = await fulfilment.list_shipments(
-        session, principal, order_id=order_id, limit=limit, cursor=cursor
+        session, principal, order_id=order_id, status=status, limit=limit, cursor=cursor
     )
     return ShipmentPage(items=[shipment_out(s) for s in found.items], next_cursor=found.next_cursor)
 

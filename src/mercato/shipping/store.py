@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
+from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.chassis.web.paging import Page, TimeKeyset, keyset_page
@@ -25,6 +26,7 @@ __all__ = [
     "shipment_page",
 ]
 
+Row = TypeVar("Row", Shipment, Return)
 _NEWEST_SHIPMENTS = TimeKeyset(Shipment.created_at, Shipment.id)
 _NEWEST_RETURNS = TimeKeyset(Return.created_at, Return.id)
 
@@ -94,15 +96,12 @@ async def shipment_page(
     *,
     user_id: str | None,
     order_id: str | None,
+    status: str | None = None,
     limit: int,
     after: tuple[datetime, str] | None,
 ) -> Page[Shipment]:
-    """Shipments newest first, of `user_id` and of `order_id` when given."""
-    statement = select(Shipment)
-    if user_id is not None:
-        statement = statement.where(Shipment.user_id == user_id)
-    if order_id is not None:
-        statement = statement.where(Shipment.order_id == order_id)
+    """Shipments newest first, of `user_id`, of `order_id` and in `status` when given."""
+    statement = _narrowed(Shipment, user_id=user_id, order_id=order_id, status=status)
     return await keyset_page(session, statement, _NEWEST_SHIPMENTS, limit=limit, after=after)
 
 
@@ -116,16 +115,28 @@ async def return_page(
     *,
     user_id: str | None,
     order_id: str | None,
+    status: str | None = None,
     limit: int,
     after: tuple[datetime, str] | None,
 ) -> Page[Return]:
-    """Returns newest first, of `user_id` and of `order_id` when given."""
-    statement = select(Return)
-    if user_id is not None:
-        statement = statement.where(Return.user_id == user_id)
-    if order_id is not None:
-        statement = statement.where(Return.order_id == order_id)
+    """Returns newest first, of `user_id`, of `order_id` and in `status` when given."""
+    statement = _narrowed(Return, user_id=user_id, order_id=order_id, status=status)
     return await keyset_page(session, statement, _NEWEST_RETURNS, limit=limit, after=after)
+
+
+def _narrowed(
+    model: type[Row], *, user_id: str | None, order_id: str | None, status: str | None
+) -> Select[Row]:
+    """`model`'s rows, narrowed by each filter that is given."""
+    statement = select(model)
+    for column, value in (
+        (model.user_id, user_id),
+        (model.order_id, order_id),
+        (model.status, status),
+    ):
+        if value is not None:
+            statement = statement.where(column == value)
+    return statement
 
 
 async def due_shipments(

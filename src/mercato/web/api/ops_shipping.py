@@ -1,10 +1,10 @@
 """Calls for the console's shipments and returns pages: the shipping service's admin API.
 
 An admin lists everyone's shipments and returns (`GET /api/shipping/shipments`,
-`/returns`, newest first, cursor paged) and moves them on: a shipment is packed,
-shipped (carrier and tracking) and delivered; a return is accepted, rejected (with
-a reason) or received. A move the state does not allow is the service's 409, a bad
-field its 422: both reach the page as `ApiError`.
+`/returns`, newest first, of one status if asked, cursor paged) and moves them on:
+a shipment is packed, shipped (carrier and tracking) and delivered; a return is
+accepted, rejected (with a reason) or received. A move the state does not allow is
+the service's 409, a bad field its 422: both reach the page as `ApiError`.
 """
 
 from __future__ import annotations
@@ -92,17 +92,21 @@ class ReturnPage(BaseModel):
     next_cursor: str | None = None
 
 
-def _params(limit: int, cursor: str | None) -> dict[str, str | int]:
+def _params(status: str, limit: int, cursor: str | None) -> dict[str, str | int]:
     params: dict[str, str | int] = {"limit": limit}
+    if status:
+        params["status"] = status
     if cursor:
         params["cursor"] = cursor
     return params
 
 
-async def shipments(caller: Caller, *, limit: int = 20, cursor: str | None = None) -> ShipmentPage:
-    """Everyone's shipments, newest first, a page."""
+async def shipments(
+    caller: Caller, *, status: str = "", limit: int = 20, cursor: str | None = None
+) -> ShipmentPage:
+    """Everyone's shipments (in `status` if given), newest first, a page."""
     path = "/api/shipping/shipments"
-    body = await caller.call("shipping", "GET", path, params=_params(limit, cursor))
+    body = await caller.call("shipping", "GET", path, params=_params(status, limit, cursor))
     return ShipmentPage.model_validate(body)
 
 
@@ -114,10 +118,12 @@ async def move_shipment(
     return Shipment.model_validate(await caller.call("shipping", "POST", path, json=body))
 
 
-async def returns(caller: Caller, *, limit: int = 20, cursor: str | None = None) -> ReturnPage:
-    """Everyone's returns, newest first, a page."""
+async def returns(
+    caller: Caller, *, status: str = "", limit: int = 20, cursor: str | None = None
+) -> ReturnPage:
+    """Everyone's returns (in `status` if given), newest first, a page."""
     path = "/api/shipping/returns"
-    body = await caller.call("shipping", "GET", path, params=_params(limit, cursor))
+    body = await caller.call("shipping", "GET", path, params=_params(status, limit, cursor))
     return ReturnPage.model_validate(body)
 
 

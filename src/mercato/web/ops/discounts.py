@@ -33,7 +33,7 @@ from mercato.web.money import decimals, format_amount
 from mercato.web.ops.access import admin, admin_form, refused_by_service
 from mercato.web.ops.nav import ops_page
 from mercato.web.ops.orders import when
-from mercato.web.ops.shipments import field_errors
+from mercato.web.ops.status_lists import field_errors
 from mercato.web.shopper import Shopper, ShopperDep
 
 __all__ = ["CODE_TAKEN", "FIELDS", "DiscountRow", "DiscountsView", "discount_fields", "router"]

@@ -6,30 +6,29 @@
                                           the customer is told)
     POST /ops/returns/{id}/receive        accepted -> received (orders then refunds it)
 
-As on the shipments page, the status filter is the console's (the service lists all),
-a refused move (409) shows the service's reason beside that return, and a rejection
-without a reason (422) says so beside the field, with what was typed.
+The list, its status filter, paging and refusals are `status_lists`'s, as on the
+shipments page; a rejection without a reason (422) says so beside the field, with
+what was typed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from mercato.chassis.web.json_body import StrictJsonRoute
 from mercato.web.api import ops_shipping
-from mercato.web.api.backend import ApiError, BackendDown, Caller
+from mercato.web.api.backend import ApiError, Caller
 from mercato.web.forms import Field, FormView, form_view
 from mercato.web.ops.access import admin, admin_form, refused_by_service
-from mercato.web.ops.nav import ops_page
 from mercato.web.ops.orders import order_href, when
-from mercato.web.ops.shipments import PAGE, SCAN_PAGES, Focus, field_errors
+from mercato.web.ops.status_lists import PAGE, Focus, StatusList, field_errors
 from mercato.web.shopper import Shopper, ShopperDep
 
-__all__ = ["REASON_FIELDS", "STATUSES", "ReturnRow", "ReturnsView", "router"]
+__all__ = ["LIST", "REASON_FIELDS", "STATUSES", "ReturnRow", "router"]
 
 router = APIRouter(route_class=StrictJsonRoute, include_in_schema=False)
 STATUSES = ("requested", "accepted", "rejected", "received", "refunded")
@@ -57,24 +56,8 @@ class ReturnRow:
     refusal: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class ReturnsView:
-    """The returns page."""
-
-    status: str
-    statuses: tuple[str, ...]
-    rows: tuple[ReturnRow, ...] | None  # None: shipping is down
-    next_href: str | None
-    message: str | None = None
-
-
-def _href(status: str, cursor: str | None = None) -> str:
-    query = {k: v for k, v in (("status", status), ("cursor", cursor)) if v}
-    return "/ops/returns" + (f"?{urlencode(query)}" if query else "")
-
-
 def _row(ret: ops_shipping.Return, status: str, csrf: str, focus: Focus | None) -> ReturnRow:
-    mine = focus if focus is not None and focus.shipment_id == ret.id else None
+    mine = focus.on(ret.id) if focus else None
     forms = tuple(
         form_view(
             f"{move}-{ret.id}",
@@ -103,62 +86,31 @@ def _row(ret: ops_shipping.Return, status: str, csrf: str, focus: Focus | None) 
     )
 
 
-async def _listed(
+async def _read(
     caller: Caller, status: str, cursor: str | None
-) -> tuple[list[ops_shipping.Return], str | None]:
-    found: list[ops_shipping.Return] = []
-    for _ in range(SCAN_PAGES):
-        page = await ops_shipping.returns(caller, limit=PAGE, cursor=cursor)
-        found.extend(r for r in page.items if not status or r.status == status)
-        cursor = page.next_cursor
-        if cursor is None or len(found) >= PAGE:
-            break
-    return found, cursor
+) -> tuple[Sequence[ops_shipping.Return], str | None]:
+    page = await ops_shipping.returns(caller, status=status, limit=PAGE, cursor=cursor)
+    return page.items, page.next_cursor
 
 
-async def _page(
-    shopper: Shopper, status: str, cursor: str | None, focus: Focus | None = None, code: int = 200
-) -> Response:
-    caller = await shopper.caller()
-    rows: tuple[ReturnRow, ...] | None
-    next_href = message = None
-    try:
-        async with refused_by_service():
-            found, after = await _listed(caller, status, cursor)
-        csrf = await shopper.csrf_token()
-        rows = tuple(_row(r, status, csrf, focus) for r in found)
-        next_href = _href(status, after) if after else None
-        if focus and focus.refusal and all(row.id != focus.shipment_id for row in rows):
-            message = f"Return {focus.shipment_id}: {focus.refusal}"
-    except BackendDown as exc:
-        rows, message = None, f"{exc.part} is unavailable right now: no return can be listed."
-    except ApiError as exc:
-        if exc.status != 422:
-            raise
-        rows, message = (), "This page of returns cannot be read: start from the first."
-    view = ReturnsView(status, STATUSES, rows, next_href, message)
-    return await ops_page(shopper, "ops/returns.html", "Returns", view, status=code)
+LIST = StatusList("/ops/returns", "return", "Returns", "ops/returns.html", STATUSES, _read, _row)
 
 
 @router.get("/ops/returns")
 async def returns_page(request: Request, shopper: ShopperDep) -> Response:
     """The returns, newest first, of one status if asked."""
     await admin(shopper)
-    status = request.query_params.get("status", "")
-    status = status if status in STATUSES else ""
-    cursor = request.query_params.get("cursor", "")[:500] or None
-    return await _page(shopper, status, cursor)
+    return await LIST.shown(request, shopper)
 
 
 async def _move(return_id: str, move: str, shopper: Shopper) -> Response:
     caller, posted = await admin_form(shopper)
-    status = posted.stripped("status")
-    status = status if status in STATUSES else ""
+    status = LIST.status_of(posted.stripped("status"))
     reason = posted.stripped("reason")
     values = {"reason": reason}
     if move == "reject" and not reason:
         focus = Focus(return_id, None, values, {"reason": "Reason is required."})
-        return await _page(shopper, status, None, focus, 422)
+        return await LIST.page(shopper, status, None, focus, 422)
     try:
         async with refused_by_service():
             body = {"reason": reason} if move == "reject" else None
@@ -166,9 +118,8 @@ async def _move(return_id: str, move: str, shopper: Shopper) -> Response:
     except ApiError as exc:
         errors = field_errors(exc, REASON_FIELDS) if exc.status == 422 else {}
         focus = Focus(return_id, None if errors else exc.detail, values, errors)
-        return await _page(shopper, status, None, focus, exc.status)
-    await shopper.flash(f"The return {return_id} was {DONE[move]}.")
-    return RedirectResponse(_href(status), status_code=303)
+        return await LIST.page(shopper, status, None, focus, exc.status)
+    return await LIST.moved(shopper, return_id, DONE[move], status)
 
 
 @router.post("/ops/returns/{return_id}/accept")
