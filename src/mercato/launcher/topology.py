@@ -157,6 +157,8 @@ def _notifications_env(layout: Layout) -> dict[str, str]:
     # The mails link to this system's shop; under the shared name, so that a
     # MERCATO_NOTIFICATIONS_SHOP_URL of the developer's still wins.
     env = {"MERCATO_SHOP_URL": f"{layout.scheme}://{HOST}:{layout.port}"}
+    # Asked for the address of a user whose `user.registered` it never saw.
+    env["MERCATO_NOTIFICATIONS_USERS_URL"] = layout.base_urls(service("users"))
     # Without an SMTP server of the developer's, the mails go to the launcher's sink.
     if layout.mail_sink:
         env["MERCATO_NOTIFICATIONS_SMTP_URL"] = f"smtp://{HOST}:{layout.mail_sink_port}"

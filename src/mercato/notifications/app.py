@@ -1,9 +1,11 @@
 """Wiring of the notifications service: its spec and the app factory.
 
-The handlers need the courier (templates and SMTP server) the settings describe, so
-`create_app` binds them and the spec's context is that same courier, for the routes'
-template previews. `SPEC.handlers` names the consumed types for the topology's check;
-its courier is built from the defaults and is never the one a process runs.
+The handlers need the courier (templates, SMTP server, the users directory) the
+settings describe, so `create_app` binds them and the spec's context is that same
+courier, for the routes' template previews; the context gives the directory the
+runtime's service client once the service starts. `SPEC.handlers` names the consumed
+types for the topology's check; its courier is built from the defaults and is never
+the one a process runs.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ def _context(
 ) -> Callable[[NotificationsRuntime], AbstractAsyncContextManager[Courier]]:
     @asynccontextmanager
     async def open_context(runtime: NotificationsRuntime) -> AsyncIterator[Courier]:
+        courier.directory.attach(runtime.http)  # its service tokens, TLS and metrics
         yield courier
 
     return open_context

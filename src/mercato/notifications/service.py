@@ -4,7 +4,8 @@
 it too). Its order is the service's delivery guarantee:
 
 1. a row of this (event, kind) already recorded: nothing to do;
-2. no recipient yet (`user.registered` not handled yet): raise, so the chassis retries;
+2. no recipient yet: ask the users service (`directory`) and keep its answer; if it
+   has none either (`user.registered` not handled yet), raise, so the chassis retries;
 3. the kind turned off: record it `skipped`, send nothing;
 4. otherwise hand the mail to SMTP and record it `sent` only after the server took it.
 
@@ -18,7 +19,7 @@ resend carries the same Message-ID, which mail clients fold into one.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +30,7 @@ from mercato.chassis.security.tokens import Principal
 from mercato.chassis.web.errors import Conflict, Forbidden, NotFound, Unprocessable, field_error
 from mercato.chassis.web.paging import Page, decode_time_cursor
 from mercato.notifications import store
+from mercato.notifications.directory import Directory
 from mercato.notifications.kinds import ALWAYS_ON, Kind
 from mercato.notifications.mail import (
     MailUnavailable,
@@ -39,7 +41,7 @@ from mercato.notifications.mail import (
     parse_smtp_url,
     send,
 )
-from mercato.notifications.models import Message
+from mercato.notifications.models import Message, Recipient
 from mercato.notifications.settings import NotificationsSettings
 from mercato.notifications.templates import Shop, Templates
 
@@ -77,6 +79,7 @@ class Courier:
     sender: str
     timeout: float
     max_event_age: float = 0.0  # seconds; 0: mail about events of any age
+    directory: Directory = field(default_factory=lambda: Directory((), timeout=1.0))
 
     @classmethod
     def from_settings(cls, settings: NotificationsSettings) -> Courier:
@@ -89,6 +92,7 @@ class Courier:
             sender=settings.from_address,
             timeout=settings.smtp_timeout_seconds,
             max_event_age=settings.max_event_age_seconds,
+            directory=Directory(settings.users_urls, timeout=settings.users_timeout_seconds),
         )
 
     async def deliver(self, mail: Outgoing) -> None:
@@ -122,7 +126,7 @@ async def notify(
         return None
     recipient = await store.get_recipient(session, user_id)
     if recipient is None:
-        raise UnknownRecipient(f"no address for user {user_id} yet (user.registered not seen)")
+        recipient = await _looked_up(session, courier.directory, user_id)
     rendered = courier.templates.render(kind, {"name": recipient.name or recipient.email, **data})
     status = SENT
     if kind not in ALWAYS_ON and kind.value in await store.disabled_kinds(session, user_id):
@@ -153,6 +157,16 @@ async def notify(
     )
     await store.add_message(session, message)
     return message
+
+
+async def _looked_up(session: AsyncSession, directory: Directory, user_id: str) -> Recipient:
+    """`user_id`'s recipient from the users service, kept for next time; or UnknownRecipient."""
+    profile = await directory.lookup(user_id)
+    if profile is None:
+        raise UnknownRecipient(f"no address for user {user_id} yet (user.registered not seen)")
+    return await store.save_recipient(
+        session, user_id=user_id, email=profile.email, name=profile.name, now=_now()
+    )
 
 
 def _choices(disabled: frozenset[str]) -> dict[str, bool]:

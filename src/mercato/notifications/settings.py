@@ -2,7 +2,8 @@
 
 `smtp_url` is where mail goes (`smtp://user:pass@host:port`, `smtps://` for implicit
 TLS); production requires it. `mercato up` points it at its development mail sink
-when it is unset.
+when it is unset. `users_url` (one base URL or several, comma-separated) is the
+users service asked for a recipient `user.registered` never brought (empty: none).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import ClassVar
 from pydantic import Field, ValidationInfo, field_validator
 
 from mercato.chassis import config
+from mercato.chassis.client.balancing import parse_base_urls
 from mercato.chassis.config import MAX_DURATION_SECONDS, ServiceSettings
 from mercato.notifications.mail import parse_from_address, parse_smtp_url
 
@@ -43,6 +45,9 @@ class NotificationsSettings(ServiceSettings):
     shop_name: str = Field(default="Mercato", min_length=1, max_length=100)
     shop_url: str = Field(default="http://127.0.0.1:8000", max_length=500)
     from_address: str = Field(default="Mercato <no-reply@mercato.localhost>", max_length=320)
+    # Asked for a user's address when `user.registered` never reached this service.
+    users_url: str = ""
+    users_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
 
     @field_validator("smtp_url")
     @classmethod
@@ -66,6 +71,16 @@ class NotificationsSettings(ServiceSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
+
+    @field_validator("users_url")
+    @classmethod
+    def _users_url(cls, value: str) -> str:
+        return ",".join(parse_base_urls(value, "users")) if value.strip() else ""
+
+    @property
+    def users_urls(self) -> tuple[str, ...]:
+        """The base URL of every users instance (none: no lookup)."""
+        return tuple(self.users_url.split(",")) if self.users_url else ()
 
     @field_validator("from_address")
     @classmethod
