@@ -29,13 +29,7 @@ from mercato.orders.models import OrderReturn
 from mercato.orders.return_saga import RECEIVED
 from mercato.orders.shipments import CREATED, DELIVERED, SHIPPED, record
 
-__all__ = [
-    "HANDLERS",
-    "on_return_received",
-    "on_shipment_created",
-    "on_shipment_delivered",
-    "on_shipment_shipped",
-]
+__all__ = ["HANDLERS", "on_return_received", "on_shipment_event"]
 
 Data = TypeVar("Data", bound=EventData)
 MAX_ID, MAX_ORDER_ID = 64, 36  # the columns' sizes (`models.OrderReturn`, `models.Shipment`)
@@ -52,10 +46,10 @@ def _parsed(schema: type[Data], event: Event) -> Data:
         raise PoisonEvent(f"{event.type} {event.id} breaks its contract: {exc}") from exc
 
 
-Shipped = TypeVar("Shipped", ShipmentCreated, ShipmentShipped, ShipmentDelivered)
+ShipmentEvent = ShipmentCreated | ShipmentShipped | ShipmentDelivered
 
 
-def _checked(data: Shipped, event: Event) -> Shipped:
+def _checked(data: ShipmentEvent, event: Event) -> ShipmentEvent:
     """The shipment event's data, when its ids fit the columns; PoisonEvent otherwise."""
     if len(data.shipment_id) > MAX_ID or len(data.order_id) > MAX_ORDER_ID:
         raise PoisonEvent(f"{event.type} {event.id}: an id longer than orders keeps")
@@ -70,47 +64,27 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-async def on_shipment_created(session: AsyncSession, event: Event) -> None:
-    """A shipment of an order waits to be packed."""
-    data = _checked(_parsed(ShipmentCreated, event), event)
+# Each shipment event: the contract it is read with, the status it records, and what
+# else of it the order's shipment keeps.
+_SHIPMENT_EVENTS: dict[str, tuple[type[ShipmentEvent], str, tuple[str, ...]]] = {
+    "shipment.created": (ShipmentCreated, CREATED, ("method",)),
+    "shipment.shipped": (ShipmentShipped, SHIPPED, ("carrier", "tracking_number", "tracking_url")),
+    "shipment.delivered": (ShipmentDelivered, DELIVERED, ("delivered_at",)),
+}
+
+
+async def on_shipment_event(session: AsyncSession, event: Event) -> None:
+    """A shipment of an order was made, left with its carrier, or was delivered."""
+    contract, status, kept = _SHIPMENT_EVENTS[event.type]
+    data = _checked(_parsed(contract, event), event)
     await record(
         session,
         shipment_id=data.shipment_id,
         order_id=data.order_id,
-        status=CREATED,
+        status=status,
         items=[line.model_dump(mode="json") for line in data.items],
         now=_now(),
-        method=data.method,
-    )
-
-
-async def on_shipment_shipped(session: AsyncSession, event: Event) -> None:
-    """A shipment left with its carrier: its tracking."""
-    data = _checked(_parsed(ShipmentShipped, event), event)
-    await record(
-        session,
-        shipment_id=data.shipment_id,
-        order_id=data.order_id,
-        status=SHIPPED,
-        items=[line.model_dump(mode="json") for line in data.items],
-        now=_now(),
-        carrier=data.carrier,
-        tracking_number=data.tracking_number,
-        tracking_url=data.tracking_url,
-    )
-
-
-async def on_shipment_delivered(session: AsyncSession, event: Event) -> None:
-    """A shipment was delivered."""
-    data = _checked(_parsed(ShipmentDelivered, event), event)
-    await record(
-        session,
-        shipment_id=data.shipment_id,
-        order_id=data.order_id,
-        status=DELIVERED,
-        items=[line.model_dump(mode="json") for line in data.items],
-        now=_now(),
-        delivered_at=data.delivered_at,
+        **{name: getattr(data, name) for name in kept},
     )
 
 
@@ -142,8 +116,6 @@ async def on_return_received(session: AsyncSession, event: Event) -> None:
 
 
 HANDLERS: dict[str, Handler] = {
-    "shipment.created": on_shipment_created,
-    "shipment.shipped": on_shipment_shipped,
-    "shipment.delivered": on_shipment_delivered,
+    **dict.fromkeys(_SHIPMENT_EVENTS, on_shipment_event),
     "return.received": on_return_received,
 }

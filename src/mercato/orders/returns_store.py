@@ -1,8 +1,8 @@
 """Queries of the returns' refund sagas: functions taking an AsyncSession, no HTTP.
 
 As for orders (`store`), a saga's writes are compare-and-set updates on the return's
-row: `take_lease` claims it for one worker, and `move` changes its status only from
-the expected one and only for the lease's owner.
+row (`leases`): `take_lease` claims it for one worker, and `move` changes its status
+only from the expected one and only for the lease's owner.
 """
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, bindparam, func, or_, select, update
+from sqlalchemy import Table, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.chassis.web.paging import Page, TimeKeyset, keyset_page
+from mercato.orders.leases import Leases
 from mercato.orders.models import OrderReturn
 
 __all__ = [
@@ -35,25 +36,7 @@ _RETURN = (
     .where(OrderReturn.id == bindparam("return_id"))
     .execution_options(populate_existing=True)
 )
-_TAKE_LEASE = update(_RETURNS).where(
-    _RETURNS.c.id == bindparam("w_id"),
-    or_(
-        _RETURNS.c.lease_owner.is_(None),
-        _RETURNS.c.lease_until < bindparam("w_now"),
-        _RETURNS.c.lease_owner == bindparam("w_owner"),
-    ),
-)
-_HELD = update(_RETURNS).where(
-    _RETURNS.c.id == bindparam("w_id"), _RETURNS.c.lease_owner == bindparam("w_owner")
-)
-_MOVE = _HELD.where(_RETURNS.c.status == bindparam("w_status"))
-_POSTPONE = _HELD.values(
-    attempts=_RETURNS.c.attempts + 1, updated_at=bindparam("w_now"), retry_at=bindparam("w_retry")
-)
-
-
-def _rowcount(result: Any) -> int:
-    return cast(CursorResult[Any], result).rowcount
+_LEASES = Leases(_RETURNS)
 
 
 async def get_return(session: AsyncSession, return_id: str) -> OrderReturn | None:
@@ -81,18 +64,12 @@ async def take_lease(
     session: AsyncSession, *, return_id: str, owner: str, now: datetime, until: datetime
 ) -> bool:
     """Claim a return for `owner` unless another worker holds a live lease."""
-    params = {"w_id": return_id, "w_now": now, "w_owner": owner}
-    result = await session.execute(
-        _TAKE_LEASE, {"lease_owner": owner, "lease_until": until, **params}
-    )
-    return _rowcount(result) == 1
+    return await _LEASES.take(session, return_id, owner=owner, now=now, until=until)
 
 
 async def release_lease(session: AsyncSession, *, return_id: str, owner: str) -> None:
     """Give up `owner`'s lease on a return (nothing happens if it is not theirs)."""
-    await session.execute(
-        _HELD, {"w_id": return_id, "w_owner": owner, "lease_owner": None, "lease_until": None}
-    )
+    await _LEASES.release(session, return_id, owner=owner)
 
 
 async def move(
@@ -113,17 +90,15 @@ async def move(
         "retry_at": None,
         **fields,
     }
-    where = {"w_id": return_id, "w_owner": owner, "w_status": expected}
-    result = await session.execute(_MOVE, {**values, **where})
-    return values if _rowcount(result) == 1 else None
+    moved = await _LEASES.move(session, return_id, owner=owner, expected=expected, values=values)
+    return values if moved else None
 
 
 async def postpone(
     session: AsyncSession, *, return_id: str, owner: str, now: datetime, retry_at: datetime
 ) -> bool:
     """Count a failed attempt at a return the caller holds, to be tried again at `retry_at`."""
-    params = {"w_id": return_id, "w_owner": owner, "w_now": now, "w_retry": retry_at}
-    return _rowcount(await session.execute(_POSTPONE, params)) == 1
+    return await _LEASES.postpone(session, return_id, owner=owner, now=now, retry_at=retry_at)
 
 
 async def resumable(

@@ -1,8 +1,9 @@
 """Queries of the orders service: functions taking an AsyncSession, no HTTP.
 
-The saga's writes are compare-and-set updates: `take_lease` claims an order for one
-worker, and `move` changes its status only from the expected one and only for the
-lease's owner, so a worker that lost its lease (or a stale one) changes nothing.
+The saga's writes are compare-and-set updates (`leases`): `take_lease` claims an
+order for one worker, and `move` changes its status only from the expected one and
+only for the lease's owner, so a worker that lost its lease (or a stale one) changes
+nothing.
 Only the saga runner takes and gives back leases (`runner.SagaRunner`).
 """
 
@@ -22,12 +23,12 @@ from sqlalchemy import (
     insert,
     or_,
     select,
-    update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.chassis.data.database import insert_ignoring_conflicts
 from mercato.chassis.web.paging import Page, TimeKeyset, keyset_page
+from mercato.orders.leases import Leases
 from mercato.orders.models import Cart, CartLine, Order, OrderHistory
 from mercato.orders.states import ACTIVE, TERMINAL, Status
 
@@ -142,21 +143,7 @@ _ORDER = (
     select(Order).where(Order.id == bindparam("order_id")).execution_options(populate_existing=True)
 )
 _ADD_HISTORY = insert(cast(Table, OrderHistory.__table__))
-_TAKE_LEASE = update(_ORDERS).where(
-    _ORDERS.c.id == bindparam("w_id"),
-    or_(
-        _ORDERS.c.lease_owner.is_(None),
-        _ORDERS.c.lease_until < bindparam("w_now"),
-        _ORDERS.c.lease_owner == bindparam("w_owner"),
-    ),
-)
-_HELD = update(_ORDERS).where(
-    _ORDERS.c.id == bindparam("w_id"), _ORDERS.c.lease_owner == bindparam("w_owner")
-)
-_MOVE = _HELD.where(_ORDERS.c.status == bindparam("w_status"))
-_POSTPONE = _HELD.values(
-    attempts=_ORDERS.c.attempts + 1, updated_at=bindparam("w_now"), retry_at=bindparam("w_retry")
-)
+_LEASES = Leases(_ORDERS)
 
 
 async def get_order(session: AsyncSession, order_id: str) -> Order | None:
@@ -231,17 +218,12 @@ async def take_lease(
     session: AsyncSession, *, order_id: str, owner: str, now: datetime, until: datetime
 ) -> bool:
     """Claim an order for `owner` unless another worker holds a live lease."""
-    where = {"w_id": order_id, "w_now": now, "w_owner": owner}
-    values = {"lease_owner": owner, "lease_until": until}
-    result = await session.execute(_TAKE_LEASE, {**values, **where})
-    return _rowcount(result) == 1
+    return await _LEASES.take(session, order_id, owner=owner, now=now, until=until)
 
 
 async def release_lease(session: AsyncSession, *, order_id: str, owner: str) -> None:
     """Give up `owner`'s lease on an order (nothing happens if it is not theirs)."""
-    await session.execute(
-        _HELD, {"w_id": order_id, "w_owner": owner, "lease_owner": None, "lease_until": None}
-    )
+    await _LEASES.release(session, order_id, owner=owner)
 
 
 async def move(
@@ -274,9 +256,9 @@ async def move(
     }
     if reason is not None:
         values["reason"] = reason
-    where = {"w_id": order_id, "w_owner": owner, "w_status": expected.value}
-    result = await session.execute(_MOVE, {**values, **where})
-    if _rowcount(result) != 1:
+    if not await _LEASES.move(
+        session, order_id, owner=owner, expected=expected.value, values=values
+    ):
         return None
     rows = [
         {"order_id": order_id, "status": status.value, "reason": None, "at": now}
@@ -291,18 +273,14 @@ async def postpone(
     session: AsyncSession, *, order_id: str, owner: str, now: datetime, retry_at: datetime
 ) -> bool:
     """Count a failed attempt at an order the caller holds, to be tried again at `retry_at`."""
-    params = {"w_id": order_id, "w_owner": owner, "w_now": now, "w_retry": retry_at}
-    return _rowcount(await session.execute(_POSTPONE, params)) == 1
+    return await _LEASES.postpone(session, order_id, owner=owner, now=now, retry_at=retry_at)
 
 
 async def touch(
     session: AsyncSession, *, order_id: str, owner: str, now: datetime, **fields: Any
 ) -> bool:
     """Set fields (plain values) of an order the caller holds the lease of (no state change)."""
-    result = await session.execute(
-        _HELD, {"updated_at": now, **fields, "w_id": order_id, "w_owner": owner}
-    )
-    return _rowcount(result) == 1
+    return await _LEASES.touch(session, order_id, owner=owner, values={"updated_at": now, **fields})
 
 
 async def resumable(

@@ -16,6 +16,7 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict
 
 from mercato.web.api.backend import Caller
+from mercato.web.api.shipping import Line, Return
 
 __all__ = [
     "Line",
@@ -28,15 +29,6 @@ __all__ = [
     "returns",
     "shipments",
 ]
-
-
-class Line(BaseModel):
-    """A product and how many of it."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    product_id: str
-    quantity: int
 
 
 class Shipment(BaseModel):
@@ -65,22 +57,6 @@ class ShipmentPage(BaseModel):
 
     items: tuple[Shipment, ...]
     next_cursor: str | None = None
-
-
-class Return(BaseModel):
-    """A return as the shipping service answers it."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    id: str
-    order_id: str
-    user_id: str
-    status: str
-    items: tuple[Line, ...]
-    reason: str
-    rejection_reason: str | None = None
-    created_at: datetime
-    updated_at: datetime
 
 
 class ReturnPage(BaseModel):

@@ -31,12 +31,13 @@ class Line(BaseModel):
 
 
 class Return(BaseModel):
-    """A return the shopper asked for, and where it stands."""
+    """A return a shopper asked for, and where it stands (as the console reads it too)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     id: str
     order_id: str
+    user_id: str = ""
     status: str  # requested, accepted, rejected, received, refunded
     items: tuple[Line, ...] = ()
     reason: str = ""
