@@ -13,11 +13,13 @@ from fastapi import FastAPI
 from tests.e2e.system import REPORTS, admin, customer, otlp_receiver, shop, system
 from tests.support.apps import running
 from tests.support.event_store import db, tables
+from tests.support.mail_server import smtp
 from tests.support.tokens import TokenFactory
 
 # The running system's fixtures, for every level that drives it (see tests.e2e.system),
-# and a service's event tables on SQLite (tests.support.event_store).
-__all__ = ["admin", "customer", "db", "otlp_receiver", "shop", "system", "tables"]
+# a service's event tables on SQLite (tests.support.event_store), and a real SMTP
+# server (tests.support.mail_server).
+__all__ = ["admin", "customer", "db", "otlp_receiver", "shop", "smtp", "system", "tables"]
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -7,7 +7,7 @@ message (404, never 403), bad input (400, 415, 422).
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -37,15 +37,6 @@ KINDS = [
     "shipment_delivered",
     "refund_issued",
 ]
-
-
-@pytest.fixture
-def smtp() -> Iterator[MailServer]:
-    """A real SMTP server on a loopback port."""
-    server = MailServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

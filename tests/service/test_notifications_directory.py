@@ -10,7 +10,7 @@ token (minted by the test key, which users trusts), and mailing a real SMTP serv
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -28,15 +28,6 @@ from tests.support.orders import Server
 from tests.support.tokens import TokenFactory
 
 pytestmark = pytest.mark.usefixtures("notifications")
-
-
-@pytest.fixture
-def smtp() -> Iterator[MailServer]:
-    """A real SMTP server on a loopback port, stopped afterwards."""
-    server = MailServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 def users_server(tmp_path: Path, tokens: TokenFactory, port: int = 0) -> Server:

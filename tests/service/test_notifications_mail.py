@@ -7,7 +7,7 @@ through the chassis's idempotent consumer, as the broker's subscription hands th
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -40,15 +40,6 @@ from tests.support.notifications import (
 from tests.support.tokens import TokenFactory
 
 MESSAGES = "/api/notifications/messages"
-
-
-@pytest.fixture
-def smtp() -> Iterator[MailServer]:
-    """A real SMTP server on a loopback port, stopped afterwards."""
-    server = MailServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

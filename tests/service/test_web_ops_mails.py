@@ -6,7 +6,7 @@ handed to it through the chassis consumer, as its subscription would.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from html import unescape
 from pathlib import Path
 
@@ -19,15 +19,6 @@ from tests.support.ops_fulfilment import mail
 from tests.support.tokens import TokenFactory
 
 PAGE = "/ops/mails"
-
-
-@pytest.fixture
-def smtp() -> Iterator[MailServer]:
-    """A real SMTP server on a loopback port."""
-    server = MailServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

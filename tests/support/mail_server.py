@@ -14,18 +14,20 @@ import asyncio
 import ssl
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from typing import Any
 
+import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from tests.support.servers import closed_port
 
-__all__ = ["Arrived", "MailServer"]
+__all__ = ["Arrived", "MailServer", "smtp"]
 
 
 @dataclass(frozen=True)
@@ -131,3 +133,12 @@ class MailServer:
             assert time.monotonic() < deadline, f"{count} mails not arrived in {timeout}s"
             await asyncio.sleep(0.02)
         return self.arrived()
+
+
+@pytest.fixture
+def smtp() -> Iterator[MailServer]:
+    """A real SMTP server on a loopback port, started, and stopped afterwards."""
+    server = MailServer()
+    server.start()
+    yield server
+    server.stop()
