@@ -17,9 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from mercato.chassis.events import Outbox
-from mercato.chassis.security.tokens import Principal
 from mercato.chassis.web.errors import Conflict, NotFound, Unprocessable, field_error
-from mercato.chassis.web.paging import Page, decode_time_cursor
 from mercato.contracts.event_base import Line
 from mercato.contracts.events import OrderConfirmed
 from mercato.contracts.shipping_events import ShipmentCreated, ShipmentDelivered, ShipmentShipped
@@ -40,10 +38,8 @@ __all__ = [
     "cancel_for_order",
     "create_for_order",
     "lines_of",
-    "list_shipments",
     "move",
     "split",
-    "visible_shipment",
 ]
 
 log = logging.getLogger("mercato.shipping")
@@ -253,33 +249,3 @@ async def split(
     except StaleDataError:
         raise Conflict("The shipment was moved concurrently; read it again.") from None
     return new
-
-
-async def visible_shipment(
-    session: AsyncSession, principal: Principal, shipment_id: str
-) -> Shipment:
-    """A shipment the caller may see: their own, or any for an admin; 404 otherwise."""
-    shipment = await store.get_shipment(session, shipment_id)
-    if shipment is None or not (principal.is_admin or shipment.user_id == principal.subject):
-        raise NotFound(f"No shipment {shipment_id}.")
-    return shipment
-
-
-async def list_shipments(
-    session: AsyncSession,
-    principal: Principal,
-    *,
-    order_id: str | None,
-    status: str | None = None,
-    limit: int,
-    cursor: str | None,
-) -> Page[Shipment]:
-    """The caller's shipments (an admin's: everyone's), newest first, by order and status."""
-    return await store.shipment_page(
-        session,
-        user_id=None if principal.is_admin else principal.subject,
-        order_id=order_id,
-        status=status,
-        limit=limit,
-        after=decode_time_cursor(cursor),
-    )

@@ -12,8 +12,10 @@ from mercato.chassis.web.json_body import StrictJsonRoute
 from mercato.chassis.web.openapi import problems
 from mercato.chassis.web.paging import CursorQuery, page_size
 from mercato.shipping import returns
+from mercato.shipping.models import Return
 from mercato.shipping.schemas import RejectIn, ReturnIn, ReturnOut, ReturnPage, return_out
 from mercato.shipping.states import ReturnStatus
+from mercato.shipping.visibility import visible, visible_page
 
 __all__ = ["router"]
 
@@ -67,8 +69,8 @@ async def list_returns(
     cursor: CursorQuery = None,
 ) -> ReturnPage:
     """Keyset paged; `order_id` narrows it to one order, `status` to one status."""
-    found = await returns.list_returns(
-        session, principal, order_id=order_id, status=status, limit=limit, cursor=cursor
+    found = await visible_page(
+        session, principal, Return, order_id=order_id, status=status, limit=limit, cursor=cursor
     )
     return ReturnPage(items=[return_out(r) for r in found.items], next_cursor=found.next_cursor)
 
@@ -80,7 +82,7 @@ async def read_return(
     return_id: ReturnId, principal: CurrentUser, session: SessionDep
 ) -> ReturnOut:
     """Someone else's return is 404."""
-    return return_out(await returns.visible_return(session, principal, return_id))
+    return return_out(await visible(session, principal, Return, return_id))
 
 
 @router.post(

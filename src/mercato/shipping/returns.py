@@ -19,9 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from mercato.chassis.events import Outbox
-from mercato.chassis.security.tokens import Principal
 from mercato.chassis.web.errors import Conflict, NotFound, Unprocessable, field_error
-from mercato.chassis.web.paging import Page, decode_time_cursor
 from mercato.contracts.events import OrderReturned
 from mercato.contracts.shipping_events import (
     ReturnAccepted,
@@ -41,11 +39,9 @@ from mercato.shipping.states import (
 )
 
 __all__ = [
-    "list_returns",
     "mark_refunded",
     "move_return",
     "request_return",
-    "visible_return",
     "whole_order_back",
 ]
 
@@ -229,31 +225,3 @@ async def mark_refunded(session: AsyncSession, data: OrderReturned) -> bool:
     ret.status = ReturnStatus.REFUNDED
     ret.updated_at = _now()
     return True
-
-
-async def visible_return(session: AsyncSession, principal: Principal, return_id: str) -> Return:
-    """A return the caller may see: their own, or any for an admin; 404 otherwise."""
-    ret = await store.get_return(session, return_id)
-    if ret is None or not (principal.is_admin or ret.user_id == principal.subject):
-        raise NotFound(f"No return {return_id}.")
-    return ret
-
-
-async def list_returns(
-    session: AsyncSession,
-    principal: Principal,
-    *,
-    order_id: str | None,
-    status: str | None = None,
-    limit: int,
-    cursor: str | None,
-) -> Page[Return]:
-    """The caller's returns (an admin's: everyone's), newest first, by order and status."""
-    return await store.return_page(
-        session,
-        user_id=None if principal.is_admin else principal.subject,
-        order_id=order_id,
-        status=status,
-        limit=limit,
-        after=decode_time_cursor(cursor),
-    )

@@ -12,8 +12,10 @@ from mercato.chassis.web.json_body import StrictJsonRoute
 from mercato.chassis.web.openapi import problems
 from mercato.chassis.web.paging import CursorQuery, page_size
 from mercato.shipping import fulfilment
+from mercato.shipping.models import Shipment
 from mercato.shipping.schemas import ShipIn, ShipmentOut, ShipmentPage, SplitIn, shipment_out
 from mercato.shipping.states import ShipmentStatus
+from mercato.shipping.visibility import visible, visible_page
 
 __all__ = ["router"]
 
@@ -39,8 +41,8 @@ async def list_shipments(
     cursor: CursorQuery = None,
 ) -> ShipmentPage:
     """Keyset paged; `order_id` narrows it to one order, `status` to one status."""
-    found = await fulfilment.list_shipments(
-        session, principal, order_id=order_id, status=status, limit=limit, cursor=cursor
+    found = await visible_page(
+        session, principal, Shipment, order_id=order_id, status=status, limit=limit, cursor=cursor
     )
     return ShipmentPage(items=[shipment_out(s) for s in found.items], next_cursor=found.next_cursor)
 
@@ -54,7 +56,7 @@ async def read_shipment(
     shipment_id: ShipmentId, principal: CurrentUser, session: SessionDep
 ) -> ShipmentOut:
     """Someone else's shipment is 404."""
-    return shipment_out(await fulfilment.visible_shipment(session, principal, shipment_id))
+    return shipment_out(await visible(session, principal, Shipment, shipment_id))
 
 
 @router.post(

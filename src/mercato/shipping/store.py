@@ -22,13 +22,14 @@ __all__ = [
     "list_rates",
     "order_returns",
     "order_shipments",
-    "return_page",
-    "shipment_page",
+    "page",
 ]
 
 Row = TypeVar("Row", Shipment, Return)
-_NEWEST_SHIPMENTS = TimeKeyset(Shipment.created_at, Shipment.id)
-_NEWEST_RETURNS = TimeKeyset(Return.created_at, Return.id)
+_NEWEST = {
+    Shipment: TimeKeyset(Shipment.created_at, Shipment.id),
+    Return: TimeKeyset(Return.created_at, Return.id),
+}
 
 
 async def list_methods(session: AsyncSession) -> list[Method]:
@@ -91,37 +92,24 @@ async def order_returns(session: AsyncSession, order_id: str) -> list[Return]:
     return list(await session.scalars(statement))
 
 
-async def shipment_page(
-    session: AsyncSession,
-    *,
-    user_id: str | None,
-    order_id: str | None,
-    status: str | None = None,
-    limit: int,
-    after: tuple[datetime, str] | None,
-) -> Page[Shipment]:
-    """Shipments newest first, of `user_id`, of `order_id` and in `status` when given."""
-    statement = _narrowed(Shipment, user_id=user_id, order_id=order_id, status=status)
-    return await keyset_page(session, statement, _NEWEST_SHIPMENTS, limit=limit, after=after)
-
-
 async def get_return(session: AsyncSession, return_id: str) -> Return | None:
     """The return `return_id`, or None."""
     return await session.get(Return, return_id)
 
 
-async def return_page(
+async def page(
     session: AsyncSession,
+    model: type[Row],
     *,
     user_id: str | None,
     order_id: str | None,
-    status: str | None = None,
+    status: str | None,
     limit: int,
     after: tuple[datetime, str] | None,
-) -> Page[Return]:
-    """Returns newest first, of `user_id`, of `order_id` and in `status` when given."""
-    statement = _narrowed(Return, user_id=user_id, order_id=order_id, status=status)
-    return await keyset_page(session, statement, _NEWEST_RETURNS, limit=limit, after=after)
+) -> Page[Row]:
+    """`model`'s rows (shipments or returns) newest first, narrowed by what is given."""
+    statement = _narrowed(model, user_id=user_id, order_id=order_id, status=status)
+    return await keyset_page(session, statement, _NEWEST[model], limit=limit, after=after)
 
 
 def _narrowed(
