@@ -1,4 +1,4 @@
-"""Search at 100,000 products: `python -m bench.search [--seconds N] [--postgres USER@HOST:PORT]`.
+"""Search at 100,000 products: `python -m bench.search [--seconds N] [--postgres|--mysql SERVER]`.
 
 Options: `--cache on|off` runs one mode only (`off`: computed searches alone),
 `--scenario NAME` (repeatable) some scenarios only, and `--statements` (SQLite)
@@ -55,7 +55,7 @@ from typing import Any
 
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
-from bench.big_catalog import SIZE, cached_postgres, cached_sqlite
+from bench.big_catalog import SIZE, cached_mariadb, cached_postgres, cached_sqlite
 from bench.load import Request, Result, closed_loop
 from bench.system import cpu_seconds, free_base_port, wait_http
 from mercato.catalog.facets import _facet_query
@@ -254,10 +254,16 @@ def main() -> None:
         default=Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mercato-bench",
         help="where the generated SQLite catalog is kept between runs",
     )
-    parser.add_argument(
+    server = parser.add_mutually_exclusive_group()
+    server.add_argument(
         "--postgres",
         metavar="USER@HOST:PORT",
         help="measure on this PostgreSQL server (its template database is the cache)",
+    )
+    server.add_argument(
+        "--mysql",
+        metavar="USER[:PASSWORD]@HOST:PORT",
+        help="measure on this MariaDB/MySQL server (a kept database is the cache)",
     )
     parser.add_argument(
         "--cache", choices=("on", "off"), help="one mode only (off: computed searches alone)"
@@ -273,8 +279,8 @@ def main() -> None:
         "--page-cache", type=int, metavar="MB", help="SQLite's page cache for --statements"
     )
     args = parser.parse_args()
-    if args.statements and args.postgres:
-        parser.error("--statements times SQLite's statements: no --postgres")
+    if args.statements and (args.postgres or args.mysql):
+        parser.error("--statements times SQLite's statements: no --postgres or --mysql")
     modes = (
         None if args.cache is None else [m for m in MODES if m.startswith(f"cache {args.cache}")]
     )
@@ -282,6 +288,9 @@ def main() -> None:
         if args.postgres:
             url = stack.enter_context(cached_postgres(args.postgres, args.size))
             database = "PostgreSQL"
+        elif args.mysql:
+            url = stack.enter_context(cached_mariadb(args.mysql, args.size))
+            database = "MariaDB"
         else:
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mercato-search-")))
             copy = cached_sqlite(
