@@ -1,4 +1,5 @@
-"""The storefront's pages under load: `python -m bench.pages [--seconds N] [--cache S ...]`.
+"""The storefront's pages under load: `python -m bench.pages [--seconds N] [--cache S ...]`
+(`--postgres` or `--mysql SERVER`: every service's database on that server).
 
 Starts Mercato with `mercato up` (embedded NATS, SQLite, the demo catalog) on free
 ports, once per value of the web service's catalog cache
@@ -16,13 +17,14 @@ whether any of them is on another origin.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import urllib.request
 from dataclasses import dataclass
 
 from bench.load import Request, Result, closed_loop, fixed_rate
-from bench.system import cpu_seconds, start_mercato
+from bench.system import cpu_seconds, mariadb_databases, postgres_databases, start_mercato
 
 # Below saturation: this Python generator costs about as much CPU per request as the
 # gateway and shares the same two cores, so it cannot itself send 1,000/s alongside.
@@ -80,14 +82,25 @@ def _pages(base: str) -> dict[str, str]:
     }
 
 
-def measure(cache: float, seconds: float, connections: int, rate: float) -> None:
-    """Start the system with the catalog cache at `cache` seconds; print its figures."""
+def measure(
+    cache: float, seconds: float, connections: int, rate: float, server: tuple[str, str] | None
+) -> None:
+    """Start the system with the catalog cache at `cache` seconds; print its figures.
+
+    `server`: ("postgres" or "mysql", its address) for every service's database, fresh
+    ones made for this system and dropped after; None: SQLite.
+    """
     env = {
         "MERCATO_GATEWAY_CLIENT_RATE": "0",  # one client: lift the gateway's limits
         "MERCATO_GATEWAY_USER_RATE": "0",
         "MERCATO_WEB_CATALOG_CACHE_SECONDS": str(cache),
     }
-    with start_mercato(env) as system:
+    with contextlib.ExitStack() as stack:
+        if server is not None:
+            kind, address = server
+            made = postgres_databases if kind == "postgres" else mariadb_databases
+            env.update(stack.enter_context(made(address)))
+        system = stack.enter_context(start_mercato(env))
         base = system.gateway
         pages = _pages(base)
         pids = {name: pid for name, pid in system.pids().items() if name in PROCESSES}
@@ -137,10 +150,25 @@ def main() -> None:
         metavar="SECONDS",
         help="the web service's catalog cache, one system per value (default: 0 then 2)",
     )
+    server_group = parser.add_mutually_exclusive_group()
+    server_group.add_argument(
+        "--postgres", metavar="USER@HOST:PORT", help="every database on this PostgreSQL server"
+    )
+    server_group.add_argument(
+        "--mysql", metavar="USER[:PASSWORD]@HOST:PORT", help="every database on this MariaDB"
+    )
     args = parser.parse_args()
-    print("# Mercato storefront pages through the gateway, as a visitor")
+    server = (
+        ("postgres", args.postgres)
+        if args.postgres
+        else ("mysql", args.mysql)
+        if args.mysql
+        else None
+    )
+    database = {"postgres": "PostgreSQL", "mysql": "MariaDB"}[server[0]] if server else "SQLite"
+    print(f"# Mercato storefront pages through the gateway, as a visitor, on {database}")
     for cache in args.cache:
-        measure(cache, args.seconds, args.connections, args.rate)
+        measure(cache, args.seconds, args.connections, args.rate, server)
 
 
 if __name__ == "__main__":
