@@ -17,6 +17,7 @@ import pytest
 from fastapi import FastAPI
 
 from mercato.chassis.events import DependencyUnavailable, Event
+from mercato.notifications.directory import LookupRefused
 from mercato.notifications.service import UnknownRecipient
 from mercato.users.app import create_app as create_users
 from mercato.users.handlers import on_user_registered
@@ -127,6 +128,23 @@ async def test_users_down_holds_the_mail_until_it_is_back(
         await again.stop()
     [mail] = await smtp.wait_for(1)
     assert mail.recipients == ["patient@example.com"]
+
+
+async def test_credentials_users_refuses_dead_letter_instead_of_retrying_forever(
+    notifications: FastAPI, users: Server, smtp: MailServer, tokens: TokenFactory
+) -> None:
+    user_id = await known_to_users(users, "refused@example.com", "Ray")
+
+    async def for_another_audience(audience: str) -> str:
+        return tokens.token("service:notifications", ["service"], typ="service", aud="catalog")
+
+    notifications.state.runtime.http.token_provider = for_another_audience
+    # Not DependencyUnavailable (held for ever): a plain failure, dead-lettered past the
+    # bound and replayed once the deployment's credentials are right.
+    with pytest.raises(LookupRefused) as refused:
+        await handle(notifications, confirmed(user_id))
+    assert not isinstance(refused.value, DependencyUnavailable)
+    assert smtp.arrived() == []
 
 
 async def test_without_a_users_service_an_unknown_user_waits_for_registration(

@@ -7,6 +7,11 @@ balanced over `users_url`'s instances) and keeps the answer as a recipient, so e
 later mail is local again. Unset `users_url`: no lookup (the event is retried until
 `user.registered` arrives, then dead-lettered).
 
+Users down or slow holds the event (retried, never dead-lettered for it); users
+refusing the service's token (401/403) is a deployment's mistake, not an outage: the
+event is retried to its bound and dead-lettered, to be replayed once the credentials
+or the network policy are put right.
+
 The ServiceClient is the runtime's (its service tokens, TLS and metrics), known only
 once the service starts: `attach` gives it to the directory then.
 """
@@ -26,7 +31,7 @@ from mercato.chassis.client.service_client import (
 )
 from mercato.chassis.events import DependencyUnavailable
 
-__all__ = ["Directory", "Profile"]
+__all__ = ["Directory", "LookupRefused", "Profile"]
 
 log = logging.getLogger("mercato.notifications.directory")
 
@@ -40,6 +45,10 @@ class Profile(BaseModel):
 
     email: str
     name: str = ""
+
+
+class LookupRefused(Exception):
+    """The users service refused this service's credentials (401 or 403)."""
 
 
 class Directory:
@@ -59,7 +68,7 @@ class Directory:
 
         DependencyUnavailable when users cannot answer now (down, slow, an answer
         outside its contract): the event is retried later and never dead-lettered
-        for it.
+        for it. LookupRefused when users refuses the service token.
         """
         if self.pool is None or self.http is None:
             return None
@@ -75,6 +84,13 @@ class Directory:
             raise DependencyUnavailable(f"the users service is unavailable: {exc}") from exc
         if response.status == 404:
             return None
+        if response.status in (401, 403):
+            log.error(
+                "the users service refused notifications' service token (%d): "
+                "check the signing keys and the users service's audience",
+                response.status,
+            )
+            raise LookupRefused(f"the users service refused the lookup ({response.status})")
         if response.status != 200:
             raise DependencyUnavailable(f"the users service answered {response.status}")
         try:
