@@ -1,4 +1,4 @@
-"""The big catalog: `python -m bench.catalog [--size N] [--seconds S] [--postgres USER@HOST:PORT]`.
+"""The big catalog: `python -m bench.catalog [--size N] [--seconds S] [--postgres|--mysql SERVER]`.
 
 Builds a generated catalog of a million products (by default) once and keeps it, then
 measures the catalog service alone on a copy of it at 16 connections (`wrk` when
@@ -18,10 +18,10 @@ The build is the import being measured: the products file (written once into the
 cache directory, about 450 MB at a million) is imported by `mercato import-products`'s
 own function in a child process into an empty database (`bench.catalog_import`),
 whose seconds and peak resident memory are printed and kept beside the cached
-database (a SQLite file in the cache directory, or the PostgreSQL template database
-`mercato_bench_<name>`), so a later run prints them again without importing (drop
-the cache to measure again). Named after the generator's version and the catalog's
-migration head.
+database (a SQLite file in the cache directory, the PostgreSQL template database
+`mercato_bench_<name>`, or on MariaDB that database itself, kept and only read), so
+a later run prints them again without importing (drop the cache to measure again).
+Named after the generator's version and the catalog's migration head.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from typing import Any
 
 from alembic.script import ScriptDirectory
 
-from bench.big_catalog import _run, _template_exists, products
+from bench.big_catalog import _mariadb, _run, _template_exists, products
 from bench.catalog_import import Imported, measure_import, write_file
 from bench.load import Request, Result, closed_loop
 from bench.search import PRODUCTS, WORDS, _get, catalog_service
@@ -132,6 +132,35 @@ def built_postgres(server: str, cache_dir: Path, size: int) -> Iterator[tuple[st
         asyncio.run(_run(server, f'DROP DATABASE IF EXISTS "{run}" WITH (FORCE)'))
 
 
+@contextlib.contextmanager
+def built_mariadb(server: str, cache_dir: Path, size: int) -> Iterator[tuple[str, Imported]]:
+    """The database on the MariaDB `server` holding the catalog, and its import's figures.
+
+    MariaDB has neither template databases nor a way to rename one: the database
+    `mercato_bench_<name>` is built once and kept, and the benchmark only reads it.
+    """
+    import asyncio  # noqa: PLC0415
+
+    name = f"mercato_bench_{_name(size)}"
+    figures = cache_dir / f"{name}.mariadb.import.json"
+    url = f"mysql+asyncmy://{server}/{name}"
+    exists = (
+        "SELECT COUNT(*) FROM information_schema.tables "
+        f"WHERE table_schema = '{name}' AND table_name = 'products'"
+    )
+    built = figures.exists() and asyncio.run(_mariadb(server, exists)) == 1
+    if built:
+        built = asyncio.run(_mariadb(server, f"SELECT COUNT(*) FROM `{name}`.products")) == size
+    if not built:
+        print(f"# importing {size:,} products into database {name} (once)", flush=True)
+        asyncio.run(_mariadb(server, f"DROP DATABASE IF EXISTS `{name}`"))
+        asyncio.run(_mariadb(server, f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+        _build(url, cache_dir, size, figures)
+        # What InnoDB's own statistics refresh does to a live table after an import.
+        asyncio.run(_mariadb(server, f"ANALYZE TABLE `{name}`.products"))
+    yield url, _imported(figures)
+
+
 def _listing(category: str, sort: str, cursor: str | None = None) -> str:
     query = {"category": category, "sort": sort, **({"cursor": cursor} if cursor else {})}
     return f"{PRODUCTS}?{urllib.parse.urlencode(query)}"
@@ -200,7 +229,9 @@ def main() -> None:
         default=Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mercato-bench",
         help="where the products file and the SQLite catalog are kept between runs",
     )
-    parser.add_argument("--postgres", metavar="USER@HOST:PORT", help="measure on PostgreSQL")
+    server = parser.add_mutually_exclusive_group()
+    server.add_argument("--postgres", metavar="USER@HOST:PORT", help="measure on PostgreSQL")
+    server.add_argument("--mysql", metavar="USER[:PASSWORD]@HOST:PORT", help="on MariaDB/MySQL")
     args = parser.parse_args()
     args.cache_dir.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
@@ -209,6 +240,9 @@ def main() -> None:
                 built_postgres(args.postgres, args.cache_dir, args.size)
             )
             database = "PostgreSQL"
+        elif args.mysql:
+            url, done = stack.enter_context(built_mariadb(args.mysql, args.cache_dir, args.size))
+            database = "MariaDB"
         else:
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mercato-catalog-")))
             copy, done = built_sqlite(args.cache_dir, tmp / "catalog.db", args.size)

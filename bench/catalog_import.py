@@ -6,7 +6,7 @@ with `mercato.catalog.loading.import_file` (what `mercato import-products` runs)
 child process into the database at `url`, and gives the seconds it took and the
 child's peak resident memory (`os.wait4`: that child's own, not the largest of all).
 
-    python -m bench.catalog_import [--size N] [--postgres USER@HOST:PORT]
+    python -m bench.catalog_import [--size N] [--postgres USER@HOST:PORT | --mysql USER@HOST:PORT]
 
 A child is given `PYTHONPATH` as this process has it, so `PYTHONPATH=<another
 checkout>/src python -m bench.catalog_import` measures another version of the import
@@ -31,7 +31,7 @@ from typing import Any
 import orjson
 
 from bench.big_catalog import products
-from bench.system import postgres_databases
+from bench.system import mariadb_databases, postgres_databases
 
 __all__ = ["Imported", "measure_import", "write_file"]
 
@@ -83,20 +83,25 @@ def measure_import(url: str, path: Path) -> Imported:
 
 
 @contextlib.contextmanager
-def empty_database(postgres: str | None, tmp: Path) -> Iterator[str]:
-    """The URL of a new, empty catalog database (SQLite in `tmp`, or on the server)."""
-    if postgres is None:
+def empty_database(postgres: str | None, tmp: Path, mysql: str | None = None) -> Iterator[str]:
+    """The URL of a new, empty catalog database (SQLite in `tmp`, or on a server)."""
+    if postgres is not None:
+        with postgres_databases(postgres, "mercato_bench_import") as urls:
+            yield urls["MERCATO_CATALOG_DATABASE_URL"]
+    elif mysql is not None:
+        with mariadb_databases(mysql, "mercato_bench_import") as urls:
+            yield urls["MERCATO_CATALOG_DATABASE_URL"]
+    else:
         yield f"sqlite+aiosqlite:///{tmp / f'catalog-{secrets.token_hex(4)}.db'}"
-        return
-    with postgres_databases(postgres, "mercato_bench_import") as urls:
-        yield urls["MERCATO_CATALOG_DATABASE_URL"]
 
 
 def main() -> None:
     """Write the file, import it into an empty database, print the figures."""
     parser = argparse.ArgumentParser(prog="python -m bench.catalog_import")
     parser.add_argument("--size", type=int, default=100_000)
-    parser.add_argument("--postgres", metavar="USER@HOST:PORT")
+    server = parser.add_mutually_exclusive_group()
+    server.add_argument("--postgres", metavar="USER@HOST:PORT")
+    server.add_argument("--mysql", metavar="USER[:PASSWORD]@HOST:PORT")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="mercato-import-") as name:
         tmp = Path(name)
@@ -105,9 +110,9 @@ def main() -> None:
         wrote = time.perf_counter() - started
         megabytes = path.stat().st_size / 1e6
         print(f"# {args.size:,} products, {megabytes:.0f} MB file written in {wrote:.1f} s")
-        with empty_database(args.postgres, tmp) as url:
+        with empty_database(args.postgres, tmp, args.mysql) as url:
             done = measure_import(url, path)
-        database = "PostgreSQL" if args.postgres else "SQLite"
+        database = "PostgreSQL" if args.postgres else "MariaDB" if args.mysql else "SQLite"
         print("| database | products | seconds | products/s | peak RSS MB |")
         print("|---|---:|---:|---:|---:|")
         print(

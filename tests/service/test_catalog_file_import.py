@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from mercato.catalog import file_import
 from mercato.catalog.app import create_app
@@ -67,6 +67,32 @@ async def test_a_file_of_several_batches_is_imported_whole(
     assert words["kettle"] == 10 and words["kitchen"] == 10 and words["number3"] == 1
     again = await import_file(settings, write(path, [product(n, price=1) for n in range(6)]))
     assert (again.created, again.updated, again.unchanged) == (0, 6, 0)
+
+
+async def fts(settings: CatalogSettings, word: str) -> list[str]:
+    """The SKUs SQLite's full-text index finds for `word`, after its own integrity check."""
+    app: FastAPI = create_app(settings)
+    async with app.router.lifespan_context(app), app.state.runtime.database.session() as session:
+        await session.execute(text("INSERT INTO products_fts(products_fts) VALUES ('integrity-check')"))
+        found = await session.execute(
+            text("SELECT p.sku FROM products_fts JOIN products p ON p.pk = products_fts.rowid "
+                 "WHERE products_fts MATCH :word ORDER BY p.sku"), {"word": word}
+        )  # fmt: skip
+        return list(found.scalars())
+
+
+async def test_every_imported_product_is_in_the_full_text_index(
+    settings: CatalogSettings, tmp_path: Path
+) -> None:
+    # A batch is written as multi-row statements: the index's trigger must see each row.
+    path = write(tmp_path / "p.json", [product(n) for n in range(10)])
+    assert (await import_file(settings, path)).created == 10
+    assert await fts(settings, "kettle") == sorted(f"SKU-{n}" for n in range(10))
+    assert await fts(settings, "number7") == ["SKU-7"]
+    renamed = [product(n, title=f"Teapot number{n}") for n in range(3)]
+    assert (await import_file(settings, write(path, renamed))).updated == 3
+    assert await fts(settings, "teapot") == ["SKU-0", "SKU-1", "SKU-2"]
+    assert await fts(settings, "kettle") == sorted(f"SKU-{n}" for n in range(3, 10))
 
 
 async def test_bad_items_in_any_batch_are_named_with_their_lines_and_nothing_is_written(
