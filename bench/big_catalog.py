@@ -49,6 +49,7 @@ __all__ = [
     "cached_sqlite",
     "chunks",
     "import_into",
+    "mariadb_holds",
     "products",
 ]
 
@@ -217,6 +218,17 @@ async def _mariadb(server: str, statement: str) -> int:
         connection.close()
 
 
+def mariadb_holds(server: str, name: str, size: int) -> bool:
+    """Whether the database `name` on the MariaDB `server` holds `size` products."""
+    query = (
+        "SELECT COUNT(*) FROM information_schema.tables "
+        f"WHERE table_schema = '{name}' AND table_name = 'products'"
+    )
+    if asyncio.run(_mariadb(server, query)) != 1:
+        return False
+    return asyncio.run(_mariadb(server, f"SELECT COUNT(*) FROM `{name}`.products")) == size
+
+
 @contextlib.contextmanager
 def cached_mariadb(server: str, size: int = SIZE) -> Iterator[str]:
     """The URL of the database on the MariaDB `server` holding the catalog.
@@ -228,14 +240,7 @@ def cached_mariadb(server: str, size: int = SIZE) -> Iterator[str]:
     """
     name = f"mercato_bench_{_name(size)}"
     url = f"mysql+asyncmy://{server}/{name}"
-    query = (
-        "SELECT COUNT(*) FROM information_schema.tables "
-        f"WHERE table_schema = '{name}' AND table_name = 'products'"
-    )
-    built = asyncio.run(_mariadb(server, query)) == 1
-    if built:
-        built = asyncio.run(_mariadb(server, f"SELECT COUNT(*) FROM `{name}`.products")) == size
-    if not built:
+    if not mariadb_holds(server, name, size):
         print(f"# building the {size:,}-product catalog in database {name} (once)", flush=True)
         asyncio.run(_mariadb(server, f"DROP DATABASE IF EXISTS `{name}`"))
         asyncio.run(_mariadb(server, f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))

@@ -42,7 +42,7 @@ from typing import Any
 
 from alembic.script import ScriptDirectory
 
-from bench.big_catalog import _mariadb, _run, _template_exists, products
+from bench.big_catalog import _mariadb, _run, _template_exists, mariadb_holds, products
 from bench.catalog_import import Imported, measure_import, write_file
 from bench.load import Request, Result, closed_loop
 from bench.search import PRODUCTS, WORDS, _get, catalog_service
@@ -144,14 +144,7 @@ def built_mariadb(server: str, cache_dir: Path, size: int) -> Iterator[tuple[str
     name = f"mercato_bench_{_name(size)}"
     figures = cache_dir / f"{name}.mariadb.import.json"
     url = f"mysql+asyncmy://{server}/{name}"
-    exists = (
-        "SELECT COUNT(*) FROM information_schema.tables "
-        f"WHERE table_schema = '{name}' AND table_name = 'products'"
-    )
-    built = figures.exists() and asyncio.run(_mariadb(server, exists)) == 1
-    if built:
-        built = asyncio.run(_mariadb(server, f"SELECT COUNT(*) FROM `{name}`.products")) == size
-    if not built:
+    if not (figures.exists() and mariadb_holds(server, name, size)):
         print(f"# importing {size:,} products into database {name} (once)", flush=True)
         asyncio.run(_mariadb(server, f"DROP DATABASE IF EXISTS `{name}`"))
         asyncio.run(_mariadb(server, f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
