@@ -199,7 +199,7 @@ def cached_postgres(server: str, size: int = SIZE) -> Iterator[str]:
         asyncio.run(_run(server, f'DROP DATABASE IF EXISTS "{run}" WITH (FORCE)'))
 
 
-async def _mariadb(server: str, statement: str) -> int:
+async def _mariadb(server: str, statement: str) -> object:
     """Run `statement` on the MariaDB (or MySQL) `server`; the first column of its first row."""
     import asyncmy  # noqa: PLC0415 (only a --mysql run needs the driver)
 
@@ -213,7 +213,7 @@ async def _mariadb(server: str, statement: str) -> int:
         async with connection.cursor() as cursor:
             await cursor.execute(statement)
             row = await cursor.fetchone()
-            return int(row[0]) if row else 0
+            return row[0] if row else None
     finally:
         connection.close()
 
