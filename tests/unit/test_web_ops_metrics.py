@@ -12,6 +12,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from mercato.chassis.client.circuit import CircuitState
+from mercato.chassis.events.sampling import BACKLOG_COUNTED
 from mercato.chassis.telemetry.client_metrics import ClientMetrics
 from mercato.chassis.telemetry.event_metrics import ConsumerMetrics, OutboxMetrics, Outcome
 from mercato.chassis.telemetry.http_metrics import HttpMetrics
@@ -215,6 +216,23 @@ async def test_samples_older_than_the_window_are_dropped() -> None:
     # At 100 s the minute goes back to 40 s: the samples of 0 s and 30 s are gone.
     assert change is not None and change.seconds == pytest.approx(10.0)
     assert change.requests == 1
+
+
+@pytest.mark.parametrize(
+    ("backlog", "shown"),
+    [
+        ((0, 0.0), "0 waiting"),
+        ((7, 42.0), "7 waiting, oldest 42 s"),
+        ((BACKLOG_COUNTED, 3600.0), f"{BACKLOG_COUNTED} or more waiting, oldest 3600 s"),
+    ],
+)
+def test_the_outbox_column_says_when_the_backlog_is_beyond_its_count(
+    backlog: tuple[int, float], shown: str
+) -> None:
+    sample = sample_of(exposition([], backlog=backlog), at=0.0)
+    target = targets_of([("catalog", ["http://c"])])[0]
+    reading = Reading((InstanceReading(target, Health("ready"), sample, None),), at=0.0)
+    assert system_view(reading).services[0].instances[0].outbox == shown
 
 
 def test_the_system_view_lists_open_circuits_lags_and_dead_letters() -> None:

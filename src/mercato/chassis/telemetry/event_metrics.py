@@ -75,7 +75,7 @@ class OutboxMetrics:
         self.service = service
         self._backlog = Gauge(
             "outbox_backlog_events",
-            "Events in the outbox not yet published (sampled).",
+            "Events in the outbox not yet published (sampled; counted up to 10,000).",
             ["service"],
             registry=registry,
         ).labels(service)

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from mercato.chassis.events.sampling import BACKLOG_COUNTED
 from mercato.web.ops.metrics import CIRCUIT_STATES, Change, merge_changes
 from mercato.web.ops.monitor import InstanceReading, Reading
 
@@ -123,7 +124,8 @@ def _outbox(reading: InstanceReading) -> str:
     if backlog == 0:
         return "0 waiting"
     age = f", oldest {sample.outbox_age:.0f} s" if sample.outbox_age else ""
-    return f"{backlog} waiting{age}"
+    more = " or more" if backlog >= BACKLOG_COUNTED else ""  # the count stops there
+    return f"{backlog}{more} waiting{age}"
 
 
 def _lag(reading: InstanceReading) -> str:
