@@ -73,7 +73,8 @@ async def fts(settings: CatalogSettings, word: str) -> list[str]:
     """The SKUs SQLite's full-text index finds for `word`, after its own integrity check."""
     app: FastAPI = create_app(settings)
     async with app.router.lifespan_context(app), app.state.runtime.database.session() as session:
-        await session.execute(text("INSERT INTO products_fts(products_fts) VALUES ('integrity-check')"))
+        check = "INSERT INTO products_fts(products_fts) VALUES ('integrity-check')"
+        await session.execute(text(check))
         found = await session.execute(
             text("SELECT p.sku FROM products_fts JOIN products p ON p.pk = products_fts.rowid "
                  "WHERE products_fts MATCH :word ORDER BY p.sku"), {"word": word}
