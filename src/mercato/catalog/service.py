@@ -39,8 +39,14 @@ from mercato.catalog.vocabulary import count_words, product_words, word_changes
 from mercato.chassis.data.database import Database, begin_write
 from mercato.chassis.events import Outbox
 from mercato.chassis.web.errors import Conflict, NotFound, Unprocessable, field_error
+from mercato.contracts.events import (
+    EventData,
+    ProductChanged,
+    ProductCreated,
+    ProductDeleted,
+    ProductUpdated,
+)
 from mercato.contracts.events import Money as EventMoney
-from mercato.contracts.events import ProductChanged, ProductCreated, ProductDeleted, ProductUpdated
 
 __all__ = [
     "ImportProgress",
@@ -108,10 +114,8 @@ def changed_fields(patch: ProductPatch) -> dict[str, Any]:
     return changes
 
 
-async def _event(
-    outbox: Outbox, session: AsyncSession, kind: type[ProductChanged], product: Product
-) -> None:
-    data = kind(
+def _product_event(kind: type[ProductChanged], product: Product) -> ProductChanged:
+    return kind(
         product_id=product.id,
         sku=product.sku,
         title=product.title,
@@ -119,12 +123,11 @@ async def _event(
         stock=product.available,
         category=product.category,
     )
-    await outbox.add(session, data, subject=product.id)
 
 
 async def product_changed(session: AsyncSession, *, outbox: Outbox, product: Product) -> None:
     """The event of a change that is not about price or stock (the product's pictures)."""
-    await _event(outbox, session, ProductUpdated, product)
+    await outbox.add(session, _product_event(ProductUpdated, product), subject=product.id)
 
 
 _Before = tuple[int, str, int]
@@ -134,20 +137,19 @@ def _before(product: Product) -> _Before:
     return product.price_amount, product.currency, product.on_hand
 
 
-async def _updated(
-    outbox: Outbox, session: AsyncSession, product: Product, before: _Before
-) -> None:
+def _update_events(product: Product, before: _Before) -> list[tuple[EventData, str]]:
     """The events of an edit: `product.updated`, and what moved among price and stock."""
-    await _event(outbox, session, ProductUpdated, product)
+    events: list[tuple[EventData, str]] = [(_product_event(ProductUpdated, product), product.id)]
     old_price, new_price = before[:2], (product.price_amount, product.currency)
     if old_price != new_price:
         price = price_changed_event(
             product_id=product.id, sku=product.sku, old=old_price, new=new_price
         )
-        await outbox.add(session, price, subject=product.id)
+        events.append((price, product.id))
     if before[2] != product.on_hand:
         level = StockLevel(product.id, product.sku, product.on_hand, product.reserved)
-        await outbox.add(session, stock_changed_event(level), subject=product.id)
+        events.append((stock_changed_event(level), product.id))
+    return events
 
 
 def _below_reserved(product: Product, fields: Mapping[str, Any]) -> bool:
@@ -229,7 +231,7 @@ async def create_product(
     async with writing(session):
         session.add(product)
         await count_words(session, word_changes(frozenset(), product_words(fields)))
-        await _event(outbox, session, ProductCreated, product)
+        await outbox.add(session, _product_event(ProductCreated, product), subject=product.id)
     return product
 
 
@@ -249,7 +251,7 @@ async def update_product(
     async with writing(session):
         if _apply(product, changes, _now()):
             await count_words(session, word_changes(words, product_words(product)))
-            await _updated(outbox, session, product, before)
+            await outbox.add_many(session, _update_events(product, before))
     return product
 
 
@@ -353,6 +355,7 @@ async def write_products(
     _check_reserved(products, existing, first_index)
     words: Counter[str] = Counter()
     new: list[ProductFields] = []
+    events: list[tuple[EventData, str]] = []
     for fields in products:
         product = existing.get(fields["sku"])
         if product is None:
@@ -362,11 +365,14 @@ async def write_products(
         before, old_words = _before(product), product_words(product)
         if _apply(product, fields, now):
             words.update(word_changes(old_words, product_words(product)))
-            await _updated(outbox, session, product, before)
+            events += _update_events(product, before)
             result.updated += 1
         else:
             result.unchanged += 1
+    # Edits flushed together, then their events: an event added per product made
+    # the session flush that product alone first (autoflush).
     await session.flush()
+    await outbox.add_many(session, events)
     created = await insert_products(session, outbox=outbox, products=new, now=now)
     await count_words(session, words)
     result.created += len(created)
