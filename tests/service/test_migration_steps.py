@@ -27,7 +27,14 @@ async def test_each_pending_migration_is_told_before_and_after(tmp_path: Path) -
         await db.dispose()
 
     pending = fresh[0][1]
-    assert [revision.split()[0] for revision in pending] == ["0001", "0002", "0003", "0004", "0005"]
+    assert [revision.split()[0] for revision in pending] == [
+        "0001",
+        "0002",
+        "0003",
+        "0004",
+        "0005",
+        "0006",
+    ]
     assert pending[1].startswith("0002 Sagas that end")
-    assert [done for done, _ in fresh] == [0, 1, 2, 3, 4, 5]
+    assert [done for done, _ in fresh] == [0, 1, 2, 3, 4, 5, 6]
     assert told == [(0, [])]

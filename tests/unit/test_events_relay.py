@@ -6,8 +6,9 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from mercato.chassis.data.database import Database
 from mercato.chassis.events import BusUnavailable, Event, EventTables, Outbox, OutboxRelay
@@ -139,3 +140,26 @@ async def test_prune_deletes_only_old_published_rows(db: Database, tables: Event
     assert await relay.prune(timedelta(hours=1)) == 0
     assert await relay.prune(timedelta(seconds=-1)) == 3
     assert [row_id for row_id, _ in await unpublished(db, tables)] == [pending.id]
+
+
+async def test_prune_reads_the_published_rows_through_their_index(
+    db: Database, tables: EventTables
+) -> None:
+    # Without it the delete read every row of the outbox, every ten minutes, in the
+    # event loop on SQLite. The plan of the statement the relay really runs:
+    ran: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("DELETE"):
+            ran.append((statement, parameters))
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        await relay_for(db, tables, RecordingBus()).prune(timedelta(days=1))
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+    [(statement, parameters)] = ran
+    async with db.engine.connect() as connection:
+        plan = await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+        details = " ".join(str(row[-1]) for row in plan)
+    assert "USING INDEX ix_outbox_published" in details, details

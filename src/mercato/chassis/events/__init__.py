@@ -27,7 +27,9 @@ from mercato.chassis.events.relay import OutboxRelay
 from mercato.chassis.events.tables import (
     EventTables,
     create_event_tables,
+    create_published_index,
     drop_event_tables,
+    drop_published_index,
     event_tables,
 )
 from mercato.chassis.events.transports import connect_bus
@@ -52,7 +54,9 @@ __all__ = [
     "Subscription",
     "connect_bus",
     "create_event_tables",
+    "create_published_index",
     "drop_event_tables",
+    "drop_published_index",
     "event_tables",
     "list_dead_letters",
     "replay_dead_letter",

@@ -42,11 +42,14 @@ __all__ = [
     "Doorbell",
     "EventTables",
     "create_event_tables",
+    "create_published_index",
     "drop_event_tables",
+    "drop_published_index",
     "event_tables",
 ]
 
 _UNPUBLISHED = "published_at IS NULL"
+_PUBLISHED = "published_at IS NOT NULL"
 
 
 class Doorbell:
@@ -114,6 +117,10 @@ def _names(prefix: str) -> tuple[str, str, str]:
     return f"{prefix}outbox", f"{prefix}inbox", f"ix_{prefix}outbox_unpublished"
 
 
+def _published_index(prefix: str) -> str:
+    return f"ix_{prefix}outbox_published"
+
+
 def event_tables(metadata: MetaData, *, prefix: str = "") -> EventTables:
     """Declare the outbox and inbox tables on a service's metadata."""
     outbox_name, inbox_name, index_name = _names(prefix)
@@ -123,6 +130,14 @@ def event_tables(metadata: MetaData, *, prefix: str = "") -> EventTables:
         outbox.c.created_at,
         sqlite_where=text(_UNPUBLISHED),
         postgresql_where=text(_UNPUBLISHED),
+    )
+    # The relay's pruning deletes the rows published over a day ago: without an index
+    # it read the whole outbox (0.43 s a million rows, in the event loop on SQLite).
+    Index(
+        _published_index(prefix),
+        outbox.c.published_at,
+        sqlite_where=text(_PUBLISHED),
+        postgresql_where=text(_PUBLISHED),
     )
     inbox = Table(inbox_name, metadata, *_inbox_columns())
     return EventTables(outbox=outbox, inbox=inbox)
@@ -140,6 +155,22 @@ def create_event_tables(op: Any, *, prefix: str = "") -> None:
         postgresql_where=text(_UNPUBLISHED),
     )
     op.create_table(inbox_name, *_inbox_columns())
+
+
+def create_published_index(op: Any, *, prefix: str = "") -> None:
+    """Index the outbox's published rows by when, from a migration (`op` is `alembic.op`)."""
+    op.create_index(
+        _published_index(prefix),
+        f"{prefix}outbox",
+        ["published_at"],
+        sqlite_where=text(_PUBLISHED),
+        postgresql_where=text(_PUBLISHED),
+    )
+
+
+def drop_published_index(op: Any, *, prefix: str = "") -> None:
+    """Drop that index, from a migration's downgrade."""
+    op.drop_index(_published_index(prefix), table_name=f"{prefix}outbox")
 
 
 def drop_event_tables(op: Any, *, prefix: str = "") -> None:
