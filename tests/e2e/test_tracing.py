@@ -104,13 +104,17 @@ def test_one_checkout_is_one_trace_across_the_five_processes(
         assert handled.name == f"process {event_type}"
         assert handled.attributes["messaging.system"] == "nats"
         assert handled.attributes["messaging.consumer.group.name"] == "logs"
-        [publish] = [
+        # Two replicas' relays may both publish a row before either marks it (the broker
+        # keeps one): each such publish is a span under the writer.
+        publishes = [
             s
             for s in trace
             if s.kind == PRODUCER
             and s.attributes["messaging.message.id"] == handled.attributes["messaging.message.id"]
         ]
-        assert (publish.service, publish.parent_span_id) == (writer.service, writer.span_id)
+        assert publishes, handled
+        for publish in publishes:
+            assert (publish.service, publish.parent_span_id) == (writer.service, writer.span_id)
     assert not [s for s in trace if s.failed], [s for s in trace if s.failed]
 
     # The log lines of the checkout carry its trace and their span.
