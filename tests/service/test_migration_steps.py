@@ -34,7 +34,8 @@ async def test_each_pending_migration_is_told_before_and_after(tmp_path: Path) -
         "0004",
         "0005",
         "0006",
+        "0007",
     ]
     assert pending[1].startswith("0002 Sagas that end")
-    assert [done for done, _ in fresh] == [0, 1, 2, 3, 4, 5, 6]
+    assert [done for done, _ in fresh] == [0, 1, 2, 3, 4, 5, 6, 7]
     assert told == [(0, [])]

@@ -5,13 +5,20 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event, insert, select
 
 from mercato.chassis.data.database import Database
-from mercato.chassis.events import BusUnavailable, Event, EventTables, Outbox, OutboxRelay
+from mercato.chassis.events import (
+    EVENT_RETENTION,
+    BusUnavailable,
+    Event,
+    EventTables,
+    Outbox,
+    OutboxRelay,
+)
 from tests.support.events import Sample
 
 
@@ -142,11 +149,8 @@ async def test_prune_deletes_only_old_published_rows(db: Database, tables: Event
     assert [row_id for row_id, _ in await unpublished(db, tables)] == [pending.id]
 
 
-async def test_prune_reads_the_published_rows_through_their_index(
-    db: Database, tables: EventTables
-) -> None:
-    # Without it the delete read every row of the outbox, every ten minutes, in the
-    # event loop on SQLite. The plan of the statement the relay really runs:
+async def plan_of_delete(db: Database, prune: Callable[[], Awaitable[int]]) -> str:
+    """SQLite's plan of the one DELETE statement that `prune` really runs."""
     ran: list[tuple[str, Any]] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
@@ -155,11 +159,81 @@ async def test_prune_reads_the_published_rows_through_their_index(
 
     event.listen(db.engine.sync_engine, "before_cursor_execute", record)
     try:
-        await relay_for(db, tables, RecordingBus()).prune(timedelta(days=1))
+        await prune()
     finally:
         event.remove(db.engine.sync_engine, "before_cursor_execute", record)
     [(statement, parameters)] = ran
     async with db.engine.connect() as connection:
         plan = await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
-        details = " ".join(str(row[-1]) for row in plan)
+        return " ".join(str(row[-1]) for row in plan)
+
+
+async def test_prune_reads_the_published_rows_through_their_index(
+    db: Database, tables: EventTables
+) -> None:
+    # Without it the delete read every row of the outbox, every ten minutes, in the
+    # event loop on SQLite.
+    relay = relay_for(db, tables, RecordingBus())
+    details = await plan_of_delete(db, lambda: relay.prune(timedelta(days=1)))
     assert "USING INDEX ix_outbox_published" in details, details
+
+
+async def handled(db: Database, tables: EventTables, **ages: timedelta) -> None:
+    """Inbox rows of consumer `c`, one per event id, handled that long ago."""
+    now = datetime.now(UTC)
+    async with db.transaction() as session:
+        for event_id, age in ages.items():
+            row = {"event_id": event_id, "consumer": "c", "handled_at": now - age}
+            await session.execute(insert(tables.inbox).values(row))
+
+
+async def inbox_ids(db: Database, tables: EventTables) -> set[str]:
+    async with db.session() as session:
+        return set((await session.execute(select(tables.inbox.c.event_id))).scalars())
+
+
+async def test_prune_inbox_deletes_only_rows_handled_before_the_cutoff(
+    db: Database, tables: EventTables
+) -> None:
+    await handled(db, tables, old=timedelta(days=9), recent=timedelta(days=6))
+    relay = relay_for(db, tables, RecordingBus())
+    assert await relay.prune_inbox(timedelta(days=8)) == 1
+    assert await inbox_ids(db, tables) == {"recent"}
+    assert await relay.prune_inbox(timedelta(days=8)) == 0
+
+
+def test_the_inbox_is_kept_longer_than_the_broker_keeps_events(
+    db: Database, tables: EventTables
+) -> None:
+    # A NATS replay sends an event again to every consumer while the stream holds it:
+    # a consumer that forgot it sooner would handle it twice.
+    assert relay_for(db, tables, RecordingBus()).keep_handled > EVENT_RETENTION
+
+
+async def test_the_running_relay_prunes_the_inbox(db: Database, tables: EventTables) -> None:
+    await handled(db, tables, old=timedelta(days=2), recent=timedelta(minutes=1))
+    relay = OutboxRelay(
+        db,
+        tables,
+        RecordingBus(),  # type: ignore[arg-type]
+        poll_interval=0.01,
+        prune_interval=0.0,
+        keep_handled=timedelta(days=1),
+    )
+    await relay.start()
+    try:
+
+        async def old_gone() -> bool:
+            return await inbox_ids(db, tables) == {"recent"}
+
+        await eventually(old_gone)
+    finally:
+        await relay.stop()
+
+
+async def test_prune_inbox_reads_the_rows_through_their_index(
+    db: Database, tables: EventTables
+) -> None:
+    relay = relay_for(db, tables, RecordingBus())
+    details = await plan_of_delete(db, lambda: relay.prune_inbox(timedelta(days=8)))
+    assert "USING INDEX ix_inbox_handled" in details, details

@@ -17,7 +17,7 @@ from mercato.chassis.events import Event
 from mercato.chassis.web.errors import NotFound, Unprocessable, field_error
 from mercato.chassis.web.paging import Page, decode_time_cursor, in_utc
 from mercato.logs import store
-from mercato.logs.models import EVENTS, AuditEvent
+from mercato.logs.models import AuditEvent
 from mercato.logs.store import EventFilter
 
 __all__ = [
@@ -116,7 +116,10 @@ async def list_events(
 async def delete_expired(
     session: AsyncSession, *, retention_days: int, now: datetime, batch: int = DELETE_BATCH
 ) -> int:
-    """Delete events older than `retention_days` (0 keeps all) and their inbox rows."""
+    """Delete events older than `retention_days` (0 keeps all).
+
+    The inbox is pruned by the chassis's relay, as every service's is.
+    """
     if retention_days <= 0:
         return 0
     cutoff = now - timedelta(days=retention_days)
@@ -127,6 +130,4 @@ async def delete_expired(
         total += deleted
         if deleted < batch:
             break
-    await store.prune_inbox(session, inbox=EVENTS.inbox, cutoff=cutoff)
-    await session.commit()
     return total

@@ -13,7 +13,7 @@ from mercato.chassis.data.database import insert_ignoring_conflicts
 from mercato.chassis.web.paging import Page, TimeKeyset, keyset_page
 from mercato.logs.models import AuditEvent
 
-__all__ = ["EventFilter", "delete_before", "get", "insert_if_absent", "page", "prune_inbox"]
+__all__ = ["EventFilter", "delete_before", "get", "insert_if_absent", "page"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,13 +101,5 @@ async def delete_before(session: AsyncSession, *, cutoff: datetime, batch: int) 
             .where(AuditEvent.id.in_(oldest.scalar_subquery()))
             .execution_options(synchronize_session=False)
         ),
-    )
-    return result.rowcount
-
-
-async def prune_inbox(session: AsyncSession, *, inbox: Table, cutoff: datetime) -> int:
-    """Delete the consumer's inbox rows handled before `cutoff`; how many were."""
-    result = cast(
-        CursorResult[Any], await session.execute(delete(inbox).where(inbox.c.handled_at < cutoff))
     )
     return result.rowcount

@@ -10,6 +10,7 @@ failing end in the dead letters, which `admin` lists and replays.
 from mercato.chassis.events.admin import list_dead_letters, replay_dead_letter
 from mercato.chassis.events.bus import (
     DEFAULT_NAMESPACE,
+    EVENT_RETENTION,
     BusError,
     BusUnavailable,
     DeadLetterNotFound,
@@ -27,8 +28,10 @@ from mercato.chassis.events.relay import OutboxRelay
 from mercato.chassis.events.tables import (
     EventTables,
     create_event_tables,
+    create_handled_index,
     create_published_index,
     drop_event_tables,
+    drop_handled_index,
     drop_published_index,
     event_tables,
 )
@@ -37,6 +40,7 @@ from mercato.chassis.events.transports import connect_bus
 __all__ = [
     "ALL_EVENTS",
     "DEFAULT_NAMESPACE",
+    "EVENT_RETENTION",
     "BusError",
     "BusUnavailable",
     "DeadLetter",
@@ -54,8 +58,10 @@ __all__ = [
     "Subscription",
     "connect_bus",
     "create_event_tables",
+    "create_handled_index",
     "create_published_index",
     "drop_event_tables",
+    "drop_handled_index",
     "drop_published_index",
     "event_tables",
     "list_dead_letters",

@@ -30,6 +30,7 @@ from mercato.chassis.events.names import DEFAULT_NAMESPACE
 
 __all__ = [
     "DEFAULT_NAMESPACE",
+    "EVENT_RETENTION",
     "BatchHandler",
     "BusError",
     "BusUnavailable",
@@ -40,6 +41,10 @@ __all__ = [
     "PoisonEvent",
     "Subscription",
 ]
+
+# How long the broker keeps an event (NATS: the events stream's age limit; RabbitMQ:
+# the tails' streams): what tails can read back, and replays reach, at most.
+EVENT_RETENTION = timedelta(days=7)
 
 EventHandler = Callable[[Event], Awaitable[None]]
 BatchHandler = Callable[[Sequence[Event]], Awaitable[None]]

@@ -16,6 +16,14 @@ a relay that dies between publishing and marking its rows.
 
 With tracing on, each event published is a span under the span that wrote it
 (`spans`, `chassis.telemetry.event_spans`).
+
+Every `prune_interval` the relay also keeps the event tables from growing for ever:
+it deletes the outbox rows published over `keep_published` ago, and the inbox rows
+handled over `keep_handled` ago. A consumer needs an inbox row for as long as its
+event can reach it again, and the broker keeps events `EVENT_RETENTION` (a
+replayed dead letter is published again to every consumer on NATS, when its event
+is still in the stream); a day more covers a relay that published a row and died
+before marking it.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, select, update
 
 from mercato.chassis.data.database import Database
-from mercato.chassis.events.bus import EventBus
+from mercato.chassis.events.bus import EVENT_RETENTION, EventBus
 from mercato.chassis.events.envelope import Event
 from mercato.chassis.events.tables import EventTables
 from mercato.chassis.telemetry.event_metrics import OutboxMetrics
@@ -55,6 +63,7 @@ class OutboxRelay:
         max_backoff: float = 2.0,
         flush_timeout: float = 5.0,
         keep_published: timedelta = timedelta(days=1),
+        keep_handled: timedelta = EVENT_RETENTION + timedelta(days=1),
         prune_interval: float = 600.0,
         metrics: OutboxMetrics | None = None,
         spans: EventSpans | None = None,
@@ -68,6 +77,7 @@ class OutboxRelay:
         self.max_backoff = max_backoff
         self.flush_timeout = flush_timeout
         self.keep_published = keep_published
+        self.keep_handled = keep_handled
         self.prune_interval = prune_interval
         self.metrics = metrics
         self.spans = spans
@@ -164,6 +174,14 @@ class OutboxRelay:
             )
         return int(getattr(result, "rowcount", 0) or 0)
 
+    async def prune_inbox(self, older_than: timedelta) -> int:
+        """Delete inbox rows handled more than `older_than` ago; how many were deleted."""
+        inbox = self.tables.inbox
+        cutoff = datetime.now(UTC) - older_than
+        async with self.db.transaction() as session:
+            result = await session.execute(delete(inbox).where(inbox.c.handled_at < cutoff))
+        return int(getattr(result, "rowcount", 0) or 0)
+
     async def _run(self) -> None:
         backoff = self.min_backoff
         failing = False
@@ -200,5 +218,6 @@ class OutboxRelay:
     async def _prune_quietly(self) -> None:
         try:
             await self.prune(self.keep_published)
+            await self.prune_inbox(self.keep_handled)
         except Exception as exc:
-            log.warning("pruning the outbox failed: %s", exc)
+            log.warning("pruning the outbox and inbox failed: %s", exc)

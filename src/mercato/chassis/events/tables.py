@@ -10,7 +10,8 @@ first Alembic migration creates them with `create_event_tables(op)`:
 
 A partial index on `created_at` covers only the unpublished outbox rows, so the
 relay's "oldest unpublished first" query stays cheap however many published rows
-are kept. `EventTables` also carries the doorbell that an outbox write rings on
+are kept; two more serve the relay's pruning: the published rows by `published_at`
+and the inbox by `handled_at`. `EventTables` also carries the doorbell that an outbox write rings on
 commit to wake this process's relay at once.
 
 Several services sharing one database (rather than one schema each) can tell their
@@ -42,8 +43,10 @@ __all__ = [
     "Doorbell",
     "EventTables",
     "create_event_tables",
+    "create_handled_index",
     "create_published_index",
     "drop_event_tables",
+    "drop_handled_index",
     "drop_published_index",
     "event_tables",
 ]
@@ -121,6 +124,10 @@ def _published_index(prefix: str) -> str:
     return f"ix_{prefix}outbox_published"
 
 
+def _handled_index(prefix: str) -> str:
+    return f"ix_{prefix}inbox_handled"
+
+
 def event_tables(metadata: MetaData, *, prefix: str = "") -> EventTables:
     """Declare the outbox and inbox tables on a service's metadata."""
     outbox_name, inbox_name, index_name = _names(prefix)
@@ -140,6 +147,8 @@ def event_tables(metadata: MetaData, *, prefix: str = "") -> EventTables:
         postgresql_where=text(_PUBLISHED),
     )
     inbox = Table(inbox_name, metadata, *_inbox_columns())
+    # And the inbox's, of the rows handled longer ago than the broker keeps events.
+    Index(_handled_index(prefix), inbox.c.handled_at)
     return EventTables(outbox=outbox, inbox=inbox)
 
 
@@ -171,6 +180,16 @@ def create_published_index(op: Any, *, prefix: str = "") -> None:
 def drop_published_index(op: Any, *, prefix: str = "") -> None:
     """Drop that index, from a migration's downgrade."""
     op.drop_index(_published_index(prefix), table_name=f"{prefix}outbox")
+
+
+def create_handled_index(op: Any, *, prefix: str = "") -> None:
+    """Index the inbox's rows by when they were handled, from a migration."""
+    op.create_index(_handled_index(prefix), f"{prefix}inbox", ["handled_at"])
+
+
+def drop_handled_index(op: Any, *, prefix: str = "") -> None:
+    """Drop that index, from a migration's downgrade."""
+    op.drop_index(_handled_index(prefix), table_name=f"{prefix}inbox")
 
 
 def drop_event_tables(op: Any, *, prefix: str = "") -> None:

@@ -54,6 +54,7 @@ from nats.js.errors import NotFoundError
 from mercato.chassis.events.broker_urls import nats_login, shown_servers
 from mercato.chassis.events.bus import (
     DEFAULT_NAMESPACE,
+    EVENT_RETENTION,
     BatchHandler,
     BusError,
     BusUnavailable,
@@ -97,7 +98,7 @@ class NatsBus:
         fetch_batch: int = 64,
         fetch_timeout: float = 1.0,
         ack_wait: float = 30.0,
-        retention: timedelta = timedelta(days=7),
+        retention: timedelta = EVENT_RETENTION,
         replicas: int | None = 1,
     ) -> None:
         self.url = url

@@ -43,6 +43,7 @@ from aio_pika.exceptions import DeliveryError
 from mercato.chassis.events.broker_urls import check_broker_url, shown_servers
 from mercato.chassis.events.bus import (
     DEFAULT_NAMESPACE,
+    EVENT_RETENTION,
     BatchHandler,
     BusError,
     BusUnavailable,
@@ -94,7 +95,7 @@ class RabbitBus:
         publish_timeout: float = 5.0,
         prefetch: int = 64,
         delivery_limit: int = 20,
-        retention: timedelta = timedelta(days=7),
+        retention: timedelta = EVENT_RETENTION,
         connect_timeout: float = 2.0,
         streams: Sequence[str] = (TOKEN_REVOKED,),
         replicas: int | None = 1,
