@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.orders import CART, Shop, open_shop
+from tests.support.orders import CART, Shop, open_shop, served
 from tests.support.tokens import TokenFactory
 
 
@@ -55,6 +55,21 @@ async def test_add_change_remove_and_view(shop: Shop) -> None:
     assert response.json()["total"] == {"amount": 300, "currency": "USD"}
     assert (await shop.orders.delete(CART, headers=user)).status_code == 204
     assert (await shop.orders.get(CART, headers=user)).json()["items"] == []
+
+
+async def test_adding_an_item_asks_the_catalog_once(shop: Shop) -> None:
+    # The products the addition checked also price the cart it answers.
+    user = shop.customer()
+    tea = await shop.product(amount=1250, title="Tea", stock=5)
+    cup = await shop.product(amount=300, title="Cup", stock=5)
+    await shop.fill_cart(user, cup, 1)
+    [catalog] = shop.catalog_servers
+    before = served(catalog.app, "GET")
+    response = await shop.orders.put(f"{CART}/items/{tea}", json={"quantity": 2}, headers=user)
+    assert response.status_code == 200, response.text
+    assert served(catalog.app, "GET") == before + 1
+    assert response.json()["total"] == {"amount": 2800, "currency": "USD"}
+    assert [item["title"] for item in response.json()["items"]] == ["Cup", "Tea"]
 
 
 async def test_cart_uses_current_prices(shop: Shop) -> None:

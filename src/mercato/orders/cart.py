@@ -11,7 +11,7 @@ so its limits hold under concurrent requests. A discount code on the cart
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -106,18 +106,36 @@ def price_cart(lines: Sequence[CartLine], products: dict[str, ProductOut]) -> Ca
 
 
 async def priced_cart(
-    session: AsyncSession, *, catalog: Catalog, user_id: str
+    session: AsyncSession,
+    *,
+    catalog: Catalog,
+    user_id: str,
+    known: Mapping[str, ProductOut] | None = None,
 ) -> tuple[CartOut, dict[str, ProductOut]]:
-    """The caller's cart at current catalog prices, its code left aside, and its products."""
+    """The caller's cart at current catalog prices, its code left aside, and its products.
+
+    `known`: products this request has just had from the catalog; when they cover every
+    line, the catalog is not asked again (one round trip where two were made).
+    """
     lines = await store.cart_lines(session, user_id)
-    products = await catalog.products(line.product_id for line in lines) if lines else {}
+    ids = [line.product_id for line in lines]
+    if known is not None and all(product_id in known for product_id in ids):
+        products = {product_id: known[product_id] for product_id in ids}
+    else:
+        products = await catalog.products(ids) if lines else {}
     return price_cart(lines, products), products
 
 
-async def view_cart(session: AsyncSession, *, catalog: Catalog, user_id: str) -> CartOut:
+async def view_cart(
+    session: AsyncSession,
+    *,
+    catalog: Catalog,
+    user_id: str,
+    known: Mapping[str, ProductOut] | None = None,
+) -> CartOut:
     """The caller's cart at current catalog prices, less its code's discount (503 when the
-    catalog is down)."""
-    priced, products = await priced_cart(session, catalog=catalog, user_id=user_id)
+    catalog is down); `known` as in `priced_cart`."""
+    priced, products = await priced_cart(session, catalog=catalog, user_id=user_id, known=known)
     return await discounts.with_discount(session, user_id=user_id, cart=priced, products=products)
 
 
@@ -168,7 +186,7 @@ async def set_quantity(
         session, user_id=user_id, product_id=product_id, quantity=quantity, now=datetime.now(UTC)
     )
     await session.commit()
-    return await view_cart(session, catalog=catalog, user_id=user_id)
+    return await view_cart(session, catalog=catalog, user_id=user_id, known=products)
 
 
 async def remove_item(

@@ -64,7 +64,9 @@ async def set_cart_discount(
     await discounts.set_cart_code(
         session, user_id=principal.subject, code=code_in.code, cart=priced, products=products
     )
-    return await cart.view_cart(session, catalog=parts.catalog, user_id=principal.subject)
+    return await cart.view_cart(
+        session, catalog=parts.catalog, user_id=principal.subject, known=products
+    )
 
 
 @router.delete(
