@@ -38,7 +38,7 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.dialects.postgresql import JSONB
 
 from mercato.chassis.data.database import Database, UtcDateTime
-from mercato.chassis.data.driver_reads import DirectQuery, row_of
+from mercato.chassis.data.driver_reads import READ_CACHE_KIB, DirectQuery, row_of
 from tests.support.servers import fresh_database
 
 metadata = MetaData()
@@ -188,6 +188,21 @@ async def test_sqlite_text_decodes_as_sqlalchemys_own_processors_decode_it(
             assert row["at"] == expected
             assert row["at"] is not None and row["at"].utcoffset() == expected.utcoffset()
             assert row["doc"] == json.loads(doc)
+    finally:
+        await database.dispose()
+
+
+async def test_the_sqlite_reads_connection_keeps_a_bigger_page_cache(tmp_path: Path) -> None:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'cache.db'}")
+    try:
+        async with database.engine.begin() as connection:
+            await connection.run_sync(metadata.create_all)
+        assert await database.reader.all(FIRST_TWO) == []
+        kept = database.reader._sqlite_driver._live  # the sqlite3 connection it keeps
+        assert kept.execute("PRAGMA cache_size").fetchone() == (-READ_CACHE_KIB,)
+        async with database.engine.connect() as pooled:  # the others keep SQLite's default
+            default = await pooled.exec_driver_sql("PRAGMA cache_size")
+            assert default.one() == (-2000,)
     finally:
         await database.dispose()
 
