@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -31,12 +32,13 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    text,
 )
 from sqlalchemy import update as sql_update
 from sqlalchemy.dialects.postgresql import JSONB
 
 from mercato.chassis.data.database import Database, UtcDateTime
-from mercato.chassis.data.driver_reads import DirectQuery, row_of
+from mercato.chassis.data.driver_reads import READ_CACHE_KIB, DirectQuery, row_of
 from tests.support.servers import fresh_database
 
 metadata = MetaData()
@@ -153,6 +155,56 @@ async def test_a_long_read_gives_the_same_rows(database: Database) -> None:
         await session.execute(sql_update(things).where(things.c.id == "b").values(n=21))
     rows = await asyncio.gather(*(database.reader.all_long(BY_ID, id="b") for _ in range(8)))
     assert all(found == [{**ROWS[1], "n": 21}] for found in rows)
+
+
+# Text SQLite may hold in a timestamp column besides what SQLAlchemy writes (no
+# fraction, no time, an offset of its own), and JSON documents of each kind.
+ODD_TEXT = [
+    ("a", "2026-12-04 15:30:01.250000", '{"k": [1, 2.5, null], "s": "\\u00e9"}'),
+    ("b", "2026-12-04 15:30:01", "[]"),
+    ("c", "2026-12-04", '"text"'),
+    ("d", "2026-12-04 17:30:01.5+02:00", "null"),
+    ("e", "2026-12-04T15:30:01.000001Z", "true"),
+]
+
+
+async def test_sqlite_text_decodes_as_sqlalchemys_own_processors_decode_it(
+    tmp_path: Path,
+) -> None:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'odd.db'}")
+    try:
+        async with database.engine.begin() as connection:
+            await connection.run_sync(metadata.create_all)
+            for thing_id, at, doc in ODD_TEXT:
+                await connection.execute(
+                    text("INSERT INTO things (id, at, doc) VALUES (:id, :at, :doc)"),
+                    {"id": thing_id, "at": at, "doc": doc},
+                )
+        for thing_id, at, doc in ODD_TEXT:
+            row = await database.reader.one(BY_ID, id=thing_id)
+            assert row is not None
+            parsed = datetime.fromisoformat(at)  # what SQLAlchemy's processors gave
+            expected = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+            assert row["at"] == expected
+            assert row["at"] is not None and row["at"].utcoffset() == expected.utcoffset()
+            assert row["doc"] == json.loads(doc)
+    finally:
+        await database.dispose()
+
+
+async def test_the_sqlite_reads_connection_keeps_a_bigger_page_cache(tmp_path: Path) -> None:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'cache.db'}")
+    try:
+        async with database.engine.begin() as connection:
+            await connection.run_sync(metadata.create_all)
+        assert await database.reader.all(FIRST_TWO) == []
+        kept = database.reader._sqlite_driver._live  # the sqlite3 connection it keeps
+        assert kept.execute("PRAGMA cache_size").fetchone() == (-READ_CACHE_KIB,)
+        async with database.engine.connect() as pooled:  # the others keep SQLite's default
+            default = await pooled.exec_driver_sql("PRAGMA cache_size")
+            assert default.one() == (-2000,)
+    finally:
+        await database.dispose()
 
 
 numbers = Table("numbers", metadata, Column("n", Integer, primary_key=True))

@@ -92,6 +92,29 @@ class UtcDateTime(TypeDecorator[datetime]):
             value = value.replace(tzinfo=UTC)
         return value
 
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Callable[[Any], Any] | None:
+        """On SQLite, the stored text read straight as a UTC time; elsewhere the default.
+
+        SQLAlchemy's processor parses the text, then `replace(tzinfo=UTC)` costs five
+        times the parse: three timestamps a row were half the decoding of a catalog
+        page's rows. Parsing the text with a UTC offset appended gives the same
+        aware time in one step; text that already has an offset, or no time, is left
+        to the default.
+        """
+        default = super().result_processor(dialect, coltype)
+        if dialect.name != "sqlite" or default is None:
+            return default
+        parse = datetime.fromisoformat
+
+        def process(value: Any) -> Any:
+            try:
+                moment = parse(value + "+00:00")
+            except (TypeError, ValueError):
+                return default(value)
+            return moment if moment.tzinfo is not None else default(value)
+
+        return process
+
 
 async def begin_write(session: AsyncSession) -> None:
     """Start a write transaction; on SQLite take the write lock now.
