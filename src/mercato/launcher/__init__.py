@@ -27,6 +27,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     while its code loads (a second or so) ends it quietly, as one afterwards does."""
     try:
         from mercato.launcher.cli import main as run  # noqa: PLC0415
+
+        # Called inside the try too: a Ctrl-C between the import's end and the
+        # command's own handler (a few instructions) would otherwise escape as a
+        # traceback-less death by SIGINT (exit -2, seen once in the tests).
+        return run(argv)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
-    return run(argv)
