@@ -34,7 +34,7 @@ import logging
 import time
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Delete, delete, select, update
 
 from mercato.chassis.data.database import Database
 from mercato.chassis.events.bus import EVENT_RETENTION, EventBus
@@ -166,20 +166,19 @@ class OutboxRelay:
         """Delete rows published more than `older_than` ago; how many were deleted."""
         outbox = self.tables.outbox
         cutoff = datetime.now(UTC) - older_than
-        async with self.db.transaction() as session:
-            result = await session.execute(
-                delete(outbox).where(
-                    outbox.c.published_at.is_not(None), outbox.c.published_at < cutoff
-                )
-            )
-        return int(getattr(result, "rowcount", 0) or 0)
+        return await self._delete(
+            delete(outbox).where(outbox.c.published_at.is_not(None), outbox.c.published_at < cutoff)
+        )
 
     async def prune_inbox(self, older_than: timedelta) -> int:
         """Delete inbox rows handled more than `older_than` ago; how many were deleted."""
         inbox = self.tables.inbox
         cutoff = datetime.now(UTC) - older_than
+        return await self._delete(delete(inbox).where(inbox.c.handled_at < cutoff))
+
+    async def _delete(self, statement: Delete) -> int:
         async with self.db.transaction() as session:
-            result = await session.execute(delete(inbox).where(inbox.c.handled_at < cutoff))
+            result = await session.execute(statement)
         return int(getattr(result, "rowcount", 0) or 0)
 
     async def _run(self) -> None:

@@ -11,8 +11,8 @@ first Alembic migration creates them with `create_event_tables(op)`:
 A partial index on `created_at` covers only the unpublished outbox rows, so the
 relay's "oldest unpublished first" query stays cheap however many published rows
 are kept; two more serve the relay's pruning: the published rows by `published_at`
-and the inbox by `handled_at`. `EventTables` also carries the doorbell that an outbox write rings on
-commit to wake this process's relay at once.
+and the inbox by `handled_at`. `EventTables` also carries the doorbell that an
+outbox write rings on commit to wake this process's relay at once.
 
 Several services sharing one database (rather than one schema each) can tell their
 tables apart with `prefix` ("users_" gives `users_outbox`, `users_inbox`); pass the
