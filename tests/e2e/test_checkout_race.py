@@ -6,9 +6,10 @@ each). Exactly 10 orders are confirmed and 40 are out of stock, the product has
 nothing left on hand or reserved, and payments holds exactly 10 successful charges,
 each the payment of one of the confirmed orders (no charge without an order).
 
-The gateway rate-limits per client address, and every thread here is 127.0.0.1:
-a checkout answered 429 (or 409/502/503/504 while the saga still runs) is posted
-again with the same idempotency key, which cannot make a second order.
+A checkout answered 409/502/503/504 while the saga still runs, or 429 (the gateway
+rate-limits per client address, and every thread here is 127.0.0.1; the e2e system's
+limits are set high, a deployment's may not be) is posted again with the same
+idempotency key, which cannot make a second order.
 """
 
 from __future__ import annotations

@@ -21,10 +21,11 @@ per operation did not find the 500 on PostgreSQL); the targeted cases stay in
 
 It runs as an administrator of its own (one per service, promoted by the configured
 admin), so that admin routes are reached, and each account has its own share of the
-gateway's per-user write rate; `--rate-limit auto` waits out a 429 and sends the
-request again, so the limits slow the run but do not hide routes (auth aside, see
-`WAITS_OUT_429`). Three operations
-are left out, each tested on its own elsewhere, because they act on the caller's
+gateway's per-user write rate. The e2e system's rate limits are far above what the run
+sends (`tests.e2e.system`; at the defaults it spent most of its time waiting); should
+one answer 429 all the same, `--rate-limit auto` waits it out and sends the request
+again, so a limit never hides a route (auth aside, see `WAITS_OUT_429`). Three
+operations are left out, each tested on its own elsewhere, because they act on the caller's
 session rather than on the input: logout revokes the very token the run uses, a
 signing-key rotation per generated case would churn the keys every other test's
 tokens rely on, and a role change revokes the account's tokens (and the fuzzer
