@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,13 @@ from mercato.chassis.events import Event, PoisonEvent
 from mercato.chassis.runtime import Runtime
 from mercato.notifications import service
 from mercato.notifications.kinds import Kind
-from mercato.notifications.mail import MailUnavailable
+from mercato.notifications.mail import (
+    Mailer,
+    MailUnavailable,
+    Outgoing,
+    SmtpTarget,
+    build_message,
+)
 from mercato.notifications.models import EVENTS, Message
 from mercato.notifications.service import UnknownRecipient
 from tests.support.apps import running
@@ -188,6 +195,55 @@ async def test_mail_server_down_fails_the_event_then_sends_once_when_back(
     mails = await smtp.wait_for(2)  # the welcome, and the confirmation once
     assert len(mails) == 2 and event.data["order_id"] in mails[1].message["Subject"]
     assert await inbox_count(app) == 2
+
+
+async def test_mails_in_a_row_go_through_one_connection(
+    app: FastAPI, client: httpx.AsyncClient, smtp: MailServer
+) -> None:
+    user_id = str(uuid.uuid4())
+    await handle(app, registered(user_id, "ed@example.com", "Ed"))
+    await handle(app, confirmed(user_id))
+    await handle(app, shipped(user_id, str(uuid.uuid4())))
+    mails = await smtp.wait_for(3)
+    assert mails[0].peer is not None
+    assert {mail.peer for mail in mails} == {mails[0].peer}
+
+
+async def test_a_connection_the_server_closed_is_replaced_before_the_next_mail(
+    app: FastAPI, client: httpx.AsyncClient, smtp: MailServer
+) -> None:
+    user_id = str(uuid.uuid4())
+    await handle(app, registered(user_id, "flo@example.com", "Flo"))
+    await smtp.wait_for(1)
+    smtp.stop()  # a restart of the server: the kept connection is closed
+    smtp.start()
+    await handle(app, confirmed(user_id))  # no failure: sent on a new connection
+    first, second = await smtp.wait_for(2)
+    assert second.peer is not None and second.peer != first.peer
+
+
+async def test_a_mail_that_finds_the_kept_connection_gone_is_sent_on_a_new_one() -> None:
+    """The server restarts between two mails, and the second begins before the client
+    has read the old connection's end: it is sent again on a new connection."""
+    server = MailServer()
+    server.start()
+    mailer = Mailer(SmtpTarget("127.0.0.1", server.port), timeout=5.0)
+
+    def message(n: int) -> EmailMessage:
+        mail = Outgoing("Gus", "gus@example.com", f"Mail {n}", "Hello", "<p>Hello</p>", f"<{n}@x>")
+        return build_message(mail, sender="Shop <shop@example.com>")
+
+    try:
+        await mailer.send(message(1))
+        server.stop()
+        server.start()
+        await mailer.send(message(2))  # no await between: the old connection looks open
+        first, second = await server.wait_for(2)
+        assert [first.message["Subject"], second.message["Subject"]] == ["Mail 1", "Mail 2"]
+        assert second.peer is not None and second.peer != first.peer
+    finally:
+        await mailer.close()
+        server.stop()
 
 
 async def test_an_unknown_user_is_retried_until_registered(

@@ -38,6 +38,7 @@ class Arrived:
     message: EmailMessage
     over_tls: bool = False
     login: str | None = None
+    peer: tuple[str, int] | None = None  # the client's address: one per connection
 
     @property
     def text(self) -> str:
@@ -66,7 +67,8 @@ class _Keeper:
         login = session.auth_data.decode() if session.auth_data else None
         # STARTTLS replaces the transport; SMTPS's was TLS from the start.
         over_tls = server.transport.get_extra_info("ssl_object") is not None
-        arrived = Arrived(list(envelope.rcpt_tos), message, over_tls, login)
+        peer = tuple(session.peer[:2]) if session.peer else None
+        arrived = Arrived(list(envelope.rcpt_tos), message, over_tls, login, peer)
         with self.server.lock:
             self.server.mails.append(arrived)
         return "250 Message accepted for delivery"

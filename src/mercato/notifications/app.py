@@ -35,7 +35,10 @@ def _context(
     @asynccontextmanager
     async def open_context(runtime: NotificationsRuntime) -> AsyncIterator[Courier]:
         courier.directory.attach(runtime.http)  # its service tokens, TLS and metrics
-        yield courier
+        try:
+            yield courier
+        finally:
+            await courier.close()
 
     return open_context
 

@@ -1,4 +1,4 @@
-"""Delivery over SMTP: the server's URL, the message, and one send.
+"""Delivery over SMTP: the server's URL, the message, and the connection mails go through.
 
 `smtp://user:pass@host:port` connects in plain text and upgrades with STARTTLS when
 the server offers it; with a password on a host other than the loopback, STARTTLS is
@@ -9,10 +9,20 @@ against `smtp_ca_file` when given (a relay with a certificate of a private CA).
 A send either ends with the server's acceptance or raises `MailUnavailable` (server
 down, refused, too slow): the event handler lets it propagate, so the chassis retries
 the event with backoff and, past its bound, dead-letters it.
+
+`Mailer` keeps one connection open from one mail to the next, as mail clients do:
+connecting, greeting (with a lookup of this host's name), STARTTLS and the login are
+then done once, not for every mail on both sides (docs/performance.md: an eighth of
+the service's CPU per checkout, a quarter of the development mail server's).
+Mails go through it one at a time. A connection the server has closed (idle, or
+restarting) is replaced: before the next mail when its end was seen, or when that mail
+finds it gone, the mail is sent once more on a new connection. Any other failure
+drops the connection, so the next mail, or the retried event, starts on a fresh one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -23,12 +33,12 @@ import aiosmtplib
 
 __all__ = [
     "MailUnavailable",
+    "Mailer",
     "Outgoing",
     "SmtpTarget",
     "build_message",
     "parse_from_address",
     "parse_smtp_url",
-    "send",
 ]
 
 DEFAULT_PORTS = {"smtp": 25, "smtps": 465}
@@ -129,11 +139,57 @@ def build_message(mail: Outgoing, *, sender: str) -> EmailMessage:
     return message
 
 
-async def send(target: SmtpTarget, message: EmailMessage, *, timeout: float) -> None:
-    """Hand `message` to the server of `target`; MailUnavailable unless it accepted it."""
-    try:
-        await aiosmtplib.send(
-            message,
+class Mailer:
+    """One connection to the SMTP server of `target`, kept from one mail to the next."""
+
+    def __init__(self, target: SmtpTarget, *, timeout: float) -> None:
+        self.target = target
+        self.timeout = timeout
+        self._client: aiosmtplib.SMTP | None = None
+        self._lock = asyncio.Lock()  # one mail at a time on the one connection
+
+    async def send(self, message: EmailMessage) -> None:
+        """Hand `message` to the server; MailUnavailable unless it accepted it."""
+        target = self.target
+        async with self._lock:
+            reused = self._client is not None and self._client.is_connected
+            try:
+                try:
+                    await self._deliver(message)
+                except (aiosmtplib.SMTPServerDisconnected, ConnectionError):
+                    if not reused:
+                        raise
+                    # The server closed the kept connection (idle, restarting) before
+                    # this mail was read: once more, on a new one.
+                    self._drop()
+                    await self._deliver(message)
+            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+                self._drop()
+                raise MailUnavailable(
+                    f"SMTP {target.host}:{target.port} did not take the mail: {exc}"
+                ) from exc
+
+    async def close(self) -> None:
+        """Say goodbye to the server, if connected (a failure to do so is of no matter)."""
+        async with self._lock:
+            client, self._client = self._client, None
+            if client is not None and client.is_connected:
+                try:
+                    await client.quit(timeout=self.timeout)
+                except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                    client.close()
+
+    async def _deliver(self, message: EmailMessage) -> None:
+        client = await self._connected()
+        await client.send_message(message, timeout=self.timeout)
+
+    async def _connected(self) -> aiosmtplib.SMTP:
+        """The kept connection, or a new one when there is none or the server closed it."""
+        if self._client is not None and self._client.is_connected:
+            return self._client
+        self._drop()
+        target = self.target
+        client = aiosmtplib.SMTP(
             hostname=target.host,
             port=target.port,
             username=target.username,
@@ -142,9 +198,14 @@ async def send(target: SmtpTarget, message: EmailMessage, *, timeout: float) -> 
             # None: upgrade when the server offers STARTTLS; True: refuse if it does not.
             start_tls=True if target.requires_starttls else None,
             cert_bundle=target.ca_file,
-            timeout=timeout,
+            timeout=self.timeout,
         )
-    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-        raise MailUnavailable(
-            f"SMTP {target.host}:{target.port} did not take the mail: {exc}"
-        ) from exc
+        await client.connect()
+        self._client = client
+        return client
+
+    def _drop(self) -> None:
+        """Forget the connection, closing it (a failed mail may have left it mid-command)."""
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()

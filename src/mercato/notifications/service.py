@@ -33,13 +33,13 @@ from mercato.notifications import store
 from mercato.notifications.directory import Directory
 from mercato.notifications.kinds import ALWAYS_ON, Kind
 from mercato.notifications.mail import (
+    Mailer,
     MailUnavailable,
     Outgoing,
     SmtpTarget,
     build_message,
     parse_from_address,
     parse_smtp_url,
-    send,
 )
 from mercato.notifications.models import Message, Recipient
 from mercato.notifications.settings import NotificationsSettings
@@ -80,6 +80,11 @@ class Courier:
     timeout: float
     max_event_age: float = 0.0  # seconds; 0: mail about events of any age
     directory: Directory = field(default_factory=lambda: Directory((), timeout=1.0))
+    mailer: Mailer | None = field(init=False, default=None)  # made from `target`
+
+    def __post_init__(self) -> None:
+        if self.target is not None:
+            object.__setattr__(self, "mailer", Mailer(self.target, timeout=self.timeout))
 
     @classmethod
     def from_settings(cls, settings: NotificationsSettings) -> Courier:
@@ -97,9 +102,14 @@ class Courier:
 
     async def deliver(self, mail: Outgoing) -> None:
         """Hand `mail` to the SMTP server; MailUnavailable unless it took it."""
-        if self.target is None:
+        if self.mailer is None:
             raise MailUnavailable("no SMTP server is configured (MERCATO_NOTIFICATIONS_SMTP_URL)")
-        await send(self.target, build_message(mail, sender=self.sender), timeout=self.timeout)
+        await self.mailer.send(build_message(mail, sender=self.sender))
+
+    async def close(self) -> None:
+        """Close the connection to the SMTP server, if one is open."""
+        if self.mailer is not None:
+            await self.mailer.close()
 
     def message_id(self, event_id: str, kind: Kind) -> str:
         """The Message-ID of the mail of `kind` for `event_id`: the same on every resend."""
