@@ -36,7 +36,6 @@ from mercato.notifications.mail import (
     Mailer,
     MailUnavailable,
     Outgoing,
-    SmtpTarget,
     build_message,
     parse_from_address,
     parse_smtp_url,
@@ -72,30 +71,25 @@ def _now() -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class Courier:
-    """What sending needs: the templates, the SMTP server, the sender, the deadline."""
+    """What sending needs: the templates, the SMTP server's mailer, the sender."""
 
     templates: Templates
-    target: SmtpTarget | None
+    mailer: Mailer | None  # None: no SMTP server is configured
     sender: str
-    timeout: float
     max_event_age: float = 0.0  # seconds; 0: mail about events of any age
     directory: Directory = field(default_factory=lambda: Directory((), timeout=1.0))
-    mailer: Mailer | None = field(init=False, default=None)  # made from `target`
-
-    def __post_init__(self) -> None:
-        if self.target is not None:
-            object.__setattr__(self, "mailer", Mailer(self.target, timeout=self.timeout))
 
     @classmethod
     def from_settings(cls, settings: NotificationsSettings) -> Courier:
-        """The courier `settings` describe (no target: no SMTP URL configured)."""
-        ca_file = settings.smtp_ca_file or None
-        target = parse_smtp_url(settings.smtp_url, ca_file=ca_file) if settings.smtp_url else None
+        """The courier `settings` describe (no mailer: no SMTP URL configured)."""
+        mailer = None
+        if settings.smtp_url:
+            target = parse_smtp_url(settings.smtp_url, ca_file=settings.smtp_ca_file or None)
+            mailer = Mailer(target, timeout=settings.smtp_timeout_seconds)
         return cls(
             templates=Templates(Shop(name=settings.shop_name, url=settings.shop_url)),
-            target=target,
+            mailer=mailer,
             sender=settings.from_address,
-            timeout=settings.smtp_timeout_seconds,
             max_event_age=settings.max_event_age_seconds,
             directory=Directory(settings.users_urls, timeout=settings.users_timeout_seconds),
         )
