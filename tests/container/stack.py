@@ -2,10 +2,11 @@
 
 `Stack` is one compose project (its own name, volumes and network) in production mode:
 random secrets, the images of `tests.container.images`, and only the edge's port
-published, on 127.0.0.1 at a free port (below the kernel's ephemeral range,
-`free_port`). A small override (written next to nothing of the repository: a
-temporary file) gives orders and payments the short saga timings of the e2e system
-(`tests.e2e.system.RECOVERY_ENV`), so that the e2e invariants' timeouts hold here too.
+published, on 127.0.0.1 at a free port below the kernel's ephemeral range
+(`tests.support.ports.free_port`). A small override (written next to nothing of the
+repository: a temporary file) gives orders and payments the short saga timings of the
+e2e system (`tests.e2e.system.RECOVERY_ENV`), so that the e2e invariants' timeouts
+hold here too.
 
 Start-up follows compose's health order: podman 4.3 (Debian's) has no `podman wait
 --condition=healthy`, so podman-compose ignores `condition: service_healthy`, and
@@ -20,9 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import random
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,10 +33,10 @@ from typing import Any
 
 import yaml
 
-from mercato.launcher.ports import port_is_free
 from tests.container.images import ROOT, Images, podman, podman_env
 from tests.e2e.client import ADMIN_PASSWORD
 from tests.e2e.system import RECOVERY_ENV
+from tests.support.ports import free_port
 
 __all__ = [
     "ADMIN_EMAIL",
@@ -55,36 +54,6 @@ HEALTH_TIMEOUT = 240.0  # one level of the start-up (PostgreSQL's first start, m
 # the address' local part ("admin" is in the e2e password).
 ADMIN_EMAIL = "shopkeeper@example.com"
 MERCATO_IMAGE = "${MERCATO_IMAGE"  # how compose names the Mercato image (with a default)
-
-
-def _ephemeral_low() -> int:
-    """The lowest port the kernel gives outgoing connections (Linux's default: 32768)."""
-    try:
-        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 32768
-
-
-def free_port() -> int:
-    """A port nothing listens on now, on 127.0.0.1, and that no outgoing connection takes.
-
-    The edge, started last, listens on it minutes after it was chosen. A port of the
-    kernel's ephemeral range may meanwhile become the local end of any outgoing
-    connection on the host (CI runs `make test` beside this suite), and once did: the
-    edge failed with "address already in use". So it comes from below that range,
-    and below 20000, where the e2e systems and the benchmarks choose theirs.
-    """
-    candidates = range(10000, min(20000, _ephemeral_low()))
-    if not candidates:  # an odd kernel range: let the kernel choose
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            return int(probe.getsockname()[1])
-    rng = random.Random()
-    for _ in range(200):
-        port = rng.choice(candidates)
-        if port_is_free(port):
-            return port
-    raise RuntimeError("no free port found below the ephemeral range")
 
 
 def _variables(images: Images, port: int) -> dict[str, str]:

@@ -45,8 +45,9 @@ from tests.e2e.brokers import EmbeddedNats
 from tests.e2e.checkouts import POST_TIMEOUT, Shopper
 from tests.e2e.client import ADDRESS, ADMIN_EMAIL, ADMIN_PASSWORD, Shop, System
 from tests.e2e.invariants import get_json
-from tests.e2e.system import RECOVERY_ENV, alone, free_base_port
+from tests.e2e.system import RECOVERY_ENV, alone
 from tests.support.nats_cluster import NatsCluster, nats_cluster
+from tests.support.ports import free_base_port
 from tests.support.servers import REQUIRE_SERVERS, postgres_test_server
 
 __all__ = [

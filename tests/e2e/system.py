@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import random
 import shutil
 import signal
 import subprocess
@@ -62,8 +61,7 @@ import httpx
 import pytest
 
 from bench.system import mariadb_databases, postgres_databases
-from mercato.launcher.ports import port_is_free
-from mercato.launcher.topology import SERVICES, Layout
+from mercato.launcher.topology import SERVICES
 from tests.e2e.brokers import (
     BrokerControl,
     EmbeddedNats,
@@ -87,6 +85,7 @@ from tests.e2e.client import (
     System,
 )
 from tests.support.otlp import OtlpReceiver
+from tests.support.ports import free_base_port
 from tests.support.servers import mariadb_test_server, postgres_test_server, rabbit_test_url
 
 START_TIMEOUT = 60.0
@@ -119,17 +118,6 @@ TRACED_ENV = {"OTEL_BSP_SCHEDULE_DELAY": "200"}
 
 
 REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
-
-
-def free_base_port(replicas: dict[str, int]) -> int:
-    """A random base port in 20000-40000 whose every derived port is free."""
-    rng = random.Random()
-    for _ in range(200):
-        base = rng.randrange(20000, 40000)
-        layout = Layout(port=base, replicas=replicas, observe=True)
-        if all(port_is_free(port) for port in layout.ports()):
-            return base
-    raise RuntimeError("no free range of ports found for the e2e system")
 
 
 def _stop(system: System) -> int | None:

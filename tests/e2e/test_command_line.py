@@ -27,7 +27,8 @@ import httpx
 import pytest
 
 from mercato.launcher.topology import SERVICES
-from tests.e2e.system import REPORTS, alone, free_base_port
+from tests.e2e.system import REPORTS, alone
+from tests.support.ports import free_base_port
 from tests.support.terminal import Terminal
 
 pytestmark = pytest.mark.e2e

@@ -18,9 +18,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mercato.launcher.ports import port_is_free
 from tests.e2e.client import System
 from tests.support.loopback_clients import PASSWORD, direct, from_address, register
+from tests.support.ports import SYSTEMS_HIGH, SYSTEMS_LOW, free_port
 
 # The broker does not matter to these attacks: the NATS system only.
 ON_ONE_SYSTEM = pytest.mark.parametrize("system", ["nats"], indirect=True)
@@ -104,9 +104,7 @@ def _production_env(tmp_path: Path, port: int, **changes: str) -> dict[str, str]
 def test_9_production_refuses_placeholders_in_one_line(
     tmp_path: Path, variable: str, value: str
 ) -> None:
-    port = 40_000 + os.getpid() % 1000
-    while not port_is_free(port):
-        port += 1
+    port = free_port(SYSTEMS_LOW, SYSTEMS_HIGH)
     env = _production_env(tmp_path, port, **{variable: value})
     try:
         done = subprocess.run(

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import ssl
 import subprocess
 import sys
@@ -37,9 +36,8 @@ import pytest
 from mercato.chassis.client.service_client import ServiceClient, ServiceUnavailableError
 from mercato.chassis.config import ServiceSettings, load_settings
 from mercato.gateway.upstream import ConnectFailed, ExchangeFailed, UpstreamPool
-from mercato.launcher.ports import port_is_free
 from mercato.launcher.probe import http_ok
-from mercato.launcher.topology import Layout
+from tests.support.ports import free_base_port
 from tests.support.servers import closed_port
 from tests.support.tls import (
     Pki,
@@ -169,15 +167,6 @@ async def test_the_launchers_probe_presents_its_certificate(mtls_users: int, pki
 # -- the whole system: `mercato up --tls` ---------------------------------------------
 
 
-def _free_base_port() -> int:
-    rng = random.Random()
-    for _ in range(200):
-        base = rng.randrange(20000, 40000)
-        if all(port_is_free(port) for port in Layout(port=base).ports()):
-            return base
-    raise RuntimeError("no free range of ports found")
-
-
 class TlsSystem:
     """A running `mercato up --tls`: its gateway's port and its data directory."""
 
@@ -206,7 +195,7 @@ class TlsSystem:
 @pytest.fixture(scope="module")
 def tls_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsSystem]:
     root = tmp_path_factory.mktemp("tls-system")
-    port = _free_base_port()
+    port = free_base_port()
     command = [sys.executable, "-m", "mercato", "up", "--tls", "--port", str(port)]
     command += ["--data-dir", str(root / "data")]
     log_path = root / "mercato-up.log"

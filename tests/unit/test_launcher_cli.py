@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import random
 import re
 import socket
 import subprocess
@@ -16,6 +15,7 @@ from mercato.launcher.cli import main
 from mercato.launcher.console import without_password
 from mercato.launcher.ports import port_is_free
 from mercato.launcher.topology import Layout
+from tests.support.ports import free_base_port
 
 
 def mercato(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -120,14 +120,6 @@ def test_up_refuses_a_standard_port(capsys: pytest.CaptureFixture[str], tmp_path
 
     assert code == 2
     assert "port 5432 (catalog-1) is the standard PostgreSQL port" in capsys.readouterr().err
-
-
-def free_base_port() -> int:
-    for _ in range(100):
-        base = random.randrange(20000, 40000)
-        if all(port_is_free(port) for port in Layout(port=base).ports()):
-            return base
-    raise RuntimeError("no free ports")
 
 
 def test_up_stops_everything_and_exits_1_when_a_service_cannot_start(tmp_path: Path) -> None:
