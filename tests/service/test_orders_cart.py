@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from mercato.orders.cart import MAX_LINES
 from tests.support.orders import CART, Shop, open_shop, served
 from tests.support.tokens import TokenFactory
 
@@ -70,6 +72,44 @@ async def test_adding_an_item_asks_the_catalog_once(shop: Shop) -> None:
     assert served(catalog.app, "GET") == before + 1
     assert response.json()["total"] == {"amount": 2800, "currency": "USD"}
     assert [item["title"] for item in response.json()["items"]] == ["Cup", "Tea"]
+
+
+async def test_the_answer_to_a_change_is_the_cart_as_stored(shop: Shop) -> None:
+    # The answer is priced from the lines the change wrote, not read again: it must
+    # still be what a read of the cart gives, a new line last, a changed one in place.
+    user = shop.customer()
+    tea = await shop.product(amount=1250, title="Tea", stock=9)
+    cup = await shop.product(amount=300, title="Cup", stock=9)
+    pot = await shop.product(amount=2000, title="Pot", stock=9)
+    for product_id, quantity in ((tea, 1), (cup, 2), (tea, 4), (pot, 1), (cup, 3)):
+        path = f"{CART}/items/{product_id}"
+        answered = await shop.orders.put(path, json={"quantity": quantity}, headers=user)
+        assert answered.status_code == 200, answered.text
+        assert answered.json() == (await shop.orders.get(CART, headers=user)).json()
+    items = (await shop.orders.get(CART, headers=user)).json()["items"]
+    assert [(i["product_id"], i["quantity"]) for i in items] == [(tea, 4), (cup, 3), (pot, 1)]
+
+
+async def test_concurrent_additions_stop_at_the_limit_on_sqlite(shop: Shop) -> None:
+    # SQLite takes no row lock on the cart: its `BEGIN IMMEDIATE` serialises the
+    # additions, each counting the lines the one before it committed.
+    user = shop.customer()
+    beyond = 3
+    products = [await shop.product(stock=5) for _ in range(MAX_LINES + beyond)]
+    for product_id in products[: MAX_LINES - 2]:
+        await shop.fill_cart(user, product_id, 1)
+    racing = [
+        shop.orders.put(f"{CART}/items/{product_id}", json={"quantity": 1}, headers=user)
+        for product_id in products[MAX_LINES - 2 :]
+    ]
+    answers = await asyncio.gather(*racing)
+    assert sorted(a.status_code for a in answers) == [200] * 2 + [422] * beyond
+    for answer in answers:
+        if answer.status_code == 422:
+            assert answer.json()["errors"][0]["message"] == "the cart is full"
+    stored = (await shop.orders.get(CART, headers=user)).json()["items"]
+    assert len(stored) == MAX_LINES
+    assert max(len(a.json()["items"]) for a in answers if a.status_code == 200) == MAX_LINES
 
 
 async def test_cart_uses_current_prices(shop: Shop) -> None:

@@ -118,6 +118,12 @@ async def priced_cart(
     line, the catalog is not asked again (one round trip where two were made).
     """
     lines = await store.cart_lines(session, user_id)
+    return await _priced_lines(lines, catalog=catalog, known=known)
+
+
+async def _priced_lines(
+    lines: Sequence[CartLine], *, catalog: Catalog, known: Mapping[str, ProductOut] | None
+) -> tuple[CartOut, dict[str, ProductOut]]:
     ids = [line.product_id for line in lines]
     if known is not None and all(product_id in known for product_id in ids):
         products = {product_id: known[product_id] for product_id in ids}
@@ -182,11 +188,20 @@ async def set_quantity(
             f"A cart holds at most {MAX_LINES} different products.",
             errors=[item_error(product_id, "product_id", "the cart is full")],
         )
-    await store.put_line(
-        session, user_id=user_id, product_id=product_id, quantity=quantity, now=datetime.now(UTC)
+    lines = store.put_line(
+        session,
+        lines,
+        user_id=user_id,
+        product_id=product_id,
+        quantity=quantity,
+        now=datetime.now(UTC),
     )
     await session.commit()
-    return await view_cart(session, catalog=catalog, user_id=user_id, known=products)
+    # The lines as committed (this transaction held the cart's lock): not read again.
+    priced, priced_products = await _priced_lines(lines, catalog=catalog, known=products)
+    return await discounts.with_discount(
+        session, user_id=user_id, cart=priced, products=priced_products
+    )
 
 
 async def remove_item(

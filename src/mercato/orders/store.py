@@ -79,14 +79,16 @@ async def lock_cart(session: AsyncSession, user_id: str) -> None:
     were: on PostgreSQL a count does not see another transaction's uncommitted
     lines. With the owner row locked, the second request waits for the first to
     commit and then reads its lines. SQLite, whose writes take turns anyway,
-    ignores `FOR UPDATE`.
+    has no row locks: the transaction (`begin_write`'s `BEGIN IMMEDIATE`) holds the
+    whole database's write lock already, so the owner row is only created there.
     """
     dialect = session.get_bind().dialect.name
     statement = _NEW_CART.get(dialect)
     if statement is None:
         raise RuntimeError(f"unsupported database dialect {dialect!r}")
     await session.execute(statement, {"user_id": user_id})
-    await session.execute(_LOCK_CART, {"user_id": user_id})
+    if dialect != "sqlite":
+        await session.execute(_LOCK_CART, {"user_id": user_id})
 
 
 async def cart_lines(session: AsyncSession, user_id: str) -> Sequence[CartLine]:
@@ -99,24 +101,31 @@ async def cart_lines(session: AsyncSession, user_id: str) -> Sequence[CartLine]:
     return (await session.scalars(statement)).all()
 
 
-async def put_line(
-    session: AsyncSession, *, user_id: str, product_id: str, quantity: int, now: datetime
-) -> None:
-    """Set the quantity of a product in the cart, adding the line if absent."""
-    line = await session.get(CartLine, (user_id, product_id))
-    if line is None:
-        session.add(
-            CartLine(
-                user_id=user_id,
-                product_id=product_id,
-                quantity=quantity,
-                added_at=now,
-                updated_at=now,
-            )
-        )
-    else:
-        line.quantity = quantity
-        line.updated_at = now
+def put_line(
+    session: AsyncSession,
+    lines: Sequence[CartLine],
+    *,
+    user_id: str,
+    product_id: str,
+    quantity: int,
+    now: datetime,
+) -> list[CartLine]:
+    """Set the quantity of a product in the cart, adding the line if absent.
+
+    `lines` are the cart's lines as just read in this transaction (`cart_lines`), so
+    that the line is found among them rather than read again; the cart's lines after
+    the change come back, oldest first (a new line is the newest).
+    """
+    for line in lines:
+        if line.product_id == product_id:
+            line.quantity = quantity
+            line.updated_at = now
+            return list(lines)
+    added = CartLine(
+        user_id=user_id, product_id=product_id, quantity=quantity, added_at=now, updated_at=now
+    )
+    session.add(added)
+    return [*lines, added]
 
 
 async def remove_line(session: AsyncSession, *, user_id: str, product_id: str) -> bool:
