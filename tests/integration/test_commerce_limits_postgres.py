@@ -48,7 +48,7 @@ from tests.support.migrations import (
     check_orders_migration,
     check_payments_migration,
 )
-from tests.support.orders import CART, open_shop
+from tests.support.orders import open_shop
 from tests.support.servers import DATABASES, fresh_database
 from tests.support.tokens import TokenFactory
 
@@ -153,16 +153,7 @@ async def test_concurrent_cart_additions_stop_at_the_limit(
     ):
         user_id = str(uuid.uuid4())
         user = shop.tokens.headers(user_id, ["customer"])
-        products = [await shop.product(stock=5) for _ in range(MAX_LINES + BEYOND)]
-        for product_id in products[: MAX_LINES - 4]:
-            await shop.fill_cart(user, product_id, 1)
-
-        racing = [
-            shop.orders.put(f"{CART}/items/{product_id}", json={"quantity": 1}, headers=user)
-            for product_id in products[MAX_LINES - 4 :]
-        ]
-        answers = await asyncio.gather(*racing)
-
+        answers = await shop.race_to_the_cart_limit(user, room=4, beyond=BEYOND)
         assert sorted(a.status_code for a in answers) == [200] * 4 + [422] * BEYOND
         full = [a.json() for a in answers if a.status_code == 422]
         assert all(e["errors"][0]["message"] == "the cart is full" for e in full)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -94,16 +93,8 @@ async def test_concurrent_additions_stop_at_the_limit_on_sqlite(shop: Shop) -> N
     # SQLite takes no row lock on the cart: its `BEGIN IMMEDIATE` serialises the
     # additions, each counting the lines the one before it committed.
     user = shop.customer()
-    beyond = 3
-    products = [await shop.product(stock=5) for _ in range(MAX_LINES + beyond)]
-    for product_id in products[: MAX_LINES - 2]:
-        await shop.fill_cart(user, product_id, 1)
-    racing = [
-        shop.orders.put(f"{CART}/items/{product_id}", json={"quantity": 1}, headers=user)
-        for product_id in products[MAX_LINES - 2 :]
-    ]
-    answers = await asyncio.gather(*racing)
-    assert sorted(a.status_code for a in answers) == [200] * 2 + [422] * beyond
+    answers = await shop.race_to_the_cart_limit(user, room=2, beyond=3)
+    assert sorted(a.status_code for a in answers) == [200] * 2 + [422] * 3
     for answer in answers:
         if answer.status_code == 422:
             assert answer.json()["errors"][0]["message"] == "the cart is full"

@@ -29,6 +29,7 @@ from mercato.catalog.settings import load_settings as catalog_settings
 from mercato.chassis.data.database import Database
 from mercato.orders import service
 from mercato.orders.app import create_app as create_orders
+from mercato.orders.cart import MAX_LINES
 from mercato.orders.context import OrdersContext, OrdersRuntime
 from mercato.orders.schemas import CheckoutIn
 from mercato.orders.settings import load_settings as orders_settings
@@ -198,6 +199,21 @@ class Shop:
             f"{CART}/items/{product_id}", json={"quantity": quantity}, headers=user
         )
         assert response.status_code == 200, response.text
+
+    async def race_to_the_cart_limit(
+        self, user: dict[str, str], *, room: int, beyond: int
+    ) -> list[httpx.Response]:
+        """Fill the user's cart to `room` lines short of its limit, then add `room +
+        beyond` more products at once: the answers to those additions."""
+        products = [await self.product(stock=5) for _ in range(MAX_LINES + beyond)]
+        for product_id in products[: MAX_LINES - room]:
+            await self.fill_cart(user, product_id, 1)
+        return await asyncio.gather(
+            *(
+                self.orders.put(f"{CART}/items/{product_id}", json={"quantity": 1}, headers=user)
+                for product_id in products[MAX_LINES - room :]
+            )
+        )
 
     async def checkout(
         self, user: dict[str, str], method_id: str, key: str | None = None
