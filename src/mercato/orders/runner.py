@@ -223,7 +223,7 @@ class SagaRunner:
             await store.add_history(
                 session,
                 order_id=order.id,
-                status=Status(order.status),
+                statuses=[Status(order.status)],
                 reason=f"gave up learning the charge's outcome after {attempts} attempts",
                 at=_now(),
             )

@@ -197,8 +197,13 @@ async def place_order(
         await use_discount(
             session, extras=extras, user_id=user_id, order_id=order.id, currency=currency, now=now
         )
-        for status in (Status.PENDING, Status.RESERVING):
-            await store.add_history(session, order_id=order.id, status=status, reason=None, at=now)
+        await store.add_history(
+            session,
+            order_id=order.id,
+            statuses=[Status.PENDING, Status.RESERVING],
+            reason=None,
+            at=now,
+        )
         await store.clear_cart(session, user_id)
         placed = OrderPlaced(
             order_id=order.id,

@@ -192,12 +192,19 @@ async def histories(
 
 
 async def add_history(
-    session: AsyncSession, *, order_id: str, status: Status, reason: str | None, at: datetime
+    session: AsyncSession,
+    *,
+    order_id: str,
+    statuses: Sequence[Status],
+    reason: str | None,
+    at: datetime,
 ) -> None:
-    """Record that an order entered `status`."""
-    await session.execute(
-        _ADD_HISTORY, {"order_id": order_id, "status": status.value, "reason": reason, "at": at}
-    )
+    """Record that an order entered each of `statuses`, in turn (one statement)."""
+    rows = [
+        {"order_id": order_id, "status": status.value, "reason": reason, "at": at}
+        for status in statuses
+    ]
+    await session.execute(_ADD_HISTORY, rows if len(rows) > 1 else rows[0])
 
 
 _NEWEST = TimeKeyset(Order.created_at, Order.id)
