@@ -2,7 +2,8 @@
 
 `listing_plan(session, sort, after=...)` compiles the catalog's own listing statement
 (`store._listing_query`, the one the service runs) for the session's database and
-asks it to EXPLAIN it: SQLite's `EXPLAIN QUERY PLAN` lines, or PostgreSQL's text plan.
+asks it to EXPLAIN it: SQLite's `EXPLAIN QUERY PLAN` lines, PostgreSQL's text plan,
+or MariaDB's table, a line per row (`type=range key=<index> extra=<Extra>`).
 """
 
 from __future__ import annotations
@@ -32,5 +33,7 @@ async def listing_plan(
     prefix = "EXPLAIN QUERY PLAN " if dialect == "sqlite" else "EXPLAIN "
     values = tuple(params[name] for name in compiled.positiontup or ())
     connection = await session.connection()
-    rows = (await connection.exec_driver_sql(prefix + str(compiled), values)).all()
-    return "\n".join(str(row[-1]) for row in rows)
+    result = await connection.exec_driver_sql(prefix + str(compiled), values)
+    if dialect == "mysql":
+        return "\n".join(f"type={row.type} key={row.key} extra={row.Extra}" for row in result.all())
+    return "\n".join(str(row[-1]) for row in result.all())

@@ -19,14 +19,17 @@ from typing import Any, Literal, cast
 
 from sqlalchemy import (
     JSON,
+    BindParameter,
     ColumnElement,
     Select,
     String,
     Table,
+    and_,
     any_,
     bindparam,
     column,
     func,
+    or_,
     select,
     text,
     tuple_,
@@ -279,9 +282,7 @@ def _listing_query(
     if search is not None:
         statement = searched(statement, dialect)
     if after:
-        position = tuple_(key, _COLUMNS.id)
-        last = tuple_(bindparam("after_key", type_=key.type), bindparam("after_id"))
-        statement = statement.where(position < last if descending else position > last)
+        statement = statement.where(_beyond(dialect, key, descending=descending))
     statement = _ordered(statement, key, _COLUMNS.id, descending=descending)
     statement = statement.limit(bindparam("limit"))
     if narrow:
@@ -289,6 +290,25 @@ def _listing_query(
         page = select(_PRODUCTS, ranked.c.sort_key).join(ranked, ranked.c.pk == _COLUMNS.pk)
         statement = _ordered(page, ranked.c.sort_key, ranked.c.id, descending=descending)
     return DirectQuery(statement, ListedProductRow)
+
+
+def _beyond(dialect: str, key: ColumnElement[Any], *, descending: bool) -> ColumnElement[bool]:
+    """The rows after the cursor's (`after_key`, `after_id`) in the order `key, id`.
+
+    PostgreSQL and SQLite read the row value `(key, id) < (:key, :id)` as a range of
+    the order's index. MariaDB does not: it reads the category's rows from the top and
+    filters them, so a page read every row before it (222 index rows for the 11th
+    page of 20, 1,000 for the 50th). Spelled out as `key < :key OR (key = :key AND
+    id < :id)`, it is a range there too (21 rows for any page).
+    """
+    last_key = bindparam("after_key", type_=key.type)
+    last_id: BindParameter[Any] = bindparam("after_id")
+    if dialect != "mysql":
+        position, last = tuple_(key, _COLUMNS.id), tuple_(last_key, last_id)
+        return position < last if descending else position > last
+    if descending:
+        return or_(key < last_key, and_(key == last_key, _COLUMNS.id < last_id))
+    return or_(key > last_key, and_(key == last_key, _COLUMNS.id > last_id))
 
 
 def _ordered(
