@@ -28,10 +28,11 @@ catalog process spent per request.
 `--statements` runs no service: on the SQLite catalog, in this process, it times
 each scenario's queries through the catalog's own statements and a few bare FTS5
 ones, in process CPU per query (the mean over `--rounds` passes): the FTS5 match
-alone (counted), the BM25 ranking alone (the FTS5 table only, best 21), the
-catalog's listing (the ranked page of 20, joined to the products) and its facet
-count. What a computed search costs beyond the listing (and the facets) is the
-service's own work: HTTP, the worker thread, decoding and encoding the page.
+alone (counted), the BM25 ranking alone (the FTS5 table only, best 21: the order
+the catalog's relevance had before its tiers, `catalog.ranking`), the catalog's
+listing (its first tier's page of 20, joined to the products) and its facet count.
+What a computed search costs beyond the listing (and the facets) is the service's own
+work: HTTP, the worker thread, decoding and encoding the page.
 """
 
 from __future__ import annotations
@@ -59,8 +60,8 @@ from bench.big_catalog import SIZE, cached_mariadb, cached_postgres, cached_sqli
 from bench.load import Request, Result, closed_loop
 from bench.system import cpu_seconds, free_base_port, wait_http
 from mercato.catalog.facets import _facet_query
-from mercato.catalog.search import BM25_WEIGHTS, expression, parse
-from mercato.catalog.store import _listing_query
+from mercato.catalog.ranking import NAMED, _tier_query, tier_parameters
+from mercato.catalog.search import expression, parse
 
 __all__ = ["SCENARIOS", "main"]
 
@@ -183,7 +184,10 @@ def measure(
                 print(_row(scenario, mode, result, used), flush=True)
 
 
-_BM25 = f"bm25(products_fts, {', '.join(map(repr, BM25_WEIGHTS))})"
+# BM25 as the catalog's relevance weighed the columns (title, brand, description,
+# category, tags) before it ranked in tiers: kept to compare.
+_BM25_WEIGHTS = (10.0, 8.0, 1.0, 4.0, 4.0)
+_BM25 = f"bm25(products_fts, {', '.join(map(repr, _BM25_WEIGHTS))})"
 _BARE = {
     "FTS5 match, counted": "SELECT count(*) FROM products_fts WHERE products_fts MATCH ?",
     "BM25 ranking alone": (
@@ -198,9 +202,9 @@ def _catalog_statement(facets: bool) -> tuple[str, Any]:
     dialect = sqlite_dialect.dialect()
     if facets:
         plan = _facet_query("sqlite", True, frozenset()).plan(dialect)
-        return plan.sql, lambda search: plan.arguments({"search": search})
-    listing = _listing_query("sqlite", "relevance", True, frozenset(), False).plan(dialect)
-    return listing.sql, lambda search: listing.arguments({"search": search, "limit": 21})
+        return plan.sql, lambda search, tiers: plan.arguments({"search": search})
+    listing = _tier_query("sqlite", frozenset(), False, NAMED, frozenset({"search"})).plan(dialect)
+    return listing.sql, lambda search, tiers: listing.arguments({**tiers[NAMED], "limit": 21})
 
 
 def statements(
@@ -216,7 +220,7 @@ def statements(
     if page_cache_mb is not None:
         connection.execute(f"PRAGMA cache_size=-{page_cache_mb * 1024}")
     kinds: dict[str, tuple[str, Any]] = {
-        **{name: (sql, lambda search: [search]) for name, sql in _BARE.items()},
+        **{name: (sql, lambda search, tiers: [search]) for name, sql in _BARE.items()},
         "the catalog's listing": _catalog_statement(facets=False),
         "the catalog's facets": _catalog_statement(facets=True),
     }
@@ -225,19 +229,21 @@ def statements(
     for scenario, queries in SCENARIOS.items():
         if (scenarios is not None and scenario not in scenarios) or "typo" in scenario:
             continue  # a typo's statements are a word's, once corrected
-        typed = [expression("sqlite", parse(q["q"])) for q in queries]
-        searches = [s for s in typed if s is not None]  # `the`: a stop word, no search
+        parsed = [parse(q["q"]) for q in queries]
+        typed = [(expression("sqlite", c), tier_parameters("sqlite", c)) for c in parsed]
+        # `the`: a stop word, no search
+        searches = [(s, n) for s, n in typed if s is not None and n is not None]
         count = _BARE["FTS5 match, counted"]
-        matches = sum(connection.execute(count, [s]).fetchone()[0] for s in searches)
+        matches = sum(connection.execute(count, [s]).fetchone()[0] for s, _ in searches)
         for kind, (sql, arguments) in kinds.items():
             if "facets" in kind and "facets" not in scenario:
                 continue
             for search in searches:  # once unmeasured: the pages the statement reads
-                connection.execute(sql, arguments(search)).fetchall()
+                connection.execute(sql, arguments(*search)).fetchall()
             started = time.process_time()
             for _ in range(rounds):
                 for search in searches:
-                    connection.execute(sql, arguments(search)).fetchall()
+                    connection.execute(sql, arguments(*search)).fetchall()
             used = (time.process_time() - started) * 1000 / (rounds * len(searches))
             print(f"| {scenario} | {kind} | {used:.2f} | {matches / len(searches):,.0f} |")
 

@@ -6,7 +6,9 @@ own `EXPLAIN` of the statement the service runs, on the first page and after a
 cursor: on PostgreSQL an index scan of the category's index and no Sort node; on
 MariaDB a `range` of that index (a page after a cursor starts at the cursor, rather
 than reading the category's rows from the top) and no filesort. An import job runs
-there too.
+there too. A search's first tier by relevance (`catalog.ranking`) reads the index of
+the products' names and brands on PostgreSQL, never the primary key backwards, and a
+full-text index on MariaDB.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.catalog import store
 from mercato.catalog.app import create_app
+from mercato.catalog.ranking import NAMED
 from mercato.catalog.settings import load_settings
 from tests.support.apps import running
-from tests.support.listing_plans import listing_plan
+from tests.support.listing_plans import listing_plan, search_plan
 from tests.support.servers import DATABASES, fresh_database
 from tests.support.tokens import TokenFactory
 
@@ -49,7 +52,8 @@ async def database_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
 
 def products(count: int) -> list[dict[str, Any]]:
     return [
-        {"sku": f"P-{n:05d}", "title": f"Thing {n}", "price": 1 + (n * 37) % 500,
+        {"sku": f"P-{n:05d}", "title": f"Thing {n}" + (" kettle" if n % 100 == 7 else ""),
+         "price": 1 + (n * 37) % 500,
          "stock": n % 9, "category": CATEGORIES[n % len(CATEGORIES)]}
         for n in range(count)
     ]  # fmt: skip
@@ -94,3 +98,10 @@ async def test_category_listings_read_their_index_and_a_job_imports(
                         continue
                     assert "Index Scan" in plan and f"using {index} on products" in plan, plan
                     assert "Sort" not in plan.replace("Sort Key", ""), plan
+            for key in (None, 1000):
+                plan = await search_plan(session, "kettle", NAMED, after=key)
+                if mariadb:
+                    assert "type=fulltext" in plan, plan
+                    continue
+                assert "Bitmap Index Scan on ix_products_search_named" in plan, plan
+                assert "Index Scan Backward" not in plan, plan

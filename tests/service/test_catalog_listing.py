@@ -157,10 +157,38 @@ async def test_search_finds_words_in_title_description_brand_tags_and_category(
     assert skus((await listing(client, q="gaming laptop"))["items"]) == ["LAP-2"]
 
 
-async def test_relevance_ranks_title_matches_first(client: httpx.AsyncClient) -> None:
+async def test_relevance_lists_named_products_first_the_newest_first(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    # The laptops have the word in their title; the desk stand only in its description.
     found = skus((await listing(client, q="laptop"))["items"])
-    assert found[-1] == "HOM-1"
+    assert found == ["LAP-5", "LAP-4", "LAP-3", "LAP-2", "LAP-1", "HOM-1"]
     assert skus((await listing(client, q="laptop", sort="relevance"))["items"]) == found
+    # By the brand too; only in tags: the second tier alone, still newest first.
+    assert skus((await listing(client, q="chargewell"))["items"]) == ["ACC-5", "ACC-3"]
+    assert skus((await listing(client, q="usb-c"))["items"]) == ["ACC-4", "ACC-2", "ACC-1"]
+    later = [
+        item("LAP-6", "Budget Laptop 14", 399.99, "laptops"),
+        item("BAG-1", "Sleeve", 29.99, "accessories", description="Fits a 14-inch laptop."),
+    ]
+    await client.post(f"{PRODUCTS}/import", json={"products": later}, headers=admin)
+    found = skus((await listing(client, q="laptop"))["items"])
+    assert found == ["LAP-6", "LAP-5", "LAP-4", "LAP-3", "LAP-2", "LAP-1", "BAG-1", "HOM-1"]
+    # Every word must be in the name or brand for the first tier; exclusions hold in both.
+    assert skus((await listing(client, q="northwind laptop"))["items"]) == ["LAP-2", "LAP-1"]
+    assert skus((await listing(client, q="laptop -gaming -budget"))["items"]) == [
+        *["LAP-5", "LAP-4", "LAP-3", "LAP-1", "BAG-1", "HOM-1"]
+    ]
+    assert skus((await listing(client, q="lapt"))["items"])[-2:] == ["BAG-1", "HOM-1"]
+
+
+@pytest.mark.parametrize("limit", [1, 2, 5])
+async def test_relevance_pages_cross_from_one_tier_to_the_next(
+    client: httpx.AsyncClient, limit: int
+) -> None:
+    whole = skus((await listing(client, q="laptop or charger", limit=100))["items"])
+    assert whole[-1] == "HOM-1"  # the one match whose name holds neither word
+    assert skus(await every_page(client, q="laptop or charger", limit=limit)) == whole
 
 
 async def test_search_combines_with_filters_and_other_orders(client: httpx.AsyncClient) -> None:
@@ -209,6 +237,14 @@ async def test_pages_stay_consistent_when_products_change_between_them(
         ({"cursor": encode_cursor(["newest", "0001-01-01T00:00:00+14:00", "x"])}, "cursor"),
         ({"sort": "price_asc", "cursor": encode_cursor(["price_asc", 2**63, "x"])}, "cursor"),
         ({"sort": "title", "cursor": encode_cursor(["title", "a\x00", "x"])}, "cursor"),
+        # Relevance's key is its tier and a product's place: a score (older cursors),
+        # an unknown tier, a place no integer column holds, a boolean are no cursor.
+        ({"q": "laptop", "cursor": encode_cursor(["relevance", -3.5, "x"])}, "cursor"),
+        ({"q": "laptop", "cursor": encode_cursor(["relevance", [2, 5], "x"])}, "cursor"),
+        ({"q": "laptop", "cursor": encode_cursor(["relevance", [0, 2**63], "x"])}, "cursor"),
+        ({"q": "laptop", "cursor": encode_cursor(["relevance", [0, -1], "x"])}, "cursor"),
+        ({"q": "laptop", "cursor": encode_cursor(["relevance", [True, 5], "x"])}, "cursor"),
+        ({"q": "laptop", "cursor": encode_cursor(["relevance", [0, 5, 1], "x"])}, "cursor"),
         ({"max_price": 10**12 + 1}, "max_price"),
         ({"limit": 0}, "limit"),
         ({"limit": 101}, "limit"),

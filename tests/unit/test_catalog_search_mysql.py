@@ -1,4 +1,4 @@
-"""The InnoDB boolean-mode text of a query (`catalog.search.boolean_expression`).
+"""The InnoDB boolean-mode text of a query (`catalog.search_innodb.boolean_expression`).
 
 What MariaDB does with it is checked by the shared search checks on a real server
 (`tests/integration/test_catalog_search_postgres.py`, its `mariadb` runs); these pin
@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from mercato.catalog.search import boolean_expression, expression, parse, plural_forms
+from mercato.catalog.search import expression, parse
+from mercato.catalog.search_innodb import boolean_expression, plural_forms
 
 
 @pytest.mark.parametrize(

@@ -3,8 +3,8 @@
 A cursor is the sort order's name, the last item's sort key and its id, so the next
 page continues exactly after that item whatever was inserted meanwhile, and items
 with equal keys (same price, same instant) are neither repeated nor skipped. A
-cursor only continues the order it was made for. (Relevance is the exception to
-exactness: a search's scores shift a little when products change between pages.)
+cursor only continues the order it was made for. Relevance reads its tiers in turn
+(`catalog.ranking`); its key is the tier and the product's integer key.
 
 `ids=a,b,c` is a batch lookup (a cart's products): at most `MAX_IDS` ids, the other
 filters still apply, unknown ids are simply absent, and the page size defaults to
@@ -29,7 +29,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from mercato.catalog import store
 from mercato.catalog.facets import Facets, count_facets
 from mercato.catalog.models import ListedProductRow
-from mercato.catalog.search import expression, has_terms, parse
+from mercato.catalog.ranking import TIERS, read_tier, tier_parameters
+from mercato.catalog.search import Clause, expression, has_terms, parse
 from mercato.catalog.store import Listing, Sort
 from mercato.catalog.vocabulary import resolve
 from mercato.chassis.data.driver_reads import DirectReader
@@ -50,6 +51,7 @@ __all__ = [
 
 DEFAULT_LIMIT = 20
 MAX_IDS = 100
+MAX_KEY = 2**63 - 1  # a product's integer key is a 64-bit column
 
 
 class ProductQuery(BaseModel):
@@ -111,9 +113,20 @@ def _key_value(sort: Sort, raw: Any) -> Any:
         sort == "title" and isinstance(raw, str)
     ):
         return raw
-    if sort == "relevance" and type(raw) in (int, float):
-        return float(raw)
+    if sort == "relevance" and _is_tier_key(raw):
+        return (raw[0], raw[1])
     raise _invalid("cursor", "not a valid cursor")
+
+
+def _is_tier_key(raw: Any) -> bool:
+    """Whether `raw` is a relevance key: a tier and a product's integer key."""
+    return (
+        isinstance(raw, list)
+        and len(raw) == 2
+        and all(type(part) is int for part in raw)
+        and raw[0] in TIERS
+        and 0 <= raw[1] <= MAX_KEY
+    )
 
 
 def _after(sort: Sort, cursor: str | None) -> tuple[Any, str] | None:
@@ -154,12 +167,12 @@ def corrected_query(q: str, corrections: dict[str, str]) -> str:
     return q
 
 
-def _listing(query: ProductQuery, search: str | None, sort: Sort) -> Listing:
+def _listing(query: ProductQuery, clauses: list[Clause], dialect: str, sort: Sort) -> Listing:
     ids = parse_ids(query.ids)
     return Listing(
         sort=sort,
         limit=query.limit or (MAX_IDS if ids is not None else DEFAULT_LIMIT),
-        search=search,
+        search=expression(dialect, clauses),
         category=query.category,
         brand=query.brand,
         min_price=query.min_price,
@@ -168,6 +181,32 @@ def _listing(query: ProductQuery, search: str | None, sort: Sort) -> Listing:
         in_stock=query.in_stock,
         after=_after(sort, query.cursor),
     )
+
+
+async def _rows(
+    reader: DirectReader, listing: Listing, clauses: list[Clause]
+) -> list[ListedProductRow]:
+    """Up to `limit + 1` rows of `listing`; by relevance, its tiers in turn."""
+    tiers = tier_parameters(reader.dialect.name, clauses)
+    if listing.sort != "relevance" or tiers is None:
+        return await store.list_products(reader, listing)
+    wanted = listing.limit + 1
+    first, after = TIERS[0], None
+    if listing.after is not None:
+        (first, last_key), last_id = listing.after
+        after = (last_key, last_id)
+    rows: list[ListedProductRow] = []
+    for tier in TIERS[TIERS.index(first) :]:
+        part = replace(
+            listing, limit=wanted - len(rows) - 1, after=after if tier == first else None
+        )
+        found = await read_tier(reader, part, tier, tiers[tier], first_page=listing.after is None)
+        for row in found:
+            row["sort_key"] = [tier, row["sort_key"]]
+        rows += found
+        if len(rows) == wanted:
+            break
+    return rows
 
 
 async def list_products(reader: DirectReader, *, query: ProductQuery) -> SearchAnswer:
@@ -180,16 +219,15 @@ async def list_products(reader: DirectReader, *, query: ProductQuery) -> SearchA
         raise _invalid("min_price", "must not be greater than max_price")
     dialect = reader.dialect.name
     clauses = parse(query.q or "")
-    search = expression(dialect, clauses)
-    sort = effective_sort(query, searching=search is not None)
-    listing = _listing(query, search, sort)
-    rows = await store.list_products(reader, listing)
+    sort = effective_sort(query, searching=expression(dialect, clauses) is not None)
+    listing = _listing(query, clauses, dialect, sort)
+    rows = await _rows(reader, listing, clauses)
     corrected = None
-    if search is not None and not rows:
+    if listing.search is not None and not rows:
         resolved = await resolve(reader, clauses)
         if resolved.clauses != clauses:
-            listing = replace(listing, search=expression(dialect, resolved.clauses))
-            rows = await store.list_products(reader, listing)
+            listing = _listing(query, resolved.clauses, dialect, sort)
+            rows = await _rows(reader, listing, resolved.clauses)
         if resolved.corrections:
             corrected = corrected_query(query.q or "", resolved.corrections)
     page = page_of(

@@ -1,7 +1,8 @@
 """The catalog's tables: categories, products, stock reservations, outbox and inbox.
 
 Products have two keys: `id`, the UUID that the API shows, and `pk`, an integer
-surrogate that never leaves the database. SQLite's full-text index (`products_fts`,
+surrogate that the API does not show (only a relevance cursor carries it, as the
+place to continue after, `catalog.ranking`). SQLite's full-text index (`products_fts`,
 an FTS5 table over the products' text, created with its triggers in the migration)
 is keyed by `pk`, because an implicit rowid may change on VACUUM or on a table
 rebuild while a declared INTEGER PRIMARY KEY does not. PostgreSQL's full-text

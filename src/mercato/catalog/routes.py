@@ -88,7 +88,9 @@ finds nothing and a word of 5 letters or more matches no product, the catalog's 
 within one edit of it (a letter missing, added, changed, or two swapped) is searched
 instead, and the answer says what was searched in `corrected` (`labtop` answers
 `"corrected": "laptop"`); shorter words are never corrected. Ordered by relevance
-with a search, else newest first (`sort`).
+with a search, else newest first (`sort`). Relevance lists first the products whose
+name or brand holds every word searched for, then the other matches (the words in the
+description, category or tags), each group the most recently added first.
 
 **Filters.** `category`, `brand` (any case), `min_price`/`max_price` (minor units,
 both inclusive), `in_stock=true` (only products with stock > 0, available to sell).

@@ -18,24 +18,14 @@ a prefix term therefore also matches the whole words of the vocabulary that star
 with it (`Term.also`, filled in by `catalog.vocabulary`). Typo tolerance replaces a
 word by another (`replace_word`), also decided there.
 
-On MySQL/MariaDB an InnoDB FULLTEXT index on the generated `search` column answers
-`MATCH ... AGAINST` in boolean mode (`boolean_expression`: `+` for each required
-clause, `-` for an excluded one, `word*` for a prefix, `"..."` for a phrase). InnoDB
-does not stem: a bare word there also matches its English singular or plural
-(`plural_forms`: `laptops` finds `laptop` and the other way round), which covers the
-stemming shoppers meet most, not all of it (`computing` does not find `computer`).
-Nor does InnoDB index words shorter than its `innodb_ft_min_token_size` (3 by
-default) or in its stop-word list: such words are left out of the expression
-(`MYSQL_MIN_WORD`), as PostgreSQL leaves out its stop words, and a query of nothing
-but such words finds nothing (an operator who sells TVs lowers that setting). A
-prefix of a phrase (`"usb c*"`) matches its words anywhere, not side by side.
+MySQL/MariaDB's boolean-mode text is `catalog.search_innodb`'s; the order of the
+results (relevance) is `catalog.ranking`'s.
 
-`text_search(dialect)` gives the condition and a rank expression where lower is
-better on every backend (BM25 on SQLite, negated `ts_rank` on PostgreSQL, negated
-InnoDB relevance on MySQL), so that
-relevance ordering and its keyset are the same code for both. Both read the
+`text_search(dialect)` gives the condition of a search, reading the backend's
 expression from the `search` parameter (`expression(dialect, clauses)`), so that a
-listing's statement is built once per shape, not per query.
+listing's statement is built once per shape, not per query, and the integer key
+that a relevance order walks (the FTS5 table's rowid on SQLite, the products' `pk`
+elsewhere).
 """
 
 from __future__ import annotations
@@ -47,19 +37,19 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Float,
     String,
     bindparam,
     column,
     func,
     literal_column,
     table,
-    type_coerce,
 )
 from sqlalchemy.dialects import mysql
 from sqlalchemy.sql.expression import TableClause
 
 from mercato.catalog.models import Product
+from mercato.catalog.search_innodb import boolean_expression
+from mercato.catalog.search_terms import Clause, Term
 
 __all__ = [
     "FTS_TABLE",
@@ -67,13 +57,11 @@ __all__ = [
     "Clause",
     "Term",
     "TextSearch",
-    "boolean_expression",
     "expression",
     "fts5_expression",
     "fts5_query",
     "has_terms",
     "parse",
-    "plural_forms",
     "positive_terms",
     "replace_term",
     "text_search",
@@ -81,56 +69,9 @@ __all__ = [
 ]
 
 FTS_TABLE: TableClause = table("products_fts", column("rowid"))
-# BM25 weights of the FTS5 columns: title, brand, description, category, tags.
-BM25_WEIGHTS = (10.0, 8.0, 1.0, 4.0, 4.0)
 PG_CONFIG = "english"
 MAX_CLAUSES = 16
 PREFIX_MIN = 2  # a one-letter prefix would match a good part of any catalog
-# InnoDB's default `innodb_ft_min_token_size`: shorter whole words are not indexed.
-MYSQL_MIN_WORD = 3
-# InnoDB's default stop words beyond `STOP_WORDS` (INFORMATION_SCHEMA.INNODB_FT_DEFAULT_STOPWORD).
-MYSQL_STOP_WORDS = frozenset(
-    (
-        "about",
-        "com",
-        "de",
-        "en",
-        "how",
-        "i",
-        "la",
-        "und",
-        "what",
-        "when",
-        "where",
-        "who",
-        "www",
-    )
-) | frozenset(
-    (
-        "a",
-        "an",
-        "are",
-        "as",
-        "at",
-        "be",
-        "by",
-        "for",
-        "from",
-        "in",
-        "is",
-        "it",
-        "of",
-        "on",
-        "or",
-        "that",
-        "the",
-        "this",
-        "to",
-        "was",
-        "will",
-        "with",
-    )
-)
 
 _WORD = re.compile(r"\w+")
 _TOKEN = re.compile(r'(-?)"([^"]*)"?|(\S+)')
@@ -140,28 +81,6 @@ STOP_WORDS = frozenset((
     "in", "into", "is", "it", "its", "of", "on", "or", "that", "the", "their", "then",
     "there", "these", "they", "this", "to", "was", "were", "will", "with",
 ))  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class Term:
-    """A phrase of one or more words: quoted (`exact`), or bare and maybe a prefix.
-
-    `prefix`: its last word matches as a prefix; `also`: whole words that the
-    prefix matches too (from the vocabulary, see the module's docstring).
-    """
-
-    words: tuple[str, ...]
-    exact: bool = False
-    prefix: bool = False
-    also: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Clause:
-    """One clause of a query: alternatives (`or`), maybe negated (`-`)."""
-
-    alternatives: tuple[Term, ...]
-    negated: bool = False
 
 
 def _term(raw: str, *, quoted: bool) -> Term | None:
@@ -246,12 +165,18 @@ def _fts5_clause(clause: Clause) -> str:
     return f"({alternatives})" if len(clause.alternatives) > 1 else alternatives
 
 
-def fts5_expression(clauses: Sequence[Clause]) -> str | None:
-    """The FTS5 MATCH expression of `clauses`, or None when no clause is positive."""
+def fts5_expression(clauses: Sequence[Clause], *, columns: str = "") -> str | None:
+    """The FTS5 MATCH expression of `clauses`, or None when no clause is positive.
+
+    `columns` (`"{title brand}"`) limits the positive clauses to those columns; an
+    excluded word excludes wherever it is.
+    """
     positive = [_fts5_clause(c) for c in clauses if not c.negated]
     if not positive:
         return None
     expression = " AND ".join(positive)
+    if columns:
+        expression = f"{columns}: ({expression})"
     negated = [_fts5_clause(c) for c in clauses if c.negated]
     if negated:
         expression = f"({expression})" + "".join(f" NOT {n}" for n in negated)
@@ -292,85 +217,6 @@ def tsquery_expression(clauses: Sequence[Clause]) -> str | None:
     return " & ".join(_tsquery_clause(c) for c in clauses)
 
 
-def _indexed(word: str, *, prefix: bool) -> bool:
-    """Whether InnoDB can find `word` (a prefix is looked up in the index as it is)."""
-    return prefix or (len(word) >= MYSQL_MIN_WORD and word not in MYSQL_STOP_WORDS)
-
-
-# (ending, replaced by), tried in order: the first ending `word` has gives its other form.
-_NUMBER_ENDINGS = (
-    ("ies", "y"),
-    ("sses", "ss"),
-    ("ches", "ch"),
-    ("shes", "sh"),
-    ("xes", "x"),
-    ("ss", "sses"),
-    ("us", "uses"),
-    ("is", "ises"),
-    ("s", ""),
-    ("ch", "ches"),
-    ("sh", "shes"),
-    ("x", "xes"),
-)
-
-
-def plural_forms(word: str) -> list[str]:
-    """`word` and its English singular or plural, for a backend that does not stem."""
-    if len(word) < MYSQL_MIN_WORD or not word.isalpha():
-        return [word]
-    other = word + "s"
-    if word.endswith("y") and word[-2] not in "aeiou":
-        other = word[:-1] + "ies"
-    else:
-        for ending, replacement in _NUMBER_ENDINGS:
-            if word.endswith(ending):
-                other = word[: -len(ending)] + replacement
-                break
-    return [word, other] if len(other) >= MYSQL_MIN_WORD else [word]
-
-
-def _boolean_term(term: Term) -> str | None:
-    last = len(term.words) - 1
-    words = [w for i, w in enumerate(term.words) if _indexed(w, prefix=term.prefix and i == last)]
-    if not words:
-        return None
-    if term.prefix and len(words) > 1:
-        phrase = "(" + " ".join(f"+{w}" for w in words[:-1]) + f" +{words[-1]}*)"
-    elif len(words) > 1:
-        phrase = '"' + " ".join(words) + '"'
-    elif term.prefix:  # its plurals start with it; its singular may not (`laptops`)
-        shorter = [w for w in plural_forms(words[0])[1:] if len(w) < len(words[0])]
-        shorter = [w for w in shorter if _indexed(w, prefix=False)]
-        phrase = f"({' '.join([words[0] + '*', *shorter])})" if shorter else words[0] + "*"
-    elif term.exact:
-        phrase = words[0]
-    else:
-        forms = [w for w in plural_forms(words[0]) if _indexed(w, prefix=False)]
-        phrase = forms[0] if len(forms) == 1 else f"({' '.join(forms)})"
-    also = [w for w in term.also if _indexed(w, prefix=False)]
-    return f"({' '.join([phrase, *also])})" if also else phrase
-
-
-def boolean_expression(clauses: Sequence[Clause]) -> str | None:
-    """The InnoDB boolean-mode text of `clauses`, or None when no clause is positive.
-
-    A clause none of whose words InnoDB indexes is left out, like a stop word (`tv
-    stand` finds the stands); a query left with no positive clause then asks for a
-    word no index holds, and finds nothing rather than everything.
-    """
-    if all(c.negated for c in clauses):
-        return None
-    parts = []
-    for clause in clauses:
-        alternatives = [t for t in map(_boolean_term, clause.alternatives) if t is not None]
-        if alternatives:
-            group = alternatives[0] if len(alternatives) == 1 else f"({' '.join(alternatives)})"
-            parts.append(("-" if clause.negated else "+") + group)
-    if not any(part.startswith("+") for part in parts):
-        return '+"0"'  # a word shorter than every indexed one: no match
-    return " ".join(parts)
-
-
 def expression(dialect: str, clauses: Sequence[Clause]) -> str | None:
     """The value of the `search` parameter for `clauses`, or None when it is no search."""
     if dialect == "postgresql":
@@ -382,30 +228,31 @@ def expression(dialect: str, clauses: Sequence[Clause]) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class TextSearch:
-    """What a search adds to a product query; the terms are the `search` parameter."""
+    """What a search adds to a product query; the terms are the `search` parameter.
+
+    `key`: the products' integer key as the search's index gives it, in the order
+    a relevance listing walks (`catalog.ranking`).
+    """
 
     condition: ColumnElement[bool]
-    rank: ColumnElement[float]
+    key: ColumnElement[int]
     join_fts: bool
 
 
 def text_search(dialect: str) -> TextSearch:
-    """The condition and rank (lower is better) of a search for the `search` parameter."""
+    """The condition of a search for the `search` parameter, and the key it walks."""
     terms = bindparam("search", type_=String())
+    pk: ColumnElement[int] = Product.__table__.c.pk
     if dialect == "postgresql":
         document: ColumnElement[Any] = literal_column("products.search")
         query = func.to_tsquery(literal_column(f"'{PG_CONFIG}'::regconfig"), terms)
-        rank = type_coerce(-func.ts_rank(document, query), Float())
-        return TextSearch(document.op("@@")(query), rank, join_fts=False)
+        return TextSearch(document.op("@@")(query), pk, join_fts=False)
     if dialect == "mysql":
         # The generated `search` column, which holds the text of every searched column.
-        relevance = mysql.match(literal_column("products.search"), against=terms)
-        relevance = relevance.in_boolean_mode()
-        return TextSearch(relevance, type_coerce(-relevance, Float()), join_fts=False)
+        match = mysql.match(literal_column("products.search"), against=terms)
+        return TextSearch(match.in_boolean_mode(), pk, join_fts=False)
     fts: ColumnElement[Any] = literal_column(FTS_TABLE.name)
-    weights: list[ColumnElement[Any]] = [literal_column(repr(w)) for w in BM25_WEIGHTS]
-    rank = type_coerce(func.bm25(fts, *weights), Float())
-    return TextSearch(fts.op("MATCH")(terms), rank, join_fts=True)
+    return TextSearch(fts.op("MATCH")(terms), FTS_TABLE.c.rowid, join_fts=True)
 
 
 def fts_join_condition() -> ColumnElement[bool]:

@@ -1,8 +1,10 @@
 """A short-lived cache of search answers, in each catalog process.
 
-At 100,000 products a one-word search ranks thousands of matches (BM25 or `ts_rank`
-reads every one) and a facet count reads every matching product: 10-40 ms of work
-that no index removes, the same for every shopper typing the same words. So the
+At 100,000 products a facet count reads every matching product, and so does a
+search in another order than relevance (by price, say): 5-40 ms of work that no index
+removes, the same for every shopper typing the same words; a search by relevance
+reads its page alone (`catalog.ranking`), yet still costs several times a cached
+answer. So the
 answers of searches and of facet counts (what `listing.cacheable` says) are kept, up
 to `capacity` (what `weigh` says they weigh: bytes, from the `search_cache_megabytes`
 setting, so that many distinct searches, or pages of 100, cannot grow the process

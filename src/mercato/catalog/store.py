@@ -262,21 +262,13 @@ def _listing_query(
     search = text_search(dialect) if searching else None
     key: ColumnElement[Any]
     descending = sort in ("newest", "price_desc")
-    if sort == "relevance" and search is not None:
-        key = search.rank
-    elif sort in ("price_asc", "price_desc"):
+    if sort in ("price_asc", "price_desc"):
         key = _COLUMNS.price_amount
     elif sort == "title":
         key = _COLUMNS.title
     else:
         key, descending = _COLUMNS.created_at, True
-    # On PostgreSQL a search ranks its matches on their keys alone, then reads the
-    # page's rows: `SELECT products.*` before the sort read (and detoasted) every
-    # match's whole row, 15-45% of a search at 100,000 products. On SQLite the
-    # ranking reads each row anyway (measured no faster): one statement.
-    narrow = dialect == "postgresql" and search is not None and sort == "relevance"
-    columns: tuple[Any, ...] = (_COLUMNS.pk, _COLUMNS.id) if narrow else (_PRODUCTS,)
-    statement: Select[Any] = select(*columns, key.label("sort_key")).where(
+    statement: Select[Any] = select(_PRODUCTS, key.label("sort_key")).where(
         *(filter_condition(dialect, name) for name in sorted(filters))
     )
     if search is not None:
@@ -284,12 +276,7 @@ def _listing_query(
     if after:
         statement = statement.where(_beyond(dialect, key, descending=descending))
     statement = _ordered(statement, key, _COLUMNS.id, descending=descending)
-    statement = statement.limit(bindparam("limit"))
-    if narrow:
-        ranked = statement.subquery("ranked")
-        page = select(_PRODUCTS, ranked.c.sort_key).join(ranked, ranked.c.pk == _COLUMNS.pk)
-        statement = _ordered(page, ranked.c.sort_key, ranked.c.id, descending=descending)
-    return DirectQuery(statement, ListedProductRow)
+    return DirectQuery(statement.limit(bindparam("limit")), ListedProductRow)
 
 
 def _beyond(dialect: str, key: ColumnElement[Any], *, descending: bool) -> ColumnElement[bool]:
@@ -326,6 +313,8 @@ async def list_products(reader: DirectReader, listing: Listing) -> list[ListedPr
     search is the catalog's busiest work (the session, its result machinery and
     twenty entities in its identity map cost more than the query).
     """
+    if listing.sort == "relevance" and listing.search is not None:
+        raise ValueError("a search by relevance is read by tiers (catalog.ranking)")
     params = listing.filters()
     query = _listing_query(
         reader.dialect.name,
@@ -336,13 +325,12 @@ async def list_products(reader: DirectReader, listing: Listing) -> list[ListedPr
     )
     params.pop("in_stock", None)
     params["limit"] = listing.limit + 1
-    if listing.search is not None:
-        params["search"] = listing.search
     if listing.after is not None:
         params["after_key"], params["after_id"] = listing.after
-    if listing.search is not None:  # ranks every match: milliseconds, off the loop
-        return await reader.all_long(query, **params)
-    return await reader.all(query, **params)
+    if listing.search is None:
+        return await reader.all(query, **params)
+    params["search"] = listing.search  # ordered by other than relevance: every match
+    return await reader.all_long(query, **params)  # read, milliseconds: off the loop
 
 
 def _probe(dialect: str) -> DirectQuery[PkRow]:

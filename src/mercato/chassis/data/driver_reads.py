@@ -25,7 +25,7 @@ check-in ends the read's implicit transaction.
 A column's result processor gets the type code the driver reports for it, learnt
 at the statement's first execution (PostgreSQL's numbers need it: float8 or numeric).
 
-A read of milliseconds (a search ranking thousands of matches) is `all_long`: on
+A read of milliseconds (a statement reading thousands of matches) is `all_long`: on
 SQLite it runs on a worker thread (`sqlite_threads`), not in the loop.
 
 What a direct read gives up: each is one statement outside any transaction (so no

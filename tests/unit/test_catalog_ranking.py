@@ -1,0 +1,66 @@
+"""Unit tests of relevance's tiers (`catalog.ranking`): each backend's expressions.
+
+What the databases do with them is checked by the service tests (SQLite) and the
+integration tests (PostgreSQL, MariaDB) of the catalog's listing.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from mercato.catalog.ranking import NAMED, OTHERS, tier_parameters
+from mercato.catalog.search import parse
+
+
+def test_sqlite_tiers_are_the_name_and_brand_then_the_rest() -> None:
+    tiers = tier_parameters("sqlite", parse("gaming laptop -refurbished"))
+    assert tiers is not None
+    assert tiers[NAMED] == {"search": '({title brand}: ("gaming" AND "laptop")) NOT "refurbished"'}
+    assert tiers[OTHERS] == {
+        "search": '(("gaming" AND "laptop") NOT "refurbished") '
+        'NOT {title brand}: ("gaming" AND "laptop")'
+    }
+
+
+def test_postgresql_tiers_read_the_name_then_the_rest() -> None:
+    tiers = tier_parameters("postgresql", parse("laptop -gaming"))
+    assert tiers is not None
+    # The wanted words against the name-and-brand index; an excluded word excludes
+    # wherever it is, in both tiers.
+    assert tiers[NAMED] == {"named": "'laptop'", "search": "'laptop' & !'gaming'"}
+    assert tiers[OTHERS] == {"named": "'laptop'", "search": "'laptop' & !'gaming'"}
+    prefix = tier_parameters("postgresql", parse("lap"))
+    assert prefix is not None
+    assert prefix[NAMED] == {"named": "'lap':*"}  # nothing excluded: the index alone
+    assert prefix[OTHERS] == {"named": "'lap':*", "search": "'lap':*"}
+
+
+def test_mysql_tiers_carry_the_wanted_words_apart() -> None:
+    tiers = tier_parameters("mysql", parse("laptop -gaming"))
+    assert tiers is not None
+    assert (
+        tiers[NAMED]
+        == tiers[OTHERS]
+        == {"search": "+(laptop laptops) -(gaming gamings)", "named": "+(laptop laptops)"}
+    )
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql", "mysql"])
+@pytest.mark.parametrize("q", ["", "-laptop", "the"])
+def test_no_search_has_no_tiers(dialect: str, q: str) -> None:
+    assert tier_parameters(dialect, parse(q)) is None
+
+
+@pytest.mark.parametrize(
+    "q", ["laptop", "gaming lap", '"usb c" -cable', "laptop or tablet case", "x'); DROP --"]
+)
+def test_sqlite_tier_expressions_are_valid_fts5(q: str) -> None:
+    tiers = tier_parameters("sqlite", parse(q))
+    assert tiers is not None
+    connection = sqlite3.connect(":memory:")
+    connection.execute("CREATE VIRTUAL TABLE t USING fts5(title, brand, description)")
+    connection.execute("INSERT INTO t VALUES ('Gaming Laptop', 'Acme', 'a usb c cable')")
+    for tier in tiers:
+        connection.execute("SELECT rowid FROM t WHERE t MATCH ?", [tier["search"]]).fetchall()
