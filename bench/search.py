@@ -50,7 +50,7 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +60,7 @@ from bench.big_catalog import SIZE, cached_mariadb, cached_postgres, cached_sqli
 from bench.load import Request, Result, closed_loop
 from bench.system import cpu_seconds, free_base_port, wait_http
 from mercato.catalog.facets import _facet_query
-from mercato.catalog.ranking import NAMED, _tier_query, tier_parameters
+from mercato.catalog.ranking import NAMED, TierParameters, _tier_query, tier_parameters
 from mercato.catalog.search import expression, parse
 
 __all__ = ["SCENARIOS", "main"]
@@ -197,14 +197,27 @@ _BARE = {
 }
 
 
-def _catalog_statement(facets: bool) -> tuple[str, Any]:
-    """The SQL of the catalog's relevance listing (or facet count) and its arguments."""
+# A statement of a search: its SQL and arguments for the search's expression and tiers.
+Statement = Callable[[str, TierParameters], tuple[str, Any]]
+
+
+def _catalog_statement(facets: bool) -> Statement:
+    """The catalog's first relevance tier (or facet count): its SQL and arguments."""
     dialect = sqlite_dialect.dialect()
     if facets:
         plan = _facet_query("sqlite", True, frozenset()).plan(dialect)
-        return plan.sql, lambda search, tiers: plan.arguments({"search": search})
-    listing = _tier_query("sqlite", frozenset(), False, NAMED, frozenset({"search"})).plan(dialect)
-    return listing.sql, lambda search, tiers: listing.arguments({**tiers[NAMED], "limit": 21})
+        return lambda search, tiers: (plan.sql, plan.arguments({"search": search}))
+
+    def first_tier(search: str, tiers: TierParameters) -> tuple[str, Any]:
+        names = frozenset(tiers[NAMED])  # the names' table, or every column's
+        listing = _tier_query("sqlite", frozenset(), False, NAMED, names).plan(dialect)
+        return listing.sql, listing.arguments({**tiers[NAMED], "limit": 21})
+
+    return first_tier
+
+
+def _bare(sql: str) -> Statement:
+    return lambda search, tiers: (sql, [search])
 
 
 def statements(
@@ -219,8 +232,8 @@ def statements(
     connection.execute("PRAGMA journal_mode=WAL")
     if page_cache_mb is not None:
         connection.execute(f"PRAGMA cache_size=-{page_cache_mb * 1024}")
-    kinds: dict[str, tuple[str, Any]] = {
-        **{name: (sql, lambda search, tiers: [search]) for name, sql in _BARE.items()},
+    kinds: dict[str, Statement] = {
+        **{name: _bare(sql) for name, sql in _BARE.items()},
         "the catalog's listing": _catalog_statement(facets=False),
         "the catalog's facets": _catalog_statement(facets=True),
     }
@@ -235,15 +248,16 @@ def statements(
         searches = [(s, n) for s, n in typed if s is not None and n is not None]
         count = _BARE["FTS5 match, counted"]
         matches = sum(connection.execute(count, [s]).fetchone()[0] for s, _ in searches)
-        for kind, (sql, arguments) in kinds.items():
+        for kind, statement in kinds.items():
             if "facets" in kind and "facets" not in scenario:
                 continue
-            for search in searches:  # once unmeasured: the pages the statement reads
-                connection.execute(sql, arguments(*search)).fetchall()
+            runs = [statement(*search) for search in searches]
+            for sql, arguments in runs:  # once unmeasured: the pages the statement reads
+                connection.execute(sql, arguments).fetchall()
             started = time.process_time()
             for _ in range(rounds):
-                for search in searches:
-                    connection.execute(sql, arguments(*search)).fetchall()
+                for sql, arguments in runs:
+                    connection.execute(sql, arguments).fetchall()
             used = (time.process_time() - started) * 1000 / (rounds * len(searches))
             print(f"| {scenario} | {kind} | {used:.2f} | {matches / len(searches):,.0f} |")
 

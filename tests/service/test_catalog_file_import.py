@@ -70,11 +70,16 @@ async def test_a_file_of_several_batches_is_imported_whole(
 
 
 async def fts(settings: CatalogSettings, word: str) -> list[str]:
-    """The SKUs SQLite's full-text index finds for `word`, after its own integrity check."""
+    """The SKUs SQLite's full-text index finds for `word`, after the integrity checks.
+
+    Both full-text tables (every column's and the names') are checked against the
+    products they index (`rank` 1).
+    """
     app: FastAPI = create_app(settings)
     async with app.router.lifespan_context(app), app.state.runtime.database.session() as session:
-        check = "INSERT INTO products_fts(products_fts) VALUES ('integrity-check')"
-        await session.execute(text(check))
+        for table in ("products_fts", "products_named_fts"):
+            check = f"INSERT INTO {table}({table}, rank) VALUES ('integrity-check', 1)"
+            await session.execute(text(check))
         found = await session.execute(
             text("SELECT p.sku FROM products_fts JOIN products p ON p.pk = products_fts.rowid "
                  "WHERE products_fts MATCH :word ORDER BY p.sku"), {"word": word}

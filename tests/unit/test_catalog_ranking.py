@@ -24,6 +24,16 @@ def test_sqlite_tiers_are_the_name_and_brand_then_the_rest() -> None:
     }
 
 
+def test_sqlite_first_tier_reads_the_names_table_when_nothing_is_excluded() -> None:
+    tiers = tier_parameters("sqlite", parse("gaming lap"))
+    assert tiers is not None
+    # `products_named_fts` holds the name and the brand alone: no column filter.
+    assert tiers[NAMED] == {"named": '"gaming" AND "lap"*'}
+    assert tiers[OTHERS] == {
+        "search": '("gaming" AND "lap"*) NOT {title brand}: ("gaming" AND "lap"*)'
+    }
+
+
 def test_postgresql_tiers_read_the_name_then_the_rest() -> None:
     tiers = tier_parameters("postgresql", parse("laptop -gaming"))
     assert tiers is not None
@@ -61,6 +71,10 @@ def test_sqlite_tier_expressions_are_valid_fts5(q: str) -> None:
     assert tiers is not None
     connection = sqlite3.connect(":memory:")
     connection.execute("CREATE VIRTUAL TABLE t USING fts5(title, brand, description)")
+    connection.execute("CREATE VIRTUAL TABLE named USING fts5(title, brand)")
     connection.execute("INSERT INTO t VALUES ('Gaming Laptop', 'Acme', 'a usb c cable')")
+    connection.execute("INSERT INTO named VALUES ('Gaming Laptop', 'Acme')")
     for tier in tiers:
-        connection.execute("SELECT rowid FROM t WHERE t MATCH ?", [tier["search"]]).fetchall()
+        table = "named" if "named" in tier else "t"
+        expression = tier.get("named", tier.get("search"))
+        connection.execute(f"SELECT rowid FROM {table} WHERE {table} MATCH ?", [expression])

@@ -16,10 +16,13 @@ the first 21 it meets, whatever the number of matches.
 Each backend reads a tier its own way, from the query's clauses (`tier_parameters`
 gives the values of both tiers), its statement built once per shape:
 
-- SQLite: one FTS5 expression, the positive clauses within `{title brand}` for the
-  first tier (`{title brand}: (laptop) NOT gaming`); for the second, the whole
-  search less that (`(laptop NOT gaming) NOT {title brand}: (laptop)`). FTS5 gives
-  the matches in the order of its rowid (the products' `pk`) and the page stops.
+- SQLite: one FTS5 expression per tier. The first reads `products_named_fts`, the
+  names' and brands' own table (migration 0010: a prefix up to 10 characters is one
+  list there, read in order); when the search excludes a word, `products_fts` with
+  the positive clauses within `{title brand}` (`{title brand}: (laptop) NOT
+  gaming`). The second is the whole search less the first (`(laptop NOT gaming) NOT
+  {title brand}: (laptop)`). FTS5 gives the matches in the order of its rowid (the
+  products' `pk`) and the page stops.
 - PostgreSQL: no index gives full-text matches in a column's order, so a tier's
   matching keys are read from a GIN index, sorted, and only the page's rows read
   (the keys in a `MATERIALIZED` CTE: else the planner may walk the primary key
@@ -48,12 +51,15 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
+    column,
     func,
     literal_column,
     not_,
     select,
+    table,
 )
 from sqlalchemy.dialects import mysql
+from sqlalchemy.sql.expression import TableClause
 
 from mercato.catalog.models import ListedProductRow, Product
 from mercato.catalog.search import PG_CONFIG, fts5_expression, text_search, tsquery_expression
@@ -65,6 +71,7 @@ from mercato.chassis.data.driver_reads import DirectQuery, DirectReader
 __all__ = [
     "NAMED",
     "NAMED_DOCUMENT",
+    "NAMED_FTS_TABLE",
     "OTHERS",
     "TIERS",
     "Tier",
@@ -87,6 +94,12 @@ NAMED_DOCUMENT = (
 )
 _FTS5_NAMED_COLUMNS = "{title brand}"
 _PRODUCTS = cast(Table, Product.__table__)
+# SQLite's table of the products' names and brands alone (migration 0010).
+NAMED_FTS_TABLE: TableClause = table("products_named_fts", column("rowid"))
+_NAMED_KEY: ColumnElement[int] = NAMED_FTS_TABLE.c.rowid
+_NAMED_FTS_MATCH: ColumnElement[bool] = literal_column(NAMED_FTS_TABLE.name).op("MATCH")(
+    bindparam("named", type_=String())
+)
 
 
 def tier_parameters(dialect: str, clauses: Sequence[Clause]) -> TierParameters | None:
@@ -109,10 +122,14 @@ def tier_parameters(dialect: str, clauses: Sequence[Clause]) -> TierParameters |
         }
     search = fts5_expression(clauses)
     named = fts5_expression(positive, columns=_FTS5_NAMED_COLUMNS)
-    first = fts5_expression(clauses, columns=_FTS5_NAMED_COLUMNS)
-    if search is None or named is None or first is None:
+    words = fts5_expression(positive)
+    narrowed = fts5_expression(clauses, columns=_FTS5_NAMED_COLUMNS)
+    if search is None or named is None or words is None or narrowed is None:
         return None
-    return {"search": first}, {"search": f"({search}) NOT {named}"}
+    # The first tier reads the names' own table, unless a word is excluded: that one
+    # excludes wherever it is, which only `products_fts` knows.
+    first = {"named": words} if len(positive) == len(clauses) else {"search": narrowed}
+    return first, {"search": f"({search}) NOT {named}"}
 
 
 def _named(dialect: str) -> ColumnElement[bool]:
@@ -131,6 +148,9 @@ def _matching(
 ) -> Select[Any]:
     """`statement` limited to the products of `tier` for the parameters `names`."""
     if dialect == "sqlite":
+        if "named" in names:
+            statement = statement.join(NAMED_FTS_TABLE, _PRODUCTS.c.pk == _NAMED_KEY)
+            return statement.where(_NAMED_FTS_MATCH)
         return searched(statement, dialect)  # the tier is in the FTS5 expression
     if tier == NAMED:
         statement = statement.where(_named(dialect))
@@ -153,7 +173,7 @@ def _tier_query(
     Ordered by the products' integer key alone (it is unique): the FTS5 table's
     rowid on SQLite, which it gives its matches in.
     """
-    key = text_search(dialect).key
+    key = _NAMED_KEY if dialect == "sqlite" and "named" in names else text_search(dialect).key
     conditions = [filter_condition(dialect, name) for name in sorted(filters)]
     if after:
         conditions.append(key < bindparam("after_key"))
