@@ -18,8 +18,8 @@ FTS5 kept it from stopping:
   indexes of 2 to 10, three triggers of its own): the first 21 rows of `"laptop"*`
   took 0.90 ms, 0.06 there (11 MB at 100,000 products).
 
-docs/performance.md, "The names' own index". PostgreSQL and MySQL/MariaDB have their
-index on the names' words since 0009; nothing changes there.
+docs/performance.md, "Prefixes indexed to 10 characters". PostgreSQL and MySQL/MariaDB
+have their index on the names' words since 0009; nothing changes there.
 
 Revision ID: 0010
 Revises: 0009
