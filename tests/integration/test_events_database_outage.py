@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mercato.chassis.data.database import Database
-from mercato.chassis.events import Event, IdempotentConsumer, event_tables
+from mercato.chassis.events import DependencyUnavailable, Event, IdempotentConsumer, event_tables
 from tests.integration.conftest import Broker
 from tests.support.servers import fresh_postgres_database
 
@@ -38,6 +38,7 @@ class Relay:
     def __init__(self, host: str, port: int) -> None:
         self.target = (host, port)
         self.cut = False
+        self.refuse_next = 0  # new connections to close at once, though not cut
         self.refused = 0  # connections closed at once while cut: the consumer's attempts
         self._carried: set[asyncio.StreamWriter] = set()
         self._server: asyncio.Server | None = None
@@ -64,7 +65,8 @@ class Relay:
         self._carried.clear()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self.cut:
+        if self.cut or self.refuse_next > 0:
+            self.refuse_next = max(self.refuse_next - 1, 0)
             self.refused += 1
             writer.close()
             return
@@ -146,4 +148,35 @@ async def test_an_outage_longer_than_the_attempts_loses_no_event(
         assert sorted(claimed) == sorted([before.id, during.id])  # each handled once
     finally:
         await consumer.stop()
+        await db.dispose()
+
+
+async def test_a_claim_that_cannot_connect_is_an_outage_though_the_database_is_back_at_once(
+    relay_and_url: tuple[Relay, str],
+) -> None:
+    # The database refuses the claim's new connection and answers the ping just after
+    # (it came back in between): the failure is still the database's, not the event's.
+    relay, url = relay_and_url
+    metadata = MetaData()
+    tables = event_tables(metadata)
+    db = Database(url, pool_size=2)
+    async with db.engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+
+    async def record(session: AsyncSession, event: Event) -> None:
+        return None
+
+    consumer = IdempotentConsumer(db, tables, "audit", {"demo.placed": record})
+    try:
+        await db.engine.dispose()  # no pooled connection: the claim opens a new one
+        relay.refuse_next = 1
+        event = Event.new("demo.placed", subject="o1", data={}, source="orders")
+        with pytest.raises(DependencyUnavailable):
+            await consumer.handle(event)
+        assert relay.refused == 1 and relay.refuse_next == 0
+        await consumer.handle(event)  # and the next attempt handles it
+        async with db.session() as session:
+            claimed = list(await session.scalars(select(tables.inbox.c.event_id)))
+        assert claimed == [event.id]
+    finally:
         await db.dispose()

@@ -28,7 +28,12 @@ A handler that fails because its database cannot be reached (a connection error,
 restarting, its name not resolving) or because a service it calls is unavailable (a
 503 problem) raises `DependencyUnavailable` to the bus instead: the event is retried
 for as long as the outage lasts and never dead-lettered for it
-(`failures.next_retry`).
+(`failures.next_retry`). A connection error in the consumer's own claim of the event
+(the inbox row, the first statement of its transaction) is the database's without
+a ping: the ping tells a handler's other connections (a mail server's) from the
+database's, and asked after a claim failed it could find the database just back,
+which counted an outage's last attempt against the event (after an outage of
+`max_deliver` attempts, a dead letter).
 
 A consumer made with `batches=True` also offers the bus `handle_many`: the events of
 one fetch claimed and handled in one transaction, acknowledged by the bus after its
@@ -123,11 +128,13 @@ class IdempotentConsumer:
                 raise
             except Exception as exc:
                 if isinstance(exc, ServiceUnavailable) or await self._database_down(exc):
-                    raise DependencyUnavailable(
-                        f"{self.name} could not handle {event.type} {event.id}: "
-                        f"{type(exc).__name__}: {exc}"
-                    ) from exc
+                    raise self._unavailable(event, exc) from exc
                 raise
+
+    def _unavailable(self, event: Event, exc: Exception) -> DependencyUnavailable:
+        return DependencyUnavailable(
+            f"{self.name} could not handle {event.type} {event.id}: {type(exc).__name__}: {exc}"
+        )
 
     async def _database_down(self, exc: Exception) -> bool:
         """Whether `exc` is a connection failure and the database does not answer now.
@@ -206,7 +213,19 @@ class IdempotentConsumer:
                 self.metrics.handled(event.type, outcome, time.perf_counter() - started)
 
     async def _claim(self, session: AsyncSession, event: Event) -> bool:
-        """Insert the inbox row; False when this consumer has already handled the event."""
+        """Insert the inbox row; False when this consumer has already handled the event.
+
+        A connection error here is the consumer's database's (see the module's
+        docstring): `DependencyUnavailable`.
+        """
+        try:
+            return await self._insert_claim(session, event)
+        except Exception as exc:
+            if database_unavailable(exc):
+                raise self._unavailable(event, exc) from exc
+            raise
+
+    async def _insert_claim(self, session: AsyncSession, event: Event) -> bool:
         values = {"event_id": event.id, "consumer": self.name, "handled_at": datetime.now(UTC)}
         if self._insert_new is None:  # a dialect without ON CONFLICT: look first
             inbox = self.tables.inbox
