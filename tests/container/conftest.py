@@ -15,7 +15,7 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 import httpx
@@ -75,6 +75,64 @@ def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
             if request.session.testsfailed:  # the stack goes with its logs: show them first
                 say(what_went_wrong(stack))
         say("taking the stack down")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Keep each phase's report on the test, for `_logs_of_a_failed_test`."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+@pytest.fixture(autouse=True)
+def _logs_of_a_failed_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A failed test prints what the services logged while it ran.
+
+    The session's report (`what_went_wrong`) comes after every test and shows only the
+    last lines of each container; this one is the failed test's own window: its
+    warnings and errors, and every request a service took a second or more to answer
+    (the access log's `duration_ms`), which tells a slow service from a lost request.
+    """
+    started = time.time()
+    yield
+    failed = any(
+        getattr(request.node, f"report_{when}", None) is not None
+        and getattr(request.node, f"report_{when}").failed
+        for when in ("setup", "call")
+    )
+    if failed and "stack" in request.fixturenames:
+        stack: Stack = request.getfixturevalue("stack")
+        _printer(request)(logged_since(stack, started - 1))
+
+
+def _notable(line: str, slow_ms: float) -> bool:
+    if '"level":"warning"' in line or '"level":"error"' in line:
+        return True
+    _, found, rest = line.partition('"duration_ms":')
+    if not found:
+        return False
+    try:
+        return float(rest.split(",", 1)[0].rstrip("}")) >= slow_ms
+    except ValueError:
+        return False
+
+
+def logged_since(stack: Stack, since: float, lines: int = 40, slow_ms: float = 1000) -> str:
+    """Each Mercato container's warnings, errors and slow requests since a Unix time."""
+    parts = ["what the services logged during the failed test (warnings, errors, slow requests):"]
+    for service in MERCATO:
+        for container in stack.containers(service):
+            logged = [
+                line
+                for line in stack.logs(container, since).splitlines()
+                if _notable(line, slow_ms)
+            ]
+            parts.append(f"--- {container}: {len(logged)}")
+            parts += [line[:600] for line in logged[-lines:]]
+    return "\n".join(parts)
 
 
 def what_went_wrong(stack: Stack, lines: int = 25) -> str:
