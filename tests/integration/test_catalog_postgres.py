@@ -74,6 +74,7 @@ NOT_MODELLED = {
     ("remove_index", "ix_products_search"),
     ("remove_index", "ix_products_search_named"),  # MySQL's, for relevance's tiers
     ("remove_table", "alembic_version_catalog"),
+    ("remove_table", "product_name_words"),  # PostgreSQL's, kept by triggers (0011)
 }
 
 

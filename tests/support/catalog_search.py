@@ -329,14 +329,19 @@ def stored(product: Mapping[str, Any], n: int) -> dict[str, Any]:
     }
 
 
+async def store_catalog_at(db: Database, revision: str) -> None:
+    """The schema at `revision`, with `CATALOG`'s products stored (to test what follows)."""
+    async with db.engine.begin() as connection:
+        await connection.run_sync(to_revision("catalog", MIGRATIONS, revision))
+        rows = [stored(p, n) for n, p in enumerate(CATALOG)]
+        await connection.execute(insert(cast(Table, Product.__table__)), rows)
+
+
 async def check_search_migration(url: str) -> None:
     """0003 counts the words of the products stored before it; its downgrade undoes it."""
     db = Database(url)
     try:
-        async with db.engine.begin() as connection:
-            await connection.run_sync(to_revision("catalog", MIGRATIONS, "0002"))
-            rows = [stored(p, n) for n, p in enumerate(CATALOG)]
-            await connection.execute(insert(cast(Table, Product.__table__)), rows)
+        await store_catalog_at(db, "0002")
         await upgrade(db, MIGRATIONS, "catalog")
         async with db.session() as session:
             words = dict(list(await session.execute(select(SearchWord.word, SearchWord.products))))

@@ -10,6 +10,7 @@ import sqlite3
 
 import pytest
 
+from mercato.catalog.name_words import single_word
 from mercato.catalog.ranking import NAMED, OTHERS, tier_parameters
 from mercato.catalog.search import parse
 
@@ -41,10 +42,36 @@ def test_postgresql_tiers_read_the_name_then_the_rest() -> None:
     # wherever it is, in both tiers.
     assert tiers[NAMED] == {"named": "'laptop'", "search": "'laptop' & !'gaming'"}
     assert tiers[OTHERS] == {"named": "'laptop'", "search": "'laptop' & !'gaming'"}
+    both = tier_parameters("postgresql", parse("gaming lap"))
+    assert both is not None
+    assert both[NAMED] == {"named": "'gaming' & 'lap':*"}  # nothing excluded: the index alone
+    assert both[OTHERS] == {"named": "'gaming' & 'lap':*", "search": "'gaming' & 'lap':*"}
     prefix = tier_parameters("postgresql", parse("lap"))
     assert prefix is not None
-    assert prefix[NAMED] == {"named": "'lap':*"}  # nothing excluded: the index alone
+    # One word: the names' words table too, which `read_tier` reads when nothing filters.
+    assert prefix[NAMED] == {"named": "'lap':*", "name_prefix": "lap"}
     assert prefix[OTHERS] == {"named": "'lap':*", "search": "'lap':*"}
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("laptop", {"name_prefix": "laptop"}),
+        ("Laptops", {"name_prefix": "laptops"}),
+        ('"laptop"', {"name_word": "laptop"}),
+        ("4k", {"name_prefix": "4k"}),
+        ("café", {"name_prefix": "café"}),
+        ("lap*", {"name_prefix": "lap"}),
+        ("gaming laptop", None),  # several words: the index intersects them
+        ("laptop or tablet", None),
+        ('"gaming laptop"', None),
+        ("laptop -gaming", None),
+        ("usb_c", None),  # two tokens for PostgreSQL's parser
+        ("l", {"name_word": "l"}),  # too short to be a prefix: a whole word
+    ],
+)
+def test_one_word_has_the_names_words_parameter(q: str, expected: dict[str, str] | None) -> None:
+    assert single_word(parse(q)) == expected
 
 
 def test_mysql_tiers_carry_the_wanted_words_apart() -> None:

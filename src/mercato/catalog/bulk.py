@@ -6,8 +6,9 @@ by one, with an event inserted per product, cost 0.6 ms a product (59 s for
 with many parameter sets (SQLAlchemy's executemany: `insertmanyvalues` batches on
 PostgreSQL, the driver's executemany on SQLite), and their `product.created` events
 through `Outbox.add_many` in the same transaction. SQLite's full-text index follows
-by its triggers and PostgreSQL's search column is generated, so nothing else is
-written per product; the caller counts the vocabulary's words once per batch.
+by its triggers, PostgreSQL's search column is generated and its names' words
+follow by a trigger a statement (migration 0011), so nothing else is written per
+product; the caller counts the vocabulary's words once per batch.
 """
 
 from __future__ import annotations

@@ -29,8 +29,10 @@ gives the values of both tiers), its statement built once per shape:
   backwards hoping to meet matches early, 130 ms when they are the oldest products).
   The first tier reads an index of its own, on the title's and the brand's words
   alone (`NAMED_DOCUMENT`, migration 0009), where no match needs rechecking; the
-  whole search is added only when it excludes words. The second reads the `search`
-  column's index less the keys the first tier's index finds.
+  whole search is added only when it excludes words. A search of one word without
+  filters reads its first tier from `product_name_words` instead, where a word's
+  products are in key order (`catalog.name_words`, migration 0011). The second tier
+  reads the `search` column's index less the keys the first tier's index finds.
 - MySQL/MariaDB: the whole search against the `search` column and the positive
   clauses against `MATCH (title, brand)` (its own FULLTEXT index, migration 0009),
   required for the first tier and excluded for the second.
@@ -62,6 +64,7 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.sql.expression import TableClause
 
 from mercato.catalog.models import ListedProductRow, Product
+from mercato.catalog.name_words import SINGLE_WORD_KEYS, page_keys, single_word
 from mercato.catalog.search import PG_CONFIG, fts5_expression, text_search, tsquery_expression
 from mercato.catalog.search_innodb import boolean_expression
 from mercato.catalog.search_terms import Clause
@@ -114,21 +117,23 @@ def tier_parameters(dialect: str, clauses: Sequence[Clause]) -> TierParameters |
         if search is None or named is None:
             return None
         # PostgreSQL's first tier reads the name-and-brand index alone when nothing
-        # is excluded (the whole search adds a check of every match).
+        # is excluded (the whole search adds a check of every match); one word, the
+        # names' words in key order (`catalog.name_words`) when nothing filters.
         alone = dialect == "postgresql" and search == named
-        return {"named": named, **({} if alone else {"search": search})}, {
-            "search": search,
-            "named": named,
-        }
+        first = {"named": named, **({} if alone else {"search": search})}
+        if alone:
+            first.update(single_word(clauses) or {})
+        return first, {"search": search, "named": named}
     search = fts5_expression(clauses)
     named = fts5_expression(positive, columns=_FTS5_NAMED_COLUMNS)
-    words = fts5_expression(positive)
-    narrowed = fts5_expression(clauses, columns=_FTS5_NAMED_COLUMNS)
-    if search is None or named is None or words is None or narrowed is None:
+    if search is None or named is None:
         return None
     # The first tier reads the names' own table, unless a word is excluded: that one
     # excludes wherever it is, which only `products_fts` knows.
-    first = {"named": words} if len(positive) == len(clauses) else {"search": narrowed}
+    if len(positive) == len(clauses):
+        first = {"named": cast(str, fts5_expression(positive))}
+    else:
+        first = {"search": cast(str, fts5_expression(clauses, columns=_FTS5_NAMED_COLUMNS))}
     return first, {"search": f"({search}) NOT {named}"}
 
 
@@ -181,14 +186,19 @@ def _tier_query(
         statement = _matching(dialect, select(_PRODUCTS, key.label("sort_key")), tier, names)
         statement = statement.where(*conditions).order_by(key.desc())
         return DirectQuery(statement.limit(bindparam("limit")), ListedProductRow)
-    keys = _matching(dialect, select(key), tier, names).where(*conditions)
-    matching = keys.cte("matching").prefix_with("MATERIALIZED")
-    page = (
-        select(matching.c.pk)
-        .order_by(matching.c.pk.desc())
-        .limit(bindparam("limit"))
-        .subquery("page")
-    )
+    # The names' words know no filter (`catalog.name_words`).
+    one_word = names & SINGLE_WORD_KEYS if tier == NAMED and not filters else None
+    if one_word:
+        page = page_keys(next(iter(one_word)), after=after).subquery("page")
+    else:
+        keys = _matching(dialect, select(key), tier, names).where(*conditions)
+        matching = keys.cte("matching").prefix_with("MATERIALIZED")
+        page = (
+            select(matching.c.pk)
+            .order_by(matching.c.pk.desc())
+            .limit(bindparam("limit"))
+            .subquery("page")
+        )
     statement = select(_PRODUCTS, key.label("sort_key")).join(page, page.c.pk == key)
     return DirectQuery(statement.order_by(key.desc()), ListedProductRow)
 
