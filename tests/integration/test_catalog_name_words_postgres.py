@@ -9,6 +9,8 @@ read from it (`catalog.name_words`).
   (`ix_products_search_named`, the path every other search takes), page after page:
   whole words, prefixes, a prefix that two words of one product start (read once), a
   plural, digits, a stop word, a word no product has.
+
+Each on a database of the server's default encoding and on a `SQL_ASCII` one.
 """
 
 from __future__ import annotations
@@ -70,9 +72,17 @@ QUERIES = ["charg", "char", "charger", "chair", "ch", "4k", "27", "monitor", "mo
            "laptop", "laptops", "14", "volt", "vista", "about", "zzzqx"]  # fmt: skip
 
 
-@pytest.fixture
-async def database_url() -> AsyncIterator[str]:
-    async with fresh_postgres_database("catalog_words") as url:
+# The server's default (UTF8 here), and what `initdb` makes where no locale is set
+# (the container suite's PostgreSQL): a bound the UTF8 database took was an error there.
+ENCODINGS = {
+    "utf8": "",
+    "sql_ascii": "ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0",
+}
+
+
+@pytest.fixture(params=list(ENCODINGS))
+async def database_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    async with fresh_postgres_database("catalog_words", ENCODINGS[request.param]) as url:
         yield url
 
 

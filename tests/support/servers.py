@@ -91,11 +91,12 @@ def mariadb_test_server() -> str:
 
 
 @asynccontextmanager
-async def fresh_postgres_database(prefix: str) -> AsyncIterator[str]:
+async def fresh_postgres_database(prefix: str, options: str = "") -> AsyncIterator[str]:
     """A new, empty PostgreSQL database (dropped afterwards); yields its SQLAlchemy URL.
 
     The server comes from MERCATO_TEST_POSTGRES_URL (default: 127.0.0.1:5432, user
     postgres); a run of its own database per test keeps parallel runs apart.
+    `options` go to `CREATE DATABASE` (an encoding, a template).
     """
     url = make_url(os.environ.get("MERCATO_TEST_POSTGRES_URL", POSTGRES_URL))
     require_server("PostgreSQL", url.host or "127.0.0.1", url.port or 5432)
@@ -108,7 +109,7 @@ async def fresh_postgres_database(prefix: str) -> AsyncIterator[str]:
         database=url.database or "postgres",
     )
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.execute(f'CREATE DATABASE "{name}" {options}')
         yield url.set(database=name).render_as_string(hide_password=False)
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

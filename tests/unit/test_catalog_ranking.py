@@ -60,7 +60,7 @@ def test_postgresql_tiers_read_the_name_then_the_rest() -> None:
         ("Laptops", {"name_prefix": "laptops"}),
         ('"laptop"', {"name_word": "laptop"}),
         ("4k", {"name_prefix": "4k"}),
-        ("café", {"name_prefix": "café"}),
+        ("café", None),  # not ASCII: the bound of its range is not in every encoding
         ("lap*", {"name_prefix": "lap"}),
         ("gaming laptop", None),  # several words: the index intersects them
         ("laptop or tablet", None),

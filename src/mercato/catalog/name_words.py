@@ -14,10 +14,10 @@ but the page's.
 
 The word is made a lexeme by PostgreSQL itself (`to_tsvector('english', ...)`), as
 the GIN path's `to_tsquery` does, so both find the same products; a word that is no
-single lexeme there (none: a stop word; punctuation is not in a term's words) finds
-nothing, as `to_tsquery` of it does. Only a term that is one such word without
-completions (`Term.also`) takes this path (`single_word`): phrases, alternatives,
-several words and filters stay on the GIN index, which intersects them.
+lexeme there (a stop word) finds nothing, as `to_tsquery` of it does. Only a term
+that is one word of ASCII letters and digits without completions (`Term.also`)
+takes this path (`single_word`): other words, phrases, alternatives, several words
+and filters stay on the GIN index, which intersects them.
 """
 
 from __future__ import annotations
@@ -49,8 +49,9 @@ NAME_WORDS: TableClause = table("product_name_words", column("word"), column("pk
 NAME_WORD = "name_word"  # the parameter of a whole word
 NAME_PREFIX = "name_prefix"  # the parameter of a prefix
 SINGLE_WORD_KEYS = frozenset((NAME_WORD, NAME_PREFIX))
-_ONE_TOKEN = re.compile(r"[^\W_]+")  # letters and digits: one token of the parser
-_ABOVE_ALL = 0x10FFFF  # the last code point: `word < stem || chr(it)` bounds a prefix
+# Lower-case ASCII letters and digits: one token of the parser, and a lexeme whose
+# prefix range is bounded in any database encoding (`_above`).
+_ONE_TOKEN = re.compile(r"[a-z0-9]+")
 
 
 def single_word(clauses: Sequence[Clause]) -> dict[str, str] | None:
@@ -88,13 +89,24 @@ def page_keys(name: str, *, after: bool) -> Any:
     if name == NAME_WORD:
         return _newest(select(pk).where(word == _stem(name), *below))
     stem = _stem(name)
-    in_range = [word >= stem, word < stem.concat(func.chr(_ABOVE_ALL))]
+    in_range = [word >= stem, word < _above(stem)]
     first = select(func.min(word)).where(*in_range).scalar_subquery()
     last = select(func.max(word)).where(*in_range).scalar_subquery()
     one = select(pk).where(word == first, first == last, *below)
     # A product may have several of the words (`charg`: "charger", "charging").
     several = select(pk).where(*in_range, first != last, *below).distinct()
     return union_all(_newest(one), _newest(several))
+
+
+def _above(stem: Any) -> Any:
+    """The first string after every word that starts with `stem`: its last letter's next.
+
+    Words sort by bytes (`COLLATE "C"`), so the words that start with `ab` are those
+    from `ab` up to `ac`. The stem of an ASCII word is ASCII, and so is that bound in
+    every encoding: a bound made of the last code point (`chr(1114111)`) is an error
+    in a `SQL_ASCII` database, which `initdb` makes where no locale is set.
+    """
+    return func.left(stem, -1).concat(func.chr(func.ascii(func.right(stem, 1)) + 1))
 
 
 def _newest(keys: Select[Any]) -> Select[Any]:
