@@ -9,6 +9,10 @@ read from it (`catalog.name_words`).
   (`ix_products_search_named`, the path every other search takes), page after page:
   whole words, prefixes, a prefix that two words of one product start (read once), a
   plural, digits, a stop word, a word no product has.
+- Hostile words on that path (its word is a bound parameter of `to_tsvector`, and a
+  prefix's range bound is built from it in SQL): SQL, wildcards, a backslash, the
+  longest word, a single letter or digit, a word not in ASCII, and the syntax of
+  either backend, answered as words, with the products all still there.
 
 Each on a database of the server's default encoding and on a `SQL_ASCII` one.
 """
@@ -35,8 +39,11 @@ from mercato.chassis.data.migrations import upgrade
 from tests.support.apps import running
 from tests.support.catalog_search import (
     CATALOG,
+    LAPTOPS,
     PRODUCTS,
     Headers,
+    check_hostile_input,
+    found,
     item,
     load,
     store_catalog_at,
@@ -175,6 +182,28 @@ async def test_one_word_pages_are_the_pages_the_index_gives(
         found += len(keys)
     assert found > 100  # the queries found products, on several pages each
     assert await _pages(app, "about", one_word=True) == [[]]  # a stop word there
+
+
+# Words as typed: `lap%`, `9`, `zz`, `x'` and `lap'--` take the names' words path
+# (`to_tsvector` of a parameter, then a prefix's range up to its last letter's
+# successor); the others, not one ASCII word there, the GIN index's.
+HOSTILE_WORDS = ["lap%", "lap_", "a\\", "z" * 200, "9", "zz", "x'", "lap'--", "été", "ä"]
+
+
+async def test_hostile_single_words_are_only_words(
+    shop: tuple[FastAPI, httpx.AsyncClient, Headers],
+) -> None:
+    app, client, admin = shop
+    await load(client, admin)
+    for q in HOSTILE_WORDS:
+        response = await client.get(PRODUCTS, params={"q": q})
+        assert response.status_code == 200, (q, response.text)
+    assert await found(client, q="lap%") == await found(client, q="lap") == LAPTOPS
+    assert await found(client, q="z" * 200) == set()
+    await check_hostile_input(client)
+    async with app.state.runtime.database.session() as session:
+        words = await session.execute(text("SELECT count(*) FROM product_name_words"))
+        assert words.scalar_one() > len(CATALOG)  # the table is all still there too
 
 
 async def test_the_migration_fills_the_words_and_its_downgrade_drops_them(

@@ -38,7 +38,7 @@ from sqlalchemy import (
     table,
     union_all,
 )
-from sqlalchemy.sql.expression import TableClause
+from sqlalchemy.sql.expression import CTE, TableClause
 
 from mercato.catalog.search import PG_CONFIG
 from mercato.catalog.search_terms import Clause
@@ -64,12 +64,12 @@ def single_word(clauses: Sequence[Clause]) -> dict[str, str] | None:
     return {NAME_PREFIX if term.prefix else NAME_WORD: term.words[0]}
 
 
-def _stem(name: str) -> Any:
-    """The lexeme PostgreSQL makes of the parameter `name` (NULL for a stop word)."""
+def _stem(name: str) -> Select[Any]:
+    """The lexeme PostgreSQL makes of the parameter `name` (no row for a stop word)."""
     vector = func.to_tsvector(
         literal_column(f"'{PG_CONFIG}'::regconfig"), bindparam(name, type_=String())
     )
-    return select(func.unnest(func.tsvector_to_array(vector))).limit(1).scalar_subquery()
+    return select(func.unnest(func.tsvector_to_array(vector)).label("word")).limit(1)
 
 
 def page_keys(name: str, *, after: bool) -> Any:
@@ -81,21 +81,38 @@ def page_keys(name: str, *, after: bool) -> Any:
     (`lap`: "lap", "lapel", "laptop"...) reads their whole range, deduplicated and
     sorted. One statement says both, each branch guarded by a condition on the
     range's first and last words, which PostgreSQL evaluates once (a one-time
-    filter): one branch runs. An empty range runs neither.
+    filter): one branch runs. An empty range runs neither. The stem, its range and
+    the range's ends are each computed once (`MATERIALIZED`), and read by scalar
+    subqueries: a value the index scans take as a bound, in key order.
     """
     word: ColumnElement[str] = NAME_WORDS.c.word
     pk: ColumnElement[int] = NAME_WORDS.c.pk
     below = [pk < bindparam("after_key")] if after else []
     if name == NAME_WORD:
-        return _newest(select(pk).where(word == _stem(name), *below))
-    stem = _stem(name)
-    in_range = [word >= stem, word < _above(stem)]
-    first = select(func.min(word)).where(*in_range).scalar_subquery()
-    last = select(func.max(word)).where(*in_range).scalar_subquery()
+        return _newest(select(pk).where(word == _stem(name).scalar_subquery(), *below))
+    stem = _stem(name).subquery("stem")
+    bounds = _materialized(
+        select(stem.c.word.label("low"), _above(stem.c.word).label("high")), "bounds"
+    )
+    in_range = [word >= _value(bounds.c.low), word < _value(bounds.c.high)]
+    ends = _materialized(
+        select(func.min(word).label("first"), func.max(word).label("last")).where(*in_range),
+        "ends",
+    )
+    first, last = _value(ends.c.first), _value(ends.c.last)
     one = select(pk).where(word == first, first == last, *below)
     # A product may have several of the words (`charg`: "charger", "charging").
     several = select(pk).where(*in_range, first != last, *below).distinct()
     return union_all(_newest(one), _newest(several))
+
+
+def _materialized(statement: Select[Any, Any], name: str) -> CTE:
+    return statement.cte(name).prefix_with("MATERIALIZED")
+
+
+def _value(column: ColumnElement[Any]) -> Any:
+    """`column` of its one-row CTE, as a scalar subquery (a parameter of the plan)."""
+    return select(column).scalar_subquery()
 
 
 def _above(stem: Any) -> Any:
