@@ -35,13 +35,13 @@ database's, and asked after a claim failed it could find the database just back,
 which counted an outage's last attempt against the event (after an outage of
 `max_deliver` attempts, a dead letter).
 
-A consumer made with `batches=True` also offers the bus `handle_many`: the events of
-one fetch claimed and handled in one transaction, acknowledged by the bus after its
-commit. Any failure in it (a handler raising, a forgery, a broken contract) rolls the
-whole transaction back and raises, and the bus then hands each event to `handle`
-alone, with its usual retries and dead letters; so only a service whose handlers do
-nothing outside the transaction (the audit log) should ask for it. A transport that
-has no batches (RabbitMQ) uses `handle` only.
+A consumer made with `batches=True` also offers the bus `handle_many`: the events of one
+fetch (NATS) or that were waiting together (RabbitMQ) claimed and handled in one
+transaction, acknowledged by the bus after its commit. Any failure in it (a handler
+raising, a forgery, a broken contract) rolls the whole transaction back and raises, and
+the bus then hands each event to `handle` alone, with its usual retries and dead
+letters; so only a service whose handlers do nothing outside the transaction (the audit
+log) should ask for it.
 """
 
 from __future__ import annotations

@@ -352,7 +352,7 @@ class NatsBus:
         loop = PullLoop(
             pull,
             delivery,
-            process_many=delivery.many if delivery.batch_handler is not None else None,
+            process_many=delivery.batches,
             name=name,
             batch=self.fetch_batch,
             timeout=self.fetch_timeout,

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Protocol
 
+from mercato.chassis.events.batch_settling import BatchSettling
 from mercato.chassis.events.bus import BatchHandler, EventHandler, PoisonEvent
 from mercato.chassis.events.envelope import Event
 from mercato.chassis.events.failures import backoff, describe, next_retry
@@ -50,7 +51,7 @@ class DeliveryBus(Protocol):
     ) -> None: ...
 
 
-class Delivery:
+class Delivery(BatchSettling[Any]):
     """Processes the messages of one subscription."""
 
     def __init__(
@@ -122,35 +123,12 @@ class Delivery:
         else:
             await msg.ack()
 
-    async def many(self, messages: list[Any]) -> None:
-        """Settle a fetched batch (see the module docstring)."""
-        if self.batch_handler is None:
-            for msg in messages:
-                await self(msg)
-            return
-        alone: list[Any] = []
-        together: list[tuple[Any, Event]] = []
+    async def acknowledge(self, messages: list[Any]) -> None:
+        """Acknowledge a handled batch (the client sends the acknowledgements in one write)."""
         for msg in messages:
-            event = self._first_delivery(msg)
-            if event is None:
-                alone.append(msg)
-            else:
-                together.append((msg, event))
-        for msg in alone:
-            await self(msg)
-        if not together:
-            return
-        try:
-            await self.batch_handler([event for _, event in together])
-        except Exception as exc:
-            log.info("%s: a batch of %d failed (%s); one by one", self.consumer, len(together), exc)
-            for msg, _ in together:
-                await self(msg)
-            return
-        for msg, _ in together:
             await msg.ack()
 
-    def _first_delivery(self, msg: Any) -> Event | None:
+    def first_delivery(self, msg: Any) -> Event | None:
         """The event of a message a batch may take; None for one to settle alone."""
         event_type = msg.subject.removeprefix(self.bus.events_prefix)
         if self.wanted is not None and event_type not in self.wanted:

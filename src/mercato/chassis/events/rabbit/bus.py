@@ -65,6 +65,7 @@ from mercato.chassis.events.rabbit.topology import (
     Topology,
     declare_exchange,
     declare_queue,
+    declare_retry,
     declare_stream,
     milliseconds,
     possible_delays,
@@ -268,12 +269,16 @@ class RabbitBus:
         max_deliver: int = 5,
         batch_handler: BatchHandler | None = None,
     ) -> Subscription:
-        """A durable queue named after `consumer`, bound to `types` (see EventBus).
-
-        RabbitMQ pushes messages one at a time: `batch_handler` is not used.
-        """
+        """A durable queue named after `consumer`, bound to `types` (see EventBus)."""
         check_name("consumer", consumer)
-        delivery = Delivery(self, consumer, handler, max_deliver=max_deliver, wanted=_wanted(types))
+        delivery = Delivery(
+            self,
+            consumer,
+            handler,
+            max_deliver=max_deliver,
+            wanted=_wanted(types),
+            batch_handler=batch_handler,
+        )
         connection = self.connection
         keys = sorted({self.topology.binding_key(t) for t in types})
         try:
@@ -294,7 +299,8 @@ class RabbitBus:
         await channel.set_qos(prefetch_count=self.prefetch)
         # Declared (passively) on its channel, so the consumer comes back after a reconnect.
         queue = await channel.declare_queue(delivery.queue, passive=True)
-        return await self.start_loop(ConsumeLoop(channel, queue, delivery, name=consumer))
+        loop = ConsumeLoop(channel, queue, delivery, name=consumer, process_many=delivery.batches)
+        return await self.start_loop(loop)
 
     async def tail(
         self, types: Sequence[str], handler: EventHandler, *, since: timedelta
@@ -322,18 +328,9 @@ class RabbitBus:
     ) -> None:
         """Send `message` back to `consumer`'s queue after `delay` seconds (its delay queue)."""
         delay_ms = milliseconds(delay)
-        topology = self.topology
-        name, queue = topology.retry(consumer, delay_ms), topology.queue(consumer)
-        connection = self.connection
+        name, queue = self.topology.retry(consumer, delay_ms), self.topology.queue(consumer)
         if (consumer, delay_ms) not in self._delays:
-            back = topology.retry_return(consumer)
-            await declare_exchange(connection, back, aio_pika.ExchangeType.FANOUT)
-            await declare_queue(
-                connection, queue, topology.consumer_arguments(consumer), bind=(back, [""])
-            )
-            await declare_exchange(connection, name, aio_pika.ExchangeType.FANOUT)
-            arguments = topology.retry_arguments(consumer, delay_ms)
-            await declare_queue(connection, name, arguments, bind=(name, [""]))
+            await declare_retry(self.connection, self.topology, consumer, delay_ms)
             self._delays.add((consumer, delay_ms))
         assert self._channel is not None
         exchange = await self._channel.get_exchange(name, ensure=False)

@@ -18,6 +18,14 @@ key other than its own type, or whose source is not its type's owner, is forged
 consumer's queue (its own delay queues, the operator's replay) are closed to other
 services by their permissions. For a tail nothing is retried, and a failing handler
 or a forged event is only logged.
+
+With a `batch_handler`, `many` settles the messages the consume loop found waiting
+together: those delivered for the first time go to it together and are
+acknowledged once it returns, by one acknowledgement of the last (`multiple`: every
+earlier delivery of the channel is settled by then); when it raises, each goes
+through the one-by-one path above instead. A retried or redelivered event, a
+message that is not an event, a forged one, and a type the consumer does not want
+take the one-by-one path from the start.
 """
 
 from __future__ import annotations
@@ -31,7 +39,8 @@ from typing import Any, Protocol
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
-from mercato.chassis.events.bus import EventHandler, PoisonEvent
+from mercato.chassis.events.batch_settling import BatchSettling
+from mercato.chassis.events.bus import BatchHandler, EventHandler, PoisonEvent
 from mercato.chassis.events.envelope import Event
 from mercato.chassis.events.failures import backoff, describe, next_retry
 from mercato.chassis.events.origin import forgery
@@ -111,7 +120,7 @@ class DeliveryBus(Protocol):
     ) -> None: ...
 
 
-class Delivery:
+class Delivery(BatchSettling[AbstractIncomingMessage]):
     """Processes the messages of one durable subscription."""
 
     def __init__(
@@ -122,6 +131,7 @@ class Delivery:
         *,
         max_deliver: int = 5,
         wanted: frozenset[str] | None = None,
+        batch_handler: BatchHandler | None = None,
     ) -> None:
         if max_deliver < 1:
             raise ValueError("max_deliver must be at least 1")
@@ -131,6 +141,7 @@ class Delivery:
         self.handler = handler
         self.max_deliver = max_deliver
         self.wanted = wanted
+        self.batch_handler = batch_handler
 
     def retry_delay(self, attempts: int) -> float:
         """Seconds before the next delivery after `attempts` failed ones."""
@@ -174,6 +185,29 @@ class Delivery:
             await self._retry(message, event_type, attempts, delay)
         else:
             await _settle(message.ack(), "ack")
+
+    async def acknowledge(self, messages: list[AbstractIncomingMessage]) -> None:
+        """Acknowledge a handled batch with one frame (`multiple`).
+
+        The channel's deliveries are tagged in order, and those before the last of
+        the batch are in it or were settled before it.
+        """
+        await _settle(messages[-1].ack(multiple=True), "ack")
+
+    def first_delivery(self, message: AbstractIncomingMessage) -> Event | None:
+        """The event of a message a batch may take; None for one to settle alone."""
+        exchange = self.bus.topology.exchange
+        if self.wanted is not None and event_type_of(message, exchange) not in self.wanted:
+            return None
+        if attempts_of(message) > 1:
+            return None
+        try:
+            event = Event.from_bytes(message.body)
+        except ValueError:
+            return None
+        if forgery(event, published_as=published_as(message, exchange)) is not None:
+            return None
+        return event
 
     async def _retry(
         self, message: AbstractIncomingMessage, event_type: str, attempts: int, delay: float

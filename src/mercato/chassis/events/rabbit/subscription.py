@@ -2,11 +2,14 @@
 
 Each subscription has a channel of its own whose prefetch (`basic_qos`) lets the
 broker push up to `prefetch` unacknowledged messages ahead: the batching of this
-transport. Deliveries are queued locally in the order they arrive and processed
-one at a time by a background task, so a handler sees the events of a queue in
-order. `stop()` lets the message being processed finish, then closes the channel:
-the broker puts every message delivered and not yet acknowledged back where it
-was, ready for another replica at once. An idle loop stops at once.
+transport. Deliveries are queued locally in the order they arrive and processed one
+at a time by a background task, so a handler sees the events of a queue in order;
+given `process_many`, the task takes every delivery waiting when it turns to the
+queue, and hands several to it as one batch (a single one goes to `process`, as it
+does while the consumer keeps up: no delivery waits for a batch to fill). `stop()`
+lets the message or batch being processed finish, then closes the channel: the
+broker puts every message delivered and not yet acknowledged back where it was,
+ready for another replica at once. An idle loop stops at once.
 """
 
 from __future__ import annotations
@@ -25,11 +28,12 @@ __all__ = ["ConsumeLoop", "Subscriptions"]
 log = logging.getLogger("mercato.events")
 
 Process = Callable[[AbstractIncomingMessage], Awaitable[None]]
+ProcessMany = Callable[[list[AbstractIncomingMessage]], Awaitable[None]]
 Cleanup = Callable[[], Awaitable[None]]
 
 
 class ConsumeLoop:
-    """A background task handling the deliveries of one queue, one at a time."""
+    """A background task handling the deliveries of one queue, one (or one batch) at a time."""
 
     def __init__(
         self,
@@ -40,11 +44,13 @@ class ConsumeLoop:
         name: str,
         arguments: dict[str, Any] | None = None,
         no_ack: bool = False,
+        process_many: ProcessMany | None = None,
     ) -> None:
         self.name = name
         self._channel = channel
         self._queue = queue
         self._process = process
+        self._process_many = process_many
         self._arguments = arguments
         self._no_ack = no_ack
         self._stopped: list[Cleanup] = []
@@ -94,12 +100,24 @@ class ConsumeLoop:
                 return
             self._busy = True
             try:
-                await self._process(message)
+                batch = [message] if self._process_many is None else await self._waiting(message)
+                if len(batch) > 1 and self._process_many is not None:
+                    await self._process_many(batch)
+                else:
+                    await self._process(message)
             except Exception:
                 # `process` settles each message itself; this is a bug, not a failed handler.
                 log.exception("processing a message of %s failed", self.name)
             finally:
                 self._busy = False
+
+    async def _waiting(self, first: AbstractIncomingMessage) -> list[AbstractIncomingMessage]:
+        """`first` and every delivery queued behind it, in their order."""
+        await asyncio.sleep(0)  # lets the deliveries that came with `first` reach the queue
+        batch = [first]
+        while not self._inbox.empty():
+            batch.append(self._inbox.get_nowait())
+        return batch
 
 
 class Subscriptions:

@@ -284,3 +284,21 @@ async def declare_stream(
         bind=(topology.exchange, [topology.binding_key(event_type)]),
     )
     return stream
+
+
+async def declare_retry(
+    connection: AbstractRobustConnection, topology: Topology, consumer: str, delay_ms: int
+) -> str:
+    """Declare `consumer`'s delay queue of `delay_ms` and its way back; its exchange's name.
+
+    A message published to that exchange waits `delay_ms` in the delay queue, then
+    goes back to the consumer's queue alone (through its own fanout exchange).
+    """
+    name, queue = topology.retry(consumer, delay_ms), topology.queue(consumer)
+    back = topology.retry_return(consumer)
+    await declare_exchange(connection, back, aio_pika.ExchangeType.FANOUT)
+    await declare_queue(connection, queue, topology.consumer_arguments(consumer), bind=(back, [""]))
+    await declare_exchange(connection, name, aio_pika.ExchangeType.FANOUT)
+    arguments = topology.retry_arguments(consumer, delay_ms)
+    await declare_queue(connection, name, arguments, bind=(name, [""]))
+    return name
