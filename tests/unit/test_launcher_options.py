@@ -9,8 +9,8 @@ import pytest
 from mercato.chassis.events.names import DEFAULT_NAMESPACE
 from mercato.launcher.announce import announcement
 from mercato.launcher.errors import LauncherError
-from mercato.launcher.options import build_layout, parse_replicas
-from mercato.launcher.topology import MAX_REPLICAS, SERVICES, Layout
+from mercato.launcher.options import CARRIER, build_layout, parse_replicas
+from mercato.launcher.topology import MAX_REPLICAS, SERVICES, SIMULATED_CARRIER_SECONDS, Layout
 
 
 def test_replicas_accept_several_items_and_commas() -> None:
@@ -155,6 +155,10 @@ def test_all_in_a_flag_wins_over_the_variable_per_service(tmp_path: Path) -> Non
         ({"MERCATO_REPLICAS": "all=12"}, None, "MERCATO_REPLICAS: all replicas must be between"),
         ({"MERCATO_BUS_NAMESPACE": "shop.b"}, None, "MERCATO_BUS_NAMESPACE: namespace 'shop.b'"),
         ({"MERCATO_BUS_NAMESPACE": "amq"}, None, "MERCATO_BUS_NAMESPACE: namespace 'amq'"),
+        ({CARRIER: "soon"}, None, f"{CARRIER}: must be seconds from 0 to 86400, got 'soon'"),
+        ({CARRIER: "-1"}, None, f"{CARRIER}: must be seconds from 0 to 86400, got '-1'"),
+        ({CARRIER: "nan"}, None, f"{CARRIER}: must be seconds from 0 to 86400, got 'nan'"),
+        ({CARRIER: "86401"}, None, f"{CARRIER}: must be seconds from 0 to 86400"),
     ],
 )
 def test_bad_values_name_their_source(
@@ -162,6 +166,19 @@ def test_bad_values_name_their_source(
 ) -> None:
     with pytest.raises(LauncherError, match=f"^{expected}"):
         build_layout(port=port, environ=environ)
+
+
+def test_the_simulated_carrier_is_ours_unless_the_operator_sets_it() -> None:
+    """Shipping's simulated carrier moves a demo's shipments; a benchmark turns it off."""
+
+    def carrier(environ: dict[str, str]) -> str:
+        layout = build_layout(environ=environ)
+        shipping = next(i for i in layout.all_instances() if i.service.name == "shipping")
+        return layout.env(shipping)[CARRIER]
+
+    assert carrier({}) == str(SIMULATED_CARRIER_SECONDS)
+    assert carrier({CARRIER: "0"}) == "0"
+    assert carrier({CARRIER: " 2.5 "}) == "2.5"
 
 
 def test_the_announcement_names_every_gateway_and_service_replica() -> None:

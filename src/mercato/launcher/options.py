@@ -29,6 +29,7 @@ from mercato.launcher.topology import (
     MAX_REPLICAS,
     PROMETHEUS_OFFSET,
     SERVICES,
+    SIMULATED_CARRIER_SECONDS,
     Layout,
 )
 
@@ -117,6 +118,24 @@ def _bus_namespace(environ: Mapping[str, str]) -> str:
         raise LauncherError(f"MERCATO_BUS_NAMESPACE: {exc}") from None
 
 
+CARRIER = "MERCATO_SHIPPING_SIMULATED_CARRIER_SECONDS"
+MAX_CARRIER_SECONDS = 86400.0  # as shipping's settings bound it
+
+
+def _carrier_seconds(environ: Mapping[str, str]) -> float:
+    """The simulated carrier's delay: the operator's if set (0 turns it off), else ours."""
+    value = environ.get(CARRIER, "").strip()
+    if not value:
+        return SIMULATED_CARRIER_SECONDS
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= MAX_CARRIER_SECONDS:  # NaN too
+        raise LauncherError(f"{CARRIER}: must be seconds from 0 to 86400, got {value!r}")
+    return seconds
+
+
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
 
@@ -162,4 +181,5 @@ def build_layout(
             environ.get("MERCATO_NOTIFICATIONS_SMTP_URL", "").strip()
             or environ.get("MERCATO_SMTP_URL", "").strip()
         ),
+        carrier_seconds=_carrier_seconds(environ),
     )

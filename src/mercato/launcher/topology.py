@@ -15,13 +15,12 @@ broker, client secrets, TLS) and computes each process's environment:
     port(service, i)  = P + offset + (i - 1)        # replica i, counted from 1
     operator port     = P + 100 (+ i - 1)           # the gateway's metrics, health, docs
     broker            = nats://<service>:<password>@127.0.0.1:(P + 242)
+                        # in MERCATO_<SERVICE>_BROKER_URL, unless MERCATO_BROKER_URL is set
     Prometheus        = P + 290                     # with --observe (`launcher.observe`)
     mail sink         = P + 225                     # unless an SMTP URL is given
                         # (`launcher.mail_sink`; notifications mails through it)
-                        # in MERCATO_<SERVICE>_BROKER_URL, unless MERCATO_BROKER_URL is set
     bus namespace     = MERCATO                     # unless MERCATO_BUS_NAMESPACE is set
-    event replicas    = 1 on the embedded NATS      # one node (MERCATO_EVENT_REPLICAS
-                        # is for an external cluster)
+    event replicas    = 1 on the embedded NATS      # MERCATO_EVENT_REPLICAS: a cluster's
     with TLS          : every URL https://, each process given its certificate from
                         <data_dir>/tls and the CA (mutual TLS between services)
 
@@ -120,8 +119,7 @@ def _logs_env(layout: Layout) -> dict[str, str]:
 
 
 def _shipping_env(layout: Layout) -> dict[str, str]:
-    # On a laptop the shipments move by themselves, so a demo checkout reaches delivered.
-    return {"MERCATO_SHIPPING_SIMULATED_CARRIER_SECONDS": str(SIMULATED_CARRIER_SECONDS)}
+    return {"MERCATO_SHIPPING_SIMULATED_CARRIER_SECONDS": f"{layout.carrier_seconds:g}"}
 
 
 def _orders_env(layout: Layout) -> dict[str, str]:
@@ -276,6 +274,7 @@ class Layout:
     broker_passwords: Mapping[str, str] = field(default_factory=dict, repr=False)
     observe: bool = False  # also run a Prometheus scraping every process
     mail_server: str = field(default="", repr=False)  # an SMTP URL given: no mail sink
+    carrier_seconds: float = SIMULATED_CARRIER_SECONDS  # a demo order reaches delivered; 0: off
 
     @property
     def mail_sink(self) -> bool:
